@@ -1,0 +1,2 @@
+pub mod power;
+pub mod trace;
