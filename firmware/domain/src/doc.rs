@@ -1,0 +1,585 @@
+//! Records as documents of field-level operations, and their merge.
+//!
+//! Every change to a record is an [`Op`]: one field set to one value, stamped with a hybrid
+//! logical clock, naming the stamps of the values it replaces (`supersedes`). A field is a
+//! multi-value register: its current values are the operations no other operation supersedes.
+//! One current value is the normal case; two or more mean two kits edited the same field without
+//! seeing each other's edit, and that is a [`Conflict`] to show the caseworker, never a silent
+//! overwrite. Editing a conflicted field supersedes every current value and so resolves it.
+//!
+//! The state of a field is a function of the *set* of operations received (the union of their
+//! `supersedes` sets and the operations not in it), so kits that received the same operations in
+//! any order, with any duplicates, hold the same document.
+//!
+//! Paths: a top-level field is its Primero name (`name`); a field of a subform entry is
+//! `family_details_section[<unique_id>].relation_name`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::hlc::Hlc;
+use crate::ids::RecordId;
+use crate::record::{Record, RecordKind};
+
+/// A field's value, in a form that binary encodings (postcard) can carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FieldValue {
+    /// Cleared.
+    Null,
+    /// A yes/no.
+    Bool(bool),
+    /// A whole number.
+    Int(i64),
+    /// Text, dates and lookup values.
+    Text(String),
+    /// A list of lookup values.
+    List(Vec<String>),
+    /// Anything else, as JSON text (kept so that nothing imported is lost).
+    Json(String),
+}
+
+impl FieldValue {
+    /// Converts a JSON value.
+    pub fn from_json(v: &Value) -> FieldValue {
+        match v {
+            Value::Null => FieldValue::Null,
+            Value::Bool(b) => FieldValue::Bool(*b),
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => FieldValue::Int(i),
+                None => FieldValue::Json(n.to_string()),
+            },
+            Value::String(s) => FieldValue::Text(s.clone()),
+            Value::Array(items) if items.iter().all(Value::is_string) => FieldValue::List(
+                items
+                    .iter()
+                    .filter_map(|i| i.as_str().map(str::to_string))
+                    .collect(),
+            ),
+            other => FieldValue::Json(other.to_string()),
+        }
+    }
+
+    /// Converts back to JSON. Text that fails to parse as JSON (which only a corrupt operation
+    /// could hold) becomes a string rather than being dropped.
+    pub fn to_json(&self) -> Value {
+        match self {
+            FieldValue::Null => Value::Null,
+            FieldValue::Bool(b) => Value::Bool(*b),
+            FieldValue::Int(i) => Value::from(*i),
+            FieldValue::Text(s) => Value::String(s.clone()),
+            FieldValue::List(l) => Value::Array(l.iter().cloned().map(Value::String).collect()),
+            FieldValue::Json(s) => {
+                serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone()))
+            }
+        }
+    }
+
+    /// True for [`FieldValue::Null`].
+    pub fn is_null(&self) -> bool {
+        matches!(self, FieldValue::Null)
+    }
+}
+
+/// One field-level change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Op {
+    /// Kind of the record changed.
+    pub kind: RecordKind,
+    /// The record changed.
+    pub record: RecordId,
+    /// The field's path.
+    pub field: String,
+    /// Its new value.
+    pub value: FieldValue,
+    /// When and where the change was made.
+    pub stamp: Hlc,
+    /// The stamps of the values this change replaces (the field's current values when it was
+    /// made).
+    pub supersedes: Vec<Hlc>,
+}
+
+/// What applying an operation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The operation was new and is now a current value.
+    Current,
+    /// The operation was new but already superseded by one received earlier.
+    Superseded,
+    /// The operation had been received before.
+    Duplicate,
+}
+
+/// An operation that does not belong to this document.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DocError {
+    /// The operation is for another record.
+    #[error("operation for {op_kind} {op_record} applied to {kind} {record}")]
+    WrongRecord {
+        /// The operation's record kind.
+        op_kind: RecordKind,
+        /// The operation's record.
+        op_record: RecordId,
+        /// The document's kind.
+        kind: RecordKind,
+        /// The document's record.
+        record: RecordId,
+    },
+    /// A field path that is empty or malformed.
+    #[error("malformed field path `{0}`")]
+    BadPath(String),
+    /// A subform entry without a `unique_id`.
+    #[error("an entry of `{0}` has no unique_id")]
+    MissingUniqueId(String),
+    /// The edited record is not a JSON object.
+    #[error("a record must be a JSON object")]
+    NotAnObject,
+}
+
+/// A field's multi-value register.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+struct Register {
+    /// Values no received operation supersedes, by stamp.
+    heads: BTreeMap<Hlc, FieldValue>,
+    /// Every stamp some received operation superseded.
+    superseded: BTreeSet<Hlc>,
+}
+
+impl Register {
+    fn winner(&self) -> Option<(&Hlc, &FieldValue)> {
+        self.heads.iter().next_back()
+    }
+}
+
+/// Two or more concurrent values of one field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Conflict {
+    /// The field's path.
+    pub field: String,
+    /// The concurrent values, newest stamp first; the first is what the record shows.
+    pub candidates: Vec<(Hlc, FieldValue)>,
+}
+
+/// A record as the set of operations received for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Document {
+    kind: RecordKind,
+    id: RecordId,
+    fields: BTreeMap<String, Register>,
+}
+
+impl Document {
+    /// An empty document.
+    pub fn new(kind: RecordKind, id: RecordId) -> Self {
+        Document {
+            kind,
+            id,
+            fields: BTreeMap::new(),
+        }
+    }
+
+    /// The record's kind.
+    pub fn kind(&self) -> RecordKind {
+        self.kind
+    }
+
+    /// The record's id.
+    pub fn id(&self) -> RecordId {
+        self.id
+    }
+
+    /// Applies one operation. Idempotent, and commutative with every other operation.
+    pub fn apply(&mut self, op: &Op) -> Result<Applied, DocError> {
+        if op.kind != self.kind || op.record != self.id {
+            return Err(DocError::WrongRecord {
+                op_kind: op.kind,
+                op_record: op.record,
+                kind: self.kind,
+                record: self.id,
+            });
+        }
+        if op.field.is_empty() {
+            return Err(DocError::BadPath(op.field.clone()));
+        }
+        let reg = self.fields.entry(op.field.clone()).or_default();
+        if reg.heads.contains_key(&op.stamp) {
+            return Ok(Applied::Duplicate);
+        }
+        for s in &op.supersedes {
+            reg.superseded.insert(*s);
+            reg.heads.remove(s);
+        }
+        if reg.superseded.contains(&op.stamp) {
+            return Ok(Applied::Superseded);
+        }
+        reg.heads.insert(op.stamp, op.value.clone());
+        Ok(Applied::Current)
+    }
+
+    /// The value a field shows: the current value with the newest stamp.
+    pub fn value(&self, field: &str) -> Option<&FieldValue> {
+        self.fields
+            .get(field)
+            .and_then(Register::winner)
+            .map(|(_, v)| v)
+    }
+
+    /// Stamps of the field's current values (what a new edit supersedes).
+    pub fn heads(&self, field: &str) -> Vec<Hlc> {
+        self.fields
+            .get(field)
+            .map(|r| r.heads.keys().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// The newest stamp in the document.
+    pub fn latest_stamp(&self) -> Option<Hlc> {
+        self.fields
+            .values()
+            .flat_map(|r| r.heads.keys().next_back())
+            .max()
+            .copied()
+    }
+
+    /// Fields edited concurrently on different kits, for the caseworker to settle.
+    pub fn conflicts(&self) -> Vec<Conflict> {
+        self.fields
+            .iter()
+            .filter(|(_, r)| r.heads.len() > 1)
+            .map(|(field, r)| Conflict {
+                field: field.clone(),
+                candidates: r.heads.iter().rev().map(|(s, v)| (*s, v.clone())).collect(),
+            })
+            .collect()
+    }
+
+    /// The record as a flat JSON object with Primero's field names (cleared fields left out).
+    pub fn to_json(&self) -> Value {
+        let mut top = Map::new();
+        let mut subforms: BTreeMap<&str, BTreeMap<&str, Map<String, Value>>> = BTreeMap::new();
+        for (path, reg) in &self.fields {
+            let Some((_, value)) = reg.winner() else {
+                continue;
+            };
+            if value.is_null() {
+                continue;
+            }
+            match split_path(path) {
+                Some((form, uid, field)) => {
+                    subforms
+                        .entry(form)
+                        .or_default()
+                        .entry(uid)
+                        .or_default()
+                        .insert(field.to_string(), value.to_json());
+                }
+                None => {
+                    top.insert(path.clone(), value.to_json());
+                }
+            }
+        }
+        for (form, entries) in subforms {
+            let list = entries
+                .into_iter()
+                .map(|(uid, mut fields)| {
+                    fields.insert("unique_id".into(), Value::String(uid.to_string()));
+                    Value::Object(fields)
+                })
+                .collect();
+            top.insert(form.to_string(), Value::Array(list));
+        }
+        top.insert("id".into(), Value::String(self.id.to_string()));
+        Value::Object(top)
+    }
+
+    /// The record as its typed form.
+    pub fn to_record(&self) -> Result<Record, serde_json::Error> {
+        Record::from_json(self.kind, self.to_json())
+    }
+
+    /// The operations that turn this document into `edited` (a flat JSON object in the shape
+    /// [`Document::to_json`] gives). Fields left out of `edited` are cleared. `stamp` mints one
+    /// stamp per operation.
+    pub fn diff(
+        &self,
+        edited: &Value,
+        mut stamp: impl FnMut() -> Hlc,
+    ) -> Result<Vec<Op>, DocError> {
+        let wanted = flatten(edited)?;
+        let mut ops = Vec::new();
+        for (path, value) in &wanted {
+            if self.value(path) != Some(value) {
+                ops.push(self.op(path, value.clone(), stamp()));
+            }
+        }
+        for (path, reg) in &self.fields {
+            let shown = reg.winner().map(|(_, v)| v);
+            if shown.is_some_and(|v| !v.is_null()) && !wanted.contains_key(path) {
+                ops.push(self.op(path, FieldValue::Null, stamp()));
+            }
+        }
+        Ok(ops)
+    }
+
+    /// The operation that sets `field` to `value`, superseding all its current values (this is
+    /// how a caseworker settles a conflict).
+    pub fn op(&self, field: &str, value: FieldValue, stamp: Hlc) -> Op {
+        Op {
+            kind: self.kind,
+            record: self.id,
+            field: field.to_string(),
+            value,
+            stamp,
+            supersedes: self.heads(field),
+        }
+    }
+}
+
+/// Splits `form[uid].field`.
+fn split_path(path: &str) -> Option<(&str, &str, &str)> {
+    let open = path.find('[')?;
+    let close = path[open..].find("].")? + open;
+    Some((&path[..open], &path[open + 1..close], &path[close + 2..]))
+}
+
+/// Flattens a record's JSON object into field paths and values, leaving out nulls and the id.
+pub fn flatten(record: &Value) -> Result<BTreeMap<String, FieldValue>, DocError> {
+    let obj = record.as_object().ok_or(DocError::NotAnObject)?;
+    let mut out = BTreeMap::new();
+    for (key, value) in obj {
+        if key == "id" || value.is_null() {
+            continue;
+        }
+        if key.contains('[') || key.contains(']') {
+            return Err(DocError::BadPath(key.clone()));
+        }
+        match value {
+            Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_object) => {
+                for item in items {
+                    let uid = item
+                        .get("unique_id")
+                        .and_then(Value::as_str)
+                        .filter(|u| !u.is_empty() && !u.contains(']'))
+                        .ok_or_else(|| DocError::MissingUniqueId(key.clone()))?;
+                    for (field, v) in item.as_object().into_iter().flatten() {
+                        if field == "unique_id" || v.is_null() {
+                            continue;
+                        }
+                        out.insert(format!("{key}[{uid}].{field}"), FieldValue::from_json(v));
+                    }
+                }
+            }
+            other => {
+                let fv = FieldValue::from_json(other);
+                // An empty list, like a null, means "not given".
+                if fv != FieldValue::List(Vec::new()) {
+                    out.insert(key.clone(), fv);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::HlcClock;
+    use crate::ids::DeviceId;
+    use serde_json::json;
+
+    fn id() -> RecordId {
+        RecordId::mint(1_700_000_000_000, [1; 10])
+    }
+
+    fn create(clock: &mut HlcClock, now: &mut u64, v: Value) -> (Document, Vec<Op>) {
+        let mut doc = Document::new(RecordKind::Case, id());
+        let ops = doc
+            .diff(&v, || {
+                *now += 1;
+                clock.tick(*now)
+            })
+            .unwrap();
+        for op in &ops {
+            doc.apply(op).unwrap();
+        }
+        (doc, ops)
+    }
+
+    #[test]
+    fn create_then_read_back() {
+        let mut clock = HlcClock::new(DeviceId(1));
+        let mut now = 1000;
+        let v = json!({"name": "Amina Yusuf", "sex": "female", "age": 9,
+            "family_details_section": [{"unique_id": "f1", "relation": "mother", "relation_name": "Halima"}]});
+        let (doc, ops) = create(&mut clock, &mut now, v);
+        assert_eq!(ops.len(), 5);
+        let Record::Case(c) = doc.to_record().unwrap() else {
+            panic!()
+        };
+        assert_eq!(c.name.as_deref(), Some("Amina Yusuf"));
+        assert_eq!(c.age, Some(9));
+        assert_eq!(
+            c.family_details_section[0].relation_name.as_deref(),
+            Some("Halima")
+        );
+        assert!(doc.conflicts().is_empty());
+    }
+
+    #[test]
+    fn different_fields_on_two_kits_merge_cleanly() {
+        let mut a = HlcClock::new(DeviceId(1));
+        let mut now = 1000;
+        let (base, base_ops) = create(&mut a, &mut now, json!({"name": "Omar", "age": 10}));
+        let mut b = HlcClock::new(DeviceId(2));
+
+        let mut edit_a = base.to_json();
+        edit_a["age"] = json!(11);
+        let ops_a = base.diff(&edit_a, || a.tick(5000)).unwrap();
+        let mut edit_b = base.to_json();
+        edit_b["location_current"] = json!("SY01-03");
+        let ops_b = base.diff(&edit_b, || b.tick(4000)).unwrap();
+
+        let mut doc = Document::new(RecordKind::Case, id());
+        for op in base_ops.iter().chain(&ops_b).chain(&ops_a) {
+            doc.apply(op).unwrap();
+        }
+        assert!(doc.conflicts().is_empty());
+        assert_eq!(doc.value("age"), Some(&FieldValue::Int(11)));
+        assert_eq!(
+            doc.value("location_current"),
+            Some(&FieldValue::Text("SY01-03".into()))
+        );
+    }
+
+    #[test]
+    fn same_field_edited_on_two_kits_is_a_conflict_until_settled() {
+        let mut a = HlcClock::new(DeviceId(1));
+        let mut now = 1000;
+        let (mut doc, _) = create(&mut a, &mut now, json!({"name": "Omar", "age": 10}));
+        let mut b = HlcClock::new(DeviceId(2));
+        let op_a = doc.op("age", FieldValue::Int(11), a.tick(5000));
+        let op_b = doc.op("age", FieldValue::Int(12), b.tick(5000));
+        doc.apply(&op_a).unwrap();
+        doc.apply(&op_b).unwrap();
+        let conflicts = doc.conflicts();
+        assert_eq!(conflicts.len(), 1);
+        assert_eq!(conflicts[0].field, "age");
+        assert_eq!(conflicts[0].candidates.len(), 2);
+        // The caseworker picks 11: the resolution supersedes both.
+        let settle = doc.op("age", FieldValue::Int(11), a.tick(6000));
+        assert_eq!(settle.supersedes.len(), 2);
+        doc.apply(&settle).unwrap();
+        assert!(doc.conflicts().is_empty());
+        assert_eq!(doc.value("age"), Some(&FieldValue::Int(11)));
+    }
+
+    #[test]
+    fn removing_a_family_member_clears_its_fields() {
+        let mut a = HlcClock::new(DeviceId(1));
+        let mut now = 1000;
+        let (mut doc, _) = create(
+            &mut a,
+            &mut now,
+            json!({"name": "Omar", "family_details_section": [
+                {"unique_id": "m", "relation": "mother"}, {"unique_id": "u", "relation": "uncle"}]}),
+        );
+        let edited = json!({"name": "Omar", "family_details_section": [{"unique_id": "m", "relation": "mother"}]});
+        for op in doc.diff(&edited, || a.tick(9000)).unwrap() {
+            doc.apply(&op).unwrap();
+        }
+        let Record::Case(c) = doc.to_record().unwrap() else {
+            panic!()
+        };
+        assert_eq!(c.family_details_section.len(), 1);
+        assert_eq!(c.family_details_section[0].unique_id, "m");
+    }
+
+    #[test]
+    fn subform_entries_need_a_unique_id() {
+        let doc = Document::new(RecordKind::Case, id());
+        let err = doc.diff(
+            &json!({"family_details_section": [{"relation": "mother"}]}),
+            || unreachable!(),
+        );
+        assert_eq!(
+            err,
+            Err(DocError::MissingUniqueId("family_details_section".into()))
+        );
+    }
+
+    #[test]
+    fn an_op_for_another_record_is_refused() {
+        let mut doc = Document::new(RecordKind::Case, id());
+        let other = Document::new(RecordKind::Case, RecordId::mint(1, [2; 10]));
+        let op = other.op(
+            "name",
+            FieldValue::Text("x".into()),
+            HlcClock::new(DeviceId(1)).tick(1),
+        );
+        assert!(matches!(doc.apply(&op), Err(DocError::WrongRecord { .. })));
+    }
+
+    mod merge_properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Builds a history of edits on three kits that see each other's edits only partly,
+        /// returning every operation made.
+        fn history(script: &[(u8, u8, i64, bool)]) -> Vec<Op> {
+            let mut clocks: Vec<HlcClock> = (1..=3).map(|d| HlcClock::new(DeviceId(d))).collect();
+            let mut views: Vec<Document> = (0..3)
+                .map(|_| Document::new(RecordKind::Case, id()))
+                .collect();
+            let mut all = Vec::new();
+            let fields = [
+                "name",
+                "age",
+                "sex",
+                "family_details_section[a].relation_name",
+            ];
+            for (step, &(kit, field, value, share)) in script.iter().enumerate() {
+                let kit = usize::from(kit % 3);
+                let field = fields[usize::from(field) % fields.len()];
+                let stamp = clocks[kit].tick(1000 + step as u64);
+                let op = views[kit].op(field, FieldValue::Int(value), stamp);
+                views[kit].apply(&op).unwrap();
+                if share {
+                    for (i, v) in views.iter_mut().enumerate() {
+                        if i != kit {
+                            v.apply(&op).unwrap();
+                            clocks[i].observe(op.stamp);
+                        }
+                    }
+                }
+                all.push(op);
+            }
+            all
+        }
+
+        proptest! {
+            #[test]
+            fn any_order_any_duplicates_same_document(
+                script in proptest::collection::vec((0u8..3, 0u8..4, -5i64..5, proptest::bool::ANY), 1..40),
+                seed in proptest::collection::vec(0usize..1000, 80),
+            ) {
+                let ops = history(&script);
+                let mut in_order = Document::new(RecordKind::Case, id());
+                for op in &ops { in_order.apply(op).unwrap(); }
+
+                // A shuffled order with some operations delivered twice.
+                let mut shuffled: Vec<&Op> = ops.iter().chain(ops.iter().step_by(3)).collect();
+                for i in (1..shuffled.len()).rev() {
+                    let j = seed[i % seed.len()] % (i + 1);
+                    shuffled.swap(i, j);
+                }
+                let mut other = Document::new(RecordKind::Case, id());
+                for op in shuffled { other.apply(op).unwrap(); }
+                prop_assert_eq!(&in_order, &other);
+                prop_assert_eq!(in_order.to_json(), other.to_json());
+                prop_assert_eq!(in_order.conflicts(), other.conflicts());
+            }
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! Validation: what a record must hold before it is saved, with messages a caseworker can act on.
+
+use std::fmt;
+
+use crate::date::Date;
+use crate::record::{Case, Incident, Record, TracingRequest};
+
+/// One problem with one field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field (Primero's name; `family_details_section[2].relation_age` for subforms).
+    pub field: String,
+    /// What is wrong, in words.
+    pub message: String,
+}
+
+/// Every problem found in a record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ValidationErrors(pub Vec<FieldError>);
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{}: {}", e.field, e.message)?;
+        }
+        Ok(())
+    }
+}
+
+/// The oldest age fieldkit accepts for anyone (a data-entry guard, not a policy).
+const MAX_HUMAN_AGE: i64 = 120;
+
+#[derive(Default)]
+struct Check(Vec<FieldError>);
+
+impl Check {
+    fn fail(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError {
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    fn not_future(&mut self, field: &str, date: Option<Date>, today: Date) {
+        if let Some(d) = date.filter(|d| *d > today) {
+            self.fail(field, format!("{d} is in the future (today is {today})"));
+        }
+    }
+
+    fn age_in_range(&mut self, field: &str, age: Option<i64>) {
+        if let Some(a) = age.filter(|a| !(0..=MAX_HUMAN_AGE).contains(a)) {
+            self.fail(field, format!("{a} is not a possible age"));
+        }
+    }
+
+    fn present(&mut self, field: &str, value: &Option<String>) {
+        if value.as_deref().is_none_or(|v| v.trim().is_empty()) {
+            self.fail(field, "is required");
+        }
+    }
+
+    fn finish(self) -> Result<(), ValidationErrors> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ValidationErrors(self.0))
+        }
+    }
+}
+
+impl Case {
+    /// Checks the case as of `today`.
+    pub fn validate(&self, today: Date) -> Result<(), ValidationErrors> {
+        let mut c = Check::default();
+        if self.names().next().is_none() {
+            c.fail("name", "a name, other name or nickname is required");
+        }
+        if self.sex.is_none() {
+            c.fail("sex", "is required");
+        }
+        c.not_future("registration_date", self.registration_date, today);
+        c.not_future("date_of_birth", self.date_of_birth, today);
+        c.not_future("date_of_separation", self.date_of_separation, today);
+        match self.age {
+            Some(a) if !(0..=17).contains(&a) && !self.age_exception => c.fail(
+                "age",
+                format!("{a} is outside 0–17 for a child's case; set age_exception to keep it"),
+            ),
+            _ => c.age_in_range("age", self.age),
+        }
+        if let (Some(dob), Some(age)) = (self.date_of_birth, self.age) {
+            let computed = i64::from(dob.age_on(today));
+            if !self.estimated && (computed - age).abs() > 1 {
+                c.fail(
+                    "age",
+                    format!("{age} does not fit date_of_birth {dob} (that is {computed} today); mark both estimated if unsure"),
+                );
+            }
+        }
+        if let (Some(dob), Some(sep)) = (self.date_of_birth, self.date_of_separation)
+            && sep < dob
+        {
+            c.fail(
+                "date_of_separation",
+                format!("{sep} is before date_of_birth {dob}"),
+            );
+        }
+        for (i, m) in self.family_details_section.iter().enumerate() {
+            if m.unique_id.is_empty() {
+                c.fail(
+                    format!("family_details_section[{i}].unique_id"),
+                    "is required",
+                );
+            }
+            c.age_in_range(
+                &format!("family_details_section[{i}].relation_age"),
+                m.relation_age,
+            );
+        }
+        c.finish()
+    }
+}
+
+impl TracingRequest {
+    /// Checks the tracing request as of `today`.
+    pub fn validate(&self, today: Date) -> Result<(), ValidationErrors> {
+        let mut c = Check::default();
+        c.present("relation_name", &self.relation_name);
+        c.not_future("inquiry_date", self.inquiry_date, today);
+        c.not_future("relation_date_of_birth", self.relation_date_of_birth, today);
+        c.age_in_range("relation_age", self.relation_age);
+        if self.tracing_request_subform_section.is_empty() {
+            c.fail(
+                "tracing_request_subform_section",
+                "at least one child sought is required",
+            );
+        }
+        for (i, t) in self.tracing_request_subform_section.iter().enumerate() {
+            let at = |f: &str| format!("tracing_request_subform_section[{i}].{f}");
+            if t.unique_id.is_empty() {
+                c.fail(at("unique_id"), "is required");
+            }
+            if t.names().next().is_none() {
+                c.fail(at("name"), "a name, other name or nickname is required");
+            }
+            c.not_future(&at("date_of_birth"), t.date_of_birth, today);
+            c.not_future(&at("date_of_separation"), t.date_of_separation, today);
+            c.age_in_range(&at("age"), t.age);
+        }
+        c.finish()
+    }
+}
+
+impl Incident {
+    /// Checks the incident as of `today`.
+    pub fn validate(&self, today: Date) -> Result<(), ValidationErrors> {
+        let mut c = Check::default();
+        if self.incident_date.is_none() {
+            c.fail("incident_date", "is required");
+        }
+        c.not_future("incident_date", self.incident_date, today);
+        c.not_future("date_of_first_report", self.date_of_first_report, today);
+        if let (Some(i), Some(r)) = (self.incident_date, self.date_of_first_report)
+            && r < i
+        {
+            c.fail(
+                "date_of_first_report",
+                format!("{r} is before incident_date {i}"),
+            );
+        }
+        if self.case_id.is_none()
+            && self
+                .survivor_code
+                .as_deref()
+                .is_none_or(|s| s.trim().is_empty())
+        {
+            c.fail(
+                "survivor_code",
+                "a survivor code or a linked case is required",
+            );
+        }
+        c.finish()
+    }
+}
+
+impl Record {
+    /// Checks any record as of `today`.
+    pub fn validate(&self, today: Date) -> Result<(), ValidationErrors> {
+        match self {
+            Record::Case(c) => c.validate(today),
+            Record::TracingRequest(t) => t.validate(today),
+            Record::Incident(i) => i.validate(today),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{Sex, Trace};
+
+    fn today() -> Date {
+        "2026-11-30".parse().unwrap()
+    }
+
+    fn child() -> Case {
+        Case {
+            name: Some("Amina".into()),
+            sex: Some(Sex::Female),
+            age: Some(9),
+            ..Case::default()
+        }
+    }
+
+    fn fields(r: Result<(), ValidationErrors>) -> Vec<String> {
+        r.err()
+            .map(|e| e.0.into_iter().map(|f| f.field).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_plain_child_case_is_valid() {
+        assert_eq!(child().validate(today()), Ok(()));
+    }
+
+    #[test]
+    fn a_case_needs_a_name_and_sex() {
+        let c = Case::default();
+        assert_eq!(fields(c.validate(today())), ["name", "sex"]);
+        let nick = Case {
+            name_nickname: Some("Shorty".into()),
+            sex: Some(Sex::Male),
+            ..Case::default()
+        };
+        assert_eq!(nick.validate(today()), Ok(()));
+    }
+
+    #[test]
+    fn future_dates_are_refused_with_today_in_the_message() {
+        let c = Case {
+            date_of_birth: Some("2027-01-01".parse().unwrap()),
+            estimated: true,
+            ..child()
+        };
+        let err = c.validate(today()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "date_of_birth: 2027-01-01 is in the future (today is 2026-11-30)"
+        );
+    }
+
+    #[test]
+    fn child_age_is_0_to_17_unless_flagged() {
+        for (age, flagged, ok) in [
+            (0, false, true),
+            (17, false, true),
+            (18, false, false),
+            (18, true, true),
+            (-1, true, false),
+            (130, true, false),
+        ] {
+            let c = Case {
+                age: Some(age),
+                age_exception: flagged,
+                ..child()
+            };
+            assert_eq!(
+                c.validate(today()).is_ok(),
+                ok,
+                "age {age} flagged {flagged}"
+            );
+        }
+    }
+
+    #[test]
+    fn age_must_fit_the_date_of_birth_unless_estimated() {
+        let c = Case {
+            date_of_birth: Some("2015-01-01".parse().unwrap()),
+            age: Some(7),
+            ..child()
+        };
+        assert_eq!(fields(c.validate(today())), ["age"]);
+        let est = Case {
+            estimated: true,
+            ..c
+        };
+        assert_eq!(est.validate(today()), Ok(()));
+    }
+
+    #[test]
+    fn separation_cannot_precede_birth() {
+        let c = Case {
+            date_of_birth: Some("2017-03-01".parse().unwrap()),
+            estimated: true,
+            date_of_separation: Some("2016-01-01".parse().unwrap()),
+            ..child()
+        };
+        assert_eq!(fields(c.validate(today())), ["date_of_separation"]);
+    }
+
+    #[test]
+    fn a_tracing_request_needs_an_inquirer_and_a_child_sought() {
+        let t = TracingRequest::default();
+        assert_eq!(
+            fields(t.validate(today())),
+            ["relation_name", "tracing_request_subform_section"]
+        );
+        let t = TracingRequest {
+            relation_name: Some("Halima Yusuf".into()),
+            tracing_request_subform_section: vec![Trace {
+                unique_id: "t1".into(),
+                age: Some(200),
+                ..Trace::default()
+            }],
+            ..TracingRequest::default()
+        };
+        assert_eq!(
+            fields(t.validate(today())),
+            [
+                "tracing_request_subform_section[0].name",
+                "tracing_request_subform_section[0].age"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_incident_needs_a_date_and_a_survivor() {
+        let i = Incident::default();
+        assert_eq!(
+            fields(i.validate(today())),
+            ["incident_date", "survivor_code"]
+        );
+        let i = Incident {
+            incident_date: Some("2026-11-01".parse().unwrap()),
+            date_of_first_report: Some("2026-10-01".parse().unwrap()),
+            survivor_code: Some("S-17".into()),
+            ..Incident::default()
+        };
+        assert_eq!(fields(i.validate(today())), ["date_of_first_report"]);
+    }
+}
