@@ -1,0 +1,245 @@
+//! Tables of name spellings that no general rule can join.
+//!
+//! Written by hand because no maintained crate carries them: transliteration crates
+//! (any_ascii, deunicode) romanise one character at a time and cannot know that
+//! "Maxamed" (Somali orthography), "Mohammed" and "محمد" are one name, nor that
+//! "Sasha" is what a mother calls "Oleksandr". Each group lists the canonical Latin
+//! form first, then spellings met in registrations (Latin, Somali orthography,
+//! Cyrillic romanised by any_ascii, Arabic script after letter folding).
+//!
+//! The tables are deliberately short: the frequent names, where a wrong split costs
+//! the most. Rarer names go through the general transliteration and consonant
+//! skeleton in the parent module.
+
+/// Groups of spellings of one name; the first entry is the canonical form.
+pub(crate) const NAME_GROUPS: &[&[&str]] = &[
+    // Arabic tradition (also Somali, Sudanese, Afghan, Rohingya use)
+    &[
+        "muhammad",
+        "mohammed",
+        "mohamed",
+        "mohammad",
+        "mohamad",
+        "muhammed",
+        "muhamad",
+        "muhamed",
+        "mohd",
+        "mehmet",
+        "maxamed",
+        "mukhammed",
+        "mukhamed",
+        "mouhamed",
+        "mouhammad",
+        "mohammod",
+        "محمد",
+    ],
+    &[
+        "ahmad", "ahmed", "ahmet", "axmed", "akhmed", "ahmod", "احمد",
+    ],
+    &[
+        "mahmud",
+        "mahmoud",
+        "mahmood",
+        "mehmud",
+        "maxamuud",
+        "mahamoud",
+        "mahamud",
+        "محمود",
+    ],
+    &[
+        "mustafa",
+        "mostafa",
+        "moustafa",
+        "mustapha",
+        "mostapha",
+        "mustefa",
+        "mustafe",
+        "مصطفي",
+    ],
+    &[
+        "yusuf", "youssef", "yousef", "yusef", "youssouf", "yousif", "yusif", "yosef", "yuusuf",
+        "yousuf", "يوسف",
+    ],
+    &[
+        "ibrahim",
+        "ebrahim",
+        "ibraheem",
+        "brahim",
+        "ibrahima",
+        "ibraahim",
+        "ابراهيم",
+    ],
+    &[
+        "ismail",
+        "ismael",
+        "esmail",
+        "ismaeel",
+        "ismaaciil",
+        "ismaail",
+        "اسماعيل",
+    ],
+    &[
+        "abdallah",
+        "abdullah",
+        "abdulla",
+        "abdalla",
+        "abdellah",
+        "abdallahi",
+        "abdullahi",
+        "cabdullaahi",
+        "cabdulaahi",
+        "عبدالله",
+    ],
+    &[
+        "abdalrahman",
+        "abdulrahman",
+        "abdelrahman",
+        "abdurrahman",
+        "abderrahmane",
+        "abdirahman",
+        "abdurahman",
+        "cabdiraxmaan",
+        "abdurakhman",
+        "عبدالرحمن",
+    ],
+    &["hasan", "hassan", "xasan", "hassane", "hasen", "حسن"],
+    &[
+        "husayn", "hussein", "husein", "hussain", "husain", "hossein", "hosein", "huseyin",
+        "xuseen", "hussien", "حسين",
+    ],
+    &["ali", "aly", "alee", "cali", "علي"],
+    &["umar", "omar", "omer", "umer", "cumar", "oumar", "عمر"],
+    &[
+        "uthman",
+        "othman",
+        "osman",
+        "usman",
+        "othmane",
+        "cusmaan",
+        "عثمان",
+    ],
+    &["khalid", "khaled", "xaalid", "khaalid", "خالد"],
+    &["karim", "kareem", "kerim", "كريم"],
+    &["said", "saeed", "saed", "saeid", "saciid", "saiid", "سعيد"],
+    &["yasin", "yaseen", "yassin", "yassine", "yaasiin", "ياسين"],
+    &["bilal", "belal", "bilaal", "بلال"],
+    &["hamza", "hamzah", "xamza", "hamsa", "حمزه"],
+    &["tariq", "tarek", "tarik", "tareq", "طارق"],
+    &["zayd", "zaid", "zeid", "زيد"],
+    &[
+        "fatima",
+        "fatma",
+        "fatemeh",
+        "fatimah",
+        "faadumo",
+        "fatuma",
+        "fatouma",
+        "fatimeh",
+        "فاطمه",
+    ],
+    &[
+        "aisha",
+        "aysha",
+        "ayesha",
+        "aishah",
+        "ayshe",
+        "caasha",
+        "aicha",
+        "ayisha",
+        "عايشه",
+    ],
+    &[
+        "khadija",
+        "khadijah",
+        "khadeeja",
+        "hadija",
+        "khadiija",
+        "xadiija",
+        "hadiza",
+        "خديجه",
+    ],
+    &["maryam", "mariam", "meryem", "mariyam", "maryan", "مريم"],
+    &["zaynab", "zainab", "zeinab", "zeynab", "زينب"],
+    &[
+        "amina",
+        "aminah",
+        "ameena",
+        "amena",
+        "aamina",
+        "emine",
+        "امينه",
+    ],
+    &["hawa", "hawwa", "hawaa", "xaawo", "hauwa", "حواء", "حوا"],
+    &["halima", "halimah", "haleema", "xaliimo", "halime", "حليمه"],
+    &["nur", "noor", "nour", "nuur", "نور"],
+    &["layla", "leila", "laila", "leyla", "ليلي"],
+    &["sara", "sarah", "saara", "ساره"],
+    &["yasmin", "yasmine", "yasmeen", "jasmin", "ياسمين"],
+    &["asma", "asmaa", "asmah", "اسماء"],
+    // Ukrainian / Russian (Cyrillic arrives romanised by any_ascii)
+    &[
+        "oleksandr",
+        "aleksandr",
+        "alexander",
+        "aleksander",
+        "olexandr",
+        "oleksander",
+        "alexandr",
+    ],
+    &[
+        "serhiy", "sergei", "sergey", "serhii", "serhij", "sergiy", "sergii",
+    ],
+    &["andriy", "andrei", "andrey", "andrii", "andrij"],
+    &["dmytro", "dmitri", "dmitry", "dmitriy", "dmytri"],
+    &["mykola", "nikolai", "nikolay", "mikola"],
+    &["volodymyr", "vladimir", "wolodymyr", "volodimir"],
+    &["mykhailo", "mikhail", "mykhaylo", "michail"],
+    &["olena", "elena", "yelena", "jelena"],
+    &["yuliia", "yulia", "julia", "iuliia", "yuliya", "yulija"],
+    &["nataliia", "natalia", "natalya", "nataliya"],
+    &["kateryna", "ekaterina", "yekaterina", "katerina"],
+    &["anastasiia", "anastasia", "anastasiya"],
+];
+
+/// Short forms a family uses at home: (short form, canonical name it stands for).
+/// A short form is not the same name (Sasha may be Oleksandr or Oleksandra), so it
+/// counts a little less than a spelling variant.
+pub(crate) const NICKNAMES: &[(&str, &str)] = &[
+    ("hamoudi", "muhammad"),
+    ("hamudi", "muhammad"),
+    ("hamada", "muhammad"),
+    ("moha", "muhammad"),
+    ("mo", "muhammad"),
+    ("abdi", "abdalrahman"),
+    ("abdo", "abdallah"),
+    ("aboud", "abdallah"),
+    ("hassoun", "hasan"),
+    ("fatoum", "fatima"),
+    ("fatou", "fatima"),
+    ("fufu", "fatima"),
+    ("mimi", "maryam"),
+    ("sasha", "oleksandr"),
+    ("sashko", "oleksandr"),
+    ("misha", "mykhailo"),
+    ("dima", "dmytro"),
+    ("kolya", "mykola"),
+    ("volodya", "volodymyr"),
+    ("vova", "volodymyr"),
+    ("katya", "kateryna"),
+    ("nastya", "anastasiia"),
+    ("yulya", "yuliia"),
+    ("natasha", "nataliia"),
+    ("lena", "olena"),
+];
+
+/// Tokens that join names rather than name anyone ("bin Ali", "Al Hassan", "ould Cheikh").
+pub(crate) const PARTICLES: &[&str] = &[
+    "al", "el", "bin", "ibn", "bint", "ben", "binti", "ould", "wad", "walad", "de", "la", "du",
+    "van", "von", "بن", "بنت", "ال",
+];
+
+/// First tokens that form one name with the token after them ("Abd al-Rahman", "Abu Bakr").
+pub(crate) const COMPOUND_HEADS: &[&str] = &[
+    "abd", "abdul", "abdel", "abdal", "abdou", "abdoul", "abdur", "abder", "abu", "abou", "عبد",
+    "ابو",
+];
