@@ -3,4 +3,8 @@
 //!
 //! (module docs being written)
 
+pub mod compare;
+pub mod index;
+pub mod matcher;
 pub mod names;
+pub mod profile;

@@ -1,0 +1,537 @@
+//! Field-by-field comparison of two child profiles as Fellegi–Sunter weights.
+//!
+//! Each field adds the log₂ of how much more likely its agreement (or disagreement)
+//! is between records of the same child than between records of two different
+//! children: +1 doubles the odds, −1 halves them. A field missing on either side adds
+//! nothing. Name agreement weighs more for rare names (the u-probability of a name
+//! token is its frequency among the indexed records), so two records sharing
+//! "Muhammad" count for less than two sharing "Nyandeng". The weights are in
+//! [`Weights`], with the reasoning beside each default.
+//!
+//! Comparison never allocates unless an explanation is asked for, does no IO and
+//! holds no clock.
+//!
+//! ```
+//! use fieldkit_domain::{Case, Date, Trace, TracingRequest, Sex};
+//! use fieldkit_match::compare::{compare, NameFrequencies, Weights};
+//! use fieldkit_match::profile::{ChildProfile, Locations};
+//!
+//! let today: Date = "2026-03-01".parse().unwrap();
+//! let case = Case { name: Some("محمد علي".into()), sex: Some(Sex::Male), age: Some(9),
+//!                   ..Case::default() };
+//! let trace = Trace { name: Some("Ali Mohammed".into()), sex: Some(Sex::Male), age: Some(11),
+//!                     ..Trace::default() };
+//! let c = ChildProfile::from_case(&case, &Locations::CodePrefixes, today);
+//! let t = ChildProfile::from_trace(&TracingRequest::default(), &trace, &Locations::CodePrefixes, today);
+//! let freq = NameFrequencies::build([&c]);
+//! let result = compare(&t, &c, &freq, &Weights::default(), true);
+//! assert!(result.weight > 0.0);
+//! assert!(result.fields.iter().any(|f| f.field == "age" && f.weight > 0.0));
+//! ```
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::names::{NameToken, TokenAgreement, compare_names};
+use crate::profile::{ChildProfile, NameField, Place, Relation};
+
+/// How often each name token occurs among the indexed records: the u-probabilities
+/// of name agreement.
+#[derive(Clone, Debug, Default)]
+pub struct NameFrequencies {
+    counts: HashMap<u64, u32>,
+    population: u32,
+}
+
+fn frequency_key(t: &NameToken) -> u64 {
+    t.known_key().unwrap_or_else(|| t.spelling_key())
+}
+
+impl NameFrequencies {
+    /// Counts, for each name token, the profiles whose child or family names hold it.
+    pub fn build<'a>(profiles: impl IntoIterator<Item = &'a ChildProfile>) -> NameFrequencies {
+        let mut f = NameFrequencies::default();
+        for p in profiles {
+            f.add(p);
+        }
+        f
+    }
+
+    /// Adds one profile's tokens.
+    pub fn add(&mut self, p: &ChildProfile) {
+        self.population += 1;
+        let mut seen: Vec<u64> = p
+            .name_tokens()
+            .chain(p.family_tokens())
+            .map(frequency_key)
+            .collect();
+        seen.sort_unstable();
+        seen.dedup();
+        for k in seen {
+            *self.counts.entry(k).or_insert(0) += 1;
+        }
+    }
+
+    /// Share of profiles holding this token, smoothed and floored.
+    pub fn share(&self, t: &NameToken) -> f32 {
+        let n = self.counts.get(&frequency_key(t)).copied().unwrap_or(0);
+        let pop = self.population.max(1000) as f32;
+        ((n as f32 + 1.0) / (pop + 1.0)).clamp(1.0 / 20_000.0, 0.5)
+    }
+
+    /// Number of profiles counted.
+    pub fn population(&self) -> u32 {
+        self.population
+    }
+}
+
+/// The weights of every field, in bits (log₂ likelihood ratios). Defaults are set
+/// from the field's own knowledge (ages estimated by eye are often 2–3 years off;
+/// children rarely know their date of birth; separation dates are remembered within
+/// days or weeks), not fitted to the synthetic evaluation.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Weights {
+    /// m-probability of a name token agreeing between records of one child.
+    pub name_m: f32,
+    /// Most one name token can add.
+    pub name_token_cap: f32,
+    /// Most all names together can add.
+    pub name_cap: f32,
+    /// Each token of the shorter name with no partner in the other (a different name).
+    pub name_token_disagree: f32,
+    /// Share of a token's weight kept for each kind of agreement.
+    pub same_consonants_share: f32,
+    /// See `same_consonants_share`.
+    pub nickname_share: f32,
+    /// See `same_consonants_share`.
+    pub sounds_alike_share: f32,
+    /// Sex agrees.
+    pub sex_agree: f32,
+    /// Sex differs (a data-entry slip is rare but happens).
+    pub sex_disagree: f32,
+    /// Birth years differ by 0, 1, 2, 3, 4, 5, and 6 or more.
+    pub age_by_years: [f32; 7],
+    /// Dates of birth: same day.
+    pub dob_same: f32,
+    /// Same year and month, or day and month swapped.
+    pub dob_close: f32,
+    /// Years two or more apart.
+    pub dob_far: f32,
+    /// Separation dates within 3, 14, 45, 120 days, and further.
+    pub separation_by_days: [f32; 5],
+    /// Places sharing block, camp, region, country; different countries.
+    pub place_by_level: [f32; 5],
+    /// Share of the place weights for the family's last home.
+    pub last_place_share: f32,
+    /// Share of a relative's name weight.
+    pub family_name_share: f32,
+    /// Relative named with the same relation (mother and mother).
+    pub family_relation_agree: f32,
+    /// A relative of the same relation with a different name.
+    pub family_name_disagree: f32,
+    /// Most the family can add.
+    pub family_cap: f32,
+    /// Nationality shared / none shared.
+    pub nationality: [f32; 2],
+    /// Language shared / none shared.
+    pub language: [f32; 2],
+    /// Ethnicity shared / none shared.
+    pub ethnicity: [f32; 2],
+}
+
+impl Default for Weights {
+    fn default() -> Self {
+        Weights {
+            name_m: 0.9,
+            name_token_cap: 9.0,
+            name_cap: 22.0,
+            name_token_disagree: -3.0,
+            same_consonants_share: 0.8,
+            nickname_share: 0.7,
+            sounds_alike_share: 0.5,
+            sex_agree: 1.0,
+            sex_disagree: -4.5,
+            age_by_years: [2.5, 2.0, 1.2, 0.3, -2.0, -3.5, -6.0],
+            dob_same: 6.0,
+            dob_close: 2.5,
+            dob_far: -1.5,
+            separation_by_days: [3.0, 2.0, 1.0, 0.0, -1.5],
+            place_by_level: [3.5, 2.5, 1.0, 0.2, -1.0],
+            last_place_share: 0.5,
+            family_name_share: 0.8,
+            family_relation_agree: 1.0,
+            family_name_disagree: -2.5,
+            family_cap: 14.0,
+            nationality: [0.6, -0.8],
+            language: [0.5, -0.5],
+            ethnicity: [0.8, -0.5],
+        }
+    }
+}
+
+/// The evidence of one field.
+#[derive(Clone, Debug, Serialize)]
+pub struct FieldEvidence {
+    /// Primero's field name (or a group: `family_details_section`).
+    pub field: &'static str,
+    /// Weight added, in bits.
+    pub weight: f32,
+    /// What was compared, in words.
+    pub detail: String,
+}
+
+/// The result of comparing a sought child with a registered one.
+#[derive(Clone, Debug, Default)]
+pub struct Comparison {
+    /// Total weight in bits.
+    pub weight: f32,
+    /// Per-field evidence (empty unless an explanation was asked for).
+    pub fields: Vec<FieldEvidence>,
+}
+
+struct Explain<'a> {
+    on: bool,
+    out: &'a mut Vec<FieldEvidence>,
+}
+
+impl Explain<'_> {
+    fn add(&mut self, field: &'static str, weight: f32, detail: impl FnOnce() -> String) {
+        if self.on {
+            self.out.push(FieldEvidence {
+                field,
+                weight: (weight * 10.0).round() / 10.0,
+                detail: detail(),
+            });
+        }
+    }
+}
+
+/// Weight of two written names, and which tokens agreed.
+fn name_pair_weight(
+    a: &NameField,
+    b: &NameField,
+    freq: &NameFrequencies,
+    w: &Weights,
+    explain: Option<&mut String>,
+) -> f32 {
+    let agreement = compare_names(&a.tokens, &b.tokens);
+    let mut total = 0.0;
+    let mut text = String::new();
+    for p in &agreement.pairs {
+        let ta = &a.tokens[usize::from(p.a)];
+        let tb = &b.tokens[usize::from(p.b)];
+        let u = freq.share(ta).max(freq.share(tb));
+        let full = (w.name_m / u).log2().min(w.name_token_cap).max(0.5);
+        let share = match p.agreement {
+            TokenAgreement::Same => 1.0,
+            TokenAgreement::SameConsonants => w.same_consonants_share,
+            TokenAgreement::Nickname => w.nickname_share,
+            TokenAgreement::SoundsAlike => w.sounds_alike_share,
+            TokenAgreement::CloseSpelling => 0.3 + (p.similarity - 0.84).max(0.0) * 3.0,
+            TokenAgreement::Different => 0.0,
+        };
+        total += full * share;
+        if explain.is_some() {
+            if !text.is_empty() {
+                text.push_str(", ");
+            }
+            let _ = write!(
+                text,
+                "{}~{} ({})",
+                ta.text(),
+                tb.text(),
+                p.agreement.describe()
+            );
+        }
+    }
+    let disagreements = agreement.unpaired_a.min(agreement.unpaired_b);
+    total += disagreements as f32 * w.name_token_disagree;
+    if let Some(e) = explain {
+        if text.is_empty() {
+            text.push_str("no name in common");
+        }
+        if disagreements > 0 {
+            let _ = write!(text, "; {disagreements} name(s) differ");
+        }
+        *e = text;
+    }
+    total
+}
+
+/// Best weight over every pairing of the two sides' written names.
+fn names_weight(
+    a: &[NameField],
+    b: &[NameField],
+    freq: &NameFrequencies,
+    w: &Weights,
+    explain: Option<&mut String>,
+) -> Option<f32> {
+    let mut best: Option<(f32, usize, usize)> = None;
+    for (i, fa) in a.iter().enumerate() {
+        for (j, fb) in b.iter().enumerate() {
+            let s = name_pair_weight(fa, fb, freq, w, None);
+            if best.is_none_or(|(bs, _, _)| s > bs) {
+                best = Some((s, i, j));
+            }
+        }
+    }
+    let (s, i, j) = best?;
+    if let Some(e) = explain {
+        let mut detail = String::new();
+        name_pair_weight(&a[i], &b[j], freq, w, Some(&mut detail));
+        *e = format!("'{}' / '{}': {}", a[i].display, b[j].display, detail);
+    }
+    Some(s.min(w.name_cap))
+}
+
+fn age_weight(a: &ChildProfile, b: &ChildProfile, w: &Weights) -> Option<f32> {
+    let d = (a.birth_year? - b.birth_year?).unsigned_abs() as usize;
+    Some(w.age_by_years[d.min(6)])
+}
+
+fn dob_weight(a: &ChildProfile, b: &ChildProfile, w: &Weights) -> Option<f32> {
+    let (x, y) = (a.date_of_birth?, b.date_of_birth?);
+    let estimated = a.estimated || b.estimated;
+    let v = if x == y {
+        w.dob_same
+    } else if (x.year() == y.year() && x.month() == y.month())
+        || (x.year() == y.year() && x.month() == y.day() && x.day() == y.month())
+    {
+        w.dob_close
+    } else if (x.year() - y.year()).abs() >= 2 {
+        w.dob_far
+    } else {
+        0.0
+    };
+    Some(if estimated && v > 0.0 { v * 0.5 } else { v })
+}
+
+fn separation_weight(a: &ChildProfile, b: &ChildProfile, w: &Weights) -> Option<(f32, i64)> {
+    let d = a
+        .date_of_separation?
+        .days_until(b.date_of_separation?)
+        .abs();
+    let i = match d {
+        0..=3 => 0,
+        4..=14 => 1,
+        15..=45 => 2,
+        46..=120 => 3,
+        _ => 4,
+    };
+    Some((w.separation_by_days[i], d))
+}
+
+fn place_weight(a: &Place, b: &Place, w: &Weights) -> Option<(f32, usize)> {
+    if a.is_unknown() || b.is_unknown() {
+        return None;
+    }
+    let shared = a.shared_levels(b);
+    // Two places described to different depths agree only as deep as the shallower.
+    let i = match shared {
+        4.. => 0,
+        3 => 1,
+        2 => 2,
+        1 => 3,
+        _ => 4,
+    };
+    Some((w.place_by_level[i], shared))
+}
+
+fn level_word(shared: usize) -> &'static str {
+    match shared {
+        4.. => "same block",
+        3 => "same camp",
+        2 => "same region",
+        1 => "same country",
+        _ => "different countries",
+    }
+}
+
+fn set_weight(a: &[u32], b: &[u32], pair: [f32; 2]) -> Option<f32> {
+    if a.is_empty() || b.is_empty() {
+        return None;
+    }
+    Some(if a.iter().any(|x| b.contains(x)) {
+        pair[0]
+    } else {
+        pair[1]
+    })
+}
+
+/// Family evidence: each relative on the sought side against the best-agreeing
+/// relative on the registered side; the two strongest count.
+fn family_weight(
+    a: &ChildProfile,
+    b: &ChildProfile,
+    freq: &NameFrequencies,
+    w: &Weights,
+    explain: Option<&mut String>,
+) -> Option<f32> {
+    if a.family.is_empty() || b.family.is_empty() {
+        return None;
+    }
+    let mut contributions: Vec<(f32, usize, usize)> = Vec::with_capacity(a.family.len());
+    for (i, ra) in a.family.iter().enumerate() {
+        let mut best: Option<(f32, usize)> = None;
+        for (j, rb) in b.family.iter().enumerate() {
+            let same_relation = ra.relation != Relation::Unknown && ra.relation == rb.relation;
+            let conflicting = ra.relation != Relation::Unknown
+                && rb.relation != Relation::Unknown
+                && ra.relation != rb.relation;
+            let name = names_weight(&ra.names, &rb.names, freq, w, None).unwrap_or(0.0);
+            let v = if name > 0.0 {
+                let mut v = name * w.family_name_share;
+                if same_relation {
+                    v += w.family_relation_agree;
+                } else if conflicting {
+                    v *= 0.5;
+                }
+                if let (Some(x), Some(y)) = (ra.age, rb.age)
+                    && x.abs_diff(y) > 12
+                {
+                    v *= 0.5;
+                }
+                v
+            } else if same_relation {
+                w.family_name_disagree
+            } else {
+                0.0
+            };
+            if best.is_none_or(|(bv, _)| v > bv) {
+                best = Some((v, j));
+            }
+        }
+        if let Some((v, j)) = best {
+            contributions.push((v, i, j));
+        }
+    }
+    contributions.sort_by(|x, y| y.0.total_cmp(&x.0));
+    let total: f32 = contributions.iter().take(2).map(|c| c.0).sum();
+    if let Some(e) = explain {
+        let mut text = String::new();
+        for &(v, i, j) in contributions.iter().take(2) {
+            let (ra, rb) = (&a.family[i], &b.family[j]);
+            let mut detail = String::new();
+            names_weight(&ra.names, &rb.names, freq, w, Some(&mut detail));
+            if !text.is_empty() {
+                text.push_str("; ");
+            }
+            let _ = write!(
+                text,
+                "{} {} / listed {}: {} ({:+.1})",
+                ra.relation.word(),
+                ra.names.first().map_or("", |n| &n.display),
+                rb.relation.word(),
+                detail,
+                v
+            );
+        }
+        *e = text;
+    }
+    Some(total.min(w.family_cap))
+}
+
+fn sex_word(s: Option<fieldkit_domain::Sex>) -> &'static str {
+    match s {
+        Some(fieldkit_domain::Sex::Female) => "female",
+        Some(fieldkit_domain::Sex::Male) => "male",
+        _ => "unknown",
+    }
+}
+
+/// Compares a sought child (`a`: a trace, or a case when looking for duplicates)
+/// with a registered one (`b`). With `explain`, every field that contributed is
+/// described for the caseworker.
+pub fn compare(
+    a: &ChildProfile,
+    b: &ChildProfile,
+    freq: &NameFrequencies,
+    w: &Weights,
+    explain: bool,
+) -> Comparison {
+    let mut fields = Vec::new();
+    let mut ex = Explain {
+        on: explain,
+        out: &mut fields,
+    };
+    let mut total = 0.0;
+
+    let mut detail = String::new();
+    if let Some(v) = names_weight(&a.names, &b.names, freq, w, explain.then_some(&mut detail)) {
+        total += v;
+        ex.add("name", v, || std::mem::take(&mut detail));
+    }
+    if let (Some(x), Some(y)) = (a.sex, b.sex) {
+        let v = if x == y { w.sex_agree } else { w.sex_disagree };
+        total += v;
+        ex.add("sex", v, || {
+            format!("{} / {}", sex_word(a.sex), sex_word(b.sex))
+        });
+    }
+    if let Some(v) = age_weight(a, b, w) {
+        total += v;
+        ex.add("age", v, || {
+            let show = |p: &ChildProfile| p.age.map_or_else(|| "?".to_string(), |x| x.to_string());
+            let d = a
+                .birth_year
+                .zip(b.birth_year)
+                .map_or(0, |(x, y)| (x - y).abs());
+            format!(
+                "{} / {}{} (born ~{} / ~{}, {} year(s) apart)",
+                show(a),
+                show(b),
+                if b.estimated { " estimated" } else { "" },
+                a.birth_year.unwrap_or(0),
+                b.birth_year.unwrap_or(0),
+                d
+            )
+        });
+    }
+    if let Some(v) = dob_weight(a, b, w) {
+        total += v;
+        ex.add("date_of_birth", v, || {
+            format!(
+                "{} / {}",
+                a.date_of_birth.map(|d| d.to_string()).unwrap_or_default(),
+                b.date_of_birth.map(|d| d.to_string()).unwrap_or_default()
+            )
+        });
+    }
+    if let Some((v, days)) = separation_weight(a, b, w) {
+        total += v;
+        ex.add("date_of_separation", v, || format!("{days} day(s) apart"));
+    }
+    if let Some((v, shared)) = place_weight(&a.separation_place, &b.separation_place, w) {
+        total += v;
+        ex.add("location_separation", v, || level_word(shared).to_string());
+    }
+    if let Some((v, shared)) = place_weight(&a.last_place, &b.last_place, w) {
+        let v = v * w.last_place_share;
+        total += v;
+        ex.add("location_last", v, || level_word(shared).to_string());
+    }
+    let mut fam = String::new();
+    if let Some(v) = family_weight(a, b, freq, w, explain.then_some(&mut fam)) {
+        total += v;
+        ex.add("family_details_section", v, || std::mem::take(&mut fam));
+    }
+    for (field, x, y, pair) in [
+        ("nationality", &a.nationality, &b.nationality, w.nationality),
+        ("language", &a.language, &b.language, w.language),
+        ("ethnicity", &a.ethnicity, &b.ethnicity, w.ethnicity),
+    ] {
+        if let Some(v) = set_weight(x, y, pair) {
+            total += v;
+            ex.add(field, v, || {
+                if v > 0.0 { "shared" } else { "none shared" }.to_string()
+            });
+        }
+    }
+    Comparison {
+        weight: total,
+        fields,
+    }
+}

@@ -1,0 +1,196 @@
+//! The blocking index: which profiles are worth comparing with a query at all.
+//!
+//! Every profile is filed under a few keys per name token (consonant skeleton, known
+//! name, Double Metaphone code), separately for the child's names and the relatives'
+//! names. A query collects the profiles under its own keys, scores each by the
+//! rarity of the keys it shares (Σ ln(N / df)), and keeps the best few hundred for
+//! the full comparison. A common name such as Muhammad files thousands of profiles
+//! under one key but adds little to their score, so rare shared names decide.
+//!
+//! The index is a static sorted table (keys, offsets, postings: 4 bytes a posting),
+//! plus a small map for profiles added since it was built. It does no IO.
+//!
+//! ```
+//! use fieldkit_domain::{Case, Date};
+//! use fieldkit_match::index::{BlockingIndex, Scratch, query_keys};
+//! use fieldkit_match::profile::{ChildProfile, Locations};
+//!
+//! let today: Date = "2026-03-01".parse().unwrap();
+//! let cases: Vec<ChildProfile> = ["Amina Yusuf", "Omar Hassan"]
+//!     .iter()
+//!     .map(|n| ChildProfile::from_case(&Case { name: Some(n.to_string()), ..Case::default() },
+//!                                      &Locations::CodePrefixes, today))
+//!     .collect();
+//! let index = BlockingIndex::build(&cases);
+//! let query = ChildProfile::from_case(&Case { name: Some("أمينة".into()), ..Case::default() },
+//!                                     &Locations::CodePrefixes, today);
+//! let found = index.candidates(&query_keys(&query), &mut Scratch::default(), 10);
+//! assert_eq!(found, vec![0]);
+//! ```
+
+use std::collections::HashMap;
+
+use crate::names::{NameToken, hash_bytes};
+use crate::profile::ChildProfile;
+
+/// Namespace mixed into keys of relatives' names.
+const FAMILY: u64 = 0x9e37_79b9_7f4a_7c15;
+
+fn token_keys(t: &NameToken, namespace: u64, out: &mut Vec<u64>) {
+    out.push(t.block_key() ^ namespace);
+    if let Some(k) = t.known_key() {
+        out.push(k ^ namespace);
+    }
+    if t.phonetic[0] != 0 {
+        out.push(hash_bytes(b'p', &t.phonetic[0].to_le_bytes()) ^ namespace);
+    }
+}
+
+/// The keys a profile is filed under (and queries with): its child-name keys and its
+/// relatives' name keys, deduplicated.
+pub fn query_keys(p: &ChildProfile) -> Vec<u64> {
+    let mut keys = Vec::with_capacity(16);
+    for t in p.name_tokens() {
+        token_keys(t, 0, &mut keys);
+    }
+    for t in p.family_tokens() {
+        token_keys(t, FAMILY, &mut keys);
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// Per-thread working memory of a query: one score slot per indexed profile.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    scores: Vec<f32>,
+    touched: Vec<u32>,
+}
+
+/// Keys → profiles, as a sorted table.
+#[derive(Debug, Default, Clone)]
+pub struct BlockingIndex {
+    keys: Vec<u64>,
+    offsets: Vec<u32>,
+    postings: Vec<u32>,
+    added: HashMap<u64, Vec<u32>>,
+    population: u32,
+}
+
+impl BlockingIndex {
+    /// Files every profile (profile `i` is posted as `i`).
+    pub fn build(profiles: &[ChildProfile]) -> BlockingIndex {
+        let mut pairs: Vec<(u64, u32)> = Vec::with_capacity(profiles.len() * 16);
+        for (i, p) in profiles.iter().enumerate() {
+            for k in query_keys(p) {
+                pairs.push((k, i as u32));
+            }
+        }
+        pairs.sort_unstable();
+        let mut keys = Vec::new();
+        let mut offsets = Vec::new();
+        let mut postings = Vec::with_capacity(pairs.len());
+        for (k, i) in pairs {
+            if keys.last() != Some(&k) {
+                keys.push(k);
+                offsets.push(postings.len() as u32);
+            }
+            postings.push(i);
+        }
+        offsets.push(postings.len() as u32);
+        keys.shrink_to_fit();
+        offsets.shrink_to_fit();
+        BlockingIndex {
+            keys,
+            offsets,
+            postings,
+            added: HashMap::new(),
+            population: profiles.len() as u32,
+        }
+    }
+
+    /// Files one more profile as number `i` (a new registration), without rebuilding.
+    pub fn insert(&mut self, i: u32, p: &ChildProfile) {
+        for k in query_keys(p) {
+            self.added.entry(k).or_default().push(i);
+        }
+        self.population = self.population.max(i + 1);
+    }
+
+    /// Profiles filed under one key (the static table's, then those added since).
+    fn postings(&self, key: u64) -> (&[u32], &[u32]) {
+        let fixed = match self.keys.binary_search(&key) {
+            Ok(at) => {
+                let (s, e) = (self.offsets[at] as usize, self.offsets[at + 1] as usize);
+                &self.postings[s..e]
+            }
+            Err(_) => &[][..],
+        };
+        let added = self.added.get(&key).map_or(&[][..], Vec::as_slice);
+        (fixed, added)
+    }
+
+    /// Number of profiles filed.
+    pub fn population(&self) -> usize {
+        self.population as usize
+    }
+
+    /// Bytes held by the index (tables and postings; the map of later additions
+    /// counted by its contents).
+    pub fn memory_bytes(&self) -> usize {
+        self.keys.capacity() * 8
+            + self.offsets.capacity() * 4
+            + self.postings.capacity() * 4
+            + self
+                .added
+                .values()
+                .map(|v| v.capacity() * 4 + 8 + 24)
+                .sum::<usize>()
+    }
+
+    /// Number of postings (profile-key pairs).
+    pub fn posting_count(&self) -> usize {
+        self.postings.len() + self.added.values().map(Vec::len).sum::<usize>()
+    }
+
+    /// The `limit` profiles sharing the rarest keys with the query, best first.
+    pub fn candidates(&self, keys: &[u64], scratch: &mut Scratch, limit: usize) -> Vec<u32> {
+        let n = self.population();
+        if scratch.scores.len() < n {
+            scratch.scores.resize(n, 0.0);
+        }
+        let total = (n as f32) + 1.0;
+        for &k in keys {
+            let (fixed, added) = self.postings(k);
+            let df = fixed.len() + added.len();
+            if df == 0 {
+                continue;
+            }
+            let idf = (total / df as f32).ln().max(0.05);
+            for &i in fixed.iter().chain(added) {
+                let slot = &mut scratch.scores[i as usize];
+                if *slot == 0.0 {
+                    scratch.touched.push(i);
+                }
+                *slot += idf;
+            }
+        }
+        let mut found: Vec<(f32, u32)> = scratch
+            .touched
+            .iter()
+            .map(|&i| (scratch.scores[i as usize], i))
+            .collect();
+        for &i in &scratch.touched {
+            scratch.scores[i as usize] = 0.0;
+        }
+        scratch.touched.clear();
+        let by_score = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+        if found.len() > limit {
+            found.select_nth_unstable_by(limit, by_score);
+            found.truncate(limit);
+        }
+        found.sort_unstable_by(by_score);
+        found.into_iter().map(|(_, i)| i).collect()
+    }
+}

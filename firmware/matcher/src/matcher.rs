@@ -1,0 +1,358 @@
+//! The matcher: tracing requests' traces against cases, through the blocking index
+//! and the field weights, into scored, classed and explained potential matches.
+//!
+//! A [`ProfileIndex`] holds the profiles of one side (cases, or traces) with their
+//! blocking index and name frequencies. [`ProfileIndex::find`] answers one query;
+//! [`ProfileIndex::find_all`] answers many on all cores (rayon). [`match_changed`]
+//! is what a kit calls when records are saved: the new or changed cases against all
+//! traces, the new or changed traces against all cases.
+//!
+//! Never does IO, never reads a clock (`today` is passed in), never panics on any
+//! record.
+//!
+//! ```
+//! use fieldkit_domain::{Case, Date, Sex, Trace, TracingRequest};
+//! use fieldkit_match::matcher::{Likelihood, MatchSettings, ProfileIndex, Side};
+//! use fieldkit_match::profile::{ChildProfile, Locations};
+//!
+//! let today: Date = "2026-03-01".parse().unwrap();
+//! let loc = Locations::CodePrefixes;
+//! let cases = vec![
+//!     Case { name: Some("عائشة يوسف".into()), sex: Some(Sex::Female), age: Some(9),
+//!            location_separation: Some("JO-MA-ZAATARI".into()), ..Case::default() },
+//!     Case { name: Some("Omar Khalid".into()), sex: Some(Sex::Male), age: Some(12), ..Case::default() },
+//! ];
+//! let index = ProfileIndex::new(cases.iter().map(|c| ChildProfile::from_case(c, &loc, today)).collect());
+//! let request = TracingRequest { relation_name: Some("Halima Yusuf".into()), ..TracingRequest::default() };
+//! let trace = Trace { name: Some("Aisha Yousef".into()), sex: Some(Sex::Female), age: Some(10),
+//!                     location_separation: Some("JO-MA-ZAATARI".into()), ..Trace::default() };
+//! let sought = ChildProfile::from_trace(&request, &trace, &loc, today);
+//! let found = index.find(&sought, Side::Sought, &MatchSettings::default(), true);
+//! assert_eq!(found[0].index, 0);
+//! assert!(found[0].likelihood >= Likelihood::Possible);
+//! assert!(!found[0].fields.is_empty());
+//! ```
+
+use fieldkit_domain::{Case, Date, RecordId, TracingRequest};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::compare::{FieldEvidence, NameFrequencies, Weights, compare};
+use crate::index::{BlockingIndex, Scratch, query_keys};
+use crate::profile::{ChildProfile, Locations};
+
+/// How sure a potential match is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Likelihood {
+    /// Worth a look.
+    Possible,
+    /// Probably the child: review first.
+    Likely,
+}
+
+impl Likelihood {
+    /// Primero's word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Likelihood::Possible => "possible",
+            Likelihood::Likely => "likely",
+        }
+    }
+}
+
+/// Thresholds and limits of matching.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct MatchSettings {
+    /// Field weights.
+    pub weights: Weights,
+    /// Total weight (bits) from which a match is likely.
+    pub likely: f32,
+    /// Total weight (bits) from which a match is possible; below it nothing is shown.
+    pub possible: f32,
+    /// Candidates the blocking index passes to the full comparison per query.
+    pub candidates: usize,
+    /// Most potential matches returned per query.
+    pub top: usize,
+}
+
+impl Default for MatchSettings {
+    fn default() -> Self {
+        MatchSettings {
+            weights: Weights::default(),
+            likely: 20.0,
+            possible: 8.0,
+            candidates: 300,
+            top: 20,
+        }
+    }
+}
+
+impl MatchSettings {
+    /// The class of a total weight, if it reaches one.
+    pub fn classify(&self, weight: f32) -> Option<Likelihood> {
+        if weight >= self.likely {
+            Some(Likelihood::Likely)
+        } else if weight >= self.possible {
+            Some(Likelihood::Possible)
+        } else {
+            None
+        }
+    }
+}
+
+/// Which side of a match the query is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// The query is a trace (a child sought); the index holds cases.
+    Sought,
+    /// The query is a case (a child registered); the index holds traces.
+    Registered,
+}
+
+/// One potential match.
+#[derive(Clone, Debug)]
+pub struct PotentialMatch {
+    /// Position of the matched profile in the index.
+    pub index: usize,
+    /// Total weight in bits.
+    pub weight: f32,
+    /// Class.
+    pub likelihood: Likelihood,
+    /// Per-field explanation (empty unless asked for).
+    pub fields: Vec<FieldEvidence>,
+}
+
+/// Profiles of one side, with their blocking index and name frequencies.
+#[derive(Debug, Default, Clone)]
+pub struct ProfileIndex {
+    profiles: Vec<ChildProfile>,
+    blocking: BlockingIndex,
+    frequencies: NameFrequencies,
+}
+
+impl ProfileIndex {
+    /// Indexes the profiles (position `i` answers as `index: i`).
+    pub fn new(profiles: Vec<ChildProfile>) -> ProfileIndex {
+        let blocking = BlockingIndex::build(&profiles);
+        let frequencies = NameFrequencies::build(&profiles);
+        ProfileIndex {
+            profiles,
+            blocking,
+            frequencies,
+        }
+    }
+
+    /// Adds one profile (a new registration) and returns its position.
+    pub fn push(&mut self, p: ChildProfile) -> usize {
+        let i = self.profiles.len();
+        self.blocking.insert(i as u32, &p);
+        self.frequencies.add(&p);
+        self.profiles.push(p);
+        i
+    }
+
+    /// The indexed profiles.
+    pub fn profiles(&self) -> &[ChildProfile] {
+        &self.profiles
+    }
+
+    /// The blocking index (for its memory figures).
+    pub fn blocking(&self) -> &BlockingIndex {
+        &self.blocking
+    }
+
+    /// Name frequencies of the indexed side.
+    pub fn frequencies(&self) -> &NameFrequencies {
+        &self.frequencies
+    }
+
+    /// Potential matches of one query, best first, at most `settings.top`, none
+    /// below `settings.possible`.
+    pub fn find(
+        &self,
+        query: &ChildProfile,
+        side: Side,
+        settings: &MatchSettings,
+        explain: bool,
+    ) -> Vec<PotentialMatch> {
+        self.find_with(
+            query,
+            side,
+            settings,
+            explain,
+            &mut Scratch::default(),
+            None,
+        )
+    }
+
+    /// As [`find`](Self::find), with reusable scratch memory and an index position to
+    /// leave out (the query itself, when looking for duplicates).
+    pub fn find_with(
+        &self,
+        query: &ChildProfile,
+        side: Side,
+        settings: &MatchSettings,
+        explain: bool,
+        scratch: &mut Scratch,
+        skip: Option<usize>,
+    ) -> Vec<PotentialMatch> {
+        let keys = query_keys(query);
+        let candidates = self
+            .blocking
+            .candidates(&keys, scratch, settings.candidates + 1);
+        let mut scored: Vec<(f32, usize)> = candidates
+            .into_iter()
+            .map(|i| i as usize)
+            .filter(|&i| Some(i) != skip)
+            .filter_map(|i| {
+                let p = self.profiles.get(i)?;
+                if !p.consent || !query.consent {
+                    return None;
+                }
+                let c = match side {
+                    Side::Sought => compare(query, p, &self.frequencies, &settings.weights, false),
+                    Side::Registered => {
+                        compare(p, query, &self.frequencies, &settings.weights, false)
+                    }
+                };
+                (c.weight >= settings.possible).then_some((c.weight, i))
+            })
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        scored.truncate(settings.top);
+        scored
+            .into_iter()
+            .filter_map(|(weight, i)| {
+                let likelihood = settings.classify(weight)?;
+                let fields = if explain {
+                    let p = &self.profiles[i];
+                    match side {
+                        Side::Sought => {
+                            compare(query, p, &self.frequencies, &settings.weights, true).fields
+                        }
+                        Side::Registered => {
+                            compare(p, query, &self.frequencies, &settings.weights, true).fields
+                        }
+                    }
+                } else {
+                    Vec::new()
+                };
+                Some(PotentialMatch {
+                    index: i,
+                    weight,
+                    likelihood,
+                    fields,
+                })
+            })
+            .collect()
+    }
+
+    /// [`find`](Self::find) for many queries, on all cores.
+    pub fn find_all(
+        &self,
+        queries: &[ChildProfile],
+        side: Side,
+        settings: &MatchSettings,
+        explain: bool,
+    ) -> Vec<Vec<PotentialMatch>> {
+        queries
+            .par_iter()
+            .map_init(Scratch::default, |scratch, q| {
+                self.find_with(q, side, settings, explain, scratch, None)
+            })
+            .collect()
+    }
+}
+
+/// A potential match between one trace and one case, by record ids.
+#[derive(Clone, Debug)]
+pub struct TraceMatch {
+    /// The tracing request.
+    pub tracing_request_id: RecordId,
+    /// The trace's `unique_id` within the request.
+    pub trace_id: String,
+    /// The case.
+    pub case_id: RecordId,
+    /// Total weight in bits.
+    pub weight: f32,
+    /// Class.
+    pub likelihood: Likelihood,
+    /// Per-field explanation.
+    pub fields: Vec<FieldEvidence>,
+}
+
+/// Matches what changed against everything: every trace of the changed requests
+/// against all cases, and every changed case against all traces. Call it after a
+/// registration is saved (a kit's vault) or after a sync (the hub). Records of the
+/// changed lists may also appear in the full lists; each pair is reported once.
+pub fn match_changed<'a>(
+    changed_cases: &[Case],
+    changed_requests: &[TracingRequest],
+    all_cases: impl IntoIterator<Item = &'a Case>,
+    all_requests: impl IntoIterator<Item = &'a TracingRequest>,
+    locations: &Locations<'_>,
+    today: Date,
+    settings: &MatchSettings,
+) -> Vec<TraceMatch> {
+    let cases: Vec<&Case> = all_cases.into_iter().collect();
+    let requests: Vec<&TracingRequest> = all_requests.into_iter().collect();
+    let mut out: Vec<TraceMatch> = Vec::new();
+
+    if !changed_requests.is_empty() {
+        let index = ProfileIndex::new(
+            cases
+                .iter()
+                .map(|c| ChildProfile::from_case(c, locations, today))
+                .collect(),
+        );
+        for r in changed_requests {
+            for t in r.traces() {
+                let q = ChildProfile::from_trace(r, t, locations, today);
+                for m in index.find(&q, Side::Sought, settings, true) {
+                    out.push(TraceMatch {
+                        tracing_request_id: r.id,
+                        trace_id: t.unique_id.clone(),
+                        case_id: cases[m.index].id,
+                        weight: m.weight,
+                        likelihood: m.likelihood,
+                        fields: m.fields,
+                    });
+                }
+            }
+        }
+    }
+    if !changed_cases.is_empty() {
+        let mut owners: Vec<(RecordId, String)> = Vec::new();
+        let mut profiles = Vec::new();
+        for r in &requests {
+            for t in r.traces() {
+                owners.push((r.id, t.unique_id.clone()));
+                profiles.push(ChildProfile::from_trace(r, t, locations, today));
+            }
+        }
+        let index = ProfileIndex::new(profiles);
+        for c in changed_cases {
+            let q = ChildProfile::from_case(c, locations, today);
+            for m in index.find(&q, Side::Registered, settings, true) {
+                let (rid, tid) = &owners[m.index];
+                if out.iter().any(|o| {
+                    o.case_id == c.id && o.tracing_request_id == *rid && o.trace_id == *tid
+                }) {
+                    continue;
+                }
+                out.push(TraceMatch {
+                    tracing_request_id: *rid,
+                    trace_id: tid.clone(),
+                    case_id: c.id,
+                    weight: m.weight,
+                    likelihood: m.likelihood,
+                    fields: m.fields,
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+    out
+}

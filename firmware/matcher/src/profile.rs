@@ -1,0 +1,405 @@
+//! Compact, precomputed views of the children that cases register and traces seek.
+//!
+//! The matcher compares [`ChildProfile`]s, never records: every name is normalised
+//! once, when the profile is built, so matching a trace against 100,000 cases never
+//! re-normalises a name. A case gives one profile (the child, and the family it
+//! lists); a trace gives one profile (the child sought, and the inquirer as its one
+//! relative). Building a profile does no IO; "today" is passed in.
+//!
+//! ```
+//! use fieldkit_domain::{Case, Date};
+//! use fieldkit_match::profile::{ChildProfile, Locations};
+//!
+//! let case = Case { name: Some("محمد علي".into()), age: Some(9), ..Case::default() };
+//! let today: Date = "2026-03-01".parse().unwrap();
+//! let p = ChildProfile::from_case(&case, &Locations::CodePrefixes, today);
+//! assert_eq!(p.names[0].tokens[0].text(), "muhammad");
+//! assert_eq!(p.birth_year, Some(2017));
+//! ```
+
+use fieldkit_domain::{Case, Date, FamilyMember, LocationTree, Sex, Trace, TracingRequest};
+
+use crate::names::{NameToken, hash_bytes, name_key};
+
+/// Which written name a [`NameField`] holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NameKind {
+    /// `name`
+    Name,
+    /// `name_other`
+    Other,
+    /// `name_nickname`
+    Nickname,
+}
+
+impl NameKind {
+    /// Primero's field name.
+    pub fn field(self) -> &'static str {
+        match self {
+            NameKind::Name => "name",
+            NameKind::Other => "name_other",
+            NameKind::Nickname => "name_nickname",
+        }
+    }
+}
+
+/// One written name, as written and as tokens.
+#[derive(Clone, Debug)]
+pub struct NameField {
+    /// Which field it came from.
+    pub kind: NameKind,
+    /// As written, for explanations.
+    pub display: Box<str>,
+    /// Normalised tokens.
+    pub tokens: Box<[NameToken]>,
+}
+
+impl NameField {
+    fn new(kind: NameKind, raw: &str) -> Option<Self> {
+        let tokens = name_key(raw);
+        (!tokens.is_empty()).then(|| NameField {
+            kind,
+            display: raw.trim().into(),
+            tokens: tokens.into_boxed_slice(),
+        })
+    }
+}
+
+/// How a relative is related to the child, grouped as tracing needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Relation {
+    /// Mother.
+    Mother,
+    /// Father.
+    Father,
+    /// Brother or sister.
+    Sibling,
+    /// Grandmother or grandfather.
+    Grandparent,
+    /// Aunt, uncle, cousin or other family.
+    OtherFamily,
+    /// Not said, or not family.
+    Unknown,
+}
+
+impl Relation {
+    /// Reads Primero's relation lookup values (and plain words).
+    pub fn parse(value: Option<&str>) -> Relation {
+        let Some(v) = value else {
+            return Relation::Unknown;
+        };
+        let v = v.trim().to_ascii_lowercase();
+        match v.as_str() {
+            "mother" | "mother_biological" | "stepmother" | "mum" | "mom" => Relation::Mother,
+            "father" | "father_biological" | "stepfather" | "dad" => Relation::Father,
+            "brother" | "sister" | "sibling" | "half_brother" | "half_sister" => Relation::Sibling,
+            "grandmother" | "grandfather" | "grandparent" => Relation::Grandparent,
+            "" | "other" | "other_nonfamily" | "unknown" => Relation::Unknown,
+            _ => Relation::OtherFamily,
+        }
+    }
+
+    /// A word for the caseworker.
+    pub fn word(self) -> &'static str {
+        match self {
+            Relation::Mother => "mother",
+            Relation::Father => "father",
+            Relation::Sibling => "sibling",
+            Relation::Grandparent => "grandparent",
+            Relation::OtherFamily => "other family",
+            Relation::Unknown => "relative",
+        }
+    }
+}
+
+/// A relative of the child: a case's family member, or a trace's inquirer.
+#[derive(Clone, Debug)]
+pub struct Relative {
+    /// Relation to the child.
+    pub relation: Relation,
+    /// Names (name and nickname).
+    pub names: Vec<NameField>,
+    /// Age in years, when given.
+    pub age: Option<u8>,
+}
+
+/// A place as its path from the country down (hashed codes), so two places compare
+/// by their deepest common level without the location tree at hand.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Place {
+    path: [u32; 4],
+    depth: u8,
+}
+
+impl Place {
+    /// Number of levels known (0 when no place).
+    pub fn depth(&self) -> usize {
+        usize::from(self.depth)
+    }
+
+    /// True when no place was given.
+    pub fn is_unknown(&self) -> bool {
+        self.depth == 0
+    }
+
+    /// How many levels two places share from the country down (0 = different
+    /// countries, 1 = same country, 2 = region, 3 = camp, 4 = block).
+    pub fn shared_levels(&self, other: &Place) -> usize {
+        let n = self.depth.min(other.depth);
+        self.path
+            .iter()
+            .zip(other.path.iter())
+            .take(usize::from(n))
+            .take_while(|(a, b)| a == b)
+            .count()
+    }
+}
+
+/// How location codes are read into paths.
+#[derive(Debug, Clone, Copy)]
+pub enum Locations<'a> {
+    /// Codes resolved through the location hierarchy; unknown codes fall back to
+    /// prefixes.
+    Tree(&'a LocationTree),
+    /// No hierarchy at hand: a code's dash-separated prefixes name its parents
+    /// (`JO-MA-ZAATARI-D3` is in `JO-MA-ZAATARI`, in `JO-MA`, in `JO`).
+    CodePrefixes,
+}
+
+impl Locations<'_> {
+    /// The path of a location code.
+    pub fn place(&self, code: Option<&str>) -> Place {
+        let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) else {
+            return Place::default();
+        };
+        let mut place = Place::default();
+        if let Locations::Tree(tree) = self {
+            let path = tree.path(code);
+            if !path.is_empty() {
+                for (slot, loc) in place.path.iter_mut().zip(path.iter().rev()) {
+                    *slot = hash_text(&loc.code);
+                }
+                place.depth = path.len().min(4) as u8;
+                return place;
+            }
+        }
+        let mut end = 0;
+        for (i, part) in code.split('-').enumerate().take(4) {
+            end += part.len() + usize::from(i > 0);
+            place.path[i] = hash_text(&code[..end.min(code.len())]);
+            place.depth = (i + 1) as u8;
+        }
+        place
+    }
+}
+
+fn hash_text(s: &str) -> u32 {
+    let h = hash_bytes(b'v', s.trim().to_lowercase().as_bytes());
+    (h ^ (h >> 32)) as u32
+}
+
+fn value_set(values: &[String]) -> Box<[u32]> {
+    let mut v: Vec<u32> = values
+        .iter()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| hash_text(s))
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v.into_boxed_slice()
+}
+
+fn clamp_age(age: i64) -> Option<u8> {
+    (0..=120).contains(&age).then_some(age as u8)
+}
+
+/// The child as a case registers it or a trace seeks it.
+#[derive(Clone, Debug)]
+pub struct ChildProfile {
+    /// Written names (name, other, nickname), normalised.
+    pub names: Vec<NameField>,
+    /// Sex, when known (`other` and `unknown` count as not known).
+    pub sex: Option<Sex>,
+    /// Age as written.
+    pub age: Option<u8>,
+    /// Estimated year of birth: from the date of birth when given, else the record's
+    /// date (registration, inquiry, or today) minus the age. Comparing birth years
+    /// keeps a case registered a year before the inquiry from counting a year off.
+    pub birth_year: Option<i32>,
+    /// Date of birth, when given.
+    pub date_of_birth: Option<Date>,
+    /// Whether age and date of birth are estimates.
+    pub estimated: bool,
+    /// Date of separation, when given.
+    pub date_of_separation: Option<Date>,
+    /// Where the separation happened.
+    pub separation_place: Place,
+    /// Where the child (or the family, for a trace) last lived.
+    pub last_place: Place,
+    /// Nationalities (hashed values).
+    pub nationality: Box<[u32]>,
+    /// Languages (hashed values).
+    pub language: Box<[u32]>,
+    /// Ethnicities (hashed values).
+    pub ethnicity: Box<[u32]>,
+    /// Relatives: the family a case lists, or a trace's inquirer.
+    pub family: Vec<Relative>,
+    /// False when the case refuses tracing (`consent_for_tracing: false`): such a
+    /// case is never offered as a match.
+    pub consent: bool,
+}
+
+fn name_fields(name: Option<&str>, other: Option<&str>, nickname: Option<&str>) -> Vec<NameField> {
+    [
+        (NameKind::Name, name),
+        (NameKind::Other, other),
+        (NameKind::Nickname, nickname),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.and_then(|v| NameField::new(k, v)))
+    .collect()
+}
+
+fn birth_year(dob: Option<Date>, age: Option<u8>, on: Date) -> Option<i32> {
+    dob.map(|d| d.year())
+        .or_else(|| age.map(|a| on.year() - i32::from(a)))
+}
+
+fn relative_from_member(m: &FamilyMember) -> Option<Relative> {
+    let names = name_fields(m.relation_name.as_deref(), None, None);
+    if names.is_empty() {
+        return None;
+    }
+    Some(Relative {
+        relation: Relation::parse(m.relation.as_deref()),
+        names,
+        age: m.relation_age.and_then(clamp_age),
+    })
+}
+
+impl ChildProfile {
+    /// The child a case registers. `today` dates an age when the case has no
+    /// registration date.
+    pub fn from_case(case: &Case, locations: &Locations<'_>, today: Date) -> ChildProfile {
+        let age = case.age.and_then(clamp_age);
+        let on = case.registration_date.unwrap_or(today);
+        ChildProfile {
+            names: name_fields(
+                case.name.as_deref(),
+                case.name_other.as_deref(),
+                case.name_nickname.as_deref(),
+            ),
+            sex: case.sex.filter(|s| matches!(s, Sex::Female | Sex::Male)),
+            age,
+            birth_year: birth_year(case.date_of_birth, age, on),
+            date_of_birth: case.date_of_birth,
+            estimated: case.estimated,
+            date_of_separation: case.date_of_separation,
+            separation_place: locations.place(case.location_separation.as_deref()),
+            last_place: locations.place(
+                case.location_last
+                    .as_deref()
+                    .or(case.location_current.as_deref()),
+            ),
+            nationality: value_set(&case.nationality),
+            language: value_set(&case.language),
+            ethnicity: value_set(&case.ethnicity),
+            family: case
+                .family_details_section
+                .iter()
+                .filter_map(relative_from_member)
+                .collect(),
+            consent: case.consent_for_tracing != Some(false),
+        }
+    }
+
+    /// The child one trace of a tracing request seeks; the inquirer becomes the one
+    /// relative. `today` dates an age when the request has no inquiry date.
+    pub fn from_trace(
+        request: &TracingRequest,
+        trace: &Trace,
+        locations: &Locations<'_>,
+        today: Date,
+    ) -> ChildProfile {
+        let age = trace.age.and_then(clamp_age);
+        let on = request.inquiry_date.unwrap_or(today);
+        let inquirer = name_fields(
+            request.relation_name.as_deref(),
+            None,
+            request.relation_nickname.as_deref(),
+        );
+        let relation = trace.relation.as_deref().or(request.relation.as_deref());
+        let family = if inquirer.is_empty() {
+            Vec::new()
+        } else {
+            vec![Relative {
+                relation: Relation::parse(relation),
+                names: inquirer,
+                age: request.relation_age.and_then(clamp_age),
+            }]
+        };
+        ChildProfile {
+            names: name_fields(
+                trace.name.as_deref(),
+                trace.name_other.as_deref(),
+                trace.name_nickname.as_deref(),
+            ),
+            sex: trace.sex.filter(|s| matches!(s, Sex::Female | Sex::Male)),
+            age,
+            birth_year: birth_year(trace.date_of_birth, age, on),
+            date_of_birth: trace.date_of_birth,
+            estimated: false,
+            date_of_separation: trace.date_of_separation,
+            separation_place: locations.place(trace.location_separation.as_deref()),
+            last_place: locations.place(request.location_last.as_deref()),
+            nationality: value_set(&request.relation_nationality),
+            language: value_set(&request.relation_language),
+            ethnicity: value_set(&request.relation_ethnicity),
+            family,
+            consent: true,
+        }
+    }
+
+    /// Every token of the child's names.
+    pub fn name_tokens(&self) -> impl Iterator<Item = &NameToken> {
+        self.names.iter().flat_map(|f| f.tokens.iter())
+    }
+
+    /// Every token of the relatives' names.
+    pub fn family_tokens(&self) -> impl Iterator<Item = &NameToken> {
+        self.family
+            .iter()
+            .flat_map(|r| r.names.iter())
+            .flat_map(|f| f.tokens.iter())
+    }
+
+    /// The name as first written, for display.
+    pub fn display_name(&self) -> &str {
+        self.names.first().map_or("", |f| &f.display)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn places_share_levels_by_code_prefix() {
+        let l = Locations::CodePrefixes;
+        let a = l.place(Some("JO-MA-ZAATARI-D3"));
+        let b = l.place(Some("JO-MA-ZAATARI-D7"));
+        let c = l.place(Some("JO-ZA-AZRAQ"));
+        assert_eq!(a.shared_levels(&a), 4);
+        assert_eq!(a.shared_levels(&b), 3);
+        assert_eq!(a.shared_levels(&c), 1);
+        assert!(l.place(None).is_unknown());
+        assert!(l.place(Some("  ")).is_unknown());
+    }
+
+    #[test]
+    fn relations_read_primero_words() {
+        assert_eq!(Relation::parse(Some("Mother")), Relation::Mother);
+        assert_eq!(Relation::parse(Some("uncle")), Relation::OtherFamily);
+        assert_eq!(Relation::parse(None), Relation::Unknown);
+    }
+}
