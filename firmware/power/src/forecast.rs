@@ -1,0 +1,356 @@
+//! Forecast of the energy between now and the next sunrise, learned from past days.
+//!
+//! The forecast keeps, per hour of the day, an envelope of the panel power seen on the
+//! best recent days (it rises at once to a brighter hour and decays slowly on dull days),
+//! and how bright the last day was compared with that envelope. Harvest still to come
+//! today is the envelope's remaining hours times that brightness (blended with today's
+//! brightness so far). Consumption is the expected load of a mode, learned per mode for
+//! working hours and for the rest of the day, times the hours until sunrise.
+//!
+//! Nothing here reads the weather: only what the panel and load monitors reported.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{PowerMode, Timestamp};
+
+/// Tuning of the forecast.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ForecastConfig {
+    /// Sunrise assumed before any day has been learned.
+    pub default_sunrise_hour: f32,
+    /// Fraction an hour's envelope decays each day it is not matched.
+    pub envelope_decay: f32,
+    /// Brightness assumed before any day has been seen (pessimistic).
+    pub default_brightness: f32,
+    /// Longest gap between two samples that is still integrated, in seconds.
+    pub max_gap_s: u64,
+}
+
+impl Default for ForecastConfig {
+    fn default() -> Self {
+        Self {
+            default_sunrise_hour: 6.0,
+            envelope_decay: 0.03,
+            default_brightness: 0.3,
+            max_gap_s: 900,
+        }
+    }
+}
+
+/// What the forecast expects until the next sunrise.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SunriseOutlook {
+    /// Hours from now until the next sunrise.
+    pub hours_to_sunrise: f32,
+    /// Solar energy expected to reach the battery before then, in Wh.
+    pub harvest_wh: f32,
+}
+
+/// Expected load in W per mode, for working hours and the rest of the day.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct LoadTable {
+    /// Indexed by mode rank (Shutdown, Critical, Saver, Normal), then [working, off-hours].
+    watts: [[f32; 2]; 4],
+}
+
+/// The learned forecast.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnergyForecast {
+    config: ForecastConfig,
+    envelope_w: [f32; 24],
+    today_wh: [f32; 24],
+    today_seen_s: [u32; 24],
+    today: Option<u64>,
+    last_sample: Option<Timestamp>,
+    last_brightness: Option<f32>,
+    days_learned: u32,
+    daily_harvest_wh: Vec<f32>,
+    loads: LoadTable,
+    load_samples: [[u32; 2]; 4],
+}
+
+fn rank(mode: PowerMode) -> usize {
+    match mode {
+        PowerMode::Shutdown => 0,
+        PowerMode::Critical => 1,
+        PowerMode::Saver => 2,
+        PowerMode::Normal => 3,
+    }
+}
+
+impl EnergyForecast {
+    /// A forecast that knows nothing yet. `initial_load_w[mode rank] = [working, off-hours]`
+    /// are the design figures used until loads have been measured.
+    pub fn new(config: ForecastConfig, initial_load_w: [[f32; 2]; 4]) -> Self {
+        Self {
+            config,
+            envelope_w: [0.0; 24],
+            today_wh: [0.0; 24],
+            today_seen_s: [0; 24],
+            today: None,
+            last_sample: None,
+            last_brightness: None,
+            days_learned: 0,
+            daily_harvest_wh: Vec::new(),
+            loads: LoadTable {
+                watts: initial_load_w,
+            },
+            load_samples: [[0; 2]; 4],
+        }
+    }
+
+    /// Days completed and learned from.
+    pub fn days_learned(&self) -> u32 {
+        self.days_learned
+    }
+
+    /// Harvest of past days in Wh, oldest first (at most 14 kept).
+    pub fn daily_harvest_wh(&self) -> &[f32] {
+        &self.daily_harvest_wh
+    }
+
+    /// The learned clear-day envelope of panel power per hour, in W.
+    pub fn envelope_w(&self) -> &[f32; 24] {
+        &self.envelope_w
+    }
+
+    /// Brightness of the last finished day against the envelope (0–1), if known.
+    pub fn last_brightness(&self) -> Option<f32> {
+        self.last_brightness
+    }
+
+    /// Takes one sample of panel power (None when unknown: that interval is not learned).
+    pub fn record_panel(&mut self, now: Timestamp, panel_power_w: Option<f32>) {
+        let day = now.day();
+        if let Some(today) = self.today
+            && day != today
+        {
+            self.finish_day();
+        }
+        self.today = Some(day);
+        let gap = self.last_sample.map(|t| now.since(t)).unwrap_or(0);
+        self.last_sample = Some(now);
+        if gap == 0 || gap > self.config.max_gap_s {
+            return;
+        }
+        if let Some(w) = panel_power_w.filter(|w| w.is_finite() && *w >= 0.0) {
+            let h = now.hour();
+            self.today_wh[h] += w * gap as f32 / 3600.0;
+            self.today_seen_s[h] = self.today_seen_s[h].saturating_add(gap as u32);
+        }
+    }
+
+    /// Takes one sample of the kit's load while in `mode` (working hours or not).
+    pub fn record_load(&mut self, mode: PowerMode, working_hours: bool, load_w: Option<f32>) {
+        let Some(w) = load_w.filter(|w| w.is_finite() && *w >= 0.0) else {
+            return;
+        };
+        let (r, b) = (rank(mode), usize::from(!working_hours));
+        let n = self.load_samples[r][b];
+        // Running mean for the first samples, then an exponential average (about a day).
+        let alpha = if n < 60 {
+            1.0 / (n as f32 + 1.0)
+        } else {
+            1.0 / 600.0
+        };
+        let cur = &mut self.loads.watts[r][b];
+        *cur += alpha * (w - *cur);
+        self.load_samples[r][b] = n.saturating_add(1);
+    }
+
+    /// Expected load in W of `mode` during working hours or outside them.
+    pub fn expected_load_w(&self, mode: PowerMode, working_hours: bool) -> f32 {
+        self.loads.watts[rank(mode)][usize::from(!working_hours)]
+    }
+
+    fn finish_day(&mut self) {
+        // Only learn from a day that was watched for most of its daylight hours.
+        let watched: u32 = self.today_seen_s.iter().sum();
+        if watched >= 12 * 3600 {
+            let total: f32 = self.today_wh.iter().sum();
+            let env_total: f32 = self.envelope_w.iter().sum();
+            if env_total > 1.0 {
+                self.last_brightness = Some((total / env_total).clamp(0.0, 1.0));
+            }
+            for h in 0..24 {
+                let seen = self.today_seen_s[h] as f32 / 3600.0;
+                if seen < 0.5 {
+                    continue;
+                }
+                let avg_w = self.today_wh[h] / seen.min(1.0);
+                let env = &mut self.envelope_w[h];
+                if avg_w > *env {
+                    *env = avg_w;
+                } else {
+                    *env += self.config.envelope_decay * (avg_w - *env);
+                }
+            }
+            if env_total <= 1.0 {
+                // First day: the envelope is this day, brightness unknown until tomorrow,
+                // so judge it as middling rather than as a clear day.
+                self.last_brightness = Some(self.config.default_brightness.max(0.5));
+            }
+            self.daily_harvest_wh.push(total);
+            if self.daily_harvest_wh.len() > 14 {
+                self.daily_harvest_wh.remove(0);
+            }
+            self.days_learned += 1;
+        }
+        self.today_wh = [0.0; 24];
+        self.today_seen_s = [0; 24];
+    }
+
+    /// Learned sunrise: the first hour whose envelope is above 3 % of the brightest hour.
+    pub fn sunrise_hour(&self) -> f32 {
+        let max = self.envelope_w.iter().copied().fold(0.0f32, f32::max);
+        if max <= 0.5 {
+            return self.config.default_sunrise_hour;
+        }
+        self.envelope_w
+            .iter()
+            .position(|&w| w > 0.03 * max)
+            .map(|h| h as f32)
+            .unwrap_or(self.config.default_sunrise_hour)
+    }
+
+    /// Brightness expected for the rest of today: yesterday's, blended with today's so far
+    /// in proportion to how much of today's envelope has passed.
+    pub fn brightness(&self, now: Timestamp) -> f32 {
+        let yesterday = self
+            .last_brightness
+            .unwrap_or(self.config.default_brightness);
+        let h = now.hour();
+        let env_so_far: f32 = self.envelope_w[..h].iter().sum();
+        let env_total: f32 = self.envelope_w.iter().sum();
+        if env_total <= 1.0 || env_so_far < 0.05 * env_total {
+            return yesterday;
+        }
+        let seen_so_far: f32 = self.today_wh[..h].iter().sum();
+        let today = (seen_so_far / env_so_far).clamp(0.0, 1.0);
+        let w = (env_so_far / env_total).clamp(0.0, 1.0);
+        w * today + (1.0 - w) * yesterday
+    }
+
+    /// Hours until the next sunrise and the harvest expected before it.
+    pub fn outlook(&self, now: Timestamp) -> SunriseOutlook {
+        let sunrise = now.next_at_hour(self.sunrise_hour());
+        let hours_to_sunrise = sunrise.since(now) as f32 / 3600.0;
+        let brightness = self.brightness(now);
+        // Remaining envelope energy today (the rest of this hour, then whole hours).
+        let h = now.hour();
+        let frac_left = 1.0 - (now.hour_f() - h as f32);
+        let mut env_wh = self.envelope_w[h] * frac_left;
+        if sunrise.day() == now.day() {
+            // Before sunrise: nothing to harvest until then.
+            env_wh = 0.0;
+        } else {
+            env_wh += self.envelope_w[h + 1..].iter().sum::<f32>();
+        }
+        SunriseOutlook {
+            hours_to_sunrise,
+            harvest_wh: env_wh * brightness,
+        }
+    }
+
+    /// Energy `mode` needs from now until the next sunrise, in Wh, given the working hours
+    /// and, for modes that hibernate overnight, the hours the kit will be off.
+    pub fn consumption_until_sunrise_wh(
+        &self,
+        now: Timestamp,
+        mode: PowerMode,
+        working: (f32, f32),
+        off_w: Option<(f32, (f32, f32))>,
+    ) -> f32 {
+        let outlook_h = self.outlook(now).hours_to_sunrise;
+        let steps = (outlook_h * 4.0).ceil() as u32;
+        let mut wh = 0.0;
+        for i in 0..steps {
+            let t = now.plus_s(u64::from(i) * 900);
+            let hour = t.hour_f();
+            let dt_h = (outlook_h - i as f32 * 0.25).min(0.25);
+            let in_work = hour >= working.0 && hour < working.1;
+            let w = match off_w {
+                Some((off, (from, to))) if in_window(hour, from, to) => off,
+                _ => self.expected_load_w(mode, in_work),
+            };
+            wh += w * dt_h;
+        }
+        wh
+    }
+}
+
+/// True when `hour` is in the window `[from, to)`, which may wrap past midnight.
+pub(crate) fn in_window(hour: f32, from: f32, to: f32) -> bool {
+    if from <= to {
+        hour >= from && hour < to
+    } else {
+        hour >= from || hour < to
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day_curve(hour: f32, peak_w: f32) -> f32 {
+        if (6.0..18.0).contains(&hour) {
+            peak_w * ((hour - 6.0) / 12.0 * core::f32::consts::PI).sin()
+        } else {
+            0.0
+        }
+    }
+
+    fn feed_day(f: &mut EnergyForecast, day: u64, peak_w: f32) {
+        for m in 0..(24 * 60) {
+            let t = Timestamp(day * 86_400 + m * 60);
+            f.record_panel(t, Some(day_curve(t.hour_f(), peak_w)));
+        }
+    }
+
+    #[test]
+    fn learns_sunrise_and_a_dull_day() {
+        let mut f = EnergyForecast::new(ForecastConfig::default(), [[3.0; 2]; 4]);
+        feed_day(&mut f, 0, 40.0);
+        feed_day(&mut f, 1, 40.0);
+        feed_day(&mut f, 2, 4.0);
+        // Roll into day 3.
+        f.record_panel(Timestamp(3 * 86_400), Some(0.0));
+        assert_eq!(f.days_learned(), 3);
+        assert!((f.sunrise_hour() - 6.0).abs() < 1.01);
+        let b = f.last_brightness().unwrap();
+        assert!(b < 0.15, "{b}");
+        // At 04:00 on day 3: a dull day ahead, nothing until sunrise.
+        let out = f.outlook(Timestamp::from_day_and_hour(3, 4.0));
+        assert_eq!(out.harvest_wh, 0.0);
+        assert!((out.hours_to_sunrise - 2.0).abs() < 1.01);
+        // At 07:00 on day 3: the rest of a dull day.
+        let out = f.outlook(Timestamp::from_day_and_hour(3, 7.0));
+        assert!(out.harvest_wh < 60.0, "{}", out.harvest_wh);
+        assert!(out.hours_to_sunrise > 20.0);
+    }
+
+    #[test]
+    fn a_bright_day_forecasts_more_than_a_dull_one() {
+        let mut bright = EnergyForecast::new(ForecastConfig::default(), [[3.0; 2]; 4]);
+        let mut dull = bright.clone();
+        for d in 0..3 {
+            feed_day(&mut bright, d, 40.0);
+            feed_day(&mut dull, d, if d == 2 { 5.0 } else { 40.0 });
+        }
+        let t = Timestamp::from_day_and_hour(3, 7.0);
+        bright.record_panel(t, Some(1.0));
+        dull.record_panel(t, Some(1.0));
+        assert!(bright.outlook(t).harvest_wh > 3.0 * dull.outlook(t).harvest_wh);
+    }
+
+    #[test]
+    fn learns_loads_per_mode() {
+        let mut f = EnergyForecast::new(ForecastConfig::default(), [[3.0; 2]; 4]);
+        for _ in 0..100 {
+            f.record_load(PowerMode::Saver, false, Some(2.0));
+        }
+        assert!((f.expected_load_w(PowerMode::Saver, false) - 2.0).abs() < 0.05);
+        assert_eq!(f.expected_load_w(PowerMode::Normal, false), 3.0);
+    }
+}
