@@ -217,6 +217,29 @@ impl Document {
         Ok(Applied::Current)
     }
 
+    /// Merges everything `other` has received into `self`: the same result as applying both
+    /// documents' operations in any order.
+    pub fn merge(&mut self, other: &Document) -> Result<(), DocError> {
+        if other.kind != self.kind || other.id != self.id {
+            return Err(DocError::WrongRecord {
+                op_kind: other.kind,
+                op_record: other.id,
+                kind: self.kind,
+                record: self.id,
+            });
+        }
+        for (field, theirs) in &other.fields {
+            let ours = self.fields.entry(field.clone()).or_default();
+            ours.superseded.extend(theirs.superseded.iter().copied());
+            for (stamp, value) in &theirs.heads {
+                ours.heads.entry(*stamp).or_insert_with(|| value.clone());
+            }
+            let superseded = &ours.superseded;
+            ours.heads.retain(|s, _| !superseded.contains(s));
+        }
+        Ok(())
+    }
+
     /// The value a field shows: the current value with the newest stamp.
     pub fn value(&self, field: &str) -> Option<&FieldValue> {
         self.fields
@@ -579,6 +602,19 @@ mod tests {
                 prop_assert_eq!(&in_order, &other);
                 prop_assert_eq!(in_order.to_json(), other.to_json());
                 prop_assert_eq!(in_order.conflicts(), other.conflicts());
+
+                // Two kits that each received part of the history, merged either way round.
+                let cut = seed[0] % (ops.len() + 1);
+                let (mut left, mut right) =
+                    (Document::new(RecordKind::Case, id()), Document::new(RecordKind::Case, id()));
+                for op in &ops[..cut] { left.apply(op).unwrap(); }
+                for op in &ops[cut / 2..] { right.apply(op).unwrap(); }
+                let mut lr = left.clone();
+                lr.merge(&right).unwrap();
+                let mut rl = right.clone();
+                rl.merge(&left).unwrap();
+                prop_assert_eq!(&lr, &in_order);
+                prop_assert_eq!(&rl, &in_order);
             }
         }
     }

@@ -1,1 +1,44 @@
-//! (being written)
+//! The encrypted case vault: every record a kit holds, on redb, sealed with XChaCha20-Poly1305.
+//!
+//! A random data key encrypts every record, list summary and index entry; each caseworker's PIN
+//! (through Argon2id) and a recovery key wrap it. GBV incidents have a second key that only
+//! caseworkers with incident access hold. Associated data binds every ciphertext to its table,
+//! record and version, so a ciphertext moved to another row fails to open; a sealed manifest
+//! over every record's version notices a record deleted or rolled back. Names are searchable
+//! through a blind index (HMACs of normalised terms) and lists come from small sealed
+//! summaries, so neither decrypts every record. Every sign-in, read, write and export is a
+//! link in an audit hash chain. Every save commits with `Durability::Immediate`: acknowledged
+//! means on disk.
+//!
+//! **Architecture invariant:** this is the only crate that touches redb or the AEAD. It never
+//! logs case data, never writes plaintext to disk, and zeroizes keys when a session ends.
+//!
+//! ```no_run
+//! use fieldkit_vault::{Vault, OpenOptions};
+//! # fn main() -> Result<(), fieldkit_vault::VaultError> {
+//! let vault = Vault::open(std::path::Path::new("/data/fieldkit/vault.redb"), OpenOptions::default())?;
+//! let session = vault.unlock("amina", b"482915", 1_764_500_000_000)?;
+//! for s in session.search_unaudited(fieldkit_domain::RecordKind::Case, "Yusuf", 20)? {
+//!     println!("{} {}", s.id, s.name);
+//! }
+//! # Ok(()) }
+//! ```
+
+mod audit;
+mod bundle;
+mod crypto;
+mod error;
+mod index;
+mod recovery;
+mod schema;
+mod vault;
+
+pub use audit::{AuditAction, AuditEntry, AuditHead, AuditReport};
+pub use crypto::{KdfParams, Key};
+pub use error::{CryptoError, Result, VaultError};
+pub use index::{BasicIndexer, NameIndexer};
+pub use schema::SCHEMA_VERSION;
+pub use vault::{
+    Caseworker, CredentialPolicy, HardwareSecret, InitOptions, NoHardwareSecret, OpenOptions,
+    Opened, RecoveryKey, Role, Saved, Session, Vault,
+};

@@ -1,0 +1,247 @@
+//! Keys and sealing: XChaCha20-Poly1305 with associated data, Argon2id key wrapping, HKDF
+//! subkeys, the blind-index HMAC.
+//!
+//! Every key lives in a [`Key`], which zeroizes its bytes when dropped and never prints them.
+
+use std::fmt;
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use crate::error::CryptoError;
+
+/// A 256-bit secret key, zeroized on drop, never shown.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct Key([u8; 32]);
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Key(<secret>)")
+    }
+}
+
+impl Key {
+    /// A fresh random key.
+    pub fn random() -> Result<Key, CryptoError> {
+        let mut k = [0u8; 32];
+        fill_random(&mut k)?;
+        Ok(Key(k))
+    }
+
+    /// Wraps raw bytes (the caller's copy should be zeroized).
+    pub fn from_bytes(bytes: [u8; 32]) -> Key {
+        Key(bytes)
+    }
+
+    /// The raw bytes.
+    pub fn expose(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// A subkey for one purpose (HKDF-SHA256, the purpose as info).
+    pub fn derive(&self, purpose: &str) -> Key {
+        let hk = hkdf::Hkdf::<Sha256>::new(None, &self.0);
+        let mut out = [0u8; 32];
+        // 32 bytes is far below HKDF-SHA256's 8160-byte limit, so expand cannot fail.
+        if hk.expand(purpose.as_bytes(), &mut out).is_err() {
+            unreachable!("HKDF output of 32 bytes is always valid");
+        }
+        Key(out)
+    }
+}
+
+/// Fills `buf` from the operating system's random source.
+pub fn fill_random(buf: &mut [u8]) -> Result<(), CryptoError> {
+    getrandom::fill(buf).map_err(|e| CryptoError::Random(e.to_string()))
+}
+
+/// A sealed value: a random 24-byte nonce and the ciphertext with its 16-byte tag.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sealed {
+    /// The XChaCha20 nonce, random per seal.
+    pub nonce: [u8; 24],
+    /// Ciphertext followed by the Poly1305 tag.
+    pub ciphertext: Vec<u8>,
+}
+
+impl fmt::Debug for Sealed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Sealed({} bytes)", self.ciphertext.len())
+    }
+}
+
+/// Encrypts `plaintext` under `key`, binding `aad`.
+pub fn seal(key: &Key, aad: &[u8], plaintext: &[u8]) -> Result<Sealed, CryptoError> {
+    let cipher = XChaCha20Poly1305::new(key.expose().into());
+    let mut nonce = [0u8; 24];
+    fill_random(&mut nonce)?;
+    let ciphertext = cipher
+        .encrypt(
+            &XNonce::from(nonce),
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
+        .map_err(|_| CryptoError::Seal)?;
+    Ok(Sealed { nonce, ciphertext })
+}
+
+/// Decrypts and authenticates; any change to the ciphertext, nonce, key or `aad` fails.
+pub fn open(key: &Key, aad: &[u8], sealed: &Sealed) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    let cipher = XChaCha20Poly1305::new(key.expose().into());
+    cipher
+        .decrypt(
+            &XNonce::from(sealed.nonce),
+            Payload {
+                msg: &sealed.ciphertext,
+                aad,
+            },
+        )
+        .map(Zeroizing::new)
+        .map_err(|_| CryptoError::Authentication)
+}
+
+/// Argon2id cost parameters for a credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KdfParams {
+    /// Memory in KiB.
+    pub m_kib: u32,
+    /// Passes.
+    pub t: u32,
+    /// Lanes.
+    pub p: u32,
+}
+
+impl KdfParams {
+    /// OWASP's floor for Argon2id: 19 MiB, 2 passes, 1 lane. The vault refuses anything weaker.
+    pub const FLOOR: KdfParams = KdfParams {
+        m_kib: 19 * 1024,
+        t: 2,
+        p: 1,
+    };
+
+    /// True when these parameters are at least as costly as [`KdfParams::FLOOR`] in each
+    /// dimension.
+    pub fn meets_floor(&self) -> bool {
+        self.m_kib >= Self::FLOOR.m_kib && self.t >= Self::FLOOR.t && self.p >= Self::FLOOR.p
+    }
+}
+
+/// Derives a key-encryption key from a credential with Argon2id, then mixes in the hardware
+/// secret (when there is one) with HKDF.
+pub fn credential_kek(
+    credential: &[u8],
+    salt: &[u8; 16],
+    params: KdfParams,
+    hardware: Option<&Key>,
+) -> Result<Key, CryptoError> {
+    let p = argon2::Params::new(params.m_kib, params.t, params.p, Some(32))
+        .map_err(|e| CryptoError::Kdf(e.to_string()))?;
+    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, p);
+    let mut out = Zeroizing::new([0u8; 32]);
+    argon
+        .hash_password_into(credential, salt, out.as_mut())
+        .map_err(|e| CryptoError::Kdf(e.to_string()))?;
+    let hk = hkdf::Hkdf::<Sha256>::new(hardware.map(|k| k.expose().as_slice()), out.as_ref());
+    let mut kek = [0u8; 32];
+    if hk.expand(b"fieldkit kek v1", &mut kek).is_err() {
+        unreachable!("HKDF output of 32 bytes is always valid");
+    }
+    Ok(Key(kek))
+}
+
+/// Derives a key-encryption key from a high-entropy recovery key (no stretching needed).
+pub fn recovery_kek(recovery: &Key, salt: &[u8; 16]) -> Key {
+    let hk = hkdf::Hkdf::<Sha256>::new(Some(salt), recovery.expose());
+    let mut kek = [0u8; 32];
+    if hk.expand(b"fieldkit recovery kek v1", &mut kek).is_err() {
+        unreachable!("HKDF output of 32 bytes is always valid");
+    }
+    Key(kek)
+}
+
+/// HMAC-SHA256 of `parts` under `key`.
+pub fn mac(key: &Key, parts: &[&[u8]]) -> [u8; 32] {
+    let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(key.expose()).unwrap_or_else(|_| {
+        unreachable!("HMAC accepts keys of any length");
+    });
+    for p in parts {
+        m.update(&(p.len() as u64).to_le_bytes());
+        m.update(p);
+    }
+    m.finalize().into_bytes().into()
+}
+
+/// SHA-256 of `parts`, each prefixed by its length.
+pub fn hash(parts: &[&[u8]]) -> [u8; 32] {
+    use sha2::Digest;
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+/// Compares two MACs in constant time.
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_values_open_only_with_the_same_key_and_aad() {
+        let k = Key::random().unwrap();
+        let s = seal(&k, b"case|1|v1", b"Amina").unwrap();
+        assert_eq!(open(&k, b"case|1|v1", &s).unwrap().as_slice(), b"Amina");
+        assert!(open(&k, b"case|2|v1", &s).is_err());
+        assert!(open(&Key::random().unwrap(), b"case|1|v1", &s).is_err());
+        let mut t = s.clone();
+        t.ciphertext[0] ^= 1;
+        assert!(open(&k, b"case|1|v1", &t).is_err());
+        let mut n = s;
+        n.nonce[23] ^= 0x80;
+        assert!(open(&k, b"case|1|v1", &n).is_err());
+    }
+
+    #[test]
+    fn keys_never_print() {
+        let k = Key::from_bytes([0x41; 32]);
+        assert_eq!(format!("{k:?}"), "Key(<secret>)");
+    }
+
+    #[test]
+    fn subkeys_differ_by_purpose() {
+        let k = Key::random().unwrap();
+        assert_ne!(k.derive("a").expose(), k.derive("b").expose());
+        assert_eq!(k.derive("a").expose(), k.derive("a").expose());
+    }
+
+    #[test]
+    fn the_kdf_floor_is_owasps() {
+        assert!(KdfParams::FLOOR.meets_floor());
+        assert!(
+            !KdfParams {
+                m_kib: 8 * 1024,
+                t: 3,
+                p: 1
+            }
+            .meets_floor()
+        );
+        let salt = [3u8; 16];
+        let a = credential_kek(b"123456", &salt, KdfParams::FLOOR, None).unwrap();
+        let b = credential_kek(b"123457", &salt, KdfParams::FLOOR, None).unwrap();
+        assert_ne!(a.expose(), b.expose());
+        let hw = Key::from_bytes([9; 32]);
+        let c = credential_kek(b"123456", &salt, KdfParams::FLOOR, Some(&hw)).unwrap();
+        assert_ne!(a.expose(), c.expose());
+    }
+}

@@ -1,0 +1,95 @@
+//! The tables of a vault file and the schema version.
+//!
+//! | table | key | value |
+//! |---|---|---|
+//! | `meta` | name | plaintext settings: schema, vault id, device id, clock, lockout state, policy, audit head; the sealed manifest |
+//! | `keyslots` | caseworker name, or `#recovery` | the data keys wrapped by that credential |
+//! | `records` | kind byte + record id | sealed [`Document`](fieldkit_domain::Document) with its version |
+//! | `summaries` | kind byte + record id | sealed [`Summary`](fieldkit_domain::Summary), same version |
+//! | `name_index` (multimap) | 16-byte HMAC of a name term | kind byte + record id |
+//! | `record_terms` | kind byte + record id | the sealed set of blind terms the record is indexed under, same version |
+//! | `audit` | sequence number | an audit entry (no case data) |
+
+use redb::{MultimapTableDefinition, TableDefinition};
+
+use fieldkit_domain::{RecordId, RecordKind};
+
+/// The schema this build writes. Version history:
+/// - 1: first release.
+/// - 2: the sealed manifest (record count and a digest over every record's id and version), so
+///   a deleted or rolled-back record is noticed. Version 1 vaults gain it at their first unlock.
+pub const SCHEMA_VERSION: u32 = 2;
+
+pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+pub(crate) const KEYSLOTS: TableDefinition<&str, &[u8]> = TableDefinition::new("keyslots");
+pub(crate) const RECORDS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("records");
+pub(crate) const SUMMARIES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("summaries");
+pub(crate) const NAME_INDEX: MultimapTableDefinition<&[u8], &[u8]> =
+    MultimapTableDefinition::new("name_index");
+pub(crate) const TERMS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("record_terms");
+pub(crate) const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+
+pub(crate) mod meta {
+    pub const SCHEMA: &str = "schema";
+    pub const VAULT_ID: &str = "vault_id";
+    pub const DEVICE_ID: &str = "device_id";
+    pub const CLOCK: &str = "clock";
+    pub const LOCKOUT: &str = "lockout";
+    pub const POLICY: &str = "policy";
+    pub const INDEXER: &str = "indexer";
+    pub const MANIFEST: &str = "manifest";
+    pub const AUDIT_HEAD: &str = "audit_head";
+    pub const AUDIT_CHECKPOINT: &str = "audit_checkpoint";
+}
+
+/// The name of the recovery key's slot (`#` cannot start a caseworker name).
+pub(crate) const RECOVERY_SLOT: &str = "#recovery";
+
+pub(crate) fn kind_byte(kind: RecordKind) -> u8 {
+    match kind {
+        RecordKind::Case => 1,
+        RecordKind::TracingRequest => 2,
+        RecordKind::Incident => 3,
+    }
+}
+
+pub(crate) fn kind_from_byte(b: u8) -> Option<RecordKind> {
+    match b {
+        1 => Some(RecordKind::Case),
+        2 => Some(RecordKind::TracingRequest),
+        3 => Some(RecordKind::Incident),
+        _ => None,
+    }
+}
+
+/// The 17-byte key of a record: its kind, then its id.
+pub(crate) fn record_key(kind: RecordKind, id: RecordId) -> [u8; 17] {
+    let mut k = [0u8; 17];
+    k[0] = kind_byte(kind);
+    k[1..].copy_from_slice(id.as_bytes());
+    k
+}
+
+pub(crate) fn parse_record_key(k: &[u8]) -> Option<(RecordKind, RecordId)> {
+    let kind = kind_from_byte(*k.first()?)?;
+    let id: [u8; 16] = k.get(1..17)?.try_into().ok()?;
+    (k.len() == 17).then_some((kind, RecordId::from_bytes(id)))
+}
+
+/// The version of the sealed-row encoding, bound into every row's associated data. It changes
+/// only when rows must be re-sealed, so schema changes that add tables do not touch old rows.
+pub(crate) const ROW_FORMAT: u32 = 1;
+
+/// Associated data binding a sealed row to its place: row format, table, record, version.
+pub(crate) fn row_aad(table: &str, key: &[u8; 17], version: u64) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(64);
+    aad.extend_from_slice(b"fieldkit/v");
+    aad.extend_from_slice(&ROW_FORMAT.to_le_bytes());
+    aad.push(b'|');
+    aad.extend_from_slice(table.as_bytes());
+    aad.push(b'|');
+    aad.extend_from_slice(key);
+    aad.push(b'|');
+    aad.extend_from_slice(&version.to_le_bytes());
+    aad
+}

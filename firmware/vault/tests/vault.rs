@@ -1,0 +1,387 @@
+//! The vault's behaviour seen from outside: sign-in, lockout, records, search, tampering, bundles.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+
+use fieldkit_domain::{Case, FieldValue, Incident, Record, RecordId, RecordKind, Sex};
+use fieldkit_vault::{
+    CredentialPolicy, InitOptions, OpenOptions, Role, Session, Vault, VaultError,
+};
+use serde_json::json;
+
+const NOW: u64 = 1_764_500_000_000; // 2025-11-30
+const PIN: &[u8] = b"482915";
+
+fn init(dir: &Path, policy: CredentialPolicy) -> (Session, String) {
+    let path = Vault::file_in(dir);
+    let (s, rk) = Vault::create(
+        &path,
+        InitOptions {
+            username: "amina",
+            display_name: "Amina K.",
+            credential: PIN,
+            policy,
+            now_ms: NOW,
+        },
+        OpenOptions::default(),
+    )
+    .unwrap();
+    (s, rk.to_words().to_string())
+}
+
+fn reopen(dir: &Path) -> Vault {
+    Vault::open(&Vault::file_in(dir), OpenOptions::default()).unwrap()
+}
+
+fn case(s: &Session, name: &str, age: i64) -> Record {
+    Record::Case(Box::new(Case {
+        id: s.mint_id(NOW).unwrap(),
+        name: Some(name.into()),
+        sex: Some(Sex::Female),
+        age: Some(age),
+        registration_date: Some("2025-11-29".parse().unwrap()),
+        ..Case::default()
+    }))
+}
+
+fn tmp() -> (tempfile::TempDir, PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().to_path_buf();
+    (d, p)
+}
+
+#[test]
+fn create_read_edit_search_list() {
+    let (_t, dir) = tmp();
+    let (mut s, _) = init(&dir, CredentialPolicy::default());
+    let r = case(&s, "Amina Yusuf", 9);
+    let id = r.id();
+    s.create(&r, NOW).unwrap();
+    s.create(&case(&s, "Omar Haddad", 11), NOW).unwrap();
+    let mut edited = s.get(RecordKind::Case, id, NOW).unwrap().record.to_json();
+    edited["age"] = json!(10);
+    let saved = s.update(RecordKind::Case, id, &edited, NOW + 1).unwrap();
+    assert_eq!((saved.version, saved.ops), (2, 1));
+    let s = s.lock().unlock("amina", PIN, NOW + 2).unwrap();
+    let found = s.search_unaudited(RecordKind::Case, "yusuf", 10).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].age, Some(10));
+    assert_eq!(s.list(RecordKind::Case, 0, 50).unwrap().len(), 2);
+    assert_eq!(s.count(RecordKind::Case).unwrap(), 2);
+    assert_eq!(s.verify().unwrap(), 2);
+    assert!(s.verify_audit().unwrap().entries >= 6);
+}
+
+#[test]
+fn renaming_a_case_moves_it_in_the_index() {
+    let (_t, dir) = tmp();
+    let (mut s, _) = init(&dir, CredentialPolicy::default());
+    let r = case(&s, "Amina Yusuf", 9);
+    s.create(&r, NOW).unwrap();
+    let mut edited = r.to_json();
+    edited["name"] = json!("Amina Rahman");
+    s.update(RecordKind::Case, r.id(), &edited, NOW).unwrap();
+    assert!(
+        s.search_unaudited(RecordKind::Case, "yusuf", 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        s.search_unaudited(RecordKind::Case, "rahman", 10)
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn invalid_records_are_refused_with_the_reason() {
+    let (_t, dir) = tmp();
+    let (mut s, _) = init(&dir, CredentialPolicy::default());
+    let mut r = case(&s, "Amina", 9);
+    if let Record::Case(c) = &mut r {
+        c.age = Some(19);
+    }
+    let err = s.create(&r, NOW).unwrap_err();
+    assert!(err.to_string().contains("outside 0–17"), "{err}");
+    assert_eq!(s.count(RecordKind::Case).unwrap(), 0);
+}
+
+#[test]
+fn wrong_pin_counts_and_locks_out_with_growing_delays() {
+    let (_t, dir) = tmp();
+    let (s, _) = init(&dir, CredentialPolicy::default());
+    let mut v = s.lock();
+    for n in 1..=3u32 {
+        match v.unlock("amina", b"000000", NOW + u64::from(n)) {
+            Err(VaultError::WrongCredential { failures }) => assert_eq!(failures, n),
+            other => panic!("{other:?}"),
+        }
+        v = reopen(&dir);
+    }
+    // Fourth attempt right away: locked for 30 s, and the right PIN does not help.
+    match v.unlock("amina", PIN, NOW + 10) {
+        Err(VaultError::LockedOut {
+            failures: 3,
+            retry_after_s,
+        }) => assert!(retry_after_s > 20),
+        other => panic!("{other:?}"),
+    }
+    // After the delay, a wrong PIN doubles it.
+    let v = reopen(&dir);
+    assert!(matches!(
+        v.unlock("amina", b"111111", NOW + 40_000),
+        Err(VaultError::WrongCredential { failures: 4 })
+    ));
+    let v = reopen(&dir);
+    match v.unlock("amina", PIN, NOW + 70_000) {
+        Err(VaultError::LockedOut { retry_after_s, .. }) => assert_eq!(retry_after_s, 30),
+        other => panic!("{other:?}"),
+    }
+    // Unknown names look exactly like wrong PINs.
+    let v = reopen(&dir);
+    let s = v.unlock("amina", PIN, NOW + 200_000).unwrap();
+    let v = s.lock();
+    assert!(matches!(
+        v.unlock("nobody", PIN, NOW + 200_001),
+        Err(VaultError::WrongCredential { failures: 1 })
+    ));
+}
+
+#[test]
+fn a_clock_set_back_does_not_shorten_the_lockout() {
+    let (_t, dir) = tmp();
+    let (s, _) = init(
+        &dir,
+        CredentialPolicy {
+            free_attempts: 1,
+            ..CredentialPolicy::default()
+        },
+    );
+    let v = s.lock();
+    assert!(v.unlock("amina", b"000000", NOW).is_err());
+    let v = reopen(&dir);
+    // The clock jumps back to 1970 (no RTC): still locked.
+    assert!(matches!(
+        v.unlock("amina", PIN, 5_000),
+        Err(VaultError::LockedOut { .. })
+    ));
+}
+
+#[test]
+fn wipe_after_n_failures_and_recover_with_the_recovery_key() {
+    let (_t, dir) = tmp();
+    let policy = CredentialPolicy {
+        wipe_after: Some(2),
+        free_attempts: 5,
+        ..CredentialPolicy::default()
+    };
+    let (mut s, words) = init(&dir, policy);
+    let r = case(&s, "Amina Yusuf", 9);
+    s.create(&r, NOW).unwrap();
+    let v = s.lock();
+    assert!(matches!(
+        v.unlock("amina", b"000000", NOW),
+        Err(VaultError::WrongCredential { .. })
+    ));
+    let v = reopen(&dir);
+    assert!(matches!(
+        v.unlock("amina", b"000001", NOW),
+        Err(VaultError::Wiped)
+    ));
+    let v = reopen(&dir);
+    assert!(matches!(
+        v.unlock("amina", PIN, NOW),
+        Err(VaultError::Wiped)
+    ));
+    assert!(reopen(&dir).caseworkers().unwrap().is_empty());
+    // The agency's recovery key restores access; nothing was lost.
+    let v = reopen(&dir);
+    let rk = fieldkit_vault::RecoveryKey::parse(&words).unwrap();
+    let mut s = v.unlock_recovery(&rk, NOW).unwrap();
+    assert_eq!(s.get(RecordKind::Case, r.id(), NOW).unwrap().version, 1);
+    s.add_caseworker("amina", "Amina K.", b"739102", Role::Supervisor, true, NOW)
+        .unwrap();
+    let v = s.lock();
+    v.unlock("amina", b"739102", NOW).unwrap();
+}
+
+#[test]
+fn weak_credentials_are_refused() {
+    let (_t, dir) = tmp();
+    let err = Vault::create(
+        &Vault::file_in(&dir),
+        InitOptions {
+            username: "a",
+            display_name: "A",
+            credential: b"123",
+            policy: CredentialPolicy::default(),
+            now_ms: NOW,
+        },
+        OpenOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, VaultError::WeakCredential(_)));
+    let weak = CredentialPolicy {
+        kdf: fieldkit_vault::KdfParams {
+            m_kib: 4096,
+            t: 1,
+            p: 1,
+        },
+        ..CredentialPolicy::default()
+    };
+    let err = Vault::create(
+        &Vault::file_in(&dir),
+        InitOptions {
+            username: "a",
+            display_name: "A",
+            credential: b"123456",
+            policy: weak,
+            now_ms: NOW,
+        },
+        OpenOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, VaultError::WeakKdf));
+}
+
+#[test]
+fn changing_a_pin_rewraps_and_keeps_every_record() {
+    let (_t, dir) = tmp();
+    let (mut s, _) = init(&dir, CredentialPolicy::default());
+    let r = case(&s, "Amina", 9);
+    s.create(&r, NOW).unwrap();
+    s.set_credential("amina", b"907341", NOW).unwrap();
+    let v = s.lock();
+    assert!(v.unlock("amina", PIN, NOW).is_err());
+    let mut s = reopen(&dir).unlock("amina", b"907341", NOW).unwrap();
+    assert_eq!(s.get(RecordKind::Case, r.id(), NOW).unwrap().version, 1);
+}
+
+#[test]
+fn caseworkers_without_incident_access_cannot_read_incidents() {
+    let (_t, dir) = tmp();
+    let (mut s, _) = init(&dir, CredentialPolicy::default());
+    let inc = Record::Incident(Box::new(Incident {
+        id: s.mint_id(NOW).unwrap(),
+        incident_date: Some("2025-11-01".parse().unwrap()),
+        survivor_code: Some("S-104".into()),
+        ..Incident::default()
+    }));
+    s.create(&inc, NOW).unwrap();
+    s.add_caseworker("yusuf", "Yusuf", b"555123", Role::Caseworker, false, NOW)
+        .unwrap();
+    let mut y = s.lock().unlock("yusuf", b"555123", NOW).unwrap();
+    assert!(matches!(
+        y.get(RecordKind::Incident, inc.id(), NOW),
+        Err(VaultError::Forbidden(_))
+    ));
+    assert!(matches!(
+        y.list(RecordKind::Incident, 0, 10),
+        Err(VaultError::Forbidden(_))
+    ));
+    assert!(matches!(
+        y.add_caseworker("x", "X", b"123456", Role::Caseworker, false, NOW),
+        Err(VaultError::Forbidden(_))
+    ));
+    // The data is still whole for everyone.
+    assert_eq!(y.verify().unwrap(), 1);
+}
+
+#[test]
+fn a_second_open_of_the_same_vault_is_refused() {
+    let (_t, dir) = tmp();
+    let (s, _) = init(&dir, CredentialPolicy::default());
+    let err = Vault::open(&Vault::file_in(&dir), OpenOptions::default()).unwrap_err();
+    assert!(matches!(err, VaultError::InUse(_)), "{err}");
+    drop(s);
+}
+
+#[test]
+fn a_missing_vault_says_how_to_make_one() {
+    let (_t, dir) = tmp();
+    let err = Vault::open(&Vault::file_in(&dir), OpenOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("fieldkit init"), "{err}");
+}
+
+#[test]
+fn concurrent_edits_from_two_kits_show_as_conflicts() {
+    let (_t, dir) = tmp();
+    let (mut s, _) = init(&dir, CredentialPolicy::default());
+    let r = case(&s, "Amina", 9);
+    s.create(&r, NOW).unwrap();
+    // Another kit (device 99) edits the same field concurrently.
+    let opened = s.get(RecordKind::Case, r.id(), NOW).unwrap();
+    assert!(opened.conflicts.is_empty());
+    // Kit 99 holds the same version (as after a sync) and changes the age to 12 while this kit
+    // changes it to 10: each edit supersedes the value both saw.
+    let remote = fieldkit_domain::Document::new(RecordKind::Case, r.id());
+    let mut clock = fieldkit_domain::HlcClock::new(fieldkit_domain::DeviceId(99));
+    let op = fieldkit_domain::Op {
+        supersedes: vec![],
+        ..remote.op("age", FieldValue::Int(12), clock.tick(NOW + 5))
+    };
+    let mut edited = opened.record.to_json();
+    edited["age"] = json!(10);
+    s.update(RecordKind::Case, r.id(), &edited, NOW + 5)
+        .unwrap();
+    s.apply_ops(&[op], NOW + 6).unwrap();
+    let opened = s.get(RecordKind::Case, r.id(), NOW + 7).unwrap();
+    assert_eq!(opened.conflicts.len(), 1);
+    assert_eq!(opened.conflicts[0].field, "age");
+    let listed = s.list(RecordKind::Case, 0, 10).unwrap();
+    assert_eq!(listed[0].conflicts, 1);
+}
+
+#[test]
+fn bundles_round_trip_and_refuse_other_vaults_and_damage() {
+    let (_t, dir) = tmp();
+    let (mut s, _) = init(&dir, CredentialPolicy::default());
+    for i in 0..5 {
+        s.create(&case(&s, &format!("Child {i}"), 5 + i), NOW)
+            .unwrap();
+    }
+    let bundle = s.export_bundle(NOW).unwrap();
+    assert!(!bundle.windows(7).any(|w| w == b"Child 1"));
+    assert_eq!(s.import_bundle(&bundle, NOW).unwrap(), 0); // nothing new
+    let mut cut = bundle.clone();
+    cut.truncate(bundle.len() - 10);
+    assert!(matches!(
+        s.import_bundle(&cut, NOW),
+        Err(VaultError::BadBundle(_))
+    ));
+    let mut flipped = bundle.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 4;
+    assert!(matches!(
+        s.import_bundle(&flipped, NOW),
+        Err(VaultError::BadBundle(_))
+    ));
+    assert!(matches!(
+        s.import_bundle(b"hello", NOW),
+        Err(VaultError::BadBundle(_))
+    ));
+
+    let (_t2, dir2) = tmp();
+    let (mut other, _) = init(&dir2, CredentialPolicy::default());
+    assert!(matches!(
+        other.import_bundle(&bundle, NOW),
+        Err(VaultError::ForeignBundle { .. })
+    ));
+    assert_eq!(other.count(RecordKind::Case).unwrap(), 0);
+}
+
+#[test]
+fn an_edit_of_an_unknown_record_is_not_found() {
+    let (_t, dir) = tmp();
+    let (mut s, _) = init(&dir, CredentialPolicy::default());
+    let id = RecordId::mint(NOW, [1; 10]);
+    assert!(matches!(
+        s.update(RecordKind::Case, id, &json!({}), NOW),
+        Err(VaultError::NotFound { .. })
+    ));
+    assert!(matches!(
+        s.get(RecordKind::Case, id, NOW),
+        Err(VaultError::NotFound { .. })
+    ));
+}
