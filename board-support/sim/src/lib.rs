@@ -1,1 +1,27 @@
-//! (being written)
+//! A simulated solar kit for tests, the desktop and the technician's `simulate`: a battery,
+//! panel and charge-controller model ([`model`]) on an accelerated clock ([`clock`]),
+//! exposed as the devices the board has — an I2C bus with a MAX17048 and two INA226s
+//! speaking their real register maps ([`i2c`]), and VE.Direct or Modbus RTU chargers on
+//! real pseudo-terminals ([`pty`], [`speak`]) — and a runner ([`run`]) that drives a power
+//! policy through the same drivers as the board over days of weather ([`weather`]).
+//!
+//! **Never:** lets the policy see the weather or the model directly; the policy gets only
+//! what the drivers read. Never opens a real device.
+//!
+//! ```
+//! use fieldkit_power::{AlwaysOn, PowerPolicy};
+//! use fieldkit_sim::run::{simulate, SimConfig};
+//! use fieldkit_sim::weather::WeatherTrace;
+//! let config = SimConfig { days: 1, ..SimConfig::default() };
+//! let mut policy = PowerPolicy::new(config.policy_config());
+//! let report = simulate(&config, &WeatherTrace::clear(1), &mut policy);
+//! assert_eq!(report.brownouts, 0);
+//! ```
+
+pub mod clock;
+pub mod i2c;
+pub mod model;
+pub mod pty;
+pub mod run;
+pub mod speak;
+pub mod weather;
