@@ -3,7 +3,10 @@
 //!
 //! (module docs being written)
 
+pub mod baseline;
 pub mod compare;
+pub mod duplicates;
+pub mod eval;
 pub mod index;
 pub mod matcher;
 pub mod names;

@@ -1,0 +1,1041 @@
+//! The synthetic population: families from several naming traditions, separated
+//! children registered as cases (some twice), families filing tracing requests, and
+//! many unrelated registrations, with the errors real registrations carry.
+//!
+//! The corruption model is fixed here, before any tuning, and every draw comes from
+//! one seeded [`Prng`], so a seed always gives the same population. The rates:
+//!
+//! | what | case (child registered) | trace (family asks) |
+//! |---|---|---|
+//! | script | Arabic-script 35 % (Arabic, Sudanese), 40 % (Afghan); Cyrillic 45 % (Ukrainian); Somali orthography 50 % per record | same rates, drawn independently |
+//! | Latin respelling | every Latin token respelled by transliteration rules (vowels, doubled letters, q/k, kh/h, -a/-ah, …) | same |
+//! | typing slip | 15 % of records, one letter in one token | 10 % |
+//! | name order | family/last name first 20 % | 15 % |
+//! | last name token dropped | 20 % | 10 % |
+//! | given name only | 5 % | 3 % |
+//! | nickname | in `name_nickname` 15 % | in `name_nickname` 20 %, as the given name 6 % |
+//! | sex | missing 5 %, wrong 1 % | missing 2 %, wrong 1 % |
+//! | age | estimated: off by 0/±1/±2/±3 years with 40/30/20/10 %; missing 5 % | off by ±1 25 %, ±2 5 %; missing 5 % |
+//! | date of birth | known 15 % | known 35 % (10 % of them with day and month swapped) |
+//! | separation date | 60 %, off up to ±20 days | 80 %, off up to ±7 days |
+//! | separation place | 60 %: block 50 %, camp 30 %, region 20 %; 10 % a neighbouring block | 85 %, same depths |
+//! | family listed | mother 60 %, father 50 % (their names corrupted the same way), sibling 20 % | inquirer: mother 60 %, father 30 %, other relative 10 % |
+//! | nationality / language / ethnicity | 75 / 60 / 30 %, 3 % wrong | 80 / 60 / 30 % |
+//!
+//! Of the children families seek, 15 % were never registered (their traces have no
+//! true match); 4 % of registered children were registered twice (near-duplicates).
+//! Siblings separated together share parents, family name and separation: the
+//! hardest wrong matches.
+
+use fieldkit_domain::{
+    Case, Date, FamilyMember, Location, LocationLevel, LocationTree, RecordId, Sex, Trace,
+    TracingRequest, WgAnswer, concern,
+};
+
+use super::pools;
+
+/// SplitMix64: a tiny, fast, seeded generator. Ours (not `rand`) so a seed gives the
+/// same population whatever crate versions the workspace moves to.
+#[derive(Debug, Clone)]
+pub struct Prng(u64);
+
+impl Prng {
+    /// A generator from a seed.
+    pub fn new(seed: u64) -> Prng {
+        Prng(seed ^ 0x5DEE_CE66_D1CE_4E5B)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        if n == 0 {
+            return 0;
+        }
+        (self.next_u64() % n as u64) as usize
+    }
+
+    /// Uniform in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// True with probability `p`.
+    pub fn chance(&mut self, p: f64) -> bool {
+        self.unit() < p
+    }
+
+    /// Uniform in `lo..=hi`.
+    pub fn between(&mut self, lo: i64, hi: i64) -> i64 {
+        if hi <= lo {
+            return lo;
+        }
+        lo + (self.next_u64() % (hi - lo + 1) as u64) as i64
+    }
+
+    /// One element of a non-empty slice (the first when empty is impossible).
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+/// What the population generator is asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct PopulationSpec {
+    /// Seed of every draw.
+    pub seed: u64,
+    /// Number of families.
+    pub families: usize,
+    /// Share of families that file a tracing request.
+    pub tracing_share: f64,
+}
+
+impl PopulationSpec {
+    /// About `cases` registrations (each family registers 1.3 on average).
+    pub fn with_cases(seed: u64, cases: usize) -> PopulationSpec {
+        PopulationSpec {
+            seed,
+            families: (cases as f64 / 1.3).ceil() as usize,
+            tracing_share: 0.15,
+        }
+    }
+}
+
+/// A generated population with its truth.
+#[derive(Debug, Clone)]
+pub struct Population {
+    /// Cases, as Primero-shaped records.
+    pub cases: Vec<Case>,
+    /// Tracing requests.
+    pub requests: Vec<TracingRequest>,
+    /// The child each case registers.
+    pub case_child: Vec<u32>,
+    /// The child each trace seeks, by (request, trace) in order.
+    pub trace_child: Vec<Vec<u32>>,
+    /// The location hierarchy used.
+    pub locations: LocationTree,
+    /// The day the evaluation is run on.
+    pub today: Date,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tradition {
+    Levant,
+    Sudan,
+    Somali,
+    Afghan,
+    SouthSudan,
+    Ukraine,
+    Congo,
+}
+
+impl Tradition {
+    fn draw(rng: &mut Prng) -> Tradition {
+        let r = rng.unit();
+        match r {
+            x if x < 0.30 => Tradition::Levant,
+            x if x < 0.40 => Tradition::Sudan,
+            x if x < 0.55 => Tradition::Somali,
+            x if x < 0.67 => Tradition::Afghan,
+            x if x < 0.80 => Tradition::SouthSudan,
+            x if x < 0.92 => Tradition::Ukraine,
+            _ => Tradition::Congo,
+        }
+    }
+
+    fn country(self) -> usize {
+        match self {
+            Tradition::Levant => 0,
+            Tradition::Sudan | Tradition::Somali | Tradition::SouthSudan | Tradition::Congo => 1,
+            Tradition::Afghan => 2,
+            Tradition::Ukraine => 3,
+        }
+    }
+
+    fn nationality(self) -> &'static str {
+        match self {
+            Tradition::Levant => "syrian",
+            Tradition::Sudan => "sudanese",
+            Tradition::Somali => "somali",
+            Tradition::Afghan => "afghan",
+            Tradition::SouthSudan => "south_sudanese",
+            Tradition::Ukraine => "ukrainian",
+            Tradition::Congo => "congolese",
+        }
+    }
+
+    fn languages(self) -> &'static [&'static str] {
+        match self {
+            Tradition::Levant | Tradition::Sudan => &["arabic"],
+            Tradition::Somali => &["somali"],
+            Tradition::Afghan => &["dari", "pashto"],
+            Tradition::SouthSudan => &["dinka", "nuer"],
+            Tradition::Ukraine => &["ukrainian", "russian"],
+            Tradition::Congo => &["swahili", "lingala", "french"],
+        }
+    }
+
+    fn ethnicities(self) -> &'static [&'static str] {
+        match self {
+            Tradition::Levant => &["arab", "kurd"],
+            Tradition::Sudan => &["arab", "fur", "masalit"],
+            Tradition::Somali => &["darod", "hawiye", "dir"],
+            Tradition::Afghan => &["pashtun", "tajik", "hazara"],
+            Tradition::SouthSudan => &["dinka", "nuer"],
+            Tradition::Ukraine => &["ukrainian"],
+            Tradition::Congo => &["luba", "nande", "shi"],
+        }
+    }
+
+    /// Probability that a record of this family is written in its native script.
+    fn native_script(self) -> f64 {
+        match self {
+            Tradition::Levant | Tradition::Sudan => 0.35,
+            Tradition::Afghan => 0.40,
+            Tradition::Ukraine => 0.45,
+            Tradition::Somali => 0.5,
+            Tradition::SouthSudan | Tradition::Congo => 0.0,
+        }
+    }
+}
+
+/// One name: a Latin spelling and, when there is one, its native form.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    latin: &'static str,
+    native: Option<&'static str>,
+}
+
+fn parse_pool(pool: &'static str) -> Vec<Entry> {
+    pool.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| match s.split_once('|') {
+            Some((l, n)) => Entry {
+                latin: l,
+                native: Some(n),
+            },
+            None => Entry {
+                latin: s,
+                native: None,
+            },
+        })
+        .collect()
+}
+
+struct Pools {
+    male: Vec<Vec<Entry>>,
+    female: Vec<Vec<Entry>>,
+    family: Vec<Vec<Entry>>,
+}
+
+impl Pools {
+    fn new() -> Pools {
+        let t = |p: &'static str| parse_pool(p);
+        // Index by Tradition as usize in `traditions()` order.
+        Pools {
+            male: vec![
+                t(pools::ARABIC_MALE),
+                t(pools::ARABIC_MALE),
+                t(pools::SOMALI_MALE),
+                t(pools::AFGHAN_MALE),
+                t(pools::SUDANESE_MALE),
+                t(pools::UKRAINIAN_MALE),
+                t(pools::CONGOLESE_MALE),
+            ],
+            female: vec![
+                t(pools::ARABIC_FEMALE),
+                t(pools::ARABIC_FEMALE),
+                t(pools::SOMALI_FEMALE),
+                t(pools::AFGHAN_FEMALE),
+                t(pools::SUDANESE_FEMALE),
+                t(pools::UKRAINIAN_FEMALE),
+                t(pools::CONGOLESE_FEMALE),
+            ],
+            family: vec![
+                t(pools::ARABIC_MALE),
+                t(pools::ARABIC_MALE),
+                t(pools::SOMALI_MALE),
+                t(pools::AFGHAN_FAMILY),
+                t(pools::SUDANESE_MALE),
+                t(pools::UKRAINIAN_FAMILY),
+                t(pools::CONGOLESE_FAMILY),
+            ],
+        }
+    }
+}
+
+fn slot(t: Tradition) -> usize {
+    match t {
+        Tradition::Levant => 0,
+        Tradition::Sudan => 1,
+        Tradition::Somali => 2,
+        Tradition::Afghan => 3,
+        Tradition::SouthSudan => 4,
+        Tradition::Ukraine => 5,
+        Tradition::Congo => 6,
+    }
+}
+
+/// A person's true name: ordered parts (given first).
+#[derive(Clone, Debug)]
+struct TrueName {
+    parts: Vec<Entry>,
+    /// Congolese names put the family name first by custom.
+    family_first: bool,
+}
+
+#[derive(Clone, Debug)]
+struct Child {
+    uid: u32,
+    name: TrueName,
+    sex: Sex,
+    birth: Date,
+}
+
+/// How one record writes its names: its script choice is made once per record.
+struct Writer<'a> {
+    rng: &'a mut Prng,
+    tradition: Tradition,
+    native: bool,
+}
+
+impl Writer<'_> {
+    fn token(&mut self, e: &Entry) -> String {
+        match (self.tradition, e.native) {
+            (Tradition::Somali, Some(anglicised)) => {
+                // Somali orthography is the Latin part; the anglicised form the second.
+                if self.native && self.rng.chance(0.85) {
+                    e.latin.to_string()
+                } else {
+                    respell(self.rng, anglicised)
+                }
+            }
+            (_, Some(native)) if self.native => native_variant(self.rng, native),
+            _ => respell(self.rng, e.latin),
+        }
+    }
+
+    fn name(&mut self, n: &TrueName, drop_last: f64, swap: f64, given_only: f64) -> String {
+        let mut parts: Vec<String> = n.parts.iter().map(|e| self.token(e)).collect();
+        if parts.len() > 1 && self.rng.chance(given_only) {
+            parts.truncate(1);
+        } else if parts.len() > 2 && self.rng.chance(drop_last) {
+            parts.pop();
+        }
+        let family_first = n.family_first != self.rng.chance(swap);
+        if family_first && parts.len() > 1 {
+            let last = parts.pop().unwrap_or_default();
+            parts.insert(0, last);
+        }
+        parts.join(" ")
+    }
+}
+
+/// Arabic and Cyrillic typing variants: hamza seats dropped, teh marbuta as heh,
+/// alef maksura as yeh, the article written or not, occasionally harakat.
+fn native_variant(rng: &mut Prng, native: &str) -> String {
+    let mut s: String = native.to_string();
+    if rng.chance(0.5) {
+        s = s.replace(['أ', 'إ', 'آ'], "ا");
+    }
+    if rng.chance(0.3) {
+        s = s.replace('ة', "ه");
+    }
+    if rng.chance(0.3) {
+        s = s.replace('ى', "ي");
+    }
+    if rng.chance(0.2) {
+        s = s.replace('\u{200C}', "");
+    }
+    if rng.chance(0.05) && s.contains('م') {
+        s = s.replacen('م', "مُ", 1);
+    }
+    s
+}
+
+/// Transliteration choices a registrar makes, drawn at random: vowels (u/o, i/ee/e,
+/// ou/u, a/e), doubled consonants, q/k, kh/h, j/dj, sh/ch, -a/-ah, y/i, Abd- forms.
+fn respell(rng: &mut Prng, base: &str) -> String {
+    let mut s = base.to_lowercase();
+    let rules: &[(&str, &str, f64)] = &[
+        ("abdul", "abdel", 0.15),
+        ("abdul", "abdul ", 0.25),
+        ("abdu", "abd al-", 0.05),
+        ("u", "o", 0.3),
+        ("o", "ou", 0.15),
+        ("ee", "i", 0.5),
+        ("i", "ee", 0.1),
+        ("ou", "u", 0.3),
+        ("oo", "u", 0.3),
+        ("q", "k", 0.4),
+        ("kh", "h", 0.1),
+        ("j", "dj", 0.05),
+        ("sh", "ch", 0.05),
+        ("y", "i", 0.15),
+        ("iy", "ii", 0.3),
+        ("ii", "iy", 0.2),
+        ("aa", "a", 0.4),
+        ("ss", "s", 0.35),
+        ("mm", "m", 0.35),
+        ("dd", "d", 0.3),
+        ("ll", "l", 0.3),
+        ("a", "e", 0.12),
+    ];
+    for (from, to, p) in rules {
+        if s.contains(from) && rng.chance(*p) {
+            s = s.replacen(from, to, 1);
+        }
+    }
+    // Doubling a medial consonant, final -a/-ah.
+    if rng.chance(0.08) && s.len() > 3 {
+        let b: Vec<char> = s.chars().collect();
+        let i = 1 + rng.below(b.len() - 2);
+        if !"aeiou ".contains(b[i]) {
+            s = b[..=i].iter().chain(b[i..].iter()).collect();
+        }
+    }
+    if s.ends_with('a') && rng.chance(0.2) {
+        s.push('h');
+    } else if s.ends_with("ah") && rng.chance(0.5) {
+        s.pop();
+    }
+    capitalise(&s)
+}
+
+fn capitalise(s: &str) -> String {
+    s.split(' ')
+        .map(|w| {
+            let mut c = w.chars();
+            match c.next() {
+                Some(f) => f.to_uppercase().chain(c).collect(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One typing slip in one token: a letter dropped, doubled, swapped with its
+/// neighbour, or replaced.
+fn typo(rng: &mut Prng, name: &str) -> String {
+    let mut tokens: Vec<Vec<char>> = name.split(' ').map(|t| t.chars().collect()).collect();
+    let ti = rng.below(tokens.len());
+    let t = &mut tokens[ti];
+    if t.len() < 3 {
+        return name.to_string();
+    }
+    let i = 1 + rng.below(t.len() - 1);
+    match rng.below(4) {
+        0 => {
+            t.remove(i);
+        }
+        1 => {
+            let c = t[i];
+            t.insert(i, c);
+        }
+        2 => {
+            t.swap(i - 1, i);
+        }
+        _ => {
+            let arabic = t.iter().any(|c| ('\u{0600}'..='\u{06FF}').contains(c));
+            let cyrillic = t.iter().any(|c| ('\u{0400}'..='\u{04FF}').contains(c));
+            let set: &[char] = if arabic {
+                &['ا', 'ب', 'ت', 'ن', 'ي', 'ر', 'س', 'ل', 'م', 'ه']
+            } else if cyrillic {
+                &['а', 'о', 'и', 'н', 'р', 'с', 'т', 'к', 'л', 'в']
+            } else {
+                &['a', 'e', 'i', 'o', 'u', 'n', 'r', 's', 't', 'l', 'm', 'h']
+            };
+            t[i] = *rng.pick(set);
+        }
+    }
+    tokens
+        .iter()
+        .map(|t| t.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn short_form(given: &Entry) -> Option<&'static str> {
+    pools::SHORT_FORMS
+        .iter()
+        .find(|(full, _)| *full == given.latin)
+        .map(|(_, short)| *short)
+}
+
+fn date(days: i64) -> Date {
+    Date::from_days_since_epoch(days)
+}
+
+struct Geography {
+    blocks: Vec<Vec<Vec<Vec<String>>>>, // country > region > camp > block codes
+    tree: LocationTree,
+}
+
+const COUNTRIES: [&str; 4] = ["JO", "KE", "PK", "PL"];
+
+fn geography() -> Geography {
+    let mut locs = Vec::new();
+    let mut blocks = Vec::new();
+    for c in COUNTRIES {
+        locs.push(Location {
+            code: c.into(),
+            name: c.into(),
+            level: LocationLevel::Country,
+            parent: None,
+        });
+        let mut regions = Vec::new();
+        for r in 1..=3 {
+            let rc = format!("{c}-R{r}");
+            locs.push(Location {
+                code: rc.clone(),
+                name: rc.clone(),
+                level: LocationLevel::Region,
+                parent: Some(c.into()),
+            });
+            let mut camps = Vec::new();
+            for k in 1..=4 {
+                let kc = format!("{rc}-C{k}");
+                locs.push(Location {
+                    code: kc.clone(),
+                    name: kc.clone(),
+                    level: LocationLevel::Camp,
+                    parent: Some(rc.clone()),
+                });
+                let mut bs = Vec::new();
+                for b in 1..=8 {
+                    let bc = format!("{kc}-B{b}");
+                    locs.push(Location {
+                        code: bc.clone(),
+                        name: bc.clone(),
+                        level: LocationLevel::Block,
+                        parent: Some(kc.clone()),
+                    });
+                    bs.push(bc);
+                }
+                camps.push(bs);
+            }
+            regions.push(camps);
+        }
+        blocks.push(regions);
+    }
+    // The codes above are unique and every parent precedes its children.
+    let tree = LocationTree::new(locs).unwrap_or_default();
+    Geography { blocks, tree }
+}
+
+/// A place as a record gives it: the block, or only its camp or region.
+fn described_place(rng: &mut Prng, block: &str, wrong_block: Option<&str>) -> String {
+    let b = match wrong_block {
+        Some(w) if rng.chance(0.1) => w,
+        _ => block,
+    };
+    let parts: Vec<&str> = b.split('-').collect();
+    let depth = match rng.unit() {
+        x if x < 0.5 => 4,
+        x if x < 0.8 => 3,
+        _ => 2,
+    };
+    parts[..depth.min(parts.len())].join("-")
+}
+
+fn mint(rng: &mut Prng, day: i64) -> RecordId {
+    let mut bytes = [0u8; 10];
+    for b in &mut bytes {
+        *b = rng.next_u64() as u8;
+    }
+    RecordId::mint((day.max(0) as u64) * 86_400_000, bytes)
+}
+
+fn age_on(birth: Date, day: i64) -> i64 {
+    i64::from(birth.age_on(date(day)))
+}
+
+fn misestimate(rng: &mut Prng, age: i64) -> i64 {
+    let off = match rng.unit() {
+        x if x < 0.40 => 0,
+        x if x < 0.70 => 1,
+        x if x < 0.90 => 2,
+        _ => 3,
+    };
+    let signed = if rng.chance(0.5) { off } else { -off };
+    (age + signed).max(0)
+}
+
+fn maybe_wrong_sex(rng: &mut Prng, sex: Sex, missing: f64) -> Option<Sex> {
+    if rng.chance(missing) {
+        None
+    } else if rng.chance(0.01) {
+        Some(if sex == Sex::Female {
+            Sex::Male
+        } else {
+            Sex::Female
+        })
+    } else {
+        Some(sex)
+    }
+}
+
+/// Draws a population.
+pub fn generate(spec: PopulationSpec) -> Population {
+    let mut rng = Prng::new(spec.seed);
+    let pools = Pools::new();
+    let geo = geography();
+    let today_days = date_days(2026, 3, 1);
+    let mut cases = Vec::new();
+    let mut case_child = Vec::new();
+    let mut requests = Vec::new();
+    let mut trace_child = Vec::new();
+    let mut next_uid = 0u32;
+
+    for _ in 0..spec.families {
+        let tradition = Tradition::draw(&mut rng);
+        let s = slot(tradition);
+        let male = &pools.male[s];
+        let female = &pools.female[s];
+        let family = &pools.family[s];
+        // True names of the family.
+        let family_name = *rng.pick(family);
+        let father_given = *rng.pick(male);
+        let grandfather = *rng.pick(male);
+        let mother_given = *rng.pick(female);
+        let mother_father = *rng.pick(male);
+        let mother_family = *rng.pick(family);
+        let (father, mother, child_tail): (TrueName, TrueName, Vec<Entry>) = match tradition {
+            Tradition::Levant | Tradition::Sudan => (
+                TrueName {
+                    parts: vec![father_given, grandfather, family_name],
+                    family_first: false,
+                },
+                TrueName {
+                    parts: vec![mother_given, mother_father, mother_family],
+                    family_first: false,
+                },
+                if rng.chance(0.4) {
+                    vec![father_given, grandfather, family_name]
+                } else {
+                    vec![father_given, family_name]
+                },
+            ),
+            Tradition::Somali => (
+                TrueName {
+                    parts: vec![father_given, grandfather, *rng.pick(male)],
+                    family_first: false,
+                },
+                TrueName {
+                    parts: vec![mother_given, mother_father, *rng.pick(male)],
+                    family_first: false,
+                },
+                vec![father_given, grandfather],
+            ),
+            Tradition::Afghan => (
+                TrueName {
+                    parts: vec![father_given, family_name],
+                    family_first: false,
+                },
+                TrueName {
+                    parts: if rng.chance(0.5) {
+                        vec![mother_given, family_name]
+                    } else {
+                        vec![mother_given]
+                    },
+                    family_first: false,
+                },
+                if rng.chance(0.7) {
+                    vec![family_name]
+                } else {
+                    vec![father_given]
+                },
+            ),
+            Tradition::SouthSudan => (
+                TrueName {
+                    parts: vec![father_given, grandfather],
+                    family_first: false,
+                },
+                TrueName {
+                    parts: vec![mother_given, mother_father],
+                    family_first: false,
+                },
+                if rng.chance(0.5) {
+                    vec![father_given, grandfather]
+                } else {
+                    vec![father_given]
+                },
+            ),
+            Tradition::Ukraine => (
+                TrueName {
+                    parts: vec![father_given, family_name],
+                    family_first: false,
+                },
+                TrueName {
+                    parts: vec![mother_given, family_name],
+                    family_first: false,
+                },
+                vec![family_name],
+            ),
+            Tradition::Congo => (
+                TrueName {
+                    parts: vec![father_given, family_name],
+                    family_first: true,
+                },
+                TrueName {
+                    parts: vec![mother_given, mother_family],
+                    family_first: true,
+                },
+                vec![family_name],
+            ),
+        };
+        let family_first = tradition == Tradition::Congo;
+
+        // Geography and the day of separation.
+        let country = if rng.chance(0.85) {
+            tradition.country()
+        } else {
+            rng.below(COUNTRIES.len())
+        };
+        let region = rng.below(3);
+        let camp = rng.below(4);
+        let block = rng.below(8);
+        let sep_block = geo.blocks[country][region][camp][block].clone();
+        let neighbour = geo.blocks[country][region][camp][(block + 1) % 8].clone();
+        let home_block = geo.blocks[country][rng.below(3)][rng.below(4)][rng.below(8)].clone();
+        let separated_on = date_days(2024, 1, 1) + rng.between(0, 700);
+        let nationality = tradition.nationality();
+        let language = *rng.pick(tradition.languages());
+        let ethnicity = *rng.pick(tradition.ethnicities());
+
+        // Children, spaced like siblings.
+        let n_children = 1 + rng.below(5);
+        let mut children = Vec::with_capacity(n_children);
+        let mut age = rng.between(0, 17);
+        for _ in 0..n_children {
+            let sex = if rng.chance(0.5) {
+                Sex::Female
+            } else {
+                Sex::Male
+            };
+            let given = if sex == Sex::Female {
+                *rng.pick(female)
+            } else {
+                *rng.pick(male)
+            };
+            let mut parts = vec![given];
+            parts.extend(child_tail.iter().copied());
+            let birth = date(separated_on - age * 365 - rng.between(0, 364));
+            children.push(Child {
+                uid: next_uid,
+                name: TrueName {
+                    parts,
+                    family_first,
+                },
+                sex,
+                birth,
+            });
+            next_uid += 1;
+            age = (age + rng.between(1, 4)) % 18;
+        }
+
+        let traces_family = rng.chance(spec.tracing_share);
+        let separated: Vec<&Child> = if traces_family {
+            let k = 1 + rng.below(children.len().min(3));
+            children.iter().take(k).collect()
+        } else {
+            let k = 1 + rng.below(children.len().min(2));
+            children.iter().take(k).collect()
+        };
+
+        // Registrations.
+        for child in &separated {
+            if traces_family && rng.chance(0.15) {
+                continue; // never registered
+            }
+            let copies = if rng.chance(0.04) { 2 } else { 1 };
+            for _ in 0..copies {
+                let reg_day = (separated_on + rng.between(5, 200)).min(today_days);
+                let native = rng.chance(tradition.native_script());
+                let mut w = Writer {
+                    rng: &mut rng,
+                    tradition,
+                    native,
+                };
+                let mut name = w.name(&child.name, 0.2, 0.2, 0.05);
+                let nickname = short_form(&child.name.parts[0]);
+                let mother_name = w.name(&mother, 0.2, 0.1, 0.1);
+                let father_name = w.name(&father, 0.2, 0.1, 0.1);
+                let sibling = children
+                    .iter()
+                    .find(|c| c.uid != child.uid)
+                    .map(|c| w.name(&c.name, 0.3, 0.1, 0.3));
+                if rng.chance(0.15) {
+                    name = typo(&mut rng, &name);
+                }
+                let true_age = age_on(child.birth, reg_day);
+                let dob_known = rng.chance(0.15);
+                let mut family_details = Vec::new();
+                if rng.chance(0.6) {
+                    family_details.push(FamilyMember {
+                        unique_id: format!("m{}", child.uid),
+                        relation: Some("mother".into()),
+                        relation_name: Some(mother_name),
+                        relation_age: rng.chance(0.3).then(|| 20 + true_age + rng.between(0, 15)),
+                        ..FamilyMember::default()
+                    });
+                }
+                if rng.chance(0.5) {
+                    family_details.push(FamilyMember {
+                        unique_id: format!("f{}", child.uid),
+                        relation: Some("father".into()),
+                        relation_name: Some(father_name),
+                        ..FamilyMember::default()
+                    });
+                }
+                if let Some(s) = sibling
+                    && rng.chance(0.2)
+                {
+                    family_details.push(FamilyMember {
+                        unique_id: format!("s{}", child.uid),
+                        relation: Some("sibling".into()),
+                        relation_name: Some(s),
+                        ..FamilyMember::default()
+                    });
+                }
+                let mut concerns = vec![if rng.chance(0.4) {
+                    concern::UNACCOMPANIED.to_string()
+                } else {
+                    concern::SEPARATED.to_string()
+                }];
+                if rng.chance(0.02) {
+                    concerns.push(concern::CAAFAG.into());
+                }
+                if rng.chance(0.03) {
+                    concerns.push(concern::GBV_SURVIVOR.into());
+                }
+                let current_camp = &geo.blocks[country][rng.below(3)][rng.below(4)][0];
+                let case = Case {
+                    id: mint(&mut rng, reg_day),
+                    registration_date: Some(date(reg_day)),
+                    status: Some("open".into()),
+                    name: Some(name),
+                    name_nickname: nickname.filter(|_| rng.chance(0.15)).map(str::to_string),
+                    sex: maybe_wrong_sex(&mut rng, child.sex, 0.05),
+                    age: (!rng.chance(0.05)).then(|| misestimate(&mut rng, true_age)),
+                    date_of_birth: dob_known.then_some(child.birth),
+                    estimated: !dob_known,
+                    nationality: if rng.chance(0.75) {
+                        vec![if rng.chance(0.03) {
+                            "other".into()
+                        } else {
+                            nationality.into()
+                        }]
+                    } else {
+                        Vec::new()
+                    },
+                    language: if rng.chance(0.6) {
+                        vec![language.into()]
+                    } else {
+                        Vec::new()
+                    },
+                    ethnicity: if rng.chance(0.3) {
+                        vec![ethnicity.into()]
+                    } else {
+                        Vec::new()
+                    },
+                    location_current: Some(
+                        current_camp
+                            .rsplit_once('-')
+                            .map_or("", |x| x.0)
+                            .to_string(),
+                    ),
+                    location_last: rng.chance(0.4).then(|| home_block.clone()),
+                    protection_concerns: concerns,
+                    date_of_separation: rng
+                        .chance(0.6)
+                        .then(|| date(separated_on + rng.between(-20, 20))),
+                    location_separation: rng
+                        .chance(0.6)
+                        .then(|| described_place(&mut rng, &sep_block, Some(&neighbour))),
+                    family_details_section: family_details,
+                    consent_for_tracing: Some(true),
+                    disability_walking: rng.chance(0.04).then_some(WgAnswer::ALotOfDifficulty),
+                    ..Case::default()
+                };
+                cases.push(case);
+                case_child.push(child.uid);
+            }
+        }
+
+        // The family's tracing request.
+        if traces_family {
+            let inquiry_day = (separated_on + rng.between(10, 300)).min(today_days);
+            let (inquirer, relation, inquirer_age): (TrueName, &str, i64) = match rng.unit() {
+                x if x < 0.6 => (mother.clone(), "mother", rng.between(22, 50)),
+                x if x < 0.9 => (father.clone(), "father", rng.between(25, 60)),
+                _ => (
+                    TrueName {
+                        parts: vec![
+                            if rng.chance(0.5) {
+                                *rng.pick(female)
+                            } else {
+                                *rng.pick(male)
+                            },
+                            family_name,
+                        ],
+                        family_first,
+                    },
+                    *rng.pick(&["aunt", "uncle", "grandmother"]),
+                    rng.between(25, 70),
+                ),
+            };
+            let native = rng.chance(tradition.native_script());
+            let mut w = Writer {
+                rng: &mut rng,
+                tradition,
+                native,
+            };
+            let inquirer_name = w.name(&inquirer, 0.1, 0.1, 0.05);
+            let mut traces = Vec::new();
+            let mut truth = Vec::new();
+            let written: Vec<(String, Option<&'static str>)> = separated
+                .iter()
+                .map(|c| {
+                    (
+                        w.name(&c.name, 0.1, 0.15, 0.03),
+                        short_form(&c.name.parts[0]),
+                    )
+                })
+                .collect();
+            for (child, (written_name, short)) in separated.iter().zip(written) {
+                let mut name = written_name;
+                if rng.chance(0.10) {
+                    name = typo(&mut rng, &name);
+                }
+                let mut nickname = short.filter(|_| rng.chance(0.2)).map(str::to_string);
+                if let Some(sf) = short
+                    && rng.chance(0.06)
+                {
+                    // The family knows the child by the short form only.
+                    let rest: Vec<&str> = name.split(' ').skip(1).collect();
+                    name = std::iter::once(sf)
+                        .chain(rest)
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    nickname = None;
+                }
+                let true_age = age_on(child.birth, inquiry_day);
+                let age = match rng.unit() {
+                    x if x < 0.05 => None,
+                    x if x < 0.75 => Some(true_age),
+                    x if x < 0.95 => Some((true_age + if rng.chance(0.5) { 1 } else { -1 }).max(0)),
+                    _ => Some((true_age + if rng.chance(0.5) { 2 } else { -2 }).max(0)),
+                };
+                let dob = rng.chance(0.35).then(|| {
+                    let b = child.birth;
+                    if rng.chance(0.1) && b.day() <= 12 {
+                        Date::from_ymd(b.year(), b.day(), b.month()).unwrap_or(b)
+                    } else {
+                        b
+                    }
+                });
+                traces.push(Trace {
+                    unique_id: format!("t{}", child.uid),
+                    name: Some(name),
+                    name_nickname: nickname,
+                    relation: Some(relation.into()),
+                    sex: maybe_wrong_sex(&mut rng, child.sex, 0.02),
+                    age,
+                    date_of_birth: dob,
+                    date_of_separation: rng
+                        .chance(0.8)
+                        .then(|| date(separated_on + rng.between(-7, 7))),
+                    location_separation: rng
+                        .chance(0.85)
+                        .then(|| described_place(&mut rng, &sep_block, None)),
+                    ..Trace::default()
+                });
+                truth.push(child.uid);
+            }
+            let request = TracingRequest {
+                id: mint(&mut rng, inquiry_day),
+                inquiry_date: Some(date(inquiry_day)),
+                status: Some("open".into()),
+                relation_name: Some(inquirer_name),
+                relation: Some(relation.into()),
+                relation_age: rng.chance(0.5).then_some(inquirer_age),
+                relation_nationality: if rng.chance(0.8) {
+                    vec![nationality.into()]
+                } else {
+                    Vec::new()
+                },
+                relation_language: if rng.chance(0.6) {
+                    vec![language.into()]
+                } else {
+                    Vec::new()
+                },
+                relation_ethnicity: if rng.chance(0.3) {
+                    vec![ethnicity.into()]
+                } else {
+                    Vec::new()
+                },
+                location_last: rng.chance(0.7).then(|| home_block.clone()),
+                tracing_request_subform_section: traces,
+                ..TracingRequest::default()
+            };
+            requests.push(request);
+            trace_child.push(truth);
+        }
+    }
+
+    Population {
+        cases,
+        requests,
+        case_child,
+        trace_child,
+        locations: geo.tree,
+        today: date(today_days),
+    }
+}
+
+fn date_days(y: i32, m: u8, d: u8) -> i64 {
+    Date::from_ymd(y, m, d).map_or(0, |x| x.days_since_epoch())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seed_gives_one_population() {
+        let a = generate(PopulationSpec::with_cases(3, 300));
+        let b = generate(PopulationSpec::with_cases(3, 300));
+        assert_eq!(a.cases, b.cases);
+        assert_eq!(a.requests, b.requests);
+        let c = generate(PopulationSpec::with_cases(4, 300));
+        assert_ne!(a.cases, c.cases);
+        assert!(a.cases.len() > 200, "{}", a.cases.len());
+        assert!(!a.requests.is_empty());
+    }
+
+    #[test]
+    fn populations_mix_scripts() {
+        let p = generate(PopulationSpec::with_cases(5, 2000));
+        let names: Vec<&str> = p.cases.iter().filter_map(|c| c.name.as_deref()).collect();
+        let arabic = names
+            .iter()
+            .filter(|n| n.chars().any(|c| ('\u{0600}'..='\u{06FF}').contains(&c)))
+            .count();
+        let cyrillic = names
+            .iter()
+            .filter(|n| n.chars().any(|c| ('\u{0400}'..='\u{04FF}').contains(&c)))
+            .count();
+        assert!(arabic > names.len() / 20, "{arabic}");
+        assert!(cyrillic > names.len() / 50, "{cyrillic}");
+    }
+}
