@@ -29,10 +29,12 @@ impl RecordId {
         RecordId(Uuid::from_bytes(bytes))
     }
 
-    /// The first eight hex digits, as caseworkers quote a case on the phone.
+    /// The last eight hex digits, as caseworkers quote a case on the phone. (The first digits of
+    /// a UUIDv7 are its timestamp, the same for every case registered within a minute; the last
+    /// are random.)
     pub fn short(&self) -> String {
         let s = self.0.simple().to_string();
-        s[..8].to_string()
+        s[24..].to_string()
     }
 }
 

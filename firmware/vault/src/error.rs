@@ -98,7 +98,7 @@ pub enum VaultError {
     },
     /// The record breaks validation rules.
     #[error("invalid record: {0}")]
-    Invalid(#[from] ValidationErrors),
+    Invalid(ValidationErrors),
     /// A change that does not fit the record.
     #[error("invalid change: {0}")]
     BadChange(String),
@@ -142,6 +142,13 @@ impl VaultError {
             }
             other => VaultError::Storage(other),
         }
+    }
+}
+
+impl From<ValidationErrors> for VaultError {
+    fn from(e: ValidationErrors) -> Self {
+        // Not a `source`: the message already holds every field error, once.
+        VaultError::Invalid(e)
     }
 }
 

@@ -1516,6 +1516,37 @@ impl Session {
         Ok(out)
     }
 
+    /// The ids of a kind whose hex digits (dashes ignored) start or end with `part`, so a
+    /// caseworker can quote the short id ([`RecordId::short`], the last eight digits) or the
+    /// first digits. Reads keys only.
+    pub fn resolve(&self, kind: RecordKind, part: &str) -> Result<Vec<RecordId>> {
+        let digits = part
+            .chars()
+            .filter(|c| *c != '-')
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if digits.len() < 4 || digits.len() > 32 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(VaultError::BadChange(format!(
+                "`{part}` is not a record id or at least 4 of its hex digits"
+            )));
+        }
+        let txn = self.vault.db.begin_read()?;
+        let table = txn.open_table(RECORDS)?;
+        let lo = [schema::kind_byte(kind)];
+        let hi = [schema::kind_byte(kind) + 1];
+        let mut out = Vec::new();
+        for row in table.range(lo.as_slice()..hi.as_slice())? {
+            let (k, _) = row?;
+            if let Some((_, id)) = schema::parse_record_key(k.value()) {
+                let h = hex(id.as_bytes());
+                if h.starts_with(&digits) || h.ends_with(&digits) {
+                    out.push(id);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// How many records of a kind the vault holds.
     pub fn count(&self, kind: RecordKind) -> Result<u64> {
         let txn = self.vault.db.begin_read()?;

@@ -1,0 +1,171 @@
+//! `fieldkit export` and `fieldkit import`: an encrypted bundle (backup, or between kits of one
+//! vault), or Primero API v2 JSON (`[{"data": {...}}, ...]`, Primero's field names).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+use fieldkit_domain::{RecordId, RecordKind, primero};
+
+use super::{Ctx, now_ms};
+
+/// File formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// An encrypted bundle that only this vault opens.
+    Bundle,
+    /// Primero API v2 JSON, in the clear.
+    Primero,
+}
+
+/// Record kinds on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KindArg {
+    /// Cases.
+    Case,
+    /// Tracing requests.
+    TracingRequest,
+    /// GBV incidents.
+    Incident,
+}
+
+impl From<KindArg> for RecordKind {
+    fn from(k: KindArg) -> RecordKind {
+        match k {
+            KindArg::Case => RecordKind::Case,
+            KindArg::TracingRequest => RecordKind::TracingRequest,
+            KindArg::Incident => RecordKind::Incident,
+        }
+    }
+}
+
+/// Arguments of `export`.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// Where to write (`-` for standard output, Primero JSON only).
+    #[arg(long)]
+    pub to: PathBuf,
+    /// Bundle (encrypted) or Primero JSON (plaintext: handle with care).
+    #[arg(long, value_enum, default_value = "bundle")]
+    pub format: Format,
+    /// With Primero JSON: which kind of record.
+    #[arg(long, value_enum, default_value = "case")]
+    pub kind: KindArg,
+}
+
+/// Arguments of `import`.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The file to read.
+    pub file: PathBuf,
+    /// The file's format (a bundle is recognised by its header when left out).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// With Primero JSON: which kind of record the file holds.
+    #[arg(long, value_enum, default_value = "case")]
+    pub kind: KindArg,
+}
+
+/// Writes a file in one piece: to a temporary file beside it, fsynced, then renamed, so a power
+/// cut leaves the old file or the new one, never half of one.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .context("the output path has no file name")?;
+    let tmp = dir.join(format!(".{}.partial", name.to_string_lossy()));
+    let mut f =
+        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Runs `export`.
+pub fn export(ctx: &Ctx, a: ExportArgs) -> anyhow::Result<()> {
+    let mut s = ctx.session()?;
+    let now = now_ms();
+    match a.format {
+        Format::Bundle => {
+            if a.to.as_os_str() == "-" {
+                bail!("a bundle is binary: give a file with --to");
+            }
+            let bytes = s.export_bundle(now)?;
+            write_atomically(&a.to, &bytes)?;
+            eprintln!(
+                "bundle written to {} ({} bytes)",
+                a.to.display(),
+                bytes.len()
+            );
+        }
+        Format::Primero => {
+            let kind = RecordKind::from(a.kind);
+            let records = s.all(kind, now)?;
+            let list: Vec<_> = records
+                .iter()
+                .map(|o| primero::to_primero(&o.record))
+                .collect();
+            let text = serde_json::to_string_pretty(&list)?;
+            s.audit_plain_export(list.len(), "primero-json", now)?;
+            if a.to.as_os_str() == "-" {
+                println!("{text}");
+            } else {
+                write_atomically(&a.to, text.as_bytes())?;
+                eprintln!(
+                    "{} {kind} records written IN THE CLEAR to {}: move it only to an encrypted disk, and delete it after use",
+                    list.len(),
+                    a.to.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs `import`.
+pub fn import(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<()> {
+    let bytes = std::fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
+    let format = a.format.unwrap_or(if bytes.starts_with(b"FKBUNDLE") {
+        Format::Bundle
+    } else {
+        Format::Primero
+    });
+    let mut s = ctx.session()?;
+    let now = now_ms();
+    match format {
+        Format::Bundle => {
+            let n = s.import_bundle(&bytes, now)?;
+            println!("bundle merged: {n} records new or changed");
+        }
+        Format::Primero => {
+            let text = std::str::from_utf8(&bytes)
+                .with_context(|| format!("{}: not UTF-8 text", a.file.display()))?;
+            let kind = RecordKind::from(a.kind);
+            let mut mint_err = None;
+            let mut mint = || match s.mint_id(now) {
+                Ok(id) => id,
+                Err(e) => {
+                    mint_err = Some(e);
+                    RecordId::mint(now, [0; 10])
+                }
+            };
+            let records = primero::parse_records(text, kind, &mut mint)
+                .with_context(|| format!("{}: not Primero JSON", a.file.display()))?;
+            if let Some(e) = mint_err {
+                return Err(e.into());
+            }
+            let n = s.import_records(&records, now)?;
+            println!("{} {kind} records read, {n} new or changed", records.len());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,195 @@
+//! The kit's configuration file (TOML). Every field has a default, so an empty file, or none at
+//! all, is a working configuration; `fieldkit config template` prints the whole file with
+//! comments.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+/// Where the configuration is looked for when `--config` is not given.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/fieldkit/fieldkit.toml";
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the vault and the kit's state live (the `/data` partition on a kit).
+    pub data_dir: PathBuf,
+    /// The caseworker name used when `--user` is not given.
+    pub default_caseworker: Option<String>,
+    /// Logging.
+    pub log: LogConfig,
+    /// Credentials, lockout and the vault file.
+    pub security: SecurityConfig,
+    /// Locations file (a JSON list of `{code, name, level, parent}`).
+    pub locations_file: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("/data/fieldkit"),
+            default_caseworker: None,
+            log: LogConfig::default(),
+            security: SecurityConfig::default(),
+            locations_file: None,
+        }
+    }
+}
+
+/// Logging settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// A `tracing` filter, e.g. `info` or `info,fieldkit_vault=debug`.
+    pub filter: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            filter: "info".into(),
+        }
+    }
+}
+
+/// Credential and lockout policy, applied when a vault is created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecurityConfig {
+    /// Shortest PIN or passphrase accepted.
+    pub min_pin_length: usize,
+    /// Require a passphrase with letters instead of a PIN.
+    pub require_passphrase: bool,
+    /// Failed attempts before delays begin.
+    pub free_attempts: u32,
+    /// First delay in seconds; doubles with each further failure.
+    pub base_delay_s: u64,
+    /// Longest delay in seconds.
+    pub max_delay_s: u64,
+    /// Erase caseworker key slots after this many failures in a row; 0 never erases.
+    pub wipe_after: u32,
+    /// Argon2id memory in KiB (at least 19456).
+    pub argon2_memory_kib: u32,
+    /// Argon2id passes (at least 2).
+    pub argon2_passes: u32,
+    /// Verify every page checksum of the vault file when opening it.
+    pub verify_on_open: bool,
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        let p = fieldkit_vault::CredentialPolicy::default();
+        SecurityConfig {
+            min_pin_length: p.min_length,
+            require_passphrase: p.require_passphrase,
+            free_attempts: p.free_attempts,
+            base_delay_s: p.base_delay_s,
+            max_delay_s: p.max_delay_s,
+            wipe_after: p.wipe_after.unwrap_or(0),
+            argon2_memory_kib: p.kdf.m_kib,
+            argon2_passes: p.kdf.t,
+            verify_on_open: true,
+        }
+    }
+}
+
+impl SecurityConfig {
+    /// The vault's credential policy.
+    pub fn policy(&self) -> fieldkit_vault::CredentialPolicy {
+        fieldkit_vault::CredentialPolicy {
+            min_length: self.min_pin_length,
+            require_passphrase: self.require_passphrase,
+            free_attempts: self.free_attempts,
+            base_delay_s: self.base_delay_s,
+            max_delay_s: self.max_delay_s,
+            wipe_after: (self.wipe_after > 0).then_some(self.wipe_after),
+            kdf: fieldkit_vault::KdfParams {
+                m_kib: self.argon2_memory_kib,
+                t: self.argon2_passes,
+                p: 1,
+            },
+        }
+    }
+}
+
+impl Config {
+    /// Reads the file at `path`; with no path, the default location if it exists, else defaults.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+        let (path, must_exist) = match path {
+            Some(p) => (p.to_path_buf(), true),
+            None => (PathBuf::from(DEFAULT_CONFIG_PATH), false),
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                toml::from_str(&text).with_context(|| format!("reading config {}", path.display()))
+            }
+            Err(e) if !must_exist && e.kind() == std::io::ErrorKind::NotFound => {
+                Ok(Config::default())
+            }
+            Err(e) => Err(e).with_context(|| format!("reading config {}", path.display())),
+        }
+    }
+}
+
+/// The commented configuration file with every default, as `fieldkit config template` prints it.
+pub const TEMPLATE: &str = r#"# fieldkit configuration. Every setting is optional; shown here with its default.
+# Looked for at /etc/fieldkit/fieldkit.toml, or given with --config FILE (or FIELDKIT_CONFIG).
+
+# Where the vault and the kit's state live: the /data partition on a kit.
+data_dir = "/data/fieldkit"
+
+# The caseworker name used when --user is not given.
+# default_caseworker = "amina"
+
+# A JSON file listing locations as {"code", "name", "level", "parent"}, level one of
+# country, region, camp, block. Used to compare places in matching.
+# locations_file = "/data/fieldkit/locations.json"
+
+[log]
+# A tracing filter: error, warn, info, debug, trace, per crate if needed
+# (e.g. "info,fieldkit_vault=debug"). Logs never contain case data.
+filter = "info"
+
+[security]
+# These apply when a vault is created (fieldkit init).
+# A 6-digit PIN has a million values: with an image of the disk an attacker tries them all
+# offline in hours, whatever the key derivation. Where kits may be seized, require a passphrase
+# and fit a secure element.
+min_pin_length = 6
+require_passphrase = false
+# Failed sign-ins allowed before delays begin; the first delay, doubling per further failure,
+# and the longest delay, in seconds.
+free_attempts = 3
+base_delay_s = 30
+max_delay_s = 3600
+# Erase the caseworkers' key slots after this many failed sign-ins in a row (0: never).
+# The recovery key printed at `fieldkit init` restores access afterwards.
+wipe_after = 0
+# Argon2id cost for PINs: at least 19456 KiB and 2 passes (OWASP's floor). Raise on the board
+# while a sign-in stays under a second.
+argon2_memory_kib = 19456
+argon2_passes = 2
+# Verify every page checksum of the vault file when opening it (refuses a file altered outside
+# fieldkit instead of trusting it).
+verify_on_open = true
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_template_is_the_defaults() {
+        let parsed: Config = toml::from_str(TEMPLATE).unwrap();
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn an_empty_file_is_the_defaults_and_typos_are_refused() {
+        assert_eq!(toml::from_str::<Config>("").unwrap(), Config::default());
+        let err = toml::from_str::<Config>("[security]\nwipe_afer = 3\n").unwrap_err();
+        assert!(err.to_string().contains("wipe_afer"), "{err}");
+    }
+}

@@ -1,0 +1,400 @@
+//! The `fieldkit` command as a technician or a script uses it: init, caseworkers, cases,
+//! tracing requests, search, export/import, audit; and the bad inputs that must fail clearly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+const PIN: &str = "482915";
+
+struct Kit {
+    dir: tempfile::TempDir,
+    tmp: tempfile::TempDir,
+}
+
+impl Kit {
+    fn new() -> Kit {
+        let k = Kit {
+            dir: tempfile::tempdir().unwrap(),
+            tmp: tempfile::tempdir().unwrap(),
+        };
+        let out = k.run_as(
+            &["init", "--user", "amina", "--display-name", "Amina K."],
+            &[PIN],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        k
+    }
+
+    fn data(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs fieldkit with secrets on stdin, everything logged at trace level, temporary files
+    /// confined to a directory of ours.
+    fn run_as(&self, args: &[&str], stdin_lines: &[&str]) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_fieldkit"))
+            .arg("--data-dir")
+            .arg(self.data())
+            .args(["--user", "amina", "--pin-stdin", "--log", "trace"])
+            .args(args)
+            .env("TMPDIR", self.tmp.path())
+            .env_remove("FIELDKIT_CONFIG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        for l in stdin_lines {
+            writeln!(stdin, "{l}").unwrap();
+        }
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run_as(args, &[PIN]);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn fails(&self, args: &[&str], stdin: &[&str]) -> String {
+        let out = self.run_as(args, stdin);
+        assert!(!out.status.success(), "{args:?} should fail");
+        String::from_utf8(out.stderr).unwrap()
+    }
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[test]
+fn register_search_edit_and_show_a_case() {
+    let k = Kit::new();
+    let added = json(&k.ok(&[
+        "case",
+        "add",
+        "--name",
+        "Muhammad Yusuf",
+        "--sex",
+        "male",
+        "--age",
+        "9",
+        "--concern",
+        "unaccompanied",
+        "--family",
+        "relation=mother,relation_name=Halima Yusuf",
+        "--json",
+    ]));
+    let id = added["id"].as_str().unwrap().to_string();
+    k.ok(&[
+        "case",
+        "add",
+        "--name",
+        "أمينة يوسف",
+        "--sex",
+        "female",
+        "--age",
+        "7",
+    ]);
+
+    // Any spelling, any script.
+    let found = json(&k.ok(&["case", "search", "Mohammed", "--json"]));
+    assert_eq!(found[0]["name"], "Muhammad Yusuf");
+    let found = json(&k.ok(&["case", "search", "Amina Yousef", "--json"]));
+    assert_eq!(found[0]["name"], "أمينة يوسف");
+
+    let short = &id[id.len() - 8..];
+    let edited = k.ok(&[
+        "case",
+        "edit",
+        short,
+        "--age",
+        "10",
+        "--set",
+        "notes=seen at the clinic",
+    ]);
+    assert!(edited.contains("2 fields changed"), "{edited}");
+    let shown = json(&k.ok(&["case", "show", &id, "--json"]));
+    assert_eq!(shown["data"]["age"], 10);
+    assert_eq!(
+        shown["data"]["family_details_section"][0]["relation_name"],
+        "Halima Yusuf"
+    );
+    assert_eq!(shown["version"], 2);
+    let listed = json(&k.ok(&["case", "list", "--json"]));
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+
+    let verified = json(&k.ok(&["audit", "verify", "--json"]));
+    assert_eq!(verified["records_verified"], 2);
+    assert!(verified["audit_entries"].as_u64().unwrap() > 10);
+}
+
+#[test]
+fn tracing_requests_and_fields_from_a_primero_file() {
+    let k = Kit::new();
+    let file = k.tmp.path().join("tr.json");
+    std::fs::write(
+        &file,
+        r#"{"data": {"relation_name": "Halima Yusuf", "relation": "mother",
+            "tracing_request_subform_section": [{"name": "Amina Yusuf", "sex": "female", "age": 7}]}}"#,
+    )
+    .unwrap();
+    k.ok(&["tracing", "add", "--from", file.to_str().unwrap()]);
+    k.ok(&[
+        "tracing",
+        "add",
+        "--inquirer",
+        "Omar Haddad",
+        "--relation",
+        "father",
+        "--child",
+        "name=Sami Haddad,sex=male,age=12",
+    ]);
+    let listed = json(&k.ok(&["tracing", "list", "--json"]));
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    // A child's name finds the request too.
+    let found = json(&k.ok(&["tracing", "search", "Sami", "--json"]));
+    assert_eq!(found[0]["name"], "Omar Haddad");
+}
+
+#[test]
+fn primero_export_and_import_round_trip() {
+    let k = Kit::new();
+    k.ok(&[
+        "case",
+        "add",
+        "--name",
+        "Amina Yusuf",
+        "--sex",
+        "female",
+        "--age",
+        "9",
+        "--set",
+        "ration_card_no=\"RC-17\"",
+    ]);
+    let exported = json(&k.ok(&[
+        "export", "--format", "primero", "--kind", "case", "--to", "-",
+    ]));
+    assert_eq!(exported[0]["data"]["name"], "Amina Yusuf");
+    assert_eq!(exported[0]["data"]["ration_card_no"], "RC-17");
+
+    let other = Kit::new();
+    let file = other.tmp.path().join("cases.json");
+    std::fs::write(&file, serde_json::to_string(&exported).unwrap()).unwrap();
+    let out = other.ok(&["import", file.to_str().unwrap(), "--kind", "case"]);
+    assert!(out.contains("1 new or changed"), "{out}");
+    // Importing again changes nothing.
+    let out = other.ok(&["import", file.to_str().unwrap(), "--kind", "case"]);
+    assert!(out.contains("0 new or changed"), "{out}");
+    let shown = json(&other.ok(&["case", "list", "--json"]));
+    assert_eq!(shown[0]["name"], "Amina Yusuf");
+}
+
+#[test]
+fn bundles_open_only_in_their_own_vault() {
+    let k = Kit::new();
+    k.ok(&[
+        "case",
+        "add",
+        "--name",
+        "Amina Yusuf",
+        "--sex",
+        "female",
+        "--age",
+        "9",
+    ]);
+    let bundle = k.tmp.path().join("backup.fkb");
+    k.ok(&["export", "--to", bundle.to_str().unwrap()]);
+    let other = Kit::new();
+    let err = other.fails(&["import", bundle.to_str().unwrap()], &[PIN]);
+    assert!(err.contains("sealed for vault"), "{err}");
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    let n = bytes.len();
+    bytes[n - 5] ^= 0x20;
+    std::fs::write(&bundle, &bytes).unwrap();
+    let err = k.fails(&["import", bundle.to_str().unwrap()], &[PIN]);
+    assert!(
+        err.contains("damaged") || err.contains("authentication"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_input_fails_clearly() {
+    let k = Kit::new();
+    let err = k.fails(&["case", "list"], &["000000"]);
+    assert!(err.contains("wrong caseworker name or PIN"), "{err}");
+    let err = k.fails(&["case", "add", "--name", "X", "--sex", "F"], &[PIN]);
+    assert!(err.contains("unknown variant `F`"), "{err}");
+    let err = k.fails(
+        &[
+            "case", "add", "--name", "X", "--sex", "female", "--age", "30",
+        ],
+        &[PIN],
+    );
+    assert!(err.contains("outside 0–17"), "{err}");
+    let err = k.fails(
+        &[
+            "case",
+            "add",
+            "--name",
+            "X",
+            "--sex",
+            "female",
+            "--dob",
+            "2999-01-01",
+            "--estimated",
+        ],
+        &[PIN],
+    );
+    assert!(err.contains("in the future"), "{err}");
+    let bad = k.tmp.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        "[{\"data\": {\"name\": \"A\", \"sex\": \"female\", \"age\": \"nine\"}}]",
+    )
+    .unwrap();
+    let err = k.fails(&["import", bad.to_str().unwrap()], &[PIN]);
+    assert!(err.contains("record 0"), "{err}");
+    let err = k.fails(&["case", "list"], &[]);
+    assert!(err.contains("standard input ended"), "{err}");
+    let empty = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_fieldkit"))
+        .args([
+            "--data-dir",
+            empty.path().to_str().unwrap(),
+            "--user",
+            "a",
+            "--pin-stdin",
+            "case",
+            "list",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("fieldkit init"));
+}
+
+#[test]
+fn caseworkers_are_added_and_pins_changed() {
+    let k = Kit::new();
+    let out = k.run_as(
+        &["caseworker", "add", "yusuf", "--display-name", "Yusuf"],
+        &[PIN, "731905"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list = json(&k.ok(&["caseworker", "list", "--json"]));
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let out = k.run_as(&["caseworker", "passwd"], &[PIN, "112358"]);
+    assert!(out.status.success());
+    let err = k.fails(&["case", "list"], &[PIN]);
+    assert!(err.contains("wrong"), "{err}");
+    let out = k.run_as(&["case", "list"], &["112358"]);
+    assert!(out.status.success());
+}
+
+/// No file the kit writes (vault, logs, temporary files, exports left encrypted) contains a
+/// child's name in the clear.
+#[test]
+fn no_plaintext_name_reaches_disk_or_logs() {
+    let marker = "Zqvorbalixt Quenmarrow";
+    let k = Kit::new();
+    let mut logs = Vec::new();
+    for args in [
+        vec![
+            "case",
+            "add",
+            "--name",
+            marker,
+            "--sex",
+            "female",
+            "--age",
+            "8",
+            "--set",
+            "notes=Zqvorbalixt's notes",
+        ],
+        vec!["case", "search", "Zqvorbalixt"],
+        vec!["case", "list"],
+        vec![
+            "tracing",
+            "add",
+            "--inquirer",
+            marker,
+            "--child",
+            "name=Zqvorbalixt,sex=female",
+        ],
+        vec!["audit", "verify"],
+        vec!["export", "--to", "BUNDLE"],
+    ] {
+        let bundle = k.tmp.path().join("out.fkb");
+        let args: Vec<&str> = args
+            .iter()
+            .map(|a| {
+                if *a == "BUNDLE" {
+                    bundle.to_str().unwrap()
+                } else {
+                    a
+                }
+            })
+            .collect();
+        let out = k.run_as(&args, &[PIN]);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        logs.extend_from_slice(&out.stderr);
+    }
+    let log = String::from_utf8_lossy(&logs);
+    assert!(
+        log.contains("TRACE") || log.contains("DEBUG"),
+        "logging was not at trace level"
+    );
+    let needle = "Zqvorbalixt";
+    assert!(!log.contains(needle), "a name reached the logs");
+    for dir in [k.data(), k.tmp.path()] {
+        for entry in walk(dir) {
+            let bytes = std::fs::read(&entry).unwrap();
+            for pat in [
+                needle.as_bytes(),
+                needle.to_lowercase().as_bytes(),
+                b"zqvorbalixt",
+            ] {
+                assert!(
+                    !bytes.windows(pat.len()).any(|w| w == pat),
+                    "{} holds the name",
+                    entry.display()
+                );
+            }
+        }
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
