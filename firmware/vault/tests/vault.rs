@@ -385,3 +385,170 @@ fn an_edit_of_an_unknown_record_is_not_found() {
         Err(VaultError::NotFound { .. })
     ));
 }
+
+/// Rewrites one `meta` entry behind the vault's back (postcard-encoded, as the vault stores it).
+fn poke_meta(dir: &Path, key: &str, value: Option<Vec<u8>>) {
+    let db = redb::Database::open(Vault::file_in(dir)).unwrap();
+    let txn = db.begin_write().unwrap();
+    {
+        let def: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("meta");
+        let mut t = txn.open_table(def).unwrap();
+        match value {
+            Some(v) => {
+                t.insert(key, v.as_slice()).unwrap();
+            }
+            None => {
+                t.remove(key).unwrap();
+            }
+        }
+    }
+    txn.commit().unwrap();
+}
+
+#[test]
+fn a_schema_1_vault_is_migrated_at_sign_in() {
+    let (_t, dir) = tmp();
+    let (mut s, _) = init(&dir, CredentialPolicy::default());
+    for i in 0..3 {
+        s.create(&case(&s, &format!("Child {i}"), 5), NOW).unwrap();
+    }
+    drop(s);
+    // Make it look like a first-release vault: schema 1, no manifest.
+    poke_meta(&dir, "schema", Some(vec![1]));
+    poke_meta(&dir, "manifest", None);
+    let s = reopen(&dir).unlock("amina", PIN, NOW).unwrap();
+    assert_eq!(s.verify().unwrap(), 3);
+    drop(s);
+    let db = redb::Database::open(Vault::file_in(&dir)).unwrap();
+    let txn = redb::ReadableDatabase::begin_read(&db).unwrap();
+    let def: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("meta");
+    let t = txn.open_table(def).unwrap();
+    assert_eq!(
+        t.get("schema").unwrap().unwrap().value(),
+        [fieldkit_vault::SCHEMA_VERSION as u8]
+    );
+}
+
+#[test]
+fn a_vault_from_a_newer_fieldkit_is_refused() {
+    let (_t, dir) = tmp();
+    let (s, _) = init(&dir, CredentialPolicy::default());
+    drop(s);
+    poke_meta(&dir, "schema", Some(vec![99]));
+    let err = Vault::open(&Vault::file_in(&dir), OpenOptions::default()).unwrap_err();
+    assert!(
+        matches!(err, VaultError::NewerSchema { found: 99, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_truncated_audit_chain_is_noticed() {
+    let (_t, dir) = tmp();
+    let (mut s, _) = init(&dir, CredentialPolicy::default());
+    s.create(&case(&s, "Amina", 9), NOW).unwrap();
+    let n = s.verify_audit().unwrap().entries;
+    drop(s);
+    // Remove the last two entries and move the head back, as someone hiding their reads would.
+    let db = redb::Database::open(Vault::file_in(&dir)).unwrap();
+    let txn = db.begin_write().unwrap();
+    {
+        let def: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("audit");
+        let mut t = txn.open_table(def).unwrap();
+        t.remove(n - 1).unwrap();
+        t.remove(n - 2).unwrap();
+    }
+    txn.commit().unwrap();
+    drop(db);
+    let s = reopen(&dir).unlock("amina", PIN, NOW).unwrap();
+    // Sign-in appended entries after the gap, so the chain no longer links.
+    let err = s.verify_audit().unwrap_err();
+    assert!(matches!(err, VaultError::AuditBroken(_)), "{err}");
+}
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        #[test]
+        fn primero_files_of_any_content(text in ".{0,200}") {
+            let mut mint = || RecordId::mint(NOW, [1; 10]);
+            let _ = fieldkit_domain::primero::parse_records(&text, RecordKind::Case, &mut mint);
+        }
+
+        #[test]
+        fn primero_json_of_any_shape(v in arb_json()) {
+            let mut mint = || RecordId::mint(NOW, [1; 10]);
+            let text = v.to_string();
+            let _ = fieldkit_domain::primero::parse_records(&text, RecordKind::Case, &mut mint);
+            let _ = fieldkit_domain::primero::parse_records(&text, RecordKind::TracingRequest, &mut mint);
+            let wrapped = serde_json::json!([{"data": v}]).to_string();
+            let _ = fieldkit_domain::primero::parse_records(&wrapped, RecordKind::Case, &mut mint);
+        }
+    }
+
+    fn arb_json() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::Bool),
+            any::<i64>().prop_map(serde_json::Value::from),
+            "[a-z_]{0,12}".prop_map(serde_json::Value::String),
+            Just(serde_json::json!("2020-02-30")),
+            Just(serde_json::json!("female")),
+        ];
+        leaf.prop_recursive(3, 24, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+                proptest::collection::btree_map(
+                    prop_oneof![
+                        Just("name".to_string()),
+                        Just("age".to_string()),
+                        Just("sex".to_string()),
+                        Just("date_of_birth".to_string()),
+                        Just("family_details_section".to_string()),
+                        Just("unique_id".to_string()),
+                        Just("id".to_string()),
+                        "[a-z]{1,6}",
+                    ],
+                    inner,
+                    0..5,
+                )
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Bundles of arbitrary bytes, and real bundles with arbitrary damage, fail cleanly.
+    #[test]
+    fn damaged_bundles_never_panic() {
+        let (_t, dir) = tmp();
+        let (mut s, _) = init(&dir, CredentialPolicy::default());
+        s.create(&case(&s, "Amina", 9), NOW).unwrap();
+        let bundle = s.export_bundle(NOW).unwrap();
+        let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for i in 0..300 {
+            let mut b = bundle.clone();
+            match i % 3 {
+                0 => {
+                    let at = (next() as usize) % b.len();
+                    b[at] ^= 1 << (next() % 8);
+                }
+                1 => b.truncate((next() as usize) % b.len()),
+                _ => b = (0..(next() % 200)).map(|_| next() as u8).collect(),
+            }
+            if b != bundle {
+                assert!(s.import_bundle(&b, NOW).is_err(), "damage {i} accepted");
+            }
+        }
+        assert_eq!(s.verify().unwrap(), 1);
+    }
+}
