@@ -24,6 +24,9 @@
 #[cfg(test)]
 extern crate std;
 
+/// The embedded-hal version the drivers implement against, for callers that need its traits.
+pub use embedded_hal;
+
 pub mod charger;
 pub mod gauge;
 pub mod modbus;

@@ -117,7 +117,10 @@ impl ExceptionCode {
 }
 
 /// A decoded response.
-#[allow(clippy::large_enum_variant, reason = "no heap in the codec: frames live inline")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "no heap in the codec: frames live inline"
+)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Response {
     /// The registers asked for, in order.
@@ -365,7 +368,10 @@ pub fn encode_exception(
 }
 
 /// A frame found in a capture.
-#[allow(clippy::large_enum_variant, reason = "no heap in the codec: frames live inline")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "no heap in the codec: frames live inline"
+)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
     /// A read request (8 bytes).
@@ -375,7 +381,10 @@ pub enum Frame {
 }
 
 /// Result of looking at the start of a capture buffer.
-#[allow(clippy::large_enum_variant, reason = "no heap in the codec: frames live inline")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "no heap in the codec: frames live inline"
+)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scan {
     /// A CRC-valid frame of `len` bytes starts at the front.

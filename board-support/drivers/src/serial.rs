@@ -7,7 +7,7 @@
 use std::io::{self, Read};
 use std::time::Instant;
 
-use serialport::{ClearBuffer, SerialPort};
+pub use serialport::{self, ClearBuffer, SerialPort, TTYPort};
 
 use crate::charger::{ChargerReading, ModbusCharger};
 use crate::modbus::{self, ExceptionCode, FrameError, ReadRequest, Response};

@@ -76,7 +76,10 @@ impl core::fmt::Display for RejectReason {
 impl core::error::Error for RejectReason {}
 
 /// What the decoder says after a byte.
-#[allow(clippy::large_enum_variant, reason = "no heap in the decoder: the block lives inline")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "no heap in the decoder: the block lives inline"
+)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A complete block with a valid checksum.

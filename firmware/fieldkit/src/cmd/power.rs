@@ -1,10 +1,30 @@
-//! `fieldkit power`: probe, decode and simulate (owned by the power work; being written).
+//! `fieldkit power`: for technicians. `probe` reads the live sensors, `decode` turns a raw
+//! charger capture into JSON lines, `simulate` runs the solar kit model under a policy.
+
+mod decode;
+mod probe;
+mod simulate;
+
+pub use decode::DecodeArgs;
+pub use probe::ProbeArgs;
+pub use simulate::SimulateArgs;
 
 /// Technician commands for the power system.
 #[derive(Debug, clap::Subcommand)]
-pub enum PowerCommand {}
+pub enum PowerCommand {
+    /// Live readings from the fuel gauge, current monitors and charge controller.
+    Probe(ProbeArgs),
+    /// Decode a raw capture (VE.Direct or Modbus RTU) to JSON lines, then a summary line.
+    Decode(DecodeArgs),
+    /// Simulate the kit over days of weather under a power policy (or several, side by side).
+    Simulate(SimulateArgs),
+}
 
 /// Runs one power subcommand.
 pub fn run(cmd: PowerCommand) -> anyhow::Result<()> {
-    match cmd {}
+    match cmd {
+        PowerCommand::Probe(a) => probe::run(a),
+        PowerCommand::Decode(a) => decode::run(a),
+        PowerCommand::Simulate(a) => simulate::run(a),
+    }
 }

@@ -1,0 +1,152 @@
+//! `fieldkit power simulate`: the solar kit model under one policy or several side by side.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use serde_json::json;
+
+use fieldkit_power::{AlwaysOn, Policy, PowerPolicy};
+use fieldkit_sim::run::{SimConfig, SimReport, simulate};
+use fieldkit_sim::weather::WeatherTrace;
+
+/// Arguments of `simulate`.
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// Days to simulate.
+    #[arg(long, default_value_t = 14)]
+    pub days: u32,
+    /// Weather trace (TOML, see tests/data/power/overcast-14d.toml).
+    #[arg(long)]
+    pub weather: PathBuf,
+    /// Policy to run: `fieldkit`, `always-on`, or both comma-separated to compare them on
+    /// the same trace in one run.
+    #[arg(long, default_value = "fieldkit", value_delimiter = ',')]
+    pub policy: Vec<String>,
+    /// Shorthand for `--policy fieldkit,always-on`.
+    #[arg(long)]
+    pub compare: bool,
+    /// State of charge at the start, %.
+    #[arg(long, default_value_t = 80.0)]
+    pub start_soc: f32,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn policy_named(name: &str, config: &SimConfig) -> anyhow::Result<Box<dyn Policy>> {
+    match name {
+        "fieldkit" => Ok(Box::new(PowerPolicy::new(config.policy_config()))),
+        "always-on" => Ok(Box::new(AlwaysOn)),
+        other => bail!("unknown policy {other:?}: use fieldkit or always-on"),
+    }
+}
+
+/// Runs `simulate`.
+pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
+    if args.days == 0 || args.days > 3650 {
+        bail!("--days must be between 1 and 3650");
+    }
+    if !(0.0..=100.0).contains(&args.start_soc) {
+        bail!("--start-soc must be between 0 and 100");
+    }
+    let text = std::fs::read_to_string(&args.weather)
+        .with_context(|| format!("reading weather file {}", args.weather.display()))?;
+    let weather = WeatherTrace::from_toml(&text)
+        .with_context(|| format!("weather file {}", args.weather.display()))?;
+    let config = SimConfig {
+        days: args.days,
+        start_soc_percent: args.start_soc,
+        ..SimConfig::default()
+    };
+    let mut names = if args.compare {
+        vec!["fieldkit".to_string(), "always-on".to_string()]
+    } else {
+        args.policy.clone()
+    };
+    names.dedup();
+    let mut reports = Vec::new();
+    for name in &names {
+        let mut policy = policy_named(name.trim(), &config)?;
+        reports.push(simulate(&config, &weather, policy.as_mut()));
+    }
+    if args.json {
+        let value = if let [one] = reports.as_slice() {
+            serde_json::to_value(one).context("encoding the report")?
+        } else {
+            json!({
+                "days": args.days,
+                "weather": args.weather.display().to_string(),
+                "results": reports,
+            })
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).context("encoding the report")?
+        );
+    } else {
+        print_table(&args, &config, &reports);
+    }
+    Ok(())
+}
+
+/// A table row: label and how to show a report's value.
+type Row = (&'static str, fn(&SimReport) -> String);
+
+fn print_table(args: &SimulateArgs, config: &SimConfig, reports: &[SimReport]) {
+    println!(
+        "{} days, weather {}, battery {:.0} Wh, panel {:.0} W, start {:.0} %",
+        args.days,
+        args.weather.display(),
+        config.spec.battery_capacity_wh,
+        config.spec.panel_rated_w,
+        args.start_soc
+    );
+    let mut header = format!("{:<34}", "");
+    for r in reports {
+        header.push_str(&format!("{:>14}", r.policy));
+    }
+    println!("{header}");
+    let rows: [Row; 13] = [
+        ("brown-outs", |r| r.brownouts.to_string()),
+        ("saves lost", |r| r.saves_lost.to_string()),
+        ("availability 08:00-17:00", |r| {
+            format!("{:.1} %", 100.0 * r.availability_working_hours)
+        }),
+        ("energy wasted (Wh)", |r| {
+            format!("{:.0}", r.energy_wasted_wh)
+        }),
+        ("energy harvested (Wh)", |r| {
+            format!("{:.0}", r.energy_harvested_wh)
+        }),
+        ("energy consumed (Wh)", |r| {
+            format!("{:.0}", r.energy_consumed_wh)
+        }),
+        ("lowest state of charge", |r| {
+            format!("{:.1} %", r.min_soc_percent)
+        }),
+        ("final state of charge", |r| {
+            format!("{:.1} %", r.final_soc_percent)
+        }),
+        ("low-battery shutdowns", |r| {
+            r.low_battery_shutdowns.to_string()
+        }),
+        ("overnight shutdowns", |r| r.overnight_shutdowns.to_string()),
+        ("background jobs done", |r| r.jobs_completed.to_string()),
+        ("mode changes", |r| r.mode_changes.to_string()),
+        ("hours normal/saver/critical", |r| {
+            format!(
+                "{}/{}/{}",
+                r.minutes.normal / 60,
+                r.minutes.saver / 60,
+                r.minutes.critical / 60
+            )
+        }),
+    ];
+    for (label, f) in rows {
+        let mut line = format!("{label:<34}");
+        for r in reports {
+            line.push_str(&format!("{:>14}", f(r)));
+        }
+        println!("{line}");
+    }
+}
