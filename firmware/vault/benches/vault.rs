@@ -1,0 +1,3 @@
+//! Vault benchmark against SQLCipher (being written).
+
+fn main() {}
