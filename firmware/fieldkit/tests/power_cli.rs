@@ -1,0 +1,283 @@
+//! `fieldkit power` end to end: the built binary on the shared captures, on Modbus hex, on
+//! the 14-day overcast trace, and probing simulated devices over pseudo-terminals.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn fieldkit() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_fieldkit"));
+    // Keep a developer's configuration out of the way.
+    c.env_remove("FIELDKIT_CONFIG").env("FIELDKIT_LOG", "warn");
+    c
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn vectors() -> PathBuf {
+    if let Ok(dir) = std::env::var("FIELDKIT_VECTORS") {
+        return PathBuf::from(dir);
+    }
+    let dir = repo().join("../shared/vectors");
+    assert!(dir.is_dir(), "vectors not found at {}", dir.display());
+    dir
+}
+
+fn json_lines(out: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+fn decode(protocol: &str, file: &std::path::Path) -> Vec<Value> {
+    let out = fieldkit()
+        .args(["power", "decode", "--protocol", protocol])
+        .arg(file)
+        .output()
+        .expect("run fieldkit");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json_lines(&out.stdout)
+}
+
+#[test]
+fn power_decode_vedirect_captures_match_the_readme() {
+    let cases: [(&str, u64, u64, &[(&str, i64)]); 3] = [
+        (
+            "bluesolar_1.23.dump",
+            248,
+            0,
+            &[
+                ("battery_voltage_mv", 12530),
+                ("battery_current_ma", 620),
+                ("panel_voltage_mv", 33580),
+                ("panel_power_w", 8),
+                ("charge_state", 3),
+                ("yield_total_10wh", 8272),
+            ],
+        ),
+        (
+            "bvm702.dump",
+            906,
+            0,
+            &[
+                ("battery_voltage_mv", 12065),
+                ("battery_current_ma", -7625),
+                ("power_w", -92),
+                ("consumed_mah", -65473),
+                ("soc_permille", 839),
+                ("time_to_go_min", 942),
+            ],
+        ),
+        (
+            "smartsolar_1.39.dump",
+            493,
+            1,
+            &[
+                ("battery_voltage_mv", 12810),
+                ("battery_current_ma", -10),
+                ("panel_voltage_mv", 10),
+                ("panel_power_w", 0),
+                ("charge_state", 0),
+                ("mppt_mode", 0),
+            ],
+        ),
+    ];
+    for (file, valid, rejected, first) in cases {
+        let lines = decode("vedirect", &vectors().join("vedirect").join(file));
+        let summary = lines.last().expect("summary");
+        assert_eq!(summary["type"], "summary", "{file}");
+        assert_eq!(summary["valid"], valid, "{file}");
+        assert_eq!(summary["rejected"], rejected, "{file}");
+        assert_eq!(
+            lines.len() as u64,
+            valid + 1,
+            "{file}: one line per valid block"
+        );
+        for (key, value) in first {
+            assert_eq!(lines[0][key], *value, "{file}: {key}");
+        }
+    }
+}
+
+#[test]
+fn power_decode_modbus_hex() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let epever = dir.path().join("epever.hex");
+    std::fs::write(
+        &epever,
+        "01 04 31 1A 00 01 1E F1\n01 04 02 00 46 38 C2\n01 04 31 04 00 01 7E F7\n\
+         01 04 02 05 10 BB AC\n01 03 30 00 00 01 8B 0A\n01 83 02 C0 F1\n",
+    )
+    .expect("write");
+    let lines = decode("epever", &epever);
+    assert_eq!(lines[0]["meaning"]["battery_soc_percent"], 70);
+    assert_eq!(lines[1]["meaning"]["battery_voltage_mv"], 12960);
+    assert_eq!(lines[2]["exception_code"], 2);
+    assert_eq!(lines[3]["valid"], 3);
+
+    // Raw bytes too, with a corrupted frame.
+    let renogy = dir.path().join("renogy.bin");
+    std::fs::write(
+        &renogy,
+        [
+            0x01, 0x03, 0x00, 0x0A, 0x00, 0x01, 0xA4, 0x08, 0x01, 0x03, 0x02, 0x18, 0x1E, 0x32,
+            0x4C, 0x00, 0x00, 0x01, 0x03, 0x02, 0x18, 0x1E, 0x32, 0x4D,
+        ],
+    )
+    .expect("write");
+    let lines = decode("renogy", &renogy);
+    assert_eq!(lines[0]["meaning"]["system_voltage_v"], 24);
+    assert_eq!(lines[0]["meaning"]["rated_current_a"], 30);
+    let summary = lines.last().expect("summary");
+    assert_eq!(
+        (summary["valid"].as_u64(), summary["rejected"].as_u64()),
+        (Some(1), Some(1))
+    );
+}
+
+#[test]
+fn power_decode_refuses_a_missing_file() {
+    let out = fieldkit()
+        .args([
+            "power",
+            "decode",
+            "--protocol",
+            "vedirect",
+            "/nonexistent/capture",
+        ])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reading capture"));
+}
+
+#[test]
+fn power_simulate_overcast_fortnight_side_by_side() {
+    let weather = repo().join("tests/data/power/overcast-14d.toml");
+    let out = fieldkit()
+        .args(["power", "simulate", "--days", "14", "--weather"])
+        .arg(&weather)
+        .args(["--policy", "fieldkit,always-on", "--json"])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let results = v["results"].as_array().expect("results");
+    let by = |name: &str| {
+        results
+            .iter()
+            .find(|r| r["policy"] == name)
+            .unwrap_or_else(|| panic!("{name} missing"))
+            .clone()
+    };
+    let (ours, theirs) = (by("fieldkit"), by("always-on"));
+    for r in [&ours, &theirs] {
+        for key in [
+            "brownouts",
+            "saves_lost",
+            "availability_working_hours",
+            "energy_wasted_wh",
+        ] {
+            assert!(r[key].is_number(), "{key} in {r}");
+        }
+    }
+    assert_eq!(ours["brownouts"], 0);
+    assert_eq!(ours["saves_lost"], 0);
+    assert!(
+        theirs["brownouts"].as_u64().expect("n") > 0,
+        "always-on browns out"
+    );
+    let avail = |r: &Value| r["availability_working_hours"].as_f64().expect("f");
+    assert!(avail(&ours) >= 0.95, "{}", avail(&ours));
+    assert!(avail(&ours) > avail(&theirs));
+
+    // The single-policy form prints one report, and the table form works.
+    let out = fieldkit()
+        .args(["power", "simulate", "--days", "2", "--weather"])
+        .arg(&weather)
+        .args(["--policy", "always-on", "--json"])
+        .output()
+        .expect("run");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["policy"], "always-on");
+    let out = fieldkit()
+        .args(["power", "simulate", "--days", "2", "--compare", "--weather"])
+        .arg(&weather)
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("brown-outs") && text.contains("always-on"),
+        "{text}"
+    );
+}
+
+#[test]
+fn power_simulate_refuses_a_bad_weather_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[[day]]\nfactor = 7\n").expect("write");
+    let out = fieldkit()
+        .args(["power", "simulate", "--weather"])
+        .arg(&bad)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("weather file"));
+}
+
+#[test]
+fn power_probe_simulated_devices_over_ptys() {
+    for charger in ["vedirect:sim", "renogy:sim", "epever:sim@1"] {
+        let out = fieldkit()
+            .args([
+                "power",
+                "probe",
+                "--simulated",
+                "--json",
+                "--charger",
+                charger,
+            ])
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{charger}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let lines = json_lines(&out.stdout);
+        let r = &lines[0];
+        assert!(r["gauge"]["soc_percent"].is_number(), "{charger}: {r}");
+        assert!(
+            r["charger"]["battery_voltage_mv"].is_number(),
+            "{charger}: {r}"
+        );
+        assert!(
+            r["policy_view"]["soc_percent"].is_number(),
+            "{charger}: {r}"
+        );
+        assert!(
+            r["policy_view"]["charge_stage"].is_string(),
+            "{charger}: {r}"
+        );
+    }
+}
+
+#[test]
+fn power_probe_without_devices_explains() {
+    let out = fieldkit().args(["power", "probe"]).output().expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to probe"));
+}
