@@ -47,9 +47,12 @@ fn decode(protocol: &str, file: &std::path::Path) -> Vec<Value> {
     json_lines(&out.stdout)
 }
 
+/// A capture: file, valid blocks, rejected blocks, first block's values.
+type Capture = (&'static str, u64, u64, &'static [(&'static str, i64)]);
+
 #[test]
 fn power_decode_vedirect_captures_match_the_readme() {
-    let cases: [(&str, u64, u64, &[(&str, i64)]); 3] = [
+    let cases: [Capture; 3] = [
         (
             "bluesolar_1.23.dump",
             248,
