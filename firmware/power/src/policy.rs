@@ -307,8 +307,9 @@ impl PowerPolicy {
 
     fn outputs(&self, mode: PowerMode, surplus: bool) -> (u8, Option<u32>, CpuGovernor, SyncLinks) {
         match mode {
+            // With solar energy going spare the screen may as well be bright.
             PowerMode::Normal => (
-                70,
+                if surplus { 100 } else { 70 },
                 Some(300),
                 if surplus {
                     CpuGovernor::Performance
