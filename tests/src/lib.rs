@@ -116,3 +116,42 @@ pub fn all_cases(session: &mut Session, now_ms: u64) -> Result<Vec<(Case, u64)>,
     out.sort_by_key(|(c, _)| c.id);
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fieldkit_domain::Date;
+
+    #[test]
+    fn generated_cases_are_valid_deterministic_and_varied() {
+        let today = Date::from_unix_ms(NOW_MS);
+        let mut arabic_script = 0;
+        let mut cyrillic = 0;
+        let mut with_family = 0;
+        let mut concerns = 0;
+        for i in 0..2_000 {
+            let c = cases::case(7, i);
+            assert_eq!(c, cases::case(7, i));
+            assert_eq!(c.id, cases::case_id(7, i));
+            c.validate(today)
+                .unwrap_or_else(|e| panic!("case {i}: {e}: {c:?}"));
+            let names: String = c.names().collect();
+            arabic_script +=
+                usize::from(names.chars().any(|ch| ('\u{600}'..'\u{700}').contains(&ch)));
+            cyrillic += usize::from(names.chars().any(|ch| ('\u{400}'..'\u{500}').contains(&ch)));
+            with_family += usize::from(!c.family_details_section.is_empty());
+            concerns += usize::from(!c.protection_concerns.is_empty());
+            for n in 1..3 {
+                edited_case(7, i, n).validate(today).unwrap();
+                assert_eq!(edit_count(&edited_case(7, i, n)), n);
+            }
+        }
+        assert!(arabic_script > 300, "{arabic_script}");
+        assert!(cyrillic > 20, "{cyrillic}");
+        assert_eq!(with_family, 2_000);
+        assert!(concerns > 1_000, "{concerns}");
+        assert_ne!(cases::case(7, 1), cases::case(8, 1));
+        // Ids sort in generation order, so a vault lists cases as they were generated.
+        assert!(cases::case_id(7, 1) < cases::case_id(7, 2));
+    }
+}

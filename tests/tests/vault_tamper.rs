@@ -1,0 +1,540 @@
+//! A vault file changed outside fieldkit: flipped bytes anywhere, ciphertexts swapped or copied
+//! between records, rows deleted or rolled back, the file cut short, a second process opening it.
+//! Every change is refused with an error or reads back exactly what was written: never a panic,
+//! never different data.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use fieldkit_domain::{Case, Record, RecordKind, Summary};
+use fieldkit_scenarios::cases::{self, Rng};
+use fieldkit_scenarios::{
+    NOW_MS, PIN, USER, all_cases, create_vault, edited_record, lenient_policy,
+};
+use fieldkit_vault::{OpenOptions, Vault, VaultError};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+
+const SEED: u64 = 0x7A3B_E12D;
+const RECORDS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("records");
+const SUMMARIES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("summaries");
+
+/// The key of case `i` in the `records` and `summaries` tables: kind byte 1, then the id.
+fn row_key(i: u64) -> Vec<u8> {
+    let mut k = vec![1u8];
+    k.extend_from_slice(cases::case_id(SEED, i).as_bytes());
+    k
+}
+
+/// A closed vault file: 40 cases saved one by one, a batch of 20, a few follow-up edits, and
+/// sign-ins in between, so the file holds live pages, freed pages and every table.
+fn build_vault(dir: &Path) -> PathBuf {
+    let path = Vault::file_in(dir);
+    let mut s = create_vault(&path, lenient_policy()).unwrap();
+    for i in 0..40 {
+        s.create(&edited_record(SEED, i, 0), NOW_MS).unwrap();
+    }
+    let s = s.lock();
+    let mut s = s.unlock(USER, PIN, NOW_MS + 1).unwrap();
+    let batch: Vec<Record> = (40..60).map(|i| edited_record(SEED, i, 0)).collect();
+    s.create_many(&batch, NOW_MS + 2).unwrap();
+    for i in [3, 17, 41, 3, 59] {
+        let id = cases::case_id(SEED, i);
+        let edits = if i == 3 && s.get(RecordKind::Case, id, NOW_MS).unwrap().version == 2 {
+            2
+        } else {
+            1
+        };
+        s.update(
+            RecordKind::Case,
+            id,
+            &edited_record(SEED, i, edits).to_json(),
+            NOW_MS + 3,
+        )
+        .unwrap();
+    }
+    s.create(&edited_record(SEED, 60, 0), NOW_MS + 4).unwrap();
+    drop(s);
+    path
+}
+
+/// Everything a caseworker could be shown after signing in.
+#[derive(Debug, PartialEq)]
+struct Shown {
+    list: Vec<Summary>,
+    cases: Vec<(Case, u64)>,
+    searches: Vec<Vec<Summary>>,
+    verified: u64,
+    audit_entries: u64,
+}
+
+/// How a probe of a (possibly damaged) file ended.
+#[derive(Debug)]
+enum Outcome {
+    /// Refused, at this step, with this error.
+    Refused(&'static str, VaultError),
+    /// Everything read back.
+    Read(Box<Shown>),
+}
+
+/// Which kind of error refused a damaged file.
+fn kind(e: &VaultError) -> &'static str {
+    match e {
+        VaultError::Corrupt(_) => "Corrupt",
+        VaultError::Tampered { .. } => "Tampered",
+        VaultError::Io { .. } => "Io",
+        VaultError::Storage(_) => "Storage",
+        VaultError::WrongCredential { .. } => "WrongCredential",
+        VaultError::AuditBroken(_) => "AuditBroken",
+        VaultError::Crypto(_) => "Crypto",
+        _ => "other",
+    }
+}
+
+/// Opens, signs in, lists, reads every case, searches, verifies: what a caseworker's session
+/// would do with the file. Stops at the first error.
+fn probe(path: &Path, verify_on_open: bool) -> Outcome {
+    macro_rules! step {
+        ($name:literal, $e:expr) => {
+            match $e {
+                Ok(v) => v,
+                Err(e) => return Outcome::Refused($name, e),
+            }
+        };
+    }
+    let opts = OpenOptions {
+        verify_on_open,
+        ..OpenOptions::default()
+    };
+    let vault = step!("open", Vault::open(path, opts));
+    let mut s = step!("unlock", vault.unlock(USER, PIN, NOW_MS + 10));
+    let list = step!("list", s.list(RecordKind::Case, 0, 1000));
+    let cases = step!("read", all_cases(&mut s, NOW_MS + 11));
+    let mut searches = Vec::new();
+    for i in [0, 3, 41, 59] {
+        let name = cases::search_name(SEED, i);
+        searches.push(step!(
+            "search",
+            s.search_unaudited(RecordKind::Case, &name, 100)
+        ));
+    }
+    let verified = step!("verify", s.verify());
+    let audit = step!("verify_audit", s.verify_audit());
+    Outcome::Read(Box::new(Shown {
+        list,
+        cases,
+        searches,
+        verified,
+        audit_entries: audit.entries,
+    }))
+}
+
+/// Runs [`probe`] and turns a panic into an error message naming what was probed.
+fn probe_catching(path: &Path, verify_on_open: bool, what: &str) -> Result<Outcome, String> {
+    catch_unwind(AssertUnwindSafe(|| probe(path, verify_on_open))).map_err(|payload| {
+        let msg = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        format!("{what}: PANIC: {msg}")
+    })
+}
+
+fn expected(dir: &Path, pristine: &[u8]) -> Shown {
+    let path = dir.join("expected.redb");
+    std::fs::write(&path, pristine).unwrap();
+    match probe(&path, true) {
+        Outcome::Read(shown) => *shown,
+        Outcome::Refused(step, e) => panic!("the undamaged vault fails at {step}: {e}"),
+    }
+}
+
+/// The offsets to flip: every 1/`n` of the file with a random jitter, so every page region is
+/// hit, plus the header's fields (magic, god byte, page size, both commit slots).
+fn flip_offsets(len: usize, n: usize, rng: &mut Rng) -> Vec<usize> {
+    let mut offsets: Vec<usize> = vec![0, 4, 9, 12, 16, 20, 24];
+    for slot in [64usize, 192] {
+        // version, root page, root checksum, transaction id, region counts, slot checksum
+        offsets.extend([0, 1, 8, 12, 16, 30, 64, 72, 76, 96, 120].map(|o| slot + o));
+    }
+    let stride = len / n;
+    for k in 0..n {
+        offsets.push(k * stride + usize::try_from(rng.below(stride as u64)).unwrap());
+    }
+    offsets.sort_unstable();
+    offsets.dedup();
+    offsets
+}
+
+/// The offset a worker is probing, and since when.
+type Busy = Option<(usize, Instant)>;
+
+#[derive(Debug, Default)]
+struct Tally {
+    refused: std::collections::BTreeMap<String, usize>,
+    unchanged: usize,
+    panics: Vec<String>,
+    failures: Vec<String>,
+}
+
+/// As shipped: redb verifies every page checksum when the vault is opened.
+#[test]
+fn a_flipped_byte_anywhere_is_refused_or_changes_nothing() {
+    flip_bytes_across_the_file(true);
+}
+
+/// With `verify_on_open` off, damage redb does not notice at open reaches the vault, whose AEAD
+/// and manifest must refuse it: never different data. redb documents that a plain open "may
+/// panic if [the file] was corrupted outside redb", and it does (a flipped branch page gives an
+/// out-of-range slice), which is why the vault checks on open by default; here panics are
+/// counted and printed, not failed.
+#[test]
+fn a_flipped_byte_is_refused_by_the_aead_when_redb_does_not_check_on_open() {
+    flip_bytes_across_the_file(false);
+}
+
+fn flip_bytes_across_the_file(verify_on_open: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let pristine = std::fs::read(build_vault(dir.path())).unwrap();
+    let want = Arc::new(expected(dir.path(), &pristine));
+    assert_eq!(want.cases.len(), 61);
+    let mut rng = Rng::new(0xF11B);
+    let offsets = Arc::new(flip_offsets(pristine.len(), 320, &mut rng));
+    let masks: Arc<Vec<u8>> = Arc::new(
+        offsets
+            .iter()
+            .map(|_| match rng.below(3) {
+                0 => 0xFF,
+                1 => 1 << rng.below(8),
+                _ => 1 + u8::try_from(rng.below(255)).unwrap(),
+            })
+            .collect(),
+    );
+    let pristine = Arc::new(pristine);
+    let next = Arc::new(AtomicUsize::new(0));
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    // What each worker is probing, and since when, so a hang fails with its offset.
+    let busy: Arc<Mutex<Vec<Busy>>> = Arc::new(Mutex::new(vec![None; 2]));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..2)
+        .map(|w| {
+            let (pristine, want, offsets, masks, next, tally, busy) = (
+                pristine.clone(),
+                want.clone(),
+                offsets.clone(),
+                masks.clone(),
+                next.clone(),
+                tally.clone(),
+                busy.clone(),
+            );
+            let file = dir.path().join(format!("flipped-{w}.redb"));
+            std::thread::spawn(move || {
+                loop {
+                    let k = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(&offset) = offsets.get(k) else { break };
+                    busy.lock().unwrap()[w] = Some((offset, Instant::now()));
+                    let mut bytes = pristine.as_ref().clone();
+                    bytes[offset] ^= masks[k];
+                    std::fs::write(&file, &bytes).unwrap();
+                    let what = format!("byte {offset} ^ {:#04x}", masks[k]);
+                    let outcome = probe_catching(&file, verify_on_open, &what);
+                    let mut t = tally.lock().unwrap();
+                    match outcome {
+                        Err(panic) if verify_on_open => t.failures.push(panic),
+                        Err(panic) => t.panics.push(panic),
+                        Ok(Outcome::Refused(step, e)) => {
+                            *t.refused
+                                .entry(format!("{step}: {}", kind(&e)))
+                                .or_default() += 1;
+                        }
+                        Ok(Outcome::Read(shown)) if *shown == *want => t.unchanged += 1,
+                        Ok(Outcome::Read(shown)) => t.failures.push(format!(
+                            "{what}: DIFFERENT DATA: {} cases, {} listed, {} audit entries \
+                             (want {}, {}, {})",
+                            shown.cases.len(),
+                            shown.list.len(),
+                            shown.audit_entries,
+                            want.cases.len(),
+                            want.list.len(),
+                            want.audit_entries
+                        )),
+                    }
+                    drop(t);
+                    busy.lock().unwrap()[w] = None;
+                }
+            })
+        })
+        .collect();
+    while workers.iter().any(|w| !w.is_finished()) {
+        std::thread::sleep(Duration::from_millis(50));
+        for (offset, since) in busy.lock().unwrap().iter().flatten() {
+            assert!(
+                since.elapsed() < Duration::from_secs(120),
+                "a vault with byte {offset} flipped hangs"
+            );
+        }
+    }
+    for w in workers {
+        w.join().unwrap();
+    }
+    let t = tally.lock().unwrap();
+    let refused: usize = t.refused.values().sum();
+    println!(
+        "tamper (verify_on_open {verify_on_open}): {} flips over a {}-byte file in {:.1} s: \
+         {refused} refused ({:?}), {} in bytes nothing reads (read back unchanged), {} panics \
+         inside redb{}, {} failures",
+        offsets.len(),
+        pristine.len(),
+        started.elapsed().as_secs_f64(),
+        t.refused,
+        t.unchanged,
+        t.panics.len(),
+        if verify_on_open {
+            ""
+        } else {
+            " (allowed with the check off)"
+        },
+        t.failures.len()
+    );
+    for p in &t.panics {
+        println!("  {p}");
+    }
+    assert!(
+        t.failures.is_empty(),
+        "{} flips were not handled:\n{}",
+        t.failures.len(),
+        t.failures.join("\n")
+    );
+    assert!(refused > 0);
+}
+
+/// Rewrites rows of the closed vault file with redb directly, as someone with the file would.
+fn rewrite(
+    path: &Path,
+    f: impl FnOnce(&mut redb::Table<&[u8], &[u8]>, &mut redb::Table<&[u8], &[u8]>),
+) {
+    let db = redb::Database::open(path).unwrap();
+    let txn = db.begin_write().unwrap();
+    {
+        let mut records = txn.open_table(RECORDS).unwrap();
+        let mut summaries = txn.open_table(SUMMARIES).unwrap();
+        f(&mut records, &mut summaries);
+    }
+    txn.commit().unwrap();
+}
+
+fn value(table: &redb::Table<&[u8], &[u8]>, key: &[u8]) -> Vec<u8> {
+    table.get(key).unwrap().unwrap().value().to_vec()
+}
+
+fn is_tampered<T: std::fmt::Debug>(r: Result<T, VaultError>) -> bool {
+    matches!(r, Err(VaultError::Tampered { .. }))
+}
+
+#[test]
+fn swapped_or_copied_ciphertexts_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = build_vault(dir.path());
+    let (a, b, c) = (row_key(5), row_key(6), row_key(7));
+    let (ida, idb, idc) = (
+        cases::case_id(SEED, 5),
+        cases::case_id(SEED, 6),
+        cases::case_id(SEED, 7),
+    );
+    // Swap the records of cases 5 and 6, and their summaries.
+    rewrite(&path, |records, summaries| {
+        let (va, vb) = (value(records, &a), value(records, &b));
+        records.insert(a.as_slice(), vb.as_slice()).unwrap();
+        records.insert(b.as_slice(), va.as_slice()).unwrap();
+        let (sa, sb) = (value(summaries, &a), value(summaries, &b));
+        summaries.insert(a.as_slice(), sb.as_slice()).unwrap();
+        summaries.insert(b.as_slice(), sa.as_slice()).unwrap();
+    });
+    let mut s = Vault::open(&path, OpenOptions::default())
+        .unwrap()
+        .unlock(USER, PIN, NOW_MS + 10)
+        .unwrap();
+    assert!(is_tampered(s.get(RecordKind::Case, ida, NOW_MS)));
+    assert!(is_tampered(s.get(RecordKind::Case, idb, NOW_MS)));
+    assert!(s.get(RecordKind::Case, idc, NOW_MS).is_ok());
+    assert!(is_tampered(s.list(RecordKind::Case, 0, 100)));
+    assert!(is_tampered(s.all(RecordKind::Case, NOW_MS)));
+    assert!(is_tampered(s.verify()));
+    drop(s);
+
+    // Copy case 7's record onto case 5 (the swap above is still in place for 5 and 6).
+    let dir = tempfile::tempdir().unwrap();
+    let path = build_vault(dir.path());
+    rewrite(&path, |records, _| {
+        let vc = value(records, &c);
+        records.insert(a.as_slice(), vc.as_slice()).unwrap();
+    });
+    let mut s = Vault::open(&path, OpenOptions::default())
+        .unwrap()
+        .unlock(USER, PIN, NOW_MS + 10)
+        .unwrap();
+    assert!(is_tampered(s.get(RecordKind::Case, ida, NOW_MS)));
+    let copied_from = s.get(RecordKind::Case, idc, NOW_MS).unwrap();
+    assert_eq!(copied_from.record.id(), idc);
+    assert!(is_tampered(s.verify()));
+    println!("tamper: swapped records and summaries, and a copied record, are refused as Tampered");
+}
+
+#[test]
+fn a_deleted_or_rolled_back_record_is_reported_by_verify() {
+    // Delete case 9's record row (its summary and index entries stay).
+    let dir = tempfile::tempdir().unwrap();
+    let path = build_vault(dir.path());
+    rewrite(&path, |records, _| {
+        records.remove(row_key(9).as_slice()).unwrap();
+    });
+    let mut s = Vault::open(&path, OpenOptions::default())
+        .unwrap()
+        .unlock(USER, PIN, NOW_MS + 10)
+        .unwrap();
+    let err = s.verify().unwrap_err();
+    assert!(
+        matches!(&err, VaultError::Tampered { what } if what.contains("manifest lists 61 records, the file holds 60")),
+        "{err}"
+    );
+    assert!(matches!(
+        s.get(RecordKind::Case, cases::case_id(SEED, 9), NOW_MS),
+        Err(VaultError::NotFound { .. })
+    ));
+    drop(s);
+
+    // Put case 17's first version back over its edited one (a rollback of one record).
+    let dir = tempfile::tempdir().unwrap();
+    let path = Vault::file_in(dir.path());
+    let mut s = create_vault(&path, lenient_policy()).unwrap();
+    s.create(&edited_record(SEED, 17, 0), NOW_MS).unwrap();
+    s.create(&edited_record(SEED, 18, 0), NOW_MS).unwrap();
+    drop(s);
+    let mut old = Vec::new();
+    {
+        let db = redb::Database::open(&path).unwrap();
+        let txn = db.begin_read().unwrap();
+        old.extend(value_ro(&txn, RECORDS, &row_key(17)));
+    }
+    let mut s = Vault::open(&path, OpenOptions::default())
+        .unwrap()
+        .unlock(USER, PIN, NOW_MS)
+        .unwrap();
+    s.update(
+        RecordKind::Case,
+        cases::case_id(SEED, 17),
+        &edited_record(SEED, 17, 1).to_json(),
+        NOW_MS,
+    )
+    .unwrap();
+    drop(s);
+    rewrite(&path, |records, _| {
+        records
+            .insert(row_key(17).as_slice(), old.as_slice())
+            .unwrap();
+    });
+    let s = Vault::open(&path, OpenOptions::default())
+        .unwrap()
+        .unlock(USER, PIN, NOW_MS + 10)
+        .unwrap();
+    assert!(
+        is_tampered(s.verify()),
+        "a rolled-back record passes verify"
+    );
+    println!("tamper: a deleted record and a record rolled back to its old row fail verify()");
+}
+
+fn value_ro(txn: &redb::ReadTransaction, t: TableDefinition<&[u8], &[u8]>, key: &[u8]) -> Vec<u8> {
+    txn.open_table(t)
+        .unwrap()
+        .get(key)
+        .unwrap()
+        .unwrap()
+        .value()
+        .to_vec()
+}
+
+#[test]
+fn a_truncated_vault_is_refused_without_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let pristine = std::fs::read(build_vault(dir.path())).unwrap();
+    let len = pristine.len();
+    let file = dir.path().join("cut.redb");
+    let mut failures = Vec::new();
+    let mut results = Vec::new();
+    for cut in [
+        0,
+        1,
+        9,
+        64,
+        300,
+        511,
+        4095,
+        4096,
+        8192,
+        len / 4,
+        len / 2,
+        len * 3 / 4,
+        len - 4096,
+        len - 512,
+        len - 1,
+    ] {
+        std::fs::write(&file, &pristine[..cut]).unwrap();
+        for verify_on_open in [true, false] {
+            let what = format!("cut at {cut} of {len} (verify_on_open {verify_on_open})");
+            match probe_catching(&file, verify_on_open, &what) {
+                Err(panic) => failures.push(panic),
+                Ok(Outcome::Refused(step, e)) if verify_on_open => {
+                    results.push(format!("{cut}: {step}: {}: {e}", kind(&e)));
+                }
+                Ok(Outcome::Refused(..)) => {}
+                Ok(Outcome::Read(_)) => failures.push(format!("{what}: read as whole")),
+            }
+        }
+    }
+    println!("tamper: truncated files:\n  {}", results.join("\n  "));
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_second_process_cannot_open_a_vault_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = Vault::file_in(dir.path());
+    let s = create_vault(&path, lenient_policy()).unwrap();
+    let writer = env!("CARGO_BIN_EXE_vault-writer");
+    // This process holds it: another process is told it is in use.
+    let out = Command::new(writer)
+        .args(["open", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "in-use");
+    drop(s);
+    // Another process holds it: this process is told it is in use, until that process exits.
+    let mut child = Command::new(writer)
+        .args(["hold", path.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "holding");
+    assert!(matches!(
+        Vault::open(&path, OpenOptions::default()),
+        Err(VaultError::InUse(_))
+    ));
+    child.stdin.take().unwrap().flush().unwrap();
+    assert!(child.wait().unwrap().success());
+    Vault::open(&path, OpenOptions::default())
+        .unwrap()
+        .unlock(USER, PIN, NOW_MS)
+        .unwrap();
+}
