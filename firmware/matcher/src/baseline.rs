@@ -35,6 +35,7 @@ use fieldkit_domain::{Case, Sex, Trace, TracingRequest};
 use rphonetic::DoubleMetaphone;
 
 use crate::matcher::Likelihood;
+use crate::names::KeyMap;
 
 /// Primero's field groups, with their boosts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -243,7 +244,7 @@ pub struct BaselineHit {
 /// Cases indexed the way Primero's Solr core holds them.
 #[derive(Debug)]
 pub struct PrimeroBaseline {
-    postings: HashMap<u64, Vec<u32>>,
+    postings: KeyMap<Vec<u32>>,
     docs: usize,
 }
 
@@ -251,7 +252,7 @@ impl PrimeroBaseline {
     /// Indexes the cases that consent to tracing (Primero filters on
     /// `consent_for_tracing: true`).
     pub fn new(cases: &[Case]) -> PrimeroBaseline {
-        let mut postings: HashMap<u64, Vec<u32>> = HashMap::new();
+        let mut postings: KeyMap<Vec<u32>> = KeyMap::default();
         for (i, c) in cases.iter().enumerate() {
             if c.consent_for_tracing != Some(true) {
                 continue;

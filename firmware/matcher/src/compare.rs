@@ -29,19 +29,18 @@
 //! assert!(result.fields.iter().any(|f| f.field == "age" && f.weight > 0.0));
 //! ```
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::names::{NameToken, TokenAgreement, compare_names};
+use crate::names::{KeyMap, NameToken, TokenAgreement, compare_names};
 use crate::profile::{ChildProfile, NameField, Place, Relation};
 
 /// How often each name token occurs among the indexed records: the u-probabilities
 /// of name agreement.
 #[derive(Clone, Debug, Default)]
 pub struct NameFrequencies {
-    counts: HashMap<u64, u32>,
+    counts: KeyMap<u32>,
     population: u32,
 }
 
@@ -102,6 +101,9 @@ pub struct Weights {
     pub name_cap: f32,
     /// Each token of the shorter name with no partner in the other (a different name).
     pub name_token_disagree: f32,
+    /// Each pair of agreeing tokens written in crossed order (not a family-name-first
+    /// rotation).
+    pub name_order_crossing: f32,
     /// Share of a token's weight kept for each kind of agreement.
     pub same_consonants_share: f32,
     /// See `same_consonants_share`.
@@ -148,17 +150,18 @@ impl Default for Weights {
             name_m: 0.9,
             name_token_cap: 9.0,
             name_cap: 22.0,
-            name_token_disagree: -3.0,
+            name_token_disagree: -4.0,
+            name_order_crossing: -1.5,
             same_consonants_share: 0.8,
             nickname_share: 0.7,
             sounds_alike_share: 0.5,
             sex_agree: 1.0,
             sex_disagree: -4.5,
-            age_by_years: [2.5, 2.0, 1.2, 0.3, -2.0, -3.5, -6.0],
+            age_by_years: [2.5, 2.0, 1.2, 0.3, -2.5, -5.0, -9.0],
             dob_same: 6.0,
             dob_close: 2.5,
             dob_far: -1.5,
-            separation_by_days: [3.0, 2.0, 1.0, 0.0, -1.5],
+            separation_by_days: [3.0, 2.0, 1.0, 0.0, -3.0],
             place_by_level: [3.5, 2.5, 1.0, 0.2, -1.0],
             last_place_share: 0.5,
             family_name_share: 0.8,
@@ -188,6 +191,12 @@ pub struct FieldEvidence {
 pub struct Comparison {
     /// Total weight in bits.
     pub weight: f32,
+    /// A name of the child on one side is not any name on the other (two different
+    /// given names, as between siblings). A match with differing names is never
+    /// more than possible unless the dates of birth are the same.
+    pub names_differ: bool,
+    /// Both dates of birth given and the same.
+    pub same_birth_date: bool,
     /// Per-field evidence (empty unless an explanation was asked for).
     pub fields: Vec<FieldEvidence>,
 }
@@ -216,7 +225,7 @@ fn name_pair_weight(
     freq: &NameFrequencies,
     w: &Weights,
     explain: Option<&mut String>,
-) -> f32 {
+) -> (f32, usize, usize) {
     let agreement = compare_names(&a.tokens, &b.tokens);
     let mut total = 0.0;
     let mut text = String::new();
@@ -247,8 +256,10 @@ fn name_pair_weight(
             );
         }
     }
-    let disagreements = agreement.unpaired_a.min(agreement.unpaired_b);
+    let disagreements = agreement.disagreements();
     total += disagreements as f32 * w.name_token_disagree;
+    let crossings = agreement.crossings(a.tokens.len(), b.tokens.len());
+    total += crossings as f32 * w.name_order_crossing;
     if let Some(e) = explain {
         if text.is_empty() {
             text.push_str("no name in common");
@@ -256,9 +267,15 @@ fn name_pair_weight(
         if disagreements > 0 {
             let _ = write!(text, "; {disagreements} name(s) differ");
         }
+        if agreement.unsure > 0 {
+            let _ = write!(text, "; {} name(s) only alike", agreement.unsure);
+        }
+        if crossings > 0 {
+            let _ = write!(text, "; order crossed");
+        }
         *e = text;
     }
-    total
+    (total, disagreements, agreement.unsure)
 }
 
 /// Best weight over every pairing of the two sides' written names.
@@ -268,23 +285,23 @@ fn names_weight(
     freq: &NameFrequencies,
     w: &Weights,
     explain: Option<&mut String>,
-) -> Option<f32> {
-    let mut best: Option<(f32, usize, usize)> = None;
+) -> Option<(f32, usize, usize)> {
+    let mut best: Option<(f32, usize, usize, usize, usize)> = None;
     for (i, fa) in a.iter().enumerate() {
         for (j, fb) in b.iter().enumerate() {
-            let s = name_pair_weight(fa, fb, freq, w, None);
-            if best.is_none_or(|(bs, _, _)| s > bs) {
-                best = Some((s, i, j));
+            let (s, d, u) = name_pair_weight(fa, fb, freq, w, None);
+            if best.is_none_or(|(bs, ..)| s > bs) {
+                best = Some((s, d, u, i, j));
             }
         }
     }
-    let (s, i, j) = best?;
+    let (s, d, u, i, j) = best?;
     if let Some(e) = explain {
         let mut detail = String::new();
         name_pair_weight(&a[i], &b[j], freq, w, Some(&mut detail));
         *e = format!("'{}' / '{}': {}", a[i].display, b[j].display, detail);
     }
-    Some(s.min(w.name_cap))
+    Some((s.min(w.name_cap), d, u))
 }
 
 fn age_weight(a: &ChildProfile, b: &ChildProfile, w: &Weights) -> Option<f32> {
@@ -381,8 +398,19 @@ fn family_weight(
             let conflicting = ra.relation != Relation::Unknown
                 && rb.relation != Relation::Unknown
                 && ra.relation != rb.relation;
-            let name = names_weight(&ra.names, &rb.names, freq, w, None).unwrap_or(0.0);
-            let v = if name > 0.0 {
+            let (name, differ, unsure) =
+                names_weight(&ra.names, &rb.names, freq, w, None).unwrap_or((0.0, 0, 0));
+            let v = if differ > 0 {
+                // Some name of this relative is not the other's: a different person.
+                if same_relation {
+                    w.family_name_disagree
+                } else {
+                    0.0
+                }
+            } else if unsure > 0 {
+                // Only alike (Alina, Polina): not evidence either way.
+                0.0
+            } else if name > 0.0 {
                 let mut v = name * w.family_name_share;
                 if same_relation {
                     v += w.family_relation_agree;
@@ -460,10 +488,15 @@ pub fn compare(
     let mut total = 0.0;
 
     let mut detail = String::new();
-    if let Some(v) = names_weight(&a.names, &b.names, freq, w, explain.then_some(&mut detail)) {
+    let mut names_differ = false;
+    if let Some((v, differ, unsure)) =
+        names_weight(&a.names, &b.names, freq, w, explain.then_some(&mut detail))
+    {
         total += v;
+        names_differ = differ + unsure > 0;
         ex.add("name", v, || std::mem::take(&mut detail));
     }
+    let same_birth_date = a.date_of_birth.is_some() && a.date_of_birth == b.date_of_birth;
     if let (Some(x), Some(y)) = (a.sex, b.sex) {
         let v = if x == y { w.sex_agree } else { w.sex_disagree };
         total += v;
@@ -532,6 +565,8 @@ pub fn compare(
     }
     Comparison {
         weight: total,
+        names_differ,
+        same_birth_date,
         fields,
     }
 }

@@ -28,9 +28,7 @@
 //! assert_eq!(found, vec![0]);
 //! ```
 
-use std::collections::HashMap;
-
-use crate::names::{NameToken, hash_bytes};
+use crate::names::{KeyMap, NameToken, hash_bytes};
 use crate::profile::ChildProfile;
 
 /// Namespace mixed into keys of relatives' names.
@@ -74,7 +72,7 @@ pub struct BlockingIndex {
     keys: Vec<u64>,
     offsets: Vec<u32>,
     postings: Vec<u32>,
-    added: HashMap<u64, Vec<u32>>,
+    added: KeyMap<Vec<u32>>,
     population: u32,
 }
 
@@ -105,7 +103,7 @@ impl BlockingIndex {
             keys,
             offsets,
             postings,
-            added: HashMap::new(),
+            added: KeyMap::default(),
             population: profiles.len() as u32,
         }
     }

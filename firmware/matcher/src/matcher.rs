@@ -37,7 +37,7 @@ use fieldkit_domain::{Case, Date, RecordId, TracingRequest};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::compare::{FieldEvidence, NameFrequencies, Weights, compare};
+use crate::compare::{Comparison, FieldEvidence, NameFrequencies, Weights, compare};
 use crate::index::{BlockingIndex, Scratch, query_keys};
 use crate::profile::{ChildProfile, Locations};
 
@@ -81,7 +81,7 @@ impl Default for MatchSettings {
     fn default() -> Self {
         MatchSettings {
             weights: Weights::default(),
-            likely: 20.0,
+            likely: 21.0,
             possible: 8.0,
             candidates: 300,
             top: 20,
@@ -90,9 +90,12 @@ impl Default for MatchSettings {
 }
 
 impl MatchSettings {
-    /// The class of a total weight, if it reaches one.
-    pub fn classify(&self, weight: f32) -> Option<Likelihood> {
-        if weight >= self.likely {
+    /// The class of a comparison, if it reaches one. Differing names keep a match at
+    /// `possible` at most (unless the dates of birth agree): a sibling shares
+    /// parents, family name, separation and place, and only the given name tells.
+    pub fn classify(&self, c: &Comparison) -> Option<Likelihood> {
+        let weight = c.weight;
+        if weight >= self.likely && (!c.names_differ || c.same_birth_date) {
             Some(Likelihood::Likely)
         } else if weight >= self.possible {
             Some(Likelihood::Possible)
@@ -202,7 +205,7 @@ impl ProfileIndex {
         let candidates = self
             .blocking
             .candidates(&keys, scratch, settings.candidates + 1);
-        let mut scored: Vec<(f32, usize)> = candidates
+        let mut scored: Vec<(f32, usize, Likelihood)> = candidates
             .into_iter()
             .map(|i| i as usize)
             .filter(|&i| Some(i) != skip)
@@ -217,16 +220,16 @@ impl ProfileIndex {
                         compare(p, query, &self.frequencies, &settings.weights, false)
                     }
                 };
-                (c.weight >= settings.possible).then_some((c.weight, i))
+                let likelihood = settings.classify(&c)?;
+                Some((c.weight, i, likelihood))
             })
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         scored.truncate(settings.top);
         scored
             .into_iter()
-            .filter_map(|(weight, i)| {
-                let likelihood = settings.classify(weight)?;
-                let fields = if explain {
+            .map(|(weight, i, likelihood)| {
+                let mut fields = if explain {
                     let p = &self.profiles[i];
                     match side {
                         Side::Sought => {
@@ -239,12 +242,19 @@ impl ProfileIndex {
                 } else {
                     Vec::new()
                 };
-                Some(PotentialMatch {
+                if explain && likelihood == Likelihood::Possible && weight >= settings.likely {
+                    fields.push(FieldEvidence {
+                        field: "likelihood",
+                        weight: 0.0,
+                        detail: "a name differs (a sibling?): possible at most".into(),
+                    });
+                }
+                PotentialMatch {
                     index: i,
                     weight,
                     likelihood,
                     fields,
-                })
+                }
             })
             .collect()
     }

@@ -722,11 +722,15 @@ pub fn generate(spec: PopulationSpec) -> Population {
             } else {
                 Sex::Male
             };
-            let given = if sex == Sex::Female {
-                *rng.pick(female)
-            } else {
-                *rng.pick(male)
-            };
+            // Siblings never share a given name.
+            let pool = if sex == Sex::Female { female } else { male };
+            let mut given = *rng.pick(pool);
+            while children
+                .iter()
+                .any(|c: &Child| c.name.parts[0].latin == given.latin)
+            {
+                given = *rng.pick(pool);
+            }
             let mut parts = vec![given];
             parts.extend(child_tail.iter().copied());
             let birth = date(separated_on - age * 365 - rng.between(0, 364));
