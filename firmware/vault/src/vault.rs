@@ -462,6 +462,43 @@ impl Vault {
             .set_cache_size(opts.cache_bytes)
             .create(path)
             .map_err(|e| open_error(path, e))?;
+        Self::initialise(db, path, init, opts)
+    }
+
+    /// Creates a vault on any redb storage backend (`label` names it in messages). Tests use
+    /// this with a backend that loses unsynced writes, as a power cut does.
+    pub fn create_on(
+        backend: impl redb::StorageBackend,
+        label: &Path,
+        init: InitOptions<'_>,
+        opts: OpenOptions,
+    ) -> Result<(Session, RecoveryKey)> {
+        validate_username(init.username)?;
+        init.policy.check(init.credential)?;
+        let db = redb::Builder::new()
+            .set_cache_size(opts.cache_bytes)
+            .create_with_backend(backend)
+            .map_err(|e| open_error(label, e))?;
+        Self::initialise(db, label, init, opts)
+    }
+
+    fn initialise(
+        db: Database,
+        path: &Path,
+        init: InitOptions<'_>,
+        opts: OpenOptions,
+    ) -> Result<(Session, RecoveryKey)> {
+        // Never initialise over an existing vault: that would replace its key slots.
+        {
+            let txn = db.begin_read()?;
+            match txn.open_table(META) {
+                Ok(t) if t.get(meta::SCHEMA)?.is_some() => {
+                    return Err(VaultError::Exists(path.to_path_buf()));
+                }
+                Ok(_) | Err(redb::TableError::TableDoesNotExist(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
         let mut vault_id = [0u8; 16];
         crypto::fill_random(&mut vault_id)?;
         let mut device = [0u8; 8];
@@ -557,6 +594,24 @@ impl Vault {
             .set_check_integrity_on_open(opts.verify_on_open)
             .open(path)
             .map_err(|e| open_error(path, e))?;
+        Self::from_db(db, path, opts)
+    }
+
+    /// Opens a vault on any redb storage backend (`label` names it in messages).
+    pub fn open_on(
+        backend: impl redb::StorageBackend,
+        label: &Path,
+        opts: OpenOptions,
+    ) -> Result<Vault> {
+        let db = redb::Builder::new()
+            .set_cache_size(opts.cache_bytes)
+            .set_check_integrity_on_open(opts.verify_on_open)
+            .create_with_backend(backend)
+            .map_err(|e| open_error(label, e))?;
+        Self::from_db(db, label, opts)
+    }
+
+    fn from_db(db: Database, path: &Path, opts: OpenOptions) -> Result<Vault> {
         let txn = db.begin_read()?;
         let schema: u32 = read_meta(&txn, meta::SCHEMA)?
             .ok_or_else(|| VaultError::Corrupt("no schema version: not a fieldkit vault".into()))?;
