@@ -52,6 +52,11 @@ pub struct DuplicatePair {
 /// Every pair of indexed cases at or above the `possible` threshold, strongest
 /// first, each pair once.
 pub fn find_duplicates(cases: &ProfileIndex, settings: &MatchSettings) -> Vec<DuplicatePair> {
+    // Two registrations of one child share most name keys: fewer candidates do.
+    let settings = &MatchSettings {
+        candidates: settings.candidates.min(100),
+        ..settings.clone()
+    };
     let mut pairs: Vec<DuplicatePair> = cases
         .profiles()
         .par_iter()

@@ -11,3 +11,4 @@ pub mod index;
 pub mod matcher;
 pub mod names;
 pub mod profile;
+pub mod triage;
