@@ -1,4 +1,4 @@
-//! The published vectors (../shared/vectors/README.md) decode to what they mean.
+//! The published vectors (tests/data/vectors/README.md) decode to what they mean.
 
 use std::path::PathBuf;
 
@@ -6,13 +6,13 @@ use fieldkit_drivers::charger::{ChargerReading, ModbusCharger, Stage};
 use fieldkit_drivers::modbus::{ExceptionCode, ReadRequest, Response};
 use fieldkit_drivers::vedirect::{self, ChargeState};
 
-/// The shared vectors live beside the repository (`../shared/vectors`); FIELDKIT_VECTORS
-/// overrides.
+/// The vectors are kept in the repository (`tests/data/vectors`, copied from the project's
+/// shared vectors); FIELDKIT_VECTORS overrides.
 fn vectors_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("FIELDKIT_VECTORS") {
         return PathBuf::from(dir);
     }
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/vectors");
     assert!(
         dir.is_dir(),
         "test vectors not found at {}: set FIELDKIT_VECTORS",

@@ -21,7 +21,7 @@ fn vectors() -> PathBuf {
     if let Ok(dir) = std::env::var("FIELDKIT_VECTORS") {
         return PathBuf::from(dir);
     }
-    let dir = repo().join("../shared/vectors");
+    let dir = repo().join("tests/data/vectors");
     assert!(dir.is_dir(), "vectors not found at {}", dir.display());
     dir
 }
