@@ -2,7 +2,7 @@
 //! the serial tests): a thread steps the model as simulated time passes and publishes the
 //! state to the simulated devices.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -31,6 +31,11 @@ impl SimClock {
         }
     }
 
+    /// Where simulated time started.
+    pub fn start(&self) -> Timestamp {
+        self.start
+    }
+
     /// Simulated now.
     pub fn now(&self) -> Timestamp {
         let secs = self.origin.elapsed().as_secs_f64() * f64::from(self.speedup);
@@ -42,14 +47,16 @@ impl SimClock {
 #[derive(Debug)]
 pub struct LiveKit {
     model: Arc<Mutex<KitModel>>,
+    /// The battery draw in W, as f32 bits, so the kit's own decisions change the load.
+    load_w: Arc<AtomicU32>,
     stop: Arc<AtomicBool>,
     handle: Option<JoinHandle<()>>,
     clock: SimClock,
 }
 
 impl LiveKit {
-    /// Runs `model` on `clock`, drawing `load_w`, publishing to `state` and `bus` every
-    /// `tick` of wall time.
+    /// Runs `model` on `clock`, drawing `load_w` (until [`LiveKit::set_load_w`]), publishing
+    /// to `state` and `bus` every `tick` of wall time.
     pub fn spawn(
         model: KitModel,
         clock: SimClock,
@@ -60,7 +67,8 @@ impl LiveKit {
     ) -> std::io::Result<Self> {
         let model = Arc::new(Mutex::new(model));
         let stop = Arc::new(AtomicBool::new(false));
-        let (m, s) = (model.clone(), stop.clone());
+        let load = Arc::new(AtomicU32::new(load_w.to_bits()));
+        let (m, s, l) = (model.clone(), stop.clone(), load.clone());
         let handle = std::thread::Builder::new()
             .name("sim-kit".into())
             .spawn(move || {
@@ -70,7 +78,7 @@ impl LiveKit {
                         let target = clock.now().as_secs();
                         while model.time_s() < target {
                             let dt = (target - model.time_s()).min(60);
-                            model.step(dt, load_w);
+                            model.step(dt, f32::from_bits(l.load(Ordering::Relaxed)));
                         }
                         state.set(model.state());
                         bus.set_state(model.state());
@@ -80,6 +88,7 @@ impl LiveKit {
             })?;
         Ok(Self {
             model,
+            load_w: load,
             stop,
             handle: Some(handle),
             clock,
@@ -89,6 +98,12 @@ impl LiveKit {
     /// The clock the model runs on.
     pub fn clock(&self) -> SimClock {
         self.clock
+    }
+
+    /// Changes the battery draw from now on, in W.
+    pub fn set_load_w(&self, load_w: f32) {
+        self.load_w
+            .store(load_w.max(0.0).to_bits(), Ordering::Relaxed);
     }
 
     /// State of charge now.

@@ -20,6 +20,7 @@
 
 pub mod clock;
 pub mod i2c;
+pub mod live;
 pub mod model;
 pub mod pty;
 pub mod run;

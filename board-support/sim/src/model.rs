@@ -175,6 +175,14 @@ impl KitModel {
         m
     }
 
+    /// The same kit, its clock set to `time_s` (a live kit starts at its clock's start, not at
+    /// midnight of day 0).
+    pub fn starting_at(mut self, time_s: u64) -> Self {
+        self.time_s = time_s;
+        self.last.time_s = time_s;
+        self
+    }
+
     /// The spec.
     pub fn spec(&self) -> &KitSpec {
         &self.spec

@@ -199,6 +199,45 @@ fn governor_index(g: CpuGovernor) -> usize {
     }
 }
 
+impl LoadFigures {
+    /// What the kit draws from the battery, in W, while it runs under decision `d`: the board
+    /// at its governor (busy or idle), the screen for the share of the time caseworkers keep it
+    /// on, the modem and LoRa when their links may run, plus `extra_5v_w` on the 5 V rail (a
+    /// job's transmissions), through the converter.
+    pub fn draw_w(
+        &self,
+        d: &Decision,
+        now: Timestamp,
+        working: bool,
+        busy: bool,
+        extra_5v_w: f32,
+    ) -> f32 {
+        let g = governor_index(d.governor);
+        let mut load_5v_w = extra_5v_w + self.pi_idle_w[g];
+        if busy {
+            load_5v_w += self.pi_busy_extra_w[g];
+        }
+        // Screen: on while caseworkers use it, then for the timeout.
+        let on_fraction = match d.screen_timeout_s {
+            None => 1.0,
+            Some(t) if working => ((60.0 + t as f32) / self.interaction_period_s).clamp(0.0, 1.0),
+            Some(_) => 0.0,
+        };
+        load_5v_w += on_fraction
+            * (self.screen_on_w + self.backlight_full_w * f32::from(d.backlight_percent) / 100.0);
+        if d.links.cellular {
+            load_5v_w += self.modem_idle_w;
+            if (now.time_of_day_s() / 60) % 30 < self.sync_tx_minutes_per_half_hour {
+                load_5v_w += self.modem_tx_w;
+            }
+        }
+        if d.links.lora {
+            load_5v_w += self.lora_w;
+        }
+        load_5v_w / self.converter_efficiency
+    }
+}
+
 /// Runs `policy` over `weather` for `config.days` days.
 pub fn simulate(config: &SimConfig, weather: &WeatherTrace, policy: &mut dyn Policy) -> SimReport {
     let spec = config.spec;
@@ -325,34 +364,10 @@ pub fn simulate(config: &SimConfig, weather: &WeatherTrace, policy: &mut dyn Pol
                         }
                     }
                 }
-                load_5v_w += loads.pi_idle_w[g];
-                if busy {
-                    load_5v_w += loads.pi_busy_extra_w[g];
-                }
-                // Screen: on while caseworkers use it, then for the timeout.
-                let on_fraction = match d.screen_timeout_s {
-                    None => 1.0,
-                    Some(t) if working => {
-                        ((60.0 + t as f32) / loads.interaction_period_s).clamp(0.0, 1.0)
-                    }
-                    Some(_) => 0.0,
-                };
-                load_5v_w += on_fraction
-                    * (loads.screen_on_w
-                        + loads.backlight_full_w * f32::from(d.backlight_percent) / 100.0);
-                if d.links.cellular {
-                    load_5v_w += loads.modem_idle_w;
-                    if (now.time_of_day_s() / 60) % 30 < loads.sync_tx_minutes_per_half_hour {
-                        load_5v_w += loads.modem_tx_w;
-                    }
-                }
-                if d.links.lora {
-                    load_5v_w += loads.lora_w;
-                }
                 if working && (now.time_of_day_s() / 60).is_multiple_of(10) {
                     r.saves += 1;
                 }
-                battery_draw_w = load_5v_w / loads.converter_efficiency;
+                battery_draw_w = loads.draw_w(&d, now, working, busy, load_5v_w);
             }
         } else if matches!(power, KitPower::Halted { .. }) {
             battery_draw_w = loads.halted_w;

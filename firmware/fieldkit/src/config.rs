@@ -24,6 +24,36 @@ pub struct Config {
     pub security: SecurityConfig,
     /// Locations file (a JSON list of `{code, name, level, parent}`).
     pub locations_file: Option<PathBuf>,
+    /// The kiosk daemon's devices.
+    pub kiosk: KioskConfig,
+}
+
+/// Where the kiosk daemon finds its hardware.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KioskConfig {
+    /// I2C bus with the fuel gauge and current monitors; empty for none.
+    pub i2c_bus: String,
+    /// Charge controller as `PROTOCOL:PATH[@ADDR]` (vedirect, renogy, epever); empty for none.
+    pub charger: String,
+    /// Root under which `sys/class/backlight` and `sys/devices/system/cpu/cpufreq` are found.
+    pub sysfs_root: PathBuf,
+    /// Working hours, local time, as [start, end) hours.
+    pub working_hours: (f32, f32),
+    /// Usable battery energy in Wh.
+    pub battery_capacity_wh: f32,
+}
+
+impl Default for KioskConfig {
+    fn default() -> Self {
+        KioskConfig {
+            i2c_bus: "/dev/i2c-1".into(),
+            charger: "vedirect:/dev/charger".into(),
+            sysfs_root: PathBuf::from("/"),
+            working_hours: (8.0, 17.0),
+            battery_capacity_wh: 256.0,
+        }
+    }
 }
 
 impl Default for Config {
@@ -34,6 +64,7 @@ impl Default for Config {
             log: LogConfig::default(),
             security: SecurityConfig::default(),
             locations_file: None,
+            kiosk: KioskConfig::default(),
         }
     }
 }
@@ -174,6 +205,18 @@ argon2_passes = 2
 # Verify every page checksum of the vault file when opening it (refuses a file altered outside
 # fieldkit instead of trusting it).
 verify_on_open = true
+
+[kiosk]
+# The board's devices (udev rules name the charger /dev/charger).
+i2c_bus = "/dev/i2c-1"
+# Charge controller: vedirect:PATH, renogy:PATH[@ADDR] or epever:PATH[@ADDR]; "" for none.
+charger = "vedirect:/dev/charger"
+# Root of sysfs, for the backlight and the CPU governor.
+sysfs_root = "/"
+# Working hours [start, end), local time: the policy keeps the screen usable in them.
+working_hours = [8.0, 17.0]
+# Usable battery energy in Wh.
+battery_capacity_wh = 256.0
 "#;
 
 #[cfg(test)]

@@ -41,6 +41,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the kit's daemon: power policy over the board's sensors (or simulated ones).
+    Kiosk(cmd::kiosk::KioskArgs),
     /// Create the vault and its first caseworker; prints the recovery key once.
     Init(cmd::init::InitArgs),
     /// Manage caseworkers.
@@ -111,6 +113,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         pin_stdin: cli.pin_stdin,
     };
     match cli.command {
+        Command::Kiosk(a) => cmd::kiosk::run(&ctx, a),
         Command::Init(a) => cmd::init::run(&ctx, a),
         Command::Caseworker(c) => cmd::caseworker::run(&ctx, c),
         Command::Case(c) => cmd::records::run_case(&ctx, c),
@@ -120,6 +123,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(a) => cmd::exchange::import(&ctx, a),
         Command::Config(c) => cmd::config::run(&ctx, c),
         Command::Power(c) => cmd::power::run(c),
-        Command::Trace(c) => cmd::trace::run(c),
+        Command::Trace(c) => cmd::trace::run_with(&ctx, c),
     }
 }

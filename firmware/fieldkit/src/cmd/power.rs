@@ -2,7 +2,7 @@
 //! charger capture into JSON lines, `simulate` runs the solar kit model under a policy.
 
 mod decode;
-mod probe;
+pub(crate) mod probe;
 mod simulate;
 
 pub use decode::DecodeArgs;

@@ -1,10 +1,460 @@
-//! `fieldkit trace`: family-tracing matches (owned by the matcher work; being written).
+//! `fieldkit trace`: family tracing from the command line.
+//!
+//! - `trace match --cases FILE --requests FILE [--json]` matches Primero-shaped JSON exports
+//!   (arrays of `{"data": {...}}`) without a vault, so a coordinator can match two agencies'
+//!   exports on a laptop.
+//! - `trace duplicates --cases FILE [--json]` lists probable duplicate registrations.
+//! - `trace triage --cases FILE [--rules FILE] [--json]` gives each case its risk level and
+//!   reasons by the rules file (the shipped default when none is given).
+//! - `trace eval [--seed N] [--cases N] [--json]` runs the evaluation: fieldkit's matcher and a
+//!   Primero-style baseline side by side on a synthetic population.
+//! - `trace run [--json]` matches every tracing request in the vault against every case
+//!   (needs the signed-in session: see [`run_with`]).
+//!
+//! Reads files and the clock here, never in the matcher.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use fieldkit_domain::{Case, Date, LocationTree, Record, RecordId, RecordKind, TracingRequest};
+use fieldkit_match::compare::FieldEvidence;
+use fieldkit_match::duplicates::find_duplicates;
+use fieldkit_match::eval::{self, population::PopulationSpec};
+use fieldkit_match::matcher::{MatchSettings, ProfileIndex, Side};
+use fieldkit_match::profile::{ChildProfile, Locations};
+use fieldkit_match::triage::TriageRules;
+use serde::Serialize;
+
+use super::{Ctx, now_ms, print_json};
 
 /// Family-tracing commands.
 #[derive(Debug, clap::Subcommand)]
-pub enum TraceCommand {}
+pub enum TraceCommand {
+    /// Match tracing requests against cases, straight from Primero JSON exports.
+    Match(MatchArgs),
+    /// Match every tracing request in the vault against every case in it.
+    Run(RunArgs),
+    /// List probable duplicate registrations among cases in a Primero JSON export.
+    Duplicates(DuplicatesArgs),
+    /// Risk triage of cases in a Primero JSON export.
+    Triage(TriageArgs),
+    /// Evaluate fieldkit's matcher against a Primero-style baseline on a synthetic population.
+    Eval(EvalArgs),
+}
 
-/// Runs one trace subcommand.
+/// Options shared by matching commands.
+#[derive(Debug, clap::Args)]
+pub struct MatchOptions {
+    /// Location hierarchy: a JSON array of {code, name, level, parent}. Without it, a code's
+    /// dash-separated prefixes are its parents (JO-MA-ZAATARI is in JO-MA, in JO).
+    #[arg(long)]
+    pub locations: Option<PathBuf>,
+    /// The day ages are counted on (YYYY-MM-DD; default today).
+    #[arg(long)]
+    pub today: Option<String>,
+    /// Also list every field compared in the text output (JSON always has them).
+    #[arg(long)]
+    pub explain: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `trace match`.
+#[derive(Debug, clap::Args)]
+pub struct MatchArgs {
+    /// Cases: Primero JSON (an array of {"data": {...}}, or {"data": [...]}).
+    #[arg(long)]
+    pub cases: PathBuf,
+    /// Tracing requests: Primero JSON.
+    #[arg(long)]
+    pub requests: PathBuf,
+    #[command(flatten)]
+    pub options: MatchOptions,
+}
+
+/// `trace run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub options: MatchOptions,
+}
+
+/// `trace duplicates`.
+#[derive(Debug, clap::Args)]
+pub struct DuplicatesArgs {
+    /// Cases: Primero JSON.
+    #[arg(long)]
+    pub cases: PathBuf,
+    #[command(flatten)]
+    pub options: MatchOptions,
+}
+
+/// `trace triage`.
+#[derive(Debug, clap::Args)]
+pub struct TriageArgs {
+    /// Cases: Primero JSON.
+    #[arg(long)]
+    pub cases: PathBuf,
+    /// Rules file (TOML); default: the rules shipped with fieldkit.
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+    /// The day ages and separations are counted on (YYYY-MM-DD; default today).
+    #[arg(long)]
+    pub today: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `trace eval`.
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// Seed of the population (the reported figures use the default; tuning used seed 1).
+    #[arg(long, default_value_t = eval::EVALUATION_SEED)]
+    pub seed: u64,
+    /// About how many cases to generate.
+    #[arg(long, default_value_t = 20_000)]
+    pub cases: usize,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs the trace subcommands that need no vault session.
 pub fn run(cmd: TraceCommand) -> anyhow::Result<()> {
-    match cmd {}
+    match cmd {
+        TraceCommand::Match(a) => run_match(a),
+        TraceCommand::Run(_) => bail!(
+            "`trace run` needs the vault: the binary must call cmd::trace::run_with(&ctx, ..)"
+        ),
+        TraceCommand::Duplicates(a) => run_duplicates(a),
+        TraceCommand::Triage(a) => run_triage(a),
+        TraceCommand::Eval(a) => run_eval(a),
+    }
+}
+
+/// Runs any trace subcommand, `trace run` included (it signs in to the vault through `ctx`).
+pub fn run_with(ctx: &Ctx, cmd: TraceCommand) -> anyhow::Result<()> {
+    match cmd {
+        TraceCommand::Run(a) => run_vault(ctx, a),
+        other => run(other),
+    }
+}
+
+fn today(arg: Option<&str>) -> anyhow::Result<Date> {
+    match arg {
+        Some(s) => s
+            .parse()
+            .with_context(|| format!("--today {s}: expected YYYY-MM-DD")),
+        None => Ok(Date::from_unix_ms(now_ms())),
+    }
+}
+
+fn read_records(path: &Path, kind: RecordKind) -> anyhow::Result<Vec<Record>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    // Records without an id get one derived from their position: the ids only name them in
+    // the output.
+    let mut n = 0u64;
+    let mut mint = || {
+        n += 1;
+        let mut random = [0u8; 10];
+        random[..8].copy_from_slice(&n.to_be_bytes());
+        RecordId::mint(0, random)
+    };
+    fieldkit_domain::primero::parse_records(&text, kind, &mut mint)
+        .with_context(|| format!("reading {}", path.display()))
+}
+
+fn read_cases(path: &Path) -> anyhow::Result<Vec<Case>> {
+    Ok(read_records(path, RecordKind::Case)?
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Case(c) => Some(*c),
+            _ => None,
+        })
+        .collect())
+}
+
+fn read_requests(path: &Path) -> anyhow::Result<Vec<TracingRequest>> {
+    Ok(read_records(path, RecordKind::TracingRequest)?
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::TracingRequest(t) => Some(*t),
+            _ => None,
+        })
+        .collect())
+}
+
+fn read_locations(path: Option<&Path>) -> anyhow::Result<Option<LocationTree>> {
+    let Some(path) = path else { return Ok(None) };
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let list = serde_json::from_str(&text)
+        .with_context(|| format!("{}: expected a JSON array of locations", path.display()))?;
+    Ok(Some(
+        LocationTree::new(list).with_context(|| format!("{}", path.display()))?,
+    ))
+}
+
+/// One potential match, as printed.
+#[derive(Debug, Serialize)]
+struct MatchOut {
+    likelihood: &'static str,
+    score: f32,
+    case_id: String,
+    case_name: String,
+    comparison: Vec<FieldEvidence>,
+}
+
+/// One trace and its potential matches, as printed.
+#[derive(Debug, Serialize)]
+struct TraceOut {
+    tracing_request_id: String,
+    trace_id: String,
+    name: String,
+    potential_matches: Vec<MatchOut>,
+}
+
+fn case_label(c: &Case) -> String {
+    c.case_id_display
+        .clone()
+        .unwrap_or_else(|| c.id.to_string())
+}
+
+fn match_all(
+    cases: &[Case],
+    requests: &[TracingRequest],
+    options: &MatchOptions,
+) -> anyhow::Result<Vec<TraceOut>> {
+    let tree = read_locations(options.locations.as_deref())?;
+    let locations = tree
+        .as_ref()
+        .map_or(Locations::CodePrefixes, Locations::Tree);
+    let today = today(options.today.as_deref())?;
+    let settings = MatchSettings::default();
+    let index = ProfileIndex::new(
+        cases
+            .iter()
+            .map(|c| ChildProfile::from_case(c, &locations, today))
+            .collect(),
+    );
+    let mut owners = Vec::new();
+    let mut queries = Vec::new();
+    for r in requests {
+        for t in r.traces() {
+            owners.push((r, t));
+            queries.push(ChildProfile::from_trace(r, t, &locations, today));
+        }
+    }
+    let found = index.find_all(&queries, Side::Sought, &settings, true);
+    Ok(owners
+        .into_iter()
+        .zip(found)
+        .map(|((r, t), hits)| TraceOut {
+            tracing_request_id: r
+                .tracing_request_id_display
+                .clone()
+                .unwrap_or_else(|| r.id.to_string()),
+            trace_id: t.unique_id.clone(),
+            name: t.names().next().unwrap_or("").to_string(),
+            potential_matches: hits
+                .into_iter()
+                .map(|m| {
+                    let c = &cases[m.index];
+                    MatchOut {
+                        likelihood: m.likelihood.as_str(),
+                        score: (m.weight * 10.0).round() / 10.0,
+                        case_id: case_label(c),
+                        case_name: c.names().next().unwrap_or("").to_string(),
+                        comparison: m.fields,
+                    }
+                })
+                .collect(),
+        })
+        .collect())
+}
+
+fn print_matches(out: &[TraceOut], explain: bool) {
+    let settings = MatchSettings::default();
+    println!(
+        "Score: evidence in bits (each +1 doubles the odds it is the same child); likely from {}, possible from {}.",
+        settings.likely, settings.possible
+    );
+    for t in out {
+        println!(
+            "\nTrace {} of request {}: {}",
+            t.trace_id, t.tracing_request_id, t.name
+        );
+        if t.potential_matches.is_empty() {
+            println!("  no potential match");
+        }
+        for m in &t.potential_matches {
+            println!(
+                "  {:<8} {:>5.1}  case {}  {}",
+                m.likelihood, m.score, m.case_id, m.case_name
+            );
+            let shown = if explain {
+                m.comparison.len()
+            } else {
+                m.comparison.len().min(8)
+            };
+            for f in m.comparison.iter().take(shown) {
+                println!("      {:<24} {:>+5.1}  {}", f.field, f.weight, f.detail);
+            }
+        }
+    }
+}
+
+fn run_match(a: MatchArgs) -> anyhow::Result<()> {
+    let cases = read_cases(&a.cases)?;
+    let requests = read_requests(&a.requests)?;
+    let out = match_all(&cases, &requests, &a.options)?;
+    if a.options.json {
+        print_json(&out)
+    } else {
+        print_matches(&out, a.options.explain);
+        Ok(())
+    }
+}
+
+fn run_vault(ctx: &Ctx, a: RunArgs) -> anyhow::Result<()> {
+    let mut session = ctx.session()?;
+    let now = now_ms();
+    let cases: Vec<Case> = session
+        .all(RecordKind::Case, now)
+        .context("reading cases")?
+        .into_iter()
+        .filter_map(|o| match o.record {
+            Record::Case(c) => Some(*c),
+            _ => None,
+        })
+        .collect();
+    let requests: Vec<TracingRequest> = session
+        .all(RecordKind::TracingRequest, now)
+        .context("reading tracing requests")?
+        .into_iter()
+        .filter_map(|o| match o.record {
+            Record::TracingRequest(t) => Some(*t),
+            _ => None,
+        })
+        .collect();
+    let out = match_all(&cases, &requests, &a.options)?;
+    if a.options.json {
+        print_json(&out)
+    } else {
+        print_matches(&out, a.options.explain);
+        Ok(())
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct DuplicateOut {
+    likelihood: &'static str,
+    score: f32,
+    first: String,
+    first_name: String,
+    second: String,
+    second_name: String,
+}
+
+fn run_duplicates(a: DuplicatesArgs) -> anyhow::Result<()> {
+    let cases = read_cases(&a.cases)?;
+    let tree = read_locations(a.options.locations.as_deref())?;
+    let locations = tree
+        .as_ref()
+        .map_or(Locations::CodePrefixes, Locations::Tree);
+    let today = today(a.options.today.as_deref())?;
+    let index = ProfileIndex::new(
+        cases
+            .iter()
+            .map(|c| ChildProfile::from_case(c, &locations, today))
+            .collect(),
+    );
+    let out: Vec<DuplicateOut> = find_duplicates(&index, &MatchSettings::default())
+        .into_iter()
+        .map(|d| DuplicateOut {
+            likelihood: d.likelihood.as_str(),
+            score: (d.weight * 10.0).round() / 10.0,
+            first: case_label(&cases[d.first]),
+            first_name: cases[d.first].names().next().unwrap_or("").to_string(),
+            second: case_label(&cases[d.second]),
+            second_name: cases[d.second].names().next().unwrap_or("").to_string(),
+        })
+        .collect();
+    if a.options.json {
+        return print_json(&out);
+    }
+    if out.is_empty() {
+        println!("no probable duplicates");
+    }
+    for d in &out {
+        println!(
+            "{:<8} {:>5.1}  {} {}  /  {} {}",
+            d.likelihood, d.score, d.first, d.first_name, d.second, d.second_name
+        );
+    }
+    Ok(())
+}
+
+#[derive(Debug, Serialize)]
+struct TriageOut {
+    case_id: String,
+    name: String,
+    risk_level: &'static str,
+    urgent_alert: bool,
+    reasons: Vec<fieldkit_match::triage::TriageReason>,
+}
+
+fn run_triage(a: TriageArgs) -> anyhow::Result<()> {
+    let rules = match &a.rules {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            TriageRules::from_toml(&text).with_context(|| format!("{}", p.display()))?
+        }
+        None => TriageRules::default_rules(),
+    };
+    let today = today(a.today.as_deref())?;
+    let cases = read_cases(&a.cases)?;
+    let mut out: Vec<TriageOut> = cases
+        .iter()
+        .map(|c| {
+            let t = rules.assess(c, today);
+            TriageOut {
+                case_id: case_label(c),
+                name: c.names().next().unwrap_or("").to_string(),
+                risk_level: t.level.as_str(),
+                urgent_alert: t.urgent_alert(c.id).is_some(),
+                reasons: t.reasons,
+            }
+        })
+        .collect();
+    // Urgent first, as sync sends them.
+    out.sort_by_key(|t| std::cmp::Reverse(t.reasons.first().map(|r| r.level)));
+    if a.json {
+        return print_json(&out);
+    }
+    for t in &out {
+        println!("{:<6} {}  {}", t.risk_level, t.case_id, t.name);
+        for r in &t.reasons {
+            println!("         {} ({})", r.text, r.rule);
+        }
+    }
+    Ok(())
+}
+
+fn run_eval(a: EvalArgs) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let report = eval::evaluate(
+        PopulationSpec::with_cases(a.seed, a.cases),
+        &MatchSettings::default(),
+    );
+    if a.json {
+        return print_json(&report);
+    }
+    println!("{report}");
+    println!("({:.1} s)", started.elapsed().as_secs_f64());
+    Ok(())
 }

@@ -39,19 +39,19 @@ pub struct ProbeArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ChargerKind {
+pub(crate) enum ChargerKind {
     VeDirect,
     Modbus(ModbusCharger),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct ChargerSpec {
-    kind: ChargerKind,
-    path: String,
-    device: u8,
+pub(crate) struct ChargerSpec {
+    pub(crate) kind: ChargerKind,
+    pub(crate) path: String,
+    pub(crate) device: u8,
 }
 
-fn parse_charger(spec: &str) -> anyhow::Result<ChargerSpec> {
+pub(crate) fn parse_charger(spec: &str) -> anyhow::Result<ChargerSpec> {
     let (proto, rest) = spec
         .split_once(':')
         .with_context(|| format!("--charger {spec:?}: expected PROTOCOL:PATH"))?;
@@ -80,7 +80,7 @@ fn parse_charger(spec: &str) -> anyhow::Result<ChargerSpec> {
 
 /// A charger on a serial port, whichever protocol it speaks.
 #[derive(Debug)]
-enum SerialCharger {
+pub(crate) enum SerialCharger {
     VeDirect(Box<VeDirectPort<TTYPort>>),
     Modbus(ModbusPort<TTYPort>),
 }
@@ -94,7 +94,7 @@ impl ChargerLink for SerialCharger {
     }
 }
 
-fn charger_on(port: TTYPort, spec: &ChargerSpec) -> SerialCharger {
+pub(crate) fn charger_on(port: TTYPort, spec: &ChargerSpec) -> SerialCharger {
     match spec.kind {
         ChargerKind::VeDirect => SerialCharger::VeDirect(Box::new(VeDirectPort::new(port))),
         ChargerKind::Modbus(c) => SerialCharger::Modbus(ModbusPort::new(port, c, spec.device)),
@@ -103,7 +103,7 @@ fn charger_on(port: TTYPort, spec: &ChargerSpec) -> SerialCharger {
 
 /// A bus with nothing on it, for a probe of the charger alone.
 #[derive(Debug)]
-struct NoBus;
+pub(crate) struct NoBus;
 
 impl ErrorType for NoBus {
     type Error = ErrorKind;
@@ -199,11 +199,9 @@ fn layout_for(i2c: bool) -> SensorLayout {
 }
 
 fn run_simulated(args: &ProbeArgs) -> anyhow::Result<()> {
-    use fieldkit_sim::clock::{LiveKit, SimClock};
-    use fieldkit_sim::i2c::SimI2c;
-    use fieldkit_sim::model::{KitModel, KitSpec};
-    use fieldkit_sim::pty::{ModbusSlave, VeDirectCharger, pty_pair};
-    use fieldkit_sim::speak::StateCell;
+    use fieldkit_sim::clock::SimClock;
+    use fieldkit_sim::live::{SimCharger, SimulatedKit};
+    use fieldkit_sim::model::KitSpec;
     use fieldkit_sim::weather::WeatherTrace;
 
     let spec = match &args.charger {
@@ -214,38 +212,27 @@ fn run_simulated(args: &ProbeArgs) -> anyhow::Result<()> {
             device: 1,
         },
     };
-    let model = KitModel::new(KitSpec::default(), WeatherTrace::clear(365), 80.0);
-    let cell = StateCell::new(model.state());
-    let bus = SimI2c::new(model.state(), model.spec().cells_in_series);
+    let charger = match spec.kind {
+        ChargerKind::VeDirect => SimCharger::VeDirect,
+        ChargerKind::Modbus(c) => SimCharger::Modbus(c, spec.device),
+    };
     // Noon on day 0, an hour of simulated time per minute of wall time.
     let clock = SimClock::new(Timestamp::from_day_and_hour(0, 12.0), 60);
-    let kit = LiveKit::spawn(
-        model,
+    let (sim, port) = SimulatedKit::start(
+        KitSpec::default(),
+        WeatherTrace::clear(365),
+        80.0,
         clock,
         6.0,
-        cell.clone(),
-        bus.clone(),
-        Duration::from_millis(20),
+        charger,
     )
     .context("starting the simulated kit")?;
-    let (device_end, kit_end) =
-        pty_pair(Duration::from_millis(1500)).context("opening a pseudo-terminal")?;
-    let _vedirect;
-    let _modbus;
-    match spec.kind {
-        ChargerKind::VeDirect => {
-            _vedirect = VeDirectCharger::spawn(device_end, cell, Duration::from_millis(100))
-                .context("starting the simulated VE.Direct charger")?;
-        }
-        ChargerKind::Modbus(c) => {
-            _modbus = ModbusSlave::spawn(device_end, c, spec.device, cell)
-                .context("starting the simulated Modbus charger")?;
-        }
-    }
-    // Let the model publish its first state.
-    std::thread::sleep(Duration::from_millis(100));
-    let sensors = PowerSensors::new(bus, Some(charger_on(kit_end, &spec)), layout_for(true));
-    let clock = kit.clock();
+    let sensors = PowerSensors::new(
+        sim.bus.clone(),
+        Some(charger_on(port, &spec)),
+        layout_for(true),
+    );
+    let clock = sim.kit.clock();
     probe_loop(sensors, args, || clock.now());
     Ok(())
 }

@@ -1,0 +1,397 @@
+//! `fieldkit kiosk`: the daemon a kit runs. It holds the vault (locked until a caseworker signs
+//! in on the touch screen), reads the fuel gauge, current monitors and charge controller through
+//! the board's drivers, lets the power policy decide, and carries the decision out: backlight,
+//! CPU governor, which links and background jobs may run, and a clean shutdown before the
+//! battery browns out.
+//!
+//! With `--simulate` the same loop runs against the simulated kit (the battery, panel and
+//! charger model on an accelerated clock; the charger on a pseudo-terminal; sysfs files under
+//! the data directory), so the whole daemon can be watched on a laptop.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde_json::json;
+
+use fieldkit_drivers::embedded_hal::i2c::I2c;
+use fieldkit_drivers::sensors::{PowerSensors, SensorLayout};
+use fieldkit_drivers::serial::ChargerLink;
+use fieldkit_linux::{Backlight, CpuFreq};
+use fieldkit_power::{
+    Admission, CpuGovernor, Decision, Job, JobKind, Policy, PolicyConfig, PowerPolicy, Timestamp,
+};
+use fieldkit_vault::Vault;
+
+use super::Ctx;
+
+/// Arguments of `kiosk`.
+#[derive(Debug, clap::Args)]
+pub struct KioskArgs {
+    /// Run on simulated hardware: the battery, panel and charger model on an accelerated clock,
+    /// the charger on a pseudo-terminal, the backlight and CPU governor as files under
+    /// DATA_DIR/sim-sys.
+    #[arg(long)]
+    pub simulate: bool,
+    /// With --simulate: simulated seconds per second.
+    #[arg(long, default_value_t = 600)]
+    pub speed: u32,
+    /// With --simulate: the hour of day the simulation starts at.
+    #[arg(long, default_value_t = 8.0)]
+    pub start_hour: f32,
+    /// With --simulate: state of charge the battery starts with, in %.
+    #[arg(long, default_value_t = 70.0)]
+    pub start_soc: f32,
+    /// With --simulate: weather trace (TOML; default clear skies).
+    #[arg(long)]
+    pub weather: Option<PathBuf>,
+    /// Stop after this many (simulated) hours; default: run until shut down.
+    #[arg(long)]
+    pub hours: Option<f32>,
+    /// Print status as JSON lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A background job the kiosk runs when the policy admits it.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    job: Job,
+    /// Minutes of work left at full speed.
+    work_min: f32,
+}
+
+/// The daily background work, with declared energy (Wh) and minutes of work: the same figures
+/// the power simulation uses.
+fn daily_jobs() -> Vec<Pending> {
+    fieldkit_sim::run::DAILY_JOBS
+        .iter()
+        .map(|&(kind, energy_wh, work_min)| Pending {
+            job: Job { kind, energy_wh },
+            work_min,
+        })
+        .collect()
+}
+
+/// What the daemon drives from a decision.
+struct Outputs {
+    backlight: Backlight,
+    cpufreq: CpuFreq,
+    last: Option<(u8, CpuGovernor)>,
+}
+
+impl Outputs {
+    fn apply(&mut self, d: &Decision) -> anyhow::Result<()> {
+        let now = (d.backlight_percent, d.governor);
+        if self.last != Some(now) {
+            self.backlight
+                .set_percent(d.backlight_percent)
+                .context("setting the backlight")?;
+            if let Err(e) = self.cpufreq.set_governor(d.governor) {
+                tracing::warn!("CPU governor not set: {e}");
+            }
+            self.last = Some(now);
+        }
+        Ok(())
+    }
+}
+
+/// Fake sysfs files for the simulated board, so the real backlight and cpufreq code writes them.
+fn simulated_sysfs(root: &std::path::Path) -> anyhow::Result<()> {
+    let bl = root.join("sys/class/backlight/10-0045");
+    let cpu = root.join("sys/devices/system/cpu/cpufreq/policy0");
+    for d in [&bl, &cpu] {
+        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+    }
+    let files = [
+        (bl.join("max_brightness"), "255"),
+        (bl.join("brightness"), "255"),
+        (bl.join("bl_power"), "0"),
+        (
+            cpu.join("scaling_available_governors"),
+            "performance ondemand powersave",
+        ),
+        (cpu.join("scaling_governor"), "ondemand"),
+    ];
+    for (path, text) in files {
+        std::fs::write(&path, format!("{text}\n"))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Runs the kiosk.
+pub fn run(ctx: &Ctx, args: KioskArgs) -> anyhow::Result<()> {
+    // The vault: opening it checks every page and holds the lock, so no other process writes.
+    let vault = match Vault::open(&ctx.vault_path(), ctx.open_options()) {
+        Ok(v) => {
+            let n = v.caseworkers()?.len();
+            tracing::info!(
+                caseworkers = n,
+                "vault open and locked: caseworkers sign in on the touch screen"
+            );
+            Some(v)
+        }
+        Err(fieldkit_vault::VaultError::Missing(p)) => {
+            tracing::warn!(
+                "no vault at {}: this kit is not provisioned yet (run `fieldkit init`)",
+                p.display()
+            );
+            None
+        }
+        Err(e) => return Err(e).context("opening the vault"),
+    };
+    let k = &ctx.config.kiosk;
+    let policy = PowerPolicy::new(PolicyConfig {
+        battery_capacity_wh: k.battery_capacity_wh,
+        working_hours: k.working_hours,
+        ..PolicyConfig::default()
+    });
+    if args.simulate {
+        run_simulated(ctx, &args, policy)?;
+    } else {
+        run_devices(ctx, &args, policy)?;
+    }
+    drop(vault);
+    Ok(())
+}
+
+fn run_simulated(ctx: &Ctx, args: &KioskArgs, policy: PowerPolicy) -> anyhow::Result<()> {
+    use fieldkit_sim::clock::SimClock;
+    use fieldkit_sim::live::{SimCharger, SimulatedKit};
+    use fieldkit_sim::model::KitSpec;
+    use fieldkit_sim::weather::WeatherTrace;
+
+    let weather = match &args.weather {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            WeatherTrace::from_toml(&text)
+                .with_context(|| format!("{}: not a weather trace", p.display()))?
+        }
+        None => WeatherTrace::clear(365),
+    };
+    let spec = KitSpec {
+        battery_capacity_wh: ctx.config.kiosk.battery_capacity_wh,
+        ..KitSpec::default()
+    };
+    let clock = SimClock::new(Timestamp::from_day_and_hour(0, args.start_hour), args.speed);
+    let (sim, port) = SimulatedKit::start(
+        spec,
+        weather,
+        args.start_soc,
+        clock,
+        6.0,
+        SimCharger::VeDirect,
+    )
+    .context("starting the simulated kit")?;
+    let root = ctx.data_dir.join("sim-sys");
+    simulated_sysfs(&root)?;
+    let outputs = Outputs {
+        backlight: Backlight::find(&root)?,
+        cpufreq: CpuFreq::find(&root)?,
+        last: None,
+    };
+    let charger = fieldkit_drivers::serial::VeDirectPort::new(port);
+    let sensors = PowerSensors::new(sim.bus.clone(), Some(charger), SensorLayout::default());
+    let loads = fieldkit_sim::run::LoadFigures::default();
+    let kit = &sim.kit;
+    // About one decision per simulated minute, as on the board, within what a thread can keep up.
+    let tick = Duration::from_secs_f64((60.0 / f64::from(args.speed.max(1))).clamp(0.005, 1.0));
+    tracing::info!(
+        speed = args.speed,
+        sysfs = %root.display(),
+        "simulated kit running: battery, panel and charger model; VE.Direct on a pseudo-terminal"
+    );
+    daemon_loop(
+        sensors,
+        outputs,
+        policy,
+        args,
+        tick,
+        || clock.now(),
+        |d, now, working, busy| kit.set_load_w(loads.draw_w(d, now, working, busy, 0.0)),
+    )
+}
+
+#[cfg(feature = "kiosk")]
+fn run_devices(ctx: &Ctx, args: &KioskArgs, policy: PowerPolicy) -> anyhow::Result<()> {
+    use super::power::probe::{ChargerKind, NoBus, charger_on, parse_charger};
+    let k = &ctx.config.kiosk;
+    let charger = if k.charger.is_empty() {
+        None
+    } else {
+        let spec = parse_charger(&k.charger)?;
+        let baud = match spec.kind {
+            ChargerKind::VeDirect => 19_200,
+            ChargerKind::Modbus(c) => c.baud_rate(),
+        };
+        let port = fieldkit_linux::open_serial(&spec.path, baud, Duration::from_millis(1500))
+            .context("opening the charge controller")?;
+        Some(charger_on(port, &spec))
+    };
+    let outputs = Outputs {
+        backlight: Backlight::find(&k.sysfs_root)?,
+        cpufreq: CpuFreq::find(&k.sysfs_root)?,
+        last: None,
+    };
+    let now = || {
+        Timestamp(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+        )
+    };
+    let tick = Duration::from_secs(10);
+    if k.i2c_bus.is_empty() {
+        let layout = SensorLayout {
+            gauge: false,
+            panel_monitor: None,
+            load_monitor: None,
+            ..SensorLayout::default()
+        };
+        let sensors = PowerSensors::new(NoBus, charger, layout);
+        daemon_loop(sensors, outputs, policy, args, tick, now, |_, _, _, _| {})
+    } else {
+        let bus = fieldkit_linux::open_i2c(&k.i2c_bus).context("opening the I2C bus")?;
+        let sensors = PowerSensors::new(bus, charger, SensorLayout::default());
+        daemon_loop(sensors, outputs, policy, args, tick, now, |_, _, _, _| {})
+    }
+}
+
+#[cfg(not(feature = "kiosk"))]
+fn run_devices(_ctx: &Ctx, _args: &KioskArgs, _policy: PowerPolicy) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "this build has no device support: run with --simulate, or build with --features kiosk"
+    )
+}
+
+/// The daemon's loop: observe, decide, apply, run admitted jobs; a status line each hour.
+fn daemon_loop<I2C: I2c, L: ChargerLink>(
+    mut sensors: PowerSensors<I2C, L>,
+    mut outputs: Outputs,
+    mut policy: PowerPolicy,
+    args: &KioskArgs,
+    tick: Duration,
+    now: impl Fn() -> Timestamp,
+    mut set_load: impl FnMut(&Decision, Timestamp, bool, bool),
+) -> anyhow::Result<()> {
+    let start = now();
+    let stop_after_s = args.hours.map(|h| (h.max(0.0) * 3600.0) as u64);
+    let (work_from, work_to) = policy.config().working_hours;
+    let mut jobs: Vec<Pending> = Vec::new();
+    let mut last_day = None;
+    let mut last_status_hour = None;
+    let mut last_mode = None;
+    let mut last_t = start;
+    loop {
+        let t = now();
+        if stop_after_s.is_some_and(|s| t.since(start) >= s) {
+            tracing::info!("stopping after the requested time");
+            return Ok(());
+        }
+        let obs = sensors.observe(t);
+        let d = policy.decide(t, &obs);
+        if last_mode != Some(d.mode) {
+            tracing::info!(mode = ?d.mode, backlight = d.backlight_percent, governor = ?d.governor, "power mode");
+            last_mode = Some(d.mode);
+        }
+        if let Some(sd) = d.shutdown {
+            let wake = sd.wake_at.map(|w| {
+                let m = w.time_of_day_s() / 60;
+                format!("day {} {:02}:{:02}", w.day(), m / 60, m % 60)
+            });
+            tracing::warn!(reason = ?sd.reason, wake = wake.as_deref().unwrap_or("when power returns"), "clean shutdown");
+            status(
+                t,
+                &d,
+                &obs,
+                &jobs,
+                args.json,
+                Some(&format!("{:?}", sd.reason)),
+            );
+            return Ok(());
+        }
+        outputs.apply(&d)?;
+
+        // Background work: queued at dawn, run one at a time when the policy admits it.
+        if last_day != Some(t.day()) && t.hour() >= 6 {
+            jobs = daily_jobs();
+            last_day = Some(t.day());
+        }
+        let working = (work_from..work_to).contains(&t.hour_f());
+        let elapsed_min = t.since(last_t) as f32 / 60.0;
+        last_t = t;
+        let mut busy = false;
+        if let Some(p) = jobs.first_mut() {
+            let link_ok = p.job.kind != JobKind::BulkSync || d.links.cellular;
+            if link_ok && policy.admit(t, &p.job) == Admission::Run {
+                busy = true;
+                p.work_min -= elapsed_min;
+                if p.work_min <= 0.0 {
+                    tracing::info!(job = ?p.job.kind, "background job done");
+                    jobs.remove(0);
+                }
+            }
+        }
+        set_load(&d, t, working, busy);
+
+        if last_status_hour != Some((t.day(), t.hour())) {
+            status(t, &d, &obs, &jobs, args.json, None);
+            last_status_hour = Some((t.day(), t.hour()));
+        }
+        std::thread::sleep(tick);
+    }
+}
+
+fn status(
+    t: Timestamp,
+    d: &Decision,
+    obs: &fieldkit_power::Observation,
+    jobs: &[Pending],
+    as_json: bool,
+    shutdown: Option<&str>,
+) {
+    let soc = obs.soc_percent.map(|r| r.value);
+    let pending: Vec<String> = jobs.iter().map(|p| format!("{:?}", p.job.kind)).collect();
+    if as_json {
+        println!(
+            "{}",
+            json!({
+                "day": t.day(), "hour": t.hour(), "soc_percent": soc,
+                "mode": format!("{:?}", d.mode).to_lowercase(),
+                "backlight_percent": d.backlight_percent,
+                "governor": d.governor.sysfs_name(),
+                "lora": d.links.lora, "cellular": d.links.cellular,
+                "surplus": d.surplus, "power_known": d.power_known,
+                "jobs_pending": pending, "shutdown": shutdown,
+            })
+        );
+        return;
+    }
+    let soc = soc.map_or_else(|| "unknown".to_string(), |s| format!("{s:.1}%"));
+    let links = match (d.links.lora, d.links.cellular) {
+        (true, true) => "lora+cellular",
+        (true, false) => "lora",
+        (false, true) => "cellular",
+        (false, false) => "none",
+    };
+    println!(
+        "day {} {:02}:00  battery {soc:>7}  mode {:<8} backlight {:>3}%  cpu {:<11} links {links:<13} {}{}",
+        t.day(),
+        t.hour(),
+        format!("{:?}", d.mode).to_lowercase(),
+        d.backlight_percent,
+        d.governor.sysfs_name(),
+        if d.surplus { "surplus " } else { "" },
+        shutdown.map_or_else(
+            || if pending.is_empty() {
+                String::new()
+            } else {
+                format!("jobs waiting: {}", pending.join(", "))
+            },
+            |r| format!("SHUTDOWN ({r})"),
+        ),
+    );
+}
