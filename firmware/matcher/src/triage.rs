@@ -247,7 +247,7 @@ impl TriageRules {
                 text: r.reason.clone(),
             })
             .collect();
-        reasons.sort_by(|a, b| b.level.cmp(&a.level));
+        reasons.sort_by_key(|r| std::cmp::Reverse(r.level));
         Triage {
             level: reasons.first().map_or(RiskLevel::Low, |r| r.level),
             reasons,

@@ -1,6 +1,8 @@
 //! Hand-written hard cases: each row is a trace, the case of the child it seeks, and what
 //! the matcher must make of them, among distractors (a sibling, a namesake, strangers).
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
 use fieldkit_domain::{Case, Date, Trace, TracingRequest};
 use fieldkit_match::matcher::{Likelihood, MatchSettings, ProfileIndex, Side};
 use fieldkit_match::profile::{ChildProfile, Locations};

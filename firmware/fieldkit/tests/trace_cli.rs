@@ -1,0 +1,175 @@
+//! `fieldkit trace ...` end to end, on the sample Primero exports under tests/data/trace.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+fn data(file: &str) -> String {
+    format!(
+        "{}/../../tests/data/trace/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+fn fieldkit(args: &[&str]) -> (bool, String, String) {
+    let dir = std::env::temp_dir();
+    let out = Command::new(env!("CARGO_BIN_EXE_fieldkit"))
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(args)
+        .env_remove("FIELDKIT_CONFIG")
+        .output()
+        .expect("run fieldkit");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn json(args: &[&str]) -> Value {
+    let (ok, out, err) = fieldkit(args);
+    assert!(ok, "fieldkit {args:?} failed: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+#[test]
+fn match_finds_each_child_with_explanations() {
+    let cases = data("cases.json");
+    let requests = data("requests.json");
+    let v = json(&[
+        "trace",
+        "match",
+        "--cases",
+        &cases,
+        "--requests",
+        &requests,
+        "--today",
+        "2026-03-01",
+        "--json",
+    ]);
+    let traces = v.as_array().unwrap();
+    assert_eq!(traces.len(), 3);
+    let first = |i: usize| &traces[i]["potential_matches"][0];
+    // Latin against Arabic script, order swapped, age 11 against 9.
+    assert_eq!(first(0)["case_id"], "JO-0001");
+    assert_eq!(first(0)["likelihood"], "likely");
+    let fields: Vec<&str> = first(0)["comparison"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    for f in [
+        "name",
+        "sex",
+        "age",
+        "location_separation",
+        "family_details_section",
+    ] {
+        assert!(fields.contains(&f), "{fields:?}");
+    }
+    // Family name first.
+    assert_eq!(first(1)["case_id"], "KE-0002");
+    assert_eq!(first(1)["likelihood"], "likely");
+    // A nickname against the full name in Cyrillic.
+    assert_eq!(first(2)["case_id"], "PL-0003");
+    // Nobody else is offered for the nickname trace.
+    assert_eq!(traces[2]["potential_matches"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn match_prints_a_readable_table() {
+    let (ok, out, err) = fieldkit(&[
+        "trace",
+        "match",
+        "--cases",
+        &data("cases.json"),
+        "--requests",
+        &data("requests.json"),
+        "--today",
+        "2026-03-01",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("likely"), "{out}");
+    assert!(out.contains("same block"), "{out}");
+    assert!(out.contains("(same name)"), "{out}");
+}
+
+#[test]
+fn duplicates_finds_the_child_registered_twice() {
+    let v = json(&[
+        "trace",
+        "duplicates",
+        "--cases",
+        &data("cases.json"),
+        "--today",
+        "2026-03-01",
+        "--json",
+    ]);
+    let pairs = v.as_array().unwrap();
+    assert_eq!(pairs[0]["first"], "JO-0001");
+    assert_eq!(pairs[0]["second"], "JO-0005");
+    assert_eq!(pairs[0]["likelihood"], "likely");
+}
+
+#[test]
+fn triage_ranks_the_unaccompanied_child_first() {
+    let v = json(&[
+        "trace",
+        "triage",
+        "--cases",
+        &data("cases.json"),
+        "--today",
+        "2026-03-01",
+        "--json",
+    ]);
+    let first = &v.as_array().unwrap()[0];
+    assert_eq!(first["case_id"], "JO-0005");
+    assert_eq!(first["risk_level"], "high");
+    assert_eq!(first["urgent_alert"], true);
+    assert_eq!(first["reasons"][0]["rule"], "unaccompanied_under_12");
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let (ok, _, err) = fieldkit(&[
+        "trace",
+        "match",
+        "--cases",
+        "/nonexistent.json",
+        "--requests",
+        &data("requests.json"),
+    ]);
+    assert!(!ok);
+    assert!(err.contains("/nonexistent.json"), "{err}");
+    let (ok, _, err) = fieldkit(&[
+        "trace",
+        "match",
+        "--cases",
+        &data("requests.json"),
+        "--requests",
+        &data("cases.json"),
+        "--today",
+        "yesterday",
+    ]);
+    assert!(!ok);
+    assert!(err.contains("YYYY-MM-DD"), "{err}");
+}
+
+#[test]
+fn eval_reports_both_matchers() {
+    let v = json(&["trace", "eval", "--cases", "1500", "--seed", "5", "--json"]);
+    for who in ["ours", "baseline"] {
+        for k in [
+            "precision_likely",
+            "recall_likely",
+            "f1_likely",
+            "precision_possible",
+            "recall_at_5",
+        ] {
+            assert!(v[who][k].is_number(), "{who}.{k}: {v}");
+        }
+    }
+    assert_eq!(v["seed"], 5);
+}
