@@ -104,7 +104,7 @@ pub struct EvalReport {
     pub index_postings: usize,
     /// Bytes of the blocking index.
     pub index_bytes: usize,
-    /// Average candidates the blocking index passed per trace (before the cap).
+    /// fieldkit's thresholds: likely and possible, in bits.
     pub thresholds: (f32, f32),
     /// fieldkit's matcher.
     pub ours: Metrics,
@@ -112,6 +112,9 @@ pub struct EvalReport {
     pub baseline: Metrics,
     /// fieldkit's duplicate detection.
     pub duplicates: DuplicateMetrics,
+    /// Precision of fieldkit's strongest pairs, as many as the baseline classes likely:
+    /// the two matchers compared at the same number of likely pairs.
+    pub ours_precision_at_baseline_likely_count: f64,
 }
 
 fn ratio(a: usize, b: usize) -> f64 {
@@ -213,8 +216,17 @@ pub fn evaluate_population(
         .par_iter()
         .map(|(r, t)| ChildProfile::from_trace(r, t, &locations, p.today))
         .collect();
-    let ours: Vec<Vec<(usize, Likelihood)>> = index
-        .find_all(&trace_profiles, Side::Sought, settings, false)
+    let found = index.find_all(&trace_profiles, Side::Sought, settings, false);
+    let mut strongest: Vec<(f32, bool)> = found
+        .iter()
+        .zip(&trace_child)
+        .flat_map(|(hits, &child)| {
+            hits.iter()
+                .map(move |h| (h.weight, p.case_child[h.index] == child))
+        })
+        .collect();
+    strongest.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let ours: Vec<Vec<(usize, Likelihood)>> = found
         .into_iter()
         .map(|hits| hits.into_iter().map(|h| (h.index, h.likelihood)).collect())
         .collect();
@@ -252,6 +264,16 @@ pub fn evaluate_population(
         recall_possible: ratio(possible_right, dup_truth),
     };
 
+    let ours = score(&ours, &trace_child, &p.case_child, true_pairs, &registered);
+    let baseline = score(
+        &theirs,
+        &trace_child,
+        &p.case_child,
+        true_pairs,
+        &registered,
+    );
+    let k = baseline.likely_pairs.min(strongest.len());
+    let at_k = ratio(strongest[..k].iter().filter(|x| x.1).count(), k);
     EvalReport {
         seed,
         cases: p.cases.len(),
@@ -262,15 +284,10 @@ pub fn evaluate_population(
         index_postings: index.blocking().posting_count(),
         index_bytes: index.blocking().memory_bytes(),
         thresholds: (settings.likely, settings.possible),
-        ours: score(&ours, &trace_child, &p.case_child, true_pairs, &registered),
-        baseline: score(
-            &theirs,
-            &trace_child,
-            &p.case_child,
-            true_pairs,
-            &registered,
-        ),
+        ours,
+        baseline,
         duplicates,
+        ours_precision_at_baseline_likely_count: at_k,
     }
 }
 
@@ -337,6 +354,13 @@ impl fmt::Display for EvalReport {
                 "{}/{}",
                 self.baseline.likely_pairs, self.baseline.possible_pairs
             )
+        )?;
+        writeln!(
+            f,
+            "{:<26} {:>10.3} {:>16}",
+            "precision, same count",
+            self.ours_precision_at_baseline_likely_count,
+            format!("(top {})", self.baseline.likely_pairs)
         )?;
         writeln!(
             f,
