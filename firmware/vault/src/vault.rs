@@ -960,6 +960,18 @@ fn unwrap_slot(vault_id: &[u8; 16], slot: &KeySlot, kek: &Key) -> Result<Keys> {
 fn open_error(path: &Path, e: redb::DatabaseError) -> VaultError {
     match e {
         redb::DatabaseError::DatabaseAlreadyOpen => VaultError::InUse(path.to_path_buf()),
+        // A file cut short inside its header, or not a redb file at all, is damage, not a
+        // failing disk: say so instead of "failed to fill whole buffer".
+        redb::DatabaseError::Storage(redb::StorageError::Io(source))
+            if source.kind() == std::io::ErrorKind::UnexpectedEof =>
+        {
+            VaultError::Corrupt(format!("the file ends early, inside its header ({source})"))
+        }
+        redb::DatabaseError::Storage(redb::StorageError::Io(source))
+            if source.kind() == std::io::ErrorKind::InvalidData =>
+        {
+            VaultError::Corrupt(source.to_string())
+        }
         redb::DatabaseError::Storage(redb::StorageError::Io(source)) => VaultError::Io {
             path: path.to_path_buf(),
             source,
@@ -1011,6 +1023,12 @@ impl fmt::Debug for Session {
             .field("user", &self.user.username)
             .finish_non_exhaustive()
     }
+}
+
+/// What [`Session::store`]'s caller already has for a document: its JSON and its summary.
+struct Known<'a> {
+    json: &'a serde_json::Value,
+    summary: Summary,
 }
 
 /// The records and summaries one write transaction changed, so the manifest is updated once.
@@ -1213,11 +1231,17 @@ impl Session {
             }
             let mut doc = Document::new(kind, id);
             let clock = &mut self.clock;
+            let json = r.to_json();
             let ops = doc
-                .diff(&r.to_json(), || clock.tick(now_ms))
+                .diff(&json, || clock.tick(now_ms))
                 .map_err(|e| VaultError::BadChange(e.to_string()))?;
             apply_all(&mut doc, &ops)?;
-            let version = self.store(&mut batch, &doc, None)?;
+            // A new document holds exactly `r`: its JSON and summary need not be rebuilt.
+            let known = Known {
+                json: &json,
+                summary: Summary::of(r, 0),
+            };
+            let version = self.store(&mut batch, &doc, None, Some(known))?;
             self.audit(&txn, now_ms, AuditAction::Write, Some((kind, id)))?;
             out.push(Saved {
                 id,
@@ -1267,7 +1291,7 @@ impl Session {
             txn: &txn,
             manifest: self.manifest,
         };
-        let version = self.store(&mut batch, &doc, Some(version))?;
+        let version = self.store(&mut batch, &doc, Some(version), None)?;
         self.audit(&txn, now_ms, AuditAction::Write, Some((kind, id)))?;
         write_meta(&txn, meta::CLOCK, &self.clock.last())?;
         let manifest = batch.manifest;
@@ -1311,7 +1335,7 @@ impl Session {
             if let Some(s) = doc.latest_stamp() {
                 self.clock.observe(s);
             }
-            self.store(&mut batch, &doc, prev)?;
+            self.store(&mut batch, &doc, prev, None)?;
             self.audit(&txn, now_ms, AuditAction::Merge, Some((kind, id)))?;
             changed += 1;
         }
@@ -1392,13 +1416,24 @@ impl Session {
         Ok((doc, row.version))
     }
 
-    /// Seals and writes a document, its summary and its index terms.
-    fn store(&self, batch: &mut Batch<'_>, doc: &Document, prev: Option<u64>) -> Result<u64> {
+    /// Seals and writes a document, its summary and its index terms. `known` spares rebuilding
+    /// the JSON and summary when the caller has them (a new record: the record it was made from).
+    fn store(
+        &self,
+        batch: &mut Batch<'_>,
+        doc: &Document,
+        prev: Option<u64>,
+        known: Option<Known<'_>>,
+    ) -> Result<u64> {
         let (kind, id) = (doc.kind(), doc.id());
         let key = schema::record_key(kind, id);
         let version = prev.map_or(1, |v| v + 1);
         let rkey = self.keys.record_key(kind)?;
-        let json = doc.to_json();
+        let (json, summary) = match known {
+            Some(k) => (std::borrow::Cow::Borrowed(k.json), Some(k.summary)),
+            None => (std::borrow::Cow::Owned(doc.to_json()), None),
+        };
+        let json = json.as_ref();
 
         let sealed = crypto::seal(
             rkey,
@@ -1410,9 +1445,12 @@ impl Session {
             .open_table(RECORDS)?
             .insert(key.as_slice(), encode(&Row { version, sealed }).as_slice())?;
 
-        let summary = match doc.to_record() {
-            Ok(r) => Summary::of(&r, doc.conflicts().len()),
-            Err(_) => fallback_summary(doc, &json),
+        let summary = match summary {
+            Some(s) => s,
+            None => match doc.to_record() {
+                Ok(r) => Summary::of(&r, doc.conflicts().len()),
+                Err(_) => fallback_summary(doc, json),
+            },
         };
         let sealed = crypto::seal(
             rkey,
@@ -1426,7 +1464,7 @@ impl Session {
 
         // Index terms: drop the old ones, add the new.
         let ikey = self.keys.index_key(kind)?;
-        let new_terms = self.terms_for(ikey, kind, &json);
+        let new_terms = self.terms_for(ikey, kind, json);
         let old_terms = self.stored_terms(batch.txn, kind, &key)?;
         let mut index = batch.txn.open_multimap_table(NAME_INDEX)?;
         if let Some(old) = old_terms {
