@@ -73,6 +73,10 @@ pub struct BlockingIndex {
     offsets: Vec<u32>,
     postings: Vec<u32>,
     added: KeyMap<Vec<u32>>,
+    /// Per profile: square root of the summed rarity of its keys, so a sparse record
+    /// (a given name only) that shares all it has is not crowded out by long names
+    /// sharing a few common keys.
+    norms: Vec<f32>,
     population: u32,
 }
 
@@ -99,21 +103,50 @@ impl BlockingIndex {
         offsets.push(postings.len() as u32);
         keys.shrink_to_fit();
         offsets.shrink_to_fit();
-        BlockingIndex {
+        let mut index = BlockingIndex {
             keys,
             offsets,
             postings,
             added: KeyMap::default(),
+            norms: Vec::new(),
             population: profiles.len() as u32,
-        }
+        };
+        index.norms = profiles
+            .iter()
+            .map(|p| index.norm(&query_keys(p)))
+            .collect();
+        index
+    }
+
+    fn idf(&self, df: usize) -> f32 {
+        ((self.population as f32 + 1.0) / df.max(1) as f32)
+            .ln()
+            .max(0.05)
+    }
+
+    fn norm(&self, keys: &[u64]) -> f32 {
+        keys.iter()
+            .map(|&k| {
+                let (fixed, added) = self.postings(k);
+                self.idf(fixed.len() + added.len())
+            })
+            .sum::<f32>()
+            .sqrt()
+            .max(1.0)
     }
 
     /// Files one more profile as number `i` (a new registration), without rebuilding.
     pub fn insert(&mut self, i: u32, p: &ChildProfile) {
-        for k in query_keys(p) {
+        let keys = query_keys(p);
+        for &k in &keys {
             self.added.entry(k).or_default().push(i);
         }
         self.population = self.population.max(i + 1);
+        let norm = self.norm(&keys);
+        if self.norms.len() <= i as usize {
+            self.norms.resize(i as usize + 1, 1.0);
+        }
+        self.norms[i as usize] = norm;
     }
 
     /// Profiles filed under one key (the static table's, then those added since).
@@ -140,6 +173,7 @@ impl BlockingIndex {
         self.keys.capacity() * 8
             + self.offsets.capacity() * 4
             + self.postings.capacity() * 4
+            + self.norms.capacity() * 4
             + self
                 .added
                 .values()
@@ -158,14 +192,13 @@ impl BlockingIndex {
         if scratch.scores.len() < n {
             scratch.scores.resize(n, 0.0);
         }
-        let total = (n as f32) + 1.0;
         for &k in keys {
             let (fixed, added) = self.postings(k);
             let df = fixed.len() + added.len();
             if df == 0 {
                 continue;
             }
-            let idf = (total / df as f32).ln().max(0.05);
+            let idf = self.idf(df);
             for &i in fixed.iter().chain(added) {
                 let slot = &mut scratch.scores[i as usize];
                 if *slot == 0.0 {
@@ -177,7 +210,10 @@ impl BlockingIndex {
         let mut found: Vec<(f32, u32)> = scratch
             .touched
             .iter()
-            .map(|&i| (scratch.scores[i as usize], i))
+            .map(|&i| {
+                let norm = self.norms.get(i as usize).copied().unwrap_or(1.0);
+                (scratch.scores[i as usize] / norm, i)
+            })
             .collect();
         for &i in &scratch.touched {
             scratch.scores[i as usize] = 0.0;
