@@ -23,6 +23,8 @@ use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 const SEED: u64 = 0x7A3B_E12D;
 const RECORDS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("records");
 const SUMMARIES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("summaries");
+const NAME_INDEX: redb::MultimapTableDefinition<&[u8], &[u8]> =
+    redb::MultimapTableDefinition::new("name_index");
 
 /// The key of case `i` in the `records` and `summaries` tables: kind byte 1, then the id.
 fn row_key(i: u64) -> Vec<u8> {
@@ -71,6 +73,51 @@ struct Shown {
     searches: Vec<Vec<Summary>>,
     verified: u64,
     audit_entries: u64,
+}
+
+/// What differs between what was shown and what was written.
+fn diff(shown: &Shown, want: &Shown) -> String {
+    let mut out = Vec::new();
+    for (i, (a, b)) in shown.list.iter().zip(&want.list).enumerate() {
+        if a != b {
+            out.push(format!("list[{i}]: shown {a:?}, written {b:?}"));
+        }
+    }
+    for (i, (a, b)) in shown.cases.iter().zip(&want.cases).enumerate() {
+        if a != b {
+            out.push(format!("case[{i}]: shown {a:?}, written {b:?}"));
+        }
+    }
+    if shown.searches != want.searches {
+        out.push(format!(
+            "searches: shown {:?}, written {:?}",
+            shown.searches, want.searches
+        ));
+    }
+    if (
+        shown.list.len(),
+        shown.cases.len(),
+        shown.verified,
+        shown.audit_entries,
+    ) != (
+        want.list.len(),
+        want.cases.len(),
+        want.verified,
+        want.audit_entries,
+    ) {
+        out.push(format!(
+            "counts: shown {} listed, {} cases, {} verified, {} audit entries; written {}, {}, {}, {}",
+            shown.list.len(),
+            shown.cases.len(),
+            shown.verified,
+            shown.audit_entries,
+            want.list.len(),
+            want.cases.len(),
+            want.verified,
+            want.audit_entries
+        ));
+    }
+    out.join("; ")
 }
 
 /// How a probe of a (possibly damaged) file ended.
@@ -254,16 +301,10 @@ fn flip_bytes_across_the_file(verify_on_open: bool) {
                                 .or_default() += 1;
                         }
                         Ok(Outcome::Read(shown)) if *shown == *want => t.unchanged += 1,
-                        Ok(Outcome::Read(shown)) => t.failures.push(format!(
-                            "{what}: DIFFERENT DATA: {} cases, {} listed, {} audit entries \
-                             (want {}, {}, {})",
-                            shown.cases.len(),
-                            shown.list.len(),
-                            shown.audit_entries,
-                            want.cases.len(),
-                            want.list.len(),
-                            want.audit_entries
-                        )),
+                        Ok(Outcome::Read(shown)) => {
+                            t.failures
+                                .push(format!("{what}: DIFFERENT DATA: {}", diff(&shown, &want)));
+                        }
                     }
                     drop(t);
                     busy.lock().unwrap()[w] = None;
@@ -448,6 +489,54 @@ fn a_deleted_or_rolled_back_record_is_reported_by_verify() {
         "a rolled-back record passes verify"
     );
     println!("tamper: a deleted record and a record rolled back to its old row fail verify()");
+}
+
+/// Runs `f` on the blind name index of the closed vault file.
+fn rewrite_index(path: &Path, f: impl FnOnce(&mut redb::MultimapTable<&[u8], &[u8]>)) {
+    let db = redb::Database::open(path).unwrap();
+    let txn = db.begin_write().unwrap();
+    f(&mut txn.open_multimap_table(NAME_INDEX).unwrap());
+    txn.commit().unwrap();
+}
+
+#[test]
+fn a_damaged_name_index_is_reported_by_verify() {
+    use redb::ReadableMultimapTable;
+    // One entry removed: a search would miss that child.
+    let dir = tempfile::tempdir().unwrap();
+    let path = build_vault(dir.path());
+    rewrite_index(&path, |index| {
+        let (term, key) = {
+            let (t, mut keys) = index.iter().unwrap().next().unwrap().unwrap();
+            let k = keys.next().unwrap().unwrap();
+            (t.value().to_vec(), k.value().to_vec())
+        };
+        assert!(index.remove(term.as_slice(), key.as_slice()).unwrap());
+    });
+    let s = Vault::open(&path, OpenOptions::default())
+        .unwrap()
+        .unlock(USER, PIN, NOW_MS + 10)
+        .unwrap();
+    let err = s.verify().unwrap_err();
+    assert!(
+        matches!(&err, VaultError::Tampered { what } if what.contains("name index")),
+        "{err}"
+    );
+    drop(s);
+    // One entry added: a search would show a child under a name that is not theirs.
+    let dir = tempfile::tempdir().unwrap();
+    let path = build_vault(dir.path());
+    rewrite_index(&path, |index| {
+        index
+            .insert([7u8; 16].as_slice(), row_key(12).as_slice())
+            .unwrap();
+    });
+    let s = Vault::open(&path, OpenOptions::default())
+        .unwrap()
+        .unlock(USER, PIN, NOW_MS + 10)
+        .unwrap();
+    assert!(is_tampered(s.verify()));
+    println!("tamper: a name-index entry removed or added fails verify()");
 }
 
 fn value_ro(txn: &redb::ReadTransaction, t: TableDefinition<&[u8], &[u8]>, key: &[u8]) -> Vec<u8> {

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use redb::{
-    Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction,
+    Database, Durability, ReadTransaction, ReadableDatabase, ReadableMultimapTable, ReadableTable,
+    WriteTransaction,
 };
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -249,6 +250,24 @@ struct Manifest {
 impl Manifest {
     fn toggle(&mut self, key: &[u8; 17], version: u64) {
         let h = crypto::hash(&[b"manifest", key, &version.to_le_bytes()]);
+        for (d, x) in self.digest.iter_mut().zip(h) {
+            *d ^= x;
+        }
+    }
+}
+
+/// Count and order-independent digest of (blind term, record key) pairs, to compare the name
+/// index with the records' sealed term sets without holding either in memory.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct IndexDigest {
+    entries: u64,
+    digest: [u8; 32],
+}
+
+impl IndexDigest {
+    fn add(&mut self, term: &[u8], key: &[u8]) {
+        self.entries += 1;
+        let h = crypto::hash(&[b"index entry", term, key]);
         for (d, x) in self.digest.iter_mut().zip(h) {
             *d ^= x;
         }
@@ -1767,13 +1786,17 @@ impl Session {
         Ok(out)
     }
 
-    /// Checks every record: it decrypts, its summary matches its version, and the set of records
-    /// and versions matches the sealed manifest (nothing deleted or rolled back).
+    /// Checks every record: it decrypts, its summary matches its version, the set of records
+    /// and versions matches the sealed manifest (nothing deleted or rolled back), and the name
+    /// index holds exactly the terms each record's sealed term set lists (so a damaged index
+    /// cannot silently hide a child from searches or show another).
     pub fn verify(&self) -> Result<u64> {
         let txn = self.vault.db.begin_read()?;
         let records = txn.open_table(RECORDS)?;
         let summaries = txn.open_table(SUMMARIES)?;
+        let terms = txn.open_table(TERMS)?;
         let mut seen = Manifest::default();
+        let mut indexed = IndexDigest::default();
         for row in records.iter()? {
             let (k, v) = row?;
             let key: [u8; 17] = k
@@ -1803,12 +1826,54 @@ impl Session {
                 });
             }
             unseal_summary(self.keys.record_key(kind)?, &key, s.value())?;
+            let tampered_terms = || VaultError::Tampered {
+                what: format!("index terms of {}", hex(&key)),
+            };
+            let t = terms.get(key.as_slice())?.ok_or_else(tampered_terms)?;
+            let row: Row = decode(t.value(), "terms")?;
+            if row.version != version {
+                return Err(tampered_terms());
+            }
+            let plain = crypto::open(
+                self.keys.record_key(kind)?,
+                &schema::row_aad("record_terms", &key, row.version),
+                &row.sealed,
+            )
+            .map_err(|_| tampered_terms())?;
+            for term in decode::<BTreeSet<[u8; 16]>>(&plain, "terms")? {
+                indexed.add(&term, &key);
+            }
+        }
+        // Every index entry of a kind this caseworker can read must be one of those terms.
+        let index = txn.open_multimap_table(NAME_INDEX)?;
+        let mut found = IndexDigest::default();
+        for row in index.iter()? {
+            let (term, keys) = row?;
+            for k in keys {
+                let k = k?;
+                let readable = k
+                    .value()
+                    .first()
+                    .and_then(|b| schema::kind_from_byte(*b))
+                    .is_some_and(|kind| self.keys.index_key(kind).is_ok());
+                if readable {
+                    found.add(term.value(), k.value());
+                }
+            }
         }
         if seen != self.manifest {
             return Err(VaultError::Tampered {
                 what: format!(
                     "the record set (manifest lists {} records, the file holds {})",
                     self.manifest.records, seen.records
+                ),
+            });
+        }
+        if found != indexed {
+            return Err(VaultError::Tampered {
+                what: format!(
+                    "the name index ({} entries where the records' sealed terms give {})",
+                    found.entries, indexed.entries
                 ),
             });
         }
