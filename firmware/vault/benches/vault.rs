@@ -19,7 +19,8 @@
 //!    index of the same word tokens). SQLCipher: a `name_terms(term, case_id)` table holding the
 //!    same tokens, ranked the same way (most shared terms, then newest), top 20; and for
 //!    comparison a naive `name LIKE '%…%'` scan.
-//! 4. The first 50 summaries: vault `Session::list`; SQLCipher the summary columns by id.
+//! 4. The first 50 summaries: vault `Session::list`; SQLCipher the summary columns by id. Then
+//!    the vault's full `Session::verify`.
 //! 5. Single-commit inserts: `FIELDKIT_BENCH_SINGLE` (default 2,000) more cases one transaction
 //!    each, into the full file (the steady state of a kit registering children).
 //!
@@ -255,6 +256,13 @@ fn run_vault(dir: &Path, size: Size) -> Res<()> {
     }
     Report::put("list_ms", ms(median(lat)));
     Report::put("rss_session_kib", peak_rss_kib() as f64);
+    // The full check a supervisor runs: every record, summary, index term and the manifest.
+    let t = Instant::now();
+    let checked = s.verify()?;
+    Report::put("verify_ms", ms(t.elapsed()));
+    if checked != size.cases as u64 {
+        return Err(format!("verify checked {checked} records").into());
+    }
     let mut s = s;
 
     // Single-commit inserts into the full vault.
@@ -602,6 +610,11 @@ fn print_table(size: Size, vault: &BTreeMap<String, f64>, sql: &BTreeMap<String,
             fmt_ms(sql.get("integrity_ms")),
         ),
         (
+            "Session::verify (every record, summary, index term, manifest)".into(),
+            fmt_ms(vault.get("verify_ms")),
+            "—".into(),
+        ),
+        (
             format!("name search, {QUERIES} full names, top {SEARCH_LIMIT}"),
             pct(vault, "search"),
             pct(sql, "search"),
@@ -638,6 +651,11 @@ fn print_table(size: Size, vault: &BTreeMap<String, f64>, sql: &BTreeMap<String,
             "peak RSS, open + search + list".into(),
             mib(vault, "rss_session_kib"),
             mib(sql, "rss_session_kib"),
+        ),
+        (
+            "peak RSS, whole run".into(),
+            mib(vault, "rss_peak_kib"),
+            mib(sql, "rss_peak_kib"),
         ),
         (
             format!("file size after {} cases", size.cases),
