@@ -206,8 +206,11 @@ fn every_acknowledged_save_survives_sigkill() {
     let mut durable = Durable::default();
     let (mut acked_saves, mut before_ready, mut in_flight_kept) = (0u64, 0u64, 0u64);
     let mut check_time = Duration::ZERO;
+    let mut ready_time = Duration::from_millis(100);
+    let mut case_checks = 0u64;
     for round in 0..usize::try_from(kills).unwrap() {
         let now = NOW_MS + (round as u64 + 1) * ROUND_MS;
+        let spawned = Instant::now();
         let mut child = spawn_writer(&path, rng.next_u64(), now);
         let stdout = child.stdout.take().unwrap();
         let mut stderr = child.stderr.take().unwrap();
@@ -225,17 +228,25 @@ fn every_acknowledged_save_survives_sigkill() {
             s
         });
 
-        // Choose the moment: a third of the kills at a random time from the start (opening,
-        // checking, signing in), the rest after a random number of acknowledged saves plus a
+        // Choose the moment: a third of the kills at a random time from the start, up to a
+        // little past the time the writer usually takes to sign in (opening, checking, signing
+        // in, the first save); the rest after a random number of acknowledged saves plus a
         // random delay (inside or between saves).
         let mut lines = Vec::new();
         if rng.chance(33) {
-            std::thread::sleep(Duration::from_micros(rng.below(150_000)));
+            let until = u64::try_from(ready_time.as_micros() * 5 / 4).unwrap();
+            std::thread::sleep(Duration::from_micros(rng.below(until)));
         } else {
             let wait_for = 1 + rng.below(6);
             while (lines.len() as u64) < wait_for {
                 match rx.recv_timeout(Duration::from_secs(60)) {
-                    Ok(line) => lines.push(line),
+                    Ok(line) => {
+                        if lines.is_empty() {
+                            // How long opening and signing in take on this machine now.
+                            ready_time = (ready_time * 3 + spawned.elapsed()) / 4;
+                        }
+                        lines.push(line);
+                    }
                     Err(_) => break,
                 }
             }
@@ -262,6 +273,7 @@ fn every_acknowledged_save_survives_sigkill() {
         let checking = Instant::now();
         let after = check(&path, &durable, now + ROUND_MS / 2, &mut rng, round);
         check_time += checking.elapsed();
+        case_checks += after.created;
         let acked_created = durable.created;
         let acked_edits: u64 = durable.edits.values().sum();
         let now_edits: u64 = after.edits.values().sum();
@@ -273,9 +285,11 @@ fn every_acknowledged_save_survives_sigkill() {
     }
     let elapsed = started.elapsed();
     println!(
-        "crash test: {kills} kills in {:.1} s ({:.1} s reopening and checking); {acked_saves} acknowledged saves checked after \
-         every reopen ({} cases, {} edits in the vault at the end); {before_ready} kills before \
-         sign-in finished; {in_flight_kept} saves in flight at the kill were kept",
+        "crash test: {kills} kills in {:.1} s ({:.1} s reopening and checking); \
+         {acked_saves} acknowledged saves, each checked after every later reopen \
+         ({case_checks} case reads compared in all; {} cases and {} edits in the vault at the \
+         end); {before_ready} kills before sign-in finished; {in_flight_kept} saves in flight \
+         at the kill were kept",
         elapsed.as_secs_f64(),
         check_time.as_secs_f64(),
         durable.created,
