@@ -24,6 +24,8 @@ pub struct Config {
     pub security: SecurityConfig,
     /// Locations file (a JSON list of `{code, name, level, parent}`).
     pub locations_file: Option<PathBuf>,
+    /// Risk-triage rules (TOML); the rules shipped with fieldkit when not given.
+    pub triage_rules: Option<PathBuf>,
     /// The kiosk daemon's devices.
     pub kiosk: KioskConfig,
 }
@@ -64,6 +66,7 @@ impl Default for Config {
             log: LogConfig::default(),
             security: SecurityConfig::default(),
             locations_file: None,
+            triage_rules: None,
             kiosk: KioskConfig::default(),
         }
     }
@@ -177,6 +180,11 @@ data_dir = "/data/fieldkit"
 # A JSON file listing locations as {"code", "name", "level", "parent"}, level one of
 # country, region, camp, block. Used to compare places in matching.
 # locations_file = "/data/fieldkit/locations.json"
+
+# Risk-triage rules (TOML, the format of firmware/matcher/rules/triage.toml). Without it the
+# rules shipped with fieldkit apply: unaccompanied under 12, GBV survivor, associated with armed
+# forces, disability without a caregiver, long separation, ...
+# triage_rules = "/data/fieldkit/triage.toml"
 
 [log]
 # A tracing filter: error, warn, info, debug, trace, per crate if needed

@@ -398,3 +398,53 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn a_new_registration_is_triaged_and_matched_at_once() {
+    let k = Kit::new();
+    k.ok(&[
+        "tracing",
+        "add",
+        "--inquirer",
+        "Halima Yusuf",
+        "--relation",
+        "mother",
+        "--child",
+        "name=Mohammed Yusuf,sex=male,age=9",
+    ]);
+    // The child registers at another desk, his name written in Arabic, his age estimated at 11.
+    let added = json(&k.ok(&[
+        "case",
+        "add",
+        "--name",
+        "محمد يوسف",
+        "--sex",
+        "male",
+        "--age",
+        "11",
+        "--estimated",
+        "--concern",
+        "unaccompanied",
+        "--family",
+        "relation=mother,relation_name=Halima",
+        "--json",
+    ]));
+    assert_eq!(added["risk"]["level"], "high", "{added}");
+    assert!(
+        added["urgent_alert"]["reasons"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty()),
+        "{added}"
+    );
+    let m = &added["potential_matches"][0];
+    assert!(
+        m["likelihood"] == "likely" || m["likelihood"] == "possible",
+        "{added}"
+    );
+    assert_eq!(m["case_id"], added["id"]);
+    assert!(m["comparison"].as_array().is_some_and(|c| !c.is_empty()));
+    // The risk level and urgent flag were saved with the case.
+    let shown = json(&k.ok(&["case", "show", added["id"].as_str().unwrap(), "--json"]));
+    assert_eq!(shown["data"]["risk_level"], "high");
+    assert_eq!(shown["data"]["urgent_protection_concern"], true);
+}

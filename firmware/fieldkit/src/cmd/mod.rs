@@ -123,6 +123,33 @@ impl Ctx {
         Ok(first)
     }
 
+    /// The triage rules in force.
+    pub fn triage_rules(&self) -> anyhow::Result<fieldkit_match::triage::TriageRules> {
+        match &self.config.triage_rules {
+            None => Ok(fieldkit_match::triage::TriageRules::default_rules()),
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading {}", p.display()))?;
+                fieldkit_match::triage::TriageRules::from_toml(&text)
+                    .with_context(|| format!("{}", p.display()))
+            }
+        }
+    }
+
+    /// The location hierarchy, when the configuration names a file.
+    pub fn locations(&self) -> anyhow::Result<Option<fieldkit_domain::LocationTree>> {
+        let Some(path) = &self.config.locations_file else {
+            return Ok(None);
+        };
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let list = serde_json::from_str(&text)
+            .with_context(|| format!("{}: expected a JSON array of locations", path.display()))?;
+        Ok(Some(
+            fieldkit_domain::LocationTree::new(list).with_context(|| path.display().to_string())?,
+        ))
+    }
+
     /// Opens the vault and signs in.
     pub fn session(&self) -> anyhow::Result<Session> {
         let user = self.username()?;

@@ -106,6 +106,9 @@ pub struct Common {
     /// Print the saved record as JSON.
     #[arg(long)]
     json: bool,
+    /// Do not look for matches among the kit's records after saving.
+    #[arg(long)]
+    no_match: bool,
 }
 
 /// Commands on one kind of record.
@@ -421,14 +424,134 @@ fn add(
     o.entry("status").or_insert(Value::String("open".into()));
     o.entry("owned_by")
         .or_insert(Value::String(s.caseworker().username.clone()));
-    let record = Record::from_json(kind, Value::Object(o)).context("the record's fields")?;
+    let mut record = Record::from_json(kind, Value::Object(o)).context("the record's fields")?;
+    // Triage before the save, so the risk level and the urgent flag are saved with the case.
+    let triage = match &mut record {
+        Record::Case(c) => {
+            let t = ctx.triage_rules()?.assess(c, Date::from_unix_ms(now));
+            c.risk_level = Some(t.level.as_str().to_string());
+            if t.urgent_alert(c.id).is_some() {
+                c.urgent_protection_concern = true;
+            }
+            Some(t)
+        }
+        _ => None,
+    };
     let saved = s.create(&record, now)?;
-    if common.json {
-        print_json(&json!({"id": saved.id, "version": saved.version}))?;
+    // A new registration is checked against the kit's records at once.
+    let matches = if common.no_match {
+        Vec::new()
     } else {
-        println!("{} {} saved", kind, saved.id);
+        match_new(ctx, &mut s, &record, now)?
+    };
+    if common.json {
+        return print_json(&json!({
+            "id": saved.id,
+            "version": saved.version,
+            "risk": triage.as_ref().map(|t| json!({"level": t.level.as_str(), "reasons": t.reasons})),
+            "urgent_alert": triage.as_ref().and_then(|t| t.urgent_alert(saved.id)),
+            "potential_matches": matches,
+        }));
+    }
+    println!("{} {} saved", kind, saved.id);
+    if let Some(t) = &triage {
+        println!("risk: {}", t.level.as_str());
+        for r in &t.reasons {
+            println!("  {} ({})", r.text, r.level.as_str());
+        }
+        if let Some(alert) = t.urgent_alert(saved.id) {
+            println!(
+                "URGENT ALERT raised for case {}: {}",
+                alert.case_id,
+                alert.reasons.join("; ")
+            );
+        }
+    }
+    for m in &matches {
+        println!(
+            "potential match ({}, {:.1} bits): case {} ↔ tracing request {} (see `fieldkit trace run --explain`)",
+            m["likelihood"].as_str().unwrap_or(""),
+            m["score"].as_f64().unwrap_or(0.0),
+            m["case_id"].as_str().unwrap_or(""),
+            m["tracing_request_id"].as_str().unwrap_or(""),
+        );
     }
     Ok(())
+}
+
+/// Matches a newly saved case against the kit's tracing requests, or a new tracing request
+/// against its cases, and returns the potential matches (best first).
+fn match_new(ctx: &Ctx, s: &mut Session, record: &Record, now: u64) -> anyhow::Result<Vec<Value>> {
+    use fieldkit_match::matcher::{MatchSettings, match_changed};
+    use fieldkit_match::profile::Locations;
+    let tree = ctx.locations()?;
+    let locations = tree
+        .as_ref()
+        .map_or(Locations::CodePrefixes, Locations::Tree);
+    let today = Date::from_unix_ms(now);
+    let settings = MatchSettings::default();
+    let found = match record {
+        Record::Case(c) => {
+            let requests: Vec<fieldkit_domain::TracingRequest> = s
+                .all(RecordKind::TracingRequest, now)?
+                .into_iter()
+                .filter_map(|o| match o.record {
+                    Record::TracingRequest(t) => Some(*t),
+                    _ => None,
+                })
+                .collect();
+            if requests.is_empty() {
+                return Ok(Vec::new());
+            }
+            match_changed(
+                std::slice::from_ref(c),
+                &[],
+                std::iter::once(&**c),
+                &requests,
+                &locations,
+                today,
+                &settings,
+            )
+        }
+        Record::TracingRequest(t) => {
+            let cases: Vec<fieldkit_domain::Case> = s
+                .all(RecordKind::Case, now)?
+                .into_iter()
+                .filter_map(|o| match o.record {
+                    Record::Case(c) => Some(*c),
+                    _ => None,
+                })
+                .collect();
+            if cases.is_empty() {
+                return Ok(Vec::new());
+            }
+            match_changed(
+                &[],
+                std::slice::from_ref(t),
+                &cases,
+                std::iter::once(&**t),
+                &locations,
+                today,
+                &settings,
+            )
+        }
+        Record::Incident(_) => Vec::new(),
+    };
+    let mut found = found;
+    found.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+    Ok(found
+        .into_iter()
+        .map(|m| {
+            json!({
+                "likelihood": m.likelihood.as_str(),
+                "score": m.weight,
+                "case_id": m.case_id,
+                "tracing_request_id": m.tracing_request_id,
+                "trace_id": m.trace_id,
+                "comparison": m.fields,
+            })
+        })
+        .collect())
 }
 
 fn resolve(s: &Session, kind: RecordKind, id: &str) -> anyhow::Result<RecordId> {
