@@ -274,11 +274,39 @@ impl IndexDigest {
     }
 }
 
-/// The stored form of a record or summary.
-#[derive(Serialize, Deserialize)]
+/// The stored form of a record, summary or term set: the version (8 bytes, little-endian), the
+/// nonce (24 bytes), then the ciphertext with its tag. Written by hand rather than through
+/// postcard, which would encode the ciphertext byte by byte.
 struct Row {
     version: u64,
     sealed: Sealed,
+}
+
+impl Row {
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(32 + self.sealed.ciphertext.len());
+        out.extend_from_slice(&self.version.to_le_bytes());
+        out.extend_from_slice(&self.sealed.nonce);
+        out.extend_from_slice(&self.sealed.ciphertext);
+        out
+    }
+
+    /// `None` for a row too short to hold a version, a nonce and a tag.
+    fn from_bytes(bytes: &[u8]) -> Option<Row> {
+        let version = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+        let nonce: [u8; 24] = bytes.get(8..32)?.try_into().ok()?;
+        let ciphertext = bytes.get(32..).filter(|c| c.len() >= 16)?.to_vec();
+        Some(Row {
+            version,
+            sealed: Sealed { nonce, ciphertext },
+        })
+    }
+
+    fn parse(bytes: &[u8], what: &str) -> Result<Row> {
+        Row::from_bytes(bytes).ok_or_else(|| VaultError::Tampered {
+            what: what.to_string(),
+        })
+    }
 }
 
 /// The keys of a signed-in session, zeroized on drop.
@@ -395,6 +423,9 @@ fn begin(db: &Database) -> Result<WriteTransaction> {
     Ok(txn)
 }
 
+/// One audit entry to append: when, who, what, which record.
+type AuditItem<'a> = (u64, &'a str, AuditAction, Option<(RecordKind, RecordId)>);
+
 /// Appends to the audit chain inside `txn`; with `key`, also moves the authenticated checkpoint.
 fn append_audit(
     txn: &WriteTransaction,
@@ -404,35 +435,41 @@ fn append_audit(
     action: AuditAction,
     record: Option<(RecordKind, RecordId)>,
 ) -> Result<()> {
-    let head: AuditHead = read_meta_w(txn, meta::AUDIT_HEAD)?.unwrap_or(AuditHead {
+    append_audit_many(txn, key, vec![(at_ms, actor, action, record)])
+}
+
+/// Appends several entries in order, reading and writing the head once.
+fn append_audit_many(
+    txn: &WriteTransaction,
+    key: Option<&Key>,
+    items: Vec<AuditItem<'_>>,
+) -> Result<()> {
+    let mut head: AuditHead = read_meta_w(txn, meta::AUDIT_HEAD)?.unwrap_or(AuditHead {
         len: 0,
         hash: [0; 32],
     });
-    let entry = AuditEntry {
-        seq: head.len,
-        at_ms,
-        actor: actor.to_string(),
-        action,
-        record,
-        prev: head.hash,
-    };
-    let new_head = AuditHead {
-        len: head.len + 1,
-        hash: entry.hash(),
-    };
-    txn.open_table(AUDIT)?
-        .insert(entry.seq, encode(&entry).as_slice())?;
-    write_meta(txn, meta::AUDIT_HEAD, &new_head)?;
+    {
+        let mut table = txn.open_table(AUDIT)?;
+        for (at_ms, actor, action, record) in items {
+            let entry = AuditEntry {
+                seq: head.len,
+                at_ms,
+                actor: actor.to_string(),
+                action,
+                record,
+                prev: head.hash,
+            };
+            table.insert(entry.seq, encode(&entry).as_slice())?;
+            head = AuditHead {
+                len: head.len + 1,
+                hash: entry.hash(),
+            };
+        }
+    }
+    write_meta(txn, meta::AUDIT_HEAD, &head)?;
     if let Some(k) = key {
-        let mac = crypto::mac(k, &[&new_head.len.to_le_bytes(), &new_head.hash]);
-        write_meta(
-            txn,
-            meta::AUDIT_CHECKPOINT,
-            &AuditCheckpoint {
-                head: new_head,
-                mac,
-            },
-        )?;
+        let mac = crypto::mac(k, &[&head.len.to_le_bytes(), &head.hash]);
+        write_meta(txn, meta::AUDIT_CHECKPOINT, &AuditCheckpoint { head, mac })?;
     }
     Ok(())
 }
@@ -868,7 +905,7 @@ fn migrate(txn: &WriteTransaction, keys: &Keys) -> Result<bool> {
                         .value()
                         .try_into()
                         .map_err(|_| VaultError::Corrupt("record key of wrong length".into()))?;
-                    let r: Row = decode(v.value(), "record")?;
+                    let r = Row::parse(v.value(), "record")?;
                     manifest.records += 1;
                     manifest.toggle(&key, r.version);
                 }
@@ -1243,31 +1280,40 @@ impl Session {
             manifest: self.manifest,
         };
         let mut out = Vec::with_capacity(records.len());
+        let mut audit = Vec::with_capacity(records.len());
+        // One save, one stamp: every field of every record in it changes at the same moment.
+        let stamp = self.clock.tick(now_ms);
         for r in records {
             let (kind, id) = (r.kind(), r.id());
-            if self.load_w(&txn, kind, id)?.is_some() {
+            if txn
+                .open_table(RECORDS)?
+                .get(schema::record_key(kind, id).as_slice())?
+                .is_some()
+            {
                 return Err(VaultError::BadChange(format!("{kind} {id} already exists")));
             }
-            let mut doc = Document::new(kind, id);
-            let clock = &mut self.clock;
             let json = r.to_json();
-            let ops = doc
-                .diff(&json, || clock.tick(now_ms))
+            let (doc, fields) = Document::create(kind, id, &json, stamp)
                 .map_err(|e| VaultError::BadChange(e.to_string()))?;
-            apply_all(&mut doc, &ops)?;
             // A new document holds exactly `r`: its JSON and summary need not be rebuilt.
             let known = Known {
                 json: &json,
                 summary: Summary::of(r, 0),
             };
             let version = self.store(&mut batch, &doc, None, Some(known))?;
-            self.audit(&txn, now_ms, AuditAction::Write, Some((kind, id)))?;
+            audit.push((
+                now_ms,
+                self.user.username.as_str(),
+                AuditAction::Write,
+                Some((kind, id)),
+            ));
             out.push(Saved {
                 id,
                 version,
-                ops: ops.len(),
+                ops: fields,
             });
         }
+        append_audit_many(&txn, Some(&self.keys.audit), audit)?;
         write_meta(&txn, meta::CLOCK, &self.clock.last())?;
         let manifest = batch.manifest;
         self.seal_manifest(&txn, &manifest)?;
@@ -1290,9 +1336,9 @@ impl Session {
         let (mut doc, version) = self
             .load_w(&txn, kind, id)?
             .ok_or(VaultError::NotFound { kind, id })?;
-        let clock = &mut self.clock;
+        let stamp = self.clock.tick(now_ms);
         let ops = doc
-            .diff(edited, || clock.tick(now_ms))
+            .diff(edited, || stamp)
             .map_err(|e| VaultError::BadChange(e.to_string()))?;
         apply_all(&mut doc, &ops)?;
         let record = doc
@@ -1419,8 +1465,7 @@ impl Session {
         let (kind, id) = schema::parse_record_key(key)
             .ok_or_else(|| VaultError::Corrupt("malformed record key".into()))?;
         let what = || format!("{kind} {id}");
-        let row: Row =
-            postcard::from_bytes(bytes).map_err(|_| VaultError::Tampered { what: what() })?;
+        let row = Row::from_bytes(bytes).ok_or_else(|| VaultError::Tampered { what: what() })?;
         let plain = crypto::open(
             self.keys.record_key(kind)?,
             &schema::row_aad("records", key, row.version),
@@ -1459,10 +1504,10 @@ impl Session {
             &schema::row_aad("records", &key, version),
             &encode(doc),
         )?;
-        batch
-            .txn
-            .open_table(RECORDS)?
-            .insert(key.as_slice(), encode(&Row { version, sealed }).as_slice())?;
+        batch.txn.open_table(RECORDS)?.insert(
+            key.as_slice(),
+            Row { version, sealed }.to_bytes().as_slice(),
+        )?;
 
         let summary = match summary {
             Some(s) => s,
@@ -1476,10 +1521,10 @@ impl Session {
             &schema::row_aad("summaries", &key, version),
             &encode(&summary),
         )?;
-        batch
-            .txn
-            .open_table(SUMMARIES)?
-            .insert(key.as_slice(), encode(&Row { version, sealed }).as_slice())?;
+        batch.txn.open_table(SUMMARIES)?.insert(
+            key.as_slice(),
+            Row { version, sealed }.to_bytes().as_slice(),
+        )?;
 
         // Index terms: drop the old ones, add the new.
         let ikey = self.keys.index_key(kind)?;
@@ -1532,7 +1577,7 @@ impl Session {
         let table = txn.open_table(TERMS)?;
         let v = table.get(key.as_slice())?;
         let Some(g) = v else { return Ok(None) };
-        let row: Row = decode(g.value(), "terms")?;
+        let row = Row::parse(g.value(), "terms")?;
         let plain = crypto::open(
             self.keys.record_key(kind)?,
             &schema::row_aad("record_terms", key, row.version),
@@ -1808,7 +1853,7 @@ impl Session {
             };
             seen.records += 1;
             if kind == RecordKind::Incident && self.keys.incidents.is_none() {
-                let row: Row = decode(v.value(), "record")?;
+                let row = Row::parse(v.value(), "record")?;
                 seen.toggle(&key, row.version);
                 continue;
             }
@@ -1819,7 +1864,7 @@ impl Session {
                 .ok_or_else(|| VaultError::Tampered {
                     what: format!("summary of {}", hex(&key)),
                 })?;
-            let row: Row = decode(s.value(), "summary")?;
+            let row = Row::parse(s.value(), "summary")?;
             if row.version != version {
                 return Err(VaultError::Tampered {
                     what: format!("summary of {}", hex(&key)),
@@ -1830,7 +1875,7 @@ impl Session {
                 what: format!("index terms of {}", hex(&key)),
             };
             let t = terms.get(key.as_slice())?.ok_or_else(tampered_terms)?;
-            let row: Row = decode(t.value(), "terms")?;
+            let row = Row::parse(t.value(), "terms")?;
             if row.version != version {
                 return Err(tampered_terms());
             }
@@ -2026,21 +2071,23 @@ impl Session {
     /// field by field. Nothing is validated away: a record from Primero is kept as it came.
     pub fn import_records(&mut self, records: &[Record], now_ms: u64) -> Result<usize> {
         let mut docs = Vec::with_capacity(records.len());
-        for r in records {
-            let (kind, id) = (r.kind(), r.id());
-            let txn = self.vault.db.begin_write()?;
-            let base = self
-                .load_w(&txn, kind, id)?
-                .map(|(d, _)| d)
-                .unwrap_or_else(|| Document::new(kind, id));
-            drop(txn);
-            let mut doc = base;
-            let clock = &mut self.clock;
-            let ops = doc
-                .diff(&r.to_json(), || clock.tick(now_ms))
-                .map_err(|e| VaultError::BadChange(e.to_string()))?;
-            apply_all(&mut doc, &ops)?;
-            docs.push(doc);
+        let stamp = self.clock.tick(now_ms);
+        {
+            let txn = self.vault.db.begin_read()?;
+            let table = txn.open_table(RECORDS)?;
+            for r in records {
+                let (kind, id) = (r.kind(), r.id());
+                let key = schema::record_key(kind, id);
+                let mut doc = match table.get(key.as_slice())? {
+                    Some(g) => self.unseal_doc(&key, g.value())?.0,
+                    None => Document::new(kind, id),
+                };
+                let ops = doc
+                    .diff(&r.to_json(), || stamp)
+                    .map_err(|e| VaultError::BadChange(e.to_string()))?;
+                apply_all(&mut doc, &ops)?;
+                docs.push(doc);
+            }
         }
         let n = self.merge(&docs, now_ms)?;
         let txn = begin(&self.vault.db)?;
@@ -2091,8 +2138,7 @@ fn unseal_summary(rkey: &Key, key: &[u8], bytes: &[u8]) -> Result<Summary> {
         .try_into()
         .map_err(|_| VaultError::Corrupt("summary key of wrong length".into()))?;
     let what = || format!("summary of {}", hex(&key));
-    let row: Row =
-        postcard::from_bytes(bytes).map_err(|_| VaultError::Tampered { what: what() })?;
+    let row = Row::from_bytes(bytes).ok_or_else(|| VaultError::Tampered { what: what() })?;
     let plain = crypto::open(
         rkey,
         &schema::row_aad("summaries", &key, row.version),
@@ -2127,9 +2173,9 @@ fn store_terms(
         &schema::row_aad("record_terms", key, version),
         &encode(terms),
     )?;
-    batch
-        .txn
-        .open_table(TERMS)?
-        .insert(key.as_slice(), encode(&Row { version, sealed }).as_slice())?;
+    batch.txn.open_table(TERMS)?.insert(
+        key.as_slice(),
+        Row { version, sealed }.to_bytes().as_slice(),
+    )?;
     Ok(())
 }
