@@ -386,12 +386,17 @@ impl Document {
 /// The stored form of a document. Every stamp is written once, in a table, and registers refer
 /// to it by position: one save stamps every field it changes alike, so a record's thirty
 /// fields usually share one or two stamps, and the table saves most of the bytes.
+/// A field in the stored form: its path, its current values (stamp position, value), and the
+/// positions of the stamps superseded.
+type WireFieldRef<'a> = (&'a str, Vec<(u32, &'a FieldValue)>, Vec<u32>);
+type WireField = (String, Vec<(u32, FieldValue)>, Vec<u32>);
+
 #[derive(Serialize)]
 struct WireRef<'a> {
     kind: RecordKind,
     id: RecordId,
     stamps: Vec<Hlc>,
-    fields: Vec<(&'a str, Vec<(u32, &'a FieldValue)>, Vec<u32>)>,
+    fields: Vec<WireFieldRef<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -399,7 +404,7 @@ struct Wire {
     kind: RecordKind,
     id: RecordId,
     stamps: Vec<Hlc>,
-    fields: Vec<(String, Vec<(u32, FieldValue)>, Vec<u32>)>,
+    fields: Vec<WireField>,
 }
 
 impl Serialize for Document {
