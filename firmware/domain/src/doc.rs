@@ -14,7 +14,7 @@
 //! Paths: a top-level field is its Primero name (`name`); a field of a subform entry is
 //! `family_details_section[<unique_id>].relation_name`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -141,14 +141,39 @@ pub enum DocError {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 struct Register {
     /// Values no received operation supersedes, by stamp.
-    heads: BTreeMap<Hlc, FieldValue>,
-    /// Every stamp some received operation superseded.
-    superseded: BTreeSet<Hlc>,
+    heads: Vec<(Hlc, FieldValue)>,
+    /// Every stamp some received operation superseded, sorted.
+    superseded: Vec<Hlc>,
 }
 
 impl Register {
     fn winner(&self) -> Option<(&Hlc, &FieldValue)> {
-        self.heads.iter().next_back()
+        self.heads.last().map(|(s, v)| (s, v))
+    }
+
+    // Registers are kept as sorted vectors: almost every field has one current value and no
+    // history, and a vector of one costs far less than a B-tree node.
+    fn has_head(&self, stamp: &Hlc) -> bool {
+        self.heads.binary_search_by(|(h, _)| h.cmp(stamp)).is_ok()
+    }
+
+    fn insert_head(&mut self, stamp: Hlc, value: &FieldValue) {
+        if let Err(at) = self.heads.binary_search_by(|(h, _)| h.cmp(&stamp)) {
+            self.heads.insert(at, (stamp, value.clone()));
+        }
+    }
+
+    fn is_superseded(&self, stamp: &Hlc) -> bool {
+        self.superseded.binary_search(stamp).is_ok()
+    }
+
+    fn supersede(&mut self, stamp: Hlc) {
+        if let Err(at) = self.superseded.binary_search(&stamp) {
+            self.superseded.insert(at, stamp);
+        }
+        if let Ok(at) = self.heads.binary_search_by(|(h, _)| h.cmp(&stamp)) {
+            self.heads.remove(at);
+        }
     }
 }
 
@@ -194,8 +219,8 @@ impl Document {
             .into_iter()
             .map(|(path, value)| {
                 let reg = Register {
-                    heads: BTreeMap::from([(stamp, value)]),
-                    superseded: BTreeSet::new(),
+                    heads: vec![(stamp, value)],
+                    superseded: Vec::new(),
                 };
                 (path, reg)
             })
@@ -227,17 +252,16 @@ impl Document {
             return Err(DocError::BadPath(op.field.clone()));
         }
         let reg = self.fields.entry(op.field.clone()).or_default();
-        if reg.heads.contains_key(&op.stamp) {
+        if reg.has_head(&op.stamp) {
             return Ok(Applied::Duplicate);
         }
         for s in &op.supersedes {
-            reg.superseded.insert(*s);
-            reg.heads.remove(s);
+            reg.supersede(*s);
         }
-        if reg.superseded.contains(&op.stamp) {
+        if reg.is_superseded(&op.stamp) {
             return Ok(Applied::Superseded);
         }
-        reg.heads.insert(op.stamp, op.value.clone());
+        reg.insert_head(op.stamp, &op.value);
         Ok(Applied::Current)
     }
 
@@ -254,12 +278,14 @@ impl Document {
         }
         for (field, theirs) in &other.fields {
             let ours = self.fields.entry(field.clone()).or_default();
-            ours.superseded.extend(theirs.superseded.iter().copied());
-            for (stamp, value) in &theirs.heads {
-                ours.heads.entry(*stamp).or_insert_with(|| value.clone());
+            for stamp in &theirs.superseded {
+                ours.supersede(*stamp);
             }
-            let superseded = &ours.superseded;
-            ours.heads.retain(|s, _| !superseded.contains(s));
+            for (stamp, value) in &theirs.heads {
+                if !ours.is_superseded(stamp) {
+                    ours.insert_head(*stamp, value);
+                }
+            }
         }
         Ok(())
     }
@@ -276,7 +302,7 @@ impl Document {
     pub fn heads(&self, field: &str) -> Vec<Hlc> {
         self.fields
             .get(field)
-            .map(|r| r.heads.keys().copied().collect())
+            .map(|r| r.heads.iter().map(|(h, _)| *h).collect())
             .unwrap_or_default()
     }
 
@@ -284,7 +310,7 @@ impl Document {
     pub fn latest_stamp(&self) -> Option<Hlc> {
         self.fields
             .values()
-            .flat_map(|r| r.heads.keys().next_back())
+            .flat_map(|r| r.heads.last().map(|(h, _)| h))
             .max()
             .copied()
     }
@@ -411,7 +437,12 @@ impl Serialize for Document {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut table: BTreeMap<Hlc, u32> = BTreeMap::new();
         for reg in self.fields.values() {
-            for h in reg.heads.keys().chain(reg.superseded.iter()) {
+            for h in reg
+                .heads
+                .iter()
+                .map(|(h, _)| h)
+                .chain(reg.superseded.iter())
+            {
                 let next = u32::try_from(table.len()).map_err(serde::ser::Error::custom)?;
                 table.entry(*h).or_insert(next);
             }
@@ -461,11 +492,14 @@ impl<'de> Deserialize<'de> for Document {
         let mut fields = BTreeMap::new();
         for (path, heads, superseded) in &w.fields {
             let mut reg = Register::default();
-            for (i, v) in heads {
-                reg.heads.insert(stamp(*i)?, v.clone());
-            }
             for i in superseded {
-                reg.superseded.insert(stamp(*i)?);
+                reg.supersede(stamp(*i)?);
+            }
+            for (i, v) in heads {
+                let h = stamp(*i)?;
+                if !reg.is_superseded(&h) {
+                    reg.insert_head(h, v);
+                }
             }
             fields.insert(path.clone(), reg);
         }

@@ -1529,7 +1529,11 @@ impl Session {
         // Index terms: drop the old ones, add the new.
         let ikey = self.keys.index_key(kind)?;
         let new_terms = self.terms_for(ikey, kind, json);
-        let old_terms = self.stored_terms(batch.txn, kind, &key)?;
+        // A new record has no terms to remove.
+        let old_terms = match prev {
+            Some(_) => self.stored_terms(batch.txn, kind, &key)?,
+            None => None,
+        };
         let mut index = batch.txn.open_multimap_table(NAME_INDEX)?;
         if let Some(old) = old_terms {
             for t in old.difference(&new_terms) {
