@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 /// A record's identity: a random 128-bit UUID (v7 when minted here, so ids sort by creation time;
 /// any UUID is accepted on import).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct RecordId(pub Uuid);
 

@@ -138,7 +138,7 @@ fn lenient_opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::
 }
 
 /// A child's case.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Case {
     /// The record id.
@@ -233,52 +233,6 @@ pub struct Case {
     pub extra: BTreeMap<String, Value>,
 }
 
-impl Default for Case {
-    fn default() -> Self {
-        Case {
-            id: RecordId(uuid::Uuid::nil()),
-            case_id_display: None,
-            registration_date: None,
-            status: None,
-            owned_by: None,
-            owned_by_agency_id: None,
-            name: None,
-            name_other: None,
-            name_nickname: None,
-            sex: None,
-            age: None,
-            date_of_birth: None,
-            estimated: false,
-            age_exception: false,
-            nationality: Vec::new(),
-            ethnicity: Vec::new(),
-            language: Vec::new(),
-            religion: Vec::new(),
-            location_current: None,
-            location_last: None,
-            displacement_status: None,
-            protection_concerns: Vec::new(),
-            urgent_protection_concern: false,
-            risk_level: None,
-            tracing_status: None,
-            date_of_separation: None,
-            separation_cause: None,
-            location_separation: None,
-            family_details_section: Vec::new(),
-            consent_for_tracing: None,
-            disability_seeing: None,
-            disability_hearing: None,
-            disability_walking: None,
-            disability_remembering: None,
-            disability_self_care: None,
-            disability_communicating: None,
-            notes: None,
-            photos: Vec::new(),
-            extra: BTreeMap::new(),
-        }
-    }
-}
-
 impl Case {
     /// The six Washington Group answers, in the Short Set's order.
     pub fn washington_group(&self) -> [Option<WgAnswer>; 6] {
@@ -348,7 +302,7 @@ pub struct FamilyMember {
 }
 
 /// A family's request to find one or more children.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TracingRequest {
     /// The record id.
@@ -398,34 +352,6 @@ pub struct TracingRequest {
     /// Fields fieldkit does not model.
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
-}
-
-impl Default for TracingRequest {
-    fn default() -> Self {
-        TracingRequest {
-            id: RecordId(uuid::Uuid::nil()),
-            tracing_request_id_display: None,
-            inquiry_date: None,
-            status: None,
-            owned_by: None,
-            owned_by_agency_id: None,
-            relation_name: None,
-            relation: None,
-            relation_nickname: None,
-            relation_sex: None,
-            relation_age: None,
-            relation_date_of_birth: None,
-            relation_nationality: Vec::new(),
-            relation_language: Vec::new(),
-            relation_religion: Vec::new(),
-            relation_ethnicity: Vec::new(),
-            relation_telephone: None,
-            location_last: None,
-            tracing_request_subform_section: Vec::new(),
-            notes: None,
-            extra: BTreeMap::new(),
-        }
-    }
 }
 
 impl TracingRequest {
@@ -480,7 +406,7 @@ impl Trace {
 }
 
 /// A gender-based-violence incident.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Incident {
     /// The record id.
@@ -511,26 +437,6 @@ pub struct Incident {
     /// Fields fieldkit does not model.
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
-}
-
-impl Default for Incident {
-    fn default() -> Self {
-        Incident {
-            id: RecordId(uuid::Uuid::nil()),
-            incident_id_display: None,
-            incident_date: None,
-            date_of_first_report: None,
-            incident_location: None,
-            gbv_sexual_violence_type: None,
-            case_id: None,
-            survivor_code: None,
-            consent_reporting: None,
-            status: None,
-            owned_by: None,
-            notes: None,
-            extra: BTreeMap::new(),
-        }
-    }
 }
 
 /// Any record.

@@ -1171,22 +1171,17 @@ impl Session {
                 "only a caseworker with incident access can grant it".into(),
             ));
         }
-        let hw = self.vault.opts.hardware.secret(&self.vault.vault_id);
-        let slot = wrap_slot(
-            &self.vault.vault_id,
+        self.write_slot(
+            &txn,
             SlotOwner {
                 username,
                 display_name,
                 role,
                 incident_access,
             },
-            Credential::Secret(credential, hw.as_ref()),
+            credential,
             policy.kdf,
-            &self.keys.dek,
-            self.keys.iek.as_ref(),
         )?;
-        txn.open_table(KEYSLOTS)?
-            .insert(username, encode(&slot).as_slice())?;
         self.audit(
             &txn,
             now_ms,
@@ -1196,6 +1191,30 @@ impl Session {
             None,
         )?;
         txn.commit()?;
+        Ok(())
+    }
+
+    /// Wraps this session's keys under `credential` (and the kit's hardware secret) for `owner`
+    /// and writes the slot.
+    fn write_slot(
+        &self,
+        txn: &WriteTransaction,
+        owner: SlotOwner<'_>,
+        credential: &[u8],
+        kdf: KdfParams,
+    ) -> Result<()> {
+        let hw = self.vault.opts.hardware.secret(&self.vault.vault_id);
+        let username = owner.username;
+        let slot = wrap_slot(
+            &self.vault.vault_id,
+            owner,
+            Credential::Secret(credential, hw.as_ref()),
+            kdf,
+            &self.keys.dek,
+            self.keys.iek.as_ref(),
+        )?;
+        txn.open_table(KEYSLOTS)?
+            .insert(username, encode(&slot).as_slice())?;
         Ok(())
     }
 
@@ -1221,22 +1240,17 @@ impl Session {
                 "cannot reset a caseworker with incident access".into(),
             ));
         }
-        let hw = self.vault.opts.hardware.secret(&self.vault.vault_id);
-        let slot = wrap_slot(
-            &self.vault.vault_id,
+        self.write_slot(
+            &txn,
             SlotOwner {
                 username,
                 display_name: &old.display_name,
                 role: old.role,
                 incident_access: old.incident_access,
             },
-            Credential::Secret(credential, hw.as_ref()),
+            credential,
             policy.kdf,
-            &self.keys.dek,
-            self.keys.iek.as_ref(),
         )?;
-        txn.open_table(KEYSLOTS)?
-            .insert(username, encode(&slot).as_slice())?;
         let mut lockout: Lockout = read_meta_w(&txn, meta::LOCKOUT)?.unwrap_or_default();
         lockout.wiped = false;
         write_meta(&txn, meta::LOCKOUT, &lockout)?;

@@ -235,14 +235,7 @@ fn run_devices(ctx: &Ctx, args: &KioskArgs, policy: PowerPolicy) -> anyhow::Resu
         cpufreq: CpuFreq::find(&k.sysfs_root)?,
         last: None,
     };
-    let now = || {
-        Timestamp(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0),
-        )
-    };
+    let now = || Timestamp(super::now_ms() / 1000);
     let tick = Duration::from_secs(10);
     if k.i2c_bus.is_empty() {
         let layout = SensorLayout {

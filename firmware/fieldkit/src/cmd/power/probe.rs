@@ -238,12 +238,7 @@ fn run_simulated(args: &ProbeArgs) -> anyhow::Result<()> {
 }
 
 fn unix_now() -> Timestamp {
-    Timestamp(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-    )
+    Timestamp(crate::cmd::now_ms() / 1000)
 }
 
 #[cfg(feature = "kiosk")]
