@@ -33,7 +33,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::names::{KeyMap, NameToken, TokenAgreement, compare_names};
+use crate::names::{KeyMap, NameToken, TokenAgreement, TokenPair, compare_names};
 use crate::profile::{ChildProfile, NameField, Place, Relation};
 
 /// How often each name token occurs among the indexed records: the u-probabilities
@@ -44,7 +44,7 @@ pub struct NameFrequencies {
     population: u32,
 }
 
-fn frequency_key(t: &NameToken) -> u64 {
+pub(crate) fn frequency_key(t: &NameToken) -> u64 {
     t.known_key().unwrap_or_else(|| t.spelling_key())
 }
 
@@ -201,13 +201,18 @@ pub struct Comparison {
     pub fields: Vec<FieldEvidence>,
 }
 
-struct Explain<'a> {
-    on: bool,
-    out: &'a mut Vec<FieldEvidence>,
+pub(crate) struct Explain<'a> {
+    pub(crate) on: bool,
+    pub(crate) out: &'a mut Vec<FieldEvidence>,
 }
 
 impl Explain<'_> {
-    fn add(&mut self, field: &'static str, weight: f32, detail: impl FnOnce() -> String) {
+    pub(crate) fn add(
+        &mut self,
+        field: &'static str,
+        weight: f32,
+        detail: impl FnOnce() -> String,
+    ) {
         if self.on {
             self.out.push(FieldEvidence {
                 field,
@@ -218,8 +223,34 @@ impl Explain<'_> {
     }
 }
 
+/// Weight of one pair of agreeing tokens: the rarer the name, the more; a partial
+/// agreement keeps a share.
+pub(crate) fn token_pair_weight(
+    ta: &NameToken,
+    tb: &NameToken,
+    p: &TokenPair,
+    freq: &NameFrequencies,
+    w: &Weights,
+) -> f32 {
+    let u = freq.share(ta).max(freq.share(tb));
+    let full = (w.name_m / u).log2().min(w.name_token_cap).max(0.5);
+    full * agreement_share(p, w)
+}
+
+/// Share of a token's weight kept for its kind of agreement.
+pub(crate) fn agreement_share(p: &TokenPair, w: &Weights) -> f32 {
+    match p.agreement {
+        TokenAgreement::Same => 1.0,
+        TokenAgreement::SameConsonants => w.same_consonants_share,
+        TokenAgreement::Nickname => w.nickname_share,
+        TokenAgreement::SoundsAlike => w.sounds_alike_share,
+        TokenAgreement::CloseSpelling => 0.3 + (p.similarity - 0.84).max(0.0) * 3.0,
+        TokenAgreement::Different => 0.0,
+    }
+}
+
 /// Weight of two written names, and which tokens agreed.
-fn name_pair_weight(
+pub(crate) fn name_pair_weight(
     a: &NameField,
     b: &NameField,
     freq: &NameFrequencies,
@@ -232,17 +263,7 @@ fn name_pair_weight(
     for p in &agreement.pairs {
         let ta = &a.tokens[usize::from(p.a)];
         let tb = &b.tokens[usize::from(p.b)];
-        let u = freq.share(ta).max(freq.share(tb));
-        let full = (w.name_m / u).log2().min(w.name_token_cap).max(0.5);
-        let share = match p.agreement {
-            TokenAgreement::Same => 1.0,
-            TokenAgreement::SameConsonants => w.same_consonants_share,
-            TokenAgreement::Nickname => w.nickname_share,
-            TokenAgreement::SoundsAlike => w.sounds_alike_share,
-            TokenAgreement::CloseSpelling => 0.3 + (p.similarity - 0.84).max(0.0) * 3.0,
-            TokenAgreement::Different => 0.0,
-        };
-        total += full * share;
+        total += token_pair_weight(ta, tb, p, freq, w);
         if explain.is_some() {
             if !text.is_empty() {
                 text.push_str(", ");
@@ -278,14 +299,14 @@ fn name_pair_weight(
     (total, disagreements, agreement.unsure)
 }
 
-/// Best weight over every pairing of the two sides' written names.
-fn names_weight(
+/// The best-weighing pairing of the two sides' written names: (weight uncapped,
+/// differing tokens, unsure tokens, index in `a`, index in `b`).
+pub(crate) fn best_names(
     a: &[NameField],
     b: &[NameField],
     freq: &NameFrequencies,
     w: &Weights,
-    explain: Option<&mut String>,
-) -> Option<(f32, usize, usize)> {
+) -> Option<(f32, usize, usize, usize, usize)> {
     let mut best: Option<(f32, usize, usize, usize, usize)> = None;
     for (i, fa) in a.iter().enumerate() {
         for (j, fb) in b.iter().enumerate() {
@@ -295,7 +316,18 @@ fn names_weight(
             }
         }
     }
-    let (s, d, u, i, j) = best?;
+    best
+}
+
+/// Best weight over every pairing of the two sides' written names.
+pub(crate) fn names_weight(
+    a: &[NameField],
+    b: &[NameField],
+    freq: &NameFrequencies,
+    w: &Weights,
+    explain: Option<&mut String>,
+) -> Option<(f32, usize, usize)> {
+    let (s, d, u, i, j) = best_names(a, b, freq, w)?;
     if let Some(e) = explain {
         let mut detail = String::new();
         name_pair_weight(&a[i], &b[j], freq, w, Some(&mut detail));
@@ -357,7 +389,7 @@ fn place_weight(a: &Place, b: &Place, w: &Weights) -> Option<(f32, usize)> {
     Some((w.place_by_level[i], shared))
 }
 
-fn level_word(shared: usize) -> &'static str {
+pub(crate) fn level_word(shared: usize) -> &'static str {
     match shared {
         4.. => "same block",
         3 => "same camp",
@@ -367,7 +399,7 @@ fn level_word(shared: usize) -> &'static str {
     }
 }
 
-fn set_weight(a: &[u32], b: &[u32], pair: [f32; 2]) -> Option<f32> {
+pub(crate) fn set_weight(a: &[u32], b: &[u32], pair: [f32; 2]) -> Option<f32> {
     if a.is_empty() || b.is_empty() {
         return None;
     }
@@ -462,7 +494,7 @@ fn family_weight(
     Some(total.min(w.family_cap))
 }
 
-fn sex_word(s: Option<fieldkit_domain::Sex>) -> &'static str {
+pub(crate) fn sex_word(s: Option<fieldkit_domain::Sex>) -> &'static str {
     match s {
         Some(fieldkit_domain::Sex::Female) => "female",
         Some(fieldkit_domain::Sex::Male) => "male",

@@ -32,9 +32,63 @@
 //! ```
 
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
-use crate::index::Scratch;
-use crate::matcher::{Likelihood, MatchSettings, ProfileIndex, Side};
+mod evidence;
+
+pub use evidence::{CaseComparison, DuplicateWeights, GivenName, compare_cases};
+
+use crate::compare::FieldEvidence;
+use crate::index::{Scratch, query_keys};
+use crate::matcher::{Likelihood, MatchSettings, ProfileIndex};
+
+/// Thresholds and weights of duplicate detection, apart from the trace matcher's:
+/// two cases share far more than a trace and a case do. Part of
+/// [`MatchSettings`] (`duplicates`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct DuplicateSettings {
+    /// Field weights of case against case.
+    pub weights: DuplicateWeights,
+    /// Total weight (bits) from which a pair is a likely duplicate (when the given
+    /// names agree and neither case lists the other's child as a sibling).
+    pub likely: f32,
+    /// Total weight (bits) from which a pair is worth a look.
+    pub possible: f32,
+    /// Candidates the blocking index passes to the full comparison per case.
+    pub candidates: usize,
+}
+
+impl Default for DuplicateSettings {
+    fn default() -> Self {
+        DuplicateSettings {
+            weights: DuplicateWeights::default(),
+            // Tuned on the tuning seed only (see `eval`).
+            likely: 23.0,
+            possible: 10.0,
+            candidates: 100,
+        }
+    }
+}
+
+impl DuplicateSettings {
+    /// The class of a comparison, if it reaches one. `likely` needs the weight, the
+    /// same given name, no differing name token, and no sibling listing; a pair
+    /// short of that is `possible` at most.
+    pub fn classify(&self, c: &CaseComparison) -> Option<Likelihood> {
+        if c.weight >= self.likely
+            && !c.names_differ
+            && !c.listed_as_sibling
+            && c.given_name == GivenName::Agrees
+        {
+            Some(Likelihood::Likely)
+        } else if c.weight >= self.possible {
+            Some(Likelihood::Possible)
+        } else {
+            None
+        }
+    }
+}
 
 /// Two cases that may register one child.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,33 +97,45 @@ pub struct DuplicatePair {
     pub first: usize,
     /// Position of the later case.
     pub second: usize,
-    /// Weight in bits (the larger of the two directions).
+    /// Weight in bits.
     pub weight: f32,
     /// `likely`: probably the same child.
     pub likelihood: Likelihood,
 }
 
-/// Every pair of indexed cases at or above the `possible` threshold, strongest
-/// first, each pair once.
+/// Every pair of indexed cases at or above the duplicates' `possible` threshold
+/// (`settings.duplicates`), strongest first, each pair once. Cases refusing tracing
+/// are left out, as from matching.
 pub fn find_duplicates(cases: &ProfileIndex, settings: &MatchSettings) -> Vec<DuplicatePair> {
-    // Two registrations of one child share most name keys: fewer candidates do.
-    let settings = &MatchSettings {
-        candidates: settings.candidates.min(100),
-        ..settings.clone()
-    };
-    let mut pairs: Vec<DuplicatePair> = cases
-        .profiles()
+    let s = &settings.duplicates;
+    let profiles = cases.profiles();
+    let mut pairs: Vec<DuplicatePair> = profiles
         .par_iter()
         .enumerate()
         .map_init(Scratch::default, |scratch, (i, p)| {
+            if !p.consent {
+                return Vec::new();
+            }
+            let keys = query_keys(p);
             cases
-                .find_with(p, Side::Sought, settings, false, scratch, Some(i))
+                .blocking()
+                .candidates(&keys, scratch, s.candidates + 1)
                 .into_iter()
-                .map(|m| DuplicatePair {
-                    first: i.min(m.index),
-                    second: i.max(m.index),
-                    weight: m.weight,
-                    likelihood: m.likelihood,
+                .map(|j| j as usize)
+                .filter(|&j| j != i)
+                .filter_map(|j| {
+                    let q = profiles.get(j)?;
+                    if !q.consent {
+                        return None;
+                    }
+                    let c = compare_cases(p, q, cases.frequencies(), &s.weights, s.likely, false);
+                    let likelihood = s.classify(&c)?;
+                    Some(DuplicatePair {
+                        first: i.min(j),
+                        second: i.max(j),
+                        weight: c.weight,
+                        likelihood,
+                    })
                 })
                 .collect::<Vec<_>>()
         })
@@ -78,9 +144,39 @@ pub fn find_duplicates(cases: &ProfileIndex, settings: &MatchSettings) -> Vec<Du
     pairs.sort_by(|a, b| {
         (a.first, a.second)
             .cmp(&(b.first, b.second))
+            .then(b.likelihood.cmp(&a.likelihood))
             .then(b.weight.total_cmp(&a.weight))
     });
     pairs.dedup_by(|a, b| a.first == b.first && a.second == b.second);
-    pairs.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+    pairs.sort_by(|a, b| {
+        b.weight
+            .total_cmp(&a.weight)
+            .then((a.first, a.second).cmp(&(b.first, b.second)))
+    });
     pairs
+}
+
+/// Field-by-field explanation of one pair, for the caseworker.
+pub fn explain_pair(
+    cases: &ProfileIndex,
+    first: usize,
+    second: usize,
+    settings: &MatchSettings,
+) -> Vec<FieldEvidence> {
+    let profiles = cases.profiles();
+    match (profiles.get(first), profiles.get(second)) {
+        (Some(a), Some(b)) => {
+            let s = &settings.duplicates;
+            compare_cases(
+                a,
+                b,
+                cases.frequencies(),
+                &s.weights,
+                f32::NEG_INFINITY,
+                true,
+            )
+            .fields
+        }
+        _ => Vec::new(),
+    }
 }

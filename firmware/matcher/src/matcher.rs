@@ -38,6 +38,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::compare::{Comparison, FieldEvidence, NameFrequencies, Weights, compare};
+use crate::duplicates::DuplicateSettings;
 use crate::index::{BlockingIndex, Scratch, query_keys};
 use crate::profile::{ChildProfile, Locations};
 
@@ -75,6 +76,9 @@ pub struct MatchSettings {
     pub candidates: usize,
     /// Most potential matches returned per query.
     pub top: usize,
+    /// Duplicate registrations (case against case) have their own weights and
+    /// thresholds.
+    pub duplicates: DuplicateSettings,
 }
 
 impl Default for MatchSettings {
@@ -85,6 +89,7 @@ impl Default for MatchSettings {
             possible: 8.0,
             candidates: 300,
             top: 20,
+            duplicates: DuplicateSettings::default(),
         }
     }
 }
