@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use fieldkit_match::duplicates::{GivenName, compare_cases, explain_pair, find_duplicates};
+use fieldkit_match::duplicates::{DuplicateIndex, GivenName};
 use fieldkit_match::eval::population::{PopulationSpec, generate};
 use fieldkit_match::index::{Scratch, query_keys};
 use fieldkit_match::matcher::{Likelihood, MatchSettings, ProfileIndex};
@@ -33,10 +33,22 @@ fn main() {
     if let Ok(v) = std::env::var("DUP_LIKELY") {
         settings.duplicates.likely = v.parse().unwrap();
     }
+    if let Ok(v) = std::env::var("DUP_WEIGHTS") {
+        // A JSON object of weights to change, e.g. {"parent_name_share": 0.5}.
+        let mut w = serde_json::to_value(&settings.duplicates.weights).unwrap();
+        let patch: serde_json::Value = serde_json::from_str(&v).unwrap();
+        for (k, x) in patch.as_object().unwrap() {
+            w[k] = x.clone();
+        }
+        settings.duplicates.weights = serde_json::from_value(w).unwrap();
+    }
     if let Ok(v) = std::env::var("DUP_POSSIBLE") {
         settings.duplicates.possible = v.parse().unwrap();
     }
     let s = &settings.duplicates;
+    let dindex = DuplicateIndex::new(&index);
+    let explain_pair =
+        |_: &ProfileIndex, a: usize, b: usize, st: &MatchSettings| dindex.explain(a, b, st);
     let truth: HashSet<(usize, usize)> = {
         let mut by_child: HashMap<u32, Vec<usize>> = HashMap::new();
         for (i, &c) in p.case_child.iter().enumerate() {
@@ -53,33 +65,29 @@ fn main() {
         .profiles()
         .par_iter()
         .enumerate()
-        .map_init(Scratch::default, |scratch, (i, a)| {
-            index
-                .blocking()
-                .candidates(&query_keys(a), scratch, s.candidates + 1)
-                .into_iter()
-                .map(|j| j as usize)
-                .filter(|&j| j != i)
-                .map(|j| {
-                    let c = compare_cases(
-                        a,
-                        &index.profiles()[j],
-                        index.frequencies(),
-                        &s.weights,
-                        f32::NEG_INFINITY,
-                        false,
-                    );
-                    (
-                        i.min(j),
-                        i.max(j),
-                        c.weight,
-                        c.names_differ,
-                        c.given_name,
-                        c.listed_as_sibling,
-                    )
-                })
-                .collect::<Vec<_>>()
-        })
+        .map_init(
+            Scratch::default,
+            |scratch, (i, a): (usize, &ChildProfile)| {
+                index
+                    .blocking()
+                    .candidates(&query_keys(a), scratch, s.candidates + 1)
+                    .into_iter()
+                    .map(|j| j as usize)
+                    .filter(|&j| j != i)
+                    .map(|j| {
+                        let c = dindex.compare(i, j, &settings, false).unwrap();
+                        (
+                            i.min(j),
+                            i.max(j),
+                            c.weight,
+                            c.names_differ,
+                            c.given_name,
+                            c.listed_as_sibling,
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            },
+        )
         .flatten()
         .collect();
     all.sort_by_key(|a| (a.0, a.1));
@@ -233,6 +241,29 @@ fn main() {
         }
     }
 
+    if mode == "weak" {
+        for x in all
+            .iter()
+            .filter(|x| x.2 >= s.likely && !x.3 && !x.5 && x.4 == GivenName::Weak)
+        {
+            let t = truth.contains(&(x.0, x.1));
+            println!(
+                "{} w {:.1} uid {} {}\n  [{}] {:?}\n  [{}] {:?}",
+                if t { "TRUE" } else { "WRONG" },
+                x.2,
+                p.case_child[x.0],
+                p.case_child[x.1],
+                x.0,
+                p.cases[x.0].name,
+                x.1,
+                p.cases[x.1].name
+            );
+            for f in explain_pair(&index, x.0, x.1, &settings) {
+                println!("    {} {:+.1} {}", f.field, f.weight, f.detail);
+            }
+        }
+        return;
+    }
     if mode == "unknown" {
         for x in all
             .iter()
@@ -249,7 +280,7 @@ fn main() {
         }
         return;
     }
-    let dups = find_duplicates(&index, &settings);
+    let dups = dindex.find(&settings);
     let found: HashMap<(usize, usize), (f32, Likelihood)> = dups
         .iter()
         .map(|d| ((d.first, d.second), (d.weight, d.likelihood)))

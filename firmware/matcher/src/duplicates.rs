@@ -2,10 +2,20 @@
 //! (at two kits, by two agencies, or again after a move).
 //!
 //! Each case is compared, through the blocking index, with the cases that share its
-//! rarer name keys; pairs whose weight reaches the `likely` threshold are probable
-//! duplicates, `possible` ones are worth a look. The comparison is the matcher's
-//! own ([`compare`](crate::compare::compare)), with the case in the sought role. No
-//! IO.
+//! rarer name keys. The comparison is case against case ([`compare_cases`]), not the
+//! trace matcher's: two registrations of one child share far more than a trace and
+//! its case (two age estimates, the family's names, one separation remembered twice,
+//! the family's home), and so do siblings and children of other families with the
+//! same common names. It has its own weights and thresholds
+//! ([`DuplicateSettings`], the `duplicates` part of [`MatchSettings`]). A pair is
+//! `likely` only when its weight reaches the threshold, no name token of one child
+//! is missing from the other's names, the given names (the tokens the parents'
+//! names do not hold) agree firmly, and neither case lists the other's child as a
+//! sibling: a sibling shares everything else. Pairs short of that but above
+//! `possible` are worth a look. No IO.
+//!
+//! The thresholds were tuned on the evaluation's tuning seed only; `trace eval`
+//! reports them on the evaluation seed ([`crate::eval`]).
 //!
 //! ```
 //! use fieldkit_domain::{Case, Date, Sex, FamilyMember};
@@ -36,7 +46,7 @@ use serde::{Deserialize, Serialize};
 
 mod evidence;
 
-pub use evidence::{CaseComparison, DuplicateWeights, GivenName, compare_cases};
+pub use evidence::{CaseComparison, DuplicateWeights, GivenName, NamePairs, compare_cases};
 
 use crate::compare::FieldEvidence;
 use crate::index::{Scratch, query_keys};
@@ -64,8 +74,8 @@ impl Default for DuplicateSettings {
         DuplicateSettings {
             weights: DuplicateWeights::default(),
             // Tuned on the tuning seed only (see `eval`).
-            likely: 23.0,
-            possible: 10.0,
+            likely: 19.5,
+            possible: 8.0,
             candidates: 100,
         }
     }
@@ -103,80 +113,132 @@ pub struct DuplicatePair {
     pub likelihood: Likelihood,
 }
 
-/// Every pair of indexed cases at or above the duplicates' `possible` threshold
-/// (`settings.duplicates`), strongest first, each pair once. Cases refusing tracing
-/// are left out, as from matching.
-pub fn find_duplicates(cases: &ProfileIndex, settings: &MatchSettings) -> Vec<DuplicatePair> {
-    let s = &settings.duplicates;
-    let profiles = cases.profiles();
-    let mut pairs: Vec<DuplicatePair> = profiles
-        .par_iter()
-        .enumerate()
-        .map_init(Scratch::default, |scratch, (i, p)| {
-            if !p.consent {
-                return Vec::new();
-            }
-            let keys = query_keys(p);
-            cases
-                .blocking()
-                .candidates(&keys, scratch, s.candidates + 1)
-                .into_iter()
-                .map(|j| j as usize)
-                .filter(|&j| j != i)
-                .filter_map(|j| {
-                    let q = profiles.get(j)?;
-                    if !q.consent {
-                        return None;
-                    }
-                    let c = compare_cases(p, q, cases.frequencies(), &s.weights, s.likely, false);
-                    let likelihood = s.classify(&c)?;
-                    Some(DuplicatePair {
-                        first: i.min(j),
-                        second: i.max(j),
-                        weight: c.weight,
-                        likelihood,
-                    })
-                })
-                .collect::<Vec<_>>()
-        })
-        .flatten()
-        .collect();
-    pairs.sort_by(|a, b| {
-        (a.first, a.second)
-            .cmp(&(b.first, b.second))
-            .then(b.likelihood.cmp(&a.likelihood))
-            .then(b.weight.total_cmp(&a.weight))
-    });
-    pairs.dedup_by(|a, b| a.first == b.first && a.second == b.second);
-    pairs.sort_by(|a, b| {
-        b.weight
-            .total_cmp(&a.weight)
-            .then((a.first, a.second).cmp(&(b.first, b.second)))
-    });
-    pairs
+/// The indexed cases with what duplicate detection counts over them (which names
+/// are written together). Build it once for many look-ups.
+#[derive(Debug)]
+pub struct DuplicateIndex<'a> {
+    cases: &'a ProfileIndex,
+    pairs: NamePairs,
 }
 
-/// Field-by-field explanation of one pair, for the caseworker.
+impl<'a> DuplicateIndex<'a> {
+    /// Counts the names of the indexed cases.
+    pub fn new(cases: &'a ProfileIndex) -> DuplicateIndex<'a> {
+        DuplicateIndex {
+            cases,
+            pairs: NamePairs::build(cases.profiles()),
+        }
+    }
+
+    /// Compares two indexed cases (the given-name check always made).
+    pub fn compare(
+        &self,
+        first: usize,
+        second: usize,
+        settings: &MatchSettings,
+        explain: bool,
+    ) -> Option<CaseComparison> {
+        let profiles = self.cases.profiles();
+        let (a, b) = (profiles.get(first)?, profiles.get(second)?);
+        Some(compare_cases(
+            a,
+            b,
+            self.cases.frequencies(),
+            &self.pairs,
+            &settings.duplicates.weights,
+            f32::NEG_INFINITY,
+            explain,
+        ))
+    }
+
+    /// Field-by-field explanation of one pair, for the caseworker.
+    pub fn explain(
+        &self,
+        first: usize,
+        second: usize,
+        settings: &MatchSettings,
+    ) -> Vec<FieldEvidence> {
+        self.compare(first, second, settings, true)
+            .map(|c| c.fields)
+            .unwrap_or_default()
+    }
+
+    /// Every pair of indexed cases at or above the duplicates' `possible` threshold
+    /// (`settings.duplicates`), strongest first, each pair once. Cases refusing
+    /// tracing are left out, as from matching.
+    pub fn find(&self, settings: &MatchSettings) -> Vec<DuplicatePair> {
+        let s = &settings.duplicates;
+        let cases = self.cases;
+        let profiles = cases.profiles();
+        let mut pairs: Vec<DuplicatePair> = profiles
+            .par_iter()
+            .enumerate()
+            .map_init(Scratch::default, |scratch, (i, p)| {
+                if !p.consent {
+                    return Vec::new();
+                }
+                let keys = query_keys(p);
+                cases
+                    .blocking()
+                    .candidates(&keys, scratch, s.candidates + 1)
+                    .into_iter()
+                    .map(|j| j as usize)
+                    .filter(|&j| j != i)
+                    .filter_map(|j| {
+                        let q = profiles.get(j)?;
+                        if !q.consent {
+                            return None;
+                        }
+                        let c = compare_cases(
+                            p,
+                            q,
+                            cases.frequencies(),
+                            &self.pairs,
+                            &s.weights,
+                            s.likely,
+                            false,
+                        );
+                        let likelihood = s.classify(&c)?;
+                        Some(DuplicatePair {
+                            first: i.min(j),
+                            second: i.max(j),
+                            weight: c.weight,
+                            likelihood,
+                        })
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .flatten()
+            .collect();
+        pairs.sort_by(|a, b| {
+            (a.first, a.second)
+                .cmp(&(b.first, b.second))
+                .then(b.likelihood.cmp(&a.likelihood))
+                .then(b.weight.total_cmp(&a.weight))
+        });
+        pairs.dedup_by(|a, b| a.first == b.first && a.second == b.second);
+        pairs.sort_by(|a, b| {
+            b.weight
+                .total_cmp(&a.weight)
+                .then((a.first, a.second).cmp(&(b.first, b.second)))
+        });
+        pairs
+    }
+}
+
+/// Every pair of indexed cases at or above the duplicates' `possible` threshold,
+/// strongest first, each pair once: [`DuplicateIndex::find`].
+pub fn find_duplicates(cases: &ProfileIndex, settings: &MatchSettings) -> Vec<DuplicatePair> {
+    DuplicateIndex::new(cases).find(settings)
+}
+
+/// Field-by-field explanation of one pair (counts the names of every case first:
+/// for many pairs, keep a [`DuplicateIndex`]).
 pub fn explain_pair(
     cases: &ProfileIndex,
     first: usize,
     second: usize,
     settings: &MatchSettings,
 ) -> Vec<FieldEvidence> {
-    let profiles = cases.profiles();
-    match (profiles.get(first), profiles.get(second)) {
-        (Some(a), Some(b)) => {
-            let s = &settings.duplicates;
-            compare_cases(
-                a,
-                b,
-                cases.frequencies(),
-                &s.weights,
-                f32::NEG_INFINITY,
-                true,
-            )
-            .fields
-        }
-        _ => Vec::new(),
-    }
+    DuplicateIndex::new(cases).explain(first, second, settings)
 }
