@@ -42,6 +42,9 @@ pub struct KioskConfig {
     pub sysfs_root: PathBuf,
     /// Working hours, local time, as [start, end) hours.
     pub working_hours: (f32, f32),
+    /// Local time's offset from UTC in minutes (the policy's hours are local: sunrise, working
+    /// hours); the board's clock runs in UTC.
+    pub utc_offset_minutes: i32,
     /// Usable battery energy in Wh.
     pub battery_capacity_wh: f32,
 }
@@ -53,6 +56,7 @@ impl Default for KioskConfig {
             charger: "vedirect:/dev/charger".into(),
             sysfs_root: PathBuf::from("/"),
             working_hours: (8.0, 17.0),
+            utc_offset_minutes: 0,
             battery_capacity_wh: 256.0,
         }
     }
@@ -223,6 +227,8 @@ charger = "vedirect:/dev/charger"
 sysfs_root = "/"
 # Working hours [start, end), local time: the policy keeps the screen usable in them.
 working_hours = [8.0, 17.0]
+# Local time's offset from UTC in minutes (e.g. 180 in Jordan): the board's clock runs in UTC.
+utc_offset_minutes = 0
 # Usable battery energy in Wh.
 battery_capacity_wh = 256.0
 "#;

@@ -235,7 +235,8 @@ fn run_devices(ctx: &Ctx, args: &KioskArgs, policy: PowerPolicy) -> anyhow::Resu
         cpufreq: CpuFreq::find(&k.sysfs_root)?,
         last: None,
     };
-    let now = || Timestamp(super::now_ms() / 1000);
+    let offset_s = i64::from(k.utc_offset_minutes) * 60;
+    let now = || Timestamp((super::now_ms() / 1000).saturating_add_signed(offset_s));
     let tick = Duration::from_secs(10);
     if k.i2c_bus.is_empty() {
         let layout = SensorLayout {
