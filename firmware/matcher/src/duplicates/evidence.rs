@@ -393,20 +393,23 @@ fn given_name(
     }
 }
 
-/// True when a sibling listed on `a` is named as `b`'s child: a token of the
-/// sibling's own (not in `a`'s child's names, so not the family's) agrees firmly with
-/// a token of `b`'s child that is not a parent's.
+/// True when a sibling listed on `a` is named as `b`'s child: no token of the two
+/// names differs, and a token of the sibling's that is not a parent's (so the
+/// sibling's given name) agrees firmly. A sibling's name always holds the sibling's
+/// given name, which is not the child's; when the family lists a sibling named
+/// like the child itself (Freshta, Fereshta), no name can tell which child `b` is.
 fn lists_as_sibling(a: &ChildProfile, b: &ChildProfile, w: &DuplicateWeights) -> bool {
-    let in_child_names = |t: &NameToken| a.name_tokens().any(|c| same_token(t, c));
     for r in a.family.iter().filter(|r| r.relation == Relation::Sibling) {
         for rf in &r.names {
             for bf in &b.names {
                 let agreement = compare_names(&rf.tokens, &bf.tokens);
-                if agreement.pairs.iter().any(|p| {
-                    firm(p.agreement, p.similarity, w)
-                        && !in_child_names(&rf.tokens[usize::from(p.a)])
-                        && !is_family_token(&bf.tokens[usize::from(p.b)], a, b)
-                }) {
+                if agreement.disagreements() == 0
+                    && agreement.unsure == 0
+                    && agreement.pairs.iter().any(|p| {
+                        firm(p.agreement, p.similarity, w)
+                            && !is_family_token(&rf.tokens[usize::from(p.a)], a, b)
+                    })
+                {
                     return true;
                 }
             }
