@@ -7,7 +7,8 @@
 //! Metaphone keys); the [`index`] blocking index keeps each query to a few hundred
 //! candidates; [`compare`] weighs every field as a Fellegi–Sunter log-likelihood
 //! ratio and explains it; [`matcher`] ranks and classes (`likely`, `possible`).
-//! [`duplicates`] finds cases of one child; [`triage`] applies the risk rules of a
+//! [`duplicates`] finds cases of one child, comparing case against case with its own
+//! weights and a sibling guard; [`triage`] applies the risk rules of a
 //! TOML file. [`baseline`] is a Primero-style matcher and [`eval`] the harness that
 //! compares the two on a seeded synthetic population.
 //!

@@ -8,7 +8,9 @@
 //! counted over pairs, at `likely` (only likely pairs predicted) and at `possible`
 //! (every pair returned); recall@5 is the share of traces whose child was registered
 //! that have a right case among their first five results. Duplicate detection is
-//! scored the same way over pairs of cases.
+//! scored the same way over pairs of cases, with its own settings
+//! ([`MatchSettings::duplicates`](crate::matcher::MatchSettings)), tuned on the same
+//! seed (`examples/dup_tune.rs` is the tuning aid).
 //!
 //! Honesty rules: the corruption model is fixed in [`population`] and seeded; the
 //! thresholds were tuned on seed [`TUNING_SEED`] and are reported on
