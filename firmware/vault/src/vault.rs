@@ -1677,8 +1677,7 @@ impl Session {
         let rkey = self.keys.record_key(kind)?;
         let txn = self.vault.db.begin_read()?;
         let table = txn.open_table(SUMMARIES)?;
-        let lo = [schema::kind_byte(kind)];
-        let hi = [schema::kind_byte(kind) + 1];
+        let (lo, hi) = kind_bounds(kind);
         let mut out = Vec::with_capacity(limit.min(1024));
         for row in table
             .range(lo.as_slice()..hi.as_slice())?
@@ -1707,8 +1706,7 @@ impl Session {
         }
         let txn = self.vault.db.begin_read()?;
         let table = txn.open_table(RECORDS)?;
-        let lo = [schema::kind_byte(kind)];
-        let hi = [schema::kind_byte(kind) + 1];
+        let (lo, hi) = kind_bounds(kind);
         let mut out = Vec::new();
         for row in table.range(lo.as_slice()..hi.as_slice())? {
             let (k, _) = row?;
@@ -1726,8 +1724,7 @@ impl Session {
     pub fn count(&self, kind: RecordKind) -> Result<u64> {
         let txn = self.vault.db.begin_read()?;
         let table = txn.open_table(SUMMARIES)?;
-        let lo = [schema::kind_byte(kind)];
-        let hi = [schema::kind_byte(kind) + 1];
+        let (lo, hi) = kind_bounds(kind);
         let mut n = 0;
         for row in table.range(lo.as_slice()..hi.as_slice())? {
             row?;
@@ -1835,8 +1832,7 @@ impl Session {
         self.keys.record_key(kind)?;
         let txn = self.vault.db.begin_read()?;
         let table = txn.open_table(RECORDS)?;
-        let lo = [schema::kind_byte(kind)];
-        let hi = [schema::kind_byte(kind) + 1];
+        let (lo, hi) = kind_bounds(kind);
         let mut out = Vec::new();
         for row in table.range(lo.as_slice()..hi.as_slice())? {
             let (k, v) = row?;
@@ -2169,6 +2165,11 @@ fn unseal_summary(rkey: &Key, key: &[u8], bytes: &[u8]) -> Result<Summary> {
         return Err(VaultError::Tampered { what: what() });
     }
     Ok(s)
+}
+
+/// Key bounds of one kind's rows: every key of `kind` sorts within `lo..hi`.
+fn kind_bounds(kind: RecordKind) -> ([u8; 1], [u8; 1]) {
+    ([schema::kind_byte(kind)], [schema::kind_byte(kind) + 1])
 }
 
 /// A blind-index term: HMAC of the kind and the term, truncated to 128 bits.

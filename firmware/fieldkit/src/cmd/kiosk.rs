@@ -216,20 +216,12 @@ fn run_simulated(ctx: &Ctx, args: &KioskArgs, policy: PowerPolicy) -> anyhow::Re
 
 #[cfg(feature = "kiosk")]
 fn run_devices(ctx: &Ctx, args: &KioskArgs, policy: PowerPolicy) -> anyhow::Result<()> {
-    use super::power::probe::{ChargerKind, NoBus, charger_on, parse_charger};
+    use super::power::probe::{NoBus, open_charger};
     let k = &ctx.config.kiosk;
-    let charger = if k.charger.is_empty() {
-        None
-    } else {
-        let spec = parse_charger(&k.charger)?;
-        let baud = match spec.kind {
-            ChargerKind::VeDirect => 19_200,
-            ChargerKind::Modbus(c) => c.baud_rate(),
-        };
-        let port = fieldkit_linux::open_serial(&spec.path, baud, Duration::from_millis(1500))
-            .context("opening the charge controller")?;
-        Some(charger_on(port, &spec))
-    };
+    let charger = Some(k.charger.as_str())
+        .filter(|c| !c.is_empty())
+        .map(open_charger)
+        .transpose()?;
     let outputs = Outputs {
         backlight: Backlight::find(&k.sysfs_root)?,
         cpufreq: CpuFreq::find(&k.sysfs_root)?,

@@ -241,21 +241,22 @@ fn unix_now() -> Timestamp {
     Timestamp(crate::cmd::now_ms() / 1000)
 }
 
+/// Opens the charge controller named `PROTOCOL:PATH[@ADDR]` on the board's serial port.
+#[cfg(feature = "kiosk")]
+pub(crate) fn open_charger(spec: &str) -> anyhow::Result<SerialCharger> {
+    let spec = parse_charger(spec)?;
+    let baud = match spec.kind {
+        ChargerKind::VeDirect => 19_200,
+        ChargerKind::Modbus(c) => c.baud_rate(),
+    };
+    let port = fieldkit_linux::open_serial(&spec.path, baud, Duration::from_millis(1500))
+        .context("opening the charge controller")?;
+    Ok(charger_on(port, &spec))
+}
+
 #[cfg(feature = "kiosk")]
 fn run_devices(args: &ProbeArgs) -> anyhow::Result<()> {
-    let charger = match &args.charger {
-        Some(s) => {
-            let spec = parse_charger(s)?;
-            let baud = match spec.kind {
-                ChargerKind::VeDirect => 19_200,
-                ChargerKind::Modbus(c) => c.baud_rate(),
-            };
-            let port = fieldkit_linux::open_serial(&spec.path, baud, Duration::from_millis(1500))
-                .context("opening the charge controller")?;
-            Some(charger_on(port, &spec))
-        }
-        None => None,
-    };
+    let charger = args.charger.as_deref().map(open_charger).transpose()?;
     match &args.i2c {
         Some(path) => {
             let bus = fieldkit_linux::open_i2c(path).context("opening the I2C bus")?;
