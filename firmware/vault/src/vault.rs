@@ -1148,6 +1148,19 @@ impl Session {
         )
     }
 
+    /// Appends one audit entry in a transaction of its own.
+    fn audit_now(
+        &self,
+        now_ms: u64,
+        action: AuditAction,
+        record: Option<(RecordKind, RecordId)>,
+    ) -> Result<()> {
+        let txn = begin(&self.vault.db)?;
+        self.audit(&txn, now_ms, action, record)?;
+        txn.commit()?;
+        Ok(())
+    }
+
     /// Adds a caseworker. Supervisors only.
     pub fn add_caseworker(
         &mut self,
@@ -1387,6 +1400,17 @@ impl Session {
     /// Merges documents received from elsewhere (import, sync). No validation: what other kits
     /// recorded is never dropped; conflicts show up on the records.
     pub fn merge(&mut self, docs: &[Document], now_ms: u64) -> Result<usize> {
+        self.merge_audited(docs, now_ms, None)
+    }
+
+    /// [`Session::merge`], with `also` (the import that brought the documents) audited in the
+    /// same transaction.
+    fn merge_audited(
+        &mut self,
+        docs: &[Document],
+        now_ms: u64,
+        also: Option<AuditAction>,
+    ) -> Result<usize> {
         let txn = begin(&self.vault.db)?;
         let mut batch = Batch {
             txn: &txn,
@@ -1417,6 +1441,9 @@ impl Session {
             self.store(&mut batch, &doc, prev, None)?;
             self.audit(&txn, now_ms, AuditAction::Merge, Some((kind, id)))?;
             changed += 1;
+        }
+        if let Some(action) = also {
+            self.audit(&txn, now_ms, action, None)?;
         }
         write_meta(&txn, meta::CLOCK, &self.clock.last())?;
         let manifest = batch.manifest;
@@ -1744,16 +1771,13 @@ impl Session {
         now_ms: u64,
     ) -> Result<Vec<Summary>> {
         let found = self.search_unaudited(kind, query, limit)?;
-        let txn = begin(&self.vault.db)?;
-        self.audit(
-            &txn,
+        self.audit_now(
             now_ms,
             AuditAction::Search {
                 results: u32::try_from(found.len()).unwrap_or(u32::MAX),
             },
             None,
         )?;
-        txn.commit()?;
         Ok(found)
     }
 
@@ -1804,16 +1828,13 @@ impl Session {
     /// Every record of a kind, decrypted (for matching and export). Audited as one bulk read.
     pub fn all(&mut self, kind: RecordKind, now_ms: u64) -> Result<Vec<Opened>> {
         let docs = self.documents(kind)?;
-        let txn = begin(&self.vault.db)?;
-        self.audit(
-            &txn,
+        self.audit_now(
             now_ms,
             AuditAction::BulkRead {
                 records: u32::try_from(docs.len()).unwrap_or(u32::MAX),
             },
             None,
         )?;
-        txn.commit()?;
         docs.into_iter()
             .map(|(doc, version)| {
                 let record = doc
@@ -2033,9 +2054,7 @@ impl Session {
             }
         }
         let bytes = crate::bundle::seal(&self.keys.bundle, &self.vault.vault_id, &docs)?;
-        let txn = begin(&self.vault.db)?;
-        self.audit(
-            &txn,
+        self.audit_now(
             now_ms,
             AuditAction::Export {
                 records: u32::try_from(docs.len()).unwrap_or(u32::MAX),
@@ -2043,42 +2062,29 @@ impl Session {
             },
             None,
         )?;
-        txn.commit()?;
         Ok(bytes)
     }
 
     /// Merges a bundle sealed by this vault. Returns how many records changed.
     pub fn import_bundle(&mut self, bytes: &[u8], now_ms: u64) -> Result<usize> {
         let docs = crate::bundle::open(&self.keys.bundle, &self.vault.vault_id, bytes)?;
-        let n = self.merge(&docs, now_ms)?;
-        let txn = begin(&self.vault.db)?;
-        self.audit(
-            &txn,
-            now_ms,
-            AuditAction::Import {
-                records: u32::try_from(docs.len()).unwrap_or(u32::MAX),
-                format: "bundle".into(),
-            },
-            None,
-        )?;
-        txn.commit()?;
-        Ok(n)
+        let import = AuditAction::Import {
+            records: u32::try_from(docs.len()).unwrap_or(u32::MAX),
+            format: "bundle".into(),
+        };
+        self.merge_audited(&docs, now_ms, Some(import))
     }
 
     /// Records that records left in a plaintext file (the caller writes it).
     pub fn audit_plain_export(&mut self, records: usize, format: &str, now_ms: u64) -> Result<()> {
-        let txn = begin(&self.vault.db)?;
-        self.audit(
-            &txn,
+        self.audit_now(
             now_ms,
             AuditAction::Export {
                 records: u32::try_from(records).unwrap_or(u32::MAX),
                 format: format.into(),
             },
             None,
-        )?;
-        txn.commit()?;
-        Ok(())
+        )
     }
 
     /// Imports records from outside (Primero JSON): new ones are created, known ones updated
@@ -2103,19 +2109,11 @@ impl Session {
                 docs.push(doc);
             }
         }
-        let n = self.merge(&docs, now_ms)?;
-        let txn = begin(&self.vault.db)?;
-        self.audit(
-            &txn,
-            now_ms,
-            AuditAction::Import {
-                records: u32::try_from(records.len()).unwrap_or(u32::MAX),
-                format: "primero-json".into(),
-            },
-            None,
-        )?;
-        txn.commit()?;
-        Ok(n)
+        let import = AuditAction::Import {
+            records: u32::try_from(records.len()).unwrap_or(u32::MAX),
+            format: "primero-json".into(),
+        };
+        self.merge_audited(&docs, now_ms, Some(import))
     }
 }
 
