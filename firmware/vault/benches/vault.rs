@@ -166,20 +166,23 @@ fn report_search(latencies: &mut [Duration], prefix: &str) {
 // ---------------------------------------------------------------------------------------------
 // The vault
 
-fn run_vault(dir: &Path, size: Size) -> Res<()> {
-    let path = dir.join("vault.redb");
-    let now = NOW_MS;
-    reset_peak_rss();
+/// A new vault at `path` holding `size.cases` cases, inserted in batches of [`BATCH`]; returns
+/// the session and the time spent in the inserts.
+fn create_filled(
+    path: &Path,
+    opts: OpenOptions,
+    size: Size,
+) -> Res<(fieldkit_vault::Session, Duration)> {
     let (mut s, _recovery) = Vault::create(
-        &path,
+        path,
         InitOptions {
             username: USER,
             display_name: "Amina K.",
             credential: PIN,
             policy: CredentialPolicy::default(),
-            now_ms: now,
+            now_ms: NOW_MS,
         },
-        OpenOptions::default(),
+        opts,
     )?;
     let mut insert = Duration::ZERO;
     for start in (0..size.cases).step_by(BATCH) {
@@ -187,9 +190,17 @@ fn run_vault(dir: &Path, size: Size) -> Res<()> {
             .map(record)
             .collect();
         let t = Instant::now();
-        s.create_many(&batch, now)?;
+        s.create_many(&batch, NOW_MS)?;
         insert += t.elapsed();
     }
+    Ok((s, insert))
+}
+
+fn run_vault(dir: &Path, size: Size) -> Res<()> {
+    let path = dir.join("vault.redb");
+    let now = NOW_MS;
+    reset_peak_rss();
+    let (s, insert) = create_filled(&path, OpenOptions::default(), size)?;
     Report::put("batched_s", insert.as_secs_f64());
     Report::put("rss_insert_kib", peak_rss_kib() as f64);
     drop(s);
@@ -300,26 +311,7 @@ fn run_vault_kiosk_index(dir: &Path, size: Size) -> Res<()> {
         ..OpenOptions::default()
     };
     let path = dir.join("kiosk.redb");
-    let (mut s, _recovery) = Vault::create(
-        &path,
-        InitOptions {
-            username: USER,
-            display_name: "Amina K.",
-            credential: PIN,
-            policy: CredentialPolicy::default(),
-            now_ms: NOW_MS,
-        },
-        opts,
-    )?;
-    let mut insert = Duration::ZERO;
-    for start in (0..size.cases).step_by(BATCH) {
-        let batch: Vec<Record> = (start..(start + BATCH).min(size.cases))
-            .map(record)
-            .collect();
-        let t = Instant::now();
-        s.create_many(&batch, NOW_MS)?;
-        insert += t.elapsed();
-    }
+    let (s, insert) = create_filled(&path, opts, size)?;
     Report::put("kiosk_batched_s", insert.as_secs_f64());
     let qs = queries(size.cases);
     let mut lat = Vec::with_capacity(qs.len());

@@ -160,6 +160,37 @@ impl Ctx {
     }
 }
 
+/// Every case in the vault (one audited bulk read).
+pub fn all_cases(s: &mut Session, now_ms: u64) -> anyhow::Result<Vec<fieldkit_domain::Case>> {
+    let opened = s
+        .all(fieldkit_domain::RecordKind::Case, now_ms)
+        .context("reading cases")?;
+    Ok(opened
+        .into_iter()
+        .filter_map(|o| match o.record {
+            fieldkit_domain::Record::Case(c) => Some(*c),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Every tracing request in the vault (one audited bulk read).
+pub fn all_requests(
+    s: &mut Session,
+    now_ms: u64,
+) -> anyhow::Result<Vec<fieldkit_domain::TracingRequest>> {
+    let opened = s
+        .all(fieldkit_domain::RecordKind::TracingRequest, now_ms)
+        .context("reading tracing requests")?;
+    Ok(opened
+        .into_iter()
+        .filter_map(|o| match o.record {
+            fieldkit_domain::Record::TracingRequest(t) => Some(*t),
+            _ => None,
+        })
+        .collect())
+}
+
 /// Prints a value as pretty JSON on standard output.
 pub fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(v).context("encoding JSON")?;

@@ -492,14 +492,7 @@ fn match_new(ctx: &Ctx, s: &mut Session, record: &Record, now: u64) -> anyhow::R
     let settings = MatchSettings::default();
     let found = match record {
         Record::Case(c) => {
-            let requests: Vec<fieldkit_domain::TracingRequest> = s
-                .all(RecordKind::TracingRequest, now)?
-                .into_iter()
-                .filter_map(|o| match o.record {
-                    Record::TracingRequest(t) => Some(*t),
-                    _ => None,
-                })
-                .collect();
+            let requests = super::all_requests(s, now)?;
             if requests.is_empty() {
                 return Ok(Vec::new());
             }
@@ -514,14 +507,7 @@ fn match_new(ctx: &Ctx, s: &mut Session, record: &Record, now: u64) -> anyhow::R
             )
         }
         Record::TracingRequest(t) => {
-            let cases: Vec<fieldkit_domain::Case> = s
-                .all(RecordKind::Case, now)?
-                .into_iter()
-                .filter_map(|o| match o.record {
-                    Record::Case(c) => Some(*c),
-                    _ => None,
-                })
-                .collect();
+            let cases = super::all_cases(s, now)?;
             if cases.is_empty() {
                 return Ok(Vec::new());
             }

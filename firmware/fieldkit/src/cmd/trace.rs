@@ -322,24 +322,8 @@ fn run_match(a: MatchArgs) -> anyhow::Result<()> {
 fn run_vault(ctx: &Ctx, a: RunArgs) -> anyhow::Result<()> {
     let mut session = ctx.session()?;
     let now = now_ms();
-    let cases: Vec<Case> = session
-        .all(RecordKind::Case, now)
-        .context("reading cases")?
-        .into_iter()
-        .filter_map(|o| match o.record {
-            Record::Case(c) => Some(*c),
-            _ => None,
-        })
-        .collect();
-    let requests: Vec<TracingRequest> = session
-        .all(RecordKind::TracingRequest, now)
-        .context("reading tracing requests")?
-        .into_iter()
-        .filter_map(|o| match o.record {
-            Record::TracingRequest(t) => Some(*t),
-            _ => None,
-        })
-        .collect();
+    let cases = super::all_cases(&mut session, now)?;
+    let requests = super::all_requests(&mut session, now)?;
     let out = match_all(&cases, &requests, &a.options)?;
     if a.options.json {
         print_json(&out)
