@@ -31,6 +31,7 @@ mod hlc;
 mod ids;
 mod location;
 pub mod names;
+pub mod potential_match;
 pub mod primero;
 mod record;
 mod summary;
@@ -40,9 +41,11 @@ pub use date::{Date, DateError};
 pub use doc::{Applied, Conflict, DocError, Document, FieldValue, Op, flatten};
 pub use hlc::{Hlc, HlcClock};
 pub use ids::{DeviceId, RecordId};
+pub use potential_match::{MatchEvidence, PotentialMatch};
 pub use location::{Location, LocationError, LocationLevel, LocationTree};
 pub use record::{
-    Case, FamilyMember, Incident, Record, RecordKind, Sex, Trace, TracingRequest, WgAnswer, concern,
+    Case, FamilyMember, Followup, Incident, Record, RecordKind, Service, Sex, Trace, TracingRequest,
+    WgAnswer, concern, status,
 };
 pub use summary::Summary;
 pub use validate::{FieldError, ValidationErrors};

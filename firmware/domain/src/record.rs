@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::date::Date;
 use crate::ids::RecordId;
+use crate::potential_match::PotentialMatch;
 
 /// What kind of record a document holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -22,6 +23,8 @@ pub enum RecordKind {
     TracingRequest,
     /// A gender-based-violence incident: the most sensitive kind, with its own access right.
     Incident,
+    /// A potential match between a case and a trace, with its review.
+    PotentialMatch,
 }
 
 impl RecordKind {
@@ -31,14 +34,16 @@ impl RecordKind {
             RecordKind::Case => "case",
             RecordKind::TracingRequest => "tracing_request",
             RecordKind::Incident => "incident",
+            RecordKind::PotentialMatch => "potential_match",
         }
     }
 
     /// Every kind.
-    pub const ALL: [RecordKind; 3] = [
+    pub const ALL: [RecordKind; 4] = [
         RecordKind::Case,
         RecordKind::TracingRequest,
         RecordKind::Incident,
+        RecordKind::PotentialMatch,
     ];
 }
 
@@ -228,12 +233,89 @@ pub struct Case {
     /// Ids of photo blobs in the vault.
     #[serde(deserialize_with = "string_or_list")]
     pub photos: Vec<String>,
+    /// Why the case was closed (Primero's lookup, e.g. `reunified`, `transferred`).
+    pub closure_reason: Option<String>,
+    /// The day the case was closed.
+    pub date_closure: Option<Date>,
+    /// The caseworkers the case is assigned to (user names).
+    #[serde(deserialize_with = "string_or_list")]
+    pub assigned_user_names: Vec<String>,
+    /// Follow-up visits and actions.
+    pub followup_subform_section: Vec<Followup>,
+    /// Services the child was referred to or received.
+    pub services_section: Vec<Service>,
+    /// The tracing request whose trace was confirmed as this child.
+    pub matched_tracing_request_id: Option<String>,
     /// Primero fields fieldkit does not model, kept as they came.
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
 }
 
+/// A case's status values as Primero writes them.
+pub mod status {
+    /// Being worked on.
+    pub const OPEN: &str = "open";
+    /// Closed (see `closure_reason`): never proposed as a match.
+    pub const CLOSED: &str = "closed";
+}
+
+/// One follow-up of a case (`followup_subform_section`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Followup {
+    /// Key of the subform entry.
+    pub unique_id: String,
+    /// What kind of follow-up (Primero's lookup: `after_reunification`, `in_care`, ...).
+    pub followup_type: Option<String>,
+    /// When it must happen by.
+    pub followup_needed_by_date: Option<Date>,
+    /// When it happened.
+    pub followup_date: Option<Date>,
+    /// Whether the child was seen.
+    #[serde(deserialize_with = "lenient_opt_bool")]
+    pub child_was_seen: Option<bool>,
+    /// What was done.
+    pub action_taken: Option<String>,
+    /// Fields fieldkit does not model.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// One service of a case (`services_section`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Service {
+    /// Key of the subform entry.
+    pub unique_id: String,
+    /// The service (Primero's lookup: `health`, `education`, `family_tracing`, ...).
+    pub service_type: Option<String>,
+    /// Referral or direct service.
+    pub service_response_type: Option<String>,
+    /// The appointment's day.
+    pub service_appointment_date: Option<Date>,
+    /// `implemented` or `not_implemented`.
+    pub service_implemented: Option<String>,
+    /// Who provides it.
+    pub service_provider: Option<String>,
+    /// Notes of the referral.
+    pub service_referral_notes: Option<String>,
+    /// Fields fieldkit does not model.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
 impl Case {
+    /// True when the case is closed (Primero's `status: closed`).
+    pub fn is_closed(&self) -> bool {
+        self.status.as_deref() == Some(status::CLOSED)
+    }
+
+    /// True when the case may be proposed as a match: open, with consent to tracing given.
+    /// No consent recorded means no matching, as in Primero.
+    pub fn open_to_tracing(&self) -> bool {
+        !self.is_closed() && self.consent_for_tracing == Some(true)
+    }
+
     /// The six Washington Group answers, in the Short Set's order.
     pub fn washington_group(&self) -> [Option<WgAnswer>; 6] {
         [
@@ -355,6 +437,11 @@ pub struct TracingRequest {
 }
 
 impl TracingRequest {
+    /// True when the request is closed: its traces are not matched.
+    pub fn is_closed(&self) -> bool {
+        self.status.as_deref() == Some(status::CLOSED)
+    }
+
     /// The traces, one per child sought.
     pub fn traces(&self) -> &[Trace] {
         &self.tracing_request_subform_section
@@ -448,6 +535,8 @@ pub enum Record {
     TracingRequest(Box<TracingRequest>),
     /// An incident.
     Incident(Box<Incident>),
+    /// A potential match.
+    PotentialMatch(Box<PotentialMatch>),
 }
 
 impl Record {
@@ -457,6 +546,7 @@ impl Record {
             Record::Case(_) => RecordKind::Case,
             Record::TracingRequest(_) => RecordKind::TracingRequest,
             Record::Incident(_) => RecordKind::Incident,
+            Record::PotentialMatch(_) => RecordKind::PotentialMatch,
         }
     }
 
@@ -466,6 +556,7 @@ impl Record {
             Record::Case(c) => c.id,
             Record::TracingRequest(t) => t.id,
             Record::Incident(i) => i.id,
+            Record::PotentialMatch(m) => m.id,
         }
     }
 
@@ -475,6 +566,7 @@ impl Record {
             Record::Case(c) => serde_json::to_value(c),
             Record::TracingRequest(t) => serde_json::to_value(t),
             Record::Incident(i) => serde_json::to_value(i),
+            Record::PotentialMatch(m) => serde_json::to_value(m),
         };
         // Serialising these plain structs cannot fail: every key is a string.
         v.unwrap_or(Value::Null)
@@ -488,6 +580,9 @@ impl Record {
                 Record::TracingRequest(Box::new(serde_json::from_value(v)?))
             }
             RecordKind::Incident => Record::Incident(Box::new(serde_json::from_value(v)?)),
+            RecordKind::PotentialMatch => {
+                Record::PotentialMatch(Box::new(serde_json::from_value(v)?))
+            }
         })
     }
 }

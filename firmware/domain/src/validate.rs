@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::date::Date;
+use crate::potential_match::PotentialMatch;
 use crate::record::{Case, Incident, Record, TracingRequest};
 
 /// One problem with one field.
@@ -108,6 +109,27 @@ impl Case {
                 format!("{sep} is before date_of_birth {dob}"),
             );
         }
+        c.not_future("date_closure", self.date_closure, today);
+        if let (Some(reg), Some(closed)) = (self.registration_date, self.date_closure)
+            && closed < reg
+        {
+            c.fail(
+                "date_closure",
+                format!("{closed} is before registration_date {reg}"),
+            );
+        }
+        for (i, f) in self.followup_subform_section.iter().enumerate() {
+            let at = |field: &str| format!("followup_subform_section[{i}].{field}");
+            if f.unique_id.is_empty() {
+                c.fail(at("unique_id"), "is required");
+            }
+            c.not_future(&at("followup_date"), f.followup_date, today);
+        }
+        for (i, s) in self.services_section.iter().enumerate() {
+            if s.unique_id.is_empty() {
+                c.fail(format!("services_section[{i}].unique_id"), "is required");
+            }
+        }
         for (i, m) in self.family_details_section.iter().enumerate() {
             if m.unique_id.is_empty() {
                 c.fail(
@@ -193,7 +215,33 @@ impl Record {
             Record::Case(c) => c.validate(today),
             Record::TracingRequest(t) => t.validate(today),
             Record::Incident(i) => i.validate(today),
+            Record::PotentialMatch(m) => m.validate(),
         }
+    }
+}
+
+impl PotentialMatch {
+    /// Checks the potential match: both records named, a known review state.
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut c = Check::default();
+        if self.case_id.0.is_nil() {
+            c.fail("case_id", "is required");
+        }
+        if self.tracing_request_id.0.is_nil() {
+            c.fail("tracing_request_id", "is required");
+        }
+        if self.trace_id.trim().is_empty() {
+            c.fail("trace_id", "is required");
+        }
+        if let Some(s) = self.status.as_deref()
+            && !crate::potential_match::review::ALL.contains(&s)
+        {
+            c.fail(
+                "status",
+                format!("`{s}` is not pending, confirmed or rejected"),
+            );
+        }
+        c.finish()
     }
 }
 

@@ -73,6 +73,27 @@ impl NameFrequencies {
         }
     }
 
+    /// Takes one profile's tokens out again (a record edited, closed or deleted): the
+    /// counts are then those of [`build`](Self::build) over the profiles left.
+    pub fn remove(&mut self, p: &ChildProfile) {
+        self.population = self.population.saturating_sub(1);
+        let mut seen: Vec<u64> = p
+            .name_tokens()
+            .chain(p.family_tokens())
+            .map(frequency_key)
+            .collect();
+        seen.sort_unstable();
+        seen.dedup();
+        for k in seen {
+            if let Some(n) = self.counts.get_mut(&k) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.counts.remove(&k);
+                }
+            }
+        }
+    }
+
     /// Share of profiles holding this token, smoothed and floored.
     pub fn share(&self, t: &NameToken) -> f32 {
         let n = self.counts.get(&frequency_key(t)).copied().unwrap_or(0);

@@ -78,6 +78,12 @@ pub struct BlockingIndex {
     /// sharing a few common keys.
     norms: Vec<f32>,
     population: u32,
+    /// Profiles taken out since the table was built (their postings stay in the static
+    /// table and are skipped), and per key how many of its static postings they are, so
+    /// rarities stay those of the live profiles.
+    removed: Vec<bool>,
+    removed_count: u32,
+    removed_fixed: KeyMap<u32>,
 }
 
 impl BlockingIndex {
@@ -110,6 +116,9 @@ impl BlockingIndex {
             added: KeyMap::default(),
             norms: Vec::new(),
             population: profiles.len() as u32,
+            removed: Vec::new(),
+            removed_count: 0,
+            removed_fixed: KeyMap::default(),
         };
         index.norms = profiles
             .iter()
@@ -119,17 +128,15 @@ impl BlockingIndex {
     }
 
     fn idf(&self, df: usize) -> f32 {
-        ((self.population as f32 + 1.0) / df.max(1) as f32)
+        let live = self.population.saturating_sub(self.removed_count);
+        ((live as f32 + 1.0) / df.max(1) as f32)
             .ln()
             .max(0.05)
     }
 
     fn norm(&self, keys: &[u64]) -> f32 {
         keys.iter()
-            .map(|&k| {
-                let (fixed, added) = self.postings(k);
-                self.idf(fixed.len() + added.len())
-            })
+            .map(|&k| self.idf(self.live_df(k)))
             .sum::<f32>()
             .sqrt()
             .max(1.0)
@@ -147,6 +154,46 @@ impl BlockingIndex {
             self.norms.resize(i as usize + 1, 1.0);
         }
         self.norms[i as usize] = norm;
+    }
+
+    /// Takes profile `i` (filed from `p`) out: it is never a candidate again and no
+    /// longer counts in the rarity of its keys. Returns false when it was not filed.
+    pub fn remove(&mut self, i: u32, p: &ChildProfile) -> bool {
+        if i >= self.population || self.is_removed(i) {
+            return false;
+        }
+        for k in query_keys(p) {
+            if let Some(list) = self.added.get_mut(&k)
+                && let Some(at) = list.iter().position(|&x| x == i)
+            {
+                list.swap_remove(at);
+                if list.is_empty() {
+                    self.added.remove(&k);
+                }
+                continue;
+            }
+            if self.postings(k).0.binary_search(&i).is_ok() {
+                *self.removed_fixed.entry(k).or_insert(0) += 1;
+            }
+        }
+        if self.removed.len() <= i as usize {
+            self.removed.resize(self.population as usize, false);
+        }
+        self.removed[i as usize] = true;
+        self.removed_count += 1;
+        true
+    }
+
+    /// True when profile `i` was taken out with [`remove`](Self::remove).
+    pub fn is_removed(&self, i: u32) -> bool {
+        self.removed.get(i as usize).copied().unwrap_or(false)
+    }
+
+    /// Live profiles filed under a key.
+    fn live_df(&self, key: u64) -> usize {
+        let (fixed, added) = self.postings(key);
+        let gone = self.removed_fixed.get(&key).copied().unwrap_or(0) as usize;
+        (fixed.len() + added.len()).saturating_sub(gone)
     }
 
     /// Profiles filed under one key (the static table's, then those added since).
@@ -194,12 +241,15 @@ impl BlockingIndex {
         }
         for &k in keys {
             let (fixed, added) = self.postings(k);
-            let df = fixed.len() + added.len();
+            let df = self.live_df(k);
             if df == 0 {
                 continue;
             }
             let idf = self.idf(df);
             for &i in fixed.iter().chain(added) {
+                if self.removed_count > 0 && self.is_removed(i) {
+                    continue;
+                }
                 let slot = &mut scratch.scores[i as usize];
                 if *slot == 0.0 {
                     scratch.touched.push(i);

@@ -161,6 +161,35 @@ impl ProfileIndex {
         i
     }
 
+    /// Takes profile `i` out (its record was edited, closed, or lost consent): it is
+    /// never returned again, and name frequencies and key rarities become those of the
+    /// profiles left, as if the index had been built without it. Its position is not
+    /// reused. Returns false when `i` was not a live profile.
+    pub fn remove(&mut self, i: usize) -> bool {
+        let Some(p) = self.profiles.get(i) else {
+            return false;
+        };
+        let Ok(slot) = u32::try_from(i) else {
+            return false;
+        };
+        if !self.blocking.remove(slot, p) {
+            return false;
+        }
+        self.frequencies.remove(p);
+        true
+    }
+
+    /// True when position `i` holds a profile that was not taken out.
+    pub fn is_live(&self, i: usize) -> bool {
+        i < self.profiles.len() && u32::try_from(i).is_ok_and(|s| !self.blocking.is_removed(s))
+    }
+
+    /// The profiles, every position (taken-out ones included: see
+    /// [`is_live`](Self::is_live)), to rebuild a compact index from.
+    pub fn into_profiles(self) -> Vec<ChildProfile> {
+        self.profiles
+    }
+
     /// The indexed profiles.
     pub fn profiles(&self) -> &[ChildProfile] {
         &self.profiles
@@ -213,7 +242,7 @@ impl ProfileIndex {
         let mut scored: Vec<(f32, usize, Likelihood)> = candidates
             .into_iter()
             .map(|i| i as usize)
-            .filter(|&i| Some(i) != skip)
+            .filter(|&i| Some(i) != skip && self.is_live(i))
             .filter_map(|i| {
                 let p = self.profiles.get(i)?;
                 if !p.consent || !query.consent {

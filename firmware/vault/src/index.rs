@@ -38,6 +38,7 @@ pub(crate) fn searchable_names(kind: RecordKind, json: &Value) -> Vec<String> {
         RecordKind::Case => &["name", "name_other", "name_nickname"],
         RecordKind::TracingRequest => &["relation_name", "relation_nickname"],
         RecordKind::Incident => &["survivor_code"],
+        RecordKind::PotentialMatch => &[],
     };
     let mut out: Vec<String> = fields
         .iter()

@@ -50,6 +50,7 @@ pub(crate) fn kind_byte(kind: RecordKind) -> u8 {
         RecordKind::Case => 1,
         RecordKind::TracingRequest => 2,
         RecordKind::Incident => 3,
+        RecordKind::PotentialMatch => 4,
     }
 }
 
@@ -58,6 +59,7 @@ pub(crate) fn kind_from_byte(b: u8) -> Option<RecordKind> {
         1 => Some(RecordKind::Case),
         2 => Some(RecordKind::TracingRequest),
         3 => Some(RecordKind::Incident),
+        4 => Some(RecordKind::PotentialMatch),
         _ => None,
     }
 }

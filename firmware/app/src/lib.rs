@@ -1,0 +1,43 @@
+//! The kit's application core: what a caseworker does with a kit, in one place for the touch
+//! screen, the command line and sync.
+//!
+//! A [`Kit`] is an unlocked kit: the vault session, the location tree, the triage rules, the
+//! warm matcher index ([`MatchIndex`]) and the potential matches ([`review`]). Registration,
+//! edits, lifecycle changes (close, reopen, assign, follow-ups, services), imports and what
+//! sync delivers all go through it, so each is validated, triaged, matched against the kit's
+//! records, has its potential matches saved as records, raises its alerts, and reaches the
+//! sync outbox ([`Outbox`]) the same way. Front ends hold no business logic: they turn input
+//! into plain Rust values, call the kit, and show what it returns.
+//!
+//! **Architecture invariant:** no IO of its own, no clock and no logging setup: it reaches
+//! storage only through the vault's session, and callers pass `now_ms`. Matching never
+//! decrypts the vault per registration: the index is built once at sign-in and kept current.
+//!
+//! ```no_run
+//! use fieldkit_app::{Kit, KitConfig};
+//! use fieldkit_domain::RecordKind;
+//! use fieldkit_vault::{OpenOptions, Vault};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let now = 1_764_500_000_000;
+//! let vault = Vault::open(std::path::Path::new("/data/fieldkit/vault.redb"), OpenOptions::default())?;
+//! let mut kit = Kit::open(vault.unlock("amina", b"482915", now)?, KitConfig::default(), now)?;
+//! let fields = serde_json::json!({"name": "Amina Yusuf", "sex": "female", "age": 9,
+//!                                 "consent_for_tracing": true});
+//! let saved = kit.register(RecordKind::Case, fields.as_object().cloned().unwrap_or_default(), now)?;
+//! for m in &saved.matches {
+//!     println!("{} {:.1} {}", m.likelihood.as_deref().unwrap_or(""), m.score, m.trace_id);
+//! }
+//! # Ok(()) }
+//! ```
+
+mod error;
+pub mod index;
+mod kit;
+pub mod outbox;
+pub mod review;
+
+pub use error::{OpenError, ReviewError, SaveError};
+pub use index::{IndexBuilder, MatchIndex, Scored, TraceRef};
+pub use kit::{Alert, Kit, KitConfig, Merged, Saved};
+pub use outbox::{Change, NoOutbox, Origin, Outbox, OutboxError, Priority};
+pub use review::{MatchDetail, MatchFilter, match_id};

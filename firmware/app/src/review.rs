@@ -1,0 +1,554 @@
+//! Potential matches as records, and their review.
+//!
+//! A pair the matcher proposes is saved as a [`PotentialMatch`] whose id is derived from the
+//! pair ([`match_id`]), so two kits proposing the same pair make the same record. Its identity
+//! fields and its first `pending` state are written with one fixed stamp: both kits write the
+//! same operations, which merge into one value, and a review decision on either kit supersedes
+//! them cleanly. Score and explanation are the kit's own (a later rescore settles them).
+//!
+//! Review: confirming sets Primero's `matched_case_id` on the trace and
+//! `matched_tracing_request_id` on the case; rejecting records the decision with the
+//! fingerprints of both records, and the pair is not proposed again until one of them changes.
+//! Every decision is a vault write (audited) and goes to the sync outbox first among routine
+//! changes.
+
+use std::collections::{HashMap, HashSet};
+
+use fieldkit_domain::{
+    Case, Conflict, DeviceId, Document, Hlc, MatchEvidence, PotentialMatch, Record, RecordId,
+    RecordKind, Trace, TracingRequest, potential_match::review,
+};
+use fieldkit_match::matcher::{Likelihood, MatchSettings};
+use fieldkit_vault::{Session, VaultError};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::error::{ReviewError, SaveError};
+use crate::index::{MatchIndex, Scored, TraceRef};
+use crate::kit::Kit;
+use crate::outbox::{Origin, Priority};
+
+/// The id of the potential match between a case and a trace: the same on every kit.
+pub fn match_id(case_id: RecordId, trace: &TraceRef) -> RecordId {
+    let mut h = Sha256::new();
+    h.update(b"fieldkit potential match v1|");
+    h.update(case_id.as_bytes());
+    h.update(trace.tracing_request_id.as_bytes());
+    h.update(trace.trace_id.as_bytes());
+    let digest = h.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    RecordId(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+}
+
+/// The stamp of a proposal's identity fields: fixed, so every kit writes the same operations.
+const PROPOSAL_STAMP: Hlc = Hlc {
+    wall_ms: 0,
+    counter: 0,
+    device: DeviceId(0),
+};
+
+/// A point in time as RFC 3339 (UTC, seconds).
+pub(crate) fn timestamp(now_ms: u64) -> String {
+    let secs = i64::try_from(now_ms / 1000).unwrap_or(i64::MAX);
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// Every potential match of the kit, held in memory (they are few, and small).
+#[derive(Debug, Default)]
+pub struct MatchBook {
+    matches: HashMap<RecordId, PotentialMatch>,
+    /// Matches whose review fields were decided differently on two kits.
+    conflicted: HashSet<RecordId>,
+}
+
+const REVIEW_FIELDS: [&str; 4] = ["status", "reviewed_by", "reviewed_at", "review_note"];
+
+impl MatchBook {
+    /// Reads every potential match (one audited bulk read).
+    pub(crate) fn load(session: &mut Session, now_ms: u64) -> Result<MatchBook, VaultError> {
+        let mut book = MatchBook::default();
+        for o in session.all(RecordKind::PotentialMatch, now_ms)? {
+            if let Record::PotentialMatch(m) = o.record {
+                book.insert_opened(*m, &o.conflicts);
+            }
+        }
+        Ok(book)
+    }
+
+    pub(crate) fn insert_opened(&mut self, m: PotentialMatch, conflicts: &[Conflict]) {
+        if review_conflict(conflicts) {
+            self.conflicted.insert(m.id);
+        } else {
+            self.conflicted.remove(&m.id);
+        }
+        self.matches.insert(m.id, m);
+    }
+
+    pub(crate) fn insert(&mut self, m: PotentialMatch) {
+        self.matches.insert(m.id, m);
+    }
+
+    /// How many potential matches the kit holds (any state).
+    pub fn len(&self) -> usize {
+        self.matches.len()
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.matches.is_empty()
+    }
+
+    /// One potential match.
+    pub fn get(&self, id: RecordId) -> Option<&PotentialMatch> {
+        self.matches.get(&id)
+    }
+
+    /// True when two kits decided differently and neither decision was settled yet.
+    pub fn is_conflicted(&self, id: RecordId) -> bool {
+        self.conflicted.contains(&id)
+    }
+
+    fn pending_where(&self, keep: impl Fn(&PotentialMatch) -> bool) -> Vec<RecordId> {
+        let mut ids: Vec<RecordId> = self
+            .matches
+            .values()
+            .filter(|m| m.review_status() == review::PENDING && keep(m))
+            .map(|m| m.id)
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// Pending matches of a case.
+    pub(crate) fn of_case(&self, id: RecordId) -> Vec<RecordId> {
+        self.pending_where(|m| m.case_id == id)
+    }
+
+    /// Pending matches of a tracing request.
+    pub(crate) fn of_request(&self, id: RecordId) -> Vec<RecordId> {
+        self.pending_where(|m| m.tracing_request_id == id)
+    }
+
+    fn all(&self) -> impl Iterator<Item = &PotentialMatch> {
+        self.matches.values()
+    }
+}
+
+/// True when the review fields hold two different current values.
+fn review_conflict(conflicts: &[Conflict]) -> bool {
+    conflicts.iter().any(|c| {
+        REVIEW_FIELDS.contains(&c.field.as_str())
+            && c.candidates.windows(2).any(|w| w[0].1 != w[1].1)
+    })
+}
+
+/// What [`persist`] works on.
+pub(crate) struct Parts<'a> {
+    pub session: &'a mut Session,
+    pub index: &'a MatchIndex,
+    pub book: &'a mut MatchBook,
+    pub settings: &'a MatchSettings,
+}
+
+fn trace_of(m: &PotentialMatch) -> TraceRef {
+    TraceRef {
+        tracing_request_id: m.tracing_request_id,
+        trace_id: m.trace_id.clone(),
+    }
+}
+
+fn likelihood_word(l: Option<Likelihood>) -> String {
+    l.map_or("unlikely", Likelihood::as_str).to_string()
+}
+
+/// Writes a score into a match record.
+fn fill(m: &mut PotentialMatch, s: &Scored, index: &MatchIndex) {
+    m.score = (f64::from(s.weight) * 100.0).round() / 100.0;
+    m.likelihood = Some(likelihood_word(s.likelihood));
+    m.comparison = s
+        .fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| MatchEvidence {
+            unique_id: format!("{i:03}"),
+            field: f.field.to_string(),
+            weight: (f64::from(f.weight) * 100.0).round() / 100.0,
+            detail: f.detail.clone(),
+        })
+        .collect();
+    m.case_fingerprint = Some(s.case_fingerprint.clone());
+    m.trace_fingerprint = Some(s.trace_fingerprint.clone());
+    if let Some(n) = index.case_name(s.case_id).filter(|n| !n.is_empty()) {
+        m.case_name = Some(n.to_string());
+    }
+    if let Some(n) = index.trace_name(&s.trace).filter(|n| !n.is_empty()) {
+        m.trace_name = Some(n.to_string());
+    }
+}
+
+fn save(session: &mut Session, m: &PotentialMatch, now_ms: u64) -> Result<u64, SaveError> {
+    let json = Record::PotentialMatch(Box::new(m.clone())).to_json();
+    Ok(session
+        .update(RecordKind::PotentialMatch, m.id, &json, now_ms)?
+        .version)
+}
+
+/// Saves what the matcher found for a changed record, and rescores the record's other pending
+/// matches. Returns each match saved or still pending, with its version when it was written,
+/// and whether it is a proposal to review (pending).
+pub(crate) fn persist(
+    parts: Parts<'_>,
+    found: Vec<Scored>,
+    affected: Vec<RecordId>,
+    now_ms: u64,
+) -> Result<Vec<(PotentialMatch, Option<u64>, bool)>, SaveError> {
+    let Parts {
+        session,
+        index,
+        book,
+        settings,
+    } = parts;
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    for s in found {
+        let id = match_id(s.case_id, &s.trace);
+        seen.insert(id);
+        match book.get(id).cloned() {
+            None => {
+                let identity = json!({
+                    "case_id": s.case_id.to_string(),
+                    "tracing_request_id": s.trace.tracing_request_id.to_string(),
+                    "trace_id": s.trace.trace_id,
+                    "status": review::PENDING,
+                });
+                let (doc, _) =
+                    Document::create(RecordKind::PotentialMatch, id, &identity, PROPOSAL_STAMP)
+                        .map_err(|e| SaveError::Fields(e.to_string()))?;
+                session.merge(&[doc], now_ms)?;
+                let mut m = PotentialMatch {
+                    id,
+                    case_id: s.case_id,
+                    tracing_request_id: s.trace.tracing_request_id,
+                    trace_id: s.trace.trace_id.clone(),
+                    status: Some(review::PENDING.into()),
+                    proposed_at: Some(timestamp(now_ms)),
+                    ..PotentialMatch::default()
+                };
+                fill(&mut m, &s, index);
+                let v = save(session, &m, now_ms)?;
+                book.insert(m.clone());
+                out.push((m, Some(v), true));
+            }
+            Some(old) => {
+                let state = old.review_status().to_string();
+                if state == review::REJECTED
+                    && old.case_fingerprint.as_deref() == Some(s.case_fingerprint.as_str())
+                    && old.trace_fingerprint.as_deref() == Some(s.trace_fingerprint.as_str())
+                {
+                    continue;
+                }
+                let mut m = old.clone();
+                fill(&mut m, &s, index);
+                if state == review::REJECTED {
+                    // One of the records changed since the rejection: propose it again.
+                    m.status = Some(review::PENDING.into());
+                }
+                let pending = m.review_status() == review::PENDING;
+                let version = if m == old {
+                    None
+                } else {
+                    let v = save(session, &m, now_ms)?;
+                    book.insert(m.clone());
+                    Some(v)
+                };
+                if pending || version.is_some() {
+                    out.push((m, version, pending));
+                }
+            }
+        }
+    }
+    for id in affected {
+        if seen.contains(&id) {
+            continue;
+        }
+        let Some(old) = book.get(id).cloned() else {
+            continue;
+        };
+        // A side no longer held (closed, consent withdrawn, trace matched): the match stays
+        // as it was and is not listed for review.
+        let Some(s) = index.score_pair(old.case_id, &trace_of(&old), settings) else {
+            continue;
+        };
+        let mut m = old.clone();
+        fill(&mut m, &s, index);
+        if m != old {
+            let v = save(session, &m, now_ms)?;
+            book.insert(m.clone());
+            out.push((m, Some(v), false));
+        }
+    }
+    Ok(out)
+}
+
+/// Which potential matches to list.
+#[derive(Debug, Clone, Default)]
+pub struct MatchFilter {
+    /// Only this review state (`pending`, `confirmed`, `rejected`); all when `None`.
+    pub status: Option<String>,
+    /// Only matches of this case.
+    pub case_id: Option<RecordId>,
+    /// Only matches of this tracing request.
+    pub tracing_request_id: Option<RecordId>,
+}
+
+/// A potential match with the records it joins, for the review screen.
+#[derive(Debug, Clone)]
+pub struct MatchDetail {
+    /// The potential match.
+    pub potential_match: PotentialMatch,
+    /// True when two kits decided differently (the reviewer settles it by deciding again).
+    pub conflicted: bool,
+    /// True when the pair would be proposed now (both records open to matching).
+    pub proposable: bool,
+    /// The case, when it is on this kit.
+    pub case: Option<Case>,
+    /// The tracing request, when it is on this kit.
+    pub request: Option<TracingRequest>,
+    /// The trace sought, when the request still has it.
+    pub trace: Option<Trace>,
+}
+
+impl Kit {
+    /// Potential matches, likely first, best score first. Pending ones are listed only while
+    /// both records are open to matching (a closed case, a case without consent, a closed
+    /// request, or a trace already matched are not proposed) and the pair still scores at
+    /// least `possible`.
+    pub fn potential_matches(&self, filter: &MatchFilter) -> Vec<PotentialMatch> {
+        let mut out: Vec<PotentialMatch> = self
+            .book()
+            .all()
+            .filter(|m| {
+                filter
+                    .status
+                    .as_deref()
+                    .is_none_or(|s| m.review_status() == s)
+            })
+            .filter(|m| filter.case_id.is_none_or(|c| m.case_id == c))
+            .filter(|m| {
+                filter
+                    .tracing_request_id
+                    .is_none_or(|r| m.tracing_request_id == r)
+            })
+            .filter(|m| m.review_status() != review::PENDING || self.proposable(m))
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| {
+            let rank = |m: &PotentialMatch| u8::from(m.likelihood.as_deref() == Some("likely"));
+            rank(b)
+                .cmp(&rank(a))
+                .then(b.score.total_cmp(&a.score))
+                .then(a.id.cmp(&b.id))
+        });
+        out
+    }
+
+    /// True when the pair would be proposed now: both records open to matching, and the
+    /// pair scoring at least `possible` against the kit's records as they are (name
+    /// frequencies move as records come and go, so a stored score is as of its save).
+    fn proposable(&self, m: &PotentialMatch) -> bool {
+        self.index()
+            .score_pair(m.case_id, &trace_of(m), &self.config().matching)
+            .is_some_and(|s| s.likelihood.is_some())
+    }
+
+    /// Finds a potential match by its id or at least four of its hex digits (first or last).
+    pub fn resolve_match(&self, part: &str) -> Result<RecordId, ReviewError> {
+        if let Ok(id) = part.parse::<RecordId>() {
+            return if self.book().get(id).is_some() {
+                Ok(id)
+            } else {
+                Err(ReviewError::NotFound(part.to_string()))
+            };
+        }
+        let digits: String = part
+            .chars()
+            .filter(|c| *c != '-')
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if digits.len() < 4 {
+            return Err(ReviewError::NotFound(part.to_string()));
+        }
+        let found: Vec<RecordId> = self
+            .book()
+            .all()
+            .map(|m| m.id)
+            .filter(|id| {
+                let h = id.0.simple().to_string();
+                h.starts_with(&digits) || h.ends_with(&digits)
+            })
+            .collect();
+        match found.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(ReviewError::NotFound(part.to_string())),
+            many => Err(ReviewError::Ambiguous {
+                part: part.to_string(),
+                count: many.len(),
+            }),
+        }
+    }
+
+    /// A potential match with its case and tracing request (an audited read of both).
+    pub fn match_detail(&mut self, id: RecordId, now_ms: u64) -> Result<MatchDetail, ReviewError> {
+        let m = self
+            .book()
+            .get(id)
+            .cloned()
+            .ok_or_else(|| ReviewError::NotFound(id.to_string()))?;
+        let conflicted = self.book().is_conflicted(id);
+        let proposable = self.proposable(&m);
+        let case = match self.session_mut().get(RecordKind::Case, m.case_id, now_ms) {
+            Ok(o) => match o.record {
+                Record::Case(c) => Some(*c),
+                _ => None,
+            },
+            Err(VaultError::NotFound { .. }) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let request = match self.session_mut().get(
+            RecordKind::TracingRequest,
+            m.tracing_request_id,
+            now_ms,
+        ) {
+            Ok(o) => match o.record {
+                Record::TracingRequest(r) => Some(*r),
+                _ => None,
+            },
+            Err(VaultError::NotFound { .. }) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let trace = request.as_ref().and_then(|r| {
+            r.traces()
+                .iter()
+                .find(|t| t.unique_id == m.trace_id)
+                .cloned()
+        });
+        Ok(MatchDetail {
+            potential_match: m,
+            conflicted,
+            proposable,
+            case,
+            request,
+            trace,
+        })
+    }
+
+    fn decide(
+        &mut self,
+        id: RecordId,
+        decision: &str,
+        note: Option<&str>,
+        now_ms: u64,
+    ) -> Result<PotentialMatch, ReviewError> {
+        let old = self
+            .book()
+            .get(id)
+            .cloned()
+            .ok_or_else(|| ReviewError::NotFound(id.to_string()))?;
+        if old.review_status() == decision && !self.book().is_conflicted(id) {
+            return Err(ReviewError::NotApplicable(format!(
+                "potential match {id} is already {decision}"
+            )));
+        }
+        let mut m = old;
+        m.status = Some(decision.to_string());
+        m.reviewed_by = Some(self.session().caseworker().username.clone());
+        m.reviewed_at = Some(timestamp(now_ms));
+        m.review_note = note
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string);
+        // The records as they are now: a rejection holds until one of them changes.
+        let trace = trace_of(&m);
+        if let Some(f) = self.index().case_fingerprint(m.case_id) {
+            m.case_fingerprint = Some(f.to_string());
+        }
+        if let Some(f) = self.index().trace_fingerprint(&trace) {
+            m.trace_fingerprint = Some(f.to_string());
+        }
+        let version = save(self.session_mut(), &m, now_ms)?;
+        self.book_mut().insert(m.clone());
+        self.book_mut().conflicted.remove(&id);
+        self.notify(
+            RecordKind::PotentialMatch,
+            id,
+            version,
+            Priority::Review,
+            Origin::Local,
+        );
+        Ok(m)
+    }
+
+    /// Confirms a potential match: the trace gets `matched_case_id` and the case
+    /// `matched_tracing_request_id` (each saved as an edit of its record), then the decision
+    /// with who, when and the note.
+    pub fn confirm_match(
+        &mut self,
+        id: RecordId,
+        note: Option<&str>,
+        now_ms: u64,
+    ) -> Result<PotentialMatch, ReviewError> {
+        let m = self
+            .book()
+            .get(id)
+            .cloned()
+            .ok_or_else(|| ReviewError::NotFound(id.to_string()))?;
+        let case_id = m.case_id.to_string();
+        let request_id = m.tracing_request_id.to_string();
+        let trace_id = m.trace_id.clone();
+        self.change(RecordKind::TracingRequest, m.tracing_request_id, now_ms, |o| {
+            let entry = o
+                .get_mut("tracing_request_subform_section")
+                .and_then(Value::as_array_mut)
+                .and_then(|items| {
+                    items
+                        .iter_mut()
+                        .filter_map(Value::as_object_mut)
+                        .find(|t| t.get("unique_id").and_then(Value::as_str) == Some(&trace_id))
+                })
+                .ok_or_else(|| {
+                    SaveError::NotApplicable(format!(
+                        "tracing request {request_id} has no trace {trace_id} any more"
+                    ))
+                })?;
+            entry.insert("matched_case_id".into(), Value::String(case_id.clone()));
+            Ok(())
+        })?;
+        let request_id = m.tracing_request_id.to_string();
+        self.change(RecordKind::Case, m.case_id, now_ms, |o| {
+            o.insert(
+                "matched_tracing_request_id".into(),
+                Value::String(request_id),
+            );
+            Ok(())
+        })?;
+        self.decide(id, review::CONFIRMED, note, now_ms)
+    }
+
+    /// Rejects a potential match: it is not proposed again unless the case or the trace
+    /// changes.
+    pub fn reject_match(
+        &mut self,
+        id: RecordId,
+        note: Option<&str>,
+        now_ms: u64,
+    ) -> Result<PotentialMatch, ReviewError> {
+        self.decide(id, review::REJECTED, note, now_ms)
+    }
+}

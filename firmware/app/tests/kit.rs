@@ -1,0 +1,269 @@
+//! The kit's application core on a real vault: registration with matches saved as records,
+//! review, consent, closure, and what a merge brings.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use fieldkit_app::{Alert, Kit, KitConfig, MatchFilter};
+use fieldkit_domain::{Document, DeviceId, Hlc, Record, RecordId, RecordKind};
+use fieldkit_vault::{CredentialPolicy, InitOptions, OpenOptions, Vault};
+use serde_json::{Map, Value, json};
+
+const NOW: u64 = 1_772_000_000_000; // 2026-02-25
+const PIN: &[u8] = b"482915";
+
+fn kit(dir: &tempfile::TempDir) -> Kit {
+    let (session, _recovery) = Vault::create(
+        &dir.path().join("vault.redb"),
+        InitOptions {
+            username: "amina",
+            display_name: "Amina K.",
+            credential: PIN,
+            policy: CredentialPolicy::default(),
+            now_ms: NOW,
+        },
+        OpenOptions::default(),
+    )
+    .unwrap();
+    Kit::open(session, KitConfig::default(), NOW).unwrap()
+}
+
+fn reopen(kit: Kit, now: u64) -> Kit {
+    let vault = kit.lock();
+    Kit::open(vault.unlock("amina", PIN, now).unwrap(), KitConfig::default(), now).unwrap()
+}
+
+fn fields(v: Value) -> Map<String, Value> {
+    v.as_object().cloned().unwrap()
+}
+
+fn child(consent: Option<bool>) -> Map<String, Value> {
+    let mut f = fields(json!({
+        "name": "Amina Yusuf Hassan", "sex": "female", "age": 9,
+        "location_separation": "JO-MA-ZAATARI-D3", "date_of_separation": "2025-03-01",
+        "family_details_section": [{"relation": "mother", "relation_name": "Halima Yusuf"}],
+    }));
+    if let Some(c) = consent {
+        f.insert("consent_for_tracing".into(), Value::Bool(c));
+    }
+    f
+}
+
+fn request() -> Map<String, Value> {
+    fields(json!({
+        "relation_name": "Halima Yusuf", "relation": "mother",
+        "tracing_request_subform_section": [{
+            "unique_id": "t1", "name": "Amina Yusuf Hassan", "sex": "female", "age": 9,
+            "location_separation": "JO-MA-ZAATARI-D3", "date_of_separation": "2025-03-01",
+        }],
+    }))
+}
+
+fn pending(kit: &Kit) -> Vec<fieldkit_domain::PotentialMatch> {
+    kit.potential_matches(&MatchFilter {
+        status: Some("pending".into()),
+        ..MatchFilter::default()
+    })
+}
+
+#[test]
+fn registration_saves_matches_as_records_and_review_sets_primeros_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut kit = kit(&dir);
+    let case = kit.register(RecordKind::Case, child(Some(true)), NOW).unwrap();
+    assert!(case.matches.is_empty());
+    let req = kit
+        .register(RecordKind::TracingRequest, request(), NOW + 1)
+        .unwrap();
+    assert_eq!(req.matches.len(), 1, "{:?}", req.matches);
+    let m = &req.matches[0];
+    assert_eq!(m.case_id, case.id);
+    assert_eq!(m.tracing_request_id, req.id);
+    assert_eq!(m.trace_id, "t1");
+    assert_eq!(m.likelihood.as_deref(), Some("likely"));
+    assert!(!m.comparison.is_empty());
+    assert!(req.alerts.iter().any(|a| matches!(a, Alert::LikelyMatch { .. })));
+    assert_eq!(m.id, fieldkit_app::match_id(case.id, &fieldkit_app::TraceRef {
+        tracing_request_id: req.id,
+        trace_id: "t1".into(),
+    }));
+
+    // Saved in the vault: a new sign-in finds it pending.
+    let mut kit = reopen(kit, NOW + 2);
+    let listed = pending(&kit);
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, m.id);
+
+    let confirmed = kit.confirm_match(m.id, Some("mother recognised the photo"), NOW + 3).unwrap();
+    assert_eq!(confirmed.status.as_deref(), Some("confirmed"));
+    assert_eq!(confirmed.reviewed_by.as_deref(), Some("amina"));
+    assert_eq!(confirmed.review_note.as_deref(), Some("mother recognised the photo"));
+    let Record::TracingRequest(r) = kit
+        .open_record(RecordKind::TracingRequest, req.id, NOW + 4)
+        .unwrap()
+        .record
+    else {
+        panic!()
+    };
+    assert_eq!(
+        r.traces()[0].matched_case_id.as_deref(),
+        Some(case.id.to_string().as_str())
+    );
+    let Record::Case(c) = kit.open_record(RecordKind::Case, case.id, NOW + 4).unwrap().record
+    else {
+        panic!()
+    };
+    assert_eq!(
+        c.matched_tracing_request_id.as_deref(),
+        Some(req.id.to_string().as_str())
+    );
+    assert!(pending(&kit).is_empty());
+    let kit = reopen(kit, NOW + 5);
+    let all = kit.potential_matches(&MatchFilter::default());
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].status.as_deref(), Some("confirmed"));
+    // The decision is in the audit chain as a write of the match record.
+    let entries = kit.session().audit_entries().unwrap();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.record == Some((RecordKind::PotentialMatch, m.id)))
+    );
+}
+
+#[test]
+fn a_case_without_consent_is_never_matched() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut kit = kit(&dir);
+    let none = kit.register(RecordKind::Case, child(None), NOW).unwrap();
+    let refused = kit.register(RecordKind::Case, child(Some(false)), NOW).unwrap();
+    let req = kit
+        .register(RecordKind::TracingRequest, request(), NOW + 1)
+        .unwrap();
+    assert!(req.matches.is_empty(), "{:?}", req.matches);
+    assert!(pending(&kit).is_empty());
+    // Consent given later: matched at once.
+    let saved = kit
+        .change(RecordKind::Case, none.id, NOW + 2, |o| {
+            o.insert("consent_for_tracing".into(), Value::Bool(true));
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(saved.matches.len(), 1);
+    assert_eq!(saved.matches[0].case_id, none.id);
+    assert!(pending(&kit).iter().all(|m| m.case_id != refused.id));
+}
+
+#[test]
+fn a_closed_case_is_never_proposed_and_reopening_brings_it_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut kit = kit(&dir);
+    let case = kit.register(RecordKind::Case, child(Some(true)), NOW).unwrap();
+    let closed = kit
+        .close_case(case.id, "reunified", None, NOW + 1)
+        .unwrap();
+    assert!(closed.matches.is_empty());
+    let req = kit
+        .register(RecordKind::TracingRequest, request(), NOW + 2)
+        .unwrap();
+    assert!(req.matches.is_empty());
+    assert!(pending(&kit).is_empty());
+    let Record::Case(c) = kit.open_record(RecordKind::Case, case.id, NOW + 3).unwrap().record
+    else {
+        panic!()
+    };
+    assert_eq!(c.status.as_deref(), Some("closed"));
+    assert_eq!(c.closure_reason.as_deref(), Some("reunified"));
+    assert!(c.date_closure.is_some());
+
+    let reopened = kit.reopen_case(case.id, NOW + 4).unwrap();
+    assert_eq!(reopened.matches.len(), 1);
+    assert_eq!(pending(&kit).len(), 1);
+    // Closing again hides the pending match; it is not listed while the case is closed.
+    kit.close_case(case.id, "transferred", None, NOW + 5).unwrap();
+    assert!(pending(&kit).is_empty());
+    let kit = reopen(kit, NOW + 6);
+    assert!(pending(&kit).is_empty());
+}
+
+#[test]
+fn a_rejected_pair_comes_back_only_when_a_record_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut kit = kit(&dir);
+    let case = kit.register(RecordKind::Case, child(Some(true)), NOW).unwrap();
+    let req = kit
+        .register(RecordKind::TracingRequest, request(), NOW + 1)
+        .unwrap();
+    let id = req.matches[0].id;
+    kit.reject_match(id, Some("different father"), NOW + 2).unwrap();
+    assert!(pending(&kit).is_empty());
+    // Work on the case that says nothing about who the child is: still rejected.
+    let s = kit
+        .add_case_entry(
+            case.id,
+            "followup_subform_section",
+            fields(json!({"followup_type": "in_care", "followup_date": "2026-02-20"})),
+            NOW + 3,
+        )
+        .unwrap();
+    assert!(s.matches.is_empty());
+    kit.assign_case(case.id, &["omar".to_string()], NOW + 4).unwrap();
+    assert!(pending(&kit).is_empty());
+    let kit2 = reopen(kit, NOW + 5);
+    let mut kit = kit2;
+    assert!(pending(&kit).is_empty());
+    // The family gives a date of birth: the trace changed, the pair is proposed again.
+    let again = kit
+        .change(RecordKind::TracingRequest, req.id, NOW + 6, |o| {
+            o["tracing_request_subform_section"][0]["date_of_birth"] = json!("2016-05-01");
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(again.matches.len(), 1);
+    assert_eq!(again.matches[0].id, id);
+    assert_eq!(again.matches[0].status.as_deref(), Some("pending"));
+    assert_eq!(pending(&kit).len(), 1);
+}
+
+#[test]
+fn a_case_received_by_sync_is_triaged_and_matched() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut kit = kit(&dir);
+    kit.register(RecordKind::TracingRequest, request(), NOW).unwrap();
+    // Another kit's case: an unaccompanied child of 9, as its document of field operations.
+    let id = RecordId::mint(NOW - 10_000, [9; 10]);
+    let mut f = child(Some(true));
+    f.insert("id".into(), Value::String(id.to_string()));
+    f.insert("protection_concerns".into(), json!(["unaccompanied"]));
+    f["family_details_section"][0]["unique_id"] = json!("fm1");
+    let stamp = Hlc {
+        wall_ms: NOW - 10_000,
+        counter: 0,
+        device: DeviceId(77),
+    };
+    let (doc, _) = Document::create(RecordKind::Case, id, &Value::Object(f), stamp).unwrap();
+    let merged = kit.merge(&[doc], NOW + 1).unwrap();
+    assert_eq!(merged.changed, 1);
+    assert!(merged.alerts.iter().any(|a| matches!(a, Alert::Urgent(u) if u.case_id == id)));
+    assert_eq!(merged.matches.len(), 1);
+    assert_eq!(merged.matches[0].case_id, id);
+    let Record::Case(c) = kit.open_record(RecordKind::Case, id, NOW + 2).unwrap().record else {
+        panic!()
+    };
+    assert_eq!(c.risk_level.as_deref(), Some("high"));
+    assert!(c.urgent_protection_concern);
+}
+
+#[test]
+fn registration_refuses_bad_records_and_saves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut kit = kit(&dir);
+    let err = kit
+        .register(RecordKind::Case, fields(json!({"age": 9})), NOW)
+        .unwrap_err();
+    assert!(err.to_string().contains("name"), "{err}");
+    assert!(err.to_string().contains("sex"), "{err}");
+    let err = kit
+        .register(RecordKind::Case, fields(json!({"name": "A", "sex": "female", "age": "nine"})), NOW)
+        .unwrap_err();
+    assert!(err.to_string().contains("fields"), "{err}");
+    assert_eq!(kit.session().count(RecordKind::Case).unwrap(), 0);
+}
