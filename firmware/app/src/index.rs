@@ -147,7 +147,10 @@ pub fn indexes_case(c: &Case) -> bool {
 
 /// See [`indexes_case`].
 pub fn indexes_trace(r: &TracingRequest, t: &Trace) -> bool {
-    !r.is_closed() && t.matched_case_id.as_deref().is_none_or(|m| m.trim().is_empty())
+    !r.is_closed()
+        && t.matched_case_id
+            .as_deref()
+            .is_none_or(|m| m.trim().is_empty())
 }
 
 /// Fields that record the work on a case, not who the child is: a change to them does not
@@ -186,7 +189,10 @@ fn digest(parts: &[&Value]) -> String {
         h.update(p.to_string().as_bytes());
         h.update([0]);
     }
-    h.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect()
+    h.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn without(mut v: Value, fields: &[&str]) -> Value {
@@ -555,7 +561,10 @@ fn side_differences<K: Clone + Eq + Hash + std::fmt::Debug + Ord>(
                 if format!("{px:?}") != format!("{py:?}") {
                     out.push(format!("{what} {k:?}: profile differs"));
                 }
-                for t in px.into_iter().flat_map(|p| p.name_tokens().chain(p.family_tokens())) {
+                for t in px
+                    .into_iter()
+                    .flat_map(|p| p.name_tokens().chain(p.family_tokens()))
+                {
                     let (fx, fy) = (
                         a.index.frequencies().share(t),
                         b.index.frequencies().share(t),

@@ -343,7 +343,9 @@ impl Kit {
     ) -> Result<Saved, SaveError> {
         let current = self.open_record(kind, id, now_ms)?.record.to_json();
         let Value::Object(mut o) = current else {
-            return Err(SaveError::Fields("the stored record is not an object".into()));
+            return Err(SaveError::Fields(
+                "the stored record is not an object".into(),
+            ));
         };
         change(&mut o)?;
         self.edit(kind, id, o, now_ms)
@@ -389,12 +391,20 @@ impl Kit {
 
     /// Imports records (Primero JSON, already parsed): each record's fields are set as given,
     /// then triaged and matched like any other change.
-    pub fn import_records(
-        &mut self,
-        records: &[Record],
-        now_ms: u64,
-    ) -> Result<Merged, SaveError> {
-        let n = self.session.import_records(records, now_ms)?;
+    pub fn import_records(&mut self, records: &[Record], now_ms: u64) -> Result<Merged, SaveError> {
+        // Triaged before the import, so the levels are saved in the import's one transaction.
+        let today = Date::from_unix_ms(now_ms);
+        let records: Vec<Record> = records
+            .iter()
+            .cloned()
+            .map(|mut r| {
+                if let Record::Case(c) = &mut r {
+                    self.retriage(c, today);
+                }
+                r
+            })
+            .collect();
+        let n = self.session.import_records(&records, now_ms)?;
         let touched: BTreeSet<(RecordKind, RecordId)> =
             records.iter().map(|r| (r.kind(), r.id())).collect();
         self.after_merge(touched, n, now_ms)
@@ -443,17 +453,20 @@ impl Kit {
             return Ok(out);
         }
         let today = Date::from_unix_ms(now_ms);
-        for (kind, id) in touched {
-            if kind == RecordKind::Incident {
-                continue;
-            }
-            let opened = match self.session.get(kind, id, now_ms) {
-                Ok(o) => o,
-                // An incident-less caseworker, or a record the merge left out.
-                Err(fieldkit_vault::VaultError::NotFound { .. }) => continue,
-                Err(e) => return Err(e.into()),
-            };
-            self.notify(kind, id, opened.version, Priority::Routine, Origin::Received);
+        let wanted: Vec<(RecordKind, RecordId)> = touched
+            .into_iter()
+            .filter(|(kind, _)| *kind != RecordKind::Incident)
+            .collect();
+        // One audited bulk read of what changed (a record left out by the merge is skipped).
+        for opened in self.session.get_many(&wanted, now_ms)? {
+            let (kind, id) = (opened.record.kind(), opened.record.id());
+            self.notify(
+                kind,
+                id,
+                opened.version,
+                Priority::Routine,
+                Origin::Received,
+            );
             let conflicts = opened.conflicts;
             let mut record = opened.record;
             match &mut record {
@@ -461,12 +474,15 @@ impl Kit {
                     let before = (c.risk_level.clone(), c.urgent_protection_concern);
                     let t = self.retriage(c, today);
                     if (c.risk_level.clone(), c.urgent_protection_concern) != before {
-                        let saved = self.session.update(kind, id, &Value::Object(
-                            match record_json(c) {
+                        let saved = self.session.update(
+                            kind,
+                            id,
+                            &Value::Object(match record_json(c) {
                                 Value::Object(o) => o,
                                 _ => Map::new(),
-                            },
-                        ), now_ms)?;
+                            }),
+                            now_ms,
+                        )?;
                         let urgent = t.urgent_alert(id);
                         let priority = if urgent.is_some() {
                             Priority::Urgent
@@ -488,8 +504,7 @@ impl Kit {
             let found = self.rematch(&record, now_ms, &mut out.alerts)?;
             out.matches.extend(found);
         }
-        out.matches
-            .sort_by(|a, b| b.score.total_cmp(&a.score));
+        out.matches.sort_by(|a, b| b.score.total_cmp(&a.score));
         Ok(out)
     }
 
@@ -511,7 +526,9 @@ impl Kit {
         let day = on.unwrap_or(Date::from_unix_ms(now_ms));
         self.change(RecordKind::Case, id, now_ms, |o| {
             if o.get("status").and_then(Value::as_str) == Some(status::CLOSED) {
-                return Err(SaveError::NotApplicable(format!("case {id} is already closed")));
+                return Err(SaveError::NotApplicable(format!(
+                    "case {id} is already closed"
+                )));
             }
             o.insert("status".into(), Value::String(status::CLOSED.into()));
             o.insert("closure_reason".into(), Value::String(reason.into()));
@@ -572,9 +589,7 @@ impl Kit {
             Value::String(self.session.mint_id(now_ms)?.to_string()),
         );
         self.change(RecordKind::Case, id, now_ms, |o| {
-            let list = o
-                .entry(subform)
-                .or_insert_with(|| Value::Array(Vec::new()));
+            let list = o.entry(subform).or_insert_with(|| Value::Array(Vec::new()));
             match list {
                 Value::Array(items) => items.push(Value::Object(entry)),
                 _ => *list = Value::Array(vec![Value::Object(entry)]),
@@ -584,11 +599,7 @@ impl Kit {
     }
 
     /// Gives every subform entry without a `unique_id` a fresh one.
-    fn assign_unique_ids(
-        &self,
-        o: &mut Map<String, Value>,
-        now_ms: u64,
-    ) -> Result<(), SaveError> {
+    fn assign_unique_ids(&self, o: &mut Map<String, Value>, now_ms: u64) -> Result<(), SaveError> {
         for v in o.values_mut() {
             let Value::Array(items) = v else { continue };
             for item in items.iter_mut().filter_map(Value::as_object_mut) {
@@ -723,15 +734,16 @@ fn build_index(
 ) -> Result<MatchIndex, OpenError> {
     let locs = locations(tree);
     let mut b = IndexBuilder::new(today);
-    for o in session.all(RecordKind::Case, now_ms)? {
+    // One record at a time: only the profiles stay in memory.
+    session.scan(RecordKind::Case, now_ms, |o| {
         if let Record::Case(c) = o.record {
             b.add_case(&c, &locs);
         }
-    }
-    for o in session.all(RecordKind::TracingRequest, now_ms)? {
+    })?;
+    session.scan(RecordKind::TracingRequest, now_ms, |o| {
         if let Record::TracingRequest(r) = o.record {
             b.add_request(&r, &locs);
         }
-    }
+    })?;
     Ok(b.finish())
 }

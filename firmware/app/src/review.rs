@@ -74,11 +74,11 @@ impl MatchBook {
     /// Reads every potential match (one audited bulk read).
     pub(crate) fn load(session: &mut Session, now_ms: u64) -> Result<MatchBook, VaultError> {
         let mut book = MatchBook::default();
-        for o in session.all(RecordKind::PotentialMatch, now_ms)? {
+        session.scan(RecordKind::PotentialMatch, now_ms, |o| {
             if let Record::PotentialMatch(m) = o.record {
                 book.insert_opened(*m, &o.conflicts);
             }
-        }
+        })?;
         Ok(book)
     }
 
@@ -421,18 +421,18 @@ impl Kit {
             Err(VaultError::NotFound { .. }) => None,
             Err(e) => return Err(e.into()),
         };
-        let request = match self.session_mut().get(
-            RecordKind::TracingRequest,
-            m.tracing_request_id,
-            now_ms,
-        ) {
-            Ok(o) => match o.record {
-                Record::TracingRequest(r) => Some(*r),
-                _ => None,
-            },
-            Err(VaultError::NotFound { .. }) => None,
-            Err(e) => return Err(e.into()),
-        };
+        let request =
+            match self
+                .session_mut()
+                .get(RecordKind::TracingRequest, m.tracing_request_id, now_ms)
+            {
+                Ok(o) => match o.record {
+                    Record::TracingRequest(r) => Some(*r),
+                    _ => None,
+                },
+                Err(VaultError::NotFound { .. }) => None,
+                Err(e) => return Err(e.into()),
+            };
         let trace = request.as_ref().and_then(|r| {
             r.traces()
                 .iter()
@@ -512,24 +512,28 @@ impl Kit {
         let case_id = m.case_id.to_string();
         let request_id = m.tracing_request_id.to_string();
         let trace_id = m.trace_id.clone();
-        self.change(RecordKind::TracingRequest, m.tracing_request_id, now_ms, |o| {
-            let entry = o
-                .get_mut("tracing_request_subform_section")
-                .and_then(Value::as_array_mut)
-                .and_then(|items| {
-                    items
-                        .iter_mut()
-                        .filter_map(Value::as_object_mut)
-                        .find(|t| t.get("unique_id").and_then(Value::as_str) == Some(&trace_id))
-                })
-                .ok_or_else(|| {
-                    SaveError::NotApplicable(format!(
-                        "tracing request {request_id} has no trace {trace_id} any more"
-                    ))
-                })?;
-            entry.insert("matched_case_id".into(), Value::String(case_id.clone()));
-            Ok(())
-        })?;
+        self.change(
+            RecordKind::TracingRequest,
+            m.tracing_request_id,
+            now_ms,
+            |o| {
+                let entry =
+                    o.get_mut("tracing_request_subform_section")
+                        .and_then(Value::as_array_mut)
+                        .and_then(|items| {
+                            items.iter_mut().filter_map(Value::as_object_mut).find(|t| {
+                                t.get("unique_id").and_then(Value::as_str) == Some(&trace_id)
+                            })
+                        })
+                        .ok_or_else(|| {
+                            SaveError::NotApplicable(format!(
+                                "tracing request {request_id} has no trace {trace_id} any more"
+                            ))
+                        })?;
+                entry.insert("matched_case_id".into(), Value::String(case_id.clone()));
+                Ok(())
+            },
+        )?;
         let request_id = m.tracing_request_id.to_string();
         self.change(RecordKind::Case, m.case_id, now_ms, |o| {
             o.insert(

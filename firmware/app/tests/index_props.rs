@@ -25,16 +25,48 @@ const PARENTS: &[&str] = &["Halima Yusuf", "Khalid Omar", "Zainab Ali"];
 
 #[derive(Debug, Clone)]
 enum Step {
-    Case { name: usize, parent: usize, age: i64, consent: Option<bool> },
-    Request { name: usize, parent: usize, age: i64, two: bool },
-    Rename { which: usize, name: usize },
-    Consent { which: usize, consent: Option<bool> },
-    Close { which: usize },
-    Reopen { which: usize },
-    RenameTrace { which: usize, name: usize },
-    CloseRequest { which: usize },
-    MergeCase { name: usize, parent: usize, age: i64 },
-    Review { which: usize, confirm: bool },
+    Case {
+        name: usize,
+        parent: usize,
+        age: i64,
+        consent: Option<bool>,
+    },
+    Request {
+        name: usize,
+        parent: usize,
+        age: i64,
+        two: bool,
+    },
+    Rename {
+        which: usize,
+        name: usize,
+    },
+    Consent {
+        which: usize,
+        consent: Option<bool>,
+    },
+    Close {
+        which: usize,
+    },
+    Reopen {
+        which: usize,
+    },
+    RenameTrace {
+        which: usize,
+        name: usize,
+    },
+    CloseRequest {
+        which: usize,
+    },
+    MergeCase {
+        name: usize,
+        parent: usize,
+        age: i64,
+    },
+    Review {
+        which: usize,
+        confirm: bool,
+    },
     Compact,
 }
 
@@ -76,9 +108,8 @@ fn pick<T: Copy>(list: &[T], which: usize) -> Option<T> {
 }
 
 fn same_matches(a: &MatchIndex, b: &MatchIndex, settings: &MatchSettings) -> Result<(), String> {
-    let key = |s: &fieldkit_app::Scored| {
-        (s.case_id, s.trace.clone(), s.weight.to_bits(), s.likelihood)
-    };
+    let key =
+        |s: &fieldkit_app::Scored| (s.case_id, s.trace.clone(), s.weight.to_bits(), s.likelihood);
     for r in a.request_ids() {
         for t in a.traces_of(r) {
             let x: Vec<_> = a.matches_of_trace(&t, settings).iter().map(key).collect();
@@ -112,20 +143,34 @@ fn check(steps: &[Step]) -> Result<(), TestCaseError> {
     for s in steps {
         now += 1000;
         match s.clone() {
-            Step::Case { name, parent, age, consent } => {
+            Step::Case {
+                name,
+                parent,
+                age,
+                consent,
+            } => {
                 let mut f = case_fields(name, parent, age);
                 if let Some(c) = consent {
                     f.insert("consent_for_tracing".into(), Value::Bool(c));
                 }
                 cases.push(kit.register(RecordKind::Case, f, now).unwrap().id);
             }
-            Step::Request { name, parent, age, two } => {
-                let mut traces = vec![json!({"unique_id": "a", "name": NAMES[name], "sex": "female", "age": age})];
+            Step::Request {
+                name,
+                parent,
+                age,
+                two,
+            } => {
+                let mut traces = vec![
+                    json!({"unique_id": "a", "name": NAMES[name], "sex": "female", "age": age}),
+                ];
                 if two {
                     traces.push(json!({"unique_id": "b", "name": NAMES[(name + 3) % NAMES.len()], "age": age + 2}));
                 }
-                let f = obj(json!({"relation_name": PARENTS[parent], "relation": "mother",
-                    "location_last": "JO-MA-ZAATARI", "tracing_request_subform_section": traces}));
+                let f = obj(
+                    json!({"relation_name": PARENTS[parent], "relation": "mother",
+                    "location_last": "JO-MA-ZAATARI", "tracing_request_subform_section": traces}),
+                );
                 requests.push(kit.register(RecordKind::TracingRequest, f, now).unwrap().id);
             }
             Step::Rename { which, name } => {
@@ -181,8 +226,13 @@ fn check(steps: &[Step]) -> Result<(), TestCaseError> {
                 let id = RecordId::mint(now, [cases.len() as u8; 10]);
                 let mut f = case_fields(name, parent, age);
                 f.insert("consent_for_tracing".into(), Value::Bool(true));
-                let stamp = Hlc { wall_ms: now, counter: 0, device: DeviceId(5) };
-                let (doc, _) = Document::create(RecordKind::Case, id, &Value::Object(f), stamp).unwrap();
+                let stamp = Hlc {
+                    wall_ms: now,
+                    counter: 0,
+                    device: DeviceId(5),
+                };
+                let (doc, _) =
+                    Document::create(RecordKind::Case, id, &Value::Object(f), stamp).unwrap();
                 kit.merge(&[doc], now).unwrap();
                 cases.push(id);
             }
@@ -208,8 +258,14 @@ fn check(steps: &[Step]) -> Result<(), TestCaseError> {
     let settings = MatchSettings::default();
     prop_assert_eq!(same_matches(kit.index(), &fresh, &settings), Ok(()));
     // Every pending match listed is one the fresh index would propose for its trace.
-    for m in kit.potential_matches(&MatchFilter { status: Some("pending".into()), ..MatchFilter::default() }) {
-        let t = TraceRef { tracing_request_id: m.tracing_request_id, trace_id: m.trace_id.clone() };
+    for m in kit.potential_matches(&MatchFilter {
+        status: Some("pending".into()),
+        ..MatchFilter::default()
+    }) {
+        let t = TraceRef {
+            tracing_request_id: m.tracing_request_id,
+            trace_id: m.trace_id.clone(),
+        };
         let found = fresh.score_pair(m.case_id, &t, &settings);
         prop_assert!(found.is_some_and(|s| s.likelihood.is_some()), "{m:?}");
     }

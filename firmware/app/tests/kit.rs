@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use fieldkit_app::{Alert, Kit, KitConfig, MatchFilter};
-use fieldkit_domain::{Document, DeviceId, Hlc, Record, RecordId, RecordKind};
+use fieldkit_domain::{DeviceId, Document, Hlc, Record, RecordId, RecordKind};
 use fieldkit_vault::{CredentialPolicy, InitOptions, OpenOptions, Vault};
 use serde_json::{Map, Value, json};
 
@@ -28,7 +28,12 @@ fn kit(dir: &tempfile::TempDir) -> Kit {
 
 fn reopen(kit: Kit, now: u64) -> Kit {
     let vault = kit.lock();
-    Kit::open(vault.unlock("amina", PIN, now).unwrap(), KitConfig::default(), now).unwrap()
+    Kit::open(
+        vault.unlock("amina", PIN, now).unwrap(),
+        KitConfig::default(),
+        now,
+    )
+    .unwrap()
 }
 
 fn fields(v: Value) -> Map<String, Value> {
@@ -68,7 +73,9 @@ fn pending(kit: &Kit) -> Vec<fieldkit_domain::PotentialMatch> {
 fn registration_saves_matches_as_records_and_review_sets_primeros_fields() {
     let dir = tempfile::tempdir().unwrap();
     let mut kit = kit(&dir);
-    let case = kit.register(RecordKind::Case, child(Some(true)), NOW).unwrap();
+    let case = kit
+        .register(RecordKind::Case, child(Some(true)), NOW)
+        .unwrap();
     assert!(case.matches.is_empty());
     let req = kit
         .register(RecordKind::TracingRequest, request(), NOW + 1)
@@ -80,11 +87,21 @@ fn registration_saves_matches_as_records_and_review_sets_primeros_fields() {
     assert_eq!(m.trace_id, "t1");
     assert_eq!(m.likelihood.as_deref(), Some("likely"));
     assert!(!m.comparison.is_empty());
-    assert!(req.alerts.iter().any(|a| matches!(a, Alert::LikelyMatch { .. })));
-    assert_eq!(m.id, fieldkit_app::match_id(case.id, &fieldkit_app::TraceRef {
-        tracing_request_id: req.id,
-        trace_id: "t1".into(),
-    }));
+    assert!(
+        req.alerts
+            .iter()
+            .any(|a| matches!(a, Alert::LikelyMatch { .. }))
+    );
+    assert_eq!(
+        m.id,
+        fieldkit_app::match_id(
+            case.id,
+            &fieldkit_app::TraceRef {
+                tracing_request_id: req.id,
+                trace_id: "t1".into(),
+            }
+        )
+    );
 
     // Saved in the vault: a new sign-in finds it pending.
     let mut kit = reopen(kit, NOW + 2);
@@ -92,10 +109,15 @@ fn registration_saves_matches_as_records_and_review_sets_primeros_fields() {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].id, m.id);
 
-    let confirmed = kit.confirm_match(m.id, Some("mother recognised the photo"), NOW + 3).unwrap();
+    let confirmed = kit
+        .confirm_match(m.id, Some("mother recognised the photo"), NOW + 3)
+        .unwrap();
     assert_eq!(confirmed.status.as_deref(), Some("confirmed"));
     assert_eq!(confirmed.reviewed_by.as_deref(), Some("amina"));
-    assert_eq!(confirmed.review_note.as_deref(), Some("mother recognised the photo"));
+    assert_eq!(
+        confirmed.review_note.as_deref(),
+        Some("mother recognised the photo")
+    );
     let Record::TracingRequest(r) = kit
         .open_record(RecordKind::TracingRequest, req.id, NOW + 4)
         .unwrap()
@@ -107,7 +129,10 @@ fn registration_saves_matches_as_records_and_review_sets_primeros_fields() {
         r.traces()[0].matched_case_id.as_deref(),
         Some(case.id.to_string().as_str())
     );
-    let Record::Case(c) = kit.open_record(RecordKind::Case, case.id, NOW + 4).unwrap().record
+    let Record::Case(c) = kit
+        .open_record(RecordKind::Case, case.id, NOW + 4)
+        .unwrap()
+        .record
     else {
         panic!()
     };
@@ -134,7 +159,9 @@ fn a_case_without_consent_is_never_matched() {
     let dir = tempfile::tempdir().unwrap();
     let mut kit = kit(&dir);
     let none = kit.register(RecordKind::Case, child(None), NOW).unwrap();
-    let refused = kit.register(RecordKind::Case, child(Some(false)), NOW).unwrap();
+    let refused = kit
+        .register(RecordKind::Case, child(Some(false)), NOW)
+        .unwrap();
     let req = kit
         .register(RecordKind::TracingRequest, request(), NOW + 1)
         .unwrap();
@@ -156,17 +183,20 @@ fn a_case_without_consent_is_never_matched() {
 fn a_closed_case_is_never_proposed_and_reopening_brings_it_back() {
     let dir = tempfile::tempdir().unwrap();
     let mut kit = kit(&dir);
-    let case = kit.register(RecordKind::Case, child(Some(true)), NOW).unwrap();
-    let closed = kit
-        .close_case(case.id, "reunified", None, NOW + 1)
+    let case = kit
+        .register(RecordKind::Case, child(Some(true)), NOW)
         .unwrap();
+    let closed = kit.close_case(case.id, "reunified", None, NOW + 1).unwrap();
     assert!(closed.matches.is_empty());
     let req = kit
         .register(RecordKind::TracingRequest, request(), NOW + 2)
         .unwrap();
     assert!(req.matches.is_empty());
     assert!(pending(&kit).is_empty());
-    let Record::Case(c) = kit.open_record(RecordKind::Case, case.id, NOW + 3).unwrap().record
+    let Record::Case(c) = kit
+        .open_record(RecordKind::Case, case.id, NOW + 3)
+        .unwrap()
+        .record
     else {
         panic!()
     };
@@ -178,7 +208,8 @@ fn a_closed_case_is_never_proposed_and_reopening_brings_it_back() {
     assert_eq!(reopened.matches.len(), 1);
     assert_eq!(pending(&kit).len(), 1);
     // Closing again hides the pending match; it is not listed while the case is closed.
-    kit.close_case(case.id, "transferred", None, NOW + 5).unwrap();
+    kit.close_case(case.id, "transferred", None, NOW + 5)
+        .unwrap();
     assert!(pending(&kit).is_empty());
     let kit = reopen(kit, NOW + 6);
     assert!(pending(&kit).is_empty());
@@ -188,12 +219,15 @@ fn a_closed_case_is_never_proposed_and_reopening_brings_it_back() {
 fn a_rejected_pair_comes_back_only_when_a_record_changes() {
     let dir = tempfile::tempdir().unwrap();
     let mut kit = kit(&dir);
-    let case = kit.register(RecordKind::Case, child(Some(true)), NOW).unwrap();
+    let case = kit
+        .register(RecordKind::Case, child(Some(true)), NOW)
+        .unwrap();
     let req = kit
         .register(RecordKind::TracingRequest, request(), NOW + 1)
         .unwrap();
     let id = req.matches[0].id;
-    kit.reject_match(id, Some("different father"), NOW + 2).unwrap();
+    kit.reject_match(id, Some("different father"), NOW + 2)
+        .unwrap();
     assert!(pending(&kit).is_empty());
     // Work on the case that says nothing about who the child is: still rejected.
     let s = kit
@@ -205,7 +239,8 @@ fn a_rejected_pair_comes_back_only_when_a_record_changes() {
         )
         .unwrap();
     assert!(s.matches.is_empty());
-    kit.assign_case(case.id, &["omar".to_string()], NOW + 4).unwrap();
+    kit.assign_case(case.id, &["omar".to_string()], NOW + 4)
+        .unwrap();
     assert!(pending(&kit).is_empty());
     let kit2 = reopen(kit, NOW + 5);
     let mut kit = kit2;
@@ -227,7 +262,8 @@ fn a_rejected_pair_comes_back_only_when_a_record_changes() {
 fn a_case_received_by_sync_is_triaged_and_matched() {
     let dir = tempfile::tempdir().unwrap();
     let mut kit = kit(&dir);
-    kit.register(RecordKind::TracingRequest, request(), NOW).unwrap();
+    kit.register(RecordKind::TracingRequest, request(), NOW)
+        .unwrap();
     // Another kit's case: an unaccompanied child of 9, as its document of field operations.
     let id = RecordId::mint(NOW - 10_000, [9; 10]);
     let mut f = child(Some(true));
@@ -242,10 +278,19 @@ fn a_case_received_by_sync_is_triaged_and_matched() {
     let (doc, _) = Document::create(RecordKind::Case, id, &Value::Object(f), stamp).unwrap();
     let merged = kit.merge(&[doc], NOW + 1).unwrap();
     assert_eq!(merged.changed, 1);
-    assert!(merged.alerts.iter().any(|a| matches!(a, Alert::Urgent(u) if u.case_id == id)));
+    assert!(
+        merged
+            .alerts
+            .iter()
+            .any(|a| matches!(a, Alert::Urgent(u) if u.case_id == id))
+    );
     assert_eq!(merged.matches.len(), 1);
     assert_eq!(merged.matches[0].case_id, id);
-    let Record::Case(c) = kit.open_record(RecordKind::Case, id, NOW + 2).unwrap().record else {
+    let Record::Case(c) = kit
+        .open_record(RecordKind::Case, id, NOW + 2)
+        .unwrap()
+        .record
+    else {
         panic!()
     };
     assert_eq!(c.risk_level.as_deref(), Some("high"));
@@ -262,7 +307,11 @@ fn registration_refuses_bad_records_and_saves_nothing() {
     assert!(err.to_string().contains("name"), "{err}");
     assert!(err.to_string().contains("sex"), "{err}");
     let err = kit
-        .register(RecordKind::Case, fields(json!({"name": "A", "sex": "female", "age": "nine"})), NOW)
+        .register(
+            RecordKind::Case,
+            fields(json!({"name": "A", "sex": "female", "age": "nine"})),
+            NOW,
+        )
         .unwrap_err();
     assert!(err.to_string().contains("fields"), "{err}");
     assert_eq!(kit.session().count(RecordKind::Case).unwrap(), 0);

@@ -41,11 +41,11 @@ pub use date::{Date, DateError};
 pub use doc::{Applied, Conflict, DocError, Document, FieldValue, Op, flatten};
 pub use hlc::{Hlc, HlcClock};
 pub use ids::{DeviceId, RecordId};
-pub use potential_match::{MatchEvidence, PotentialMatch};
 pub use location::{Location, LocationError, LocationLevel, LocationTree};
+pub use potential_match::{MatchEvidence, PotentialMatch};
 pub use record::{
-    Case, FamilyMember, Followup, Incident, Record, RecordKind, Service, Sex, Trace, TracingRequest,
-    WgAnswer, concern, status,
+    Case, FamilyMember, Followup, Incident, Record, RecordKind, Service, Sex, Trace,
+    TracingRequest, WgAnswer, concern, status,
 };
 pub use summary::Summary;
 pub use validate::{FieldError, ValidationErrors};

@@ -427,6 +427,9 @@ fn a_new_registration_is_triaged_and_matched_at_once() {
         "unaccompanied",
         "--family",
         "relation=mother,relation_name=Halima",
+        // Only a case with consent to tracing is matched (issue 7, as Primero does).
+        "--consent",
+        "true",
         "--json",
     ]));
     assert_eq!(added["risk"]["level"], "high", "{added}");

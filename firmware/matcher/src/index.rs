@@ -129,9 +129,7 @@ impl BlockingIndex {
 
     fn idf(&self, df: usize) -> f32 {
         let live = self.population.saturating_sub(self.removed_count);
-        ((live as f32 + 1.0) / df.max(1) as f32)
-            .ln()
-            .max(0.05)
+        ((live as f32 + 1.0) / df.max(1) as f32).ln().max(0.05)
     }
 
     fn norm(&self, keys: &[u64]) -> f32 {

@@ -139,18 +139,21 @@ pub fn import(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<()> {
     } else {
         Format::Primero
     });
-    let mut s = ctx.session()?;
+    // Through the kit: what is imported is triaged and matched like a registration.
+    let mut kit = ctx.kit()?;
     let now = now_ms();
     match format {
         Format::Bundle => {
-            let n = s.import_bundle(&bytes, now)?;
-            println!("bundle merged: {n} records new or changed");
+            let merged = kit.import_bundle(&bytes, now)?;
+            println!("bundle merged: {} records new or changed", merged.changed);
+            print_merged(&merged);
         }
         Format::Primero => {
             let text = std::str::from_utf8(&bytes)
                 .with_context(|| format!("{}: not UTF-8 text", a.file.display()))?;
             let kind = RecordKind::from(a.kind);
             let mut mint_err = None;
+            let s = kit.session();
             let mut mint = || match s.mint_id(now) {
                 Ok(id) => id,
                 Err(e) => {
@@ -163,9 +166,32 @@ pub fn import(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<()> {
             if let Some(e) = mint_err {
                 return Err(e.into());
             }
-            let n = s.import_records(&records, now)?;
-            println!("{} {kind} records read, {n} new or changed", records.len());
+            let merged = kit.import_records(&records, now)?;
+            println!(
+                "{} {kind} records read, {} new or changed",
+                records.len(),
+                merged.changed
+            );
+            print_merged(&merged);
         }
     }
     Ok(())
+}
+
+/// What an import raised: urgent alerts and potential matches to review.
+fn print_merged(merged: &fieldkit_app::Merged) {
+    let urgent = merged
+        .alerts
+        .iter()
+        .filter(|a| matches!(a, fieldkit_app::Alert::Urgent(_)))
+        .count();
+    if urgent > 0 {
+        println!("{urgent} URGENT ALERTS raised (risk triage): see `fieldkit case list`");
+    }
+    if !merged.matches.is_empty() {
+        println!(
+            "{} potential matches saved for review: `fieldkit trace review list`",
+            merged.matches.len()
+        );
+    }
 }

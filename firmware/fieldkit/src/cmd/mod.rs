@@ -160,6 +160,20 @@ impl Ctx {
     }
 }
 
+impl Ctx {
+    /// Signs in and makes the kit ready (its matcher index built): for every command that
+    /// changes records.
+    pub fn kit(&self) -> anyhow::Result<fieldkit_app::Kit> {
+        let session = self.session()?;
+        let config = fieldkit_app::KitConfig {
+            locations: self.locations()?,
+            triage: self.triage_rules()?,
+            matching: fieldkit_match::matcher::MatchSettings::default(),
+        };
+        fieldkit_app::Kit::open(session, config, now_ms()).context("building the matcher index")
+    }
+}
+
 /// Every case in the vault (one audited bulk read).
 pub fn all_cases(s: &mut Session, now_ms: u64) -> anyhow::Result<Vec<fieldkit_domain::Case>> {
     let opened = s

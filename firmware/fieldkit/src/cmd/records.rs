@@ -1,15 +1,19 @@
-//! `fieldkit case ...` and `fieldkit tracing ...`: add, show, list, search, edit records.
+//! `fieldkit case ...` and `fieldkit tracing ...`: add, show, list, search, edit records; close,
+//! reopen and assign cases, add follow-ups and services.
 //!
 //! Fields come from flags named after the form (`--name`, `--age`, ...), from `--set
 //! field=value` for any Primero field, or from a JSON file (`--from FILE`: a flat object or a
-//! Primero `{"data": {...}}` record). Flags override the file.
+//! Primero `{"data": {...}}` record). Flags override the file. Every change goes through the
+//! kit's application core (`fieldkit-app`), which validates, triages, matches and saves the
+//! potential matches; these commands only read flags and print what it returns.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use serde_json::{Map, Value, json};
 
-use fieldkit_domain::{Date, Record, RecordId, RecordKind, Summary};
+use fieldkit_app::{Alert, Kit};
+use fieldkit_domain::{Date, PotentialMatch, RecordId, RecordKind, Summary};
 use fieldkit_vault::Session;
 
 use super::{Ctx, now_ms, print_json};
@@ -103,12 +107,9 @@ pub struct Common {
     /// Read fields from a JSON file (flat object or Primero `{"data": {...}}`); `-` for stdin.
     #[arg(long)]
     from: Option<PathBuf>,
-    /// Print the saved record as JSON.
+    /// Print what was saved as JSON (id, version, triage, alerts, potential matches).
     #[arg(long)]
     json: bool,
-    /// Do not look for matches among the kit's records after saving.
-    #[arg(long)]
-    no_match: bool,
 }
 
 /// Commands on one kind of record.
@@ -135,6 +136,85 @@ pub enum CaseCommand {
         fields: CaseFields,
         #[command(flatten)]
         common: Common,
+    },
+    /// Close a case (it is no longer proposed as a match).
+    Close {
+        /// Case id or its first or last characters.
+        id: String,
+        /// Why (Primero's closure reasons: reunified, transferred, ...).
+        #[arg(long)]
+        reason: String,
+        /// The day it was closed, YYYY-MM-DD (default today).
+        #[arg(long)]
+        date: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reopen a closed case (it is matched again at once).
+    Reopen {
+        /// Case id or its first or last characters.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Assign a case to caseworkers (replaces the list).
+    Assign {
+        /// Case id or its first or last characters.
+        id: String,
+        /// A caseworker's user name (repeat for several).
+        #[arg(long = "user", required = true)]
+        users: Vec<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record a follow-up of a case.
+    Followup {
+        /// Case id or its first or last characters.
+        id: String,
+        /// Kind of follow-up (Primero's lookup, e.g. in_care, after_reunification).
+        #[arg(long = "type")]
+        followup_type: String,
+        /// When it happened, YYYY-MM-DD.
+        #[arg(long)]
+        date: Option<String>,
+        /// When it is needed by, YYYY-MM-DD.
+        #[arg(long)]
+        needed_by: Option<String>,
+        /// What was done.
+        #[arg(long)]
+        action: Option<String>,
+        /// Any other field of the follow-up: `--set field=value`.
+        #[arg(long = "set", value_name = "FIELD=VALUE")]
+        set: Vec<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record a service for a case (a referral, or a service given).
+    Service {
+        /// Case id or its first or last characters.
+        id: String,
+        /// The service (Primero's lookup, e.g. health, education, family_tracing).
+        #[arg(long = "type")]
+        service_type: String,
+        /// Who provides it.
+        #[arg(long)]
+        provider: Option<String>,
+        /// The appointment's day, YYYY-MM-DD.
+        #[arg(long)]
+        appointment: Option<String>,
+        /// implemented or not_implemented.
+        #[arg(long)]
+        implemented: Option<String>,
+        /// Any other field of the service: `--set field=value`.
+        #[arg(long = "set", value_name = "FIELD=VALUE")]
+        set: Vec<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -213,6 +293,76 @@ pub fn run_case(ctx: &Ctx, cmd: CaseCommand) -> anyhow::Result<()> {
         CaseCommand::Edit { id, fields, common } => {
             edit(ctx, kind, &id, &common, |o| fields.apply(o))
         }
+        CaseCommand::Close {
+            id,
+            reason,
+            date,
+            json,
+        } => {
+            let date = date
+                .map(|d| d.parse::<Date>())
+                .transpose()
+                .context("--date: expected YYYY-MM-DD")?;
+            lifecycle(ctx, &id, json, |kit, id, now| {
+                kit.close_case(id, &reason, date, now)
+            })
+        }
+        CaseCommand::Reopen { id, json } => {
+            lifecycle(ctx, &id, json, |kit, id, now| kit.reopen_case(id, now))
+        }
+        CaseCommand::Assign { id, users, json } => lifecycle(ctx, &id, json, |kit, id, now| {
+            kit.assign_case(id, &users, now)
+        }),
+        CaseCommand::Followup {
+            id,
+            followup_type,
+            date,
+            needed_by,
+            action,
+            set,
+            json,
+        } => {
+            let mut entry = Map::new();
+            entry.insert("followup_type".into(), Value::String(followup_type));
+            put(&mut entry, "followup_date", date.map(Value::String));
+            put(
+                &mut entry,
+                "followup_needed_by_date",
+                needed_by.map(Value::String),
+            );
+            put(&mut entry, "action_taken", action.map(Value::String));
+            overlay(&mut entry, &set)?;
+            lifecycle(ctx, &id, json, |kit, id, now| {
+                kit.add_case_entry(id, "followup_subform_section", entry, now)
+            })
+        }
+        CaseCommand::Service {
+            id,
+            service_type,
+            provider,
+            appointment,
+            implemented,
+            set,
+            json,
+        } => {
+            let mut entry = Map::new();
+            entry.insert("service_type".into(), Value::String(service_type));
+            put(&mut entry, "service_provider", provider.map(Value::String));
+            put(
+                &mut entry,
+                "service_appointment_date",
+                appointment.map(Value::String),
+            );
+            put(
+                &mut entry,
+                "service_implemented",
+                implemented.map(Value::String),
+            );
+            overlay(&mut entry, &set)?;
+            lifecycle(ctx, &id, json, |kit, id, now| {
+                kit.add_case_entry(id, "services_section", entry, now)
+            })
+        }
     }
 }
 
@@ -257,28 +407,6 @@ fn pairs(text: &str, what: &str) -> anyhow::Result<Map<String, Value>> {
 /// A value from the command line: JSON when it parses as JSON, else the text itself.
 fn scalar(v: &str) -> Value {
     serde_json::from_str::<Value>(v).unwrap_or_else(|_| Value::String(v.to_string()))
-}
-
-/// Gives every subform entry without a `unique_id` a fresh one.
-fn assign_unique_ids(o: &mut Map<String, Value>) -> anyhow::Result<()> {
-    for v in o.values_mut() {
-        let Value::Array(items) = v else { continue };
-        for item in items.iter_mut().filter_map(Value::as_object_mut) {
-            if item
-                .get("unique_id")
-                .and_then(Value::as_str)
-                .is_none_or(str::is_empty)
-            {
-                item.insert("unique_id".into(), Value::String(fresh_uid()?));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// A fresh `unique_id` for a subform entry (a random UUID, as Primero uses).
-fn fresh_uid() -> anyhow::Result<String> {
-    Ok(uuid::Uuid::new_v4().to_string())
 }
 
 impl CaseFields {
@@ -392,14 +520,19 @@ impl Common {
     }
 
     fn overlay(&self, o: &mut Map<String, Value>) -> anyhow::Result<()> {
-        for s in &self.set {
-            let (k, v) = s
-                .split_once('=')
-                .with_context(|| format!("--set `{s}` is not field=value"))?;
-            o.insert(k.trim().to_string(), scalar(v));
-        }
-        Ok(())
+        overlay(o, &self.set)
     }
+}
+
+/// Applies `--set field=value` flags.
+fn overlay(o: &mut Map<String, Value>, set: &[String]) -> anyhow::Result<()> {
+    for s in set {
+        let (k, v) = s
+            .split_once('=')
+            .with_context(|| format!("--set `{s}` is not field=value"))?;
+        o.insert(k.trim().to_string(), scalar(v));
+    }
+    Ok(())
 }
 
 fn add(
@@ -410,56 +543,49 @@ fn add(
 ) -> anyhow::Result<()> {
     let mut o = common.base()?;
     fields(&mut o)?;
-    assign_unique_ids(&mut o)?;
-    let mut s = ctx.session()?;
-    let now = now_ms();
-    o.insert("id".into(), Value::String(s.mint_id(now)?.to_string()));
-    let today = Date::from_unix_ms(now).to_string();
-    let date_field = match kind {
-        RecordKind::Case => "registration_date",
-        RecordKind::TracingRequest => "inquiry_date",
-        RecordKind::Incident => "date_of_first_report",
-    };
-    o.entry(date_field).or_insert(Value::String(today));
-    o.entry("status").or_insert(Value::String("open".into()));
-    o.entry("owned_by")
-        .or_insert(Value::String(s.caseworker().username.clone()));
-    let mut record = Record::from_json(kind, Value::Object(o)).context("the record's fields")?;
-    // Triage before the save, so the risk level and the urgent flag are saved with the case.
-    let triage = match &mut record {
-        Record::Case(c) => {
-            let t = ctx.triage_rules()?.assess(c, Date::from_unix_ms(now));
-            c.risk_level = Some(t.level.as_str().to_string());
-            if t.urgent_alert(c.id).is_some() {
-                c.urgent_protection_concern = true;
-            }
-            Some(t)
-        }
-        _ => None,
-    };
-    let saved = s.create(&record, now)?;
-    // A new registration is checked against the kit's records at once.
-    let matches = if common.no_match {
-        Vec::new()
-    } else {
-        match_new(ctx, &mut s, &record, now)?
-    };
-    if common.json {
+    let mut kit = ctx.kit()?;
+    let saved = kit.register(kind, o, now_ms())?;
+    print_saved(&saved, common.json, true)
+}
+
+/// Prints what a save did: the record, its triage and alerts, the potential matches.
+fn print_saved(saved: &fieldkit_app::Saved, json_out: bool, new: bool) -> anyhow::Result<()> {
+    if json_out {
+        let urgent = saved.alerts.iter().find_map(|a| match a {
+            Alert::Urgent(u) => Some(u),
+            Alert::LikelyMatch { .. } => None,
+        });
         return print_json(&json!({
             "id": saved.id,
             "version": saved.version,
-            "risk": triage.as_ref().map(|t| json!({"level": t.level.as_str(), "reasons": t.reasons})),
-            "urgent_alert": triage.as_ref().and_then(|t| t.urgent_alert(saved.id)),
-            "potential_matches": matches,
+            "fields_changed": saved.fields_changed,
+            "risk": saved.triage.as_ref().map(|t| json!({"level": t.level.as_str(), "reasons": t.reasons})),
+            "urgent_alert": urgent,
+            "alerts": saved.alerts,
+            "potential_matches": saved.matches.iter().map(match_json).collect::<Vec<_>>(),
         }));
     }
-    println!("{} {} saved", kind, saved.id);
-    if let Some(t) = &triage {
+    let (kind, id) = (saved.kind, saved.id);
+    if new {
+        println!("{kind} {id} saved");
+    } else if saved.fields_changed == 0 {
+        println!("{kind} {id}: nothing changed");
+    } else {
+        println!(
+            "{kind} {id} saved ({} fields changed, version {})",
+            saved.fields_changed, saved.version
+        );
+    }
+    if let Some(t) = &saved.triage
+        && new
+    {
         println!("risk: {}", t.level.as_str());
         for r in &t.reasons {
             println!("  {} ({})", r.text, r.level.as_str());
         }
-        if let Some(alert) = t.urgent_alert(saved.id) {
+    }
+    for a in &saved.alerts {
+        if let Alert::Urgent(alert) = a {
             println!(
                 "URGENT ALERT raised for case {}: {}",
                 alert.case_id,
@@ -467,77 +593,33 @@ fn add(
             );
         }
     }
-    for m in &matches {
+    for m in &saved.matches {
         println!(
-            "potential match ({}, {:.1} bits): case {} ↔ tracing request {} (see `fieldkit trace run --explain`)",
-            m["likelihood"].as_str().unwrap_or(""),
-            m["score"].as_f64().unwrap_or(0.0),
-            m["case_id"].as_str().unwrap_or(""),
-            m["tracing_request_id"].as_str().unwrap_or(""),
+            "potential match {} ({}, {:.1} bits): case {} ↔ tracing request {} trace {} (review: `fieldkit trace review show {}`)",
+            m.id.short(),
+            m.likelihood.as_deref().unwrap_or(""),
+            m.score,
+            m.case_id,
+            m.tracing_request_id,
+            m.trace_id,
+            m.id.short(),
         );
     }
     Ok(())
 }
 
-/// Matches a newly saved case against the kit's tracing requests, or a new tracing request
-/// against its cases, and returns the potential matches (best first).
-fn match_new(ctx: &Ctx, s: &mut Session, record: &Record, now: u64) -> anyhow::Result<Vec<Value>> {
-    use fieldkit_match::matcher::{MatchSettings, match_changed};
-    use fieldkit_match::profile::Locations;
-    let tree = ctx.locations()?;
-    let locations = tree
-        .as_ref()
-        .map_or(Locations::CodePrefixes, Locations::Tree);
-    let today = Date::from_unix_ms(now);
-    let settings = MatchSettings::default();
-    let found = match record {
-        Record::Case(c) => {
-            let requests = super::all_requests(s, now)?;
-            if requests.is_empty() {
-                return Ok(Vec::new());
-            }
-            match_changed(
-                std::slice::from_ref(c),
-                &[],
-                std::iter::once(&**c),
-                &requests,
-                &locations,
-                today,
-                &settings,
-            )
-        }
-        Record::TracingRequest(t) => {
-            let cases = super::all_cases(s, now)?;
-            if cases.is_empty() {
-                return Ok(Vec::new());
-            }
-            match_changed(
-                &[],
-                std::slice::from_ref(t),
-                &cases,
-                std::iter::once(&**t),
-                &locations,
-                today,
-                &settings,
-            )
-        }
-        Record::Incident(_) => Vec::new(),
-    };
-    let mut found = found;
-    found.sort_by(|a, b| b.weight.total_cmp(&a.weight));
-    Ok(found
-        .into_iter()
-        .map(|m| {
-            json!({
-                "likelihood": m.likelihood.as_str(),
-                "score": m.weight,
-                "case_id": m.case_id,
-                "tracing_request_id": m.tracing_request_id,
-                "trace_id": m.trace_id,
-                "comparison": m.fields,
-            })
-        })
-        .collect())
+/// A potential match as the record commands print it.
+pub fn match_json(m: &PotentialMatch) -> Value {
+    json!({
+        "match_id": m.id,
+        "likelihood": m.likelihood,
+        "score": m.score,
+        "status": m.review_status(),
+        "case_id": m.case_id,
+        "tracing_request_id": m.tracing_request_id,
+        "trace_id": m.trace_id,
+        "comparison": m.comparison,
+    })
 }
 
 fn resolve(s: &Session, kind: RecordKind, id: &str) -> anyhow::Result<RecordId> {
@@ -562,10 +644,10 @@ fn edit(
     common: &Common,
     fields: impl FnOnce(&mut Map<String, Value>) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let mut s = ctx.session()?;
-    let id = resolve(&s, kind, id)?;
+    let mut kit = ctx.kit()?;
+    let id = resolve(kit.session(), kind, id)?;
     let now = now_ms();
-    let current = s.get(kind, id, now)?.record.to_json();
+    let current = kit.open_record(kind, id, now)?.record.to_json();
     let Value::Object(mut o) = current else {
         bail!("stored record is not an object")
     };
@@ -577,21 +659,21 @@ fn edit(
         common.overlay(&mut o)?;
     }
     fields(&mut o)?;
-    assign_unique_ids(&mut o)?;
-    let saved = s.update(kind, id, &Value::Object(o), now)?;
-    if common.json {
-        print_json(
-            &json!({"id": saved.id, "version": saved.version, "fields_changed": saved.ops}),
-        )?;
-    } else if saved.ops == 0 {
-        println!("{kind} {id}: nothing changed");
-    } else {
-        println!(
-            "{kind} {id} saved ({} fields changed, version {})",
-            saved.ops, saved.version
-        );
-    }
-    Ok(())
+    let saved = kit.edit(kind, id, o, now)?;
+    print_saved(&saved, common.json, false)
+}
+
+/// A lifecycle change of a case, through the kit.
+fn lifecycle(
+    ctx: &Ctx,
+    id: &str,
+    json_out: bool,
+    change: impl FnOnce(&mut Kit, RecordId, u64) -> Result<fieldkit_app::Saved, fieldkit_app::SaveError>,
+) -> anyhow::Result<()> {
+    let mut kit = ctx.kit()?;
+    let id = resolve(kit.session(), RecordKind::Case, id)?;
+    let saved = change(&mut kit, id, now_ms())?;
+    print_saved(&saved, json_out, false)
 }
 
 fn show(ctx: &Ctx, kind: RecordKind, a: &ShowArgs) -> anyhow::Result<()> {

@@ -40,6 +40,67 @@ pub enum TraceCommand {
     Triage(TriageArgs),
     /// Evaluate fieldkit's matcher against a Primero-style baseline on a synthetic population.
     Eval(EvalArgs),
+    /// Review the potential matches saved in the vault: list, show, confirm, reject.
+    #[command(subcommand)]
+    Review(ReviewCommand),
+}
+
+/// Review states on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatusArg {
+    /// Waiting for review (only pairs that would be proposed now).
+    Pending,
+    /// Confirmed.
+    Confirmed,
+    /// Rejected.
+    Rejected,
+    /// Every state.
+    All,
+}
+
+/// `trace review ...`.
+#[derive(Debug, clap::Subcommand)]
+pub enum ReviewCommand {
+    /// List potential matches, likely first.
+    List {
+        /// Which review state.
+        #[arg(long, value_enum, default_value = "pending")]
+        status: StatusArg,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a potential match: the case and the trace side by side, and each field's evidence.
+    Show {
+        /// The match id, or at least four of its first or last hex digits.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Confirm a match: sets the trace's matched_case_id and the case's
+    /// matched_tracing_request_id.
+    Confirm {
+        /// The match id, or at least four of its first or last hex digits.
+        id: String,
+        /// Why (kept with the decision).
+        #[arg(long)]
+        note: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reject a match: it is not proposed again unless the case or the trace changes.
+    Reject {
+        /// The match id, or at least four of its first or last hex digits.
+        id: String,
+        /// Why (kept with the decision).
+        #[arg(long)]
+        note: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Options shared by matching commands.
@@ -125,8 +186,8 @@ pub struct EvalArgs {
 pub fn run(cmd: TraceCommand) -> anyhow::Result<()> {
     match cmd {
         TraceCommand::Match(a) => run_match(a),
-        TraceCommand::Run(_) => bail!(
-            "`trace run` needs the vault: the binary must call cmd::trace::run_with(&ctx, ..)"
+        TraceCommand::Run(_) | TraceCommand::Review(_) => bail!(
+            "`trace run` and `trace review` need the vault: the binary must call cmd::trace::run_with(&ctx, ..)"
         ),
         TraceCommand::Duplicates(a) => run_duplicates(a),
         TraceCommand::Triage(a) => run_triage(a),
@@ -138,6 +199,7 @@ pub fn run(cmd: TraceCommand) -> anyhow::Result<()> {
 pub fn run_with(ctx: &Ctx, cmd: TraceCommand) -> anyhow::Result<()> {
     match cmd {
         TraceCommand::Run(a) => run_vault(ctx, a),
+        TraceCommand::Review(c) => review(ctx, c),
         other => run(other),
     }
 }
@@ -320,10 +382,33 @@ fn run_match(a: MatchArgs) -> anyhow::Result<()> {
 }
 
 fn run_vault(ctx: &Ctx, a: RunArgs) -> anyhow::Result<()> {
-    let mut session = ctx.session()?;
+    let mut kit = ctx.kit()?;
     let now = now_ms();
-    let cases = super::all_cases(&mut session, now)?;
-    let requests = super::all_requests(&mut session, now)?;
+    // Every pair the kit would propose now is saved for review, as a registration does.
+    let saved = kit.rematch_all(now)?;
+    eprintln!(
+        "{} potential matches new or re-proposed, saved for review (`fieldkit trace review list`)",
+        saved.matches.len()
+    );
+    // Only what the kit matches: open cases with consent to tracing, open requests' traces
+    // not yet matched.
+    let cases: Vec<Case> = super::all_cases(kit.session_mut(), now)?
+        .into_iter()
+        .filter(fieldkit_app::index::indexes_case)
+        .collect();
+    let requests: Vec<TracingRequest> = super::all_requests(kit.session_mut(), now)?
+        .into_iter()
+        .map(|mut r| {
+            let open: Vec<_> = r
+                .traces()
+                .iter()
+                .filter(|t| fieldkit_app::index::indexes_trace(&r, t))
+                .cloned()
+                .collect();
+            r.tracing_request_subform_section = open;
+            r
+        })
+        .collect();
     let out = match_all(&cases, &requests, &a.options)?;
     if a.options.json {
         print_json(&out)
@@ -440,5 +525,161 @@ fn run_eval(a: EvalArgs) -> anyhow::Result<()> {
     }
     println!("{report}");
     println!("({:.1} s)", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn review(ctx: &Ctx, cmd: ReviewCommand) -> anyhow::Result<()> {
+    use fieldkit_app::MatchFilter;
+    let mut kit = ctx.kit()?;
+    let now = now_ms();
+    match cmd {
+        ReviewCommand::List { status, json } => {
+            let status = match status {
+                StatusArg::Pending => Some("pending"),
+                StatusArg::Confirmed => Some("confirmed"),
+                StatusArg::Rejected => Some("rejected"),
+                StatusArg::All => None,
+            };
+            let list = kit.potential_matches(&MatchFilter {
+                status: status.map(str::to_string),
+                ..MatchFilter::default()
+            });
+            if json {
+                return print_json(&list);
+            }
+            if list.is_empty() {
+                println!("no potential matches");
+            }
+            for m in &list {
+                println!(
+                    "{}  {:<9} {:<8} {:>5.1}  case {} {}  ↔  trace {} of {} {}",
+                    m.id.short(),
+                    m.review_status(),
+                    m.likelihood.as_deref().unwrap_or("-"),
+                    m.score,
+                    m.case_id.short(),
+                    m.case_name.as_deref().unwrap_or(""),
+                    m.trace_id,
+                    m.tracing_request_id.short(),
+                    m.trace_name.as_deref().unwrap_or(""),
+                );
+            }
+            Ok(())
+        }
+        ReviewCommand::Show { id, json } => {
+            let id = kit.resolve_match(&id)?;
+            let d = kit.match_detail(id, now)?;
+            if json {
+                return print_json(&serde_json::json!({
+                    "potential_match": d.potential_match,
+                    "conflicted": d.conflicted,
+                    "proposable": d.proposable,
+                    "case": d.case,
+                    "tracing_request": d.request,
+                    "trace": d.trace,
+                }));
+            }
+            let m = &d.potential_match;
+            println!(
+                "potential match {} ({}, {}, {:.1} bits){}",
+                m.id,
+                m.review_status(),
+                m.likelihood.as_deref().unwrap_or("-"),
+                m.score,
+                if d.conflicted {
+                    "  CONFLICT: decided differently on two kits; decide again to settle"
+                } else {
+                    ""
+                }
+            );
+            println!(
+                "  case {}  ↔  trace {} of tracing request {}",
+                m.case_id, m.trace_id, m.tracing_request_id
+            );
+            if let (Some(c), Some(t)) = (&d.case, &d.trace) {
+                let side = |a: Option<String>, b: Option<String>, field: &str| {
+                    println!(
+                        "    {field:<22} {:<28} {}",
+                        a.unwrap_or_else(|| "-".into()),
+                        b.unwrap_or_else(|| "-".into())
+                    );
+                };
+                println!("    {:<22} {:<28} {}", "", "case", "trace");
+                side(c.name.clone(), t.name.clone(), "name");
+                side(c.name_other.clone(), t.name_other.clone(), "name_other");
+                side(
+                    c.sex.map(|s| format!("{s:?}").to_lowercase()),
+                    t.sex.map(|s| format!("{s:?}").to_lowercase()),
+                    "sex",
+                );
+                side(
+                    c.age.map(|a| a.to_string()),
+                    t.age.map(|a| a.to_string()),
+                    "age",
+                );
+                side(
+                    c.date_of_birth.map(|d| d.to_string()),
+                    t.date_of_birth.map(|d| d.to_string()),
+                    "date_of_birth",
+                );
+                side(
+                    c.date_of_separation.map(|d| d.to_string()),
+                    t.date_of_separation.map(|d| d.to_string()),
+                    "date_of_separation",
+                );
+                side(
+                    c.location_separation.clone(),
+                    t.location_separation.clone(),
+                    "location_separation",
+                );
+            }
+            println!("  evidence:");
+            for e in &m.comparison {
+                println!("    {:<24} {:>+5.1}  {}", e.field, e.weight, e.detail);
+            }
+            if m.review_status() != "pending" {
+                println!(
+                    "  {} by {} at {}{}",
+                    m.review_status(),
+                    m.reviewed_by.as_deref().unwrap_or("?"),
+                    m.reviewed_at.as_deref().unwrap_or("?"),
+                    m.review_note
+                        .as_deref()
+                        .map(|n| format!(": {n}"))
+                        .unwrap_or_default()
+                );
+            } else if !d.proposable {
+                println!(
+                    "  not proposed now (a record is closed, has no consent to tracing, or was matched)"
+                );
+            }
+            Ok(())
+        }
+        ReviewCommand::Confirm { id, note, json } => {
+            let id = kit.resolve_match(&id)?;
+            let m = kit.confirm_match(id, note.as_deref(), now)?;
+            decided(
+                &m,
+                json,
+                "confirmed: the trace's matched_case_id and the case's matched_tracing_request_id are set",
+            )
+        }
+        ReviewCommand::Reject { id, note, json } => {
+            let id = kit.resolve_match(&id)?;
+            let m = kit.reject_match(id, note.as_deref(), now)?;
+            decided(
+                &m,
+                json,
+                "rejected: not proposed again unless the case or the trace changes",
+            )
+        }
+    }
+}
+
+fn decided(m: &fieldkit_domain::PotentialMatch, json: bool, what: &str) -> anyhow::Result<()> {
+    if json {
+        return print_json(m);
+    }
+    println!("potential match {} {what}", m.id.short());
     Ok(())
 }

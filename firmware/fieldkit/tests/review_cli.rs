@@ -1,0 +1,229 @@
+//! Registration from the command line through the kit's application core: potential matches
+//! saved as records, reviewed with `trace review`, consent and closure respected.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+const PIN: &str = "482915";
+
+struct Kit {
+    dir: tempfile::TempDir,
+}
+
+impl Kit {
+    fn new() -> Kit {
+        let k = Kit {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        k.ok(&["init", "--user", "amina", "--display-name", "Amina K."]);
+        k
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_fieldkit"))
+            .arg("--data-dir")
+            .arg(self.dir.path())
+            .args(["--user", "amina", "--pin-stdin"])
+            .args(args)
+            .env_remove("FIELDKIT_CONFIG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{PIN}").unwrap();
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        let text = self.ok(args);
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+    }
+}
+
+fn add_request(k: &Kit) -> serde_json::Value {
+    k.json(&[
+        "tracing",
+        "add",
+        "--inquirer",
+        "Halima Yusuf",
+        "--relation",
+        "mother",
+        "--child",
+        "name=Mohammed Yusuf,sex=male,age=9,location_separation=JO-MA-ZAATARI",
+        "--json",
+    ])
+}
+
+fn add_case(k: &Kit, consent: Option<&str>) -> serde_json::Value {
+    let mut args = vec![
+        "case",
+        "add",
+        "--name",
+        "محمد يوسف",
+        "--sex",
+        "male",
+        "--age",
+        "9",
+        "--separation-place",
+        "JO-MA-ZAATARI",
+        "--family",
+        "relation=mother,relation_name=Halima Yusuf",
+        "--json",
+    ];
+    if let Some(c) = consent {
+        args.extend(["--consent", c]);
+    }
+    k.json(&args)
+}
+
+fn pending(k: &Kit) -> Vec<serde_json::Value> {
+    k.json(&["trace", "review", "list", "--json"])
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn matches_are_saved_and_reviewed_from_the_command_line() {
+    let k = Kit::new();
+    let request = add_request(&k);
+    assert!(request["potential_matches"].as_array().unwrap().is_empty());
+    let case = add_case(&k, Some("true"));
+    let proposed = &case["potential_matches"][0];
+    assert_eq!(proposed["case_id"], case["id"]);
+    assert_eq!(proposed["status"], "pending");
+
+    // Saved: a later command lists it.
+    let listed = pending(&k);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["id"], proposed["match_id"]);
+    let id = listed[0]["id"].as_str().unwrap().to_string();
+    let short = &id[id.len() - 8..];
+    let text = k.ok(&["trace", "review", "show", short]);
+    assert!(text.contains("evidence:"), "{text}");
+    assert!(text.contains("محمد يوسف"), "{text}");
+
+    let decided = k.json(&[
+        "trace",
+        "review",
+        "confirm",
+        short,
+        "--note",
+        "the mother knew him",
+        "--json",
+    ]);
+    assert_eq!(decided["status"], "confirmed");
+    assert_eq!(decided["reviewed_by"], "amina");
+    assert_eq!(decided["review_note"], "the mother knew him");
+    assert!(pending(&k).is_empty());
+    let confirmed = k.json(&["trace", "review", "list", "--status", "confirmed", "--json"]);
+    assert_eq!(confirmed.as_array().unwrap().len(), 1);
+
+    // Primero's fields on both records.
+    let req = k.json(&["tracing", "show", request["id"].as_str().unwrap(), "--json"]);
+    assert_eq!(
+        req["data"]["tracing_request_subform_section"][0]["matched_case_id"],
+        case["id"]
+    );
+    let shown = k.json(&["case", "show", case["id"].as_str().unwrap(), "--json"]);
+    assert_eq!(shown["data"]["matched_tracing_request_id"], request["id"]);
+    // The decision is audited.
+    let audit = k.ok(&["audit", "list"]);
+    assert!(audit.contains("potential_match"), "{audit}");
+}
+
+#[test]
+fn a_rejected_match_is_not_proposed_again() {
+    let k = Kit::new();
+    add_request(&k);
+    add_case(&k, Some("true"));
+    let id = pending(&k)[0]["id"].as_str().unwrap().to_string();
+    k.ok(&["trace", "review", "reject", &id, "--note", "other family"]);
+    assert!(pending(&k).is_empty());
+    let out = k.ok(&["trace", "run"]);
+    assert!(!out.is_empty());
+    assert!(pending(&k).is_empty());
+    let rejected = k.json(&["trace", "review", "list", "--status", "rejected", "--json"]);
+    assert_eq!(rejected[0]["review_note"], "other family");
+}
+
+#[test]
+fn consent_is_respected_from_the_command_line() {
+    let k = Kit::new();
+    add_request(&k);
+    let none = add_case(&k, None);
+    assert!(none["potential_matches"].as_array().unwrap().is_empty());
+    let refused = add_case(&k, Some("false"));
+    assert!(refused["potential_matches"].as_array().unwrap().is_empty());
+    assert!(pending(&k).is_empty());
+    let id = none["id"].as_str().unwrap();
+    let edited = k.json(&["case", "edit", id, "--consent", "true", "--json"]);
+    assert_eq!(edited["potential_matches"].as_array().unwrap().len(), 1);
+    assert_eq!(pending(&k).len(), 1);
+}
+
+#[test]
+fn a_closed_case_is_never_proposed() {
+    let k = Kit::new();
+    let case = add_case(&k, Some("true"));
+    let id = case["id"].as_str().unwrap();
+    k.ok(&["case", "close", id, "--reason", "reunified"]);
+    let request = add_request(&k);
+    assert!(request["potential_matches"].as_array().unwrap().is_empty());
+    assert!(pending(&k).is_empty());
+    let shown = k.json(&["case", "show", id, "--json"]);
+    assert_eq!(shown["data"]["status"], "closed");
+    assert_eq!(shown["data"]["closure_reason"], "reunified");
+    let reopened = k.json(&["case", "reopen", id, "--json"]);
+    assert_eq!(reopened["potential_matches"].as_array().unwrap().len(), 1);
+    assert_eq!(pending(&k).len(), 1);
+    // Assignment, follow-ups and services use Primero's names.
+    k.ok(&["case", "assign", id, "--user", "omar", "--user", "amina"]);
+    k.ok(&[
+        "case",
+        "followup",
+        id,
+        "--type",
+        "in_care",
+        "--date",
+        "2026-01-10",
+        "--action",
+        "home visit",
+    ]);
+    k.ok(&[
+        "case",
+        "service",
+        id,
+        "--type",
+        "family_tracing",
+        "--provider",
+        "ICRC",
+    ]);
+    let shown = k.json(&["case", "show", id, "--json"]);
+    assert_eq!(
+        shown["data"]["assigned_user_names"],
+        serde_json::json!(["omar", "amina"])
+    );
+    assert_eq!(
+        shown["data"]["followup_subform_section"][0]["followup_type"],
+        "in_care"
+    );
+    assert_eq!(
+        shown["data"]["services_section"][0]["service_provider"],
+        "ICRC"
+    );
+}
