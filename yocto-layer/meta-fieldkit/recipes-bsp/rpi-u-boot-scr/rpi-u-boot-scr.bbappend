@@ -1,11 +1,6 @@
 # fieldkit: boot root slot A or B as RAUC's U-Boot backend asks (BOOT_ORDER, BOOT_x_LEFT).
 FILESEXTRAPATHS:prepend:fieldkit := "${THISDIR}/files:"
 
-FIELDKIT_BOOT_DISK ??= "mmcblk0"
-# U-Boot's name for the same disk: mmc 0 for SD cards and eMMC, usb 0 for USB boot.
-FIELDKIT_UBOOT_DISK ??= "${@'usb 0' if d.getVar('FIELDKIT_BOOT_DISK').startswith('sd') else 'mmc 0'}"
-FIELDKIT_PART_PREFIX ??= "${@'' if d.getVar('FIELDKIT_BOOT_DISK').startswith('sd') else 'p'}"
-
 do_compile:prepend:fieldkit() {
     sed -i -e 's#@@FIELDKIT_UBOOT_DISK@@#${FIELDKIT_UBOOT_DISK}#g' \
            -e 's#@@FIELDKIT_ROOT_A@@#/dev/${FIELDKIT_BOOT_DISK}${FIELDKIT_PART_PREFIX}2#g' \

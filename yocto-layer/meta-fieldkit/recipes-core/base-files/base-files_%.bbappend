@@ -1,9 +1,6 @@
 # fieldkit: mount the boot partition (U-Boot's environment for RAUC) and the data partition.
 FILESEXTRAPATHS:prepend:fieldkit := "${THISDIR}/files:"
 
-FIELDKIT_BOOT_DISK ??= "mmcblk0"
-FIELDKIT_PART_PREFIX ??= "${@'' if d.getVar('FIELDKIT_BOOT_DISK').startswith('sd') else 'p'}"
-
 do_install:append:fieldkit() {
     sed -i -e 's#@@BOOT@@#/dev/${FIELDKIT_BOOT_DISK}${FIELDKIT_PART_PREFIX}1#g' \
            -e 's#@@DATA@@#/dev/${FIELDKIT_BOOT_DISK}${FIELDKIT_PART_PREFIX}4#g' \

@@ -1,20 +1,15 @@
 # fieldkit: the A/B slots on the kit's disk, and the CA certificate bundles must be signed
 # under. The certificate comes from the technician's key directory (FIELDKIT_KEYS_DIR, set by
 # scripts/build-image), never from this repository.
-FIELDKIT_KEYS_DIR ??= ""
 FILESEXTRAPATHS:prepend:fieldkit := "${THISDIR}/files:${FIELDKIT_KEYS_DIR}:"
 RAUC_KEYRING_FILE:fieldkit = "fieldkit-ca.cert.pem"
 
-FIELDKIT_BOOT_DISK ??= "mmcblk0"
-FIELDKIT_PART_PREFIX ??= "${@'' if d.getVar('FIELDKIT_BOOT_DISK').startswith('sd') else 'p'}"
-
-python fieldkit_check_keys() {
+python do_fetch:prepend:fieldkit() {
     keys = d.getVar("FIELDKIT_KEYS_DIR")
     if not keys or not os.path.isfile(os.path.join(keys, "fieldkit-ca.cert.pem")):
         bb.fatal("FIELDKIT_KEYS_DIR must name a directory holding fieldkit-ca.cert.pem "
                  "(see yocto-layer/docs/technicians.md, 'Update keys')")
 }
-do_fetch[prefuncs] += "${@'fieldkit_check_keys' if 'fieldkit' in d.getVar('OVERRIDES').split(':') else ''}"
 
 do_install:prepend:fieldkit() {
     sed -i -e 's#@@MACHINE@@#${MACHINE}#g' \

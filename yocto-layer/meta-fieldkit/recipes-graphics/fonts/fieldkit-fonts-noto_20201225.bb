@@ -9,7 +9,7 @@ LIC_FILES_CHKSUM = "file://usr/share/doc/fonts-noto-core/copyright;md5=35c8217bc
 
 # Debian's fonts-noto-core package of the 2020-12-25 Noto release, checked by SHA-256 (the same
 # file any Debian mirror serves). bitbake unpacks the .deb's data archive.
-SRC_URI = "https://deb.debian.org/debian/pool/main/f/fonts-noto/fonts-noto-core_${PV}-1_all.deb;subdir=${BP}"
+SRC_URI = "${DEBIAN_MIRROR}/main/f/fonts-noto/fonts-noto-core_${PV}-1_all.deb;subdir=${BP}"
 SRC_URI[sha256sum] = "58f4f0bb6720f919f92096b3508e1412a0f1544424ade6c5b5bf1eb694dd64ba"
 
 inherit allarch fontcache
@@ -29,5 +29,5 @@ do_install() {
     done
 }
 
-FILES:${PN} = "${datadir}/fonts/truetype/noto"
+FILES:${PN} += "${datadir}/fonts/truetype/noto"
 FONT_PACKAGES = "${PN}"

@@ -1,7 +1,9 @@
-SUMMARY = "fieldkit board integration: device names, access rights, display rotation, watchdog"
+SUMMARY = "fieldkit board integration: device names, access, rotation, watchdog"
 DESCRIPTION = "udev rules naming /dev/charger, /dev/lora, /dev/modem and the panel's DRM card, \
 backlight and governor access for the kiosk, the touch panel's calibration matching the \
 display rotation, the hardware watchdog and U-Boot's environment location for RAUC."
+HOMEPAGE = "https://example.invalid/fieldkit"
+SECTION = "base"
 LICENSE = "Apache-2.0"
 LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/Apache-2.0;md5=89aea4e17d99a7cacdbeed46a0096b10"
 

@@ -1,10 +1,15 @@
 SUMMARY = "fieldkit update bundle: a signed RAUC bundle of the kit's root file system"
 DESCRIPTION = "Installs fieldkit-image into the inactive root slot; the kit boots it once, and \
 keeps it only if the kiosk reports ready (rauc-mark-good), else falls back."
+HOMEPAGE = "https://example.invalid/fieldkit"
+SECTION = "base"
 LICENSE = "Apache-2.0"
 LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/Apache-2.0;md5=89aea4e17d99a7cacdbeed46a0096b10"
 
 inherit bundle
+
+# Nothing to fetch: the bundle is made from fieldkit-image.
+SRC_URI = ""
 
 RAUC_BUNDLE_COMPATIBLE = "fieldkit-${MACHINE}"
 RAUC_BUNDLE_VERSION = "${DISTRO_VERSION}-${DATETIME}"
