@@ -49,7 +49,10 @@ fn the_kiosk_reports_ready_pings_the_watchdog_and_says_when_it_stops() {
 
     let first = messages.first().expect("no notification at all");
     assert!(first.lines().any(|l| l == "READY=1"), "{messages:?}");
-    assert!(first.lines().any(|l| l.starts_with("STATUS=power mode ")), "{messages:?}");
+    assert!(
+        first.lines().any(|l| l.starts_with("STATUS=power mode ")),
+        "{messages:?}"
+    );
     let pings = messages
         .iter()
         .filter(|m| m.lines().any(|l| l == "WATCHDOG=1"))

@@ -7,14 +7,15 @@ SECTION = "applications"
 # (most offer both), MPL-2.0 (serialport), ISC (any_ascii), 0BSD (enum-iterator), Zlib
 # (foldhash) and Unicode-3.0 (unicode-ident, unicode-normalization): see the layer's README.
 LICENSE = "Apache-2.0 & MIT & MPL-2.0 & ISC & 0BSD & Zlib & Unicode-3.0"
-# The workspace's `license = "Apache-2.0"` line (scripts/check-layer keeps the line number true).
-LIC_FILES_CHKSUM = "file://Cargo.toml;beginline=30;endline=30;md5=2507bd5f0713f05419cd2f22fa06fe62 \
+# The workspace's `license = "Apache-2.0"` line (scripts/update-crates-inc keeps the line number true).
+LIC_FILES_CHKSUM = "file://Cargo.toml;beginline=32;endline=32;md5=2507bd5f0713f05419cd2f22fa06fe62 \
                     file://${COMMON_LICENSE_DIR}/Apache-2.0;md5=89aea4e17d99a7cacdbeed46a0096b10 \
                     file://${COMMON_LICENSE_DIR}/MIT;md5=0835ade698e0bcf8506ecda2f7b4f302"
 
 # What Slint's linuxkms backend links (libinput, libudev, xkbcommon) and reads at run time
-# (fontconfig configuration, the Noto fonts of every bundled language).
-DEPENDS += "fontconfig libinput libxkbcommon systemd"
+# (fontconfig configuration, the Noto fonts of every bundled language); tss-esapi links
+# tpm2-tss's libtss2-esys (found through pkg-config).
+DEPENDS += "fontconfig libinput libxkbcommon systemd tpm2-tss"
 
 PV = "0.1.0+git"
 
@@ -73,4 +74,3 @@ do_install:append() {
 FILES:${PN} += "${systemd_system_unitdir}/fieldkit.service ${nonarch_libdir}/tmpfiles.d/fieldkit.conf"
 CONFFILES:${PN} = "${sysconfdir}/fieldkit/fieldkit.toml"
 RDEPENDS:${PN} += "fieldkit-board fieldkit-fonts-noto fontconfig libinput libudev libxkbcommon"
-RRECOMMENDS:${PN} += "tpm2-tss"
