@@ -69,8 +69,11 @@ do_install:append() {
     install -m 0644 ${WORKDIR}/fieldkit.toml ${D}${sysconfdir}/fieldkit/fieldkit.toml
     install -d ${D}${nonarch_libdir}/tmpfiles.d
     install -m 0644 ${WORKDIR}/fieldkit-tmpfiles.conf ${D}${nonarch_libdir}/tmpfiles.d/fieldkit.conf
+    install -d ${D}${datadir}/fieldkit
+    install -m 0644 ${S}/yocto-layer/docs/technicians.md ${D}${datadir}/fieldkit/technicians.md
 }
 
-FILES:${PN} += "${systemd_system_unitdir}/fieldkit.service ${nonarch_libdir}/tmpfiles.d/fieldkit.conf"
+FILES:${PN} += "${systemd_system_unitdir}/fieldkit.service ${nonarch_libdir}/tmpfiles.d/fieldkit.conf \
+                ${datadir}/fieldkit/technicians.md"
 CONFFILES:${PN} = "${sysconfdir}/fieldkit/fieldkit.toml"
 RDEPENDS:${PN} += "fieldkit-board fieldkit-fonts-noto fontconfig libinput libudev libxkbcommon"
