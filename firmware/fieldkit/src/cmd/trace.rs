@@ -604,7 +604,7 @@ fn review(ctx: &Ctx, cmd: ReviewCommand) -> anyhow::Result<()> {
                         b.unwrap_or_else(|| "-".into())
                     );
                 };
-                println!("    {:<22} {:<28} {}", "", "case", "trace");
+                println!("    {:<22} {:<28} trace", "", "case");
                 side(c.name.clone(), t.name.clone(), "name");
                 side(c.name_other.clone(), t.name_other.clone(), "name_other");
                 side(
