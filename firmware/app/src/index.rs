@@ -110,6 +110,20 @@ impl<K: Clone + Eq + Hash> Side<K> {
         self.churn += 1;
     }
 
+    /// The records of this side the blocking index hands a query, best first.
+    fn candidates(&self, query: &ChildProfile, settings: &MatchSettings) -> Vec<K> {
+        self.index
+            .blocking()
+            .candidates(
+                &query_keys(query),
+                &mut Scratch::default(),
+                settings.candidates,
+            )
+            .into_iter()
+            .filter_map(|i| self.owner.get(i as usize).cloned().flatten())
+            .collect()
+    }
+
     fn profile(&self, k: &K) -> Option<&ChildProfile> {
         let slot = self.slots.get(k)?;
         self.index.profiles().get(slot.at)
@@ -482,14 +496,10 @@ impl MatchIndex {
         let Some(cp) = self.cases.profile(&id) else {
             return Vec::new();
         };
-        let found = self.traces.index.blocking().candidates(
-            &query_keys(cp),
-            &mut Scratch::default(),
-            settings.candidates,
-        );
-        let pairs = found
+        let pairs = self
+            .traces
+            .candidates(cp, settings)
             .into_iter()
-            .filter_map(|i| self.traces.owner.get(i as usize).cloned().flatten())
             .map(|t| (id, t))
             .collect();
         self.best(pairs, settings)
@@ -500,14 +510,10 @@ impl MatchIndex {
         let Some(tp) = self.traces.profile(trace) else {
             return Vec::new();
         };
-        let found = self.cases.index.blocking().candidates(
-            &query_keys(tp),
-            &mut Scratch::default(),
-            settings.candidates,
-        );
-        let pairs = found
+        let pairs = self
+            .cases
+            .candidates(tp, settings)
             .into_iter()
-            .filter_map(|i| self.cases.owner.get(i as usize).copied().flatten())
             .map(|c| (c, trace.clone()))
             .collect();
         self.best(pairs, settings)

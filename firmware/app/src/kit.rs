@@ -245,12 +245,7 @@ impl Kit {
         if let Some(a) = triage.as_ref().and_then(|t| t.urgent_alert(id)) {
             alerts.push(Alert::Urgent(a));
         }
-        let priority = if alerts.is_empty() {
-            Priority::Routine
-        } else {
-            Priority::Urgent
-        };
-        self.notify(kind, id, saved.version, priority, Origin::Local);
+        self.notify(kind, id, saved.version, priority(&alerts), Origin::Local);
         let matches = self.rematch(&record, now_ms, &mut alerts)?;
         Ok(Saved {
             kind,
@@ -313,12 +308,7 @@ impl Kit {
         }
         let mut matches = Vec::new();
         if saved.ops > 0 {
-            let priority = if alerts.is_empty() {
-                Priority::Routine
-            } else {
-                Priority::Urgent
-            };
-            self.notify(kind, id, saved.version, priority, Origin::Local);
+            self.notify(kind, id, saved.version, priority(&alerts), Origin::Local);
             matches = self.rematch(&record, now_ms, &mut alerts)?;
         }
         Ok(Saved {
@@ -718,6 +708,15 @@ impl Kit {
             }
         }
         Ok(out)
+    }
+}
+
+/// How soon a saved record must leave the kit: at once when it raised an urgent alert.
+fn priority(alerts: &[Alert]) -> Priority {
+    if alerts.iter().any(|a| matches!(a, Alert::Urgent(_))) {
+        Priority::Urgent
+    } else {
+        Priority::Routine
     }
 }
 

@@ -48,6 +48,18 @@ pub(crate) fn frequency_key(t: &NameToken) -> u64 {
     t.known_key().unwrap_or_else(|| t.spelling_key())
 }
 
+/// The frequency keys of a profile's child and family names, each once.
+fn distinct_keys(p: &ChildProfile) -> Vec<u64> {
+    let mut seen: Vec<u64> = p
+        .name_tokens()
+        .chain(p.family_tokens())
+        .map(frequency_key)
+        .collect();
+    seen.sort_unstable();
+    seen.dedup();
+    seen
+}
+
 impl NameFrequencies {
     /// Counts, for each name token, the profiles whose child or family names hold it.
     pub fn build<'a>(profiles: impl IntoIterator<Item = &'a ChildProfile>) -> NameFrequencies {
@@ -61,14 +73,7 @@ impl NameFrequencies {
     /// Adds one profile's tokens.
     pub fn add(&mut self, p: &ChildProfile) {
         self.population += 1;
-        let mut seen: Vec<u64> = p
-            .name_tokens()
-            .chain(p.family_tokens())
-            .map(frequency_key)
-            .collect();
-        seen.sort_unstable();
-        seen.dedup();
-        for k in seen {
+        for k in distinct_keys(p) {
             *self.counts.entry(k).or_insert(0) += 1;
         }
     }
@@ -77,14 +82,7 @@ impl NameFrequencies {
     /// counts are then those of [`build`](Self::build) over the profiles left.
     pub fn remove(&mut self, p: &ChildProfile) {
         self.population = self.population.saturating_sub(1);
-        let mut seen: Vec<u64> = p
-            .name_tokens()
-            .chain(p.family_tokens())
-            .map(frequency_key)
-            .collect();
-        seen.sort_unstable();
-        seen.dedup();
-        for k in seen {
+        for k in distinct_keys(p) {
             if let Some(n) = self.counts.get_mut(&k) {
                 *n = n.saturating_sub(1);
                 if *n == 0 {

@@ -13,6 +13,19 @@ use crate::schema::{self, RECORDS};
 use crate::session::Session;
 
 impl Session {
+    /// One sealed row as a typed record.
+    fn open_row(&self, key: &[u8; 17], bytes: &[u8]) -> Result<Opened> {
+        let (doc, version) = self.unseal_doc(key, bytes)?;
+        let record = doc
+            .to_record()
+            .map_err(|e| VaultError::Corrupt(format!("{}: {e}", doc.id())))?;
+        Ok(Opened {
+            record,
+            conflicts: doc.conflicts(),
+            version,
+        })
+    }
+
     /// Decrypts every record of a kind in id order and hands each to `each`, holding one at a
     /// time. Audited first, as one bulk read of the records the kind holds. Returns how many
     /// were read.
@@ -41,15 +54,7 @@ impl Session {
                 .value()
                 .try_into()
                 .map_err(|_| VaultError::Corrupt("record key of wrong length".into()))?;
-            let (doc, version) = self.unseal_doc(&key, v.value())?;
-            let record = doc
-                .to_record()
-                .map_err(|e| VaultError::Corrupt(format!("{}: {e}", doc.id())))?;
-            each(Opened {
-                record,
-                conflicts: doc.conflicts(),
-                version,
-            });
+            each(self.open_row(&key, v.value())?);
             read += 1;
         }
         Ok(read)
@@ -74,15 +79,7 @@ impl Session {
                 let Some(v) = table.get(key.as_slice())? else {
                     continue;
                 };
-                let (doc, version) = self.unseal_doc(&key, v.value())?;
-                let record = doc
-                    .to_record()
-                    .map_err(|e| VaultError::Corrupt(format!("{kind} {id}: {e}")))?;
-                out.push(Opened {
-                    record,
-                    conflicts: doc.conflicts(),
-                    version,
-                });
+                out.push(self.open_row(&key, v.value())?);
             }
         }
         self.audit_now(
