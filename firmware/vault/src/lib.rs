@@ -34,6 +34,7 @@
 
 mod audit;
 mod bundle;
+pub mod credential;
 mod crypto;
 mod error;
 mod hardware;
