@@ -49,6 +49,7 @@ mod schema;
 mod session;
 mod signin;
 mod storage;
+mod uptime;
 mod vault;
 
 pub use audit::{AuditAction, AuditEntry, AuditHead, AuditReport};
@@ -62,4 +63,5 @@ pub use records::{Opened, Saved};
 pub use recovery::RecoveryKey;
 pub use schema::SCHEMA_VERSION;
 pub use session::Session;
+pub use uptime::{BootClock, NoBootClock, Uptime, elapsed_ms};
 pub use vault::{InitOptions, OpenOptions, Vault};

@@ -26,6 +26,7 @@ use crate::schema::{
 use crate::session::Session;
 use crate::signin::Lockout;
 use crate::storage::{begin, decode, encode, hex, open_error, read_meta, write_meta};
+use crate::uptime::{BootClock, NoBootClock};
 
 /// How to open a vault.
 #[derive(Clone)]
@@ -39,6 +40,9 @@ pub struct OpenOptions {
     pub verify_on_open: bool,
     /// redb's page cache in bytes.
     pub cache_bytes: usize,
+    /// The boot-time clock lockout waits are measured on (the wall clock can be set by anyone
+    /// at the kit); [`NoBootClock`] measures them on the wall clock.
+    pub boot_clock: Arc<dyn BootClock>,
 }
 
 impl fmt::Debug for OpenOptions {
@@ -58,6 +62,7 @@ impl Default for OpenOptions {
             hardware: Arc::new(NoHardwareSecret),
             verify_on_open: true,
             cache_bytes: 32 << 20,
+            boot_clock: Arc::new(NoBootClock),
         }
     }
 }

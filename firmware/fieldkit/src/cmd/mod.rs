@@ -70,6 +70,7 @@ impl Ctx {
         OpenOptions {
             indexer: Arc::new(MatcherIndexer),
             verify_on_open: self.config.security.verify_on_open,
+            boot_clock: Arc::new(crate::clock::ProcBootClock),
             ..OpenOptions::default()
         }
     }
