@@ -91,7 +91,7 @@ pub fn common_pin(pin: &str) -> Option<&'static str> {
         return Some("a run of consecutive digits");
     }
     let n = digits.len();
-    if (2..=n / 2).any(|p| n % p == 0 && digits.chunks(p).all(|c| c == &digits[..p])) {
+    if (2..=n / 2).any(|p| n.is_multiple_of(p) && digits.chunks(p).all(|c| c == &digits[..p])) {
         return Some("a short pattern repeated");
     }
     if COMMON.contains(&pin) {
