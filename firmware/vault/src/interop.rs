@@ -65,14 +65,7 @@ impl Session {
     /// only the fields each record holds, with the values it was given. Audited as a bulk
     /// read; the caller audits the plaintext export itself ([`Session::audit_plain_export`]).
     pub fn all_primero(&mut self, kind: RecordKind, now_ms: u64) -> Result<Vec<serde_json::Value>> {
-        let docs = self.documents(kind)?;
-        self.audit_now(
-            now_ms,
-            AuditAction::BulkRead {
-                records: u32::try_from(docs.len()).unwrap_or(u32::MAX),
-            },
-            None,
-        )?;
+        let docs = self.documents_read(kind, now_ms)?;
         Ok(docs
             .into_iter()
             .map(|(doc, _)| primero::export(doc.to_json()))
