@@ -66,6 +66,16 @@ impl Kit {
         assert!(out.status.success(), "{args:?}: {}", stderr(&out));
     }
 
+    fn export_primero(&self, to: &Path) {
+        self.ok(&[
+            "export",
+            "--format",
+            "primero",
+            "--to",
+            to.to_str().unwrap(),
+        ]);
+    }
+
     fn add_case(&self) {
         self.ok(&[
             "case",
@@ -105,13 +115,7 @@ fn nothing_the_vault_or_an_export_writes_is_readable_by_others() {
     kit.add_case();
     let plain = kit.out().join("cases.json");
     let bundle = kit.out().join("backup.fkb");
-    kit.ok(&[
-        "export",
-        "--format",
-        "primero",
-        "--to",
-        plain.to_str().unwrap(),
-    ]);
+    kit.export_primero(&plain);
     kit.ok(&["export", "--to", bundle.to_str().unwrap()]);
     assert!(plain.is_file() && bundle.is_file());
 
@@ -134,24 +138,12 @@ fn an_export_never_writes_through_a_planted_link() {
     let to = kit.out().join("cases.json");
     // Links under the names an attacker could predict: the old temporary name and the target.
     std::os::unix::fs::symlink(&victim, kit.out().join(".cases.json.partial")).unwrap();
-    kit.ok(&[
-        "export",
-        "--format",
-        "primero",
-        "--to",
-        to.to_str().unwrap(),
-    ]);
+    kit.export_primero(&to);
     assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
 
     std::fs::remove_file(&to).unwrap();
     std::os::unix::fs::symlink(&victim, &to).unwrap();
-    kit.ok(&[
-        "export",
-        "--format",
-        "primero",
-        "--to",
-        to.to_str().unwrap(),
-    ]);
+    kit.export_primero(&to);
     assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
     assert!(!to.is_symlink(), "the link was replaced by the export");
     assert_eq!(mode(&to), 0o600);

@@ -408,6 +408,17 @@ mod file_mode_tests {
     use super::*;
     use crate::policy::CredentialPolicy;
 
+    fn create(path: &Path) -> Result<(Session, RecoveryKey)> {
+        let init = InitOptions {
+            username: "amina",
+            display_name: "Amina",
+            credential: b"482915",
+            policy: CredentialPolicy::default(),
+            now_ms: 1_764_500_000_000,
+        };
+        Vault::create(path, init, OpenOptions::default())
+    }
+
     fn mode(p: &Path) -> u32 {
         std::fs::metadata(p).unwrap().permissions().mode() & 0o777
     }
@@ -416,18 +427,7 @@ mod file_mode_tests {
     fn the_vault_and_the_directories_made_for_it_are_private() {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("data").join("fieldkit").join("vault.redb");
-        let (session, _) = Vault::create(
-            &path,
-            InitOptions {
-                username: "amina",
-                display_name: "Amina",
-                credential: b"482915",
-                policy: CredentialPolicy::default(),
-                now_ms: 1_764_500_000_000,
-            },
-            OpenOptions::default(),
-        )
-        .unwrap();
+        let (session, _) = create(&path).unwrap();
         drop(session);
         assert_eq!(mode(&path), 0o600, "vault file");
         assert_eq!(mode(&tmp.path().join("data")), 0o700);
@@ -447,18 +447,7 @@ mod file_mode_tests {
         let target = tmp.path().join("elsewhere");
         let path = tmp.path().join("vault.redb");
         std::os::unix::fs::symlink(&target, &path).unwrap();
-        let err = Vault::create(
-            &path,
-            InitOptions {
-                username: "amina",
-                display_name: "Amina",
-                credential: b"482915",
-                policy: CredentialPolicy::default(),
-                now_ms: 1,
-            },
-            OpenOptions::default(),
-        )
-        .unwrap_err();
+        let err = create(&path).unwrap_err();
         assert!(matches!(err, VaultError::Exists(_)), "{err}");
         assert!(!target.exists(), "the link was followed");
     }
