@@ -22,7 +22,8 @@ PV = "0.1.0+git"
 # The source is this repository at one commit: scripts/build-image passes the checkout it runs
 # from (FIELDKIT_GIT_URI, FIELDKIT_SRCREV), so the image holds exactly the committed tree.
 FIELDKIT_GIT_URI ??= "git://example.invalid/fieldkit.git;protocol=https"
-FIELDKIT_SRCREV ??= "INVALID"
+# All zeros parses (for yocto-check-layer and `bitbake -e`); do_fetch stops on it.
+FIELDKIT_SRCREV ??= "0000000000000000000000000000000000000000"
 SRC_URI = "${FIELDKIT_GIT_URI};nobranch=1;name=fieldkit \
            file://fieldkit.service \
            file://fieldkit.toml \
@@ -54,6 +55,12 @@ USERADD_PARAM:${PN} = "--system --no-create-home --home-dir /data/fieldkit \
 
 SYSTEMD_SERVICE:${PN} = "fieldkit.service"
 SYSTEMD_AUTO_ENABLE = "enable"
+
+python do_fetch:prepend() {
+    if set(d.getVar("SRCREV_fieldkit")) == {"0"}:
+        bb.fatal("No fieldkit commit to build: run scripts/build-image, which sets FIELDKIT_GIT_URI "
+                 "and FIELDKIT_SRCREV from the checkout")
+}
 
 # Point cargo at the crates bitbake unpacked into ${WORKDIR}/cargo_home/bitbake (the crate
 # fetcher writes each crate's .cargo-checksum.json there) instead of crates.io.
