@@ -41,6 +41,8 @@ pub mod monitor;
 pub mod vedirect;
 
 #[cfg(feature = "std")]
+pub mod at_port;
+#[cfg(feature = "std")]
 pub mod modem;
 #[cfg(feature = "std")]
 pub mod rak3172;

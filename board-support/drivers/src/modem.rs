@@ -18,9 +18,7 @@ use std::time::{Duration, Instant};
 use serialport::SerialPort;
 
 use crate::at::cellular::{self, Cme, Domain, Line, RegStatus};
-use crate::at::{LineEvent, LineReader};
-
-const LINE: usize = 600;
+use crate::at_port::AtPort;
 
 /// The modem's power key, a GPIO the firmware drives.
 pub trait PowerKey {
@@ -89,11 +87,9 @@ impl Signal {
 /// A cellular modem on a serial port.
 #[derive(Debug)]
 pub struct Modem<P, K> {
-    port: P,
+    port: AtPort<P>,
     key: K,
     model: ModemModel,
-    lines: LineReader<LINE>,
-    queued: std::collections::VecDeque<String>,
     reply_timeout: Duration,
     last_signal: Option<Signal>,
 }
@@ -109,11 +105,9 @@ impl<P: SerialPort, K: PowerKey> Modem<P, K> {
     /// Wraps an open port and the power key.
     pub fn new(port: P, key: K, model: ModemModel) -> Self {
         Self {
-            port,
+            port: AtPort::new(port),
             key,
             model,
-            lines: LineReader::new(),
-            queued: Default::default(),
             reply_timeout: Duration::from_secs(3),
             last_signal: None,
         }
@@ -125,37 +119,7 @@ impl<P: SerialPort, K: PowerKey> Modem<P, K> {
     }
 
     fn next_line(&mut self, deadline: Instant) -> Result<Option<String>, ModemError> {
-        if let Some(l) = self.queued.pop_front() {
-            return Ok(Some(l));
-        }
-        let mut buf = [0u8; 64];
-        loop {
-            let n = match self.port.read(&mut buf) {
-                Ok(n) => n,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::TimedOut
-                            | io::ErrorKind::WouldBlock
-                            | io::ErrorKind::Interrupted
-                    ) =>
-                {
-                    0
-                }
-                Err(e) => return Err(e.into()),
-            };
-            for &b in &buf[..n] {
-                if let Some(LineEvent::Line(l)) = self.lines.feed(b) {
-                    self.queued.push_back(l.as_str().to_string());
-                }
-            }
-            if let Some(l) = self.queued.pop_front() {
-                return Ok(Some(l));
-            }
-            if Instant::now() >= deadline {
-                return Ok(None);
-            }
-        }
+        Ok(self.port.next_line(deadline)?)
     }
 
     /// Notes what a URC tells; true when the line was one.
@@ -182,9 +146,7 @@ impl<P: SerialPort, K: PowerKey> Modem<P, K> {
         name: &'static str,
         timeout: Duration,
     ) -> Result<Reply, ModemError> {
-        self.port.write_all(text.as_bytes())?;
-        self.port.write_all(b"\r")?;
-        self.port.flush()?;
+        self.port.send(text, b"\r")?;
         let deadline = Instant::now() + timeout;
         let mut lines = Vec::new();
         let expecting = text.to_ascii_uppercase();

@@ -20,13 +20,12 @@ use std::time::{Duration, Instant};
 use serialport::SerialPort;
 
 use crate::at::rui3::{self, Line, Status, Version};
-use crate::at::{LineEvent, LineReader, hex_decode, hex_encode};
+use crate::at::{hex_decode, hex_encode};
+use crate::at_port::AtPort;
 use crate::lora::{Bandwidth, DutyCycle, Modulation, OverBudget};
 
 /// Largest payload sent, bytes (RUI3 4.1.1 and later refuse more).
 pub const MAX_PAYLOAD: usize = 239;
-/// Line buffer: the longest line is a 256-byte receive event in hex plus its prefix.
-const LINE: usize = 640;
 
 /// Errors talking to the module.
 #[derive(Debug, thiserror::Error)]
@@ -106,9 +105,7 @@ pub struct RadioStats {
 /// A RAK3172 on a serial port.
 #[derive(Debug)]
 pub struct Rak3172<P> {
-    port: P,
-    lines: LineReader<LINE>,
-    queued: VecDeque<String>,
+    port: AtPort<P>,
     received: VecDeque<Packet>,
     legacy_header: Option<(i16, i16)>,
     version: Option<Version>,
@@ -130,9 +127,7 @@ impl<P: SerialPort> Rak3172<P> {
     /// Wraps an open port (its read timeout should be short, ~50 ms: the driver loops).
     pub fn new(port: P) -> Self {
         Self {
-            port,
-            lines: LineReader::new(),
-            queued: VecDeque::new(),
+            port: AtPort::new(port),
             received: VecDeque::new(),
             legacy_header: None,
             version: None,
@@ -170,45 +165,28 @@ impl<P: SerialPort> Rak3172<P> {
 
     /// Gives the port back.
     pub fn into_inner(self) -> P {
-        self.port
+        self.port.into_inner()
     }
 
     fn next_line(&mut self, deadline: Instant) -> Result<Option<String>, LoraError> {
-        if let Some(l) = self.queued.pop_front() {
+        if let Some(l) = self.port.next_line(deadline)? {
             return Ok(Some(l));
         }
-        let mut buf = [0u8; 64];
-        loop {
-            let n = match self.port.read(&mut buf) {
-                Ok(n) => n,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::TimedOut
-                            | io::ErrorKind::WouldBlock
-                            | io::ErrorKind::Interrupted
-                    ) =>
-                {
-                    0
-                }
-                Err(e) => return Err(e.into()),
-            };
-            for &b in &buf[..n] {
-                if let Some(LineEvent::Line(l)) = self.lines.feed(b) {
-                    self.queued.push_back(l.as_str().to_string());
-                }
-            }
-            if let Some(l) = self.queued.pop_front() {
-                return Ok(Some(l));
-            }
-            // RUI3 prints AT+NWM's OK with no line ending before rebooting.
-            if self.lines.pending() == b"OK" && Instant::now() >= deadline {
-                self.lines = LineReader::new();
-                return Ok(Some("OK".into()));
-            }
-            if Instant::now() >= deadline {
-                return Ok(None);
-            }
+        // RUI3 prints AT+NWM's OK with no line ending before rebooting.
+        if self.port.pending() == b"OK" {
+            self.port.drop_pending();
+            return Ok(Some("OK".into()));
+        }
+        Ok(None)
+    }
+
+    /// Keeps a received frame (malformed hex is dropped: the module never prints it).
+    fn keep_packet(&mut self, rssi: i16, snr: i16, hex: &str) {
+        let mut payload = vec![0u8; hex.len() / 2];
+        if let Ok(n) = hex_decode(hex, &mut payload) {
+            payload.truncate(n);
+            self.stats.received += 1;
+            self.received.push_back(Packet { rssi, snr, payload });
         }
     }
 
@@ -216,12 +194,7 @@ impl<P: SerialPort> Rak3172<P> {
     fn take_event(&mut self, line: &Line<'_>) -> bool {
         match *line {
             Line::Received { rssi, snr, hex } => {
-                let mut payload = vec![0u8; hex.len() / 2];
-                if let Ok(n) = hex_decode(hex, &mut payload) {
-                    payload.truncate(n);
-                    self.stats.received += 1;
-                    self.received.push_back(Packet { rssi, snr, payload });
-                }
+                self.keep_packet(rssi, snr, hex);
                 true
             }
             Line::LegacyReceived { rssi, snr } => {
@@ -230,12 +203,7 @@ impl<P: SerialPort> Rak3172<P> {
             }
             Line::LegacyPayload(hex) => {
                 if let Some((rssi, snr)) = self.legacy_header.take() {
-                    let mut payload = vec![0u8; hex.len() / 2];
-                    if let Ok(n) = hex_decode(hex, &mut payload) {
-                        payload.truncate(n);
-                        self.stats.received += 1;
-                        self.received.push_back(Packet { rssi, snr, payload });
-                    }
+                    self.keep_packet(rssi, snr, hex);
                 }
                 true
             }
@@ -250,9 +218,7 @@ impl<P: SerialPort> Rak3172<P> {
 
     /// Sends one command and collects its reply: the lines before a status word.
     fn command(&mut self, text: &str, name: &'static str) -> Result<Reply, LoraError> {
-        self.port.write_all(text.as_bytes())?;
-        self.port.write_all(b"\r\n")?;
-        self.port.flush()?;
+        self.port.send(text, b"\r\n")?;
         let deadline = Instant::now() + self.reply_timeout;
         let mut info = Vec::new();
         while let Some(line) = self.next_line(deadline)? {
@@ -274,6 +240,22 @@ impl<P: SerialPort> Rak3172<P> {
     fn expect_ok(&mut self, text: &str, name: &'static str) -> Result<Vec<String>, LoraError> {
         match self.command(text, name)? {
             Reply::Ok(info) => Ok(info),
+            Reply::Status(status) => Err(LoraError::Refused {
+                command: name,
+                status,
+            }),
+        }
+    }
+
+    /// Sends a command that RX (4.1.0+) or a send in progress may refuse as busy: on
+    /// `AT_BUSY_ERROR`, stops RX (`AT+PRECV=0` answers OK in every state) and tries once more.
+    fn command_past_busy(&mut self, text: &str, name: &'static str) -> Result<(), LoraError> {
+        match self.command(text, name)? {
+            Reply::Ok(_) => Ok(()),
+            Reply::Status(Status::Busy) => {
+                self.expect_ok("AT+PRECV=0", "AT+PRECV")?;
+                self.expect_ok(text, name).map(|_| ())
+            }
             Reply::Status(status) => Err(LoraError::Refused {
                 command: name,
                 status,
@@ -329,8 +311,7 @@ impl<P: SerialPort> Rak3172<P> {
         if !in_p2p {
             // RX on refuses AT+NWM from 4.1.0: stop it first (OK in every state).
             let _ = self.command("AT+PRECV=0", "AT+PRECV");
-            self.port.write_all(b"AT+NWM=0\r\n")?;
-            self.port.flush()?;
+            self.port.send("AT+NWM=0", b"\r\n")?;
             let mode = self.wait_for_mode(Duration::from_secs(3))?;
             if !mode.starts_with("LoRa P2P") {
                 return Err(LoraError::WrongMode(mode));
@@ -368,20 +349,7 @@ impl<P: SerialPort> Rak3172<P> {
             m.preamble,
             config.power_dbm
         );
-        match self.command(&text, "AT+P2P")? {
-            Reply::Ok(_) => {}
-            Reply::Status(Status::Busy) => {
-                // 4.1.0+: refused while RX is on. Stop RX and try once more.
-                self.expect_ok("AT+PRECV=0", "AT+PRECV")?;
-                self.expect_ok(&text, "AT+P2P")?;
-            }
-            Reply::Status(status) => {
-                return Err(LoraError::Refused {
-                    command: "AT+P2P",
-                    status,
-                });
-            }
-        }
+        self.command_past_busy(&text, "AT+P2P")?;
         self.config = config;
         Ok(())
     }
@@ -405,18 +373,8 @@ impl<P: SerialPort> Rak3172<P> {
         }
         let mut hex = vec![0u8; payload.len() * 2];
         let text = format!("AT+PSEND={}", hex_encode(payload, &mut hex));
-        let mut reply = self.command(&text, "AT+PSEND")?;
-        if matches!(reply, Reply::Status(Status::Busy)) {
-            // A receive window or a previous send still holds the radio.
-            self.expect_ok("AT+PRECV=0", "AT+PRECV")?;
-            reply = self.command(&text, "AT+PSEND")?;
-        }
-        if let Reply::Status(status) = reply {
-            return Err(LoraError::Refused {
-                command: "AT+PSEND",
-                status,
-            });
-        }
+        // A receive window or a previous send may still hold the radio.
+        self.command_past_busy(&text, "AT+PSEND")?;
         self.duty.record(now_ms, airtime);
         self.stats.sent += 1;
         self.stats.airtime_ms += u64::from(airtime);
@@ -445,19 +403,7 @@ impl<P: SerialPort> Rak3172<P> {
         }
         let ms = window.as_millis().clamp(1, 65_532);
         let text = format!("AT+PRECV={ms}");
-        match self.command(&text, "AT+PRECV")? {
-            Reply::Ok(_) => {}
-            Reply::Status(Status::Busy) => {
-                self.expect_ok("AT+PRECV=0", "AT+PRECV")?;
-                self.expect_ok(&text, "AT+PRECV")?;
-            }
-            Reply::Status(status) => {
-                return Err(LoraError::Refused {
-                    command: "AT+PRECV",
-                    status,
-                });
-            }
-        }
+        self.command_past_busy(&text, "AT+PRECV")?;
         let deadline = Instant::now() + window + Duration::from_millis(500);
         while let Some(line) = self.next_line(deadline)? {
             let c = rui3::classify(&line);

@@ -510,20 +510,16 @@ impl Inbox {
                 ack: None,
             };
         }
-        let p = self.partial.entry(id).or_insert_with(|| Partial {
+        let fresh = || Partial {
             tag,
             compressed,
             count,
             parts: vec![None; count as usize],
-        });
+        };
+        let p = self.partial.entry(id).or_insert_with(fresh);
         if p.count != count || p.tag != tag || p.compressed != compressed {
             // The sender cut the message anew: start over with this cut.
-            *p = Partial {
-                tag,
-                compressed,
-                count,
-                parts: vec![None; count as usize],
-            };
+            *p = fresh();
         }
         if let Some(slot) = p.parts.get_mut(index as usize) {
             slot.get_or_insert(chunk);

@@ -72,6 +72,19 @@ fn persist_kit(s: &mut u64) -> impl FnOnce(Reservation) -> Result<(), Infallible
     }
 }
 
+/// The next frame of `e` over a 100-byte link, persisting counter blocks into `limit`.
+fn next_frame(e: &mut Endpoint, now: u64, limit: &mut u64) -> Option<Vec<u8>> {
+    e.poll_transmit(now, 100, 60_000, Priority::Bulk, persist_kit(limit))
+        .expect("seal")
+}
+
+/// Delivers every acknowledgement the hub owes to the kit.
+fn acks(hub: &mut Endpoint, kit: &mut Endpoint, now: u64, limit: &mut u64) {
+    while let Some(a) = next_frame(hub, now, limit) {
+        kit.handle(&a).expect("genuine ack");
+    }
+}
+
 fn big_ops(n: usize) -> Vec<Op> {
     let device = DeviceId(77);
     (0..n)
@@ -176,16 +189,7 @@ fn a_transfer_resumes_after_both_sides_restart_and_nothing_is_delivered_twice() 
     let mut sent = 0;
     let mut total_fragments = 0;
     let mut now = 0;
-    while let Some(f) = kit
-        .poll_transmit(
-            now,
-            100,
-            60_000,
-            Priority::Bulk,
-            persist_kit(&mut ks.counter_limit),
-        )
-        .expect("seal")
-    {
+    while let Some(f) = next_frame(&mut kit, now, &mut ks.counter_limit) {
         total_fragments += 1;
         if sent < 10 {
             assert!(hub.handle(&f).expect("genuine").is_none());
@@ -195,15 +199,7 @@ fn a_transfer_resumes_after_both_sides_restart_and_nothing_is_delivered_twice() 
     }
     assert!(total_fragments > 20, "{total_fragments} fragments");
     save(&hub, &mut hs);
-    while let Some(a) = hub
-        .poll_transmit(now, 100, 60_000, Priority::Bulk, |Reservation(l)| {
-            hs.counter_limit = l;
-            Ok::<_, Infallible>(())
-        })
-        .expect("seal")
-    {
-        kit.handle(&a).expect("genuine ack");
-    }
+    acks(&mut hub, &mut kit, now, &mut hs.counter_limit);
     save(&kit, &mut ks);
 
     // Power cut on both sides; restart from storage.
@@ -213,31 +209,14 @@ fn a_transfer_resumes_after_both_sides_restart_and_nothing_is_delivered_twice() 
     let mut delivered = Vec::new();
     for _ in 0..500 {
         now += 1;
-        let Some(f) = kit
-            .poll_transmit(
-                now,
-                100,
-                60_000,
-                Priority::Bulk,
-                persist_kit(&mut ks.counter_limit),
-            )
-            .expect("seal")
-        else {
+        let Some(f) = next_frame(&mut kit, now, &mut ks.counter_limit) else {
             break;
         };
         resent += 1;
         if let Some(d) = hub.handle(&f).expect("genuine: counters did not repeat") {
             delivered.push(d);
         }
-        while let Some(a) = hub
-            .poll_transmit(now, 100, 60_000, Priority::Bulk, |Reservation(l)| {
-                hs.counter_limit = l;
-                Ok::<_, Infallible>(())
-            })
-            .expect("seal")
-        {
-            kit.handle(&a).expect("genuine ack");
-        }
+        acks(&mut hub, &mut kit, now, &mut hs.counter_limit);
     }
     assert_eq!(
         resent,
