@@ -1,7 +1,8 @@
 SUMMARY = "fieldkit board integration: device names, access, rotation, watchdog"
 DESCRIPTION = "udev rules naming /dev/charger, /dev/lora, /dev/modem and the panel's DRM card, \
-backlight and governor access for the kiosk, the touch panel's calibration matching the \
-display rotation, the hardware watchdog and U-Boot's environment location for RAUC."
+               backlight and governor access for the kiosk, the touch panel's calibration \
+               matching the display rotation, the hardware watchdog, U-Boot's environment for \
+               RAUC, and updates from a USB stick."
 HOMEPAGE = "https://example.invalid/fieldkit"
 SECTION = "base"
 LICENSE = "Apache-2.0"
@@ -11,6 +12,8 @@ SRC_URI = "file://70-fieldkit.rules \
            file://fieldkit-board-access \
            file://fw_env.config.in \
            file://10-fieldkit-watchdog.conf \
+           file://fieldkit-usb-update \
+           file://fieldkit-usb-update@.service \
            "
 
 S = "${WORKDIR}"
@@ -51,6 +54,9 @@ do_install() {
     install -m 0644 ${B}/fieldkit-display ${D}${sysconfdir}/default/fieldkit-display
     install -d ${D}${libexecdir}
     install -m 0755 ${S}/fieldkit-board-access ${D}${libexecdir}/fieldkit-board-access
+    install -m 0755 ${S}/fieldkit-usb-update ${D}${libexecdir}/fieldkit-usb-update
+    install -d ${D}${systemd_system_unitdir}
+    install -m 0644 ${S}/fieldkit-usb-update@.service ${D}${systemd_system_unitdir}/
     install -d ${D}${systemd_unitdir}/system.conf.d
     install -m 0644 ${S}/10-fieldkit-watchdog.conf ${D}${systemd_unitdir}/system.conf.d/
     install -m 0644 ${S}/fw_env.config.in ${D}${sysconfdir}/fw_env.config
@@ -58,6 +64,7 @@ do_install() {
 
 do_compile[vardeps] += "FIELDKIT_DISPLAY_ROTATION"
 
-FILES:${PN} += "${nonarch_base_libdir}/udev/rules.d ${systemd_unitdir}/system.conf.d"
+FILES:${PN} += "${nonarch_base_libdir}/udev/rules.d ${systemd_unitdir}/system.conf.d \
+                ${systemd_system_unitdir}/fieldkit-usb-update@.service"
 CONFFILES:${PN} = "${sysconfdir}/fw_env.config"
-RDEPENDS:${PN} += "libubootenv-bin"
+RDEPENDS:${PN} += "libubootenv-bin rauc"

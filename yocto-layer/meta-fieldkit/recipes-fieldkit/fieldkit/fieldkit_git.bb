@@ -22,7 +22,8 @@ PV = "0.1.0+git"
 # The source is this repository at one commit: scripts/build-image passes the checkout it runs
 # from (FIELDKIT_GIT_URI, FIELDKIT_SRCREV), so the image holds exactly the committed tree.
 FIELDKIT_GIT_URI ??= "git://example.invalid/fieldkit.git;protocol=https"
-FIELDKIT_SRCREV ??= "INVALID"
+# All zeros parses (for yocto-check-layer and `bitbake -e`); do_fetch stops on it.
+FIELDKIT_SRCREV ??= "0000000000000000000000000000000000000000"
 SRC_URI = "${FIELDKIT_GIT_URI};nobranch=1;name=fieldkit \
            file://fieldkit.service \
            file://fieldkit.toml \
@@ -55,6 +56,12 @@ USERADD_PARAM:${PN} = "--system --no-create-home --home-dir /data/fieldkit \
 SYSTEMD_SERVICE:${PN} = "fieldkit.service"
 SYSTEMD_AUTO_ENABLE = "enable"
 
+python do_fetch:prepend() {
+    if set(d.getVar("SRCREV_fieldkit")) == {"0"}:
+        bb.fatal("No fieldkit commit to build: run scripts/build-image, which sets FIELDKIT_GIT_URI "
+                 "and FIELDKIT_SRCREV from the checkout")
+}
+
 # Point cargo at the crates bitbake unpacked into ${WORKDIR}/cargo_home/bitbake (the crate
 # fetcher writes each crate's .cargo-checksum.json there) instead of crates.io.
 do_configure:append() {
@@ -69,8 +76,11 @@ do_install:append() {
     install -m 0644 ${WORKDIR}/fieldkit.toml ${D}${sysconfdir}/fieldkit/fieldkit.toml
     install -d ${D}${nonarch_libdir}/tmpfiles.d
     install -m 0644 ${WORKDIR}/fieldkit-tmpfiles.conf ${D}${nonarch_libdir}/tmpfiles.d/fieldkit.conf
+    install -d ${D}${datadir}/fieldkit
+    install -m 0644 ${S}/yocto-layer/docs/technicians.md ${D}${datadir}/fieldkit/technicians.md
 }
 
-FILES:${PN} += "${systemd_system_unitdir}/fieldkit.service ${nonarch_libdir}/tmpfiles.d/fieldkit.conf"
+FILES:${PN} += "${systemd_system_unitdir}/fieldkit.service ${nonarch_libdir}/tmpfiles.d/fieldkit.conf \
+                ${datadir}/fieldkit/technicians.md"
 CONFFILES:${PN} = "${sysconfdir}/fieldkit/fieldkit.toml"
 RDEPENDS:${PN} += "fieldkit-board fieldkit-fonts-noto fontconfig libinput libudev libxkbcommon"
