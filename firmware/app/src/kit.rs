@@ -286,16 +286,29 @@ impl Kit {
         self.assign_unique_ids(&mut o, now_ms)?;
         o.insert("id".into(), Value::String(id.to_string()));
         let today = Date::from_unix_ms(now_ms);
-        let mut record = Record::from_json(kind, Value::Object(o))
+        let mut record = Record::from_json(kind, Value::Object(o.clone()))
             .map_err(|e| SaveError::Fields(e.to_string()))?;
         record.validate(today)?;
         let triage = match &mut record {
-            Record::Case(c) => Some(self.retriage(c, today)),
+            Record::Case(c) => {
+                let before = (c.risk_level.clone(), c.urgent_protection_concern);
+                let t = self.retriage(c, today);
+                // Only what triage raised changes; every other field is saved as given.
+                if c.risk_level != before.0
+                    && let Some(level) = &c.risk_level
+                {
+                    o.insert("risk_level".into(), Value::String(level.clone()));
+                }
+                if c.urgent_protection_concern && !before.1 {
+                    o.insert("urgent_protection_concern".into(), Value::Bool(true));
+                }
+                Some(t)
+            }
             _ => None,
         };
         let saved = self
             .session
-            .update(kind, id, &record.to_json(), now_ms)
+            .update(kind, id, &Value::Object(o), now_ms)
             .map_err(|e| match e {
                 fieldkit_vault::VaultError::NotFound { kind, id } => {
                     SaveError::NotFound { kind, id }
@@ -368,7 +381,7 @@ impl Kit {
         let n = self.session.merge(docs, now_ms)?;
         let touched: BTreeSet<(RecordKind, RecordId)> =
             docs.iter().map(|d| (d.kind(), d.id())).collect();
-        self.after_merge(touched, n, now_ms)
+        self.after_merge(touched, n, now_ms, true)
     }
 
     /// Applies field operations received by sync.
@@ -376,28 +389,22 @@ impl Kit {
         let n = self.session.apply_ops(ops, now_ms)?;
         let touched: BTreeSet<(RecordKind, RecordId)> =
             ops.iter().map(|o| (o.kind, o.record)).collect();
-        self.after_merge(touched, n, now_ms)
+        self.after_merge(touched, n, now_ms, true)
     }
 
-    /// Imports records (Primero JSON, already parsed): each record's fields are set as given,
-    /// then triaged and matched like any other change.
-    pub fn import_records(&mut self, records: &[Record], now_ms: u64) -> Result<Merged, SaveError> {
-        // Triaged before the import, so the levels are saved in the import's one transaction.
-        let today = Date::from_unix_ms(now_ms);
-        let records: Vec<Record> = records
-            .iter()
-            .cloned()
-            .map(|mut r| {
-                if let Record::Case(c) = &mut r {
-                    self.retriage(c, today);
-                }
-                r
-            })
-            .collect();
-        let n = self.session.import_records(&records, now_ms)?;
+    /// Imports records read from a Primero file (`fieldkit_domain::primero::read`): the vault
+    /// changes only the fields the file carries and validates every record (all or nothing);
+    /// then each changed record is matched like any other change. Triage raises its alerts
+    /// but writes nothing, so a Primero record comes back exactly as it was given.
+    pub fn import_primero(
+        &mut self,
+        records: &[fieldkit_domain::primero::Incoming],
+        now_ms: u64,
+    ) -> Result<Merged, SaveError> {
+        let n = self.session.import_primero(records, now_ms)?;
         let touched: BTreeSet<(RecordKind, RecordId)> =
-            records.iter().map(|r| (r.kind(), r.id())).collect();
-        self.after_merge(touched, n, now_ms)
+            records.iter().map(|r| (r.kind, r.id)).collect();
+        self.after_merge(touched, n, now_ms, false)
     }
 
     /// Imports an encrypted bundle of this vault (a backup, or another kit of the same
@@ -429,11 +436,15 @@ impl Kit {
         Ok(out)
     }
 
+    /// What follows a merge, an import or a sync delivery: each changed record is read once,
+    /// handed to the outbox as received, triaged (with `save_triage`, a raised level is saved
+    /// as a local edit; without, only the alert is raised) and matched.
     fn after_merge(
         &mut self,
         touched: BTreeSet<(RecordKind, RecordId)>,
         changed: usize,
         now_ms: u64,
+        save_triage: bool,
     ) -> Result<Merged, SaveError> {
         let mut out = Merged {
             changed,
@@ -460,6 +471,15 @@ impl Kit {
             let conflicts = opened.conflicts;
             let mut record = opened.record;
             match &mut record {
+                Record::Case(c) if !save_triage => {
+                    let was_urgent = c.urgent_protection_concern;
+                    let mut triaged = c.clone();
+                    if let Some(a) = self.retriage(&mut triaged, today).urgent_alert(id)
+                        && !was_urgent
+                    {
+                        out.alerts.push(Alert::Urgent(a));
+                    }
+                }
                 Record::Case(c) => {
                     let before = (c.risk_level.clone(), c.urgent_protection_concern);
                     let t = self.retriage(c, today);

@@ -44,8 +44,8 @@ pub use ids::{DeviceId, RecordId};
 pub use location::{Location, LocationError, LocationLevel, LocationTree};
 pub use potential_match::{MatchEvidence, PotentialMatch};
 pub use record::{
-    Case, FamilyMember, Followup, Incident, Record, RecordKind, Service, Sex, Trace,
-    TracingRequest, WgAnswer, concern, status,
+    Case, FamilyMember, Followup, Incident, Photo, Record, RecordKind, SUBFORMS, Service, Sex,
+    Trace, TracingRequest, WgAnswer, concern, status,
 };
 pub use summary::Summary;
 pub use validate::{FieldError, ValidationErrors};

@@ -34,10 +34,12 @@
 
 mod audit;
 mod bundle;
+pub mod credential;
 mod crypto;
 mod error;
 mod hardware;
 mod index;
+mod interop;
 mod keyslot;
 mod manifest;
 mod migrate;
@@ -49,6 +51,7 @@ mod schema;
 mod session;
 mod signin;
 mod storage;
+mod uptime;
 mod vault;
 
 pub use audit::{AuditAction, AuditEntry, AuditHead, AuditReport};
@@ -62,4 +65,5 @@ pub use records::{Opened, Saved};
 pub use recovery::RecoveryKey;
 pub use schema::SCHEMA_VERSION;
 pub use session::Session;
+pub use uptime::{BootClock, NoBootClock, Uptime, elapsed_ms};
 pub use vault::{InitOptions, OpenOptions, Vault};
