@@ -18,10 +18,13 @@
 //! assert_eq!(report.brownouts, 0);
 //! ```
 
+pub mod climate;
 pub mod clock;
+pub mod eval;
 pub mod i2c;
 pub mod live;
 pub mod model;
+pub mod oracle;
 pub mod pty;
 pub mod run;
 pub mod speak;

@@ -31,7 +31,9 @@ mod time;
 mod warn;
 
 pub use forecast::{EnergyForecast, ForecastConfig, SunriseOutlook};
-pub use jobs::{Admission, Job, JobClass, JobKind, WaitReason};
+pub use jobs::{
+    Admission, DAILY_JOBS, DailyJob, Job, JobClass, JobKind, JobQueue, JobStep, WaitReason,
+};
 pub use policy::{
     AlwaysOn, CpuGovernor, Decision, Policy, PolicyConfig, PowerMode, PowerPolicy, Shutdown,
     ShutdownReason, SyncLinks,

@@ -97,6 +97,59 @@ pub struct Decision {
     pub projected_sunrise_soc_percent: Option<f32>,
 }
 
+impl Decision {
+    /// What `mode` allows, with or without solar energy going spare: backlight, screen
+    /// timeout, governor and links. Power is known and nothing is shutting down.
+    pub fn for_mode(mode: PowerMode, surplus: bool) -> Self {
+        let (backlight_percent, screen_timeout_s, governor, links) = match mode {
+            // With solar energy going spare the screen may as well be bright.
+            PowerMode::Normal => (
+                if surplus { 100 } else { 70 },
+                Some(300),
+                if surplus {
+                    CpuGovernor::Performance
+                } else {
+                    CpuGovernor::Ondemand
+                },
+                SyncLinks {
+                    lora: true,
+                    cellular: true,
+                },
+            ),
+            PowerMode::Saver => (
+                40,
+                Some(60),
+                CpuGovernor::Powersave,
+                SyncLinks {
+                    lora: true,
+                    cellular: surplus,
+                },
+            ),
+            PowerMode::Critical => (
+                15,
+                Some(20),
+                CpuGovernor::Powersave,
+                SyncLinks {
+                    lora: true,
+                    cellular: false,
+                },
+            ),
+            PowerMode::Shutdown => (0, Some(0), CpuGovernor::Powersave, SyncLinks::default()),
+        };
+        Self {
+            mode,
+            backlight_percent,
+            screen_timeout_s,
+            governor,
+            links,
+            shutdown: None,
+            power_known: true,
+            surplus,
+            projected_sunrise_soc_percent: None,
+        }
+    }
+}
+
 /// Anything that decides power for the kit: the fieldkit policy, or the always-on baseline
 /// the simulator compares it with.
 pub trait Policy {
@@ -304,44 +357,6 @@ impl PowerPolicy {
             }
         }
     }
-
-    fn outputs(&self, mode: PowerMode, surplus: bool) -> (u8, Option<u32>, CpuGovernor, SyncLinks) {
-        match mode {
-            // With solar energy going spare the screen may as well be bright.
-            PowerMode::Normal => (
-                if surplus { 100 } else { 70 },
-                Some(300),
-                if surplus {
-                    CpuGovernor::Performance
-                } else {
-                    CpuGovernor::Ondemand
-                },
-                SyncLinks {
-                    lora: true,
-                    cellular: true,
-                },
-            ),
-            PowerMode::Saver => (
-                40,
-                Some(60),
-                CpuGovernor::Powersave,
-                SyncLinks {
-                    lora: true,
-                    cellular: surplus,
-                },
-            ),
-            PowerMode::Critical => (
-                15,
-                Some(20),
-                CpuGovernor::Powersave,
-                SyncLinks {
-                    lora: true,
-                    cellular: false,
-                },
-            ),
-            PowerMode::Shutdown => (0, Some(0), CpuGovernor::Powersave, SyncLinks::default()),
-        }
-    }
 }
 
 fn to_positive(h: f32) -> f32 {
@@ -431,17 +446,11 @@ impl Policy for PowerPolicy {
             }
         }
 
-        let (backlight_percent, screen_timeout_s, governor, links) = self.outputs(mode, surplus);
         let decision = Decision {
-            mode,
-            backlight_percent,
-            screen_timeout_s,
-            governor,
-            links,
             shutdown,
             power_known,
-            surplus,
             projected_sunrise_soc_percent: projected,
+            ..Decision::for_mode(mode, surplus)
         };
         self.last = Some(decision);
         decision
