@@ -19,7 +19,7 @@ use fieldkit_drivers::sensors::{PowerSensors, SensorLayout};
 use fieldkit_drivers::serial::ChargerLink;
 use fieldkit_linux::{Backlight, CpuFreq};
 use fieldkit_power::{
-    Admission, CpuGovernor, Decision, Job, JobKind, Policy, PolicyConfig, PowerPolicy, Timestamp,
+    CpuGovernor, Decision, JobQueue, Policy, PolicyConfig, PowerPolicy, Timestamp,
 };
 use fieldkit_vault::Vault;
 
@@ -51,26 +51,6 @@ pub struct KioskArgs {
     /// Print status as JSON lines.
     #[arg(long)]
     pub json: bool,
-}
-
-/// A background job the kiosk runs when the policy admits it.
-#[derive(Debug, Clone, Copy)]
-struct Pending {
-    job: Job,
-    /// Minutes of work left at full speed.
-    work_min: f32,
-}
-
-/// The daily background work, with declared energy (Wh) and minutes of work: the same figures
-/// the power simulation uses.
-fn daily_jobs() -> Vec<Pending> {
-    fieldkit_sim::run::DAILY_JOBS
-        .iter()
-        .map(|&(kind, energy_wh, work_min)| Pending {
-            job: Job { kind, energy_wh },
-            work_min,
-        })
-        .collect()
 }
 
 /// What the daemon drives from a decision.
@@ -266,8 +246,7 @@ fn daemon_loop<I2C: I2c, L: ChargerLink>(
     let start = now();
     let stop_after_s = args.hours.map(|h| (h.max(0.0) * 3600.0) as u64);
     let (work_from, work_to) = policy.config().working_hours;
-    let mut jobs: Vec<Pending> = Vec::new();
-    let mut last_day = None;
+    let mut jobs = JobQueue::daily();
     let mut last_status_hour = None;
     let mut last_mode = None;
     let mut last_t = start;
@@ -302,24 +281,13 @@ fn daemon_loop<I2C: I2c, L: ChargerLink>(
         outputs.apply(&d)?;
 
         // Background work: queued at dawn, run one at a time when the policy admits it.
-        if last_day != Some(t.day()) && t.hour() >= 6 {
-            jobs = daily_jobs();
-            last_day = Some(t.day());
-        }
         let working = (work_from..work_to).contains(&t.hour_f());
         let elapsed_min = t.since(last_t) as f32 / 60.0;
         last_t = t;
-        let mut busy = false;
-        if let Some(p) = jobs.first_mut() {
-            let link_ok = p.job.kind != JobKind::BulkSync || d.links.cellular;
-            if link_ok && policy.admit(t, &p.job) == Admission::Run {
-                busy = true;
-                p.work_min -= elapsed_min;
-                if p.work_min <= 0.0 {
-                    tracing::info!(job = ?p.job.kind, "background job done");
-                    jobs.remove(0);
-                }
-            }
+        let step = jobs.step(t, &d, &policy, elapsed_min);
+        let busy = step.running.is_some();
+        if let Some(kind) = step.finished {
+            tracing::info!(job = kind.name(), "background job done");
         }
         set_load(&d, t, working, busy);
 
@@ -335,12 +303,12 @@ fn status(
     t: Timestamp,
     d: &Decision,
     obs: &fieldkit_power::Observation,
-    jobs: &[Pending],
+    jobs: &JobQueue,
     as_json: bool,
     shutdown: Option<&str>,
 ) {
     let soc = obs.soc_percent.map(|r| r.value);
-    let pending: Vec<String> = jobs.iter().map(|p| format!("{:?}", p.job.kind)).collect();
+    let pending: Vec<&str> = jobs.pending().map(|k| k.name()).collect();
     if as_json {
         println!(
             "{}",

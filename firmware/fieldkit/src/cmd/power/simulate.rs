@@ -6,6 +6,7 @@ use anyhow::{Context, bail};
 use serde_json::json;
 
 use fieldkit_power::{AlwaysOn, Policy, PowerPolicy};
+use fieldkit_sim::oracle::Oracle;
 use fieldkit_sim::run::{SimConfig, SimReport, simulate};
 use fieldkit_sim::weather::WeatherTrace;
 
@@ -18,8 +19,8 @@ pub struct SimulateArgs {
     /// Weather trace (TOML, see tests/data/power/overcast-14d.toml).
     #[arg(long)]
     pub weather: PathBuf,
-    /// Policy to run: `fieldkit`, `always-on`, or both comma-separated to compare them on
-    /// the same trace in one run.
+    /// Policy to run: `fieldkit`, `always-on`, `oracle` (the limit: plans with the whole
+    /// trace known), or several comma-separated to compare them on the same trace.
     #[arg(long, default_value = "fieldkit", value_delimiter = ',')]
     pub policy: Vec<String>,
     /// Shorthand for `--policy fieldkit,always-on`.
@@ -33,12 +34,44 @@ pub struct SimulateArgs {
     pub json: bool,
 }
 
-fn policy_named(name: &str, config: &SimConfig) -> anyhow::Result<Box<dyn Policy>> {
+/// The policy called `name` for a run of `config` over `weather`.
+pub(crate) fn policy_named(
+    name: &str,
+    config: &SimConfig,
+    weather: &WeatherTrace,
+) -> anyhow::Result<Box<dyn Policy>> {
     match name {
         "fieldkit" => Ok(Box::new(PowerPolicy::new(config.policy_config()))),
         "always-on" => Ok(Box::new(AlwaysOn)),
-        other => bail!("unknown policy {other:?}: use fieldkit or always-on"),
+        "oracle" => Ok(Box::new(Oracle::new(config, weather))),
+        other => bail!("unknown policy {other:?}: use fieldkit, always-on or oracle"),
     }
+}
+
+/// Reads and checks a weather file.
+pub(crate) fn read_weather(path: &std::path::Path) -> anyhow::Result<WeatherTrace> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading weather file {}", path.display()))?;
+    WeatherTrace::from_toml(&text).with_context(|| format!("weather file {}", path.display()))
+}
+
+/// What happens past the end of the trace, if the run is longer: said, never silent.
+fn repeat_note(days: u32, weather: &WeatherTrace) -> Option<String> {
+    let have = weather.days.len();
+    let want = usize::try_from(days).unwrap_or(usize::MAX);
+    if want <= have {
+        return None;
+    }
+    let last = weather.days.last().map_or("", |d| d.label.as_str());
+    let last = if last.is_empty() {
+        String::new()
+    } else {
+        format!(" ({last})")
+    };
+    Some(format!(
+        "the weather file has {have} days; days {}-{days} repeat its last day{last}",
+        have + 1
+    ))
 }
 
 /// Runs `simulate`.
@@ -49,10 +82,11 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     if !(0.0..=100.0).contains(&args.start_soc) {
         bail!("--start-soc must be between 0 and 100");
     }
-    let text = std::fs::read_to_string(&args.weather)
-        .with_context(|| format!("reading weather file {}", args.weather.display()))?;
-    let weather = WeatherTrace::from_toml(&text)
-        .with_context(|| format!("weather file {}", args.weather.display()))?;
+    let weather = read_weather(&args.weather)?;
+    let note = repeat_note(args.days, &weather);
+    if let Some(n) = &note {
+        eprintln!("note: {n}");
+    }
     let config = SimConfig {
         days: args.days,
         start_soc_percent: args.start_soc,
@@ -66,17 +100,35 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     names.dedup();
     let mut reports = Vec::new();
     for name in &names {
-        let mut policy = policy_named(name.trim(), &config)?;
+        let mut policy = policy_named(name.trim(), &config, &weather)?;
         reports.push(simulate(&config, &weather, policy.as_mut()));
     }
+    let oracle = reports
+        .iter()
+        .find(|r| r.policy == "oracle")
+        .map(|r| r.availability_working_hours);
     if args.json {
         let value = if let [one] = reports.as_slice() {
-            serde_json::to_value(one).context("encoding the report")?
+            let mut v = serde_json::to_value(one).context("encoding the report")?;
+            v["note"] = json!(note);
+            v
         } else {
+            let results: Vec<serde_json::Value> = reports
+                .iter()
+                .map(|r| {
+                    let mut v = serde_json::to_value(r)?;
+                    if let Some(best) = oracle.filter(|b| *b > 0.0) {
+                        v["share_of_oracle"] = json!(r.availability_working_hours / best);
+                    }
+                    Ok(v)
+                })
+                .collect::<Result<_, serde_json::Error>>()
+                .context("encoding the report")?;
             json!({
                 "days": args.days,
                 "weather": args.weather.display().to_string(),
-                "results": reports,
+                "note": note,
+                "results": results,
             })
         };
         println!(
@@ -85,6 +137,19 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         );
     } else {
         print_table(&args, &config, &reports);
+        if let Some(best) = oracle.filter(|b| *b > 0.0) {
+            let mut line = format!("{:<34}", "availability, % of the oracle's");
+            for r in &reports {
+                line.push_str(&format!(
+                    "{:>14}",
+                    format!("{:.1} %", 100.0 * r.availability_working_hours / best)
+                ));
+            }
+            println!("{line}");
+        }
+        if let Some(n) = &note {
+            println!("note: {n}");
+        }
     }
     Ok(())
 }
@@ -106,11 +171,14 @@ fn print_table(args: &SimulateArgs, config: &SimConfig, reports: &[SimReport]) {
         header.push_str(&format!("{:>14}", r.policy));
     }
     println!("{header}");
-    let rows: [Row; 13] = [
+    let rows: [Row; 14] = [
         ("brown-outs", |r| r.brownouts.to_string()),
         ("saves lost", |r| r.saves_lost.to_string()),
         ("availability 08:00-17:00", |r| {
             format!("{:.1} %", 100.0 * r.availability_working_hours)
+        }),
+        ("working hours in normal mode", |r| {
+            format!("{:.0}", r.working_minutes_normal as f64 / 60.0)
         }),
         ("energy wasted (Wh)", |r| {
             format!("{:.0}", r.energy_wasted_wh)
