@@ -39,6 +39,22 @@ impl Family {
         Family::Spells,
     ];
 
+    /// The family's short key, as `fieldkit power simulate --generated KEY:SEED` takes it.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::RainySeason => "rainy",
+            Self::Harmattan => "harmattan",
+            Self::HighLatitudeWinter => "winter",
+            Self::PassingClouds => "clouds",
+            Self::Spells => "spells",
+        }
+    }
+
+    /// The family with this short key.
+    pub fn from_key(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.key() == key)
+    }
+
     /// The family's name in reports.
     pub fn name(self) -> &'static str {
         match self {

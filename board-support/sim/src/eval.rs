@@ -25,7 +25,10 @@ impl CaseResult {
     /// none: nothing was possible, and nothing was lost).
     pub fn share_of_oracle(&self, i: usize) -> f64 {
         let best = self.oracle.availability_working_hours;
-        let got = self.runs.get(i).map_or(0.0, |r| r.availability_working_hours);
+        let got = self
+            .runs
+            .get(i)
+            .map_or(0.0, |r| r.availability_working_hours);
         if best <= 0.0 { 1.0 } else { got / best }
     }
 }
@@ -64,9 +67,10 @@ pub fn run_cases(
                 ..base.clone()
             };
             let label = format!(
-                "{} #{} (start {:.0} %)",
-                c.family.name(),
+                "{}:{} {}, start {:.0} %",
+                c.family.key(),
                 c.seed,
+                c.family.name(),
                 c.start_soc_percent
             );
             run_case(label, &config, &c.weather, make)
@@ -118,7 +122,11 @@ pub fn summarize(results: &[CaseResult], i: Option<usize>) -> Summary {
     Summary {
         cases: results.len(),
         median_share: median(shares.clone()),
-        worst_share: shares.iter().copied().fold(f64::INFINITY, f64::min).min(1.0),
+        worst_share: shares
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min)
+            .min(1.0),
         median_availability: median(
             reports
                 .iter()

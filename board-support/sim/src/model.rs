@@ -163,7 +163,13 @@ impl Battery {
 
     /// Advances `dt_s` seconds with `available_w` of panel power on offer and the kit drawing
     /// `load_w` from the battery bus.
-    pub fn step(&mut self, spec: &KitSpec, dt_s: u64, available_w: f32, load_w: f32) -> BatteryStep {
+    pub fn step(
+        &mut self,
+        spec: &KitSpec,
+        dt_s: u64,
+        available_w: f32,
+        load_w: f32,
+    ) -> BatteryStep {
         let dt_h = dt_s as f32 / 3600.0;
         let load_w = if self.load_disconnected {
             0.0

@@ -268,7 +268,11 @@ pub fn plan(config: &SimConfig, weather: &WeatherTrace, slot_s: u64) -> OraclePl
                 let Some((up, _)) = t.run_slot(slot, action, &mut battery, key.2) else {
                     continue;
                 };
-                let k = (key.0 + up, battery.float_latched, action != SlotAction::Halt);
+                let k = (
+                    key.0 + up,
+                    battery.float_latched,
+                    action != SlotAction::Halt,
+                );
                 let better = next
                     .get(&k)
                     .is_none_or(|e| battery.energy_wh > e.battery.energy_wh);
@@ -285,7 +289,12 @@ pub fn plan(config: &SimConfig, weather: &WeatherTrace, slot_s: u64) -> OraclePl
             }
         }
         layer = prune(next);
-        history.push(layer.iter().map(|(k, e)| (*k, (e.parent, e.action))).collect());
+        history.push(
+            layer
+                .iter()
+                .map(|(k, e)| (*k, (e.parent, e.action)))
+                .collect(),
+        );
     }
 
     // The best final state: most value, then most energy left.

@@ -12,8 +12,7 @@ use serde::Serialize;
 
 use fieldkit_drivers::sensors::{PowerSensors, SensorLayout};
 use fieldkit_power::{
-    CpuGovernor, Decision, JobQueue, Policy, PolicyConfig, PowerMode, ShutdownReason,
-    Timestamp,
+    CpuGovernor, Decision, JobQueue, Policy, PolicyConfig, PowerMode, ShutdownReason, Timestamp,
 };
 
 use crate::i2c::SimI2c;

@@ -45,7 +45,10 @@ fn a_simulated_day_drives_the_outputs_and_runs_the_daily_jobs() {
     assert!(lines.len() >= 20, "{out}");
     assert!(lines.iter().all(|l| l["power_known"] == true), "{out}");
     // The daily jobs ran during the sunny hours.
-    assert!(err.contains("background job done job=\"match run\""), "{err}");
+    assert!(
+        err.contains("background job done job=\"match run\""),
+        "{err}"
+    );
     // The decisions reached the sysfs files through the real backlight and cpufreq code.
     let sys = d.path().join("sim-sys/sys");
     let brightness: u32 = std::fs::read_to_string(sys.join("class/backlight/10-0045/brightness"))

@@ -250,7 +250,10 @@ mod tests {
         assert_eq!(q.len(), 3);
         let s = q.step(t.plus_s(60), &d, &on, 1.0);
         assert_eq!(s.finished, Some(JobKind::BulkSync));
-        assert_eq!(q.pending().collect::<Vec<_>>(), [JobKind::Reindex, JobKind::MatchRun]);
+        assert_eq!(
+            q.pending().collect::<Vec<_>>(),
+            [JobKind::Reindex, JobKind::MatchRun]
+        );
         // Later the same day: not queued again; the next day: the missing one only.
         q.queue_due(Timestamp::from_day_and_hour(0, 20.0));
         assert_eq!(q.len(), 2);
@@ -269,6 +272,10 @@ mod tests {
         let saver = Decision::for_mode(PowerMode::Saver, false);
         let mut p = crate::PowerPolicy::new(crate::PolicyConfig::default());
         let _ = p.decide(t, &Observation::default());
-        assert_eq!(q.step(t, &saver, &p, 10.0).running, None, "power unknown: bulk waits");
+        assert_eq!(
+            q.step(t, &saver, &p, 10.0).running,
+            None,
+            "power unknown: bulk waits"
+        );
     }
 }

@@ -35,8 +35,8 @@ pub use jobs::{
     Admission, DAILY_JOBS, DailyJob, Job, JobClass, JobKind, JobQueue, JobStep, WaitReason,
 };
 pub use policy::{
-    AlwaysOn, CpuGovernor, Decision, Policy, PolicyConfig, PowerMode, PowerPolicy, Shutdown,
-    ShutdownReason, SyncLinks,
+    AlwaysOn, CpuGovernor, Decision, ModeReason, Policy, PolicyConfig, PowerMode, PowerPolicy,
+    Shutdown, ShutdownReason, SyncLinks,
 };
 pub use reading::{ChargeStage, Observation, Reading};
 pub use time::{SECONDS_PER_DAY, Timestamp};

@@ -259,7 +259,13 @@ fn daemon_loop<I2C: I2c, L: ChargerLink>(
         let obs = sensors.observe(t);
         let d = policy.decide(t, &obs);
         if last_mode != Some(d.mode) {
-            tracing::info!(mode = ?d.mode, backlight = d.backlight_percent, governor = ?d.governor, "power mode");
+            tracing::info!(
+                mode = mode_name(d.mode),
+                reason = d.reason.explain(),
+                backlight = d.backlight_percent,
+                governor = d.governor.sysfs_name(),
+                "power mode"
+            );
             last_mode = Some(d.mode);
         }
         if let Some(sd) = d.shutdown {
@@ -299,6 +305,17 @@ fn daemon_loop<I2C: I2c, L: ChargerLink>(
     }
 }
 
+/// A mode's name in status lines and JSON.
+fn mode_name(mode: fieldkit_power::PowerMode) -> &'static str {
+    use fieldkit_power::PowerMode;
+    match mode {
+        PowerMode::Normal => "normal",
+        PowerMode::Saver => "saver",
+        PowerMode::Critical => "critical",
+        PowerMode::Shutdown => "shutdown",
+    }
+}
+
 fn status(
     t: Timestamp,
     d: &Decision,
@@ -314,7 +331,8 @@ fn status(
             "{}",
             json!({
                 "day": t.day(), "hour": t.hour(), "soc_percent": soc,
-                "mode": format!("{:?}", d.mode).to_lowercase(),
+                "mode": mode_name(d.mode),
+                "reason": d.reason,
                 "backlight_percent": d.backlight_percent,
                 "governor": d.governor.sysfs_name(),
                 "lora": d.links.lora, "cellular": d.links.cellular,
@@ -331,11 +349,12 @@ fn status(
         (false, true) => "cellular",
         (false, false) => "none",
     };
+    // The mode with its reason, so "saver" beside "surplus" explains itself.
+    let mode = format!("{} ({})", mode_name(d.mode), d.reason.explain());
     println!(
-        "day {} {:02}:00  battery {soc:>7}  mode {:<8} backlight {:>3}%  cpu {:<11} links {links:<13} {}{}",
+        "day {} {:02}:00  battery {soc:>7}  mode {mode:<44} backlight {:>3}%  cpu {:<11} links {links:<13} {}{}",
         t.day(),
         t.hour(),
-        format!("{:?}", d.mode).to_lowercase(),
         d.backlight_percent,
         d.governor.sysfs_name(),
         if d.surplus { "surplus " } else { "" },

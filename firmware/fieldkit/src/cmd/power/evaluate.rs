@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use serde_json::json;
 
-use fieldkit_power::Policy;
+use fieldkit_power::{Policy, PolicyConfig, PowerPolicy};
 use fieldkit_sim::climate::generate_set;
 use fieldkit_sim::eval::{CaseResult, run_case, run_cases, summarize};
 use fieldkit_sim::run::SimConfig;
@@ -36,6 +36,11 @@ pub struct EvaluateArgs {
     /// Policies to judge, comma-separated (the oracle always runs).
     #[arg(long, default_value = "fieldkit,always-on", value_delimiter = ',')]
     pub policy: Vec<String>,
+    /// The fieldkit policy's tuning to judge (TOML: any of the `PolicyConfig` fields, as in
+    /// the `[kiosk.policy]` table; the kit's battery size and working hours stay the
+    /// simulated kit's).
+    #[arg(long, value_name = "FILE")]
+    pub tuning: Option<PathBuf>,
     /// Print every case, not only the summaries.
     #[arg(long)]
     pub cases: bool,
@@ -70,16 +75,36 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
     for n in &names {
         policy_named(n, &base, &fieldkit_sim::weather::WeatherTrace::clear(1))?;
     }
+    let tuning: Option<PolicyConfig> = match &args.tuning {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Some(
+                toml::from_str(&text)
+                    .with_context(|| format!("{}: not a policy tuning", path.display()))?,
+            )
+        }
+        None => None,
+    };
     let make = |config: &SimConfig| -> Vec<Box<dyn Policy>> {
         names
             .iter()
-            .filter_map(|n| {
-                policy_named(n, config, &fieldkit_sim::weather::WeatherTrace::clear(1)).ok()
+            .filter_map(|n| match (n.as_str(), tuning) {
+                ("fieldkit", Some(t)) => Some(Box::new(PowerPolicy::new(PolicyConfig {
+                    battery_capacity_wh: config.spec.battery_capacity_wh,
+                    working_hours: config.working_hours,
+                    ..t
+                })) as Box<dyn Policy>),
+                _ => policy_named(n, config, &fieldkit_sim::weather::WeatherTrace::clear(1)).ok(),
             })
             .collect()
     };
 
-    let generated = run_cases(&generate_set(args.traces, args.days as usize, args.seed), &base, &make);
+    let generated = run_cases(
+        &generate_set(args.traces, args.days as usize, args.seed),
+        &base,
+        &make,
+    );
     let mut fixed = Vec::new();
     for path in &args.weather {
         let weather = read_weather(path)?;
@@ -88,7 +113,12 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
             start_soc_percent: args.start_soc,
             ..SimConfig::default()
         };
-        fixed.push(run_case(path.display().to_string(), &config, &weather, &make));
+        fixed.push(run_case(
+            path.display().to_string(),
+            &config,
+            &weather,
+            &make,
+        ));
     }
 
     if args.json {
@@ -123,7 +153,7 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
             for family in fieldkit_sim::climate::Family::ALL {
                 let of: Vec<CaseResult> = generated
                     .iter()
-                    .filter(|c| c.label.starts_with(family.name()))
+                    .filter(|c| c.label.starts_with(&format!("{}:", family.key())))
                     .cloned()
                     .collect();
                 if of.is_empty() {
@@ -151,14 +181,14 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
 
 fn print_group(results: &[CaseResult], names: &[String], each: bool) {
     if each {
-        print!("{:<40}{:>10}", "case", "oracle");
+        print!("{:<46}{:>10}", "case", "oracle");
         for n in names {
             print!("{:>14}", format!("{n} %"));
         }
         println!();
         for c in results {
             print!(
-                "{:<40}{:>9.1}%",
+                "{:<46}{:>9.1}%",
                 c.label,
                 100.0 * c.oracle.availability_working_hours
             );
@@ -175,7 +205,12 @@ fn print_group(results: &[CaseResult], names: &[String], each: bool) {
     }
     println!(
         "{:<14}{:>16}{:>16}{:>16}{:>12}{:>16}",
-        "policy", "median % oracle", "worst % oracle", "median avail.", "brown-outs", "normal h/day"
+        "policy",
+        "median % oracle",
+        "worst % oracle",
+        "median avail.",
+        "brown-outs",
+        "normal h/day"
     );
     let oracle = summarize(results, None);
     let normal_per_day = |runs: Vec<&fieldkit_sim::run::SimReport>| {
@@ -228,10 +263,7 @@ fn group_json(results: &[CaseResult], names: &[String], each: bool) -> serde_jso
             .iter()
             .map(|c| {
                 let mut runs = serde_json::Map::new();
-                runs.insert(
-                    "oracle".into(),
-                    json!(c.oracle.availability_working_hours),
-                );
+                runs.insert("oracle".into(), json!(c.oracle.availability_working_hours));
                 for (i, n) in names.iter().enumerate() {
                     if let Some(r) = c.runs.get(i) {
                         runs.insert(
