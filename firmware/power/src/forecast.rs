@@ -255,23 +255,30 @@ impl EnergyForecast {
         let env_total: f32 = self.envelope_w.iter().sum();
         let h = now.hour();
         let env_so_far: f32 = self.envelope_w[..h].iter().sum();
-        let recent = self
+        let today = self.today == Some(now.day());
+        // A day that filled the battery gave at least what it was seen to give.
+        let watched_s: u32 = self.today_seen_s.iter().sum();
+        let floor = if today && self.today_saturated && watched_s >= 3600 {
+            Some(self.today_wh.iter().sum::<f32>().max(env_total))
+        } else {
+            None
+        };
+        let Some(recent) = self
             .daily_harvest_wh
             .iter()
             .rev()
             .take(2)
             .copied()
-            .reduce(f32::min)?;
-        if self.today == Some(now.day()) && env_total > 1.0 && env_so_far >= env_total / 3.0 {
+            .reduce(f32::min)
+        else {
+            return floor;
+        };
+        if today && env_total > 1.0 && env_so_far >= env_total / 3.0 {
             let seen: f32 = self.today_wh[..h].iter().sum();
             let pace = seen / env_so_far * env_total;
-            return Some(if self.today_saturated {
-                pace.max(env_total)
-            } else {
-                pace
-            });
+            return Some(pace.max(floor.unwrap_or(0.0)));
         }
-        Some(recent)
+        Some(recent.max(floor.unwrap_or(0.0)))
     }
 
     /// Learned sunrise: the first hour whose envelope is above 3 % of the brightest hour.
