@@ -13,7 +13,6 @@
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use fieldkit_drivers::at::{LineEvent, LineReader};
@@ -21,7 +20,7 @@ use fieldkit_drivers::modem::PowerKey;
 use serialport::TTYPort;
 
 use crate::clock::SimClock;
-use crate::pty::{PtyError, pty_pair};
+use crate::pty::{PtyError, Worker, pty_pair};
 
 /// Which modem family is simulated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -336,8 +335,7 @@ impl PowerKey for SimPowerKey {
 #[derive(Debug)]
 pub struct SimModem {
     state: Arc<Mutex<ModemState>>,
-    stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<()>>,
+    worker: Worker,
 }
 
 impl SimModem {
@@ -391,8 +389,10 @@ impl SimModem {
         Ok((
             SimModem {
                 state: state.clone(),
-                stop,
-                handle: Some(handle),
+                worker: Worker {
+                    stop,
+                    handle: Some(handle),
+                },
             },
             SimPowerKey(state),
             kit,
@@ -415,19 +415,6 @@ impl SimModem {
 
     /// Stops the modem's thread.
     pub fn stop(mut self) {
-        self.halt();
-    }
-
-    fn halt(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
-}
-
-impl Drop for SimModem {
-    fn drop(&mut self) {
-        self.halt();
+        self.worker.stop();
     }
 }

@@ -19,14 +19,13 @@ use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use fieldkit_drivers::at::{LineEvent, LineReader, hex_decode, hex_encode};
 use fieldkit_drivers::lora::{Bandwidth, Modulation};
 use serialport::TTYPort;
 
-use crate::pty::{PtyError, pty_pair};
+use crate::pty::{PtyError, Worker, pty_pair};
 
 /// Which RUI3 release a simulated module behaves as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -334,8 +333,7 @@ struct Settings {
 /// One simulated module answering on its pseudo-terminal.
 #[derive(Debug)]
 pub struct SimRak3172 {
-    stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<()>>,
+    worker: Worker,
     index: usize,
     air: Air,
 }
@@ -388,8 +386,10 @@ impl SimRak3172 {
                 }
             })?;
         Ok(Self {
-            stop,
-            handle: Some(handle),
+            worker: Worker {
+                stop,
+                handle: Some(handle),
+            },
             index,
             air: own_air,
         })
@@ -406,10 +406,7 @@ impl SimRak3172 {
     }
 
     fn halt(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
+        self.worker.stop();
         // A module without power neither listens nor sends.
         let mut air = self.air.lock();
         if let Some(r) = air.radios.get_mut(self.index) {

@@ -125,7 +125,9 @@ fn an_alert_and_a_record_cross_a_lossy_lora_link_once() {
         }
         // The hub answers with its acknowledgements.
         while let Some(frame) = hub
-            .poll_transmit(kit_id, now_ms, 239, 30_000, Priority::Bulk, ok)
+            .endpoint_mut(kit_id)
+            .expect("enrolled")
+            .poll_transmit(now_ms, 239, 30_000, Priority::Bulk, ok)
             .expect("seal")
         {
             if let Some(p) = exchange(&mut hub_radio, &mut kit_radio, now_ms, &frame) {

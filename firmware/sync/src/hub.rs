@@ -10,10 +10,10 @@ use std::collections::BTreeMap;
 
 use x25519_dalek::PublicKey;
 
-use crate::counter::{ReplayWindow, Reservation, SendCounter};
+use crate::counter::{ReplayWindow, SendCounter};
 use crate::endpoint::Endpoint;
-use crate::message::{Body, Priority, Status};
-use crate::seal::{BadPeerKey, Channel, KitId, LinkKeys, Rejected, SealError, StaticKey, peek};
+use crate::message::{Body, Status};
+use crate::seal::{BadPeerKey, Channel, KitId, LinkKeys, Rejected, StaticKey, peek};
 use crate::transfer::{Delivered, Inbox, Outbox};
 
 /// Why a kit could not be enrolled.
@@ -175,21 +175,8 @@ impl Hub {
         self.kits.get_mut(&kit).map(|k| k.endpoint.queue(body))
     }
 
-    /// The next frame for `kit` over a link of `mtu` bytes (see [`Endpoint::poll_transmit`]).
-    pub fn poll_transmit<E>(
-        &mut self,
-        kit: KitId,
-        now_ms: u64,
-        mtu: usize,
-        retry_ms: u64,
-        only_up_to: Priority,
-        persist: impl FnOnce(Reservation) -> Result<(), E>,
-    ) -> Result<Option<Vec<u8>>, SealError<E>> {
-        match self.kits.get_mut(&kit) {
-            Some(k) => k
-                .endpoint
-                .poll_transmit(now_ms, mtu, retry_ms, only_up_to, persist),
-            None => Ok(None),
-        }
+    /// A kit's endpoint, to send to it ([`Endpoint::poll_transmit`]).
+    pub fn endpoint_mut(&mut self, kit: KitId) -> Option<&mut Endpoint> {
+        self.kits.get_mut(&kit).map(|k| &mut k.endpoint)
     }
 }

@@ -87,7 +87,9 @@ fn the_hub_routes_by_kit_and_reaches_both_kits_of_a_match() {
     for (id, e) in [(a_id, &mut a), (b_id, &mut b)] {
         let mut delivered = Vec::new();
         while let Some(f) = hub
-            .poll_transmit(id, 0, 239, 60_000, Priority::Bulk, ok)
+            .endpoint_mut(id)
+            .expect("enrolled")
+            .poll_transmit(0, 239, 60_000, Priority::Bulk, ok)
             .expect("seal")
         {
             delivered.extend(e.handle(&f).expect("for this kit"));
@@ -98,7 +100,9 @@ fn the_hub_routes_by_kit_and_reaches_both_kits_of_a_match() {
     // A frame the hub sealed for A does not open at B.
     hub.queue(a_id, &status(1, 1));
     let f = hub
-        .poll_transmit(a_id, 0, 239, 60_000, Priority::Bulk, ok)
+        .endpoint_mut(a_id)
+        .expect("enrolled")
+        .poll_transmit(0, 239, 60_000, Priority::Bulk, ok)
         .expect("seal")
         .expect("frame");
     assert_eq!(b.handle(&f).err(), Some(Rejected::NotForUs));
