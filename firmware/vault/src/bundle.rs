@@ -4,11 +4,17 @@
 //! bundle for another vault is named as such rather than failing as "damaged"), then the
 //! postcard-encoded sealed list of documents, whose associated data binds the vault id.
 
-use fieldkit_domain::Document;
+use redb::ReadableDatabase;
 
+use fieldkit_domain::{Document, Record, RecordKind};
+
+use crate::audit::AuditAction;
 use crate::crypto::{self, Key, Sealed};
 use crate::error::{Result, VaultError};
-use crate::vault::hex;
+use crate::records::apply_all;
+use crate::schema::{self, RECORDS};
+use crate::session::Session;
+use crate::storage::hex;
 
 const MAGIC: &[u8; 8] = b"FKBUNDLE";
 const FORMAT: u8 = 1;
@@ -50,4 +56,78 @@ pub(crate) fn open(key: &Key, vault_id: &[u8; 16], bytes: &[u8]) -> Result<Vec<D
     let plain = crypto::open(key, &aad(vault_id), &sealed)
         .map_err(|_| bad("authentication failed: altered or truncated"))?;
     postcard::from_bytes(&plain).map_err(|_| bad("malformed records"))
+}
+
+impl Session {
+    /// Seals every readable record into a bundle for this vault (backup, or moving between
+    /// kits of the same vault). Audited.
+    pub fn export_bundle(&mut self, now_ms: u64) -> Result<Vec<u8>> {
+        let mut docs = Vec::new();
+        for kind in RecordKind::ALL {
+            if self.keys.record_key(kind).is_ok() {
+                docs.extend(self.documents(kind)?.into_iter().map(|(d, _)| d));
+            }
+        }
+        let bytes = crate::bundle::seal(&self.keys.bundle, &self.vault.vault_id, &docs)?;
+        self.audit_now(
+            now_ms,
+            AuditAction::Export {
+                records: u32::try_from(docs.len()).unwrap_or(u32::MAX),
+                format: "bundle".into(),
+            },
+            None,
+        )?;
+        Ok(bytes)
+    }
+
+    /// Merges a bundle sealed by this vault. Returns how many records changed.
+    pub fn import_bundle(&mut self, bytes: &[u8], now_ms: u64) -> Result<usize> {
+        let docs = crate::bundle::open(&self.keys.bundle, &self.vault.vault_id, bytes)?;
+        let import = AuditAction::Import {
+            records: u32::try_from(docs.len()).unwrap_or(u32::MAX),
+            format: "bundle".into(),
+        };
+        self.merge_audited(&docs, now_ms, Some(import))
+    }
+
+    /// Records that records left in a plaintext file (the caller writes it).
+    pub fn audit_plain_export(&mut self, records: usize, format: &str, now_ms: u64) -> Result<()> {
+        self.audit_now(
+            now_ms,
+            AuditAction::Export {
+                records: u32::try_from(records).unwrap_or(u32::MAX),
+                format: format.into(),
+            },
+            None,
+        )
+    }
+
+    /// Imports records from outside (Primero JSON): new ones are created, known ones updated
+    /// field by field. Nothing is validated away: a record from Primero is kept as it came.
+    pub fn import_records(&mut self, records: &[Record], now_ms: u64) -> Result<usize> {
+        let mut docs = Vec::with_capacity(records.len());
+        let stamp = self.clock.tick(now_ms);
+        {
+            let txn = self.vault.db.begin_read()?;
+            let table = txn.open_table(RECORDS)?;
+            for r in records {
+                let (kind, id) = (r.kind(), r.id());
+                let key = schema::record_key(kind, id);
+                let mut doc = match table.get(key.as_slice())? {
+                    Some(g) => self.unseal_doc(&key, g.value())?.0,
+                    None => Document::new(kind, id),
+                };
+                let ops = doc
+                    .diff(&r.to_json(), || stamp)
+                    .map_err(|e| VaultError::BadChange(e.to_string()))?;
+                apply_all(&mut doc, &ops)?;
+                docs.push(doc);
+            }
+        }
+        let import = AuditAction::Import {
+            records: u32::try_from(records.len()).unwrap_or(u32::MAX),
+            format: "primero-json".into(),
+        };
+        self.merge_audited(&docs, now_ms, Some(import))
+    }
 }
