@@ -158,7 +158,11 @@ impl Model {
 
     /// Case `i` as the vault must give it back.
     pub fn case(&self, seed: u64, i: u64) -> Case {
-        let mut c = canonical(edited_case(seed, i, self.edits.get(&i).copied().unwrap_or(0)));
+        let mut c = canonical(edited_case(
+            seed,
+            i,
+            self.edits.get(&i).copied().unwrap_or(0),
+        ));
         if let Some(m) = self.merges.get(&i) {
             c.extra.insert(MERGE_FIELD.into(), Value::from(*m));
         }
@@ -428,11 +432,8 @@ pub fn observe(
             found.created
         ));
     }
-    s.verify_audit()
-        .map_err(|e| format!("audit chain: {e}"))?;
-    let workers = s
-        .caseworkers()
-        .map_err(|e| format!("caseworkers: {e}"))?;
+    s.verify_audit().map_err(|e| format!("audit chain: {e}"))?;
+    let workers = s.caseworkers().map_err(|e| format!("caseworkers: {e}"))?;
     found.caseworkers = (1..)
         .take_while(|k| workers.iter().any(|w| w.username == caseworker(*k)))
         .count() as u64;
@@ -468,7 +469,11 @@ pub fn observe(
 }
 
 /// Which of `candidates` `found` is, or why none.
-pub fn matching(found: &Model, candidates: &[Model], in_flight: Option<Step>) -> Result<usize, String> {
+pub fn matching(
+    found: &Model,
+    candidates: &[Model],
+    in_flight: Option<Step>,
+) -> Result<usize, String> {
     candidates.iter().position(|c| c == found).ok_or_else(|| {
         format!(
             "the vault holds {found:?}; allowed with {} in flight: {candidates:?}",

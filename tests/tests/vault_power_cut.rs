@@ -93,7 +93,10 @@ impl PowerCutDisk {
     fn image_after_cut(&self, kept: Kept, rng: &mut Rng) -> Vec<u8> {
         let d = self.0.lock().unwrap();
         let mut img = d.durable.clone();
-        if let Some(len) = d.pending_len.filter(|_| kept == Kept::All || rng.chance(50)) {
+        if let Some(len) = d
+            .pending_len
+            .filter(|_| kept == Kept::All || rng.chance(50))
+        {
             img.resize(usize::try_from(len).unwrap(), 0);
         }
         for (off, data) in &d.pending {
@@ -288,14 +291,20 @@ fn acknowledged_steps_survive_a_power_cut_at_any_write_or_sync() {
         let disk = PowerCutDisk::from_image(image);
         let candidates = acked.outcomes(in_flight);
         let mut open = || Vault::open_on(disk.clone(), label(), OpenOptions::default());
-        let found = observe(&mut open, DATA_SEED, &candidates, now + ROUND_MS / 2, &mut rng)
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cut {cut} (FIELDKIT_POWER_SEED={seed}), {} with {in_flight:?} in flight, \
+        let found = observe(
+            &mut open,
+            DATA_SEED,
+            &candidates,
+            now + ROUND_MS / 2,
+            &mut rng,
+        )
+        .unwrap_or_else(|e| {
+            panic!(
+                "cut {cut} (FIELDKIT_POWER_SEED={seed}), {} with {in_flight:?} in flight, \
                      disk kept {kept:?}: {e}",
-                    if at_sync { "at a sync" } else { "at a write" }
-                )
-            });
+                if at_sync { "at a sync" } else { "at a write" }
+            )
+        });
         let which = matching(&found, &candidates, in_flight).unwrap_or_else(|e| {
             panic!("cut {cut} (FIELDKIT_POWER_SEED={seed}), disk kept {kept:?}: {e}")
         });

@@ -130,7 +130,18 @@ fn family_member(uid: String) -> impl Strategy<Value = FamilyMember> {
         extra(),
     )
         .prop_map(
-            move |(relation, relation_name, relation_sex, age, alive, caregiver, langs, loc, tel, extra)| {
+            move |(
+                relation,
+                relation_name,
+                relation_sex,
+                age,
+                alive,
+                caregiver,
+                langs,
+                loc,
+                tel,
+                extra,
+            )| {
                 FamilyMember {
                     unique_id: uid.clone(),
                     relation: Some(relation),
@@ -149,11 +160,7 @@ fn family_member(uid: String) -> impl Strategy<Value = FamilyMember> {
 }
 
 fn family() -> impl Strategy<Value = Vec<FamilyMember>> {
-    unique_ids(4).prop_flat_map(|uids| {
-        uids.into_iter()
-            .map(family_member)
-            .collect::<Vec<_>>()
-    })
+    unique_ids(4).prop_flat_map(|uids| uids.into_iter().map(family_member).collect::<Vec<_>>())
 }
 
 /// A case that passes `validate(today)` and survives every round trip.
@@ -280,31 +287,34 @@ fn trace(uid: String, today: Date) -> impl Strategy<Value = Trace> {
         extra(),
     )
         .prop_map(
-            move |(name, nickname, other, relation, sex, age, dob, sep, cause, place, extra)| Trace {
-                unique_id: uid.clone(),
-                name: Some(name),
-                name_nickname: nickname,
-                name_other: other,
-                relation,
-                sex,
-                age,
-                date_of_birth: dob,
-                date_of_separation: sep,
-                separation_cause: cause,
-                location_separation: place,
-                matched_case_id: None,
-                extra,
+            move |(name, nickname, other, relation, sex, age, dob, sep, cause, place, extra)| {
+                Trace {
+                    unique_id: uid.clone(),
+                    name: Some(name),
+                    name_nickname: nickname,
+                    name_other: other,
+                    relation,
+                    sex,
+                    age,
+                    date_of_birth: dob,
+                    date_of_separation: sep,
+                    separation_cause: cause,
+                    location_separation: place,
+                    matched_case_id: None,
+                    extra,
+                }
             },
         )
 }
 
 /// A tracing request that passes `validate(today)` and survives every round trip.
 pub fn valid_tracing_request(today: Date) -> impl Strategy<Value = TracingRequest> {
-    let traces = proptest::collection::btree_set("[0-9a-f]{4,8}", 1..4).prop_flat_map(move |uids| {
-        uids.into_iter()
-            .map(|u| trace(u, today))
-            .collect::<Vec<_>>()
-    });
+    let traces =
+        proptest::collection::btree_set("[0-9a-f]{4,8}", 1..4).prop_flat_map(move |uids| {
+            uids.into_iter()
+                .map(|u| trace(u, today))
+                .collect::<Vec<_>>()
+        });
     let inquirer = (
         record_id(),
         given_name(),
@@ -434,16 +444,18 @@ pub fn any_case() -> impl Strategy<Value = Case> {
         any_text(),
         any_text(),
     )
-        .prop_map(|(uid, relation, relation_name, sex, age, alive, loc)| FamilyMember {
-            unique_id: uid.to_string(),
-            relation,
-            relation_name,
-            relation_sex: sex,
-            relation_age: age,
-            relation_is_alive: alive,
-            relation_location_current: loc,
-            ..FamilyMember::default()
-        });
+        .prop_map(
+            |(uid, relation, relation_name, sex, age, alive, loc)| FamilyMember {
+                unique_id: uid.to_string(),
+                relation,
+                relation_name,
+                relation_sex: sex,
+                relation_age: age,
+                relation_is_alive: alive,
+                relation_location_current: loc,
+                ..FamilyMember::default()
+            },
+        );
     let about = (
         proptest::collection::vec(prop_oneof![lookup(), name()], 0..3),
         proptest::collection::vec(prop_oneof![lookup(), name()], 0..3),
@@ -501,18 +513,20 @@ pub fn any_tracing_request() -> impl Strategy<Value = TracingRequest> {
         proptest::option::of(any_date()),
         any_text(),
     )
-        .prop_map(|(uid, name, nick, other, sex, age, dob, sep, place)| Trace {
-            unique_id: uid.to_string(),
-            name,
-            name_nickname: nick,
-            name_other: other,
-            sex,
-            age,
-            date_of_birth: dob,
-            date_of_separation: sep,
-            location_separation: place,
-            ..Trace::default()
-        });
+        .prop_map(
+            |(uid, name, nick, other, sex, age, dob, sep, place)| Trace {
+                unique_id: uid.to_string(),
+                name,
+                name_nickname: nick,
+                name_other: other,
+                sex,
+                age,
+                date_of_birth: dob,
+                date_of_separation: sep,
+                location_separation: place,
+                ..Trace::default()
+            },
+        );
     (
         record_id(),
         any_text(),

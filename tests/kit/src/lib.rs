@@ -54,7 +54,7 @@ impl Rng {
         if hi <= lo {
             return lo;
         }
-        let span = u64::try_from(hi.abs_diff(lo)).unwrap_or(u64::MAX).saturating_add(1);
+        let span = hi.abs_diff(lo).saturating_add(1);
         lo.wrapping_add(self.below(span) as i64)
     }
 
