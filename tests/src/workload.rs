@@ -65,17 +65,29 @@ pub enum Step {
     AddCaseworker(u64),
 }
 
+impl Step {
+    /// What kind of step it is, in one word (`batch`, `signin`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Step::Create(_) => "create",
+            Step::Batch(..) => "batch",
+            Step::Edit(..) => "edit",
+            Step::Merge(..) => "merge",
+            Step::WrongPin => "wrong",
+            Step::SignIn => "signin",
+            Step::ChangePin(_) => "pin",
+            Step::AddCaseworker(_) => "caseworker",
+        }
+    }
+}
+
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.kind())?;
         match self {
-            Step::Create(i) => write!(f, "create {i}"),
-            Step::Batch(a, b) => write!(f, "batch {a} {b}"),
-            Step::Edit(i, n) => write!(f, "edit {i} {n}"),
-            Step::Merge(i, m) => write!(f, "merge {i} {m}"),
-            Step::WrongPin => write!(f, "wrong"),
-            Step::SignIn => write!(f, "signin"),
-            Step::ChangePin(k) => write!(f, "pin {k}"),
-            Step::AddCaseworker(k) => write!(f, "caseworker {k}"),
+            Step::Create(i) | Step::ChangePin(i) | Step::AddCaseworker(i) => write!(f, " {i}"),
+            Step::Batch(a, b) | Step::Edit(a, b) | Step::Merge(a, b) => write!(f, " {a} {b}"),
+            Step::WrongPin | Step::SignIn => Ok(()),
         }
     }
 }
@@ -468,16 +480,31 @@ pub fn observe(
     Ok(found)
 }
 
-/// Which of `candidates` `found` is, or why none.
-pub fn matching(
-    found: &Model,
-    candidates: &[Model],
+/// The check after a crash with `in_flight` under way: [`observe`]s the vault and requires one
+/// of the states [`Model::outcomes`] allows. Returns the state found, as the next round starts
+/// from it (the check signed in, so the counter is back at zero), and whether the step under way
+/// was found done.
+pub fn check_after_crash(
+    open: &mut dyn FnMut() -> Result<Vault, VaultError>,
+    seed: u64,
+    acked: &Model,
     in_flight: Option<Step>,
-) -> Result<usize, String> {
-    candidates.iter().position(|c| c == found).ok_or_else(|| {
-        format!(
+    now_ms: u64,
+    rng: &mut Rng,
+) -> Result<(Model, bool), String> {
+    let candidates = acked.outcomes(in_flight);
+    let found = observe(open, seed, &candidates, now_ms, rng)?;
+    match candidates.iter().position(|c| *c == found) {
+        Some(which) => Ok((
+            Model {
+                failures: 0,
+                ..found
+            },
+            which > 0,
+        )),
+        None => Err(format!(
             "the vault holds {found:?}; allowed with {} in flight: {candidates:?}",
             in_flight.map_or("nothing".to_string(), |s| s.to_string())
-        )
-    })
+        )),
+    }
 }

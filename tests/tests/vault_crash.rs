@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use fieldkit_scenarios::workload::{Model, Step, matching, observe};
+use fieldkit_scenarios::workload::{Model, Step, check_after_crash};
 use fieldkit_scenarios::{NOW_MS, Rng, create_vault, lenient_policy};
 use fieldkit_testkit::{count_from_env, seed_from_env};
 use fieldkit_vault::{OpenOptions, Vault};
@@ -99,7 +99,7 @@ fn every_acknowledged_step_survives_sigkill_and_none_is_half_done() {
     let mut rng = Rng::new(seed);
     let mut durable = Model::default();
     let (mut acked, mut batches, mut before_ready, mut in_flight_kept) = (0u64, 0u64, 0u64, 0u64);
-    let mut in_flight_at_kill = std::collections::BTreeMap::<String, u64>::new();
+    let mut in_flight_at_kill = std::collections::BTreeMap::<&str, u64>::new();
     let mut check_time = Duration::ZERO;
     let mut ready_time = Duration::from_millis(100);
     for round in 0..usize::try_from(kills).unwrap() {
@@ -161,29 +161,21 @@ fn every_acknowledged_step_survives_sigkill_and_none_is_half_done() {
         batches += r.batches;
         before_ready += u64::from(!r.ready);
         if let Some(step) = r.in_flight {
-            let word = step.to_string();
-            let word = word.split(' ').next().unwrap_or_default().to_string();
-            *in_flight_at_kill.entry(word).or_default() += 1;
+            *in_flight_at_kill.entry(step.kind()).or_default() += 1;
         }
-        let candidates = durable.outcomes(r.in_flight);
         let checking = Instant::now();
-        let found = observe(
+        let (found, done) = check_after_crash(
             &mut open,
             DATA_SEED,
-            &candidates,
+            &durable,
+            r.in_flight,
             now + ROUND_MS / 2,
             &mut rng,
         )
         .unwrap_or_else(|e| panic!("round {round} (FIELDKIT_CRASH_SEED={seed}): {e}"));
         check_time += checking.elapsed();
-        let which = matching(&found, &candidates, r.in_flight)
-            .unwrap_or_else(|e| panic!("round {round} (FIELDKIT_CRASH_SEED={seed}): {e}"));
-        in_flight_kept += u64::from(which > 0);
-        // The check signed in: the counter is back to zero.
-        durable = Model {
-            failures: 0,
-            ..found
-        };
+        in_flight_kept += u64::from(done);
+        durable = found;
     }
     println!(
         "crash test: {kills} kills in {:.1} s ({:.1} s reopening and checking); {acked} \

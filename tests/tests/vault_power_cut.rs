@@ -14,7 +14,7 @@ use std::io;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use fieldkit_scenarios::workload::{Model, Workload, matching, observe};
+use fieldkit_scenarios::workload::{Model, Workload, check_after_crash};
 use fieldkit_scenarios::{NOW_MS, Rng, USER, lenient_policy};
 use fieldkit_testkit::{count_from_env, seed_from_env};
 use fieldkit_vault::{InitOptions, OpenOptions, Vault};
@@ -206,7 +206,7 @@ struct Tally {
     acked: u64,
     cut_at_write: u64,
     cut_at_sync: u64,
-    in_flight: BTreeMap<String, u64>,
+    in_flight: BTreeMap<&'static str, u64>,
     /// Steps under way at the cut and found done afterwards, by kind of cut and what the disk
     /// kept.
     found_done: BTreeMap<String, u64>,
@@ -280,45 +280,36 @@ fn acknowledged_steps_survive_a_power_cut_at_any_write_or_sync() {
             t.cut_at_write += u64::from(!at_sync);
         }
         if let Some(step) = in_flight {
-            let word = step.to_string();
-            *t.in_flight
-                .entry(word.split(' ').next().unwrap_or_default().to_string())
-                .or_default() += 1;
+            *t.in_flight.entry(step.kind()).or_default() += 1;
         }
 
         // Power back: the vault holds what it acknowledged, and the step under way whole or
         // not at all.
         let disk = PowerCutDisk::from_image(image);
-        let candidates = acked.outcomes(in_flight);
         let mut open = || Vault::open_on(disk.clone(), label(), OpenOptions::default());
-        let found = observe(
+        let (found, done) = check_after_crash(
             &mut open,
             DATA_SEED,
-            &candidates,
+            &acked,
+            in_flight,
             now + ROUND_MS / 2,
             &mut rng,
         )
         .unwrap_or_else(|e| {
             panic!(
-                "cut {cut} (FIELDKIT_POWER_SEED={seed}), {} with {in_flight:?} in flight, \
-                     disk kept {kept:?}: {e}",
+                "cut {cut} (FIELDKIT_POWER_SEED={seed}) {} with {in_flight:?} in flight, disk \
+                 kept {kept:?}: {e}",
                 if at_sync { "at a sync" } else { "at a write" }
             )
         });
-        let which = matching(&found, &candidates, in_flight).unwrap_or_else(|e| {
-            panic!("cut {cut} (FIELDKIT_POWER_SEED={seed}), disk kept {kept:?}: {e}")
-        });
-        if which > 0 {
+        if done {
             let how = format!(
                 "{} cut, disk kept {kept:?}",
                 if at_sync { "sync" } else { "write" }
             );
             *t.found_done.entry(how).or_default() += 1;
         }
-        durable = Model {
-            failures: 0,
-            ..found
-        };
+        durable = found;
         image = disk.image();
     }
     println!(
