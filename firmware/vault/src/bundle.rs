@@ -4,15 +4,11 @@
 //! bundle for another vault is named as such rather than failing as "damaged"), then the
 //! postcard-encoded sealed list of documents, whose associated data binds the vault id.
 
-use redb::ReadableDatabase;
-
-use fieldkit_domain::{Document, Record, RecordKind};
+use fieldkit_domain::{Document, RecordKind};
 
 use crate::audit::AuditAction;
 use crate::crypto::{self, Key, Sealed};
 use crate::error::{Result, VaultError};
-use crate::records::apply_all;
-use crate::schema::{self, RECORDS};
 use crate::session::Session;
 use crate::storage::hex;
 
@@ -100,34 +96,5 @@ impl Session {
             },
             None,
         )
-    }
-
-    /// Imports records from outside (Primero JSON): new ones are created, known ones updated
-    /// field by field. Nothing is validated away: a record from Primero is kept as it came.
-    pub fn import_records(&mut self, records: &[Record], now_ms: u64) -> Result<usize> {
-        let mut docs = Vec::with_capacity(records.len());
-        let stamp = self.clock.tick(now_ms);
-        {
-            let txn = self.vault.db.begin_read()?;
-            let table = txn.open_table(RECORDS)?;
-            for r in records {
-                let (kind, id) = (r.kind(), r.id());
-                let key = schema::record_key(kind, id);
-                let mut doc = match table.get(key.as_slice())? {
-                    Some(g) => self.unseal_doc(&key, g.value())?.0,
-                    None => Document::new(kind, id),
-                };
-                let ops = doc
-                    .diff(&r.to_json(), || stamp)
-                    .map_err(|e| VaultError::BadChange(e.to_string()))?;
-                apply_all(&mut doc, &ops)?;
-                docs.push(doc);
-            }
-        }
-        let import = AuditAction::Import {
-            records: u32::try_from(records.len()).unwrap_or(u32::MAX),
-            format: "primero-json".into(),
-        };
-        self.merge_audited(&docs, now_ms, Some(import))
     }
 }

@@ -427,15 +427,8 @@ impl Session {
 
     /// Every record of a kind, decrypted (for matching and export). Audited as one bulk read.
     pub fn all(&mut self, kind: RecordKind, now_ms: u64) -> Result<Vec<Opened>> {
-        let docs = self.documents(kind)?;
-        self.audit_now(
-            now_ms,
-            AuditAction::BulkRead {
-                records: u32::try_from(docs.len()).unwrap_or(u32::MAX),
-            },
-            None,
-        )?;
-        docs.into_iter()
+        self.documents_read(kind, now_ms)?
+            .into_iter()
             .map(|(doc, version)| {
                 let record = doc
                     .to_record()
@@ -447,6 +440,23 @@ impl Session {
                 })
             })
             .collect()
+    }
+
+    /// Every document of a kind, audited as one bulk read.
+    pub(crate) fn documents_read(
+        &mut self,
+        kind: RecordKind,
+        now_ms: u64,
+    ) -> Result<Vec<(Document, u64)>> {
+        let docs = self.documents(kind)?;
+        self.audit_now(
+            now_ms,
+            AuditAction::BulkRead {
+                records: u32::try_from(docs.len()).unwrap_or(u32::MAX),
+            },
+            None,
+        )?;
+        Ok(docs)
     }
 
     pub(crate) fn documents(&self, kind: RecordKind) -> Result<Vec<(Document, u64)>> {
