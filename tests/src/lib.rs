@@ -80,14 +80,6 @@ pub fn edited_case(seed: u64, index: u64, edits: u64) -> Case {
     c
 }
 
-/// A case as the vault gives it back: subform entries are keyed by `unique_id` (so edits from
-/// two kits merge per entry), and come back in `unique_id` order, not in entry order.
-pub fn canonical(mut case: Case) -> Case {
-    case.family_details_section
-        .sort_by(|a, b| a.unique_id.cmp(&b.unique_id));
-    case
-}
-
 /// [`edited_case`] as a record.
 pub fn edited_record(seed: u64, index: u64, edits: u64) -> Record {
     Record::Case(Box::new(edited_case(seed, index, edits)))

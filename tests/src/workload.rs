@@ -21,7 +21,7 @@ use fieldkit_domain::{Case, DeviceId, FieldValue, Hlc, Op, Record, RecordKind, S
 use fieldkit_vault::{Role, Session, Vault, VaultError};
 use serde_json::Value;
 
-use crate::{PIN, Rng, USER, WRONG_PIN, all_cases, canonical, cases, edit_count, edited_case};
+use crate::{PIN, Rng, USER, WRONG_PIN, all_cases, cases, edit_count, edited_case};
 
 /// The field another kit's merges set (a Primero field fieldkit does not model, so it lives in
 /// the record's `extra`); its value is the merge count.
@@ -170,11 +170,8 @@ impl Model {
 
     /// Case `i` as the vault must give it back.
     pub fn case(&self, seed: u64, i: u64) -> Case {
-        let mut c = canonical(edited_case(
-            seed,
-            i,
-            self.edits.get(&i).copied().unwrap_or(0),
-        ));
+        // Subform entries come back in the order they were written.
+        let mut c = edited_case(seed, i, self.edits.get(&i).copied().unwrap_or(0));
         if let Some(m) = self.merges.get(&i) {
             c.extra.insert(MERGE_FIELD.into(), Value::from(*m));
         }

@@ -154,6 +154,7 @@ fn family_member(uid: String) -> impl Strategy<Value = FamilyMember> {
                     relation_location_current: loc,
                     relation_telephone: tel,
                     extra,
+                    ..FamilyMember::default()
                 }
             },
         )
@@ -302,6 +303,7 @@ fn trace(uid: String, today: Date) -> impl Strategy<Value = Trace> {
                     location_separation: place,
                     matched_case_id: None,
                     extra,
+                    ..Trace::default()
                 }
             },
         )
