@@ -168,7 +168,7 @@ fn power_simulate_overcast_fortnight_side_by_side() {
     let out = fieldkit()
         .args(["power", "simulate", "--days", "14", "--weather"])
         .arg(&weather)
-        .args(["--policy", "fieldkit,always-on", "--json"])
+        .args(["--policy", "fieldkit,always-on,oracle", "--json"])
         .output()
         .expect("run");
     assert!(
@@ -178,6 +178,18 @@ fn power_simulate_overcast_fortnight_side_by_side() {
     );
     let v: Value = serde_json::from_slice(&out.stdout).expect("json");
     let results = v["results"].as_array().expect("results");
+    assert_eq!(results.len(), 3);
+    // The oracle: no brown-out, and nobody above it.
+    let oracle = results
+        .iter()
+        .find(|r| r["policy"] == "oracle")
+        .expect("oracle");
+    assert_eq!(oracle["brownouts"], 0);
+    assert_eq!(oracle["share_of_oracle"], 1.0);
+    for r in results {
+        let share = r["share_of_oracle"].as_f64().expect("share");
+        assert!(share <= 1.0, "{r}");
+    }
     let by = |name: &str| {
         results
             .iter()
@@ -288,36 +300,6 @@ fn power_probe_without_devices_explains() {
 #[test]
 fn power_simulate_puts_the_oracle_beside_the_policies() {
     let weather = repo().join("tests/data/power/overcast-14d.toml");
-    let out = fieldkit()
-        .args(["power", "simulate", "--days", "14", "--weather"])
-        .arg(&weather)
-        .args(["--policy", "fieldkit,always-on,oracle", "--json"])
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
-    let results = v["results"].as_array().expect("results");
-    assert_eq!(results.len(), 3);
-    let oracle = results
-        .iter()
-        .find(|r| r["policy"] == "oracle")
-        .expect("oracle");
-    assert_eq!(oracle["brownouts"], 0);
-    assert_eq!(oracle["share_of_oracle"], 1.0);
-    for r in results {
-        let share = r["share_of_oracle"].as_f64().expect("share");
-        assert!(share <= 1.0, "{r}");
-    }
-    let always = results
-        .iter()
-        .find(|r| r["policy"] == "always-on")
-        .expect("always-on");
-    assert!(always["share_of_oracle"].as_f64().expect("share") < 0.9);
-
     // The table says it as a percentage too.
     let out = fieldkit()
         .args(["power", "simulate", "--days", "3", "--weather"])
