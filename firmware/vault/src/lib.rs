@@ -34,6 +34,7 @@
 
 mod audit;
 mod bundle;
+pub mod credential;
 mod crypto;
 mod error;
 mod hardware;
@@ -49,6 +50,7 @@ mod schema;
 mod session;
 mod signin;
 mod storage;
+mod uptime;
 mod vault;
 
 pub use audit::{AuditAction, AuditEntry, AuditHead, AuditReport};
@@ -62,4 +64,5 @@ pub use records::{Opened, Saved};
 pub use recovery::RecoveryKey;
 pub use schema::SCHEMA_VERSION;
 pub use session::Session;
+pub use uptime::{BootClock, NoBootClock, Uptime, elapsed_ms};
 pub use vault::{InitOptions, OpenOptions, Vault};
