@@ -16,22 +16,20 @@ use fieldkit_domain::{
     TracingRequest,
 };
 use fieldkit_drivers::modem::{Modem, ModemModel};
-use fieldkit_drivers::rak3172::{P2pConfig, Rak3172};
 use fieldkit_match::matcher::{MatchSettings, match_changed};
 use fieldkit_match::profile::Locations;
 use fieldkit_power::Timestamp;
 use fieldkit_sim::cellular::{ModemConfig, ModemKind, SignalDay, SimCard, SimModem};
 use fieldkit_sim::clock::SimClock;
-use fieldkit_sim::lora::{Air, AirConfig, Firmware, SimRak3172};
+use fieldkit_sim::lora::{self, Air, AirConfig, Firmware, KitRadio, SimRak3172};
 use fieldkit_sync::counter::{ReplayWindow, Reservation, SendCounter};
 use fieldkit_sync::endpoint::Endpoint;
 use fieldkit_sync::hub::{Hub, HubEvent, KitState};
 use fieldkit_sync::message::{Body, Evidence, MatchNotice, Priority, ReviewDecision};
 use fieldkit_sync::seal::{Channel, KitId, LinkKeys, StaticKey};
 use fieldkit_sync::transfer::{Inbox, Outbox};
-use serialport::TTYPort;
 
-type Radio = Rak3172<TTYPort>;
+type Radio = KitRadio;
 
 const LORA_MTU: usize = 239;
 const IP_MTU: usize = 1200;
@@ -265,23 +263,11 @@ fn mothers_request() -> (RecordId, Vec<Op>) {
     )
 }
 
-fn radio(air: &Air, firmware: Firmware) -> (SimRak3172, Radio) {
-    let (module, port) = air.module(firmware, true).expect("module");
-    let mut r = Rak3172::new(port);
-    r.start().expect("start");
-    r.configure(P2pConfig::default()).expect("configure");
-    (module, r)
-}
-
 /// `tx` sends while `rx` listens; the payload `rx` heard.
 fn over_air(tx: &mut Radio, rx: &mut Radio, now_ms: u64, frame: &[u8]) -> Option<Vec<u8>> {
-    std::thread::scope(|s| {
-        let listener = s.spawn(|| rx.receive(Duration::from_millis(700)).expect("receive"));
-        std::thread::sleep(Duration::from_millis(60));
-        tx.send(now_ms, frame)
-            .expect("within the duty-cycle budget");
-        listener.join().expect("listener").map(|p| p.payload)
-    })
+    lora::exchange(tx, rx, now_ms, frame, Duration::from_millis(700))
+        .expect("within the duty-cycle budget")
+        .map(|p| p.payload)
 }
 
 /// Deterministic loss on the IP stand-in.
@@ -333,8 +319,8 @@ impl Trial {
             seed: 0xBEEF ^ u64::from(loss),
             ..AirConfig::default()
         });
-        let (am, a_radio) = radio(&air, Firmware::V5_0_0);
-        let (gm, gateway) = radio(&air, Firmware::V4_1_0);
+        let (am, a_radio) = air.driven(Firmware::V5_0_0, true).expect("radio");
+        let (gm, gateway) = air.driven(Firmware::V4_1_0, true).expect("radio");
 
         // Kit B's modem: power on, registered at noon's signal.
         let (modem_sim, key, port) = SimModem::spawn(ModemConfig {
