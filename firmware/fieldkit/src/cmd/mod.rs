@@ -16,6 +16,7 @@ pub mod audit;
 pub mod caseworker;
 pub mod config;
 pub mod exchange;
+pub mod hardware;
 pub mod init;
 pub mod kiosk;
 pub mod power;
