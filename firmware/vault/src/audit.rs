@@ -73,6 +73,30 @@ pub enum AuditAction {
         /// Whose.
         username: String,
     },
+    /// The list of caseworkers and their rights was read.
+    RosterRead {
+        /// How many were listed.
+        caseworkers: u32,
+    },
+    /// A caseworker was removed and the keys rotated.
+    CaseworkerRemoved {
+        /// Who.
+        username: String,
+        /// The new key epoch.
+        epoch: u32,
+    },
+    /// The vault was accepted as it is, despite what the sign-in checks found.
+    RollbackAccepted {
+        /// What was found.
+        findings: String,
+    },
+    /// A page of a list was shown.
+    List {
+        /// Which kind.
+        kind: RecordKind,
+        /// How many summaries were shown.
+        results: u32,
+    },
 }
 
 /// One link of the chain.

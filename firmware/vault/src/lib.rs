@@ -53,12 +53,15 @@ mod vault;
 pub use audit::{AuditAction, AuditEntry, AuditHead, AuditReport};
 pub use crypto::{KdfParams, Key};
 pub use error::{CryptoError, Result, VaultError};
-pub use hardware::{HardwareSecret, NoHardwareSecret};
+pub use hardware::{
+    FileAnchor, HardwareError, HardwareSecret, NoHardwareSecret, RollbackAnchor, SOFTWARE,
+};
 pub use index::{BasicIndexer, NameIndexer};
 pub use keyslot::{Caseworker, Role};
-pub use policy::CredentialPolicy;
+pub use policy::{CredentialPolicy, GLOBAL_FACTOR};
 pub use records::{Opened, Saved};
 pub use recovery::RecoveryKey;
 pub use schema::SCHEMA_VERSION;
 pub use session::Session;
+pub use signin::RecoveryOptions;
 pub use vault::{InitOptions, OpenOptions, Vault};
