@@ -222,15 +222,14 @@ impl Session {
 
     /// Appends one audit entry in a transaction of its own.
     pub(crate) fn audit_now(
-        &self,
+        &mut self,
         now_ms: u64,
         action: AuditAction,
         record: Option<(RecordKind, RecordId)>,
     ) -> Result<()> {
         let txn = begin(&self.vault.db)?;
         self.audit(&txn, now_ms, action, record)?;
-        txn.commit()?;
-        Ok(())
+        self.commit(txn)
     }
 
     /// Walks the audit chain from the first entry and checks every link, the head, and the

@@ -54,7 +54,11 @@ fn seal_docs(key: &Key, aad: &[u8], docs: &[&Document]) -> Result<Sealed> {
     Ok(crypto::seal(key, aad, &plain)?)
 }
 
-pub(crate) fn seal(keys: &BundleKeys<'_>, vault_id: &[u8; 16], docs: &[Document]) -> Result<Vec<u8>> {
+pub(crate) fn seal(
+    keys: &BundleKeys<'_>,
+    vault_id: &[u8; 16],
+    docs: &[Document],
+) -> Result<Vec<u8>> {
     let (incidents, records): (Vec<&Document>, Vec<&Document>) =
         docs.iter().partition(|d| d.kind() == RecordKind::Incident);
     let incidents = match (keys.incidents, incidents.is_empty()) {

@@ -175,7 +175,10 @@ pub fn stretch(
 pub fn hardware_auth(stretched: &[u8; 32]) -> Zeroizing<[u8; 32]> {
     let hk = hkdf::Hkdf::<Sha256>::new(None, stretched);
     let mut auth = Zeroizing::new([0u8; 32]);
-    if hk.expand(b"fieldkit hardware auth v1", auth.as_mut()).is_err() {
+    if hk
+        .expand(b"fieldkit hardware auth v1", auth.as_mut())
+        .is_err()
+    {
         unreachable!("HKDF output of 32 bytes is always valid");
     }
     auth

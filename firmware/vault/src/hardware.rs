@@ -47,11 +47,16 @@ pub trait HardwareSecret: Send + Sync {
     fn kind(&self) -> &'static str;
     /// Slot creation or PIN change: seals a fresh 32-byte secret that only `auth` unseals;
     /// returns the opaque blob kept in the slot, and the secret.
-    fn enroll(&self, vault_id: &[u8; 16], auth: &[u8; 32]) -> Result<(Vec<u8>, Key), HardwareError>;
+    fn enroll(&self, vault_id: &[u8; 16], auth: &[u8; 32])
+    -> Result<(Vec<u8>, Key), HardwareError>;
     /// Sign-in: unseals the secret of `blob`. A wrong `auth` counts toward the element's own
     /// dictionary-attack lockout and gives [`HardwareError::WrongAuth`].
-    fn unseal(&self, vault_id: &[u8; 16], blob: &[u8], auth: &[u8; 32])
-    -> Result<Key, HardwareError>;
+    fn unseal(
+        &self,
+        vault_id: &[u8; 16],
+        blob: &[u8],
+        auth: &[u8; 32],
+    ) -> Result<Key, HardwareError>;
 }
 
 /// Software mode: no secure element; the credential alone protects the keys. Its `enroll` and

@@ -329,9 +329,11 @@ impl Session {
         let table = txn.open_table(SUMMARIES)?;
         let mut out = Vec::with_capacity(limit.min(ranked.len()));
         for (k, _, version) in ranked.into_iter().take(limit) {
-            let v = table.get(k.as_slice())?.ok_or_else(|| VaultError::Tampered {
-                what: format!("summary of {}: deleted", hex(&k)),
-            })?;
+            let v = table
+                .get(k.as_slice())?
+                .ok_or_else(|| VaultError::Tampered {
+                    what: format!("summary of {}: deleted", hex(&k)),
+                })?;
             out.push(unseal_summary(rkey, &k, v.value(), version)?);
         }
         Ok((out, false_positives))

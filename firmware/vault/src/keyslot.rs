@@ -10,10 +10,10 @@ use fieldkit_domain::RecordKind;
 use crate::audit::AuditAction;
 use crate::crypto::{self, KdfParams, Key, Sealed};
 use crate::error::{Result, VaultError};
+use crate::hardware::{HardwareSecret, SOFTWARE};
 use crate::policy::CredentialPolicy;
 use crate::schema::{KEYSLOTS, meta};
 use crate::session::Session;
-use crate::hardware::{HardwareSecret, SOFTWARE};
 use crate::signin::Lockouts;
 use crate::storage::{begin, decode, encode, read_meta_w};
 
@@ -214,7 +214,9 @@ impl Keys {
             bundle: dek.derive("fieldkit bundle v1"),
             incidents: iek.as_ref().map(|k| k.derive("fieldkit incidents v1")),
             incident_index: iek.as_ref().map(|k| k.derive("fieldkit incident index v1")),
-            incident_bundle: iek.as_ref().map(|k| k.derive("fieldkit incident bundle v1")),
+            incident_bundle: iek
+                .as_ref()
+                .map(|k| k.derive("fieldkit incident bundle v1")),
             dek,
             iek,
             epoch,
@@ -446,7 +448,11 @@ pub(crate) fn open_slot(ctx: &SlotContext<'_>, slot: &StoredSlot, kek: Key) -> R
     };
     match slot {
         StoredSlot::Legacy(s) => {
-            let dek = key_of(&crypto::open(&kek, &legacy_aad(&ctx.vault_id, s, "dek"), &s.dek)?)?;
+            let dek = key_of(&crypto::open(
+                &kek,
+                &legacy_aad(&ctx.vault_id, s, "dek"),
+                &s.dek,
+            )?)?;
             let iek = match (&s.iek, s.incident_access) {
                 (Some(w), true) => Some(key_of(&crypto::open(
                     &kek,

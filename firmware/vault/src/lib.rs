@@ -32,6 +32,8 @@
 //! `verify`; `audit.rs` the hash chain; `bundle.rs` export and import; `migrate.rs` older
 //! schemas; `storage.rs` how rows and settings sit in redb; `schema.rs` the tables.
 
+#[cfg(test)]
+mod attacks;
 mod audit;
 mod bundle;
 mod crypto;
@@ -44,6 +46,7 @@ mod migrate;
 mod policy;
 mod records;
 mod recovery;
+mod rotate;
 mod schema;
 mod session;
 mod signin;

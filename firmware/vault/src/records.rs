@@ -260,9 +260,9 @@ impl Session {
         let v = table.get(key.as_slice())?;
         match (v, versions.get(key.as_slice())?) {
             (None, None) => Ok(None),
-            (Some(g), Some(expected)) => self
-                .unseal_doc(&key, g.value(), expected.value())
-                .map(Some),
+            (Some(g), Some(expected)) => {
+                self.unseal_doc(&key, g.value(), expected.value()).map(Some)
+            }
             (None, Some(_)) => Err(VaultError::Tampered {
                 what: format!("{kind} {id}: its rows were deleted"),
             }),
@@ -490,9 +490,11 @@ impl Session {
                 .value()
                 .try_into()
                 .map_err(|_| VaultError::Corrupt("record key of wrong length".into()))?;
-            let v = table.get(key.as_slice())?.ok_or_else(|| VaultError::Tampered {
-                what: format!("record {}: its rows were deleted", hex(&key)),
-            })?;
+            let v = table
+                .get(key.as_slice())?
+                .ok_or_else(|| VaultError::Tampered {
+                    what: format!("record {}: its rows were deleted", hex(&key)),
+                })?;
             out.push(self.unseal_doc(&key, v.value(), expected.value())?);
         }
         if table.range(lo.as_slice()..hi.as_slice())?.count() != out.len() {

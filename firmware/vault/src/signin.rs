@@ -192,12 +192,7 @@ impl Vault {
     /// zero. Reserved names such as `#recovery` never sign in here.
     pub fn unlock(self, username: &str, credential: &[u8], now_ms: u64) -> Result<Session> {
         let credential = normalise(credential)?;
-        self.unlock_with(
-            username,
-            Credential::Secret(&credential),
-            None,
-            now_ms,
-        )
+        self.unlock_with(username, Credential::Secret(&credential), None, now_ms)
     }
 
     /// Signs in with the recovery key, as a supervisor named `#recovery`. Clears a wipe: the
@@ -713,11 +708,7 @@ fn check_state(
     for e in &suffix {
         match e.action {
             AuditAction::LoginAttempt => {
-                expected
-                    .names
-                    .entry(e.actor.clone())
-                    .or_default()
-                    .failures += 1;
+                expected.names.entry(e.actor.clone()).or_default().failures += 1;
                 expected.global.failures += 1;
             }
             AuditAction::LoginFailed if real(&e.actor) && !slot_is_recovery(&e.actor) => {
