@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use zeroize::Zeroizing;
 
-use fieldkit_vault::{OpenOptions, Session, Vault};
+use fieldkit_vault::{FileAnchor, OpenOptions, Session, Vault};
 
 use crate::config::Config;
 
@@ -20,6 +20,7 @@ pub mod init;
 pub mod kiosk;
 pub mod power;
 pub mod records;
+pub mod recover;
 pub mod trace;
 
 /// What every command may need.
@@ -70,6 +71,9 @@ impl Ctx {
         OpenOptions {
             indexer: Arc::new(MatcherIndexer),
             verify_on_open: self.config.security.verify_on_open,
+            // Software mode's rollback anchor: a counter beside the vault catches a vault file
+            // copied back on its own. A TPM's NV counter replaces it where the kit has one.
+            anchor: Some(Arc::new(FileAnchor::new(self.data_dir.join("vault.anchor")))),
             ..OpenOptions::default()
         }
     }
