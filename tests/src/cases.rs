@@ -552,7 +552,7 @@ pub fn case(seed: u64, index: u64) -> Case {
             relation_telephone: r
                 .chance(40)
                 .then(|| format!("{}{:07}", t.phone_prefix, r.below(10_000_000))),
-            extra: Default::default(),
+            ..FamilyMember::default()
         });
     }
     let wg = |r: &mut Rng| {

@@ -267,7 +267,7 @@ fn bad_input_fails_clearly() {
     )
     .unwrap();
     let err = k.fails(&["import", bad.to_str().unwrap()], &[PIN]);
-    assert!(err.contains("record 0"), "{err}");
+    assert!(err.contains("record 1: age:"), "{err}");
     let err = k.fails(&["case", "list"], &[]);
     assert!(err.contains("standard input ended"), "{err}");
     let empty = tempfile::tempdir().unwrap();

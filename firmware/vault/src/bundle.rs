@@ -6,16 +6,13 @@
 //! key), and the sealed list of incidents (under the incident bundle key), each binding the
 //! vault id and its part in its associated data.
 
-use redb::ReadableDatabase;
 use serde::{Deserialize, Serialize};
 
-use fieldkit_domain::{Document, Record, RecordKind};
+use fieldkit_domain::{Document, RecordKind};
 
 use crate::audit::AuditAction;
 use crate::crypto::{self, Key, Sealed};
 use crate::error::{Result, VaultError};
-use crate::records::apply_all;
-use crate::schema::{self, RECORDS, VERSIONS};
 use crate::session::Session;
 use crate::storage::{encode, hex};
 
@@ -202,41 +199,5 @@ impl Session {
             },
             None,
         )
-    }
-
-    /// Imports records from outside (Primero JSON): new ones are created, known ones updated
-    /// field by field. Nothing is validated away: a record from Primero is kept as it came.
-    pub fn import_records(&mut self, records: &[Record], now_ms: u64) -> Result<usize> {
-        let mut docs = Vec::with_capacity(records.len());
-        let stamp = self.clock.tick(now_ms);
-        {
-            let txn = self.vault.db.begin_read()?;
-            let table = txn.open_table(RECORDS)?;
-            let versions = txn.open_table(VERSIONS)?;
-            for r in records {
-                let (kind, id) = (r.kind(), r.id());
-                let key = schema::record_key(kind, id);
-                let expected = versions.get(key.as_slice())?.map(|g| g.value());
-                let mut doc = match (table.get(key.as_slice())?, expected) {
-                    (Some(g), Some(v)) => self.unseal_doc(&key, g.value(), v)?.0,
-                    (None, None) => Document::new(kind, id),
-                    _ => {
-                        return Err(VaultError::Tampered {
-                            what: format!("{kind} {id}: its rows and its version disagree"),
-                        });
-                    }
-                };
-                let ops = doc
-                    .diff(&r.to_json(), || stamp)
-                    .map_err(|e| VaultError::BadChange(e.to_string()))?;
-                apply_all(&mut doc, &ops)?;
-                docs.push(doc);
-            }
-        }
-        let import = AuditAction::Import {
-            records: u32::try_from(records.len()).unwrap_or(u32::MAX),
-            format: "primero-json".into(),
-        };
-        self.merge_audited(&docs, now_ms, Some(import))
     }
 }

@@ -40,6 +40,7 @@ mod crypto;
 mod error;
 mod hardware;
 mod index;
+mod interop;
 mod keyslot;
 mod manifest;
 mod migrate;

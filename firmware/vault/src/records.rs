@@ -254,9 +254,24 @@ impl Session {
         kind: RecordKind,
         id: RecordId,
     ) -> Result<Option<(Document, u64)>> {
+        self.load_from(
+            &txn.open_table(RECORDS)?,
+            &txn.open_table(VERSIONS)?,
+            kind,
+            id,
+        )
+    }
+
+    /// A record from the `records` and `record_versions` tables of any transaction: `None`
+    /// when neither holds it, [`VaultError::Tampered`] when they disagree.
+    pub(crate) fn load_from(
+        &self,
+        table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+        versions: &impl ReadableTable<&'static [u8], u64>,
+        kind: RecordKind,
+        id: RecordId,
+    ) -> Result<Option<(Document, u64)>> {
         let key = schema::record_key(kind, id);
-        let table = txn.open_table(RECORDS)?;
-        let versions = txn.open_table(VERSIONS)?;
         let v = table.get(key.as_slice())?;
         match (v, versions.get(key.as_slice())?) {
             (None, None) => Ok(None),
@@ -454,15 +469,8 @@ impl Session {
 
     /// Every record of a kind, decrypted (for matching and export). Audited as one bulk read.
     pub fn all(&mut self, kind: RecordKind, now_ms: u64) -> Result<Vec<Opened>> {
-        let docs = self.documents(kind)?;
-        self.audit_now(
-            now_ms,
-            AuditAction::BulkRead {
-                records: u32::try_from(docs.len()).unwrap_or(u32::MAX),
-            },
-            None,
-        )?;
-        docs.into_iter()
+        self.documents_read(kind, now_ms)?
+            .into_iter()
             .map(|(doc, version)| {
                 let record = doc
                     .to_record()
@@ -474,6 +482,23 @@ impl Session {
                 })
             })
             .collect()
+    }
+
+    /// Every document of a kind, audited as one bulk read.
+    pub(crate) fn documents_read(
+        &mut self,
+        kind: RecordKind,
+        now_ms: u64,
+    ) -> Result<Vec<(Document, u64)>> {
+        let docs = self.documents(kind)?;
+        self.audit_now(
+            now_ms,
+            AuditAction::BulkRead {
+                records: u32::try_from(docs.len()).unwrap_or(u32::MAX),
+            },
+            None,
+        )?;
+        Ok(docs)
     }
 
     pub(crate) fn documents(&self, kind: RecordKind) -> Result<Vec<(Document, u64)>> {

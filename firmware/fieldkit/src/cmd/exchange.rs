@@ -109,11 +109,8 @@ pub fn export(ctx: &Ctx, a: ExportArgs) -> anyhow::Result<()> {
         }
         Format::Primero => {
             let kind = RecordKind::from(a.kind);
-            let records = s.all(kind, now)?;
-            let list: Vec<_> = records
-                .iter()
-                .map(|o| primero::to_primero(&o.record))
-                .collect();
+            // Each record as its document holds it: only its fields, with Primero's values.
+            let list = s.all_primero(kind, now)?;
             let text = serde_json::to_string_pretty(&list)?;
             s.audit_plain_export(list.len(), "primero-json", now)?;
             if a.to.as_os_str() == "-" {
@@ -158,12 +155,25 @@ pub fn import(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<()> {
                     RecordId::mint(now, [0; 10])
                 }
             };
-            let records = primero::parse_records(text, kind, &mut mint)
-                .with_context(|| format!("{}: not Primero JSON", a.file.display()))?;
+            let records = match primero::read(text, kind, &mut mint) {
+                Ok(r) => r,
+                Err(e) => {
+                    let hint = match &e {
+                        primero::PrimeroError::WrongKind { found, .. } => format!(
+                            " (to import them, give --kind {})",
+                            found.as_str().replace('_', "-")
+                        ),
+                        _ => String::new(),
+                    };
+                    bail!("{}: {e}{hint}", a.file.display());
+                }
+            };
             if let Some(e) = mint_err {
                 return Err(e.into());
             }
-            let n = s.import_records(&records, now)?;
+            let n = s
+                .import_primero(&records, now)
+                .with_context(|| format!("importing {}", a.file.display()))?;
             println!("{} {kind} records read, {n} new or changed", records.len());
         }
     }

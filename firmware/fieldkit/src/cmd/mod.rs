@@ -73,7 +73,9 @@ impl Ctx {
             verify_on_open: self.config.security.verify_on_open,
             // Software mode's rollback anchor: a counter beside the vault catches a vault file
             // copied back on its own. A TPM's NV counter replaces it where the kit has one.
-            anchor: Some(Arc::new(FileAnchor::new(self.data_dir.join("vault.anchor")))),
+            anchor: Some(Arc::new(FileAnchor::new(
+                self.data_dir.join("vault.anchor"),
+            ))),
             ..OpenOptions::default()
         }
     }
