@@ -112,17 +112,22 @@ pub(crate) fn roster_digests(txn: &WriteTransaction) -> Result<BTreeMap<String, 
     Ok(out)
 }
 
-/// The manifest of the `record_versions` table as it is.
-pub(crate) fn scan_versions(txn: &WriteTransaction, keys: &Keys) -> Result<Manifest> {
+/// Every record's key and authenticated version, from the `record_versions` table.
+pub(crate) fn versions_of(txn: &WriteTransaction) -> Result<Vec<([u8; 17], u64)>> {
     let table = txn.open_table(VERSIONS)?;
-    let mut m = Manifest::default();
+    let mut out = Vec::new();
     for row in table.iter()? {
         let (k, v) = row?;
-        let key: [u8; 17] = k
-            .value()
-            .try_into()
-            .map_err(|_| VaultError::Corrupt("record key of wrong length".into()))?;
-        m.add(&keys.manifest, &key, v.value());
+        out.push((schema::key17(k.value())?, v.value()));
+    }
+    Ok(out)
+}
+
+/// The manifest of the `record_versions` table as it is.
+pub(crate) fn scan_versions(txn: &WriteTransaction, keys: &Keys) -> Result<Manifest> {
+    let mut m = Manifest::default();
+    for (key, version) in versions_of(txn)? {
+        m.add(&keys.manifest, &key, version);
     }
     Ok(m)
 }
@@ -175,10 +180,7 @@ impl Session {
         let mut indexed = IndexDigest::default();
         for row in records.iter()? {
             let (k, v) = row?;
-            let key: [u8; 17] = k
-                .value()
-                .try_into()
-                .map_err(|_| VaultError::Corrupt("record key of wrong length".into()))?;
+            let key = schema::key17(k.value())?;
             let Some((kind, _)) = schema::parse_record_key(&key) else {
                 return Err(VaultError::Corrupt("record key of unknown kind".into()));
             };

@@ -7,7 +7,7 @@ use crate::crypto::{self, Sealed};
 use crate::error::{Result, VaultError};
 use crate::keyslot::Keys;
 use crate::manifest::Manifest;
-use crate::schema::{META, RECORDS, SCHEMA_VERSION, VERSIONS, meta};
+use crate::schema::{self, META, RECORDS, SCHEMA_VERSION, VERSIONS, meta};
 use crate::storage::{Row, decode, read_meta_w, write_meta};
 
 /// Schema 2's manifest: a count and an unkeyed XOR of hashes, sealed under the manifest key.
@@ -32,10 +32,7 @@ fn record_versions(txn: &WriteTransaction) -> Result<Vec<([u8; 17], u64)>> {
     let mut out = Vec::new();
     for row in table.iter()? {
         let (k, v) = row?;
-        let key: [u8; 17] = k
-            .value()
-            .try_into()
-            .map_err(|_| VaultError::Corrupt("record key of wrong length".into()))?;
+        let key = schema::key17(k.value())?;
         out.push((key, Row::parse(v.value(), "record")?.version));
     }
     Ok(out)

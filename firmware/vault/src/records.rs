@@ -511,10 +511,7 @@ impl Session {
         // Walk the authenticated versions: a record whose rows were deleted fails loudly.
         for row in versions.range(lo.as_slice()..hi.as_slice())? {
             let (k, expected) = row?;
-            let key: [u8; 17] = k
-                .value()
-                .try_into()
-                .map_err(|_| VaultError::Corrupt("record key of wrong length".into()))?;
+            let key = schema::key17(k.value())?;
             let v = table
                 .get(key.as_slice())?
                 .ok_or_else(|| VaultError::Tampered {

@@ -12,10 +12,10 @@ use crate::audit::AuditAction;
 use crate::crypto::Key;
 use crate::error::{Result, VaultError};
 use crate::keyslot::{Keys, StoredSlot, is_reserved};
-use crate::manifest::{Manifest, scan_versions};
+use crate::manifest::{Manifest, scan_versions, versions_of};
 use crate::policy::CredentialPolicy;
 use crate::records::Batch;
-use crate::schema::{KEYSLOTS, NAME_INDEX, RECORDS, TERMS, VERSIONS, meta};
+use crate::schema::{KEYSLOTS, NAME_INDEX, RECORDS, TERMS, meta};
 use crate::session::Session;
 use crate::signin::Lockouts;
 use crate::storage::{begin, hex, read_meta_w, write_meta};
@@ -82,19 +82,7 @@ impl Session {
         // Every record again, under the new keys; the index and term sets from scratch.
         txn.delete_multimap_table(NAME_INDEX)?;
         txn.delete_table(TERMS)?;
-        let entries: Vec<([u8; 17], u64)> = {
-            let table = txn.open_table(VERSIONS)?;
-            let mut out = Vec::new();
-            for row in table.iter()? {
-                let (k, v) = row?;
-                let key: [u8; 17] = k
-                    .value()
-                    .try_into()
-                    .map_err(|_| VaultError::Corrupt("record key of wrong length".into()))?;
-                out.push((key, v.value()));
-            }
-            out
-        };
+        let entries = versions_of(&txn)?;
         for step in entries.chunks(STEP) {
             let mut docs: Vec<(Document, u64)> = Vec::with_capacity(step.len());
             {
@@ -136,7 +124,6 @@ impl Session {
                 }
             }
         }
-        drop(ctx);
         let mut lockouts = Lockouts::read_w(&txn)?;
         lockouts.names.remove(username);
         lockouts.write(&txn)?;

@@ -85,6 +85,12 @@ pub(crate) fn record_key(kind: RecordKind, id: RecordId) -> [u8; 17] {
     k
 }
 
+/// A stored record key as the 17 bytes it must be.
+pub(crate) fn key17(k: &[u8]) -> crate::error::Result<[u8; 17]> {
+    k.try_into()
+        .map_err(|_| crate::error::VaultError::Corrupt("record key of wrong length".into()))
+}
+
 pub(crate) fn parse_record_key(k: &[u8]) -> Option<(RecordKind, RecordId)> {
     let kind = kind_from_byte(*k.first()?)?;
     let id: [u8; 16] = k.get(1..17)?.try_into().ok()?;
