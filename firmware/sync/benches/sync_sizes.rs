@@ -16,9 +16,7 @@ use fieldkit_sync::message::{Alert, Body, Priority};
 use fieldkit_sync::seal::{Channel, LinkKeys, StaticKey};
 use fieldkit_sync::transfer::Envelope;
 
-#[path = "../../../tests/src/cases.rs"]
-#[allow(dead_code)]
-mod cases;
+use fieldkit_testkit::cases;
 
 fn ok(_: Reservation) -> Result<(), Infallible> {
     Ok(())

@@ -618,3 +618,39 @@ fn f13_the_manifest_is_keyed() {
     a.remove(&crate::Key::from_bytes([1; 32]), &key, 1);
     assert_eq!(a, crate::manifest::Manifest::default());
 }
+
+/// A boot clock stopped at one reading, as if the attempts came within a second.
+struct StoppedBootClock;
+
+impl crate::BootClock for StoppedBootClock {
+    fn now(&self) -> Option<crate::Uptime> {
+        Some(crate::Uptime {
+            boot_id: [1; 16],
+            since_boot_ms: 5_000,
+        })
+    }
+}
+
+/// Finding 9 (wired here): moving the wall clock a day forward does not skip the lockout's
+/// wait when the boot clock says only a moment passed.
+#[test]
+fn f9_waits_are_measured_on_the_boot_clock() {
+    let (kit, s) = kit(CredentialPolicy::default(), false);
+    drop(s);
+    let opts = OpenOptions {
+        boot_clock: Arc::new(StoppedBootClock),
+        ..kit.opts()
+    };
+    for _ in 0..3 {
+        let _ = Vault::open(&kit.path, opts.clone())
+            .unwrap()
+            .unlock("amina", b"000000", NOW);
+    }
+    let day_later = NOW + 86_400_000;
+    assert!(matches!(
+        Vault::open(&kit.path, opts)
+            .unwrap()
+            .unlock("amina", PIN, day_later),
+        Err(VaultError::LockedOut { .. })
+    ));
+}

@@ -71,7 +71,9 @@ pub enum VaultError {
     #[error("credential refused: {0}")]
     WeakCredential(String),
     /// The Argon2 parameters are below the floor.
-    #[error("key-derivation parameters below the floor of m = 19 MiB, t = 2, p = 1")]
+    #[error(
+        "key-derivation parameters outside the accepted range (m = 19 MiB–1 GiB, t = 2–16, p = 1–8)"
+    )]
     WeakKdf,
     /// The signed-in caseworker may not do this.
     #[error("not allowed: {0}")]

@@ -649,8 +649,9 @@ impl Session {
     }
 }
 
-/// A credential as typed, normalised (Unicode digits to ASCII, surrounding spaces trimmed) when
-/// the PIN normaliser is present.
+/// A credential as typed, normalised ([`crate::credential::normalise`]: NFKC, Arabic-Indic and
+/// Persian digits as ASCII, surrounding spaces trimmed), as bytes.
 pub(crate) fn normalise(credential: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-    Ok(Zeroizing::new(credential.to_vec()))
+    let text = crate::credential::normalise(credential)?;
+    Ok(Zeroizing::new(text.as_bytes().to_vec()))
 }

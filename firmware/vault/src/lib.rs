@@ -36,6 +36,7 @@
 mod attacks;
 mod audit;
 mod bundle;
+pub mod credential;
 mod crypto;
 mod error;
 mod hardware;
@@ -52,6 +53,7 @@ mod schema;
 mod session;
 mod signin;
 mod storage;
+mod uptime;
 mod vault;
 
 pub use audit::{AuditAction, AuditEntry, AuditHead, AuditReport};
@@ -68,4 +70,5 @@ pub use recovery::RecoveryKey;
 pub use schema::SCHEMA_VERSION;
 pub use session::Session;
 pub use signin::RecoveryOptions;
+pub use uptime::{BootClock, NoBootClock, Uptime, elapsed_ms};
 pub use vault::{InitOptions, OpenOptions, Vault};

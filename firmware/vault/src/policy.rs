@@ -87,8 +87,13 @@ impl CredentialPolicy {
                 "a passphrase with letters is required".into(),
             ));
         }
-        if !self.kdf.meets_floor() {
+        if !self.kdf.meets_floor() || !self.kdf.within_ceiling() {
             return Err(VaultError::WeakKdf);
+        }
+        if let Some(why) = crate::credential::common_pin(text) {
+            return Err(VaultError::WeakCredential(format!(
+                "this PIN is too easy to guess ({why})"
+            )));
         }
         Ok(())
     }

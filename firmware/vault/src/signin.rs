@@ -37,6 +37,7 @@ use crate::recovery::RecoveryKey;
 use crate::schema::{AUDIT, KEYSLOTS, RECOVERY_SLOT, SCHEMA_VERSION, meta};
 use crate::session::Session;
 use crate::storage::{begin, decode, read_meta, read_meta_w, write_meta};
+use crate::uptime::{Uptime, elapsed_ms};
 use crate::vault::Vault;
 
 /// Failed attempts under one name since its last success.
@@ -44,6 +45,8 @@ use crate::vault::Vault;
 pub(crate) struct Counter {
     pub(crate) failures: u32,
     pub(crate) last_attempt_ms: u64,
+    /// The boot clock at the last attempt, which waits are measured on when there is one.
+    pub(crate) last_boot: Option<Uptime>,
 }
 
 /// How many names without a slot keep a counter; beyond it, the oldest is forgotten (each one
@@ -77,6 +80,7 @@ impl From<LegacyLockout> for Lockouts {
             global: Counter {
                 failures: l.failures,
                 last_attempt_ms: l.last_attempt_ms,
+                last_boot: None,
             },
             names: BTreeMap::new(),
             real_failures: l.failures,
@@ -116,7 +120,7 @@ impl Lockouts {
         Lockouts {
             global: Counter {
                 failures: self.global.failures,
-                last_attempt_ms: 0,
+                ..Counter::default()
             },
             names: self
                 .names
@@ -127,7 +131,7 @@ impl Lockouts {
                         n.clone(),
                         Counter {
                             failures: c.failures,
-                            last_attempt_ms: 0,
+                            ..Counter::default()
                         },
                     )
                 })
@@ -257,10 +261,14 @@ impl Vault {
             v.map(|g| StoredSlot::decode(g.value())).transpose()?
         };
         let mine = lockouts.names.get(username).copied().unwrap_or_default();
-        // A clock that went backwards (a Pi without RTC after a power cut) must not shorten
-        // the wait: count from now instead.
+        // Waits are measured on the boot clock, which nobody at the kit can set; without one,
+        // on the wall clock, where a clock that went backwards (a Pi without RTC after a power
+        // cut) must not shorten the wait: it counts from now instead.
+        let boot = self.opts.boot_clock.now();
         let wait = |c: Counter, delay: u64| -> u64 {
-            delay.saturating_sub(now_ms.saturating_sub(c.last_attempt_ms) / 1000)
+            let wall = now_ms.saturating_sub(c.last_attempt_ms);
+            let elapsed = boot.map_or(wall, |b| elapsed_ms(c.last_boot, b, wall));
+            delay.saturating_sub(elapsed / 1000)
         };
         let retry_after_s = wait(mine, policy.delay_s(mine.failures)).max(wait(
             lockouts.global,
@@ -286,6 +294,7 @@ impl Vault {
         let bump = |c: &mut Counter| {
             c.failures = c.failures.saturating_add(1);
             c.last_attempt_ms = now_ms;
+            c.last_boot = boot;
         };
         bump(lockouts.names.entry(username.to_string()).or_default());
         bump(&mut lockouts.global);

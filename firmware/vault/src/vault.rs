@@ -28,6 +28,7 @@ use crate::schema::{
 use crate::session::Session;
 use crate::signin::{Lockouts, Mode};
 use crate::storage::{begin, hex, open_error, read_meta, write_meta};
+use crate::uptime::{BootClock, NoBootClock};
 
 /// How to open a vault.
 #[derive(Clone)]
@@ -46,6 +47,9 @@ pub struct OpenOptions {
     pub verify_on_open: bool,
     /// redb's page cache in bytes.
     pub cache_bytes: usize,
+    /// The boot-time clock lockout waits are measured on (the wall clock can be set by anyone
+    /// at the kit); [`NoBootClock`] measures them on the wall clock.
+    pub boot_clock: Arc<dyn BootClock>,
 }
 
 impl fmt::Debug for OpenOptions {
@@ -68,6 +72,7 @@ impl Default for OpenOptions {
             anchor: None,
             verify_on_open: true,
             cache_bytes: 32 << 20,
+            boot_clock: Arc::new(NoBootClock),
         }
     }
 }
@@ -117,20 +122,25 @@ impl Vault {
         opts: OpenOptions,
     ) -> Result<(Session, RecoveryKey)> {
         validate_username(init.username)?;
-        init.policy.check(init.credential)?;
+        init.policy.check(&normalise(init.credential)?)?;
         if path.exists() {
             return Err(VaultError::Exists(path.to_path_buf()));
         }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| VaultError::Io {
-                path: dir.to_path_buf(),
-                source,
-            })?;
+            private_dir(dir)?;
         }
-        let db = redb::Builder::new()
+        private_file(path)?;
+        let db = match redb::Builder::new()
             .set_cache_size(opts.cache_bytes)
             .create(path)
-            .map_err(|e| open_error(path, e))?;
+        {
+            Ok(db) => db,
+            Err(e) => {
+                // Only the empty file made just above: nothing of a vault is lost.
+                let _ = std::fs::remove_file(path);
+                return Err(open_error(path, e));
+            }
+        };
         Self::initialise(db, path, init, opts)
     }
 
@@ -143,7 +153,7 @@ impl Vault {
         opts: OpenOptions,
     ) -> Result<(Session, RecoveryKey)> {
         validate_username(init.username)?;
-        init.policy.check(init.credential)?;
+        init.policy.check(&normalise(init.credential)?)?;
         let db = redb::Builder::new()
             .set_cache_size(opts.cache_bytes)
             .create_with_backend(backend)
@@ -269,6 +279,7 @@ impl Vault {
         if !path.exists() {
             return Err(VaultError::Missing(path.to_path_buf()));
         }
+        tighten_file(path);
         let db = redb::Builder::new()
             .set_cache_size(opts.cache_bytes)
             .set_check_integrity_on_open(opts.verify_on_open)
@@ -335,5 +346,129 @@ impl Vault {
             out.push(StoredSlot::decode(v.value())?.caseworker());
         }
         Ok(out)
+    }
+}
+
+/// The directory a vault is created in: made (with its missing parents) readable by the kit's
+/// service user only, whatever the umask. A directory that already exists is left as it is (it
+/// may be shared, such as the working directory), with a warning when others can read it; the
+/// vault file itself is private either way.
+fn private_dir(dir: &Path) -> Result<()> {
+    let io = |source| VaultError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    if dir.is_dir() {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir).map_err(io)?.permissions().mode();
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    dir = %dir.display(),
+                    mode = format!("{:o}", mode & 0o777),
+                    "the vault's directory is open to other users: make it 700"
+                );
+            }
+        }
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(io)
+}
+
+/// Makes the empty vault file, mode 600, refusing to reuse anything already there (a planted
+/// file or link).
+fn private_file(path: &Path) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map(drop).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::AlreadyExists {
+            VaultError::Exists(path.to_path_buf())
+        } else {
+            VaultError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+    })
+}
+
+/// A vault made by an older fieldkit may be readable by others: make it 600 when opening it.
+fn tighten_file(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(meta) = std::fs::metadata(path) else {
+            return;
+        };
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            match std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+                Ok(()) => tracing::info!(path = %path.display(), "vault file made private (600)"),
+                Err(e) => tracing::warn!(
+                    path = %path.display(),
+                    error = %e,
+                    "the vault file is readable by other users and could not be made private"
+                ),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod file_mode_tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use crate::policy::CredentialPolicy;
+
+    fn create(path: &Path) -> Result<(Session, RecoveryKey)> {
+        let init = InitOptions {
+            username: "amina",
+            display_name: "Amina",
+            credential: b"482915",
+            policy: CredentialPolicy::default(),
+            now_ms: 1_764_500_000_000,
+        };
+        Vault::create(path, init, OpenOptions::default())
+    }
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn the_vault_and_the_directories_made_for_it_are_private() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("data").join("fieldkit").join("vault.redb");
+        let (session, _) = create(&path).unwrap();
+        drop(session);
+        assert_eq!(mode(&path), 0o600, "vault file");
+        assert_eq!(mode(&tmp.path().join("data")), 0o700);
+        assert_eq!(mode(&tmp.path().join("data").join("fieldkit")), 0o700);
+
+        // A vault left readable by an older fieldkit is made private when opened.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let vault = Vault::open(&path, OpenOptions::default()).unwrap();
+        drop(vault);
+        assert_eq!(mode(&path), 0o600);
+    }
+
+    #[test]
+    fn a_planted_file_is_never_reused_as_a_vault() {
+        let tmp = tempfile::tempdir().unwrap();
+        // A dangling link: following it would create the vault where the link points.
+        let target = tmp.path().join("elsewhere");
+        let path = tmp.path().join("vault.redb");
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        let err = create(&path).unwrap_err();
+        assert!(matches!(err, VaultError::Exists(_)), "{err}");
+        assert!(!target.exists(), "the link was followed");
     }
 }

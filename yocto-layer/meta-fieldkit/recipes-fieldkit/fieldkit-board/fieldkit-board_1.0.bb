@@ -20,16 +20,19 @@ S = "${WORKDIR}"
 inherit allarch
 
 # One setting turns both the picture and the touch input: SLINT_KMS_ROTATION for the kiosk
-# and libinput's calibration matrix for every touch screen (rows of the affine map from the
-# panel's native coordinates to the rotated picture, normalised to 0..1).
+# and libinput's calibration matrix for every touch screen. Slint's linuxkms backend rotates only
+# the picture (touches are scaled to the rotated window, not turned). With rotation 90 it draws
+# window point (u, v) at panel pixel (W - v, u), the window's top along the panel's right edge;
+# with 270 at (v, H - u). The matrix [a b c; d e f] maps the panel's normalised touch (x, y) to
+# the window's normalised (u, v) = (a x + b y + c, d x + e y + f), the inverse of that drawing.
 FIELDKIT_DISPLAY_ROTATION ??= "0"
 
 def fieldkit_touch_matrix(d):
     matrices = {
         "0": "1 0 0 0 1 0",
-        "90": "0 -1 1 1 0 0",
+        "90": "0 1 0 -1 0 1",
         "180": "-1 0 1 0 -1 1",
-        "270": "0 1 0 -1 0 1",
+        "270": "0 -1 1 1 0 0",
     }
     rotation = d.getVar("FIELDKIT_DISPLAY_ROTATION")
     if rotation not in matrices:
