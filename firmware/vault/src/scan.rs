@@ -1,34 +1,35 @@
 //! Bulk reads for the kit's application layer: every record of a kind streamed one at a time
 //! (the matcher index at sign-in needs each record once, never all of them at once), and a
-//! set of records by id (what a merge or an import changed). Each is one audit entry.
+//! set of records by id (what a merge or an import changed). Each is one audit entry, and each
+//! row is checked against the authenticated versions like every other read.
 
 use redb::ReadableDatabase;
 
-use fieldkit_domain::{RecordId, RecordKind};
+use fieldkit_domain::{Document, RecordId, RecordKind};
 
 use crate::audit::AuditAction;
 use crate::error::{Result, VaultError};
 use crate::records::{Opened, kind_bounds};
-use crate::schema::{self, RECORDS};
+use crate::schema::{self, RECORDS, VERSIONS};
 use crate::session::Session;
+use crate::storage::hex;
+
+/// A document as a typed record.
+fn opened(doc: &Document, version: u64) -> Result<Opened> {
+    let record = doc
+        .to_record()
+        .map_err(|e| VaultError::Corrupt(format!("{}: {e}", doc.id())))?;
+    Ok(Opened {
+        record,
+        conflicts: doc.conflicts(),
+        version,
+    })
+}
 
 impl Session {
-    /// One sealed row as a typed record.
-    fn open_row(&self, key: &[u8; 17], bytes: &[u8]) -> Result<Opened> {
-        let (doc, version) = self.unseal_doc(key, bytes)?;
-        let record = doc
-            .to_record()
-            .map_err(|e| VaultError::Corrupt(format!("{}: {e}", doc.id())))?;
-        Ok(Opened {
-            record,
-            conflicts: doc.conflicts(),
-            version,
-        })
-    }
-
     /// Decrypts every record of a kind in id order and hands each to `each`, holding one at a
     /// time. Audited first, as one bulk read of the records the kind holds. Returns how many
-    /// were read.
+    /// were read. A record whose rows were deleted or rolled back fails loudly, as in `all`.
     pub fn scan(
         &mut self,
         kind: RecordKind,
@@ -46,16 +47,25 @@ impl Session {
         )?;
         let txn = self.vault.db.begin_read()?;
         let table = txn.open_table(RECORDS)?;
+        let versions = txn.open_table(VERSIONS)?;
         let (lo, hi) = kind_bounds(kind);
         let mut read = 0;
-        for row in table.range(lo.as_slice()..hi.as_slice())? {
-            let (k, v) = row?;
-            let key: [u8; 17] = k
-                .value()
-                .try_into()
-                .map_err(|_| VaultError::Corrupt("record key of wrong length".into()))?;
-            each(self.open_row(&key, v.value())?);
+        for row in versions.range(lo.as_slice()..hi.as_slice())? {
+            let (k, expected) = row?;
+            let key = schema::key17(k.value())?;
+            let v = table
+                .get(key.as_slice())?
+                .ok_or_else(|| VaultError::Tampered {
+                    what: format!("record {}: its rows were deleted", hex(&key)),
+                })?;
+            let (doc, version) = self.unseal_doc(&key, v.value(), expected.value())?;
+            each(opened(&doc, version)?);
             read += 1;
+        }
+        if table.range(lo.as_slice()..hi.as_slice())?.count() as u64 != read {
+            return Err(VaultError::Tampered {
+                what: "a record the vault never wrote".into(),
+            });
         }
         Ok(read)
     }
@@ -71,15 +81,14 @@ impl Session {
         {
             let txn = self.vault.db.begin_read()?;
             let table = txn.open_table(RECORDS)?;
+            let versions = txn.open_table(VERSIONS)?;
             for &(kind, id) in wanted {
                 if self.keys.record_key(kind).is_err() {
                     continue;
                 }
-                let key = schema::record_key(kind, id);
-                let Some(v) = table.get(key.as_slice())? else {
-                    continue;
-                };
-                out.push(self.open_row(&key, v.value())?);
+                if let Some((doc, version)) = self.load_from(&table, &versions, kind, id)? {
+                    out.push(opened(&doc, version)?);
+                }
             }
         }
         self.audit_now(
