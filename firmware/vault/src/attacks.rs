@@ -530,6 +530,13 @@ fn f11_roster_is_audited_and_index_buckets_collide() {
             .iter()
             .any(|e| matches!(e.action, AuditAction::RosterRead { .. }))
     );
+    s.list_audited(RecordKind::Case, 0, 10, NOW).unwrap();
+    assert!(
+        s.audit_entries()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e.action, AuditAction::List { .. }))
+    );
     // 400 distinct names: a search for one of them also meets records that share no term.
     let records: Vec<Record> = (0..400)
         .map(|i| case(&s, &format!("Child{i} Family{i}"), 9))
