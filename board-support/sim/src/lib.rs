@@ -6,7 +6,8 @@
 //! policy through the same drivers as the board over days of weather ([`weather`]).
 //! For sync, the radios: RAK3172 LoRa modules joined by a simulated air with loss, SNR and
 //! time on air ([`lora`]), and a SIM7600/EG25-G modem whose signal follows the simulated
-//! hour ([`cellular`]), each on its own pseudo-terminal, speaking the AT vectors' lines.
+//! hour ([`cellular`]), each on its own pseudo-terminal, speaking the AT vectors' lines;
+//! and the reunion field trial over them ([`reunion`]).
 //!
 //! **Never:** lets the policy see the weather or the model directly; the policy gets only
 //! what the drivers read. Never opens a real device.
@@ -28,6 +29,7 @@ pub mod live;
 pub mod lora;
 pub mod model;
 pub mod pty;
+pub mod reunion;
 pub mod run;
 pub mod speak;
 pub mod weather;

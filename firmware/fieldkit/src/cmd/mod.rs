@@ -20,6 +20,7 @@ pub mod init;
 pub mod kiosk;
 pub mod power;
 pub mod records;
+pub mod sim;
 pub mod trace;
 
 /// What every command may need.
