@@ -16,6 +16,7 @@ pub mod audit;
 pub mod caseworker;
 pub mod config;
 pub mod exchange;
+pub mod hardware;
 pub mod init;
 pub mod kiosk;
 pub mod power;
@@ -188,7 +189,8 @@ pub fn all_requests(
 
 /// Prints a value as pretty JSON on standard output.
 pub fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
-    let text = serde_json::to_string_pretty(v).context("encoding JSON")?;
-    println!("{text}");
+    // Often decrypted case data: the text is wiped once printed.
+    let text = Zeroizing::new(serde_json::to_string_pretty(v).context("encoding JSON")?);
+    println!("{}", text.as_str());
     Ok(())
 }
