@@ -471,7 +471,7 @@ mod never_panics {
     use proptest::prelude::*;
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+        #![proptest_config(fieldkit_testkit::proptest_config(200))]
 
         #[test]
         fn primero_files_of_any_content(text in ".{0,200}") {
