@@ -578,7 +578,11 @@ fn swapped_or_copied_ciphertexts_are_refused() {
         .unwrap();
     assert!(is_tampered(s.get(RecordKind::Case, ida, NOW_MS)));
     assert!(is_tampered(s.get(RecordKind::Case, idb, NOW_MS)));
-    assert!(s.get(RecordKind::Case, idc, NOW_MS).is_ok());
+    // Case 7, untouched, still reads back as written.
+    assert_eq!(
+        s.get(RecordKind::Case, idc, NOW_MS).unwrap().record,
+        edited_record(SEED, 7, 0)
+    );
     assert!(is_tampered(s.list(RecordKind::Case, 0, 100)));
     assert!(is_tampered(s.all(RecordKind::Case, NOW_MS)));
     assert!(is_tampered(s.verify()));
