@@ -265,22 +265,21 @@ pub fn value(r: &mut Reader<'_>) -> Result<FieldValue, DecodeError> {
     })
 }
 
-fn kind_code(k: RecordKind) -> u8 {
-    match k {
-        RecordKind::Case => 0,
-        RecordKind::TracingRequest => 1,
-        RecordKind::Incident => 2,
-    }
+/// A record kind's wire code: its position in `RecordKind::ALL` (append-only there too), so a
+/// kind added to the domain travels without a change here.
+pub fn kind_code(k: RecordKind) -> u8 {
+    RecordKind::ALL
+        .iter()
+        .position(|x| *x == k)
+        .map_or(u8::MAX, |p| p as u8)
 }
 
 /// The record kind of a wire code.
 pub fn kind_from_code(c: u8) -> Result<RecordKind, DecodeError> {
-    match c {
-        0 => Ok(RecordKind::Case),
-        1 => Ok(RecordKind::TracingRequest),
-        2 => Ok(RecordKind::Incident),
-        t => Err(DecodeError::Tag(u64::from(t))),
-    }
+    RecordKind::ALL
+        .get(usize::from(c))
+        .copied()
+        .ok_or(DecodeError::Tag(u64::from(c)))
 }
 
 /// Writes a record reference: kind and id (17 bytes).

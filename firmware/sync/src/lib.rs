@@ -8,7 +8,10 @@
 //!   ChaCha20-Poly1305), addressed by a short kit id;
 //! - [`counter`]: send counters reserved in persisted blocks, and the replay window;
 //! - [`transfer`]: fragmentation, selective acknowledgements, the outbox and the inbox;
-//! - [`endpoint`]: all of it as one state machine per kit–hub pair.
+//! - [`endpoint`]: all of it as one state machine per kit–hub pair;
+//! - [`hub`]: the hub's endpoints for every enrolled kit, routing by kit id, and the kits'
+//!   vault status (a rolled-back vault is noticed);
+//! - [`schedule`]: which link, and when, from the power mode, the links and the outbox.
 //!
 //! **Never:** does IO, reads a clock (callers pass `now`), draws random numbers (keys come
 //! from the caller), panics on any input (every decoder is property tested), or prints a
@@ -58,7 +61,9 @@ pub mod codec;
 pub mod counter;
 pub mod dict;
 pub mod endpoint;
+pub mod hub;
 pub mod message;
+pub mod schedule;
 pub mod seal;
 pub mod transfer;
 pub mod wire;

@@ -159,11 +159,7 @@ impl Body {
         let tag = match self {
             Body::Alert(a) => {
                 // One byte: kind (2 bits), risk (2 bits), concern count (4 bits, 15 = more).
-                let kind = match a.kind {
-                    RecordKind::Case => 0,
-                    RecordKind::TracingRequest => 1,
-                    RecordKind::Incident => 2,
-                };
+                let kind = codec::kind_code(a.kind) & 3;
                 let risk = RISKS.iter().position(|r| *r == a.risk).unwrap_or(3) as u8;
                 let n = a.concerns.len();
                 w.u8(kind | (risk << 2) | ((n.min(15) as u8) << 4));
