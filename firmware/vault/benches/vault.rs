@@ -93,6 +93,13 @@ fn record(i: usize) -> Record {
     Record::Case(Box::new(cases::case(SEED, i as u64)))
 }
 
+/// Cases `0..n` in batches of [`BATCH`], as both engines insert them.
+fn batches(n: usize) -> impl Iterator<Item = Vec<Record>> {
+    (0..n)
+        .step_by(BATCH)
+        .map(move |start| (start..(start + BATCH).min(n)).map(record).collect())
+}
+
 /// The names a caseworker types: full names of existing cases, spread over the file.
 fn queries(n: usize) -> Vec<String> {
     let mut rng = Rng::new(SEED ^ 0x5EA2C4);
@@ -202,10 +209,7 @@ fn create_filled(
         opts,
     )?;
     let mut insert = Duration::ZERO;
-    for start in (0..size.cases).step_by(BATCH) {
-        let batch: Vec<Record> = (start..(start + BATCH).min(size.cases))
-            .map(record)
-            .collect();
+    for batch in batches(size.cases) {
         let t = Instant::now();
         s.create_many(&batch, NOW_MS)?;
         insert += t.elapsed();
@@ -479,10 +483,7 @@ fn sql_phase(phase: &str, dir: &Path, size: Size) -> Res<()> {
                     action TEXT NOT NULL, results INTEGER NOT NULL);",
             )?;
             let mut insert = Duration::ZERO;
-            for start in (0..size.cases).step_by(BATCH) {
-                let batch: Vec<Record> = (start..(start + BATCH).min(size.cases))
-                    .map(record)
-                    .collect();
+            for batch in batches(size.cases) {
                 let t = Instant::now();
                 let tx = c.transaction()?;
                 for r in &batch {
