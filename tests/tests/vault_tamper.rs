@@ -607,7 +607,7 @@ fn swapped_or_copied_ciphertexts_are_refused() {
 }
 
 #[test]
-fn a_deleted_or_rolled_back_record_is_reported_by_verify() {
+fn a_deleted_record_is_reported() {
     // Delete case 9's record row (its summary and index entries stay).
     let dir = tempfile::tempdir().unwrap();
     let path = build_vault(dir.path());
@@ -703,10 +703,9 @@ fn put_back(path: &Path, key: &[u8], old: &RecordRows, all_rows: bool) {
 /// Expected (agreed with the vault engineer, issue 8 findings 4 and 7): `get` and `all` fail
 /// with `Tampered`; `list` fails with `Tampered` or (record row alone) shows the new summary; a
 /// search by the old name fails with `Tampered` or does not find the record, one by the new name
-/// never shows the old summary; `verify` fails with `Tampered`. Today `get` returns the old
-/// version without an error, so the test waits for the vault's change.
+/// never shows the old summary; `verify` fails with `Tampered`. (Before the vault's
+/// `record_versions` table, `get` returned the old version without an error.)
 #[test]
-#[ignore = "waits for the vault engineer's rollback detection on reads (issue 8 findings 4, 7)"]
 fn a_rolled_back_record_is_never_shown_as_current() {
     for all_rows in [false, true] {
         let variant = if all_rows {
