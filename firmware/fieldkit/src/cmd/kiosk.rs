@@ -103,8 +103,34 @@ fn simulated_sysfs(root: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Checks the kiosk's numeric arguments: every float must be a finite value in range.
+fn check_args(args: &KioskArgs) -> anyhow::Result<()> {
+    if args.speed == 0 {
+        anyhow::bail!("--speed must be at least 1");
+    }
+    if !(args.start_hour.is_finite() && (0.0..24.0).contains(&args.start_hour)) {
+        anyhow::bail!(
+            "--start-hour must be an hour from 0 to 24 (got {})",
+            args.start_hour
+        );
+    }
+    if !(args.start_soc.is_finite() && (0.0..=100.0).contains(&args.start_soc)) {
+        anyhow::bail!(
+            "--start-soc must be between 0 and 100 (got {})",
+            args.start_soc
+        );
+    }
+    if let Some(h) = args.hours
+        && !(h.is_finite() && h > 0.0 && h <= 24.0 * 3650.0)
+    {
+        anyhow::bail!("--hours must be a positive number of hours (got {h})");
+    }
+    Ok(())
+}
+
 /// Runs the kiosk.
 pub fn run(ctx: &Ctx, args: KioskArgs) -> anyhow::Result<()> {
+    check_args(&args)?;
     // The vault: opening it checks every page and holds the lock, so no other process writes.
     let vault = match Vault::open(&ctx.vault_path(), ctx.open_options()) {
         Ok(v) => {
