@@ -80,6 +80,7 @@ impl Outputs {
 }
 
 /// Fake sysfs files for the simulated board, so the real backlight and cpufreq code writes them.
+#[cfg(feature = "simulation")]
 fn simulated_sysfs(root: &std::path::Path) -> anyhow::Result<()> {
     let bl = root.join("sys/class/backlight/10-0045");
     let cpu = root.join("sys/devices/system/cpu/cpufreq/policy0");
@@ -165,6 +166,12 @@ pub fn run(ctx: &Ctx, args: KioskArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[cfg(not(feature = "simulation"))]
+fn run_simulated(_ctx: &Ctx, _args: &KioskArgs, _policy: PowerPolicy) -> anyhow::Result<()> {
+    anyhow::bail!("this build has no simulated kit (built without the `simulation` feature)")
+}
+
+#[cfg(feature = "simulation")]
 fn run_simulated(ctx: &Ctx, args: &KioskArgs, policy: PowerPolicy) -> anyhow::Result<()> {
     use fieldkit_sim::clock::SimClock;
     use fieldkit_sim::live::{SimCharger, SimulatedKit};

@@ -205,6 +205,12 @@ fn layout_for(i2c: bool) -> SensorLayout {
     layout
 }
 
+#[cfg(not(feature = "simulation"))]
+fn run_simulated(_args: &ProbeArgs) -> anyhow::Result<()> {
+    bail!("this build has no simulated kit (built without the `simulation` feature)")
+}
+
+#[cfg(feature = "simulation")]
 fn run_simulated(args: &ProbeArgs) -> anyhow::Result<()> {
     use fieldkit_sim::clock::SimClock;
     use fieldkit_sim::live::{SimCharger, SimulatedKit};
