@@ -18,12 +18,12 @@ use anyhow::Context;
 use serde_json::json;
 
 use fieldkit_drivers::embedded_hal::i2c::I2c;
-use fieldkit_drivers::sensors::{PowerSensors, SensorLayout};
 use fieldkit_drivers::serial::ChargerLink;
 use fieldkit_linux::{Backlight, CpuFreq};
 use fieldkit_power::{
     CpuGovernor, Decision, JobQueue, Policy, PolicyConfig, PowerPolicy, Timestamp,
 };
+use fieldkit_sensors::{PowerSensors, SensorLayout};
 use fieldkit_vault::Vault;
 
 use super::Ctx;

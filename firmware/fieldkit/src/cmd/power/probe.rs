@@ -9,9 +9,9 @@ use fieldkit_drivers::embedded_hal::i2c::{
 use serde_json::{Value, json};
 
 use fieldkit_drivers::charger::ModbusCharger;
-use fieldkit_drivers::sensors::{PowerSensors, SensorLayout, SensorRound};
 use fieldkit_drivers::serial::{ChargerError, ChargerLink, ModbusPort, TTYPort, VeDirectPort};
 use fieldkit_power::{Observation, Timestamp};
+use fieldkit_sensors::{PowerSensors, SensorLayout, SensorRound};
 
 /// Arguments of `probe`.
 #[derive(Debug, clap::Args)]
