@@ -135,7 +135,7 @@ pub fn run(ctx: &Ctx, args: KioskArgs) -> anyhow::Result<()> {
     // The vault: opening it checks every page and holds the lock, so no other process writes.
     let vault = match Vault::open(&ctx.vault_path(), ctx.open_options()) {
         Ok(v) => {
-            let n = v.caseworkers()?.len();
+            let n = v.caseworker_count()?;
             tracing::info!(
                 caseworkers = n,
                 "vault open and locked: caseworkers sign in on the touch screen"

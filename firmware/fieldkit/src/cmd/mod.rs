@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use zeroize::Zeroizing;
 
-use fieldkit_vault::{OpenOptions, Session, Vault};
+use fieldkit_vault::{FileAnchor, OpenOptions, Session, Vault};
 
 use crate::config::Config;
 
@@ -21,6 +21,7 @@ pub mod init;
 pub mod kiosk;
 pub mod power;
 pub mod records;
+pub mod recover;
 pub mod trace;
 
 /// What every command may need.
@@ -71,6 +72,11 @@ impl Ctx {
         OpenOptions {
             indexer: Arc::new(MatcherIndexer),
             verify_on_open: self.config.security.verify_on_open,
+            // Software mode's rollback anchor: a counter beside the vault catches a vault file
+            // copied back on its own. A TPM's NV counter replaces it where the kit has one.
+            anchor: Some(Arc::new(FileAnchor::new(
+                self.data_dir.join("vault.anchor"),
+            ))),
             boot_clock: Arc::new(crate::clock::ProcBootClock),
             ..OpenOptions::default()
         }
