@@ -13,10 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use fieldkit_domain::{Case, Record, RecordKind, Summary};
-use fieldkit_scenarios::cases::{self, Rng};
 use fieldkit_scenarios::{
     NOW_MS, PIN, USER, all_cases, create_vault, edited_record, lenient_policy,
 };
+use fieldkit_scenarios::{Rng, cases};
 use fieldkit_vault::{OpenOptions, Vault, VaultError};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 

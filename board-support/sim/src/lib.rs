@@ -4,6 +4,9 @@
 //! speaking their real register maps ([`i2c`]), and VE.Direct or Modbus RTU chargers on
 //! real pseudo-terminals ([`pty`], [`speak`]) — and a runner ([`run`]) that drives a power
 //! policy through the same drivers as the board over days of weather ([`weather`]).
+//! For sync, the radios: RAK3172 LoRa modules joined by a simulated air with loss, SNR and
+//! time on air ([`lora`]), and a SIM7600/EG25-G modem whose signal follows the simulated
+//! hour ([`cellular`]), each on its own pseudo-terminal, speaking the AT vectors' lines.
 //!
 //! **Never:** lets the policy see the weather or the model directly; the policy gets only
 //! what the drivers read. Never opens a real device.
@@ -18,9 +21,11 @@
 //! assert_eq!(report.brownouts, 0);
 //! ```
 
+pub mod cellular;
 pub mod clock;
 pub mod i2c;
 pub mod live;
+pub mod lora;
 pub mod model;
 pub mod pty;
 pub mod run;

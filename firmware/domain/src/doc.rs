@@ -12,7 +12,10 @@
 //! any order, with any duplicates, hold the same document.
 //!
 //! Paths: a top-level field is its Primero name (`name`); a field of a subform entry is
-//! `family_details_section[<unique_id>].relation_name`.
+//! `family_details_section[<unique_id>].relation_name`; the order of a subform's entries, when
+//! it is not the order of their `unique_id`s, is the list of ids at `family_details_section[]`.
+//! A subform is an array of objects under a name in [`SUBFORMS`], or one whose every entry has a
+//! `unique_id`; any other array is one value, kept whole.
 
 use std::collections::BTreeMap;
 
@@ -21,7 +24,7 @@ use serde_json::{Map, Value};
 
 use crate::hlc::Hlc;
 use crate::ids::RecordId;
-use crate::record::{Record, RecordKind};
+use crate::record::{Record, RecordKind, SUBFORMS};
 
 /// A field's value, in a form that binary encodings (postcard) can carry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,6 +82,25 @@ impl FieldValue {
     /// True for [`FieldValue::Null`].
     pub fn is_null(&self) -> bool {
         matches!(self, FieldValue::Null)
+    }
+
+    /// A value as an imported file gives it: a JSON `null` is kept as a null that is there
+    /// (Primero's records carry them, and an export gives them back), not as a cleared field.
+    pub fn imported(v: &Value) -> FieldValue {
+        match v {
+            Value::Null => FieldValue::Json("null".into()),
+            other => FieldValue::from_json(other),
+        }
+    }
+
+    /// True for a value that holds nothing: cleared, a null that is there, or an empty list.
+    pub fn is_empty(&self) -> bool {
+        match self {
+            FieldValue::Null => true,
+            FieldValue::List(l) => l.is_empty(),
+            FieldValue::Json(s) => s == "null",
+            _ => false,
+        }
     }
 }
 
@@ -327,7 +349,8 @@ impl Document {
             .collect()
     }
 
-    /// The record as a flat JSON object with Primero's field names (cleared fields left out).
+    /// The record as a flat JSON object with Primero's field names (cleared fields left out;
+    /// subform entries in their recorded order).
     pub fn to_json(&self) -> Value {
         let mut top = Map::new();
         let mut subforms: BTreeMap<&str, BTreeMap<&str, Map<String, Value>>> = BTreeMap::new();
@@ -335,7 +358,7 @@ impl Document {
             let Some((_, value)) = reg.winner() else {
                 continue;
             };
-            if value.is_null() {
+            if value.is_null() || path.ends_with(ORDER_SUFFIX) {
                 continue;
             }
             match split_path(path) {
@@ -352,18 +375,34 @@ impl Document {
                 }
             }
         }
-        for (form, entries) in subforms {
-            let list = entries
+        for (form, mut entries) in subforms {
+            let order = self.value(&order_path(form));
+            let list = ordered(entries.keys().copied(), order)
                 .into_iter()
-                .map(|(uid, mut fields)| {
+                .filter_map(|uid| {
+                    let mut fields = entries.remove(uid)?;
                     fields.insert("unique_id".into(), Value::String(uid.to_string()));
-                    Value::Object(fields)
+                    Some(Value::Object(fields))
                 })
                 .collect();
             top.insert(form.to_string(), Value::Array(list));
         }
         top.insert("id".into(), Value::String(self.id.to_string()));
         Value::Object(top)
+    }
+
+    /// The `unique_id`s of a subform's entries, in their order.
+    pub fn entries(&self, form: &str) -> Vec<&str> {
+        let prefix = format!("{form}[");
+        let mut uids: Vec<&str> = self
+            .fields
+            .range(prefix.clone()..)
+            .take_while(|(p, _)| p.starts_with(&prefix))
+            .filter(|(_, r)| r.winner().is_some_and(|(_, v)| !v.is_null()))
+            .filter_map(|(p, _)| split_path(p).map(|(_, uid, _)| uid))
+            .collect();
+        uids.dedup();
+        ordered(uids.into_iter(), self.value(&order_path(form)))
     }
 
     /// The record as its typed form.
@@ -388,8 +427,97 @@ impl Document {
         }
         for (path, reg) in &self.fields {
             let shown = reg.winner().map(|(_, v)| v);
-            if shown.is_some_and(|v| !v.is_null()) && !wanted.contains_key(path) {
+            // A null or empty list that is there is not a value to clear: the edited form
+            // leaves them out.
+            if shown.is_some_and(|v| !v.is_empty()) && !wanted.contains_key(path) {
                 ops.push(self.op(path, FieldValue::Null, stamp()));
+            }
+        }
+        Ok(ops)
+    }
+
+    /// The operations that apply an imported record (a flat JSON object, Primero's `data`) as
+    /// Primero applies an update: only the fields it carries change, a `null` it carries is
+    /// kept as a null; a subform's entries are matched by `unique_id` and changed field by
+    /// field, new entries are appended in the file's order, entries it does not list stay, and
+    /// an entry with `"_destroy": true` is removed. Any other value, arrays that are not
+    /// subforms included, replaces the field's value whole.
+    pub fn patch(
+        &self,
+        data: &Map<String, Value>,
+        mut stamp: impl FnMut() -> Hlc,
+    ) -> Result<Vec<Op>, DocError> {
+        let mut ops = Vec::new();
+        let mut set = |path: String, value: FieldValue, ops: &mut Vec<Op>| {
+            let same = match self.value(&path) {
+                Some(v) => *v == value,
+                None => value.is_null(),
+            };
+            if !same {
+                ops.push(self.op(&path, value, stamp()));
+            }
+        };
+        for (key, value) in data {
+            if key == "id" {
+                continue;
+            }
+            check_key(key)?;
+            let Some(items) = subform_items(key, value, !self.entries(key).is_empty())? else {
+                set(key.clone(), FieldValue::imported(value), &mut ops);
+                continue;
+            };
+            if items.is_empty() {
+                // Primero keeps a subform's entries when an update sends none; a record that
+                // has none keeps the empty list it was given.
+                if self.entries(key).is_empty() {
+                    set(key.clone(), FieldValue::List(Vec::new()), &mut ops);
+                }
+                continue;
+            }
+            let mut order: Vec<String> = self.entries(key).into_iter().map(String::from).collect();
+            for (uid, entry) in items {
+                let prefix = format!("{key}[{uid}].");
+                if entry.get("_destroy").is_some_and(is_true) {
+                    let gone: Vec<String> = self
+                        .fields
+                        .range(prefix.clone()..)
+                        .take_while(|(p, _)| p.starts_with(&prefix))
+                        .map(|(p, _)| p.clone())
+                        .collect();
+                    for path in gone {
+                        set(path, FieldValue::Null, &mut ops);
+                    }
+                    order.retain(|u| u != uid);
+                    continue;
+                }
+                let mut carried = false;
+                for (field, v) in entry {
+                    if field == "unique_id" || field == "_destroy" {
+                        continue;
+                    }
+                    carried = true;
+                    set(
+                        format!("{prefix}{field}"),
+                        FieldValue::imported(v),
+                        &mut ops,
+                    );
+                }
+                if !order.iter().any(|u| u == uid) {
+                    if !carried {
+                        // An entry with nothing but its id still exists.
+                        set(
+                            format!("{prefix}unique_id"),
+                            FieldValue::Text(uid.to_string()),
+                            &mut ops,
+                        );
+                    }
+                    order.push(uid.to_string());
+                }
+            }
+            set(order_path(key), order_value(&order), &mut ops);
+            if self.value(key).is_some_and(|v| !v.is_null()) {
+                // The empty list the record held gives way to its entries.
+                set(key.clone(), FieldValue::Null, &mut ops);
             }
         }
         Ok(ops)
@@ -518,7 +646,83 @@ fn split_path(path: &str) -> Option<(&str, &str, &str)> {
     Some((&path[..open], &path[open + 1..close], &path[close + 2..]))
 }
 
-/// Flattens a record's JSON object into field paths and values, leaving out nulls and the id.
+/// The suffix of the path that holds a subform's order.
+const ORDER_SUFFIX: &str = "[]";
+
+fn order_path(form: &str) -> String {
+    format!("{form}{ORDER_SUFFIX}")
+}
+
+/// The value of a subform's order register for entries in `order`: cleared when the order is
+/// that of their ids (as every record made before orders were kept), else the list.
+fn order_value<S: AsRef<str>>(order: &[S]) -> FieldValue {
+    if order.windows(2).all(|w| w[0].as_ref() <= w[1].as_ref()) {
+        FieldValue::Null
+    } else {
+        FieldValue::List(order.iter().map(|u| u.as_ref().to_string()).collect())
+    }
+}
+
+/// `uids` in the order the register lists them; ids it does not list follow in id order.
+fn ordered<'a>(uids: impl Iterator<Item = &'a str>, order: Option<&FieldValue>) -> Vec<&'a str> {
+    let mut uids: Vec<&str> = uids.collect();
+    if let Some(FieldValue::List(order)) = order {
+        uids.sort_by_key(|u| (order.iter().position(|o| o == u).unwrap_or(usize::MAX), *u));
+    }
+    uids
+}
+
+fn is_true(v: &Value) -> bool {
+    matches!(v, Value::Bool(true)) || v.as_str() == Some("true")
+}
+
+fn check_key(key: &str) -> Result<(), DocError> {
+    if key.is_empty() || key.contains('[') || key.contains(']') {
+        return Err(DocError::BadPath(key.to_string()));
+    }
+    Ok(())
+}
+
+/// The entries of `value` when it is a subform under `key`, with their `unique_id`s: an
+/// array of objects under a name in [`SUBFORMS`] (or already holding entries, `known`), or one
+/// whose every entry has a `unique_id`. `None` for any other value.
+#[allow(clippy::type_complexity)]
+fn subform_items<'a>(
+    key: &str,
+    value: &'a Value,
+    known: bool,
+) -> Result<Option<Vec<(&'a str, &'a Map<String, Value>)>>, DocError> {
+    let Value::Array(items) = value else {
+        return Ok(None);
+    };
+    let uid = |item: &'a Value| {
+        item.get("unique_id")
+            .and_then(Value::as_str)
+            .filter(|u| !u.is_empty() && !u.contains(']'))
+    };
+    let named = known || SUBFORMS.contains(&key);
+    if items.is_empty() {
+        return Ok(named.then(Vec::new));
+    }
+    if !items.iter().all(Value::is_object) {
+        return Ok(None);
+    }
+    if !named && !items.iter().all(|i| uid(i).is_some()) {
+        return Ok(None);
+    }
+    items
+        .iter()
+        .map(|item| {
+            let u = uid(item).ok_or_else(|| DocError::MissingUniqueId(key.to_string()))?;
+            Ok((u, item.as_object().ok_or(DocError::NotAnObject)?))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// Flattens a record's JSON object into field paths and values, leaving out nulls, empty lists
+/// and the id (a form's "not given"). A subform's order is a path of its own when it is not the
+/// order of its entries' ids.
 pub fn flatten(record: &Value) -> Result<BTreeMap<String, FieldValue>, DocError> {
     let obj = record.as_object().ok_or(DocError::NotAnObject)?;
     let mut out = BTreeMap::new();
@@ -526,27 +730,25 @@ pub fn flatten(record: &Value) -> Result<BTreeMap<String, FieldValue>, DocError>
         if key == "id" || value.is_null() {
             continue;
         }
-        if key.contains('[') || key.contains(']') {
-            return Err(DocError::BadPath(key.clone()));
-        }
-        match value {
-            Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_object) => {
-                for item in items {
-                    let uid = item
-                        .get("unique_id")
-                        .and_then(Value::as_str)
-                        .filter(|u| !u.is_empty() && !u.contains(']'))
-                        .ok_or_else(|| DocError::MissingUniqueId(key.clone()))?;
-                    for (field, v) in item.as_object().into_iter().flatten() {
+        check_key(key)?;
+        match subform_items(key, value, false)? {
+            Some(items) => {
+                for (uid, item) in &items {
+                    for (field, v) in *item {
                         if field == "unique_id" || v.is_null() {
                             continue;
                         }
                         out.insert(format!("{key}[{uid}].{field}"), FieldValue::from_json(v));
                     }
                 }
+                let order: Vec<&str> = items.iter().map(|(u, _)| *u).collect();
+                let order = order_value(&order);
+                if !order.is_null() {
+                    out.insert(order_path(key), order);
+                }
             }
-            other => {
-                let fv = FieldValue::from_json(other);
+            None => {
+                let fv = FieldValue::from_json(value);
                 // An empty list, like a null, means "not given".
                 if fv != FieldValue::List(Vec::new()) {
                     out.insert(key.clone(), fv);

@@ -42,7 +42,8 @@ pub use hlc::{Hlc, HlcClock};
 pub use ids::{DeviceId, RecordId};
 pub use location::{Location, LocationError, LocationLevel, LocationTree};
 pub use record::{
-    Case, FamilyMember, Incident, Record, RecordKind, Sex, Trace, TracingRequest, WgAnswer, concern,
+    Case, FamilyMember, Incident, Photo, Record, RecordKind, SUBFORMS, Sex, Trace, TracingRequest,
+    WgAnswer, concern,
 };
 pub use summary::Summary;
 pub use validate::{FieldError, ValidationErrors};

@@ -120,6 +120,53 @@ fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Err
     })
 }
 
+/// One photo of a child.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Photo {
+    /// The id of a photo blob in the vault.
+    Blob(String),
+    /// A Primero attachment object, kept field for field.
+    Attachment(serde_json::Map<String, Value>),
+}
+
+/// Accepts a list of photos, a single one, or null.
+fn photo_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Photo>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(Photo),
+        Many(Vec<Photo>),
+    }
+    Ok(match Option::<OneOrMany>::deserialize(d)? {
+        None => Vec::new(),
+        Some(OneOrMany::One(Photo::Blob(s))) if s.is_empty() => Vec::new(),
+        Some(OneOrMany::One(p)) => vec![p],
+        Some(OneOrMany::Many(v)) => v,
+    })
+}
+
+// `skip_serializing_if` needs a function of `&bool`.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// The subforms of each kind: arrays of entries keyed by `unique_id`. An array of objects under
+/// another name is a subform only when every entry carries a `unique_id`; otherwise it is one
+/// value, kept whole (Primero's attachment objects are such arrays).
+pub const SUBFORMS: &[&str] = &[
+    "family_details_section",
+    "tracing_request_subform_section",
+    "followup_subform_section",
+    "services_section",
+];
+
+/// Accepts a list, or null for an empty one (Primero sends `null` for a subform never filled).
+fn null_as_empty<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
+
 /// Accepts a boolean, null, or Primero's `"true"`/`"false"` strings.
 fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     Ok(lenient_opt_bool(d)?.unwrap_or(false))
@@ -144,90 +191,147 @@ pub struct Case {
     /// The record id.
     pub id: RecordId,
     /// Short id shown to caseworkers.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub case_id_display: Option<String>,
     /// Day of registration.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub registration_date: Option<Date>,
     /// `open` or `closed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     /// The caseworker who owns the case.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub owned_by: Option<String>,
     /// The agency that owns the case.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub owned_by_agency_id: Option<String>,
     /// Full name as the child gives it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Another name or spelling.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name_other: Option<String>,
     /// Nickname.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name_nickname: Option<String>,
     /// Sex.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sex: Option<Sex>,
     /// Age in years (estimated when `estimated` is true).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub age: Option<i64>,
     /// Date of birth.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub date_of_birth: Option<Date>,
     /// Whether age and date of birth are estimates.
     #[serde(deserialize_with = "lenient_bool")]
+    #[serde(skip_serializing_if = "is_false")]
     pub estimated: bool,
     /// Set when a case is kept for someone outside 0–17 (for example a young adult who turned 18
     /// in care); lifts the child-age check.
     #[serde(deserialize_with = "lenient_bool")]
+    #[serde(skip_serializing_if = "is_false")]
     pub age_exception: bool,
     /// Nationalities.
     #[serde(deserialize_with = "string_or_list")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub nationality: Vec<String>,
     /// Ethnicities.
     #[serde(deserialize_with = "string_or_list")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ethnicity: Vec<String>,
     /// Languages spoken.
     #[serde(deserialize_with = "string_or_list")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub language: Vec<String>,
     /// Religions.
     #[serde(deserialize_with = "string_or_list")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub religion: Vec<String>,
     /// Where the child is now (a location code).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub location_current: Option<String>,
     /// Where the child last lived (a location code).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub location_last: Option<String>,
     /// Refugee, IDP, returnee, ...
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub displacement_status: Option<String>,
     /// Protection concerns (see [`concern`]).
     #[serde(deserialize_with = "string_or_list")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub protection_concerns: Vec<String>,
     /// Marked urgent by a caseworker or by triage.
     #[serde(deserialize_with = "lenient_bool")]
+    #[serde(skip_serializing_if = "is_false")]
     pub urgent_protection_concern: bool,
     /// `low`, `medium` or `high`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub risk_level: Option<String>,
     /// Tracing status.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tracing_status: Option<String>,
     /// When the child was separated from the family.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub date_of_separation: Option<Date>,
     /// Why (conflict, flight, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub separation_cause: Option<String>,
     /// Where the separation happened (a location code).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub location_separation: Option<String>,
     /// Family members.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(deserialize_with = "null_as_empty")]
     pub family_details_section: Vec<FamilyMember>,
     /// Whether the child (or caregiver) consents to tracing.
     #[serde(deserialize_with = "lenient_opt_bool")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub consent_for_tracing: Option<bool>,
     /// Washington Group: seeing, even with glasses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "cfm_5_17_vision_difficulty", alias = "disability_seeing")]
     pub disability_seeing: Option<WgAnswer>,
     /// Washington Group: hearing, even with a hearing aid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "cfm_5_17_hearing_difficulty", alias = "disability_hearing")]
     pub disability_hearing: Option<WgAnswer>,
     /// Washington Group: walking or climbing steps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "cfm_5_17_mobility_difficulty_comparative_100m",
+        alias = "disability_walking"
+    )]
     pub disability_walking: Option<WgAnswer>,
     /// Washington Group: remembering or concentrating.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "cfm_5_17_remembering_difficulty",
+        alias = "disability_remembering"
+    )]
     pub disability_remembering: Option<WgAnswer>,
     /// Washington Group: self-care.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "cfm_5_17_self_care_difficulty",
+        alias = "disability_self_care"
+    )]
     pub disability_self_care: Option<WgAnswer>,
     /// Washington Group: communicating.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "cfm_5_17_communication_difficulty_understanding_child_household",
+        alias = "disability_communicating"
+    )]
     pub disability_communicating: Option<WgAnswer>,
     /// Free-text notes.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
-    /// Ids of photo blobs in the vault.
-    #[serde(deserialize_with = "string_or_list")]
-    pub photos: Vec<String>,
+    /// Photos: ids of photo blobs in the vault, or Primero's attachment objects
+    /// (`{"attachment": …, "file_name": …, "content_type": …}`) kept as they came.
+    #[serde(deserialize_with = "photo_list")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub photos: Vec<Photo>,
     /// Primero fields fieldkit does not model, kept as they came.
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
@@ -277,25 +381,52 @@ pub struct FamilyMember {
     /// Key of the subform entry.
     pub unique_id: String,
     /// mother, father, sibling, ...
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub relation: Option<String>,
     /// The relative's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub relation_name: Option<String>,
     /// The relative's sex.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub relation_sex: Option<Sex>,
     /// The relative's age.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub relation_age: Option<i64>,
     /// `alive`, `dead` or `unknown`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub relation_is_alive: Option<String>,
     /// Whether this relative is the child's caregiver now.
     #[serde(deserialize_with = "lenient_opt_bool")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub relation_is_caregiver: Option<bool>,
     /// Languages the relative speaks.
     #[serde(deserialize_with = "string_or_list")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub relation_language: Vec<String>,
     /// Where the relative is now (a location code).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub relation_location_current: Option<String>,
     /// Telephone.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub relation_telephone: Option<String>,
+    /// The relative's nickname.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relation_nickname: Option<String>,
+    /// The relative's date of birth.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relation_date_of_birth: Option<Date>,
+    /// The relative's nationalities.
+    #[serde(deserialize_with = "string_or_list")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub relation_nationality: Vec<String>,
+    /// The relative's ethnicity (a single select in Primero; a list is accepted).
+    #[serde(deserialize_with = "string_or_list")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub relation_ethnicity: Vec<String>,
+    /// The relative's religions.
+    #[serde(deserialize_with = "string_or_list")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub relation_religion: Vec<String>,
     /// Fields fieldkit does not model.
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
@@ -308,46 +439,76 @@ pub struct TracingRequest {
     /// The record id.
     pub id: RecordId,
     /// Short id shown to caseworkers.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tracing_request_id_display: Option<String>,
     /// Day of the inquiry.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub inquiry_date: Option<Date>,
     /// `open` or `closed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     /// The caseworker who owns the request.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub owned_by: Option<String>,
     /// The agency that owns the request.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub owned_by_agency_id: Option<String>,
     /// The inquirer's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub relation_name: Option<String>,
     /// The inquirer's relation to the children sought.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub relation: Option<String>,
     /// The inquirer's nickname.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub relation_nickname: Option<String>,
     /// The inquirer's sex.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub relation_sex: Option<Sex>,
     /// The inquirer's age.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub relation_age: Option<i64>,
     /// The inquirer's date of birth.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub relation_date_of_birth: Option<Date>,
     /// The inquirer's nationalities.
     #[serde(deserialize_with = "string_or_list")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub relation_nationality: Vec<String>,
     /// The inquirer's languages.
     #[serde(deserialize_with = "string_or_list")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub relation_language: Vec<String>,
     /// The inquirer's religions.
     #[serde(deserialize_with = "string_or_list")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub relation_religion: Vec<String>,
     /// The inquirer's ethnicities.
     #[serde(deserialize_with = "string_or_list")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub relation_ethnicity: Vec<String>,
     /// Telephone of the inquirer.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub relation_telephone: Option<String>,
     /// Where the family last lived together (a location code).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub location_last: Option<String>,
+    /// When the inquirer was separated from the children (Primero's separation history on the
+    /// request; a trace's own date comes first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date_of_separation: Option<Date>,
+    /// Why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub separation_cause: Option<String>,
+    /// Where the separation happened (a location code).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location_separation: Option<String>,
     /// One trace per child sought.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(deserialize_with = "null_as_empty")]
     pub tracing_request_subform_section: Vec<Trace>,
     /// Free-text notes.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
     /// Fields fieldkit does not model.
     #[serde(flatten)]
@@ -368,26 +529,41 @@ pub struct Trace {
     /// Key of the subform entry.
     pub unique_id: String,
     /// The child's name as the family gives it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Nickname.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name_nickname: Option<String>,
     /// Another name or spelling.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name_other: Option<String>,
     /// The inquirer's relation to this child.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub relation: Option<String>,
     /// Sex.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sex: Option<Sex>,
     /// Age (at the inquiry).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub age: Option<i64>,
     /// Date of birth.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub date_of_birth: Option<Date>,
     /// When the child was separated.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub date_of_separation: Option<Date>,
     /// Why.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub separation_cause: Option<String>,
     /// Where (a location code).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub location_separation: Option<String>,
+    /// Where the child last lived (a location code; the request's `location_last` when not
+    /// given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location_last: Option<String>,
     /// The case this trace was matched to, once confirmed.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub matched_case_id: Option<String>,
     /// Fields fieldkit does not model.
     #[serde(flatten)]
@@ -412,27 +588,38 @@ pub struct Incident {
     /// The record id.
     pub id: RecordId,
     /// Short id shown to caseworkers.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub incident_id_display: Option<String>,
     /// When the incident happened.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub incident_date: Option<Date>,
     /// When it was first reported.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub date_of_first_report: Option<Date>,
     /// Where (a location code).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub incident_location: Option<String>,
     /// The GBVIMS type of violence.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub gbv_sexual_violence_type: Option<String>,
     /// The survivor's case, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub case_id: Option<String>,
     /// Survivor code used instead of a name.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub survivor_code: Option<String>,
     /// Whether the survivor consents to reporting.
     #[serde(deserialize_with = "lenient_opt_bool")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub consent_reporting: Option<bool>,
     /// `open` or `closed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     /// The caseworker who owns the incident.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub owned_by: Option<String>,
     /// Free-text notes.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
     /// Fields fieldkit does not model.
     #[serde(flatten)]

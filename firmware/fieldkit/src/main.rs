@@ -7,8 +7,10 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+mod clock;
 mod cmd;
 mod config;
+mod harden;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -96,6 +98,8 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    // Before any secret is read or any file written.
+    harden::harden_process()?;
     let config = config::Config::load(cli.config.as_deref())?;
     let filter = cli
         .log

@@ -155,6 +155,52 @@ fn bad_input_is_a_clear_error() {
     ]);
     assert!(!ok);
     assert!(err.contains("YYYY-MM-DD"), "{err}");
+    // Swapped files are an error that says what each holds, not an empty result.
+    let (ok, out, err) = fieldkit(&[
+        "trace",
+        "match",
+        "--cases",
+        &data("requests.json"),
+        "--requests",
+        &data("cases.json"),
+    ]);
+    assert!(!ok, "{out}");
+    assert!(
+        err.contains("holds tracing_request records, not case records") && err.contains("swapped"),
+        "{err}"
+    );
+}
+
+#[test]
+fn made_up_ids_do_not_repeat_across_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = dir.path().join("cases.json");
+    let requests = dir.path().join("requests.json");
+    std::fs::write(
+        &cases,
+        r#"[{"data": {"name": "Amina Yusuf", "sex": "female", "age": 9, "registration_date": "2025-01-01"}}]"#,
+    )
+    .unwrap();
+    std::fs::write(
+        &requests,
+        r#"[{"data": {"relation_name": "Halima", "inquiry_date": "2025-02-01",
+            "tracing_request_subform_section": [{"unique_id": "t1", "name": "Amina Yusuf", "sex": "female", "age": 9}]}}]"#,
+    )
+    .unwrap();
+    let v = json(&[
+        "trace",
+        "match",
+        "--cases",
+        cases.to_str().unwrap(),
+        "--requests",
+        requests.to_str().unwrap(),
+        "--today",
+        "2026-01-01",
+        "--json",
+    ]);
+    let request_id = v[0]["tracing_request_id"].as_str().unwrap();
+    let case_id = v[0]["potential_matches"][0]["case_id"].as_str().unwrap();
+    assert_ne!(request_id, case_id);
 }
 
 #[test]

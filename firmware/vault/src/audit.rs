@@ -7,9 +7,16 @@
 //! a hub notices a chain that was cut short. Entries name records by id and caseworkers by
 //! user name; they never hold case data (a search is logged without its query).
 
+use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use fieldkit_domain::{RecordId, RecordKind};
+
+use crate::crypto::{self, Key};
+use crate::error::{Result, VaultError};
+use crate::schema::{AUDIT, meta};
+use crate::session::Session;
+use crate::storage::{begin, decode, encode, hex, read_meta, read_meta_w, write_meta};
 
 /// What happened.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,4 +125,171 @@ pub struct AuditReport {
     pub head_hash: String,
     /// Entries covered by the authenticated checkpoint.
     pub checkpoint_covers: u64,
+}
+
+/// One audit entry to append: when, who, what, which record.
+pub(crate) type AuditItem<'a> = (u64, &'a str, AuditAction, Option<(RecordKind, RecordId)>);
+
+/// Appends to the audit chain inside `txn`; with `key`, also moves the authenticated checkpoint.
+pub(crate) fn append_audit(
+    txn: &WriteTransaction,
+    key: Option<&Key>,
+    at_ms: u64,
+    actor: &str,
+    action: AuditAction,
+    record: Option<(RecordKind, RecordId)>,
+) -> Result<()> {
+    append_audit_many(txn, key, vec![(at_ms, actor, action, record)])
+}
+
+/// Appends several entries in order, reading and writing the head once.
+pub(crate) fn append_audit_many(
+    txn: &WriteTransaction,
+    key: Option<&Key>,
+    items: Vec<AuditItem<'_>>,
+) -> Result<()> {
+    let mut head: AuditHead = read_meta_w(txn, meta::AUDIT_HEAD)?.unwrap_or(AuditHead {
+        len: 0,
+        hash: [0; 32],
+    });
+    {
+        let mut table = txn.open_table(AUDIT)?;
+        for (at_ms, actor, action, record) in items {
+            let entry = AuditEntry {
+                seq: head.len,
+                at_ms,
+                actor: actor.to_string(),
+                action,
+                record,
+                prev: head.hash,
+            };
+            table.insert(entry.seq, encode(&entry).as_slice())?;
+            head = AuditHead {
+                len: head.len + 1,
+                hash: entry.hash(),
+            };
+        }
+    }
+    write_meta(txn, meta::AUDIT_HEAD, &head)?;
+    if let Some(k) = key {
+        let mac = crypto::mac(k, &[&head.len.to_le_bytes(), &head.hash]);
+        write_meta(txn, meta::AUDIT_CHECKPOINT, &AuditCheckpoint { head, mac })?;
+    }
+    Ok(())
+}
+
+impl Session {
+    pub(crate) fn audit(
+        &self,
+        txn: &WriteTransaction,
+        now_ms: u64,
+        action: AuditAction,
+        record: Option<(RecordKind, RecordId)>,
+    ) -> Result<()> {
+        append_audit(
+            txn,
+            Some(&self.keys.audit),
+            now_ms,
+            &self.user.username,
+            action,
+            record,
+        )
+    }
+
+    /// Appends one audit entry in a transaction of its own.
+    pub(crate) fn audit_now(
+        &self,
+        now_ms: u64,
+        action: AuditAction,
+        record: Option<(RecordKind, RecordId)>,
+    ) -> Result<()> {
+        let txn = begin(&self.vault.db)?;
+        self.audit(&txn, now_ms, action, record)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Walks the audit chain from the first entry and checks every link, the head, and the
+    /// authenticated checkpoint.
+    pub fn verify_audit(&self) -> Result<AuditReport> {
+        let txn = self.vault.db.begin_read()?;
+        let table = txn.open_table(AUDIT)?;
+        let head: AuditHead = read_meta(&txn, meta::AUDIT_HEAD)?
+            .ok_or_else(|| VaultError::AuditBroken("no head".into()))?;
+        let checkpoint: AuditCheckpoint = read_meta(&txn, meta::AUDIT_CHECKPOINT)?
+            .ok_or_else(|| VaultError::AuditBroken("no checkpoint".into()))?;
+        let mac = crypto::mac(
+            &self.keys.audit,
+            &[&checkpoint.head.len.to_le_bytes(), &checkpoint.head.hash],
+        );
+        if !crypto::ct_eq(&mac, &checkpoint.mac) {
+            return Err(VaultError::AuditBroken(
+                "the checkpoint's authentication failed".into(),
+            ));
+        }
+        let mut prev = [0u8; 32];
+        let mut n = 0u64;
+        let mut checkpoint_seen = checkpoint.head.len == 0;
+        for row in table.iter()? {
+            let (k, v) = row?;
+            let entry: AuditEntry = decode(v.value(), "audit entry")?;
+            if k.value() != n || entry.seq != n {
+                return Err(VaultError::AuditBroken(format!(
+                    "entry {n} is missing or out of place"
+                )));
+            }
+            if entry.prev != prev {
+                return Err(VaultError::AuditBroken(format!(
+                    "entry {n} does not link to entry {}",
+                    n.wrapping_sub(1)
+                )));
+            }
+            prev = entry.hash();
+            n += 1;
+            if n == checkpoint.head.len {
+                if prev != checkpoint.head.hash {
+                    return Err(VaultError::AuditBroken(format!(
+                        "entry {} differs from the authenticated checkpoint",
+                        n - 1
+                    )));
+                }
+                checkpoint_seen = true;
+            }
+        }
+        if !checkpoint_seen {
+            return Err(VaultError::AuditBroken(format!(
+                "the chain has {n} entries but the authenticated checkpoint covers {}: entries were removed",
+                checkpoint.head.len
+            )));
+        }
+        if head.len != n || head.hash != prev {
+            return Err(VaultError::AuditBroken(
+                "the head does not match the last entry".into(),
+            ));
+        }
+        Ok(AuditReport {
+            entries: n,
+            head_hash: hex(&prev),
+            checkpoint_covers: checkpoint.head.len,
+        })
+    }
+
+    /// The audit entries, oldest first.
+    pub fn audit_entries(&self) -> Result<Vec<AuditEntry>> {
+        let txn = self.vault.db.begin_read()?;
+        let table = txn.open_table(AUDIT)?;
+        table
+            .iter()?
+            .map(|row| {
+                let (_, v) = row?;
+                decode(v.value(), "audit entry")
+            })
+            .collect()
+    }
+
+    /// The audit head, which sync carries to the hub.
+    pub fn audit_head(&self) -> Result<AuditHead> {
+        let txn = self.vault.db.begin_read()?;
+        read_meta(&txn, meta::AUDIT_HEAD)?.ok_or_else(|| VaultError::AuditBroken("no head".into()))
+    }
 }

@@ -102,6 +102,9 @@ pub enum VaultError {
     /// A change that does not fit the record.
     #[error("invalid change: {0}")]
     BadChange(String),
+    /// An import with bad records: every one, by position in the file and field.
+    #[error("{0}")]
+    BadImport(fieldkit_domain::primero::BadRecords),
     /// An export bundle that is not one, or is damaged.
     #[error("not a fieldkit bundle, or a damaged one: {0}")]
     BadBundle(String),

@@ -23,22 +23,46 @@
 //! }
 //! # Ok(()) }
 //! ```
+//!
+//! Code map, one concern a file: [`Vault`] opens and creates the file (`vault.rs`); `signin.rs`
+//! holds sign-in, the failed-attempt counters and the wipe; `keyslot.rs` the key slots, the key
+//! hierarchy and the roster; `hardware.rs` the seams a TPM plugs into; `policy.rs` the
+//! credential rules; `session.rs` the signed-in [`Session`]; `records.rs` record reads and
+//! writes; `index.rs` the blind name index and search; `manifest.rs` the sealed manifest and
+//! `verify`; `audit.rs` the hash chain; `bundle.rs` export and import; `migrate.rs` older
+//! schemas; `storage.rs` how rows and settings sit in redb; `schema.rs` the tables.
 
 mod audit;
 mod bundle;
+pub mod credential;
 mod crypto;
 mod error;
+mod hardware;
 mod index;
+mod interop;
+mod keyslot;
+mod manifest;
+mod migrate;
+mod policy;
+mod records;
 mod recovery;
 mod schema;
+mod session;
+mod signin;
+mod storage;
+mod uptime;
 mod vault;
 
 pub use audit::{AuditAction, AuditEntry, AuditHead, AuditReport};
 pub use crypto::{KdfParams, Key};
 pub use error::{CryptoError, Result, VaultError};
+pub use hardware::{HardwareSecret, NoHardwareSecret};
 pub use index::{BasicIndexer, NameIndexer};
+pub use keyslot::{Caseworker, Role};
+pub use policy::CredentialPolicy;
+pub use records::{Opened, Saved};
+pub use recovery::RecoveryKey;
 pub use schema::SCHEMA_VERSION;
-pub use vault::{
-    Caseworker, CredentialPolicy, HardwareSecret, InitOptions, NoHardwareSecret, OpenOptions,
-    Opened, RecoveryKey, Role, Saved, Session, Vault,
-};
+pub use session::Session;
+pub use uptime::{BootClock, NoBootClock, Uptime, elapsed_ms};
+pub use vault::{InitOptions, OpenOptions, Vault};

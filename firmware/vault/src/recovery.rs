@@ -1,10 +1,33 @@
-//! The recovery key's printed form: RFC 4648 base32 in groups of four, with a check group, so a
-//! typo is caught before a sign-in attempt is spent.
+//! The recovery key and its printed form: RFC 4648 base32 in groups of four, with a check
+//! group, so a typo is caught before a sign-in attempt is spent.
+
+use std::fmt;
 
 use zeroize::Zeroizing;
 
-use crate::crypto;
+use crate::crypto::{self, Key};
 use crate::error::{Result, VaultError};
+
+/// The recovery key, shown once at provisioning. Zeroized on drop.
+pub struct RecoveryKey(pub(crate) Key);
+
+impl RecoveryKey {
+    /// The key as 13 groups of 4 base32 characters (plus a check group), for printing on paper.
+    pub fn to_words(&self) -> Zeroizing<String> {
+        encode(self.0.expose())
+    }
+
+    /// Reads a recovery key typed back in.
+    pub fn parse(text: &str) -> Result<RecoveryKey> {
+        decode(text).map(|b| RecoveryKey(Key::from_bytes(*b)))
+    }
+}
+
+impl fmt::Debug for RecoveryKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RecoveryKey(<secret>)")
+    }
+}
 
 const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 

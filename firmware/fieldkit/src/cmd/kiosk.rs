@@ -4,12 +4,15 @@
 //! CPU governor, which links and background jobs may run, and a clean shutdown before the
 //! battery browns out.
 //!
+//! Under systemd (`Type=notify`) it tells the service manager when it is ready and pings the
+//! watchdog from the daemon loop itself, so a loop that hangs gets the kiosk restarted.
+//!
 //! With `--simulate` the same loop runs against the simulated kit (the battery, panel and
 //! charger model on an accelerated clock; the charger on a pseudo-terminal; sysfs files under
 //! the data directory), so the whole daemon can be watched on a laptop.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde_json::json;
@@ -253,6 +256,63 @@ fn run_devices(_ctx: &Ctx, _args: &KioskArgs, _policy: PowerPolicy) -> anyhow::R
     )
 }
 
+/// The service manager's side of the daemon: `READY=1` once the first decision is applied,
+/// `WATCHDOG=1` from the loop at half the `WatchdogSec` period, `STOPPING=1` on the way out.
+/// Outside systemd (no `NOTIFY_SOCKET`) every call does nothing.
+struct ServiceManager {
+    watchdog: Option<Duration>,
+    last_ping: Option<Instant>,
+}
+
+impl ServiceManager {
+    fn from_env() -> Self {
+        let watchdog = sd_notify::watchdog_enabled();
+        if let Some(p) = watchdog {
+            tracing::info!(period_ms = p.as_millis() as u64, "systemd watchdog enabled");
+        }
+        ServiceManager {
+            watchdog,
+            last_ping: None,
+        }
+    }
+
+    fn send(&self, state: &[sd_notify::NotifyState]) {
+        if let Err(e) = sd_notify::notify(state) {
+            tracing::warn!("telling systemd failed: {e}");
+        }
+    }
+
+    /// Called once per loop iteration, after the decision was carried out.
+    fn alive(&mut self, d: &Decision) {
+        let now = Instant::now();
+        match self.last_ping {
+            None => {
+                let status = format!("power mode {:?}", d.mode).to_lowercase();
+                self.send(&[
+                    sd_notify::NotifyState::Ready,
+                    sd_notify::NotifyState::Status(&status),
+                ]);
+                if self.watchdog.is_some() {
+                    self.send(&[sd_notify::NotifyState::Watchdog]);
+                }
+                self.last_ping = Some(now);
+            }
+            Some(last) => {
+                if let Some(period) = self.watchdog
+                    && now.duration_since(last) >= period / 2
+                {
+                    self.send(&[sd_notify::NotifyState::Watchdog]);
+                    self.last_ping = Some(now);
+                }
+            }
+        }
+    }
+
+    fn stopping(&self) {
+        self.send(&[sd_notify::NotifyState::Stopping]);
+    }
+}
+
 /// The daemon's loop: observe, decide, apply, run admitted jobs; a status line each hour.
 fn daemon_loop<I2C: I2c, L: ChargerLink>(
     mut sensors: PowerSensors<I2C, L>,
@@ -271,10 +331,12 @@ fn daemon_loop<I2C: I2c, L: ChargerLink>(
     let mut last_status_hour = None;
     let mut last_mode = None;
     let mut last_t = start;
+    let mut service = ServiceManager::from_env();
     loop {
         let t = now();
         if stop_after_s.is_some_and(|s| t.since(start) >= s) {
             tracing::info!("stopping after the requested time");
+            service.stopping();
             return Ok(());
         }
         let obs = sensors.observe(t);
@@ -297,9 +359,11 @@ fn daemon_loop<I2C: I2c, L: ChargerLink>(
                 args.json,
                 Some(&format!("{:?}", sd.reason)),
             );
+            service.stopping();
             return Ok(());
         }
         outputs.apply(&d)?;
+        service.alive(&d);
 
         // Background work: queued at dawn, run one at a time when the policy admits it.
         if last_day != Some(t.day()) && t.hour() >= 6 {

@@ -1,7 +1,7 @@
 //! The subcommands, one module each, and what they share: the configuration, where the vault
 //! is, how a credential is read.
 
-use std::io::{BufRead, IsTerminal};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -70,6 +70,7 @@ impl Ctx {
         OpenOptions {
             indexer: Arc::new(MatcherIndexer),
             verify_on_open: self.config.security.verify_on_open,
+            boot_clock: Arc::new(crate::clock::ProcBootClock),
             ..OpenOptions::default()
         }
     }
@@ -86,19 +87,12 @@ impl Ctx {
     /// the terminal without echo.
     pub fn read_secret(&self, prompt: &str) -> anyhow::Result<Zeroizing<String>> {
         if self.pin_stdin {
-            let mut line = Zeroizing::new(String::new());
-            let n = std::io::stdin()
-                .lock()
-                .read_line(&mut line)
-                .context("reading standard input")?;
-            if n == 0 {
-                bail!(
+            return crate::harden::read_secret_line()?.with_context(|| {
+                format!(
                     "standard input ended before the {}",
                     prompt.trim_end_matches(": ")
-                );
-            }
-            let trimmed = Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_string());
-            return Ok(trimmed);
+                )
+            });
         }
         if !std::io::stdin().is_terminal() {
             bail!(

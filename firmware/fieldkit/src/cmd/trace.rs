@@ -151,24 +151,31 @@ fn today(arg: Option<&str>) -> anyhow::Result<Date> {
     }
 }
 
-fn read_records(path: &Path, kind: RecordKind) -> anyhow::Result<Vec<Record>> {
+/// Reads a Primero file of `kind`. Records without an id get one from `minted`, a counter the
+/// caller shares between its files, so made-up ids never repeat across them: the ids only name
+/// records in the output.
+fn read_records(path: &Path, kind: RecordKind, minted: &mut u64) -> anyhow::Result<Vec<Record>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    // Records without an id get one derived from their position: the ids only name them in
-    // the output.
-    let mut n = 0u64;
     let mut mint = || {
-        n += 1;
+        *minted += 1;
         let mut random = [0u8; 10];
-        random[..8].copy_from_slice(&n.to_be_bytes());
+        random[..8].copy_from_slice(&minted.to_be_bytes());
         RecordId::mint(0, random)
     };
-    fieldkit_domain::primero::parse_records(&text, kind, &mut mint)
-        .with_context(|| format!("reading {}", path.display()))
+    fieldkit_domain::primero::parse_records(&text, kind, &mut mint).map_err(|e| {
+        let hint = match &e {
+            fieldkit_domain::primero::PrimeroError::WrongKind { .. } => {
+                " (are --cases and --requests swapped?)"
+            }
+            _ => "",
+        };
+        anyhow::anyhow!("{}: {e}{hint}", path.display())
+    })
 }
 
-fn read_cases(path: &Path) -> anyhow::Result<Vec<Case>> {
-    Ok(read_records(path, RecordKind::Case)?
+fn read_cases(path: &Path, minted: &mut u64) -> anyhow::Result<Vec<Case>> {
+    Ok(read_records(path, RecordKind::Case, minted)?
         .into_iter()
         .filter_map(|r| match r {
             Record::Case(c) => Some(*c),
@@ -177,8 +184,8 @@ fn read_cases(path: &Path) -> anyhow::Result<Vec<Case>> {
         .collect())
 }
 
-fn read_requests(path: &Path) -> anyhow::Result<Vec<TracingRequest>> {
-    Ok(read_records(path, RecordKind::TracingRequest)?
+fn read_requests(path: &Path, minted: &mut u64) -> anyhow::Result<Vec<TracingRequest>> {
+    Ok(read_records(path, RecordKind::TracingRequest, minted)?
         .into_iter()
         .filter_map(|r| match r {
             Record::TracingRequest(t) => Some(*t),
@@ -308,8 +315,20 @@ fn print_matches(out: &[TraceOut], explain: bool) {
 }
 
 fn run_match(a: MatchArgs) -> anyhow::Result<()> {
-    let cases = read_cases(&a.cases)?;
-    let requests = read_requests(&a.requests)?;
+    // Arguments first, files after: a bad --today is named before any file is read.
+    today(a.options.today.as_deref())?;
+    let mut minted = 0;
+    let cases = read_cases(&a.cases, &mut minted)?;
+    let requests = read_requests(&a.requests, &mut minted)?;
+    if cases.is_empty() {
+        bail!("{}: no cases in the file", a.cases.display());
+    }
+    if requests.iter().all(|r| r.traces().is_empty()) {
+        bail!(
+            "{}: no tracing request in the file seeks a child (tracing_request_subform_section is empty)",
+            a.requests.display()
+        );
+    }
     let out = match_all(&cases, &requests, &a.options)?;
     if a.options.json {
         print_json(&out)
@@ -344,7 +363,7 @@ struct DuplicateOut {
 }
 
 fn run_duplicates(a: DuplicatesArgs) -> anyhow::Result<()> {
-    let cases = read_cases(&a.cases)?;
+    let cases = read_cases(&a.cases, &mut 0)?;
     let tree = read_locations(a.options.locations.as_deref())?;
     let locations = tree
         .as_ref()
@@ -401,7 +420,7 @@ fn run_triage(a: TriageArgs) -> anyhow::Result<()> {
         None => TriageRules::default_rules(),
     };
     let today = today(a.today.as_deref())?;
-    let cases = read_cases(&a.cases)?;
+    let cases = read_cases(&a.cases, &mut 0)?;
     let mut out: Vec<TriageOut> = cases
         .iter()
         .map(|c| {

@@ -1,0 +1,384 @@
+use serde_json::json;
+
+use super::*;
+use crate::record::Sex;
+use crate::{DeviceId, Document, HlcClock};
+
+fn minter() -> impl FnMut() -> RecordId {
+    let mut n = 0u8;
+    move || {
+        n += 1;
+        RecordId::mint(1_700_000_000_000, [n; 10])
+    }
+}
+
+const ID: &str = "0190f5a2-1111-7000-8000-000000000001";
+
+/// Applies a file's records to documents, as the vault's import does.
+fn import(into: Option<Document>, incoming: &Incoming, clock: &mut HlcClock, now: u64) -> Document {
+    let mut doc = into.unwrap_or_else(|| Document::new(incoming.kind, incoming.id));
+    let ops = doc.patch(&incoming.data, || clock.tick(now)).unwrap();
+    for op in &ops {
+        doc.apply(op).unwrap();
+    }
+    doc
+}
+
+/// A record using what Primero's own API sends: radio strings, a datetime, a single select,
+/// nulls, an empty list, subform entries out of id order, attachment objects, and an array of
+/// objects that is not a subform.
+fn primero_case() -> Value {
+    json!({
+        "id": ID,
+        "data": {
+            "id": ID,
+            "name": "Amina Yusuf",
+            "sex": "female",
+            "age": 9,
+            "estimated": "true",
+            "consent_for_tracing": "false",
+            "registration_date": "2024-03-14T10:20:30.000Z",
+            "date_of_birth": "2015-01-02",
+            "nationality": ["sudan"],
+            "ethnicity": "fur",
+            "name_nickname": null,
+            "protection_concerns": [],
+            "some_unknown_field": null,
+            "some_unknown_list": [],
+            "cfm_5_17_vision_difficulty": "a_lot_of_difficulty",
+            "family_details_section": [
+                {"unique_id": "f2", "relation": "mother", "relation_name": "Halima",
+                 "relation_is_caregiver": "true", "relation_ethnicity": "fur",
+                 "relation_nickname": null},
+                {"unique_id": "f1", "relation": "father", "relation_name": "Yusuf",
+                 "relation_date_of_birth": "1980-05-05"}
+            ],
+            "photos": [{"attachment_url": "/api/v2/attachments/7", "content_type": "image/jpeg",
+                        "file_name": "amina.jpg", "field_name": "photos"}],
+            "followup_history": [{"date": "2024-04-01T09:00:00Z", "note": "visited"}]
+        }
+    })
+}
+
+#[test]
+fn a_round_trip_loses_and_changes_nothing() {
+    let text = json!([primero_case()]).to_string();
+    let incoming = read(&text, RecordKind::Case, &mut minter()).unwrap();
+    assert_eq!(incoming.len(), 1);
+    assert_eq!(incoming[0].id.to_string(), ID);
+    let mut clock = HlcClock::new(DeviceId(1));
+    let doc = import(None, &incoming[0], &mut clock, 1000);
+    // Through the stored form too, as the vault keeps it.
+    let bytes = postcard::to_allocvec(&doc).unwrap();
+    let doc: Document = postcard::from_bytes(&bytes).unwrap();
+    let out = export(doc.to_json());
+    assert_eq!(out, primero_case());
+    // The typed view reads Primero's values.
+    let Record::Case(c) = doc.to_record().unwrap() else {
+        panic!()
+    };
+    assert!(c.estimated);
+    assert_eq!(c.consent_for_tracing, Some(false));
+    assert_eq!(c.sex, Some(Sex::Female));
+    assert_eq!(c.disability_seeing, Some(crate::WgAnswer::ALotOfDifficulty));
+    assert_eq!(c.family_details_section[0].unique_id, "f2");
+    assert_eq!(
+        c.family_details_section[1]
+            .relation_date_of_birth
+            .map(|d| d.year()),
+        Some(1980)
+    );
+    // Imported again, nothing changes.
+    let again = read(&out.to_string(), RecordKind::Case, &mut minter()).unwrap();
+    assert!(
+        doc.patch(&again[0].data, || clock.tick(2000))
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_partial_record_changes_only_its_fields() {
+    let mut clock = HlcClock::new(DeviceId(1));
+    let full = read(&primero_case().to_string(), RecordKind::Case, &mut minter()).unwrap();
+    let doc = import(None, &full[0], &mut clock, 1000);
+    let partial = json!({"data": {"id": ID, "age": 10, "name_nickname": "Ami",
+        "family_details_section": [{"unique_id": "f1", "relation_name": "Yousif"},
+                                   {"unique_id": "f3", "relation": "brother"}]}});
+    let partial = read(&partial.to_string(), RecordKind::Case, &mut minter()).unwrap();
+    let ops = doc.patch(&partial[0].data, || clock.tick(2000)).unwrap();
+    let fields: Vec<&str> = ops.iter().map(|o| o.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "age",
+            "family_details_section[f1].relation_name",
+            "family_details_section[f3].relation",
+            "family_details_section[]",
+            "name_nickname"
+        ]
+    );
+    let doc = import(Some(doc), &partial[0], &mut clock, 2000);
+    let mut want = primero_case()["data"].clone();
+    want["age"] = json!(10);
+    want["name_nickname"] = json!("Ami");
+    want["family_details_section"][1]["relation_name"] = json!("Yousif");
+    let fds = want["family_details_section"].as_array_mut().unwrap();
+    fds.push(json!({"unique_id": "f3", "relation": "brother"}));
+    assert_eq!(doc.to_json(), want);
+}
+
+#[test]
+fn subform_entries_are_removed_only_when_destroyed() {
+    let mut clock = HlcClock::new(DeviceId(1));
+    let full = read(&primero_case().to_string(), RecordKind::Case, &mut minter()).unwrap();
+    let doc = import(None, &full[0], &mut clock, 1000);
+    // An update that sends no entries keeps them, as Primero does.
+    let none = json!({"data": {"id": ID, "family_details_section": []}});
+    let none = read(&none.to_string(), RecordKind::Case, &mut minter()).unwrap();
+    assert!(
+        doc.patch(&none[0].data, || clock.tick(2000))
+            .unwrap()
+            .is_empty()
+    );
+    let gone = json!({"data": {"id": ID,
+        "family_details_section": [{"unique_id": "f2", "_destroy": true}]}});
+    let gone = read(&gone.to_string(), RecordKind::Case, &mut minter()).unwrap();
+    let doc = import(Some(doc), &gone[0], &mut clock, 3000);
+    assert_eq!(doc.entries("family_details_section"), ["f1"]);
+}
+
+#[test]
+fn the_bulk_export_shape_keeps_its_outer_ids() {
+    let text = json!([
+        {"id": ID, "data": {"name": "Omar", "sex": "male"}},
+        {"data": {"name": "Sara", "sex": "female"}}
+    ])
+    .to_string();
+    let recs = read(&text, RecordKind::Case, &mut minter()).unwrap();
+    assert_eq!(recs[0].id.to_string(), ID);
+    assert_ne!(recs[1].id.to_string(), ID);
+    assert!(!recs[0].data.contains_key("id"));
+    let clash = json!([{"id": ID, "data": {"id": "0190f5a2-1111-7000-8000-000000000002"}}]);
+    let err = read(&clash.to_string(), RecordKind::Case, &mut minter()).unwrap_err();
+    assert!(
+        err.to_string().contains("record 1: id: the record's id"),
+        "{err}"
+    );
+}
+
+#[test]
+fn reads_a_list_response_and_a_single_record() {
+    let text = r#"{"data": [{"name": "A", "sex": "male"}], "metadata": {"total": 1}}"#;
+    assert_eq!(
+        read(text, RecordKind::Case, &mut minter()).unwrap().len(),
+        1
+    );
+    let text = format!(r#"{{"data": {{"id": "{ID}", "name": "A"}}}}"#);
+    assert_eq!(
+        read(&text, RecordKind::Case, &mut minter()).unwrap()[0]
+            .id
+            .to_string(),
+        ID
+    );
+}
+
+#[test]
+fn only_subforms_get_unique_ids() {
+    let text = r#"[{"data": {"name": "A", "family_details_section": [{"relation": "mother"}],
+        "photos": [{"file_name": "a.jpg"}]}}]"#;
+    let recs = read(text, RecordKind::Case, &mut minter()).unwrap();
+    assert!(recs[0].data["family_details_section"][0]["unique_id"].is_string());
+    assert_eq!(recs[0].data["photos"], json!([{"file_name": "a.jpg"}]));
+}
+
+#[test]
+fn a_file_of_another_kind_is_refused_saying_what_it_holds() {
+    let requests = r#"[{"data": {"relation_name": "Fatima", "inquiry_date": "2024-01-01",
+        "tracing_request_subform_section": [{"unique_id": "t1", "name": "Omar"}]}}]"#;
+    let err = read(requests, RecordKind::Case, &mut minter()).unwrap_err();
+    assert!(matches!(
+        err,
+        PrimeroError::WrongKind {
+            expected: RecordKind::Case,
+            found: RecordKind::TracingRequest,
+            position: 1,
+            ..
+        }
+    ));
+    assert_eq!(
+        err.to_string(),
+        "the file holds tracing_request records, not case records: record 1 has inquiry_date, tracing_request_subform_section"
+    );
+    let cases = r#"[{"data": {"name": "Omar", "registration_date": "2024-01-01"}}]"#;
+    assert!(matches!(
+        read(cases, RecordKind::TracingRequest, &mut minter()),
+        Err(PrimeroError::WrongKind {
+            found: RecordKind::Case,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn every_bad_record_is_named_once_by_position_and_field() {
+    let text = r#"[
+        {"data": {"name": "A", "sex": "F", "age": "nine"}},
+        {"data": {"name": "B", "sex": "male"}},
+        {"data": {"id": "case-1", "family_details_section": [{"unique_id": "x", "relation_sex": "M"}]}},
+        {"data": {"date_of_birth": "12/01/2015"}}
+    ]"#;
+    let Err(PrimeroError::Invalid(bad)) = read(text, RecordKind::Case, &mut minter()) else {
+        panic!()
+    };
+    let named: Vec<(usize, &str)> = bad
+        .0
+        .iter()
+        .map(|b| (b.position, b.field.as_str()))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            (1, "age"),
+            (1, "sex"),
+            (3, "id"),
+            (3, "family_details_section[1].relation_sex"),
+            (4, "date_of_birth")
+        ]
+    );
+    let text = bad.to_string();
+    assert!(
+        text.starts_with("3 bad record(s), nothing imported:"),
+        "{text}"
+    );
+    assert!(
+        text.contains("record 1: sex: unknown variant `F`"),
+        "{text}"
+    );
+    assert_eq!(text.matches("unknown variant `F`").count(), 1, "{text}");
+    assert!(text.contains("not a date"), "{text}");
+}
+
+#[test]
+fn malformed_files_get_clear_errors() {
+    let mut m = minter();
+    assert!(matches!(
+        read("{", RecordKind::Case, &mut m),
+        Err(PrimeroError::Json(_))
+    ));
+    let err = read("[1]", RecordKind::Case, &mut m).unwrap_err();
+    assert!(err.to_string().starts_with("record 1: expected"), "{err}");
+}
+
+#[test]
+fn validation_names_the_position() {
+    let Record::Case(mut c) = Record::from_json(RecordKind::Case, json!({"name": "A"})).unwrap()
+    else {
+        panic!()
+    };
+    c.age = Some(40);
+    let bad = validate(7, &Record::Case(c), "2026-01-01".parse().unwrap());
+    assert!(bad.iter().all(|b| b.position == 7));
+    assert!(bad.iter().any(|b| b.field == "sex"));
+    assert!(bad.iter().any(|b| b.field == "age"));
+}
+
+#[test]
+fn export_writes_only_what_a_record_holds_in_primeros_names() {
+    let mut c = crate::Case {
+        name: Some("Omar".into()),
+        disability_walking: Some(crate::WgAnswer::CannotDoAtAll),
+        ..crate::Case::default()
+    };
+    c.id = ID.parse().unwrap();
+    let out = to_primero(&Record::Case(Box::new(c)));
+    assert_eq!(
+        out,
+        json!({"id": ID, "data": {"id": ID, "name": "Omar",
+            "cfm_5_17_mobility_difficulty_comparative_100m": "cannot_do_at_all"}})
+    );
+    // A record stored under the old names is exported under Primero's.
+    let old = export(json!({"id": ID, "disability_seeing": "some_difficulty"}));
+    assert_eq!(old["data"]["cfm_5_17_vision_difficulty"], "some_difficulty");
+    assert!(old["data"].get("disability_seeing").is_none());
+}
+
+mod round_trip_properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Values Primero's records hold: strings (radio strings and datetimes among them),
+    /// numbers, booleans, nulls, lists of strings, empty lists, and objects.
+    fn value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            Just(json!("true")),
+            Just(json!("false")),
+            Just(json!("2024-03-14T10:20:30.000Z")),
+            "[a-z_ ]{0,10}".prop_map(Value::String),
+            proptest::collection::vec("[a-z]{1,6}", 0..3).prop_map(|l| json!(l)),
+            Just(json!([{"file_name": "a.jpg", "content_type": "image/jpeg"}])),
+            Just(json!({"nested": {"deep": [1, 2]}})),
+        ]
+    }
+
+    /// Unknown fields (never a name the typed record checks), and a subform whose entries
+    /// come in any order.
+    fn record() -> impl Strategy<Value = Value> {
+        (
+            proptest::collection::btree_map("x_[a-z]{1,8}", value(), 0..8),
+            proptest::collection::vec(
+                (
+                    "[a-z0-9]{1,6}",
+                    proptest::collection::btree_map("x_[a-z]{1,5}", value(), 0..4),
+                ),
+                0..5,
+            ),
+        )
+            .prop_map(|(fields, entries)| {
+                let mut data: Map<String, Value> = fields.into_iter().collect();
+                let mut seen = std::collections::HashSet::new();
+                let list: Vec<Value> = entries
+                    .into_iter()
+                    .filter(|(uid, _)| seen.insert(uid.clone()))
+                    .map(|(uid, f)| {
+                        let mut e: Map<String, Value> = f.into_iter().collect();
+                        // An entry of nothing but nulls would keep only its id.
+                        e.insert("x_kept".into(), json!(1));
+                        e.insert("unique_id".into(), json!(uid));
+                        Value::Object(e)
+                    })
+                    .collect();
+                if !list.is_empty() {
+                    data.insert("family_details_section".into(), Value::Array(list));
+                }
+                data.insert("id".into(), json!(ID));
+                json!({"id": ID, "data": data})
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_primero_record_round_trips(rec in record()) {
+            let text = json!([rec.clone()]).to_string();
+            let incoming = read(&text, RecordKind::Case, &mut minter()).unwrap();
+            let mut clock = HlcClock::new(DeviceId(1));
+            let doc = import(None, &incoming[0], &mut clock, 1000);
+            let bytes = postcard::to_allocvec(&doc).unwrap();
+            let doc: Document = postcard::from_bytes(&bytes).unwrap();
+            prop_assert_eq!(export(doc.to_json()), rec);
+            prop_assert!(doc.patch(&incoming[0].data, || clock.tick(2000)).unwrap().is_empty());
+        }
+
+        #[test]
+        fn any_json_is_read_or_refused_without_panic(v in value(), wrap in any::<bool>()) {
+            let text = if wrap { json!([{"data": v}]).to_string() } else { v.to_string() };
+            let _ = read(&text, RecordKind::Case, &mut minter());
+            let _ = read(&text, RecordKind::TracingRequest, &mut minter());
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! Primero JSON in and out of the vault: an import applies each record's fields to what the
+//! vault holds (only the fields the file carries change), validated as it will be saved, in one
+//! transaction; an export gives each record as its document holds it.
+
+use redb::ReadableDatabase;
+
+use fieldkit_domain::primero::{self, BadField, BadRecords, Incoming};
+use fieldkit_domain::{Date, Document, RecordKind};
+
+use crate::audit::AuditAction;
+use crate::error::{Result, VaultError};
+use crate::records::apply_all;
+use crate::schema::{self, RECORDS};
+use crate::session::Session;
+
+impl Session {
+    /// Imports records read from a Primero file ([`primero::read`]): each changes only the
+    /// fields the file carries (a record already here keeps every other field), keeping
+    /// Primero's own values. Every record is validated as it will be saved; if any is bad,
+    /// nothing is imported and every problem is reported by the record's position in the
+    /// file. One transaction, with the import's audit entry. Returns how many records are new
+    /// or changed.
+    pub fn import_primero(&mut self, records: &[Incoming], now_ms: u64) -> Result<usize> {
+        let today = Date::from_unix_ms(now_ms);
+        let mut docs = Vec::with_capacity(records.len());
+        let mut bad = Vec::new();
+        let stamp = self.clock.tick(now_ms);
+        {
+            let txn = self.vault.db.begin_read()?;
+            let table = txn.open_table(RECORDS)?;
+            for r in records {
+                let (kind, id) = (r.kind, r.id);
+                self.keys.record_key(kind)?;
+                let key = schema::record_key(kind, id);
+                let mut doc = match table.get(key.as_slice())? {
+                    Some(g) => self.unseal_doc(&key, g.value())?.0,
+                    None => Document::new(kind, id),
+                };
+                let ops = doc
+                    .patch(&r.data, || stamp)
+                    .map_err(|e| VaultError::BadChange(format!("record {}: {e}", r.position)))?;
+                apply_all(&mut doc, &ops)?;
+                match doc.to_record() {
+                    Ok(record) => bad.extend(primero::validate(r.position, &record, today)),
+                    Err(e) => bad.push(BadField {
+                        position: r.position,
+                        field: "data".into(),
+                        message: e.to_string(),
+                    }),
+                }
+                docs.push(doc);
+            }
+        }
+        if !bad.is_empty() {
+            return Err(VaultError::BadImport(BadRecords(bad)));
+        }
+        let import = AuditAction::Import {
+            records: u32::try_from(records.len()).unwrap_or(u32::MAX),
+            format: "primero-json".into(),
+        };
+        self.merge_audited(&docs, now_ms, Some(import))
+    }
+
+    /// Every record of a kind as Primero's bulk export writes it (`{"id": …, "data": {…}}`):
+    /// only the fields each record holds, with the values it was given. Audited as a bulk
+    /// read; the caller audits the plaintext export itself ([`Session::audit_plain_export`]).
+    pub fn all_primero(&mut self, kind: RecordKind, now_ms: u64) -> Result<Vec<serde_json::Value>> {
+        let docs = self.documents_read(kind, now_ms)?;
+        Ok(docs
+            .into_iter()
+            .map(|(doc, _)| primero::export(doc.to_json()))
+            .collect())
+    }
+}

@@ -1,0 +1,76 @@
+//! The credential policy: what credential is accepted and how failed attempts are slowed.
+
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::KdfParams;
+use crate::error::{Result, VaultError};
+
+/// Rules for credentials and failed attempts, fixed when the vault is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialPolicy {
+    /// Shortest credential accepted. A 6-digit PIN has a million values: an attacker with an image
+    /// of the disk tries them all offline in hours whatever the KDF; see the README's security
+    /// notes. Raise this (or require a passphrase) where kits may be seized.
+    pub min_length: usize,
+    /// Require letters as well as digits (a passphrase, not a PIN).
+    pub require_passphrase: bool,
+    /// Failed attempts allowed before delays begin.
+    pub free_attempts: u32,
+    /// First delay in seconds; it doubles with each further failure.
+    pub base_delay_s: u64,
+    /// Longest delay in seconds.
+    pub max_delay_s: u64,
+    /// Erase the caseworkers' key slots after this many failures in a row (the recovery key can
+    /// still restore access). `None` never erases.
+    pub wipe_after: Option<u32>,
+    /// Argon2id cost; never below [`KdfParams::FLOOR`].
+    pub kdf: KdfParams,
+}
+
+impl Default for CredentialPolicy {
+    fn default() -> Self {
+        CredentialPolicy {
+            min_length: 6,
+            require_passphrase: false,
+            free_attempts: 3,
+            base_delay_s: 30,
+            max_delay_s: 3600,
+            wipe_after: None,
+            kdf: KdfParams::FLOOR,
+        }
+    }
+}
+
+impl CredentialPolicy {
+    /// Seconds to wait after `failures` failures in a row.
+    pub fn delay_s(&self, failures: u32) -> u64 {
+        if failures < self.free_attempts.max(1) {
+            return 0;
+        }
+        let doublings = (failures - self.free_attempts.max(1)).min(40);
+        self.base_delay_s
+            .saturating_mul(1u64 << doublings)
+            .min(self.max_delay_s)
+    }
+
+    pub(crate) fn check(&self, credential: &[u8]) -> Result<()> {
+        let text = std::str::from_utf8(credential)
+            .map_err(|_| VaultError::WeakCredential("not valid UTF-8".into()))?;
+        let chars = text.chars().count();
+        if chars < self.min_length {
+            return Err(VaultError::WeakCredential(format!(
+                "at least {} characters are required",
+                self.min_length
+            )));
+        }
+        if self.require_passphrase && !text.chars().any(char::is_alphabetic) {
+            return Err(VaultError::WeakCredential(
+                "a passphrase with letters is required".into(),
+            ));
+        }
+        if !self.kdf.meets_floor() {
+            return Err(VaultError::WeakKdf);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,531 @@
+//! Reading and writing records: each one sealed with its list summary and index terms in one
+//! transaction, with the manifest updated in the same commit.
+
+use std::collections::BTreeMap;
+
+use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+
+use fieldkit_domain::{Conflict, Date, Document, Op, Record, RecordId, RecordKind, Summary};
+
+use crate::audit::{AuditAction, append_audit_many};
+use crate::crypto::{self, Key};
+use crate::error::{Result, VaultError};
+use crate::index::{searchable_names, store_terms};
+use crate::manifest::Manifest;
+use crate::schema::{self, NAME_INDEX, RECORDS, SUMMARIES, meta};
+use crate::session::Session;
+use crate::storage::{Row, begin, encode, hex, write_meta};
+
+/// A record as read: the typed record, its conflicts, and its version.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    /// The record.
+    pub record: Record,
+    /// Fields edited concurrently on different kits.
+    pub conflicts: Vec<Conflict>,
+    /// How many times it was saved here.
+    pub version: u64,
+}
+
+/// What a save did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Saved {
+    /// The record.
+    pub id: RecordId,
+    /// Its new version.
+    pub version: u64,
+    /// Field operations written.
+    pub ops: usize,
+}
+
+/// What [`Session::store`]'s caller already has for a document: its JSON and its summary.
+pub(crate) struct Known<'a> {
+    pub(crate) json: &'a serde_json::Value,
+    pub(crate) summary: Summary,
+}
+
+/// The records and summaries one write transaction changed, so the manifest is updated once.
+pub(crate) struct Batch<'t> {
+    pub(crate) txn: &'t WriteTransaction,
+    pub(crate) manifest: Manifest,
+}
+
+impl Session {
+    /// Creates a record after validating it as of the day `now_ms` falls on. The record's id is
+    /// kept (mint one with [`Session::mint_id`]).
+    pub fn create(&mut self, record: &Record, now_ms: u64) -> Result<Saved> {
+        let saved = self.create_many(std::slice::from_ref(record), now_ms)?;
+        saved
+            .into_iter()
+            .next()
+            .ok_or_else(|| VaultError::BadChange("nothing saved".into()))
+    }
+
+    /// Creates many records in one transaction (one fsync).
+    pub fn create_many(&mut self, records: &[Record], now_ms: u64) -> Result<Vec<Saved>> {
+        let today = Date::from_unix_ms(now_ms);
+        for r in records {
+            r.validate(today)?;
+            self.keys.record_key(r.kind())?;
+        }
+        let txn = begin(&self.vault.db)?;
+        let mut batch = Batch {
+            txn: &txn,
+            manifest: self.manifest,
+        };
+        let mut out = Vec::with_capacity(records.len());
+        let mut audit = Vec::with_capacity(records.len());
+        // One save, one stamp: every field of every record in it changes at the same moment.
+        let stamp = self.clock.tick(now_ms);
+        for r in records {
+            let (kind, id) = (r.kind(), r.id());
+            if txn
+                .open_table(RECORDS)?
+                .get(schema::record_key(kind, id).as_slice())?
+                .is_some()
+            {
+                return Err(VaultError::BadChange(format!("{kind} {id} already exists")));
+            }
+            let json = r.to_json();
+            let (doc, fields) = Document::create(kind, id, &json, stamp)
+                .map_err(|e| VaultError::BadChange(e.to_string()))?;
+            // A new document holds exactly `r`: its JSON and summary need not be rebuilt.
+            let known = Known {
+                json: &json,
+                summary: Summary::of(r, 0),
+            };
+            let version = self.store(&mut batch, &doc, None, Some(known))?;
+            audit.push((
+                now_ms,
+                self.user.username.as_str(),
+                AuditAction::Write,
+                Some((kind, id)),
+            ));
+            out.push(Saved {
+                id,
+                version,
+                ops: fields,
+            });
+        }
+        append_audit_many(&txn, Some(&self.keys.audit), audit)?;
+        write_meta(&txn, meta::CLOCK, &self.clock.last())?;
+        let manifest = batch.manifest;
+        self.seal_manifest(&txn, &manifest)?;
+        txn.commit()?;
+        self.manifest = manifest;
+        Ok(out)
+    }
+
+    /// Saves an edited record: `edited` is the whole record as a flat JSON object (the shape
+    /// [`Opened::record`] gives); the difference becomes field operations.
+    pub fn update(
+        &mut self,
+        kind: RecordKind,
+        id: RecordId,
+        edited: &serde_json::Value,
+        now_ms: u64,
+    ) -> Result<Saved> {
+        self.keys.record_key(kind)?;
+        let txn = begin(&self.vault.db)?;
+        let (mut doc, version) = self
+            .load_w(&txn, kind, id)?
+            .ok_or(VaultError::NotFound { kind, id })?;
+        let stamp = self.clock.tick(now_ms);
+        let ops = doc
+            .diff(edited, || stamp)
+            .map_err(|e| VaultError::BadChange(e.to_string()))?;
+        apply_all(&mut doc, &ops)?;
+        let record = doc
+            .to_record()
+            .map_err(|e| VaultError::BadChange(e.to_string()))?;
+        record.validate(Date::from_unix_ms(now_ms))?;
+        if ops.is_empty() {
+            return Ok(Saved {
+                id,
+                version,
+                ops: 0,
+            });
+        }
+        let mut batch = Batch {
+            txn: &txn,
+            manifest: self.manifest,
+        };
+        let version = self.store(&mut batch, &doc, Some(version), None)?;
+        self.audit(&txn, now_ms, AuditAction::Write, Some((kind, id)))?;
+        write_meta(&txn, meta::CLOCK, &self.clock.last())?;
+        let manifest = batch.manifest;
+        self.seal_manifest(&txn, &manifest)?;
+        txn.commit()?;
+        self.manifest = manifest;
+        Ok(Saved {
+            id,
+            version,
+            ops: ops.len(),
+        })
+    }
+
+    /// Merges documents received from elsewhere (import, sync). No validation: what other kits
+    /// recorded is never dropped; conflicts show up on the records.
+    pub fn merge(&mut self, docs: &[Document], now_ms: u64) -> Result<usize> {
+        self.merge_audited(docs, now_ms, None)
+    }
+
+    /// [`Session::merge`], with `also` (the import that brought the documents) audited in the
+    /// same transaction.
+    pub(crate) fn merge_audited(
+        &mut self,
+        docs: &[Document],
+        now_ms: u64,
+        also: Option<AuditAction>,
+    ) -> Result<usize> {
+        let txn = begin(&self.vault.db)?;
+        let mut batch = Batch {
+            txn: &txn,
+            manifest: self.manifest,
+        };
+        let mut changed = 0;
+        for incoming in docs {
+            let (kind, id) = (incoming.kind(), incoming.id());
+            if kind == RecordKind::Incident && self.keys.incidents.is_none() {
+                continue;
+            }
+            let existing = self.load_w(&txn, kind, id)?;
+            let (doc, prev) = match existing {
+                Some((mut doc, v)) => {
+                    let before = doc.clone();
+                    doc.merge(incoming)
+                        .map_err(|e| VaultError::BadChange(e.to_string()))?;
+                    if doc == before {
+                        continue;
+                    }
+                    (doc, Some(v))
+                }
+                None => (incoming.clone(), None),
+            };
+            if let Some(s) = doc.latest_stamp() {
+                self.clock.observe(s);
+            }
+            self.store(&mut batch, &doc, prev, None)?;
+            self.audit(&txn, now_ms, AuditAction::Merge, Some((kind, id)))?;
+            changed += 1;
+        }
+        if let Some(action) = also {
+            self.audit(&txn, now_ms, action, None)?;
+        }
+        write_meta(&txn, meta::CLOCK, &self.clock.last())?;
+        let manifest = batch.manifest;
+        self.seal_manifest(&txn, &manifest)?;
+        txn.commit()?;
+        self.manifest = manifest;
+        Ok(changed)
+    }
+
+    /// Applies field operations received from elsewhere.
+    pub fn apply_ops(&mut self, ops: &[Op], now_ms: u64) -> Result<usize> {
+        let mut docs: BTreeMap<(RecordKind, RecordId), Document> = BTreeMap::new();
+        for op in ops {
+            let doc = docs
+                .entry((op.kind, op.record))
+                .or_insert_with(|| Document::new(op.kind, op.record));
+            doc.apply(op)
+                .map_err(|e| VaultError::BadChange(e.to_string()))?;
+        }
+        let docs: Vec<Document> = docs.into_values().collect();
+        self.merge(&docs, now_ms)
+    }
+
+    /// Opens a record (audited).
+    pub fn get(&mut self, kind: RecordKind, id: RecordId, now_ms: u64) -> Result<Opened> {
+        let txn = begin(&self.vault.db)?;
+        let (doc, version) = self
+            .load_w(&txn, kind, id)?
+            .ok_or(VaultError::NotFound { kind, id })?;
+        self.audit(&txn, now_ms, AuditAction::Read, Some((kind, id)))?;
+        txn.commit()?;
+        let record = doc
+            .to_record()
+            .map_err(|e| VaultError::Corrupt(format!("{kind} {id}: {e}")))?;
+        Ok(Opened {
+            record,
+            conflicts: doc.conflicts(),
+            version,
+        })
+    }
+
+    /// The document behind a record (for sync and export), unaudited: callers audit the bulk
+    /// operation.
+    pub(crate) fn load_w(
+        &self,
+        txn: &WriteTransaction,
+        kind: RecordKind,
+        id: RecordId,
+    ) -> Result<Option<(Document, u64)>> {
+        let key = schema::record_key(kind, id);
+        let table = txn.open_table(RECORDS)?;
+        let v = table.get(key.as_slice())?;
+        match v {
+            None => Ok(None),
+            Some(g) => self.unseal_doc(&key, g.value()).map(Some),
+        }
+    }
+
+    pub(crate) fn unseal_doc(&self, key: &[u8; 17], bytes: &[u8]) -> Result<(Document, u64)> {
+        let (kind, id) = schema::parse_record_key(key)
+            .ok_or_else(|| VaultError::Corrupt("malformed record key".into()))?;
+        let what = || format!("{kind} {id}");
+        let row = Row::from_bytes(bytes).ok_or_else(|| VaultError::Tampered { what: what() })?;
+        let plain = crypto::open(
+            self.keys.record_key(kind)?,
+            &schema::row_aad("records", key, row.version),
+            &row.sealed,
+        )
+        .map_err(|_| VaultError::Tampered { what: what() })?;
+        let doc: Document =
+            postcard::from_bytes(&plain).map_err(|_| VaultError::Tampered { what: what() })?;
+        if doc.kind() != kind || doc.id() != id {
+            return Err(VaultError::Tampered { what: what() });
+        }
+        Ok((doc, row.version))
+    }
+
+    /// Seals and writes a document, its summary and its index terms. `known` spares rebuilding
+    /// the JSON and summary when the caller has them (a new record: the record it was made from).
+    pub(crate) fn store(
+        &self,
+        batch: &mut Batch<'_>,
+        doc: &Document,
+        prev: Option<u64>,
+        known: Option<Known<'_>>,
+    ) -> Result<u64> {
+        let (kind, id) = (doc.kind(), doc.id());
+        let key = schema::record_key(kind, id);
+        let version = prev.map_or(1, |v| v + 1);
+        let rkey = self.keys.record_key(kind)?;
+        let (json, summary) = match known {
+            Some(k) => (std::borrow::Cow::Borrowed(k.json), Some(k.summary)),
+            None => (std::borrow::Cow::Owned(doc.to_json()), None),
+        };
+        let json = json.as_ref();
+
+        let sealed = crypto::seal(
+            rkey,
+            &schema::row_aad("records", &key, version),
+            &encode(doc),
+        )?;
+        batch.txn.open_table(RECORDS)?.insert(
+            key.as_slice(),
+            Row { version, sealed }.to_bytes().as_slice(),
+        )?;
+
+        let summary = match summary {
+            Some(s) => s,
+            None => match doc.to_record() {
+                Ok(r) => Summary::of(&r, doc.conflicts().len()),
+                Err(_) => fallback_summary(doc, json),
+            },
+        };
+        let sealed = crypto::seal(
+            rkey,
+            &schema::row_aad("summaries", &key, version),
+            &encode(&summary),
+        )?;
+        batch.txn.open_table(SUMMARIES)?.insert(
+            key.as_slice(),
+            Row { version, sealed }.to_bytes().as_slice(),
+        )?;
+
+        // Index terms: drop the old ones, add the new.
+        let ikey = self.keys.index_key(kind)?;
+        let new_terms = self.terms_for(ikey, kind, json);
+        // A new record has no terms to remove.
+        let old_terms = match prev {
+            Some(_) => self.stored_terms(batch.txn, kind, &key)?,
+            None => None,
+        };
+        let mut index = batch.txn.open_multimap_table(NAME_INDEX)?;
+        if let Some(old) = old_terms {
+            for t in old.difference(&new_terms) {
+                index.remove(t.as_slice(), key.as_slice())?;
+            }
+        }
+        for t in &new_terms {
+            index.insert(t.as_slice(), key.as_slice())?;
+        }
+        drop(index);
+        store_terms(batch, &key, &new_terms, rkey, version)?;
+
+        if let Some(p) = prev {
+            batch.manifest.toggle(&key, p);
+        } else {
+            batch.manifest.records += 1;
+        }
+        batch.manifest.toggle(&key, version);
+        Ok(version)
+    }
+
+    /// The first `limit` summaries of a kind after skipping `offset`, in id order (ids are
+    /// UUIDv7, so that is registration order). Only these summaries are decrypted.
+    pub fn list(&self, kind: RecordKind, offset: usize, limit: usize) -> Result<Vec<Summary>> {
+        let rkey = self.keys.record_key(kind)?;
+        let txn = self.vault.db.begin_read()?;
+        let table = txn.open_table(SUMMARIES)?;
+        let (lo, hi) = kind_bounds(kind);
+        let mut out = Vec::with_capacity(limit.min(1024));
+        for row in table
+            .range(lo.as_slice()..hi.as_slice())?
+            .skip(offset)
+            .take(limit)
+        {
+            let (k, v) = row?;
+            out.push(unseal_summary(rkey, k.value(), v.value())?);
+        }
+        Ok(out)
+    }
+
+    /// The ids of a kind whose hex digits (dashes ignored) start or end with `part`, so a
+    /// caseworker can quote the short id ([`RecordId::short`], the last eight digits) or the
+    /// first digits. Reads keys only.
+    pub fn resolve(&self, kind: RecordKind, part: &str) -> Result<Vec<RecordId>> {
+        let digits = part
+            .chars()
+            .filter(|c| *c != '-')
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if digits.len() < 4 || digits.len() > 32 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(VaultError::BadChange(format!(
+                "`{part}` is not a record id or at least 4 of its hex digits"
+            )));
+        }
+        let txn = self.vault.db.begin_read()?;
+        let table = txn.open_table(RECORDS)?;
+        let (lo, hi) = kind_bounds(kind);
+        let mut out = Vec::new();
+        for row in table.range(lo.as_slice()..hi.as_slice())? {
+            let (k, _) = row?;
+            if let Some((_, id)) = schema::parse_record_key(k.value()) {
+                let h = hex(id.as_bytes());
+                if h.starts_with(&digits) || h.ends_with(&digits) {
+                    out.push(id);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many records of a kind the vault holds.
+    pub fn count(&self, kind: RecordKind) -> Result<u64> {
+        let txn = self.vault.db.begin_read()?;
+        let table = txn.open_table(SUMMARIES)?;
+        let (lo, hi) = kind_bounds(kind);
+        let mut n = 0;
+        for row in table.range(lo.as_slice()..hi.as_slice())? {
+            row?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Every record of a kind, decrypted (for matching and export). Audited as one bulk read.
+    pub fn all(&mut self, kind: RecordKind, now_ms: u64) -> Result<Vec<Opened>> {
+        self.documents_read(kind, now_ms)?
+            .into_iter()
+            .map(|(doc, version)| {
+                let record = doc
+                    .to_record()
+                    .map_err(|e| VaultError::Corrupt(format!("{}: {e}", doc.id())))?;
+                Ok(Opened {
+                    record,
+                    conflicts: doc.conflicts(),
+                    version,
+                })
+            })
+            .collect()
+    }
+
+    /// Every document of a kind, audited as one bulk read.
+    pub(crate) fn documents_read(
+        &mut self,
+        kind: RecordKind,
+        now_ms: u64,
+    ) -> Result<Vec<(Document, u64)>> {
+        let docs = self.documents(kind)?;
+        self.audit_now(
+            now_ms,
+            AuditAction::BulkRead {
+                records: u32::try_from(docs.len()).unwrap_or(u32::MAX),
+            },
+            None,
+        )?;
+        Ok(docs)
+    }
+
+    pub(crate) fn documents(&self, kind: RecordKind) -> Result<Vec<(Document, u64)>> {
+        self.keys.record_key(kind)?;
+        let txn = self.vault.db.begin_read()?;
+        let table = txn.open_table(RECORDS)?;
+        let (lo, hi) = kind_bounds(kind);
+        let mut out = Vec::new();
+        for row in table.range(lo.as_slice()..hi.as_slice())? {
+            let (k, v) = row?;
+            let key: [u8; 17] = k
+                .value()
+                .try_into()
+                .map_err(|_| VaultError::Corrupt("record key of wrong length".into()))?;
+            out.push(self.unseal_doc(&key, v.value())?);
+        }
+        Ok(out)
+    }
+}
+
+pub(crate) fn apply_all(doc: &mut Document, ops: &[Op]) -> Result<()> {
+    for op in ops {
+        doc.apply(op)
+            .map_err(|e| VaultError::BadChange(e.to_string()))?;
+    }
+    Ok(())
+}
+
+pub(crate) fn fallback_summary(doc: &Document, json: &serde_json::Value) -> Summary {
+    let name = searchable_names(doc.kind(), json)
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    Summary {
+        id: doc.id(),
+        kind: doc.kind(),
+        name,
+        sex: None,
+        age: None,
+        location: None,
+        risk_level: None,
+        status: None,
+        date: None,
+        urgent: false,
+        conflicts: doc.conflicts().len(),
+    }
+}
+
+pub(crate) fn unseal_summary(rkey: &Key, key: &[u8], bytes: &[u8]) -> Result<Summary> {
+    let key: [u8; 17] = key
+        .try_into()
+        .map_err(|_| VaultError::Corrupt("summary key of wrong length".into()))?;
+    let what = || format!("summary of {}", hex(&key));
+    let row = Row::from_bytes(bytes).ok_or_else(|| VaultError::Tampered { what: what() })?;
+    let plain = crypto::open(
+        rkey,
+        &schema::row_aad("summaries", &key, row.version),
+        &row.sealed,
+    )
+    .map_err(|_| VaultError::Tampered { what: what() })?;
+    let s: Summary =
+        postcard::from_bytes(&plain).map_err(|_| VaultError::Tampered { what: what() })?;
+    if schema::record_key(s.kind, s.id) != key {
+        return Err(VaultError::Tampered { what: what() });
+    }
+    Ok(s)
+}
+
+/// Key bounds of one kind's rows: every key of `kind` sorts within `lo..hi`.
+pub(crate) fn kind_bounds(kind: RecordKind) -> ([u8; 1], [u8; 1]) {
+    ([schema::kind_byte(kind)], [schema::kind_byte(kind) + 1])
+}
