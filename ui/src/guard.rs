@@ -51,7 +51,10 @@ mod tests {
         assert!(g.key(code::KEY_BACKSPACE, false));
         assert!(g.key(code::KEY_DELETE, true));
         g.key(code::KEY_RIGHTALT, false);
-        assert!(!g.key(code::KEY_BACKSPACE, true), "plain Ctrl+Backspace is typing");
+        assert!(
+            !g.key(code::KEY_BACKSPACE, true),
+            "plain Ctrl+Backspace is typing"
+        );
     }
 
     #[test]

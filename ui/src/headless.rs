@@ -31,14 +31,19 @@ impl Platform for Headless {
 /// returns its window.
 pub fn install() -> Result<Rc<MinimalSoftwareWindow>, PlatformError> {
     let window = MinimalSoftwareWindow::new(RepaintBufferType::NewBuffer);
-    slint::platform::set_platform(Box::new(Headless { window: window.clone() }))
-        .map_err(|e| PlatformError::Other(format!("cannot install the headless platform: {e}")))?;
+    slint::platform::set_platform(Box::new(Headless {
+        window: window.clone(),
+    }))
+    .map_err(|e| PlatformError::Other(format!("cannot install the headless platform: {e}")))?;
     Ok(window)
 }
 
 /// Lets timers and animations run, then draws the window if anything changed. Returns the
 /// frame, or `None` when nothing needed drawing.
-pub fn draw(window: &MinimalSoftwareWindow, size: PhysicalSize) -> Option<SharedPixelBuffer<Rgb8Pixel>> {
+pub fn draw(
+    window: &MinimalSoftwareWindow,
+    size: PhysicalSize,
+) -> Option<SharedPixelBuffer<Rgb8Pixel>> {
     window.set_size(size);
     slint::platform::update_timers_and_animations();
     let mut frame = SharedPixelBuffer::<Rgb8Pixel>::new(size.width, size.height);

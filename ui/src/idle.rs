@@ -22,7 +22,9 @@ pub struct IdleLock {
 
 impl std::fmt::Debug for IdleLock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IdleLock").field("limit", &self.limit).finish_non_exhaustive()
+        f.debug_struct("IdleLock")
+            .field("limit", &self.limit)
+            .finish_non_exhaustive()
     }
 }
 

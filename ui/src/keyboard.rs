@@ -10,11 +10,13 @@ use crate::{KeyboardAdapter, MainWindow};
 /// Wires the keyboard's keys to the window.
 pub fn install(window: &MainWindow) {
     let weak = window.as_weak();
-    window.global::<KeyboardAdapter>().on_key_pressed(move |text| {
-        if let Some(window) = weak.upgrade() {
-            let w = window.window();
-            w.dispatch_event(WindowEvent::KeyPressed { text: text.clone() });
-            w.dispatch_event(WindowEvent::KeyReleased { text });
-        }
-    });
+    window
+        .global::<KeyboardAdapter>()
+        .on_key_pressed(move |text| {
+            if let Some(window) = weak.upgrade() {
+                let w = window.window();
+                w.dispatch_event(WindowEvent::KeyPressed { text: text.clone() });
+                w.dispatch_event(WindowEvent::KeyReleased { text });
+            }
+        });
 }

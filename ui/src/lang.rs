@@ -33,16 +33,66 @@ pub enum Keyboard {
 
 /// Every bundled language, English first.
 pub const LANGUAGES: &[Language] = &[
-    Language { code: "en", native: "English", rtl: false, keyboard: Keyboard::Latin },
-    Language { code: "fr", native: "Français", rtl: false, keyboard: Keyboard::Latin },
-    Language { code: "es", native: "Español", rtl: false, keyboard: Keyboard::Latin },
-    Language { code: "pt", native: "Português", rtl: false, keyboard: Keyboard::Latin },
-    Language { code: "ar", native: "العربية", rtl: true, keyboard: Keyboard::Arabic },
-    Language { code: "fa", native: "دری / فارسی", rtl: true, keyboard: Keyboard::Arabic },
-    Language { code: "so", native: "Soomaali", rtl: false, keyboard: Keyboard::Latin },
-    Language { code: "sw", native: "Kiswahili", rtl: false, keyboard: Keyboard::Latin },
-    Language { code: "bn", native: "বাংলা", rtl: false, keyboard: Keyboard::Latin },
-    Language { code: "my", native: "မြန်မာ", rtl: false, keyboard: Keyboard::Latin },
+    Language {
+        code: "en",
+        native: "English",
+        rtl: false,
+        keyboard: Keyboard::Latin,
+    },
+    Language {
+        code: "fr",
+        native: "Français",
+        rtl: false,
+        keyboard: Keyboard::Latin,
+    },
+    Language {
+        code: "es",
+        native: "Español",
+        rtl: false,
+        keyboard: Keyboard::Latin,
+    },
+    Language {
+        code: "pt",
+        native: "Português",
+        rtl: false,
+        keyboard: Keyboard::Latin,
+    },
+    Language {
+        code: "ar",
+        native: "العربية",
+        rtl: true,
+        keyboard: Keyboard::Arabic,
+    },
+    Language {
+        code: "fa",
+        native: "دری / فارسی",
+        rtl: true,
+        keyboard: Keyboard::Arabic,
+    },
+    Language {
+        code: "so",
+        native: "Soomaali",
+        rtl: false,
+        keyboard: Keyboard::Latin,
+    },
+    Language {
+        code: "sw",
+        native: "Kiswahili",
+        rtl: false,
+        keyboard: Keyboard::Latin,
+    },
+    Language {
+        code: "bn",
+        native: "বাংলা",
+        rtl: false,
+        keyboard: Keyboard::Latin,
+    },
+    Language {
+        code: "my",
+        native: "မြန်မာ",
+        rtl: false,
+        keyboard: Keyboard::Latin,
+    },
 ];
 
 /// Looks a language up by its code.
@@ -60,9 +110,12 @@ pub struct UnknownLanguage(pub String);
 pub fn apply(window: &MainWindow, code: &str) -> Result<(), UnknownLanguage> {
     let language = find(code).ok_or_else(|| UnknownLanguage(code.to_owned()))?;
     // English is the source text: selecting it means "no catalogue".
-    let selected = if language.code == "en" { "" } else { language.code };
-    slint::select_bundled_translation(selected)
-        .map_err(|_| UnknownLanguage(code.to_owned()))?;
+    let selected = if language.code == "en" {
+        ""
+    } else {
+        language.code
+    };
+    slint::select_bundled_translation(selected).map_err(|_| UnknownLanguage(code.to_owned()))?;
     window.global::<Theme>().set_rtl(language.rtl);
     let keyboard = window.global::<KeyboardAdapter>();
     let letters = match language.keyboard {

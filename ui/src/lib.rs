@@ -20,9 +20,10 @@
 //! lang::apply(&window, "ar").expect("Arabic is bundled");
 //! ```
 
+// The code Slint generates for `ui/main.slint`; this workspace's lints do not apply to it.
+#[allow(missing_debug_implementations, unreachable_pub)]
+#[allow(clippy::all, clippy::pedantic, clippy::unwrap_used, clippy::todo)]
 mod generated {
-    // The code Slint generates for `ui/main.slint`; lints of this workspace do not apply to it.
-    #![allow(missing_debug_implementations, unreachable_pub, clippy::all, clippy::pedantic)]
     slint::include_modules!();
 }
 

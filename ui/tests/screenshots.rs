@@ -10,8 +10,6 @@ use std::path::PathBuf;
 use fieldkit_ui::{AppState, MainWindow, Page, lang};
 use slint::ComponentHandle;
 
-
-
 /// Fraction of pixels that may differ, and by how much a channel may differ before a pixel
 /// counts as different.
 const MAX_DIFFERENT_PIXELS: f64 = 0.005;
@@ -34,7 +32,9 @@ fn reference_dir() -> PathBuf {
 
 fn decode(path: &std::path::Path) -> Option<(u32, u32, Vec<u8>)> {
     let file = std::fs::File::open(path).ok()?;
-    let mut reader = png::Decoder::new(std::io::BufReader::new(file)).read_info().ok()?;
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .ok()?;
     let mut buf = vec![0; reader.output_buffer_size()?];
     let info = reader.next_frame(&mut buf).ok()?;
     buf.truncate(info.buffer_size());
@@ -47,8 +47,15 @@ fn decode(path: &std::path::Path) -> Option<(u32, u32, Vec<u8>)> {
 }
 
 fn rgb_of(window: &MainWindow) -> (u32, u32, Vec<u8>) {
-    let shot = window.window().take_snapshot().expect("the software renderer takes a snapshot");
-    let rgb = shot.as_bytes().chunks(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+    let shot = window
+        .window()
+        .take_snapshot()
+        .expect("the software renderer takes a snapshot");
+    let rgb = shot
+        .as_bytes()
+        .chunks(4)
+        .flat_map(|p| [p[0], p[1], p[2]])
+        .collect();
     (shot.width(), shot.height(), rgb)
 }
 
@@ -57,7 +64,9 @@ fn save(path: &std::path::Path, (w, h, rgb): &(u32, u32, Vec<u8>)) {
     let mut enc = png::Encoder::new(std::io::BufWriter::new(file), *w, *h);
     enc.set_color(png::ColorType::Rgb);
     enc.set_depth(png::BitDepth::Eight);
-    enc.write_header().and_then(|mut wr| wr.write_image_data(rgb)).expect("write reference PNG");
+    enc.write_header()
+        .and_then(|mut wr| wr.write_image_data(rgb))
+        .expect("write reference PNG");
 }
 
 #[test]
@@ -84,18 +93,27 @@ fn every_screen_matches_its_reference_in_english_and_arabic() {
                 }
                 save(&out.join(&file), &got);
                 let Some(want) = decode(&reference) else {
-                    failures.push(format!("{file}: no reference (run with FIELDKIT_UPDATE_SCREENSHOTS=1)"));
+                    failures.push(format!(
+                        "{file}: no reference (run with FIELDKIT_UPDATE_SCREENSHOTS=1)"
+                    ));
                     continue;
                 };
                 if (want.0, want.1) != (got.0, got.1) {
-                    failures.push(format!("{file}: size {}x{} != reference {}x{}", got.0, got.1, want.0, want.1));
+                    failures.push(format!(
+                        "{file}: size {}x{} != reference {}x{}",
+                        got.0, got.1, want.0, want.1
+                    ));
                     continue;
                 }
                 let differing = want
                     .2
                     .chunks(3)
                     .zip(got.2.chunks(3))
-                    .filter(|(a, b)| a.iter().zip(b.iter()).any(|(x, y)| x.abs_diff(*y) > CHANNEL_TOLERANCE))
+                    .filter(|(a, b)| {
+                        a.iter()
+                            .zip(b.iter())
+                            .any(|(x, y)| x.abs_diff(*y) > CHANNEL_TOLERANCE)
+                    })
                     .count();
                 let fraction = differing as f64 / f64::from(w * h);
                 if fraction > MAX_DIFFERENT_PIXELS {
@@ -109,5 +127,9 @@ fn every_screen_matches_its_reference_in_english_and_arabic() {
             }
         }
     }
-    assert!(failures.is_empty(), "screens differ from their references:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "screens differ from their references:\n{}",
+        failures.join("\n")
+    );
 }

@@ -42,17 +42,23 @@ fn slint_files(dir: &Path, out: &mut Vec<PathBuf>) {
 /// Every `@tr("…")` and `@tr("…" | "…" % n)` in the `.slint` sources.
 fn tr_calls() -> Vec<Key> {
     let mut files = Vec::new();
-    slint_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("ui"), &mut files);
+    slint_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("ui"),
+        &mut files,
+    );
     let mut keys = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(&file).expect("read .slint");
         let mut rest = text.as_str();
         while let Some(at) = rest.find("@tr(") {
             rest = rest[at + 4..].trim_start();
-            let (msg, after) = quoted(rest).unwrap_or_else(|| panic!("{}: @tr without a string", file.display()));
+            let (msg, after) =
+                quoted(rest).unwrap_or_else(|| panic!("{}: @tr without a string", file.display()));
             let after = after.trim_start();
             let plural = after.strip_prefix('|').map(|p| {
-                quoted(p.trim_start()).unwrap_or_else(|| panic!("{}: bad plural in @tr", file.display())).0
+                quoted(p.trim_start())
+                    .unwrap_or_else(|| panic!("{}: bad plural in @tr", file.display()))
+                    .0
             });
             let key = (msg, plural);
             if !keys.contains(&key) {
@@ -74,9 +80,18 @@ struct Catalogue {
 /// `msgid`, `msgid_plural`, `msgstr` and `msgstr[i]`.
 fn read_po(path: &Path) -> Catalogue {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut cat = Catalogue { nplurals: 0, singular: BTreeMap::new(), plural: BTreeMap::new() };
-    let (mut id, mut id_plural, mut forms, mut single) = (None::<String>, None::<String>, Vec::new(), None::<String>);
-    let mut flush = |id: &mut Option<String>, idp: &mut Option<String>, forms: &mut Vec<String>, single: &mut Option<String>, cat: &mut Catalogue| {
+    let mut cat = Catalogue {
+        nplurals: 0,
+        singular: BTreeMap::new(),
+        plural: BTreeMap::new(),
+    };
+    let (mut id, mut id_plural, mut forms, mut single) =
+        (None::<String>, None::<String>, Vec::new(), None::<String>);
+    let flush = |id: &mut Option<String>,
+                 idp: &mut Option<String>,
+                 forms: &mut Vec<String>,
+                 single: &mut Option<String>,
+                 cat: &mut Catalogue| {
         if let Some(msgid) = id.take() {
             match idp.take() {
                 Some(p) => {
@@ -87,7 +102,12 @@ fn read_po(path: &Path) -> Catalogue {
                         if msgid.is_empty() {
                             let header = s;
                             if let Some(n) = header.split("nplurals=").nth(1) {
-                                cat.nplurals = n.chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap_or(0);
+                                cat.nplurals = n
+                                    .chars()
+                                    .take_while(char::is_ascii_digit)
+                                    .collect::<String>()
+                                    .parse()
+                                    .unwrap_or(0);
                             }
                         } else {
                             cat.singular.insert(msgid, s);
@@ -127,8 +147,15 @@ fn read_po(path: &Path) -> Catalogue {
 #[test]
 fn every_text_on_screen_is_translated_in_every_bundled_language() {
     let keys = tr_calls();
-    assert!(keys.len() > 150, "the extractor found only {} texts; it is broken", keys.len());
-    assert!(keys.iter().any(|(_, p)| p.is_some()), "the extractor found no plural texts");
+    assert!(
+        keys.len() > 150,
+        "the extractor found only {} texts; it is broken",
+        keys.len()
+    );
+    assert!(
+        keys.iter().any(|(_, p)| p.is_some()),
+        "the extractor found no plural texts"
+    );
     let mut missing = Vec::new();
     for language in LANGUAGES.iter().filter(|l| l.code != "en") {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -136,20 +163,31 @@ fn every_text_on_screen_is_translated_in_every_bundled_language() {
             .join(language.code)
             .join("LC_MESSAGES/fieldkit-ui.po");
         let cat = read_po(&path);
-        assert!(cat.nplurals >= 1, "{}: no Plural-Forms header", language.code);
+        assert!(
+            cat.nplurals >= 1,
+            "{}: no Plural-Forms header",
+            language.code
+        );
         for (msg, plural) in &keys {
             match plural {
                 None => match cat.singular.get(msg) {
                     Some(t) if !t.trim().is_empty() => {
                         let holes = |s: &str| s.matches("{}").count();
                         if holes(t) != holes(msg) {
-                            missing.push(format!("{}: {msg:?} has {} placeholders, its translation {}", language.code, holes(msg), holes(t)));
+                            missing.push(format!(
+                                "{}: {msg:?} has {} placeholders, its translation {}",
+                                language.code,
+                                holes(msg),
+                                holes(t)
+                            ));
                         }
                     }
                     _ => missing.push(format!("{}: {msg:?}", language.code)),
                 },
                 Some(p) => match cat.plural.get(&(msg.clone(), p.clone())) {
-                    Some(forms) if forms.len() == cat.nplurals && forms.iter().all(|f| !f.trim().is_empty()) => {}
+                    Some(forms)
+                        if forms.len() == cat.nplurals
+                            && forms.iter().all(|f| !f.trim().is_empty()) => {}
                     Some(forms) => missing.push(format!(
                         "{}: {msg:?} has {} plural forms, the language has {}",
                         language.code,
@@ -161,7 +199,11 @@ fn every_text_on_screen_is_translated_in_every_bundled_language() {
             }
         }
     }
-    assert!(missing.is_empty(), "untranslated texts:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "untranslated texts:\n{}",
+        missing.join("\n")
+    );
 }
 
 #[test]
@@ -177,6 +219,11 @@ fn the_reader_finds_a_missing_translation() {
     let cat = read_po(&po);
     assert_eq!(cat.nplurals, 3);
     assert_eq!(cat.singular.get("A").map(String::as_str), Some(""));
-    assert_eq!(cat.plural.get(&("{n} x".into(), "{n} xs".into())).map(Vec::len), Some(2));
+    assert_eq!(
+        cat.plural
+            .get(&("{n} x".into(), "{n} xs".into()))
+            .map(Vec::len),
+        Some(2)
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

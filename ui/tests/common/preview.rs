@@ -21,13 +21,20 @@ fn text(key: &str, value: &str, error: &str) -> FormField {
 fn choice(key: &str, values: &[&str], checked: &[&str], multi: bool) -> FormField {
     FormField {
         key: key.into(),
-        kind: if multi { FieldKind::Multi } else { FieldKind::Choice },
+        kind: if multi {
+            FieldKind::Multi
+        } else {
+            FieldKind::Choice
+        },
         value: SharedString::default(),
         error: SharedString::default(),
         options: model(
             values
                 .iter()
-                .map(|v| ChoiceOption { value: (*v).into(), checked: checked.contains(v) })
+                .map(|v| ChoiceOption {
+                    value: (*v).into(),
+                    checked: checked.contains(v),
+                })
                 .collect(),
         ),
     }
@@ -49,16 +56,30 @@ pub fn fill(window: &MainWindow) {
     home.set_urgent(3);
     home.set_pending_matches(5);
     home.set_alerts(model(vec![
-        AlertItem { id: "a".into(), name: "محمد يوسف".into(), reason: "unaccompanied, 7 years".into() },
-        AlertItem { id: "b".into(), name: "Amina Hassan".into(), reason: "associated with armed groups".into() },
+        AlertItem {
+            id: "a".into(),
+            name: "محمد يوسف".into(),
+            reason: "unaccompanied, 7 years".into(),
+        },
+        AlertItem {
+            id: "b".into(),
+            name: "Amina Hassan".into(),
+            reason: "associated with armed groups".into(),
+        },
     ]));
 
     let cases = window.global::<CaseListAdapter>();
     cases.set_total(1248);
     cases.set_shown(1248);
     cases.set_concerns(model(vec![
-        FilterOption { value: "unaccompanied".into(), label: "unaccompanied".into() },
-        FilterOption { value: "separated".into(), label: "separated".into() },
+        FilterOption {
+            value: "unaccompanied".into(),
+            label: "unaccompanied".into(),
+        },
+        FilterOption {
+            value: "separated".into(),
+            label: "separated".into(),
+        },
     ]));
     let names = [
         ("Muhammad Yusuf", "male · 9 · Block C", "high", true),
@@ -110,7 +131,12 @@ pub fn fill(window: &MainWindow) {
     tracing.set_matches_found(2);
     tracing.set_inquirer(model(vec![
         text("relation_name", "Halima Yusuf", ""),
-        choice("relation", &["mother", "father", "aunt", "uncle", "other"], &["mother"], false),
+        choice(
+            "relation",
+            &["mother", "father", "aunt", "uncle", "other"],
+            &["mother"],
+            false,
+        ),
         text("relation_telephone", "", ""),
     ]));
     tracing.set_child(model(vec![
@@ -122,8 +148,20 @@ pub fn fill(window: &MainWindow) {
 
     let review = window.global::<ReviewAdapter>();
     review.set_pending(model(vec![
-        MatchRow { id: "m1".into(), case_name: "Muhammad Yusuf".into(), trace_name: "محمد يوسف".into(), likely: true, score: "21.4".into() },
-        MatchRow { id: "m2".into(), case_name: "Halima Abdi".into(), trace_name: "Halimo Cabdi".into(), likely: false, score: "9.8".into() },
+        MatchRow {
+            id: "m1".into(),
+            case_name: "Muhammad Yusuf".into(),
+            trace_name: "محمد يوسف".into(),
+            likely: true,
+            score: "21.4".into(),
+        },
+        MatchRow {
+            id: "m2".into(),
+            case_name: "Halima Abdi".into(),
+            trace_name: "Halimo Cabdi".into(),
+            likely: false,
+            score: "9.8".into(),
+        },
     ]));
     review.set_selected("m1".into());
     review.set_likely(true);
@@ -131,11 +169,46 @@ pub fn fill(window: &MainWindow) {
     review.set_case_title("Muhammad Yusuf".into());
     review.set_trace_title("Halima Yusuf".into());
     review.set_explanation(model(vec![
-        ExplainRow { field: "name".into(), case_value: "Muhammad Yusuf".into(), trace_value: "محمد يوسف".into(), weight: "+12.1".into(), agrees: true, disagrees: false },
-        ExplainRow { field: "sex".into(), case_value: "male".into(), trace_value: "male".into(), weight: "+1.0".into(), agrees: true, disagrees: false },
-        ExplainRow { field: "age".into(), case_value: "9".into(), trace_value: "11".into(), weight: "+0.8".into(), agrees: true, disagrees: false },
-        ExplainRow { field: "relation_name".into(), case_value: "Halima Yusuf".into(), trace_value: "Halima Yusuf".into(), weight: "+6.4".into(), agrees: true, disagrees: false },
-        ExplainRow { field: "location_separation".into(), case_value: "Gate 2".into(), trace_value: "Market".into(), weight: "−0.9".into(), agrees: false, disagrees: true },
+        ExplainRow {
+            field: "name".into(),
+            case_value: "Muhammad Yusuf".into(),
+            trace_value: "محمد يوسف".into(),
+            weight: "+12.1".into(),
+            agrees: true,
+            disagrees: false,
+        },
+        ExplainRow {
+            field: "sex".into(),
+            case_value: "male".into(),
+            trace_value: "male".into(),
+            weight: "+1.0".into(),
+            agrees: true,
+            disagrees: false,
+        },
+        ExplainRow {
+            field: "age".into(),
+            case_value: "9".into(),
+            trace_value: "11".into(),
+            weight: "+0.8".into(),
+            agrees: true,
+            disagrees: false,
+        },
+        ExplainRow {
+            field: "relation_name".into(),
+            case_value: "Halima Yusuf".into(),
+            trace_value: "Halima Yusuf".into(),
+            weight: "+6.4".into(),
+            agrees: true,
+            disagrees: false,
+        },
+        ExplainRow {
+            field: "location_separation".into(),
+            case_value: "Gate 2".into(),
+            trace_value: "Market".into(),
+            weight: "−0.9".into(),
+            agrees: false,
+            disagrees: true,
+        },
     ]));
 
     let status = window.global::<StatusAdapter>();
@@ -148,21 +221,40 @@ pub fn fill(window: &MainWindow) {
     status.set_charger("bulk".into());
     status.set_queued(4);
     status.set_links(model(vec![
-        LinkRow { name: "LoRa".into(), state: "idle".into(), last_sync: "10:42".into() },
-        LinkRow { name: "Cellular".into(), state: "off (saver)".into(), last_sync: "yesterday".into() },
+        LinkRow {
+            name: "LoRa".into(),
+            state: "idle".into(),
+            last_sync: "10:42".into(),
+        },
+        LinkRow {
+            name: "Cellular".into(),
+            state: "off (saver)".into(),
+            last_sync: "yesterday".into(),
+        },
     ]));
 
     let settings = window.global::<SettingsAdapter>();
     settings.set_languages(model(
         lang::LANGUAGES
             .iter()
-            .map(|l| LanguageOption { code: l.code.into(), native: l.native.into() })
+            .map(|l| LanguageOption {
+                code: l.code.into(),
+                native: l.native.into(),
+            })
             .collect(),
     ));
     settings.set_caseworker("amina".into());
     settings.set_supervisor(true);
     settings.set_caseworkers(model(vec![
-        CaseworkerRow { user: "amina".into(), display: "Amina K.".into(), role: "supervisor".into() },
-        CaseworkerRow { user: "yusuf".into(), display: "Yusuf O.".into(), role: "caseworker".into() },
+        CaseworkerRow {
+            user: "amina".into(),
+            display: "Amina K.".into(),
+            role: "supervisor".into(),
+        },
+        CaseworkerRow {
+            user: "yusuf".into(),
+            display: "Yusuf O.".into(),
+            role: "caseworker".into(),
+        },
     ]));
 }
