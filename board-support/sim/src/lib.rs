@@ -6,10 +6,16 @@
 //! policy through the same drivers as the board over days of weather ([`weather`]).
 //! For sync, the radios: RAK3172 LoRa modules joined by a simulated air with loss, SNR and
 //! time on air ([`lora`]), and a SIM7600/EG25-G modem whose signal follows the simulated
-//! hour ([`cellular`]), each on its own pseudo-terminal, speaking the AT vectors' lines.
+//! hour ([`cellular`]), each on its own pseudo-terminal, speaking the AT vectors' lines;
+//! and the reunion field trial over them ([`reunion`]).
 //!
-//! **Never:** lets the policy see the weather or the model directly; the policy gets only
-//! what the drivers read. Never opens a real device.
+//! For judging policies: seeded families of weather ([`climate`]), the oracle that plans with
+//! the whole trace known, the limit of what the kit could have done ([`oracle`]), and the
+//! evaluation of policies against it over many traces ([`eval`]).
+//!
+//! **Never:** lets a policy see the weather or the model directly; a policy gets only what
+//! the drivers read. The one exception is the oracle, which is not a policy a kit can run:
+//! it is the measure the others are judged by. Never opens a real device.
 //!
 //! ```
 //! use fieldkit_power::{AlwaysOn, PowerPolicy};
@@ -22,12 +28,16 @@
 //! ```
 
 pub mod cellular;
+pub mod climate;
 pub mod clock;
+pub mod eval;
 pub mod i2c;
 pub mod live;
 pub mod lora;
 pub mod model;
+pub mod oracle;
 pub mod pty;
+pub mod reunion;
 pub mod run;
 pub mod speak;
 pub mod weather;

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use fieldkit_drivers::at::{LineEvent, LineReader, hex_decode, hex_encode};
 use fieldkit_drivers::lora::{Bandwidth, Modulation};
+use fieldkit_drivers::rak3172::{LoraError, P2pConfig, Packet, Rak3172};
 use serialport::TTYPort;
 
 use crate::pty::{PtyError, Worker, pty_pair};
@@ -780,4 +781,53 @@ impl ModuleLoop {
         }
         out
     }
+}
+
+/// The real driver on the kit's end of a module's line.
+pub type KitRadio = Rak3172<TTYPort>;
+
+/// Why a driven module could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum RadioError {
+    /// The pseudo-terminal or thread.
+    #[error(transparent)]
+    Pty(#[from] PtyError),
+    /// The driver.
+    #[error(transparent)]
+    Driver(#[from] LoraError),
+}
+
+impl Air {
+    /// A module with the real driver on its line, started (switched to P2P if `p2p` is
+    /// false) and configured with the P2P defaults.
+    pub fn driven(
+        &self,
+        firmware: Firmware,
+        p2p: bool,
+    ) -> Result<(SimRak3172, KitRadio), RadioError> {
+        let (module, port) = self.module(firmware, p2p)?;
+        let mut radio = Rak3172::new(port);
+        radio.start()?;
+        radio.configure(P2pConfig::default())?;
+        Ok((module, radio))
+    }
+}
+
+/// `tx` sends `frame` while `rx` listens for up to `window`: what `rx` heard. (Half-duplex
+/// radios: the listener opens its window first.)
+pub fn exchange(
+    tx: &mut KitRadio,
+    rx: &mut KitRadio,
+    now_ms: u64,
+    frame: &[u8],
+    window: Duration,
+) -> Result<Option<Packet>, LoraError> {
+    std::thread::scope(|s| {
+        let listener = s.spawn(|| rx.receive(window));
+        std::thread::sleep(Duration::from_millis(60));
+        let sent = tx.send(now_ms, frame);
+        let heard = listener.join().unwrap_or(Err(LoraError::Silent("receive")));
+        sent?;
+        heard
+    })
 }

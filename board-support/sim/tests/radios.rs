@@ -7,11 +7,11 @@ use std::time::Duration;
 use fieldkit_drivers::at::cellular::RegStatus;
 use fieldkit_drivers::lora::DutyCycle;
 use fieldkit_drivers::modem::{Modem, ModemError, ModemModel};
-use fieldkit_drivers::rak3172::{LoraError, P2pConfig, Rak3172};
+use fieldkit_drivers::rak3172::{LoraError, Packet};
 use fieldkit_power::Timestamp;
 use fieldkit_sim::cellular::{ModemConfig, ModemKind, SignalDay, SimCard, SimModem};
 use fieldkit_sim::clock::SimClock;
-use fieldkit_sim::lora::{Air, AirConfig, Firmware};
+use fieldkit_sim::lora::{self, Air, AirConfig, Firmware, KitRadio, SimRak3172};
 
 fn air(loss: u8) -> Air {
     Air::new(AirConfig {
@@ -24,32 +24,18 @@ fn air(loss: u8) -> Air {
 }
 
 /// A started, configured driver on a new module.
-fn radio(
-    air: &Air,
-    firmware: Firmware,
-    p2p: bool,
-) -> (fieldkit_sim::lora::SimRak3172, Rak3172<serialport::TTYPort>) {
-    let (module, port) = air.module(firmware, p2p).expect("module");
-    let mut r = Rak3172::new(port);
-    let v = r.start().expect("start");
-    assert_eq!(v.legacy, firmware == Firmware::V1_0_2);
-    r.configure(P2pConfig::default()).expect("configure");
+fn radio(air: &Air, firmware: Firmware, p2p: bool) -> (SimRak3172, KitRadio) {
+    let (module, r) = air.driven(firmware, p2p).expect("module and driver");
+    assert_eq!(
+        r.version().map(|v| v.legacy),
+        Some(firmware == Firmware::V1_0_2)
+    );
     (module, r)
 }
 
 /// `tx` sends `payload` while `rx` listens; returns what `rx` heard.
-fn exchange(
-    tx: &mut Rak3172<serialport::TTYPort>,
-    rx: &mut Rak3172<serialport::TTYPort>,
-    now_ms: u64,
-    payload: &[u8],
-) -> Option<fieldkit_drivers::rak3172::Packet> {
-    std::thread::scope(|s| {
-        let listener = s.spawn(|| rx.receive(Duration::from_millis(1500)).expect("receive"));
-        std::thread::sleep(Duration::from_millis(150));
-        tx.send(now_ms, payload).expect("send");
-        listener.join().expect("listener")
-    })
+fn exchange(tx: &mut KitRadio, rx: &mut KitRadio, now_ms: u64, payload: &[u8]) -> Option<Packet> {
+    lora::exchange(tx, rx, now_ms, payload, Duration::from_millis(1500)).expect("exchange")
 }
 
 #[test]

@@ -7,38 +7,24 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use fieldkit_domain::{DeviceId, FieldValue, Hlc, Op, RecordId, RecordKind};
-use fieldkit_drivers::rak3172::{P2pConfig, Packet, Rak3172};
-use fieldkit_sim::lora::{Air, AirConfig, Firmware, SimRak3172};
+use fieldkit_drivers::rak3172::Packet;
+use fieldkit_sim::lora::{self, Air, AirConfig, Firmware, KitRadio};
 use fieldkit_sync::counter::{ReplayWindow, Reservation, SendCounter};
 use fieldkit_sync::endpoint::Endpoint;
 use fieldkit_sync::hub::{Hub, HubEvent, KitState};
 use fieldkit_sync::message::{Alert, Body, Priority};
 use fieldkit_sync::seal::{Channel, LinkKeys, StaticKey};
-use serialport::TTYPort;
 
-type Radio = Rak3172<TTYPort>;
+type Radio = KitRadio;
 
 fn ok(_: Reservation) -> Result<(), Infallible> {
     Ok(())
 }
 
-fn radio(air: &Air, firmware: Firmware) -> (SimRak3172, Radio) {
-    let (module, port) = air.module(firmware, true).expect("module");
-    let mut r = Rak3172::new(port);
-    r.start().expect("start");
-    r.configure(P2pConfig::default()).expect("configure");
-    (module, r)
-}
-
 /// `tx` sends `frame` while `rx` listens; what `rx` heard.
 fn exchange(tx: &mut Radio, rx: &mut Radio, now_ms: u64, frame: &[u8]) -> Option<Packet> {
-    std::thread::scope(|s| {
-        let listener = s.spawn(|| rx.receive(Duration::from_millis(700)).expect("receive"));
-        std::thread::sleep(Duration::from_millis(80));
-        tx.send(now_ms, frame)
-            .expect("within the duty-cycle budget");
-        listener.join().expect("listener")
-    })
+    lora::exchange(tx, rx, now_ms, frame, Duration::from_millis(700))
+        .expect("within the duty-cycle budget")
 }
 
 #[test]
@@ -49,8 +35,8 @@ fn an_alert_and_a_record_cross_a_lossy_lora_link_once() {
         seed: 11,
         ..AirConfig::default()
     });
-    let (_km, mut kit_radio) = radio(&air, Firmware::V5_0_0);
-    let (_hm, mut hub_radio) = radio(&air, Firmware::V4_1_0);
+    let (_km, mut kit_radio) = air.driven(Firmware::V5_0_0, true).expect("radio");
+    let (_hm, mut hub_radio) = air.driven(Firmware::V4_1_0, true).expect("radio");
 
     let kit_key = StaticKey::from_bytes([0x21; 32]);
     let mut hub = Hub::new(StaticKey::from_bytes([0x22; 32]));

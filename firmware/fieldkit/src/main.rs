@@ -50,6 +50,8 @@ enum Command {
     /// Manage caseworkers.
     #[command(subcommand)]
     Caseworker(cmd::caseworker::CaseworkerCommand),
+    /// Sign in with the recovery key and set a caseworker's new PIN (after a wipe, or lost PINs).
+    Recover(cmd::recover::RecoverArgs),
     /// Register and manage children's cases.
     #[command(subcommand)]
     Case(cmd::records::CaseCommand),
@@ -72,6 +74,9 @@ enum Command {
     /// Family tracing: match tracing requests against cases.
     #[command(subcommand)]
     Trace(cmd::trace::TraceCommand),
+    /// Field trials in simulation (sync: `reunion`).
+    #[command(subcommand)]
+    Sim(cmd::sim::SimCommand),
 }
 
 fn install_logging(filter: &str) {
@@ -120,6 +125,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Kiosk(a) => cmd::kiosk::run(&ctx, a),
         Command::Init(a) => cmd::init::run(&ctx, a),
         Command::Caseworker(c) => cmd::caseworker::run(&ctx, c),
+        Command::Recover(a) => cmd::recover::run(&ctx, a),
         Command::Case(c) => cmd::records::run_case(&ctx, c),
         Command::Tracing(c) => cmd::records::run_tracing(&ctx, c),
         Command::Audit(c) => cmd::audit::run(&ctx, c),
@@ -128,5 +134,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config(c) => cmd::config::run(&ctx, c),
         Command::Power(c) => cmd::power::run(c),
         Command::Trace(c) => cmd::trace::run_with(&ctx, c),
+        Command::Sim(c) => cmd::sim::run_sim(c),
     }
 }
