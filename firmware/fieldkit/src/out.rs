@@ -35,9 +35,13 @@ pub fn stdout(args: fmt::Arguments<'_>, newline: bool) {
         return;
     }
     let mut out = io::stdout().lock();
-    let result = out
-        .write_fmt(args)
-        .and_then(|()| if newline { out.write_all(b"\n") } else { Ok(()) });
+    let result = out.write_fmt(args).and_then(|()| {
+        if newline {
+            out.write_all(b"\n")
+        } else {
+            Ok(())
+        }
+    });
     if let Err(e) = result {
         failed().get_or_insert(e);
     }
@@ -46,9 +50,13 @@ pub fn stdout(args: fmt::Arguments<'_>, newline: bool) {
 /// Writes to standard error; a failure is ignored (there is nowhere left to say so).
 pub fn stderr(args: fmt::Arguments<'_>, newline: bool) {
     let mut err = io::stderr().lock();
-    let _ = err
-        .write_fmt(args)
-        .and_then(|()| if newline { err.write_all(b"\n") } else { Ok(()) });
+    let _ = err.write_fmt(args).and_then(|()| {
+        if newline {
+            err.write_all(b"\n")
+        } else {
+            Ok(())
+        }
+    });
 }
 
 /// How standard output ended, after the command: flushed, or the first write error.
@@ -81,6 +89,8 @@ mod tests {
     #[test]
     fn a_broken_pipe_is_recognised_and_other_errors_are_not() {
         assert!(is_closed_pipe(&io::Error::from(io::ErrorKind::BrokenPipe)));
-        assert!(!is_closed_pipe(&io::Error::from(io::ErrorKind::StorageFull)));
+        assert!(!is_closed_pipe(&io::Error::from(
+            io::ErrorKind::StorageFull
+        )));
     }
 }

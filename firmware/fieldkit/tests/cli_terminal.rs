@@ -73,7 +73,15 @@ impl Kit {
 
     fn add_case(&self, name: &str) {
         self.ok(&[
-            "case", "add", "--name", name, "--sex", "female", "--age", "8", "--no-match",
+            "case",
+            "add",
+            "--name",
+            name,
+            "--sex",
+            "female",
+            "--age",
+            "8",
+            "--no-match",
         ]);
     }
 
@@ -165,12 +173,24 @@ fn a_subcommand_help_keeps_global_options_apart() {
     let help = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let own = help.find("Options:").expect("an Options section");
-    let global = help.find("Global options:").expect("a Global options section");
+    let global = help
+        .find("Global options:")
+        .expect("a Global options section");
     let section = |flag: &str| help.find(flag).unwrap_or_else(|| panic!("{flag}: {help}"));
     // The command's own flags come under Options, the ones every command takes after them.
     assert!(own < section("--name <NAME>") && section("--name <NAME>") < global);
-    for flag in ["--data-dir", "--user", "--pin-stdin", "--pin-fd", "--pin-file", "--no-wait"] {
-        assert!(section(flag) > global, "{flag} is not under Global options: {help}");
+    for flag in [
+        "--data-dir",
+        "--user",
+        "--pin-stdin",
+        "--pin-fd",
+        "--pin-file",
+        "--no-wait",
+    ] {
+        assert!(
+            section(flag) > global,
+            "{flag} is not under Global options: {help}"
+        );
     }
 }
 
@@ -291,7 +311,11 @@ fn a_script_gives_the_pin_by_descriptor_or_private_file_and_the_record_on_stdin(
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    sh.stdin.take().unwrap().write_all(record.as_bytes()).unwrap();
+    sh.stdin
+        .take()
+        .unwrap()
+        .write_all(record.as_bytes())
+        .unwrap();
     let out = sh.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
 
@@ -314,7 +338,10 @@ fn a_script_gives_the_pin_by_descriptor_or_private_file_and_the_record_on_stdin(
     let out = c.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let found = kit.ok(&["case", "search", "Rahimi", "--json"]);
-    assert!(found.contains("Nadia Rahimi") && found.contains("Samira Rahimi"), "{found}");
+    assert!(
+        found.contains("Nadia Rahimi") && found.contains("Samira Rahimi"),
+        "{found}"
+    );
 
     // A file the group or others can read, or a link to one, is refused before anything else.
     for mode in [0o640, 0o604, 0o660] {
@@ -343,7 +370,11 @@ fn a_script_gives_the_pin_by_descriptor_or_private_file_and_the_record_on_stdin(
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("a link is refused"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("a link is refused"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // A descriptor that is not open fails clearly.
     let out = kit
@@ -353,7 +384,11 @@ fn a_script_gives_the_pin_by_descriptor_or_private_file_and_the_record_on_stdin(
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("--pin-fd 9"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--pin-fd 9"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // There is no way to give a PIN on the command line or in the environment.
     let out = kit
@@ -363,5 +398,9 @@ fn a_script_gives_the_pin_by_descriptor_or_private_file_and_the_record_on_stdin(
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("unexpected argument"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("unexpected argument"),
+        "{}",
+        text(&out.stderr)
+    );
 }

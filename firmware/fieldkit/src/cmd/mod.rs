@@ -96,7 +96,12 @@ fn open_private_file(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
         OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY,
         Mode::empty(),
     )
-    .with_context(|| format!("--pin-file {}: cannot open it (a link is refused)", path.display()))?;
+    .with_context(|| {
+        format!(
+            "--pin-file {}: cannot open it (a link is refused)",
+            path.display()
+        )
+    })?;
     let file = std::fs::File::from(fd);
     let meta = file
         .metadata()
