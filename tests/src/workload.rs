@@ -354,7 +354,7 @@ impl<'a> Workload<'a> {
                 self.model.merges.insert(i, merge_count(c));
             }
         }
-        let workers = s.caseworkers()?;
+        let workers = s.caseworkers(now_ms)?;
         self.model.caseworkers = (1..)
             .take_while(|k| workers.iter().any(|w| w.username == caseworker(*k)))
             .count() as u64;
@@ -442,7 +442,9 @@ pub fn observe(
         ));
     }
     s.verify_audit().map_err(|e| format!("audit chain: {e}"))?;
-    let workers = s.caseworkers().map_err(|e| format!("caseworkers: {e}"))?;
+    let workers = s
+        .caseworkers(now_ms)
+        .map_err(|e| format!("caseworkers: {e}"))?;
     found.caseworkers = (1..)
         .take_while(|k| workers.iter().any(|w| w.username == caseworker(*k)))
         .count() as u64;

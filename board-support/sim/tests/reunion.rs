@@ -1,7 +1,7 @@
 //! A field trial in one process: a hub and two kits. Kit A has only LoRa (the real RAK3172
 //! driver over the simulated air); kit B has a cellular modem (the real modem driver powers
-//! it and waits for registration; the IP data path is stood in for by handing frames over
-//! in process, with the same frame loss, until the HTTP link exists). A registers a
+//! it and waits for registration) and reaches the hub by the HTTP link over IP (loopback in
+//! simulation), with the same frame loss as the air. A registers a
 //! separated child, B the mother's tracing request; the hub applies the operations it
 //! receives, matches across kits, and sends a match notice with its explanation to both.
 //! Then B's caseworker confirms the match and the decision reaches A through the hub. Run
@@ -16,6 +16,7 @@ use fieldkit_domain::{
     TracingRequest,
 };
 use fieldkit_drivers::modem::{Modem, ModemModel};
+use fieldkit_http::{HttpLink, HubServer};
 use fieldkit_match::matcher::{MatchSettings, match_changed};
 use fieldkit_match::profile::Locations;
 use fieldkit_power::Timestamp;
@@ -297,6 +298,7 @@ struct Report {
 
 /// A hub and two kits, and the links between them.
 struct Trial {
+    b_link: HttpLink,
     a_radio: Radio,
     gateway: Radio,
     hub: Hub,
@@ -312,7 +314,7 @@ struct Trial {
 }
 
 impl Trial {
-    fn new(loss: u8) -> Trial {
+    fn new(loss: u8, hub_url: &str) -> Trial {
         let air = Air::new(AirConfig {
             loss_percent: loss,
             time_scale: 0.02,
@@ -350,7 +352,9 @@ impl Trial {
         let b = KitSide::new(0x0B, &hub);
         let a_id = hub.enroll(a.key.public(), KitState::default()).expect("A");
         let b_id = hub.enroll(b.key.public(), KitState::default()).expect("B");
+        let b_link = HttpLink::new(hub_url, b_id, Duration::from_secs(5));
         Trial {
+            b_link,
             a_radio,
             gateway,
             hub,
@@ -416,7 +420,7 @@ impl Trial {
                 .all(|k| self.hub.endpoint(*k).is_some_and(|e| e.outbox().is_empty()))
     }
 
-    fn round(&mut self, restart_a: bool) {
+    fn round(&mut self, server: &HubServer, restart_a: bool) {
         self.report.rounds += 1;
         self.now += 30_000;
         let now = self.now;
@@ -436,14 +440,38 @@ impl Trial {
             self.a.restart(&self.hub);
             self.report.restarted = true;
         }
-        // Kit B, IP over cellular.
+        // Kit B: one HTTP exchange over the modem's IP path (loopback here); frames are
+        // lost on the way at the trial's rate, both ways.
+        let mut up = Vec::new();
         while let Some(f) = self.b.next_frame(now, IP_MTU) {
             self.report.ip_bytes += f.len() as u64;
             if !self.ip_loss.lost() {
-                self.hub_take(&f);
+                up.push(f);
             }
         }
-        // The hub answers: A over the gateway, B over IP.
+        let link = self.b_link.clone();
+        let answer = std::thread::scope(|s| {
+            let client = s.spawn(move || link.exchange(&up));
+            let served = server.serve_one(Duration::from_secs(5), |kit, frames| {
+                for f in &frames {
+                    self.hub_take(f);
+                }
+                let mut down = Vec::new();
+                while let Some(f) = self.hub_frame(kit, IP_MTU) {
+                    self.report.ip_bytes += f.len() as u64;
+                    if !self.ip_loss.lost() {
+                        down.push(f);
+                    }
+                }
+                down
+            });
+            assert_eq!(served.ok(), Some(true), "the hub served kit B");
+            client.join().expect("client thread")
+        });
+        for f in answer.expect("HTTP exchange") {
+            self.b.take(&f);
+        }
+        // The hub answers kit A over the gateway.
         for _ in 0..4 {
             let Some(f) = self.hub_frame(self.a_id, LORA_MTU) else {
                 break;
@@ -453,17 +481,13 @@ impl Trial {
                 self.a.take(&p);
             }
         }
-        while let Some(f) = self.hub_frame(self.b_id, IP_MTU) {
-            self.report.ip_bytes += f.len() as u64;
-            if !self.ip_loss.lost() {
-                self.b.take(&f);
-            }
-        }
     }
 }
 
 fn reunion(loss: u8, restart_a_at_round: Option<u32>) -> Report {
-    let mut t = Trial::new(loss);
+    let server = HubServer::bind("127.0.0.1:0").expect("hub's HTTP endpoint");
+    let base = format!("http://{}", server.local_addr().expect("address"));
+    let mut t = Trial::new(loss, &base);
     let (case_id, case_ops) = separated_child();
     let (request_id, request_ops) = mothers_request();
     t.a.endpoint.queue(&Body::Ops(case_ops));
@@ -474,7 +498,7 @@ fn reunion(loss: u8, restart_a_at_round: Option<u32>) -> Report {
     while (t.a.notices.is_empty() || t.b.notices.is_empty() || !t.settled()) && t.report.rounds < 60
     {
         let restart = restart_a_at_round == Some(t.report.rounds + 1);
-        t.round(restart);
+        t.round(&server, restart);
     }
     assert!(
         !t.a.notices.is_empty() && !t.b.notices.is_empty() && t.settled(),
@@ -510,7 +534,7 @@ fn reunion(loss: u8, restart_a_at_round: Option<u32>) -> Report {
     let mut more = 0;
     while (t.a.reviews.is_empty() || !t.settled()) && more < 40 {
         more += 1;
-        t.round(false);
+        t.round(&server, false);
     }
     assert_eq!(t.a.reviews, [decision], "the decision reached kit A once");
 

@@ -90,6 +90,8 @@ enum Command {
     /// Manage caseworkers.
     #[command(subcommand)]
     Caseworker(cmd::caseworker::CaseworkerCommand),
+    /// Sign in with the recovery key and set a caseworker's new PIN (after a wipe, or lost PINs).
+    Recover(cmd::recover::RecoverArgs),
     /// Register and manage children's cases.
     #[command(subcommand)]
     Case(cmd::records::CaseCommand),
@@ -186,6 +188,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Kiosk(a) => cmd::kiosk::run(&ctx, a),
         Command::Init(a) => cmd::init::run(&ctx, a),
         Command::Caseworker(c) => cmd::caseworker::run(&ctx, c),
+        Command::Recover(a) => cmd::recover::run(&ctx, a),
         Command::Case(c) => cmd::records::run_case(&ctx, c),
         Command::Tracing(c) => cmd::records::run_tracing(&ctx, c),
         Command::Audit(c) => cmd::audit::run(&ctx, c),
