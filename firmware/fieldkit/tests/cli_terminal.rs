@@ -71,6 +71,18 @@ impl Kit {
         text(&out.stdout)
     }
 
+    /// Runs with nothing on standard input, expecting a failure; its standard error.
+    fn refused(&self, args: &[&str]) -> String {
+        let out = self
+            .command()
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?} should fail");
+        text(&out.stderr)
+    }
+
     fn add_case(&self, name: &str) {
         self.ok(&[
             "case",
@@ -346,61 +358,18 @@ fn a_script_gives_the_pin_by_descriptor_or_private_file_and_the_record_on_stdin(
     // A file the group or others can read, or a link to one, is refused before anything else.
     for mode in [0o640, 0o604, 0o660] {
         let open = private_file(pins.path(), &format!("open-{mode:o}"), PIN, mode);
-        let out = kit
-            .command()
-            .arg("--pin-file")
-            .arg(&open)
-            .args(["case", "list"])
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        let err = text(&out.stderr);
-        assert!(!out.status.success());
+        let err = kit.refused(&["--pin-file", open.to_str().unwrap(), "case", "list"]);
         assert!(err.contains("chmod 600"), "{mode:o}: {err}");
         assert!(!err.contains(PIN), "{err}");
     }
     let link = pins.path().join("link");
     std::os::unix::fs::symlink(&pin, &link).unwrap();
-    let out = kit
-        .command()
-        .arg("--pin-file")
-        .arg(&link)
-        .args(["case", "list"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(
-        text(&out.stderr).contains("a link is refused"),
-        "{}",
-        text(&out.stderr)
-    );
-
+    let err = kit.refused(&["--pin-file", link.to_str().unwrap(), "case", "list"]);
+    assert!(err.contains("a link is refused"), "{err}");
     // A descriptor that is not open fails clearly.
-    let out = kit
-        .command()
-        .args(["--pin-fd", "9", "case", "list"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(
-        text(&out.stderr).contains("--pin-fd 9"),
-        "{}",
-        text(&out.stderr)
-    );
-
-    // There is no way to give a PIN on the command line or in the environment.
-    let out = kit
-        .command()
-        .args(["--pin", PIN, "case", "list"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(
-        text(&out.stderr).contains("unexpected argument"),
-        "{}",
-        text(&out.stderr)
-    );
+    let err = kit.refused(&["--pin-fd", "9", "case", "list"]);
+    assert!(err.contains("--pin-fd 9"), "{err}");
+    // There is no way to give a PIN on the command line.
+    let err = kit.refused(&["--pin", PIN, "case", "list"]);
+    assert!(err.contains("unexpected argument"), "{err}");
 }
