@@ -407,3 +407,34 @@ fn the_audit_trail_reads_as_dates_and_words_with_hashes_in_hex() {
         }
     }
 }
+
+#[test]
+fn a_negative_age_and_an_impossible_date_get_plain_answers() {
+    let kit = Kit::new();
+    let out = kit.run(
+        &[
+            "case", "add", "--name", "Ali", "--sex", "male", "--age", "-1",
+        ],
+        &[PIN],
+    );
+    let err = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(!err.contains("unexpected argument"), "{err}");
+    assert!(err.contains("age"), "{err}");
+    let out = kit.run(
+        &[
+            "case",
+            "add",
+            "--name",
+            "Ali",
+            "--sex",
+            "male",
+            "--dob",
+            "2015-02-30",
+        ],
+        &[PIN],
+    );
+    let err = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("does not exist"), "{err}");
+}
