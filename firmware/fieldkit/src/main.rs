@@ -109,14 +109,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .or_else(|| std::env::var("RUST_LOG").ok())
         .unwrap_or_else(|| config.log.filter.clone());
     install_logging(&filter);
+    let data_dir = cli
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| config.data_dir.clone());
+    let seams = cmd::hardware::Seams::configured(&config.security, &data_dir)?;
     let ctx = cmd::Ctx {
-        data_dir: cli
-            .data_dir
-            .clone()
-            .unwrap_or_else(|| config.data_dir.clone()),
+        data_dir,
         config,
         user: cli.user.clone(),
         pin_stdin: cli.pin_stdin,
+        seams,
     };
     match cli.command {
         Command::Kiosk(a) => cmd::kiosk::run(&ctx, a),

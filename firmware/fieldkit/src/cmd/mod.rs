@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use zeroize::Zeroizing;
 
-use fieldkit_vault::{FileAnchor, OpenOptions, Session, Vault};
+use fieldkit_vault::{OpenOptions, Session, Vault};
 
 use crate::config::Config;
 
@@ -35,6 +35,8 @@ pub struct Ctx {
     pub user: Option<String>,
     /// Credentials come on standard input, one per line.
     pub pin_stdin: bool,
+    /// The TPM (or software mode) as configured: every vault open goes through it.
+    pub seams: hardware::Seams,
 }
 
 /// Milliseconds since the Unix epoch, from the system clock: the only place the binary reads
@@ -72,11 +74,8 @@ impl Ctx {
         OpenOptions {
             indexer: Arc::new(MatcherIndexer),
             verify_on_open: self.config.security.verify_on_open,
-            // Software mode's rollback anchor: a counter beside the vault catches a vault file
-            // copied back on its own. A TPM's NV counter replaces it where the kit has one.
-            anchor: Some(Arc::new(FileAnchor::new(
-                self.data_dir.join("vault.anchor"),
-            ))),
+            hardware: self.seams.hardware.clone(),
+            anchor: Some(self.seams.anchor.clone()),
             boot_clock: Arc::new(crate::clock::ProcBootClock),
             ..OpenOptions::default()
         }
