@@ -75,6 +75,7 @@ enum Command {
     #[command(subcommand)]
     Trace(cmd::trace::TraceCommand),
     /// Field trials in simulation (sync: `reunion`).
+    #[cfg(feature = "simulation")]
     #[command(subcommand)]
     Sim(cmd::sim::SimCommand),
 }
@@ -137,6 +138,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config(c) => cmd::config::run(&ctx, c),
         Command::Power(c) => cmd::power::run(c),
         Command::Trace(c) => cmd::trace::run_with(&ctx, c),
+        #[cfg(feature = "simulation")]
         Command::Sim(c) => cmd::sim::run_sim(c),
     }
 }

@@ -22,6 +22,7 @@ pub mod kiosk;
 pub mod power;
 pub mod records;
 pub mod recover;
+#[cfg(feature = "simulation")]
 pub mod sim;
 pub mod trace;
 
