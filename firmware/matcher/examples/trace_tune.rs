@@ -41,6 +41,9 @@ fn main() {
     if let Ok(v) = std::env::var("MARGIN") {
         settings.likely_margin = v.parse().unwrap();
     }
+    if let Ok(v) = std::env::var("SURE") {
+        settings.likely_without_margin = v.parse().unwrap();
+    }
     let index = ProfileIndex::new(
         p.cases
             .par_iter()

@@ -75,6 +75,9 @@ pub struct MatchSettings {
     /// caseworker to tell apart, so both are possible. Tuned on the tuning seed of both
     /// populations with `examples/trace_tune.rs`.
     pub likely_margin: f32,
+    /// Total weight (bits) from which a likely match needs no margin: evidence this strong on
+    /// two records is one child registered twice, and both are likely.
+    pub likely_without_margin: f32,
     /// Total weight (bits) from which a match is possible; below it nothing is shown.
     pub possible: f32,
     /// Candidates the blocking index passes to the full comparison per query.
@@ -92,6 +95,7 @@ impl Default for MatchSettings {
             weights: Weights::default(),
             likely: 19.0,
             likely_margin: 2.0,
+            likely_without_margin: 26.0,
             possible: 8.0,
             candidates: 300,
             top: 20,
@@ -242,7 +246,10 @@ impl ProfileIndex {
         let mut not_clear = vec![false; scored.len().min(settings.top)];
         for (k, s) in scored.iter_mut().take(settings.top).enumerate() {
             let next = if k == 0 { second } else { best };
-            if s.2 == Likelihood::Likely && s.0 - next < settings.likely_margin {
+            if s.2 == Likelihood::Likely
+                && s.0 < settings.likely_without_margin
+                && s.0 - next < settings.likely_margin
+            {
                 s.2 = Likelihood::Possible;
                 not_clear[k] = true;
             }

@@ -131,13 +131,28 @@ fn a_likely_match_stands_clear_of_the_next() {
         alone.find(&sought, Side::Sought, &settings, false)[0].likelihood,
         Likelihood::Likely
     );
-    // Registered twice: neither stands clear, both are for the caseworker to compare.
+    // Two records that score alike with no more than names, sex and age (namesakes, or one
+    // child registered twice): neither stands clear, both are for the caseworker to compare.
+    let bare = json!({"name": "Amina Yusuf Ali", "sex": "female", "age": 9});
+    let bare_trace = request(
+        json!({"tracing_request_subform_section": [{"unique_id": "t1",
+        "name": "Amina Yusuf Ali", "sex": "female", "age": 9}]}),
+    );
+    let bare_sought = ChildProfile::from_trace(&bare_trace, &bare_trace.traces()[0], &loc, today());
+    let alike = ProfileIndex::new(vec![
+        ChildProfile::from_case(&case(bare.clone()), &loc, today()),
+        ChildProfile::from_case(&case(bare), &loc, today()),
+    ]);
+    let found = alike.find(&bare_sought, Side::Sought, &settings, true);
+    assert_eq!(found.len(), 2);
+    assert!(found[0].weight >= settings.likely, "{}", found[0].weight);
+    assert!(found.iter().all(|m| m.likelihood == Likelihood::Possible));
+    assert!(found[0].fields.iter().any(|f| f.field == "likelihood"));
+    // Overwhelming evidence on both is one child registered twice: both likely.
     let twice = ProfileIndex::new(vec![
         ChildProfile::from_case(&case(one.clone()), &loc, today()),
         ChildProfile::from_case(&case(one), &loc, today()),
     ]);
-    let found = twice.find(&sought, Side::Sought, &settings, true);
-    assert_eq!(found.len(), 2);
-    assert!(found.iter().all(|m| m.likelihood == Likelihood::Possible));
-    assert!(found[0].fields.iter().any(|f| f.field == "likelihood"));
+    let found = twice.find(&sought, Side::Sought, &settings, false);
+    assert!(found.iter().all(|m| m.likelihood == Likelihood::Likely));
 }

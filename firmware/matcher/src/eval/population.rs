@@ -22,6 +22,8 @@
 //! | family listed | mother 60 %, father 50 % (their names corrupted the same way), sibling 20 % | inquirer: mother 60 %, father 30 %, other relative 10 % |
 //! | nationality / language / ethnicity | 75 / 60 / 30 %, 3 % wrong | 80 / 60 / 30 % |
 //!
+//! | relatives' details (second stream) | mother and father listed: date of birth 30 %, nationality 50 %, ethnicity 30 %, religion 40 %, nickname 20 % (when the name has a short form) | inquirer's date of birth 30 % (mother or father), religion 40 %; the request's own separation date (±10 days) and place 40 % each; each trace's last home 30 % |
+//!
 //! Of the children families seek, 15 % were never registered (their traces have no
 //! true match); 4 % of registered children were registered twice (near-duplicates).
 //! Siblings separated together share parents, family name and separation: the
