@@ -1,17 +1,22 @@
 //! Scenarios that cross crates: realistic case data, and the vault under crashes, tampering and
 //! repeated wrong PINs.
 //!
-//! - [`cases`] generates realistic, deterministic case records (shared with the vault's
-//!   benchmark).
-//! - The `vault-writer` binary is the process the scenarios kill: it saves cases and reports
-//!   each acknowledged save on stdout, or makes one sign-in attempt.
-//! - `tests/vault_crash.rs`, `tests/vault_tamper.rs`, `tests/vault_lockout.rs` are the scenarios.
+//! - [`cases`] (from `fieldkit-testkit`) generates realistic, deterministic case records.
+//! - [`workload`] is the mixed workload the crash scenarios interrupt (saves, batches, edits,
+//!   merges, wrong PINs, sign-ins, PIN changes, new caseworkers) and the check of what a vault
+//!   holds afterwards.
+//! - The `vault-writer` binary is the process the scenarios kill: it runs the workload and
+//!   reports each step on stdout before and after it, or makes one sign-in attempt.
+//! - `tests/vault_crash.rs`, `tests/vault_power_cut.rs`, `tests/vault_tamper.rs`,
+//!   `tests/vault_lockout.rs` and `tests/any_record.rs` are the scenarios.
 //!
 //! Case `i` of a seed is always the same record, and an edit `n` of it is always the same edit,
 //! so a scenario that knows only which saves were acknowledged can rebuild what must be in the
 //! vault and compare field by field.
 
-pub mod cases;
+pub mod workload;
+
+pub use fieldkit_testkit::{Rng, cases};
 
 use std::path::Path;
 
@@ -60,7 +65,7 @@ const EDIT_MARK: &str = "[follow-up ";
 pub fn edited_case(seed: u64, index: u64, edits: u64) -> Case {
     let mut c = cases::case(seed, index);
     if edits > 0 {
-        let mut r = cases::Rng::new(seed ^ index.rotate_left(17) ^ edits.wrapping_mul(31));
+        let mut r = Rng::new(seed ^ index.rotate_left(17) ^ edits.wrapping_mul(31));
         let visit = *r.pick(&[
             "visited the foster family; the child is eating and sleeping better",
             "uncle reached by phone in the other camp; verification interview booked",
@@ -73,14 +78,6 @@ pub fn edited_case(seed: u64, index: u64, edits: u64) -> Case {
         c.tracing_status = Some(r.pick(&["open", "in_progress", "on_hold"]).to_string());
     }
     c
-}
-
-/// A case as the vault gives it back: subform entries are keyed by `unique_id` (so edits from
-/// two kits merge per entry), and come back in `unique_id` order, not in entry order.
-pub fn canonical(mut case: Case) -> Case {
-    case.family_details_section
-        .sort_by(|a, b| a.unique_id.cmp(&b.unique_id));
-    case
 }
 
 /// [`edited_case`] as a record.

@@ -1,12 +1,17 @@
-//! Drivers for the kit's power hardware: the MAX17048 fuel gauge and INA226/INA219 current
-//! monitors over `embedded_hal::i2c::I2c`, and the charge controllers' serial protocols as
-//! sans-IO codecs (Victron VE.Direct TEXT, Modbus RTU for Renogy Rover and EPEver Tracer).
+//! Drivers for the kit's hardware: the MAX17048 fuel gauge and INA226/INA219 current
+//! monitors over `embedded_hal::i2c::I2c`, the charge controllers' serial protocols as
+//! sans-IO codecs (Victron VE.Direct TEXT, Modbus RTU for Renogy Rover and EPEver Tracer),
+//! and the radios: AT lines of the RAK3172 LoRa module and SIM7600/EG25-G modems ([`at`]),
+//! LoRa time on air and the duty-cycle budget ([`lora`]).
 //!
-//! **Never:** allocates in the codecs or drivers (`heapless` for buffers), panics on any
-//! input, holds a clock, or opens a device. Codecs take bytes and return frames, "need
+//! **Never:** allocates in the codecs or the I2C drivers (`heapless` for buffers), panics
+//! on any input, holds a clock in a codec, or opens a device. The std serial transports
+//! wait on `Instant` only for reply timeouts; time that decides anything (the duty-cycle
+//! budget) is passed in by the caller. Codecs take bytes and return frames, "need
 //! more" or an error; drivers take the bus they are given and hand it back. With the `std`
 //! feature (default) the crate adds serial transports generic over
-//! `serialport::SerialPort` ([`serial`]) and the sensor layer that turns driver results
+//! `serialport::SerialPort` ([`serial`]), the RAK3172 P2P driver ([`rak3172`]) and the
+//! cellular modem driver ([`modem`]), and the sensor layer that turns driver results
 //! into timestamped readings for the power policy ([`sensors`]); without it the crate is
 //! `no_std`.
 //!
@@ -27,12 +32,20 @@ extern crate std;
 /// The embedded-hal version the drivers implement against, for callers that need its traits.
 pub use embedded_hal;
 
+pub mod at;
 pub mod charger;
 pub mod gauge;
+pub mod lora;
 pub mod modbus;
 pub mod monitor;
 pub mod vedirect;
 
+#[cfg(feature = "std")]
+pub mod at_port;
+#[cfg(feature = "std")]
+pub mod modem;
+#[cfg(feature = "std")]
+pub mod rak3172;
 #[cfg(feature = "std")]
 pub mod sensors;
 #[cfg(feature = "std")]

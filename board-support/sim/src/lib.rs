@@ -4,9 +4,17 @@
 //! speaking their real register maps ([`i2c`]), and VE.Direct or Modbus RTU chargers on
 //! real pseudo-terminals ([`pty`], [`speak`]) — and a runner ([`run`]) that drives a power
 //! policy through the same drivers as the board over days of weather ([`weather`]).
+//! For sync, the radios: RAK3172 LoRa modules joined by a simulated air with loss, SNR and
+//! time on air ([`lora`]), and a SIM7600/EG25-G modem whose signal follows the simulated
+//! hour ([`cellular`]), each on its own pseudo-terminal, speaking the AT vectors' lines.
 //!
-//! **Never:** lets the policy see the weather or the model directly; the policy gets only
-//! what the drivers read. Never opens a real device.
+//! For judging policies: seeded families of weather ([`climate`]), the oracle that plans with
+//! the whole trace known, the limit of what the kit could have done ([`oracle`]), and the
+//! evaluation of policies against it over many traces ([`eval`]).
+//!
+//! **Never:** lets a policy see the weather or the model directly; a policy gets only what
+//! the drivers read. The one exception is the oracle, which is not a policy a kit can run:
+//! it is the measure the others are judged by. Never opens a real device.
 //!
 //! ```
 //! use fieldkit_power::{AlwaysOn, PowerPolicy};
@@ -18,10 +26,15 @@
 //! assert_eq!(report.brownouts, 0);
 //! ```
 
+pub mod cellular;
+pub mod climate;
 pub mod clock;
+pub mod eval;
 pub mod i2c;
 pub mod live;
+pub mod lora;
 pub mod model;
+pub mod oracle;
 pub mod pty;
 pub mod run;
 pub mod speak;

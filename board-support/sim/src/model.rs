@@ -118,16 +118,133 @@ pub struct KitState {
     pub load_disconnected: bool,
 }
 
+/// The battery and its charge controller without the weather: energy, the charger's float
+/// latch and the BMS's load switch. `Copy` and small, so a planner can try many futures
+/// (the oracle in [`crate::oracle`] steps thousands of copies through the same code).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Battery {
+    /// Stored energy in Wh.
+    pub energy_wh: f32,
+    /// The charger reached float and stays there until the battery drops below re-bulk.
+    pub float_latched: bool,
+    /// The BMS has cut the load (the battery emptied).
+    pub load_disconnected: bool,
+}
+
+/// What one step of the battery did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatteryStep {
+    /// The charger's stage during the step.
+    pub stage: Stage,
+    /// Panel power taken, in W (before the charger's losses).
+    pub panel_used_w: f32,
+    /// Power from the panel onto the battery bus, in W.
+    pub bus_from_panel_w: f32,
+    /// Power the kit actually drew, in W (0 while the BMS has it cut off).
+    pub load_w: f32,
+    /// True if the battery emptied under load in this step (a brown-out for a running kit).
+    pub browned_out: bool,
+}
+
+impl Battery {
+    /// A battery of `spec` at `soc_percent`.
+    pub fn new(spec: &KitSpec, soc_percent: f32) -> Self {
+        Self {
+            energy_wh: spec.battery_capacity_wh * soc_percent.clamp(0.0, 100.0) / 100.0,
+            float_latched: false,
+            load_disconnected: false,
+        }
+    }
+
+    /// State of charge, 0–100 %.
+    pub fn soc_percent(&self, spec: &KitSpec) -> f32 {
+        100.0 * self.energy_wh / spec.battery_capacity_wh
+    }
+
+    /// Advances `dt_s` seconds with `available_w` of panel power on offer and the kit drawing
+    /// `load_w` from the battery bus.
+    pub fn step(
+        &mut self,
+        spec: &KitSpec,
+        dt_s: u64,
+        available_w: f32,
+        load_w: f32,
+    ) -> BatteryStep {
+        let dt_h = dt_s as f32 / 3600.0;
+        let load_w = if self.load_disconnected {
+            0.0
+        } else {
+            load_w.max(0.0)
+        };
+        let soc = self.energy_wh / spec.battery_capacity_wh;
+
+        // Charger stage.
+        let stage = if available_w < 0.5 {
+            self.float_latched = soc >= spec.float_from_soc;
+            Stage::Off
+        } else if self.float_latched && soc >= spec.rebulk_below_soc {
+            Stage::Float
+        } else if soc >= spec.float_from_soc {
+            self.float_latched = true;
+            Stage::Float
+        } else if soc >= spec.absorption_from_soc {
+            self.float_latched = false;
+            Stage::Absorption
+        } else {
+            self.float_latched = false;
+            Stage::Bulk
+        };
+
+        // How much the battery will accept, in W on the battery bus.
+        let max_charge_w = spec.max_charge_current_a * spec.absorption_mv as f32 / 1000.0;
+        let accept_w = match stage {
+            Stage::Off | Stage::Fault => 0.0,
+            Stage::Bulk | Stage::Equalize => max_charge_w,
+            Stage::Absorption => {
+                let span = (spec.float_from_soc - spec.absorption_from_soc).max(1e-3);
+                max_charge_w * ((spec.float_from_soc - soc) / span).clamp(0.05, 1.0)
+            }
+            // Float: keep the battery topped up, carry the load.
+            Stage::Float => 0.5,
+        };
+        let eff = spec.charger_efficiency;
+        let bus_from_panel_w = (available_w * eff).min(load_w + accept_w);
+        let net_w = bus_from_panel_w - load_w;
+        self.energy_wh = (self.energy_wh + net_w * dt_h).clamp(0.0, spec.battery_capacity_wh);
+
+        let mut browned_out = false;
+        if !self.load_disconnected && self.energy_wh <= 0.0 && load_w > 0.0 {
+            self.load_disconnected = true;
+            browned_out = true;
+        } else if self.load_disconnected
+            && self.energy_wh >= spec.bms_reconnect_soc * spec.battery_capacity_wh
+        {
+            self.load_disconnected = false;
+        }
+        BatteryStep {
+            stage,
+            panel_used_w: bus_from_panel_w / eff,
+            bus_from_panel_w,
+            load_w,
+            browned_out,
+        }
+    }
+}
+
+/// Panel power on offer at simulated second `t_s` (the middle of a step), in W.
+pub fn panel_available_w(spec: &KitSpec, weather: &WeatherTrace, t_s: u64) -> f32 {
+    let day = t_s / 86_400;
+    let hour = (t_s % 86_400) as f32 / 3600.0;
+    spec.panel_rated_w * spec.panel_derate * weather.panel_fraction(day, hour)
+}
+
 /// The battery, panel and charge controller.
 #[derive(Debug, Clone)]
 pub struct KitModel {
     spec: KitSpec,
     weather: WeatherTrace,
     time_s: u64,
-    energy_wh: f32,
-    stage: Stage,
-    float_latched: bool,
-    load_disconnected: bool,
+    battery: Battery,
     last: KitState,
     /// Totals since the start.
     pub totals: EnergyTotals,
@@ -147,15 +264,11 @@ pub struct EnergyTotals {
 impl KitModel {
     /// A kit at `soc_percent` at time 0 under `weather`.
     pub fn new(spec: KitSpec, weather: WeatherTrace, soc_percent: f32) -> Self {
-        let energy_wh = spec.battery_capacity_wh * soc_percent.clamp(0.0, 100.0) / 100.0;
         let mut m = Self {
             spec,
             weather,
             time_s: 0,
-            energy_wh,
-            stage: Stage::Off,
-            float_latched: false,
-            load_disconnected: false,
+            battery: Battery::new(&spec, soc_percent),
             last: KitState {
                 time_s: 0,
                 soc_percent,
@@ -198,14 +311,19 @@ impl KitModel {
         self.last
     }
 
+    /// The battery as it is now.
+    pub fn battery(&self) -> Battery {
+        self.battery
+    }
+
     /// State of charge, 0–100 %.
     pub fn soc_percent(&self) -> f32 {
-        100.0 * self.energy_wh / self.spec.battery_capacity_wh
+        self.battery.soc_percent(&self.spec)
     }
 
     /// Whether the BMS has cut the load.
     pub fn load_disconnected(&self) -> bool {
-        self.load_disconnected
+        self.battery.load_disconnected
     }
 
     /// Advances `dt_s` seconds with the kit drawing `load_w` from the battery bus.
@@ -214,79 +332,25 @@ impl KitModel {
     pub fn step(&mut self, dt_s: u64, load_w: f32) -> bool {
         let spec = self.spec;
         let dt_h = dt_s as f32 / 3600.0;
-        let t_mid = self.time_s + dt_s / 2;
-        let day = t_mid / 86_400;
-        let hour = (t_mid % 86_400) as f32 / 3600.0;
-        let available_w =
-            spec.panel_rated_w * spec.panel_derate * self.weather.panel_fraction(day, hour);
-        let load_w = if self.load_disconnected {
-            0.0
-        } else {
-            load_w.max(0.0)
-        };
-        let soc = self.soc_percent() / 100.0;
-
-        // Charger stage.
-        if available_w < 0.5 {
-            self.stage = Stage::Off;
-            self.float_latched = soc >= spec.float_from_soc;
-        } else if self.float_latched && soc >= spec.rebulk_below_soc {
-            self.stage = Stage::Float;
-        } else if soc >= spec.float_from_soc {
-            self.float_latched = true;
-            self.stage = Stage::Float;
-        } else if soc >= spec.absorption_from_soc {
-            self.float_latched = false;
-            self.stage = Stage::Absorption;
-        } else {
-            self.float_latched = false;
-            self.stage = Stage::Bulk;
-        }
-
-        // How much the battery will accept, in W on the battery bus.
-        let max_charge_w = spec.max_charge_current_a * spec.absorption_mv as f32 / 1000.0;
-        let accept_w = match self.stage {
-            Stage::Off | Stage::Fault => 0.0,
-            Stage::Bulk | Stage::Equalize => max_charge_w,
-            Stage::Absorption => {
-                let span = (spec.float_from_soc - spec.absorption_from_soc).max(1e-3);
-                max_charge_w * ((spec.float_from_soc - soc) / span).clamp(0.05, 1.0)
-            }
-            // Float: keep the battery topped up, carry the load.
-            Stage::Float => 0.5,
-        };
-        let eff = spec.charger_efficiency;
-        let bus_from_panel_w = (available_w * eff).min(load_w + accept_w);
-        let used_w = bus_from_panel_w / eff;
-        let net_w = bus_from_panel_w - load_w;
-
-        let before = self.energy_wh;
-        self.energy_wh = (self.energy_wh + net_w * dt_h).clamp(0.0, spec.battery_capacity_wh);
+        let available_w = panel_available_w(&spec, &self.weather, self.time_s + dt_s / 2);
+        let before = self.battery.energy_wh;
+        let s = self.battery.step(&spec, dt_s, available_w, load_w);
         self.time_s += dt_s;
-        self.totals.harvested_wh += bus_from_panel_w * dt_h;
-        self.totals.wasted_wh += (available_w - used_w).max(0.0) * dt_h;
-        self.totals.consumed_wh += load_w * dt_h;
-
-        let mut browned_out = false;
-        if !self.load_disconnected && self.energy_wh <= 0.0 && load_w > 0.0 {
-            self.load_disconnected = true;
-            browned_out = true;
-        } else if self.load_disconnected
-            && self.energy_wh >= spec.bms_reconnect_soc * spec.battery_capacity_wh
-        {
-            self.load_disconnected = false;
-        }
+        self.totals.harvested_wh += s.bus_from_panel_w * dt_h;
+        self.totals.wasted_wh += (available_w - s.panel_used_w).max(0.0) * dt_h;
+        self.totals.consumed_wh += s.load_w * dt_h;
 
         let soc_pct = self.soc_percent();
         let ocv = open_circuit_mv(soc_pct);
+        let net_w = s.bus_from_panel_w - s.load_w;
         let current_a = net_w / (ocv / 1000.0);
-        let terminal_mv = match self.stage {
+        let terminal_mv = match s.stage {
             Stage::Absorption => spec.absorption_mv as f32,
             Stage::Float => spec.float_mv as f32,
             _ => ocv + current_a * spec.internal_resistance_ohm * 1000.0,
         };
         let rate = if dt_h > 0.0 {
-            100.0 * (self.energy_wh - before) / spec.battery_capacity_wh / dt_h
+            100.0 * (self.battery.energy_wh - before) / spec.battery_capacity_wh / dt_h
         } else {
             0.0
         };
@@ -301,13 +365,13 @@ impl KitModel {
             } else {
                 0
             },
-            panel_power_w: used_w,
+            panel_power_w: s.panel_used_w,
             panel_available_w: available_w,
-            load_power_w: load_w,
-            stage: self.stage,
-            load_disconnected: self.load_disconnected,
+            load_power_w: s.load_w,
+            stage: s.stage,
+            load_disconnected: self.battery.load_disconnected,
         };
-        browned_out
+        s.browned_out
     }
 }
 

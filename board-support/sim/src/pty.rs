@@ -35,14 +35,15 @@ pub fn pty_pair(timeout: Duration) -> Result<(TTYPort, TTYPort), PtyError> {
     Ok((a, b))
 }
 
+/// A simulated device's thread and its stop flag; stopped (and joined) when dropped.
 #[derive(Debug)]
-struct Worker {
-    stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<()>>,
+pub(crate) struct Worker {
+    pub(crate) stop: Arc<AtomicBool>,
+    pub(crate) handle: Option<JoinHandle<()>>,
 }
 
 impl Worker {
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(h) = self.handle.take() {
             let _ = h.join();

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use fieldkit_drivers::sensors::{PowerSensors, SensorLayout};
 use fieldkit_power::{
-    Admission, CpuGovernor, Decision, Job, JobKind, Policy, PolicyConfig, PowerMode, Timestamp,
+    CpuGovernor, Decision, JobQueue, Policy, PolicyConfig, PowerMode, ShutdownReason, Timestamp,
 };
 
 use crate::i2c::SimI2c;
@@ -150,6 +150,12 @@ pub struct SimReport {
     pub overnight_shutdowns: u32,
     /// Fraction of working-hour minutes (08:00–17:00) the kit was up, 0–1.
     pub availability_working_hours: f64,
+    /// Working-hour minutes in the run.
+    pub working_minutes: u64,
+    /// Working-hour minutes the kit was up.
+    pub working_minutes_up: u64,
+    /// Working-hour minutes the kit was up in Normal mode (full service).
+    pub working_minutes_normal: u64,
     /// Solar energy available but not used (battery full), Wh.
     pub energy_wasted_wh: f64,
     /// Solar energy that reached the battery bus, Wh.
@@ -176,20 +182,6 @@ enum KitPower {
     Halted { wake_at: Option<Timestamp> },
     BrownedOut,
 }
-
-#[derive(Debug, Clone, Copy)]
-struct PendingJob {
-    job: Job,
-    /// Minutes of work left at ondemand speed.
-    work_min: f32,
-}
-
-/// The daily background jobs: kind, declared energy in Wh, minutes of work at ondemand.
-pub const DAILY_JOBS: [(JobKind, f32, f32); 3] = [
-    (JobKind::BulkSync, 3.5, 30.0),
-    (JobKind::Reindex, 2.5, 40.0),
-    (JobKind::MatchRun, 4.5, 80.0),
-];
 
 fn governor_index(g: CpuGovernor) -> usize {
     match g {
@@ -238,6 +230,13 @@ impl LoadFigures {
     }
 }
 
+/// Whether `now` is in the working hours `[from, to)` (the simulation's definition, which the
+/// oracle shares).
+pub fn is_working(now: Timestamp, (from, to): (f32, f32)) -> bool {
+    let hour = now.hour_f();
+    hour >= from && hour < to
+}
+
 /// Runs `policy` over `weather` for `config.days` days.
 pub fn simulate(config: &SimConfig, weather: &WeatherTrace, policy: &mut dyn Policy) -> SimReport {
     let spec = config.spec;
@@ -253,9 +252,8 @@ pub fn simulate(config: &SimConfig, weather: &WeatherTrace, policy: &mut dyn Pol
 
     let step = config.step_s.max(1);
     let steps = u64::from(config.days) * 86_400 / step;
-    let (work_from, work_to) = config.working_hours;
     let mut power = KitPower::Up { booting_min: 0 };
-    let mut pending: Vec<PendingJob> = Vec::new();
+    let mut jobs = JobQueue::daily();
     let mut last_mode: Option<PowerMode> = None;
     let mut r = SimReport {
         policy: policy.name().to_string(),
@@ -266,6 +264,9 @@ pub fn simulate(config: &SimConfig, weather: &WeatherTrace, policy: &mut dyn Pol
         low_battery_shutdowns: 0,
         overnight_shutdowns: 0,
         availability_working_hours: 0.0,
+        working_minutes: 0,
+        working_minutes_up: 0,
+        working_minutes_normal: 0,
         energy_wasted_wh: 0.0,
         energy_harvested_wh: 0.0,
         energy_consumed_wh: 0.0,
@@ -276,23 +277,12 @@ pub fn simulate(config: &SimConfig, weather: &WeatherTrace, policy: &mut dyn Pol
         mode_changes: 0,
         minutes: ModeMinutes::default(),
     };
-    let (mut work_minutes, mut work_minutes_up) = (0u64, 0u64);
     let step_min = step as f32 / 60.0;
 
     for i in 0..steps {
         let now = Timestamp(i * step);
-        let hour = now.hour_f();
-        let working = hour >= work_from && hour < work_to;
-        if now.time_of_day_s() == 6 * 3600 {
-            for (kind, energy_wh, work_min) in DAILY_JOBS {
-                if !pending.iter().any(|p| p.job.kind == kind) {
-                    pending.push(PendingJob {
-                        job: Job { kind, energy_wh },
-                        work_min,
-                    });
-                }
-            }
-        }
+        let working = is_working(now, config.working_hours);
+        jobs.queue_due(now);
 
         // Wake-ups.
         match power {
@@ -313,8 +303,8 @@ pub fn simulate(config: &SimConfig, weather: &WeatherTrace, policy: &mut dyn Pol
         }
 
         let mut writing = false;
-        let mut load_5v_w = 0.0f32;
-        let mut battery_draw_w = 0.0f32;
+        let mut battery_draw_w = loads.halted_w;
+        let mut normal = false;
         if let KitPower::Up { booting_min } = power {
             bus.set_state(kit.state());
             cell.set(kit.state());
@@ -326,57 +316,54 @@ pub fn simulate(config: &SimConfig, weather: &WeatherTrace, policy: &mut dyn Pol
             last_mode = Some(d.mode);
             if let Some(sd) = d.shutdown {
                 match sd.reason {
-                    fieldkit_power::ShutdownReason::BatteryLow => r.low_battery_shutdowns += 1,
-                    fieldkit_power::ShutdownReason::Overnight => r.overnight_shutdowns += 1,
+                    ShutdownReason::BatteryLow => r.low_battery_shutdowns += 1,
+                    ShutdownReason::Overnight => r.overnight_shutdowns += 1,
                 }
                 power = KitPower::Halted {
                     wake_at: sd.wake_at,
                 };
-                battery_draw_w = loads.halted_w;
             } else {
                 match d.mode {
                     PowerMode::Normal => r.minutes.normal += 1,
                     PowerMode::Saver => r.minutes.saver += 1,
                     _ => r.minutes.critical += 1,
                 }
-                let g = governor_index(d.governor);
+                normal = d.mode == PowerMode::Normal;
                 let mut busy = booting_min > 0;
+                let mut extra_5v_w = 0.0;
                 if booting_min > 0 {
                     power = KitPower::Up {
                         booting_min: booting_min - 1,
                     };
-                }
-                // One background job at a time, admitted or paused each minute.
-                if !busy && let Some(p) = pending.first_mut() {
-                    let needs_cellular = p.job.kind == JobKind::BulkSync;
-                    let allowed = policy.admit(now, &p.job) == Admission::Run
-                        && (!needs_cellular || d.links.cellular);
-                    if allowed {
+                } else {
+                    // One background job at a time, admitted or paused each step.
+                    let speed = loads.pi_speed[governor_index(d.governor)];
+                    let s = jobs.step(now, &d, &*policy, step_min * speed);
+                    if let Some(kind) = s.running {
                         busy = true;
-                        writing = matches!(p.job.kind, JobKind::BulkSync | JobKind::Reindex);
-                        p.work_min -= step_min * loads.pi_speed[g];
-                        if needs_cellular {
-                            load_5v_w += loads.modem_tx_w;
+                        writing = kind.writes();
+                        if kind.needs_cellular() {
+                            extra_5v_w += loads.modem_tx_w;
                         }
-                        if p.work_min <= 0.0 {
-                            pending.remove(0);
-                            r.jobs_completed += 1;
-                        }
+                    }
+                    if s.finished.is_some() {
+                        r.jobs_completed += 1;
                     }
                 }
                 if working && (now.time_of_day_s() / 60).is_multiple_of(10) {
                     r.saves += 1;
                 }
-                battery_draw_w = loads.draw_w(&d, now, working, busy, load_5v_w);
+                battery_draw_w = loads.draw_w(&d, now, working, busy, extra_5v_w);
             }
-        } else if matches!(power, KitPower::Halted { .. }) {
-            battery_draw_w = loads.halted_w;
         }
 
         if working {
-            work_minutes += 1;
+            r.working_minutes += 1;
             if matches!(power, KitPower::Up { .. }) {
-                work_minutes_up += 1;
+                r.working_minutes_up += 1;
+                if normal {
+                    r.working_minutes_normal += 1;
+                }
             }
         }
         match power {
@@ -399,8 +386,8 @@ pub fn simulate(config: &SimConfig, weather: &WeatherTrace, policy: &mut dyn Pol
         r.min_soc_percent = r.min_soc_percent.min(f64::from(kit.soc_percent()));
     }
 
-    r.availability_working_hours = if work_minutes > 0 {
-        work_minutes_up as f64 / work_minutes as f64
+    r.availability_working_hours = if r.working_minutes > 0 {
+        r.working_minutes_up as f64 / r.working_minutes as f64
     } else {
         0.0
     };
@@ -408,6 +395,6 @@ pub fn simulate(config: &SimConfig, weather: &WeatherTrace, policy: &mut dyn Pol
     r.energy_harvested_wh = f64::from(kit.totals.harvested_wh);
     r.energy_consumed_wh = f64::from(kit.totals.consumed_wh);
     r.final_soc_percent = f64::from(kit.soc_percent());
-    r.jobs_pending = pending.len() as u32;
+    r.jobs_pending = jobs.len() as u32;
     r
 }

@@ -41,3 +41,122 @@ fn a_fortnight_of_near_darkness_shuts_down_cleanly_but_never_browns_out() {
     assert!(r.low_battery_shutdowns > 0, "it had to shut down: {r:#?}");
     assert!(r.min_soc_percent > 0.0);
 }
+
+/// A policy that picks a random mode (or a halt) each hour: it explores plans nobody would
+/// design, to look for one that beats the oracle.
+struct RandomModes {
+    x: u64,
+    slot: Option<u64>,
+    current: fieldkit_power::Decision,
+}
+
+impl fieldkit_power::Policy for RandomModes {
+    fn name(&self) -> &'static str {
+        "random"
+    }
+
+    fn decide(
+        &mut self,
+        now: fieldkit_power::Timestamp,
+        _obs: &fieldkit_power::Observation,
+    ) -> fieldkit_power::Decision {
+        use fieldkit_power::{Decision, PowerMode, Shutdown, ShutdownReason};
+        let slot = now.as_secs() / 3600;
+        if self.slot != Some(slot) {
+            self.slot = Some(slot);
+            self.x ^= self.x << 13;
+            self.x ^= self.x >> 7;
+            self.x ^= self.x << 17;
+            self.current = match self.x % 4 {
+                0 => Decision {
+                    shutdown: Some(Shutdown {
+                        reason: ShutdownReason::Overnight,
+                        wake_at: Some(fieldkit_power::Timestamp((slot + 1 + self.x % 3) * 3600)),
+                    }),
+                    ..Decision::for_mode(PowerMode::Shutdown, false)
+                },
+                1 => Decision::for_mode(PowerMode::Critical, false),
+                2 => Decision::for_mode(PowerMode::Saver, false),
+                _ => Decision::for_mode(PowerMode::Normal, false),
+            };
+        }
+        self.current
+    }
+
+    fn admit(
+        &self,
+        _now: fieldkit_power::Timestamp,
+        _job: &fieldkit_power::Job,
+    ) -> fieldkit_power::Admission {
+        fieldkit_power::Admission::Run
+    }
+}
+
+#[test]
+fn no_policy_beats_the_oracle_on_small_traces() {
+    use fieldkit_power::Policy;
+    use fieldkit_sim::climate::{Family, generate};
+    use fieldkit_sim::oracle::Oracle;
+    for (i, family) in Family::ALL.into_iter().enumerate() {
+        let case = generate(family, 100 + i as u64, 4);
+        // A smaller battery, so energy binds within four days.
+        let config = SimConfig {
+            days: 4,
+            start_soc_percent: case.start_soc_percent,
+            spec: fieldkit_sim::model::KitSpec {
+                battery_capacity_wh: 80.0,
+                ..fieldkit_sim::model::KitSpec::default()
+            },
+            ..SimConfig::default()
+        };
+        let mut oracle = Oracle::new(&config, &case.weather);
+        let best = simulate(&config, &case.weather, &mut oracle);
+        assert_eq!(best.brownouts, 0);
+        let mut others: Vec<Box<dyn Policy>> = vec![
+            Box::new(PowerPolicy::new(config.policy_config())),
+            Box::new(AlwaysOn),
+        ];
+        for seed in 1..=6u64 {
+            others.push(Box::new(RandomModes {
+                x: seed * 0x9E37_79B9 + i as u64,
+                slot: None,
+                current: fieldkit_power::Decision::for_mode(
+                    fieldkit_power::PowerMode::Normal,
+                    false,
+                ),
+            }));
+        }
+        for mut p in others {
+            let r = simulate(&config, &case.weather, p.as_mut());
+            assert!(
+                r.working_minutes_up <= best.working_minutes_up,
+                "{} beat the oracle on {}: {} > {} minutes",
+                r.policy,
+                family.name(),
+                r.working_minutes_up,
+                best.working_minutes_up
+            );
+        }
+    }
+}
+
+#[test]
+fn the_policy_never_browns_out_on_generated_weather() {
+    use fieldkit_sim::climate::generate_set;
+    for case in generate_set(25, 21, 1000) {
+        let config = SimConfig {
+            days: 21,
+            start_soc_percent: case.start_soc_percent,
+            ..SimConfig::default()
+        };
+        let mut fieldkit = PowerPolicy::new(config.policy_config());
+        let r = simulate(&config, &case.weather, &mut fieldkit);
+        assert_eq!(
+            (r.brownouts, r.saves_lost),
+            (0, 0),
+            "{} seed {}: {r:#?}",
+            case.family.name(),
+            case.seed
+        );
+    }
+}

@@ -27,6 +27,11 @@ impl fmt::Debug for Hlc {
     }
 }
 
+/// The latest wall time a stamp may carry: the last millisecond of the year 9999. A wall time
+/// passed in or observed beyond it is taken as this, so `wall_ms + 1` can never overflow and a
+/// bogus stamp from another kit cannot wrap the clock back to 1970 (issue 8, finding 13).
+pub const MAX_WALL_MS: u64 = 253_402_300_799_999;
+
 /// A kit's clock state. The caller passes the wall time in; the vault persists `last()` so the
 /// clock survives a reboot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +68,7 @@ impl HlcClock {
 
     /// Mints a stamp greater than every stamp minted or observed so far.
     pub fn tick(&mut self, wall_ms: u64) -> Hlc {
+        let wall_ms = wall_ms.min(MAX_WALL_MS);
         let device = self.last.device;
         self.last = if wall_ms > self.last.wall_ms {
             Hlc {
@@ -72,7 +78,9 @@ impl HlcClock {
             }
         } else if self.last.counter == u32::MAX {
             Hlc {
-                wall_ms: self.last.wall_ms + 1,
+                // At most MAX_WALL_MS + 1: `last` never exceeds MAX_WALL_MS + 1 either, since
+                // both inputs are clamped.
+                wall_ms: self.last.wall_ms.saturating_add(1),
                 counter: 0,
                 device,
             }
@@ -88,9 +96,10 @@ impl HlcClock {
 
     /// Takes a stamp from another kit into account, so later local stamps sort after it.
     pub fn observe(&mut self, remote: Hlc) {
-        if (remote.wall_ms, remote.counter) > (self.last.wall_ms, self.last.counter) {
+        let remote_wall = remote.wall_ms.min(MAX_WALL_MS);
+        if (remote_wall, remote.counter) > (self.last.wall_ms, self.last.counter) {
             self.last = Hlc {
-                wall_ms: remote.wall_ms,
+                wall_ms: remote_wall,
                 counter: remote.counter,
                 device: self.last.device,
             };
@@ -138,5 +147,19 @@ mod tests {
         });
         let next = c.tick(0);
         assert_eq!((next.wall_ms, next.counter), (6, 0));
+    }
+
+    #[test]
+    fn a_stamp_at_the_end_of_time_does_not_wrap_the_clock() {
+        let mut c = HlcClock::new(DeviceId(1));
+        c.observe(Hlc {
+            wall_ms: u64::MAX,
+            counter: u32::MAX,
+            device: DeviceId(2),
+        });
+        let a = c.tick(0);
+        let b = c.tick(u64::MAX);
+        assert!(a.wall_ms >= MAX_WALL_MS, "{a:?}");
+        assert!(b > a, "{a:?} then {b:?}");
     }
 }

@@ -38,7 +38,7 @@ mod validate;
 
 pub use date::{Date, DateError};
 pub use doc::{Applied, Conflict, DocError, Document, FieldValue, Op, flatten};
-pub use hlc::{Hlc, HlcClock};
+pub use hlc::{Hlc, HlcClock, MAX_WALL_MS};
 pub use ids::{DeviceId, RecordId};
 pub use location::{Location, LocationError, LocationLevel, LocationTree};
 pub use record::{

@@ -114,6 +114,25 @@ pub struct SecurityConfig {
     pub argon2_passes: u32,
     /// Verify every page checksum of the vault file when opening it.
     pub verify_on_open: bool,
+    /// Where key slots get a secret the vault file does not hold.
+    pub hardware: HardwareMode,
+    /// The TPM's TCTI: `device:/dev/tpmrm0` on a kit, `swtpm:host=127.0.0.1,port=2321` for a
+    /// software TPM.
+    pub tpm_tcti: String,
+    /// The TPM NV index of the anti-rollback counter (owner range 0x01000000–0x013FFFFF).
+    pub tpm_counter_index: u32,
+}
+
+/// Where key slots get a secret the vault file does not hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HardwareMode {
+    /// The TPM at `tpm_tcti` when its device exists, else software mode (with a warning).
+    Auto,
+    /// The TPM: refuse to create or open a vault without it.
+    Tpm2,
+    /// No hardware: the PIN alone protects the keys (a copied file can be guessed offline).
+    Software,
 }
 
 impl Default for SecurityConfig {
@@ -129,6 +148,9 @@ impl Default for SecurityConfig {
             argon2_memory_kib: p.kdf.m_kib,
             argon2_passes: p.kdf.t,
             verify_on_open: true,
+            hardware: HardwareMode::Auto,
+            tpm_tcti: "device:/dev/tpmrm0".into(),
+            tpm_counter_index: fieldkit_tpm::DEFAULT_COUNTER_INDEX,
         }
     }
 }
@@ -217,6 +239,19 @@ argon2_passes = 2
 # Verify every page checksum of the vault file when opening it (refuses a file altered outside
 # fieldkit instead of trusting it).
 verify_on_open = true
+# Where key slots get a secret the vault file does not hold, chosen at `fieldkit init`:
+# "tpm2": the TPM 2.0 at tpm_tcti seals every key slot, opened only with the PIN; wrong PINs hit
+#   the TPM's own lockout and a copied vault file does not open off this kit. An NV counter in
+#   the TPM refuses an older copy of the vault file put back.
+# "software": the PIN alone (through Argon2id) protects the keys: a copy of the file can be
+#   guessed offline, every 6-digit PIN in hours.
+# "auto": "tpm2" when the TPM's device exists, else "software" (init says so loudly).
+hardware = "auto"
+# The TPM: device:/dev/tpmrm0 on a kit (the kernel's resource manager), or a software TPM as
+# swtpm:host=127.0.0.1,port=2321.
+tpm_tcti = "device:/dev/tpmrm0"
+# The TPM NV index of the anti-rollback counter (owner range 0x01000000-0x013FFFFF).
+tpm_counter_index = 0x013F4B01
 
 [kiosk]
 # The board's devices (udev rules name the charger /dev/charger).

@@ -7,8 +7,10 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+mod clock;
 mod cmd;
 mod config;
+mod harden;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -48,6 +50,8 @@ enum Command {
     /// Manage caseworkers.
     #[command(subcommand)]
     Caseworker(cmd::caseworker::CaseworkerCommand),
+    /// Sign in with the recovery key and set a caseworker's new PIN (after a wipe, or lost PINs).
+    Recover(cmd::recover::RecoverArgs),
     /// Register and manage children's cases.
     #[command(subcommand)]
     Case(cmd::records::CaseCommand),
@@ -96,6 +100,8 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    // Before any secret is read or any file written.
+    harden::harden_process()?;
     let config = config::Config::load(cli.config.as_deref())?;
     let filter = cli
         .log
@@ -116,6 +122,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Kiosk(a) => cmd::kiosk::run(&ctx, a),
         Command::Init(a) => cmd::init::run(&ctx, a),
         Command::Caseworker(c) => cmd::caseworker::run(&ctx, c),
+        Command::Recover(a) => cmd::recover::run(&ctx, a),
         Command::Case(c) => cmd::records::run_case(&ctx, c),
         Command::Tracing(c) => cmd::records::run_tracing(&ctx, c),
         Command::Audit(c) => cmd::audit::run(&ctx, c),

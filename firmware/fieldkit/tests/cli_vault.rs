@@ -368,22 +368,41 @@ fn no_plaintext_name_reaches_disk_or_logs() {
     );
     let needle = "Zqvorbalixt";
     assert!(!log.contains(needle), "a name reached the logs");
+    // What could give the name away on disk: the name as typed and lowercased, and every term
+    // the blind index derives from it (folded spelling, consonant skeleton, phonetic code),
+    // whole and without its `n:`/`s:`/`p:` tag, in case the index stored them unencrypted.
+    let mut patterns: Vec<String> = vec![needle.into(), needle.to_lowercase(), marker.into()];
+    for name in [marker, needle, "Quenmarrow"] {
+        for term in fieldkit_match::names::index_terms(name) {
+            let body = term.split_once(':').map_or(term.as_str(), |(_, b)| b);
+            // Shorter than 4 bytes, a term would turn up in random ciphertext by chance.
+            if body.len() >= 4 {
+                patterns.push(body.to_string());
+            }
+            patterns.push(term);
+        }
+    }
+    patterns.sort();
+    patterns.dedup();
+    assert!(
+        patterns.len() >= 6,
+        "the index derives too few terms to check: {patterns:?}"
+    );
+    let mut files = 0;
     for dir in [k.data(), k.tmp.path()] {
         for entry in walk(dir) {
             let bytes = std::fs::read(&entry).unwrap();
-            for pat in [
-                needle.as_bytes(),
-                needle.to_lowercase().as_bytes(),
-                b"zqvorbalixt",
-            ] {
+            files += 1;
+            for pat in &patterns {
                 assert!(
-                    !bytes.windows(pat.len()).any(|w| w == pat),
-                    "{} holds the name",
+                    !bytes.windows(pat.len()).any(|w| w == pat.as_bytes()),
+                    "{} holds `{pat}`, derived from the name",
                     entry.display()
                 );
             }
         }
     }
+    assert!(files >= 2, "the vault and the bundle were not found");
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {

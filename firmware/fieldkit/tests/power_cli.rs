@@ -168,7 +168,7 @@ fn power_simulate_overcast_fortnight_side_by_side() {
     let out = fieldkit()
         .args(["power", "simulate", "--days", "14", "--weather"])
         .arg(&weather)
-        .args(["--policy", "fieldkit,always-on", "--json"])
+        .args(["--policy", "fieldkit,always-on,oracle", "--json"])
         .output()
         .expect("run");
     assert!(
@@ -178,6 +178,18 @@ fn power_simulate_overcast_fortnight_side_by_side() {
     );
     let v: Value = serde_json::from_slice(&out.stdout).expect("json");
     let results = v["results"].as_array().expect("results");
+    assert_eq!(results.len(), 3);
+    // The oracle: no brown-out, and nobody above it.
+    let oracle = results
+        .iter()
+        .find(|r| r["policy"] == "oracle")
+        .expect("oracle");
+    assert_eq!(oracle["brownouts"], 0);
+    assert_eq!(oracle["share_of_oracle"], 1.0);
+    for r in results {
+        let share = r["share_of_oracle"].as_f64().expect("share");
+        assert!(share <= 1.0, "{r}");
+    }
     let by = |name: &str| {
         results
             .iter()
@@ -283,4 +295,91 @@ fn power_probe_without_devices_explains() {
     let out = fieldkit().args(["power", "probe"]).output().expect("run");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to probe"));
+}
+
+#[test]
+fn power_simulate_puts_the_oracle_beside_the_policies() {
+    let weather = repo().join("tests/data/power/overcast-14d.toml");
+    // The table says it as a percentage too.
+    let out = fieldkit()
+        .args(["power", "simulate", "--days", "3", "--weather"])
+        .arg(&weather)
+        .args(["--policy", "fieldkit,oracle"])
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("% of the oracle's"), "{text}");
+}
+
+#[test]
+fn power_simulate_says_when_the_run_outlasts_the_weather_file() {
+    let weather = repo().join("tests/data/power/overcast-14d.toml");
+    let out = fieldkit()
+        .args(["power", "simulate", "--days", "30", "--weather"])
+        .arg(&weather)
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the weather file has 14 days; days 15-30 repeat its last day"),
+        "{err}"
+    );
+    // Within the file's length: no note.
+    let out = fieldkit()
+        .args(["power", "simulate", "--days", "14", "--json", "--weather"])
+        .arg(&weather)
+        .output()
+        .expect("run");
+    assert!(String::from_utf8_lossy(&out.stderr).is_empty());
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(v["note"].is_null());
+}
+
+#[test]
+fn power_evaluate_judges_against_the_oracle() {
+    let out = fieldkit()
+        .args([
+            "power", "evaluate", "--traces", "5", "--days", "3", "--seed", "9", "--json",
+        ])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let g = &v["generated"];
+    assert_eq!(g["cases"], 5);
+    let ours = &g["policies"]["fieldkit"];
+    let share = |p: &Value, k: &str| p[k].as_f64().expect("number");
+    assert!(share(ours, "worst_share_of_oracle") <= share(ours, "median_share_of_oracle"));
+    assert!(share(ours, "median_share_of_oracle") <= 1.0);
+    assert_eq!(ours["brownouts"], 0);
+    assert_eq!(g["policies"]["oracle"]["median_share_of_oracle"], 1.0);
+    // A generated case can be replayed on its own.
+    let out = fieldkit()
+        .args([
+            "power",
+            "simulate",
+            "--generated",
+            "winter:9",
+            "--days",
+            "3",
+            "--json",
+        ])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = fieldkit()
+        .args(["power", "simulate", "--generated", "monsoon:1"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown family"));
 }

@@ -66,6 +66,9 @@ pub struct EnergyForecast {
     last_brightness: Option<f32>,
     days_learned: u32,
     daily_harvest_wh: Vec<f32>,
+    /// The charger reached absorption or float today: the panel was throttled, so today's
+    /// harvest says less than the sky gave.
+    today_saturated: bool,
     loads: LoadTable,
     load_samples: [[u32; 2]; 4],
 }
@@ -93,6 +96,7 @@ impl EnergyForecast {
             last_brightness: None,
             days_learned: 0,
             daily_harvest_wh: Vec::new(),
+            today_saturated: false,
             loads: LoadTable {
                 watts: initial_load_w,
             },
@@ -148,9 +152,11 @@ impl EnergyForecast {
         };
         let (r, b) = (rank(mode), usize::from(!working_hours));
         let n = self.load_samples[r][b];
-        // Running mean for the first samples, then an exponential average (about a day).
+        // Running mean for the first samples, counting the design figure as thirty samples
+        // (so one odd first reading, such as the load of the moment before a mode change,
+        // does not stand for the mode), then an exponential average (about a day).
         let alpha = if n < 60 {
-            1.0 / (n as f32 + 1.0)
+            1.0 / (n as f32 + 31.0)
         } else {
             1.0 / 600.0
         };
@@ -165,11 +171,39 @@ impl EnergyForecast {
     }
 
     fn finish_day(&mut self) {
-        // Only learn from a day that was watched for most of its daylight hours.
+        // Learn from a day whose daylight was mostly watched (a kit asleep overnight misses
+        // dawn and dusk, not the day), or, before any daylight is known, from a day watched
+        // for a working day's length.
+        let env_max = self.envelope_w.iter().copied().fold(0.0f32, f32::max);
+        let daylight: Vec<usize> = (0..24)
+            .filter(|&h| self.envelope_w[h] > 0.03 * env_max)
+            .collect();
+        let watched_daylight_s: u32 = daylight
+            .iter()
+            .map(|&h| self.today_seen_s[h].min(3600))
+            .sum();
         let watched: u32 = self.today_seen_s.iter().sum();
-        if watched >= 12 * 3600 {
-            let total: f32 = self.today_wh.iter().sum();
+        let learn = if env_max > 0.5 {
+            watched_daylight_s as f32 >= 0.6 * 3600.0 * daylight.len() as f32
+        } else {
+            watched >= 8 * 3600
+        };
+        if learn {
+            let seen_wh: f32 = self.today_wh.iter().sum();
             let env_total: f32 = self.envelope_w.iter().sum();
+            // Hours not watched count at the pace of the watched ones.
+            let (env_seen, env_unseen) = (0..24).fold((0.0f32, 0.0f32), |(s, u), h| {
+                let frac = (self.today_seen_s[h].min(3600) as f32 / 3600.0).clamp(0.0, 1.0);
+                (
+                    s + self.envelope_w[h] * frac,
+                    u + self.envelope_w[h] * (1.0 - frac),
+                )
+            });
+            let total = if env_seen > 1.0 {
+                seen_wh + env_unseen * (seen_wh / env_seen).clamp(0.0, 1.2)
+            } else {
+                seen_wh
+            };
             if env_total > 1.0 {
                 self.last_brightness = Some((total / env_total).clamp(0.0, 1.0));
             }
@@ -191,7 +225,13 @@ impl EnergyForecast {
                 // so judge it as middling rather than as a clear day.
                 self.last_brightness = Some(self.config.default_brightness.max(0.5));
             }
-            self.daily_harvest_wh.push(total);
+            // A day the battery filled was at least as good as the envelope says.
+            let harvest = if self.today_saturated {
+                total.max(env_total)
+            } else {
+                total
+            };
+            self.daily_harvest_wh.push(harvest);
             if self.daily_harvest_wh.len() > 14 {
                 self.daily_harvest_wh.remove(0);
             }
@@ -199,6 +239,46 @@ impl EnergyForecast {
         }
         self.today_wh = [0.0; 24];
         self.today_seen_s = [0; 24];
+        self.today_saturated = false;
+    }
+
+    /// Notes that the battery is full or nearly (charger in absorption or float): the panel is
+    /// being throttled, so today's readings understate the sky.
+    pub fn mark_saturated(&mut self) {
+        self.today_saturated = true;
+    }
+
+    /// The harvest to plan on for each coming day, in Wh: as if the weather of the last days
+    /// goes on (the duller of the last two), until today has shown enough of itself (a third
+    /// of its envelope), from when today's pace counts. `None` before any day is learned.
+    pub fn planning_daily_harvest_wh(&self, now: Timestamp) -> Option<f32> {
+        let env_total: f32 = self.envelope_w.iter().sum();
+        let h = now.hour();
+        let env_so_far: f32 = self.envelope_w[..h].iter().sum();
+        let today = self.today == Some(now.day());
+        // A day that filled the battery gave at least what it was seen to give.
+        let watched_s: u32 = self.today_seen_s.iter().sum();
+        let floor = if today && self.today_saturated && watched_s >= 3600 {
+            Some(self.today_wh.iter().sum::<f32>().max(env_total))
+        } else {
+            None
+        };
+        let Some(recent) = self
+            .daily_harvest_wh
+            .iter()
+            .rev()
+            .take(2)
+            .copied()
+            .reduce(f32::min)
+        else {
+            return floor;
+        };
+        if today && env_total > 1.0 && env_so_far >= env_total / 3.0 {
+            let seen: f32 = self.today_wh[..h].iter().sum();
+            let pace = seen / env_so_far * env_total;
+            return Some(pace.max(floor.unwrap_or(0.0)));
+        }
+        Some(recent.max(floor.unwrap_or(0.0)))
     }
 
     /// Learned sunrise: the first hour whose envelope is above 3 % of the brightest hour.
@@ -347,7 +427,7 @@ mod tests {
     #[test]
     fn learns_loads_per_mode() {
         let mut f = EnergyForecast::new(ForecastConfig::default(), [[3.0; 2]; 4]);
-        for _ in 0..100 {
+        for _ in 0..2000 {
             f.record_load(PowerMode::Saver, false, Some(2.0));
         }
         assert!((f.expected_load_w(PowerMode::Saver, false) - 2.0).abs() < 0.05);

@@ -31,10 +31,12 @@ mod time;
 mod warn;
 
 pub use forecast::{EnergyForecast, ForecastConfig, SunriseOutlook};
-pub use jobs::{Admission, Job, JobClass, JobKind, WaitReason};
+pub use jobs::{
+    Admission, DAILY_JOBS, DailyJob, Job, JobClass, JobKind, JobQueue, JobStep, WaitReason,
+};
 pub use policy::{
-    AlwaysOn, CpuGovernor, Decision, Policy, PolicyConfig, PowerMode, PowerPolicy, Shutdown,
-    ShutdownReason, SyncLinks,
+    AlwaysOn, CpuGovernor, Decision, ModeReason, Policy, PolicyConfig, PowerMode, PowerPolicy,
+    Shutdown, ShutdownReason, SyncLinks,
 };
 pub use reading::{ChargeStage, Observation, Reading};
 pub use time::{SECONDS_PER_DAY, Timestamp};

@@ -74,6 +74,46 @@ pub struct Shutdown {
     pub wake_at: Option<Timestamp>,
 }
 
+/// Why the kit is in its mode, for the status line and the logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModeReason {
+    /// Everything the mode allows is affordable.
+    Plenty,
+    /// The state of charge is below the better mode's threshold (or not yet back above the
+    /// level at which the kit returns to it).
+    BatteryLevel,
+    /// The forecast to the next sunrise would leave too little in the better mode.
+    SunriseForecast,
+    /// The energy budget over the next days (the battery, plus what the recent days suggest
+    /// will come, as if the weather goes on like that) does not afford the better mode.
+    Budget,
+    /// A better mode is affordable and must hold for the dwell time before the kit moves up.
+    Dwell,
+    /// No usable battery reading: treated as low power.
+    PowerUnknown,
+    /// The battery voltage is below the shutdown threshold.
+    LowVoltage,
+    /// Set by the caller, not by measurements (the always-on baseline, the oracle's plan).
+    Fixed,
+}
+
+impl ModeReason {
+    /// A short explanation in the field's words.
+    pub fn explain(self) -> &'static str {
+        match self {
+            Self::Plenty => "energy for everything",
+            Self::BatteryLevel => "battery level",
+            Self::SunriseForecast => "saving for tonight",
+            Self::Budget => "saving for the coming days",
+            Self::Dwell => "waiting for the better level to hold",
+            Self::PowerUnknown => "battery state unknown",
+            Self::LowVoltage => "battery voltage low",
+            Self::Fixed => "fixed",
+        }
+    }
+}
+
 /// What the policy decided for now.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
@@ -91,10 +131,67 @@ pub struct Decision {
     pub shutdown: Option<Shutdown>,
     /// False when the battery state is unknown (missing, stale or garbled readings).
     pub power_known: bool,
-    /// Solar energy is going spare (charger in absorption/float, or panel above load).
+    /// Solar energy is going spare: the charger is in absorption or float, or the battery is
+    /// nearly full and the panel gives more than the load takes.
     pub surplus: bool,
+    /// Why the kit is in this mode.
+    pub reason: ModeReason,
     /// State of charge the forecast expects at the next sunrise if the mode stays, in %.
     pub projected_sunrise_soc_percent: Option<f32>,
+}
+
+impl Decision {
+    /// What `mode` allows, with or without solar energy going spare: backlight, screen
+    /// timeout, governor and links. Power is known and nothing is shutting down.
+    pub fn for_mode(mode: PowerMode, surplus: bool) -> Self {
+        let (backlight_percent, screen_timeout_s, governor, links) = match mode {
+            // With solar energy going spare the screen may as well be bright.
+            PowerMode::Normal => (
+                if surplus { 100 } else { 70 },
+                Some(300),
+                if surplus {
+                    CpuGovernor::Performance
+                } else {
+                    CpuGovernor::Ondemand
+                },
+                SyncLinks {
+                    lora: true,
+                    cellular: true,
+                },
+            ),
+            PowerMode::Saver => (
+                40,
+                Some(60),
+                CpuGovernor::Powersave,
+                SyncLinks {
+                    lora: true,
+                    cellular: surplus,
+                },
+            ),
+            PowerMode::Critical => (
+                15,
+                Some(20),
+                CpuGovernor::Powersave,
+                SyncLinks {
+                    lora: true,
+                    cellular: false,
+                },
+            ),
+            PowerMode::Shutdown => (0, Some(0), CpuGovernor::Powersave, SyncLinks::default()),
+        };
+        Self {
+            mode,
+            backlight_percent,
+            screen_timeout_s,
+            governor,
+            links,
+            shutdown: None,
+            power_known: true,
+            surplus,
+            reason: ModeReason::Fixed,
+            projected_sunrise_soc_percent: None,
+        }
+    }
 }
 
 /// Anything that decides power for the kit: the fieldkit policy, or the always-on baseline
@@ -138,12 +235,26 @@ pub struct PolicyConfig {
     pub sunrise_reserve_percent: f32,
     /// A better mode must hold this long before the kit moves up.
     pub min_dwell_s: u64,
-    /// Critical mode switches the kit off outside working hours.
+    /// The kit sleeps (halts) overnight, from half an hour after work to half an hour
+    /// before it: always in Critical mode, and in the other modes when the energy budget
+    /// cannot afford the night awake.
     pub hibernate_in_critical: bool,
     /// Draw of the halted kit (RTC and charger only), in W.
     pub halted_load_w: f32,
     /// Panel power must exceed the load by this much to count as surplus, in W.
     pub surplus_margin_w: f32,
+    /// ... and the battery must be at least this full, in % (below it the spare panel power
+    /// is charging the battery, not going to waste).
+    pub surplus_from_percent: f32,
+    /// Days ahead the energy budget looks: the battery above the shutdown floor, plus this
+    /// many days of the harvest recent days suggest, must cover this many days of a mode.
+    pub budget_horizon_days: f32,
+    /// What the budget must leave at the horizon, in % of the battery.
+    pub budget_reserve_percent: f32,
+    /// Extra budget, in % of the battery, needed to move up to a better mode.
+    pub budget_margin_percent: f32,
+    /// Harvest per day assumed before a whole day has been measured, in Wh.
+    pub assumed_daily_harvest_wh: f32,
     /// Design load figures per mode [working hours, other hours] in W, until measured:
     /// Shutdown, Critical, Saver, Normal.
     pub design_load_w: [[f32; 2]; 4],
@@ -169,6 +280,11 @@ impl Default for PolicyConfig {
             hibernate_in_critical: true,
             halted_load_w: 0.05,
             surplus_margin_w: 3.0,
+            surplus_from_percent: 90.0,
+            budget_horizon_days: 7.0,
+            budget_reserve_percent: 10.0,
+            budget_margin_percent: 10.0,
+            assumed_daily_harvest_wh: 60.0,
             design_load_w: [[0.05, 0.05], [3.0, 2.6], [4.0, 2.7], [6.0, 3.0]],
             forecast: ForecastConfig::default(),
         }
@@ -185,6 +301,10 @@ pub struct PowerPolicy {
     better_since: Option<(PowerMode, Timestamp)>,
     low_voltage_count: u8,
     last: Option<Decision>,
+    /// The last usable state of charge, for job admission.
+    last_soc: Option<f32>,
+    /// Solar energy is going spare now.
+    surplus_now: bool,
 }
 
 impl PowerPolicy {
@@ -197,6 +317,8 @@ impl PowerPolicy {
             better_since: None,
             low_voltage_count: 0,
             last: None,
+            last_soc: None,
+            surplus_now: false,
         }
     }
 
@@ -239,107 +361,156 @@ impl PowerPolicy {
         soc + 100.0 * (outlook.harvest_wh - need) / cap
     }
 
-    /// The mode the state of charge and forecast call for, from the current mode.
-    fn next_mode(&mut self, now: Timestamp, soc: f32) -> PowerMode {
+    /// Whether the kit in `mode` sleeps through the coming night: always in Critical (and
+    /// when the battery state is unknown), otherwise when the budget cannot afford the
+    /// night awake.
+    fn sleeps_tonight(&self, now: Timestamp, mode: PowerMode, soc: Option<f32>) -> bool {
+        match soc {
+            _ if mode <= PowerMode::Critical => true,
+            None => true,
+            Some(soc) => {
+                self.budget_left_percent(now, soc, mode, true) < self.config.budget_reserve_percent
+            }
+        }
+    }
+
+    /// What the energy budget leaves at the horizon if the kit runs in `mode` every day, in
+    /// % of the battery: the battery above the shutdown floor, plus the harvest recent days
+    /// suggest for each coming day, minus each day's need (working hours in `mode`, and the
+    /// night awake in it or asleep).
+    pub fn budget_left_percent(
+        &self,
+        now: Timestamp,
+        soc: f32,
+        mode: PowerMode,
+        awake: bool,
+    ) -> f32 {
+        let c = &self.config;
+        let cap = c.battery_capacity_wh.max(1.0);
+        let stored = (soc - c.shutdown_at_percent).max(0.0) / 100.0 * cap;
+        let harvest = self
+            .forecast
+            .planning_daily_harvest_wh(now)
+            .unwrap_or(c.assumed_daily_harvest_wh);
+        let (from, to) = c.working_hours;
+        let work_h = to_positive(to - from);
+        let off_h = 24.0 - work_h;
+        let off_w = self.forecast.expected_load_w(mode, false);
+        // Asleep: halted from half an hour after work to half an hour before it.
+        let night_wh = if awake || off_h <= 1.0 {
+            off_h * off_w
+        } else {
+            (off_h - 1.0) * c.halted_load_w + off_w
+        };
+        let day_wh = work_h * self.forecast.expected_load_w(mode, true) + night_wh;
+        let h = c.budget_horizon_days.max(0.0);
+        100.0 * (stored + h * (harvest - day_wh)) / cap
+    }
+
+    /// The mode the state of charge, the forecast and the budget call for, from the current
+    /// mode, and why.
+    fn next_mode(&mut self, now: Timestamp, soc: f32) -> (PowerMode, ModeReason) {
         let c = self.config;
         let reserve = c.sunrise_reserve_percent;
         let proj = |m| self.projected_sunrise_soc(now, soc, m);
+        // The cheapest way to run a mode: asleep overnight when the budget needs it. While
+        // solar energy goes to waste the budget does not hold the kit back: spending it is
+        // free.
+        let spare = self.surplus_now;
+        let budget = |m| {
+            if spare {
+                f32::INFINITY
+            } else {
+                self.budget_left_percent(now, soc, m, !c.hibernate_in_critical)
+            }
+        };
+        let r = c.budget_reserve_percent;
         // Downward moves are immediate; each looks only at its own threshold.
         let mut mode = self.mode;
+        let mut reason = ModeReason::Plenty;
         if mode == PowerMode::Shutdown {
             if soc < c.boot_from_percent {
-                return PowerMode::Shutdown;
+                return (PowerMode::Shutdown, ModeReason::BatteryLevel);
             }
             mode = PowerMode::Critical;
+            reason = ModeReason::BatteryLevel;
         }
+        let why_down = |m: PowerMode, level: f32, sunrise: f32| {
+            if soc < level {
+                Some(ModeReason::BatteryLevel)
+            } else if proj(m) < sunrise {
+                Some(ModeReason::SunriseForecast)
+            } else if budget(m) < r {
+                Some(ModeReason::Budget)
+            } else {
+                None
+            }
+        };
         if mode == PowerMode::Normal
-            && (soc < c.saver_below_percent || proj(PowerMode::Normal) < reserve)
+            && let Some(w) = why_down(PowerMode::Normal, c.saver_below_percent, reserve)
         {
             mode = PowerMode::Saver;
+            reason = w;
         }
         if mode == PowerMode::Saver
-            && (soc < c.critical_below_percent || proj(PowerMode::Saver) < reserve / 2.0)
+            && let Some(w) = why_down(PowerMode::Saver, c.critical_below_percent, reserve / 2.0)
         {
             mode = PowerMode::Critical;
+            reason = w;
         }
         if soc <= c.shutdown_at_percent {
-            return PowerMode::Shutdown;
+            return (PowerMode::Shutdown, ModeReason::BatteryLevel);
         }
         if mode < self.mode {
             self.better_since = None;
-            return mode;
+            return (mode, reason);
         }
         // Upward: one step at a time, with margins above the downward thresholds, held
         // for the dwell time.
-        let better = match mode {
-            PowerMode::Critical
-                if soc >= c.saver_from_percent
-                    && proj(PowerMode::Saver) >= reserve / 2.0 + 10.0 =>
-            {
-                Some(PowerMode::Saver)
+        let m = c.budget_margin_percent;
+        let why_not_up = |better: PowerMode, level: f32, sunrise: f32| {
+            if soc < level {
+                Some(ModeReason::BatteryLevel)
+            } else if proj(better) < sunrise {
+                Some(ModeReason::SunriseForecast)
+            } else if budget(better) < r + m {
+                Some(ModeReason::Budget)
+            } else {
+                None
             }
-            PowerMode::Saver
-                if soc >= c.normal_from_percent && proj(PowerMode::Normal) >= reserve + 10.0 =>
-            {
-                Some(PowerMode::Normal)
+        };
+        let (better, held_by) = match mode {
+            PowerMode::Critical => {
+                match why_not_up(PowerMode::Saver, c.saver_from_percent, reserve / 2.0 + 10.0) {
+                    None => (Some(PowerMode::Saver), ModeReason::Dwell),
+                    Some(w) => (None, w),
+                }
             }
-            _ => None,
+            PowerMode::Saver => {
+                match why_not_up(PowerMode::Normal, c.normal_from_percent, reserve + 10.0) {
+                    None => (Some(PowerMode::Normal), ModeReason::Dwell),
+                    Some(w) => (None, w),
+                }
+            }
+            _ => (None, ModeReason::Plenty),
         };
         match (better, self.better_since) {
             (Some(b), Some((since_mode, since))) if since_mode == b => {
                 if now.since(since) >= c.min_dwell_s {
                     self.better_since = None;
-                    b
+                    (b, ModeReason::Plenty)
                 } else {
-                    mode
+                    (mode, held_by)
                 }
             }
             (Some(b), _) => {
                 self.better_since = Some((b, now));
-                mode
+                (mode, held_by)
             }
             (None, _) => {
                 self.better_since = None;
-                mode
+                (mode, held_by)
             }
-        }
-    }
-
-    fn outputs(&self, mode: PowerMode, surplus: bool) -> (u8, Option<u32>, CpuGovernor, SyncLinks) {
-        match mode {
-            // With solar energy going spare the screen may as well be bright.
-            PowerMode::Normal => (
-                if surplus { 100 } else { 70 },
-                Some(300),
-                if surplus {
-                    CpuGovernor::Performance
-                } else {
-                    CpuGovernor::Ondemand
-                },
-                SyncLinks {
-                    lora: true,
-                    cellular: true,
-                },
-            ),
-            PowerMode::Saver => (
-                40,
-                Some(60),
-                CpuGovernor::Powersave,
-                SyncLinks {
-                    lora: true,
-                    cellular: surplus,
-                },
-            ),
-            PowerMode::Critical => (
-                15,
-                Some(20),
-                CpuGovernor::Powersave,
-                SyncLinks {
-                    lora: true,
-                    cellular: false,
-                },
-            ),
-            PowerMode::Shutdown => (0, Some(0), CpuGovernor::Powersave, SyncLinks::default()),
         }
     }
 }
@@ -370,9 +541,9 @@ impl Policy for PowerPolicy {
             .and_then(|r| r.fresh(now, age))
             .filter(|w| w.is_finite() && *w >= 0.0);
         let working = self.working(now);
+        self.last_soc = soc;
 
         self.forecast.record_panel(now, panel_w);
-        self.forecast.record_load(self.mode, working, load_w);
 
         // Two low readings in a row, so one glitch does not halt the kit.
         let low_voltage = voltage_mv.is_some_and(|v| v < self.config.shutdown_below_mv);
@@ -382,31 +553,47 @@ impl Policy for PowerPolicy {
             0
         };
 
+        let nearly_full = soc.is_some_and(|s| s >= self.config.surplus_from_percent);
         let surplus = stage.is_some_and(|s| s.has_surplus())
-            || matches!((panel_w, load_w), (Some(p), Some(l)) if p > l + self.config.surplus_margin_w);
+            || (nearly_full
+                && matches!((panel_w, load_w), (Some(p), Some(l)) if p > l + self.config.surplus_margin_w));
+        if surplus {
+            self.forecast.mark_saturated();
+        } else {
+            // The loads to plan on are those of ordinary hours: with energy going spare the
+            // kit brightens and speeds up, which the budget never has to pay for.
+            self.forecast.record_load(self.mode, working, load_w);
+        }
+        self.surplus_now = surplus;
 
-        let (mode, power_known, projected) = match soc {
+        let (mode, reason, power_known, projected) = match soc {
             Some(soc) => {
-                let mut mode = self.next_mode(now, soc);
+                let (mut mode, mut reason) = self.next_mode(now, soc);
                 if self.low_voltage_count >= 2 {
                     mode = PowerMode::Shutdown;
+                    reason = ModeReason::LowVoltage;
                 }
                 self.mode = mode;
-                (mode, true, Some(self.projected_sunrise_soc(now, soc, mode)))
+                (
+                    mode,
+                    reason,
+                    true,
+                    Some(self.projected_sunrise_soc(now, soc, mode)),
+                )
             }
             None => {
                 // Unknown counts as low power: at most Critical, and a low voltage on its
                 // own still shuts down.
-                let mode = if self.low_voltage_count >= 2 {
-                    PowerMode::Shutdown
+                let (mode, reason) = if self.low_voltage_count >= 2 {
+                    (PowerMode::Shutdown, ModeReason::LowVoltage)
                 } else {
-                    PowerMode::Critical
+                    (PowerMode::Critical, ModeReason::PowerUnknown)
                 };
                 self.better_since = None;
                 if self.mode > mode || mode == PowerMode::Shutdown {
                     self.mode = mode;
                 }
-                (mode, false, None)
+                (mode, reason, false, None)
             }
         };
 
@@ -420,7 +607,7 @@ impl Policy for PowerPolicy {
                 reason: ShutdownReason::BatteryLow,
                 wake_at: Some(wake),
             });
-        } else if mode == PowerMode::Critical && self.config.hibernate_in_critical {
+        } else if self.config.hibernate_in_critical && self.sleeps_tonight(now, mode, soc) {
             let (from, to) = self.overnight();
             if in_window(now.hour_f(), from, to) {
                 shutdown = Some(Shutdown {
@@ -431,23 +618,18 @@ impl Policy for PowerPolicy {
             }
         }
 
-        let (backlight_percent, screen_timeout_s, governor, links) = self.outputs(mode, surplus);
         let decision = Decision {
-            mode,
-            backlight_percent,
-            screen_timeout_s,
-            governor,
-            links,
             shutdown,
             power_known,
-            surplus,
+            reason,
             projected_sunrise_soc_percent: projected,
+            ..Decision::for_mode(mode, surplus)
         };
         self.last = Some(decision);
         decision
     }
 
-    fn admit(&self, _now: Timestamp, job: &Job) -> Admission {
+    fn admit(&self, now: Timestamp, job: &Job) -> Admission {
         let Some(last) = self.last else {
             return match job.kind.class() {
                 JobClass::Essential => Admission::Run,
@@ -466,13 +648,19 @@ impl Policy for PowerPolicy {
                 match last.mode {
                     PowerMode::Normal | PowerMode::Saver if last.surplus => Admission::Run,
                     PowerMode::Normal => {
-                        // Without surplus, only if the budget stays comfortable after it.
-                        let cost = 100.0 * job.energy_wh / self.config.battery_capacity_wh.max(1.0);
+                        // Without surplus, only if tonight's and the coming days' budgets
+                        // stay comfortable after it: background work yields first.
+                        let c = &self.config;
+                        let cost = 100.0 * job.energy_wh / c.battery_capacity_wh.max(1.0);
                         let margin = last
                             .projected_sunrise_soc_percent
                             .map(|p| p - cost)
                             .unwrap_or(f32::MIN);
-                        if margin >= self.config.sunrise_reserve_percent + 25.0 {
+                        let days_ok = self.last_soc.is_some_and(|soc| {
+                            self.budget_left_percent(now, soc - cost, PowerMode::Normal, true)
+                                >= c.budget_reserve_percent + c.budget_margin_percent
+                        });
+                        if days_ok && margin >= c.sunrise_reserve_percent + 25.0 {
                             Admission::Run
                         } else {
                             Admission::Wait(WaitReason::NoSurplus)
@@ -509,6 +697,7 @@ impl Policy for AlwaysOn {
             shutdown: None,
             power_known: true,
             surplus: false,
+            reason: ModeReason::Fixed,
             projected_sunrise_soc_percent: None,
         }
     }
@@ -672,5 +861,50 @@ mod tests {
         let d = p.decide(t, &obs(t, 15.0));
         assert_eq!(d.mode, PowerMode::Critical);
         assert!(d.shutdown.is_none());
+    }
+
+    #[test]
+    fn a_tight_budget_sleeps_overnight_and_explains_itself() {
+        // The design loads and no harvest learned yet: a quarter-full battery cannot afford a
+        // week of nights awake in Saver, a full one can.
+        let config = PolicyConfig {
+            assumed_daily_harvest_wh: 20.0,
+            ..PolicyConfig::default()
+        };
+        let evening = Timestamp::from_day_and_hour(0, 19.0);
+        let mut tight = PowerPolicy::new(config);
+        tight.mode = PowerMode::Saver;
+        let d = tight.decide(evening, &obs(evening, 35.0));
+        assert_eq!(
+            d.shutdown.map(|s| s.reason),
+            Some(ShutdownReason::Overnight)
+        );
+        assert!(d.shutdown.and_then(|s| s.wake_at) == Some(Timestamp::from_day_and_hour(1, 7.5)));
+        let mut full = PowerPolicy::new(PolicyConfig {
+            assumed_daily_harvest_wh: 150.0,
+            ..config
+        });
+        let d = full.decide(evening, &obs(evening, 95.0));
+        assert_eq!(d.mode, PowerMode::Normal);
+        assert!(d.shutdown.is_none());
+        assert_eq!(d.reason, ModeReason::Plenty);
+        // A budget that affords Saver but not Normal says so.
+        let mut mid = PowerPolicy::new(config);
+        let noon = Timestamp::from_day_and_hour(0, 12.0);
+        let d = mid.decide(noon, &obs(noon, 80.0));
+        assert_eq!((d.mode, d.reason), (PowerMode::Saver, ModeReason::Budget));
+    }
+
+    #[test]
+    fn spare_panel_power_is_surplus_only_when_the_battery_is_nearly_full() {
+        let mut p = policy();
+        let t = Timestamp::from_day_and_hour(0, 9.0);
+        let mut o = obs(t, 70.0);
+        o.panel_power_w = Some(Reading::new(20.0, t));
+        o.load_power_w = Some(Reading::new(4.0, t));
+        // Charging a battery at 70 % is not energy going to waste.
+        assert!(!p.decide(t, &o).surplus);
+        o.soc_percent = Some(Reading::new(95.0, t));
+        assert!(p.decide(t, &o).surplus);
     }
 }

@@ -39,9 +39,7 @@ use std::time::{Duration, Instant};
 use fieldkit_domain::{Record, RecordKind, names::basic_tokens};
 use fieldkit_vault::{CredentialPolicy, InitOptions, OpenOptions, Vault};
 
-#[allow(dead_code)]
-#[path = "../../../tests/src/cases.rs"]
-mod cases;
+use fieldkit_testkit::{Rng, cases};
 
 type Res<T> = Result<T, Box<dyn Error>>;
 
@@ -83,7 +81,7 @@ fn record(i: usize) -> Record {
 
 /// The names a caseworker types: full names of existing cases, spread over the file.
 fn queries(n: usize) -> Vec<String> {
-    let mut rng = cases::Rng::new(SEED ^ 0x5EA2C4);
+    let mut rng = Rng::new(SEED ^ 0x5EA2C4);
     (0..QUERIES)
         .map(|_| cases::search_name(SEED, rng.below(n as u64)))
         .collect()

@@ -73,6 +73,30 @@ pub enum AuditAction {
         /// Whose.
         username: String,
     },
+    /// The list of caseworkers and their rights was read.
+    RosterRead {
+        /// How many were listed.
+        caseworkers: u32,
+    },
+    /// A caseworker was removed and the keys rotated.
+    CaseworkerRemoved {
+        /// Who.
+        username: String,
+        /// The new key epoch.
+        epoch: u32,
+    },
+    /// The vault was accepted as it is, despite what the sign-in checks found.
+    RollbackAccepted {
+        /// What was found.
+        findings: String,
+    },
+    /// A page of a list was shown.
+    List {
+        /// Which kind.
+        kind: RecordKind,
+        /// How many summaries were shown.
+        results: u32,
+    },
 }
 
 /// One link of the chain.
@@ -198,15 +222,14 @@ impl Session {
 
     /// Appends one audit entry in a transaction of its own.
     pub(crate) fn audit_now(
-        &self,
+        &mut self,
         now_ms: u64,
         action: AuditAction,
         record: Option<(RecordKind, RecordId)>,
     ) -> Result<()> {
         let txn = begin(&self.vault.db)?;
         self.audit(&txn, now_ms, action, record)?;
-        txn.commit()?;
-        Ok(())
+        self.commit(txn)
     }
 
     /// Walks the audit chain from the first entry and checks every link, the head, and the

@@ -2,7 +2,11 @@
 //!
 //! Layout: the magic `FKBUNDLE` and a format byte, the 16-byte vault id (in the clear, so a
 //! bundle for another vault is named as such rather than failing as "damaged"), then the
-//! postcard-encoded sealed list of documents, whose associated data binds the vault id.
+//! postcard-encoded body: the sealed list of records other than incidents (under the bundle
+//! key), and the sealed list of incidents (under the incident bundle key), each binding the
+//! vault id and its part in its associated data.
+
+use serde::{Deserialize, Serialize};
 
 use fieldkit_domain::{Document, RecordKind};
 
@@ -10,35 +14,82 @@ use crate::audit::AuditAction;
 use crate::crypto::{self, Key, Sealed};
 use crate::error::{Result, VaultError};
 use crate::session::Session;
-use crate::storage::hex;
+use crate::storage::{encode, hex};
 
 const MAGIC: &[u8; 8] = b"FKBUNDLE";
-const FORMAT: u8 = 1;
+/// Format 1 sealed every record under the bundle key; format 2 seals GBV incidents apart, under
+/// a key from the incident key, so a caseworker without incident access cannot open them from
+/// a supervisor's bundle (issue 8, finding 2).
+const FORMAT: u8 = 2;
 
-fn aad(vault_id: &[u8; 16]) -> Vec<u8> {
+fn aad(vault_id: &[u8; 16], part: &str) -> Vec<u8> {
     let mut a = b"fieldkit/bundle/v1|".to_vec();
     a.extend_from_slice(vault_id);
+    if !part.is_empty() {
+        a.push(b'|');
+        a.extend_from_slice(part.as_bytes());
+    }
     a
 }
 
-pub(crate) fn seal(key: &Key, vault_id: &[u8; 16], docs: &[Document]) -> Result<Vec<u8>> {
+/// A format 2 bundle's body: the records other than incidents, and the incidents.
+#[derive(Serialize, Deserialize)]
+struct Body {
+    records: Sealed,
+    incidents: Option<Sealed>,
+}
+
+/// The keys a bundle is sealed under: the bundle key for the records, and the incident bundle
+/// key (when the session has incident access) for the incidents.
+pub(crate) struct BundleKeys<'a> {
+    pub(crate) records: &'a Key,
+    pub(crate) incidents: Option<&'a Key>,
+}
+
+fn seal_docs(key: &Key, aad: &[u8], docs: &[&Document]) -> Result<Sealed> {
     let plain = zeroize::Zeroizing::new(postcard::to_allocvec(docs).unwrap_or_default());
-    let sealed = crypto::seal(key, &aad(vault_id), &plain)?;
-    let mut out = Vec::with_capacity(plain.len() + 64);
+    Ok(crypto::seal(key, aad, &plain)?)
+}
+
+pub(crate) fn seal(
+    keys: &BundleKeys<'_>,
+    vault_id: &[u8; 16],
+    docs: &[Document],
+) -> Result<Vec<u8>> {
+    let (incidents, records): (Vec<&Document>, Vec<&Document>) =
+        docs.iter().partition(|d| d.kind() == RecordKind::Incident);
+    let incidents = match (keys.incidents, incidents.is_empty()) {
+        (_, true) => None,
+        (Some(k), false) => Some(seal_docs(k, &aad(vault_id, "incidents"), &incidents)?),
+        (None, false) => {
+            return Err(VaultError::Forbidden(
+                "this caseworker has no access to GBV incidents".into(),
+            ));
+        }
+    };
+    let body = Body {
+        records: seal_docs(keys.records, &aad(vault_id, "records"), &records)?,
+        incidents,
+    };
+    let mut out = Vec::new();
     out.extend_from_slice(MAGIC);
     out.push(FORMAT);
     out.extend_from_slice(vault_id);
-    out.extend_from_slice(&postcard::to_allocvec(&sealed).unwrap_or_default());
+    out.extend_from_slice(&encode(&body));
     Ok(out)
 }
 
-pub(crate) fn open(key: &Key, vault_id: &[u8; 16], bytes: &[u8]) -> Result<Vec<Document>> {
+/// What a bundle gave: the documents this session can open, and how many incidents it held
+/// that this session cannot.
+pub(crate) struct Opened {
+    pub(crate) docs: Vec<Document>,
+    pub(crate) sealed_incidents: bool,
+}
+
+pub(crate) fn open(keys: &BundleKeys<'_>, vault_id: &[u8; 16], bytes: &[u8]) -> Result<Opened> {
     let bad = |m: &str| VaultError::BadBundle(m.to_string());
     if bytes.len() < 25 || &bytes[..8] != MAGIC {
         return Err(bad("no FKBUNDLE header"));
-    }
-    if bytes[8] != FORMAT {
-        return Err(bad(&format!("unknown bundle format {}", bytes[8])));
     }
     let their_id: [u8; 16] = bytes[9..25].try_into().map_err(|_| bad("short header"))?;
     if &their_id != vault_id {
@@ -47,11 +98,51 @@ pub(crate) fn open(key: &Key, vault_id: &[u8; 16], bytes: &[u8]) -> Result<Vec<D
             this_vault: hex(vault_id),
         });
     }
-    let sealed: Sealed =
-        postcard::from_bytes(&bytes[25..]).map_err(|_| bad("truncated or malformed body"))?;
-    let plain = crypto::open(key, &aad(vault_id), &sealed)
-        .map_err(|_| bad("authentication failed: altered or truncated"))?;
-    postcard::from_bytes(&plain).map_err(|_| bad("malformed records"))
+    let open_docs = |key: &Key, aad: &[u8], sealed: &Sealed| -> Result<Vec<Document>> {
+        let plain = crypto::open(key, aad, sealed)
+            .map_err(|_| bad("authentication failed: altered or truncated, or sealed under keys this vault has since rotated"))?;
+        postcard::from_bytes(&plain).map_err(|_| bad("malformed records"))
+    };
+    match bytes[8] {
+        1 => {
+            let sealed: Sealed = postcard::from_bytes(&bytes[25..])
+                .map_err(|_| bad("truncated or malformed body"))?;
+            let mut docs = open_docs(keys.records, &aad(vault_id, ""), &sealed)?;
+            let before = docs.len();
+            if keys.incidents.is_none() {
+                docs.retain(|d| d.kind() != RecordKind::Incident);
+            }
+            Ok(Opened {
+                sealed_incidents: docs.len() != before,
+                docs,
+            })
+        }
+        2 => {
+            let body: Body = postcard::from_bytes(&bytes[25..])
+                .map_err(|_| bad("truncated or malformed body"))?;
+            let mut docs = open_docs(keys.records, &aad(vault_id, "records"), &body.records)?;
+            if docs.iter().any(|d| d.kind() == RecordKind::Incident) {
+                return Err(bad("an incident outside the incident part"));
+            }
+            let mut sealed_incidents = false;
+            match (&body.incidents, keys.incidents) {
+                (Some(sealed), Some(k)) => {
+                    let incidents = open_docs(k, &aad(vault_id, "incidents"), sealed)?;
+                    if incidents.iter().any(|d| d.kind() != RecordKind::Incident) {
+                        return Err(bad("a record other than an incident in the incident part"));
+                    }
+                    docs.extend(incidents);
+                }
+                (Some(_), None) => sealed_incidents = true,
+                (None, _) => {}
+            }
+            Ok(Opened {
+                docs,
+                sealed_incidents,
+            })
+        }
+        other => Err(bad(&format!("unknown bundle format {other}"))),
+    }
 }
 
 impl Session {
@@ -64,7 +155,7 @@ impl Session {
                 docs.extend(self.documents(kind)?.into_iter().map(|(d, _)| d));
             }
         }
-        let bytes = crate::bundle::seal(&self.keys.bundle, &self.vault.vault_id, &docs)?;
+        let bytes = seal(&self.bundle_keys(), &self.vault.vault_id, &docs)?;
         self.audit_now(
             now_ms,
             AuditAction::Export {
@@ -76,9 +167,21 @@ impl Session {
         Ok(bytes)
     }
 
-    /// Merges a bundle sealed by this vault. Returns how many records changed.
+    fn bundle_keys(&self) -> BundleKeys<'_> {
+        BundleKeys {
+            records: &self.keys.bundle,
+            incidents: self.keys.incident_bundle.as_ref(),
+        }
+    }
+
+    /// Merges a bundle sealed by this vault. Returns how many records changed. Incidents in it
+    /// stay sealed for a caseworker without incident access.
     pub fn import_bundle(&mut self, bytes: &[u8], now_ms: u64) -> Result<usize> {
-        let docs = crate::bundle::open(&self.keys.bundle, &self.vault.vault_id, bytes)?;
+        let opened = open(&self.bundle_keys(), &self.vault.vault_id, bytes)?;
+        if opened.sealed_incidents {
+            tracing::info!("the bundle's incidents stay sealed: no incident access");
+        }
+        let docs = opened.docs;
         let import = AuditAction::Import {
             records: u32::try_from(docs.len()).unwrap_or(u32::MAX),
             format: "bundle".into(),

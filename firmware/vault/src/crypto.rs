@@ -132,14 +132,34 @@ impl KdfParams {
     }
 }
 
-/// Derives a key-encryption key from a credential with Argon2id, then mixes in the hardware
-/// secret (when there is one) with HKDF.
-pub fn credential_kek(
+/// The highest Argon2 cost a key slot may ask for: 1 GiB, 16 passes, 8 lanes. A slot is read
+/// before its credential is checked, so its parameters are range-checked first: a slot edited
+/// to ask for terabytes must not take the kit down (issue 8, finding 13).
+pub const KDF_CEILING: KdfParams = KdfParams {
+    m_kib: 1024 * 1024,
+    t: 16,
+    p: 8,
+};
+
+impl KdfParams {
+    /// True when these parameters are within [`KDF_CEILING`] in each dimension.
+    pub fn within_ceiling(&self) -> bool {
+        self.m_kib <= KDF_CEILING.m_kib && self.t <= KDF_CEILING.t && self.p <= KDF_CEILING.p
+    }
+}
+
+/// Stretches a credential with Argon2id: the secret every key slot key is derived from.
+pub fn stretch(
     credential: &[u8],
     salt: &[u8; 16],
     params: KdfParams,
-    hardware: Option<&Key>,
-) -> Result<Key, CryptoError> {
+) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
+    if !params.meets_floor() || !params.within_ceiling() {
+        return Err(CryptoError::Kdf(format!(
+            "parameters m = {} KiB, t = {}, p = {} are outside the accepted range",
+            params.m_kib, params.t, params.p
+        )));
+    }
     let p = argon2::Params::new(params.m_kib, params.t, params.p, Some(32))
         .map_err(|e| CryptoError::Kdf(e.to_string()))?;
     let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, p);
@@ -147,12 +167,46 @@ pub fn credential_kek(
     argon
         .hash_password_into(credential, salt, out.as_mut())
         .map_err(|e| CryptoError::Kdf(e.to_string()))?;
-    let hk = hkdf::Hkdf::<Sha256>::new(hardware.map(|k| k.expose().as_slice()), out.as_ref());
+    Ok(out)
+}
+
+/// The authorisation a hardware element is given for a slot: derived from the stretched
+/// credential under its own label, so it reveals nothing of the key-encryption key.
+pub fn hardware_auth(stretched: &[u8; 32]) -> Zeroizing<[u8; 32]> {
+    let hk = hkdf::Hkdf::<Sha256>::new(None, stretched);
+    let mut auth = Zeroizing::new([0u8; 32]);
+    if hk
+        .expand(b"fieldkit hardware auth v1", auth.as_mut())
+        .is_err()
+    {
+        unreachable!("HKDF output of 32 bytes is always valid");
+    }
+    auth
+}
+
+/// The key-encryption key from the stretched credential and the hardware secret (when there is
+/// one), with HKDF.
+pub fn kek_from(stretched: &[u8; 32], hardware: Option<&Key>) -> Key {
+    let hk = hkdf::Hkdf::<Sha256>::new(hardware.map(|k| k.expose().as_slice()), stretched);
     let mut kek = [0u8; 32];
     if hk.expand(b"fieldkit kek v1", &mut kek).is_err() {
         unreachable!("HKDF output of 32 bytes is always valid");
     }
-    Ok(Key(kek))
+    Key(kek)
+}
+
+/// Derives a key-encryption key from a credential with Argon2id, then mixes in the hardware
+/// secret (when there is one) with HKDF: [`stretch`] then [`kek_from`]. (The vault calls the
+/// two steps apart, since the hardware needs the stretched credential in between.)
+#[cfg(test)]
+pub fn credential_kek(
+    credential: &[u8],
+    salt: &[u8; 16],
+    params: KdfParams,
+    hardware: Option<&Key>,
+) -> Result<Key, CryptoError> {
+    let stretched = stretch(credential, salt, params)?;
+    Ok(kek_from(&stretched, hardware))
 }
 
 /// Derives a key-encryption key from a high-entropy recovery key (no stretching needed).
@@ -163,6 +217,56 @@ pub fn recovery_kek(recovery: &Key, salt: &[u8; 16]) -> Key {
         unreachable!("HKDF output of 32 bytes is always valid");
     }
     Key(kek)
+}
+
+/// A fresh X25519 key pair: the secret (kept wrapped in a key slot) and its public key. The
+/// public key lets a supervisor grant new keys to a slot without its credential, which is what
+/// makes revoking one caseworker possible without everyone's PIN.
+pub fn keypair() -> Result<(Key, [u8; 32]), CryptoError> {
+    let secret = Key::random()?;
+    let public = x25519_dalek::x25519(secret.0, x25519_dalek::X25519_BASEPOINT_BYTES);
+    Ok((secret, public))
+}
+
+/// The key for a message sealed to `public` with the ephemeral key `ephemeral_public`.
+fn grant_key(shared: &[u8; 32], ephemeral_public: &[u8; 32], public: &[u8; 32]) -> Key {
+    let hk = hkdf::Hkdf::<Sha256>::new(Some(b"fieldkit grant v1"), shared);
+    let mut k = [0u8; 32];
+    let info = [ephemeral_public.as_slice(), public.as_slice()].concat();
+    if hk.expand(&info, &mut k).is_err() {
+        unreachable!("HKDF output of 32 bytes is always valid");
+    }
+    Key(k)
+}
+
+/// Seals `plain` so that only the holder of `public`'s secret opens it (ephemeral-static
+/// X25519, HKDF-SHA256, XChaCha20-Poly1305). Returns the ephemeral public key and the sealed
+/// value.
+pub fn seal_to(
+    public: &[u8; 32],
+    aad: &[u8],
+    plain: &[u8],
+) -> Result<([u8; 32], Sealed), CryptoError> {
+    let (ephemeral, ephemeral_public) = keypair()?;
+    let shared = Zeroizing::new(x25519_dalek::x25519(ephemeral.0, *public));
+    if ct_eq(shared.as_ref(), &[0u8; 32]) {
+        return Err(CryptoError::Seal);
+    }
+    let key = grant_key(&shared, &ephemeral_public, public);
+    Ok((ephemeral_public, seal(&key, aad, plain)?))
+}
+
+/// Opens what [`seal_to`] sealed, with the secret of `public`.
+pub fn open_from(
+    secret: &Key,
+    ephemeral_public: &[u8; 32],
+    aad: &[u8],
+    sealed: &Sealed,
+) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    let public = x25519_dalek::x25519(secret.0, x25519_dalek::X25519_BASEPOINT_BYTES);
+    let shared = Zeroizing::new(x25519_dalek::x25519(secret.0, *ephemeral_public));
+    let key = grant_key(&shared, ephemeral_public, &public);
+    open(&key, aad, sealed)
 }
 
 /// HMAC-SHA256 of `parts` under `key`.

@@ -71,7 +71,9 @@ pub enum VaultError {
     #[error("credential refused: {0}")]
     WeakCredential(String),
     /// The Argon2 parameters are below the floor.
-    #[error("key-derivation parameters below the floor of m = 19 MiB, t = 2, p = 1")]
+    #[error(
+        "key-derivation parameters outside the accepted range (m = 19 MiB–1 GiB, t = 2–16, p = 1–8)"
+    )]
     WeakKdf,
     /// The signed-in caseworker may not do this.
     #[error("not allowed: {0}")]
@@ -124,7 +126,30 @@ pub enum VaultError {
     Crypto(#[from] CryptoError),
     /// The storage engine failed.
     #[error("storage: {0}")]
-    Storage(redb::Error),
+    Storage(#[source] redb::Error),
+    /// The hardware element (TPM) or the rollback anchor failed.
+    #[error(transparent)]
+    Hardware(#[from] crate::hardware::HardwareError),
+    /// The vault was created under another hardware mode than the one configured.
+    #[error(
+        "this vault was created with hardware `{vault}` but fieldkit is configured for `{configured}`: fix the configuration"
+    )]
+    HardwareMismatch {
+        /// The vault's mode.
+        vault: String,
+        /// The configured mode.
+        configured: String,
+    },
+    /// The vault file is older than its rollback anchor: an old copy was put back.
+    #[error(
+        "the vault file is an older copy (commit {file}, but the kit's anchor is at {anchor}): records, edits and audit entries since then are missing. A supervisor can accept it deliberately with `fieldkit recover --accept-rollback`"
+    )]
+    RolledBack {
+        /// The file's commit counter.
+        file: u64,
+        /// The anchor's.
+        anchor: u64,
+    },
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {

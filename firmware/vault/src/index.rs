@@ -3,9 +3,9 @@
 //! The vault HMACs each term under a key derived from the data key, so the index on disk reveals
 //! neither names nor terms, only how many records share a term.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
-use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+use redb::{ReadableDatabase, ReadableMultimapTable, ReadableTable, WriteTransaction};
 use serde_json::Value;
 
 use fieldkit_domain::{RecordKind, Summary};
@@ -14,9 +14,9 @@ use crate::audit::AuditAction;
 use crate::crypto::{self, Key};
 use crate::error::{Result, VaultError};
 use crate::records::{Batch, unseal_summary};
-use crate::schema::{self, NAME_INDEX, RECORDS, SUMMARIES, TERMS, meta};
+use crate::schema::{self, NAME_INDEX, RECORDS, SUMMARIES, TERMS, VERSIONS, meta};
 use crate::session::Session;
-use crate::storage::{Row, begin, decode, encode, hex, write_meta};
+use crate::storage::{Row, begin, decode, encode, hex, read_meta_w, write_meta};
 
 /// Turns a name into search terms. The same function runs on stored names and on queries, so a
 /// query finds a record when they share terms. The kiosk uses the matcher's cross-script
@@ -131,43 +131,78 @@ impl Session {
         decode::<BTreeSet<[u8; 16]>>(&plain, "terms").map(Some)
     }
 
-    /// Rebuilds the blind index (after the indexer changed).
+    /// Rebuilds the blind index of every kind this caseworker can read (after the indexer
+    /// changed). Kinds the caseworker cannot read keep their entries, and stay marked for a
+    /// rebuild by someone who can: a sign-in without GBV access never touches incidents'
+    /// entries (issue 8, finding 6).
     pub fn reindex(&mut self) -> Result<()> {
         let txn = begin(&self.vault.db)?;
-        txn.delete_multimap_table(NAME_INDEX)?;
-        txn.delete_table(TERMS)?;
-        let keys: Vec<[u8; 17]> = {
-            let table = txn.open_table(RECORDS)?;
+        let kinds: Vec<RecordKind> = RecordKind::ALL
+            .into_iter()
+            .filter(|k| self.keys.index_key(*k).is_ok())
+            .collect();
+        let readable = |key: &[u8]| {
+            key.first()
+                .and_then(|b| schema::kind_from_byte(*b))
+                .is_some_and(|k| kinds.contains(&k))
+        };
+        // Drop the readable kinds' entries and term sets, and only those.
+        {
+            let mut index = txn.open_multimap_table(NAME_INDEX)?;
+            let mut stale = Vec::new();
+            for row in index.iter()? {
+                let (bucket, keys) = row?;
+                for k in keys {
+                    let k = k?;
+                    if readable(k.value()) {
+                        stale.push((bucket.value().to_vec(), k.value().to_vec()));
+                    }
+                }
+            }
+            for (bucket, key) in stale {
+                index.remove(bucket.as_slice(), key.as_slice())?;
+            }
+            let mut terms = txn.open_table(TERMS)?;
+            for kind in &kinds {
+                let (lo, hi) = crate::records::kind_bounds(*kind);
+                terms.retain_in(lo.as_slice()..hi.as_slice(), |_, _| false)?;
+            }
+        }
+        let keys: Vec<([u8; 17], u64)> = {
+            let table = txn.open_table(VERSIONS)?;
             let mut keys = Vec::new();
             for row in table.iter()? {
-                let (k, _) = row?;
-                if let Ok(k) = <[u8; 17]>::try_from(k.value()) {
-                    keys.push(k);
+                let (k, v) = row?;
+                if let Ok(k) = <[u8; 17]>::try_from(k.value())
+                    && readable(&k)
+                {
+                    keys.push((k, v.value()));
                 }
             }
             keys
         };
-        let mut index = txn.open_multimap_table(NAME_INDEX)?;
         let mut count = 0usize;
-        for key in keys {
+        for (key, expected) in keys {
             let Some((kind, _)) = schema::parse_record_key(&key) else {
                 continue;
             };
-            let (Ok(ikey), Ok(rkey)) = (self.keys.index_key(kind), self.keys.record_key(kind))
-            else {
-                continue;
-            };
+            let ikey = self.keys.index_key(kind)?;
+            let rkey = self.keys.record_key(kind)?;
             let bytes = {
                 let table = txn.open_table(RECORDS)?;
                 let v = table.get(key.as_slice())?;
                 v.map(|g| g.value().to_vec())
             };
-            let Some(bytes) = bytes else { continue };
-            let (doc, version) = self.unseal_doc(&key, &bytes)?;
+            let bytes = bytes.ok_or_else(|| VaultError::Tampered {
+                what: format!("record {}: its rows were deleted", hex(&key)),
+            })?;
+            let (doc, version) = self.unseal_doc(&key, &bytes, expected)?;
             let terms = self.terms_for(ikey, kind, &doc.to_json());
-            for t in &terms {
-                index.insert(t.as_slice(), key.as_slice())?;
+            let mut index = txn.open_multimap_table(NAME_INDEX)?;
+            for b in buckets(&terms) {
+                index.insert(b.as_slice(), key.as_slice())?;
             }
+            drop(index);
             let batch = Batch {
                 txn: &txn,
                 manifest: self.manifest,
@@ -175,19 +210,24 @@ impl Session {
             store_terms(&batch, &key, &terms, rkey, version)?;
             count += 1;
         }
-        drop(index);
-        write_meta(
-            &txn,
-            meta::INDEXER,
-            &self.vault.opts.indexer.id().to_string(),
-        )?;
-        txn.commit()?;
-        tracing::info!(
-            records = count,
-            indexer = self.vault.opts.indexer.id(),
-            "name index rebuilt"
-        );
+        let id = self.index_id();
+        if self.keys.incidents.is_some() {
+            write_meta(&txn, meta::INDEXER_INCIDENTS, &id)?;
+        } else if read_meta_w::<String>(&txn, meta::INDEXER_INCIDENTS)?.is_none() {
+            // Incidents stay indexed as they were, until someone with access rebuilds them.
+            let before: String = read_meta_w(&txn, meta::INDEXER)?.unwrap_or_default();
+            write_meta(&txn, meta::INDEXER_INCIDENTS, &before)?;
+        }
+        write_meta(&txn, meta::INDEXER, &id)?;
+        self.commit(txn)?;
+        tracing::info!(records = count, indexer = %id, "name index rebuilt");
         Ok(())
+    }
+
+    /// The indexer's id and this vault's index layout, as recorded in `meta`: when either
+    /// changes, the index is rebuilt.
+    pub(crate) fn index_id(&self) -> String {
+        format!("{}+{INDEX_LAYOUT}", self.vault.opts.indexer.id())
     }
 
     /// Searches names through the blind index: the query's terms are HMACed and looked up; records
@@ -212,12 +252,28 @@ impl Session {
     }
 
     /// [`Session::search`] without the audit entry (for benchmarks and matching internals).
+    ///
+    /// The index maps coarse buckets to records, so each bucket also holds records that share
+    /// no term with the query; every candidate's sealed term set (at the record's authenticated
+    /// version) decides whether it matches, so an index entry that was planted, left stale or
+    /// put back from an older copy never shows a record under a name it does not have.
     pub fn search_unaudited(
         &self,
         kind: RecordKind,
         query: &str,
         limit: usize,
     ) -> Result<Vec<Summary>> {
+        Ok(self.search_counted(kind, query, limit)?.0)
+    }
+
+    /// The search, and how many candidates the buckets gave that shared no term with the query
+    /// (the false positives the coarse index costs).
+    pub(crate) fn search_counted(
+        &self,
+        kind: RecordKind,
+        query: &str,
+        limit: usize,
+    ) -> Result<(Vec<Summary>, usize)> {
         let ikey = self.keys.index_key(kind)?;
         let rkey = self.keys.record_key(kind)?;
         let terms: BTreeSet<[u8; 16]> = self
@@ -230,30 +286,104 @@ impl Session {
             .collect();
         let txn = self.vault.db.begin_read()?;
         let index = txn.open_multimap_table(NAME_INDEX)?;
-        let mut hits: HashMap<[u8; 17], u32> = HashMap::new();
-        for t in &terms {
-            for v in index.get(t.as_slice())? {
+        let mut candidates: BTreeSet<[u8; 17]> = BTreeSet::new();
+        for b in buckets(&terms) {
+            for v in index.get(b.as_slice())? {
                 let v = v?;
                 if let Ok(k) = <[u8; 17]>::try_from(v.value())
                     && k[0] == schema::kind_byte(kind)
                 {
-                    *hits.entry(k).or_default() += 1;
+                    candidates.insert(k);
                 }
             }
         }
-        let mut ranked: Vec<([u8; 17], u32)> = hits.into_iter().collect();
+        let versions = txn.open_table(VERSIONS)?;
+        let sealed_terms = txn.open_table(TERMS)?;
+        let mut ranked: Vec<([u8; 17], usize, u64)> = Vec::new();
+        let mut false_positives = 0;
+        for k in candidates {
+            let version = versions
+                .get(k.as_slice())?
+                .ok_or_else(|| VaultError::Tampered {
+                    what: format!(
+                        "the name index: it lists {}, which the vault does not hold",
+                        hex(&k)
+                    ),
+                })?
+                .value();
+            let row = sealed_terms
+                .get(k.as_slice())?
+                .ok_or_else(|| VaultError::Tampered {
+                    what: format!("index terms of {}: deleted", hex(&k)),
+                })?;
+            let theirs = open_terms(rkey, &k, row.value(), version)?;
+            let shared = theirs.intersection(&terms).count();
+            if shared == 0 {
+                false_positives += 1;
+            } else {
+                ranked.push((k, shared, version));
+            }
+        }
         // Most shared terms first; ties by id (registration order), newest first.
         ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
         let table = txn.open_table(SUMMARIES)?;
         let mut out = Vec::with_capacity(limit.min(ranked.len()));
-        for (k, _) in ranked.into_iter().take(limit) {
-            let v = table.get(k.as_slice())?;
-            if let Some(v) = v {
-                out.push(unseal_summary(rkey, &k, v.value())?);
-            }
+        for (k, _, version) in ranked.into_iter().take(limit) {
+            let v = table
+                .get(k.as_slice())?
+                .ok_or_else(|| VaultError::Tampered {
+                    what: format!("summary of {}: deleted", hex(&k)),
+                })?;
+            out.push(unseal_summary(rkey, &k, v.value(), version)?);
         }
-        Ok(out)
+        Ok((out, false_positives))
     }
+}
+
+/// The index layout: entries are keyed by the first [`BUCKET_BITS`] bits of a blind term.
+pub(crate) const INDEX_LAYOUT: &str = "buckets12";
+
+/// How many bits of a blind term name its index bucket. 4,096 buckets: a vault of a few
+/// hundred records already puts unrelated records in the same bucket, so two records in one
+/// bucket no longer tell a reader of the file that they share a name (issue 8, finding 11);
+/// the sealed term sets sort the true matches from the rest.
+pub(crate) const BUCKET_BITS: u32 = 12;
+
+/// The index bucket of a blind term.
+pub(crate) fn bucket(term: &[u8; 16]) -> [u8; 2] {
+    let v = u16::from_be_bytes([term[0], term[1]]) >> (16 - BUCKET_BITS);
+    v.to_be_bytes()
+}
+
+/// The buckets of a set of terms, each once.
+pub(crate) fn buckets(terms: &BTreeSet<[u8; 16]>) -> BTreeSet<[u8; 2]> {
+    terms.iter().map(bucket).collect()
+}
+
+/// Opens a record's sealed term set, which must be at the record's authenticated `version`.
+pub(crate) fn open_terms(
+    rkey: &Key,
+    key: &[u8; 17],
+    bytes: &[u8],
+    version: u64,
+) -> Result<BTreeSet<[u8; 16]>> {
+    let tampered = |why: &str| VaultError::Tampered {
+        what: format!("index terms of {}{why}", hex(key)),
+    };
+    let row = Row::from_bytes(bytes).ok_or_else(|| tampered(""))?;
+    if row.version != version {
+        return Err(tampered(&format!(
+            ": version {} but the record is at version {version} (an old copy was put back)",
+            row.version
+        )));
+    }
+    let plain = crypto::open(
+        rkey,
+        &schema::row_aad("record_terms", key, row.version),
+        &row.sealed,
+    )
+    .map_err(|_| tampered(""))?;
+    decode::<BTreeSet<[u8; 16]>>(&plain, "terms")
 }
 
 /// A blind-index term: HMAC of the kind and the term, truncated to 128 bits.

@@ -10,7 +10,7 @@ use fieldkit_domain::{Date, Document, RecordKind};
 use crate::audit::AuditAction;
 use crate::error::{Result, VaultError};
 use crate::records::apply_all;
-use crate::schema::{self, RECORDS};
+use crate::schema::{RECORDS, VERSIONS};
 use crate::session::Session;
 
 impl Session {
@@ -28,12 +28,12 @@ impl Session {
         {
             let txn = self.vault.db.begin_read()?;
             let table = txn.open_table(RECORDS)?;
+            let versions = txn.open_table(VERSIONS)?;
             for r in records {
                 let (kind, id) = (r.kind, r.id);
                 self.keys.record_key(kind)?;
-                let key = schema::record_key(kind, id);
-                let mut doc = match table.get(key.as_slice())? {
-                    Some(g) => self.unseal_doc(&key, g.value())?.0,
+                let mut doc = match self.load_from(&table, &versions, kind, id)? {
+                    Some((doc, _)) => doc,
                     None => Document::new(kind, id),
                 };
                 let ops = doc

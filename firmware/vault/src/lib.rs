@@ -32,8 +32,11 @@
 //! `verify`; `audit.rs` the hash chain; `bundle.rs` export and import; `migrate.rs` older
 //! schemas; `storage.rs` how rows and settings sit in redb; `schema.rs` the tables.
 
+#[cfg(test)]
+mod attacks;
 mod audit;
 mod bundle;
+pub mod credential;
 mod crypto;
 mod error;
 mod hardware;
@@ -45,21 +48,27 @@ mod migrate;
 mod policy;
 mod records;
 mod recovery;
+mod rotate;
 mod schema;
 mod session;
 mod signin;
 mod storage;
+mod uptime;
 mod vault;
 
 pub use audit::{AuditAction, AuditEntry, AuditHead, AuditReport};
 pub use crypto::{KdfParams, Key};
 pub use error::{CryptoError, Result, VaultError};
-pub use hardware::{HardwareSecret, NoHardwareSecret};
+pub use hardware::{
+    FileAnchor, HardwareError, HardwareSecret, NoHardwareSecret, RollbackAnchor, SOFTWARE,
+};
 pub use index::{BasicIndexer, NameIndexer};
 pub use keyslot::{Caseworker, Role};
-pub use policy::CredentialPolicy;
+pub use policy::{CredentialPolicy, GLOBAL_FACTOR};
 pub use records::{Opened, Saved};
 pub use recovery::RecoveryKey;
 pub use schema::SCHEMA_VERSION;
 pub use session::Session;
+pub use signin::RecoveryOptions;
+pub use uptime::{BootClock, NoBootClock, Uptime, elapsed_ms};
 pub use vault::{InitOptions, OpenOptions, Vault};

@@ -1,52 +1,169 @@
-//! The sealed manifest: a count and digest over every record's key and version, so a record
-//! deleted or rolled back is noticed; and the whole-vault check against it.
+//! The sealed state: one authenticated record of what the file must hold — the commit counter,
+//! the manifest of every record's version, the audit head, the lockout counts, the credential
+//! policy and a digest of every key slot — sealed under a key from the data key at every
+//! authenticated commit, and checked at every sign-in. Also the whole-vault check, `verify`.
+//!
+//! The manifest is a keyed multiset hash (the sum modulo 2²⁵⁶ of HMAC-SHA256 over each record's
+//! key and version, after Clarke et al., "Incremental Multiset Hash Functions", 2003): it is
+//! updated in constant time per write, and without the key nobody can find another set of
+//! records with the same sum (an unkeyed XOR of hashes, as schema 2 had, can be solved by
+//! linear algebra).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use redb::{ReadableDatabase, ReadableMultimapTable, ReadableTable, WriteTransaction};
+use redb::{
+    ReadableDatabase, ReadableMultimapTable, ReadableTable, ReadableTableMetadata, WriteTransaction,
+};
 use serde::{Deserialize, Serialize};
 
 use fieldkit_domain::RecordKind;
 
-use crate::crypto::{self, Sealed};
+use crate::audit::AuditHead;
+use crate::crypto::{self, Key, Sealed};
 use crate::error::{Result, VaultError};
-use crate::index::IndexDigest;
+use crate::index::{IndexDigest, buckets};
 use crate::keyslot::Keys;
+use crate::policy::CredentialPolicy;
 use crate::records::unseal_summary;
-use crate::schema::{self, NAME_INDEX, RECORDS, SUMMARIES, TERMS, meta};
+use crate::schema::{self, KEYSLOTS, NAME_INDEX, RECORDS, SUMMARIES, TERMS, VERSIONS, meta};
 use crate::session::Session;
-use crate::storage::{Row, decode, encode, hex, write_meta};
+use crate::signin::Lockouts;
+use crate::storage::{Row, decode, encode, hex, read_meta_w, write_meta};
 
-/// Count and digest over every record's key and version: a record deleted or rolled back to an
-/// older copy changes it.
+/// Count and keyed multiset hash of every record's key and version: a record deleted, added
+/// or rolled back to an older copy changes it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Manifest {
     pub(crate) records: u64,
-    pub(crate) digest: [u8; 32],
+    pub(crate) sum: [u8; 32],
 }
 
 impl Manifest {
-    pub(crate) fn toggle(&mut self, key: &[u8; 17], version: u64) {
-        let h = crypto::hash(&[b"manifest", key, &version.to_le_bytes()]);
-        for (d, x) in self.digest.iter_mut().zip(h) {
-            *d ^= x;
-        }
+    fn term(key: &Key, record: &[u8; 17], version: u64) -> [u8; 32] {
+        crypto::mac(key, &[b"manifest v2", record, &version.to_le_bytes()])
+    }
+
+    /// Adds a record at `version`.
+    pub(crate) fn add(&mut self, key: &Key, record: &[u8; 17], version: u64) {
+        self.records += 1;
+        add_mod(&mut self.sum, &Self::term(key, record, version), false);
+    }
+
+    /// Removes a record at `version`.
+    pub(crate) fn remove(&mut self, key: &Key, record: &[u8; 17], version: u64) {
+        self.records = self.records.saturating_sub(1);
+        add_mod(&mut self.sum, &Self::term(key, record, version), true);
     }
 }
 
-pub(crate) fn open_manifest(keys: &Keys, sealed: &Sealed) -> Result<Manifest> {
-    let plain = crypto::open(&keys.manifest, b"fieldkit/manifest", sealed).map_err(|_| {
+/// `acc += x` (or `acc -= x`) modulo 2²⁵⁶, little-endian.
+fn add_mod(acc: &mut [u8; 32], x: &[u8; 32], subtract: bool) {
+    let mut carry = 0i16;
+    for (a, b) in acc.iter_mut().zip(x) {
+        let v = if subtract {
+            i16::from(*a) - i16::from(*b) + carry
+        } else {
+            i16::from(*a) + i16::from(*b) + carry
+        };
+        *a = v.rem_euclid(256) as u8;
+        carry = v.div_euclid(256);
+    }
+}
+
+/// What the sealed state vouches for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct State {
+    pub(crate) counter: u64,
+    pub(crate) manifest: Manifest,
+    pub(crate) audit: AuditHead,
+    pub(crate) lockouts: Lockouts,
+    pub(crate) policy: CredentialPolicy,
+    /// Each key slot's name and a digest of its row.
+    pub(crate) roster: BTreeMap<String, [u8; 32]>,
+    pub(crate) epoch: u32,
+}
+
+fn state_aad(vault_id: &[u8; 16]) -> Vec<u8> {
+    let mut aad = b"fieldkit/state/v1|".to_vec();
+    aad.extend_from_slice(vault_id);
+    aad
+}
+
+pub(crate) fn open_state(keys: &Keys, vault_id: &[u8; 16], sealed: &Sealed) -> Result<State> {
+    let plain = crypto::open(&keys.state, &state_aad(vault_id), sealed).map_err(|_| {
         VaultError::Tampered {
-            what: "the record manifest".into(),
+            what: "the vault's sealed state".into(),
         }
     })?;
-    decode(&plain, "manifest")
+    decode(&plain, "sealed state")
+}
+
+/// Each key slot's name and the digest of its row.
+pub(crate) fn roster_digests(txn: &WriteTransaction) -> Result<BTreeMap<String, [u8; 32]>> {
+    let table = txn.open_table(KEYSLOTS)?;
+    let mut out = BTreeMap::new();
+    for row in table.iter()? {
+        let (k, v) = row?;
+        out.insert(
+            k.value().to_string(),
+            crypto::hash(&[b"key slot", k.value().as_bytes(), v.value()]),
+        );
+    }
+    Ok(out)
+}
+
+/// Every record's key and authenticated version, from the `record_versions` table.
+pub(crate) fn versions_of(txn: &WriteTransaction) -> Result<Vec<([u8; 17], u64)>> {
+    let table = txn.open_table(VERSIONS)?;
+    let mut out = Vec::new();
+    for row in table.iter()? {
+        let (k, v) = row?;
+        out.push((schema::key17(k.value())?, v.value()));
+    }
+    Ok(out)
+}
+
+/// The manifest of the `record_versions` table as it is.
+pub(crate) fn scan_versions(txn: &WriteTransaction, keys: &Keys) -> Result<Manifest> {
+    let mut m = Manifest::default();
+    for (key, version) in versions_of(txn)? {
+        m.add(&keys.manifest, &key, version);
+    }
+    Ok(m)
 }
 
 impl Session {
-    pub(crate) fn seal_manifest(&self, txn: &WriteTransaction, manifest: &Manifest) -> Result<()> {
-        let sealed = crypto::seal(&self.keys.manifest, b"fieldkit/manifest", &encode(manifest))?;
-        write_meta(txn, meta::MANIFEST, &sealed)
+    /// Commits a session's transaction: raises the commit counter, seals the state as it now
+    /// is, commits (fsynced), then moves the rollback anchor. Every write a signed-in session
+    /// makes goes through here.
+    pub(crate) fn commit(&mut self, txn: WriteTransaction) -> Result<()> {
+        let counter: u64 = read_meta_w::<u64>(&txn, meta::COUNTER)?.unwrap_or(0) + 1;
+        write_meta(&txn, meta::COUNTER, &counter)?;
+        let state = State {
+            counter,
+            manifest: self.manifest,
+            audit: read_meta_w(&txn, meta::AUDIT_HEAD)?.unwrap_or(AuditHead {
+                len: 0,
+                hash: [0; 32],
+            }),
+            lockouts: Lockouts::read_w(&txn)?,
+            policy: read_meta_w(&txn, meta::POLICY)?.unwrap_or_default(),
+            roster: roster_digests(&txn)?,
+            epoch: self.keys.epoch,
+        };
+        let sealed = crypto::seal(
+            &self.keys.state,
+            &state_aad(&self.vault.vault_id),
+            &encode(&state),
+        )?;
+        write_meta(&txn, meta::STATE, &sealed)?;
+        txn.commit()?;
+        // The file is committed; an anchor that cannot move now is behind, which the next
+        // sign-in tolerates (a file ahead of its anchor is not a rollback).
+        if let Err(e) = self.vault.anchor(counter) {
+            tracing::warn!(error = %e, "the rollback anchor could not be moved");
+        }
+        Ok(())
     }
 
     /// Checks every record: it decrypts, its summary matches its version, the set of records
@@ -58,25 +175,26 @@ impl Session {
         let records = txn.open_table(RECORDS)?;
         let summaries = txn.open_table(SUMMARIES)?;
         let terms = txn.open_table(TERMS)?;
+        let versions = txn.open_table(VERSIONS)?;
         let mut seen = Manifest::default();
         let mut indexed = IndexDigest::default();
         for row in records.iter()? {
             let (k, v) = row?;
-            let key: [u8; 17] = k
-                .value()
-                .try_into()
-                .map_err(|_| VaultError::Corrupt("record key of wrong length".into()))?;
+            let key = schema::key17(k.value())?;
             let Some((kind, _)) = schema::parse_record_key(&key) else {
                 return Err(VaultError::Corrupt("record key of unknown kind".into()));
             };
-            seen.records += 1;
+            let row = Row::parse(v.value(), "record")?;
+            if versions.get(key.as_slice())?.map(|g| g.value()) != Some(row.version) {
+                return Err(VaultError::Tampered {
+                    what: format!("the version of {}", hex(&key)),
+                });
+            }
+            seen.add(&self.keys.manifest, &key, row.version);
             if kind == RecordKind::Incident && self.keys.incidents.is_none() {
-                let row = Row::parse(v.value(), "record")?;
-                seen.toggle(&key, row.version);
                 continue;
             }
-            let (_, version) = self.unseal_doc(&key, v.value())?;
-            seen.toggle(&key, version);
+            let (_, version) = self.unseal_doc(&key, v.value(), row.version)?;
             let s = summaries
                 .get(key.as_slice())?
                 .ok_or_else(|| VaultError::Tampered {
@@ -88,7 +206,7 @@ impl Session {
                     what: format!("summary of {}", hex(&key)),
                 });
             }
-            unseal_summary(self.keys.record_key(kind)?, &key, s.value())?;
+            unseal_summary(self.keys.record_key(kind)?, &key, s.value(), version)?;
             let tampered_terms = || VaultError::Tampered {
                 what: format!("index terms of {}", hex(&key)),
             };
@@ -103,8 +221,8 @@ impl Session {
                 &row.sealed,
             )
             .map_err(|_| tampered_terms())?;
-            for term in decode::<BTreeSet<[u8; 16]>>(&plain, "terms")? {
-                indexed.add(&term, &key);
+            for b in buckets(&decode::<BTreeSet<[u8; 16]>>(&plain, "terms")?) {
+                indexed.add(&b, &key);
             }
         }
         // Every index entry of a kind this caseworker can read must be one of those terms.
@@ -124,7 +242,7 @@ impl Session {
                 }
             }
         }
-        if seen != self.manifest {
+        if seen != self.manifest || versions.len()? != seen.records {
             return Err(VaultError::Tampered {
                 what: format!(
                     "the record set (manifest lists {} records, the file holds {})",

@@ -1,48 +1,93 @@
 //! Bringing an older vault file up to the current schema at sign-in.
 
 use redb::{ReadableTable, WriteTransaction};
+use serde::{Deserialize, Serialize};
 
-use crate::crypto;
+use crate::crypto::{self, Sealed};
 use crate::error::{Result, VaultError};
 use crate::keyslot::Keys;
 use crate::manifest::Manifest;
-use crate::schema::{RECORDS, SCHEMA_VERSION, meta};
-use crate::storage::{Row, encode, read_meta_w, write_meta};
+use crate::schema::{self, META, RECORDS, SCHEMA_VERSION, VERSIONS, meta};
+use crate::storage::{Row, decode, read_meta_w, write_meta};
 
-/// Brings an older vault up to [`SCHEMA_VERSION`] inside the sign-in transaction. Returns true
-/// when anything changed.
-pub(crate) fn migrate(txn: &WriteTransaction, keys: &Keys) -> Result<bool> {
-    let mut schema: u32 = read_meta_w(txn, meta::SCHEMA)?.unwrap_or(1);
-    let from = schema;
-    while schema < SCHEMA_VERSION {
-        match schema {
-            1 => {
-                // 1 → 2: compute the manifest over the records already there.
-                let mut manifest = Manifest::default();
-                let table = txn.open_table(RECORDS)?;
-                for row in table.iter()? {
-                    let (k, v) = row?;
-                    let key: [u8; 17] = k
-                        .value()
-                        .try_into()
-                        .map_err(|_| VaultError::Corrupt("record key of wrong length".into()))?;
-                    let r = Row::parse(v.value(), "record")?;
-                    manifest.records += 1;
-                    manifest.toggle(&key, r.version);
-                }
-                drop(table);
-                let sealed =
-                    crypto::seal(&keys.manifest, b"fieldkit/manifest", &encode(&manifest))?;
-                write_meta(txn, meta::MANIFEST, &sealed)?;
-            }
-            other => {
-                return Err(VaultError::Corrupt(format!(
-                    "no migration from schema {other}"
-                )));
-            }
+/// Schema 2's manifest: a count and an unkeyed XOR of hashes, sealed under the manifest key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct LegacyManifest {
+    records: u64,
+    digest: [u8; 32],
+}
+
+impl LegacyManifest {
+    fn toggle(&mut self, key: &[u8; 17], version: u64) {
+        let h = crypto::hash(&[b"manifest", key, &version.to_le_bytes()]);
+        for (d, x) in self.digest.iter_mut().zip(h) {
+            *d ^= x;
         }
-        schema += 1;
-        write_meta(txn, meta::SCHEMA, &schema)?;
     }
-    Ok(schema != from)
+}
+
+/// Every record's key and version, as its row says.
+fn record_versions(txn: &WriteTransaction) -> Result<Vec<([u8; 17], u64)>> {
+    let table = txn.open_table(RECORDS)?;
+    let mut out = Vec::new();
+    for row in table.iter()? {
+        let (k, v) = row?;
+        let key = schema::key17(k.value())?;
+        out.push((key, Row::parse(v.value(), "record")?.version));
+    }
+    Ok(out)
+}
+
+/// Writes the `record_versions` table from the records' rows as they are, and returns their
+/// manifest. For a migration, and for a supervisor accepting an altered vault as it is.
+pub(crate) fn rebuild_versions(txn: &WriteTransaction, keys: &Keys) -> Result<Manifest> {
+    let rows = record_versions(txn)?;
+    txn.delete_table(VERSIONS)?;
+    let mut versions = txn.open_table(VERSIONS)?;
+    let mut manifest = Manifest::default();
+    for (key, version) in rows {
+        versions.insert(key.as_slice(), version)?;
+        manifest.add(&keys.manifest, &key, version);
+    }
+    Ok(manifest)
+}
+
+/// Brings an older vault up to [`SCHEMA_VERSION`] inside the sign-in transaction, and returns
+/// the manifest of its records. A schema 2 vault's records are first checked against its
+/// sealed manifest.
+pub(crate) fn migrate(txn: &WriteTransaction, keys: &Keys) -> Result<Manifest> {
+    let schema: u32 = read_meta_w(txn, meta::SCHEMA)?.unwrap_or(1);
+    if schema > SCHEMA_VERSION {
+        return Err(VaultError::NewerSchema {
+            found: schema,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if schema == 2 {
+        let sealed: Sealed = read_meta_w(txn, meta::MANIFEST)?
+            .ok_or_else(|| VaultError::Corrupt("no manifest".into()))?;
+        let plain = crypto::open(&keys.manifest, b"fieldkit/manifest", &sealed).map_err(|_| {
+            VaultError::Tampered {
+                what: "the record manifest".into(),
+            }
+        })?;
+        let sealed: LegacyManifest = decode(&plain, "manifest")?;
+        let mut seen = LegacyManifest::default();
+        for (key, version) in record_versions(txn)? {
+            seen.records += 1;
+            seen.toggle(&key, version);
+        }
+        if seen != sealed {
+            return Err(VaultError::Tampered {
+                what: format!(
+                    "the record set (the manifest lists {} records, the file holds {})",
+                    sealed.records, seen.records
+                ),
+            });
+        }
+    }
+    let manifest = rebuild_versions(txn, keys)?;
+    txn.open_table(META)?.remove(meta::MANIFEST)?;
+    write_meta(txn, meta::SCHEMA, &SCHEMA_VERSION)?;
+    Ok(manifest)
 }

@@ -5,6 +5,11 @@ use serde::{Deserialize, Serialize};
 use crate::crypto::KdfParams;
 use crate::error::{Result, VaultError};
 
+/// How many times a caseworker's free attempts all names together get before every sign-in
+/// waits: with the default three, a child who types twelve wrong PINs under any names slows
+/// everyone, while three under one name slow only that name.
+pub const GLOBAL_FACTOR: u32 = 4;
+
 /// Rules for credentials and failed attempts, fixed when the vault is created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CredentialPolicy {
@@ -42,12 +47,26 @@ impl Default for CredentialPolicy {
 }
 
 impl CredentialPolicy {
-    /// Seconds to wait after `failures` failures in a row.
+    /// Seconds to wait after `failures` failures in a row under one name.
     pub fn delay_s(&self, failures: u32) -> u64 {
-        if failures < self.free_attempts.max(1) {
+        self.delay_after(failures, self.free_attempts.max(1))
+    }
+
+    /// Seconds every name waits after `failures` failures in a row across all names (the
+    /// ceiling against guessing one PIN under many names): the same delays, after
+    /// [`GLOBAL_FACTOR`] times as many free attempts.
+    pub fn global_delay_s(&self, failures: u32) -> u64 {
+        self.delay_after(
+            failures,
+            self.free_attempts.max(1).saturating_mul(GLOBAL_FACTOR),
+        )
+    }
+
+    fn delay_after(&self, failures: u32, free: u32) -> u64 {
+        if failures < free {
             return 0;
         }
-        let doublings = (failures - self.free_attempts.max(1)).min(40);
+        let doublings = (failures - free).min(40);
         self.base_delay_s
             .saturating_mul(1u64 << doublings)
             .min(self.max_delay_s)
@@ -68,8 +87,13 @@ impl CredentialPolicy {
                 "a passphrase with letters is required".into(),
             ));
         }
-        if !self.kdf.meets_floor() {
+        if !self.kdf.meets_floor() || !self.kdf.within_ceiling() {
             return Err(VaultError::WeakKdf);
+        }
+        if let Some(why) = crate::credential::common_pin(text) {
+            return Err(VaultError::WeakCredential(format!(
+                "this PIN is too easy to guess ({why})"
+            )));
         }
         Ok(())
     }

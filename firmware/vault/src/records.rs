@@ -10,9 +10,9 @@ use fieldkit_domain::{Conflict, Date, Document, Op, Record, RecordId, RecordKind
 use crate::audit::{AuditAction, append_audit_many};
 use crate::crypto::{self, Key};
 use crate::error::{Result, VaultError};
-use crate::index::{searchable_names, store_terms};
+use crate::index::{buckets, searchable_names, store_terms};
 use crate::manifest::Manifest;
-use crate::schema::{self, NAME_INDEX, RECORDS, SUMMARIES, meta};
+use crate::schema::{self, NAME_INDEX, RECORDS, SUMMARIES, VERSIONS, meta};
 use crate::session::Session;
 use crate::storage::{Row, begin, encode, hex, write_meta};
 
@@ -80,7 +80,7 @@ impl Session {
         for r in records {
             let (kind, id) = (r.kind(), r.id());
             if txn
-                .open_table(RECORDS)?
+                .open_table(VERSIONS)?
                 .get(schema::record_key(kind, id).as_slice())?
                 .is_some()
             {
@@ -109,10 +109,8 @@ impl Session {
         }
         append_audit_many(&txn, Some(&self.keys.audit), audit)?;
         write_meta(&txn, meta::CLOCK, &self.clock.last())?;
-        let manifest = batch.manifest;
-        self.seal_manifest(&txn, &manifest)?;
-        txn.commit()?;
-        self.manifest = manifest;
+        self.manifest = batch.manifest;
+        self.commit(txn)?;
         Ok(out)
     }
 
@@ -153,10 +151,8 @@ impl Session {
         let version = self.store(&mut batch, &doc, Some(version), None)?;
         self.audit(&txn, now_ms, AuditAction::Write, Some((kind, id)))?;
         write_meta(&txn, meta::CLOCK, &self.clock.last())?;
-        let manifest = batch.manifest;
-        self.seal_manifest(&txn, &manifest)?;
-        txn.commit()?;
-        self.manifest = manifest;
+        self.manifest = batch.manifest;
+        self.commit(txn)?;
         Ok(Saved {
             id,
             version,
@@ -213,10 +209,8 @@ impl Session {
             self.audit(&txn, now_ms, action, None)?;
         }
         write_meta(&txn, meta::CLOCK, &self.clock.last())?;
-        let manifest = batch.manifest;
-        self.seal_manifest(&txn, &manifest)?;
-        txn.commit()?;
-        self.manifest = manifest;
+        self.manifest = batch.manifest;
+        self.commit(txn)?;
         Ok(changed)
     }
 
@@ -241,7 +235,7 @@ impl Session {
             .load_w(&txn, kind, id)?
             .ok_or(VaultError::NotFound { kind, id })?;
         self.audit(&txn, now_ms, AuditAction::Read, Some((kind, id)))?;
-        txn.commit()?;
+        self.commit(txn)?;
         let record = doc
             .to_record()
             .map_err(|e| VaultError::Corrupt(format!("{kind} {id}: {e}")))?;
@@ -260,20 +254,59 @@ impl Session {
         kind: RecordKind,
         id: RecordId,
     ) -> Result<Option<(Document, u64)>> {
+        self.load_from(
+            &txn.open_table(RECORDS)?,
+            &txn.open_table(VERSIONS)?,
+            kind,
+            id,
+        )
+    }
+
+    /// A record from the `records` and `record_versions` tables of any transaction: `None`
+    /// when neither holds it, [`VaultError::Tampered`] when they disagree.
+    pub(crate) fn load_from(
+        &self,
+        table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+        versions: &impl ReadableTable<&'static [u8], u64>,
+        kind: RecordKind,
+        id: RecordId,
+    ) -> Result<Option<(Document, u64)>> {
         let key = schema::record_key(kind, id);
-        let table = txn.open_table(RECORDS)?;
         let v = table.get(key.as_slice())?;
-        match v {
-            None => Ok(None),
-            Some(g) => self.unseal_doc(&key, g.value()).map(Some),
+        match (v, versions.get(key.as_slice())?) {
+            (None, None) => Ok(None),
+            (Some(g), Some(expected)) => {
+                self.unseal_doc(&key, g.value(), expected.value()).map(Some)
+            }
+            (None, Some(_)) => Err(VaultError::Tampered {
+                what: format!("{kind} {id}: its rows were deleted"),
+            }),
+            (Some(_), None) => Err(VaultError::Tampered {
+                what: format!("{kind} {id}: a record the vault never wrote"),
+            }),
         }
     }
 
-    pub(crate) fn unseal_doc(&self, key: &[u8; 17], bytes: &[u8]) -> Result<(Document, u64)> {
+    /// Opens a record's row, which must be at `expected`, the version the authenticated
+    /// `record_versions` table holds (an older row put back is refused).
+    pub(crate) fn unseal_doc(
+        &self,
+        key: &[u8; 17],
+        bytes: &[u8],
+        expected: u64,
+    ) -> Result<(Document, u64)> {
         let (kind, id) = schema::parse_record_key(key)
             .ok_or_else(|| VaultError::Corrupt("malformed record key".into()))?;
         let what = || format!("{kind} {id}");
         let row = Row::from_bytes(bytes).ok_or_else(|| VaultError::Tampered { what: what() })?;
+        if row.version != expected {
+            return Err(VaultError::Tampered {
+                what: format!(
+                    "{kind} {id}: its stored copy is version {} but the vault wrote version {expected} (an old copy was put back)",
+                    row.version
+                ),
+            });
+        }
         let plain = crypto::open(
             self.keys.record_key(kind)?,
             &schema::row_aad("records", key, row.version),
@@ -316,6 +349,10 @@ impl Session {
             key.as_slice(),
             Row { version, sealed }.to_bytes().as_slice(),
         )?;
+        batch
+            .txn
+            .open_table(VERSIONS)?
+            .insert(key.as_slice(), version)?;
 
         let summary = match summary {
             Some(s) => s,
@@ -343,23 +380,22 @@ impl Session {
             None => None,
         };
         let mut index = batch.txn.open_multimap_table(NAME_INDEX)?;
+        let new_buckets = buckets(&new_terms);
         if let Some(old) = old_terms {
-            for t in old.difference(&new_terms) {
-                index.remove(t.as_slice(), key.as_slice())?;
+            for b in buckets(&old).difference(&new_buckets) {
+                index.remove(b.as_slice(), key.as_slice())?;
             }
         }
-        for t in &new_terms {
-            index.insert(t.as_slice(), key.as_slice())?;
+        for b in &new_buckets {
+            index.insert(b.as_slice(), key.as_slice())?;
         }
         drop(index);
         store_terms(batch, &key, &new_terms, rkey, version)?;
 
         if let Some(p) = prev {
-            batch.manifest.toggle(&key, p);
-        } else {
-            batch.manifest.records += 1;
+            batch.manifest.remove(&self.keys.manifest, &key, p);
         }
-        batch.manifest.toggle(&key, version);
+        batch.manifest.add(&self.keys.manifest, &key, version);
         Ok(version)
     }
 
@@ -369,15 +405,21 @@ impl Session {
         let rkey = self.keys.record_key(kind)?;
         let txn = self.vault.db.begin_read()?;
         let table = txn.open_table(SUMMARIES)?;
+        let versions = txn.open_table(VERSIONS)?;
         let (lo, hi) = kind_bounds(kind);
         let mut out = Vec::with_capacity(limit.min(1024));
-        for row in table
+        // The list walks the authenticated versions, not the summaries: a summary deleted or
+        // put back from an older copy fails loudly instead of hiding or misnaming a child.
+        for row in versions
             .range(lo.as_slice()..hi.as_slice())?
             .skip(offset)
             .take(limit)
         {
-            let (k, v) = row?;
-            out.push(unseal_summary(rkey, k.value(), v.value())?);
+            let (k, version) = row?;
+            let s = table.get(k.value())?.ok_or_else(|| VaultError::Tampered {
+                what: format!("summary of {}: deleted", hex(k.value())),
+            })?;
+            out.push(unseal_summary(rkey, k.value(), s.value(), version.value())?);
         }
         Ok(out)
     }
@@ -397,7 +439,7 @@ impl Session {
             )));
         }
         let txn = self.vault.db.begin_read()?;
-        let table = txn.open_table(RECORDS)?;
+        let table = txn.open_table(VERSIONS)?;
         let (lo, hi) = kind_bounds(kind);
         let mut out = Vec::new();
         for row in table.range(lo.as_slice()..hi.as_slice())? {
@@ -415,7 +457,7 @@ impl Session {
     /// How many records of a kind the vault holds.
     pub fn count(&self, kind: RecordKind) -> Result<u64> {
         let txn = self.vault.db.begin_read()?;
-        let table = txn.open_table(SUMMARIES)?;
+        let table = txn.open_table(VERSIONS)?;
         let (lo, hi) = kind_bounds(kind);
         let mut n = 0;
         for row in table.range(lo.as_slice()..hi.as_slice())? {
@@ -463,15 +505,24 @@ impl Session {
         self.keys.record_key(kind)?;
         let txn = self.vault.db.begin_read()?;
         let table = txn.open_table(RECORDS)?;
+        let versions = txn.open_table(VERSIONS)?;
         let (lo, hi) = kind_bounds(kind);
         let mut out = Vec::new();
-        for row in table.range(lo.as_slice()..hi.as_slice())? {
-            let (k, v) = row?;
-            let key: [u8; 17] = k
-                .value()
-                .try_into()
-                .map_err(|_| VaultError::Corrupt("record key of wrong length".into()))?;
-            out.push(self.unseal_doc(&key, v.value())?);
+        // Walk the authenticated versions: a record whose rows were deleted fails loudly.
+        for row in versions.range(lo.as_slice()..hi.as_slice())? {
+            let (k, expected) = row?;
+            let key = schema::key17(k.value())?;
+            let v = table
+                .get(key.as_slice())?
+                .ok_or_else(|| VaultError::Tampered {
+                    what: format!("record {}: its rows were deleted", hex(&key)),
+                })?;
+            out.push(self.unseal_doc(&key, v.value(), expected.value())?);
+        }
+        if table.range(lo.as_slice()..hi.as_slice())?.count() != out.len() {
+            return Err(VaultError::Tampered {
+                what: "a record the vault never wrote".into(),
+            });
         }
         Ok(out)
     }
@@ -505,12 +556,27 @@ pub(crate) fn fallback_summary(doc: &Document, json: &serde_json::Value) -> Summ
     }
 }
 
-pub(crate) fn unseal_summary(rkey: &Key, key: &[u8], bytes: &[u8]) -> Result<Summary> {
+/// Opens a summary row, which must be at `expected`, its record's authenticated version.
+pub(crate) fn unseal_summary(
+    rkey: &Key,
+    key: &[u8],
+    bytes: &[u8],
+    expected: u64,
+) -> Result<Summary> {
     let key: [u8; 17] = key
         .try_into()
         .map_err(|_| VaultError::Corrupt("summary key of wrong length".into()))?;
     let what = || format!("summary of {}", hex(&key));
     let row = Row::from_bytes(bytes).ok_or_else(|| VaultError::Tampered { what: what() })?;
+    if row.version != expected {
+        return Err(VaultError::Tampered {
+            what: format!(
+                "{}: version {} but the record is at version {expected} (an old copy was put back)",
+                what(),
+                row.version
+            ),
+        });
+    }
     let plain = crypto::open(
         rkey,
         &schema::row_aad("summaries", &key, row.version),

@@ -2,12 +2,13 @@
 //!
 //! | table | key | value |
 //! |---|---|---|
-//! | `meta` | name | plaintext settings: schema, vault id, device id, clock, lockout state, policy, audit head; the sealed manifest |
+//! | `meta` | name | plaintext settings: schema, vault id, device id, clock, lockout counts, policy, mode, commit counter, key epoch, audit head; the sealed state |
 //! | `keyslots` | caseworker name, or `#recovery` | the data keys wrapped by that credential |
 //! | `records` | kind byte + record id | sealed [`Document`](fieldkit_domain::Document) with its version |
 //! | `summaries` | kind byte + record id | sealed [`Summary`](fieldkit_domain::Summary), same version |
-//! | `name_index` (multimap) | 16-byte HMAC of a name term | kind byte + record id |
+//! | `name_index` (multimap) | 12-bit bucket of a blind term (HMAC of a name term) | kind byte + record id |
 //! | `record_terms` | kind byte + record id | the sealed set of blind terms the record is indexed under, same version |
+//! | `record_versions` | kind byte + record id | the record's version (what the sealed manifest digests) |
 //! | `audit` | sequence number | an audit entry (no case data) |
 
 use redb::{MultimapTableDefinition, TableDefinition};
@@ -18,7 +19,11 @@ use fieldkit_domain::{RecordId, RecordKind};
 /// - 1: first release.
 /// - 2: the sealed manifest (record count and a digest over every record's id and version), so
 ///   a deleted or rolled-back record is noticed. Version 1 vaults gain it at their first unlock.
-pub const SCHEMA_VERSION: u32 = 2;
+/// - 3: the sealed state (commit counter, manifest, audit head, lockout counts, policy, key
+///   slots under one MAC), the `record_versions` table, key slots with X25519 grants (so keys
+///   can rotate), counts per name, and a keyed multiset-hash manifest. Version 2 vaults gain it
+///   at their first sign-in; each legacy key slot is rewritten at its owner's first sign-in.
+pub const SCHEMA_VERSION: u32 = 3;
 
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 pub(crate) const KEYSLOTS: TableDefinition<&str, &[u8]> = TableDefinition::new("keyslots");
@@ -28,15 +33,25 @@ pub(crate) const NAME_INDEX: MultimapTableDefinition<&[u8], &[u8]> =
     MultimapTableDefinition::new("name_index");
 pub(crate) const TERMS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("record_terms");
 pub(crate) const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+pub(crate) const VERSIONS: TableDefinition<&[u8], u64> = TableDefinition::new("record_versions");
 
 pub(crate) mod meta {
     pub const SCHEMA: &str = "schema";
     pub const VAULT_ID: &str = "vault_id";
     pub const DEVICE_ID: &str = "device_id";
     pub const CLOCK: &str = "clock";
+    /// Schema 1–2 lockout state (one counter); replaced by [`LOCKOUTS`].
     pub const LOCKOUT: &str = "lockout";
+    pub const LOCKOUTS: &str = "lockouts";
+    pub const MODE: &str = "mode";
+    pub const COUNTER: &str = "commit_counter";
+    pub const STATE: &str = "sealed_state";
+    pub const EPOCH: &str = "key_epoch";
     pub const POLICY: &str = "policy";
     pub const INDEXER: &str = "indexer";
+    /// The indexer incidents were last indexed with (absent: the same as [`INDEXER`]).
+    pub const INDEXER_INCIDENTS: &str = "indexer_incidents";
+    /// Schema 2's sealed manifest; schema 3 keeps it in [`STATE`].
     pub const MANIFEST: &str = "manifest";
     pub const AUDIT_HEAD: &str = "audit_head";
     pub const AUDIT_CHECKPOINT: &str = "audit_checkpoint";
@@ -68,6 +83,12 @@ pub(crate) fn record_key(kind: RecordKind, id: RecordId) -> [u8; 17] {
     k[0] = kind_byte(kind);
     k[1..].copy_from_slice(id.as_bytes());
     k
+}
+
+/// A stored record key as the 17 bytes it must be.
+pub(crate) fn key17(k: &[u8]) -> crate::error::Result<[u8; 17]> {
+    k.try_into()
+        .map_err(|_| crate::error::VaultError::Corrupt("record key of wrong length".into()))
 }
 
 pub(crate) fn parse_record_key(k: &[u8]) -> Option<(RecordKind, RecordId)> {

@@ -1,23 +1,24 @@
 //! The process the vault scenarios kill.
 //!
 //! ```text
-//! vault-writer write   <vault> <seed> <round-seed> <now-ms>
+//! vault-writer write   <vault> <seed> <round-seed> <now-ms> <pin-generation>
 //! vault-writer attempt <vault> <user> <credential> <now-ms>
 //! vault-writer hold    <vault>
 //! vault-writer open    <vault>
 //! ```
 //!
-//! `write` signs in and saves cases until it is killed: single saves, batches (one transaction)
-//! and follow-up edits, chosen by `round-seed`. Case `i` is always case `i` of `seed` (see
-//! `fieldkit_scenarios::cases`), and the next case is the vault's case count, so a vault killed
-//! mid-save is simply continued. Every save is reported on stdout only after the vault returned
-//! from it, which is when it is on disk:
+//! `write` runs the mixed workload of `fieldkit_scenarios::workload` until it is killed: it
+//! signs in with the PIN of `pin-generation`, reads what the vault holds (a vault killed
+//! mid-step is simply continued), then takes steps chosen by `round-seed`: single saves,
+//! batches (one transaction), follow-up edits, merges of another kit's changes, wrong PINs and
+//! sign-ins, PIN changes, new caseworkers. Each step is announced before it starts and
+//! acknowledged only after the vault returned from it, which is when it is on disk, so at a
+//! kill the scenario knows the one step that may be half done:
 //!
 //! ```text
-//! ready <next-index>
-//! ack create <i>
-//! ack batch <from> <to>        (from..to, one transaction)
-//! ack edit <i> <edit-count>
+//! begin <step>          (create <i> | batch <from> <to> | edit <i> <n> | merge <i> <m> |
+//! ack <step>             wrong | signin | pin <k> | caseworker <k>)
+//! ready <cases>
 //! ```
 //!
 //! `attempt` makes one sign-in attempt and prints `ok`, `wrong <failures>`,
@@ -32,8 +33,8 @@ use std::io::{BufRead, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use fieldkit_domain::{Record, RecordKind};
-use fieldkit_scenarios::{PIN, USER, cases, edit_count, edited_record};
+use fieldkit_scenarios::Rng;
+use fieldkit_scenarios::workload::{Model, Step, Workload};
 use fieldkit_vault::{OpenOptions, Vault, VaultError};
 
 type Failure = Box<dyn std::error::Error>;
@@ -50,11 +51,12 @@ fn main() -> ExitCode {
         .collect::<Vec<_>>()
         .as_slice()
     {
-        ["write", path, seed, round_seed, now] => write(
+        ["write", path, seed, round_seed, now, pin] => write(
             Path::new(path),
             seed.parse().unwrap_or(0),
             round_seed.parse().unwrap_or(0),
             now.parse().unwrap_or(0),
+            pin.parse().unwrap_or(0),
         ),
         ["attempt", path, user, credential, now] => attempt(
             Path::new(path),
@@ -83,46 +85,31 @@ fn say(line: &str) -> Result<(), Failure> {
     Ok(())
 }
 
-fn write(path: &Path, seed: u64, round_seed: u64, now_ms: u64) -> Result<(), Failure> {
-    let vault = Vault::open(path, OpenOptions::default())?;
-    let mut session = vault.unlock(USER, PIN, now_ms)?;
-    let mut next = session.count(RecordKind::Case)?;
-    say(&format!("ready {next}"))?;
-    let mut rng = cases::Rng::new(round_seed);
-    let mut tick = 0u64;
-    loop {
-        tick += 1;
-        let now = now_ms + tick;
-        let roll = rng.below(100);
-        if roll < 20 && next > 0 {
-            let i = rng.below(next);
-            let id = cases::case_id(seed, i);
-            let opened = session.get(RecordKind::Case, id, now)?;
-            let Record::Case(stored) = &opened.record else {
-                return Err(format!("record {i} is not a case").into());
-            };
-            let n = edit_count(stored) + 1;
-            session.update(
-                RecordKind::Case,
-                id,
-                &edited_record(seed, i, n).to_json(),
-                now,
-            )?;
-            say(&format!("ack edit {i} {n}"))?;
-        } else if roll < 45 {
-            let len = rng.range(2, 8) as u64;
-            let batch: Vec<Record> = (next..next + len)
-                .map(|i| edited_record(seed, i, 0))
-                .collect();
-            session.create_many(&batch, now)?;
-            say(&format!("ack batch {next} {}", next + len))?;
-            next += len;
-        } else {
-            session.create(&edited_record(seed, next, 0), now)?;
-            say(&format!("ack create {next}"))?;
-            next += 1;
-        }
+fn write(
+    path: &Path,
+    seed: u64,
+    round_seed: u64,
+    now_ms: u64,
+    pin_generation: u64,
+) -> Result<(), Failure> {
+    let model = Model {
+        pin: pin_generation,
+        ..Model::default()
+    };
+    let mut w = Workload::new(seed, model, || Vault::open(path, OpenOptions::default()));
+    let mut rng = Rng::new(round_seed);
+    say("begin signin")?;
+    w.run(Step::SignIn, now_ms)?;
+    say("ack signin")?;
+    w.resync(now_ms)?;
+    say(&format!("ready {}", w.model.created))?;
+    for tick in 1.. {
+        let step = w.choose(&mut rng);
+        say(&format!("begin {step}"))?;
+        w.run(step, now_ms + tick)?;
+        say(&format!("ack {step}"))?;
     }
+    Ok(())
 }
 
 fn attempt(path: &Path, user: &str, credential: &[u8], now_ms: u64) -> Result<(), Failure> {

@@ -1,6 +1,7 @@
-//! `fieldkit caseworker add|passwd|list`.
+//! `fieldkit caseworker add|passwd|list|remove`.
 
-use fieldkit_vault::{Role, Vault};
+use anyhow::Context;
+use fieldkit_vault::Role;
 
 use super::{Ctx, now_ms, print_json};
 
@@ -26,11 +27,17 @@ pub enum CaseworkerCommand {
         /// Whose PIN (yours when left out).
         name: Option<String>,
     },
-    /// List caseworkers (no sign-in needed).
+    /// List caseworkers and their rights (needs a sign-in; audited).
     List {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Remove a caseworker (supervisors with incident access). Rotates the keys: every record is
+    /// sealed again, so a copy of their old key slot opens nothing written afterwards.
+    Remove {
+        /// Their sign-in name.
+        name: String,
     },
 }
 
@@ -68,9 +75,15 @@ pub fn run(ctx: &Ctx, cmd: CaseworkerCommand) -> anyhow::Result<()> {
             s.set_credential(&whose, pin.as_bytes(), now_ms())?;
             println!("PIN changed for {whose}");
         }
+        CaseworkerCommand::Remove { name } => {
+            let mut s = ctx.session()?;
+            s.remove_caseworker(&name, now_ms())
+                .with_context(|| format!("removing {name}"))?;
+            println!("caseworker {name} removed; the vault's keys were rotated");
+        }
         CaseworkerCommand::List { json } => {
-            let vault = Vault::open(&ctx.vault_path(), ctx.open_options())?;
-            let list = vault.caseworkers()?;
+            let mut s = ctx.session()?;
+            let list = s.caseworkers(now_ms())?;
             if json {
                 print_json(&list)?;
             } else {

@@ -68,22 +68,29 @@ pub struct ImportArgs {
 }
 
 /// Writes a file in one piece: to a temporary file beside it, fsynced, then renamed, so a power
-/// cut leaves the old file or the new one, never half of one.
+/// cut leaves the old file or the new one, never half of one. The temporary file has a random
+/// name and is created exclusively with mode 600 (a link planted under any name is never
+/// followed), it is removed if anything fails, and the rename replaces a link at `path` instead
+/// of writing through it.
 fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
+    path.file_name()
         .context("the output path has no file name")?;
-    let tmp = dir.join(format!(".{}.partial", name.to_string_lossy()));
-    let mut f =
-        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".fieldkit-export-")
+        .suffix(".partial")
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .with_context(|| format!("writing {}", tmp.path().display()))?;
+    // On failure the temporary file comes back inside the error and is removed when dropped.
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("renaming to {}", path.display()))?;
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
@@ -111,10 +118,11 @@ pub fn export(ctx: &Ctx, a: ExportArgs) -> anyhow::Result<()> {
             let kind = RecordKind::from(a.kind);
             // Each record as its document holds it: only its fields, with Primero's values.
             let list = s.all_primero(kind, now)?;
-            let text = serde_json::to_string_pretty(&list)?;
+            // Plaintext case data: wiped from memory when written.
+            let text = zeroize::Zeroizing::new(serde_json::to_string_pretty(&list)?);
             s.audit_plain_export(list.len(), "primero-json", now)?;
             if a.to.as_os_str() == "-" {
-                println!("{text}");
+                println!("{}", text.as_str());
             } else {
                 write_atomically(&a.to, text.as_bytes())?;
                 eprintln!(

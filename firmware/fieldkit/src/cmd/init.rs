@@ -24,6 +24,7 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> anyhow::Result<()> {
     if path.exists() {
         anyhow::bail!("a vault already exists at {}", path.display());
     }
+    let hardware = super::hardware::probe(&ctx.config.security)?;
     let pin = ctx.read_new_secret(&format!("new PIN for {user}: "))?;
     let (session, recovery) = Vault::create(
         &path,
@@ -44,6 +45,7 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> anyhow::Result<()> {
         session.vault_id_hex()
     );
     println!("Supervisor: {user}");
+    super::hardware::announce(&hardware);
     println!();
     println!("RECOVERY KEY — write it down and keep it away from the kit. It is shown only now.");
     println!("It restores access if every PIN is lost or the kit erases its key slots.");

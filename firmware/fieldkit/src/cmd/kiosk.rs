@@ -22,7 +22,7 @@ use fieldkit_drivers::sensors::{PowerSensors, SensorLayout};
 use fieldkit_drivers::serial::ChargerLink;
 use fieldkit_linux::{Backlight, CpuFreq};
 use fieldkit_power::{
-    Admission, CpuGovernor, Decision, Job, JobKind, Policy, PolicyConfig, PowerPolicy, Timestamp,
+    CpuGovernor, Decision, JobQueue, Policy, PolicyConfig, PowerPolicy, Timestamp,
 };
 use fieldkit_vault::Vault;
 
@@ -54,26 +54,6 @@ pub struct KioskArgs {
     /// Print status as JSON lines.
     #[arg(long)]
     pub json: bool,
-}
-
-/// A background job the kiosk runs when the policy admits it.
-#[derive(Debug, Clone, Copy)]
-struct Pending {
-    job: Job,
-    /// Minutes of work left at full speed.
-    work_min: f32,
-}
-
-/// The daily background work, with declared energy (Wh) and minutes of work: the same figures
-/// the power simulation uses.
-fn daily_jobs() -> Vec<Pending> {
-    fieldkit_sim::run::DAILY_JOBS
-        .iter()
-        .map(|&(kind, energy_wh, work_min)| Pending {
-            job: Job { kind, energy_wh },
-            work_min,
-        })
-        .collect()
 }
 
 /// What the daemon drives from a decision.
@@ -128,7 +108,7 @@ pub fn run(ctx: &Ctx, args: KioskArgs) -> anyhow::Result<()> {
     // The vault: opening it checks every page and holds the lock, so no other process writes.
     let vault = match Vault::open(&ctx.vault_path(), ctx.open_options()) {
         Ok(v) => {
-            let n = v.caseworkers()?.len();
+            let n = v.caseworker_count()?;
             tracing::info!(
                 caseworkers = n,
                 "vault open and locked: caseworkers sign in on the touch screen"
@@ -326,8 +306,7 @@ fn daemon_loop<I2C: I2c, L: ChargerLink>(
     let start = now();
     let stop_after_s = args.hours.map(|h| (h.max(0.0) * 3600.0) as u64);
     let (work_from, work_to) = policy.config().working_hours;
-    let mut jobs: Vec<Pending> = Vec::new();
-    let mut last_day = None;
+    let mut jobs = JobQueue::daily();
     let mut last_status_hour = None;
     let mut last_mode = None;
     let mut last_t = start;
@@ -342,7 +321,13 @@ fn daemon_loop<I2C: I2c, L: ChargerLink>(
         let obs = sensors.observe(t);
         let d = policy.decide(t, &obs);
         if last_mode != Some(d.mode) {
-            tracing::info!(mode = ?d.mode, backlight = d.backlight_percent, governor = ?d.governor, "power mode");
+            tracing::info!(
+                mode = mode_name(d.mode),
+                reason = d.reason.explain(),
+                backlight = d.backlight_percent,
+                governor = d.governor.sysfs_name(),
+                "power mode"
+            );
             last_mode = Some(d.mode);
         }
         if let Some(sd) = d.shutdown {
@@ -366,24 +351,13 @@ fn daemon_loop<I2C: I2c, L: ChargerLink>(
         service.alive(&d);
 
         // Background work: queued at dawn, run one at a time when the policy admits it.
-        if last_day != Some(t.day()) && t.hour() >= 6 {
-            jobs = daily_jobs();
-            last_day = Some(t.day());
-        }
         let working = (work_from..work_to).contains(&t.hour_f());
         let elapsed_min = t.since(last_t) as f32 / 60.0;
         last_t = t;
-        let mut busy = false;
-        if let Some(p) = jobs.first_mut() {
-            let link_ok = p.job.kind != JobKind::BulkSync || d.links.cellular;
-            if link_ok && policy.admit(t, &p.job) == Admission::Run {
-                busy = true;
-                p.work_min -= elapsed_min;
-                if p.work_min <= 0.0 {
-                    tracing::info!(job = ?p.job.kind, "background job done");
-                    jobs.remove(0);
-                }
-            }
+        let step = jobs.step(t, &d, &policy, elapsed_min);
+        let busy = step.running.is_some();
+        if let Some(kind) = step.finished {
+            tracing::info!(job = kind.name(), "background job done");
         }
         set_load(&d, t, working, busy);
 
@@ -395,22 +369,34 @@ fn daemon_loop<I2C: I2c, L: ChargerLink>(
     }
 }
 
+/// A mode's name in status lines and JSON.
+fn mode_name(mode: fieldkit_power::PowerMode) -> &'static str {
+    use fieldkit_power::PowerMode;
+    match mode {
+        PowerMode::Normal => "normal",
+        PowerMode::Saver => "saver",
+        PowerMode::Critical => "critical",
+        PowerMode::Shutdown => "shutdown",
+    }
+}
+
 fn status(
     t: Timestamp,
     d: &Decision,
     obs: &fieldkit_power::Observation,
-    jobs: &[Pending],
+    jobs: &JobQueue,
     as_json: bool,
     shutdown: Option<&str>,
 ) {
     let soc = obs.soc_percent.map(|r| r.value);
-    let pending: Vec<String> = jobs.iter().map(|p| format!("{:?}", p.job.kind)).collect();
+    let pending: Vec<&str> = jobs.pending().map(|k| k.name()).collect();
     if as_json {
         println!(
             "{}",
             json!({
                 "day": t.day(), "hour": t.hour(), "soc_percent": soc,
-                "mode": format!("{:?}", d.mode).to_lowercase(),
+                "mode": mode_name(d.mode),
+                "reason": d.reason,
                 "backlight_percent": d.backlight_percent,
                 "governor": d.governor.sysfs_name(),
                 "lora": d.links.lora, "cellular": d.links.cellular,
@@ -427,11 +413,12 @@ fn status(
         (false, true) => "cellular",
         (false, false) => "none",
     };
+    // The mode with its reason, so "saver" beside "surplus" explains itself.
+    let mode = format!("{} ({})", mode_name(d.mode), d.reason.explain());
     println!(
-        "day {} {:02}:00  battery {soc:>7}  mode {:<8} backlight {:>3}%  cpu {:<11} links {links:<13} {}{}",
+        "day {} {:02}:00  battery {soc:>7}  mode {mode:<44} backlight {:>3}%  cpu {:<11} links {links:<13} {}{}",
         t.day(),
         t.hour(),
-        format!("{:?}", d.mode).to_lowercase(),
         d.backlight_percent,
         d.governor.sysfs_name(),
         if d.surplus { "surplus " } else { "" },

@@ -1,14 +1,14 @@
 //! The subcommands, one module each, and what they share: the configuration, where the vault
 //! is, how a credential is read.
 
-use std::io::{BufRead, IsTerminal};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use zeroize::Zeroizing;
 
-use fieldkit_vault::{OpenOptions, Session, Vault};
+use fieldkit_vault::{FileAnchor, OpenOptions, Session, Vault};
 
 use crate::config::Config;
 
@@ -16,10 +16,12 @@ pub mod audit;
 pub mod caseworker;
 pub mod config;
 pub mod exchange;
+pub mod hardware;
 pub mod init;
 pub mod kiosk;
 pub mod power;
 pub mod records;
+pub mod recover;
 pub mod trace;
 
 /// What every command may need.
@@ -70,6 +72,12 @@ impl Ctx {
         OpenOptions {
             indexer: Arc::new(MatcherIndexer),
             verify_on_open: self.config.security.verify_on_open,
+            // Software mode's rollback anchor: a counter beside the vault catches a vault file
+            // copied back on its own. A TPM's NV counter replaces it where the kit has one.
+            anchor: Some(Arc::new(FileAnchor::new(
+                self.data_dir.join("vault.anchor"),
+            ))),
+            boot_clock: Arc::new(crate::clock::ProcBootClock),
             ..OpenOptions::default()
         }
     }
@@ -86,19 +94,12 @@ impl Ctx {
     /// the terminal without echo.
     pub fn read_secret(&self, prompt: &str) -> anyhow::Result<Zeroizing<String>> {
         if self.pin_stdin {
-            let mut line = Zeroizing::new(String::new());
-            let n = std::io::stdin()
-                .lock()
-                .read_line(&mut line)
-                .context("reading standard input")?;
-            if n == 0 {
-                bail!(
+            return crate::harden::read_secret_line()?.with_context(|| {
+                format!(
                     "standard input ended before the {}",
                     prompt.trim_end_matches(": ")
-                );
-            }
-            let trimmed = Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_string());
-            return Ok(trimmed);
+                )
+            });
         }
         if !std::io::stdin().is_terminal() {
             bail!(
@@ -193,7 +194,8 @@ pub fn all_requests(
 
 /// Prints a value as pretty JSON on standard output.
 pub fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
-    let text = serde_json::to_string_pretty(v).context("encoding JSON")?;
-    println!("{text}");
+    // Often decrypted case data: the text is wiped once printed.
+    let text = Zeroizing::new(serde_json::to_string_pretty(v).context("encoding JSON")?);
+    println!("{}", text.as_str());
     Ok(())
 }

@@ -1,11 +1,14 @@
 //! `fieldkit power`: for technicians. `probe` reads the live sensors, `decode` turns a raw
-//! charger capture into JSON lines, `simulate` runs the solar kit model under a policy.
+//! charger capture into JSON lines, `simulate` runs the solar kit model under a policy,
+//! `evaluate` judges the policies against the oracle over many generated weather traces.
 
 mod decode;
+mod evaluate;
 pub(crate) mod probe;
 mod simulate;
 
 pub use decode::DecodeArgs;
+pub use evaluate::EvaluateArgs;
 pub use probe::ProbeArgs;
 pub use simulate::SimulateArgs;
 
@@ -18,6 +21,9 @@ pub enum PowerCommand {
     Decode(DecodeArgs),
     /// Simulate the kit over days of weather under a power policy (or several, side by side).
     Simulate(SimulateArgs),
+    /// Judge the policies against the oracle (the most availability the weather allows) over
+    /// many generated weather traces: median and worst, per weather family.
+    Evaluate(EvaluateArgs),
 }
 
 /// Runs one power subcommand.
@@ -26,5 +32,6 @@ pub fn run(cmd: PowerCommand) -> anyhow::Result<()> {
         PowerCommand::Probe(a) => probe::run(a),
         PowerCommand::Decode(a) => decode::run(a),
         PowerCommand::Simulate(a) => simulate::run(a),
+        PowerCommand::Evaluate(a) => evaluate::run(a),
     }
 }

@@ -24,6 +24,7 @@ IMAGE_INSTALL = " \
     libubootenv-bin \
     tpm2-tss \
     kernel-image \
+    kernel-modules \
     e2fsprogs-e2fsck \
     dosfstools \
     ${CORE_IMAGE_EXTRA_INSTALL} \
@@ -35,5 +36,6 @@ IMAGE_LINGUAS = ""
 IMAGE_FSTYPES = "wic.bz2 wic.bmap ext4"
 WKS_FILE = "fieldkit-ab.wks.in"
 WICVARS:append = " FIELDKIT_BOOT_DISK FIELDKIT_ROOT_SIZE FIELDKIT_DATA_SIZE"
-# The kernel U-Boot loads from the root slot.
+# The A/B boot script on the boot partition (U-Boot loads the kernel from the root slot; the
+# kernel, its modules, e.g. for the modem's and charger's USB serial chips, ship in the root).
 WKS_FILE_DEPENDS:append = " rpi-u-boot-scr"

@@ -1,8 +1,8 @@
 SUMMARY = "fieldkit board integration: device names, access, rotation, watchdog"
 DESCRIPTION = "udev rules naming /dev/charger, /dev/lora, /dev/modem and the panel's DRM card, \
                backlight and governor access for the kiosk, the touch panel's calibration \
-               matching the display rotation, the hardware watchdog, U-Boot's environment for \
-               RAUC, and updates from a USB stick."
+               matching the display rotation, the hardware watchdog and updates from a USB \
+               stick."
 HOMEPAGE = "https://example.invalid/fieldkit"
 SECTION = "base"
 LICENSE = "Apache-2.0"
@@ -10,7 +10,6 @@ LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/Apache-2.0;md5=89aea4e17d99a7ca
 
 SRC_URI = "file://70-fieldkit.rules \
            file://fieldkit-board-access \
-           file://fw_env.config.in \
            file://10-fieldkit-watchdog.conf \
            file://fieldkit-usb-update \
            file://fieldkit-usb-update@.service \
@@ -21,16 +20,19 @@ S = "${WORKDIR}"
 inherit allarch
 
 # One setting turns both the picture and the touch input: SLINT_KMS_ROTATION for the kiosk
-# and libinput's calibration matrix for every touch screen (rows of the affine map from the
-# panel's native coordinates to the rotated picture, normalised to 0..1).
+# and libinput's calibration matrix for every touch screen. Slint's linuxkms backend rotates only
+# the picture (touches are scaled to the rotated window, not turned). With rotation 90 it draws
+# window point (u, v) at panel pixel (W - v, u), the window's top along the panel's right edge;
+# with 270 at (v, H - u). The matrix [a b c; d e f] maps the panel's normalised touch (x, y) to
+# the window's normalised (u, v) = (a x + b y + c, d x + e y + f), the inverse of that drawing.
 FIELDKIT_DISPLAY_ROTATION ??= "0"
 
 def fieldkit_touch_matrix(d):
     matrices = {
         "0": "1 0 0 0 1 0",
-        "90": "0 -1 1 1 0 0",
+        "90": "0 1 0 -1 0 1",
         "180": "-1 0 1 0 -1 1",
-        "270": "0 1 0 -1 0 1",
+        "270": "0 -1 1 1 0 0",
     }
     rotation = d.getVar("FIELDKIT_DISPLAY_ROTATION")
     if rotation not in matrices:
@@ -59,12 +61,12 @@ do_install() {
     install -m 0644 ${S}/fieldkit-usb-update@.service ${D}${systemd_system_unitdir}/
     install -d ${D}${systemd_unitdir}/system.conf.d
     install -m 0644 ${S}/10-fieldkit-watchdog.conf ${D}${systemd_unitdir}/system.conf.d/
-    install -m 0644 ${S}/fw_env.config.in ${D}${sysconfdir}/fw_env.config
 }
 
 do_compile[vardeps] += "FIELDKIT_DISPLAY_ROTATION"
 
 FILES:${PN} += "${nonarch_base_libdir}/udev/rules.d ${systemd_unitdir}/system.conf.d \
                 ${systemd_system_unitdir}/fieldkit-usb-update@.service"
-CONFFILES:${PN} = "${sysconfdir}/fw_env.config"
-RDEPENDS:${PN} += "libubootenv-bin rauc"
+# RAUC's U-Boot backend: fw_printenv/fw_setenv, and /etc/fw_env.config (U-Boot's environment
+# in uboot.env on the boot partition) from meta-raspberrypi's u-boot-env.
+RDEPENDS:${PN} += "libubootenv-bin rauc u-boot-default-env"

@@ -6,60 +6,11 @@
 //! Congolese, Afghan, Ukrainian in Cyrillic); ages, dates, locations, family details and
 //! protection concerns vary the way a camp registration point sees them.
 //!
-//! This file has no dependency but `fieldkit_domain`, so the vault's benchmark includes it with
-//! `#[path]` instead of depending on this crate (which depends on the vault).
+//! Case `i` and its id are built with [`crate::Rng`], so they are the same on every platform.
 
 use fieldkit_domain::{Case, Date, FamilyMember, RecordId, Sex, WgAnswer, concern};
 
-/// SplitMix64: tiny, fast, good enough for test data, and the same on every platform.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator from a seed.
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (`n` > 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n.max(1)
-    }
-
-    /// Uniform in `lo..=hi`.
-    pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        let span = u64::try_from(hi - lo + 1).unwrap_or(1);
-        lo + i64::try_from(self.below(span)).unwrap_or(0)
-    }
-
-    /// True with probability `percent` / 100.
-    pub fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-
-    /// One element of a non-empty slice.
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        let i = usize::try_from(self.below(items.len() as u64)).unwrap_or(0);
-        &items[i]
-    }
-
-    /// Fills `buf` with random bytes.
-    pub fn fill(&mut self, buf: &mut [u8]) {
-        for chunk in buf.chunks_mut(8) {
-            let bytes = self.next_u64().to_le_bytes();
-            chunk.copy_from_slice(&bytes[..chunk.len()]);
-        }
-    }
-}
+use crate::Rng;
 
 /// One naming tradition: given names by sex, family names, and what goes with them.
 struct Tradition {

@@ -1,0 +1,274 @@
+//! Sizes on the air: prints bytes and LoRa time on air for an urgent alert and a minimal
+//! tracing record, the bytes of full cases against Primero API v2 JSON, and sync rounds to
+//! deliver a batch of cases over a lossy LoRa link. Sizes are exact (no timing involved);
+//! run with `cargo bench -p fieldkit-sync --bench sync_sizes`.
+
+use std::convert::Infallible;
+
+use fieldkit_domain::{
+    Case, Date, DeviceId, Document, Hlc, Op, Record, RecordId, RecordKind, Sex, Trace,
+    TracingRequest, primero,
+};
+use fieldkit_drivers::lora::Modulation;
+use fieldkit_sync::counter::{ReplayWindow, Reservation, SendCounter};
+use fieldkit_sync::endpoint::Endpoint;
+use fieldkit_sync::message::{Alert, Body, Priority};
+use fieldkit_sync::seal::{Channel, LinkKeys, StaticKey};
+use fieldkit_sync::transfer::Envelope;
+
+use fieldkit_testkit::cases;
+
+fn ok(_: Reservation) -> Result<(), Infallible> {
+    Ok(())
+}
+
+fn keys() -> (LinkKeys, LinkKeys) {
+    let kit = StaticKey::from_bytes([0x11; 32]);
+    let hub = StaticKey::from_bytes([0x22; 32]);
+    (
+        LinkKeys::for_kit(&kit, &hub.public()).expect("keys"),
+        LinkKeys::for_hub(&hub, &kit.public()).expect("keys"),
+    )
+}
+
+/// A frame carrying `body` whole, from a kit that has sent `counter` frames and queued
+/// `message_id` messages before.
+fn one_frame(body: &Body, counter: u64, message_id: u64) -> Vec<u8> {
+    let (tag, compressed, bytes) = body.encode();
+    let env = Envelope::Whole {
+        id: message_id,
+        tag,
+        compressed,
+        body: bytes,
+    };
+    let (k, _) = keys();
+    let mut ch = Channel::new(k, SendCounter::resume(counter, 64), ReplayWindow::default());
+    ch.seal(&env.encode(), ok).expect("seal")
+}
+
+fn ops_of(kind: RecordKind, id: RecordId, json: &serde_json::Value) -> Vec<Op> {
+    let stamp = Hlc {
+        wall_ms: 1_780_000_000_000,
+        counter: 0,
+        device: DeviceId(0x5eed_0001_0002_0003),
+    };
+    Document::new(kind, id)
+        .diff(json, || stamp)
+        .expect("a flat record")
+}
+
+fn airtime_row(what: &str, bytes: usize) {
+    let sf7 = Modulation::p2p(7).time_on_air_us(bytes) as f64 / 1000.0;
+    let sf10 = Modulation::p2p(10).time_on_air_us(bytes) as f64 / 1000.0;
+    let sf12 = Modulation::p2p(12).time_on_air_us(bytes) as f64 / 1000.0;
+    println!(
+        "{what:<44} {bytes:>4} B   SF7 {sf7:>7.1} ms   SF10 {sf10:>7.1} ms   SF12 {sf12:>7.1} ms   one SF10 frame (<= 51 B): {}",
+        if bytes <= 51 { "yes" } else { "no" }
+    );
+}
+
+fn main() {
+    println!("fieldkit-sync sizes (exact; LoRa 125 kHz, CR 4/5, preamble 8, explicit header, CRC)");
+    println!();
+
+    let alert = Body::Alert(Alert {
+        kind: RecordKind::Case,
+        record: cases::case_id(7, 1),
+        risk: "high".into(),
+        concerns: vec!["unaccompanied".into(), "child_labour".into()],
+        raised_min: 29_666_000,
+    });
+    airtime_row("urgent alert, new kit", one_frame(&alert, 0, 0).len());
+    airtime_row(
+        "urgent alert, after 10,000 frames/1,000 msgs",
+        one_frame(&alert, 10_000, 1_000).len(),
+    );
+    airtime_row(
+        "urgent alert, after 1M frames/100k msgs",
+        one_frame(&alert, 1_000_000, 100_000).len(),
+    );
+
+    let tr_id = cases::case_id(99, 2);
+    let minimal = TracingRequest {
+        id: tr_id,
+        inquiry_date: Date::from_ymd(2026, 11, 30).ok(),
+        relation_name: Some("Halima Yusuf".into()),
+        relation: Some("mother".into()),
+        tracing_request_subform_section: vec![Trace {
+            unique_id: "a3f09c1e-0".into(),
+            name: Some("Amina Yusuf".into()),
+            sex: Some(Sex::Female),
+            age: Some(7),
+            date_of_separation: Date::from_ymd(2026, 10, 14).ok(),
+            location_separation: Some("SD-DA-Kalma".into()),
+            ..Trace::default()
+        }],
+        ..TracingRequest::default()
+    };
+    let tr_json = Record::TracingRequest(Box::new(minimal.clone())).to_json();
+    let tr_ops = ops_of(RecordKind::TracingRequest, tr_id, &tr_json);
+    let tr_frame = one_frame(&Body::Ops(tr_ops.clone()), 10_000, 1_000);
+    airtime_row(
+        &format!("minimal tracing record ({} ops)", tr_ops.len()),
+        tr_frame.len(),
+    );
+    let tr_primero = serde_json::to_vec(&primero::to_primero(&Record::TracingRequest(Box::new(
+        minimal,
+    ))))
+    .expect("json");
+    println!(
+        "{:<44} {:>4} B   (the same record as Primero API v2 JSON)",
+        "  vs Primero JSON",
+        tr_primero.len()
+    );
+    println!();
+
+    // Full cases: every field a registration fills, family details included.
+    let mut ours_lora = 0usize;
+    let mut ours_ip = 0usize;
+    let mut json_total = 0usize;
+    let mut gz_total = 0usize;
+    let mut frames_lora = 0usize;
+    let n = 200u64;
+    for i in 0..n {
+        let case: Case = cases::case(2026, i);
+        let record = Record::Case(Box::new(case.clone()));
+        let json = serde_json::to_vec(&primero::to_primero(&record)).expect("json");
+        json_total += json.len();
+        gz_total += miniz_oxide::deflate::compress_to_vec(&json, 9).len();
+        let ops = ops_of(RecordKind::Case, case.id, &record.to_json());
+        for (mtu, total, frames) in [
+            (239usize, &mut ours_lora, Some(&mut frames_lora)),
+            (1200, &mut ours_ip, None),
+        ] {
+            let (k, h) = keys();
+            let mut kit = Endpoint::new(
+                Channel::new(k, SendCounter::resume(10_000, 64), ReplayWindow::default()),
+                Default::default(),
+                Default::default(),
+            );
+            let _ = h;
+            kit.queue(&Body::Ops(ops.clone()));
+            let mut count = 0;
+            while let Some(f) = kit
+                .poll_transmit(0, mtu, u64::MAX, Priority::Bulk, ok)
+                .expect("seal")
+            {
+                *total += f.len();
+                count += 1;
+            }
+            if let Some(fr) = frames {
+                *fr += count;
+            }
+        }
+    }
+    let avg = |t: usize| t as f64 / n as f64;
+    println!("full case ({n} generated registrations with family details), average bytes:");
+    println!(
+        "  Primero API v2 JSON            {:>8.0} B",
+        avg(json_total)
+    );
+    println!("  Primero JSON, DEFLATE-9        {:>8.0} B", avg(gz_total));
+    println!(
+        "  fieldkit, sealed frames of 1200 B (IP)   {:>8.0} B   ratio to JSON 1/{:.1}",
+        avg(ours_ip),
+        json_total as f64 / ours_ip as f64
+    );
+    println!(
+        "  fieldkit, sealed LoRa frames of 239 B    {:>8.0} B   ratio to JSON 1/{:.1}   {:.1} frames, SF7 {:.0} ms on air",
+        avg(ours_lora),
+        json_total as f64 / ours_lora as f64,
+        frames_lora as f64 / n as f64,
+        Modulation::p2p(7).time_on_air_us(239) as f64 / 1000.0 * (frames_lora as f64 / n as f64)
+    );
+
+    // A day's registrations synced together: 20 cases in one message over IP.
+    let mut day_ops = Vec::new();
+    let mut day_json = 0usize;
+    for i in 0..20 {
+        let case = cases::case(2026, 1000 + i);
+        let record = Record::Case(Box::new(case.clone()));
+        day_json += serde_json::to_vec(&primero::to_primero(&record))
+            .expect("json")
+            .len();
+        day_ops.extend(ops_of(RecordKind::Case, case.id, &record.to_json()));
+    }
+    let (k, _) = keys();
+    let mut kit = Endpoint::new(
+        Channel::new(k, SendCounter::resume(10_000, 64), ReplayWindow::default()),
+        Default::default(),
+        Default::default(),
+    );
+    kit.queue(&Body::Ops(day_ops));
+    let mut day_ours = 0usize;
+    while let Some(f) = kit
+        .poll_transmit(0, 1200, u64::MAX, Priority::Bulk, ok)
+        .expect("seal")
+    {
+        day_ours += f.len();
+    }
+    println!(
+        "  a day's 20 cases in one message (IP)     {:>8.0} B/case   ratio to JSON 1/{:.1}",
+        day_ours as f64 / 20.0,
+        day_json as f64 / day_ours as f64
+    );
+    println!();
+
+    // Rounds to deliver 20 cases over LoRa (239-byte frames, one frame each way per
+    // round), with a deterministic loss pattern.
+    println!("sync rounds to deliver 20 full cases kit -> hub over 239-byte frames:");
+    for loss in [0u64, 10, 30] {
+        let (k, h) = keys();
+        let mut kit = Endpoint::new(
+            Channel::new(k, SendCounter::resume(0, 64), ReplayWindow::default()),
+            Default::default(),
+            Default::default(),
+        );
+        let mut hub = Endpoint::new(
+            Channel::new(h, SendCounter::resume(0, 64), ReplayWindow::default()),
+            Default::default(),
+            Default::default(),
+        );
+        for i in 0..20 {
+            let c = cases::case(31, i);
+            let json = Record::Case(Box::new(c.clone())).to_json();
+            kit.queue(&Body::Ops(ops_of(RecordKind::Case, c.id, &json)));
+        }
+        let mut frame_no = 0u64;
+        let mut rounds = 0u64;
+        let mut delivered = 0;
+        let mut now = 0u64;
+        while !kit.outbox().is_empty() && rounds < 100_000 {
+            rounds += 1;
+            now += 2_000;
+            if let Some(f) = kit
+                .poll_transmit(now, 239, 8_000, Priority::Bulk, ok)
+                .expect("seal")
+            {
+                frame_no += 1;
+                if !lost(frame_no, loss) && matches!(hub.handle(&f), Ok(Some(_))) {
+                    delivered += 1;
+                }
+            }
+            if let Some(a) = hub
+                .poll_transmit(now, 239, 8_000, Priority::Bulk, ok)
+                .expect("seal")
+            {
+                frame_no += 1;
+                if !lost(frame_no, loss) {
+                    let _ = kit.handle(&a);
+                }
+            }
+        }
+        println!(
+            "  loss {loss:>2} %: {rounds:>4} rounds, {delivered} cases delivered, {} frames sent by the kit",
+            kit.traffic().frames_sent
+        );
+    }
+}
+
+fn lost(i: u64, percent: u64) -> bool {
+    let mut z = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 31)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    (z >> 33) % 100 < percent
+}

@@ -1,0 +1,196 @@
+//! The protocol's static dictionaries: Primero field names and common lookup values, each
+//! sent as a one-byte index instead of its text.
+//!
+//! **Append only.** An entry's position is its code on the wire; a kit and a hub on different
+//! versions still agree on every code both know. A code past the end of the receiver's table
+//! is a decode error (the sender is newer), never a wrong field. Text not in a table is sent
+//! as text, so nothing outside the dictionary is lost.
+
+/// Field names and subform section names, in wire order (position = code).
+pub const FIELDS: &[&str] = &[
+    // 0..: the case
+    "name",
+    "name_other",
+    "name_nickname",
+    "sex",
+    "age",
+    "date_of_birth",
+    "estimated",
+    "age_exception",
+    "nationality",
+    "ethnicity",
+    "language",
+    "religion",
+    "location_current",
+    "location_last",
+    "displacement_status",
+    "protection_concerns",
+    "urgent_protection_concern",
+    "risk_level",
+    "tracing_status",
+    "date_of_separation",
+    "separation_cause",
+    "location_separation",
+    "family_details_section",
+    "consent_for_tracing",
+    "disability_seeing",
+    "disability_hearing",
+    "disability_walking",
+    "disability_remembering",
+    "disability_self_care",
+    "disability_communicating",
+    "notes",
+    "photos",
+    "case_id_display",
+    "registration_date",
+    "status",
+    "owned_by",
+    "owned_by_agency_id",
+    // 37..: family details entries
+    "unique_id",
+    "relation",
+    "relation_name",
+    "relation_sex",
+    "relation_age",
+    "relation_is_alive",
+    "relation_is_caregiver",
+    "relation_language",
+    "relation_location_current",
+    "relation_telephone",
+    // 47..: tracing requests and traces
+    "tracing_request_id_display",
+    "inquiry_date",
+    "relation_nickname",
+    "relation_date_of_birth",
+    "relation_nationality",
+    "relation_religion",
+    "relation_ethnicity",
+    "tracing_request_subform_section",
+    "matched_case_id",
+    // 56..: incidents
+    "incident_id_display",
+    "incident_date",
+    "date_of_first_report",
+    "incident_location",
+    "gbv_sexual_violence_type",
+    "case_id",
+    "survivor_code",
+    "consent_reporting",
+    // 64..: workflow
+    "workflow",
+    "record_state",
+    "assigned_user_names",
+];
+
+/// Common lookup values (position = code).
+pub const VALUES: &[&str] = &[
+    // 0..: sex
+    "female",
+    "male",
+    "other",
+    "unknown",
+    // 4..: risk, status, tracing status
+    "high",
+    "medium",
+    "low",
+    "open",
+    "closed",
+    "in_progress",
+    "on_hold",
+    "tracing_in_progress",
+    "verified",
+    "reunified",
+    // 14..: relations and their state
+    "mother",
+    "father",
+    "sibling",
+    "uncle",
+    "aunt",
+    "grandmother",
+    "grandfather",
+    "brother",
+    "sister",
+    "cousin",
+    "alive",
+    "dead",
+    // 26..: displacement
+    "refugee",
+    "asylum_seeker",
+    "idp",
+    "returnee",
+    // 30..: Washington Group answers
+    "no_difficulty",
+    "some_difficulty",
+    "a_lot_of_difficulty",
+    "cannot_do_at_all",
+    // 34..: protection concerns
+    "unaccompanied",
+    "separated",
+    "caafag",
+    "gbv_survivor",
+    "trafficked_smuggled",
+    "child_labour",
+    "child_headed_household",
+    "disabled",
+    "physical_abuse_violence",
+    "sexual_abuse_violence",
+    "emotional_or_psychological",
+    "neglect",
+    "abandonment",
+    "hazardous_work",
+    "sexual_exploitation",
+    "associated_with_armed",
+    "serious_medical_condition",
+    "orphan",
+    "psychosocial_distress",
+    "child_marriage",
+    "lack_of_documentation_birth_registration",
+    // 55..: separation causes ("other" is code 2)
+    "abandoned",
+    "family_abuse_violence_neglect_exploitation",
+    "death_sickness_of_family_member",
+    "separation_because_of_fleeing_violence_war",
+    "separation_because_of_natural_disaster",
+    "separation_because_of_persecution",
+    "search_for_employment",
+    "migration",
+    "recruitment_into_armed_forces_or_armed_groups",
+    "abducted_trafficked",
+    "arrest_detention",
+    "other_please_specify",
+    // 67..: match classes and decisions
+    "likely",
+    "possible",
+    "true",
+    "false",
+    "not_applicable",
+];
+
+/// The code of `word` in `table`.
+pub fn code(table: &[&str], word: &str) -> Option<usize> {
+    table.iter().position(|w| *w == word)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn tables_hold_no_duplicates_and_stay_within_one_byte_codes() {
+        for table in [FIELDS, VALUES] {
+            let set: BTreeSet<_> = table.iter().collect();
+            assert_eq!(
+                set.len(),
+                table.len(),
+                "a duplicate entry would be unreachable"
+            );
+            // Codes travel as `(code << 2) | flags` varints: one byte up to 31, two up to 4095.
+            assert!(table.len() < 4096);
+        }
+        assert_eq!(code(FIELDS, "name"), Some(0));
+        assert_eq!(code(FIELDS, "relation_name"), Some(39));
+        assert_eq!(code(FIELDS, "matched_case_id"), Some(55));
+        assert_eq!(code(VALUES, "likely"), Some(67));
+    }
+}

@@ -1,0 +1,332 @@
+//! What kits and the hub say to each other: urgent alerts, match notices, review decisions,
+//! batches of field-level operations and status reports, with their priorities.
+//!
+//! A message is a body tag and the body's bytes, DEFLATE-compressed when that makes them
+//! shorter (raw DEFLATE through `miniz_oxide`, pure Rust, no C library to cross-build).
+//! Inflating is capped at [`MAX_MESSAGE`] so a small frame cannot expand into memory
+//! exhaustion.
+
+use fieldkit_domain::{Op, RecordId, RecordKind};
+use serde::{Deserialize, Serialize};
+
+use crate::codec;
+use crate::dict::{FIELDS, VALUES};
+use crate::wire::{DecodeError, Reader, Writer};
+
+/// Largest message, inflated.
+pub const MAX_MESSAGE: usize = 4 << 20;
+
+/// Which message goes first. Lower sends first: an urgent alert never waits behind records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Priority {
+    /// A child at immediate risk.
+    Urgent,
+    /// A potential match found, for the caseworkers of both sides.
+    MatchNotice,
+    /// A caseworker confirmed or rejected a match, or a case was transferred.
+    Review,
+    /// Records' field-level operations.
+    Records,
+    /// Status reports and anything else that can wait for surplus power.
+    Bulk,
+}
+
+/// An urgent alert: a child registered at immediate risk. Sized to travel alone in one LoRa
+/// frame at SF10–12 (51 bytes with the frame's overhead).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    /// The record's kind.
+    pub kind: RecordKind,
+    /// The record.
+    pub record: RecordId,
+    /// Risk level word (`high` …), as Primero stores it.
+    pub risk: String,
+    /// Protection concern ids.
+    pub concerns: Vec<String>,
+    /// When it was raised, minutes since the Unix epoch (sent to the minute from 2024 on).
+    pub raised_min: u32,
+}
+
+/// One field's contribution to a potential match, for the caseworker to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evidence {
+    /// Primero field name (or group).
+    pub field: String,
+    /// Weight in hundredths of a bit.
+    pub weight_centibits: i32,
+    /// What was compared, in words.
+    pub detail: String,
+}
+
+/// A potential match between a registered child and a trace of a tracing request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchNotice {
+    /// The case.
+    pub case: RecordId,
+    /// The tracing request.
+    pub tracing_request: RecordId,
+    /// The trace's `unique_id`.
+    pub trace: String,
+    /// `likely` or `possible`.
+    pub likelihood: String,
+    /// Total weight in hundredths of a bit.
+    pub score_centibits: i32,
+    /// Field-by-field explanation.
+    pub evidence: Vec<Evidence>,
+}
+
+/// A caseworker's decision on a potential match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewDecision {
+    /// The case.
+    pub case: RecordId,
+    /// The tracing request.
+    pub tracing_request: RecordId,
+    /// The trace's `unique_id`.
+    pub trace: String,
+    /// Confirmed (true) or rejected.
+    pub confirmed: bool,
+    /// Who decided (caseworker user name).
+    pub by: String,
+    /// When, minutes since the Unix epoch.
+    pub at_min: u32,
+}
+
+/// What a kit tells the hub about its vault, so a rolled-back vault is noticed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    /// The vault's commit counter.
+    pub commits: u64,
+    /// The audit chain's head.
+    pub audit_head: [u8; 32],
+    /// Records held.
+    pub records: u64,
+}
+
+/// A message body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    /// An urgent alert.
+    Alert(Alert),
+    /// A potential match.
+    MatchNotice(MatchNotice),
+    /// A decision on a match.
+    Review(ReviewDecision),
+    /// Field-level operations.
+    Ops(Vec<Op>),
+    /// A vault status report.
+    Status(Status),
+}
+
+/// Risk levels packed into two bits (3: a word follows).
+const RISKS: [&str; 3] = ["high", "medium", "low"];
+/// Alert times travel as three bytes of minutes since 2024-01-01 00:00 UTC (until 2055);
+/// an earlier time (a clock not yet set) travels as that epoch.
+pub const EPOCH_MIN: u32 = 28_401_120;
+
+const T_ALERT: u8 = 1;
+const T_MATCH: u8 = 2;
+const T_REVIEW: u8 = 3;
+const T_OPS: u8 = 4;
+const T_STATUS: u8 = 5;
+
+/// The largest body tag (tags travel in five bits).
+pub const MAX_TAG: u8 = 31;
+
+fn put_text_word(w: &mut Writer, table: &[&str], s: &str) {
+    codec::put_word(w, table, s);
+}
+
+fn text_word(r: &mut Reader<'_>, table: &[&'static str]) -> Result<String, DecodeError> {
+    codec::word(r, table).map(str::to_string)
+}
+
+impl Body {
+    /// The priority a body travels at.
+    pub fn priority(&self) -> Priority {
+        match self {
+            Body::Alert(_) => Priority::Urgent,
+            Body::MatchNotice(_) => Priority::MatchNotice,
+            Body::Review(_) => Priority::Review,
+            Body::Ops(_) => Priority::Records,
+            Body::Status(_) => Priority::Bulk,
+        }
+    }
+
+    /// The body's tag and uncompressed bytes.
+    pub fn encode_raw(&self) -> (u8, Vec<u8>) {
+        let mut w = Writer::new();
+        let tag = match self {
+            Body::Alert(a) => {
+                // One byte: kind (2 bits), risk (2 bits), concern count (4 bits, 15 = more).
+                let kind = codec::kind_code(a.kind) & 3;
+                let risk = RISKS.iter().position(|r| *r == a.risk).unwrap_or(3) as u8;
+                let n = a.concerns.len();
+                w.u8(kind | (risk << 2) | ((n.min(15) as u8) << 4));
+                w.raw(a.record.as_bytes());
+                let minutes = a.raised_min.saturating_sub(EPOCH_MIN).min(0xFF_FFFF);
+                w.raw(&minutes.to_le_bytes()[..3]);
+                if risk == 3 {
+                    put_text_word(&mut w, VALUES, &a.risk);
+                }
+                if n >= 15 {
+                    w.varint(n as u64);
+                }
+                for c in &a.concerns {
+                    put_text_word(&mut w, VALUES, c);
+                }
+                T_ALERT
+            }
+            Body::MatchNotice(m) => {
+                w.raw(m.case.as_bytes());
+                w.raw(m.tracing_request.as_bytes());
+                put_text_word(&mut w, VALUES, &m.trace);
+                put_text_word(&mut w, VALUES, &m.likelihood);
+                w.zigzag(i64::from(m.score_centibits));
+                w.varint(m.evidence.len() as u64);
+                for e in &m.evidence {
+                    put_text_word(&mut w, FIELDS, &e.field);
+                    w.zigzag(i64::from(e.weight_centibits));
+                    w.bytes(e.detail.as_bytes());
+                }
+                T_MATCH
+            }
+            Body::Review(d) => {
+                w.raw(d.case.as_bytes());
+                w.raw(d.tracing_request.as_bytes());
+                put_text_word(&mut w, VALUES, &d.trace);
+                w.u8(u8::from(d.confirmed));
+                w.bytes(d.by.as_bytes());
+                w.varint(u64::from(d.at_min));
+                T_REVIEW
+            }
+            Body::Ops(ops) => {
+                w.raw(&codec::encode_ops(ops));
+                T_OPS
+            }
+            Body::Status(s) => {
+                w.varint(s.commits);
+                w.raw(&s.audit_head);
+                w.varint(s.records);
+                T_STATUS
+            }
+        };
+        (tag, w.into_bytes())
+    }
+
+    /// The body's tag, whether its bytes are compressed, and the bytes: compressed only
+    /// when that is shorter.
+    pub fn encode(&self) -> (u8, bool, Vec<u8>) {
+        let (tag, raw) = self.encode_raw();
+        if raw.len() > 24 {
+            let packed = miniz_oxide::deflate::compress_to_vec(&raw, 9);
+            if packed.len() < raw.len() {
+                return (tag, true, packed);
+            }
+        }
+        (tag, false, raw)
+    }
+
+    /// Decodes a body from its tag and bytes.
+    pub fn decode(tag: u8, compressed: bool, bytes: &[u8]) -> Result<Body, DecodeError> {
+        let inflated;
+        let bytes = if compressed {
+            inflated = miniz_oxide::inflate::decompress_to_vec_with_limit(bytes, MAX_MESSAGE)
+                .map_err(|_| DecodeError::Inflate)?;
+            &inflated[..]
+        } else {
+            bytes
+        };
+        let mut r = Reader::new(bytes);
+        let body = match tag {
+            T_ALERT => {
+                let b = r.u8()?;
+                let kind = codec::kind_from_code(b & 3)?;
+                let record = RecordId::from_bytes(r.array()?);
+                let m = r.array::<3>()?;
+                let raised_min = EPOCH_MIN + u32::from_le_bytes([m[0], m[1], m[2], 0]);
+                let risk = match RISKS.get(usize::from((b >> 2) & 3)) {
+                    Some(r) => (*r).to_string(),
+                    None => text_word(&mut r, VALUES)?,
+                };
+                let n = match b >> 4 {
+                    15 => r.len(r.remaining())?,
+                    n => usize::from(n),
+                };
+                let mut concerns = Vec::with_capacity(n.min(r.remaining()));
+                for _ in 0..n {
+                    concerns.push(text_word(&mut r, VALUES)?);
+                }
+                Body::Alert(Alert {
+                    kind,
+                    record,
+                    risk,
+                    concerns,
+                    raised_min,
+                })
+            }
+            T_MATCH => {
+                let case = RecordId::from_bytes(r.array()?);
+                let tracing_request = RecordId::from_bytes(r.array()?);
+                let trace = text_word(&mut r, VALUES)?;
+                let likelihood = text_word(&mut r, VALUES)?;
+                let score_centibits = i32::try_from(r.zigzag()?).map_err(|_| DecodeError::Range)?;
+                let n = r.len(r.remaining() / 3)?;
+                let mut evidence = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let field = text_word(&mut r, FIELDS)?;
+                    let weight_centibits =
+                        i32::try_from(r.zigzag()?).map_err(|_| DecodeError::Range)?;
+                    let detail = r.str()?.to_string();
+                    evidence.push(Evidence {
+                        field,
+                        weight_centibits,
+                        detail,
+                    });
+                }
+                Body::MatchNotice(MatchNotice {
+                    case,
+                    tracing_request,
+                    trace,
+                    likelihood,
+                    score_centibits,
+                    evidence,
+                })
+            }
+            T_REVIEW => {
+                let case = RecordId::from_bytes(r.array()?);
+                let tracing_request = RecordId::from_bytes(r.array()?);
+                let trace = text_word(&mut r, VALUES)?;
+                let confirmed = match r.u8()? {
+                    0 => false,
+                    1 => true,
+                    t => return Err(DecodeError::Tag(u64::from(t))),
+                };
+                let by = r.str()?.to_string();
+                let at_min = r.varint_u32()?;
+                Body::Review(ReviewDecision {
+                    case,
+                    tracing_request,
+                    trace,
+                    confirmed,
+                    by,
+                    at_min,
+                })
+            }
+            T_OPS => return codec::decode_ops(r.rest()).map(Body::Ops),
+            T_STATUS => {
+                let commits = r.varint()?;
+                let audit_head = r.array()?;
+                let records = r.varint()?;
+                Body::Status(Status {
+                    commits,
+                    audit_head,
+                    records,
+                })
+            }
+            t => return Err(DecodeError::Tag(u64::from(t))),
+        };
+        r.finish()?;
+        Ok(body)
+    }
+}

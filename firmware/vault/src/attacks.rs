@@ -1,0 +1,656 @@
+//! The attack review's findings (issue 8), each replayed as an attacker with a copy of the
+//! file and the binary would, against the vault's internals. Each test failed on the vault
+//! before the fix it names.
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use redb::{ReadableTable, TableDefinition};
+
+use fieldkit_domain::{Case, Incident, Record, RecordKind, Sex};
+
+use crate::hardware::FileAnchor;
+use crate::keyslot::StoredSlot;
+use crate::schema::{AUDIT, KEYSLOTS, META, RECORDS, SUMMARIES, VERSIONS, meta};
+use crate::signin::Lockouts;
+use crate::storage::{decode, encode};
+use crate::{
+    AuditAction, CredentialPolicy, InitOptions, OpenOptions, RecoveryKey, RecoveryOptions, Role,
+    Session, Vault, VaultError,
+};
+
+const NOW: u64 = 1_764_500_000_000;
+const PIN: &[u8] = b"482915";
+
+struct Kit {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+    anchor: Option<PathBuf>,
+    recovery: String,
+}
+
+impl Kit {
+    fn opts(&self) -> OpenOptions {
+        OpenOptions {
+            anchor: self
+                .anchor
+                .as_ref()
+                .map(|p| Arc::new(FileAnchor::new(p)) as Arc<dyn crate::RollbackAnchor>),
+            ..OpenOptions::default()
+        }
+    }
+
+    fn vault(&self) -> Vault {
+        Vault::open(&self.path, self.opts()).unwrap()
+    }
+
+    fn unlock(&self, user: &str, pin: &[u8]) -> crate::Result<Session> {
+        self.vault().unlock(user, pin, NOW)
+    }
+
+    fn recovery(&self) -> RecoveryKey {
+        RecoveryKey::parse(&self.recovery).unwrap()
+    }
+
+    /// Edits the file directly, as an attacker with the file would.
+    fn raw(&self, edit: impl FnOnce(&redb::WriteTransaction)) {
+        let db = redb::Database::open(&self.path).unwrap();
+        let txn = db.begin_write().unwrap();
+        edit(&txn);
+        txn.commit().unwrap();
+    }
+
+    fn copy(&self) -> Vec<u8> {
+        std::fs::read(&self.path).unwrap()
+    }
+
+    fn put_back(&self, bytes: &[u8]) {
+        std::fs::write(&self.path, bytes).unwrap();
+    }
+}
+
+fn kit(policy: CredentialPolicy, anchored: bool) -> (Kit, Session) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = Vault::file_in(dir.path());
+    let anchor = anchored.then(|| dir.path().join("vault.anchor"));
+    let mut kit = Kit {
+        _dir: dir,
+        path,
+        anchor,
+        recovery: String::new(),
+    };
+    let (s, rk) = Vault::create(
+        &kit.path,
+        InitOptions {
+            username: "amina",
+            display_name: "Amina K.",
+            credential: PIN,
+            policy,
+            now_ms: NOW,
+        },
+        kit.opts(),
+    )
+    .unwrap();
+    kit.recovery = rk.to_words().to_string();
+    (kit, s)
+}
+
+fn case(s: &Session, name: &str, age: i64) -> Record {
+    Record::Case(Box::new(Case {
+        id: s.mint_id(NOW).unwrap(),
+        name: Some(name.into()),
+        sex: Some(Sex::Female),
+        age: Some(age),
+        registration_date: Some("2025-11-29".parse().unwrap()),
+        ..Case::default()
+    }))
+}
+
+fn incident(s: &Session) -> Record {
+    Record::Incident(Box::new(Incident {
+        id: s.mint_id(NOW).unwrap(),
+        incident_date: Some("2025-11-01".parse().unwrap()),
+        survivor_code: Some("S-104".into()),
+        ..Incident::default()
+    }))
+}
+
+fn read_row(
+    txn: &redb::WriteTransaction,
+    table: TableDefinition<&[u8], &[u8]>,
+    key: &[u8],
+) -> Vec<u8> {
+    txn.open_table(table)
+        .unwrap()
+        .get(key)
+        .unwrap()
+        .unwrap()
+        .value()
+        .to_vec()
+}
+
+fn is_tampered<T: std::fmt::Debug>(r: crate::Result<T>) -> bool {
+    matches!(r, Err(VaultError::Tampered { .. }))
+}
+
+/// Finding 2: a caseworker without incident access cannot open the incidents in a
+/// supervisor's bundle with his own keys.
+#[test]
+fn f2_bundle_incidents_are_sealed_under_the_incident_key() {
+    let (_kit, mut s) = kit(CredentialPolicy::default(), false);
+    s.create(&incident(&s), NOW).unwrap();
+    s.create(&case(&s, "Amina Yusuf", 9), NOW).unwrap();
+    s.add_caseworker("yusuf", "Yusuf", b"555123", Role::Caseworker, false, NOW)
+        .unwrap();
+    let bundle = s.export_bundle(NOW).unwrap();
+    let y = s.lock().unlock("yusuf", b"555123", NOW).unwrap();
+    // Everything the caseworker's keys can derive, tried on the bundle.
+    for key in [&y.keys.bundle, &y.keys.records, &y.keys.dek] {
+        let keys = crate::bundle::BundleKeys {
+            records: key,
+            incidents: Some(key),
+        };
+        if let Ok(opened) = crate::bundle::open(&keys, &y.vault.vault_id, &bundle) {
+            assert!(opened.docs.iter().all(|d| d.kind() != RecordKind::Incident));
+        }
+    }
+    let mine = crate::bundle::BundleKeys {
+        records: &y.keys.bundle,
+        incidents: None,
+    };
+    let opened = crate::bundle::open(&mine, &y.vault.vault_id, &bundle).unwrap();
+    assert_eq!(opened.docs.len(), 1);
+    assert!(opened.sealed_incidents);
+}
+
+/// Finding 3: `#recovery` is refused as a caseworker name everywhere, and guesses against it
+/// are rate-limited without touching real caseworkers' counts.
+#[test]
+fn f3_the_recovery_slot_cannot_be_taken_over() {
+    let (kit, mut s) = kit(CredentialPolicy::default(), false);
+    assert!(matches!(
+        s.set_credential("#recovery", b"111222", NOW),
+        Err(VaultError::Forbidden(_))
+    ));
+    assert!(matches!(
+        s.remove_caseworker("#recovery", NOW),
+        Err(VaultError::Forbidden(_))
+    ));
+    drop(s);
+    // The recovery key typed as a PIN under its slot's name opens nothing.
+    assert!(matches!(
+        kit.unlock("#recovery", kit.recovery.as_bytes()),
+        Err(VaultError::WrongCredential { .. })
+    ));
+    for _ in 0..3 {
+        let _ = kit.unlock("#recovery", b"000000");
+    }
+    assert!(matches!(
+        kit.unlock("#recovery", b"000000"),
+        Err(VaultError::LockedOut { .. })
+    ));
+    // Wrong recovery keys are rate-limited too.
+    let wrong = RecoveryKey(crate::Key::from_bytes([7; 32]));
+    for _ in 0..3 {
+        let _ = kit.vault().unlock_recovery(&wrong, NOW);
+    }
+    assert!(matches!(
+        kit.vault().unlock_recovery(&wrong, NOW),
+        Err(VaultError::LockedOut { .. })
+    ));
+    // Amina's own count is untouched: she signs in at once.
+    kit.unlock("amina", PIN).unwrap();
+}
+
+/// Finding 4: a copy of the file put back is refused against the anchor.
+#[test]
+fn f4_an_older_copy_of_the_file_is_refused() {
+    let (kit, mut s) = kit(CredentialPolicy::default(), true);
+    s.create(&case(&s, "Amina Yusuf", 9), NOW).unwrap();
+    drop(s);
+    let old = kit.copy();
+    let mut s = kit.unlock("amina", PIN).unwrap();
+    s.create(&case(&s, "Omar Haddad", 11), NOW).unwrap();
+    drop(s);
+    kit.put_back(&old);
+    let err = kit.unlock("amina", PIN).unwrap_err();
+    assert!(matches!(err, VaultError::RolledBack { .. }), "{err}");
+    // The supervisor's recovery path accepts it deliberately, and says so in the audit.
+    let s = kit
+        .vault()
+        .unlock_recovery_with(
+            &kit.recovery(),
+            RecoveryOptions {
+                accept_rollback: true,
+            },
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(s.count(RecordKind::Case).unwrap(), 1);
+    assert!(
+        s.audit_entries()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e.action, AuditAction::RollbackAccepted { .. }))
+    );
+    s.verify().unwrap();
+    drop(s);
+    kit.unlock("amina", PIN).unwrap();
+}
+
+/// Finding 4: lowering the failed-attempt counters in the file is noticed at the next sign-in.
+#[test]
+fn f4_edited_lockout_counters_are_noticed() {
+    let (kit, s) = kit(CredentialPolicy::default(), false);
+    drop(s);
+    for _ in 0..2 {
+        let _ = kit.unlock("amina", b"000000");
+    }
+    kit.raw(|txn| {
+        let mut l: Lockouts = decode(
+            txn.open_table(META)
+                .unwrap()
+                .get(meta::LOCKOUTS)
+                .unwrap()
+                .unwrap()
+                .value(),
+            "",
+        )
+        .unwrap();
+        l.global.failures = 0;
+        l.names.clear();
+        txn.open_table(META)
+            .unwrap()
+            .insert(meta::LOCKOUTS, encode(&l).as_slice())
+            .unwrap();
+    });
+    assert!(is_tampered(kit.unlock("amina", PIN)));
+}
+
+/// Finding 4: raising `free_attempts` in the file gives no extra guesses: no slot opens under
+/// an edited policy, not even with the right PIN.
+#[test]
+fn f4_an_edited_policy_opens_nothing() {
+    let (kit, s) = kit(CredentialPolicy::default(), false);
+    drop(s);
+    kit.raw(|txn| {
+        let mut p: CredentialPolicy = decode(
+            txn.open_table(META)
+                .unwrap()
+                .get(meta::POLICY)
+                .unwrap()
+                .unwrap()
+                .value(),
+            "",
+        )
+        .unwrap();
+        p.free_attempts = 1_000_000;
+        txn.open_table(META)
+            .unwrap()
+            .insert(meta::POLICY, encode(&p).as_slice())
+            .unwrap();
+    });
+    assert!(matches!(
+        kit.unlock("amina", PIN),
+        Err(VaultError::WrongCredential { .. })
+    ));
+}
+
+/// Finding 4: one record's rows put back with its old version entry (all a copy of the file
+/// gives) is noticed at sign-in; its rows alone fail every read of it.
+#[test]
+fn f4_f7_an_old_record_put_back_fails_loudly() {
+    let (kit, mut s) = kit(CredentialPolicy::default(), false);
+    let r = case(&s, "Amina Yusuf", 9);
+    let key = crate::schema::record_key(RecordKind::Case, r.id());
+    s.create(&r, NOW).unwrap();
+    drop(s);
+    let mut old = (Vec::new(), Vec::new());
+    kit.raw(|txn| {
+        old = (read_row(txn, RECORDS, &key), read_row(txn, SUMMARIES, &key));
+    });
+    let mut s = kit.unlock("amina", PIN).unwrap();
+    let mut edited = s
+        .get(RecordKind::Case, r.id(), NOW)
+        .unwrap()
+        .record
+        .to_json();
+    edited["name"] = serde_json::json!("Amina Osman");
+    edited["age"] = serde_json::json!(10);
+    s.update(RecordKind::Case, r.id(), &edited, NOW).unwrap();
+    drop(s);
+    // The record row alone: `show` refuses it, the list still shows the current summary.
+    kit.raw(|txn| {
+        txn.open_table(RECORDS)
+            .unwrap()
+            .insert(key.as_slice(), old.0.as_slice())
+            .unwrap();
+    });
+    let mut s = kit.unlock("amina", PIN).unwrap();
+    assert!(is_tampered(s.get(RecordKind::Case, r.id(), NOW)));
+    assert!(is_tampered(s.all(RecordKind::Case, NOW)));
+    assert_eq!(s.list(RecordKind::Case, 0, 10).unwrap()[0].age, Some(10));
+    drop(s);
+    // And the summary: the list refuses the old name and age.
+    kit.raw(|txn| {
+        txn.open_table(SUMMARIES)
+            .unwrap()
+            .insert(key.as_slice(), old.1.as_slice())
+            .unwrap();
+    });
+    let s = kit.unlock("amina", PIN).unwrap();
+    assert!(is_tampered(s.list(RecordKind::Case, 0, 10)));
+    drop(s);
+    // And its version entry: the manifest no longer matches, so sign-in itself refuses.
+    kit.raw(|txn| {
+        txn.open_table(VERSIONS)
+            .unwrap()
+            .insert(key.as_slice(), 1)
+            .unwrap();
+    });
+    assert!(is_tampered(kit.unlock("amina", PIN)));
+}
+
+/// Finding 4: cutting the audit chain back to its checkpoint, to erase failed sign-ins, is
+/// noticed (with an anchor, also when the counters are cut back to match).
+#[test]
+fn f4_a_cut_audit_chain_is_noticed() {
+    let (kit, s) = kit(CredentialPolicy::default(), true);
+    drop(s);
+    let before: u64 = {
+        let v = kit.vault();
+        let txn = redb::ReadableDatabase::begin_read(v.db.as_ref()).unwrap();
+        redb::ReadableTableMetadata::len(&txn.open_table(AUDIT).unwrap()).unwrap()
+    };
+    for _ in 0..2 {
+        let _ = kit.unlock("amina", b"000000");
+    }
+    // Cut the failed attempts' entries, the head, the counters and the commit counter back.
+    kit.raw(|txn| {
+        let mut audit = txn.open_table(AUDIT).unwrap();
+        let n = redb::ReadableTableMetadata::len(&audit).unwrap();
+        for seq in before..n {
+            audit.remove(seq).unwrap();
+        }
+        let last: crate::AuditEntry =
+            decode(audit.get(before - 1).unwrap().unwrap().value(), "").unwrap();
+        drop(audit);
+        let head = crate::AuditHead {
+            len: before,
+            hash: last.hash(),
+        };
+        let mut m = txn.open_table(META).unwrap();
+        m.insert(meta::AUDIT_HEAD, encode(&head).as_slice())
+            .unwrap();
+        m.insert(meta::LOCKOUTS, encode(&Lockouts::default()).as_slice())
+            .unwrap();
+        let c: u64 = decode(m.get(meta::COUNTER).unwrap().unwrap().value(), "").unwrap();
+        m.insert(meta::COUNTER, encode(&(c - 4)).as_slice())
+            .unwrap();
+    });
+    let err = kit.unlock("amina", PIN).unwrap_err();
+    assert!(matches!(err, VaultError::RolledBack { .. }), "{err}");
+}
+
+/// Finding 6: a sign-in without GBV access after an indexer change leaves incidents' index
+/// entries alone; a supervisor's sign-in rebuilds them later.
+#[test]
+fn f6_a_non_gbv_reindex_keeps_incidents_searchable() {
+    let (kit, mut s) = kit(CredentialPolicy::default(), false);
+    s.create(&incident(&s), NOW).unwrap();
+    s.add_caseworker("yusuf", "Yusuf", b"555123", Role::Caseworker, false, NOW)
+        .unwrap();
+    drop(s);
+    // A new release's indexer: every kind's entries are stale.
+    kit.raw(|txn| {
+        let mut m = txn.open_table(META).unwrap();
+        for k in [meta::INDEXER, meta::INDEXER_INCIDENTS] {
+            m.insert(k, encode(&"older-indexer".to_string()).as_slice())
+                .unwrap();
+        }
+    });
+    let y = kit.unlock("yusuf", b"555123").unwrap();
+    y.verify().unwrap();
+    drop(y);
+    let s = kit.unlock("amina", PIN).unwrap();
+    assert_eq!(
+        s.search_unaudited(RecordKind::Incident, "S-104", 5)
+            .unwrap()
+            .len(),
+        1
+    );
+    s.verify().unwrap();
+}
+
+/// Finding 7: deleted rows make a case fail loudly rather than vanish from the list, search or
+/// `show`.
+#[test]
+fn f7_deleted_rows_do_not_hide_a_case() {
+    let (kit, mut s) = kit(CredentialPolicy::default(), false);
+    let r = case(&s, "Amina Yusuf", 9);
+    let key = crate::schema::record_key(RecordKind::Case, r.id());
+    s.create(&r, NOW).unwrap();
+    drop(s);
+    kit.raw(|txn| {
+        txn.open_table(SUMMARIES)
+            .unwrap()
+            .remove(key.as_slice())
+            .unwrap();
+        txn.open_table(RECORDS)
+            .unwrap()
+            .remove(key.as_slice())
+            .unwrap();
+    });
+    let mut s = kit.unlock("amina", PIN).unwrap();
+    assert!(is_tampered(s.list(RecordKind::Case, 0, 10)));
+    assert!(is_tampered(s.search_unaudited(
+        RecordKind::Case,
+        "Yusuf",
+        10
+    )));
+    assert!(is_tampered(s.get(RecordKind::Case, r.id(), NOW)));
+}
+
+/// Finding 10: a removed caseworker's slot, restored from an old copy, opens nothing: the
+/// keys were rotated.
+#[test]
+fn f10_a_removed_caseworkers_restored_slot_opens_nothing_new() {
+    let (kit, mut s) = kit(CredentialPolicy::default(), false);
+    s.create(&case(&s, "Amina Yusuf", 9), NOW).unwrap();
+    s.create(&incident(&s), NOW).unwrap();
+    s.add_caseworker("yusuf", "Yusuf", b"555123", Role::Caseworker, false, NOW)
+        .unwrap();
+    let old_keys = {
+        let y = s.lock().unlock("yusuf", b"555123", NOW).unwrap();
+        let dek = y.keys.dek.clone();
+        drop(y);
+        dek
+    };
+    let mut yusuf_slot = Vec::new();
+    kit.raw(|txn| {
+        yusuf_slot = txn
+            .open_table(KEYSLOTS)
+            .unwrap()
+            .get("yusuf")
+            .unwrap()
+            .unwrap()
+            .value()
+            .to_vec();
+    });
+    let mut s = kit.unlock("amina", PIN).unwrap();
+    s.remove_caseworker("yusuf", NOW).unwrap();
+    let new = case(&s, "Omar Haddad", 11);
+    s.create(&new, NOW).unwrap();
+    assert_eq!(s.verify().unwrap(), 3);
+    assert_ne!(s.keys.dek.expose(), old_keys.expose());
+    drop(s);
+    assert!(kit.unlock("yusuf", b"555123").is_err());
+    kit.raw(|txn| {
+        txn.open_table(KEYSLOTS)
+            .unwrap()
+            .insert("yusuf", yusuf_slot.as_slice())
+            .unwrap();
+    });
+    let err = kit.unlock("yusuf", b"555123").unwrap_err();
+    assert!(matches!(err, VaultError::Forbidden(_)), "{err}");
+    // The planted slot is itself noticed at the next sign-in; take it out again.
+    assert!(is_tampered(kit.unlock("amina", PIN)));
+    kit.raw(|txn| {
+        txn.open_table(KEYSLOTS).unwrap().remove("yusuf").unwrap();
+    });
+    // His old keys open none of today's rows.
+    let old = crate::keyslot::Keys::new(old_keys, None, 0);
+    let key = crate::schema::record_key(RecordKind::Case, new.id());
+    kit.raw(|txn| {
+        let row = crate::storage::Row::from_bytes(&read_row(txn, RECORDS, &key)).unwrap();
+        assert!(
+            crate::crypto::open(
+                &old.records,
+                &crate::schema::row_aad("records", &key, row.version),
+                &row.sealed
+            )
+            .is_err()
+        );
+    });
+    // Everyone else still signs in, and nothing was lost.
+    let s = kit.unlock("amina", PIN).unwrap();
+    assert_eq!(s.count(RecordKind::Case).unwrap(), 2);
+}
+
+/// Finding 11: the roster needs a sign-in and is audited; index buckets collide on purpose.
+#[test]
+fn f11_roster_is_audited_and_index_buckets_collide() {
+    let (_kit, mut s) = kit(CredentialPolicy::default(), false);
+    let list = s.caseworkers(NOW).unwrap();
+    assert_eq!(list.len(), 1);
+    assert!(
+        s.audit_entries()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e.action, AuditAction::RosterRead { .. }))
+    );
+    // 400 distinct names: a search for one of them also meets records that share no term.
+    let records: Vec<Record> = (0..400)
+        .map(|i| case(&s, &format!("Child{i} Family{i}"), 9))
+        .collect();
+    s.create_many(&records, NOW).unwrap();
+    let mut false_positives = 0;
+    for i in 0..20 {
+        let (found, fp) = s
+            .search_counted(RecordKind::Case, &format!("Child{i} Family{i}"), 10)
+            .unwrap();
+        assert_eq!(found.len(), 1);
+        false_positives += fp;
+    }
+    assert!(false_positives > 0, "no bucket held another record");
+}
+
+/// Finding 13: a key slot that asks for an absurd Argon2 cost is refused before any memory is
+/// taken.
+#[test]
+fn f13_slot_kdf_parameters_are_range_checked() {
+    let (kit, s) = kit(CredentialPolicy::default(), false);
+    drop(s);
+    kit.raw(|txn| {
+        let mut t = txn.open_table(KEYSLOTS).unwrap();
+        let bytes = t.get("amina").unwrap().unwrap().value().to_vec();
+        let StoredSlot::Current(mut slot) = StoredSlot::decode(&bytes).unwrap() else {
+            panic!("a new vault's slot is current");
+        };
+        slot.kdf.m_kib = u32::MAX;
+        t.insert("amina", slot.to_bytes().as_slice()).unwrap();
+    });
+    let err = kit.unlock("amina", PIN).unwrap_err();
+    assert!(matches!(err, VaultError::Corrupt(_)), "{err}");
+}
+
+/// Finding 14: wrong PINs under unknown names neither lock real caseworkers out nor count
+/// toward the wipe; a global ceiling still slows guessing across names.
+#[test]
+fn f14_unknown_names_do_not_lock_out_or_wipe_real_caseworkers() {
+    let policy = CredentialPolicy {
+        wipe_after: Some(4),
+        ..CredentialPolicy::default()
+    };
+    let (kit, mut s) = kit(policy, false);
+    s.add_caseworker("yusuf", "Yusuf", b"555123", Role::Caseworker, false, NOW)
+        .unwrap();
+    drop(s);
+    for name in ["nobody", "child", "x1"] {
+        for _ in 0..3 {
+            assert!(matches!(
+                kit.unlock(name, b"000000"),
+                Err(VaultError::WrongCredential { .. })
+            ));
+        }
+    }
+    // Nine failures under unknown names: no wipe, and Amina signs in at once.
+    kit.unlock("amina", PIN).unwrap();
+    // Three under Yusuf's name slow Yusuf, not Amina.
+    for _ in 0..3 {
+        let _ = kit.unlock("yusuf", b"000000");
+    }
+    assert!(matches!(
+        kit.unlock("yusuf", b"555123"),
+        Err(VaultError::LockedOut { .. })
+    ));
+    kit.unlock("amina", PIN).unwrap();
+    // Twelve across names reach the global ceiling.
+    for i in 0..12 {
+        let _ = kit.unlock(&format!("guess{i}"), b"000000");
+    }
+    assert!(matches!(
+        kit.unlock("amina", PIN),
+        Err(VaultError::LockedOut { .. })
+    ));
+}
+
+/// The sealed manifest is keyed: the same records under another key give another sum.
+#[test]
+fn f13_the_manifest_is_keyed() {
+    let key = [1u8; 17];
+    let mut a = crate::manifest::Manifest::default();
+    let mut b = crate::manifest::Manifest::default();
+    a.add(&crate::Key::from_bytes([1; 32]), &key, 1);
+    b.add(&crate::Key::from_bytes([2; 32]), &key, 1);
+    assert_ne!(a, b);
+    a.remove(&crate::Key::from_bytes([1; 32]), &key, 1);
+    assert_eq!(a, crate::manifest::Manifest::default());
+}
+
+/// A boot clock stopped at one reading, as if the attempts came within a second.
+struct StoppedBootClock;
+
+impl crate::BootClock for StoppedBootClock {
+    fn now(&self) -> Option<crate::Uptime> {
+        Some(crate::Uptime {
+            boot_id: [1; 16],
+            since_boot_ms: 5_000,
+        })
+    }
+}
+
+/// Finding 9 (wired here): moving the wall clock a day forward does not skip the lockout's
+/// wait when the boot clock says only a moment passed.
+#[test]
+fn f9_waits_are_measured_on_the_boot_clock() {
+    let (kit, s) = kit(CredentialPolicy::default(), false);
+    drop(s);
+    let opts = OpenOptions {
+        boot_clock: Arc::new(StoppedBootClock),
+        ..kit.opts()
+    };
+    for _ in 0..3 {
+        let _ = Vault::open(&kit.path, opts.clone())
+            .unwrap()
+            .unlock("amina", b"000000", NOW);
+    }
+    let day_later = NOW + 86_400_000;
+    assert!(matches!(
+        Vault::open(&kit.path, opts)
+            .unwrap()
+            .unlock("amina", PIN, day_later),
+        Err(VaultError::LockedOut { .. })
+    ));
+}
