@@ -392,22 +392,28 @@ pub mod cellular {
         pub fn code(&self) -> Option<u16> {
             match self {
                 Cme::Code(c) => Some(*c),
-                Cme::Text(t) => Some(match t.to_ascii_lowercase().as_str() {
-                    "phone failure" => 0,
-                    "operation not allowed" => 3,
-                    "operation not supported" => 4,
-                    "sim not inserted" => 10,
-                    "sim pin required" => 11,
-                    "sim puk required" => 12,
-                    "sim failure" => 13,
-                    "sim busy" => 14,
-                    "sim wrong" => 15,
-                    "incorrect password" => 16,
-                    "no network service" => 30,
-                    "network timeout" => 31,
-                    "unknown" => 100,
-                    _ => return None,
-                }),
+                Cme::Text(t) => {
+                    // TS 27.007 §9.2 texts, matched without allocating (no_std).
+                    const TEXTS: [(&str, u16); 13] = [
+                        ("phone failure", 0),
+                        ("operation not allowed", 3),
+                        ("operation not supported", 4),
+                        ("sim not inserted", 10),
+                        ("sim pin required", 11),
+                        ("sim puk required", 12),
+                        ("sim failure", 13),
+                        ("sim busy", 14),
+                        ("sim wrong", 15),
+                        ("incorrect password", 16),
+                        ("no network service", 30),
+                        ("network timeout", 31),
+                        ("unknown", 100),
+                    ];
+                    TEXTS
+                        .iter()
+                        .find(|(text, _)| text.eq_ignore_ascii_case(t))
+                        .map(|(_, code)| *code)
+                }
             }
         }
     }

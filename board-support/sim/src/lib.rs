@@ -6,7 +6,8 @@
 //! policy through the same drivers as the board over days of weather ([`weather`]).
 //! For sync, the radios: RAK3172 LoRa modules joined by a simulated air with loss, SNR and
 //! time on air ([`lora`]), and a SIM7600/EG25-G modem whose signal follows the simulated
-//! hour ([`cellular`]), each on its own pseudo-terminal, speaking the AT vectors' lines.
+//! hour ([`cellular`]), each on its own pseudo-terminal, speaking the AT vectors' lines;
+//! and the reunion field trial over them ([`reunion`]).
 //!
 //! For judging policies: seeded families of weather ([`climate`]), the oracle that plans with
 //! the whole trace known, the limit of what the kit could have done ([`oracle`]), and the
@@ -36,6 +37,7 @@ pub mod lora;
 pub mod model;
 pub mod oracle;
 pub mod pty;
+pub mod reunion;
 pub mod run;
 pub mod speak;
 pub mod weather;

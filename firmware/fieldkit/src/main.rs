@@ -74,6 +74,9 @@ enum Command {
     /// Family tracing: match tracing requests against cases.
     #[command(subcommand)]
     Trace(cmd::trace::TraceCommand),
+    /// Field trials in simulation (sync: `reunion`).
+    #[command(subcommand)]
+    Sim(cmd::sim::SimCommand),
 }
 
 fn install_logging(filter: &str) {
@@ -131,5 +134,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config(c) => cmd::config::run(&ctx, c),
         Command::Power(c) => cmd::power::run(c),
         Command::Trace(c) => cmd::trace::run_with(&ctx, c),
+        Command::Sim(c) => cmd::sim::run_sim(c),
     }
 }

@@ -243,7 +243,7 @@ fn no_incident_access() -> VaultError {
 }
 
 /// The associated data of a legacy slot's wrapped keys.
-fn legacy_aad(vault_id: &[u8; 16], slot: &LegacySlot, which: &str) -> Vec<u8> {
+pub(crate) fn legacy_aad(vault_id: &[u8; 16], slot: &LegacySlot, which: &str) -> Vec<u8> {
     let mut aad = b"fieldkit/keyslot/v1|".to_vec();
     aad.extend_from_slice(vault_id);
     owner_aad(

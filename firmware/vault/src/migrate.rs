@@ -12,13 +12,13 @@ use crate::storage::{Row, decode, read_meta_w, write_meta};
 
 /// Schema 2's manifest: a count and an unkeyed XOR of hashes, sealed under the manifest key.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-struct LegacyManifest {
-    records: u64,
-    digest: [u8; 32],
+pub(crate) struct LegacyManifest {
+    pub(crate) records: u64,
+    pub(crate) digest: [u8; 32],
 }
 
 impl LegacyManifest {
-    fn toggle(&mut self, key: &[u8; 17], version: u64) {
+    pub(crate) fn toggle(&mut self, key: &[u8; 17], version: u64) {
         let h = crypto::hash(&[b"manifest", key, &version.to_le_bytes()]);
         for (d, x) in self.digest.iter_mut().zip(h) {
             *d ^= x;

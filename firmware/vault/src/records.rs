@@ -400,7 +400,8 @@ impl Session {
     }
 
     /// The first `limit` summaries of a kind after skipping `offset`, in id order (ids are
-    /// UUIDv7, so that is registration order). Only these summaries are decrypted.
+    /// UUIDv7, so that is registration order). Only these summaries are decrypted. Unaudited
+    /// (for internals and benchmarks): show lists through [`Session::list_audited`].
     pub fn list(&self, kind: RecordKind, offset: usize, limit: usize) -> Result<Vec<Summary>> {
         let rkey = self.keys.record_key(kind)?;
         let txn = self.vault.db.begin_read()?;
@@ -422,6 +423,27 @@ impl Session {
             out.push(unseal_summary(rkey, k.value(), s.value(), version.value())?);
         }
         Ok(out)
+    }
+
+    /// [`Session::list`], audited (how many summaries were shown, of which kind): what a
+    /// caseworker's screen or the command line shows goes through here.
+    pub fn list_audited(
+        &mut self,
+        kind: RecordKind,
+        offset: usize,
+        limit: usize,
+        now_ms: u64,
+    ) -> Result<Vec<Summary>> {
+        let page = self.list(kind, offset, limit)?;
+        self.audit_now(
+            now_ms,
+            AuditAction::List {
+                kind,
+                results: u32::try_from(page.len()).unwrap_or(u32::MAX),
+            },
+            None,
+        )?;
+        Ok(page)
     }
 
     /// The ids of a kind whose hex digits (dashes ignored) start or end with `part`, so a

@@ -22,6 +22,7 @@ pub mod kiosk;
 pub mod power;
 pub mod records;
 pub mod recover;
+pub mod sim;
 pub mod trace;
 
 /// What every command may need.

@@ -675,8 +675,8 @@ fn print_summaries(list: &[Summary], json_out: bool) -> anyhow::Result<()> {
 }
 
 fn list(ctx: &Ctx, kind: RecordKind, a: &ListArgs) -> anyhow::Result<()> {
-    let s = ctx.session()?;
-    print_summaries(&s.list(kind, a.offset, a.limit)?, a.json)
+    let mut s = ctx.session()?;
+    print_summaries(&s.list_audited(kind, a.offset, a.limit, now_ms())?, a.json)
 }
 
 fn search(ctx: &Ctx, kind: RecordKind, a: &SearchArgs) -> anyhow::Result<()> {
