@@ -11,8 +11,8 @@
 //!   0x3101 PV current ×0.01 A, 0x3102/0x3103 PV power ×0.01 W (low, high word),
 //!   0x3104 battery voltage ×0.01 V, 0x3105 battery charging current ×0.01 A,
 //!   0x310C load voltage, 0x310D load current, 0x310E/0x310F load power,
-//!   0x311A battery SOC %, 0x3201 charging status (bits 3..2: 0 none, 1 float, 2 boost,
-//!   3 equalize; bit 4 fault).
+//!   0x311A battery SOC %, 0x3201 charging equipment status (bit 0 running; bit 1 fault;
+//!   bits 3..2: 0 none, 1 float, 2 boost, 3 equalize; bit 4 PV input short, also a fault).
 
 use crate::modbus::{READ_HOLDING_REGISTERS, READ_INPUT_REGISTERS, ReadRequest};
 
@@ -173,7 +173,8 @@ impl ModbusCharger {
             && 0x3201u16
                 .checked_sub(start)
                 .and_then(|i| values.get(usize::from(i)))
-                .is_some_and(|v| v & 0x10 != 0);
+                // D1 fault, D4 PV input short.
+                .is_some_and(|v| v & 0x0012 != 0);
         self.meanings(start, values, |m| {
             let to_u32 = |v: i64| u32::try_from(v).ok();
             match m.name {
@@ -220,7 +221,7 @@ impl ModbusCharger {
             (Self::Epever, Stage::Float) => 1 << 2,
             (Self::Epever, Stage::Bulk | Stage::Absorption) => 2 << 2,
             (Self::Epever, Stage::Equalize) => 3 << 2,
-            (Self::Epever, Stage::Fault) => 0x10,
+            (Self::Epever, Stage::Fault) => 0x02,
         }
     }
 }
@@ -329,6 +330,57 @@ mod tests {
                 c.apply(reg, &[c.stage_code(s)], &mut r);
                 assert_eq!(r.stage, Some(s), "{c:?}");
             }
+        }
+    }
+
+    /// The charging-state registers as the vendors document them, decoded without the
+    /// simulator: Renogy Rover register 0x0120, low byte (0 deactivated, 1 activated,
+    /// 2 MPPT, 3 equalizing, 4 boost, 5 floating, 6 current limiting; the high byte is the
+    /// street-light state and must not matter); EPEver Tracer register 0x3201 (charging
+    /// equipment status: bit 0 running; bit 1 fault; bits 3–2 0 no charging, 1 float,
+    /// 2 boost, 3 equalization; bit 4 PV input short).
+    #[test]
+    fn charge_stages_decode_from_datasheet_values() {
+        let stage = |c: ModbusCharger, start: u16, raw: u16| {
+            let mut r = ChargerReading::default();
+            c.apply(start, &[raw], &mut r);
+            r.stage
+        };
+        let renogy: [(u16, Stage); 8] = [
+            (0x0000, Stage::Off),
+            (0x0001, Stage::Off),
+            (0x0002, Stage::Bulk),
+            (0x0003, Stage::Equalize),
+            (0x0004, Stage::Absorption),
+            (0x0005, Stage::Float),
+            (0x0006, Stage::Bulk),
+            // Street light on (high byte 0x80) while floating.
+            (0x8005, Stage::Float),
+        ];
+        for (raw, want) in renogy {
+            assert_eq!(
+                stage(ModbusCharger::Renogy, 0x0120, raw),
+                Some(want),
+                "{raw:#06x}"
+            );
+        }
+        let epever: [(u16, Stage); 6] = [
+            (0b0_0000, Stage::Off),
+            // Running (bit 0) and floating.
+            (0b0_0101, Stage::Float),
+            (0b0_1001, Stage::Bulk),
+            (0b0_1101, Stage::Equalize),
+            // Boost with the fault bit (D1): the fault wins.
+            (0b0_1011, Stage::Fault),
+            // PV input short (D4).
+            (0b1_0001, Stage::Fault),
+        ];
+        for (raw, want) in epever {
+            assert_eq!(
+                stage(ModbusCharger::Epever, 0x3201, raw),
+                Some(want),
+                "{raw:#07b}"
+            );
         }
     }
 }

@@ -11,9 +11,9 @@
 //! more" or an error; drivers take the bus they are given and hand it back. With the `std`
 //! feature (default) the crate adds serial transports generic over
 //! `serialport::SerialPort` ([`serial`]), the RAK3172 P2P driver ([`rak3172`]) and the
-//! cellular modem driver ([`modem`]), and the sensor layer that turns driver results
-//! into timestamped readings for the power policy ([`sensors`]); without it the crate is
-//! `no_std`.
+//! cellular modem driver ([`modem`]); without it the crate is `no_std`. The sensor layer
+//! that turns driver results into timestamped readings for the power policy (it allocates
+//! error texts, logs and takes `now`) is the `fieldkit-sensors` crate, outside the drivers.
 //!
 //! ```
 //! use fieldkit_drivers::vedirect::decode_capture;
@@ -46,7 +46,5 @@ pub mod at_port;
 pub mod modem;
 #[cfg(feature = "std")]
 pub mod rak3172;
-#[cfg(feature = "std")]
-pub mod sensors;
 #[cfg(feature = "std")]
 pub mod serial;

@@ -62,6 +62,8 @@ pub enum MonitorError<E> {
     I2c(E),
     /// The address is outside 0x40–0x4F.
     InvalidAddress(u8),
+    /// The shunt's resistance is zero: no current can be computed from it.
+    ZeroShunt,
     /// The chip at the address is not an INA226.
     WrongChip {
         /// What the manufacturer id register said.
@@ -76,6 +78,7 @@ impl<E: core::fmt::Debug> core::fmt::Display for MonitorError<E> {
         match self {
             Self::I2c(e) => write!(f, "current monitor I2C error: {e:?}"),
             Self::InvalidAddress(a) => write!(f, "0x{a:02X} is not an INA2xx address"),
+            Self::ZeroShunt => write!(f, "the shunt resistance is configured as 0"),
             Self::WrongChip { manufacturer_id } => {
                 write!(f, "not an INA226 (manufacturer id 0x{manufacturer_id:04X})")
             }
@@ -103,8 +106,11 @@ impl<I2C: I2c> CurrentMonitor<I2C> {
         address: u8,
         shunt_micro_ohm: u32,
     ) -> Result<Self, MonitorError<I2C::Error>> {
-        if !(INA_MIN_ADDRESS..=INA_MAX_ADDRESS).contains(&address) || shunt_micro_ohm == 0 {
+        if !(INA_MIN_ADDRESS..=INA_MAX_ADDRESS).contains(&address) {
             return Err(MonitorError::InvalidAddress(address));
+        }
+        if shunt_micro_ohm == 0 {
+            return Err(MonitorError::ZeroShunt);
         }
         Ok(Self {
             i2c,
@@ -291,5 +297,19 @@ mod tests {
         let bus = Mock::new(&[]);
         assert!(CurrentMonitor::new(bus.clone(), Chip::Ina226, 0x36, 1).is_err());
         bus.clone().done();
+    }
+
+    #[test]
+    fn a_zero_shunt_and_a_wrong_address_are_told_apart() {
+        let mut bus = Mock::new(&[]);
+        assert_eq!(
+            CurrentMonitor::new(&mut bus, Chip::Ina226, ADDR, 0).err(),
+            Some(MonitorError::ZeroShunt)
+        );
+        assert_eq!(
+            CurrentMonitor::new(&mut bus, Chip::Ina226, 0x36, 10_000).err(),
+            Some(MonitorError::InvalidAddress(0x36))
+        );
+        bus.done();
     }
 }

@@ -31,7 +31,15 @@ fn arb_line() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig {
+        cases: 512,
+        // Kept beside this file for replay (proptest's default looks for a lib.rs that a
+        // tests/ folder does not have).
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions")
+        )),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn no_parser_panics_on_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..600)) {

@@ -45,7 +45,15 @@ fn same_fields(block: &Block, fields: &[(String, String)]) -> bool {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig {
+        cases: 512,
+        // Kept beside this file for replay (proptest's default looks for a lib.rs that a
+        // tests/ folder does not have).
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions")
+        )),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn vedirect_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..4096)) {

@@ -10,10 +10,10 @@
 
 use serde::Serialize;
 
-use fieldkit_drivers::sensors::{PowerSensors, SensorLayout};
 use fieldkit_power::{
     CpuGovernor, Decision, JobQueue, Policy, PolicyConfig, PowerMode, ShutdownReason, Timestamp,
 };
+use fieldkit_sensors::{PowerSensors, SensorLayout};
 
 use crate::i2c::SimI2c;
 use crate::model::{KitModel, KitSpec};

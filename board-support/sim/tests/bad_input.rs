@@ -5,8 +5,8 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use fieldkit_drivers::sensors::{PowerSensors, SensorLayout};
 use fieldkit_power::{Policy, PolicyConfig, PowerMode, PowerPolicy, Timestamp};
+use fieldkit_sensors::{PowerSensors, SensorLayout};
 use fieldkit_sim::i2c::{BusFaults, SimI2c};
 use fieldkit_sim::model::{KitModel, KitSpec};
 use fieldkit_sim::speak::{LineFaults, SimVeDirectLink, StateCell};

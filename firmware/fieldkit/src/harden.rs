@@ -39,7 +39,15 @@ pub fn read_secret_line() -> anyhow::Result<Option<Zeroizing<String>>> {
         .as_fd()
         .try_clone_to_owned()
         .context("reading standard input")?;
-    let mut input = std::fs::File::from(fd);
+    read_secret_line_from(&std::fs::File::from(fd), "standard input")
+}
+
+/// [`read_secret_line`] from an open file (`--pin-fd`, `--pin-file`); `what` names it in
+/// messages. Reads from the file's current position and leaves it after the newline.
+pub fn read_secret_line_from(
+    mut input: &std::fs::File,
+    what: &str,
+) -> anyhow::Result<Option<Zeroizing<String>>> {
     let mut line = Zeroizing::new(Vec::with_capacity(MAX_SECRET_LINE));
     let mut byte = [0u8; 1];
     let result = loop {
@@ -49,12 +57,12 @@ pub fn read_secret_line() -> anyhow::Result<Option<Zeroizing<String>>> {
             Ok(_) if byte[0] == b'\n' => break Ok(true),
             Ok(_) if line.len() == MAX_SECRET_LINE => {
                 break Err(anyhow::anyhow!(
-                    "a line on standard input is longer than {MAX_SECRET_LINE} bytes"
+                    "a line on {what} is longer than {MAX_SECRET_LINE} bytes"
                 ));
             }
             Ok(_) => line.push(byte[0]),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => break Err(e).context("reading standard input"),
+            Err(e) => break Err(e).with_context(|| format!("reading {what}")),
         }
     };
     byte.zeroize();
@@ -66,7 +74,7 @@ pub fn read_secret_line() -> anyhow::Result<Option<Zeroizing<String>>> {
     }
     match std::str::from_utf8(&line) {
         Ok(text) => Ok(Some(Zeroizing::new(text.to_string()))),
-        Err(_) => bail!("the PIN on standard input is not UTF-8 text"),
+        Err(_) => bail!("the PIN on {what} is not UTF-8 text"),
     }
 }
 

@@ -7,10 +7,34 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+// Printing that never panics (see `out`): these shadow the standard library's macros in every
+// module below, so a closed pipe or a full disk under `>` ends a command quietly or with a
+// message, never with a panic.
+macro_rules! println {
+    () => { $crate::out::stdout(format_args!(""), true) };
+    ($($arg:tt)*) => { $crate::out::stdout(format_args!($($arg)*), true) };
+}
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::out::stdout(format_args!($($arg)*), false) };
+}
+macro_rules! eprintln {
+    () => { $crate::out::stderr(format_args!(""), true) };
+    ($($arg:tt)*) => { $crate::out::stderr(format_args!($($arg)*), true) };
+}
+#[allow(unused_macros)] // for the next command that prints without a newline
+macro_rules! eprint {
+    ($($arg:tt)*) => { $crate::out::stderr(format_args!($($arg)*), false) };
+}
+
+mod out;
+
 mod clock;
 mod cmd;
 mod config;
 mod harden;
+
+/// Where each subcommand's `--help` lists the options every command takes, apart from its own.
+const GLOBAL: &str = "Global options";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -19,23 +43,39 @@ mod harden;
     about = "Child-protection case management for solar-powered field kits",
     long_about = "Child-protection case management for solar-powered field kits: an encrypted case \
                   vault, family tracing, and the kit's power system. Credentials are asked on the \
-                  terminal, or read one per line from standard input with --pin-stdin."
+                  terminal, or read one per line from standard input (--pin-stdin), from an \
+                  open file descriptor (--pin-fd) or from a file only its owner can read \
+                  (--pin-file); never from the command line or the environment."
 )]
 struct Cli {
     /// Configuration file (default /etc/fieldkit/fieldkit.toml when it exists).
-    #[arg(long, global = true, env = "FIELDKIT_CONFIG")]
+    #[arg(long, global = true, env = "FIELDKIT_CONFIG", help_heading = GLOBAL)]
     config: Option<PathBuf>,
     /// Data directory holding the vault (default: data_dir from the configuration).
-    #[arg(long, global = true, env = "FIELDKIT_DATA_DIR")]
+    #[arg(long, global = true, env = "FIELDKIT_DATA_DIR", help_heading = GLOBAL)]
     data_dir: Option<PathBuf>,
     /// Caseworker to sign in as.
-    #[arg(long, global = true, env = "FIELDKIT_USER")]
+    #[arg(long, global = true, env = "FIELDKIT_USER", help_heading = GLOBAL)]
     user: Option<String>,
     /// Read PINs from standard input, one per line, instead of asking on the terminal.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL, conflicts_with_all = ["pin_fd", "pin_file"])]
     pin_stdin: bool,
+    /// Read PINs, one per line, from this open file descriptor (e.g. `--pin-fd 3 3<pinfile`),
+    /// leaving standard input free for `--from -`.
+    #[arg(long, global = true, value_name = "FD", help_heading = GLOBAL, conflicts_with = "pin_file")]
+    pin_fd: Option<u32>,
+    /// Read PINs, one per line, from a file that only its owner may read or write (mode 600).
+    #[arg(long, global = true, value_name = "FILE", help_heading = GLOBAL)]
+    pin_file: Option<PathBuf>,
+    /// How long to wait, in seconds, while another fieldkit process (the kiosk, an import) holds
+    /// the vault.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 60, help_heading = GLOBAL)]
+    wait: u64,
+    /// Fail at once if another fieldkit process holds the vault, instead of waiting.
+    #[arg(long, global = true, help_heading = GLOBAL, conflicts_with = "wait")]
+    no_wait: bool,
     /// Log filter (overrides the configuration), e.g. `debug` or `info,fieldkit_vault=debug`.
-    #[arg(long, global = true, env = "FIELDKIT_LOG")]
+    #[arg(long, global = true, env = "FIELDKIT_LOG", help_heading = GLOBAL)]
     log: Option<String>,
     #[command(subcommand)]
     command: Command,
@@ -75,6 +115,7 @@ enum Command {
     #[command(subcommand)]
     Trace(cmd::trace::TraceCommand),
     /// Field trials in simulation (sync: `reunion`).
+    #[cfg(feature = "simulation")]
     #[command(subcommand)]
     Sim(cmd::sim::SimCommand),
 }
@@ -93,13 +134,38 @@ fn install_logging(filter: &str) {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("fieldkit: {e:#}");
+    let result = run(cli);
+    let output = out::finish();
+    match (result, output) {
+        (Err(e), _) => {
+            eprintln!("fieldkit: {}", error_text(&e));
             std::process::ExitCode::FAILURE
         }
+        // The reader of our output went away (`| head`): what it wanted it got; leave quietly,
+        // as Unix tools do.
+        (Ok(()), Err(e)) if out::is_closed_pipe(&e) => std::process::ExitCode::SUCCESS,
+        (Ok(()), Err(e)) => {
+            eprintln!("fieldkit: writing to standard output: {e}");
+            std::process::ExitCode::FAILURE
+        }
+        (Ok(()), Ok(())) => std::process::ExitCode::SUCCESS,
     }
+}
+
+/// An error and its causes on one line, `outer: inner: root`. A library error often quotes its
+/// source in its own message and also returns it as its source, which `{:#}` then printed twice
+/// (`Permission denied (os error 13): Permission denied (os error 13)`): a cause whose text an
+/// outer message already holds is left out.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || parts.iter().any(|p| p.contains(&text)) {
+            continue;
+        }
+        parts.push(text);
+    }
+    parts.join(": ")
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -119,7 +185,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             .unwrap_or_else(|| config.data_dir.clone()),
         config,
         user: cli.user.clone(),
-        pin_stdin: cli.pin_stdin,
+        pins: cmd::PinSource::from_flags(cli.pin_stdin, cli.pin_fd, cli.pin_file.as_deref())?,
+        lock_wait: (!cli.no_wait).then(|| std::time::Duration::from_secs(cli.wait)),
     };
     match cli.command {
         Command::Kiosk(a) => cmd::kiosk::run(&ctx, a),
@@ -134,6 +201,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config(c) => cmd::config::run(&ctx, c),
         Command::Power(c) => cmd::power::run(c),
         Command::Trace(c) => cmd::trace::run_with(&ctx, c),
+        #[cfg(feature = "simulation")]
         Command::Sim(c) => cmd::sim::run_sim(c),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("io: {0}")]
+    struct Quoting(#[source] std::io::Error);
+
+    #[test]
+    fn a_cause_quoted_by_its_parent_is_printed_once() {
+        let io = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let text = io.to_string();
+        let e = anyhow::Error::new(Quoting(io)).context("opening /data/vault.redb");
+        assert_eq!(
+            error_text(&e),
+            format!("opening /data/vault.redb: io: {text}")
+        );
+        let plain = anyhow::anyhow!("root").context("middle").context("top");
+        assert_eq!(error_text(&plain), "top: middle: root");
     }
 }

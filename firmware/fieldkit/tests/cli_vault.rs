@@ -449,10 +449,11 @@ fn a_new_registration_is_triaged_and_matched_at_once() {
         "--json",
     ]));
     assert_eq!(added["risk"]["level"], "high", "{added}");
+    // An unaccompanied boy of 11: the rule for unaccompanied children under 12.
     assert!(
         added["urgent_alert"]["reasons"]
             .as_array()
-            .is_some_and(|r| !r.is_empty()),
+            .is_some_and(|r| r.iter().any(|x| x == "Unaccompanied child under 12")),
         "{added}"
     );
     let m = &added["potential_matches"][0];
@@ -461,7 +462,12 @@ fn a_new_registration_is_triaged_and_matched_at_once() {
         "{added}"
     );
     assert_eq!(m["case_id"], added["id"]);
-    assert!(m["comparison"].as_array().is_some_and(|c| !c.is_empty()));
+    // The explanation weighs the names, and the names speak for the match.
+    let name_weight = m["comparison"]
+        .as_array()
+        .and_then(|c| c.iter().find(|f| f["field"] == "name"))
+        .and_then(|f| f["weight"].as_f64());
+    assert!(name_weight.is_some_and(|w| w > 0.0), "{added}");
     // The risk level and urgent flag were saved with the case.
     let shown = json(&k.ok(&["case", "show", added["id"].as_str().unwrap(), "--json"]));
     assert_eq!(shown["data"]["risk_level"], "high");

@@ -383,3 +383,100 @@ fn power_evaluate_judges_against_the_oracle() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown family"));
 }
+
+#[test]
+fn power_decode_with_the_wrong_protocol_is_an_error_that_names_the_right_one() {
+    let capture = vectors().join("vedirect/bvm702.dump");
+    let out = fieldkit()
+        .args(["power", "decode", "--protocol", "renogy"])
+        .arg(&capture)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "no \"valid\":0 summary on stdout");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nothing valid found"), "{err}");
+    assert!(err.contains("--protocol vedirect"), "{err}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let epever = dir.path().join("epever.hex");
+    std::fs::write(&epever, "01 04 31 1A 00 01 1E F1\n01 04 02 00 46 38 C2\n").expect("write");
+    let out = fieldkit()
+        .args(["power", "decode", "--protocol", "vedirect"])
+        .arg(&epever)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--protocol epever"));
+    // Modbus frames read as the other Modbus charger: decoded, with a note.
+    let out = fieldkit()
+        .args(["power", "decode", "--protocol", "renogy"])
+        .arg(&epever)
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--protocol epever gives"));
+}
+
+#[test]
+fn power_probe_refuses_a_zero_count_and_non_numbers() {
+    for args in [
+        &["--count", "0"][..],
+        &["--count", "2", "--interval-s", "NaN"][..],
+        &["--count", "2", "--interval-s", "inf"][..],
+        &["--count", "2", "--interval-s=-1"][..],
+    ] {
+        let out = fieldkit()
+            .args(["power", "probe", "--simulated"])
+            .args(args)
+            .output()
+            .expect("run");
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("--count") || err.contains("--interval-s"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn power_probe_prints_readings_to_their_precision() {
+    let out = fieldkit()
+        .args(["power", "probe", "--simulated", "--json"])
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let r = &json_lines(&out.stdout)[0];
+    for v in [
+        &r["gauge"]["soc_percent"],
+        &r["policy_view"]["soc_percent"],
+        &r["policy_view"]["panel_power_w"],
+        &r["policy_view"]["load_power_w"],
+    ] {
+        let text = v.to_string();
+        let decimals = text.split_once('.').map_or(0, |(_, d)| d.len());
+        assert!(decimals <= 3, "{text} in {r}");
+    }
+}
+
+#[test]
+fn kiosk_refuses_non_numbers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for args in [
+        &["--start-soc", "NaN"][..],
+        &["--start-hour", "25"][..],
+        &["--hours", "inf"][..],
+    ] {
+        let out = fieldkit()
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["kiosk", "--simulate"])
+            .args(args)
+            .output()
+            .expect("run");
+        assert!(!out.status.success(), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(args[0]));
+    }
+}

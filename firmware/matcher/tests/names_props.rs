@@ -15,7 +15,15 @@ fn names() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(ProptestConfig {
+        cases: 2000,
+        // Kept beside this file for replay (proptest's default looks for a lib.rs that a
+        // tests/ folder does not have).
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions")
+        )),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn normalisation_never_panics(a in names(), b in names()) {

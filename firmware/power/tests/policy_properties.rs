@@ -36,6 +36,16 @@ fn reading<T: std::fmt::Debug + Clone + Copy + 'static>(
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        // Kept beside this file for replay (proptest's default looks for a lib.rs that a
+        // tests/ folder does not have).
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions")
+        )),
+        ..ProptestConfig::default()
+    })]
+
     #[test]
     fn any_observation_gives_a_decision(
         steps in prop::collection::vec(

@@ -209,7 +209,15 @@ fn pair(kit_seed: u8) -> (Channel, Channel) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        // Kept beside this file for replay (proptest's default looks for a lib.rs that a
+        // tests/ folder does not have).
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions")
+        )),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn ops_round_trip_through_the_codec_and_a_compressed_message(

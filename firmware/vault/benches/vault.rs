@@ -1,34 +1,44 @@
-//! The vault against SQLCipher, side by side, on the same realistic cases.
+//! The vault against SQLCipher, side by side, on the same realistic cases, on equal terms.
 //!
 //! ```text
 //! cargo bench -p fieldkit-vault --bench vault
-//! FIELDKIT_BENCH_CASES=50000 FIELDKIT_BENCH_SINGLE=2000 cargo bench -p fieldkit-vault --bench vault
+//! FIELDKIT_BENCH_CASES=50000 FIELDKIT_BENCH_SINGLE=2000 FIELDKIT_BENCH_COLD_RUNS=5 \
+//!     cargo bench -p fieldkit-vault --bench vault
 //! ```
 //!
-//! Each engine runs in its own child process (this binary with `--engine vault|sqlcipher`), so
-//! peak RSS is per engine; the parent prints a table. Files go to `FIELDKIT_BENCH_DIR` (default:
-//! the system temp dir, removed afterwards).
+//! Every phase of every engine runs in a fresh child process (this binary with `--engine
+//! vault|sqlcipher --phase <phase> --dir <dir>`), so each phase's peak RSS (`VmHWM` at its end)
+//! is its own, from a process that did nothing else; the parent prints a table. Files go to
+//! `FIELDKIT_BENCH_DIR` (default: the system temp dir, removed afterwards).
 //!
-//! The workload, for both engines:
-//! 1. Batched insert of `FIELDKIT_BENCH_CASES` (default 50,000) cases, 1,000 per transaction.
-//! 2. Open and unlock, warm (the file was just written) and cold (the file dropped from the page
-//!    cache with `dd iflag=nocache`), median of 3: vault `Vault::open` + `unlock` with and without
-//!    `verify_on_open`; SQLCipher open + `PRAGMA key` + a first query, and
-//!    `PRAGMA cipher_integrity_check` as the counterpart of redb's check on open.
-//! 3. Name search: 1,000 full names of existing cases. Vault: `Session::search_unaudited` (blind
-//!    index of the same word tokens). SQLCipher: a `name_terms(term, case_id)` table holding the
-//!    same tokens, ranked the same way (most shared terms, then newest), top 20; and for
-//!    comparison a naive `name LIKE '%…%'` scan.
-//! 4. The first 50 summaries: vault `Session::list`; SQLCipher the summary columns by id. Then
-//!    the vault's full `Session::verify`.
-//! 5. Single-commit inserts: `FIELDKIT_BENCH_SINGLE` (default 2,000) more cases one transaction
-//!    each, into the full file (the steady state of a kit registering children).
+//! The phases, for both engines:
+//! 1. `insert`: batched insert of `FIELDKIT_BENCH_CASES` (default 50,000) cases, 1,000 per
+//!    transaction.
+//! 2. `open`: open and unlock, warm (median of 3) and cold (median of `FIELDKIT_BENCH_COLD_RUNS`,
+//!    default 5, each after `echo 3 > /proc/sys/vm/drop_caches`; where the cache cannot be
+//!    dropped the row says "not measured"). Vault: `Vault::open` + `unlock`, with and without
+//!    redb's check on open. SQLCipher: open + `PRAGMA key` + a first query that only reads the
+//!    schema (`SELECT count(*) FROM sqlite_master`: it derives the key and decrypts page 1, no
+//!    more, as the vault's unlock reads its few meta rows).
+//! 3. `check`: the whole-file check alone. Vault: the open with `verify_on_open` minus the open
+//!    without (both medians). SQLCipher: `PRAGMA cipher_integrity_check` on a connection already
+//!    opened and keyed (median of 3), so neither side counts opening or key derivation.
+//! 4. `session`: name search for 1,000 full names of existing cases, top 20: unaudited (vault
+//!    `Session::search_unaudited`; SQLCipher the ranked query on a `name_terms` table of the same
+//!    tokens) and as caseworkers use it (vault `Session::search`, which commits an audit entry;
+//!    SQLCipher the query plus an audit row committed, `FIELDKIT_BENCH_AUDITED`, default 200
+//!    queries); a naive `name LIKE '%…%'` scan for comparison; the first 50 summaries.
+//! 5. `verify` (vault): `Session::verify`, every record, summary, index term and the manifest.
+//! 6. `single`: `FIELDKIT_BENCH_SINGLE` (default 2,000) more cases, one transaction each, into
+//!    the full file (the steady state of a kit registering children).
+//! 7. `kiosk` (vault): batched insert and search with the kiosk's cross-script index terms.
 //!
 //! Durability is the same on both sides: every commit is on disk when it returns. The vault
 //! commits with `Durability::Immediate`; SQLCipher runs WAL with `synchronous=FULL` (the WAL is
 //! fsynced at every commit). SQLCipher uses its defaults (AES-256-CBC with HMAC-SHA512 per page,
 //! PBKDF2-HMAC-SHA512 with 256,000 iterations for the key); the vault uses Argon2id m=19 MiB t=2
-//! for the PIN and XChaCha20-Poly1305 per record.
+//! for the PIN and XChaCha20-Poly1305 per record. The machine the figures come from may be
+//! shared: say so beside them.
 
 use std::collections::BTreeMap;
 use std::error::Error;
@@ -64,6 +74,8 @@ fn env_usize(name: &str, default: usize) -> usize {
 struct Size {
     cases: usize,
     single: usize,
+    cold_runs: usize,
+    audited: usize,
 }
 
 impl Size {
@@ -71,12 +83,21 @@ impl Size {
         Size {
             cases: env_usize("FIELDKIT_BENCH_CASES", 50_000).max(BATCH),
             single: env_usize("FIELDKIT_BENCH_SINGLE", 2_000),
+            cold_runs: env_usize("FIELDKIT_BENCH_COLD_RUNS", 5).max(1),
+            audited: env_usize("FIELDKIT_BENCH_AUDITED", 200).clamp(1, QUERIES),
         }
     }
 }
 
 fn record(i: usize) -> Record {
     Record::Case(Box::new(cases::case(SEED, i as u64)))
+}
+
+/// Cases `0..n` in batches of [`BATCH`], as both engines insert them.
+fn batches(n: usize) -> impl Iterator<Item = Vec<Record>> {
+    (0..n)
+        .step_by(BATCH)
+        .map(move |start| (start..(start + BATCH).min(n)).map(record).collect())
 }
 
 /// The names a caseworker types: full names of existing cases, spread over the file.
@@ -87,7 +108,8 @@ fn queries(n: usize) -> Vec<String> {
         .collect()
 }
 
-/// Peak resident set size of this process so far, in KiB (`VmHWM`).
+/// Peak resident set size of this process, in KiB (`VmHWM`): each phase runs in a fresh
+/// process, so this is the phase's peak.
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -100,19 +122,23 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-/// Starts a new peak-RSS window (Linux: writing 5 to clear_refs resets VmHWM). Returns false
-/// where the kernel does not allow it; the peaks are then cumulative.
-fn reset_peak_rss() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+/// Writes dirty pages out and drops the whole page cache (root only), so the next open reads
+/// from the disk. False where that is not allowed: cold figures are then not reported.
+fn drop_caches() -> bool {
+    let synced = Command::new("sync").status().is_ok_and(|s| s.success());
+    synced && std::fs::write("/proc/sys/vm/drop_caches", "3").is_ok()
 }
 
-/// Drops a file from the page cache, so the next open reads it from the disk.
-fn drop_from_cache(path: &Path) -> bool {
-    Command::new("dd")
-        .arg(format!("if={}", path.display()))
-        .args(["iflag=nocache", "count=0", "status=none"])
-        .status()
-        .is_ok_and(|s| s.success())
+/// Median of `runs` timings of `f`, each after the cache was dropped; `None` when it cannot be.
+fn cold<F: FnMut() -> Res<Duration>>(runs: usize, mut f: F) -> Res<Option<Duration>> {
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        if !drop_caches() {
+            return Ok(None);
+        }
+        times.push(f()?);
+    }
+    Ok(Some(median(times)))
 }
 
 fn ms(d: Duration) -> f64 {
@@ -183,10 +209,7 @@ fn create_filled(
         opts,
     )?;
     let mut insert = Duration::ZERO;
-    for start in (0..size.cases).step_by(BATCH) {
-        let batch: Vec<Record> = (start..(start + BATCH).min(size.cases))
-            .map(record)
-            .collect();
+    for batch in batches(size.cases) {
         let t = Instant::now();
         s.create_many(&batch, NOW_MS)?;
         insert += t.elapsed();
@@ -194,101 +217,123 @@ fn create_filled(
     Ok((s, insert))
 }
 
-fn run_vault(dir: &Path, size: Size) -> Res<()> {
+fn vault_phase(phase: &str, dir: &Path, size: Size) -> Res<()> {
     let path = dir.join("vault.redb");
-    let now = NOW_MS;
-    reset_peak_rss();
-    let (s, insert) = create_filled(&path, OpenOptions::default(), size)?;
-    Report::put("batched_s", insert.as_secs_f64());
-    Report::put("rss_insert_kib", peak_rss_kib() as f64);
-    drop(s);
-    Report::put(
-        "size_mib",
-        std::fs::metadata(&path)?.len() as f64 / 1048576.0,
-    );
-
-    // Open and unlock, with and without redb's check on open, warm and cold.
-    let mut now = now + 1;
-    for verify in [true, false] {
-        let opts = OpenOptions {
-            verify_on_open: verify,
-            ..OpenOptions::default()
-        };
-        let tag = if verify { "verify" } else { "noverify" };
-        let (mut opens, mut unlocks) = (Vec::new(), Vec::new());
-        for _ in 0..OPEN_RUNS {
-            let t = Instant::now();
-            let v = Vault::open(&path, opts.clone())?;
-            opens.push(t.elapsed());
-            let t = Instant::now();
-            let s = v.unlock(USER, PIN, now)?;
-            unlocks.push(t.elapsed());
-            now += 1;
+    // Every phase signs in later than the one before it.
+    let now =
+        NOW_MS + 1_000_000 * (1 + PHASES.iter().position(|p| *p == phase).unwrap_or(0) as u64);
+    match phase {
+        "insert" => {
+            let (s, insert) = create_filled(&path, OpenOptions::default(), size)?;
+            Report::put("batched_s", insert.as_secs_f64());
             drop(s);
+            Report::put(
+                "size_mib",
+                std::fs::metadata(&path)?.len() as f64 / 1048576.0,
+            );
         }
-        let (open, unlock) = (median(opens), median(unlocks));
-        Report::put(&format!("open_{tag}_ms"), ms(open));
-        Report::put(&format!("unlock_{tag}_ms"), ms(unlock));
-        Report::put(&format!("open_unlock_{tag}_ms"), ms(open + unlock));
-        if drop_from_cache(&path) {
+        "open" => {
+            let mut now = now;
+            for verify in [true, false] {
+                let opts = OpenOptions {
+                    verify_on_open: verify,
+                    ..OpenOptions::default()
+                };
+                let tag = if verify { "verify" } else { "noverify" };
+                let (mut opens, mut unlocks) = (Vec::new(), Vec::new());
+                for _ in 0..OPEN_RUNS {
+                    let t = Instant::now();
+                    let v = Vault::open(&path, opts.clone())?;
+                    opens.push(t.elapsed());
+                    let t = Instant::now();
+                    let s = v.unlock(USER, PIN, now)?;
+                    unlocks.push(t.elapsed());
+                    now += 1;
+                    drop(s);
+                }
+                let (open, unlock) = (median(opens), median(unlocks));
+                Report::put(&format!("open_{tag}_ms"), ms(open));
+                Report::put(&format!("unlock_{tag}_ms"), ms(unlock));
+                Report::put(&format!("open_unlock_{tag}_ms"), ms(open + unlock));
+                let cold_open = cold(size.cold_runs, || {
+                    let t = Instant::now();
+                    let s = Vault::open(&path, opts.clone())?.unlock(USER, PIN, now)?;
+                    let d = t.elapsed();
+                    now += 1;
+                    drop(s);
+                    Ok(d)
+                })?;
+                if let Some(d) = cold_open {
+                    Report::put(&format!("cold_open_unlock_{tag}_ms"), ms(d));
+                }
+            }
+        }
+        "session" => {
+            let mut s = Vault::open(&path, OpenOptions::default())?.unlock(USER, PIN, now)?;
+            let qs = queries(size.cases);
+            let mut lat = Vec::with_capacity(qs.len());
+            let mut results = 0usize;
+            for q in &qs {
+                let t = Instant::now();
+                let found = s.search_unaudited(RecordKind::Case, q, SEARCH_LIMIT)?;
+                lat.push(t.elapsed());
+                results += found.len();
+            }
+            report_search(&mut lat, "search");
+            Report::put("search_results_avg", results as f64 / qs.len() as f64);
+            // As caseworkers use it: each search commits its audit entry (one fsync).
+            let mut lat = Vec::with_capacity(size.audited);
+            for (n, q) in qs.iter().take(size.audited).enumerate() {
+                let t = Instant::now();
+                s.search(RecordKind::Case, q, SEARCH_LIMIT, now + n as u64)?;
+                lat.push(t.elapsed());
+            }
+            report_search(&mut lat, "audited_search");
             let t = Instant::now();
-            let s = Vault::open(&path, opts.clone())?.unlock(USER, PIN, now)?;
-            Report::put(&format!("cold_open_unlock_{tag}_ms"), ms(t.elapsed()));
-            now += 1;
-            drop(s);
+            let first = s.list(RecordKind::Case, 0, 50)?;
+            Report::put("list_first_ms", ms(t.elapsed()));
+            let mut lat = Vec::new();
+            for _ in 0..100 {
+                let t = Instant::now();
+                let l = s.list(RecordKind::Case, 0, 50)?;
+                lat.push(t.elapsed());
+                if l.len() != first.len() {
+                    return Err("the list changed between two reads".into());
+                }
+            }
+            Report::put("list_ms", ms(median(lat)));
         }
+        "verify" => {
+            let s = Vault::open(&path, OpenOptions::default())?.unlock(USER, PIN, now)?;
+            // The full check a supervisor runs: every record, summary, index term and the
+            // manifest.
+            let t = Instant::now();
+            let checked = s.verify()?;
+            Report::put("verify_ms", ms(t.elapsed()));
+            if checked != size.cases as u64 {
+                return Err(format!("verify checked {checked} records").into());
+            }
+        }
+        "single" => {
+            let mut s = Vault::open(&path, OpenOptions::default())?.unlock(USER, PIN, now)?;
+            let mut lat = Vec::with_capacity(size.single);
+            for i in size.cases..size.cases + size.single {
+                let r = record(i);
+                let t = Instant::now();
+                s.create(&r, now)?;
+                lat.push(t.elapsed());
+            }
+            report_single(&mut lat);
+            drop(s);
+            Report::put(
+                "size_end_mib",
+                std::fs::metadata(&path)?.len() as f64 / 1048576.0,
+            );
+        }
+        "kiosk" => run_vault_kiosk_index(dir, size)?,
+        _ => {}
     }
-
-    // Search and list in a session, as the kiosk runs them.
-    reset_peak_rss();
-    let s = Vault::open(&path, OpenOptions::default())?.unlock(USER, PIN, now)?;
-    let qs = queries(size.cases);
-    let mut lat = Vec::with_capacity(qs.len());
-    let mut results = 0usize;
-    for q in &qs {
-        let t = Instant::now();
-        let found = s.search_unaudited(RecordKind::Case, q, SEARCH_LIMIT)?;
-        lat.push(t.elapsed());
-        results += found.len();
-    }
-    report_search(&mut lat, "search");
-    Report::put("search_results_avg", results as f64 / qs.len() as f64);
-    let t = Instant::now();
-    let first = s.list(RecordKind::Case, 0, 50)?;
-    Report::put("list_first_ms", ms(t.elapsed()));
-    let mut lat = Vec::new();
-    for _ in 0..100 {
-        let t = Instant::now();
-        let l = s.list(RecordKind::Case, 0, 50)?;
-        lat.push(t.elapsed());
-        assert_eq!(l.len(), first.len());
-    }
-    Report::put("list_ms", ms(median(lat)));
-    Report::put("rss_session_kib", peak_rss_kib() as f64);
-    // The full check a supervisor runs: every record, summary, index term and the manifest.
-    let t = Instant::now();
-    let checked = s.verify()?;
-    Report::put("verify_ms", ms(t.elapsed()));
-    if checked != size.cases as u64 {
-        return Err(format!("verify checked {checked} records").into());
-    }
-    let mut s = s;
-
-    // Single-commit inserts into the full vault.
-    let mut lat = Vec::with_capacity(size.single);
-    for i in size.cases..size.cases + size.single {
-        let r = record(i);
-        let t = Instant::now();
-        s.create(&r, now)?;
-        lat.push(t.elapsed());
-    }
-    report_single(&mut lat);
-    drop(s);
-    Report::put(
-        "size_end_mib",
-        std::fs::metadata(&path)?.len() as f64 / 1048576.0,
-    );
-    run_vault_kiosk_index(dir, size)
+    Ok(())
 }
 
 /// The kiosk indexes names with the matcher's cross-script terms (folded spelling, consonant
@@ -412,148 +457,220 @@ fn sql_list(c: &rusqlite::Connection) -> Res<usize> {
     Ok(n)
 }
 
-fn run_sqlcipher(dir: &Path, size: Size) -> Res<()> {
+/// Open, key, and the least first query: it derives the key (PBKDF2) and decrypts page 1.
+fn sql_open_keyed(path: &Path) -> Res<rusqlite::Connection> {
+    let c = sql_open(path)?;
+    let tables: i64 = c.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+    if tables < 2 {
+        return Err("the schema is missing".into());
+    }
+    Ok(c)
+}
+
+fn sql_phase(phase: &str, dir: &Path, size: Size) -> Res<()> {
     let path = dir.join("cases.db");
-    reset_peak_rss();
-    let mut c = sql_open(&path)?;
-    c.execute_batch(
-        "CREATE TABLE cases (id BLOB PRIMARY KEY, name TEXT NOT NULL, sex TEXT, age INTEGER,
-            location TEXT, risk TEXT, status TEXT, reg_date TEXT, urgent INTEGER, json TEXT NOT NULL);
-         CREATE INDEX cases_name ON cases (name);
-         CREATE TABLE name_terms (term TEXT NOT NULL, case_id BLOB NOT NULL,
-            PRIMARY KEY (term, case_id)) WITHOUT ROWID;",
-    )?;
-    let mut insert = Duration::ZERO;
-    for start in (0..size.cases).step_by(BATCH) {
-        let batch: Vec<Record> = (start..(start + BATCH).min(size.cases))
-            .map(record)
-            .collect();
-        let t = Instant::now();
-        let tx = c.transaction()?;
-        for r in &batch {
-            sql_insert(&tx, r)?;
+    match phase {
+        "insert" => {
+            let mut c = sql_open(&path)?;
+            c.execute_batch(
+                "CREATE TABLE cases (id BLOB PRIMARY KEY, name TEXT NOT NULL, sex TEXT,
+                    age INTEGER, location TEXT, risk TEXT, status TEXT, reg_date TEXT,
+                    urgent INTEGER, json TEXT NOT NULL);
+                 CREATE INDEX cases_name ON cases (name);
+                 CREATE TABLE name_terms (term TEXT NOT NULL, case_id BLOB NOT NULL,
+                    PRIMARY KEY (term, case_id)) WITHOUT ROWID;
+                 CREATE TABLE audit (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL,
+                    action TEXT NOT NULL, results INTEGER NOT NULL);",
+            )?;
+            let mut insert = Duration::ZERO;
+            for batch in batches(size.cases) {
+                let t = Instant::now();
+                let tx = c.transaction()?;
+                for r in &batch {
+                    sql_insert(&tx, r)?;
+                }
+                tx.commit()?;
+                insert += t.elapsed();
+            }
+            Report::put("batched_s", insert.as_secs_f64());
+            // Close with a checkpoint, as an app does at exit, so the size is the database's.
+            c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+            drop(c);
+            Report::put(
+                "size_mib",
+                std::fs::metadata(&path)?.len() as f64 / 1048576.0,
+            );
         }
-        tx.commit()?;
-        insert += t.elapsed();
-    }
-    Report::put("batched_s", insert.as_secs_f64());
-    Report::put("rss_insert_kib", peak_rss_kib() as f64);
-    // Close with a checkpoint, as an app does at exit, so the size is the database's.
-    c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
-    drop(c);
-    Report::put(
-        "size_mib",
-        std::fs::metadata(&path)?.len() as f64 / 1048576.0,
-    );
-
-    let open_key_query = |path: &Path| -> Res<Duration> {
-        let t = Instant::now();
-        let c = sql_open(path)?;
-        let n: i64 = c.query_row("SELECT count(*) FROM cases", [], |r| r.get(0))?;
-        let d = t.elapsed();
-        if n < 1 {
-            return Err("no cases".into());
+        "open" => {
+            let timed = || -> Res<Duration> {
+                let t = Instant::now();
+                let c = sql_open_keyed(&path)?;
+                let d = t.elapsed();
+                drop(c);
+                Ok(d)
+            };
+            let runs: Res<Vec<Duration>> = (0..OPEN_RUNS).map(|_| timed()).collect();
+            Report::put("open_unlock_noverify_ms", ms(median(runs?)));
+            if let Some(d) = cold(size.cold_runs, timed)? {
+                Report::put("cold_open_unlock_noverify_ms", ms(d));
+            }
         }
-        Ok(d)
-    };
-    let runs: Res<Vec<Duration>> = (0..OPEN_RUNS).map(|_| open_key_query(&path)).collect();
-    Report::put("open_unlock_noverify_ms", ms(median(runs?)));
-    if drop_from_cache(&path) {
-        Report::put("cold_open_unlock_noverify_ms", ms(open_key_query(&path)?));
+        "check" => {
+            // The counterpart of redb's check on open, timed alone: every page's HMAC, on a
+            // connection already opened and keyed.
+            let mut runs = Vec::new();
+            for _ in 0..OPEN_RUNS {
+                let c = sql_open_keyed(&path)?;
+                let t = Instant::now();
+                let problems: Vec<String> = c
+                    .prepare("PRAGMA cipher_integrity_check")?
+                    .query_map([], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                runs.push(t.elapsed());
+                if !problems.is_empty() {
+                    return Err(format!("cipher_integrity_check: {problems:?}").into());
+                }
+            }
+            Report::put("integrity_ms", ms(median(runs)));
+        }
+        "session" => {
+            let c = sql_open_keyed(&path)?;
+            let qs = queries(size.cases);
+            let mut lat = Vec::with_capacity(qs.len());
+            let mut results = 0usize;
+            for q in &qs {
+                let t = Instant::now();
+                results += sql_search(&c, q)?;
+                lat.push(t.elapsed());
+            }
+            report_search(&mut lat, "search");
+            Report::put("search_results_avg", results as f64 / qs.len() as f64);
+            // With an audit row committed per search, as the vault's audited search does.
+            let mut lat = Vec::with_capacity(size.audited);
+            for (n, q) in qs.iter().take(size.audited).enumerate() {
+                let t = Instant::now();
+                let found = sql_search(&c, q)?;
+                c.prepare_cached(
+                    "INSERT INTO audit (at, action, results) VALUES (?1, 'search', ?2)",
+                )?
+                .execute(rusqlite::params![NOW_MS as i64 + n as i64, found as i64])?;
+                lat.push(t.elapsed());
+            }
+            report_search(&mut lat, "audited_search");
+            let mut lat = Vec::new();
+            let mut like_results = 0usize;
+            for q in qs.iter().take(100) {
+                let word = basic_tokens(q).pop().unwrap_or_default();
+                let t = Instant::now();
+                let mut stmt = c.prepare_cached(
+                    "SELECT id, name, sex, age, location FROM cases WHERE name LIKE ?1 LIMIT 20",
+                )?;
+                let n = stmt
+                    .query_map([format!("%{word}%")], |r| r.get::<_, String>(1))?
+                    .count();
+                lat.push(t.elapsed());
+                like_results += n;
+            }
+            report_search(&mut lat, "like");
+            Report::put("like_results_avg", like_results as f64 / 100.0);
+            let t = Instant::now();
+            let first = sql_list(&c)?;
+            Report::put("list_first_ms", ms(t.elapsed()));
+            let mut lat = Vec::new();
+            for _ in 0..100 {
+                let t = Instant::now();
+                let n = sql_list(&c)?;
+                lat.push(t.elapsed());
+                if n != first {
+                    return Err("the list changed between two reads".into());
+                }
+            }
+            Report::put("list_ms", ms(median(lat)));
+        }
+        "single" => {
+            let mut c = sql_open_keyed(&path)?;
+            let mut lat = Vec::with_capacity(size.single);
+            for i in size.cases..size.cases + size.single {
+                let r = record(i);
+                let t = Instant::now();
+                let tx = c.transaction()?;
+                sql_insert(&tx, &r)?;
+                tx.commit()?;
+                lat.push(t.elapsed());
+            }
+            report_single(&mut lat);
+            c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+            drop(c);
+            Report::put(
+                "size_end_mib",
+                std::fs::metadata(&path)?.len() as f64 / 1048576.0,
+            );
+        }
+        _ => {}
     }
-    // The counterpart of redb's check on open: every page's HMAC.
-    let t = Instant::now();
-    let c = sql_open(&path)?;
-    let problems: Vec<String> = c
-        .prepare("PRAGMA cipher_integrity_check")?
-        .query_map([], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    Report::put("integrity_ms", ms(t.elapsed()));
-    if !problems.is_empty() {
-        return Err(format!("cipher_integrity_check: {problems:?}").into());
-    }
-    drop(c);
-
-    reset_peak_rss();
-    let c = sql_open(&path)?;
-    let qs = queries(size.cases);
-    let mut lat = Vec::with_capacity(qs.len());
-    let mut results = 0usize;
-    for q in &qs {
-        let t = Instant::now();
-        results += sql_search(&c, q)?;
-        lat.push(t.elapsed());
-    }
-    report_search(&mut lat, "search");
-    Report::put("search_results_avg", results as f64 / qs.len() as f64);
-    let mut lat = Vec::new();
-    let mut like_results = 0usize;
-    for q in qs.iter().take(100) {
-        let word = basic_tokens(q).pop().unwrap_or_default();
-        let t = Instant::now();
-        let mut stmt = c.prepare_cached(
-            "SELECT id, name, sex, age, location FROM cases WHERE name LIKE ?1 LIMIT 20",
-        )?;
-        let n = stmt
-            .query_map([format!("%{word}%")], |r| r.get::<_, String>(1))?
-            .count();
-        lat.push(t.elapsed());
-        like_results += n;
-    }
-    report_search(&mut lat, "like");
-    Report::put("like_results_avg", like_results as f64 / 100.0);
-    let t = Instant::now();
-    let first = sql_list(&c)?;
-    Report::put("list_first_ms", ms(t.elapsed()));
-    let mut lat = Vec::new();
-    for _ in 0..100 {
-        let t = Instant::now();
-        let n = sql_list(&c)?;
-        lat.push(t.elapsed());
-        assert_eq!(n, first);
-    }
-    Report::put("list_ms", ms(median(lat)));
-    Report::put("rss_session_kib", peak_rss_kib() as f64);
-
-    let mut c = c;
-    let mut lat = Vec::with_capacity(size.single);
-    for i in size.cases..size.cases + size.single {
-        let r = record(i);
-        let t = Instant::now();
-        let tx = c.transaction()?;
-        sql_insert(&tx, &r)?;
-        tx.commit()?;
-        lat.push(t.elapsed());
-    }
-    report_single(&mut lat);
-    c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
-    drop(c);
-    Report::put(
-        "size_end_mib",
-        std::fs::metadata(&path)?.len() as f64 / 1048576.0,
-    );
     Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
 // The parent: one child per engine, then the table.
 
-fn run_child(engine: &str) -> Res<BTreeMap<String, f64>> {
+/// The phases, in order; an engine skips those it has no counterpart for.
+const PHASES: [&str; 7] = [
+    "insert", "open", "check", "session", "verify", "single", "kiosk",
+];
+
+/// Runs one phase of one engine in a fresh process; its figures come back with the phase's
+/// peak RSS as `rss_<phase>_kib`.
+fn run_child(engine: &str, phase: &str, dir: &Path) -> Res<BTreeMap<String, f64>> {
     let out = Command::new(std::env::current_exe()?)
-        .args(["--engine", engine])
+        .args(["--engine", engine, "--phase", phase, "--dir"])
+        .arg(dir)
         .stderr(std::process::Stdio::inherit())
         .output()?;
     if !out.status.success() {
-        return Err(format!("{engine} run failed: {}", out.status).into());
+        return Err(format!("{engine} {phase} failed: {}", out.status).into());
     }
     let text = String::from_utf8(out.stdout)?;
     Ok(text
         .lines()
         .filter_map(|l| {
             let (k, v) = l.split_once('\t')?;
-            Some((k.to_string(), v.parse().ok()?))
+            let k = if k == "rss_kib" {
+                format!("rss_{phase}_kib")
+            } else {
+                k.to_string()
+            };
+            Some((k, v.parse().ok()?))
         })
         .collect())
+}
+
+fn run_engine(engine: &str, dir: &Path) -> Res<BTreeMap<String, f64>> {
+    let started = Instant::now();
+    let mut all = BTreeMap::new();
+    for phase in PHASES {
+        let skip = matches!(
+            (engine, phase),
+            ("sqlcipher", "verify" | "kiosk") | ("vault", "check")
+        );
+        if !skip {
+            all.extend(run_child(engine, phase, dir)?);
+        }
+    }
+    // The vault's whole-file check: the open with it minus the open without.
+    if let (Some(a), Some(b)) = (all.get("open_verify_ms"), all.get("open_noverify_ms")) {
+        all.insert("integrity_ms".into(), a - b);
+    }
+    all.insert("wall_s".into(), started.elapsed().as_secs_f64());
+    Ok(all)
+}
+
+/// A cold median, or why there is none.
+fn cold_ms(m: &BTreeMap<String, f64>, key: &str) -> String {
+    match m.get(key) {
+        Some(v) => fmt_ms(Some(v)),
+        None => "not measured (page cache cannot be dropped)".into(),
+    }
 }
 
 fn fmt_ms(v: Option<&f64>) -> String {
@@ -654,21 +771,20 @@ fn print_table(size: Size, vault: &BTreeMap<String, f64>, sql: &BTreeMap<String,
             "—".into(),
         ),
         (
-            "open + unlock, cold page cache, with check on open".into(),
-            fmt_ms(vault.get("cold_open_unlock_verify_ms")),
+            "open + unlock, cold page cache, with check on open (median)".into(),
+            cold_ms(vault, "cold_open_unlock_verify_ms"),
             "—".into(),
         ),
         (
-            "open + unlock, cold page cache, no check".into(),
-            fmt_ms(vault.get("cold_open_unlock_noverify_ms")),
-            fmt_ms(sql.get("cold_open_unlock_noverify_ms")),
+            "open + unlock, cold page cache, no check (median)".into(),
+            cold_ms(vault, "cold_open_unlock_noverify_ms"),
+            cold_ms(sql, "cold_open_unlock_noverify_ms"),
         ),
         (
-            "whole-file check (redb verify_on_open / cipher_integrity_check)".into(),
-            match (get(vault, "open_verify_ms"), get(vault, "open_noverify_ms")) {
-                (Some(a), Some(b)) => fmt_ms(Some(&(a - b))),
-                _ => "—".into(),
-            },
+            "whole-file check alone, no open or key derivation (redb verify_on_open / \
+             cipher_integrity_check)"
+                .into(),
+            fmt_ms(vault.get("integrity_ms")),
             fmt_ms(sql.get("integrity_ms")),
         ),
         (
@@ -677,9 +793,17 @@ fn print_table(size: Size, vault: &BTreeMap<String, f64>, sql: &BTreeMap<String,
             "—".into(),
         ),
         (
-            format!("name search, {QUERIES} full names, top {SEARCH_LIMIT}"),
+            format!("name search, {QUERIES} full names, top {SEARCH_LIMIT}, unaudited"),
             pct(vault, "search"),
             pct(sql, "search"),
+        ),
+        (
+            format!(
+                "name search as caseworkers use it ({} queries; each commits an audit entry)",
+                size.audited
+            ),
+            pct(vault, "audited_search"),
+            pct(sql, "audited_search"),
         ),
         (
             "  results per search (avg)".into(),
@@ -705,19 +829,34 @@ fn print_table(size: Size, vault: &BTreeMap<String, f64>, sql: &BTreeMap<String,
             ),
         ),
         (
-            "peak RSS, insert phase".into(),
+            "peak RSS, batched insert (fresh process)".into(),
             mib(vault, "rss_insert_kib"),
             mib(sql, "rss_insert_kib"),
         ),
         (
-            "peak RSS, open + search + list".into(),
+            "peak RSS, open + unlock, warm and cold (fresh process)".into(),
+            mib(vault, "rss_open_kib"),
+            mib(sql, "rss_open_kib"),
+        ),
+        (
+            "peak RSS, whole-file check (fresh process; vault: in the open phase)".into(),
+            "—".into(),
+            mib(sql, "rss_check_kib"),
+        ),
+        (
+            "peak RSS, open + searches + list (fresh process)".into(),
             mib(vault, "rss_session_kib"),
             mib(sql, "rss_session_kib"),
         ),
         (
-            "peak RSS, whole run".into(),
-            mib(vault, "rss_peak_kib"),
-            mib(sql, "rss_peak_kib"),
+            "peak RSS, Session::verify (fresh process)".into(),
+            mib(vault, "rss_verify_kib"),
+            "—".into(),
+        ),
+        (
+            "peak RSS, single-commit inserts (fresh process)".into(),
+            mib(vault, "rss_single_kib"),
+            mib(sql, "rss_single_kib"),
         ),
         (
             format!("file size after {} cases", size.cases),
@@ -775,30 +914,36 @@ fn print_table(size: Size, vault: &BTreeMap<String, f64>, sql: &BTreeMap<String,
 fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().collect();
     let size = Size::from_env();
-    if let Some(i) = args.iter().position(|a| a == "--engine") {
-        let engine = args.get(i + 1).map(String::as_str).unwrap_or_default();
-        let base = std::env::var_os("FIELDKIT_BENCH_DIR")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(std::env::temp_dir);
-        let dir = tempfile::tempdir_in(base)?;
-        let started = Instant::now();
+    let arg = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .map(String::as_str)
+    };
+    if let (Some(engine), Some(phase), Some(dir)) = (arg("--engine"), arg("--phase"), arg("--dir"))
+    {
+        let dir = Path::new(dir);
         match engine {
-            "vault" => run_vault(dir.path(), size)?,
-            "sqlcipher" => run_sqlcipher(dir.path(), size)?,
+            "vault" => vault_phase(phase, dir, size)?,
+            "sqlcipher" => sql_phase(phase, dir, size)?,
             other => return Err(format!("unknown engine {other}").into()),
         }
-        Report::put("rss_peak_kib", peak_rss_kib() as f64);
-        Report::put("wall_s", started.elapsed().as_secs_f64());
+        Report::put("rss_kib", peak_rss_kib() as f64);
         return Ok(());
     }
     eprintln!(
-        "vault bench: {} cases batched, {} single commits (FIELDKIT_BENCH_CASES, \
-         FIELDKIT_BENCH_SINGLE); vault first, then SQLCipher",
-        size.cases, size.single
+        "vault bench: {} cases batched, {} single commits, {} cold runs, {} audited searches \
+         (FIELDKIT_BENCH_CASES, FIELDKIT_BENCH_SINGLE, FIELDKIT_BENCH_COLD_RUNS, \
+         FIELDKIT_BENCH_AUDITED); every phase in a fresh process; vault first, then SQLCipher",
+        size.cases, size.single, size.cold_runs, size.audited
     );
-    let vault = run_child("vault")?;
+    let base = std::env::var_os("FIELDKIT_BENCH_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = tempfile::tempdir_in(base)?;
+    let vault = run_engine("vault", dir.path())?;
     eprintln!("vault done in {:.0} s", vault.get("wall_s").unwrap_or(&0.0));
-    let sql = run_child("sqlcipher")?;
+    let sql = run_engine("sqlcipher", dir.path())?;
     eprintln!(
         "SQLCipher done in {:.0} s",
         sql.get("wall_s").unwrap_or(&0.0)

@@ -329,23 +329,89 @@ mod tests {
         assert_eq!(k.derive("a").expose(), k.derive("a").expose());
     }
 
+    /// The floor in numbers (OWASP's Password Storage Cheat Sheet, Argon2id: m = 19 MiB,
+    /// t = 2, p = 1), and what falls short of it in each dimension.
     #[test]
     fn the_kdf_floor_is_owasps() {
-        assert!(KdfParams::FLOOR.meets_floor());
-        assert!(
-            !KdfParams {
-                m_kib: 8 * 1024,
-                t: 3,
+        assert_eq!(
+            KdfParams::FLOOR,
+            KdfParams {
+                m_kib: 19_456,
+                t: 2,
                 p: 1
+            }
+        );
+        assert!(KdfParams::FLOOR.meets_floor());
+        for weaker in [
+            KdfParams {
+                m_kib: 19_455,
+                t: 2,
+                p: 1,
+            },
+            KdfParams {
+                m_kib: 9 * 1024,
+                t: 1,
+                p: 1,
+            },
+            KdfParams {
+                m_kib: 64 * 1024,
+                t: 1,
+                p: 1,
+            },
+            KdfParams {
+                m_kib: 19_456,
+                t: 2,
+                p: 0,
+            },
+        ] {
+            assert!(!weaker.meets_floor(), "{weaker:?} passes the floor");
+        }
+        assert!(
+            KdfParams {
+                m_kib: 64 * 1024,
+                t: 3,
+                p: 4
             }
             .meets_floor()
         );
+    }
+
+    /// Known answers for the key-encryption key at the floor, computed outside this code
+    /// (Python's `cryptography` 48, OpenSSL's Argon2id and HKDF):
+    ///
+    /// ```text
+    /// a = Argon2id(salt=bytes([3]*16), length=32, iterations=2, lanes=1,
+    ///              memory_cost=19456).derive(b"123456")
+    ///   = 5822f442c2285f06a05678857c29e6da274d81099f5a353d8cf512192de63bae
+    /// HKDF(SHA256, 32, salt=None, info=b"fieldkit kek v1").derive(a)
+    ///   = 40222c1c9250c64fbe66f72c396ce516115e3fa246ac881ab99dc0c131d7bc8e
+    /// HKDF(SHA256, 32, salt=bytes([9]*32), info=b"fieldkit kek v1").derive(a)
+    ///   = fc790b0ea9780f78a6973d7dc038d7cc053685714f92c339c5a01818434b0acf
+    /// ```
+    ///
+    /// A change of the floor, of the Argon2 variant or version, or of the HKDF step changes
+    /// these, so slots written by earlier kits would no longer open.
+    #[test]
+    fn credential_kek_known_answers_at_the_floor() {
+        let hex = |k: &Key| {
+            k.expose()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
         let salt = [3u8; 16];
         let a = credential_kek(b"123456", &salt, KdfParams::FLOOR, None).unwrap();
-        let b = credential_kek(b"123457", &salt, KdfParams::FLOOR, None).unwrap();
-        assert_ne!(a.expose(), b.expose());
+        assert_eq!(
+            hex(&a),
+            "40222c1c9250c64fbe66f72c396ce516115e3fa246ac881ab99dc0c131d7bc8e"
+        );
         let hw = Key::from_bytes([9; 32]);
         let c = credential_kek(b"123456", &salt, KdfParams::FLOOR, Some(&hw)).unwrap();
-        assert_ne!(a.expose(), c.expose());
+        assert_eq!(
+            hex(&c),
+            "fc790b0ea9780f78a6973d7dc038d7cc053685714f92c339c5a01818434b0acf"
+        );
+        let b = credential_kek(b"123457", &salt, KdfParams::FLOOR, None).unwrap();
+        assert_ne!(a.expose(), b.expose());
     }
 }

@@ -69,7 +69,25 @@ fn create_read_edit_search_list() {
     assert_eq!(s.list(RecordKind::Case, 0, 50).unwrap().len(), 2);
     assert_eq!(s.count(RecordKind::Case).unwrap(), 2);
     assert_eq!(s.verify().unwrap(), 2);
-    assert!(s.verify_audit().unwrap().entries >= 6);
+    // Every step is a link of the chain, checked: two registrations and the edit (writes) of
+    // the records they name, the read before the edit, the second sign-in.
+    let audit = s.verify_audit().unwrap();
+    let entries = s.audit_entries().unwrap();
+    assert_eq!(audit.entries, entries.len() as u64);
+    let count = |a: fieldkit_vault::AuditAction| entries.iter().filter(|e| e.action == a).count();
+    assert_eq!(count(fieldkit_vault::AuditAction::Write), 3, "{entries:?}");
+    assert_eq!(count(fieldkit_vault::AuditAction::Read), 1, "{entries:?}");
+    assert_eq!(
+        count(fieldkit_vault::AuditAction::LoginAttempt),
+        1,
+        "{entries:?}"
+    );
+    assert!(
+        entries
+            .iter()
+            .filter(|e| e.action == fieldkit_vault::AuditAction::Write)
+            .all(|e| e.record.is_some_and(|(k, _)| k == RecordKind::Case))
+    );
 }
 
 #[test]
@@ -470,7 +488,7 @@ mod never_panics {
     use proptest::prelude::*;
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+        #![proptest_config(fieldkit_testkit::proptest_config(200))]
 
         #[test]
         fn primero_files_of_any_content(text in ".{0,200}") {

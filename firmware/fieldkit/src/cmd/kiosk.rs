@@ -18,12 +18,12 @@ use anyhow::Context;
 use serde_json::json;
 
 use fieldkit_drivers::embedded_hal::i2c::I2c;
-use fieldkit_drivers::sensors::{PowerSensors, SensorLayout};
 use fieldkit_drivers::serial::ChargerLink;
 use fieldkit_linux::{Backlight, CpuFreq};
 use fieldkit_power::{
     CpuGovernor, Decision, JobQueue, Policy, PolicyConfig, PowerPolicy, Timestamp,
 };
+use fieldkit_sensors::{PowerSensors, SensorLayout};
 use fieldkit_vault::Vault;
 
 use super::Ctx;
@@ -80,6 +80,7 @@ impl Outputs {
 }
 
 /// Fake sysfs files for the simulated board, so the real backlight and cpufreq code writes them.
+#[cfg(feature = "simulation")]
 fn simulated_sysfs(root: &std::path::Path) -> anyhow::Result<()> {
     let bl = root.join("sys/class/backlight/10-0045");
     let cpu = root.join("sys/devices/system/cpu/cpufreq/policy0");
@@ -103,8 +104,34 @@ fn simulated_sysfs(root: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Checks the kiosk's numeric arguments: every float must be a finite value in range.
+fn check_args(args: &KioskArgs) -> anyhow::Result<()> {
+    if args.speed == 0 {
+        anyhow::bail!("--speed must be at least 1");
+    }
+    if !(args.start_hour.is_finite() && (0.0..24.0).contains(&args.start_hour)) {
+        anyhow::bail!(
+            "--start-hour must be an hour from 0 to 24 (got {})",
+            args.start_hour
+        );
+    }
+    if !(args.start_soc.is_finite() && (0.0..=100.0).contains(&args.start_soc)) {
+        anyhow::bail!(
+            "--start-soc must be between 0 and 100 (got {})",
+            args.start_soc
+        );
+    }
+    if let Some(h) = args.hours
+        && !(h.is_finite() && h > 0.0 && h <= 24.0 * 3650.0)
+    {
+        anyhow::bail!("--hours must be a positive number of hours (got {h})");
+    }
+    Ok(())
+}
+
 /// Runs the kiosk.
 pub fn run(ctx: &Ctx, args: KioskArgs) -> anyhow::Result<()> {
+    check_args(&args)?;
     // The vault: opening it checks every page and holds the lock, so no other process writes.
     let vault = match Vault::open(&ctx.vault_path(), ctx.open_options()) {
         Ok(v) => {
@@ -139,6 +166,12 @@ pub fn run(ctx: &Ctx, args: KioskArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[cfg(not(feature = "simulation"))]
+fn run_simulated(_ctx: &Ctx, _args: &KioskArgs, _policy: PowerPolicy) -> anyhow::Result<()> {
+    anyhow::bail!("this build has no simulated kit (built without the `simulation` feature)")
+}
+
+#[cfg(feature = "simulation")]
 fn run_simulated(ctx: &Ctx, args: &KioskArgs, policy: PowerPolicy) -> anyhow::Result<()> {
     use fieldkit_sim::clock::SimClock;
     use fieldkit_sim::live::{SimCharger, SimulatedKit};

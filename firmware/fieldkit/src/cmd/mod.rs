@@ -22,6 +22,7 @@ pub mod kiosk;
 pub mod power;
 pub mod records;
 pub mod recover;
+#[cfg(feature = "simulation")]
 pub mod sim;
 pub mod trace;
 
@@ -34,8 +35,101 @@ pub struct Ctx {
     pub data_dir: PathBuf,
     /// The caseworker signing in.
     pub user: Option<String>,
-    /// Credentials come on standard input, one per line.
-    pub pin_stdin: bool,
+    /// Where PINs come from.
+    pub pins: PinSource,
+    /// How long to wait while another process holds the vault (`None`: fail at once).
+    pub lock_wait: Option<std::time::Duration>,
+}
+
+/// Where a command reads PINs: the terminal, or one per line from standard input, an open file
+/// descriptor, or a private file. Never the command line or the environment: both are readable
+/// by other processes (`/proc/PID/cmdline`, `/proc/PID/environ`) and end up in shell histories
+/// and crash reports.
+#[derive(Debug)]
+pub enum PinSource {
+    /// Asked on the terminal, without echo.
+    Terminal,
+    /// `--pin-stdin`.
+    Stdin,
+    /// `--pin-fd N` or `--pin-file PATH`: opened once, read line by line as PINs are asked.
+    Open {
+        /// The flag, for messages.
+        what: String,
+        /// The open file.
+        file: std::fs::File,
+    },
+}
+
+impl PinSource {
+    /// The source the flags name (clap lets at most one through).
+    pub fn from_flags(
+        stdin: bool,
+        fd: Option<u32>,
+        file: Option<&std::path::Path>,
+    ) -> anyhow::Result<PinSource> {
+        if stdin {
+            return Ok(PinSource::Stdin);
+        }
+        if let Some(fd) = fd {
+            // Opened again through /proc rather than adopted by number: safe code only (the
+            // workspace denies unsafe), and a descriptor that is not open fails here, clearly.
+            let file = std::fs::File::open(format!("/proc/self/fd/{fd}"))
+                .with_context(|| format!("--pin-fd {fd}: no readable open file descriptor {fd}"))?;
+            return Ok(PinSource::Open {
+                what: format!("--pin-fd {fd}"),
+                file,
+            });
+        }
+        if let Some(path) = file {
+            return Ok(PinSource::Open {
+                what: format!("--pin-file {}", path.display()),
+                file: open_private_file(path)?,
+            });
+        }
+        Ok(PinSource::Terminal)
+    }
+}
+
+/// Opens a PIN file, refusing one that another user could read or change: not a link, a
+/// regular file, owned by this user, no permission for group or others (mode 600 or 400).
+fn open_private_file(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    use rustix::fs::{Mode, OFlags};
+    use std::os::unix::fs::MetadataExt;
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY,
+        Mode::empty(),
+    )
+    .with_context(|| {
+        format!(
+            "--pin-file {}: cannot open it (a link is refused)",
+            path.display()
+        )
+    })?;
+    let file = std::fs::File::from(fd);
+    let meta = file
+        .metadata()
+        .with_context(|| format!("--pin-file {}", path.display()))?;
+    if !meta.is_file() {
+        bail!("--pin-file {}: not a regular file", path.display());
+    }
+    let mode = meta.mode() & 0o777;
+    if mode & 0o077 != 0 {
+        bail!(
+            "--pin-file {}: mode {mode:03o} lets group or others read or change it; \
+             `chmod 600 {}` first",
+            path.display(),
+            path.display()
+        );
+    }
+    if meta.uid() != rustix::process::geteuid().as_raw() {
+        bail!(
+            "--pin-file {}: owned by another user (uid {})",
+            path.display(),
+            meta.uid()
+        );
+    }
+    Ok(file)
 }
 
 /// Milliseconds since the Unix epoch, from the system clock: the only place the binary reads
@@ -94,19 +188,20 @@ impl Ctx {
     /// Reads one secret: the next line of standard input with `--pin-stdin`, else a prompt on
     /// the terminal without echo.
     pub fn read_secret(&self, prompt: &str) -> anyhow::Result<Zeroizing<String>> {
-        if self.pin_stdin {
-            return crate::harden::read_secret_line()?.with_context(|| {
-                format!(
-                    "standard input ended before the {}",
-                    prompt.trim_end_matches(": ")
-                )
-            });
+        let what = prompt.trim_end_matches(": ");
+        match &self.pins {
+            PinSource::Stdin => {
+                return crate::harden::read_secret_line()?
+                    .with_context(|| format!("standard input ended before the {what}"));
+            }
+            PinSource::Open { what: flag, file } => {
+                return crate::harden::read_secret_line_from(file, flag)?
+                    .with_context(|| format!("{flag} ended before the {what}"));
+            }
+            PinSource::Terminal => {}
         }
         if !std::io::stdin().is_terminal() {
-            bail!(
-                "no terminal to ask for the {}: use --pin-stdin",
-                prompt.trim_end_matches(": ")
-            );
+            bail!("no terminal to ask for the {what}: use --pin-stdin, --pin-fd or --pin-file");
         }
         rpassword::prompt_password(prompt)
             .map(Zeroizing::new)
@@ -116,7 +211,7 @@ impl Ctx {
     /// A new secret, asked twice on a terminal.
     pub fn read_new_secret(&self, prompt: &str) -> anyhow::Result<Zeroizing<String>> {
         let first = self.read_secret(prompt)?;
-        if !self.pin_stdin {
+        if matches!(self.pins, PinSource::Terminal) {
             let again = self.read_secret("again: ")?;
             if *again != *first {
                 bail!("the two entries differ");
@@ -152,10 +247,53 @@ impl Ctx {
         ))
     }
 
+    /// Opens the vault, waiting while another fieldkit process (the kiosk, an import, another
+    /// command) holds it: up to `--wait` seconds, saying so once on standard error; at once with
+    /// `--no-wait`. One process at a time is the vault's rule (its file lock); this only turns
+    /// "in use" from a failure into a queue.
+    pub fn open_vault(&self) -> anyhow::Result<Vault> {
+        let path = self.vault_path();
+        let started = std::time::Instant::now();
+        let mut told = false;
+        let mut pause = std::time::Duration::from_millis(20);
+        loop {
+            match Vault::open(&path, self.open_options()) {
+                Err(fieldkit_vault::VaultError::InUse(_)) => {}
+                other => return Ok(other?),
+            }
+            let Some(limit) = self.lock_wait else {
+                bail!(
+                    "another fieldkit process (the kiosk, an import or another command) is using \
+                     the vault {} (--no-wait given)",
+                    path.display()
+                );
+            };
+            let waited = started.elapsed();
+            if waited >= limit {
+                bail!(
+                    "another fieldkit process (the kiosk, an import or another command) has held \
+                     the vault {} for {} s; try again later, or stop it first",
+                    path.display(),
+                    waited.as_secs()
+                );
+            }
+            if !told {
+                eprintln!(
+                    "waiting for the vault: another fieldkit process is using it (up to {} s; \
+                     --no-wait fails at once)",
+                    limit.as_secs()
+                );
+                told = true;
+            }
+            std::thread::sleep(pause.min(limit - waited));
+            pause = (pause * 2).min(std::time::Duration::from_millis(250));
+        }
+    }
+
     /// Opens the vault and signs in.
     pub fn session(&self) -> anyhow::Result<Session> {
         let user = self.username()?;
-        let vault = Vault::open(&self.vault_path(), self.open_options())?;
+        let vault = self.open_vault()?;
         let pin = self.read_secret(&format!("PIN for {user}: "))?;
         let session = vault.unlock(&user, pin.as_bytes(), now_ms())?;
         Ok(session)

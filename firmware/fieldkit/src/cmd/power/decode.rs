@@ -38,14 +38,98 @@ pub fn run(args: DecodeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("reading capture {}", args.file.display()))?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let summary = match args.protocol {
-        Protocol::Vedirect => decode_vedirect(&bytes, &mut out)?,
-        Protocol::Renogy => decode_modbus(ModbusCharger::Renogy, &bytes, &mut out)?,
-        Protocol::Epever => decode_modbus(ModbusCharger::Epever, &bytes, &mut out)?,
-    };
+    let summary = decode_as(args.protocol, &bytes, &mut out)?;
+    if summary["valid"] == 0 {
+        let name = protocol_name(args.protocol);
+        let hint = match guess(&bytes, args.protocol) {
+            Some(p) => format!(
+                "; it looks like {} (try --protocol {})",
+                protocol_name(p),
+                protocol_name(p)
+            ),
+            None => String::from("; it does not look like any protocol fieldkit reads"),
+        };
+        anyhow::bail!(
+            "nothing valid found in {} as {name} ({} rejected){hint}",
+            args.file.display(),
+            summary["rejected"]
+        );
+    }
+    if args.protocol != Protocol::Vedirect
+        && let Some(other @ (Protocol::Renogy | Protocol::Epever)) = guess(&bytes, args.protocol)
+    {
+        eprintln!(
+            "note: these frames use {}'s function code; --protocol {} gives their meaning",
+            protocol_name(other),
+            protocol_name(other)
+        );
+    }
     writeln!(out, "{summary}").context("writing to standard output")?;
     out.flush().context("writing to standard output")?;
     Ok(())
+}
+
+fn decode_as(protocol: Protocol, bytes: &[u8], out: &mut impl Write) -> anyhow::Result<Value> {
+    match protocol {
+        Protocol::Vedirect => decode_vedirect(bytes, out),
+        Protocol::Renogy => decode_modbus(ModbusCharger::Renogy, bytes, out),
+        Protocol::Epever => decode_modbus(ModbusCharger::Epever, bytes, out),
+    }
+}
+
+fn protocol_name(protocol: Protocol) -> &'static str {
+    match protocol {
+        Protocol::Vedirect => "vedirect",
+        Protocol::Renogy => "renogy",
+        Protocol::Epever => "epever",
+    }
+}
+
+/// Which other protocol the capture decodes as, if any: VE.Direct blocks, or Modbus frames
+/// whose function code is the one that charger uses (Renogy reads holding registers, EPEver
+/// input registers).
+fn guess(bytes: &[u8], tried: Protocol) -> Option<Protocol> {
+    let mut sink = std::io::sink();
+    let valid = |p: Protocol, sink: &mut std::io::Sink| {
+        decode_as(p, bytes, sink)
+            .ok()
+            .and_then(|v| v["valid"].as_u64())
+            .unwrap_or(0)
+    };
+    if tried != Protocol::Vedirect && valid(Protocol::Vedirect, &mut sink) > 0 {
+        return Some(Protocol::Vedirect);
+    }
+    if valid(Protocol::Renogy, &mut sink) == 0 {
+        return None;
+    }
+    // A Modbus capture: tell the two apart by the function code of its frames.
+    let frames = modbus_bytes(bytes);
+    let mut pos = 0;
+    let (mut holding, mut input) = (0usize, 0usize);
+    while pos < frames.len() {
+        match modbus::scan_frame(&frames[pos..], None) {
+            Scan::Frame { frame, len } => {
+                let function = match frame {
+                    Frame::Request(r) => r.function,
+                    Frame::Response(Response::Registers { function, .. }) => function,
+                    Frame::Response(Response::Exception { function, .. }) => function & 0x7F,
+                };
+                if function == ModbusCharger::Renogy.function() {
+                    holding += 1;
+                } else if function == ModbusCharger::Epever.function() {
+                    input += 1;
+                }
+                pos += len;
+            }
+            _ => pos += 1,
+        }
+    }
+    let p = if input > holding {
+        Protocol::Epever
+    } else {
+        Protocol::Renogy
+    };
+    (p != tried).then_some(p)
 }
 
 fn block_json(index: usize, block: &Block) -> Value {

@@ -9,9 +9,9 @@ use fieldkit_drivers::embedded_hal::i2c::{
 use serde_json::{Value, json};
 
 use fieldkit_drivers::charger::ModbusCharger;
-use fieldkit_drivers::sensors::{PowerSensors, SensorLayout, SensorRound};
 use fieldkit_drivers::serial::{ChargerError, ChargerLink, ModbusPort, TTYPort, VeDirectPort};
 use fieldkit_power::{Observation, Timestamp};
+use fieldkit_sensors::{PowerSensors, SensorLayout, SensorRound};
 
 /// Arguments of `probe`.
 #[derive(Debug, clap::Args)]
@@ -115,6 +115,13 @@ impl I2c for NoBus {
     }
 }
 
+/// A reading to the precision its sensor has (the gauge's SOC register is 1/256 %, the
+/// monitors' power a few mW), not the float's seventeen digits.
+fn rounded(value: f32, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (f64::from(value) * scale).round() / scale
+}
+
 fn round_json(now: Timestamp, round: &SensorRound, obs: &Observation) -> Value {
     fn part<T: std::fmt::Debug>(r: &Option<Result<T, String>>, f: impl Fn(&T) -> Value) -> Value {
         match r {
@@ -127,8 +134,8 @@ fn round_json(now: Timestamp, round: &SensorRound, obs: &Observation) -> Value {
         "taken_at_s": now.as_secs(),
         "gauge": part(&round.gauge, |g| json!({
             "cell_voltage_mv": g.cell_voltage_mv,
-            "soc_percent": g.soc_percent,
-            "charge_rate_percent_per_hour": g.charge_rate_percent_per_hour,
+            "soc_percent": rounded(g.soc_percent, 2),
+            "charge_rate_percent_per_hour": rounded(g.charge_rate_percent_per_hour, 2),
         })),
         "panel_monitor": part(&round.panel, |l| json!({
             "bus_voltage_mv": l.bus_voltage_mv, "current_ma": l.current_ma, "power_mw": l.power_mw,
@@ -145,11 +152,11 @@ fn round_json(now: Timestamp, round: &SensorRound, obs: &Observation) -> Value {
             "stage": c.stage.map(|s| format!("{s:?}").to_lowercase()),
         })),
         "policy_view": {
-            "soc_percent": obs.soc_percent.map(|r| r.value),
+            "soc_percent": obs.soc_percent.map(|r| rounded(r.value, 2)),
             "battery_voltage_mv": obs.battery_voltage_mv.map(|r| r.value),
             "charge_stage": obs.charge_stage.map(|r| r.value),
-            "panel_power_w": obs.panel_power_w.map(|r| r.value),
-            "load_power_w": obs.load_power_w.map(|r| r.value),
+            "panel_power_w": obs.panel_power_w.map(|r| rounded(r.value, 3)),
+            "load_power_w": obs.load_power_w.map(|r| rounded(r.value, 3)),
         },
     })
 }
@@ -175,9 +182,9 @@ fn probe_loop<I2C: I2c, L: ChargerLink>(
     args: &ProbeArgs,
     now: impl Fn() -> Timestamp,
 ) {
-    for i in 0..args.count.max(1) {
+    for i in 0..args.count {
         if i > 0 {
-            std::thread::sleep(Duration::from_secs_f32(args.interval_s.clamp(0.0, 3600.0)));
+            std::thread::sleep(Duration::from_secs_f32(args.interval_s));
         }
         let t = now();
         // One round of raw reads for the technician, then the policy's view of the same
@@ -198,6 +205,12 @@ fn layout_for(i2c: bool) -> SensorLayout {
     layout
 }
 
+#[cfg(not(feature = "simulation"))]
+fn run_simulated(_args: &ProbeArgs) -> anyhow::Result<()> {
+    bail!("this build has no simulated kit (built without the `simulation` feature)")
+}
+
+#[cfg(feature = "simulation")]
 fn run_simulated(args: &ProbeArgs) -> anyhow::Result<()> {
     use fieldkit_sim::clock::SimClock;
     use fieldkit_sim::live::{SimCharger, SimulatedKit};
@@ -289,6 +302,15 @@ fn run_devices(args: &ProbeArgs) -> anyhow::Result<()> {
 
 /// Runs `probe`.
 pub fn run(args: ProbeArgs) -> anyhow::Result<()> {
+    if args.count == 0 {
+        bail!("--count must be at least 1");
+    }
+    if !(args.interval_s.is_finite() && (0.0..=3600.0).contains(&args.interval_s)) {
+        bail!(
+            "--interval-s must be a number of seconds from 0 to 3600 (got {})",
+            args.interval_s
+        );
+    }
     if args.simulated {
         return run_simulated(&args);
     }

@@ -1,4 +1,8 @@
-//! The kit's power sensors read together into one [`Observation`] for the policy.
+//! The kit's power sensors read together into one [`Observation`] for the power policy: the
+//! layer between the drivers, which keep to their bus and never allocate, hold a clock or
+//! log, and the policy, which does no IO. It formats error texts for the technician's probe
+//! and logs rate-limited warnings; the caller passes `now`. It opens no device: the bus and
+//! the charger link are given to it.
 //!
 //! Every value is read afresh and stamped with the `now` the caller passes; a value that
 //! fails (NACK, timeout, bad frame, outside the physically possible range) is left out,
@@ -8,10 +12,10 @@
 use embedded_hal::i2c::I2c;
 use fieldkit_power::{ChargeStage, Observation, Reading, Timestamp, WarnLimiter};
 
-use crate::charger::{ChargerReading, Stage};
-use crate::gauge::{FuelGauge, GaugeReading};
-use crate::monitor::{Chip, CurrentMonitor, LineReading};
-use crate::serial::ChargerLink;
+use fieldkit_drivers::charger::{ChargerReading, Stage};
+use fieldkit_drivers::gauge::{FuelGauge, GaugeReading};
+use fieldkit_drivers::monitor::{Chip, CurrentMonitor, LineReading};
+use fieldkit_drivers::serial::ChargerLink;
 
 /// A current monitor on the bus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
