@@ -373,3 +373,37 @@ fn a_script_gives_the_pin_by_descriptor_or_private_file_and_the_record_on_stdin(
     let err = kit.refused(&["--pin", PIN, "case", "list"]);
     assert!(err.contains("unexpected argument"), "{err}");
 }
+
+#[test]
+fn the_audit_trail_reads_as_dates_and_words_with_hashes_in_hex() {
+    let kit = Kit::new();
+    kit.add_case("Amina Yusuf");
+    kit.ok(&["case", "search", "Yusuf"]);
+    let list = kit.ok(&["audit", "list"]);
+    let mut lines = list.lines();
+    let header = lines.next().unwrap();
+    assert!(
+        header.contains("WHEN (UTC)") && header.contains("WHO"),
+        "{list}"
+    );
+    assert!(list.contains("vault created"), "{list}");
+    assert!(list.contains("search, 1 result shown"), "{list}");
+    // No Rust debug text, no epoch milliseconds.
+    assert!(!list.contains('{') && !list.contains("Search"), "{list}");
+    let year = lines.next().unwrap().split_whitespace().nth(1).unwrap();
+    assert!(year.starts_with("20") && year.len() == 10, "{list}");
+
+    let json: serde_json::Value =
+        serde_json::from_str(&kit.ok(&["audit", "list", "--json"])).unwrap();
+    let entries = json.as_array().unwrap();
+    for (i, e) in entries.iter().enumerate() {
+        let prev = e["prev"].as_str().unwrap();
+        assert_eq!(prev.len(), 64, "{e}");
+        assert!(prev.bytes().all(|b| b.is_ascii_hexdigit()), "{e}");
+        assert!(e["at"].as_str().unwrap().ends_with('Z'), "{e}");
+        // The chain links: each entry holds the hash of the one before.
+        if i > 0 {
+            assert_eq!(prev, entries[i - 1]["hash"].as_str().unwrap());
+        }
+    }
+}

@@ -1,5 +1,7 @@
 //! `fieldkit audit verify|list`.
 
+use fieldkit_vault::{AuditAction, AuditEntry};
+
 use super::{Ctx, print_json};
 
 /// Audit commands.
@@ -44,20 +46,116 @@ pub fn run(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<()> {
         AuditCommand::List { json } => {
             let entries = s.audit_entries()?;
             if json {
-                print_json(&entries)?;
+                let list: Vec<_> = entries.iter().map(entry_json).collect();
+                print_json(&list)?;
             } else {
-                for e in entries {
+                println!("{:>6}  {:<23}  {:<16}  WHAT", "SEQ", "WHEN (UTC)", "WHO");
+                for e in &entries {
+                    if crate::out::closed() {
+                        break;
+                    }
                     let rec = e
                         .record
-                        .map(|(k, id)| format!(" {k} {id}"))
+                        .map(|(k, id)| format!(": {k} {id}"))
                         .unwrap_or_default();
                     println!(
-                        "{:>6} {} {:<16} {:?}{rec}",
-                        e.seq, e.at_ms, e.actor, e.action
+                        "{:>6}  {:<23}  {:<16}  {}{rec}",
+                        e.seq,
+                        when(e.at_ms),
+                        e.actor,
+                        describe(&e.action)
                     );
                 }
             }
         }
     }
     Ok(())
+}
+
+/// An audit time as people read it: `2026-12-03 11:10:13.985` (UTC).
+fn when(at_ms: u64) -> String {
+    let date = fieldkit_domain::Date::from_unix_ms(at_ms);
+    let in_day = at_ms % 86_400_000;
+    format!(
+        "{date} {:02}:{:02}:{:02}.{:03}",
+        in_day / 3_600_000,
+        in_day / 60_000 % 60,
+        in_day / 1000 % 60,
+        in_day % 1000
+    )
+}
+
+fn plural(n: u32, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// What an entry records, in words.
+fn describe(a: &AuditAction) -> String {
+    match a {
+        AuditAction::Init => "vault created".into(),
+        AuditAction::LoginAttempt => "sign-in attempt".into(),
+        AuditAction::LoginOk => "signed in".into(),
+        AuditAction::LoginFailed => "sign-in failed (wrong PIN)".into(),
+        AuditAction::Wiped => "key slots erased after too many failed sign-ins".into(),
+        AuditAction::Recovery => "access restored with the recovery key".into(),
+        AuditAction::Read => "record opened".into(),
+        AuditAction::Write => "record saved".into(),
+        AuditAction::Merge => "record merged from outside".into(),
+        AuditAction::Search { results } => {
+            format!("search, {} shown", plural(*results, "result", "results"))
+        }
+        AuditAction::BulkRead { records } => {
+            format!("{} read at once", plural(*records, "record", "records"))
+        }
+        AuditAction::Export { records, format } => {
+            format!(
+                "{} exported ({format})",
+                plural(*records, "record", "records")
+            )
+        }
+        AuditAction::Import { records, format } => {
+            format!(
+                "{} imported ({format})",
+                plural(*records, "record", "records")
+            )
+        }
+        AuditAction::CaseworkerAdded { username } => format!("caseworker {username} added"),
+        AuditAction::CredentialChanged { username } => format!("PIN changed for {username}"),
+        AuditAction::RosterRead { caseworkers } => format!(
+            "caseworker list read, {} shown",
+            plural(*caseworkers, "caseworker", "caseworkers")
+        ),
+        AuditAction::CaseworkerRemoved { username, epoch } => {
+            format!("caseworker {username} removed, keys rotated (epoch {epoch})")
+        }
+        AuditAction::RollbackAccepted { findings } => {
+            format!("vault accepted as it is despite: {findings}")
+        }
+        AuditAction::List { kind, results } => {
+            format!(
+                "{kind} list, {} shown",
+                plural(*results, "record", "records")
+            )
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An entry as JSON: times as RFC 3339 and milliseconds, the action as words and as data,
+/// hashes in hex.
+fn entry_json(e: &AuditEntry) -> serde_json::Value {
+    serde_json::json!({
+        "seq": e.seq,
+        "at": format!("{}Z", when(e.at_ms).replacen(' ', "T", 1)),
+        "at_ms": e.at_ms,
+        "actor": e.actor,
+        "what": describe(&e.action),
+        "action": e.action,
+        "record": e.record.map(|(k, id)| serde_json::json!({"kind": k, "id": id})),
+        "prev": hex(&e.prev),
+        "hash": hex(&e.hash()),
+    })
 }
