@@ -1,0 +1,128 @@
+//! The bundled languages and switching between them at run time (no restart).
+//!
+//! Translations are gettext catalogues under `ui/lang/<code>/LC_MESSAGES/fieldkit-ui.po`, compiled
+//! into the binary; each file's `Plural-Forms` header gives that language's plural rule. Slint
+//! 1.18 does not mirror layouts for right-to-left scripts, so switching also sets the theme's
+//! direction flag, which every page reads, and the on-screen keyboard's letters.
+
+use slint::ComponentHandle;
+
+use crate::{KeyboardAdapter, KeyboardLayout, MainWindow, Theme};
+
+/// One language the kiosk speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Language {
+    /// The catalogue's code (the folder under `ui/lang/`; English is the source text).
+    pub code: &'static str,
+    /// The language's own name for itself, so a caseworker finds theirs.
+    pub native: &'static str,
+    /// Written right to left.
+    pub rtl: bool,
+    /// The keyboard letters that go with it.
+    pub keyboard: Keyboard,
+}
+
+/// The letter layouts of the on-screen keyboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keyboard {
+    /// Latin letters, with French, Spanish, Portuguese and Somali accents one key away.
+    Latin,
+    /// Arabic letters with the Persian/Dari ones.
+    Arabic,
+}
+
+/// Every bundled language, English first.
+pub const LANGUAGES: &[Language] = &[
+    Language {
+        code: "en",
+        native: "English",
+        rtl: false,
+        keyboard: Keyboard::Latin,
+    },
+    Language {
+        code: "fr",
+        native: "Français",
+        rtl: false,
+        keyboard: Keyboard::Latin,
+    },
+    Language {
+        code: "es",
+        native: "Español",
+        rtl: false,
+        keyboard: Keyboard::Latin,
+    },
+    Language {
+        code: "pt",
+        native: "Português",
+        rtl: false,
+        keyboard: Keyboard::Latin,
+    },
+    Language {
+        code: "ar",
+        native: "العربية",
+        rtl: true,
+        keyboard: Keyboard::Arabic,
+    },
+    Language {
+        code: "fa",
+        native: "دری / فارسی",
+        rtl: true,
+        keyboard: Keyboard::Arabic,
+    },
+    Language {
+        code: "so",
+        native: "Soomaali",
+        rtl: false,
+        keyboard: Keyboard::Latin,
+    },
+    Language {
+        code: "sw",
+        native: "Kiswahili",
+        rtl: false,
+        keyboard: Keyboard::Latin,
+    },
+    Language {
+        code: "bn",
+        native: "বাংলা",
+        rtl: false,
+        keyboard: Keyboard::Latin,
+    },
+    Language {
+        code: "my",
+        native: "မြန်မာ",
+        rtl: false,
+        keyboard: Keyboard::Latin,
+    },
+];
+
+/// Looks a language up by its code.
+pub fn find(code: &str) -> Option<&'static Language> {
+    LANGUAGES.iter().find(|l| l.code == code)
+}
+
+/// A language code that is not bundled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("language {0:?} is not bundled (bundled: en, fr, es, pt, ar, fa, so, sw, bn, my)")]
+pub struct UnknownLanguage(pub String);
+
+/// Switches the whole screen to a language: its texts, plural rules, writing direction and
+/// keyboard letters.
+pub fn apply(window: &MainWindow, code: &str) -> Result<(), UnknownLanguage> {
+    let language = find(code).ok_or_else(|| UnknownLanguage(code.to_owned()))?;
+    // English is the source text: selecting it means "no catalogue".
+    let selected = if language.code == "en" {
+        ""
+    } else {
+        language.code
+    };
+    slint::select_bundled_translation(selected).map_err(|_| UnknownLanguage(code.to_owned()))?;
+    window.global::<Theme>().set_rtl(language.rtl);
+    let keyboard = window.global::<KeyboardAdapter>();
+    let letters = match language.keyboard {
+        Keyboard::Latin => KeyboardLayout::Latin,
+        Keyboard::Arabic => KeyboardLayout::Arabic,
+    };
+    keyboard.set_language_layout(letters);
+    keyboard.set_layout(letters);
+    Ok(())
+}

@@ -1,0 +1,260 @@
+//! Fixed contents for layout screenshots: every adapter filled the way a day at a camp fills it,
+//! so the references show full screens. Behaviour tests use the real kit instead.
+
+use fieldkit_ui::*;
+use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
+
+fn model<T: Clone + 'static>(items: Vec<T>) -> ModelRc<T> {
+    ModelRc::new(VecModel::from(items))
+}
+
+fn text(key: &str, value: &str, error: &str) -> FormField {
+    FormField {
+        key: key.into(),
+        kind: FieldKind::Text,
+        value: value.into(),
+        error: error.into(),
+        options: model(vec![]),
+    }
+}
+
+fn choice(key: &str, values: &[&str], checked: &[&str], multi: bool) -> FormField {
+    FormField {
+        key: key.into(),
+        kind: if multi {
+            FieldKind::Multi
+        } else {
+            FieldKind::Choice
+        },
+        value: SharedString::default(),
+        error: SharedString::default(),
+        options: model(
+            values
+                .iter()
+                .map(|v| ChoiceOption {
+                    value: (*v).into(),
+                    checked: checked.contains(v),
+                })
+                .collect(),
+        ),
+    }
+}
+
+pub fn fill(window: &MainWindow) {
+    let app = window.global::<AppState>();
+    app.set_caseworker("amina".into());
+    app.set_power_line("62 % · Normal".into());
+    app.set_sync_line("LoRa 10:42".into());
+
+    let lock = window.global::<LockAdapter>();
+    lock.set_user("amina".into());
+    lock.set_pin_length(3);
+
+    let home = window.global::<HomeAdapter>();
+    home.set_cases(1248);
+    home.set_tracing_requests(311);
+    home.set_urgent(3);
+    home.set_pending_matches(5);
+    home.set_alerts(model(vec![
+        AlertItem {
+            id: "a".into(),
+            name: "محمد يوسف".into(),
+            reason: "unaccompanied, 7 years".into(),
+        },
+        AlertItem {
+            id: "b".into(),
+            name: "Amina Hassan".into(),
+            reason: "associated with armed groups".into(),
+        },
+    ]));
+
+    let cases = window.global::<CaseListAdapter>();
+    cases.set_total(1248);
+    cases.set_shown(1248);
+    cases.set_concerns(model(vec![
+        FilterOption {
+            value: "unaccompanied".into(),
+            label: "unaccompanied".into(),
+        },
+        FilterOption {
+            value: "separated".into(),
+            label: "separated".into(),
+        },
+    ]));
+    let names = [
+        ("Muhammad Yusuf", "male · 9 · Block C", "high", true),
+        ("محمد يوسف", "male · 11 · Block A", "medium", false),
+        ("Halima Abdi", "female · 6 · Block D", "low", false),
+        ("Fatuma Warsame", "female · 14 · Block C", "high", false),
+        ("Abdul Rahman", "male · 16 · Block B", "medium", false),
+        ("Мария Иванова", "female · 8 · Block A", "low", false),
+        ("Deng Garang", "male · 12 · Block E", "low", false),
+        ("Nyabol Chuol", "female · 10 · Block E", "medium", false),
+    ];
+    cases.set_rows(model(
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, (name, details, risk, urgent))| CaseRow {
+                id: format!("id{i}").into(),
+                short_id: format!("4cd9de{i:02}").into(),
+                name: (*name).into(),
+                details: (*details).into(),
+                risk: (*risk).into(),
+                urgent: *urgent,
+                closed: false,
+                thumbnail: Default::default(),
+                has_thumbnail: false,
+            })
+            .collect(),
+    ));
+
+    let form = window.global::<CaseFormAdapter>();
+    form.set_title("Muhammad Yusuf".into());
+    form.set_short_id("4cd9de1a".into());
+    form.set_urgent(true);
+    form.set_save_state("saved".into());
+    form.set_identity(model(vec![
+        text("name", "Muhammad Yusuf", ""),
+        choice("sex", &["female", "male", "unknown"], &["male"], false),
+        text("age", "19", "a child's age is 0 to 17"),
+        text("date_of_birth", "", ""),
+        text("location_current", "Block C", ""),
+    ]));
+    form.set_conflicts(model(vec![ConflictRow {
+        key: "location_current".into(),
+        values: model(vec!["Block C".into(), "Block D".into()]),
+    }]));
+
+    let tracing = window.global::<TracingFormAdapter>();
+    tracing.set_save_state("saved".into());
+    tracing.set_matches_found(2);
+    tracing.set_inquirer(model(vec![
+        text("relation_name", "Halima Yusuf", ""),
+        choice(
+            "relation",
+            &["mother", "father", "aunt", "uncle", "other"],
+            &["mother"],
+            false,
+        ),
+        text("relation_telephone", "", ""),
+    ]));
+    tracing.set_child(model(vec![
+        text("name", "محمد يوسف", ""),
+        choice("sex", &["female", "male", "unknown"], &["male"], false),
+        text("age", "11", ""),
+        text("date_of_separation", "2026-03-14", ""),
+    ]));
+
+    let review = window.global::<ReviewAdapter>();
+    review.set_pending(model(vec![
+        MatchRow {
+            id: "m1".into(),
+            case_name: "Muhammad Yusuf".into(),
+            trace_name: "محمد يوسف".into(),
+            likely: true,
+            score: "21.4".into(),
+        },
+        MatchRow {
+            id: "m2".into(),
+            case_name: "Halima Abdi".into(),
+            trace_name: "Halimo Cabdi".into(),
+            likely: false,
+            score: "9.8".into(),
+        },
+    ]));
+    review.set_selected("m1".into());
+    review.set_likely(true);
+    review.set_score("21.4".into());
+    review.set_case_title("Muhammad Yusuf".into());
+    review.set_trace_title("Halima Yusuf".into());
+    review.set_explanation(model(vec![
+        ExplainRow {
+            field: "name".into(),
+            case_value: "Muhammad Yusuf".into(),
+            trace_value: "محمد يوسف".into(),
+            weight: "+12.1".into(),
+            agrees: true,
+            disagrees: false,
+        },
+        ExplainRow {
+            field: "sex".into(),
+            case_value: "male".into(),
+            trace_value: "male".into(),
+            weight: "+1.0".into(),
+            agrees: true,
+            disagrees: false,
+        },
+        ExplainRow {
+            field: "age".into(),
+            case_value: "9".into(),
+            trace_value: "11".into(),
+            weight: "+0.8".into(),
+            agrees: true,
+            disagrees: false,
+        },
+        ExplainRow {
+            field: "relation_name".into(),
+            case_value: "Halima Yusuf".into(),
+            trace_value: "Halima Yusuf".into(),
+            weight: "+6.4".into(),
+            agrees: true,
+            disagrees: false,
+        },
+        ExplainRow {
+            field: "location_separation".into(),
+            case_value: "Gate 2".into(),
+            trace_value: "Market".into(),
+            weight: "−0.9".into(),
+            agrees: false,
+            disagrees: true,
+        },
+    ]));
+
+    let status = window.global::<StatusAdapter>();
+    status.set_soc_known(true);
+    status.set_soc_percent(62.0);
+    status.set_battery_volts("13.1 V".into());
+    status.set_solar_watts("18 W".into());
+    status.set_load_watts("6 W".into());
+    status.set_mode("normal".into());
+    status.set_charger("bulk".into());
+    status.set_queued(4);
+    status.set_links(model(vec![
+        LinkRow {
+            name: "LoRa".into(),
+            state: "idle".into(),
+            last_sync: "10:42".into(),
+        },
+        LinkRow {
+            name: "Cellular".into(),
+            state: "off (saver)".into(),
+            last_sync: "yesterday".into(),
+        },
+    ]));
+
+    let settings = window.global::<SettingsAdapter>();
+    settings.set_languages(model(
+        lang::LANGUAGES
+            .iter()
+            .map(|l| LanguageOption {
+                code: l.code.into(),
+                native: l.native.into(),
+            })
+            .collect(),
+    ));
+    settings.set_caseworker("amina".into());
+    settings.set_supervisor(true);
+    settings.set_caseworkers(model(vec![
+        CaseworkerRow {
+            user: "amina".into(),
+            display: "Amina K.".into(),
+            role: "supervisor".into(),
+        },
+        CaseworkerRow {
+            user: "yusuf".into(),
+            display: "Yusuf O.".into(),
+            role: "caseworker".into(),
+        },
+    ]));
+}
