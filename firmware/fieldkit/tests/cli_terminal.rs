@@ -59,7 +59,8 @@ impl Kit {
         let mut child = self.spawn(args, Stdio::piped());
         let mut stdin = child.stdin.take().unwrap();
         for l in stdin_lines {
-            writeln!(stdin, "{l}").unwrap();
+            // A command that fails early (--no-wait) may be gone before it reads its PIN.
+            let _ = writeln!(stdin, "{l}");
         }
         drop(stdin);
         child.wait_with_output().unwrap()
