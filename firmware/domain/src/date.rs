@@ -11,8 +11,35 @@ pub struct Date(time::Date);
 
 /// A date that is not `YYYY-MM-DD` or does not exist.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a date in the form YYYY-MM-DD")]
+#[error("{}", date_problem(.0))]
 pub struct DateError(pub String);
+
+/// Why a text is not a date: the wrong shape, or a day the calendar does not have
+/// (`2015-02-30`), which people type and deserve to be told about plainly.
+fn date_problem(text: &str) -> String {
+    let num = |r: std::ops::Range<usize>| text.get(r).and_then(|t| t.parse::<u16>().ok());
+    let bytes = text.as_bytes();
+    let shaped = bytes.get(4) == Some(&b'-') && bytes.get(7) == Some(&b'-');
+    match (shaped, num(0..4), num(5..7), num(8..10)) {
+        (true, Some(year), Some(month), Some(day)) => {
+            match u8::try_from(month)
+                .ok()
+                .and_then(|m| time::Month::try_from(m).ok())
+            {
+                None => format!("`{text}`: there is no month {month} (months run 01 to 12)"),
+                Some(m) => {
+                    let days = time::util::days_in_month(m, i32::from(year));
+                    if day == 0 || day > u16::from(days) {
+                        format!("`{text}`: that day does not exist ({m} {year} has {days} days)")
+                    } else {
+                        format!("`{text}` is not a date in the form YYYY-MM-DD")
+                    }
+                }
+            }
+        }
+        _ => format!("`{text}` is not a date in the form YYYY-MM-DD"),
+    }
+}
 
 /// Julian day number of 1970-01-01.
 const UNIX_EPOCH_JULIAN_DAY: i32 = 2_440_588;
@@ -130,6 +157,21 @@ impl<'de> Deserialize<'de> for Date {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_impossible_day_is_named_as_such() {
+        let e = "2015-02-30".parse::<Date>().unwrap_err().to_string();
+        assert!(
+            e.contains("does not exist") && e.contains("February 2015 has 28 days"),
+            "{e}"
+        );
+        let e = "2015-02-28x".parse::<Date>().unwrap_err().to_string();
+        assert!(e.contains("YYYY-MM-DD"), "{e}");
+        let e = "2015-13-01".parse::<Date>().unwrap_err().to_string();
+        assert!(e.contains("no month 13"), "{e}");
+        let e = "30/02/2015".parse::<Date>().unwrap_err().to_string();
+        assert!(e.contains("YYYY-MM-DD"), "{e}");
+    }
 
     #[test]
     fn parses_and_prints_iso_dates() {

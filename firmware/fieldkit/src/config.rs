@@ -148,7 +148,9 @@ impl Default for SecurityConfig {
             argon2_memory_kib: p.kdf.m_kib,
             argon2_passes: p.kdf.t,
             verify_on_open: true,
-            hardware: HardwareMode::Auto,
+            // Not "auto": a developer's machine or CI runner with a TPM of its own must not have
+            // its TPM enrolled (or its lockout counter raised) by a test. Kits set "tpm2".
+            hardware: HardwareMode::Software,
             tpm_tcti: "device:/dev/tpmrm0".into(),
             tpm_counter_index: fieldkit_tpm::DEFAULT_COUNTER_INDEX,
         }
@@ -245,8 +247,9 @@ verify_on_open = true
 #   the TPM refuses an older copy of the vault file put back.
 # "software": the PIN alone (through Argon2id) protects the keys: a copy of the file can be
 #   guessed offline, every 6-digit PIN in hours.
-# "auto": "tpm2" when the TPM's device exists, else "software" (init says so loudly).
-hardware = "auto"
+# "auto": "tpm2" when the TPM's device exists, else "software".
+# `fieldkit init` says loudly when it provisions a vault in software mode.
+hardware = "software"
 # The TPM: device:/dev/tpmrm0 on a kit (the kernel's resource manager), or a software TPM as
 # swtpm:host=127.0.0.1,port=2321.
 tpm_tcti = "device:/dev/tpmrm0"

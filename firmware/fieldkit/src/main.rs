@@ -178,15 +178,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .or_else(|| std::env::var("RUST_LOG").ok())
         .unwrap_or_else(|| config.log.filter.clone());
     install_logging(&filter);
+    let data_dir = cli
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| config.data_dir.clone());
+    let seams = cmd::hardware::Seams::configured(&config.security, &data_dir)?;
     let ctx = cmd::Ctx {
-        data_dir: cli
-            .data_dir
-            .clone()
-            .unwrap_or_else(|| config.data_dir.clone()),
+        data_dir,
         config,
         user: cli.user.clone(),
         pins: cmd::PinSource::from_flags(cli.pin_stdin, cli.pin_fd, cli.pin_file.as_deref())?,
         lock_wait: (!cli.no_wait).then(|| std::time::Duration::from_secs(cli.wait)),
+        seams,
     };
     match cli.command {
         Command::Kiosk(a) => cmd::kiosk::run(&ctx, a),

@@ -59,7 +59,8 @@ impl Kit {
         let mut child = self.spawn(args, Stdio::piped());
         let mut stdin = child.stdin.take().unwrap();
         for l in stdin_lines {
-            writeln!(stdin, "{l}").unwrap();
+            // A command that fails early (--no-wait) may be gone before it reads its PIN.
+            let _ = writeln!(stdin, "{l}");
         }
         drop(stdin);
         child.wait_with_output().unwrap()
@@ -406,4 +407,35 @@ fn the_audit_trail_reads_as_dates_and_words_with_hashes_in_hex() {
             assert_eq!(prev, entries[i - 1]["hash"].as_str().unwrap());
         }
     }
+}
+
+#[test]
+fn a_negative_age_and_an_impossible_date_get_plain_answers() {
+    let kit = Kit::new();
+    let out = kit.run(
+        &[
+            "case", "add", "--name", "Ali", "--sex", "male", "--age", "-1",
+        ],
+        &[PIN],
+    );
+    let err = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(!err.contains("unexpected argument"), "{err}");
+    assert!(err.contains("age"), "{err}");
+    let out = kit.run(
+        &[
+            "case",
+            "add",
+            "--name",
+            "Ali",
+            "--sex",
+            "male",
+            "--dob",
+            "2015-02-30",
+        ],
+        &[PIN],
+    );
+    let err = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("does not exist"), "{err}");
 }

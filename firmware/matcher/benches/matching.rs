@@ -56,6 +56,7 @@ fn main() {
         seed: 99,
         families,
         tracing_share: share,
+        variant: Default::default(),
     });
     pop.cases.truncate(n_cases);
     pop.requests.truncate(n_requests);

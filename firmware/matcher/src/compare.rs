@@ -34,7 +34,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use crate::names::{KeyMap, NameToken, TokenAgreement, TokenPair, compare_names};
-use crate::profile::{ChildProfile, NameField, Place, Relation};
+use crate::profile::{ChildProfile, NameField, Place, Relation, Relative};
 
 /// How often each name token occurs among the indexed records: the u-probabilities
 /// of name agreement.
@@ -155,6 +155,11 @@ pub struct Weights {
     pub family_name_disagree: f32,
     /// Most the family can add.
     pub family_cap: f32,
+    /// A named relative's dates of birth the same; birth years within one (from dates or
+    /// ages); dates of birth five or more years apart (another person of the same name).
+    pub relative_birth: [f32; 3],
+    /// A named relative's nationality, ethnicity or religion: shared / none shared.
+    pub relative_shared: [f32; 2],
     /// Nationality shared / none shared.
     pub nationality: [f32; 2],
     /// Language shared / none shared.
@@ -187,6 +192,8 @@ impl Default for Weights {
             family_relation_agree: 1.0,
             family_name_disagree: -2.5,
             family_cap: 14.0,
+            relative_birth: [2.0, 0.5, -3.0],
+            relative_shared: [0.3, -0.8],
             nationality: [0.6, -0.8],
             language: [0.5, -0.5],
             ethnicity: [0.8, -0.5],
@@ -431,6 +438,33 @@ pub(crate) fn set_weight(a: &[u32], b: &[u32], pair: [f32; 2]) -> Option<f32> {
 
 /// Family evidence: each relative on the sought side against the best-agreeing
 /// relative on the registered side; the two strongest count.
+/// Evidence of a relative's own details, when the two relatives' names agree: birth, and
+/// nationality, ethnicity and religion (Primero's `relation_*` fields). A relative's age is
+/// someone else's guess and often years off, so ages only ever add a little; two dates of
+/// birth years apart are another person.
+fn relative_details(ra: &Relative, rb: &Relative, w: &Weights) -> f32 {
+    let mut v = 0.0;
+    match (ra.date_of_birth, rb.date_of_birth) {
+        (Some(x), Some(y)) if x == y => v += w.relative_birth[0],
+        (Some(x), Some(y)) if (x.year() - y.year()).abs() >= 5 => v += w.relative_birth[2],
+        _ => {
+            if let (Some(x), Some(y)) = (ra.birth_year, rb.birth_year)
+                && (x - y).abs() <= 1
+            {
+                v += w.relative_birth[1];
+            }
+        }
+    }
+    for (x, y) in [
+        (&ra.nationality, &rb.nationality),
+        (&ra.ethnicity, &rb.ethnicity),
+        (&ra.religion, &rb.religion),
+    ] {
+        v += set_weight(x, y, w.relative_shared).unwrap_or(0.0);
+    }
+    v
+}
+
 fn family_weight(
     a: &ChildProfile,
     b: &ChildProfile,
@@ -473,7 +507,7 @@ fn family_weight(
                 {
                     v *= 0.5;
                 }
-                v
+                v + relative_details(ra, rb, w)
             } else if same_relation {
                 w.family_name_disagree
             } else {

@@ -70,6 +70,14 @@ pub struct MatchSettings {
     pub weights: Weights,
     /// Total weight (bits) from which a match is likely.
     pub likely: f32,
+    /// Bits by which a likely match must stand clear of the query's next potential match:
+    /// two records that score alike (namesakes, or one child registered twice) are for a
+    /// caseworker to tell apart, so both are possible. Tuned on the tuning seed of both
+    /// populations with `examples/trace_tune.rs`.
+    pub likely_margin: f32,
+    /// Total weight (bits) from which a likely match needs no margin: evidence this strong on
+    /// two records is one child registered twice, and both are likely.
+    pub likely_without_margin: f32,
     /// Total weight (bits) from which a match is possible; below it nothing is shown.
     pub possible: f32,
     /// Candidates the blocking index passes to the full comparison per query.
@@ -85,7 +93,9 @@ impl Default for MatchSettings {
     fn default() -> Self {
         MatchSettings {
             weights: Weights::default(),
-            likely: 21.0,
+            likely: 19.0,
+            likely_margin: 2.0,
+            likely_without_margin: 26.0,
             possible: 8.0,
             candidates: 300,
             top: 20,
@@ -259,10 +269,25 @@ impl ProfileIndex {
             })
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        // The best other match of each: the second for the first, the first for the rest.
+        let best = scored.first().map_or(f32::MIN, |s| s.0);
+        let second = scored.get(1).map_or(f32::MIN, |s| s.0);
+        let mut not_clear = vec![false; scored.len().min(settings.top)];
+        for (k, s) in scored.iter_mut().take(settings.top).enumerate() {
+            let next = if k == 0 { second } else { best };
+            if s.2 == Likelihood::Likely
+                && s.0 < settings.likely_without_margin
+                && s.0 - next < settings.likely_margin
+            {
+                s.2 = Likelihood::Possible;
+                not_clear[k] = true;
+            }
+        }
         scored.truncate(settings.top);
         scored
             .into_iter()
-            .map(|(weight, i, likelihood)| {
+            .zip(not_clear)
+            .map(|((weight, i, likelihood), not_clear)| {
                 let mut fields = if explain {
                     let p = &self.profiles[i];
                     match side {
@@ -276,7 +301,17 @@ impl ProfileIndex {
                 } else {
                     Vec::new()
                 };
-                if explain && likelihood == Likelihood::Possible && weight >= settings.likely {
+                if explain && not_clear {
+                    fields.push(FieldEvidence {
+                        field: "likelihood",
+                        weight: 0.0,
+                        detail: format!(
+                            "another record scores within {} bits (a namesake, or registered twice?): possible until told apart",
+                            settings.likely_margin
+                        ),
+                    });
+                } else if explain && likelihood == Likelihood::Possible && weight >= settings.likely
+                {
                     fields.push(FieldEvidence {
                         field: "likelihood",
                         weight: 0.0,

@@ -9,9 +9,9 @@
 //! script, and Double Metaphone codes (from `rphonetic`). [`compare_names`] pairs the
 //! tokens of two names regardless of order and says how well each pair agrees.
 //!
-//! This module never does IO, never allocates per comparison beyond the Jaro–Winkler
-//! scratch of `strsim`, and never panics on any input (a property test feeds it
-//! arbitrary Unicode).
+//! This module never does IO, never allocates per comparison (its Jaro–Winkler keeps
+//! its match flags in two 32-bit masks), and never panics on any input (a property
+//! test feeds it arbitrary Unicode).
 //!
 //! ```
 //! use fieldkit_match::names::{compare_names, name_key};

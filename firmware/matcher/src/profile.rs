@@ -112,15 +112,26 @@ impl Relation {
     }
 }
 
-/// A relative of the child: a case's family member, or a trace's inquirer.
+/// A relative of the child: a case's family member, or a trace's inquirer. Primero's
+/// `relation_*` fields on both sides describe the same person.
 #[derive(Clone, Debug)]
 pub struct Relative {
     /// Relation to the child.
     pub relation: Relation,
-    /// Names (name and nickname).
+    /// Names (`relation_name` and `relation_nickname`).
     pub names: Vec<NameField>,
     /// Age in years, when given.
     pub age: Option<u8>,
+    /// Year of birth: from `relation_date_of_birth`, else the record's date minus the age.
+    pub birth_year: Option<i32>,
+    /// `relation_date_of_birth`, when given.
+    pub date_of_birth: Option<Date>,
+    /// `relation_nationality` (hashed values).
+    pub nationality: Box<[u32]>,
+    /// `relation_ethnicity` (hashed values).
+    pub ethnicity: Box<[u32]>,
+    /// `relation_religion` (hashed values).
+    pub religion: Box<[u32]>,
 }
 
 /// A place as its path from the country down (hashed codes), so two places compare
@@ -265,15 +276,25 @@ fn birth_year(dob: Option<Date>, age: Option<u8>, on: Date) -> Option<i32> {
         .or_else(|| age.map(|a| on.year() - i32::from(a)))
 }
 
-fn relative_from_member(m: &FamilyMember) -> Option<Relative> {
-    let names = name_fields(m.relation_name.as_deref(), None, None);
+fn relative_from_member(m: &FamilyMember, on: Date) -> Option<Relative> {
+    let names = name_fields(
+        m.relation_name.as_deref(),
+        None,
+        m.relation_nickname.as_deref(),
+    );
     if names.is_empty() {
         return None;
     }
+    let age = m.relation_age.and_then(clamp_age);
     Some(Relative {
         relation: Relation::parse(m.relation.as_deref()),
         names,
-        age: m.relation_age.and_then(clamp_age),
+        age,
+        birth_year: birth_year(m.relation_date_of_birth, age, on),
+        date_of_birth: m.relation_date_of_birth,
+        nationality: value_set(&m.relation_nationality),
+        ethnicity: value_set(&m.relation_ethnicity),
+        religion: value_set(&m.relation_religion),
     })
 }
 
@@ -307,7 +328,7 @@ impl ChildProfile {
             family: case
                 .family_details_section
                 .iter()
-                .filter_map(relative_from_member)
+                .filter_map(|m| relative_from_member(m, on))
                 .collect(),
             consent: case.consent_for_tracing != Some(false),
         }
@@ -332,10 +353,16 @@ impl ChildProfile {
         let family = if inquirer.is_empty() {
             Vec::new()
         } else {
+            let age = request.relation_age.and_then(clamp_age);
             vec![Relative {
                 relation: Relation::parse(relation),
                 names: inquirer,
-                age: request.relation_age.and_then(clamp_age),
+                age,
+                birth_year: birth_year(request.relation_date_of_birth, age, on),
+                date_of_birth: request.relation_date_of_birth,
+                nationality: value_set(&request.relation_nationality),
+                ethnicity: value_set(&request.relation_ethnicity),
+                religion: value_set(&request.relation_religion),
             }]
         };
         ChildProfile {
@@ -349,9 +376,21 @@ impl ChildProfile {
             birth_year: birth_year(trace.date_of_birth, age, on),
             date_of_birth: trace.date_of_birth,
             estimated: false,
-            date_of_separation: trace.date_of_separation,
-            separation_place: locations.place(trace.location_separation.as_deref()),
-            last_place: locations.place(request.location_last.as_deref()),
+            // The trace's own separation and last home first, else the inquirer's (Primero
+            // keeps the separation history on the request too).
+            date_of_separation: trace.date_of_separation.or(request.date_of_separation),
+            separation_place: locations.place(
+                trace
+                    .location_separation
+                    .as_deref()
+                    .or(request.location_separation.as_deref()),
+            ),
+            last_place: locations.place(
+                trace
+                    .location_last
+                    .as_deref()
+                    .or(request.location_last.as_deref()),
+            ),
             nationality: value_set(&request.relation_nationality),
             language: value_set(&request.relation_language),
             ethnicity: value_set(&request.relation_ethnicity),

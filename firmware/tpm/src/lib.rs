@@ -15,6 +15,9 @@
 //! - [`NvCounter`] is a `TPM_NT_COUNTER` NV index at a fixed handle: it only ever goes up.
 //! - [`swtpm`] starts the software TPM QEMU uses, for tests and benchmarks.
 //!
+//! [`SlotSealer`] is the vault's `HardwareSecret` and [`NvCounter`] its `RollbackAnchor`
+//! (kind [`KIND`], `"tpm2"`).
+//!
 //! It never sees a PIN (only a 32-byte value derived from one), never logs a secret, and never
 //! changes the TPM's hierarchies or dictionary-attack settings on its own.
 //!
@@ -26,12 +29,14 @@ mod blob;
 mod counter;
 mod device;
 mod error;
+mod seams;
 mod slot;
 pub mod swtpm;
 
 pub use counter::{DEFAULT_COUNTER_INDEX, MAX_ADVANCE, NvCounter};
 pub use device::{DaStatus, Tpm, TpmInfo};
 pub use error::{CounterError, SealError, TpmError, UnsealError};
+pub use seams::KIND;
 pub use slot::SlotSealer;
 
 /// The 32 secret bytes a slot seals, zeroized on drop.

@@ -76,10 +76,11 @@ impl CredentialPolicy {
         let text = std::str::from_utf8(credential)
             .map_err(|_| VaultError::WeakCredential("not valid UTF-8".into()))?;
         let chars = text.chars().count();
-        if chars < self.min_length {
+        // A policy may ask for more, never for less than the floor.
+        let min = self.min_length.max(crate::credential::MIN_LENGTH_FLOOR);
+        if chars < min {
             return Err(VaultError::WeakCredential(format!(
-                "at least {} characters are required",
-                self.min_length
+                "at least {min} characters are required"
             )));
         }
         if self.require_passphrase && !text.chars().any(char::is_alphabetic) {
@@ -96,5 +97,24 @@ impl CredentialPolicy {
             )));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_policy_accepts_a_pin_shorter_than_the_floor() {
+        let lax = CredentialPolicy {
+            min_length: 4,
+            ..CredentialPolicy::default()
+        };
+        assert!(matches!(
+            lax.check(b"5829"),
+            Err(VaultError::WeakCredential(m)) if m.contains("at least 6")
+        ));
+        assert!(lax.check(b"582917").is_ok());
+        assert!(lax.check(b"123456").is_err(), "common PINs are refused");
     }
 }

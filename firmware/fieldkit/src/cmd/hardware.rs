@@ -3,8 +3,11 @@
 
 use std::path::Path;
 
+use std::sync::Arc;
+
 use anyhow::{Context, bail};
-use fieldkit_tpm::{Tpm, TpmInfo};
+use fieldkit_tpm::{NvCounter, SlotSealer, Tpm, TpmInfo};
+use fieldkit_vault::{FileAnchor, HardwareSecret, NoHardwareSecret, RollbackAnchor};
 
 use crate::config::{HardwareMode, SecurityConfig};
 
@@ -45,6 +48,44 @@ pub fn configured_tpm(sec: &SecurityConfig) -> anyhow::Result<Option<Tpm>> {
         return Ok(None);
     }
     Ok(Some(tpm))
+}
+
+/// The vault's hardware seams as the configuration chooses them, checked once at start.
+#[derive(Clone)]
+pub struct Seams {
+    /// The hardware secret: the TPM's sealed slots, or none (software mode).
+    pub hardware: Arc<dyn HardwareSecret>,
+    /// The rollback anchor: the TPM's NV counter, or (software mode) `vault.anchor` beside
+    /// the vault, which catches a vault file copied back on its own.
+    pub anchor: Arc<dyn RollbackAnchor>,
+}
+
+impl std::fmt::Debug for Seams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Seams")
+            .field("hardware", &self.hardware.kind())
+            .field("anchor", &self.anchor.kind())
+            .finish()
+    }
+}
+
+impl Seams {
+    /// From the configuration; the file anchor lives in `data_dir`.
+    pub fn configured(sec: &SecurityConfig, data_dir: &Path) -> anyhow::Result<Seams> {
+        Ok(match configured_tpm(sec)? {
+            Some(tpm) => Seams {
+                hardware: Arc::new(SlotSealer::new(tpm.clone())),
+                anchor: Arc::new(
+                    NvCounter::new(tpm, sec.tpm_counter_index)
+                        .context("security.tpm_counter_index")?,
+                ),
+            },
+            None => Seams {
+                hardware: Arc::new(NoHardwareSecret),
+                anchor: Arc::new(FileAnchor::new(data_dir.join("vault.anchor"))),
+            },
+        })
+    }
 }
 
 /// For `init`: the TPM, checked to answer, or software mode when the configuration allows it.
@@ -127,9 +168,9 @@ mod tests {
     fn auto_without_a_device_is_software_and_tpm2_insists() {
         let mut sec = SecurityConfig {
             tpm_tcti: "device:/nonexistent/tpmrm9".into(),
+            hardware: HardwareMode::Auto,
             ..SecurityConfig::default()
         };
-        assert_eq!(sec.hardware, HardwareMode::Auto);
         assert!(configured_tpm(&sec).unwrap().is_none());
         assert!(matches!(probe(&sec).unwrap(), KitHardware::Software { .. }));
         sec.hardware = HardwareMode::Tpm2;

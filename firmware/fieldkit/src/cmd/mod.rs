@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use zeroize::Zeroizing;
 
-use fieldkit_vault::{FileAnchor, OpenOptions, Session, Vault};
+use fieldkit_vault::{OpenOptions, Session, Vault};
 
 use crate::config::Config;
 
@@ -39,6 +39,8 @@ pub struct Ctx {
     pub pins: PinSource,
     /// How long to wait while another process holds the vault (`None`: fail at once).
     pub lock_wait: Option<std::time::Duration>,
+    /// The TPM (or software mode) as configured: every vault open goes through it.
+    pub seams: hardware::Seams,
 }
 
 /// Where a command reads PINs: the terminal, or one per line from standard input, an open file
@@ -167,11 +169,8 @@ impl Ctx {
         OpenOptions {
             indexer: Arc::new(MatcherIndexer),
             verify_on_open: self.config.security.verify_on_open,
-            // Software mode's rollback anchor: a counter beside the vault catches a vault file
-            // copied back on its own. A TPM's NV counter replaces it where the kit has one.
-            anchor: Some(Arc::new(FileAnchor::new(
-                self.data_dir.join("vault.anchor"),
-            ))),
+            hardware: self.seams.hardware.clone(),
+            anchor: Some(self.seams.anchor.clone()),
             boot_clock: Arc::new(crate::clock::ProcBootClock),
             ..OpenOptions::default()
         }

@@ -34,7 +34,7 @@ pub struct CaseFields {
     #[arg(long)]
     sex: Option<String>,
     /// Age in years.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     age: Option<i64>,
     /// Date of birth, YYYY-MM-DD.
     #[arg(long)]

@@ -177,9 +177,22 @@ pub struct EvalArgs {
     /// About how many cases to generate.
     #[arg(long, default_value_t = 20_000)]
     pub cases: usize,
+    /// Which population: the standard one, or the harder one a field test found (namesakes,
+    /// given-name-only traces, ages off by up to 3 years, traces without sex, more native script).
+    #[arg(long, value_enum, default_value = "standard")]
+    pub population: PopulationArg,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The populations `trace eval` draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PopulationArg {
+    /// The standard corruption model.
+    Standard,
+    /// The harder population.
+    Hard,
 }
 
 /// Runs the trace subcommands that need no vault session.
@@ -536,7 +549,10 @@ fn run_triage(a: TriageArgs) -> anyhow::Result<()> {
 fn run_eval(a: EvalArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let report = eval::evaluate(
-        PopulationSpec::with_cases(a.seed, a.cases),
+        match a.population {
+            PopulationArg::Standard => PopulationSpec::with_cases(a.seed, a.cases),
+            PopulationArg::Hard => PopulationSpec::hard(a.seed, a.cases),
+        },
         &MatchSettings::default(),
     );
     if a.json {

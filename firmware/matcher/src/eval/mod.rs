@@ -70,6 +70,10 @@ pub struct Metrics {
     pub f1_possible: f64,
     /// Share of traces (whose child was registered) with a right case in the top 5.
     pub recall_at_5: f64,
+    /// Share of traces (whose child was registered) whose first result is right.
+    pub recall_at_1: f64,
+    /// Likely pairs for traces whose child was never registered (should be none).
+    pub likely_unregistered: usize,
 }
 
 /// Duplicate detection scores.
@@ -92,6 +96,8 @@ pub struct DuplicateMetrics {
 pub struct EvalReport {
     /// Seed of the population.
     pub seed: u64,
+    /// Which population (`standard` or `hard`).
+    pub population: &'static str,
     /// Cases registered.
     pub cases: usize,
     /// Tracing requests.
@@ -142,6 +148,7 @@ fn score(
     let mut m = Metrics::default();
     let mut with_child = 0;
     let mut top5 = 0;
+    let mut top1 = 0;
     for (hits, &child) in results.iter().zip(trace_child) {
         for (rank, &(case, likelihood)) in hits.iter().enumerate() {
             let right = case_child[case] == child;
@@ -150,11 +157,13 @@ fn score(
             if likelihood == Likelihood::Likely {
                 m.likely_pairs += 1;
                 m.likely_right += usize::from(right);
+                m.likely_unregistered += usize::from(!registered.contains(&child));
             }
             let _ = rank;
         }
         if registered.contains(&child) {
             with_child += 1;
+            top1 += usize::from(hits.first().is_some_and(|&(c, _)| case_child[c] == child));
             if hits.iter().take(5).any(|&(c, _)| case_child[c] == child) {
                 top5 += 1;
             }
@@ -167,13 +176,16 @@ fn score(
     m.recall_possible = ratio(m.possible_right, true_pairs);
     m.f1_possible = f1(m.precision_possible, m.recall_possible);
     m.recall_at_5 = ratio(top5, with_child);
+    m.recall_at_1 = ratio(top1, with_child);
     m
 }
 
 /// Runs both matchers on one population and scores them.
 pub fn evaluate(spec: PopulationSpec, settings: &MatchSettings) -> EvalReport {
     let population = generate(spec);
-    evaluate_population(spec.seed, &population, settings)
+    let mut report = evaluate_population(spec.seed, &population, settings);
+    report.population = spec.variant.as_str();
+    report
 }
 
 /// Runs both matchers on a population already drawn.
@@ -278,6 +290,7 @@ pub fn evaluate_population(
     let at_k = ratio(strongest[..k].iter().filter(|x| x.1).count(), k);
     EvalReport {
         seed,
+        population: "given",
         cases: p.cases.len(),
         requests: p.requests.len(),
         traces: trace_child.len(),
@@ -297,7 +310,8 @@ impl fmt::Display for EvalReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "Population (seed {}): {} cases, {} tracing requests, {} traces ({} of them for a registered child), {} true trace-case pairs",
+            "Population {} (seed {}): {} cases, {} tracing requests, {} traces ({} of them for a registered child), {} true trace-case pairs",
+            self.population,
             self.seed,
             self.cases,
             self.requests,
@@ -311,7 +325,7 @@ impl fmt::Display for EvalReport {
             self.thresholds.0, self.thresholds.1
         )?;
         writeln!(f, "{:<26} {:>10} {:>16}", "", "fieldkit", "Primero-style")?;
-        let rows: [(&str, f64, f64); 7] = [
+        let rows: [(&str, f64, f64); 8] = [
             (
                 "precision (likely)",
                 self.ours.precision_likely,
@@ -343,6 +357,11 @@ impl fmt::Display for EvalReport {
                 self.ours.recall_at_5,
                 self.baseline.recall_at_5,
             ),
+            (
+                "right child first",
+                self.ours.recall_at_1,
+                self.baseline.recall_at_1,
+            ),
         ];
         for (name, a, b) in rows {
             writeln!(f, "{name:<26} {a:>10.3} {b:>16.3}")?;
@@ -356,6 +375,13 @@ impl fmt::Display for EvalReport {
                 "{}/{}",
                 self.baseline.likely_pairs, self.baseline.possible_pairs
             )
+        )?;
+        writeln!(
+            f,
+            "{:<26} {:>10} {:>16}",
+            "likely, child never reg.",
+            self.ours.likely_unregistered,
+            self.baseline.likely_unregistered
         )?;
         writeln!(
             f,

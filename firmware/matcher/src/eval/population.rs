@@ -22,6 +22,8 @@
 //! | family listed | mother 60 %, father 50 % (their names corrupted the same way), sibling 20 % | inquirer: mother 60 %, father 30 %, other relative 10 % |
 //! | nationality / language / ethnicity | 75 / 60 / 30 %, 3 % wrong | 80 / 60 / 30 % |
 //!
+//! | relatives' details (second stream) | mother and father listed: date of birth 30 %, nationality 50 %, ethnicity 30 %, religion 40 %, nickname 20 % (when the name has a short form) | inquirer's date of birth 30 % (mother or father), religion 40 %; the request's own separation date (±10 days) and place 40 % each; each trace's last home 30 % |
+//!
 //! Of the children families seek, 15 % were never registered (their traces have no
 //! true match); 4 % of registered children were registered twice (near-duplicates).
 //! Siblings separated together share parents, family name and separation: the
@@ -95,6 +97,35 @@ pub struct PopulationSpec {
     pub families: usize,
     /// Share of families that file a tracing request.
     pub tracing_share: f64,
+    /// Which population.
+    pub variant: Variant,
+}
+
+/// The populations the generator draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Variant {
+    /// The corruption model in the table above.
+    #[default]
+    Standard,
+    /// The standard population made harder, as a field test found it (issue 7): a quarter of
+    /// families are namesakes of an earlier family (same family name, and the father's given name
+    /// where the child's name carries it; the first child's given name too; but other parents
+    /// and other ages); half the requests
+    /// are made by the mother and give each child's given name only; traces' ages are off by up
+    /// to 3 years either way (uniformly); 40 % of traces give no sex; Arabic, Persian and
+    /// Cyrillic script in 60 % of records of those traditions. Its draws come from a second
+    /// stream, so the records it shares with the standard population are the same.
+    Hard,
+}
+
+impl Variant {
+    /// Its name in reports and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Variant::Standard => "standard",
+            Variant::Hard => "hard",
+        }
+    }
 }
 
 impl PopulationSpec {
@@ -104,6 +135,15 @@ impl PopulationSpec {
             seed,
             families: (cases as f64 / 1.3).ceil() as usize,
             tracing_share: 0.15,
+            variant: Variant::Standard,
+        }
+    }
+
+    /// The [`Variant::Hard`] population of about `cases` registrations.
+    pub fn hard(seed: u64, cases: usize) -> PopulationSpec {
+        PopulationSpec {
+            variant: Variant::Hard,
+            ..PopulationSpec::with_cases(seed, cases)
         }
     }
 }
@@ -191,6 +231,13 @@ impl Tradition {
             Tradition::SouthSudan => &["dinka", "nuer"],
             Tradition::Ukraine => &["ukrainian"],
             Tradition::Congo => &["luba", "nande", "shi"],
+        }
+    }
+
+    fn religion(self) -> &'static str {
+        match self {
+            Tradition::Levant | Tradition::Sudan | Tradition::Somali | Tradition::Afghan => "islam",
+            Tradition::SouthSudan | Tradition::Ukraine | Tradition::Congo => "christianity",
         }
     }
 
@@ -587,6 +634,12 @@ fn maybe_wrong_sex(rng: &mut Prng, sex: Sex, missing: f64) -> Option<Sex> {
 /// Draws a population.
 pub fn generate(spec: PopulationSpec) -> Population {
     let mut rng = Prng::new(spec.seed);
+    // Fields added after the standard population was fixed, and the hard variant's changes,
+    // draw from a second stream: the first stream's records stay what they were.
+    let mut extra = Prng::new(spec.seed ^ 0x5DEE_CE66_D1CE_4E5B);
+    let hard = spec.variant == Variant::Hard;
+    // Families a later one may be a namesake of, by tradition.
+    let mut earlier: Vec<Vec<(Entry, Entry, Entry, Sex)>> = vec![Vec::new(); 7];
     let pools = Pools::new();
     let geo = geography();
     let today_days = date_days(2026, 3, 1);
@@ -603,12 +656,28 @@ pub fn generate(spec: PopulationSpec) -> Population {
         let female = &pools.female[s];
         let family = &pools.family[s];
         // True names of the family.
-        let family_name = *rng.pick(family);
-        let father_given = *rng.pick(male);
+        let mut family_name = *rng.pick(family);
+        let mut father_given = *rng.pick(male);
         let grandfather = *rng.pick(male);
         let mother_given = *rng.pick(female);
         let mother_father = *rng.pick(male);
         let mother_family = *rng.pick(family);
+        let namesake = if hard && extra.chance(0.25) && !earlier[s].is_empty() {
+            Some(earlier[s][extra.below(earlier[s].len())])
+        } else {
+            None
+        };
+        if let Some((f, g, _, _)) = namesake {
+            family_name = f;
+            // The father's given name is part of the child's name in these traditions; the
+            // father is still another man (his father's name is his own).
+            if matches!(
+                tradition,
+                Tradition::Levant | Tradition::Sudan | Tradition::Somali | Tradition::SouthSudan
+            ) {
+                father_given = g;
+            }
+        }
         let (father, mother, child_tail): (TrueName, TrueName, Vec<Entry>) = match tradition {
             Tradition::Levant | Tradition::Sudan => (
                 TrueName {
@@ -746,6 +815,31 @@ pub fn generate(spec: PopulationSpec) -> Population {
             next_uid += 1;
             age = (age + rng.between(1, 4)) % 18;
         }
+        if let Some((_, _, given, sex)) = namesake {
+            children[0].name.parts[0] = given;
+            children[0].sex = sex;
+        }
+        if hard {
+            earlier[s].push((
+                family_name,
+                father_given,
+                children[0].name.parts[0],
+                children[0].sex,
+            ));
+        }
+        // The parents' dates of birth and the family's religion (second stream).
+        let eldest = children
+            .iter()
+            .map(|c| c.birth)
+            .min()
+            .unwrap_or(children[0].birth);
+        let born_before = |rng: &mut Prng, years: (i64, i64)| {
+            let y = eldest.year() - rng.between(years.0, years.1) as i32;
+            Date::from_ymd(y, rng.between(1, 12) as u8, rng.between(1, 28) as u8).unwrap_or(eldest)
+        };
+        let mother_birth = born_before(&mut extra, (18, 34));
+        let father_birth = born_before(&mut extra, (20, 42));
+        let religion = tradition.religion();
 
         let traces_family = rng.chance(spec.tracing_share);
         let separated: Vec<&Child> = if traces_family {
@@ -765,6 +859,12 @@ pub fn generate(spec: PopulationSpec) -> Population {
             for _ in 0..copies {
                 let reg_day = (separated_on + rng.between(5, 200)).min(today_days);
                 let native = rng.chance(tradition.native_script());
+                let native =
+                    if hard && tradition.native_script() > 0.0 && tradition != Tradition::Somali {
+                        extra.chance(0.6)
+                    } else {
+                        native
+                    };
                 let mut w = Writer {
                     rng: &mut rng,
                     tradition,
@@ -810,6 +910,26 @@ pub fn generate(spec: PopulationSpec) -> Population {
                         relation_name: Some(s),
                         ..FamilyMember::default()
                     });
+                }
+                for m in &mut family_details {
+                    let (birth, given) = match m.relation.as_deref() {
+                        Some("mother") => (mother_birth, mother_given),
+                        Some("father") => (father_birth, father_given),
+                        _ => continue,
+                    };
+                    m.relation_date_of_birth = extra.chance(0.3).then_some(birth);
+                    if extra.chance(0.5) {
+                        m.relation_nationality = vec![nationality.into()];
+                    }
+                    if extra.chance(0.3) {
+                        m.relation_ethnicity = vec![ethnicity.into()];
+                    }
+                    if extra.chance(0.4) {
+                        m.relation_religion = vec![religion.into()];
+                    }
+                    m.relation_nickname = short_form(&given)
+                        .filter(|_| extra.chance(0.2))
+                        .map(str::to_string);
                 }
                 let mut concerns = vec![if rng.chance(0.4) {
                     concern::UNACCOMPANIED.to_string()
@@ -898,7 +1018,25 @@ pub fn generate(spec: PopulationSpec) -> Population {
                     rng.between(25, 70),
                 ),
             };
+            // Hard: the mother asks, knowing each child by the given name only.
+            let given_only = hard && extra.chance(0.5);
+            let (inquirer, relation, inquirer_age) = if given_only {
+                (mother.clone(), "mother", inquirer_age)
+            } else {
+                (inquirer, relation, inquirer_age)
+            };
+            let inquirer_birth = match relation {
+                "mother" => Some(mother_birth),
+                "father" => Some(father_birth),
+                _ => None,
+            };
             let native = rng.chance(tradition.native_script());
+            let native =
+                if hard && tradition.native_script() > 0.0 && tradition != Tradition::Somali {
+                    extra.chance(0.6)
+                } else {
+                    native
+                };
             let mut w = Writer {
                 rng: &mut rng,
                 tradition,
@@ -933,12 +1071,26 @@ pub fn generate(spec: PopulationSpec) -> Population {
                         .join(" ");
                     nickname = None;
                 }
+                if given_only {
+                    let mut w = Writer {
+                        rng: &mut extra,
+                        tradition,
+                        native,
+                    };
+                    name = w.token(&child.name.parts[0]);
+                    nickname = None;
+                }
                 let true_age = age_on(child.birth, inquiry_day);
                 let age = match rng.unit() {
                     x if x < 0.05 => None,
                     x if x < 0.75 => Some(true_age),
                     x if x < 0.95 => Some((true_age + if rng.chance(0.5) { 1 } else { -1 }).max(0)),
                     _ => Some((true_age + if rng.chance(0.5) { 2 } else { -2 }).max(0)),
+                };
+                let age = if hard {
+                    (!extra.chance(0.05)).then(|| (true_age + extra.between(-3, 3)).max(0))
+                } else {
+                    age
                 };
                 let dob = rng.chance(0.35).then(|| {
                     let b = child.birth;
@@ -948,12 +1100,15 @@ pub fn generate(spec: PopulationSpec) -> Population {
                         b
                     }
                 });
+                let sex = maybe_wrong_sex(&mut rng, child.sex, 0.02);
+                let sex = if hard && extra.chance(0.4) { None } else { sex };
                 traces.push(Trace {
                     unique_id: format!("t{}", child.uid),
                     name: Some(name),
                     name_nickname: nickname,
                     relation: Some(relation.into()),
-                    sex: maybe_wrong_sex(&mut rng, child.sex, 0.02),
+                    sex,
+                    location_last: extra.chance(0.3).then(|| home_block.clone()),
                     age,
                     date_of_birth: dob,
                     date_of_separation: rng
@@ -989,6 +1144,19 @@ pub fn generate(spec: PopulationSpec) -> Population {
                     Vec::new()
                 },
                 location_last: rng.chance(0.7).then(|| home_block.clone()),
+                relation_date_of_birth: inquirer_birth.filter(|_| extra.chance(0.3)),
+                relation_religion: if extra.chance(0.4) {
+                    vec![religion.into()]
+                } else {
+                    Vec::new()
+                },
+                // The inquirer's own separation history, beside each trace's.
+                date_of_separation: extra
+                    .chance(0.4)
+                    .then(|| date(separated_on + extra.between(-10, 10))),
+                location_separation: extra
+                    .chance(0.4)
+                    .then(|| described_place(&mut extra, &sep_block, None)),
                 tracing_request_subform_section: traces,
                 ..TracingRequest::default()
             };

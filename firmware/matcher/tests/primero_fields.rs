@@ -1,0 +1,158 @@
+//! What Primero matches on beyond the child's own fields: the relatives' nickname, date of
+//! birth, nationality, ethnicity and religion; the trace's `location_last`; the inquirer's
+//! separation fields; and a likely match standing clear of the next one.
+
+#![allow(clippy::unwrap_used)]
+
+use fieldkit_domain::{Case, Date, TracingRequest};
+use fieldkit_match::compare::{NameFrequencies, Weights, compare};
+use fieldkit_match::matcher::{Likelihood, MatchSettings, ProfileIndex, Side};
+use fieldkit_match::profile::{ChildProfile, Locations};
+use serde_json::{Value, json};
+
+fn today() -> Date {
+    "2026-03-01".parse().unwrap()
+}
+
+fn case(v: Value) -> Case {
+    serde_json::from_value(v).unwrap()
+}
+
+fn request(v: Value) -> TracingRequest {
+    serde_json::from_value(v).unwrap()
+}
+
+fn weight_of(r: &TracingRequest, c: &Case, field: &str) -> Option<f32> {
+    let loc = Locations::CodePrefixes;
+    let t = ChildProfile::from_trace(r, &r.traces()[0], &loc, today());
+    let p = ChildProfile::from_case(c, &loc, today());
+    let freq = NameFrequencies::build([&p]);
+    compare(&t, &p, &freq, &Weights::default(), true)
+        .fields
+        .into_iter()
+        .find(|f| f.field == field)
+        .map(|f| f.weight)
+}
+
+fn amina(mother: Value) -> Case {
+    case(json!({"name": "Amina Yusuf", "sex": "female", "age": 9,
+        "family_details_section": [mother]}))
+}
+
+fn asked_by_mother(extra: Value) -> TracingRequest {
+    let mut r = json!({"relation_name": "Halima Omar", "relation": "mother",
+        "relation_nickname": "Umm Amina",
+        "tracing_request_subform_section": [{"unique_id": "t1", "name": "Amina", "sex": "female", "age": 9}]});
+    for (k, v) in extra.as_object().unwrap() {
+        r[k] = v.clone();
+    }
+    request(r)
+}
+
+#[test]
+fn a_relatives_own_details_count() {
+    // One name each, so the family stays under its cap.
+    let mother = json!({"unique_id": "m", "relation": "mother", "relation_name": "Halima"});
+    let plain = weight_of(
+        &asked_by_mother(json!({"relation_name": "Halima"})),
+        &amina(mother.clone()),
+        "family_details_section",
+    )
+    .unwrap();
+    let mut same = mother.clone();
+    same["relation_date_of_birth"] = json!("1990-04-02");
+    same["relation_nationality"] = json!(["sudan"]);
+    same["relation_ethnicity"] = json!("fur");
+    same["relation_religion"] = json!(["islam"]);
+    let r = asked_by_mother(
+        json!({"relation_name": "Halima", "relation_date_of_birth": "1990-04-02",
+        "relation_nationality": ["sudan"], "relation_ethnicity": "fur", "relation_religion": ["islam"]}),
+    );
+    let agreeing = weight_of(&r, &amina(same.clone()), "family_details_section").unwrap();
+    assert!(agreeing > plain + 2.5, "{agreeing} / {plain}");
+    // Another woman of the same name: born years apart, another ethnicity.
+    let mut other = same;
+    other["relation_date_of_birth"] = json!("1978-01-01");
+    other["relation_ethnicity"] = json!("masalit");
+    let differing = weight_of(&r, &amina(other), "family_details_section").unwrap();
+    assert!(differing < plain - 2.5, "{differing} / {plain}");
+}
+
+#[test]
+fn a_relatives_nickname_is_a_name() {
+    let by_nickname = json!({"unique_id": "m", "relation": "mother", "relation_name": "Halima",
+        "relation_nickname": "Umm Amina"});
+    let w = weight_of(
+        &asked_by_mother(json!({"relation_name": "Umm Amina"})),
+        &amina(by_nickname),
+        "family_details_section",
+    );
+    assert!(w.unwrap() > 3.0, "{w:?}");
+}
+
+#[test]
+fn the_inquirers_separation_and_the_traces_last_home_count() {
+    let c = case(json!({"name": "Amina Yusuf", "sex": "female", "age": 9,
+        "date_of_separation": "2025-06-10", "location_separation": "JO-MA-ZAATARI-D3",
+        "location_last": "SD-DA-NYALA-B2"}));
+    let bare = asked_by_mother(json!({}));
+    assert_eq!(weight_of(&bare, &c, "date_of_separation"), None);
+    assert_eq!(weight_of(&bare, &c, "location_separation"), None);
+    // The request's own separation history stands in for the trace's.
+    let r = asked_by_mother(json!({"date_of_separation": "2025-06-11",
+        "location_separation": "JO-MA-ZAATARI-D3", "location_last": "SD-KH"}));
+    assert!(weight_of(&r, &c, "date_of_separation").unwrap() > 2.0);
+    assert!(weight_of(&r, &c, "location_separation").unwrap() > 3.0);
+    // The trace's last home comes before the request's.
+    let request_only = weight_of(&r, &c, "location_last").unwrap();
+    let mut r2 = r.clone();
+    r2.tracing_request_subform_section[0].location_last = Some("SD-DA-NYALA-B2".into());
+    assert!(weight_of(&r2, &c, "location_last").unwrap() > request_only);
+}
+
+#[test]
+fn a_likely_match_stands_clear_of_the_next() {
+    let loc = Locations::CodePrefixes;
+    let one = json!({"name": "Amina Yusuf Ali", "sex": "female", "age": 9,
+        "date_of_separation": "2025-06-10", "location_separation": "JO-MA-ZAATARI-D3",
+        "family_details_section": [{"unique_id": "m", "relation": "mother", "relation_name": "Halima Omar"}]});
+    let r = request(json!({"relation_name": "Halima Omar", "relation": "mother",
+        "tracing_request_subform_section": [{"unique_id": "t1", "name": "Amina Yusuf Ali",
+            "sex": "female", "age": 9, "date_of_separation": "2025-06-10",
+            "location_separation": "JO-MA-ZAATARI-D3"}]}));
+    let sought = ChildProfile::from_trace(&r, &r.traces()[0], &loc, today());
+    let settings = MatchSettings::default();
+    let alone = ProfileIndex::new(vec![ChildProfile::from_case(
+        &case(one.clone()),
+        &loc,
+        today(),
+    )]);
+    assert_eq!(
+        alone.find(&sought, Side::Sought, &settings, false)[0].likelihood,
+        Likelihood::Likely
+    );
+    // Two records that score alike with no more than names, sex and age (namesakes, or one
+    // child registered twice): neither stands clear, both are for the caseworker to compare.
+    let bare = json!({"name": "Amina Yusuf Ali", "sex": "female", "age": 9});
+    let bare_trace = request(
+        json!({"tracing_request_subform_section": [{"unique_id": "t1",
+        "name": "Amina Yusuf Ali", "sex": "female", "age": 9}]}),
+    );
+    let bare_sought = ChildProfile::from_trace(&bare_trace, &bare_trace.traces()[0], &loc, today());
+    let alike = ProfileIndex::new(vec![
+        ChildProfile::from_case(&case(bare.clone()), &loc, today()),
+        ChildProfile::from_case(&case(bare), &loc, today()),
+    ]);
+    let found = alike.find(&bare_sought, Side::Sought, &settings, true);
+    assert_eq!(found.len(), 2);
+    assert!(found[0].weight >= settings.likely, "{}", found[0].weight);
+    assert!(found.iter().all(|m| m.likelihood == Likelihood::Possible));
+    assert!(found[0].fields.iter().any(|f| f.field == "likelihood"));
+    // Overwhelming evidence on both is one child registered twice: both likely.
+    let twice = ProfileIndex::new(vec![
+        ChildProfile::from_case(&case(one.clone()), &loc, today()),
+        ChildProfile::from_case(&case(one), &loc, today()),
+    ]);
+    let found = twice.find(&sought, Side::Sought, &settings, false);
+    assert!(found.iter().all(|m| m.likelihood == Likelihood::Likely));
+}
