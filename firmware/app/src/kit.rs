@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 
+use fieldkit_domain::lookups::Lookups;
 use fieldkit_domain::{
     Case, Date, Document, LocationTree, Op, PotentialMatch, Record, RecordId, RecordKind, status,
 };
@@ -25,6 +26,8 @@ pub struct KitConfig {
     pub triage: TriageRules,
     /// Matching thresholds and weights.
     pub matching: MatchSettings,
+    /// The lookup lists select fields are checked against (shipped lists by default).
+    pub lookups: Lookups,
 }
 
 impl Default for KitConfig {
@@ -33,6 +36,7 @@ impl Default for KitConfig {
             locations: None,
             triage: TriageRules::default_rules(),
             matching: MatchSettings::default(),
+            lookups: Lookups::shipped(),
         }
     }
 }
@@ -215,6 +219,7 @@ impl Kit {
             ));
         }
         let mut o = fields;
+        self.config.lookups.tidy(kind, &mut o)?;
         self.assign_unique_ids(&mut o, now_ms)?;
         let id = self.session.mint_id(now_ms)?;
         o.insert("id".into(), Value::String(id.to_string()));
@@ -283,6 +288,7 @@ impl Kit {
         now_ms: u64,
     ) -> Result<Saved, SaveError> {
         let mut o = edited;
+        self.config.lookups.tidy(kind, &mut o)?;
         self.assign_unique_ids(&mut o, now_ms)?;
         o.insert("id".into(), Value::String(id.to_string()));
         let today = Date::from_unix_ms(now_ms);
@@ -401,7 +407,8 @@ impl Kit {
         records: &[fieldkit_domain::primero::Incoming],
         now_ms: u64,
     ) -> Result<Merged, SaveError> {
-        let n = self.session.import_primero(records, now_ms)?;
+        let records = crate::input::tidy_import(&self.config.lookups, records)?;
+        let n = self.session.import_primero(&records, now_ms)?;
         let touched: BTreeSet<(RecordKind, RecordId)> =
             records.iter().map(|r| (r.kind, r.id)).collect();
         self.after_merge(touched, n, now_ms, false)
@@ -470,6 +477,9 @@ impl Kit {
             );
             let conflicts = opened.conflicts;
             let mut record = opened.record;
+            if save_triage {
+                crate::input::warn_received(&self.config.lookups, &record);
+            }
             match &mut record {
                 Record::Case(c) if !save_triage => {
                     let was_urgent = c.urgent_protection_concern;

@@ -32,6 +32,7 @@
 
 mod error;
 pub mod index;
+mod input;
 mod kit;
 pub mod outbox;
 pub mod review;

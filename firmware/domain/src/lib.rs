@@ -4,7 +4,8 @@
 //! - [`Case`], [`TracingRequest`] (with one [`Trace`] per child sought) and [`Incident`], with
 //!   Primero's field names, so a Primero API v2 export (`{"data": {...}}`) maps one-to-one
 //!   ([`primero`]).
-//! - Validation with messages a caseworker can act on ([`ValidationErrors`]).
+//! - Validation with messages a caseworker can act on ([`ValidationErrors`]), size and text
+//!   limits ([`limits`]), and the lookup lists values are checked against ([`lookups`]).
 //! - The location hierarchy ([`LocationTree`]).
 //! - Every change as a field-level [`Op`] stamped by a hybrid logical clock ([`Hlc`]); a
 //!   [`Document`] applies operations from any kit in any order to the same result and reports
@@ -29,7 +30,9 @@ mod date;
 mod doc;
 mod hlc;
 mod ids;
+pub mod limits;
 mod location;
+pub mod lookups;
 pub mod names;
 pub mod potential_match;
 pub mod primero;

@@ -209,13 +209,21 @@ impl Incident {
 }
 
 impl Record {
-    /// Checks any record as of `today`.
+    /// Checks any record as of `today`: its kind's rules, then the size and text limits every
+    /// record keeps ([`crate::limits`]).
     pub fn validate(&self, today: Date) -> Result<(), ValidationErrors> {
-        match self {
+        let own = match self {
             Record::Case(c) => c.validate(today),
             Record::TracingRequest(t) => t.validate(today),
             Record::Incident(i) => i.validate(today),
             Record::PotentialMatch(m) => m.validate(),
+        };
+        let mut errors = own.err().map(|e| e.0).unwrap_or_default();
+        crate::limits::check(&self.to_json(), &mut errors);
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ValidationErrors(errors))
         }
     }
 }

@@ -26,6 +26,9 @@ pub struct Config {
     pub locations_file: Option<PathBuf>,
     /// Risk-triage rules (TOML); the rules shipped with fieldkit when not given.
     pub triage_rules: Option<PathBuf>,
+    /// Lookup lists (Primero's lookups export, JSON); each list given replaces the shipped
+    /// list of the same name (`lookup-protection-concerns`, `lookup-gender`, ...).
+    pub lookups_file: Option<PathBuf>,
     /// The kiosk daemon's devices.
     pub kiosk: KioskConfig,
 }
@@ -71,6 +74,7 @@ impl Default for Config {
             security: SecurityConfig::default(),
             locations_file: None,
             triage_rules: None,
+            lookups_file: None,
             kiosk: KioskConfig::default(),
         }
     }
@@ -213,6 +217,11 @@ data_dir = "/data/fieldkit"
 # rules shipped with fieldkit apply: unaccompanied under 12, GBV survivor, associated with armed
 # forces, disability without a caregiver, long separation, ...
 # triage_rules = "/data/fieldkit/triage.toml"
+
+# Lookup lists select fields are checked against (sex, protection concerns, family relations,
+# displacement status, ...): Primero's lookups export (JSON). Each list given replaces the
+# shipped list of the same name; values are saved as the list's ids.
+# lookups_file = "/data/fieldkit/lookups.json"
 
 [log]
 # A tracing filter: error, warn, info, debug, trace, per crate if needed

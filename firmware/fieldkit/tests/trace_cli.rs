@@ -89,6 +89,7 @@ fn match_prints_a_readable_table() {
         &data("requests.json"),
         "--today",
         "2026-03-01",
+        "--explain",
     ]);
     assert!(ok, "{err}");
     assert!(out.contains("likely"), "{out}");

@@ -49,13 +49,13 @@ pub enum VaultError {
         supported: u32,
     },
     /// Wrong user name or credential (one message for both, so names cannot be probed).
-    #[error("wrong caseworker name or PIN ({failures} failed attempts in a row)")]
+    #[error("wrong caseworker name or PIN ({} in a row)", attempts(*failures))]
     WrongCredential {
         /// Failed attempts since the last success.
         failures: u32,
     },
     /// Too many failed attempts: wait.
-    #[error("locked after {failures} failed attempts: try again in {retry_after_s} s")]
+    #[error("locked after {}: try again in {retry_after_s} s", attempts(*failures))]
     LockedOut {
         /// Failed attempts since the last success.
         failures: u32,
@@ -200,3 +200,8 @@ from_redb!(
 
 /// Result of a vault operation.
 pub type Result<T, E = VaultError> = std::result::Result<T, E>;
+
+/// "1 failed attempt", "3 failed attempts".
+fn attempts(n: u32) -> String {
+    format!("{n} failed attempt{}", if n == 1 { "" } else { "s" })
+}

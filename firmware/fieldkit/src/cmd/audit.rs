@@ -86,7 +86,7 @@ fn when(at_ms: u64) -> String {
 }
 
 fn plural(n: u32, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
+    crate::out::plural(u64::from(n), one, many)
 }
 
 /// What an entry records, in words.

@@ -97,8 +97,29 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Says so when an export is about to replace a file (a backup, or an earlier export).
+fn warn_if_replacing(path: &Path) {
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        eprintln!(
+            "warning: {} exists ({} bytes, {}): it is replaced",
+            path.display(),
+            meta.len(),
+            if meta.file_type().is_symlink() {
+                "a link; the link itself is replaced, not its target"
+            } else {
+                "the old content is lost"
+            }
+        );
+    }
+}
+
 /// Runs `export`.
 pub fn export(ctx: &Ctx, a: ExportArgs) -> anyhow::Result<()> {
+    let to_stdout = a.to.as_os_str() == "-";
+    if !to_stdout {
+        // Before the PIN is asked, so the caseworker can still stop.
+        warn_if_replacing(&a.to);
+    }
     let mut s = ctx.session()?;
     let now = now_ms();
     match a.format {
@@ -121,7 +142,13 @@ pub fn export(ctx: &Ctx, a: ExportArgs) -> anyhow::Result<()> {
             // Plaintext case data: wiped from memory when written.
             let text = zeroize::Zeroizing::new(serde_json::to_string_pretty(&list)?);
             s.audit_plain_export(list.len(), "primero-json", now)?;
-            if a.to.as_os_str() == "-" {
+            if to_stdout {
+                eprintln!(
+                    "warning: {} {kind} records written IN THE CLEAR to standard output: \
+                     nothing protects them in a pipe, a terminal's scrollback or a file it is \
+                     redirected to",
+                    list.len()
+                );
                 println!("{}", text.as_str());
             } else {
                 write_atomically(&a.to, text.as_bytes())?;

@@ -16,10 +16,12 @@ pub mod audit;
 pub mod caseworker;
 pub mod config;
 pub mod exchange;
+pub mod fields;
 pub mod hardware;
 pub mod init;
 pub mod kiosk;
 pub mod power;
+pub mod print;
 pub mod records;
 pub mod recover;
 #[cfg(feature = "simulation")]
@@ -221,29 +223,25 @@ impl Ctx {
 
     /// The triage rules in force.
     pub fn triage_rules(&self) -> anyhow::Result<fieldkit_match::triage::TriageRules> {
-        match &self.config.triage_rules {
-            None => Ok(fieldkit_match::triage::TriageRules::default_rules()),
-            Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .with_context(|| format!("reading {}", p.display()))?;
-                fieldkit_match::triage::TriageRules::from_toml(&text)
-                    .with_context(|| format!("{}", p.display()))
-            }
-        }
+        read_triage_rules(self.config.triage_rules.as_deref())
     }
 
     /// The location hierarchy, when the configuration names a file.
     pub fn locations(&self) -> anyhow::Result<Option<fieldkit_domain::LocationTree>> {
-        let Some(path) = &self.config.locations_file else {
-            return Ok(None);
-        };
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let list = serde_json::from_str(&text)
-            .with_context(|| format!("{}: expected a JSON array of locations", path.display()))?;
-        Ok(Some(
-            fieldkit_domain::LocationTree::new(list).with_context(|| path.display().to_string())?,
-        ))
+        read_locations(self.config.locations_file.as_deref())
+    }
+
+    /// The lookup lists in force: the shipped ones, with the configured file's on top.
+    pub fn lookups(&self) -> anyhow::Result<fieldkit_domain::lookups::Lookups> {
+        match &self.config.lookups_file {
+            None => Ok(fieldkit_domain::lookups::Lookups::shipped()),
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading {}", p.display()))?;
+                fieldkit_domain::lookups::Lookups::from_primero_json(&text)
+                    .with_context(|| p.display().to_string())
+            }
+        }
     }
 
     /// Opens the vault, waiting while another fieldkit process (the kiosk, an import, another
@@ -308,9 +306,36 @@ impl Ctx {
             locations: self.locations()?,
             triage: self.triage_rules()?,
             matching: fieldkit_match::matcher::MatchSettings::default(),
+            lookups: self.lookups()?,
         };
         fieldkit_app::Kit::open(session, config, now_ms()).context("building the matcher index")
     }
+}
+
+/// Triage rules from a TOML file, or the rules shipped with fieldkit.
+pub fn read_triage_rules(
+    path: Option<&std::path::Path>,
+) -> anyhow::Result<fieldkit_match::triage::TriageRules> {
+    let Some(p) = path else {
+        return Ok(fieldkit_match::triage::TriageRules::default_rules());
+    };
+    let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+    fieldkit_match::triage::TriageRules::from_toml(&text).with_context(|| p.display().to_string())
+}
+
+/// A location hierarchy from a JSON array of `{code, name, level, parent}`, when a file is
+/// named.
+pub fn read_locations(
+    path: Option<&std::path::Path>,
+) -> anyhow::Result<Option<fieldkit_domain::LocationTree>> {
+    let Some(path) = path else { return Ok(None) };
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let list = serde_json::from_str(&text)
+        .with_context(|| format!("{}: expected a JSON array of locations", path.display()))?;
+    Ok(Some(
+        fieldkit_domain::LocationTree::new(list).with_context(|| path.display().to_string())?,
+    ))
 }
 
 /// Every case in the vault (one audited bulk read).

@@ -16,16 +16,15 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use fieldkit_domain::{Case, Date, LocationTree, Record, RecordId, RecordKind, TracingRequest};
+use fieldkit_domain::{Case, Date, Record, RecordId, RecordKind, TracingRequest};
 use fieldkit_match::compare::FieldEvidence;
 use fieldkit_match::duplicates::find_duplicates;
 use fieldkit_match::eval::{self, population::PopulationSpec};
 use fieldkit_match::matcher::{MatchSettings, ProfileIndex, Side};
 use fieldkit_match::profile::{ChildProfile, Locations};
-use fieldkit_match::triage::TriageRules;
 use serde::Serialize;
 
-use super::{Ctx, now_ms, print_json};
+use super::{Ctx, now_ms, print_json, read_locations};
 
 /// Family-tracing commands.
 #[derive(Debug, clap::Subcommand)]
@@ -113,7 +112,8 @@ pub struct MatchOptions {
     /// The day ages are counted on (YYYY-MM-DD; default today).
     #[arg(long)]
     pub today: Option<String>,
-    /// Also list every field compared in the text output (JSON always has them).
+    /// Print each potential match's evidence, field by field: what was compared, how it
+    /// compared and its weight in bits (JSON always has them).
     #[arg(long)]
     pub explain: bool,
     /// Print JSON.
@@ -269,17 +269,6 @@ fn read_requests(path: &Path, minted: &mut u64) -> anyhow::Result<Vec<TracingReq
         .collect())
 }
 
-fn read_locations(path: Option<&Path>) -> anyhow::Result<Option<LocationTree>> {
-    let Some(path) = path else { return Ok(None) };
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let list = serde_json::from_str(&text)
-        .with_context(|| format!("{}: expected a JSON array of locations", path.display()))?;
-    Ok(Some(
-        LocationTree::new(list).with_context(|| format!("{}", path.display()))?,
-    ))
-}
-
 /// One potential match, as printed.
 #[derive(Debug, Serialize)]
 struct MatchOut {
@@ -377,15 +366,15 @@ fn print_matches(out: &[TraceOut], explain: bool) {
                 "  {:<8} {:>5.1}  case {}  {}",
                 m.likelihood, m.score, m.case_id, m.case_name
             );
-            let shown = if explain {
-                m.comparison.len()
-            } else {
-                m.comparison.len().min(8)
-            };
-            for f in m.comparison.iter().take(shown) {
-                println!("      {:<24} {:>+5.1}  {}", f.field, f.weight, f.detail);
+            if explain {
+                for f in &m.comparison {
+                    println!("      {:<24} {:>+5.1}  {}", f.field, f.weight, f.detail);
+                }
             }
         }
+    }
+    if !explain && out.iter().any(|t| !t.potential_matches.is_empty()) {
+        println!("\n(--explain shows each field's evidence: what was compared and its weight)");
     }
 }
 
@@ -509,14 +498,7 @@ struct TriageOut {
 }
 
 fn run_triage(a: TriageArgs) -> anyhow::Result<()> {
-    let rules = match &a.rules {
-        Some(p) => {
-            let text =
-                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            TriageRules::from_toml(&text).with_context(|| format!("{}", p.display()))?
-        }
-        None => TriageRules::default_rules(),
-    };
+    let rules = super::read_triage_rules(a.rules.as_deref())?;
     let today = today(a.today.as_deref())?;
     let cases = read_cases(&a.cases, &mut 0)?;
     let mut out: Vec<TriageOut> = cases

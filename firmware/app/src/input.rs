@@ -1,0 +1,48 @@
+//! Lookup values on the way in: every record the kit saves has its select fields in the
+//! configured lists' form (`--sex M` is saved as `male`), or is refused with the closest known
+//! value suggested. What arrives by sync is never refused (another kit recorded it, and may
+//! have other lists); its unknown values are logged.
+
+use fieldkit_domain::Record;
+use fieldkit_domain::lookups::Lookups;
+use fieldkit_domain::primero::{BadField, BadRecords, Incoming};
+use fieldkit_vault::VaultError;
+
+use crate::error::SaveError;
+
+/// Tidies the lookup values of each record of a Primero import; refuses the whole import,
+/// naming each bad value by the record's position in the file, when any is unknown.
+pub(crate) fn tidy_import(lookups: &Lookups, records: &[Incoming]) -> Result<Vec<Incoming>, SaveError> {
+    let mut out = records.to_vec();
+    let mut bad = Vec::new();
+    for r in &mut out {
+        if let Err(e) = lookups.tidy(r.kind, &mut r.data) {
+            bad.extend(e.0.into_iter().map(|f| BadField {
+                position: r.position,
+                field: f.field,
+                message: f.message,
+            }));
+        }
+    }
+    if bad.is_empty() {
+        Ok(out)
+    } else {
+        Err(SaveError::Vault(VaultError::BadImport(BadRecords(bad))))
+    }
+}
+
+/// Logs the unknown lookup values of a record received by sync.
+pub(crate) fn warn_received(lookups: &Lookups, record: &Record) {
+    let serde_json::Value::Object(o) = record.to_json() else {
+        return;
+    };
+    for e in lookups.check(record.kind(), &o) {
+        // The field only: a value may be case data, which logs never hold.
+        tracing::warn!(
+            kind = %record.kind(),
+            id = %record.id(),
+            field = %e.field,
+            "received a value outside this kit's lookup lists"
+        );
+    }
+}
