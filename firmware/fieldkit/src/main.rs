@@ -32,6 +32,7 @@ mod clock;
 mod cmd;
 mod config;
 mod harden;
+mod progress;
 
 /// Where each subcommand's `--help` lists the options every command takes, apart from its own.
 const GLOBAL: &str = "Global options";

@@ -173,10 +173,15 @@ pub fn import(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<()> {
     });
     // Through the kit: what is imported is triaged and matched like a registration.
     let mut kit = ctx.kit()?;
+    let progress = crate::progress::Progress::spinner(
+        &format!("importing {}", a.file.display()),
+        false,
+    );
     let now = now_ms();
     match format {
         Format::Bundle => {
             let merged = kit.import_bundle(&bytes, now)?;
+            progress.finish();
             println!("bundle merged: {} records new or changed", merged.changed);
             print_merged(&merged);
         }
@@ -209,9 +214,14 @@ pub fn import(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<()> {
             if let Some(e) = mint_err {
                 return Err(e.into());
             }
+            progress.say(&format!(
+                "saving, triaging and matching {} records",
+                records.len()
+            ));
             let merged = kit
                 .import_primero(&records, now)
                 .with_context(|| format!("importing {}", a.file.display()))?;
+            progress.finish();
             println!(
                 "{} {kind} records read, {} new or changed",
                 records.len(),

@@ -530,6 +530,13 @@ fn run_triage(a: TriageArgs) -> anyhow::Result<()> {
 
 fn run_eval(a: EvalArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
+    let progress = crate::progress::Progress::spinner(
+        &format!(
+            "generating about {} cases and matching them with fieldkit and the baseline",
+            a.cases
+        ),
+        a.json,
+    );
     let report = eval::evaluate(
         match a.population {
             PopulationArg::Standard => PopulationSpec::with_cases(a.seed, a.cases),
@@ -537,6 +544,7 @@ fn run_eval(a: EvalArgs) -> anyhow::Result<()> {
         },
         &MatchSettings::default(),
     );
+    progress.finish();
     if a.json {
         return print_json(&report);
     }
