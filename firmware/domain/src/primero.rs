@@ -68,10 +68,11 @@ impl fmt::Display for BadRecords {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut records: Vec<usize> = self.0.iter().map(|b| b.position).collect();
         records.dedup();
+        let n = records.len().max(1);
         write!(
             f,
-            "{} bad record(s), nothing imported:",
-            records.len().max(1)
+            "{n} bad record{}, nothing imported:",
+            if n == 1 { "" } else { "s" }
         )?;
         for b in &self.0 {
             write!(f, "\n  record {}: {}: {}", b.position, b.field, b.message)?;

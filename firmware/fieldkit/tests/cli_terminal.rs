@@ -7,72 +7,22 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const PIN: &str = "482915";
+mod common;
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_fieldkit")
-}
+use common::{Kit, PIN, bin, text};
 
-/// A vault with one supervisor, `amina`, in a private temporary directory.
-struct Kit {
-    dir: tempfile::TempDir,
-}
-
-impl Kit {
-    fn new() -> Kit {
-        let dir = tempfile::Builder::new().prefix("fk-cli").tempdir().unwrap();
-        let k = Kit { dir };
-        let out = k.run(&["init", "--display-name", "Amina K."], &[PIN]);
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        k
-    }
-
-    fn data(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// fieldkit signed in as amina, quiet logs, nothing from the caller's environment.
-    fn command(&self) -> Command {
-        let mut c = Command::new(bin());
-        c.arg("--data-dir")
-            .arg(self.data())
-            .args(["--user", "amina", "--log", "warn"])
-            .env_remove("FIELDKIT_CONFIG")
-            .env_remove("FIELDKIT_USER")
-            .env_remove("FIELDKIT_DATA_DIR")
-            .env("TMPDIR", self.data());
-        c
-    }
-
-    fn spawn(&self, args: &[&str], stdout: Stdio) -> Child {
-        self.command()
-            .arg("--pin-stdin")
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(stdout)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    }
-
-    fn run(&self, args: &[&str], stdin_lines: &[&str]) -> Output {
-        let mut child = self.spawn(args, Stdio::piped());
-        let mut stdin = child.stdin.take().unwrap();
-        for l in stdin_lines {
-            // A command that fails early (--no-wait) may be gone before it reads its PIN.
-            let _ = writeln!(stdin, "{l}");
-        }
-        drop(stdin);
-        child.wait_with_output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args, &[PIN]);
-        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
-        text(&out.stdout)
-    }
-
+/// What these tests need besides the shared harness.
+trait TerminalKit {
     /// Runs with nothing on standard input, expecting a failure; its standard error.
+    fn refused(&self, args: &[&str]) -> String;
+    /// Registers a girl of 8 by this name.
+    fn add_case(&self, name: &str);
+    /// Runs with standard output a pipe whose reader is already gone, as under `| head` once
+    /// head has what it wants.
+    fn run_into_closed_pipe(&self, args: &[&str]) -> Output;
+}
+
+impl TerminalKit for Kit {
     fn refused(&self, args: &[&str]) -> String {
         let out = self
             .command()
@@ -90,8 +40,6 @@ impl Kit {
         ]);
     }
 
-    /// Runs with standard output a pipe whose reader is already gone, as under `| head` once
-    /// head has what it wants.
     fn run_into_closed_pipe(&self, args: &[&str]) -> Output {
         let (reader, writer) = std::io::pipe().unwrap();
         drop(reader);
@@ -99,10 +47,6 @@ impl Kit {
         writeln!(child.stdin.take().unwrap(), "{PIN}").unwrap();
         child.wait_with_output().unwrap()
     }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 #[test]
@@ -228,7 +172,7 @@ fn commands_wait_their_turn_for_the_vault() {
 
     // --no-wait: at once, saying why.
     let started = Instant::now();
-    let out = kit.run(&["--no-wait", "case", "list"], &[PIN]);
+    let out = kit.run(&["--no-wait", "case", "list"]);
     let err = text(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("another fieldkit process"), "{err}");
@@ -236,7 +180,7 @@ fn commands_wait_their_turn_for_the_vault() {
     assert!(started.elapsed() < Duration::from_secs(10));
 
     // A short wait: it says it waits, then gives up with a message.
-    let out = kit.run(&["--wait", "1", "case", "list"], &[PIN]);
+    let out = kit.run(&["--wait", "1", "case", "list"]);
     let err = text(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("waiting for the vault"), "{err}");
@@ -404,12 +348,9 @@ fn the_audit_trail_reads_as_dates_and_words_with_hashes_in_hex() {
 #[test]
 fn a_negative_age_and_an_impossible_date_get_plain_answers() {
     let kit = Kit::new();
-    let out = kit.run(
-        &[
-            "case", "add", "--name", "Ali", "--sex", "male", "--age", "-1",
-        ],
-        &[PIN],
-    );
+    let out = kit.run(&[
+        "case", "add", "--name", "Ali", "--sex", "male", "--age", "-1",
+    ]);
     let err = text(&out.stderr);
     assert!(!out.status.success());
     assert!(!err.contains("unexpected argument"), "{err}");
@@ -425,7 +366,6 @@ fn a_negative_age_and_an_impossible_date_get_plain_answers() {
             "--dob",
             "2015-02-30",
         ],
-        &[PIN],
     );
     let err = text(&out.stderr);
     assert!(!out.status.success());

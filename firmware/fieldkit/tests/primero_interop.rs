@@ -192,7 +192,7 @@ fn every_bad_record_is_named_once_and_nothing_is_imported() {
     ]);
     std::fs::write(&file, typed.to_string()).unwrap();
     let err = k.fails(&["import", file.to_str().unwrap(), "--kind", "case"]);
-    assert!(err.contains("2 bad record(s), nothing imported"), "{err}");
+    assert!(err.contains("2 bad records, nothing imported"), "{err}");
     assert!(err.contains("record 2: age: 40 is outside 0–17"), "{err}");
     assert!(
         err.contains("record 3: name:") && err.contains("record 3: sex: is required"),

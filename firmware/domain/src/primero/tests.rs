@@ -248,7 +248,7 @@ fn every_bad_record_is_named_once_by_position_and_field() {
     );
     let text = bad.to_string();
     assert!(
-        text.starts_with("3 bad record(s), nothing imported:"),
+        text.starts_with("3 bad records, nothing imported:"),
         "{text}"
     );
     assert!(

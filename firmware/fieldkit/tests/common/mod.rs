@@ -1,0 +1,148 @@
+//! The one harness every CLI test uses: a private vault in a temporary directory, `fieldkit`
+//! run as a real process with PINs on standard input, nothing taken from the caller's
+//! environment. Each test binary uses part of it.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+/// The supervisor's PIN in every test vault.
+pub const PIN: &str = "482915";
+
+/// The binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_fieldkit")
+}
+
+/// Output bytes as text.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Parses JSON output, showing it when it does not parse.
+pub fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// A test vault: its data directory, and a directory for temporary files (`TMPDIR`) apart
+/// from it, so a test can look at everything fieldkit wrote.
+pub struct Kit {
+    dir: tempfile::TempDir,
+    tmp: tempfile::TempDir,
+    /// The log filter every run gets (`--log`).
+    pub log: &'static str,
+    /// The caseworker every run signs in as (`--user`).
+    pub user: &'static str,
+}
+
+impl Kit {
+    /// A vault whose first caseworker (a supervisor) is `amina`, PIN [`PIN`].
+    pub fn new() -> Kit {
+        Kit::logging("warn")
+    }
+
+    /// As [`Kit::new`], every run logging at `log` (`trace` to check what logs hold).
+    pub fn logging(log: &'static str) -> Kit {
+        let k = Kit::empty(log);
+        let out = k.run_with(&["init", "--display-name", "Amina K."], &[PIN]);
+        assert!(out.status.success(), "init: {}", text(&out.stderr));
+        k
+    }
+
+    /// A data directory without a vault.
+    pub fn empty(log: &'static str) -> Kit {
+        Kit {
+            dir: tempfile::Builder::new().prefix("fk-cli").tempdir().unwrap(),
+            tmp: tempfile::Builder::new().prefix("fk-tmp").tempdir().unwrap(),
+            log,
+            user: "amina",
+        }
+    }
+
+    /// The data directory.
+    pub fn data(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The directory given as `TMPDIR`.
+    pub fn tmp(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// Writes a file in the temporary directory; its path.
+    pub fn file(&self, name: &str, content: &str) -> PathBuf {
+        let p = self.tmp().join(name);
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+
+    /// fieldkit on this vault, signed in as [`Kit::user`], nothing from the caller's
+    /// environment; no PIN source chosen yet.
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(bin());
+        c.arg("--data-dir")
+            .arg(self.data())
+            .args(["--user", self.user, "--log", self.log])
+            .env_remove("FIELDKIT_CONFIG")
+            .env_remove("FIELDKIT_USER")
+            .env_remove("FIELDKIT_DATA_DIR")
+            .env_remove("FIELDKIT_LOG")
+            .env_remove("RUST_LOG")
+            .env("TMPDIR", self.tmp());
+        c
+    }
+
+    /// Starts fieldkit with `--pin-stdin`, standard input a pipe.
+    pub fn spawn(&self, args: &[&str], stdout: Stdio) -> Child {
+        self.command()
+            .arg("--pin-stdin")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(stdout)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Runs fieldkit with these lines on standard input (PINs, one per line).
+    pub fn run_with(&self, args: &[&str], stdin_lines: &[&str]) -> Output {
+        let mut child = self.spawn(args, Stdio::piped());
+        let mut stdin = child.stdin.take().unwrap();
+        for l in stdin_lines {
+            // A command that fails early may be gone before it reads its PIN.
+            let _ = writeln!(stdin, "{l}");
+        }
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    }
+
+    /// Runs fieldkit with the PIN on standard input.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.run_with(args, &[PIN])
+    }
+
+    /// Runs fieldkit, which must succeed; its standard output.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    }
+
+    /// Runs fieldkit, which must succeed and print JSON.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        json(&self.ok(args))
+    }
+
+    /// Runs fieldkit with these standard input lines, which must fail; its standard error.
+    pub fn fails_with(&self, args: &[&str], stdin_lines: &[&str]) -> String {
+        let out = self.run_with(args, stdin_lines);
+        assert!(!out.status.success(), "{args:?} should fail");
+        text(&out.stderr)
+    }
+
+    /// Runs fieldkit with the PIN, which must fail; its standard error.
+    pub fn fails(&self, args: &[&str]) -> String {
+        self.fails_with(args, &[PIN])
+    }
+}
