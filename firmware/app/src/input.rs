@@ -12,7 +12,10 @@ use crate::error::SaveError;
 
 /// Tidies the lookup values of each record of a Primero import; refuses the whole import,
 /// naming each bad value by the record's position in the file, when any is unknown.
-pub(crate) fn tidy_import(lookups: &Lookups, records: &[Incoming]) -> Result<Vec<Incoming>, SaveError> {
+pub(crate) fn tidy_import(
+    lookups: &Lookups,
+    records: &[Incoming],
+) -> Result<Vec<Incoming>, SaveError> {
     let mut out = records.to_vec();
     let mut bad = Vec::new();
     for r in &mut out {

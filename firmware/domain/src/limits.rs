@@ -4,30 +4,43 @@
 //!
 //! # Why there are limits: the slow vault of issue 9
 //!
-//! A vault that had once accepted a case with a 50 MB `notes` field later took 376 s to import
-//! 5,000 cases instead of 0.8 s, with 108 reads of 64 MiB each. The cause is how redb stores a
-//! large value, together with the vault's small page cache:
+//! A vault that had once accepted a case with a 50 MB `notes` field (and a 100,000-character
+//! name) later took 376 s to import 5,000 cases instead of 0.8 s, with 108 reads of 64 MiB
+//! each, while a fresh vault holding the same record did not slow. Reproduced with the build
+//! before these limits (strace counting `pread64`; a shared, loaded 2-core machine), importing
+//! 500 Primero cases:
 //!
-//! - redb keeps a value inside the B-tree leaf that holds its key. A leaf holding a 50 MB row
-//!   (the sealed document, 50 MB plus a few bytes) is one page rounded up to the next power of
-//!   two by redb's buddy allocator: a 64 MiB page.
-//! - The vault opens redb with a 32 MiB page cache (`OpenOptions::cache_bytes`). A 64 MiB page
-//!   never fits, so every touch of it is a fresh 64 MiB read from the file.
-//! - Every write transaction that inserts a key into that leaf copies the leaf (redb is
-//!   copy-on-write): it reads the whole 64 MiB page and writes a new one. Record keys are the
-//!   kind byte and the record id, and ids are minted in time order, so every case registered or
-//!   imported after the big one lands in the same, rightmost leaf of `records`: each of the
-//!   import's write transactions (the import itself, then the potential matches it saved, each
-//!   a commit) paid a 64 MiB read, a 64 MiB write and an fsync of it. The same happens in
-//!   `summaries` for the 100,000-character name (a 100 KB summary row is its own leaf page).
-//! - A fresh vault "with the same record" did not slow because its big record had been added
-//!   *after* the cases (or alone): new keys then went to a leaf without it.
+//! | vault | import | reads of 64 MiB |
+//! |---|---|---|
+//! | 3 cases, then the 50 MB case last | 89.1 s | 508 |
+//! | the 50 MB case, then 3 ordinary cases | 1.9 s | 4 |
+//! | 3 cases, then the 100,000-character name last (no big notes) | 1.8 s | 0 |
 //!
-//! Anything that puts a value near or above the cache size in a table that keeps growing at
-//! the same end triggers it: a huge field, many subform entries, a large photo kept inline
-//! instead of as a blob. The limits below keep every record far below one cache's worth
-//! ([`MAX_RECORD_BYTES`] is 1/64 of the 32 MiB cache), so a leaf holding one is an ordinary
-//! small page.
+//! The mechanism, redb's value handling together with the vault's page cache:
+//!
+//! - redb keeps a value inside the B-tree leaf that holds its key. The 50 MB row (the sealed
+//!   document) makes its leaf one page, rounded up by redb's buddy allocator to a power of
+//!   two: 64 MiB (the file grew to 128 MiB).
+//! - The vault opens redb with a 32 MiB page cache (`OpenOptions::cache_bytes`): a 64 MiB page
+//!   never stays cached, so every visit to that leaf reads all 64 MiB from the file again.
+//! - A Primero import first looks each incoming id up in `records` (to patch a record it
+//!   already holds). A lookup of a key that is not there still descends to the leaf where it
+//!   would be. Record keys are the kind byte and the id, and ids are minted in time order, so
+//!   every new id falls after the last key: into the rightmost leaf. When the last record saved
+//!   is the huge one, that leaf is its 64 MiB page, and each of the 500 lookups read it: 502
+//!   reads in a row, then none in the write transaction (the new rows go to a new small leaf).
+//!   The morning's 108 reads for 5,000 cases came from an earlier version of the same lookups.
+//! - Once any ordinary record is saved after the huge one, the rightmost leaf is a small page
+//!   and lookups never touch the big one: that is the "fresh vault" that did not slow. The
+//!   long name was harmless: its summary and term rows are ~100 KB, well inside the cache.
+//!
+//! Anything that makes one row larger than the page cache can trigger it: any huge field,
+//! thousands of subform entries, a photo kept inline instead of as a blob; and not only for
+//! imports (every read that lands in that leaf pays 64 MiB: `get` of a neighbouring record,
+//! `resolve`, a merge). The limits below keep every record far below the cache
+//! ([`MAX_RECORD_BYTES`] is 1/64 of the 32 MiB cache), so a leaf holding one is a small page
+//! that stays cached. Records already stored above the limits are still read; an edit of one
+//! must bring it back within them.
 
 use serde_json::Value;
 

@@ -34,7 +34,9 @@ pub struct Lookups {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LookupsError {
     /// Not JSON, or not Primero's shape.
-    #[error("not a Primero lookups export ({0}): expected [{{\"unique_id\": \"lookup-…\", \"values\": [{{\"id\": …, \"display_text\": …}}]}}]")]
+    #[error(
+        "not a Primero lookups export ({0}): expected [{{\"unique_id\": \"lookup-…\", \"values\": [{{\"id\": …, \"display_text\": …}}]}}]"
+    )]
     Shape(String),
 }
 
@@ -45,12 +47,32 @@ const FIELDS: &[(RecordKind, &str, &str, &str)] = &[
     (RecordKind::Case, "", "displacement_status", DISPLACEMENT),
     (RecordKind::Case, "", "risk_level", RISK),
     (RecordKind::Case, "", "status", CASE_STATUS),
-    (RecordKind::Case, "family_details_section", "relation", RELATION),
-    (RecordKind::Case, "family_details_section", "relation_sex", GENDER),
-    (RecordKind::Case, "family_details_section", "relation_is_alive", ALIVE),
+    (
+        RecordKind::Case,
+        "family_details_section",
+        "relation",
+        RELATION,
+    ),
+    (
+        RecordKind::Case,
+        "family_details_section",
+        "relation_sex",
+        GENDER,
+    ),
+    (
+        RecordKind::Case,
+        "family_details_section",
+        "relation_is_alive",
+        ALIVE,
+    ),
     (RecordKind::TracingRequest, "", "relation", RELATION),
     (RecordKind::TracingRequest, "", "relation_sex", GENDER),
-    (RecordKind::TracingRequest, "tracing_request_subform_section", "sex", GENDER),
+    (
+        RecordKind::TracingRequest,
+        "tracing_request_subform_section",
+        "sex",
+        GENDER,
+    ),
 ];
 
 const GENDER: &str = "lookup-gender";
@@ -78,10 +100,16 @@ const SHIPPED: &[(&str, &[(&str, &str)])] = &[
             ("unaccompanied", "Unaccompanied"),
             ("separated", "Separated"),
             ("caafag", "Associated with armed forces or groups (CAAFAG)"),
-            ("associated_with_armed", "Associated with armed forces or groups"),
+            (
+                "associated_with_armed",
+                "Associated with armed forces or groups",
+            ),
             ("gbv_survivor", "GBV survivor"),
             ("trafficked_smuggled", "Trafficked / smuggled"),
-            ("slavery_sale_abduction", "Slavery / sale / abduction / trafficking"),
+            (
+                "slavery_sale_abduction",
+                "Slavery / sale / abduction / trafficking",
+            ),
             ("child_labour", "Child labour"),
             ("worst_forms_of_child_labor", "Worst forms of child labour"),
             ("hazardous_work", "Hazardous work"),
@@ -90,8 +118,14 @@ const SHIPPED: &[(&str, &[(&str, &str)])] = &[
             ("physical_abuse_violence", "Physical abuse / violence"),
             ("sexual_abuse_violence", "Sexual abuse / violence"),
             ("rape", "Rape"),
-            ("emotional_or_psychological", "Emotional or psychological abuse"),
-            ("physically_or_mentally_abused", "Physically or mentally abused"),
+            (
+                "emotional_or_psychological",
+                "Emotional or psychological abuse",
+            ),
+            (
+                "physically_or_mentally_abused",
+                "Physically or mentally abused",
+            ),
             ("neglect", "Neglect"),
             ("abandonment", "Abandonment"),
             ("sexual_exploitation", "Sexual exploitation"),
@@ -114,7 +148,10 @@ const SHIPPED: &[(&str, &[(&str, &str)])] = &[
             ("in_conflict_with_the_law", "In conflict with the law"),
             ("migrant", "Migrant"),
             ("refugee", "Refugee"),
-            ("living_with_vulnerable_person", "Living with a vulnerable person"),
+            (
+                "living_with_vulnerable_person",
+                "Living with a vulnerable person",
+            ),
             ("other", "Other"),
         ],
     ),
@@ -275,10 +312,16 @@ impl Lookups {
     /// Puts every lookup value of a record of `kind` in its list's form (the id), in place;
     /// refuses unknown values, each with the closest known one suggested. Fields without a
     /// list and values that are not text are left as they are.
-    pub fn tidy(&self, kind: RecordKind, record: &mut Map<String, Value>) -> Result<(), ValidationErrors> {
+    pub fn tidy(
+        &self,
+        kind: RecordKind,
+        record: &mut Map<String, Value>,
+    ) -> Result<(), ValidationErrors> {
         let mut errors = Vec::new();
-        self.each(kind, record, &mut |path, lookup, value| {
-            match self.find(lookup, value) {
+        self.each(
+            kind,
+            record,
+            &mut |path, lookup, value| match self.find(lookup, value) {
                 Ok(id) => {
                     if id != value.as_str() {
                         *value = id.to_string();
@@ -288,8 +331,8 @@ impl Lookups {
                     field: path,
                     message,
                 }),
-            }
-        });
+            },
+        );
         if errors.is_empty() {
             Ok(())
         } else {
@@ -301,7 +344,10 @@ impl Lookups {
     /// arrives by sync, which is never refused).
     pub fn check(&self, kind: RecordKind, record: &Map<String, Value>) -> Vec<FieldError> {
         let mut copy = record.clone();
-        self.tidy(kind, &mut copy).err().map(|e| e.0).unwrap_or_default()
+        self.tidy(kind, &mut copy)
+            .err()
+            .map(|e| e.0)
+            .unwrap_or_default()
     }
 
     fn each(
@@ -359,7 +405,11 @@ impl Lookups {
             Some(best) => format!("`{typed}` is not a known {what}; did you mean `{best}`?"),
             None => {
                 let known: Vec<&str> = list.iter().map(|v| v.id.as_str()).take(12).collect();
-                let more = if list.len() > known.len() { ", …" } else { "" };
+                let more = if list.len() > known.len() {
+                    ", …"
+                } else {
+                    ""
+                };
                 format!(
                     "`{typed}` is not a known {what} (known: {}{more})",
                     known.join(", ")
@@ -370,12 +420,7 @@ impl Lookups {
 }
 
 /// Calls `f` on each text value of a field (one, or each of a list).
-fn strings(
-    path: &str,
-    v: &mut Value,
-    lookup: &str,
-    f: &mut dyn FnMut(String, &str, &mut String),
-) {
+fn strings(path: &str, v: &mut Value, lookup: &str, f: &mut dyn FnMut(String, &str, &mut String)) {
     match v {
         Value::String(s) if !s.trim().is_empty() => f(path.to_string(), lookup, s),
         Value::Array(items) => {
@@ -420,17 +465,26 @@ mod tests {
         let Value::Object(mut o) = v else { panic!() };
         match Lookups::shipped().tidy(kind, &mut o) {
             Ok(()) => Ok(Value::Object(o)),
-            Err(e) => Err(e.0.into_iter().map(|e| format!("{}: {}", e.field, e.message)).collect()),
+            Err(e) => Err(e
+                .0
+                .into_iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect()),
         }
     }
 
     #[test]
     fn a_misspelled_concern_is_refused_with_the_right_spelling_suggested() {
-        let e = tidy(RecordKind::Case, json!({"protection_concerns": ["separated", "unacompanied"]}))
-            .unwrap_err();
+        let e = tidy(
+            RecordKind::Case,
+            json!({"protection_concerns": ["separated", "unacompanied"]}),
+        )
+        .unwrap_err();
         assert_eq!(
             e,
-            ["protection_concerns: `unacompanied` is not a known protection concern; did you mean `unaccompanied`?"]
+            [
+                "protection_concerns: `unacompanied` is not a known protection concern; did you mean `unaccompanied`?"
+            ]
         );
     }
 
@@ -468,10 +522,14 @@ mod tests {
         )
         .unwrap();
         let mut o = json!({"protection_concerns": ["Unaccompanied or separated"]});
-        l.tidy(RecordKind::Case, o.as_object_mut().unwrap()).unwrap();
+        l.tidy(RecordKind::Case, o.as_object_mut().unwrap())
+            .unwrap();
         assert_eq!(o["protection_concerns"][0], "uasc");
         let mut o = json!({"protection_concerns": ["unaccompanied"]});
-        assert!(l.tidy(RecordKind::Case, o.as_object_mut().unwrap()).is_err());
+        assert!(
+            l.tidy(RecordKind::Case, o.as_object_mut().unwrap())
+                .is_err()
+        );
         assert!(Lookups::from_primero_json("[1]").is_err());
     }
 }

@@ -8,62 +8,23 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-const PIN: &str = "482915";
+mod common;
 
-struct Kit {
-    root: tempfile::TempDir,
+use common::{Kit, PIN, text};
+
+/// What these tests do besides the shared harness.
+trait FilesKit {
+    /// Where exports go.
+    fn out(&self) -> PathBuf;
+    fn export_primero(&self, to: &Path);
+    fn add_case(&self);
 }
 
-impl Kit {
-    /// A kit whose data directory does not exist yet, so `init` makes it.
-    fn new() -> Kit {
-        let k = Kit {
-            root: tempfile::tempdir().unwrap(),
-        };
-        std::fs::create_dir(k.out()).unwrap();
-        let out = k.run(&["init", "--user", "amina"], &[PIN]);
-        assert!(out.status.success(), "{}", stderr(&out));
-        k
-    }
-
-    fn data(&self) -> PathBuf {
-        self.root.path().join("kit-data")
-    }
-
+impl FilesKit for Kit {
     fn out(&self) -> PathBuf {
-        self.root.path().join("out")
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_fieldkit"));
-        c.arg("--data-dir")
-            .arg(self.data())
-            .args(["--user", "amina", "--pin-stdin"])
-            .args(args)
-            .env("TMPDIR", self.root.path())
-            .env_remove("FIELDKIT_CONFIG");
-        c
-    }
-
-    fn run(&self, args: &[&str], stdin_lines: &[&str]) -> Output {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        for l in stdin_lines {
-            writeln!(stdin, "{l}").unwrap();
-        }
-        drop(stdin);
-        child.wait_with_output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) {
-        let out = self.run(args, &[PIN]);
-        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        let out = self.root().join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        out
     }
 
     fn export_primero(&self, to: &Path) {
@@ -91,7 +52,7 @@ impl Kit {
 }
 
 fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    text(&o.stderr)
 }
 
 fn mode(p: &Path) -> u32 {
@@ -111,7 +72,7 @@ fn walk(dir: &Path, out: &mut Vec<(PathBuf, u32)>) {
 
 #[test]
 fn nothing_the_vault_or_an_export_writes_is_readable_by_others() {
-    let kit = Kit::new();
+    let kit = Kit::in_new_directory();
     kit.add_case();
     let plain = kit.out().join("cases.json");
     let bundle = kit.out().join("backup.fkb");
@@ -131,9 +92,9 @@ fn nothing_the_vault_or_an_export_writes_is_readable_by_others() {
 
 #[test]
 fn an_export_never_writes_through_a_planted_link() {
-    let kit = Kit::new();
+    let kit = Kit::in_new_directory();
     kit.add_case();
-    let victim = kit.root.path().join("victim");
+    let victim = kit.root().join("victim");
     std::fs::write(&victim, b"precious").unwrap();
     let to = kit.out().join("cases.json");
     // Links under the names an attacker could predict: the old temporary name and the target.
@@ -153,14 +114,14 @@ fn an_export_never_writes_through_a_planted_link() {
 
 #[test]
 fn a_failed_export_leaves_no_temporary_file() {
-    let kit = Kit::new();
+    let kit = Kit::in_new_directory();
     kit.add_case();
     // The target is a directory that is not empty: the final rename fails.
     let to = kit.out().join("taken");
     std::fs::create_dir(&to).unwrap();
     std::fs::write(to.join("keep"), b"x").unwrap();
     for format in ["primero", "bundle"] {
-        let out = kit.run(
+        let out = kit.run_with(
             &["export", "--format", format, "--to", to.to_str().unwrap()],
             &[PIN],
         );
@@ -175,10 +136,11 @@ fn a_failed_export_leaves_no_temporary_file() {
 
 #[test]
 fn a_running_fieldkit_cannot_dump_core() {
-    let kit = Kit::new();
+    let kit = Kit::in_new_directory();
     // Waits for its PIN on standard input: look at it meanwhile.
     let mut child = kit
-        .command(&["case", "list"])
+        .command()
+        .args(["--pin-stdin", "case", "list"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -212,9 +174,9 @@ fn a_running_fieldkit_cannot_dump_core() {
 fn pins_on_standard_input_are_read_one_line_each() {
     // Two secrets on two lines (the PIN to sign in, the new PIN): read without a buffer, each
     // read takes exactly its own line and leaves the next.
-    let kit = Kit::new();
-    let out = kit.run(&["caseworker", "passwd", "amina"], &[PIN, "730164"]);
+    let kit = Kit::in_new_directory();
+    let out = kit.run_with(&["caseworker", "passwd", "amina"], &[PIN, "730164"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = kit.run(&["case", "list"], &["730164"]);
+    let out = kit.run_with(&["case", "list"], &["730164"]);
     assert!(out.status.success(), "{}", stderr(&out));
 }

@@ -22,7 +22,15 @@ fn a_misspelled_concern_is_refused_on_every_path_with_the_right_one_suggested() 
     let kit = Kit::new();
     // Flags.
     let err = kit.fails(&[
-        "case", "add", "--name", "Amina", "--sex", "female", "--age", "8", "--concern",
+        "case",
+        "add",
+        "--name",
+        "Amina",
+        "--sex",
+        "female",
+        "--age",
+        "8",
+        "--concern",
         "unacompanied",
     ]);
     assert!(
@@ -63,7 +71,10 @@ fn a_misspelled_concern_is_refused_on_every_path_with_the_right_one_suggested() 
     assert!(err.contains("did you mean `trafficked_smuggled`"), "{err}");
     // Only the good registration is there.
     assert_eq!(
-        kit.json(&["case", "list", "--json"]).as_array().unwrap().len(),
+        kit.json(&["case", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
         1
     );
 }
@@ -72,11 +83,23 @@ fn a_misspelled_concern_is_refused_on_every_path_with_the_right_one_suggested() 
 fn the_letters_lists_show_are_accepted_and_saved_as_the_lists_ids() {
     let kit = Kit::new();
     let saved = kit.json(&[
-        "case", "add", "--name", "Omar", "--sex", "M", "--age", "7", "--concern",
-        "Unaccompanied", "--json",
+        "case",
+        "add",
+        "--name",
+        "Omar",
+        "--sex",
+        "M",
+        "--age",
+        "7",
+        "--concern",
+        "Unaccompanied",
+        "--json",
     ]);
     assert_eq!(saved["data"]["sex"], "male");
-    assert_eq!(saved["data"]["protection_concerns"], json!(["unaccompanied"]));
+    assert_eq!(
+        saved["data"]["protection_concerns"],
+        json!(["unaccompanied"])
+    );
     // Spelled right (in any case), the concern raises the urgent alert.
     assert_eq!(saved["urgent_alert"]["case_id"], saved["id"]);
     let list = kit.ok(&["case", "list"]);
@@ -102,11 +125,28 @@ fn a_configured_lookup_list_replaces_the_shipped_one() {
         kit.run(&all)
     };
     let out = with_config(&[
-        "case", "add", "--name", "Omar", "--sex", "male", "--age", "7", "--concern", "uasc",
+        "case",
+        "add",
+        "--name",
+        "Omar",
+        "--sex",
+        "male",
+        "--age",
+        "7",
+        "--concern",
+        "uasc",
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = with_config(&[
-        "case", "add", "--name", "Ali", "--sex", "male", "--age", "7", "--concern",
+        "case",
+        "add",
+        "--name",
+        "Ali",
+        "--sex",
+        "male",
+        "--age",
+        "7",
+        "--concern",
         "unaccompanied",
     ]);
     assert!(!out.status.success());
@@ -205,8 +245,10 @@ fn control_characters_are_never_printed_raw() {
     let kit = Kit::new();
     let cases = kit.file(
         "cases.json",
-        &primero(&json!([{"data": {"name": "Amina\u{1b}[31m Yusuf", "sex": "female", "age": 9,
-            "consent_for_tracing": true}}])),
+        &primero(
+            &json!([{"data": {"name": "Amina\u{1b}[31m Yusuf", "sex": "female", "age": 9,
+            "consent_for_tracing": true}}]),
+        ),
     );
     let requests = kit.file(
         "requests.json",
@@ -281,7 +323,10 @@ fn lists_have_a_header_and_say_how_many_there_are() {
     }
     let page = kit.ok(&["case", "list", "--limit", "2"]);
     let lines: Vec<&str> = page.lines().collect();
-    assert!(lines[0].starts_with("ID  ") && lines[0].contains("NAME"), "{page}");
+    assert!(
+        lines[0].starts_with("ID  ") && lines[0].contains("NAME"),
+        "{page}"
+    );
     assert_eq!(lines.len(), 4, "{page}");
     assert!(lines[3].starts_with("showing 2 of 3"), "{page}");
     let all = kit.ok(&["case", "list"]);
@@ -310,24 +355,38 @@ fn messages_count_in_the_singular_too() {
 #[test]
 fn plaintext_exports_warn_on_standard_output_and_over_an_existing_file() {
     let kit = Kit::new();
-    kit.ok(&["case", "add", "--name", "Omar", "--sex", "male", "--age", "5"]);
+    kit.ok(&[
+        "case", "add", "--name", "Omar", "--sex", "male", "--age", "5",
+    ]);
     let out = kit.run(&["export", "--format", "primero", "--to", "-"]);
     assert!(out.status.success());
     let err = text(&out.stderr);
-    assert!(
-        err.contains("IN THE CLEAR to standard output"),
-        "{err}"
-    );
+    assert!(err.contains("IN THE CLEAR to standard output"), "{err}");
     let to = kit.tmp().join("export.json");
-    let first = kit.run(&["export", "--format", "primero", "--to", to.to_str().unwrap()]);
+    let first = kit.run(&[
+        "export",
+        "--format",
+        "primero",
+        "--to",
+        to.to_str().unwrap(),
+    ]);
     assert!(!text(&first.stderr).contains("exists"));
-    let again = kit.run(&["export", "--format", "primero", "--to", to.to_str().unwrap()]);
+    let again = kit.run(&[
+        "export",
+        "--format",
+        "primero",
+        "--to",
+        to.to_str().unwrap(),
+    ]);
     assert!(again.status.success());
     let err = text(&again.stderr);
     assert!(err.contains("exists") && err.contains("replaced"), "{err}");
     let bundle = kit.tmp().join("backup.fkb");
     kit.ok(&["export", "--to", bundle.to_str().unwrap()]);
-    let err = text(&kit.run(&["export", "--to", bundle.to_str().unwrap()]).stderr);
+    let err = text(
+        &kit.run(&["export", "--to", bundle.to_str().unwrap()])
+            .stderr,
+    );
     assert!(err.contains("replaced"), "{err}");
 }
 
@@ -340,22 +399,36 @@ fn case_list_is_in_registration_order_and_its_short_ids_open_cases() {
     // Imported with an id that sorts after every id minted today, registered years ago.
     let file = kit.file(
         "cases.json",
-        &primero(&json!([{"data": {"id": "ffffffff-0000-7000-8000-000000000001",
-            "name": "Older", "sex": "female", "age": 9, "registration_date": "2019-05-01"}}])),
+        &primero(
+            &json!([{"data": {"id": "ffffffff-0000-7000-8000-000000000001",
+            "name": "Older", "sex": "female", "age": 9, "registration_date": "2019-05-01"}}]),
+        ),
     );
     kit.ok(&["import", file.to_str().unwrap()]);
     let list = kit.ok(&["case", "list"]);
     let rows: Vec<&str> = list.lines().skip(1).take(2).collect();
-    assert!(rows[0].contains("Older") && rows[1].contains("Newer"), "{list}");
+    assert!(
+        rows[0].contains("Older") && rows[1].contains("Newer"),
+        "{list}"
+    );
     // The short id the list prints is what `show` (and every command taking an id) takes.
     for row in rows {
         let short = row.split_whitespace().next().unwrap();
         assert_eq!(short.len(), 8, "{row}");
         let shown = kit.json(&["case", "show", short, "--json"]);
-        assert!(shown["data"]["id"].as_str().unwrap().replace('-', "").ends_with(short));
+        assert!(
+            shown["data"]["id"]
+                .as_str()
+                .unwrap()
+                .replace('-', "")
+                .ends_with(short)
+        );
     }
     let help = kit.ok(&["case", "show", "--help"]);
-    assert!(help.contains("short id (the last 8 hex digits lists print)"), "{help}");
+    assert!(
+        help.contains("short id (the last 8 hex digits lists print)"),
+        "{help}"
+    );
 }
 
 #[test]
@@ -374,12 +447,7 @@ fn case_add_json_prints_the_saved_record() {
 
 #[test]
 fn explain_adds_each_fields_evidence() {
-    let data = |f: &str| {
-        format!(
-            "{}/../../tests/data/trace/{f}",
-            env!("CARGO_MANIFEST_DIR")
-        )
-    };
+    let data = |f: &str| format!("{}/../../tests/data/trace/{f}", env!("CARGO_MANIFEST_DIR"));
     let run = |explain: bool| {
         let mut c = Command::new(bin());
         c.args(["--log", "warn", "trace", "match", "--cases"])
@@ -398,7 +466,10 @@ fn explain_adds_each_fields_evidence() {
     let (plain, explained) = (run(false), run(true));
     assert!(plain.contains("likely"), "{plain}");
     assert!(!plain.contains("(same name)"), "{plain}");
-    assert!(plain.contains("--explain shows each field's evidence"), "{plain}");
+    assert!(
+        plain.contains("--explain shows each field's evidence"),
+        "{plain}"
+    );
     assert!(explained.contains("(same name)"), "{explained}");
     assert!(explained.lines().count() > plain.lines().count());
 }
@@ -425,11 +496,19 @@ fn trace_eval_shows_progress_on_a_terminal_only() {
         .env_remove("FIELDKIT_CONFIG");
     let out = piped.output().unwrap();
     assert!(out.status.success());
-    assert!(!text(&out.stderr).contains("generating"), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("generating"),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(!text(&out.stdout).contains("generating"));
     // --json on a terminal: quiet too.
     let json = Command::new("script")
-        .args(["-qec", &format!("{} --log warn {args} --json", bin()), "/dev/null"])
+        .args([
+            "-qec",
+            &format!("{} --log warn {args} --json", bin()),
+            "/dev/null",
+        ])
         .env_remove("FIELDKIT_CONFIG")
         .output()
         .unwrap();

@@ -3,30 +3,11 @@
 //! removed caseworker can no longer sign in.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-const PIN: &str = "482915";
+mod common;
 
-fn run(data: &std::path::Path, user: &str, args: &[&str], stdin_lines: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fieldkit"))
-        .arg("--data-dir")
-        .arg(data)
-        .args(["--user", user, "--pin-stdin"])
-        .args(args)
-        .env_remove("FIELDKIT_CONFIG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    for l in stdin_lines {
-        writeln!(stdin, "{l}").unwrap();
-    }
-    drop(stdin);
-    child.wait_with_output().unwrap()
-}
+use common::{Kit, PIN};
 
 fn ok(out: &Output) -> String {
     assert!(
@@ -39,9 +20,9 @@ fn ok(out: &Output) -> String {
 
 #[test]
 fn the_recovery_key_sets_a_new_pin_and_removed_caseworkers_are_gone() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path();
-    let init = ok(&run(data, "amina", &["init"], &[PIN]));
+    let kit = Kit::empty("warn");
+    let run = |user: &str, args: &[&str], stdin: &[&str]| kit.run_as(user, args, stdin);
+    let init = ok(&run("amina", &["init"], &[PIN]));
     let words = init
         .lines()
         .map(str::trim)
@@ -49,20 +30,15 @@ fn the_recovery_key_sets_a_new_pin_and_removed_caseworkers_are_gone() {
         .expect("the recovery key is printed")
         .to_string();
     ok(&run(
-        data,
         "amina",
         &["caseworker", "add", "yusuf"],
         &[PIN, "731905"],
     ));
     // Amina forgot her PIN: the recovery key gives her a new one.
-    let out = ok(&run(data, "amina", &["recover"], &[&words, "640271"]));
+    let out = ok(&run("amina", &["recover"], &[&words, "640271"]));
     assert!(out.contains("PIN set for amina"), "{out}");
-    assert!(
-        !run(data, "amina", &["case", "list"], &[PIN])
-            .status
-            .success()
-    );
-    ok(&run(data, "amina", &["case", "list"], &["640271"]));
+    assert!(!run("amina", &["case", "list"], &[PIN]).status.success());
+    ok(&run("amina", &["case", "list"], &["640271"]));
     // A wrong recovery key opens nothing.
     let mut wrong = words.clone();
     wrong.replace_range(
@@ -74,24 +50,22 @@ fn the_recovery_key_sets_a_new_pin_and_removed_caseworkers_are_gone() {
         },
     );
     assert!(
-        !run(data, "amina", &["recover"], &[&wrong, "640271"])
+        !run("amina", &["recover"], &[&wrong, "640271"])
             .status
             .success()
     );
     // Yusuf is removed; his PIN no longer signs in.
     ok(&run(
-        data,
         "amina",
         &["caseworker", "remove", "yusuf"],
         &["640271"],
     ));
     assert!(
-        !run(data, "yusuf", &["case", "list"], &["731905"])
+        !run("yusuf", &["case", "list"], &["731905"])
             .status
             .success()
     );
     let list = ok(&run(
-        data,
         "amina",
         &["caseworker", "list", "--json"],
         &["640271"],

@@ -355,18 +355,16 @@ fn a_negative_age_and_an_impossible_date_get_plain_answers() {
     assert!(!out.status.success());
     assert!(!err.contains("unexpected argument"), "{err}");
     assert!(err.contains("age"), "{err}");
-    let out = kit.run(
-        &[
-            "case",
-            "add",
-            "--name",
-            "Ali",
-            "--sex",
-            "male",
-            "--dob",
-            "2015-02-30",
-        ],
-    );
+    let out = kit.run(&[
+        "case",
+        "add",
+        "--name",
+        "Ali",
+        "--sex",
+        "male",
+        "--dob",
+        "2015-02-30",
+    ]);
     let err = text(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("does not exist"), "{err}");

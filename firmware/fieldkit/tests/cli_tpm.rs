@@ -9,47 +9,40 @@ use std::process::{Command, Output, Stdio};
 
 use fieldkit_tpm::swtpm::Swtpm;
 
-const PIN: &str = "482915";
 const WRONG: &str = "730164";
 
-struct Kit {
-    root: tempfile::TempDir,
+mod common;
+
+use common::{Kit, PIN, text};
+
+/// A vault in a new directory under one configuration per call.
+trait TpmKit {
+    /// A configuration naming `tpm` (or software mode), with the vault's own delays out of
+    /// the way so that only the TPM meters guesses.
+    fn configure(&self, name: &str, hardware: &str, tcti: &str) -> PathBuf;
+    fn run_cfg(&self, config: &Path, args: &[&str], stdin_lines: &[&str]) -> Output;
+    fn ok_cfg(&self, config: &Path, args: &[&str], stdin: &[&str]) -> String;
+    fn fails_cfg(&self, config: &Path, args: &[&str], stdin: &[&str]) -> String;
+    fn vault(&self) -> PathBuf;
 }
 
-impl Kit {
-    fn new() -> Kit {
-        Kit {
-            root: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn data(&self) -> PathBuf {
-        self.root.path().join("kit-data")
-    }
-
-    /// A configuration naming `tpm` (or software mode), with the vault's own delays out of the
-    /// way so that only the TPM meters guesses.
+impl TpmKit for Kit {
     fn configure(&self, name: &str, hardware: &str, tcti: &str) -> PathBuf {
-        let p = self.root.path().join(name);
-        std::fs::write(
-            &p,
-            format!(
+        self.file(
+            name,
+            &format!(
                 "[security]\nhardware = \"{hardware}\"\ntpm_tcti = \"{tcti}\"\nfree_attempts = 50\n"
             ),
         )
-        .unwrap();
-        p
     }
 
-    fn run(&self, config: &Path, args: &[&str], stdin_lines: &[&str]) -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_fieldkit"))
+    fn run_cfg(&self, config: &Path, args: &[&str], stdin_lines: &[&str]) -> Output {
+        let mut child = self
+            .command()
             .arg("--config")
             .arg(config)
-            .arg("--data-dir")
-            .arg(self.data())
-            .args(["--user", "amina", "--pin-stdin"])
+            .arg("--pin-stdin")
             .args(args)
-            .env("TMPDIR", self.root.path())
             .env("TSS2_LOG", "all+none")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -64,14 +57,14 @@ impl Kit {
         child.wait_with_output().unwrap()
     }
 
-    fn ok(&self, config: &Path, args: &[&str], stdin: &[&str]) -> String {
-        let out = self.run(config, args, stdin);
+    fn ok_cfg(&self, config: &Path, args: &[&str], stdin: &[&str]) -> String {
+        let out = self.run_cfg(config, args, stdin);
         assert!(out.status.success(), "{args:?}: {}", err(&out));
-        String::from_utf8_lossy(&out.stdout).into_owned() + &err(&out)
+        text(&out.stdout) + &err(&out)
     }
 
-    fn fails(&self, config: &Path, args: &[&str], stdin: &[&str]) -> String {
-        let out = self.run(config, args, stdin);
+    fn fails_cfg(&self, config: &Path, args: &[&str], stdin: &[&str]) -> String {
+        let out = self.run_cfg(config, args, stdin);
         assert!(!out.status.success(), "{args:?} should fail: {}", err(&out));
         err(&out)
     }
@@ -82,7 +75,7 @@ impl Kit {
 }
 
 fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    text(&o.stderr)
 }
 
 const ADD: &[&str] = &[
@@ -98,71 +91,71 @@ const ADD: &[&str] = &[
 
 #[test]
 fn init_seals_the_slots_in_the_tpm_and_a_copied_file_does_not_open_elsewhere() {
-    let kit = Kit::new();
+    let kit = Kit::empty("warn");
     let tpm = Swtpm::start().unwrap();
     let cfg = kit.configure("kit.toml", "tpm2", &tpm.tcti());
-    let said = kit.ok(&cfg, &["init", "--user", "amina"], &[PIN]);
+    let said = kit.ok_cfg(&cfg, &["init"], &[PIN]);
     assert!(said.contains("sealed in the TPM"), "{said}");
     assert!(!said.contains("SOFTWARE MODE"), "{said}");
-    kit.ok(&cfg, ADD, &[PIN]);
-    kit.ok(&cfg, &["case", "list"], &[PIN]);
+    kit.ok_cfg(&cfg, ADD, &[PIN]);
+    kit.ok_cfg(&cfg, &["case", "list"], &[PIN]);
 
     // The file, copied to another machine with its own (fresh) TPM, does not open, even with
     // the right PIN.
-    let thief = Kit::new();
+    let thief = Kit::empty("warn");
     std::fs::create_dir_all(thief.data()).unwrap();
     std::fs::copy(kit.vault(), thief.vault()).unwrap();
     let other = Swtpm::start().unwrap();
     let thief_cfg = thief.configure("thief.toml", "tpm2", &other.tcti());
-    let said = thief.fails(&thief_cfg, &["case", "list"], &[PIN]);
+    let said = thief.fails_cfg(&thief_cfg, &["case", "list"], &[PIN]);
     assert!(said.contains("another TPM"), "{said}");
     // Nor in software mode.
     let soft = thief.configure("soft.toml", "software", "device:/dev/tpmrm0");
-    let said = thief.fails(&soft, &["case", "list"], &[PIN]);
+    let said = thief.fails_cfg(&soft, &["case", "list"], &[PIN]);
     assert!(said.to_lowercase().contains("tpm"), "{said}");
 }
 
 #[test]
 fn wrong_pins_hit_the_tpm_lockout() {
-    let kit = Kit::new();
+    let kit = Kit::empty("warn");
     let tpm = Swtpm::start().unwrap();
     let cfg = kit.configure("kit.toml", "tpm2", &tpm.tcti());
-    kit.ok(&cfg, &["init", "--user", "amina"], &[PIN]);
+    kit.ok_cfg(&cfg, &["init"], &[PIN]);
     let max = tpm.tpm().unwrap().da_status().unwrap().max_tries;
     for _ in 0..max {
-        kit.fails(&cfg, &["case", "list"], &[WRONG]);
+        kit.fails_cfg(&cfg, &["case", "list"], &[WRONG]);
     }
     let da = tpm.tpm().unwrap().da_status().unwrap();
     assert!(da.in_lockout(), "{da:?}");
     // The TPM now refuses the right PIN too, whatever the vault file says.
-    let said = kit.fails(&cfg, &["case", "list"], &[PIN]);
+    let said = kit.fails_cfg(&cfg, &["case", "list"], &[PIN]);
     assert!(said.contains("locked"), "{said}");
 }
 
 #[test]
 fn an_older_copy_of_the_vault_file_is_refused() {
-    let kit = Kit::new();
+    let kit = Kit::empty("warn");
     let tpm = Swtpm::start().unwrap();
     let cfg = kit.configure("kit.toml", "tpm2", &tpm.tcti());
-    kit.ok(&cfg, &["init", "--user", "amina"], &[PIN]);
-    let old = kit.root.path().join("vault.old");
+    kit.ok_cfg(&cfg, &["init"], &[PIN]);
+    let old = kit.root().join("vault.old");
     std::fs::copy(kit.vault(), &old).unwrap();
-    kit.ok(&cfg, ADD, &[PIN]);
+    kit.ok_cfg(&cfg, ADD, &[PIN]);
     std::fs::copy(&old, kit.vault()).unwrap();
-    let said = kit.fails(&cfg, &["case", "list"], &[PIN]);
+    let said = kit.fails_cfg(&cfg, &["case", "list"], &[PIN]);
     assert!(said.contains("older"), "{said}");
 }
 
 #[test]
 fn init_without_a_tpm_says_so_loudly() {
-    let kit = Kit::new();
+    let kit = Kit::empty("warn");
     let cfg = kit.configure("kit.toml", "auto", "device:/nonexistent/tpmrm0");
-    let said = kit.ok(&cfg, &["init", "--user", "amina"], &[PIN]);
+    let said = kit.ok_cfg(&cfg, &["init"], &[PIN]);
     assert!(said.contains("NO TPM: SOFTWARE MODE"), "{said}");
-    kit.ok(&cfg, &["case", "list"], &[PIN]);
+    kit.ok_cfg(&cfg, &["case", "list"], &[PIN]);
     // A configuration that insists on the TPM refuses to provision without one.
-    let other = Kit::new();
+    let other = Kit::empty("warn");
     let strict = other.configure("kit.toml", "tpm2", "device:/nonexistent/tpmrm0");
-    let said = other.fails(&strict, &["init", "--user", "amina"], &[PIN]);
+    let said = other.fails_cfg(&strict, &["init"], &[PIN]);
     assert!(said.contains("does not answer"), "{said}");
 }

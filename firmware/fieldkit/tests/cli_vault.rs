@@ -2,86 +2,15 @@
 //! tracing requests, search, export/import, audit; and the bad inputs that must fail clearly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
-const PIN: &str = "482915";
+mod common;
 
-struct Kit {
-    dir: tempfile::TempDir,
-    tmp: tempfile::TempDir,
-}
-
-impl Kit {
-    fn new() -> Kit {
-        let k = Kit {
-            dir: tempfile::tempdir().unwrap(),
-            tmp: tempfile::tempdir().unwrap(),
-        };
-        let out = k.run_as(
-            &["init", "--user", "amina", "--display-name", "Amina K."],
-            &[PIN],
-        );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        k
-    }
-
-    fn data(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// Runs fieldkit with secrets on stdin, everything logged at trace level, temporary files
-    /// confined to a directory of ours.
-    fn run_as(&self, args: &[&str], stdin_lines: &[&str]) -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_fieldkit"))
-            .arg("--data-dir")
-            .arg(self.data())
-            .args(["--user", "amina", "--pin-stdin", "--log", "trace"])
-            .args(args)
-            .env("TMPDIR", self.tmp.path())
-            .env_remove("FIELDKIT_CONFIG")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        for l in stdin_lines {
-            writeln!(stdin, "{l}").unwrap();
-        }
-        drop(stdin);
-        child.wait_with_output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run_as(args, &[PIN]);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn fails(&self, args: &[&str], stdin: &[&str]) -> String {
-        let out = self.run_as(args, stdin);
-        assert!(!out.status.success(), "{args:?} should fail");
-        String::from_utf8(out.stderr).unwrap()
-    }
-}
-
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
-}
+use common::{Kit, PIN, json};
 
 #[test]
 fn register_search_edit_and_show_a_case() {
-    let k = Kit::new();
+    let k = Kit::logging("trace");
     let added = json(&k.ok(&[
         "case",
         "add",
@@ -143,8 +72,8 @@ fn register_search_edit_and_show_a_case() {
 
 #[test]
 fn tracing_requests_and_fields_from_a_primero_file() {
-    let k = Kit::new();
-    let file = k.tmp.path().join("tr.json");
+    let k = Kit::logging("trace");
+    let file = k.tmp().join("tr.json");
     std::fs::write(
         &file,
         r#"{"data": {"relation_name": "Halima Yusuf", "relation": "mother",
@@ -171,7 +100,7 @@ fn tracing_requests_and_fields_from_a_primero_file() {
 
 #[test]
 fn primero_export_and_import_round_trip() {
-    let k = Kit::new();
+    let k = Kit::logging("trace");
     k.ok(&[
         "case",
         "add",
@@ -190,8 +119,8 @@ fn primero_export_and_import_round_trip() {
     assert_eq!(exported[0]["data"]["name"], "Amina Yusuf");
     assert_eq!(exported[0]["data"]["ration_card_no"], "RC-17");
 
-    let other = Kit::new();
-    let file = other.tmp.path().join("cases.json");
+    let other = Kit::logging("trace");
+    let file = other.tmp().join("cases.json");
     std::fs::write(&file, serde_json::to_string(&exported).unwrap()).unwrap();
     let out = other.ok(&["import", file.to_str().unwrap(), "--kind", "case"]);
     assert!(out.contains("1 new or changed"), "{out}");
@@ -204,7 +133,7 @@ fn primero_export_and_import_round_trip() {
 
 #[test]
 fn bundles_open_only_in_their_own_vault() {
-    let k = Kit::new();
+    let k = Kit::logging("trace");
     k.ok(&[
         "case",
         "add",
@@ -215,16 +144,16 @@ fn bundles_open_only_in_their_own_vault() {
         "--age",
         "9",
     ]);
-    let bundle = k.tmp.path().join("backup.fkb");
+    let bundle = k.tmp().join("backup.fkb");
     k.ok(&["export", "--to", bundle.to_str().unwrap()]);
-    let other = Kit::new();
-    let err = other.fails(&["import", bundle.to_str().unwrap()], &[PIN]);
+    let other = Kit::logging("trace");
+    let err = other.fails_with(&["import", bundle.to_str().unwrap()], &[PIN]);
     assert!(err.contains("sealed for vault"), "{err}");
     let mut bytes = std::fs::read(&bundle).unwrap();
     let n = bytes.len();
     bytes[n - 5] ^= 0x20;
     std::fs::write(&bundle, &bytes).unwrap();
-    let err = k.fails(&["import", bundle.to_str().unwrap()], &[PIN]);
+    let err = k.fails_with(&["import", bundle.to_str().unwrap()], &[PIN]);
     assert!(
         err.contains("damaged") || err.contains("authentication"),
         "{err}"
@@ -233,19 +162,19 @@ fn bundles_open_only_in_their_own_vault() {
 
 #[test]
 fn bad_input_fails_clearly() {
-    let k = Kit::new();
-    let err = k.fails(&["case", "list"], &["000000"]);
+    let k = Kit::logging("trace");
+    let err = k.fails_with(&["case", "list"], &["000000"]);
     assert!(err.contains("wrong caseworker name or PIN"), "{err}");
-    let err = k.fails(&["case", "add", "--name", "X", "--sex", "F"], &[PIN]);
-    assert!(err.contains("unknown variant `F`"), "{err}");
-    let err = k.fails(
+    let err = k.fails_with(&["case", "add", "--name", "X", "--sex", "X"], &[PIN]);
+    assert!(err.contains("sex: `X` is not a known sex"), "{err}");
+    let err = k.fails_with(
         &[
             "case", "add", "--name", "X", "--sex", "female", "--age", "30",
         ],
         &[PIN],
     );
     assert!(err.contains("outside 0–17"), "{err}");
-    let err = k.fails(
+    let err = k.fails_with(
         &[
             "case",
             "add",
@@ -260,15 +189,15 @@ fn bad_input_fails_clearly() {
         &[PIN],
     );
     assert!(err.contains("in the future"), "{err}");
-    let bad = k.tmp.path().join("bad.json");
+    let bad = k.tmp().join("bad.json");
     std::fs::write(
         &bad,
         "[{\"data\": {\"name\": \"A\", \"sex\": \"female\", \"age\": \"nine\"}}]",
     )
     .unwrap();
-    let err = k.fails(&["import", bad.to_str().unwrap()], &[PIN]);
+    let err = k.fails_with(&["import", bad.to_str().unwrap()], &[PIN]);
     assert!(err.contains("record 1: age:"), "{err}");
-    let err = k.fails(&["case", "list"], &[]);
+    let err = k.fails_with(&["case", "list"], &[]);
     assert!(err.contains("standard input ended"), "{err}");
     let empty = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_fieldkit"))
@@ -289,8 +218,8 @@ fn bad_input_fails_clearly() {
 
 #[test]
 fn caseworkers_are_added_and_pins_changed() {
-    let k = Kit::new();
-    let out = k.run_as(
+    let k = Kit::logging("trace");
+    let out = k.run_with(
         &["caseworker", "add", "yusuf", "--display-name", "Yusuf"],
         &[PIN, "731905"],
     );
@@ -301,11 +230,11 @@ fn caseworkers_are_added_and_pins_changed() {
     );
     let list = json(&k.ok(&["caseworker", "list", "--json"]));
     assert_eq!(list.as_array().unwrap().len(), 2);
-    let out = k.run_as(&["caseworker", "passwd"], &[PIN, "112358"]);
+    let out = k.run_with(&["caseworker", "passwd"], &[PIN, "112358"]);
     assert!(out.status.success());
-    let err = k.fails(&["case", "list"], &[PIN]);
+    let err = k.fails_with(&["case", "list"], &[PIN]);
     assert!(err.contains("wrong"), "{err}");
-    let out = k.run_as(&["case", "list"], &["112358"]);
+    let out = k.run_with(&["case", "list"], &["112358"]);
     assert!(out.status.success());
 }
 
@@ -314,7 +243,7 @@ fn caseworkers_are_added_and_pins_changed() {
 #[test]
 fn no_plaintext_name_reaches_disk_or_logs() {
     let marker = "Zqvorbalixt Quenmarrow";
-    let k = Kit::new();
+    let k = Kit::logging("trace");
     let mut logs = Vec::new();
     for args in [
         vec![
@@ -342,7 +271,7 @@ fn no_plaintext_name_reaches_disk_or_logs() {
         vec!["audit", "verify"],
         vec!["export", "--to", "BUNDLE"],
     ] {
-        let bundle = k.tmp.path().join("out.fkb");
+        let bundle = k.tmp().join("out.fkb");
         let args: Vec<&str> = args
             .iter()
             .map(|a| {
@@ -353,7 +282,7 @@ fn no_plaintext_name_reaches_disk_or_logs() {
                 }
             })
             .collect();
-        let out = k.run_as(&args, &[PIN]);
+        let out = k.run_with(&args, &[PIN]);
         assert!(
             out.status.success(),
             "{args:?}: {}",
@@ -389,7 +318,7 @@ fn no_plaintext_name_reaches_disk_or_logs() {
         "the index derives too few terms to check: {patterns:?}"
     );
     let mut files = 0;
-    for dir in [k.data(), k.tmp.path()] {
+    for dir in [k.data(), k.tmp()] {
         for entry in walk(dir) {
             let bytes = std::fs::read(&entry).unwrap();
             files += 1;
@@ -420,7 +349,7 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn a_new_registration_is_triaged_and_matched_at_once() {
-    let k = Kit::new();
+    let k = Kit::logging("trace");
     k.ok(&[
         "tracing",
         "add",

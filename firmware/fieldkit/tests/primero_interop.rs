@@ -3,68 +3,23 @@
 //! kind or with bad records are refused with every problem named.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
-
 use serde_json::{Value, json};
 
-const PIN: &str = "482915";
 const ID: &str = "0190f5a2-2222-7000-8000-000000000001";
 
-struct Kit {
-    dir: tempfile::TempDir,
+mod common;
+
+use common::Kit;
+
+/// Primero files in and out of the test vault.
+trait Interop {
+    fn import(&self, name: &str, content: &Value, kind: &str) -> String;
+    fn export(&self, kind: &str) -> Value;
 }
 
-impl Kit {
-    fn new() -> Kit {
-        let k = Kit {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        let out = k.run(&["init", "--user", "amina", "--display-name", "Amina K."]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        k
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_fieldkit"))
-            .arg("--data-dir")
-            .arg(self.dir.path())
-            .args(["--user", "amina", "--pin-stdin"])
-            .args(args)
-            .env("TMPDIR", self.dir.path())
-            .env_remove("FIELDKIT_CONFIG")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        writeln!(child.stdin.take().unwrap(), "{PIN}").unwrap();
-        child.wait_with_output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn fails(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(!out.status.success(), "{args:?} should fail");
-        String::from_utf8(out.stderr).unwrap()
-    }
-
+impl Interop for Kit {
     fn import(&self, name: &str, content: &Value, kind: &str) -> String {
-        let file = self.dir.path().join(name);
-        std::fs::write(&file, content.to_string()).unwrap();
+        let file = self.file(name, &content.to_string());
         self.ok(&["import", file.to_str().unwrap(), "--kind", kind])
     }
 
@@ -138,7 +93,7 @@ fn a_file_of_the_other_kind_is_refused() {
     let k = Kit::new();
     let requests = json!([{"data": {"relation_name": "Halima", "inquiry_date": "2025-02-01",
         "tracing_request_subform_section": [{"unique_id": "t1", "name": "Amina", "sex": "female"}]}}]);
-    let file = k.dir.path().join("requests.json");
+    let file = k.tmp().join("requests.json");
     std::fs::write(&file, requests.to_string()).unwrap();
     let err = k.fails(&["import", file.to_str().unwrap(), "--kind", "case"]);
     assert!(
@@ -153,7 +108,7 @@ fn a_file_of_the_other_kind_is_refused() {
         "tracing-request",
     ]);
     assert!(out.contains("1 new or changed"), "{out}");
-    let cases = k.dir.path().join("cases.json");
+    let cases = k.tmp().join("cases.json");
     std::fs::write(&cases, json!([primero_case()]).to_string()).unwrap();
     let err = k.fails(&[
         "import",
@@ -168,7 +123,7 @@ fn a_file_of_the_other_kind_is_refused() {
 #[test]
 fn every_bad_record_is_named_once_and_nothing_is_imported() {
     let k = Kit::new();
-    let file = k.dir.path().join("bad.json");
+    let file = k.tmp().join("bad.json");
     let bad = json!([
         {"data": {"name": "A", "sex": "F"}},
         {"data": {"name": "B", "sex": "male", "age": 9}},

@@ -2,57 +2,9 @@
 //! saved as records, reviewed with `trace review`, consent and closure respected.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+mod common;
 
-const PIN: &str = "482915";
-
-struct Kit {
-    dir: tempfile::TempDir,
-}
-
-impl Kit {
-    fn new() -> Kit {
-        let k = Kit {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        k.ok(&["init", "--user", "amina", "--display-name", "Amina K."]);
-        k
-    }
-
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_fieldkit"))
-            .arg("--data-dir")
-            .arg(self.dir.path())
-            .args(["--user", "amina", "--pin-stdin"])
-            .args(args)
-            .env_remove("FIELDKIT_CONFIG")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        writeln!(stdin, "{PIN}").unwrap();
-        drop(stdin);
-        child.wait_with_output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> serde_json::Value {
-        let text = self.ok(args);
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
-    }
-}
+use common::Kit;
 
 fn add_request(k: &Kit) -> serde_json::Value {
     k.json(&[

@@ -20,7 +20,8 @@ use serde_json::Value;
 
 /// Names as they reach a registration desk: Latin with diacritics, hyphens and apostrophes,
 /// Arabic script with harakat, Cyrillic, and some of any Unicode at all (combining marks alone,
-/// zero-width and direction marks, emoji). May be blank.
+/// zero-width and direction marks, emoji) but control characters, which validation refuses in
+/// names (`any_text` has them). May be blank.
 pub fn name() -> impl Strategy<Value = String> {
     prop_oneof![
         4 => "[A-Za-z][a-z]{1,9}( [A-Z][a-z]{1,11}){0,3}",
@@ -29,7 +30,7 @@ pub fn name() -> impl Strategy<Value = String> {
         1 => "[\u{0400}-\u{04FF}][\u{0400}-\u{04FF} \\-]{0,20}",
         1 => "[\u{0300}-\u{036F}\u{200B}-\u{200F}\u{202A}-\u{202E}\u{0640} ]{0,8}",
         1 => "\\PC{0,40}",
-        1 => ".{0,40}",
+        1 => "[^\\p{Cc}]{0,40}",
     ]
 }
 
@@ -38,9 +39,10 @@ pub fn given_name() -> impl Strategy<Value = String> {
     name().prop_filter("a name that is not blank", |n| !n.trim().is_empty())
 }
 
-/// Free text, any Unicode.
+/// Free text, any Unicode with tabs and line breaks, no other control character (validation
+/// refuses them; `any_text` has them).
 pub fn text() -> impl Strategy<Value = String> {
-    prop_oneof![3 => "[ -~]{0,60}", 1 => "\\PC{0,80}", 1 => ".{0,200}"]
+    prop_oneof![3 => "[ -~]{0,60}", 1 => "\\PC{0,80}", 1 => "[\\P{Cc}\t\n]{0,200}"]
 }
 
 /// A lookup value as Primero stores it (`in_progress`, `sy`, `camp_a`).
@@ -418,7 +420,14 @@ fn any_age() -> impl Strategy<Value = Option<i64>> {
 }
 
 fn any_text() -> impl Strategy<Value = Option<String>> {
-    proptest::option::of(prop_oneof![name(), text(), lookup(), Just(String::new())])
+    proptest::option::of(prop_oneof![
+        name(),
+        text(),
+        lookup(),
+        Just(String::new()),
+        // Anything, control characters included.
+        ".{0,40}",
+    ])
 }
 
 /// Any case the type admits: blank or missing names, ages from `i64::MIN` to `i64::MAX`,

@@ -173,10 +173,8 @@ pub fn import(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<()> {
     });
     // Through the kit: what is imported is triaged and matched like a registration.
     let mut kit = ctx.kit()?;
-    let progress = crate::progress::Progress::spinner(
-        &format!("importing {}", a.file.display()),
-        false,
-    );
+    let progress =
+        crate::progress::Progress::spinner(&format!("importing {}", a.file.display()), false);
     let now = now_ms();
     match format {
         Format::Bundle => {

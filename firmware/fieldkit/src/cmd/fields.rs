@@ -156,10 +156,7 @@ pub fn pairs(text: &str, what: &str) -> anyhow::Result<Map<String, Value>> {
 
 /// Splits `a=b,c="d, e"` into `(field, value, quoted)` items, honouring quotes and backslashes.
 #[allow(clippy::type_complexity)]
-fn split_unquoted(
-    text: &str,
-    what: &str,
-) -> anyhow::Result<Vec<((String, Option<String>), bool)>> {
+fn split_unquoted(text: &str, what: &str) -> anyhow::Result<Vec<((String, Option<String>), bool)>> {
     let mut out = Vec::new();
     let mut key = String::new();
     let mut value: Option<String> = None;
@@ -339,7 +336,10 @@ mod tests {
         assert_eq!(m["name"], "Yusuf, Amina");
         assert_eq!(m["nickname"], r"a\b");
         // A quoted number stays text.
-        assert_eq!(pairs(r#"relation_telephone="0790""#, "x").unwrap()["relation_telephone"], "0790");
+        assert_eq!(
+            pairs(r#"relation_telephone="0790""#, "x").unwrap()["relation_telephone"],
+            "0790"
+        );
     }
 
     #[test]

@@ -310,7 +310,9 @@ fn saved_record(
     if !wanted {
         return Ok(None);
     }
-    Ok(Some(kit.open_record(saved.kind, saved.id, now)?.record.to_json()))
+    Ok(Some(
+        kit.open_record(saved.kind, saved.id, now)?.record.to_json(),
+    ))
 }
 
 /// A record named by its full id or its short id: the last 8 hex digits lists print
@@ -428,5 +430,10 @@ fn list(ctx: &Ctx, kind: RecordKind, a: &ListArgs) -> anyhow::Result<()> {
 
 fn search(ctx: &Ctx, kind: RecordKind, a: &SearchArgs) -> anyhow::Result<()> {
     let mut s = ctx.session()?;
-    print::summaries(&s.search(kind, &a.query, a.limit, now_ms())?, None, 0, a.json)
+    print::summaries(
+        &s.search(kind, &a.query, a.limit, now_ms())?,
+        None,
+        0,
+        a.json,
+    )
 }

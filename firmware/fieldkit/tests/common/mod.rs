@@ -28,8 +28,9 @@ pub fn json(text: &str) -> serde_json::Value {
 /// A test vault: its data directory, and a directory for temporary files (`TMPDIR`) apart
 /// from it, so a test can look at everything fieldkit wrote.
 pub struct Kit {
-    dir: tempfile::TempDir,
-    tmp: tempfile::TempDir,
+    root: tempfile::TempDir,
+    data: PathBuf,
+    tmp: PathBuf,
     /// The log filter every run gets (`--log`).
     pub log: &'static str,
     /// The caseworker every run signs in as (`--user`).
@@ -52,22 +53,49 @@ impl Kit {
 
     /// A data directory without a vault.
     pub fn empty(log: &'static str) -> Kit {
+        let root = tempfile::Builder::new().prefix("fk-cli").tempdir().unwrap();
+        let (data, tmp) = (root.path().join("data"), root.path().join("tmp"));
+        std::fs::create_dir(&data).unwrap();
+        std::fs::create_dir(&tmp).unwrap();
         Kit {
-            dir: tempfile::Builder::new().prefix("fk-cli").tempdir().unwrap(),
-            tmp: tempfile::Builder::new().prefix("fk-tmp").tempdir().unwrap(),
+            root,
+            data,
+            tmp,
             log,
             user: "amina",
         }
     }
 
+    /// A vault made by `init` in a data directory that did not exist before (`init` makes
+    /// it), temporary files in the root around it.
+    pub fn in_new_directory() -> Kit {
+        let root = tempfile::Builder::new().prefix("fk-cli").tempdir().unwrap();
+        let (data, tmp) = (root.path().join("kit-data"), root.path().to_path_buf());
+        let k = Kit {
+            root,
+            data,
+            tmp,
+            log: "warn",
+            user: "amina",
+        };
+        let out = k.run_with(&["init", "--display-name", "Amina K."], &[PIN]);
+        assert!(out.status.success(), "init: {}", text(&out.stderr));
+        k
+    }
+
+    /// The directory holding the data directory and the temporary one.
+    pub fn root(&self) -> &Path {
+        self.root.path()
+    }
+
     /// The data directory.
     pub fn data(&self) -> &Path {
-        self.dir.path()
+        &self.data
     }
 
     /// The directory given as `TMPDIR`.
     pub fn tmp(&self) -> &Path {
-        self.tmp.path()
+        &self.tmp
     }
 
     /// Writes a file in the temporary directory; its path.
@@ -80,10 +108,15 @@ impl Kit {
     /// fieldkit on this vault, signed in as [`Kit::user`], nothing from the caller's
     /// environment; no PIN source chosen yet.
     pub fn command(&self) -> Command {
+        self.command_as(self.user)
+    }
+
+    /// [`Kit::command`] signed in as another caseworker.
+    pub fn command_as(&self, user: &str) -> Command {
         let mut c = Command::new(bin());
         c.arg("--data-dir")
             .arg(self.data())
-            .args(["--user", self.user, "--log", self.log])
+            .args(["--user", user, "--log", self.log])
             .env_remove("FIELDKIT_CONFIG")
             .env_remove("FIELDKIT_USER")
             .env_remove("FIELDKIT_DATA_DIR")
@@ -107,7 +140,20 @@ impl Kit {
 
     /// Runs fieldkit with these lines on standard input (PINs, one per line).
     pub fn run_with(&self, args: &[&str], stdin_lines: &[&str]) -> Output {
-        let mut child = self.spawn(args, Stdio::piped());
+        self.run_as(self.user, args, stdin_lines)
+    }
+
+    /// [`Kit::run_with`] signed in as another caseworker.
+    pub fn run_as(&self, user: &str, args: &[&str], stdin_lines: &[&str]) -> Output {
+        let mut child = self
+            .command_as(user)
+            .arg("--pin-stdin")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         let mut stdin = child.stdin.take().unwrap();
         for l in stdin_lines {
             // A command that fails early may be gone before it reads its PIN.
