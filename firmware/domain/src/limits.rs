@@ -29,7 +29,8 @@
 //!   every new id falls after the last key: into the rightmost leaf. When the last record saved
 //!   is the huge one, that leaf is its 64 MiB page, and each of the 500 lookups read it: 502
 //!   reads in a row, then none in the write transaction (the new rows go to a new small leaf).
-//!   The morning's 108 reads for 5,000 cases came from an earlier version of the same lookups.
+//!   (The 108 reads for 5,000 cases were taken on an earlier build; the count is the
+//!   number of lookups and reads that land in that leaf.)
 //! - Once any ordinary record is saved after the huge one, the rightmost leaf is a small page
 //!   and lookups never touch the big one: that is the "fresh vault" that did not slow. The
 //!   long name was harmless: its summary and term rows are ~100 KB, well inside the cache.
