@@ -34,57 +34,50 @@ use fieldkit_domain::{
     TracingRequest, WgAnswer, concern,
 };
 
-use super::pools;
+use crate::pools;
+use fieldkit_testkit::Rng;
 
-/// SplitMix64: a tiny, fast, seeded generator. Ours (not `rand`) so a seed gives the
-/// same population whatever crate versions the workspace moves to.
+/// The population's draws, on the workspace's one seeded SplitMix64
+/// ([`fieldkit_testkit::Rng`], not `rand`, so a seed gives the same population whatever
+/// crate versions the workspace moves to), in the two shapes the corruption model speaks
+/// in: probabilities and index ranges.
 #[derive(Debug, Clone)]
-pub struct Prng(u64);
+pub struct Prng(Rng);
 
 impl Prng {
     /// A generator from a seed.
     pub fn new(seed: u64) -> Prng {
-        Prng(seed ^ 0x5DEE_CE66_D1CE_4E5B)
+        Prng(Rng::new(seed ^ 0x5DEE_CE66_D1CE_4E5B))
     }
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// Uniform in `0..n` (0 when `n` is 0).
     pub fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            return 0;
-        }
-        (self.next_u64() % n as u64) as usize
+        self.0.index(n)
     }
 
     /// Uniform in `[0, 1)`.
     pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+        self.0.unit()
     }
 
     /// True with probability `p`.
     pub fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
+        self.0.unit() < p
     }
 
-    /// Uniform in `lo..=hi`.
+    /// Uniform in `lo..=hi` (`lo` when `hi` <= `lo`).
     pub fn between(&mut self, lo: i64, hi: i64) -> i64 {
-        if hi <= lo {
-            return lo;
-        }
-        lo + (self.next_u64() % (hi - lo + 1) as u64) as i64
+        self.0.range(lo, hi)
     }
 
-    /// One element of a non-empty slice (the first when empty is impossible).
+    /// One element of a non-empty slice.
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
+        self.0.pick(items)
     }
 }
 
