@@ -626,135 +626,163 @@ fn maybe_wrong_sex(rng: &mut Prng, sex: Sex, missing: f64) -> Option<Sex> {
 
 /// Draws a population.
 pub fn generate(spec: PopulationSpec) -> Population {
-    let mut rng = Prng::new(spec.seed);
-    // Fields added after the standard population was fixed, and the hard variant's changes,
-    // draw from a second stream: the first stream's records stay what they were.
-    let mut extra = Prng::new(spec.seed ^ 0x5DEE_CE66_D1CE_4E5B);
-    let hard = spec.variant == Variant::Hard;
-    // Families a later one may be a namesake of, by tradition.
-    let mut earlier: Vec<Vec<(Entry, Entry, Entry, Sex)>> = vec![Vec::new(); 7];
-    let pools = Pools::new();
-    let geo = geography();
-    let today_days = date_days(2026, 3, 1);
-    let mut cases = Vec::new();
-    let mut case_child = Vec::new();
-    let mut requests = Vec::new();
-    let mut trace_child = Vec::new();
-    let mut next_uid = 0u32;
-
+    let mut g = Generator::new(spec);
     for _ in 0..spec.families {
-        let tradition = Tradition::draw(&mut rng);
+        let family = g.family();
+        let traces_family = g.rng.chance(spec.tracing_share);
+        // A family asking finds up to three children gone, others up to two.
+        let most = if traces_family { 3 } else { 2 };
+        let k = 1 + g.rng.below(family.children.len().min(most));
+        let separated = &family.children[..k];
+        for child in separated {
+            if traces_family && g.rng.chance(0.15) {
+                continue; // never registered
+            }
+            g.register(&family, child);
+        }
+        if traces_family {
+            g.request(&family, separated);
+        }
+    }
+    Population {
+        cases: g.cases,
+        requests: g.requests,
+        case_child: g.case_child,
+        trace_child: g.trace_child,
+        locations: g.geo.tree,
+        today: date(g.today_days),
+    }
+}
+
+/// The given names a family is built from, drawn before the tradition shapes them.
+#[derive(Clone, Copy)]
+struct Elders {
+    family_name: Entry,
+    father_given: Entry,
+    grandfather: Entry,
+    mother_given: Entry,
+    mother_father: Entry,
+    mother_family: Entry,
+}
+
+/// One family as it truly is: names, where and when it was separated, its children.
+struct Family {
+    tradition: Tradition,
+    slot: usize,
+    elders: Elders,
+    father: TrueName,
+    mother: TrueName,
+    family_first: bool,
+    country: usize,
+    sep_block: String,
+    neighbour: String,
+    home_block: String,
+    separated_on: i64,
+    nationality: &'static str,
+    language: &'static str,
+    ethnicity: &'static str,
+    religion: &'static str,
+    children: Vec<Child>,
+    mother_birth: Date,
+    father_birth: Date,
+}
+
+/// What one tracing request knows of its children.
+#[derive(Clone, Copy)]
+struct Inquiry {
+    day: i64,
+    relation: &'static str,
+    /// Hard population: the mother knows each child by the given name only.
+    given_only: bool,
+    /// Written in the family's own script.
+    native: bool,
+}
+
+/// The generator's state: both streams, the families drawn so far (for namesakes) and
+/// the records written.
+struct Generator {
+    rng: Prng,
+    /// Fields added after the standard population was fixed, and the hard variant's
+    /// changes, draw from a second stream: the first stream's records stay what they were.
+    extra: Prng,
+    hard: bool,
+    /// Families a later one may be a namesake of, by tradition.
+    earlier: Vec<Vec<(Entry, Entry, Entry, Sex)>>,
+    pools: Pools,
+    geo: Geography,
+    today_days: i64,
+    next_uid: u32,
+    cases: Vec<Case>,
+    case_child: Vec<u32>,
+    requests: Vec<TracingRequest>,
+    trace_child: Vec<Vec<u32>>,
+}
+
+impl Generator {
+    fn new(spec: PopulationSpec) -> Generator {
+        Generator {
+            rng: Prng::new(spec.seed),
+            extra: Prng::new(spec.seed ^ 0x5DEE_CE66_D1CE_4E5B),
+            hard: spec.variant == Variant::Hard,
+            earlier: vec![Vec::new(); 7],
+            pools: Pools::new(),
+            geo: geography(),
+            today_days: date_days(2026, 3, 1),
+            next_uid: 0,
+            cases: Vec::new(),
+            case_child: Vec::new(),
+            requests: Vec::new(),
+            trace_child: Vec::new(),
+        }
+    }
+
+    /// Script of one record: the tradition's own script at its rate (the hard population
+    /// writes more of it, from the second stream).
+    fn native(&mut self, tradition: Tradition) -> bool {
+        let native = self.rng.chance(tradition.native_script());
+        if self.hard && tradition.native_script() > 0.0 && tradition != Tradition::Somali {
+            self.extra.chance(0.6)
+        } else {
+            native
+        }
+    }
+
+    /// Draws one family: its names, its separation, its children and the parents' births.
+    fn family(&mut self) -> Family {
+        let rng = &mut self.rng;
+        let tradition = Tradition::draw(rng);
         let s = slot(tradition);
-        let male = &pools.male[s];
-        let female = &pools.female[s];
-        let family = &pools.family[s];
-        // True names of the family.
-        let mut family_name = *rng.pick(family);
-        let mut father_given = *rng.pick(male);
-        let grandfather = *rng.pick(male);
-        let mother_given = *rng.pick(female);
-        let mother_father = *rng.pick(male);
-        let mother_family = *rng.pick(family);
-        let namesake = if hard && extra.chance(0.25) && !earlier[s].is_empty() {
-            Some(earlier[s][extra.below(earlier[s].len())])
+        let (male, female, family) = (
+            &self.pools.male[s],
+            &self.pools.female[s],
+            &self.pools.family[s],
+        );
+        let mut elders = Elders {
+            family_name: *rng.pick(family),
+            father_given: *rng.pick(male),
+            grandfather: *rng.pick(male),
+            mother_given: *rng.pick(female),
+            mother_father: *rng.pick(male),
+            mother_family: *rng.pick(family),
+        };
+        let earlier = &self.earlier[s];
+        let namesake = if self.hard && self.extra.chance(0.25) && !earlier.is_empty() {
+            Some(earlier[self.extra.below(earlier.len())])
         } else {
             None
         };
         if let Some((f, g, _, _)) = namesake {
-            family_name = f;
+            elders.family_name = f;
             // The father's given name is part of the child's name in these traditions; the
             // father is still another man (his father's name is his own).
             if matches!(
                 tradition,
                 Tradition::Levant | Tradition::Sudan | Tradition::Somali | Tradition::SouthSudan
             ) {
-                father_given = g;
+                elders.father_given = g;
             }
         }
-        let (father, mother, child_tail): (TrueName, TrueName, Vec<Entry>) = match tradition {
-            Tradition::Levant | Tradition::Sudan => (
-                TrueName {
-                    parts: vec![father_given, grandfather, family_name],
-                    family_first: false,
-                },
-                TrueName {
-                    parts: vec![mother_given, mother_father, mother_family],
-                    family_first: false,
-                },
-                if rng.chance(0.4) {
-                    vec![father_given, grandfather, family_name]
-                } else {
-                    vec![father_given, family_name]
-                },
-            ),
-            Tradition::Somali => (
-                TrueName {
-                    parts: vec![father_given, grandfather, *rng.pick(male)],
-                    family_first: false,
-                },
-                TrueName {
-                    parts: vec![mother_given, mother_father, *rng.pick(male)],
-                    family_first: false,
-                },
-                vec![father_given, grandfather],
-            ),
-            Tradition::Afghan => (
-                TrueName {
-                    parts: vec![father_given, family_name],
-                    family_first: false,
-                },
-                TrueName {
-                    parts: if rng.chance(0.5) {
-                        vec![mother_given, family_name]
-                    } else {
-                        vec![mother_given]
-                    },
-                    family_first: false,
-                },
-                if rng.chance(0.7) {
-                    vec![family_name]
-                } else {
-                    vec![father_given]
-                },
-            ),
-            Tradition::SouthSudan => (
-                TrueName {
-                    parts: vec![father_given, grandfather],
-                    family_first: false,
-                },
-                TrueName {
-                    parts: vec![mother_given, mother_father],
-                    family_first: false,
-                },
-                if rng.chance(0.5) {
-                    vec![father_given, grandfather]
-                } else {
-                    vec![father_given]
-                },
-            ),
-            Tradition::Ukraine => (
-                TrueName {
-                    parts: vec![father_given, family_name],
-                    family_first: false,
-                },
-                TrueName {
-                    parts: vec![mother_given, family_name],
-                    family_first: false,
-                },
-                vec![family_name],
-            ),
-            Tradition::Congo => (
-                TrueName {
-                    parts: vec![father_given, family_name],
-                    family_first: true,
-                },
-                TrueName {
-                    parts: vec![mother_given, mother_family],
-                    family_first: true,
-                },
-                vec![family_name],
-            ),
-        };
+        let (father, mother, child_tail) = true_names(rng, tradition, male, &elders);
         let family_first = tradition == Tradition::Congo;
 
         // Geography and the day of separation.
@@ -766,56 +794,31 @@ pub fn generate(spec: PopulationSpec) -> Population {
         let region = rng.below(3);
         let camp = rng.below(4);
         let block = rng.below(8);
-        let sep_block = geo.blocks[country][region][camp][block].clone();
-        let neighbour = geo.blocks[country][region][camp][(block + 1) % 8].clone();
-        let home_block = geo.blocks[country][rng.below(3)][rng.below(4)][rng.below(8)].clone();
+        let blocks = &self.geo.blocks;
+        let sep_block = blocks[country][region][camp][block].clone();
+        let neighbour = blocks[country][region][camp][(block + 1) % 8].clone();
+        let home_block = blocks[country][rng.below(3)][rng.below(4)][rng.below(8)].clone();
         let separated_on = date_days(2024, 1, 1) + rng.between(0, 700);
         let nationality = tradition.nationality();
         let language = *rng.pick(tradition.languages());
         let ethnicity = *rng.pick(tradition.ethnicities());
 
-        // Children, spaced like siblings.
-        let n_children = 1 + rng.below(5);
-        let mut children = Vec::with_capacity(n_children);
-        let mut age = rng.between(0, 17);
-        for _ in 0..n_children {
-            let sex = if rng.chance(0.5) {
-                Sex::Female
-            } else {
-                Sex::Male
-            };
-            // Siblings never share a given name.
-            let pool = if sex == Sex::Female { female } else { male };
-            let mut given = *rng.pick(pool);
-            while children
-                .iter()
-                .any(|c: &Child| c.name.parts[0].latin == given.latin)
-            {
-                given = *rng.pick(pool);
-            }
-            let mut parts = vec![given];
-            parts.extend(child_tail.iter().copied());
-            let birth = date(separated_on - age * 365 - rng.between(0, 364));
-            children.push(Child {
-                uid: next_uid,
-                name: TrueName {
-                    parts,
-                    family_first,
-                },
-                sex,
-                birth,
-            });
-            next_uid += 1;
-            age = (age + rng.between(1, 4)) % 18;
-        }
+        let mut children = children(
+            rng,
+            &mut self.next_uid,
+            [male, female],
+            &child_tail,
+            family_first,
+            separated_on,
+        );
         if let Some((_, _, given, sex)) = namesake {
             children[0].name.parts[0] = given;
             children[0].sex = sex;
         }
-        if hard {
-            earlier[s].push((
-                family_name,
-                father_given,
+        if self.hard {
+            self.earlier[s].push((
+                elders.family_name,
+                elders.father_given,
                 children[0].name.parts[0],
                 children[0].sex,
             ));
@@ -830,342 +833,493 @@ pub fn generate(spec: PopulationSpec) -> Population {
             let y = eldest.year() - rng.between(years.0, years.1) as i32;
             Date::from_ymd(y, rng.between(1, 12) as u8, rng.between(1, 28) as u8).unwrap_or(eldest)
         };
-        let mother_birth = born_before(&mut extra, (18, 34));
-        let father_birth = born_before(&mut extra, (20, 42));
-        let religion = tradition.religion();
+        let mother_birth = born_before(&mut self.extra, (18, 34));
+        let father_birth = born_before(&mut self.extra, (20, 42));
+        Family {
+            tradition,
+            slot: s,
+            elders,
+            father,
+            mother,
+            family_first,
+            country,
+            sep_block,
+            neighbour,
+            home_block,
+            separated_on,
+            nationality,
+            language,
+            ethnicity,
+            religion: tradition.religion(),
+            children,
+            mother_birth,
+            father_birth,
+        }
+    }
 
-        let traces_family = rng.chance(spec.tracing_share);
-        let separated: Vec<&Child> = if traces_family {
-            let k = 1 + rng.below(children.len().min(3));
-            children.iter().take(k).collect()
-        } else {
-            let k = 1 + rng.below(children.len().min(2));
-            children.iter().take(k).collect()
+    /// Registers one separated child: one case, or two for a child registered twice.
+    fn register(&mut self, fam: &Family, child: &Child) {
+        let copies = if self.rng.chance(0.04) { 2 } else { 1 };
+        for _ in 0..copies {
+            let case = self.case(fam, child);
+            self.cases.push(case);
+            self.case_child.push(child.uid);
+        }
+    }
+
+    /// One registration of a child, with the errors a registration carries.
+    fn case(&mut self, fam: &Family, child: &Child) -> Case {
+        let reg_day = (fam.separated_on + self.rng.between(5, 200)).min(self.today_days);
+        let native = self.native(fam.tradition);
+        let mut w = Writer {
+            rng: &mut self.rng,
+            tradition: fam.tradition,
+            native,
         };
-
-        // Registrations.
-        for child in &separated {
-            if traces_family && rng.chance(0.15) {
-                continue; // never registered
-            }
-            let copies = if rng.chance(0.04) { 2 } else { 1 };
-            for _ in 0..copies {
-                let reg_day = (separated_on + rng.between(5, 200)).min(today_days);
-                let native = rng.chance(tradition.native_script());
-                let native =
-                    if hard && tradition.native_script() > 0.0 && tradition != Tradition::Somali {
-                        extra.chance(0.6)
-                    } else {
-                        native
-                    };
-                let mut w = Writer {
-                    rng: &mut rng,
-                    tradition,
-                    native,
-                };
-                let mut name = w.name(&child.name, 0.2, 0.2, 0.05);
-                let nickname = short_form(&child.name.parts[0]);
-                let mother_name = w.name(&mother, 0.2, 0.1, 0.1);
-                let father_name = w.name(&father, 0.2, 0.1, 0.1);
-                let sibling = children
-                    .iter()
-                    .find(|c| c.uid != child.uid)
-                    .map(|c| w.name(&c.name, 0.3, 0.1, 0.3));
-                if rng.chance(0.15) {
-                    name = typo(&mut rng, &name);
-                }
-                let true_age = age_on(child.birth, reg_day);
-                let dob_known = rng.chance(0.15);
-                let mut family_details = Vec::new();
-                if rng.chance(0.6) {
-                    family_details.push(FamilyMember {
-                        unique_id: format!("m{}", child.uid),
-                        relation: Some("mother".into()),
-                        relation_name: Some(mother_name),
-                        relation_age: rng.chance(0.3).then(|| 20 + true_age + rng.between(0, 15)),
-                        ..FamilyMember::default()
-                    });
-                }
-                if rng.chance(0.5) {
-                    family_details.push(FamilyMember {
-                        unique_id: format!("f{}", child.uid),
-                        relation: Some("father".into()),
-                        relation_name: Some(father_name),
-                        ..FamilyMember::default()
-                    });
-                }
-                if let Some(s) = sibling
-                    && rng.chance(0.2)
-                {
-                    family_details.push(FamilyMember {
-                        unique_id: format!("s{}", child.uid),
-                        relation: Some("sibling".into()),
-                        relation_name: Some(s),
-                        ..FamilyMember::default()
-                    });
-                }
-                for m in &mut family_details {
-                    let (birth, given) = match m.relation.as_deref() {
-                        Some("mother") => (mother_birth, mother_given),
-                        Some("father") => (father_birth, father_given),
-                        _ => continue,
-                    };
-                    m.relation_date_of_birth = extra.chance(0.3).then_some(birth);
-                    if extra.chance(0.5) {
-                        m.relation_nationality = vec![nationality.into()];
-                    }
-                    if extra.chance(0.3) {
-                        m.relation_ethnicity = vec![ethnicity.into()];
-                    }
-                    if extra.chance(0.4) {
-                        m.relation_religion = vec![religion.into()];
-                    }
-                    m.relation_nickname = short_form(&given)
-                        .filter(|_| extra.chance(0.2))
-                        .map(str::to_string);
-                }
-                let mut concerns = vec![if rng.chance(0.4) {
-                    concern::UNACCOMPANIED.to_string()
-                } else {
-                    concern::SEPARATED.to_string()
-                }];
-                if rng.chance(0.02) {
-                    concerns.push(concern::CAAFAG.into());
-                }
-                if rng.chance(0.03) {
-                    concerns.push(concern::GBV_SURVIVOR.into());
-                }
-                let current_camp = &geo.blocks[country][rng.below(3)][rng.below(4)][0];
-                let case = Case {
-                    id: mint(&mut rng, reg_day),
-                    registration_date: Some(date(reg_day)),
-                    status: Some("open".into()),
-                    name: Some(name),
-                    name_nickname: nickname.filter(|_| rng.chance(0.15)).map(str::to_string),
-                    sex: maybe_wrong_sex(&mut rng, child.sex, 0.05),
-                    age: (!rng.chance(0.05)).then(|| misestimate(&mut rng, true_age)),
-                    date_of_birth: dob_known.then_some(child.birth),
-                    estimated: !dob_known,
-                    nationality: if rng.chance(0.75) {
-                        vec![if rng.chance(0.03) {
-                            "other".into()
-                        } else {
-                            nationality.into()
-                        }]
-                    } else {
-                        Vec::new()
-                    },
-                    language: if rng.chance(0.6) {
-                        vec![language.into()]
-                    } else {
-                        Vec::new()
-                    },
-                    ethnicity: if rng.chance(0.3) {
-                        vec![ethnicity.into()]
-                    } else {
-                        Vec::new()
-                    },
-                    location_current: Some(
-                        current_camp
-                            .rsplit_once('-')
-                            .map_or("", |x| x.0)
-                            .to_string(),
-                    ),
-                    location_last: rng.chance(0.4).then(|| home_block.clone()),
-                    protection_concerns: concerns,
-                    date_of_separation: rng
-                        .chance(0.6)
-                        .then(|| date(separated_on + rng.between(-20, 20))),
-                    location_separation: rng
-                        .chance(0.6)
-                        .then(|| described_place(&mut rng, &sep_block, Some(&neighbour))),
-                    family_details_section: family_details,
-                    consent_for_tracing: Some(true),
-                    disability_walking: rng.chance(0.04).then_some(WgAnswer::ALotOfDifficulty),
-                    ..Case::default()
-                };
-                cases.push(case);
-                case_child.push(child.uid);
-            }
+        let mut name = w.name(&child.name, 0.2, 0.2, 0.05);
+        let nickname = short_form(&child.name.parts[0]);
+        let mother_name = w.name(&fam.mother, 0.2, 0.1, 0.1);
+        let father_name = w.name(&fam.father, 0.2, 0.1, 0.1);
+        let sibling = fam
+            .children
+            .iter()
+            .find(|c| c.uid != child.uid)
+            .map(|c| w.name(&c.name, 0.3, 0.1, 0.3));
+        let rng = &mut self.rng;
+        if rng.chance(0.15) {
+            name = typo(rng, &name);
         }
-
-        // The family's tracing request.
-        if traces_family {
-            let inquiry_day = (separated_on + rng.between(10, 300)).min(today_days);
-            let (inquirer, relation, inquirer_age): (TrueName, &str, i64) = match rng.unit() {
-                x if x < 0.6 => (mother.clone(), "mother", rng.between(22, 50)),
-                x if x < 0.9 => (father.clone(), "father", rng.between(25, 60)),
-                _ => (
-                    TrueName {
-                        parts: vec![
-                            if rng.chance(0.5) {
-                                *rng.pick(female)
-                            } else {
-                                *rng.pick(male)
-                            },
-                            family_name,
-                        ],
-                        family_first,
-                    },
-                    *rng.pick(&["aunt", "uncle", "grandmother"]),
-                    rng.between(25, 70),
-                ),
-            };
-            // Hard: the mother asks, knowing each child by the given name only.
-            let given_only = hard && extra.chance(0.5);
-            let (inquirer, relation, inquirer_age) = if given_only {
-                (mother.clone(), "mother", inquirer_age)
+        let true_age = age_on(child.birth, reg_day);
+        let dob_known = rng.chance(0.15);
+        let family_details =
+            self.relatives(fam, child, [mother_name, father_name], sibling, true_age);
+        let rng = &mut self.rng;
+        let mut concerns = vec![if rng.chance(0.4) {
+            concern::UNACCOMPANIED.to_string()
+        } else {
+            concern::SEPARATED.to_string()
+        }];
+        if rng.chance(0.02) {
+            concerns.push(concern::CAAFAG.into());
+        }
+        if rng.chance(0.03) {
+            concerns.push(concern::GBV_SURVIVOR.into());
+        }
+        let current_camp = &self.geo.blocks[fam.country][rng.below(3)][rng.below(4)][0];
+        Case {
+            id: mint(rng, reg_day),
+            registration_date: Some(date(reg_day)),
+            status: Some("open".into()),
+            name: Some(name),
+            name_nickname: nickname.filter(|_| rng.chance(0.15)).map(str::to_string),
+            sex: maybe_wrong_sex(rng, child.sex, 0.05),
+            age: (!rng.chance(0.05)).then(|| misestimate(rng, true_age)),
+            date_of_birth: dob_known.then_some(child.birth),
+            estimated: !dob_known,
+            nationality: if rng.chance(0.75) {
+                vec![if rng.chance(0.03) {
+                    "other".into()
+                } else {
+                    fam.nationality.into()
+                }]
             } else {
-                (inquirer, relation, inquirer_age)
-            };
-            let inquirer_birth = match relation {
-                "mother" => Some(mother_birth),
-                "father" => Some(father_birth),
-                _ => None,
-            };
-            let native = rng.chance(tradition.native_script());
-            let native =
-                if hard && tradition.native_script() > 0.0 && tradition != Tradition::Somali {
-                    extra.chance(0.6)
-                } else {
-                    native
-                };
-            let mut w = Writer {
-                rng: &mut rng,
-                tradition,
-                native,
-            };
-            let inquirer_name = w.name(&inquirer, 0.1, 0.1, 0.05);
-            let mut traces = Vec::new();
-            let mut truth = Vec::new();
-            let written: Vec<(String, Option<&'static str>)> = separated
-                .iter()
-                .map(|c| {
-                    (
-                        w.name(&c.name, 0.1, 0.15, 0.03),
-                        short_form(&c.name.parts[0]),
-                    )
-                })
-                .collect();
-            for (child, (written_name, short)) in separated.iter().zip(written) {
-                let mut name = written_name;
-                if rng.chance(0.10) {
-                    name = typo(&mut rng, &name);
-                }
-                let mut nickname = short.filter(|_| rng.chance(0.2)).map(str::to_string);
-                if let Some(sf) = short
-                    && rng.chance(0.06)
-                {
-                    // The family knows the child by the short form only.
-                    let rest: Vec<&str> = name.split(' ').skip(1).collect();
-                    name = std::iter::once(sf)
-                        .chain(rest)
-                        .collect::<Vec<_>>()
-                        .join(" ");
-                    nickname = None;
-                }
-                if given_only {
-                    let mut w = Writer {
-                        rng: &mut extra,
-                        tradition,
-                        native,
-                    };
-                    name = w.token(&child.name.parts[0]);
-                    nickname = None;
-                }
-                let true_age = age_on(child.birth, inquiry_day);
-                let age = match rng.unit() {
-                    x if x < 0.05 => None,
-                    x if x < 0.75 => Some(true_age),
-                    x if x < 0.95 => Some((true_age + if rng.chance(0.5) { 1 } else { -1 }).max(0)),
-                    _ => Some((true_age + if rng.chance(0.5) { 2 } else { -2 }).max(0)),
-                };
-                let age = if hard {
-                    (!extra.chance(0.05)).then(|| (true_age + extra.between(-3, 3)).max(0))
-                } else {
-                    age
-                };
-                let dob = rng.chance(0.35).then(|| {
-                    let b = child.birth;
-                    if rng.chance(0.1) && b.day() <= 12 {
-                        Date::from_ymd(b.year(), b.day(), b.month()).unwrap_or(b)
-                    } else {
-                        b
-                    }
-                });
-                let sex = maybe_wrong_sex(&mut rng, child.sex, 0.02);
-                let sex = if hard && extra.chance(0.4) { None } else { sex };
-                traces.push(Trace {
-                    unique_id: format!("t{}", child.uid),
-                    name: Some(name),
-                    name_nickname: nickname,
-                    relation: Some(relation.into()),
-                    sex,
-                    location_last: extra.chance(0.3).then(|| home_block.clone()),
-                    age,
-                    date_of_birth: dob,
-                    date_of_separation: rng
-                        .chance(0.8)
-                        .then(|| date(separated_on + rng.between(-7, 7))),
-                    location_separation: rng
-                        .chance(0.85)
-                        .then(|| described_place(&mut rng, &sep_block, None)),
-                    ..Trace::default()
-                });
-                truth.push(child.uid);
-            }
-            let request = TracingRequest {
-                id: mint(&mut rng, inquiry_day),
-                inquiry_date: Some(date(inquiry_day)),
-                status: Some("open".into()),
-                relation_name: Some(inquirer_name),
-                relation: Some(relation.into()),
-                relation_age: rng.chance(0.5).then_some(inquirer_age),
-                relation_nationality: if rng.chance(0.8) {
-                    vec![nationality.into()]
-                } else {
-                    Vec::new()
-                },
-                relation_language: if rng.chance(0.6) {
-                    vec![language.into()]
-                } else {
-                    Vec::new()
-                },
-                relation_ethnicity: if rng.chance(0.3) {
-                    vec![ethnicity.into()]
-                } else {
-                    Vec::new()
-                },
-                location_last: rng.chance(0.7).then(|| home_block.clone()),
-                relation_date_of_birth: inquirer_birth.filter(|_| extra.chance(0.3)),
-                relation_religion: if extra.chance(0.4) {
-                    vec![religion.into()]
-                } else {
-                    Vec::new()
-                },
-                // The inquirer's own separation history, beside each trace's.
-                date_of_separation: extra
-                    .chance(0.4)
-                    .then(|| date(separated_on + extra.between(-10, 10))),
-                location_separation: extra
-                    .chance(0.4)
-                    .then(|| described_place(&mut extra, &sep_block, None)),
-                tracing_request_subform_section: traces,
-                ..TracingRequest::default()
-            };
-            requests.push(request);
-            trace_child.push(truth);
+                Vec::new()
+            },
+            language: if rng.chance(0.6) {
+                vec![fam.language.into()]
+            } else {
+                Vec::new()
+            },
+            ethnicity: if rng.chance(0.3) {
+                vec![fam.ethnicity.into()]
+            } else {
+                Vec::new()
+            },
+            location_current: Some(
+                current_camp
+                    .rsplit_once('-')
+                    .map_or("", |x| x.0)
+                    .to_string(),
+            ),
+            location_last: rng.chance(0.4).then(|| fam.home_block.clone()),
+            protection_concerns: concerns,
+            date_of_separation: rng
+                .chance(0.6)
+                .then(|| date(fam.separated_on + rng.between(-20, 20))),
+            location_separation: rng
+                .chance(0.6)
+                .then(|| described_place(rng, &fam.sep_block, Some(&fam.neighbour))),
+            family_details_section: family_details,
+            consent_for_tracing: Some(true),
+            disability_walking: rng.chance(0.04).then_some(WgAnswer::ALotOfDifficulty),
+            ..Case::default()
         }
     }
 
-    Population {
-        cases,
-        requests,
-        case_child,
-        trace_child,
-        locations: geo.tree,
-        today: date(today_days),
+    /// The family a case lists: mother, father, a sibling, each by chance, and the
+    /// parents' own details (second stream).
+    fn relatives(
+        &mut self,
+        fam: &Family,
+        child: &Child,
+        [mother_name, father_name]: [String; 2],
+        sibling: Option<String>,
+        true_age: i64,
+    ) -> Vec<FamilyMember> {
+        let rng = &mut self.rng;
+        let mut family_details = Vec::new();
+        if rng.chance(0.6) {
+            family_details.push(FamilyMember {
+                unique_id: format!("m{}", child.uid),
+                relation: Some("mother".into()),
+                relation_name: Some(mother_name),
+                relation_age: rng.chance(0.3).then(|| 20 + true_age + rng.between(0, 15)),
+                ..FamilyMember::default()
+            });
+        }
+        if rng.chance(0.5) {
+            family_details.push(FamilyMember {
+                unique_id: format!("f{}", child.uid),
+                relation: Some("father".into()),
+                relation_name: Some(father_name),
+                ..FamilyMember::default()
+            });
+        }
+        if let Some(s) = sibling
+            && rng.chance(0.2)
+        {
+            family_details.push(FamilyMember {
+                unique_id: format!("s{}", child.uid),
+                relation: Some("sibling".into()),
+                relation_name: Some(s),
+                ..FamilyMember::default()
+            });
+        }
+        let extra = &mut self.extra;
+        for m in &mut family_details {
+            let (birth, given) = match m.relation.as_deref() {
+                Some("mother") => (fam.mother_birth, fam.elders.mother_given),
+                Some("father") => (fam.father_birth, fam.elders.father_given),
+                _ => continue,
+            };
+            m.relation_date_of_birth = extra.chance(0.3).then_some(birth);
+            if extra.chance(0.5) {
+                m.relation_nationality = vec![fam.nationality.into()];
+            }
+            if extra.chance(0.3) {
+                m.relation_ethnicity = vec![fam.ethnicity.into()];
+            }
+            if extra.chance(0.4) {
+                m.relation_religion = vec![fam.religion.into()];
+            }
+            m.relation_nickname = short_form(&given)
+                .filter(|_| extra.chance(0.2))
+                .map(str::to_string);
+        }
+        family_details
     }
+
+    /// The family's tracing request for the children it lost.
+    fn request(&mut self, fam: &Family, separated: &[Child]) {
+        let rng = &mut self.rng;
+        let inquiry_day = (fam.separated_on + rng.between(10, 300)).min(self.today_days);
+        let (male, female) = (&self.pools.male[fam.slot], &self.pools.female[fam.slot]);
+        let (inquirer, relation, inquirer_age): (TrueName, &'static str, i64) = match rng.unit() {
+            x if x < 0.6 => (fam.mother.clone(), "mother", rng.between(22, 50)),
+            x if x < 0.9 => (fam.father.clone(), "father", rng.between(25, 60)),
+            _ => (
+                TrueName {
+                    parts: vec![
+                        if rng.chance(0.5) {
+                            *rng.pick(female)
+                        } else {
+                            *rng.pick(male)
+                        },
+                        fam.elders.family_name,
+                    ],
+                    family_first: fam.family_first,
+                },
+                *rng.pick(&["aunt", "uncle", "grandmother"]),
+                rng.between(25, 70),
+            ),
+        };
+        // Hard: the mother asks, knowing each child by the given name only.
+        let given_only = self.hard && self.extra.chance(0.5);
+        let (inquirer, relation) = if given_only {
+            (fam.mother.clone(), "mother")
+        } else {
+            (inquirer, relation)
+        };
+        let inquirer_birth = match relation {
+            "mother" => Some(fam.mother_birth),
+            "father" => Some(fam.father_birth),
+            _ => None,
+        };
+        let native = self.native(fam.tradition);
+        let mut w = Writer {
+            rng: &mut self.rng,
+            tradition: fam.tradition,
+            native,
+        };
+        let inquirer_name = w.name(&inquirer, 0.1, 0.1, 0.05);
+        let written: Vec<(String, Option<&'static str>)> = separated
+            .iter()
+            .map(|c| {
+                (
+                    w.name(&c.name, 0.1, 0.15, 0.03),
+                    short_form(&c.name.parts[0]),
+                )
+            })
+            .collect();
+        let inquiry = Inquiry {
+            day: inquiry_day,
+            relation,
+            given_only,
+            native,
+        };
+        let mut traces = Vec::new();
+        let mut truth = Vec::new();
+        for (child, written) in separated.iter().zip(written) {
+            traces.push(self.trace(fam, child, written, inquiry));
+            truth.push(child.uid);
+        }
+        let (rng, extra) = (&mut self.rng, &mut self.extra);
+        let request = TracingRequest {
+            id: mint(rng, inquiry_day),
+            inquiry_date: Some(date(inquiry_day)),
+            status: Some("open".into()),
+            relation_name: Some(inquirer_name),
+            relation: Some(relation.into()),
+            relation_age: rng.chance(0.5).then_some(inquirer_age),
+            relation_nationality: if rng.chance(0.8) {
+                vec![fam.nationality.into()]
+            } else {
+                Vec::new()
+            },
+            relation_language: if rng.chance(0.6) {
+                vec![fam.language.into()]
+            } else {
+                Vec::new()
+            },
+            relation_ethnicity: if rng.chance(0.3) {
+                vec![fam.ethnicity.into()]
+            } else {
+                Vec::new()
+            },
+            location_last: rng.chance(0.7).then(|| fam.home_block.clone()),
+            relation_date_of_birth: inquirer_birth.filter(|_| extra.chance(0.3)),
+            relation_religion: if extra.chance(0.4) {
+                vec![fam.religion.into()]
+            } else {
+                Vec::new()
+            },
+            // The inquirer's own separation history, beside each trace's.
+            date_of_separation: extra
+                .chance(0.4)
+                .then(|| date(fam.separated_on + extra.between(-10, 10))),
+            location_separation: extra
+                .chance(0.4)
+                .then(|| described_place(extra, &fam.sep_block, None)),
+            tracing_request_subform_section: traces,
+            ..TracingRequest::default()
+        };
+        self.requests.push(request);
+        self.trace_child.push(truth);
+    }
+
+    /// One trace: the child as the family describes it.
+    fn trace(
+        &mut self,
+        fam: &Family,
+        child: &Child,
+        (written_name, short): (String, Option<&'static str>),
+        inquiry: Inquiry,
+    ) -> Trace {
+        let (rng, extra) = (&mut self.rng, &mut self.extra);
+        let mut name = written_name;
+        if rng.chance(0.10) {
+            name = typo(rng, &name);
+        }
+        let mut nickname = short.filter(|_| rng.chance(0.2)).map(str::to_string);
+        if let Some(sf) = short
+            && rng.chance(0.06)
+        {
+            // The family knows the child by the short form only.
+            let rest: Vec<&str> = name.split(' ').skip(1).collect();
+            name = std::iter::once(sf)
+                .chain(rest)
+                .collect::<Vec<_>>()
+                .join(" ");
+            nickname = None;
+        }
+        if inquiry.given_only {
+            let mut w = Writer {
+                rng: &mut *extra,
+                tradition: fam.tradition,
+                native: inquiry.native,
+            };
+            name = w.token(&child.name.parts[0]);
+            nickname = None;
+        }
+        let true_age = age_on(child.birth, inquiry.day);
+        let age = match rng.unit() {
+            x if x < 0.05 => None,
+            x if x < 0.75 => Some(true_age),
+            x if x < 0.95 => Some((true_age + if rng.chance(0.5) { 1 } else { -1 }).max(0)),
+            _ => Some((true_age + if rng.chance(0.5) { 2 } else { -2 }).max(0)),
+        };
+        let age = if self.hard {
+            (!extra.chance(0.05)).then(|| (true_age + extra.between(-3, 3)).max(0))
+        } else {
+            age
+        };
+        let dob = rng.chance(0.35).then(|| {
+            let b = child.birth;
+            if rng.chance(0.1) && b.day() <= 12 {
+                Date::from_ymd(b.year(), b.day(), b.month()).unwrap_or(b)
+            } else {
+                b
+            }
+        });
+        let sex = maybe_wrong_sex(rng, child.sex, 0.02);
+        let sex = if self.hard && extra.chance(0.4) {
+            None
+        } else {
+            sex
+        };
+        Trace {
+            unique_id: format!("t{}", child.uid),
+            name: Some(name),
+            name_nickname: nickname,
+            relation: Some(inquiry.relation.into()),
+            sex,
+            location_last: extra.chance(0.3).then(|| fam.home_block.clone()),
+            age,
+            date_of_birth: dob,
+            date_of_separation: rng
+                .chance(0.8)
+                .then(|| date(fam.separated_on + rng.between(-7, 7))),
+            location_separation: rng
+                .chance(0.85)
+                .then(|| described_place(rng, &fam.sep_block, None)),
+            ..Trace::default()
+        }
+    }
+}
+
+/// The parents' true names and the part of the child's name that comes from them, as
+/// each tradition builds names.
+fn true_names(
+    rng: &mut Prng,
+    tradition: Tradition,
+    male: &[Entry],
+    e: &Elders,
+) -> (TrueName, TrueName, Vec<Entry>) {
+    let named = |parts: Vec<Entry>, family_first: bool| TrueName {
+        parts,
+        family_first,
+    };
+    match tradition {
+        Tradition::Levant | Tradition::Sudan => (
+            named(vec![e.father_given, e.grandfather, e.family_name], false),
+            named(
+                vec![e.mother_given, e.mother_father, e.mother_family],
+                false,
+            ),
+            if rng.chance(0.4) {
+                vec![e.father_given, e.grandfather, e.family_name]
+            } else {
+                vec![e.father_given, e.family_name]
+            },
+        ),
+        Tradition::Somali => (
+            named(vec![e.father_given, e.grandfather, *rng.pick(male)], false),
+            named(
+                vec![e.mother_given, e.mother_father, *rng.pick(male)],
+                false,
+            ),
+            vec![e.father_given, e.grandfather],
+        ),
+        Tradition::Afghan => (
+            named(vec![e.father_given, e.family_name], false),
+            named(
+                if rng.chance(0.5) {
+                    vec![e.mother_given, e.family_name]
+                } else {
+                    vec![e.mother_given]
+                },
+                false,
+            ),
+            if rng.chance(0.7) {
+                vec![e.family_name]
+            } else {
+                vec![e.father_given]
+            },
+        ),
+        Tradition::SouthSudan => (
+            named(vec![e.father_given, e.grandfather], false),
+            named(vec![e.mother_given, e.mother_father], false),
+            if rng.chance(0.5) {
+                vec![e.father_given, e.grandfather]
+            } else {
+                vec![e.father_given]
+            },
+        ),
+        Tradition::Ukraine => (
+            named(vec![e.father_given, e.family_name], false),
+            named(vec![e.mother_given, e.family_name], false),
+            vec![e.family_name],
+        ),
+        Tradition::Congo => (
+            named(vec![e.father_given, e.family_name], true),
+            named(vec![e.mother_given, e.mother_family], true),
+            vec![e.family_name],
+        ),
+    }
+}
+
+/// One to five children, spaced like siblings, never two with one given name.
+fn children(
+    rng: &mut Prng,
+    next_uid: &mut u32,
+    [male, female]: [&[Entry]; 2],
+    child_tail: &[Entry],
+    family_first: bool,
+    separated_on: i64,
+) -> Vec<Child> {
+    let n_children = 1 + rng.below(5);
+    let mut children = Vec::with_capacity(n_children);
+    let mut age = rng.between(0, 17);
+    for _ in 0..n_children {
+        let sex = if rng.chance(0.5) {
+            Sex::Female
+        } else {
+            Sex::Male
+        };
+        let pool = if sex == Sex::Female { female } else { male };
+        let mut given = *rng.pick(pool);
+        while children
+            .iter()
+            .any(|c: &Child| c.name.parts[0].latin == given.latin)
+        {
+            given = *rng.pick(pool);
+        }
+        let mut parts = vec![given];
+        parts.extend(child_tail.iter().copied());
+        let birth = date(separated_on - age * 365 - rng.between(0, 364));
+        children.push(Child {
+            uid: *next_uid,
+            name: TrueName {
+                parts,
+                family_first,
+            },
+            sex,
+            birth,
+        });
+        *next_uid += 1;
+        age = (age + rng.between(1, 4)) % 18;
+    }
+    children
 }
 
 fn date_days(y: i32, m: u8, d: u8) -> i64 {
