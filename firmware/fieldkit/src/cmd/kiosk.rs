@@ -142,7 +142,7 @@ pub fn run(ctx: &Ctx, args: KioskArgs) -> anyhow::Result<()> {
             );
             Some(v)
         }
-        Err(fieldkit_vault::VaultError::Missing(p)) => {
+        Err(fieldkit_vault::OpenError::Missing(p)) => {
             tracing::warn!(
                 "no vault at {}: this kit is not provisioned yet (run `fieldkit init`)",
                 p.display()
