@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 mod common;
 
@@ -80,9 +80,9 @@ fn nothing_the_vault_or_an_export_writes_is_readable_by_others() {
     kit.ok(&["export", "--to", bundle.to_str().unwrap()]);
     assert!(plain.is_file() && bundle.is_file());
 
-    assert_eq!(mode(&kit.data()), 0o700, "the data directory init made");
+    assert_eq!(mode(kit.data()), 0o700, "the data directory init made");
     let mut files = Vec::new();
-    walk(&kit.data(), &mut files);
+    walk(kit.data(), &mut files);
     walk(&kit.out(), &mut files);
     assert!(files.len() >= 3, "{files:?}");
     for (p, m) in files {
