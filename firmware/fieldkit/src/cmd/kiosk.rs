@@ -344,10 +344,17 @@ fn daemon_loop<I2C: I2c, L: ChargerLink>(
     let mut last_mode = None;
     let mut last_t = start;
     let mut service = ServiceManager::from_env();
+    // The decision last carried out, for the closing status line.
+    let mut applied: Option<(Timestamp, Decision, fieldkit_power::Observation)> = None;
     loop {
         let t = now();
         if stop_after_s.is_some_and(|s| t.since(start) >= s) {
             tracing::info!("stopping after the requested time");
+            // A last status line with what the outputs were left at (the hourly lines may
+            // predate a change within the hour).
+            if let Some((at, d, obs)) = &applied {
+                status(*at, d, obs, &jobs, args.json, None);
+            }
             service.stopping();
             return Ok(());
         }
@@ -381,6 +388,7 @@ fn daemon_loop<I2C: I2c, L: ChargerLink>(
             return Ok(());
         }
         outputs.apply(&d)?;
+        applied = Some((t, d, obs));
         service.alive(&d);
 
         // Background work: queued at dawn, run one at a time when the policy admits it.
