@@ -270,11 +270,7 @@ impl EnergyForecast {
             if self.daily_harvest_wh.len() > 14 {
                 self.daily_harvest_wh.remove(0);
             }
-            let best = self
-                .daily_harvest_wh
-                .iter()
-                .copied()
-                .fold(0.0f32, f32::max);
+            let best = self.daily_harvest_wh.iter().copied().fold(0.0f32, f32::max);
             if harvest < self.config.dull_day_share * best {
                 self.dull_run = self.dull_run.saturating_add(1);
                 self.longest_dull_run = self.longest_dull_run.max(self.dull_run);
@@ -397,7 +393,13 @@ impl EnergyForecast {
         working: (f32, f32),
         off_w: Option<(f32, (f32, f32))>,
     ) -> f32 {
-        self.consumption_wh(now, self.outlook(now).hours_to_sunrise, mode, working, off_w)
+        self.consumption_wh(
+            now,
+            self.outlook(now).hours_to_sunrise,
+            mode,
+            working,
+            off_w,
+        )
     }
 
     /// Energy `mode` needs over the next `hours` from `now`, in Wh, given the working hours

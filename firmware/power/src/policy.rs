@@ -232,6 +232,9 @@ pub struct PolicyConfig {
     pub shutdown_at_percent: f32,
     /// After a low-battery shutdown, run again only from this SOC.
     pub boot_from_percent: f32,
+    /// A kit shut down for a low battery wakes to look at it again before work and, during
+    /// working hours, after this many hours.
+    pub low_battery_recheck_h: f32,
     /// Shut down when the battery voltage (under load) is below this, in mV.
     pub shutdown_below_mv: u32,
     /// Normal needs the forecast to leave at least this SOC at the next sunrise.
@@ -289,6 +292,7 @@ impl Default for PolicyConfig {
             saver_from_percent: 30.0,
             shutdown_at_percent: 7.0,
             boot_from_percent: 12.0,
+            low_battery_recheck_h: 2.0,
             shutdown_below_mv: 11_600,
             sunrise_reserve_percent: 25.0,
             min_dwell_s: 900,
@@ -419,7 +423,13 @@ impl PowerPolicy {
     /// the next start of work (the kit's wake-up) if it runs in `mode` until then, awake
     /// overnight or asleep. Today's harvest still to come counts at the brightness today
     /// has shown; the nights and the coming spell at the learned loads.
-    pub fn spell_left_percent(&self, now: Timestamp, soc: f32, mode: PowerMode, awake: bool) -> f32 {
+    pub fn spell_left_percent(
+        &self,
+        now: Timestamp,
+        soc: f32,
+        mode: PowerMode,
+        awake: bool,
+    ) -> f32 {
         let c = &self.config;
         let cap = c.battery_capacity_wh.max(1.0);
         let (night_from, wake) = self.overnight();
@@ -438,6 +448,30 @@ impl PowerPolicy {
             .forecast
             .consumption_wh(now, hours, mode, c.working_hours, off);
         soc - c.shutdown_at_percent + 100.0 * (harvest - need - self.spell_reserve_wh()) / cap
+    }
+
+    /// When a kit shut down for a low battery wakes to look again: before the next start of
+    /// work (the battery may have come back above the boot level the day before), and during
+    /// working hours every `low_battery_recheck_h` (the sun may be bringing it back now). A
+    /// look that finds the battery still too low shuts down again at once.
+    fn low_battery_wake(&self, now: Timestamp) -> Timestamp {
+        let c = &self.config;
+        let (from, to) = c.working_hours;
+        let morning = now.next_at_hour(to_positive(from - self.overnight_margin()) % 24.0);
+        let recheck_s = (c.low_battery_recheck_h.clamp(0.25, 24.0) * 3600.0) as u64;
+        let recheck = now.plus_s(recheck_s);
+        let day = |t: Timestamp| {
+            in_window(
+                t.hour_f(),
+                to_positive(from - self.overnight_margin()) % 24.0,
+                to,
+            )
+        };
+        if day(now) && day(recheck) && recheck < morning {
+            recheck
+        } else {
+            morning
+        }
     }
 
     /// SOC expected at the next sunrise if the kit stays in `mode`.
@@ -484,8 +518,9 @@ impl PowerPolicy {
             .unwrap_or(c.assumed_daily_harvest_wh);
         let after_work = self.spell_left_percent(now, soc, mode, true)
             + c.shutdown_at_percent
-            + 100.0 * (self.spell_reserve_wh() + harvest
-                - work_h * self.forecast.expected_load_w(mode, true))
+            + 100.0
+                * (self.spell_reserve_wh() + harvest
+                    - work_h * self.forecast.expected_load_w(mode, true))
                 / cap;
         after_work >= c.surplus_from_percent
     }
@@ -729,12 +764,9 @@ impl Policy for PowerPolicy {
         let mut shutdown = None;
         let mut mode = mode;
         if mode == PowerMode::Shutdown {
-            // Wake two hours after the next sunrise: the panel has had time to charge.
-            let sunrise = self.forecast.sunrise_hour();
-            let wake = now.next_at_hour(sunrise + 2.0);
             shutdown = Some(Shutdown {
                 reason: ShutdownReason::BatteryLow,
-                wake_at: Some(wake),
+                wake_at: Some(self.low_battery_wake(now)),
             });
         } else if self.config.hibernate_in_critical && self.sleeps_tonight(now, mode, soc) {
             let (from, to) = self.overnight();
