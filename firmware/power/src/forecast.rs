@@ -495,6 +495,39 @@ mod tests {
     }
 
     #[test]
+    fn counts_spells_and_expects_little_of_a_dark_day() {
+        let mut f = EnergyForecast::new(ForecastConfig::default(), [[3.0; 2]; 4]);
+        // Nothing learned: no dark-day figure to plan on yet.
+        assert_eq!(f.dark_day_harvest_wh(), None);
+        let peaks = [40.0, 40.0, 40.0, 3.0, 2.0, 3.0, 4.0, 40.0, 2.0];
+        for (d, &peak) in peaks.iter().enumerate() {
+            feed_day(&mut f, d as u64, peak);
+        }
+        f.record_panel(Timestamp(peaks.len() as u64 * 86_400), Some(0.0));
+        assert_eq!(f.days_learned(), peaks.len() as u32);
+        // Four dull days in a row, then a fair one, then one dull day going on.
+        assert_eq!(f.longest_spell_days(), 4);
+        assert_eq!(f.dull_run_days(), 1);
+        let best = f.daily_harvest_wh().iter().copied().fold(0.0f32, f32::max);
+        let dullest = f
+            .daily_harvest_wh()
+            .iter()
+            .copied()
+            .fold(f32::MAX, f32::min);
+        assert_eq!(f.dark_day_harvest_wh(), Some(dullest));
+
+        // A kit that has seen only fair days still expects a dark day to be dark.
+        let mut fair = EnergyForecast::new(ForecastConfig::default(), [[3.0; 2]; 4]);
+        for d in 0..3 {
+            feed_day(&mut fair, d, 40.0);
+        }
+        fair.record_panel(Timestamp(3 * 86_400), Some(0.0));
+        assert_eq!(fair.longest_spell_days(), 0);
+        let dark = fair.dark_day_harvest_wh().unwrap();
+        assert!(dark <= 0.1 * best + 0.01 && dark > 0.0, "{dark} of {best}");
+    }
+
+    #[test]
     fn learns_loads_per_mode() {
         let mut f = EnergyForecast::new(ForecastConfig::default(), [[3.0; 2]; 4]);
         for _ in 0..2000 {

@@ -1059,6 +1059,109 @@ mod tests {
     }
 
     #[test]
+    fn the_spell_reserve_holds_back_what_a_dark_spell_would_need() {
+        // Nothing learned: the reserve is `spell_days` of Critical with no harvest at all.
+        let config = PolicyConfig::default();
+        let fresh = PowerPolicy::new(config);
+        let crit = fresh.day_asleep_wh(PowerMode::Critical);
+        assert!((fresh.spell_reserve_wh() - config.spell_days * crit).abs() < 0.01);
+        // At 10:00 the budget over the week and tonight's forecast both afford Normal at
+        // 75 %; what Normal spends by tomorrow morning would eat into the reserve.
+        let t = Timestamp::from_day_and_hour(0, 10.0);
+        let mut p = PowerPolicy::new(config);
+        assert!(p.budget_left_percent(t, 75.0, PowerMode::Normal, false) > 20.0);
+        assert!(p.projected_sunrise_soc(t, 75.0, PowerMode::Normal) > 35.0);
+        let d = p.decide(t, &obs(t, 75.0));
+        assert_eq!(
+            (d.mode, d.reason),
+            (PowerMode::Saver, ModeReason::SpellReserve)
+        );
+        let mut p = PowerPolicy::new(config);
+        assert_eq!(p.decide(t, &obs(t, 90.0)).mode, PowerMode::Normal);
+
+        // A kit that has lived through a long spell keeps a larger reserve than one that has
+        // seen only fair days (same loads, same best day).
+        let feed = |p: &mut PowerPolicy, peaks: &[f32]| {
+            for (day, &peak) in peaks.iter().enumerate() {
+                for m in 0..(24 * 60) {
+                    let t = Timestamp(day as u64 * 86_400 + m * 60);
+                    let h = t.hour_f();
+                    let w = if (6.0..18.0).contains(&h) {
+                        peak * ((h - 6.0) / 12.0 * core::f32::consts::PI).sin()
+                    } else {
+                        0.0
+                    };
+                    p.forecast.record_panel(t, Some(w));
+                }
+            }
+        };
+        let mut fair = PowerPolicy::new(config);
+        feed(&mut fair, &[30.0; 12]);
+        let mut spell = PowerPolicy::new(config);
+        let mut peaks = [1.5; 12];
+        peaks[..3].copy_from_slice(&[30.0; 3]);
+        peaks[11] = 30.0;
+        feed(&mut spell, &peaks);
+        assert_eq!(spell.forecast().longest_spell_days(), 8);
+        assert!(
+            spell.spell_reserve_wh() > 1.5 * fair.spell_reserve_wh(),
+            "{} vs {}",
+            spell.spell_reserve_wh(),
+            fair.spell_reserve_wh()
+        );
+    }
+
+    #[test]
+    fn a_night_awake_only_when_tomorrow_would_fill_the_battery_anyway() {
+        // The week's budget affords the night awake in Normal at 95 % (the rule before the
+        // spell reserve kept it up); tomorrow's expected sun would not fill the battery
+        // again, so the kit sleeps.
+        let evening = Timestamp::from_day_and_hour(0, 19.0);
+        let config = PolicyConfig {
+            assumed_daily_harvest_wh: 75.0,
+            ..PolicyConfig::default()
+        };
+        let mut p = PowerPolicy::new(config);
+        assert!(
+            p.budget_left_percent(evening, 95.0, PowerMode::Normal, true)
+                >= config.budget_reserve_percent
+        );
+        let d = p.decide(evening, &obs(evening, 95.0));
+        assert_eq!(
+            d.shutdown.map(|s| s.reason),
+            Some(ShutdownReason::Overnight)
+        );
+        // With sun enough to fill it tomorrow, the night is free.
+        let mut p = PowerPolicy::new(PolicyConfig {
+            assumed_daily_harvest_wh: 200.0,
+            ..config
+        });
+        let d = p.decide(evening, &obs(evening, 95.0));
+        assert_eq!((d.mode, d.shutdown), (PowerMode::Normal, None));
+    }
+
+    #[test]
+    fn a_kit_down_for_a_low_battery_looks_again_before_work_and_during_the_day() {
+        let config = PolicyConfig::default();
+        let wake_of = |t: Timestamp| {
+            let mut p = policy();
+            p.decide(t, &obs(t, 6.0))
+                .shutdown
+                .and_then(|s| s.wake_at)
+                .unwrap()
+        };
+        let before_work = 8.0 - config.overnight_margin_h;
+        // Mid-morning: again in two hours.
+        let t = Timestamp::from_day_and_hour(0, 10.0);
+        assert_eq!(wake_of(t), t.plus_s(7200));
+        // Late afternoon or night: before work the next morning.
+        let t = Timestamp::from_day_and_hour(0, 16.0);
+        assert_eq!(wake_of(t), Timestamp::from_day_and_hour(1, before_work));
+        let t = Timestamp::from_day_and_hour(1, 3.0);
+        assert_eq!(wake_of(t), Timestamp::from_day_and_hour(1, before_work));
+    }
+
+    #[test]
     fn spare_panel_power_is_surplus_only_when_the_battery_is_nearly_full() {
         let mut p = policy();
         let t = Timestamp::from_day_and_hour(0, 9.0);
