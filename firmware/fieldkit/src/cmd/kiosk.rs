@@ -64,9 +64,11 @@ struct Outputs {
 }
 
 impl Outputs {
-    fn apply(&mut self, d: &Decision) -> anyhow::Result<()> {
+    /// Carries out `d`; true if that changed an output.
+    fn apply(&mut self, d: &Decision) -> anyhow::Result<bool> {
         let now = (d.backlight_percent, d.governor);
-        if self.last != Some(now) {
+        let changed = self.last != Some(now);
+        if changed {
             self.backlight
                 .set_percent(d.backlight_percent)
                 .context("setting the backlight")?;
@@ -75,7 +77,7 @@ impl Outputs {
             }
             self.last = Some(now);
         }
-        Ok(())
+        Ok(changed)
     }
 }
 
@@ -344,17 +346,10 @@ fn daemon_loop<I2C: I2c, L: ChargerLink>(
     let mut last_mode = None;
     let mut last_t = start;
     let mut service = ServiceManager::from_env();
-    // The decision last carried out, for the closing status line.
-    let mut applied: Option<(Timestamp, Decision, fieldkit_power::Observation)> = None;
     loop {
         let t = now();
         if stop_after_s.is_some_and(|s| t.since(start) >= s) {
             tracing::info!("stopping after the requested time");
-            // A last status line with what the outputs were left at (the hourly lines may
-            // predate a change within the hour).
-            if let Some((at, d, obs)) = &applied {
-                status(*at, d, obs, &jobs, args.json, None);
-            }
             service.stopping();
             return Ok(());
         }
@@ -387,8 +382,7 @@ fn daemon_loop<I2C: I2c, L: ChargerLink>(
             service.stopping();
             return Ok(());
         }
-        outputs.apply(&d)?;
-        applied = Some((t, d, obs));
+        let outputs_changed = outputs.apply(&d)?;
         service.alive(&d);
 
         // Background work: queued at dawn, run one at a time when the policy admits it.
@@ -402,7 +396,9 @@ fn daemon_loop<I2C: I2c, L: ChargerLink>(
         }
         set_load(&d, t, working, busy);
 
-        if last_status_hour != Some((t.day(), t.hour())) {
+        // A status line each hour, and whenever the backlight or governor changed, so the
+        // last line always says what the outputs are at.
+        if outputs_changed || last_status_hour != Some((t.day(), t.hour())) {
             status(t, &d, &obs, &jobs, args.json, None);
             last_status_hour = Some((t.day(), t.hour()));
         }
