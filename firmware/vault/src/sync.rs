@@ -47,15 +47,19 @@ pub struct Queued {
     pub version: u64,
     /// How soon: 0 routine, 1 review decision, 2 match, 3 urgent (higher first).
     pub rank: u8,
-    /// Received by sync and not changed here since (sent on only if changed here later).
-    pub received: bool,
+    /// Came from the hub and not changed here since: nothing to send back.
+    pub from_hub: bool,
+    /// Send the whole record, not only what changed since the last send (records that
+    /// arrived by a bundle or an import carry operations older than that).
+    pub whole: bool,
 }
 
 #[derive(Serialize, Deserialize)]
 struct QueueEntry {
     version: u64,
     rank: u8,
-    received: bool,
+    from_hub: bool,
+    whole: bool,
 }
 
 /// One sync write: values set and removed, queue entries taken into the outbox, in one
@@ -106,8 +110,8 @@ fn check_name(name: &str) -> Result<()> {
 }
 
 /// Queues records in a write transaction (the save's own, so a saved record is never left
-/// unqueued). A record already queued keeps the higher rank, and `received` only while
-/// every save since was received.
+/// unqueued). A record already queued keeps the higher rank, `from_hub` only while every
+/// save since came from the hub, and `whole` once any save asked for it.
 pub(crate) fn queue_in(txn: &WriteTransaction, key: &Key, entries: &[Queued]) -> Result<()> {
     let mut table = txn.open_table(SYNC_QUEUE)?;
     for q in entries {
@@ -126,7 +130,8 @@ pub(crate) fn queue_in(txn: &WriteTransaction, key: &Key, entries: &[Queued]) ->
         let entry = QueueEntry {
             version: old.as_ref().map_or(q.version, |o| o.version.max(q.version)),
             rank: old.as_ref().map_or(q.rank, |o| o.rank.max(q.rank)),
-            received: old.as_ref().is_none_or(|o| o.received) && q.received,
+            from_hub: old.as_ref().is_none_or(|o| o.from_hub) && q.from_hub,
+            whole: old.as_ref().is_some_and(|o| o.whole) || q.whole,
         };
         let row = seal_row(key, "sync_queue", &k, &encode(&entry))?;
         table.insert(k.as_slice(), row.as_slice())?;
@@ -294,7 +299,8 @@ impl Session {
                 id,
                 version: e.version,
                 rank: e.rank,
-                received: e.received,
+                from_hub: e.from_hub,
+                whole: e.whole,
             });
         }
         // Most urgent first, then oldest record id (ids are time-ordered).

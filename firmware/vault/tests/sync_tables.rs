@@ -34,13 +34,14 @@ fn reopen(dir: &Path, user: &str, pin: &[u8]) -> Session {
         .unwrap()
 }
 
-fn q(id: u8, version: u64, rank: u8, received: bool) -> Queued {
+fn q(id: u8, version: u64, rank: u8, from_hub: bool) -> Queued {
     Queued {
         kind: RecordKind::Case,
         id: RecordId::from_bytes([id; 16]),
         version,
         rank,
-        received,
+        from_hub,
+        whole: false,
     }
 }
 
@@ -99,9 +100,17 @@ fn the_queue_sends_urgent_first_and_keeps_what_was_saved_again() {
     let mut s = init(d.path());
     s.queue_outgoing(&[q(1, 1, 0, false), q(2, 1, 3, false), q(3, 1, 1, true)])
         .unwrap();
-    // Saved again: the higher version and rank stay; `received` only while every save was.
-    s.queue_outgoing(&[q(1, 2, 2, false), q(3, 2, 0, false)])
-        .unwrap();
+    // Saved again: the higher version and rank stay; `from_hub` only while every save was,
+    // `whole` once asked.
+    s.queue_outgoing(&[
+        q(1, 2, 2, false),
+        q(3, 2, 0, false),
+        Queued {
+            whole: true,
+            ..q(2, 1, 0, false)
+        },
+    ])
+    .unwrap();
     // Incidents never leave the kit by sync.
     s.queue_outgoing(&[Queued {
         kind: RecordKind::Incident,
@@ -109,10 +118,11 @@ fn the_queue_sends_urgent_first_and_keeps_what_was_saved_again() {
     }])
     .unwrap();
     let got = s.queued(10).unwrap();
-    assert_eq!(
-        got,
-        vec![q(2, 1, 3, false), q(1, 2, 2, false), q(3, 2, 1, false)]
-    );
+    let whole2 = Queued {
+        whole: true,
+        ..q(2, 1, 3, false)
+    };
+    assert_eq!(got, vec![whole2, q(1, 2, 2, false), q(3, 2, 1, false)]);
     assert_eq!(s.queued(1).unwrap().len(), 1);
     // Taken into the outbox at version 1, but record 1 was saved again (version 2) meanwhile.
     s.sync_write(&SyncWrite {
