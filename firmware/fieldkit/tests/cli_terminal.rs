@@ -86,15 +86,7 @@ impl Kit {
 
     fn add_case(&self, name: &str) {
         self.ok(&[
-            "case",
-            "add",
-            "--name",
-            name,
-            "--sex",
-            "female",
-            "--age",
-            "8",
-            "--no-match",
+            "case", "add", "--name", name, "--sex", "female", "--age", "8",
         ]);
     }
 
@@ -267,7 +259,7 @@ fn eight_registrations_at_once_are_all_saved() {
         .map(|i| {
             let mut c = kit
                 .command()
-                .args(["--pin-stdin", "--wait", "600", "case", "add", "--no-match"])
+                .args(["--pin-stdin", "--wait", "600", "case", "add"])
                 .args(["--name", &format!("Parallel Child {i}"), "--sex", "male"])
                 .args(["--age", "6"])
                 .stdin(Stdio::piped())
@@ -314,7 +306,7 @@ fn a_script_gives_the_pin_by_descriptor_or_private_file_and_the_record_on_stdin(
     let pin = private_file(pins.path(), "pin", &format!("{PIN}\n"), 0o600);
     let mut sh = Command::new("sh")
         .arg("-c")
-        .arg(r#""$0" --data-dir "$1" --user amina --log warn --pin-fd 3 case add --from - --no-match 3<"$2""#)
+        .arg(r#""$0" --data-dir "$1" --user amina --log warn --pin-fd 3 case add --from - 3<"$2""#)
         .arg(bin())
         .arg(kit.data())
         .arg(&pin)
@@ -337,7 +329,7 @@ fn a_script_gives_the_pin_by_descriptor_or_private_file_and_the_record_on_stdin(
         .command()
         .arg("--pin-file")
         .arg(&pin)
-        .args(["case", "add", "--from", "-", "--no-match"])
+        .args(["case", "add", "--from", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
