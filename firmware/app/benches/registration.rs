@@ -67,6 +67,25 @@ fn peak_rss_mib() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// Resident set now, in MiB.
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// Time this thread spent on a CPU so far, in ms (the figure a loaded machine inflates least).
+fn cpu_ms() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|ns| ns.parse::<f64>().ok()))
+        .map_or(f64::NAN, |ns| ns / 1e6)
+}
+
 /// Nearest-rank percentile of milliseconds.
 fn pct(v: &[f64], p: f64) -> f64 {
     if v.is_empty() {
@@ -163,32 +182,39 @@ fn open(dir: &Path) -> (Vault, f64) {
 fn kit(dir: &Path, n: usize) {
     let saves = env_usize("FIELDKIT_BENCH_SAVES", 200);
     let (vault, open_ms) = open(dir);
-    let t = Instant::now();
+    let open_rss = rss_mib();
+    let (t, cpu) = (Instant::now(), cpu_ms());
     let session = vault.unlock(USER, PIN, NOW).unwrap();
+    let unlock_rss = rss_mib();
     let mut kit = Kit::open(session, KitConfig::default(), NOW).unwrap();
     let ready_ms = ms(t);
-    let ready_rss = peak_rss_mib();
+    let ready_cpu_ms = cpu_ms() - cpu;
+    let ready_rss = rss_mib();
     let lat = |kind: RecordKind, forms: Vec<Map<String, Value>>, kit: &mut Kit| {
-        let mut out = Vec::new();
+        let (mut out, mut cpu) = (Vec::new(), Vec::new());
         let mut found = 0;
         for (i, f) in forms.into_iter().enumerate() {
-            let t = Instant::now();
+            let (t, c) = (Instant::now(), cpu_ms());
             let saved = kit.register(kind, f, NOW + 1000 + i as u64).unwrap();
             out.push(ms(t));
+            cpu.push(cpu_ms() - c);
             found += saved.matches.len();
         }
-        (out, found)
+        (out, cpu, found)
     };
-    let (req, req_found) = lat(
+    let (req, req_cpu, req_found) = lat(
         RecordKind::TracingRequest,
         held(dir, "requests", saves),
         &mut kit,
     );
-    let (case, case_found) = lat(RecordKind::Case, held(dir, "cases", saves), &mut kit);
+    let (case, case_cpu, case_found) = lat(RecordKind::Case, held(dir, "cases", saves), &mut kit);
     println!(
         "{}",
         json!({"mode": "kit", "cases": n, "open_ms": open_ms, "ready_ms": ready_ms,
-               "ready_rss_mib": ready_rss, "peak_rss_mib": peak_rss_mib(),
+               "ready_cpu_ms": ready_cpu_ms, "open_rss_mib": open_rss, "unlock_rss_mib": unlock_rss,
+               "ready_rss_mib": ready_rss, "rss_mib": rss_mib(), "peak_rss_mib": peak_rss_mib(),
+               "request_cpu_p50": pct(&req_cpu, 50.0), "request_cpu_p99": pct(&req_cpu, 99.0),
+               "case_cpu_p50": pct(&case_cpu, 50.0), "case_cpu_p99": pct(&case_cpu, 99.0),
                "request_p50": pct(&req, 50.0), "request_p99": pct(&req, 99.0), "requests": req.len(),
                "request_matches": req_found,
                "case_p50": pct(&case, 50.0), "case_p99": pct(&case, 99.0), "cases_registered": case.len(),
