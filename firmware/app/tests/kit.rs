@@ -293,8 +293,15 @@ fn a_case_received_by_sync_is_triaged_and_matched() {
     else {
         panic!()
     };
-    assert_eq!(c.risk_level.as_deref(), Some("high"));
-    assert!(c.urgent_protection_concern);
+    // The kit's triage is kept beside what was received: the other kit's fields are untouched.
+    assert_eq!(c.risk_level, None);
+    assert!(!c.urgent_protection_concern);
+    assert_eq!(c.fieldkit_risk_level.as_deref(), Some("high"));
+    assert!(c.fieldkit_urgent);
+    assert_eq!(c.effective_risk_level(), Some("high"));
+    assert!(c.is_urgent());
+    let listed = kit.session().list(RecordKind::Case, 0, 10).unwrap();
+    assert!(listed.iter().any(|s| s.id == id && s.urgent && s.risk_level.as_deref() == Some("high")));
 }
 
 #[test]
