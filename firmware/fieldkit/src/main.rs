@@ -87,6 +87,11 @@ enum Command {
     Kiosk(cmd::kiosk::KioskArgs),
     /// Create the vault and its first caseworker; prints the recovery key once.
     Init(cmd::init::InitArgs),
+    /// Provision a new kit: vault, supervisor, TPM enrolment, sync identity and hub key.
+    Provision(cmd::provision::ProvisionArgs),
+    /// Sync with the hub, or show this kit's sync status.
+    #[command(subcommand)]
+    Sync(cmd::sync::SyncCommand),
     /// Manage caseworkers.
     #[command(subcommand)]
     Caseworker(cmd::caseworker::CaseworkerCommand),
@@ -194,6 +199,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Kiosk(a) => cmd::kiosk::run(&ctx, a),
         Command::Init(a) => cmd::init::run(&ctx, a),
+        Command::Provision(a) => cmd::provision::run(&ctx, a),
+        Command::Sync(c) => cmd::sync::run(&ctx, c),
         Command::Caseworker(c) => cmd::caseworker::run(&ctx, c),
         Command::Recover(a) => cmd::recover::run(&ctx, a),
         Command::Case(c) => cmd::records::run_case(&ctx, c),

@@ -219,12 +219,11 @@ impl Body {
     /// when that is shorter.
     pub fn encode(&self) -> (u8, bool, Vec<u8>) {
         let (tag, raw) = self.encode_raw();
-        if raw.len() > 24 {
-            if let Some(packed) = crate::primer::deflate(&raw)
-                && packed.len() < raw.len()
-            {
-                return (tag, true, packed);
-            }
+        if raw.len() > 24
+            && let Some(packed) = crate::primer::deflate(&raw)
+            && packed.len() < raw.len()
+        {
+            return (tag, true, packed);
         }
         (tag, false, raw)
     }

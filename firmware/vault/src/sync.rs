@@ -24,6 +24,7 @@ use crate::error::{Result, VaultError};
 use crate::schema;
 use crate::session::Session;
 use crate::storage::{Row, begin, decode, encode, hex, read_meta, write_meta};
+use crate::tx::Tx;
 use crate::vault::Vault;
 
 /// Named sealed values (`identity`, `counter`, `window`, `outbox`, `inbox`, …).
@@ -307,6 +308,14 @@ impl Session {
         out.sort_by(|a, b| b.rank.cmp(&a.rank).then(a.id.cmp(&b.id)));
         out.truncate(limit);
         Ok(out)
+    }
+}
+
+impl Tx<'_> {
+    /// Queues a record for sync in this transaction (the kit core's outbox hook calls it for
+    /// every record the transaction writes, so the save and its queue entry commit together).
+    pub fn queue_outgoing(&mut self, q: Queued) -> Result<()> {
+        queue_in(&self.txn, &self.session.keys.sync, &[q])
     }
 }
 

@@ -20,10 +20,12 @@ pub mod hardware;
 pub mod init;
 pub mod kiosk;
 pub mod power;
+pub mod provision;
 pub mod records;
 pub mod recover;
 #[cfg(feature = "simulation")]
 pub mod sim;
+pub mod sync;
 pub mod trace;
 
 /// What every command may need.
@@ -298,7 +300,11 @@ impl Ctx {
             triage: self.triage_rules()?,
             matching: fieldkit_match::matcher::MatchSettings::default(),
         };
-        fieldkit_app::Kit::open(session, config, now_ms()).context("building the matcher index")
+        let mut kit =
+            fieldkit_app::Kit::open(session, config, now_ms()).context("building the matcher index")?;
+        // A kit provisioned for sync queues every save for the hub, in the save's transaction.
+        fieldkit_kitsync::attach(&mut kit)?;
+        Ok(kit)
     }
 }
 
