@@ -194,7 +194,6 @@ pub(crate) struct Keys {
     pub(crate) manifest: Key,
     pub(crate) state: Key,
     pub(crate) bundle: Key,
-    pub(crate) sync: Key,
     pub(crate) incidents: Option<Key>,
     pub(crate) incident_index: Option<Key>,
     pub(crate) incident_bundle: Option<Key>,
@@ -213,7 +212,6 @@ impl Keys {
             manifest: dek.derive("fieldkit manifest v1"),
             state: dek.derive("fieldkit state v1"),
             bundle: dek.derive("fieldkit bundle v1"),
-            sync: dek.derive("fieldkit sync state v1"),
             incidents: iek.as_ref().map(|k| k.derive("fieldkit incidents v1")),
             incident_index: iek.as_ref().map(|k| k.derive("fieldkit incident index v1")),
             incident_bundle: iek

@@ -30,7 +30,7 @@
 //! credential rules; `session.rs` the signed-in [`Session`]; `records.rs` record reads and
 //! writes; `index.rs` the blind name index and search; `manifest.rs` the sealed manifest and
 //! `verify`; `audit.rs` the hash chain; `bundle.rs` export and import; `migrate.rs` older
-//! schemas; `storage.rs` how rows and settings sit in redb; `syncstate.rs` the sealed sync state; `schema.rs` the tables.
+//! schemas; `storage.rs` how rows and settings sit in redb; `schema.rs` the tables.
 
 #[cfg(test)]
 mod attacks;
@@ -54,7 +54,6 @@ mod schema;
 mod session;
 mod signin;
 mod storage;
-mod syncstate;
 mod uptime;
 mod vault;
 
@@ -72,6 +71,5 @@ pub use recovery::RecoveryKey;
 pub use schema::SCHEMA_VERSION;
 pub use session::Session;
 pub use signin::RecoveryOptions;
-pub use syncstate::MAX_SYNC_NAME;
 pub use uptime::{BootClock, NoBootClock, Uptime, elapsed_ms};
 pub use vault::{InitOptions, OpenOptions, Vault};

@@ -112,7 +112,6 @@ impl Session {
         std::mem::swap(&mut self.keys, &mut new_keys);
         // From here on `self.keys` are the new keys.
         let old_keys = new_keys;
-        crate::syncstate::reseal(&txn, &old_keys, &self.keys)?;
         let ctx = self.slot_context(&policy);
         {
             let mut table = txn.open_table(KEYSLOTS)?;

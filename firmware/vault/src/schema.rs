@@ -10,7 +10,6 @@
 //! | `record_terms` | kind byte + record id | the sealed set of blind terms the record is indexed under, same version |
 //! | `record_versions` | kind byte + record id | the record's version (what the sealed manifest digests) |
 //! | `audit` | sequence number | an audit entry (no case data) |
-//! | `sync_state` | name (`kit/…`, `hub/…`) | the commit counter it was written at and a sealed value (sync counters, windows, outboxes, inboxes, keys) |
 
 use redb::{MultimapTableDefinition, TableDefinition};
 
@@ -35,7 +34,6 @@ pub(crate) const NAME_INDEX: MultimapTableDefinition<&[u8], &[u8]> =
 pub(crate) const TERMS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("record_terms");
 pub(crate) const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 pub(crate) const VERSIONS: TableDefinition<&[u8], u64> = TableDefinition::new("record_versions");
-pub(crate) const SYNC_STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("sync_state");
 
 pub(crate) mod meta {
     pub const SCHEMA: &str = "schema";
