@@ -220,6 +220,12 @@ proptest! {
     })]
 
     #[test]
+    fn public_key_files_never_panic(text in ".{0,90}", hex in "[0-9a-fA-F ]{60,70}") {
+        let _ = fieldkit_sync::seal::public_key_from_text(&text);
+        let _ = fieldkit_sync::seal::public_key_from_text(&format!("fieldkit-x25519 {hex}"));
+    }
+
+    #[test]
     fn ops_round_trip_through_the_codec_and_a_compressed_message(
         ops in prop::collection::vec(arb_op(), 0..12)
     ) {
