@@ -54,6 +54,7 @@ mod schema;
 mod session;
 mod signin;
 mod storage;
+mod sync;
 mod uptime;
 mod vault;
 
@@ -72,4 +73,5 @@ pub use schema::SCHEMA_VERSION;
 pub use session::Session;
 pub use signin::RecoveryOptions;
 pub use uptime::{BootClock, NoBootClock, Uptime, elapsed_ms};
+pub use sync::{MAX_SYNC_NAME, Queued, SyncWrite};
 pub use vault::{InitOptions, OpenOptions, Vault};
