@@ -194,6 +194,26 @@ impl Session {
         }
     }
 
+    /// The names of the sync values that start with `prefix`, in order.
+    pub fn sync_names(&self, prefix: &str) -> Result<Vec<String>> {
+        let txn = self.vault.db.begin_read()?;
+        let table = match txn.open_table(SYNC) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = Vec::new();
+        for row in table.range(prefix..)? {
+            let (k, _) = row?;
+            let name = k.value();
+            if !name.starts_with(prefix) {
+                break;
+            }
+            out.push(name.to_string());
+        }
+        Ok(out)
+    }
+
     /// Writes sync values and takes queue entries, in one committed transaction.
     pub fn sync_write(&mut self, w: &SyncWrite<'_>) -> Result<()> {
         for (name, _) in &w.put {

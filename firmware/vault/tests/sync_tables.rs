@@ -81,6 +81,12 @@ fn values_are_sealed_survive_a_reopen_and_a_key_rotation() {
     })
     .unwrap();
     assert!(s.sync_value("counter").unwrap().is_none());
+    s.sync_write(&SyncWrite {
+        put: vec![("hub/kit/a", b"1"), ("hub/kit/b", b"2"), ("hub0", b"3")],
+        ..SyncWrite::default()
+    })
+    .unwrap();
+    assert_eq!(s.sync_names("hub/").unwrap(), ["hub/kit/a", "hub/kit/b"]);
     assert!(s.sync_value("").is_err());
 }
 
