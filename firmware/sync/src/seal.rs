@@ -152,12 +152,16 @@ pub fn public_key_from_text(text: &str) -> Result<PublicKey, KeyFileError> {
     }
     let mut bytes = [0u8; 32];
     for (i, b) in bytes.iter_mut().enumerate() {
-        let pair = std::str::from_utf8(&digits[2 * i..2 * i + 2]).map_err(|_| KeyFileError::Format)?;
+        let pair =
+            std::str::from_utf8(&digits[2 * i..2 * i + 2]).map_err(|_| KeyFileError::Format)?;
         *b = u8::from_str_radix(pair, 16).map_err(|_| KeyFileError::Format)?;
     }
     let key = PublicKey::from(bytes);
     // A low-order point gives an all-zero shared secret with any key.
-    if !StaticSecret::from([7u8; 32]).diffie_hellman(&key).was_contributory() {
+    if !StaticSecret::from([7u8; 32])
+        .diffie_hellman(&key)
+        .was_contributory()
+    {
         return Err(KeyFileError::BadKey(BadPeerKey));
     }
     Ok(key)
@@ -500,9 +504,21 @@ mod tests {
         assert!(text.starts_with("fieldkit-x25519 "));
         assert_eq!(text.len(), KEY_FILE_WORD.len() + 65);
         assert_eq!(public_key_from_text(&format!("# hub\n{text}\n")), Ok(key));
-        assert_eq!(public_key_from_text(&text[KEY_FILE_WORD.len() + 1..]), Ok(key));
-        for bad in ["", "fieldkit-x25519", "ssh-ed25519 AAAA", &text[..text.len() - 1]] {
-            assert_eq!(public_key_from_text(bad), Err(KeyFileError::Format), "{bad}");
+        assert_eq!(
+            public_key_from_text(&text[KEY_FILE_WORD.len() + 1..]),
+            Ok(key)
+        );
+        for bad in [
+            "",
+            "fieldkit-x25519",
+            "ssh-ed25519 AAAA",
+            &text[..text.len() - 1],
+        ] {
+            assert_eq!(
+                public_key_from_text(bad),
+                Err(KeyFileError::Format),
+                "{bad}"
+            );
         }
         assert_eq!(
             public_key_from_text(&format!("{text}\n{text}")),

@@ -72,6 +72,6 @@ pub use recovery::RecoveryKey;
 pub use schema::SCHEMA_VERSION;
 pub use session::Session;
 pub use signin::RecoveryOptions;
-pub use uptime::{BootClock, NoBootClock, Uptime, elapsed_ms};
 pub use sync::{MAX_SYNC_NAME, Queued, SyncWrite};
+pub use uptime::{BootClock, NoBootClock, Uptime, elapsed_ms};
 pub use vault::{InitOptions, OpenOptions, Vault};

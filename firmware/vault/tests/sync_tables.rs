@@ -73,7 +73,10 @@ fn values_are_sealed_survive_a_reopen_and_a_key_rotation() {
     s.remove_caseworker("yusuf", NOW).unwrap();
     drop(s);
     let mut s = reopen(d.path(), "amina", PIN);
-    assert_eq!(s.sync_value("identity").unwrap().unwrap().as_slice(), secret);
+    assert_eq!(
+        s.sync_value("identity").unwrap().unwrap().as_slice(),
+        secret
+    );
     assert_eq!(s.queued(10).unwrap(), vec![q(1, 3, 2, false)]);
     s.sync_write(&SyncWrite {
         remove: vec!["counter"],
