@@ -17,12 +17,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use fieldkit_app::{Kit, KitConfig, MatchFilter, ReviewError, SaveError, TraceRef, match_id};
-use fieldkit_domain::{Op, PotentialMatch, Record, RecordId, RecordKind};
+use fieldkit_domain::{Document, Op, PotentialMatch, Record, RecordId, RecordKind};
 use fieldkit_sync::counter::{CounterError, Reservation};
 use fieldkit_sync::hub::{EnrollError, Hub, HubEvent, KitState};
-use fieldkit_sync::message::{Body, Evidence, MatchNotice, Priority, ReviewDecision};
+use fieldkit_sync::message::{Body, Priority, ReviewDecision};
 use fieldkit_sync::seal::{KitId, SealError, StaticKey};
-use fieldkit_vault::{Session, Vault, VaultError};
+use fieldkit_vault::{Session, SyncWrite, Vault, VaultError};
 use x25519_dalek::PublicKey;
 use zeroize::Zeroizing;
 
@@ -176,13 +176,16 @@ impl std::fmt::Debug for HubService {
 /// Sets a vault up as a hub: a fresh X25519 static secret, sealed in it. Returns the hub's
 /// public key (what provisioning gives each kit).
 pub fn init(session: &mut Session) -> Result<PublicKey, InitError> {
-    if session.sync_state(SECRET)?.is_some() {
+    if session.sync_value(SECRET)?.is_some() {
         return Err(InitError::AlreadyHub);
     }
     let mut secret = Zeroizing::new([0u8; 32]);
     getrandom::fill(secret.as_mut()).map_err(|e| InitError::Random(e.to_string()))?;
     let key = StaticKey::from_bytes(*secret);
-    session.put_sync_state(&[(SECRET, Some(secret.as_slice()))])?;
+    session.sync_write(&SyncWrite {
+        put: vec![(SECRET, secret.as_slice())],
+        ..SyncWrite::default()
+    })?;
     Ok(key.public())
 }
 
@@ -194,26 +197,6 @@ fn likely_first(a: &PotentialMatch, b: &PotentialMatch) -> std::cmp::Ordering {
     b.score.total_cmp(&a.score)
 }
 
-fn notice_of(m: &PotentialMatch) -> MatchNotice {
-    let centi = |bits: f64| (bits * 100.0).round() as i32;
-    MatchNotice {
-        case: m.case_id,
-        tracing_request: m.tracing_request_id,
-        trace: m.trace_id.clone(),
-        likelihood: m.likelihood.clone().unwrap_or_else(|| "possible".into()),
-        score_centibits: centi(m.score),
-        evidence: m
-            .comparison
-            .iter()
-            .map(|e| Evidence {
-                field: e.field.clone(),
-                weight_centibits: centi(e.weight),
-                detail: e.detail.clone(),
-            })
-            .collect(),
-    }
-}
-
 fn review_state(m: &PotentialMatch) -> &str {
     m.status.as_deref().unwrap_or("pending")
 }
@@ -222,22 +205,22 @@ impl HubService {
     /// Opens the hub on a signed-in session of its vault: builds the warm matcher index over
     /// every record, and restores every enrolled kit's link state.
     pub fn open(session: Session, now_ms: u64) -> Result<HubService, OpenError> {
-        let secret = session.sync_state(SECRET)?.ok_or(OpenError::NotAHub)?;
+        let secret = session.sync_value(SECRET)?.ok_or(OpenError::NotAHub)?;
         let bytes: [u8; 32] = secret
             .as_slice()
             .try_into()
             .map_err(|_| OpenError::Corrupt(SECRET.into()))?;
         let mut hub = Hub::new(StaticKey::from_bytes(bytes));
-        let names = session.sync_state_names(KIT_PREFIX)?;
+        let names = session.sync_names(KIT_PREFIX)?;
         let mut kits = BTreeMap::new();
         let mut holders: BTreeMap<RecordId, BTreeSet<KitId>> = BTreeMap::new();
         for name in names.iter().filter(|n| !n.ends_with("/counter")) {
-            let Some(bytes) = session.sync_state(name)? else {
+            let Some(bytes) = session.sync_value(name)? else {
                 continue;
             };
             let file: KitFile =
                 store::decode(&bytes).map_err(|_| OpenError::Corrupt(name.clone()))?;
-            let counter_limit = match session.sync_state(&format!("{name}/counter"))? {
+            let counter_limit = match session.sync_value(&format!("{name}/counter"))? {
                 Some(b) => u64::from_le_bytes(
                     b.as_slice()
                         .try_into()
@@ -271,16 +254,16 @@ impl HubService {
             kits.insert(id, Enrolled { file });
         }
         let mut routed = BTreeMap::new();
-        for name in session.sync_state_names(ROUTED_PREFIX)? {
+        for name in session.sync_names(ROUTED_PREFIX)? {
             let id = name
                 .strip_prefix(ROUTED_PREFIX)
                 .and_then(|h| h.parse::<RecordId>().ok())
                 .ok_or_else(|| OpenError::Corrupt(name.clone()))?;
-            if let Some(v) = session.sync_state(&name)? {
+            if let Some(v) = session.sync_value(&name)? {
                 routed.insert(id, String::from_utf8_lossy(&v).into_owned());
             }
         }
-        let alerts = match session.sync_state(ALERTS)? {
+        let alerts = match session.sync_value(ALERTS)? {
             Some(b) => store::decode(&b).map_err(|_| OpenError::Corrupt(ALERTS.into()))?,
             None => Vec::new(),
         };
@@ -334,9 +317,11 @@ impl HubService {
             enrolled_at_ms: now_ms,
             ..KitFile::default()
         };
-        self.kit
-            .session_mut()
-            .put_sync_state(&[(&store::kit_name(id), Some(&store::encode(&file)))])?;
+        let (name, value) = (store::kit_name(id), store::encode(&file));
+        self.kit.session_mut().sync_write(&SyncWrite {
+            put: vec![(&name, &value)],
+            ..SyncWrite::default()
+        })?;
         self.hub.enroll(public, KitState::default())?;
         self.kits.insert(id, Enrolled { file });
         Ok(id)
@@ -544,44 +529,68 @@ impl HubService {
         for (_, id) in &touched {
             self.hold(from, *id, dirty);
         }
+        // Potential matches whose news the kits holding either side have not had: new ones
+        // (a notice), decided ones (the decision, not back to the kit that decided).
+        let mut news: BTreeMap<RecordId, PotentialMatch> = BTreeMap::new();
+        let mut decided_here: BTreeSet<RecordId> = BTreeSet::new();
         for (kind, id) in &touched {
-            match kind {
-                RecordKind::Case => {
-                    self.route_matches(
-                        &MatchFilter {
-                            case_id: Some(*id),
-                            ..MatchFilter::default()
-                        },
-                        Some(from),
-                        receipt,
-                        dirty,
-                        routed_now,
-                    );
-                    self.transfer(*id, now_ms, receipt, dirty)
-                        .map_err(ReceiveError::Apply)?;
-                }
-                RecordKind::TracingRequest => self.route_matches(
-                    &MatchFilter {
-                        tracing_request_id: Some(*id),
-                        ..MatchFilter::default()
-                    },
-                    Some(from),
-                    receipt,
-                    dirty,
-                    routed_now,
-                ),
+            let filter = match kind {
+                RecordKind::Case => MatchFilter {
+                    case_id: Some(*id),
+                    ..MatchFilter::default()
+                },
+                RecordKind::TracingRequest => MatchFilter {
+                    tracing_request_id: Some(*id),
+                    ..MatchFilter::default()
+                },
                 RecordKind::PotentialMatch => {
-                    if let Some(m) = self
-                        .kit
-                        .potential_matches(&MatchFilter::default())
-                        .into_iter()
-                        .find(|m| m.id == *id)
-                    {
-                        self.route_one(&m, Some(from), receipt, dirty, routed_now);
-                    }
+                    decided_here.insert(*id);
+                    MatchFilter::default()
                 }
-                RecordKind::Incident => {}
+                RecordKind::Incident => continue,
+            };
+            for m in self.kit.potential_matches(&filter) {
+                if (*kind != RecordKind::PotentialMatch || m.id == *id)
+                    && self.routed.get(&m.id).map(String::as_str) != Some(review_state(&m))
+                {
+                    news.insert(m.id, m);
+                }
             }
+        }
+        // Cases whose owning agency the operations set: transfers.
+        let transfers: BTreeSet<RecordId> = ops
+            .iter()
+            .filter(|o| o.kind == RecordKind::Case && o.field == "owned_by_agency_id")
+            .map(|o| o.record)
+            .collect();
+        if news.is_empty() && transfers.is_empty() {
+            return Ok(());
+        }
+        // One read of every document needed (one audit entry).
+        let wanted: Vec<(RecordKind, RecordId)> = news
+            .keys()
+            .map(|id| (RecordKind::PotentialMatch, *id))
+            .chain(transfers.iter().map(|id| (RecordKind::Case, *id)))
+            .collect();
+        let docs = self
+            .kit
+            .session_mut()
+            .documents_of(&wanted, now_ms)
+            .map_err(ReceiveError::Vault)?;
+        let mut ordered: Vec<&PotentialMatch> = news.values().collect();
+        ordered.sort_by(|a, b| likely_first(a, b));
+        for m in ordered {
+            let Some(doc) = docs
+                .iter()
+                .find(|d| d.kind() == RecordKind::PotentialMatch && d.id() == m.id)
+            else {
+                continue;
+            };
+            let except = decided_here.contains(&m.id).then_some(from);
+            self.route_match(m, doc, except, receipt, dirty, routed_now);
+        }
+        for doc in docs.iter().filter(|d| d.kind() == RecordKind::Case) {
+            self.transfer(doc, receipt, dirty);
         }
         Ok(())
     }
@@ -609,26 +618,19 @@ impl HubService {
             self.kit.reject_match(id, Some(&note), now_ms)
         };
         match done {
-            Ok(_) | Err(ReviewError::NotApplicable(_)) | Err(ReviewError::NotFound(_)) => {}
-            Err(ReviewError::Save(SaveError::Vault(e)))
+            Ok(_) | Err(ReviewError::NotApplicable(_) | ReviewError::NotFound(_)) => {}
+            Err(ReviewError::Save(SaveError::Vault(e)) | ReviewError::Vault(e))
                 if !matches!(e, VaultError::BadChange(_)) =>
             {
                 return Err(ReceiveError::Vault(e));
             }
             Err(e) => {
-                tracing::warn!(kit = %from, error = %e, "a review decision could not be recorded on the hub")
+                tracing::warn!(kit = %from, error = %e, "a review decision could not be recorded on the hub");
             }
         }
         // Every other kit holding either side hears the decision as the kit made it.
-        let mut to: BTreeSet<KitId> = BTreeSet::new();
-        for r in [d.case, d.tracing_request] {
-            if let Some(ks) = self.holders.get(&r) {
-                to.extend(ks.iter().copied());
-            }
-        }
-        to.remove(&from);
         let body = Body::Review(d.clone());
-        for k in to {
+        for k in self.holders_of(d.case, d.tracing_request, Some(from)) {
             if self.hub.queue(k, &body).is_some() {
                 receipt.reviews_forwarded += 1;
                 dirty.insert(k);
@@ -640,63 +642,46 @@ impl HubService {
         Ok(())
     }
 
-    fn route_matches(
-        &mut self,
-        filter: &MatchFilter,
-        from: Option<KitId>,
-        receipt: &mut Receipt,
-        dirty: &mut BTreeSet<KitId>,
-        routed_now: &mut BTreeSet<RecordId>,
-    ) {
-        let mut found = self.kit.potential_matches(filter);
-        found.sort_by(likely_first);
-        for m in &found {
-            self.route_one(m, from, receipt, dirty, routed_now);
+    fn holders_of(
+        &self,
+        case: RecordId,
+        request: RecordId,
+        except: Option<KitId>,
+    ) -> BTreeSet<KitId> {
+        let mut to: BTreeSet<KitId> = BTreeSet::new();
+        for r in [case, request] {
+            if let Some(ks) = self.holders.get(&r) {
+                to.extend(ks.iter().copied());
+            }
         }
+        if let Some(f) = except {
+            to.remove(&f);
+        }
+        to
     }
 
-    /// Sends a potential match's news to the kits holding either side, once per state: a
-    /// notice while pending, the decision once decided.
-    fn route_one(
+    /// Sends a potential match as its record's operations (the explanation, the review state)
+    /// to the kits holding either side, once per review state; the kits merge it like any
+    /// record, so two kits' decisions meet as a conflict the reviewer settles.
+    fn route_match(
         &mut self,
         m: &PotentialMatch,
-        from: Option<KitId>,
+        doc: &Document,
+        except: Option<KitId>,
         receipt: &mut Receipt,
         dirty: &mut BTreeSet<KitId>,
         routed_now: &mut BTreeSet<RecordId>,
     ) {
         let state = review_state(m).to_string();
-        if self.routed.get(&m.id) == Some(&state) {
-            return;
-        }
-        let mut to: BTreeSet<KitId> = BTreeSet::new();
-        for r in [m.case_id, m.tracing_request_id] {
-            if let Some(ks) = self.holders.get(&r) {
-                to.extend(ks.iter().copied());
-            }
-        }
-        let body = match state.as_str() {
-            "pending" => Body::MatchNotice(notice_of(m)),
-            decided => {
-                if let Some(f) = from {
-                    to.remove(&f);
-                }
-                Body::Review(ReviewDecision {
-                    case: m.case_id,
-                    tracing_request: m.tracing_request_id,
-                    trace: m.trace_id.clone(),
-                    confirmed: decided == "confirmed",
-                    by: m.reviewed_by.clone().unwrap_or_default(),
-                    at_min: 0,
-                })
-            }
-        };
-        for k in to {
+        let body = Body::Ops(doc.ops());
+        for k in self.holders_of(m.case_id, m.tracing_request_id, except) {
             if self.hub.queue(k, &body).is_some() {
                 dirty.insert(k);
-                match body {
-                    Body::MatchNotice(_) => receipt.notices_queued += 1,
-                    _ => receipt.reviews_forwarded += 1,
+                self.hold(k, m.id, dirty);
+                if state == "pending" {
+                    receipt.notices_queued += 1;
+                } else {
+                    receipt.reviews_forwarded += 1;
                 }
             }
         }
@@ -707,26 +692,14 @@ impl HubService {
     /// A case now owned by another agency goes, with its whole history, to every kit of that
     /// agency that does not hold it yet: opened from the hub's vault and sealed again for each
     /// receiving kit's link.
-    fn transfer(
-        &mut self,
-        case: RecordId,
-        now_ms: u64,
-        receipt: &mut Receipt,
-        dirty: &mut BTreeSet<KitId>,
-    ) -> Result<(), SaveError> {
-        let docs = self
-            .kit
-            .session_mut()
-            .documents_of(&[(RecordKind::Case, case)], now_ms)?;
-        let Some(doc) = docs.first() else {
-            return Ok(());
-        };
+    fn transfer(&mut self, doc: &Document, receipt: &mut Receipt, dirty: &mut BTreeSet<KitId>) {
         let Ok(Record::Case(c)) = doc.to_record() else {
-            return Ok(());
+            return;
         };
         let Some(agency) = c.owned_by_agency_id.as_deref() else {
-            return Ok(());
+            return;
         };
+        let case = doc.id();
         let receivers: Vec<KitId> = self
             .kits
             .iter()
@@ -734,7 +707,7 @@ impl HubService {
             .map(|(id, _)| *id)
             .collect();
         if receivers.is_empty() {
-            return Ok(());
+            return;
         }
         let body = Body::Ops(doc.ops());
         for k in receivers {
@@ -744,7 +717,6 @@ impl HubService {
                 receipt.records_transferred += 1;
             }
         }
-        Ok(())
     }
 
     fn persist(
@@ -789,11 +761,14 @@ impl HubService {
         if values.is_empty() {
             return Ok(());
         }
-        let changes: Vec<(&str, Option<&[u8]>)> = values
+        let put: Vec<(&str, &[u8])> = values
             .iter()
-            .map(|(n, v)| (n.as_str(), Some(v.as_slice())))
+            .map(|(n, v)| (n.as_str(), v.as_slice()))
             .collect();
-        self.kit.session_mut().put_sync_state(&changes)
+        self.kit.session_mut().sync_write(&SyncWrite {
+            put,
+            ..SyncWrite::default()
+        })
     }
 
     /// The frames to send to `kit` now over a link of `mtu` bytes, at most `max`:
@@ -822,7 +797,10 @@ impl HubService {
                 RETRY_MS,
                 priority_all(),
                 |Reservation(limit)| {
-                    session.put_sync_state(&[(name.as_str(), Some(&limit.to_le_bytes()))])
+                    session.sync_write(&SyncWrite {
+                        put: vec![(name.as_str(), &limit.to_le_bytes())],
+                        ..SyncWrite::default()
+                    })
                 },
             );
             match sent {

@@ -1,4 +1,4 @@
-//! How the hub's state sits in its vault's sealed sync state (`fieldkit_vault::Session::sync_state`):
+//! How the hub's state sits in its vault's sealed sync values (`fieldkit_vault::Session::sync_value`):
 //!
 //! | name | value |
 //! |---|---|

@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use fieldkit_domain::{Document, Record, RecordId, RecordKind};
+use fieldkit_domain::{Document, PotentialMatch, Record, RecordId, RecordKind};
 use fieldkit_hub::{HubService, init};
 use fieldkit_sync::message::{Body, ReviewDecision, Status};
 
@@ -31,14 +31,38 @@ fn settle(hub: &mut HubService, kits: &mut [&mut KitEnd], mut now: u64) -> u64 {
     now
 }
 
-fn notices(k: &KitEnd) -> Vec<&fieldkit_sync::message::MatchNotice> {
-    k.received
-        .iter()
-        .filter_map(|b| match b {
-            Body::MatchNotice(n) => Some(n),
-            _ => None,
+/// The potential matches a kit received, as their records (merged from every operation).
+fn notices(k: &KitEnd) -> Vec<PotentialMatch> {
+    let mut docs: Vec<Document> = Vec::new();
+    for b in &k.received {
+        let Body::Ops(ops) = b else { continue };
+        for op in ops.iter().filter(|o| o.kind == RecordKind::PotentialMatch) {
+            match docs.iter_mut().find(|d| d.id() == op.record) {
+                Some(d) => {
+                    d.apply(op).unwrap();
+                }
+                None => {
+                    let mut d = Document::new(op.kind, op.record);
+                    d.apply(op).unwrap();
+                    docs.push(d);
+                }
+            }
+        }
+    }
+    docs.iter()
+        .map(|d| match d.to_record().unwrap() {
+            Record::PotentialMatch(m) => *m,
+            other => panic!("not a potential match: {other:?}"),
         })
         .collect()
+}
+
+/// How many messages carried potential-match operations.
+fn match_messages(k: &KitEnd) -> usize {
+    k.received
+        .iter()
+        .filter(|b| matches!(b, Body::Ops(ops) if ops.iter().any(|o| o.kind == RecordKind::PotentialMatch)))
+        .count()
 }
 
 #[test]
@@ -70,14 +94,16 @@ fn kits_are_matched_across_notified_hear_each_others_decisions_and_transfers_car
     for k in [&a, &b] {
         let n = notices(k);
         assert_eq!(n.len(), 1, "one notice per kit");
-        assert_eq!(n[0].case, case_id);
-        assert_eq!(n[0].tracing_request, request_id);
-        assert_eq!(n[0].trace, "trace-0");
+        assert_eq!(n[0].case_id, case_id);
+        assert_eq!(n[0].tracing_request_id, request_id);
+        assert_eq!(n[0].trace_id, "trace-0");
+        assert_eq!(n[0].status.as_deref(), Some("pending"));
         assert!(
-            n[0].evidence.iter().any(|e| e.field == "name"),
+            n[0].comparison.iter().any(|e| e.field == "name"),
             "{:?}",
             n[0]
         );
+        assert_eq!(match_messages(k), 1, "told once");
     }
     assert!(c.received.is_empty());
 
@@ -194,6 +220,7 @@ fn a_rolled_back_kit_is_noticed_and_a_restarted_hub_keeps_kits_windows_and_route
     let now = settle(&mut hub, &mut [&mut a, &mut b], NOW + 40_000);
     assert_eq!(notices(&a).len(), 1);
     assert_eq!(notices(&b).len(), 1);
+    assert_eq!(match_messages(&a), 1);
 
     // A's vault comes back from an old image: its counter went down.
     a.endpoint.queue(&status(12));
@@ -211,8 +238,8 @@ fn a_rolled_back_kit_is_noticed_and_a_restarted_hub_keeps_kits_windows_and_route
     assert_eq!(view.file.rollbacks[0].now_commits, 12);
     // Nothing is routed twice after the restart.
     let now = settle(&mut hub, &mut [&mut a, &mut b], now + 1_000);
-    assert_eq!(notices(&a).len(), 1);
-    assert_eq!(notices(&b).len(), 1);
+    assert_eq!(match_messages(&a), 1);
+    assert_eq!(match_messages(&b), 1);
     let _ = now;
 }
 
@@ -245,4 +272,60 @@ fn frames_from_strangers_and_altered_frames_are_refused_and_change_nothing() {
     assert_eq!(r.records_changed, 0);
     assert_eq!(hub.unknown_kit_frames(), 1);
     assert_eq!(hub.kit().session().count(RecordKind::Case).unwrap(), 0);
+}
+
+#[test]
+fn a_decision_sent_as_the_match_record_s_operations_reaches_the_other_kit_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut session = hub_vault(dir.path());
+    let hub_public = init(&mut session).unwrap();
+    let mut hub = HubService::open(session, NOW).unwrap();
+    let mut a = KitEnd::new(0x0A, hub_public);
+    let mut b = KitEnd::new(0x0B, hub_public);
+    hub.enroll(a.public(), "unicef", "", NOW).unwrap();
+    hub.enroll(b.public(), "unicef", "", NOW).unwrap();
+    let case_id = RecordId::from_bytes([0xA1; 16]);
+    let request_id = RecordId::from_bytes([0xB2; 16]);
+    a.endpoint
+        .queue(&Body::Ops(child(case_id, "Amina Yusuf", 0xA)));
+    b.endpoint
+        .queue(&Body::Ops(request(request_id, "Aminah Yousef", 0xB)));
+    let now = settle(&mut hub, &mut [&mut a, &mut b], NOW);
+    let m = notices(&b).remove(0);
+
+    // B's caseworker rejects: B's kit sends the record's new operations.
+    let mut doc = Document::new(RecordKind::PotentialMatch, m.id);
+    for body in &b.received {
+        if let Body::Ops(ops) = body {
+            for op in ops.iter().filter(|o| o.record == m.id) {
+                doc.apply(op).unwrap();
+            }
+        }
+    }
+    let stamp = |n| fieldkit_domain::Hlc {
+        wall_ms: now + n,
+        counter: 0,
+        device: fieldkit_domain::DeviceId(0xB),
+    };
+    let text = |t: &str| fieldkit_domain::FieldValue::from_json(&serde_json::json!(t));
+    let ops = vec![
+        doc.op("status", text("rejected"), stamp(1)),
+        doc.op("reviewed_by", text("amal.h"), stamp(2)),
+    ];
+    b.endpoint.queue(&Body::Ops(ops));
+    let _ = settle(&mut hub, &mut [&mut a, &mut b], now);
+    let seen_by_a = notices(&a);
+    assert_eq!(seen_by_a.len(), 1);
+    assert_eq!(seen_by_a[0].status.as_deref(), Some("rejected"));
+    assert_eq!(seen_by_a[0].reviewed_by.as_deref(), Some("amal.h"));
+    assert_eq!(match_messages(&a), 2, "the notice, then the decision");
+    assert_eq!(
+        match_messages(&b),
+        1,
+        "the decision is not echoed to the kit that made it"
+    );
+    let on_hub = hub
+        .kit()
+        .potential_matches(&fieldkit_app::MatchFilter::default());
+    assert_eq!(on_hub[0].status.as_deref(), Some("rejected"));
 }
