@@ -31,7 +31,8 @@
 //!
 //! let today: Date = "2026-03-01".parse().unwrap();
 //! let case = Case { name: Some("محمد علي حسن".into()), sex: Some(Sex::Male), age: Some(9),
-//!                   location_separation: Some("JO-MA-ZAATARI-D3".into()), ..Case::default() };
+//!                   location_separation: Some("JO-MA-ZAATARI-D3".into()),
+//!                   consent_for_tracing: Some(true), ..Case::default() };
 //! let request = TracingRequest {
 //!     relation_name: Some("Fatima Yusuf".into()),
 //!     tracing_request_subform_section: vec![Trace {
