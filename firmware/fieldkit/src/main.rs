@@ -119,6 +119,9 @@ enum Command {
     /// Family tracing: match tracing requests against cases.
     #[command(subcommand)]
     Trace(cmd::trace::TraceCommand),
+    /// The coordinators' hub: enrol kits, serve them, see what they sent.
+    #[command(subcommand)]
+    Hub(cmd::hub::HubCommand),
     /// Field trials in simulation (sync: `reunion`).
     #[cfg(feature = "simulation")]
     #[command(subcommand)]
@@ -211,6 +214,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config(c) => cmd::config::run(&ctx, c),
         Command::Power(c) => cmd::power::run(c),
         Command::Trace(c) => cmd::trace::run_with(&ctx, c),
+        Command::Hub(c) => cmd::hub::run(&ctx, c),
         #[cfg(feature = "simulation")]
         Command::Sim(c) => cmd::sim::run_sim(c),
     }

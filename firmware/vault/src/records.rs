@@ -115,6 +115,34 @@ impl Session {
         Ok(changed)
     }
 
+    /// The documents behind records, with their whole history of operations, for sync (a
+    /// hub forwarding a transferred case). One audit entry for all of them; a record not held
+    /// is left out.
+    pub fn documents_of(
+        &mut self,
+        records: &[(RecordKind, RecordId)],
+        now_ms: u64,
+    ) -> Result<Vec<Document>> {
+        let txn = begin(&self.vault.db)?;
+        let mut out = Vec::with_capacity(records.len());
+        for (kind, id) in records {
+            if let Some((doc, _)) = self.load_w(&txn, *kind, *id)? {
+                out.push(doc);
+            }
+        }
+        self.audit(
+            &txn,
+            now_ms,
+            AuditAction::Export {
+                records: u32::try_from(out.len()).unwrap_or(u32::MAX),
+                format: "sync".into(),
+            },
+            None,
+        )?;
+        self.commit(txn)?;
+        Ok(out)
+    }
+
     /// Opens a record (audited).
     pub fn get(&mut self, kind: RecordKind, id: RecordId, now_ms: u64) -> Result<Opened> {
         let txn = begin(&self.vault.db)?;

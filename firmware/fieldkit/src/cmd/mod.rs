@@ -17,6 +17,7 @@ pub mod caseworker;
 pub mod config;
 pub mod exchange;
 pub mod hardware;
+pub mod hub;
 pub mod init;
 pub mod kiosk;
 pub mod power;
