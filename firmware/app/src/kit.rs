@@ -429,9 +429,8 @@ impl Kit {
         let n = records.len();
         let total = 2 * n;
         self.write(now_ms, |w| {
-            let changed = w
-                .tx
-                .import_primero(records, now_ms, &mut |done| progress(done, total))?;
+            let changed =
+                w.tx.import_primero(records, now_ms, &mut |done| progress(done, total))?;
             let m = changed.len().max(1);
             let merged = w.after_merge(&changed, now_ms, &mut |done| {
                 progress(n + done * n / m, total);
@@ -753,7 +752,8 @@ impl Work<'_, '_> {
                     if (c.fieldkit_risk_level.clone(), c.fieldkit_urgent) != before {
                         let mut raised = Map::new();
                         if let Some(level) = &c.fieldkit_risk_level {
-                            raised.insert("fieldkit_risk_level".into(), Value::String(level.clone()));
+                            raised
+                                .insert("fieldkit_risk_level".into(), Value::String(level.clone()));
                         }
                         if c.fieldkit_urgent {
                             raised.insert("fieldkit_urgent".into(), Value::Bool(true));

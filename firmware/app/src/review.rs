@@ -216,13 +216,9 @@ impl Work<'_, '_> {
                         "trace_id": s.trace.trace_id,
                         "status": review::PENDING,
                     });
-                    let (doc, _) = Document::create(
-                        RecordKind::PotentialMatch,
-                        id,
-                        &identity,
-                        PROPOSAL_STAMP,
-                    )
-                    .map_err(|e| SaveError::Fields(e.to_string()))?;
+                    let (doc, _) =
+                        Document::create(RecordKind::PotentialMatch, id, &identity, PROPOSAL_STAMP)
+                            .map_err(|e| SaveError::Fields(e.to_string()))?;
                     self.tx.merge(&[doc], now_ms)?;
                     let mut m = PotentialMatch {
                         id,

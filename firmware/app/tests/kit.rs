@@ -301,7 +301,11 @@ fn a_case_received_by_sync_is_triaged_and_matched() {
     assert_eq!(c.effective_risk_level(), Some("high"));
     assert!(c.is_urgent());
     let listed = kit.session().list(RecordKind::Case, 0, 10).unwrap();
-    assert!(listed.iter().any(|s| s.id == id && s.urgent && s.risk_level.as_deref() == Some("high")));
+    assert!(
+        listed
+            .iter()
+            .any(|s| s.id == id && s.urgent && s.risk_level.as_deref() == Some("high"))
+    );
 }
 
 #[test]

@@ -71,7 +71,7 @@ pub use records::{Opened, Saved};
 pub use recovery::RecoveryKey;
 pub use schema::SCHEMA_VERSION;
 pub use session::Session;
-pub use tx::{Changed, Tx};
 pub use signin::RecoveryOptions;
+pub use tx::{Changed, Tx};
 pub use uptime::{BootClock, NoBootClock, Uptime, elapsed_ms};
 pub use vault::{InitOptions, OpenOptions, Vault};

@@ -33,6 +33,9 @@ pub struct Changed {
     pub version: u64,
 }
 
+/// An audit entry written at commit: when, what, which record (the actor is the session's).
+type Pending = (u64, AuditAction, Option<(RecordKind, RecordId)>);
+
 /// An open write transaction of a session. See the module documentation.
 pub struct Tx<'s> {
     pub(crate) session: &'s mut Session,
@@ -40,7 +43,7 @@ pub struct Tx<'s> {
     /// outbox) use it.
     pub(crate) txn: WriteTransaction,
     manifest: Manifest,
-    audit: Vec<(u64, AuditAction, Option<(RecordKind, RecordId)>)>,
+    audit: Vec<Pending>,
 }
 
 impl std::fmt::Debug for Tx<'_> {
@@ -123,7 +126,8 @@ impl Tx<'_> {
                 summary: fieldkit_domain::Summary::of(r, 0),
             };
             let version = self.session.store(&mut batch, &doc, None, Some(known))?;
-            self.audit.push((now_ms, AuditAction::Write, Some((kind, id))));
+            self.audit
+                .push((now_ms, AuditAction::Write, Some((kind, id))));
             out.push(Saved {
                 id,
                 version,
@@ -196,7 +200,8 @@ impl Tx<'_> {
                 self.session.clock.observe(s);
             }
             let version = self.session.store(&mut batch, &doc, prev, None)?;
-            self.audit.push((now_ms, AuditAction::Merge, Some((kind, id))));
+            self.audit
+                .push((now_ms, AuditAction::Merge, Some((kind, id))));
             changed.push(Changed { kind, id, version });
         }
         self.manifest = batch.manifest;
@@ -242,7 +247,13 @@ impl Tx<'_> {
 
     /// Applies a save's operations to the document, validates the record, and writes it
     /// (nothing when there are none).
-    fn store_ops(&mut self, mut doc: Document, version: u64, ops: &[Op], now_ms: u64) -> Result<Saved> {
+    fn store_ops(
+        &mut self,
+        mut doc: Document,
+        version: u64,
+        ops: &[Op],
+        now_ms: u64,
+    ) -> Result<Saved> {
         let (kind, id) = (doc.kind(), doc.id());
         apply_all(&mut doc, ops)?;
         let record = doc
@@ -262,7 +273,8 @@ impl Tx<'_> {
         };
         let version = self.session.store(&mut batch, &doc, Some(version), None)?;
         self.manifest = batch.manifest;
-        self.audit.push((now_ms, AuditAction::Write, Some((kind, id))));
+        self.audit
+            .push((now_ms, AuditAction::Write, Some((kind, id))));
         Ok(Saved {
             id,
             version,
@@ -284,7 +296,8 @@ impl Tx<'_> {
             .session
             .load_w(&self.txn, kind, id)?
             .ok_or(VaultError::NotFound { kind, id })?;
-        self.audit.push((now_ms, AuditAction::Read, Some((kind, id))));
+        self.audit
+            .push((now_ms, AuditAction::Read, Some((kind, id))));
         Ok(found)
     }
 
@@ -294,7 +307,8 @@ impl Tx<'_> {
             .session
             .load_w(&self.txn, kind, id)?
             .ok_or(VaultError::NotFound { kind, id })?;
-        self.audit.push((now_ms, AuditAction::Read, Some((kind, id))));
+        self.audit
+            .push((now_ms, AuditAction::Read, Some((kind, id))));
         opened(&doc, version)
     }
 
@@ -325,12 +339,7 @@ impl Tx<'_> {
     }
 
     /// [`Session::ops_since`] as this transaction sees the record (what it wrote included).
-    pub fn ops_since(
-        &self,
-        kind: RecordKind,
-        id: RecordId,
-        since: Option<Hlc>,
-    ) -> Result<Vec<Op>> {
+    pub fn ops_since(&self, kind: RecordKind, id: RecordId, since: Option<Hlc>) -> Result<Vec<Op>> {
         self.session.keys.record_key(kind)?;
         let (doc, _) = self
             .session
@@ -340,7 +349,12 @@ impl Tx<'_> {
     }
 
     /// Adds an audit entry, written with the transaction.
-    pub fn audit(&mut self, now_ms: u64, action: AuditAction, record: Option<(RecordKind, RecordId)>) {
+    pub fn audit(
+        &mut self,
+        now_ms: u64,
+        action: AuditAction,
+        record: Option<(RecordKind, RecordId)>,
+    ) {
         self.audit.push((now_ms, action, record));
     }
 
