@@ -83,11 +83,11 @@ fn id(n: usize) -> String {
 fn primero_file(n: usize) -> Value {
     let cases: Vec<Value> = (0..n)
         .map(|i| {
-            let young = i % 3 == 0;
+            let young = i.is_multiple_of(3);
             let mut data = json!({
                 "id": id(i),
                 "name": format!("Child {i} Yusuf"),
-                "sex": if i % 2 == 0 { "female" } else { "male" },
+                "sex": if i.is_multiple_of(2) { "female" } else { "male" },
                 "age": if young { 4 + (i % 8) } else { 15 },
                 "consent_for_tracing": "true",
                 "registration_date": "2025-03-14T10:20:30.000Z",
@@ -122,7 +122,7 @@ fn imported_unaccompanied_young_children_are_flagged_urgent_and_the_round_trip_i
     assert_eq!(listed.len(), 30);
     for s in &listed {
         let n: usize = s["id"].as_str().unwrap()[24..].parse().unwrap();
-        let young = n % 3 == 0;
+        let young = n.is_multiple_of(3);
         assert_eq!(s["urgent"], json!(young), "{s}");
         if young {
             assert_eq!(s["risk_level"], json!("high"), "{s}");
