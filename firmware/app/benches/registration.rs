@@ -82,7 +82,11 @@ fn rss_mib() -> f64 {
 fn cpu_ms() -> f64 {
     std::fs::read_to_string("/proc/thread-self/schedstat")
         .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|ns| ns.parse::<f64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|ns| ns.parse::<f64>().ok())
+        })
         .map_or(f64::NAN, |ns| ns / 1e6)
 }
 
@@ -363,7 +367,8 @@ fn main() {
         .filter_map(|s| s.trim().replace('_', "").parse().ok())
         .collect();
     let tmp = tempfile::tempdir().unwrap();
-    let root = std::env::var_os("FIELDKIT_BENCH_DIR").map_or_else(|| tmp.path().to_path_buf(), PathBuf::from);
+    let root = std::env::var_os("FIELDKIT_BENCH_DIR")
+        .map_or_else(|| tmp.path().to_path_buf(), PathBuf::from);
     println!(
         "registration with matching (fresh process per job; load average {})",
         std::fs::read_to_string("/proc/loadavg")
@@ -375,8 +380,15 @@ fn main() {
     );
     println!(
         "{:>7} | {:>7} {:>8} | {:>15} {:>15} {:>7} | {:>15} {:>15} {:>7}",
-        "cases", "open ms", "ready ms", "kit TR p50/p99", "kit case p50/99", "kit MiB",
-        "old TR p50/p99", "old case p50/99", "old MiB"
+        "cases",
+        "open ms",
+        "ready ms",
+        "kit TR p50/p99",
+        "kit case p50/99",
+        "kit MiB",
+        "old TR p50/p99",
+        "old case p50/99",
+        "old MiB"
     );
     for n in sizes {
         let base = root.join(format!("cases-{n}"));
@@ -386,7 +398,8 @@ fn main() {
             child("build", &base, n);
         }
         let built: Value =
-            serde_json::from_str(&std::fs::read_to_string(base.join("built.json")).unwrap()).unwrap();
+            serde_json::from_str(&std::fs::read_to_string(base.join("built.json")).unwrap())
+                .unwrap();
         let work = root.join(format!("work-{n}"));
         copy_dir(&base, &work);
         let k = child("kit", &work, n);
@@ -412,8 +425,13 @@ fn main() {
         );
         println!(
             "  vault: {} cases, {} tracing requests (built in {:.0} s); registered: {} requests and {} cases by the kit, {} and {} by today's path",
-            built["cases"], built["requests"], f(&built, "secs"), k["requests"], k["cases_registered"],
-            o["requests"], o["cases_registered"]
+            built["cases"],
+            built["requests"],
+            f(&built, "secs"),
+            k["requests"],
+            k["cases_registered"],
+            o["requests"],
+            o["cases_registered"]
         );
         println!("  kit: {k}\n  old: {o}");
     }

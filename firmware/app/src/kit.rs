@@ -7,7 +7,7 @@ use fieldkit_domain::{
 use fieldkit_match::matcher::MatchSettings;
 use fieldkit_match::profile::Locations;
 use fieldkit_match::triage::{Triage, TriageRules, UrgentAlert};
-use fieldkit_vault::{Changed, Opened, Session, Tx, Vault, VaultError};
+use fieldkit_vault::{Changed, Opened, Session, Tx, Vault, VaultError, WriteError};
 use serde_json::{Map, Value};
 
 use crate::error::{OpenError, SaveError};
@@ -142,8 +142,8 @@ fn date_field(kind: RecordKind) -> Option<&'static str> {
     }
 }
 
-fn not_found(e: VaultError) -> SaveError {
-    match e {
+fn not_found(e: impl Into<VaultError>) -> SaveError {
+    match e.into() {
         VaultError::NotFound { kind, id } => SaveError::NotFound { kind, id },
         other => SaveError::Vault(other),
     }
@@ -234,7 +234,7 @@ impl Kit {
     /// Runs `work` in one vault transaction and commits it. When it fails after the index or
     /// the book took in its changes, they are rebuilt from the vault (what did not commit is
     /// not there).
-    pub(crate) fn write<T, E: From<VaultError>>(
+    pub(crate) fn write<T, E: From<WriteError>>(
         &mut self,
         now_ms: u64,
         work: impl FnOnce(&mut Work<'_, '_>) -> Result<T, E>,
@@ -429,9 +429,8 @@ impl Kit {
         let n = records.len();
         let total = 2 * n;
         self.write(now_ms, |w| {
-            let changed = w
-                .tx
-                .import_primero(records, now_ms, &mut |done| progress(done, total))?;
+            let changed =
+                w.tx.import_primero(records, now_ms, &mut |done| progress(done, total))?;
             let m = changed.len().max(1);
             let merged = w.after_merge(&changed, now_ms, &mut |done| {
                 progress(n + done * n / m, total);
@@ -753,7 +752,8 @@ impl Work<'_, '_> {
                     if (c.fieldkit_risk_level.clone(), c.fieldkit_urgent) != before {
                         let mut raised = Map::new();
                         if let Some(level) = &c.fieldkit_risk_level {
-                            raised.insert("fieldkit_risk_level".into(), Value::String(level.clone()));
+                            raised
+                                .insert("fieldkit_risk_level".into(), Value::String(level.clone()));
                         }
                         if c.fieldkit_urgent {
                             raised.insert("fieldkit_urgent".into(), Value::Bool(true));

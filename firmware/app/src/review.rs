@@ -19,7 +19,7 @@ use fieldkit_domain::{
     RecordKind, Trace, TracingRequest, potential_match::review,
 };
 use fieldkit_match::matcher::Likelihood;
-use fieldkit_vault::{Session, Tx, VaultError};
+use fieldkit_vault::{ReadError, Session, Tx, VaultError};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -216,13 +216,9 @@ impl Work<'_, '_> {
                         "trace_id": s.trace.trace_id,
                         "status": review::PENDING,
                     });
-                    let (doc, _) = Document::create(
-                        RecordKind::PotentialMatch,
-                        id,
-                        &identity,
-                        PROPOSAL_STAMP,
-                    )
-                    .map_err(|e| SaveError::Fields(e.to_string()))?;
+                    let (doc, _) =
+                        Document::create(RecordKind::PotentialMatch, id, &identity, PROPOSAL_STAMP)
+                            .map_err(|e| SaveError::Fields(e.to_string()))?;
                     self.tx.merge(&[doc], now_ms)?;
                     let mut m = PotentialMatch {
                         id,
@@ -500,7 +496,7 @@ impl Kit {
                 Record::Case(c) => Some(*c),
                 _ => None,
             },
-            Err(VaultError::NotFound { .. }) => None,
+            Err(ReadError::NotFound { .. }) => None,
             Err(e) => return Err(e.into()),
         };
         let request =
@@ -512,7 +508,7 @@ impl Kit {
                     Record::TracingRequest(r) => Some(*r),
                     _ => None,
                 },
-                Err(VaultError::NotFound { .. }) => None,
+                Err(ReadError::NotFound { .. }) => None,
                 Err(e) => return Err(e.into()),
             };
         let trace = request.as_ref().and_then(|r| {

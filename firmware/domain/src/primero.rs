@@ -363,7 +363,9 @@ pub fn read(
         for key in data.keys().filter(|k| k.starts_with(KIT_PREFIX)) {
             fail(
                 key.clone(),
-                format!("names starting `{KIT_PREFIX}` are the kit's own; a Primero file cannot set them"),
+                format!(
+                    "names starting `{KIT_PREFIX}` are the kit's own; a Primero file cannot set them"
+                ),
             );
         }
         for (field, message) in field_errors(kind, &data) {

@@ -2,6 +2,8 @@
 //! vault holds (only the fields the file carries change), validated as it will be saved, in one
 //! transaction; an export gives each record as its document holds it.
 
+use crate::error::{ReadError, WriteError};
+
 use fieldkit_domain::primero::{self, BadField, BadRecords, Incoming};
 use fieldkit_domain::{Date, Document, RecordKind};
 
@@ -18,7 +20,11 @@ impl Session {
     /// nothing is imported and every problem is reported by the record's position in the
     /// file. One transaction, with the import's audit entry. Returns how many records are new
     /// or changed.
-    pub fn import_primero(&mut self, records: &[Incoming], now_ms: u64) -> Result<usize> {
+    pub fn import_primero(
+        &mut self,
+        records: &[Incoming],
+        now_ms: u64,
+    ) -> Result<usize, WriteError> {
         let mut tx = self.begin()?;
         let changed = tx.import_primero(records, now_ms, &mut |_| {})?.len();
         tx.commit()?;
@@ -28,7 +34,11 @@ impl Session {
     /// Every record of a kind as Primero's bulk export writes it (`{"id": …, "data": {…}}`):
     /// only the fields each record holds, with the values it was given. Audited as a bulk
     /// read; the caller audits the plaintext export itself ([`Session::audit_plain_export`]).
-    pub fn all_primero(&mut self, kind: RecordKind, now_ms: u64) -> Result<Vec<serde_json::Value>> {
+    pub fn all_primero(
+        &mut self,
+        kind: RecordKind,
+        now_ms: u64,
+    ) -> Result<Vec<serde_json::Value>, ReadError> {
         let docs = self.documents_read(kind, now_ms)?;
         Ok(docs
             .into_iter()
@@ -47,7 +57,7 @@ impl Tx<'_> {
         records: &[Incoming],
         now_ms: u64,
         progress: &mut dyn FnMut(usize),
-    ) -> Result<Vec<Changed>> {
+    ) -> Result<Vec<Changed>, WriteError> {
         let today = Date::from_unix_ms(now_ms);
         let mut docs = Vec::with_capacity(records.len());
         let mut bad = Vec::new();
@@ -75,7 +85,7 @@ impl Tx<'_> {
             progress(done + 1);
         }
         if !bad.is_empty() {
-            return Err(VaultError::BadImport(BadRecords(bad)));
+            return Err(VaultError::BadImport(BadRecords(bad)).into());
         }
         let changed = self.merge(&docs, now_ms)?;
         self.audit(

@@ -61,7 +61,10 @@ mod vault;
 
 pub use audit::{AuditAction, AuditEntry, AuditHead, AuditReport};
 pub use crypto::{KdfParams, Key};
-pub use error::{CryptoError, Result, VaultError};
+pub use error::{
+    CaseworkerError, CheckError, CryptoError, ExchangeError, OpenError, ReadError, Result,
+    SignInError, StoreError, VaultError, WriteError,
+};
 pub use hardware::{
     FileAnchor, HardwareError, HardwareSecret, NoHardwareSecret, RollbackAnchor, SOFTWARE,
 };
@@ -72,8 +75,8 @@ pub use records::{Opened, Saved};
 pub use recovery::RecoveryKey;
 pub use schema::SCHEMA_VERSION;
 pub use session::Session;
-pub use tx::{Changed, Tx};
 pub use signin::RecoveryOptions;
 pub use sync::{MAX_SYNC_NAME, Queued, SyncWrite};
+pub use tx::{Changed, Tx};
 pub use uptime::{BootClock, NoBootClock, Uptime, elapsed_ms};
 pub use vault::{InitOptions, OpenOptions, Vault};

@@ -14,7 +14,7 @@ use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 use fieldkit_domain::{Date, Document, Hlc, Op, Record, RecordId, RecordKind};
 
 use crate::audit::{AuditAction, append_audit_many};
-use crate::error::{Result, VaultError};
+use crate::error::{ReadError, Result, VaultError, WriteError};
 use crate::manifest::Manifest;
 use crate::records::{Batch, Known, Opened, Saved, apply_all};
 use crate::scan::opened;
@@ -33,6 +33,9 @@ pub struct Changed {
     pub version: u64,
 }
 
+/// An audit entry written at commit: when, what, which record (the actor is the session's).
+type Pending = (u64, AuditAction, Option<(RecordKind, RecordId)>);
+
 /// An open write transaction of a session. See the module documentation.
 pub struct Tx<'s> {
     pub(crate) session: &'s mut Session,
@@ -40,7 +43,7 @@ pub struct Tx<'s> {
     /// outbox) use it.
     pub(crate) txn: WriteTransaction,
     manifest: Manifest,
-    audit: Vec<(u64, AuditAction, Option<(RecordKind, RecordId)>)>,
+    audit: Vec<Pending>,
 }
 
 impl std::fmt::Debug for Tx<'_> {
@@ -55,7 +58,7 @@ impl std::fmt::Debug for Tx<'_> {
 impl Session {
     /// Opens a write transaction: every write made through it is committed at once by
     /// [`Tx::commit`], or not at all.
-    pub fn begin(&mut self) -> Result<Tx<'_>> {
+    pub fn begin(&mut self) -> Result<Tx<'_>, WriteError> {
         let txn = begin(&self.vault.db)?;
         let manifest = self.manifest;
         Ok(Tx {
@@ -69,7 +72,12 @@ impl Session {
     /// The operations of a record stamped after `since` (`None`: all of them), which bring a
     /// copy holding everything up to `since` to the record as it is here
     /// ([`Document::ops_since`]). Unaudited: the sync engine audits its own sends.
-    pub fn ops_since(&self, kind: RecordKind, id: RecordId, since: Option<Hlc>) -> Result<Vec<Op>> {
+    pub fn ops_since(
+        &self,
+        kind: RecordKind,
+        id: RecordId,
+        since: Option<Hlc>,
+    ) -> Result<Vec<Op>, ReadError> {
         self.keys.record_key(kind)?;
         let txn = self.vault.db.begin_read()?;
         let found = self.load_from(
@@ -92,7 +100,11 @@ impl Tx<'_> {
     /// Creates records after validating each as of the day `now_ms` falls on. Every field of
     /// every record gets the same stamp. Their ids are kept (mint them with
     /// [`Session::mint_id`]).
-    pub fn create_many(&mut self, records: &[Record], now_ms: u64) -> Result<Vec<Saved>> {
+    pub fn create_many(
+        &mut self,
+        records: &[Record],
+        now_ms: u64,
+    ) -> Result<Vec<Saved>, WriteError> {
         let today = Date::from_unix_ms(now_ms);
         for r in records {
             r.validate(today)?;
@@ -112,7 +124,7 @@ impl Tx<'_> {
                 .get(schema::record_key(kind, id).as_slice())?
                 .is_some()
             {
-                return Err(VaultError::BadChange(format!("{kind} {id} already exists")));
+                return Err(VaultError::BadChange(format!("{kind} {id} already exists")).into());
             }
             let json = r.to_json();
             let (doc, fields) = Document::create(kind, id, &json, stamp)
@@ -123,7 +135,8 @@ impl Tx<'_> {
                 summary: fieldkit_domain::Summary::of(r, 0),
             };
             let version = self.session.store(&mut batch, &doc, None, Some(known))?;
-            self.audit.push((now_ms, AuditAction::Write, Some((kind, id))));
+            self.audit
+                .push((now_ms, AuditAction::Write, Some((kind, id))));
             out.push(Saved {
                 id,
                 version,
@@ -135,11 +148,11 @@ impl Tx<'_> {
     }
 
     /// Creates one record ([`Tx::create_many`]).
-    pub fn create(&mut self, record: &Record, now_ms: u64) -> Result<Saved> {
+    pub fn create(&mut self, record: &Record, now_ms: u64) -> Result<Saved, WriteError> {
         self.create_many(std::slice::from_ref(record), now_ms)?
             .into_iter()
             .next()
-            .ok_or_else(|| VaultError::BadChange("nothing saved".into()))
+            .ok_or_else(|| WriteError::BadChange("nothing saved".into()))
     }
 
     /// Saves an edited record: `edited` is the whole record as a flat JSON object; the
@@ -151,7 +164,7 @@ impl Tx<'_> {
         id: RecordId,
         edited: &serde_json::Value,
         now_ms: u64,
-    ) -> Result<Saved> {
+    ) -> Result<Saved, WriteError> {
         self.session.keys.record_key(kind)?;
         let (doc, version) = self
             .session
@@ -162,14 +175,14 @@ impl Tx<'_> {
         let ops = doc
             .diff(edited, || stamp)
             .map_err(|e| VaultError::BadChange(e.to_string()))?;
-        self.store_ops(doc, version, &ops, now_ms)
+        Ok(self.store_ops(doc, version, &ops, now_ms)?)
     }
 
     /// Merges documents received from elsewhere (import, sync, the matcher's proposals). No
     /// validation: what other kits recorded is never dropped; conflicts show up on the
     /// records. Returns the records written (a document that brings nothing new writes
     /// nothing).
-    pub fn merge(&mut self, docs: &[Document], now_ms: u64) -> Result<Vec<Changed>> {
+    pub fn merge(&mut self, docs: &[Document], now_ms: u64) -> Result<Vec<Changed>, WriteError> {
         let mut batch = Batch {
             txn: &self.txn,
             manifest: self.manifest,
@@ -196,7 +209,8 @@ impl Tx<'_> {
                 self.session.clock.observe(s);
             }
             let version = self.session.store(&mut batch, &doc, prev, None)?;
-            self.audit.push((now_ms, AuditAction::Merge, Some((kind, id))));
+            self.audit
+                .push((now_ms, AuditAction::Merge, Some((kind, id))));
             changed.push(Changed { kind, id, version });
         }
         self.manifest = batch.manifest;
@@ -205,7 +219,7 @@ impl Tx<'_> {
 
     /// Applies field operations received from elsewhere ([`Tx::merge`] of the documents they
     /// make).
-    pub fn apply_ops(&mut self, ops: &[Op], now_ms: u64) -> Result<Vec<Changed>> {
+    pub fn apply_ops(&mut self, ops: &[Op], now_ms: u64) -> Result<Vec<Changed>, WriteError> {
         let mut docs: BTreeMap<(RecordKind, RecordId), Document> = BTreeMap::new();
         for op in ops {
             let doc = docs
@@ -227,7 +241,7 @@ impl Tx<'_> {
         id: RecordId,
         fields: &serde_json::Map<String, serde_json::Value>,
         now_ms: u64,
-    ) -> Result<Saved> {
+    ) -> Result<Saved, WriteError> {
         self.session.keys.record_key(kind)?;
         let (doc, version) = self
             .session
@@ -237,12 +251,18 @@ impl Tx<'_> {
         let ops = doc
             .patch(fields, || stamp)
             .map_err(|e| VaultError::BadChange(e.to_string()))?;
-        self.store_ops(doc, version, &ops, now_ms)
+        Ok(self.store_ops(doc, version, &ops, now_ms)?)
     }
 
     /// Applies a save's operations to the document, validates the record, and writes it
     /// (nothing when there are none).
-    fn store_ops(&mut self, mut doc: Document, version: u64, ops: &[Op], now_ms: u64) -> Result<Saved> {
+    fn store_ops(
+        &mut self,
+        mut doc: Document,
+        version: u64,
+        ops: &[Op],
+        now_ms: u64,
+    ) -> Result<Saved> {
         let (kind, id) = (doc.kind(), doc.id());
         apply_all(&mut doc, ops)?;
         let record = doc
@@ -262,7 +282,8 @@ impl Tx<'_> {
         };
         let version = self.session.store(&mut batch, &doc, Some(version), None)?;
         self.manifest = batch.manifest;
-        self.audit.push((now_ms, AuditAction::Write, Some((kind, id))));
+        self.audit
+            .push((now_ms, AuditAction::Write, Some((kind, id))));
         Ok(Saved {
             id,
             version,
@@ -278,24 +299,31 @@ impl Tx<'_> {
         kind: RecordKind,
         id: RecordId,
         now_ms: u64,
-    ) -> Result<(Document, u64)> {
+    ) -> Result<(Document, u64), ReadError> {
         self.session.keys.record_key(kind)?;
         let found = self
             .session
             .load_w(&self.txn, kind, id)?
             .ok_or(VaultError::NotFound { kind, id })?;
-        self.audit.push((now_ms, AuditAction::Read, Some((kind, id))));
+        self.audit
+            .push((now_ms, AuditAction::Read, Some((kind, id))));
         Ok(found)
     }
 
     /// Opens a record as this transaction sees it (audited with the transaction).
-    pub fn get(&mut self, kind: RecordKind, id: RecordId, now_ms: u64) -> Result<Opened> {
+    pub fn get(
+        &mut self,
+        kind: RecordKind,
+        id: RecordId,
+        now_ms: u64,
+    ) -> Result<Opened, ReadError> {
         let (doc, version) = self
             .session
             .load_w(&self.txn, kind, id)?
             .ok_or(VaultError::NotFound { kind, id })?;
-        self.audit.push((now_ms, AuditAction::Read, Some((kind, id))));
-        opened(&doc, version)
+        self.audit
+            .push((now_ms, AuditAction::Read, Some((kind, id))));
+        Ok(opened(&doc, version)?)
     }
 
     /// The records with these kinds and ids as this transaction sees them (those not in the
@@ -304,7 +332,7 @@ impl Tx<'_> {
         &mut self,
         wanted: &[(RecordKind, RecordId)],
         now_ms: u64,
-    ) -> Result<Vec<Opened>> {
+    ) -> Result<Vec<Opened>, ReadError> {
         let mut out = Vec::with_capacity(wanted.len());
         for &(kind, id) in wanted {
             if self.session.keys.record_key(kind).is_err() {
@@ -330,7 +358,7 @@ impl Tx<'_> {
         kind: RecordKind,
         id: RecordId,
         since: Option<Hlc>,
-    ) -> Result<Vec<Op>> {
+    ) -> Result<Vec<Op>, ReadError> {
         self.session.keys.record_key(kind)?;
         let (doc, _) = self
             .session
@@ -340,13 +368,18 @@ impl Tx<'_> {
     }
 
     /// Adds an audit entry, written with the transaction.
-    pub fn audit(&mut self, now_ms: u64, action: AuditAction, record: Option<(RecordKind, RecordId)>) {
+    pub fn audit(
+        &mut self,
+        now_ms: u64,
+        action: AuditAction,
+        record: Option<(RecordKind, RecordId)>,
+    ) {
         self.audit.push((now_ms, action, record));
     }
 
     /// Writes the audit entries, the clock and the manifest, reseals the vault state and
     /// commits: on disk when this returns.
-    pub fn commit(self) -> Result<()> {
+    pub fn commit(self) -> Result<(), WriteError> {
         let Tx {
             session,
             txn,
@@ -361,6 +394,6 @@ impl Tx<'_> {
         append_audit_many(&txn, Some(&session.keys.audit), items)?;
         write_meta(&txn, meta::CLOCK, &session.clock.last())?;
         session.manifest = manifest;
-        session.commit(txn)
+        Ok(session.commit(txn)?)
     }
 }
