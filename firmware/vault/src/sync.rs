@@ -128,7 +128,7 @@ pub(crate) fn queue_in(txn: &WriteTransaction, key: &Key, entries: &[Queued]) ->
             rank: old.as_ref().map_or(q.rank, |o| o.rank.max(q.rank)),
             received: old.as_ref().is_none_or(|o| o.received) && q.received,
         };
-        let row = seal_row(key, "sync_queue", &k, &encode(&entry))?;
+        let row = seal_row(key, "sync_queue", &k, &encode(&entry)?)?;
         table.insert(k.as_slice(), row.as_slice())?;
     }
     Ok(())

@@ -1,5 +1,5 @@
-//! `fieldkit kiosk`: the daemon a kit runs. It holds the vault (locked until a caseworker signs
-//! in on the touch screen), reads the fuel gauge, current monitors and charge controller through
+//! `fieldkit kiosk`: the daemon a kit runs. It holds the vault open and locked (the touch screen
+//! that signs caseworkers in is not started by the kiosk yet), reads the fuel gauge, current monitors and charge controller through
 //! the board's drivers, lets the power policy decide, and carries the decision out: backlight,
 //! CPU governor, which links and background jobs may run, and a clean shutdown before the
 //! battery browns out.
@@ -142,7 +142,7 @@ pub fn run(ctx: &Ctx, args: KioskArgs) -> anyhow::Result<()> {
             );
             Some(v)
         }
-        Err(fieldkit_vault::VaultError::Missing(p)) => {
+        Err(fieldkit_vault::OpenError::Missing(p)) => {
             tracing::warn!(
                 "no vault at {}: this kit is not provisioned yet (run `fieldkit init`)",
                 p.display()
@@ -212,7 +212,8 @@ fn run_simulated(ctx: &Ctx, args: &KioskArgs, policy: PowerPolicy) -> anyhow::Re
     let sensors = PowerSensors::new(sim.bus.clone(), Some(charger), SensorLayout::default());
     let loads = fieldkit_sim::run::LoadFigures::default();
     let kit = &sim.kit;
-    // About one decision per simulated minute, as on the board, within what a thread can keep up.
+    // About one decision per simulated minute (the board decides every 10 s of real time),
+    // within what a thread can keep up.
     let tick = Duration::from_secs_f64((60.0 / f64::from(args.speed.max(1))).clamp(0.005, 1.0));
     tracing::info!(
         speed = args.speed,

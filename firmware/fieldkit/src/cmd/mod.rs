@@ -258,7 +258,7 @@ impl Ctx {
         let mut pause = std::time::Duration::from_millis(20);
         loop {
             match Vault::open(&path, self.open_options()) {
-                Err(fieldkit_vault::VaultError::InUse(_)) => {}
+                Err(fieldkit_vault::OpenError::InUse(_)) => {}
                 other => return Ok(other?),
             }
             let Some(limit) = self.lock_wait else {
