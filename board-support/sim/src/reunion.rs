@@ -430,7 +430,8 @@ impl Trial {
                 now_ms: TODAY_MS,
             },
             fieldkit_vault::OpenOptions::default(),
-        )?;
+        )
+        .map_err(fieldkit_vault::VaultError::from)?;
         fieldkit_hub::init(&mut session)?;
         let mut hub = HubService::open(session, TODAY_MS)?;
         let a = KitSide::new(0x0A, &hub)?;
@@ -625,12 +626,19 @@ pub fn run(config: &ReunionConfig) -> Result<ReunionReport, ReunionError> {
         (RecordKind::Case, case_id),
         (RecordKind::TracingRequest, request_id),
     ] {
-        if session.resolve(kind, &id.to_string())?.contains(&id) {
+        let found = session
+            .resolve(kind, &id.to_string())
+            .map_err(fieldkit_vault::VaultError::from)?;
+        if found.contains(&id) {
             held.push(id);
         }
     }
-    let hub_records =
-        session.count(RecordKind::Case)? + session.count(RecordKind::TracingRequest)?;
+    let count = |kind| {
+        session
+            .count(kind)
+            .map_err(fieldkit_vault::VaultError::from)
+    };
+    let hub_records = count(RecordKind::Case)? + count(RecordKind::TracingRequest)?;
     let (a_notices, b_notices) = (t.a.notices(), t.b.notices());
     let notices: Vec<NoticeSeen> = a_notices.iter().chain(&b_notices).map(seen).collect();
     Ok(ReunionReport {

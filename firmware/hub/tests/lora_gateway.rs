@@ -10,20 +10,13 @@ use std::time::Duration;
 use common::*;
 use fieldkit_domain::{RecordId, RecordKind};
 use fieldkit_hub::gateway::lora_step;
-use fieldkit_hub::{HubService, init};
 use fieldkit_sim::lora::{Air, AirConfig, Firmware};
 use fieldkit_sync::message::Body;
 
 #[test]
 fn a_lora_kit_is_served_through_the_gateway_module() {
     let dir = tempfile::tempdir().unwrap();
-    let mut session = hub_vault(dir.path());
-    let hub_public = init(&mut session).unwrap();
-    let mut hub = HubService::open(session, NOW).unwrap();
-    let mut a = KitEnd::new(0x0A, hub_public);
-    let mut b = KitEnd::new(0x0B, hub_public);
-    hub.enroll(a.public(), "unicef", "LoRa kit", NOW).unwrap();
-    hub.enroll(b.public(), "unicef", "IP kit", NOW).unwrap();
+    let (mut hub, mut a, mut b) = hub_with_two_kits(dir.path());
 
     // B's request is already on the hub (over IP).
     let request_id = RecordId::from_bytes([0xB2; 16]);

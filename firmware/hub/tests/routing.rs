@@ -168,13 +168,7 @@ fn kits_are_matched_across_notified_hear_each_others_decisions_and_transfers_car
 #[test]
 fn a_rolled_back_kit_is_noticed_and_a_restarted_hub_keeps_kits_windows_and_routes() {
     let dir = tempfile::tempdir().unwrap();
-    let mut session = hub_vault(dir.path());
-    let hub_public = init(&mut session).unwrap();
-    let mut hub = HubService::open(session, NOW).unwrap();
-    let mut a = KitEnd::new(0x0A, hub_public);
-    let mut b = KitEnd::new(0x0B, hub_public);
-    hub.enroll(a.public(), "unicef", "", NOW).unwrap();
-    hub.enroll(b.public(), "unicef", "", NOW).unwrap();
+    let (mut hub, mut a, mut b) = hub_with_two_kits(dir.path());
 
     let status = |commits| {
         Body::Status(Status {
@@ -277,13 +271,7 @@ fn frames_from_strangers_and_altered_frames_are_refused_and_change_nothing() {
 #[test]
 fn a_decision_sent_as_the_match_record_s_operations_reaches_the_other_kit_once() {
     let dir = tempfile::tempdir().unwrap();
-    let mut session = hub_vault(dir.path());
-    let hub_public = init(&mut session).unwrap();
-    let mut hub = HubService::open(session, NOW).unwrap();
-    let mut a = KitEnd::new(0x0A, hub_public);
-    let mut b = KitEnd::new(0x0B, hub_public);
-    hub.enroll(a.public(), "unicef", "", NOW).unwrap();
-    hub.enroll(b.public(), "unicef", "", NOW).unwrap();
+    let (mut hub, mut a, mut b) = hub_with_two_kits(dir.path());
     let case_id = RecordId::from_bytes([0xA1; 16]);
     let request_id = RecordId::from_bytes([0xB2; 16]);
     a.endpoint

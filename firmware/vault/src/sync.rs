@@ -134,7 +134,7 @@ pub(crate) fn queue_in(txn: &WriteTransaction, key: &Key, entries: &[Queued]) ->
             from_hub: old.as_ref().is_none_or(|o| o.from_hub) && q.from_hub,
             whole: old.as_ref().is_some_and(|o| o.whole) || q.whole,
         };
-        let row = seal_row(key, "sync_queue", &k, &encode(&entry))?;
+        let row = seal_row(key, "sync_queue", &k, &encode(&entry)?)?;
         table.insert(k.as_slice(), row.as_slice())?;
     }
     Ok(())

@@ -13,7 +13,6 @@ use fieldkit_domain::RecordKind;
 use fieldkit_hub::HubService;
 use fieldkit_hub::gateway::{self, GatewayError};
 use fieldkit_sync::seal::{public_key_from_text, public_key_to_text};
-use fieldkit_vault::{InitOptions, Vault};
 use serde::Serialize;
 
 use super::{Ctx, now_ms, print_json};
@@ -103,19 +102,7 @@ fn init(ctx: &Ctx, args: InitArgs) -> anyhow::Result<()> {
     } else {
         let user = args.user.map_or_else(|| ctx.username(), Ok)?;
         let display = args.display_name.unwrap_or_else(|| user.clone());
-        let pin = ctx.read_new_secret(&format!("new PIN for {user}: "))?;
-        let (session, recovery) = Vault::create(
-            &path,
-            InitOptions {
-                username: &user,
-                display_name: &display,
-                credential: pin.as_bytes(),
-                policy: ctx.config.security.policy(),
-                now_ms: now_ms(),
-            },
-            ctx.open_options(),
-        )
-        .with_context(|| format!("creating the hub's vault at {}", path.display()))?;
+        let (session, recovery) = super::init::create(ctx, &user, &display)?;
         println!("Hub vault created at {}.", path.display());
         println!(
             "RECOVERY KEY — write it down and keep it away from the hub. It is shown only now."

@@ -16,6 +16,28 @@ pub struct InitArgs {
     pub display_name: Option<String>,
 }
 
+/// Asks the first caseworker's new PIN and creates the vault of `--data-dir` (also the hub's).
+pub fn create(
+    ctx: &Ctx,
+    user: &str,
+    display: &str,
+) -> anyhow::Result<(fieldkit_vault::Session, fieldkit_vault::RecoveryKey)> {
+    let path = ctx.vault_path();
+    let pin = ctx.read_new_secret(&format!("new PIN for {user}: "))?;
+    Vault::create(
+        &path,
+        InitOptions {
+            username: user,
+            display_name: display,
+            credential: pin.as_bytes(),
+            policy: ctx.config.security.policy(),
+            now_ms: now_ms(),
+        },
+        ctx.open_options(),
+    )
+    .with_context(|| format!("creating the vault at {}", path.display()))
+}
+
 /// Creates the vault.
 pub fn run(ctx: &Ctx, args: InitArgs) -> anyhow::Result<()> {
     create(ctx, args).map(drop)
@@ -31,19 +53,7 @@ pub fn create(ctx: &Ctx, args: InitArgs) -> anyhow::Result<fieldkit_vault::Sessi
         anyhow::bail!("a vault already exists at {}", path.display());
     }
     let hardware = super::hardware::probe(&ctx.config.security)?;
-    let pin = ctx.read_new_secret(&format!("new PIN for {user}: "))?;
-    let (session, recovery) = Vault::create(
-        &path,
-        InitOptions {
-            username: &user,
-            display_name: &display,
-            credential: pin.as_bytes(),
-            policy: ctx.config.security.policy(),
-            now_ms: now_ms(),
-        },
-        ctx.open_options(),
-    )
-    .with_context(|| format!("creating the vault at {}", path.display()))?;
+    let (session, recovery) = create(ctx, &user, &display)?;
     let words = recovery.to_words();
     println!(
         "Vault created at {} (id {}).",

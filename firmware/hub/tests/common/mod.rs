@@ -35,6 +35,18 @@ pub fn hub_vault(dir: &std::path::Path) -> Session {
     s
 }
 
+/// A hub on a new vault in `dir`, with kits A (seed 0x0A) and B (0x0B) of one agency enrolled.
+pub fn hub_with_two_kits(dir: &std::path::Path) -> (fieldkit_hub::HubService, KitEnd, KitEnd) {
+    let mut session = hub_vault(dir);
+    let hub_public = fieldkit_hub::init(&mut session).unwrap();
+    let mut hub = fieldkit_hub::HubService::open(session, NOW).unwrap();
+    let a = KitEnd::new(0x0A, hub_public);
+    let b = KitEnd::new(0x0B, hub_public);
+    hub.enroll(a.public(), "unicef", "kit A", NOW).unwrap();
+    hub.enroll(b.public(), "unicef", "kit B", NOW).unwrap();
+    (hub, a, b)
+}
+
 pub fn reopen(dir: &std::path::Path) -> Session {
     Vault::open(&dir.join("hub.redb"), OpenOptions::default())
         .unwrap()
