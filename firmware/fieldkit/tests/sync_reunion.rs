@@ -165,8 +165,8 @@ fn provision(root: &Path, name: &str, user: &str, hub_pub: &Path, relay: &str) -
         ],
     );
     assert!(out.contains("RECOVERY KEY"), "{out}");
-    let key = public_key_from_text(&std::fs::read_to_string(dir.join("sync/kit.pub")).unwrap())
-        .unwrap();
+    let key =
+        public_key_from_text(&std::fs::read_to_string(dir.join("sync/kit.pub")).unwrap()).unwrap();
     let id = KitId::of(&key);
     assert!(out.contains(&id.to_string()), "{out}");
     let status = json(&dir, user, &["sync", "status", "--json"]);
@@ -225,7 +225,14 @@ fn reunion_with_a_kit_killed_mid_transfer_and_a_decision_through_the_hub() {
         ok(
             &hub_dir,
             "coord",
-            &["hub", "enroll", "--key", key.to_str().unwrap(), "--agency", "unicef"],
+            &[
+                "hub",
+                "enroll",
+                "--key",
+                key.to_str().unwrap(),
+                "--agency",
+                "unicef",
+            ],
         );
     }
     let (mut hub, hub_url) = start_hub(&hub_dir);
@@ -277,14 +284,27 @@ fn reunion_with_a_kit_killed_mid_transfer_and_a_decision_through_the_hub() {
     let mut child = spawn(
         &a.dir,
         "amina",
-        &["sync", "run", "--json", "--mtu", "80", "--frames", "1", "--retry-s", "1"],
+        &[
+            "sync",
+            "run",
+            "--json",
+            "--mtu",
+            "80",
+            "--frames",
+            "1",
+            "--retry-s",
+            "1",
+        ],
     );
     killed_rx.recv_timeout(Duration::from_secs(300)).unwrap();
     child.kill().unwrap(); // SIGKILL: no handler runs, nothing is flushed
     let status = child.wait().unwrap();
     dead_tx.send(()).unwrap();
     assert!(!status.success());
-    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9));
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9)
+    );
 
     // Started again: it resumes with the fragments the hub has not acknowledged.
     let resumed = sync(&a, "amina", &["--mtu", "80", "--frames", "1"]);
@@ -312,10 +332,17 @@ fn reunion_with_a_kit_killed_mid_transfer_and_a_decision_through_the_hub() {
     };
     let match_id = fieldkit_app::match_id(case_id, &trace).to_string();
     for (k, user) in [(&a, "amina"), (&b, "brima")] {
-        let shown = json(&k.dir, user, &["trace", "review", "show", &match_id, "--json"]);
+        let shown = json(
+            &k.dir,
+            user,
+            &["trace", "review", "show", &match_id, "--json"],
+        );
         let text = shown.to_string();
         assert!(text.contains(case["id"].as_str().unwrap()), "{text}");
-        assert!(text.contains("comparison") || text.contains("evidence"), "{text}");
+        assert!(
+            text.contains("comparison") || text.contains("evidence"),
+            "{text}"
+        );
         assert!(text.contains("pending"), "{text}");
     }
     // Nothing lost or duplicated: one case on A, one request on B, each once.
@@ -328,7 +355,14 @@ fn reunion_with_a_kit_killed_mid_transfer_and_a_decision_through_the_hub() {
     ok(
         &a.dir,
         "amina",
-        &["trace", "review", "reject", &match_id, "--note", "not the same boy"],
+        &[
+            "trace",
+            "review",
+            "reject",
+            &match_id,
+            "--note",
+            "not the same boy",
+        ],
     );
     sync(&a, "amina", &[]);
     sync(&b, "brima", &[]);

@@ -40,12 +40,12 @@ pub fn create(
 
 /// Creates the vault.
 pub fn run(ctx: &Ctx, args: InitArgs) -> anyhow::Result<()> {
-    create(ctx, args).map(drop)
+    init_kit(ctx, args).map(drop)
 }
 
 /// Creates the vault and its supervisor, prints the recovery key once, and returns the
 /// supervisor's session (`fieldkit provision` goes on with it).
-pub fn create(ctx: &Ctx, args: InitArgs) -> anyhow::Result<fieldkit_vault::Session> {
+pub fn init_kit(ctx: &Ctx, args: InitArgs) -> anyhow::Result<fieldkit_vault::Session> {
     let user = args.user.map_or_else(|| ctx.username(), Ok)?;
     let display = args.display_name.unwrap_or_else(|| user.clone());
     let path = ctx.vault_path();

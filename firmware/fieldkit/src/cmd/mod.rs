@@ -301,8 +301,8 @@ impl Ctx {
             triage: self.triage_rules()?,
             matching: fieldkit_match::matcher::MatchSettings::default(),
         };
-        let mut kit =
-            fieldkit_app::Kit::open(session, config, now_ms()).context("building the matcher index")?;
+        let mut kit = fieldkit_app::Kit::open(session, config, now_ms())
+            .context("building the matcher index")?;
         // A kit provisioned for sync queues every save for the hub, in the save's transaction.
         fieldkit_kitsync::attach(&mut kit)?;
         Ok(kit)

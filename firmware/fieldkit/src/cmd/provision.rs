@@ -56,7 +56,7 @@ pub fn run(ctx: &Ctx, args: ProvisionArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let mut session = super::init::create(
+    let mut session = super::init::init_kit(
         ctx,
         InitArgs {
             user: args.user,
@@ -92,7 +92,11 @@ pub fn run(ctx: &Ctx, args: ProvisionArgs) -> anyhow::Result<()> {
     println!(
         "Kit {label}: sync identity created, kit id {} (agency {agency}, hub {}).",
         KitId::of(&public),
-        if address.is_empty() { "address not set" } else { &address }
+        if address.is_empty() {
+            "address not set"
+        } else {
+            &address
+        }
     );
     println!(
         "Enrol it at the hub with its public key: {}",

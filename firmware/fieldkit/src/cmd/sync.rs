@@ -161,7 +161,9 @@ fn run_now(ctx: &Ctx, a: &RunArgs) -> anyhow::Result<()> {
         }
         if idle {
             // Waiting for acknowledgements: the fragments go again after the retry delay.
-            std::thread::sleep(Duration::from_millis(a.retry_s.saturating_mul(1000).max(100)));
+            std::thread::sleep(Duration::from_millis(
+                a.retry_s.saturating_mul(1000).max(100),
+            ));
         }
     }
     let (waiting, waiting_bytes) = engine.pending();

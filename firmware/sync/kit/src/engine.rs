@@ -11,7 +11,7 @@ use fieldkit_sync::endpoint::Endpoint;
 use fieldkit_sync::message::{Alert, Body, Priority, Status};
 use fieldkit_sync::seal::{BadPeerKey, Channel, KitId, LinkKeys, Rejections, SealError, StaticKey};
 use fieldkit_sync::transfer::Outbox;
-use fieldkit_vault::{Key, Queued, Session, SyncWrite, VaultError};
+use fieldkit_vault::{Key, Queued, ReadError, Session, SyncWrite, VaultError};
 use x25519_dalek::PublicKey;
 use zeroize::Zeroizing;
 
@@ -34,6 +34,9 @@ pub enum SyncError {
     /// The vault refused.
     #[error(transparent)]
     Vault(#[from] VaultError),
+    /// A read of the vault failed.
+    #[error(transparent)]
+    Read(#[from] ReadError),
     /// Stored sync state did not decode.
     #[error("sync state in the vault is unreadable: {0}")]
     State(String),
@@ -323,7 +326,7 @@ impl KitSync {
             }
             let ops = match session.ops_since(q.kind, q.id, if q.whole { None } else { since }) {
                 Ok(ops) => ops,
-                Err(VaultError::NotFound { .. }) => continue,
+                Err(ReadError::NotFound { .. }) => continue,
                 Err(e) => return Err(e.into()),
             };
             if ops.is_empty() {
@@ -456,7 +459,12 @@ impl KitSync {
     }
 
     /// Applies one message from the hub through the kit core. `None`: nothing to apply.
-    fn apply(&mut self, kit: &mut Kit, body: Body, now_ms: u64) -> Result<Option<usize>, SyncError> {
+    fn apply(
+        &mut self,
+        kit: &mut Kit,
+        body: Body,
+        now_ms: u64,
+    ) -> Result<Option<usize>, SyncError> {
         let ops = match body {
             Body::Ops(ops) => ops,
             Body::MatchNotice(n) => {

@@ -4,8 +4,8 @@
 use fieldkit_domain::Hlc;
 use fieldkit_sync::counter::ReplayWindow;
 use fieldkit_sync::transfer::{Inbox, Outbox};
-use serde::{Deserialize, Serialize};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use fieldkit_vault::Session;
