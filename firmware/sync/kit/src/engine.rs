@@ -40,9 +40,12 @@ pub enum SyncError {
     /// Stored sync state did not decode.
     #[error("sync state in the vault is unreadable: {0}")]
     State(String),
-    /// The kit core refused what arrived.
-    #[error("applying what the hub sent: {0}")]
+    /// The kit core refused what arrived, or a match run failed.
+    #[error("the kit core: {0}")]
     Apply(#[from] SaveError),
+    /// Rebuilding the matcher index failed.
+    #[error("rebuilding the matcher index: {0}")]
+    Index(#[from] fieldkit_app::OpenError),
     /// The link failed.
     #[error(transparent)]
     Link(#[from] LinkError),

@@ -10,7 +10,9 @@
 //! - [`engine`]: [`engine::KitSync`]: provisioning, turning queued records into messages,
 //!   and one exchange with the hub (frames out, frames in, what arrived applied through the
 //!   kit core so it is triaged and matched like a registration);
-//! - [`link`]: the [`link::Link`] a round runs over.
+//! - [`link`]: the [`link::Link`] a round runs over;
+//! - [`jobs`]: the kiosk's background jobs (`BulkSync`, `Reindex`, `MatchRun`) with the
+//!   unlocked kit.
 //!
 //! The order of writes makes a kit killed at any moment resume without losing or repeating
 //! anything: a send counter is handed out only below a limit already committed; the outbox
@@ -24,6 +26,7 @@
 
 pub mod engine;
 pub mod hook;
+pub mod jobs;
 pub mod link;
 pub mod state;
 

@@ -1,4 +1,5 @@
-//! The kiosk's background jobs doing their real work: `BulkSync` (the scheduler picks the link
+//! The kiosk's background jobs doing their real work (`fieldkit kiosk` calls [`Jobs::run`]
+//! when the power crate's `JobQueue` says a job ran, with the kit a caseworker unlocked): `BulkSync` (the scheduler picks the link
 //! and how much, then one sync round over it), `Reindex` (a fresh matcher index, compacted)
 //! and `MatchRun` (every open case against every trace).
 //!
@@ -14,10 +15,12 @@
 use std::time::Duration;
 
 use fieldkit_app::Kit;
-use fieldkit_kitsync::{HttpLink, KitSync, Link};
 use fieldkit_power::{Decision, JobKind};
 use fieldkit_sync::message::Priority;
 use fieldkit_sync::schedule::{self, LinkState, Plan, SchedulePolicy, Situation};
+
+use crate::engine::{KitSync, SyncError};
+use crate::link::{HttpLink, Link};
 
 /// What one job did, for the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +59,7 @@ impl Jobs {
         kit: &mut Kit,
         decision: &Decision,
         now_ms: u64,
-    ) -> anyhow::Result<Outcome> {
+    ) -> Result<Outcome, SyncError> {
         match job {
             JobKind::Reindex => {
                 kit.rebuild_index(now_ms)?;
@@ -76,7 +79,7 @@ impl Jobs {
         }
     }
 
-    fn sync(&mut self, kit: &mut Kit, decision: &Decision, now_ms: u64) -> anyhow::Result<Outcome> {
+    fn sync(&mut self, kit: &mut Kit, decision: &Decision, now_ms: u64) -> Result<Outcome, SyncError> {
         if self.engine.is_none() && self.provisioned != Some(false) {
             self.engine = KitSync::load(kit.session())?;
             self.provisioned = Some(self.engine.is_some());
@@ -142,7 +145,7 @@ fn round(
     link: &mut dyn Link,
     now_ms: u64,
     up_to: Priority,
-) -> anyhow::Result<(usize, usize, usize)> {
+) -> Result<(usize, usize, usize), SyncError> {
     let (mut sent, mut received, mut changed) = (0, 0, 0);
     for _ in 0..16 {
         let ex = engine.exchange(kit, link, now_ms, up_to)?;
