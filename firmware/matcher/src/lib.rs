@@ -9,8 +9,9 @@
 //! ratio and explains it; [`matcher`] ranks and classes (`likely`, `possible`).
 //! [`duplicates`] finds cases of one child, comparing case against case with its own
 //! weights and a sibling guard; [`triage`] applies the risk rules of a
-//! TOML file. [`baseline`] is a Primero-style matcher and [`eval`] the harness that
-//! compares the two on a seeded synthetic population.
+//! TOML file. The evaluation (a seeded synthetic population, a Primero-style baseline
+//! and the harness that compares the two) lives in its own crate, `fieldkit-match-eval`,
+//! so the kiosk does not ship it.
 //!
 //! **Architecture invariant:** no IO, no clock, no randomness from outside: callers
 //! pass records, `today`, and (for the generator) a seed. Nothing here panics on any
@@ -48,10 +49,8 @@
 //! assert!(found[0].likelihood >= Likelihood::Possible);
 //! ```
 
-pub mod baseline;
 pub mod compare;
 pub mod duplicates;
-pub mod eval;
 pub mod index;
 pub mod matcher;
 pub mod names;
