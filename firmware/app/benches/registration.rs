@@ -28,10 +28,10 @@ use std::time::Instant;
 
 use fieldkit_app::{Kit, KitConfig, MatcherIndexer};
 use fieldkit_domain::{Case, Date, Record, RecordKind, TracingRequest};
-use fieldkit_match::eval::population::{PopulationSpec, generate};
 use fieldkit_match::matcher::{MatchSettings, match_changed};
 use fieldkit_match::profile::Locations;
 use fieldkit_match::triage::TriageRules;
+use fieldkit_match_eval::population::{PopulationSpec, generate};
 use fieldkit_vault::{CredentialPolicy, InitOptions, OpenOptions, Session, Vault};
 use serde_json::{Map, Value, json};
 
