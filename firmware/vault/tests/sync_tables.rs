@@ -47,7 +47,7 @@ fn q(id: u8, version: u64, rank: u8, received: bool) -> Queued {
 #[test]
 fn values_are_sealed_survive_a_reopen_and_a_key_rotation() {
     let d = tempfile::tempdir().unwrap();
-    let mut s = init(d.path());
+    let s = init(d.path());
     let secret = [0x5Au8; 32];
     assert!(s.sync_value("identity").unwrap().is_none());
     assert!(s.lock().sync_public().unwrap().is_none());
