@@ -2,6 +2,8 @@
 //! a kit's case sent over the air is committed and acknowledged over the air, and the match
 //! found against a request from a kit on IP reaches the LoRa kit over the air.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::sync::atomic::{AtomicBool, Ordering};

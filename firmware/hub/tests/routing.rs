@@ -4,6 +4,8 @@
 //! its history; a rolled-back kit vault is noticed and remembered; and a restarted hub keeps
 //! its kits, their windows and what it routed.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;
