@@ -79,7 +79,12 @@ impl Jobs {
         }
     }
 
-    fn sync(&mut self, kit: &mut Kit, decision: &Decision, now_ms: u64) -> Result<Outcome, SyncError> {
+    fn sync(
+        &mut self,
+        kit: &mut Kit,
+        decision: &Decision,
+        now_ms: u64,
+    ) -> Result<Outcome, SyncError> {
         if self.engine.is_none() && self.provisioned != Some(false) {
             self.engine = KitSync::load(kit.session())?;
             self.provisioned = Some(self.engine.is_some());

@@ -64,12 +64,16 @@ fn jobs_run_with_the_unlocked_kit_and_sync_needs_provisioning() {
         NOW,
     )
     .unwrap();
-    let Outcome::Done(what) = jobs.run(JobKind::Reindex, &mut kit, &decision, NOW).unwrap()
+    let Outcome::Done(what) = jobs
+        .run(JobKind::Reindex, &mut kit, &decision, NOW)
+        .unwrap()
     else {
         panic!("reindex skipped")
     };
     assert!(what.contains("rebuilt"), "{what}");
-    let Outcome::Done(what) = jobs.run(JobKind::MatchRun, &mut kit, &decision, NOW).unwrap()
+    let Outcome::Done(what) = jobs
+        .run(JobKind::MatchRun, &mut kit, &decision, NOW)
+        .unwrap()
     else {
         panic!("match run skipped")
     };
@@ -102,16 +106,18 @@ fn a_provisioned_kit_queues_what_it_held_and_every_save() {
         },
     )
     .unwrap();
-    assert!(KitSync::provision(
-        kit.session_mut(),
-        &Provision {
-            hub_public: hub.public(),
-            hub_address: "",
-            agency: "",
-            label: "",
-        },
-    )
-    .is_err());
+    assert!(
+        KitSync::provision(
+            kit.session_mut(),
+            &Provision {
+                hub_public: hub.public(),
+                hub_address: "",
+                agency: "",
+                label: "",
+            },
+        )
+        .is_err()
+    );
     assert!(fieldkit_kitsync::attach(&mut kit).unwrap());
     assert_eq!(kit.session().queued(10).unwrap().len(), 1);
     kit.register(
