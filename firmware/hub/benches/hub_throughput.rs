@@ -231,10 +231,7 @@ fn main() {
         "  wall time         {:.2} s  (with the kits' sealing)",
         wall.as_secs_f64()
     );
-    println!(
-        "  messages          {messages}  ({} bytes of frames up)",
-        bytes
-    );
+    println!("  messages          {messages}  ({bytes} bytes of frames up)");
     println!("  slowest exchange  {:.1} ms", worst.as_secs_f64() * 1e3);
     println!("  records stored    {changed}");
     println!("  potential matches {pm}  (match notices queued to kits: {notices})");
