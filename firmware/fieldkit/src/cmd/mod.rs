@@ -273,7 +273,7 @@ impl Ctx {
                 );
                 told = true;
             }
-            std::thread::sleep(pause.min(limit - waited));
+            std::thread::sleep(pause.min(limit.saturating_sub(waited)));
             pause = (pause * 2).min(std::time::Duration::from_millis(250));
         }
     }
