@@ -315,9 +315,16 @@ pub fn simulate(config: &SimConfig, weather: &WeatherTrace, policy: &mut dyn Pol
             }
             last_mode = Some(d.mode);
             if let Some(sd) = d.shutdown {
-                match sd.reason {
-                    ShutdownReason::BatteryLow => r.low_battery_shutdowns += 1,
-                    ShutdownReason::Overnight => r.overnight_shutdowns += 1,
+                if booting_min > 0 {
+                    // Woken only to find it must halt again: the boot is paid all the same
+                    // (its minutes' energy in this step). Not counted as another shutdown.
+                    let minutes = booting_min as f32 * 60.0 / step as f32;
+                    battery_draw_w = minutes * loads.draw_w(&d, now, working, true, 0.0);
+                } else {
+                    match sd.reason {
+                        ShutdownReason::BatteryLow => r.low_battery_shutdowns += 1,
+                        ShutdownReason::Overnight => r.overnight_shutdowns += 1,
+                    }
                 }
                 power = KitPower::Halted {
                     wake_at: sd.wake_at,

@@ -535,6 +535,31 @@ impl Document {
             supersedes: self.heads(field),
         }
     }
+
+    /// The operations that bring a copy holding everything up to `since` (`None`: nothing) to
+    /// this document: each current value stamped after `since`, superseding every stamp its
+    /// field has seen superseded. What sync sends for a record changed since its last send.
+    /// A value that supersedes another always carries a later stamp (the clock observes what it
+    /// merges), so the current values after `since` carry every change made after it.
+    pub fn ops_since(&self, since: Option<Hlc>) -> Vec<Op> {
+        let mut ops = Vec::new();
+        for (field, reg) in &self.fields {
+            for (stamp, value) in &reg.heads {
+                if since.is_some_and(|s| *stamp <= s) {
+                    continue;
+                }
+                ops.push(Op {
+                    kind: self.kind,
+                    record: self.id,
+                    field: field.clone(),
+                    value: value.clone(),
+                    stamp: *stamp,
+                    supersedes: reg.superseded.clone(),
+                });
+            }
+        }
+        ops
+    }
 }
 
 /// The stored form of a document. Every stamp is written once, in a table, and registers refer
@@ -871,6 +896,46 @@ mod tests {
         };
         assert_eq!(c.family_details_section.len(), 1);
         assert_eq!(c.family_details_section[0].unique_id, "m");
+    }
+
+    #[test]
+    fn ops_since_a_stamp_bring_a_copy_up_to_date() {
+        let mut a = HlcClock::new(DeviceId(1));
+        let mut b = HlcClock::new(DeviceId(2));
+        let mut now = 1000;
+        let (mut doc, _) = create(&mut a, &mut now, json!({"name": "Omar", "age": 10}));
+        // The hub's copy: everything up to here.
+        let hub = doc.clone();
+        let since = doc.latest_stamp();
+        let edited = json!({"name": "Omar Ali", "age": 10, "location_current": "SY01"});
+        for op in doc.diff(&edited, || a.tick(5000)).unwrap() {
+            doc.apply(&op).unwrap();
+        }
+        // A concurrent edit from another kit, then settled here.
+        let theirs = doc.op("age", FieldValue::Int(12), b.tick(5000));
+        let ours = doc.op("age", FieldValue::Int(11), a.tick(5000));
+        doc.apply(&theirs).unwrap();
+        doc.apply(&ours).unwrap();
+        let settle = doc.op("age", FieldValue::Int(11), a.tick(6000));
+        doc.apply(&settle).unwrap();
+
+        let delta = doc.ops_since(since);
+        assert!(delta.iter().all(|op| since.is_none_or(|s| op.stamp > s)));
+        assert!(!delta.iter().any(|op| op.field == "sex"));
+        let mut copy = hub.clone();
+        for op in &delta {
+            copy.apply(op).unwrap();
+        }
+        assert_eq!(copy, doc);
+        // From nothing: the whole document.
+        let mut fresh = Document::new(RecordKind::Case, id());
+        for op in doc.ops_since(None) {
+            fresh.apply(&op).unwrap();
+        }
+        assert_eq!(fresh.to_json(), doc.to_json());
+        assert!(fresh.conflicts().is_empty());
+        // Nothing after the newest stamp.
+        assert!(doc.ops_since(doc.latest_stamp()).is_empty());
     }
 
     #[test]

@@ -274,6 +274,15 @@ pub struct Case {
     /// `low`, `medium` or `high`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub risk_level: Option<String>,
+    /// The kit's own triage level of a case it received (a Primero import, another kit's or
+    /// the hub's changes), kept beside Primero's `risk_level` so that what was received is
+    /// never rewritten: `low`, `medium` or `high`. Never exported to Primero.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fieldkit_risk_level: Option<String>,
+    /// The kit's own urgent flag for a case it received (see `fieldkit_risk_level`).
+    #[serde(default, deserialize_with = "lenient_bool")]
+    #[serde(skip_serializing_if = "is_false")]
+    pub fieldkit_urgent: bool,
     /// Tracing status.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tracing_status: Option<String>,
@@ -432,6 +441,20 @@ impl Case {
     /// True when the case is closed (Primero's `status: closed`).
     pub fn is_closed(&self) -> bool {
         self.status.as_deref() == Some(status::CLOSED)
+    }
+
+    /// The risk level to act on: the higher of Primero's `risk_level` and the kit's own
+    /// triage of a received case (`fieldkit_risk_level`).
+    pub fn effective_risk_level(&self) -> Option<&str> {
+        let a = self.risk_level.as_deref();
+        let b = self.fieldkit_risk_level.as_deref();
+        if risk_rank(b) > risk_rank(a) { b } else { a }
+    }
+
+    /// True when the case is marked urgent by a caseworker, by triage at registration, or by
+    /// the kit's triage of a received case.
+    pub fn is_urgent(&self) -> bool {
+        self.urgent_protection_concern || self.fieldkit_urgent
     }
 
     /// True when the case may be proposed as a match: open, with consent to tracing given.
@@ -819,5 +842,15 @@ impl Record {
                 Record::PotentialMatch(Box::new(serde_json::from_value(v)?))
             }
         })
+    }
+}
+
+/// The order of risk levels (`high` > `medium` > `low` > none or unknown).
+pub fn risk_rank(level: Option<&str>) -> u8 {
+    match level {
+        Some("high") => 3,
+        Some("medium") => 2,
+        Some("low") => 1,
+        _ => 0,
     }
 }

@@ -25,6 +25,12 @@ pub struct ForecastConfig {
     pub default_brightness: f32,
     /// Longest gap between two samples that is still integrated, in seconds.
     pub max_gap_s: u64,
+    /// A day whose harvest is below this share of the best recent day is a dull day; a run
+    /// of dull days is a spell.
+    pub dull_day_share: f32,
+    /// A dark day (deep in a spell) is assumed to give no more than this share of the best
+    /// recent day, even before such a day has been seen.
+    pub dark_day_share: f32,
 }
 
 impl Default for ForecastConfig {
@@ -34,6 +40,8 @@ impl Default for ForecastConfig {
             envelope_decay: 0.03,
             default_brightness: 0.3,
             max_gap_s: 900,
+            dull_day_share: 0.35,
+            dark_day_share: 0.1,
         }
     }
 }
@@ -71,6 +79,10 @@ pub struct EnergyForecast {
     today_saturated: bool,
     loads: LoadTable,
     load_samples: [[u32; 2]; 4],
+    /// Dull days in a row up to the last learned day.
+    dull_run: u32,
+    /// The longest run of dull days seen since the kit started.
+    longest_dull_run: u32,
 }
 
 fn rank(mode: PowerMode) -> usize {
@@ -101,7 +113,30 @@ impl EnergyForecast {
                 watts: initial_load_w,
             },
             load_samples: [[0; 2]; 4],
+            dull_run: 0,
+            longest_dull_run: 0,
         }
+    }
+
+    /// Dull days in a row up to the last learned day (a spell going on).
+    pub fn dull_run_days(&self) -> u32 {
+        self.dull_run
+    }
+
+    /// The longest spell of dull days seen since the kit started, in days.
+    pub fn longest_spell_days(&self) -> u32 {
+        self.longest_dull_run
+    }
+
+    /// The harvest a dark day deep in a spell is expected to give, in Wh: the dullest recent
+    /// day, and never more than [`ForecastConfig::dark_day_share`] of the best one (so a kit
+    /// that has seen only fair weather does not count on fair weather in its spells). `None`
+    /// before any day is learned.
+    pub fn dark_day_harvest_wh(&self) -> Option<f32> {
+        let h = &self.daily_harvest_wh;
+        let best = h.iter().copied().reduce(f32::max)?;
+        let dullest = h.iter().copied().reduce(f32::min)?;
+        Some(dullest.min(self.config.dark_day_share * best).max(0.0))
     }
 
     /// Days completed and learned from.
@@ -235,6 +270,13 @@ impl EnergyForecast {
             if self.daily_harvest_wh.len() > 14 {
                 self.daily_harvest_wh.remove(0);
             }
+            let best = self.daily_harvest_wh.iter().copied().fold(0.0f32, f32::max);
+            if harvest < self.config.dull_day_share * best {
+                self.dull_run = self.dull_run.saturating_add(1);
+                self.longest_dull_run = self.longest_dull_run.max(self.dull_run);
+            } else {
+                self.dull_run = 0;
+            }
             self.days_learned += 1;
         }
         self.today_wh = [0.0; 24];
@@ -312,6 +354,15 @@ impl EnergyForecast {
         w * today + (1.0 - w) * yesterday
     }
 
+    /// Solar energy expected to reach the battery from now until midnight, in Wh: the rest of
+    /// today's envelope at the brightness expected for it.
+    pub fn harvest_rest_of_today_wh(&self, now: Timestamp) -> f32 {
+        let h = now.hour();
+        let frac_left = 1.0 - (now.hour_f() - h as f32);
+        let env_wh = self.envelope_w[h] * frac_left + self.envelope_w[h + 1..].iter().sum::<f32>();
+        env_wh * self.brightness(now)
+    }
+
     /// Hours until the next sunrise and the harvest expected before it.
     pub fn outlook(&self, now: Timestamp) -> SunriseOutlook {
         let sunrise = now.next_at_hour(self.sunrise_hour());
@@ -342,7 +393,26 @@ impl EnergyForecast {
         working: (f32, f32),
         off_w: Option<(f32, (f32, f32))>,
     ) -> f32 {
-        let outlook_h = self.outlook(now).hours_to_sunrise;
+        self.consumption_wh(
+            now,
+            self.outlook(now).hours_to_sunrise,
+            mode,
+            working,
+            off_w,
+        )
+    }
+
+    /// Energy `mode` needs over the next `hours` from `now`, in Wh, given the working hours
+    /// and the hours the kit is off (`off_w`: its draw then and the window), if any.
+    pub fn consumption_wh(
+        &self,
+        now: Timestamp,
+        hours: f32,
+        mode: PowerMode,
+        working: (f32, f32),
+        off_w: Option<(f32, (f32, f32))>,
+    ) -> f32 {
+        let outlook_h = hours.max(0.0);
         let steps = (outlook_h * 4.0).ceil() as u32;
         let mut wh = 0.0;
         for i in 0..steps {
@@ -422,6 +492,39 @@ mod tests {
         bright.record_panel(t, Some(1.0));
         dull.record_panel(t, Some(1.0));
         assert!(bright.outlook(t).harvest_wh > 3.0 * dull.outlook(t).harvest_wh);
+    }
+
+    #[test]
+    fn counts_spells_and_expects_little_of_a_dark_day() {
+        let mut f = EnergyForecast::new(ForecastConfig::default(), [[3.0; 2]; 4]);
+        // Nothing learned: no dark-day figure to plan on yet.
+        assert_eq!(f.dark_day_harvest_wh(), None);
+        let peaks = [40.0, 40.0, 40.0, 3.0, 2.0, 3.0, 4.0, 40.0, 2.0];
+        for (d, &peak) in peaks.iter().enumerate() {
+            feed_day(&mut f, d as u64, peak);
+        }
+        f.record_panel(Timestamp(peaks.len() as u64 * 86_400), Some(0.0));
+        assert_eq!(f.days_learned(), peaks.len() as u32);
+        // Four dull days in a row, then a fair one, then one dull day going on.
+        assert_eq!(f.longest_spell_days(), 4);
+        assert_eq!(f.dull_run_days(), 1);
+        let best = f.daily_harvest_wh().iter().copied().fold(0.0f32, f32::max);
+        let dullest = f
+            .daily_harvest_wh()
+            .iter()
+            .copied()
+            .fold(f32::MAX, f32::min);
+        assert_eq!(f.dark_day_harvest_wh(), Some(dullest));
+
+        // A kit that has seen only fair days still expects a dark day to be dark.
+        let mut fair = EnergyForecast::new(ForecastConfig::default(), [[3.0; 2]; 4]);
+        for d in 0..3 {
+            feed_day(&mut fair, d, 40.0);
+        }
+        fair.record_panel(Timestamp(3 * 86_400), Some(0.0));
+        assert_eq!(fair.longest_spell_days(), 0);
+        let dark = fair.dark_day_harvest_wh().unwrap();
+        assert!(dark <= 0.1 * best + 0.01 && dark > 0.0, "{dark} of {best}");
     }
 
     #[test]

@@ -88,6 +88,8 @@ pub enum ModeReason {
     /// The energy budget over the next days (the battery, plus what the recent days suggest
     /// will come, as if the weather goes on like that) does not afford the better mode.
     Budget,
+    /// The better mode would eat into the reserve kept for a dark spell starting tomorrow.
+    SpellReserve,
     /// A better mode is affordable and must hold for the dwell time before the kit moves up.
     Dwell,
     /// No usable battery reading: treated as low power.
@@ -106,6 +108,7 @@ impl ModeReason {
             Self::BatteryLevel => "battery level",
             Self::SunriseForecast => "saving for tonight",
             Self::Budget => "saving for the coming days",
+            Self::SpellReserve => "keeping a reserve for a dark spell",
             Self::Dwell => "waiting for the better level to hold",
             Self::PowerUnknown => "battery state unknown",
             Self::LowVoltage => "battery voltage low",
@@ -229,16 +232,22 @@ pub struct PolicyConfig {
     pub shutdown_at_percent: f32,
     /// After a low-battery shutdown, run again only from this SOC.
     pub boot_from_percent: f32,
+    /// A kit shut down for a low battery wakes to look at it again before work and, during
+    /// working hours, after this many hours.
+    pub low_battery_recheck_h: f32,
     /// Shut down when the battery voltage (under load) is below this, in mV.
     pub shutdown_below_mv: u32,
     /// Normal needs the forecast to leave at least this SOC at the next sunrise.
     pub sunrise_reserve_percent: f32,
     /// A better mode must hold this long before the kit moves up.
     pub min_dwell_s: u64,
-    /// The kit sleeps (halts) overnight, from half an hour after work to half an hour
-    /// before it: always in Critical mode, and in the other modes when the energy budget
-    /// cannot afford the night awake.
+    /// The kit sleeps (halts) overnight, from `overnight_margin_h` after work to as long
+    /// before it: always in Critical mode, and in the other modes unless the night awake is
+    /// paid for by energy that would otherwise go to waste.
     pub hibernate_in_critical: bool,
+    /// How long before work the sleeping kit wakes (a boot takes a minute or two) and how
+    /// long after work it stays up before sleeping, in hours.
+    pub overnight_margin_h: f32,
     /// Draw of the halted kit (RTC and charger only), in W.
     pub halted_load_w: f32,
     /// Panel power must exceed the load by this much to count as surplus, in W.
@@ -255,6 +264,15 @@ pub struct PolicyConfig {
     pub budget_margin_percent: f32,
     /// Harvest per day assumed before a whole day has been measured, in Wh.
     pub assumed_daily_harvest_wh: f32,
+    /// The spell reserve: a better mode than Critical, or a night awake, may spend only what
+    /// leaves, at the next start of work, enough for this many dark days in Critical (asleep
+    /// overnight), each giving the dark-day harvest. The reserve grows to the longest spell
+    /// the kit has seen, up to `spell_days_max`.
+    pub spell_days: f32,
+    /// The most days of spell the reserve is sized for.
+    pub spell_days_max: f32,
+    /// Extra, in % of the battery, above the spell reserve needed to move up.
+    pub spell_margin_percent: f32,
     /// Design load figures per mode [working hours, other hours] in W, until measured:
     /// Shutdown, Critical, Saver, Normal.
     pub design_load_w: [[f32; 2]; 4],
@@ -274,10 +292,12 @@ impl Default for PolicyConfig {
             saver_from_percent: 30.0,
             shutdown_at_percent: 7.0,
             boot_from_percent: 12.0,
+            low_battery_recheck_h: 2.0,
             shutdown_below_mv: 11_600,
             sunrise_reserve_percent: 25.0,
             min_dwell_s: 900,
             hibernate_in_critical: true,
+            overnight_margin_h: 0.15,
             halted_load_w: 0.05,
             surplus_margin_w: 3.0,
             surplus_from_percent: 90.0,
@@ -285,6 +305,9 @@ impl Default for PolicyConfig {
             budget_reserve_percent: 10.0,
             budget_margin_percent: 10.0,
             assumed_daily_harvest_wh: 60.0,
+            spell_days: 5.0,
+            spell_days_max: 10.0,
+            spell_margin_percent: 5.0,
             design_load_w: [[0.05, 0.05], [3.0, 2.6], [4.0, 2.7], [6.0, 3.0]],
             forecast: ForecastConfig::default(),
         }
@@ -342,11 +365,113 @@ impl PowerPolicy {
         in_window(now.hour_f(), from, to)
     }
 
-    /// The overnight window in which Critical mode hibernates: from half an hour after
-    /// work ends to half an hour before it starts.
+    /// The overnight window in which the kit sleeps: from `overnight_margin_h` after work
+    /// ends to as long before it starts.
     fn overnight(&self) -> (f32, f32) {
         let (from, to) = self.config.working_hours;
-        ((to + 0.5) % 24.0, (to_positive(from - 0.5)) % 24.0)
+        let m = self.overnight_margin();
+        ((to + m) % 24.0, (to_positive(from - m)) % 24.0)
+    }
+
+    fn overnight_margin(&self) -> f32 {
+        let (from, to) = self.config.working_hours;
+        let off_h = 24.0 - to_positive(to - from);
+        if self.config.overnight_margin_h.is_finite() {
+            self.config.overnight_margin_h.clamp(0.0, off_h / 2.0)
+        } else {
+            0.5
+        }
+    }
+
+    /// Energy a day in `mode` costs, asleep overnight, in Wh.
+    fn day_asleep_wh(&self, mode: PowerMode) -> f32 {
+        let c = &self.config;
+        let (from, to) = c.working_hours;
+        let work_h = to_positive(to - from);
+        let off_h = 24.0 - work_h;
+        let m = 2.0 * self.overnight_margin();
+        work_h * self.forecast.expected_load_w(mode, true)
+            + m * self.forecast.expected_load_w(mode, false)
+            + (off_h - m).max(0.0) * c.halted_load_w
+    }
+
+    /// The spell reserve in Wh: what a spell of dark days in Critical would take from the
+    /// battery, sized from the longest spell seen (at least `spell_days`).
+    pub fn spell_reserve_wh(&self) -> f32 {
+        let c = &self.config;
+        let crit = self.day_asleep_wh(PowerMode::Critical);
+        // Where the recent days' harvest barely covers a day in Normal (a winter, a rainy
+        // season), the battery is the only buffer between spells and they run into each
+        // other: plan for a longer spell.
+        let mean = self.forecast.daily_harvest_wh();
+        let climate_days = if mean.is_empty() {
+            0.0
+        } else {
+            let mean = mean.iter().sum::<f32>() / mean.len() as f32;
+            c.spell_days_max * self.day_asleep_wh(PowerMode::Normal) / mean.max(1e-3)
+        };
+        let days = (self.forecast.longest_spell_days() as f32)
+            .max(c.spell_days)
+            .max(climate_days)
+            .min(c.spell_days_max.max(c.spell_days))
+            .max(0.0);
+        let dark = self.forecast.dark_day_harvest_wh().unwrap_or(0.0);
+        days * (crit - dark).max(0.0)
+    }
+
+    /// What is left above the shutdown floor and the spell reserve, in % of the battery, at
+    /// the next start of work (the kit's wake-up) if it runs in `mode` until then, awake
+    /// overnight or asleep. Today's harvest still to come counts at the brightness today
+    /// has shown; the nights and the coming spell at the learned loads.
+    pub fn spell_left_percent(
+        &self,
+        now: Timestamp,
+        soc: f32,
+        mode: PowerMode,
+        awake: bool,
+    ) -> f32 {
+        let c = &self.config;
+        let cap = c.battery_capacity_wh.max(1.0);
+        let (night_from, wake) = self.overnight();
+        let until = now.next_at_hour(wake);
+        let hours = until.since(now) as f32 / 3600.0;
+        // The next wake-up is later today: the night is nearly over, and little of today's
+        // sun comes before it.
+        let harvest = if until.day() == now.day() {
+            0.0
+        } else {
+            self.forecast.harvest_rest_of_today_wh(now)
+        };
+        let off = (!awake || mode <= PowerMode::Critical)
+            .then_some((c.halted_load_w, (night_from, wake)));
+        let need = self
+            .forecast
+            .consumption_wh(now, hours, mode, c.working_hours, off);
+        soc - c.shutdown_at_percent + 100.0 * (harvest - need - self.spell_reserve_wh()) / cap
+    }
+
+    /// When a kit shut down for a low battery wakes to look again: before the next start of
+    /// work (the battery may have come back above the boot level the day before), and during
+    /// working hours every `low_battery_recheck_h` (the sun may be bringing it back now). A
+    /// look that finds the battery still too low shuts down again at once.
+    fn low_battery_wake(&self, now: Timestamp) -> Timestamp {
+        let c = &self.config;
+        let (from, to) = c.working_hours;
+        let morning = now.next_at_hour(to_positive(from - self.overnight_margin()) % 24.0);
+        let recheck_s = (c.low_battery_recheck_h.clamp(0.25, 24.0) * 3600.0) as u64;
+        let recheck = now.plus_s(recheck_s);
+        let day = |t: Timestamp| {
+            in_window(
+                t.hour_f(),
+                to_positive(from - self.overnight_margin()) % 24.0,
+                to,
+            )
+        };
+        if day(now) && day(recheck) && recheck < morning {
+            recheck
+        } else {
+            morning
+        }
     }
 
     /// SOC expected at the next sunrise if the kit stays in `mode`.
@@ -370,8 +495,34 @@ impl PowerPolicy {
             None => true,
             Some(soc) => {
                 self.budget_left_percent(now, soc, mode, true) < self.config.budget_reserve_percent
+                    || !self.night_awake_is_free(now, soc, mode)
             }
         }
+    }
+
+    /// Whether a night awake in `mode` is paid for by energy that would otherwise go to
+    /// waste: the spell reserve still holds after the night, and the harvest recent days
+    /// suggest for tomorrow would fill the battery anyway. Up time outside working hours
+    /// earns little, and a night awake costs as much as a day and a half in Critical.
+    fn night_awake_is_free(&self, now: Timestamp, soc: f32, mode: PowerMode) -> bool {
+        let c = &self.config;
+        if self.spell_left_percent(now, soc, mode, true) < 0.0 {
+            return false;
+        }
+        let cap = c.battery_capacity_wh.max(1.0);
+        let (from, to) = c.working_hours;
+        let work_h = to_positive(to - from);
+        let harvest = self
+            .forecast
+            .planning_daily_harvest_wh(now)
+            .unwrap_or(c.assumed_daily_harvest_wh);
+        let after_work = self.spell_left_percent(now, soc, mode, true)
+            + c.shutdown_at_percent
+            + 100.0
+                * (self.spell_reserve_wh() + harvest
+                    - work_h * self.forecast.expected_load_w(mode, true))
+                / cap;
+        after_work >= c.surplus_from_percent
     }
 
     /// What the energy budget leaves at the horizon if the kit runs in `mode` every day, in
@@ -396,11 +547,12 @@ impl PowerPolicy {
         let work_h = to_positive(to - from);
         let off_h = 24.0 - work_h;
         let off_w = self.forecast.expected_load_w(mode, false);
-        // Asleep: halted from half an hour after work to half an hour before it.
-        let night_wh = if awake || off_h <= 1.0 {
+        // Asleep: halted from a margin after work to as long before it.
+        let margin = 2.0 * self.overnight_margin();
+        let night_wh = if awake || off_h <= margin {
             off_h * off_w
         } else {
-            (off_h - 1.0) * c.halted_load_w + off_w
+            (off_h - margin) * c.halted_load_w + margin * off_w
         };
         let day_wh = work_h * self.forecast.expected_load_w(mode, true) + night_wh;
         let h = c.budget_horizon_days.max(0.0);
@@ -425,6 +577,14 @@ impl PowerPolicy {
             }
         };
         let r = c.budget_reserve_percent;
+        // The spell reserve, for the cheapest way to run a mode (asleep overnight).
+        let spell = |m| {
+            if spare {
+                f32::INFINITY
+            } else {
+                self.spell_left_percent(now, soc, m, false)
+            }
+        };
         // Downward moves are immediate; each looks only at its own threshold.
         let mut mode = self.mode;
         let mut reason = ModeReason::Plenty;
@@ -442,6 +602,8 @@ impl PowerPolicy {
                 Some(ModeReason::SunriseForecast)
             } else if budget(m) < r {
                 Some(ModeReason::Budget)
+            } else if spell(m) < 0.0 {
+                Some(ModeReason::SpellReserve)
             } else {
                 None
             }
@@ -475,6 +637,8 @@ impl PowerPolicy {
                 Some(ModeReason::SunriseForecast)
             } else if budget(better) < r + m {
                 Some(ModeReason::Budget)
+            } else if spell(better) < c.spell_margin_percent {
+                Some(ModeReason::SpellReserve)
             } else {
                 None
             }
@@ -600,12 +764,9 @@ impl Policy for PowerPolicy {
         let mut shutdown = None;
         let mut mode = mode;
         if mode == PowerMode::Shutdown {
-            // Wake two hours after the next sunrise: the panel has had time to charge.
-            let sunrise = self.forecast.sunrise_hour();
-            let wake = now.next_at_hour(sunrise + 2.0);
             shutdown = Some(Shutdown {
                 reason: ShutdownReason::BatteryLow,
-                wake_at: Some(wake),
+                wake_at: Some(self.low_battery_wake(now)),
             });
         } else if self.config.hibernate_in_critical && self.sleeps_tonight(now, mode, soc) {
             let (from, to) = self.overnight();
@@ -856,8 +1017,9 @@ mod tests {
         assert_eq!(d.mode, PowerMode::Shutdown);
         let s = d.shutdown.unwrap();
         assert_eq!(s.reason, ShutdownReason::Overnight);
-        assert_eq!(s.wake_at, Some(Timestamp::from_day_and_hour(1, 7.5)));
-        let t = Timestamp::from_day_and_hour(1, 7.5);
+        let wake = Timestamp::from_day_and_hour(1, 8.0 - p.config().overnight_margin_h);
+        assert_eq!(s.wake_at, Some(wake));
+        let t = wake;
         let d = p.decide(t, &obs(t, 15.0));
         assert_eq!(d.mode, PowerMode::Critical);
         assert!(d.shutdown.is_none());
@@ -879,7 +1041,8 @@ mod tests {
             d.shutdown.map(|s| s.reason),
             Some(ShutdownReason::Overnight)
         );
-        assert!(d.shutdown.and_then(|s| s.wake_at) == Some(Timestamp::from_day_and_hour(1, 7.5)));
+        let wake = Timestamp::from_day_and_hour(1, 8.0 - config.overnight_margin_h);
+        assert!(d.shutdown.and_then(|s| s.wake_at) == Some(wake));
         let mut full = PowerPolicy::new(PolicyConfig {
             assumed_daily_harvest_wh: 150.0,
             ..config
@@ -893,6 +1056,109 @@ mod tests {
         let noon = Timestamp::from_day_and_hour(0, 12.0);
         let d = mid.decide(noon, &obs(noon, 80.0));
         assert_eq!((d.mode, d.reason), (PowerMode::Saver, ModeReason::Budget));
+    }
+
+    #[test]
+    fn the_spell_reserve_holds_back_what_a_dark_spell_would_need() {
+        // Nothing learned: the reserve is `spell_days` of Critical with no harvest at all.
+        let config = PolicyConfig::default();
+        let fresh = PowerPolicy::new(config);
+        let crit = fresh.day_asleep_wh(PowerMode::Critical);
+        assert!((fresh.spell_reserve_wh() - config.spell_days * crit).abs() < 0.01);
+        // At 10:00 the budget over the week and tonight's forecast both afford Normal at
+        // 75 %; what Normal spends by tomorrow morning would eat into the reserve.
+        let t = Timestamp::from_day_and_hour(0, 10.0);
+        let mut p = PowerPolicy::new(config);
+        assert!(p.budget_left_percent(t, 75.0, PowerMode::Normal, false) > 20.0);
+        assert!(p.projected_sunrise_soc(t, 75.0, PowerMode::Normal) > 35.0);
+        let d = p.decide(t, &obs(t, 75.0));
+        assert_eq!(
+            (d.mode, d.reason),
+            (PowerMode::Saver, ModeReason::SpellReserve)
+        );
+        let mut p = PowerPolicy::new(config);
+        assert_eq!(p.decide(t, &obs(t, 90.0)).mode, PowerMode::Normal);
+
+        // A kit that has lived through a long spell keeps a larger reserve than one that has
+        // seen only fair days (same loads, same best day).
+        let feed = |p: &mut PowerPolicy, peaks: &[f32]| {
+            for (day, &peak) in peaks.iter().enumerate() {
+                for m in 0..(24 * 60) {
+                    let t = Timestamp(day as u64 * 86_400 + m * 60);
+                    let h = t.hour_f();
+                    let w = if (6.0..18.0).contains(&h) {
+                        peak * ((h - 6.0) / 12.0 * core::f32::consts::PI).sin()
+                    } else {
+                        0.0
+                    };
+                    p.forecast.record_panel(t, Some(w));
+                }
+            }
+        };
+        let mut fair = PowerPolicy::new(config);
+        feed(&mut fair, &[30.0; 12]);
+        let mut spell = PowerPolicy::new(config);
+        let mut peaks = [1.5; 12];
+        peaks[..3].copy_from_slice(&[30.0; 3]);
+        peaks[11] = 30.0;
+        feed(&mut spell, &peaks);
+        assert_eq!(spell.forecast().longest_spell_days(), 8);
+        assert!(
+            spell.spell_reserve_wh() > 1.5 * fair.spell_reserve_wh(),
+            "{} vs {}",
+            spell.spell_reserve_wh(),
+            fair.spell_reserve_wh()
+        );
+    }
+
+    #[test]
+    fn a_night_awake_only_when_tomorrow_would_fill_the_battery_anyway() {
+        // The week's budget affords the night awake in Normal at 95 % (the rule before the
+        // spell reserve kept it up); tomorrow's expected sun would not fill the battery
+        // again, so the kit sleeps.
+        let evening = Timestamp::from_day_and_hour(0, 19.0);
+        let config = PolicyConfig {
+            assumed_daily_harvest_wh: 75.0,
+            ..PolicyConfig::default()
+        };
+        let mut p = PowerPolicy::new(config);
+        assert!(
+            p.budget_left_percent(evening, 95.0, PowerMode::Normal, true)
+                >= config.budget_reserve_percent
+        );
+        let d = p.decide(evening, &obs(evening, 95.0));
+        assert_eq!(
+            d.shutdown.map(|s| s.reason),
+            Some(ShutdownReason::Overnight)
+        );
+        // With sun enough to fill it tomorrow, the night is free.
+        let mut p = PowerPolicy::new(PolicyConfig {
+            assumed_daily_harvest_wh: 200.0,
+            ..config
+        });
+        let d = p.decide(evening, &obs(evening, 95.0));
+        assert_eq!((d.mode, d.shutdown), (PowerMode::Normal, None));
+    }
+
+    #[test]
+    fn a_kit_down_for_a_low_battery_looks_again_before_work_and_during_the_day() {
+        let config = PolicyConfig::default();
+        let wake_of = |t: Timestamp| {
+            let mut p = policy();
+            p.decide(t, &obs(t, 6.0))
+                .shutdown
+                .and_then(|s| s.wake_at)
+                .unwrap()
+        };
+        let before_work = 8.0 - config.overnight_margin_h;
+        // Mid-morning: again in two hours.
+        let t = Timestamp::from_day_and_hour(0, 10.0);
+        assert_eq!(wake_of(t), t.plus_s(7200));
+        // Late afternoon or night: before work the next morning.
+        let t = Timestamp::from_day_and_hour(0, 16.0);
+        assert_eq!(wake_of(t), Timestamp::from_day_and_hour(1, before_work));
+        let t = Timestamp::from_day_and_hour(1, 3.0);
+        assert_eq!(wake_of(t), Timestamp::from_day_and_hour(1, before_work));
     }
 
     #[test]

@@ -64,9 +64,11 @@ struct Outputs {
 }
 
 impl Outputs {
-    fn apply(&mut self, d: &Decision) -> anyhow::Result<()> {
+    /// Carries out `d`; true if that changed an output.
+    fn apply(&mut self, d: &Decision) -> anyhow::Result<bool> {
         let now = (d.backlight_percent, d.governor);
-        if self.last != Some(now) {
+        let changed = self.last != Some(now);
+        if changed {
             self.backlight
                 .set_percent(d.backlight_percent)
                 .context("setting the backlight")?;
@@ -75,7 +77,7 @@ impl Outputs {
             }
             self.last = Some(now);
         }
-        Ok(())
+        Ok(changed)
     }
 }
 
@@ -381,7 +383,7 @@ fn daemon_loop<I2C: I2c, L: ChargerLink>(
             service.stopping();
             return Ok(());
         }
-        outputs.apply(&d)?;
+        let outputs_changed = outputs.apply(&d)?;
         service.alive(&d);
 
         // Background work: queued at dawn, run one at a time when the policy admits it.
@@ -395,7 +397,9 @@ fn daemon_loop<I2C: I2c, L: ChargerLink>(
         }
         set_load(&d, t, working, busy);
 
-        if last_status_hour != Some((t.day(), t.hour())) {
+        // A status line each hour, and whenever the backlight or governor changed, so the
+        // last line always says what the outputs are at.
+        if outputs_changed || last_status_hour != Some((t.day(), t.hour())) {
             status(t, &d, &obs, &jobs, args.json, None);
             last_status_hour = Some((t.day(), t.hour()));
         }

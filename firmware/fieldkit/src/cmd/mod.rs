@@ -144,19 +144,8 @@ pub fn now_ms() -> u64 {
 }
 
 /// The blind-index terms the kiosk uses: the matcher's cross-script name keys, so a search for
-/// "Mohammed" finds "محمد".
-#[derive(Debug, Clone, Copy, Default)]
-pub struct MatcherIndexer;
-
-impl fieldkit_vault::NameIndexer for MatcherIndexer {
-    fn id(&self) -> &str {
-        "fieldkit-match-names-1"
-    }
-
-    fn terms(&self, name: &str) -> Vec<String> {
-        fieldkit_match::names::index_terms(name)
-    }
-}
+/// "Mohammed" finds "محمد" (defined by the kit core).
+pub use fieldkit_app::MatcherIndexer;
 
 impl Ctx {
     /// The vault file.

@@ -147,9 +147,9 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
             base.spec.panel_rated_w
         );
         print_group(&generated, &names, args.cases);
-        // Per family, the policy judged first.
-        if let Some(first) = names.first() {
-            println!("\nby weather family ({first}, % of the oracle's availability):");
+        // Per family, each policy judged.
+        for (i, name) in names.iter().enumerate() {
+            println!("\nby weather family ({name}, % of the oracle's availability):");
             for family in fieldkit_sim::climate::Family::ALL {
                 let of: Vec<CaseResult> = generated
                     .iter()
@@ -159,14 +159,15 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
                 if of.is_empty() {
                     continue;
                 }
-                let s = summarize(&of, Some(0));
+                let s = summarize(&of, Some(i));
                 let o = summarize(&of, None);
                 println!(
-                    "  {:<22} {:>3} traces  median {:>5.1} %  worst {:>5.1} %  (oracle median {:.1} %)",
+                    "  {:<22} {:>3} traces  median {:>5.1} %  worst {:>5.1} %  brown-outs {:>4}  (oracle median {:.1} %)",
                     family.name(),
                     of.len(),
                     100.0 * s.median_share,
                     100.0 * s.worst_share,
+                    s.brownouts,
                     100.0 * o.median_availability
                 );
             }
