@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::date::Date;
 use crate::ids::RecordId;
+use crate::names::{self, NameKind};
 use crate::potential_match::PotentialMatch;
 
 /// What kind of record a document holds.
@@ -488,13 +489,18 @@ impl Case {
         self.protection_concerns.iter().any(|c| c == concern)
     }
 
+    /// Every name the child is known by, non-empty, with its kind.
+    pub fn named(&self) -> impl Iterator<Item = (NameKind, &str)> {
+        names::written([
+            (NameKind::Name, self.name.as_ref()),
+            (NameKind::Other, self.name_other.as_ref()),
+            (NameKind::Nickname, self.name_nickname.as_ref()),
+        ])
+    }
+
     /// Every name the child is known by, non-empty.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        [&self.name, &self.name_other, &self.name_nickname]
-            .into_iter()
-            .flatten()
-            .map(String::as_str)
-            .filter(|s| !s.trim().is_empty())
+        self.named().map(|(_, n)| n)
     }
 }
 
@@ -649,6 +655,24 @@ impl TracingRequest {
     pub fn traces(&self) -> &[Trace] {
         &self.tracing_request_subform_section
     }
+
+    /// The inquirer's names, non-empty, with their kinds.
+    pub fn inquirer_named(&self) -> impl Iterator<Item = (NameKind, &str)> {
+        names::written([
+            (NameKind::Name, self.relation_name.as_ref()),
+            (NameKind::Nickname, self.relation_nickname.as_ref()),
+        ])
+    }
+}
+
+impl FamilyMember {
+    /// The relative's names, non-empty, with their kinds.
+    pub fn named(&self) -> impl Iterator<Item = (NameKind, &str)> {
+        names::written([
+            (NameKind::Name, self.relation_name.as_ref()),
+            (NameKind::Nickname, self.relation_nickname.as_ref()),
+        ])
+    }
 }
 
 /// One child sought by a tracing request (`tracing_request_subform_section`).
@@ -700,13 +724,18 @@ pub struct Trace {
 }
 
 impl Trace {
+    /// Every name the child is sought by, non-empty, with its kind.
+    pub fn named(&self) -> impl Iterator<Item = (NameKind, &str)> {
+        names::written([
+            (NameKind::Name, self.name.as_ref()),
+            (NameKind::Other, self.name_other.as_ref()),
+            (NameKind::Nickname, self.name_nickname.as_ref()),
+        ])
+    }
+
     /// Every name the child is sought by, non-empty.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        [&self.name, &self.name_other, &self.name_nickname]
-            .into_iter()
-            .flatten()
-            .map(String::as_str)
-            .filter(|s| !s.trim().is_empty())
+        self.named().map(|(_, n)| n)
     }
 }
 
