@@ -2,10 +2,11 @@
 //! LoRa (the real RAK3172 driver over the simulated air), kit B a cellular modem (the real
 //! modem driver powers it and waits for registration) and reaches the hub by the HTTP link
 //! over IP (loopback in simulation), with the same frame loss as the air. A registers a
-//! separated child, B the mother's tracing request; the hub applies the operations it
-//! receives, matches across kits (`match_changed`) and sends a match notice with its
-//! explanation to both kits; then B's caseworker confirms the match and the decision reaches
-//! A through the hub.
+//! separated child, B the mother's tracing request; the hub is the real one
+//! (`fieldkit_hub::HubService` on a vault in a temporary directory): it commits the operations
+//! it receives, matches across kits with its warm index and sends the potential match, with
+//! its explanation, to both kits as the match record's operations; then B's caseworker
+//! confirms the match and the decision reaches A through the hub.
 //!
 //! "Killed during the transfer" is a power cut *in process*: kit A's endpoint is dropped
 //! right after it sent, before any acknowledgement, and rebuilt from what it had persisted
@@ -16,19 +17,17 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use fieldkit_domain::{
-    Case, Date, DeviceId, Document, Hlc, Op, Record, RecordId, RecordKind, Sex, Trace,
-    TracingRequest,
+    Case, Date, DeviceId, Document, Hlc, Op, PotentialMatch, Record, RecordId, RecordKind, Sex,
+    Trace, TracingRequest,
 };
 use fieldkit_drivers::modem::{Modem, ModemError, ModemModel};
 use fieldkit_drivers::rak3172::LoraError;
 use fieldkit_http::{HttpError, HttpLink, HubServer, ServerError};
-use fieldkit_match::matcher::{MatchSettings, match_changed};
-use fieldkit_match::profile::Locations;
+use fieldkit_hub::HubService;
 use fieldkit_power::Timestamp;
 use fieldkit_sync::counter::{ReplayWindow, Reservation, SendCounter};
 use fieldkit_sync::endpoint::Endpoint;
-use fieldkit_sync::hub::{EnrollError, Hub, HubEvent, KitState};
-use fieldkit_sync::message::{Body, Evidence, MatchNotice, Priority, ReviewDecision};
+use fieldkit_sync::message::{Body, Priority, ReviewDecision};
 use fieldkit_sync::seal::{BadPeerKey, Channel, KitId, LinkKeys, StaticKey};
 use fieldkit_sync::transfer::{Inbox, Outbox};
 use serde::Serialize;
@@ -67,7 +66,19 @@ pub enum ReunionError {
     Keys(#[from] BadPeerKey),
     /// Enrolling a kit.
     #[error("enrolling a kit: {0}")]
-    Enroll(#[from] EnrollError),
+    Enroll(#[from] fieldkit_hub::EnrollKitError),
+    /// The hub's vault.
+    #[error("the hub's vault: {0}")]
+    HubVault(#[from] fieldkit_vault::VaultError),
+    /// Setting up the hub.
+    #[error("setting up the hub: {0}")]
+    HubInit(#[from] fieldkit_hub::InitError),
+    /// Opening the hub.
+    #[error("opening the hub: {0}")]
+    HubOpen(#[from] fieldkit_hub::OpenError),
+    /// The hub failed to take or make frames.
+    #[error("the hub: {0}")]
+    Hub(String),
     /// A frame could not be sealed.
     #[error("sealing a frame failed")]
     Seal,
@@ -171,12 +182,15 @@ struct KitSide {
     key: StaticKey,
     stored: Stored,
     endpoint: Endpoint,
-    notices: Vec<MatchNotice>,
+    /// Potential-match records as received (their operations merged).
+    matches: Vec<Document>,
+    /// Messages that carried potential-match operations.
+    match_messages: usize,
     reviews: Vec<Body>,
 }
 
 impl KitSide {
-    fn new(seed: u8, hub: &Hub) -> Result<Self, ReunionError> {
+    fn new(seed: u8, hub: &HubService) -> Result<Self, ReunionError> {
         let key = StaticKey::from_bytes([seed; 32]);
         let stored = Stored::default();
         let endpoint = Self::restore(&key, hub, &stored)?;
@@ -184,12 +198,13 @@ impl KitSide {
             key,
             stored,
             endpoint,
-            notices: Vec::new(),
+            matches: Vec::new(),
+            match_messages: 0,
             reviews: Vec::new(),
         })
     }
 
-    fn restore(key: &StaticKey, hub: &Hub, s: &Stored) -> Result<Endpoint, ReunionError> {
+    fn restore(key: &StaticKey, hub: &HubService, s: &Stored) -> Result<Endpoint, ReunionError> {
         Ok(Endpoint::new(
             Channel::new(
                 LinkKeys::for_kit(key, &hub.public())?,
@@ -209,7 +224,7 @@ impl KitSide {
     }
 
     /// A power cut and a restart: everything not persisted is gone.
-    fn restart(&mut self, hub: &Hub) -> Result<(), ReunionError> {
+    fn restart(&mut self, hub: &HubService) -> Result<(), ReunionError> {
         self.endpoint = Self::restore(&self.key, hub, &self.stored)?;
         Ok(())
     }
@@ -224,107 +239,40 @@ impl KitSide {
             .map_err(|_| ReunionError::Seal)
     }
 
+    /// The potential matches received, as records.
+    fn notices(&self) -> Vec<PotentialMatch> {
+        self.matches
+            .iter()
+            .filter_map(|d| match d.to_record() {
+                Ok(Record::PotentialMatch(m)) => Some(*m),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn take(&mut self, frame: &[u8]) {
         if let Ok(Some(d)) = self.endpoint.handle(frame) {
             match d.body {
-                Ok(Body::MatchNotice(n)) => self.notices.push(n),
+                Ok(Body::Ops(ops)) => {
+                    let mut carried = false;
+                    for op in ops.iter().filter(|o| o.kind == RecordKind::PotentialMatch) {
+                        carried = true;
+                        let pos = match self.matches.iter().position(|m| m.id() == op.record) {
+                            Some(p) => p,
+                            None => {
+                                self.matches.push(Document::new(op.kind, op.record));
+                                self.matches.len() - 1
+                            }
+                        };
+                        let _ = self.matches[pos].apply(op);
+                    }
+                    self.match_messages += usize::from(carried);
+                }
                 Ok(review @ Body::Review(_)) => self.reviews.push(review),
                 _ => {}
             }
         }
         self.save();
-    }
-}
-
-/// The hub's matching over everything received.
-#[derive(Default)]
-struct HubBook {
-    docs: Vec<Document>,
-    notified: Vec<(RecordId, RecordId, String)>,
-}
-
-impl HubBook {
-    /// Applies received operations; returns the notices for new matches.
-    fn apply(&mut self, ops: &[Op]) -> Vec<MatchNotice> {
-        let mut changed = Vec::new();
-        for op in ops {
-            let pos = match self.docs.iter().position(|d| d.id() == op.record) {
-                Some(p) => p,
-                None => {
-                    self.docs.push(Document::new(op.kind, op.record));
-                    self.docs.len() - 1
-                }
-            };
-            if self.docs[pos].apply(op).is_err() {
-                continue;
-            }
-            if !changed.contains(&op.record) {
-                changed.push(op.record);
-            }
-        }
-        let records: Vec<Record> = self
-            .docs
-            .iter()
-            .filter_map(|d| d.to_record().ok())
-            .collect();
-        let cases: Vec<Case> = records
-            .iter()
-            .filter_map(|r| match r {
-                Record::Case(c) => Some((**c).clone()),
-                _ => None,
-            })
-            .collect();
-        let requests: Vec<TracingRequest> = records
-            .iter()
-            .filter_map(|r| match r {
-                Record::TracingRequest(t) => Some((**t).clone()),
-                _ => None,
-            })
-            .collect();
-        let changed_cases: Vec<Case> = cases
-            .iter()
-            .filter(|c| changed.contains(&c.id))
-            .cloned()
-            .collect();
-        let changed_requests: Vec<TracingRequest> = requests
-            .iter()
-            .filter(|t| changed.contains(&t.id))
-            .cloned()
-            .collect();
-        let found = match_changed(
-            &changed_cases,
-            &changed_requests,
-            &cases,
-            &requests,
-            &Locations::CodePrefixes,
-            Date::from_unix_ms(TODAY_MS),
-            &MatchSettings::default(),
-        );
-        let mut out = Vec::new();
-        for m in found {
-            let key = (m.case_id, m.tracing_request_id, m.trace_id.clone());
-            if self.notified.contains(&key) {
-                continue;
-            }
-            self.notified.push(key);
-            out.push(MatchNotice {
-                case: m.case_id,
-                tracing_request: m.tracing_request_id,
-                trace: m.trace_id,
-                likelihood: m.likelihood.as_str().into(),
-                score_centibits: (m.weight * 100.0).round() as i32,
-                evidence: m
-                    .fields
-                    .iter()
-                    .map(|f| Evidence {
-                        field: f.field.into(),
-                        weight_centibits: (f.weight * 100.0).round() as i32,
-                        detail: f.detail.clone(),
-                    })
-                    .collect(),
-            });
-        }
-        out
     }
 }
 
@@ -430,12 +378,11 @@ struct Trial {
     b_link: HttpLink,
     a_radio: Radio,
     gateway: Radio,
-    hub: Hub,
+    hub: HubService,
     a: KitSide,
     b: KitSide,
     a_id: KitId,
-    b_id: KitId,
-    book: HubBook,
+    _hub_dir: tempfile::TempDir,
     ip_loss: Loss,
     report: Tally,
     now: u64,
@@ -471,11 +418,26 @@ impl Trial {
         modem.power_on(Duration::from_millis(60), Duration::from_secs(5))?;
         modem.wait_registered(Duration::from_secs(5), Duration::from_millis(50))?;
 
-        let mut hub = Hub::new(StaticKey::from_bytes([0x77; 32]));
+        // The real hub, on its own vault.
+        let hub_dir = tempfile::tempdir()?;
+        let (mut session, _) = fieldkit_vault::Vault::create(
+            &hub_dir.path().join("hub.redb"),
+            fieldkit_vault::InitOptions {
+                username: "coordinator",
+                display_name: "Coordinator",
+                credential: b"739164",
+                policy: fieldkit_vault::CredentialPolicy::default(),
+                now_ms: TODAY_MS,
+            },
+            fieldkit_vault::OpenOptions::default(),
+        )
+        .map_err(fieldkit_vault::VaultError::from)?;
+        fieldkit_hub::init(&mut session)?;
+        let mut hub = HubService::open(session, TODAY_MS)?;
         let a = KitSide::new(0x0A, &hub)?;
         let b = KitSide::new(0x0B, &hub)?;
-        let a_id = hub.enroll(a.key.public(), KitState::default())?;
-        let b_id = hub.enroll(b.key.public(), KitState::default())?;
+        let a_id = hub.enroll(a.key.public(), "unicef", "kit A (LoRa)", TODAY_MS)?;
+        let b_id = hub.enroll(b.key.public(), "unicef", "kit B (cellular)", TODAY_MS)?;
         let b_link = HttpLink::new(hub_url, b_id, Duration::from_secs(5));
         Ok(Trial {
             b_link,
@@ -485,8 +447,7 @@ impl Trial {
             a,
             b,
             a_id,
-            b_id,
-            book: HubBook::default(),
+            _hub_dir: hub_dir,
             ip_loss: Loss(u64::from(loss), loss),
             report: Tally::default(),
             now: 0,
@@ -494,56 +455,27 @@ impl Trial {
         })
     }
 
-    /// The hub takes a frame: operations are matched, notices go to both kits, a review
-    /// decision goes on to the other kit.
-    fn hub_take(&mut self, frame: &[u8]) {
-        for e in self.hub.handle(frame).unwrap_or_default() {
-            let HubEvent::Delivered { kit, message } = e else {
-                continue;
-            };
-            match message.body {
-                Ok(Body::Ops(ops)) => {
-                    for notice in self.book.apply(&ops) {
-                        let body = Body::MatchNotice(notice);
-                        self.hub.queue(self.a_id, &body);
-                        self.hub.queue(self.b_id, &body);
-                    }
-                }
-                Ok(body @ Body::Review(_)) => {
-                    let other = if kit == self.a_id {
-                        self.b_id
-                    } else {
-                        self.a_id
-                    };
-                    self.hub.queue(other, &body);
-                }
-                _ => {}
-            }
-        }
+    /// The hub takes frames: it commits them, matches, and routes the potential match to
+    /// both kits and a review decision to the other kit.
+    fn hub_take(&mut self, frames: &[Vec<u8>]) -> Result<(), ReunionError> {
+        self.hub
+            .receive(frames, TODAY_MS + self.now)
+            .map_err(|e| ReunionError::Hub(e.to_string()))?;
+        Ok(())
     }
 
     fn hub_frame(&mut self, kit: KitId, mtu: usize) -> Result<Option<Vec<u8>>, ReunionError> {
-        let now = self.now;
-        match self.hub.endpoint_mut(kit) {
-            Some(e) => e
-                .poll_transmit(
-                    now,
-                    mtu,
-                    20_000,
-                    Priority::Bulk,
-                    |_| Ok::<_, Infallible>(()),
-                )
-                .map_err(|_| ReunionError::Seal),
-            None => Ok(None),
-        }
+        let mut frames = self
+            .hub
+            .transmit(kit, mtu, 1, self.now)
+            .map_err(|e| ReunionError::Hub(e.to_string()))?;
+        Ok(frames.pop())
     }
 
     fn settled(&self) -> bool {
         self.a.endpoint.outbox().is_empty()
             && self.b.endpoint.outbox().is_empty()
-            && [self.a_id, self.b_id]
-                .iter()
-                .all(|k| self.hub.endpoint(*k).is_some_and(|e| e.outbox().is_empty()))
+            && self.hub.kits().iter().all(|k| k.queued == 0)
     }
 
     fn round(&mut self, server: &HubServer, restart_a: bool) -> Result<(), ReunionError> {
@@ -557,7 +489,7 @@ impl Trial {
             };
             self.report.lora_bytes += f.len() as u64;
             if let Some(p) = over_air(&mut self.a_radio, &mut self.gateway, now, &f)? {
-                self.hub_take(&p);
+                self.hub_take(&[p])?;
             }
         }
         if restart_a {
@@ -580,8 +512,9 @@ impl Trial {
         let (served, answer) = std::thread::scope(|s| {
             let client = s.spawn(move || link.exchange(&up));
             let served = server.serve_one(Duration::from_secs(5), |kit, frames| {
-                for f in &frames {
-                    self.hub_take(f);
+                if let Err(e) = self.hub_take(&frames) {
+                    sealing = Err(e);
+                    return Vec::new();
                 }
                 let mut down = Vec::new();
                 loop {
@@ -625,23 +558,17 @@ impl Trial {
     }
 }
 
-fn seen(n: &MatchNotice) -> NoticeSeen {
+fn seen(m: &PotentialMatch) -> NoticeSeen {
     NoticeSeen {
-        case: n.case.to_string(),
-        tracing_request: n.tracing_request.to_string(),
-        trace: n.trace.clone(),
-        likelihood: n.likelihood.clone(),
-        score_bits: n.score_centibits as f32 / 100.0,
-        evidence: n
-            .evidence
+        case: m.case_id.to_string(),
+        tracing_request: m.tracing_request_id.to_string(),
+        trace: m.trace_id.clone(),
+        likelihood: m.likelihood.clone().unwrap_or_default(),
+        score_bits: m.score as f32,
+        evidence: m
+            .comparison
             .iter()
-            .map(|e| {
-                (
-                    e.field.clone(),
-                    e.weight_centibits as f32 / 100.0,
-                    e.detail.clone(),
-                )
-            })
+            .map(|e| (e.field.clone(), e.weight as f32, e.detail.clone()))
             .collect(),
     }
 }
@@ -664,7 +591,7 @@ pub fn run(config: &ReunionConfig) -> Result<ReunionReport, ReunionError> {
     t.b.endpoint.queue(&Body::Ops(request_ops));
     t.b.save();
 
-    let notified = |t: &Trial| !t.a.notices.is_empty() && !t.b.notices.is_empty();
+    let notified = |t: &Trial| !t.a.matches.is_empty() && !t.b.matches.is_empty();
     while !(notified(&t) && t.settled()) && t.report.rounds < config.max_rounds {
         let restart = config.kill_during_transfer && t.report.rounds == 0;
         t.round(&server, restart)?;
@@ -692,25 +619,36 @@ pub fn run(config: &ReunionConfig) -> Result<ReunionReport, ReunionError> {
 
     let rejected = t.a.endpoint.rejections().total()
         + t.b.endpoint.rejections().total()
-        + [t.a_id, t.b_id]
-            .iter()
-            .filter_map(|k| t.hub.endpoint(*k))
-            .map(|e| e.rejections().total())
-            .sum::<u64>();
-    let held: Vec<RecordId> = t.book.docs.iter().map(Document::id).collect();
-    let notices: Vec<NoticeSeen> = t.a.notices.iter().chain(&t.b.notices).map(seen).collect();
+        + t.hub.kits().iter().map(|k| k.refused).sum::<u64>();
+    let session = t.hub.kit().session();
+    let mut held: Vec<RecordId> = Vec::new();
+    for (kind, id) in [
+        (RecordKind::Case, case_id),
+        (RecordKind::TracingRequest, request_id),
+    ] {
+        let found = session
+            .resolve(kind, &id.to_string())
+            .map_err(fieldkit_vault::VaultError::from)?;
+        if found.contains(&id) {
+            held.push(id);
+        }
+    }
+    let count = |kind| {
+        session
+            .count(kind)
+            .map_err(fieldkit_vault::VaultError::from)
+    };
+    let hub_records = count(RecordKind::Case)? + count(RecordKind::TracingRequest)?;
+    let (a_notices, b_notices) = (t.a.notices(), t.b.notices());
+    let notices: Vec<NoticeSeen> = a_notices.iter().chain(&b_notices).map(seen).collect();
     Ok(ReunionReport {
         loss_percent: config.loss_percent,
-        kit_a_notified: t
-            .a
-            .notices
+        kit_a_notified: a_notices
             .iter()
-            .any(|n| n.case == case_id && n.tracing_request == request_id),
-        kit_b_notified: t
-            .b
-            .notices
+            .any(|n| n.case_id == case_id && n.tracing_request_id == request_id),
+        kit_b_notified: b_notices
             .iter()
-            .any(|n| n.case == case_id && n.tracing_request == request_id),
+            .any(|n| n.case_id == case_id && n.tracing_request_id == request_id),
         review_reached_a: t.a.reviews.contains(&decision),
         rounds_to_notice,
         rounds: t.report.rounds,
@@ -719,13 +657,13 @@ pub fn run(config: &ReunionConfig) -> Result<ReunionReport, ReunionError> {
         lora_airtime_ms: t.a_radio.stats().airtime_ms + t.gateway.stats().airtime_ms,
         ip_bytes: t.report.ip_bytes,
         frames_rejected: rejected,
-        hub_records: held.len(),
+        hub_records: usize::try_from(hub_records).unwrap_or(usize::MAX),
         records_lost: [case_id, request_id]
             .iter()
             .filter(|id| !held.contains(id))
             .count(),
-        notices_duplicated: t.a.notices.len().saturating_sub(1)
-            + t.b.notices.len().saturating_sub(1),
+        notices_duplicated: t.a.match_messages.saturating_sub(1)
+            + t.b.match_messages.saturating_sub(1),
         notices,
     })
 }

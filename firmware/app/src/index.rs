@@ -179,6 +179,8 @@ const CASE_WORKFLOW_FIELDS: &[&str] = &[
     "matched_tracing_request_id",
     "risk_level",
     "urgent_protection_concern",
+    "fieldkit_risk_level",
+    "fieldkit_urgent",
     "tracing_status",
     "consent_for_tracing",
     "notes",

@@ -1,21 +1,20 @@
 //! [`Kit`]: an unlocked kit and everything a caseworker does with it.
 
-use std::collections::BTreeSet;
-
 use fieldkit_domain::lookups::Lookups;
 use fieldkit_domain::{
-    Case, Date, Document, LocationTree, Op, PotentialMatch, Record, RecordId, RecordKind, status,
+    Case, Date, Document, LocationTree, Op, PotentialMatch, Record, RecordId, RecordKind,
+    risk_rank, status,
 };
 use fieldkit_match::matcher::MatchSettings;
 use fieldkit_match::profile::Locations;
 use fieldkit_match::triage::{Triage, TriageRules, UrgentAlert};
-use fieldkit_vault::{Opened, Session, Vault};
+use fieldkit_vault::{Changed, Opened, Session, Tx, Vault, VaultError, WriteError};
 use serde_json::{Map, Value};
 
 use crate::error::{OpenError, SaveError};
 use crate::index::{IndexBuilder, MatchIndex};
 use crate::outbox::{Change, NoOutbox, Origin, Outbox, Priority};
-use crate::review::{self, MatchBook};
+use crate::review::MatchBook;
 
 /// What a kit is configured with besides its vault.
 #[derive(Debug, Clone)]
@@ -93,21 +92,41 @@ pub struct Merged {
 /// An unlocked kit: the vault session, the location tree, the triage rules, the warm matcher
 /// index and the potential matches. Every change a caseworker, an import or sync makes goes
 /// through it, so each is validated, triaged, matched and handed to the sync outbox alike.
+///
+/// **Transactions.** Each call that writes is one vault transaction ([`Tx`]): a registration
+/// saves the record, its potential matches, their audit entries and the outbox entries
+/// together, with one commit (one fsync, one reseal of the vault state), or nothing at all.
+/// The same holds for an edit, a review decision (the trace, the case and the decision), a
+/// merge and an import (the records received, the kit's triage of them and the matches).
 pub struct Kit {
     session: Session,
-    config: KitConfig,
-    index: MatchIndex,
-    book: MatchBook,
+    state: State,
+}
+
+/// What the kit holds in memory beside the session.
+pub(crate) struct State {
+    pub(crate) config: KitConfig,
+    pub(crate) index: MatchIndex,
+    pub(crate) book: MatchBook,
     outbox: Box<dyn Outbox>,
+    /// The index or the book took in a change whose transaction did not commit: rebuilt from
+    /// the vault before the next write returns.
+    pub(crate) stale: bool,
+}
+
+/// One vault transaction's work: the transaction and the kit's memory.
+pub(crate) struct Work<'k, 's> {
+    pub(crate) tx: Tx<'s>,
+    pub(crate) st: &'k mut State,
 }
 
 impl std::fmt::Debug for Kit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Kit")
             .field("session", &self.session)
-            .field("cases_indexed", &self.index.case_count())
-            .field("traces_indexed", &self.index.trace_count())
-            .field("potential_matches", &self.book.len())
+            .field("cases_indexed", &self.state.index.case_count())
+            .field("traces_indexed", &self.state.index.trace_count())
+            .field("potential_matches", &self.state.book.len())
             .finish_non_exhaustive()
     }
 }
@@ -127,6 +146,13 @@ fn date_field(kind: RecordKind) -> Option<&'static str> {
     }
 }
 
+fn not_found(e: impl Into<VaultError>) -> SaveError {
+    match e.into() {
+        VaultError::NotFound { kind, id } => SaveError::NotFound { kind, id },
+        other => SaveError::Vault(other),
+    }
+}
+
 impl Kit {
     /// Takes a signed-in session and makes the kit ready: reads every case, tracing request
     /// and potential match once, and builds the warm matcher index. `now_ms` dates ages.
@@ -137,16 +163,19 @@ impl Kit {
         let book = MatchBook::load(&mut session, now_ms)?;
         Ok(Kit {
             session,
-            config,
-            index,
-            book,
-            outbox: Box::new(NoOutbox),
+            state: State {
+                config,
+                index,
+                book,
+                outbox: Box::new(NoOutbox),
+                stale: false,
+            },
         })
     }
 
     /// Sets the sync outbox that receives every saved change.
     pub fn set_outbox(&mut self, outbox: Box<dyn Outbox>) {
-        self.outbox = outbox;
+        self.state.outbox = outbox;
     }
 
     /// Signs out: the keys are zeroized and the locked vault returned.
@@ -167,20 +196,24 @@ impl Kit {
 
     /// The configuration.
     pub fn config(&self) -> &KitConfig {
-        &self.config
+        &self.state.config
     }
 
     /// The warm matcher index.
     pub fn index(&self) -> &MatchIndex {
-        &self.index
+        &self.state.index
+    }
+
+    pub(crate) fn book(&self) -> &MatchBook {
+        &self.state.book
     }
 
     /// Rebuilds the matcher index from the vault (a new day, or a self-check).
     pub fn rebuild_index(&mut self, now_ms: u64) -> Result<(), OpenError> {
         let today = Date::from_unix_ms(now_ms);
-        self.index = build_index(
+        self.state.index = build_index(
             &mut self.session,
-            self.config.locations.as_ref(),
+            self.state.config.locations.as_ref(),
             today,
             now_ms,
         )?;
@@ -189,24 +222,68 @@ impl Kit {
 
     /// Compacts the matcher index (a background job; see [`MatchIndex::compact`]).
     pub fn compact_index(&mut self) {
-        self.index.compact();
+        self.state.index.compact();
     }
 
     /// A new index built from the vault, as sign-in builds it (to compare with the warm one).
     pub fn fresh_index(&mut self, now_ms: u64) -> Result<MatchIndex, OpenError> {
         build_index(
             &mut self.session,
-            self.config.locations.as_ref(),
-            self.index.today(),
+            self.state.config.locations.as_ref(),
+            self.state.index.today(),
             now_ms,
         )
+    }
+
+    /// Runs `work` in one vault transaction and commits it. When it fails after the index or
+    /// the book took in its changes, they are rebuilt from the vault (what did not commit is
+    /// not there).
+    pub(crate) fn write<T, E: From<WriteError>>(
+        &mut self,
+        now_ms: u64,
+        work: impl FnOnce(&mut Work<'_, '_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let result = match self.session.begin() {
+            Err(e) => Err(E::from(e)),
+            Ok(tx) => {
+                let mut w = Work {
+                    tx,
+                    st: &mut self.state,
+                };
+                // Dropping an uncommitted transaction aborts it.
+                work(&mut w).and_then(|v| w.tx.commit().map(|()| v).map_err(E::from))
+            }
+        };
+        if result.is_ok() {
+            self.state.stale = false;
+        } else if self.state.stale {
+            self.resync(now_ms);
+        }
+        result
+    }
+
+    /// Rebuilds the index and the book from the vault after a transaction that did not commit.
+    fn resync(&mut self, now_ms: u64) {
+        let rebuilt = self.rebuild_index(now_ms).map_err(|e| match e {
+            OpenError::Vault(v) => v,
+        });
+        match rebuilt.and_then(|()| MatchBook::load(&mut self.session, now_ms)) {
+            Ok(book) => {
+                self.state.book = book;
+                self.state.stale = false;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the matcher index could not be rebuilt after a failed save; retrying at the next save");
+            }
+        }
     }
 
     /// Registers a new record from its fields (a flat JSON object with Primero's names):
     /// mints the id, gives subform entries their `unique_id`, fills the registration date,
     /// `status: open` and the owner, validates, triages a case (risk level and urgent flag are
-    /// saved with it), saves, matches it against the kit's records, saves the potential
-    /// matches, and hands the change to the outbox.
+    /// saved with it: the kit is the record's author), saves, matches it against the kit's
+    /// records, saves the potential matches, and hands each record written to the outbox, all
+    /// in one transaction.
     pub fn register(
         &mut self,
         kind: RecordKind,
@@ -219,8 +296,8 @@ impl Kit {
             ));
         }
         let mut o = fields;
-        self.config.lookups.tidy(kind, &mut o)?;
-        self.assign_unique_ids(&mut o, now_ms)?;
+        self.state.config.lookups.tidy(kind, &mut o)?;
+        assign_unique_ids(&self.session, &mut o, now_ms)?;
         let id = self.session.mint_id(now_ms)?;
         o.insert("id".into(), Value::String(id.to_string()));
         let today = Date::from_unix_ms(now_ms);
@@ -236,7 +313,7 @@ impl Kit {
         record.validate(today)?;
         let triage = match &mut record {
             Record::Case(c) => {
-                let t = self.config.triage.assess(c, today);
+                let t = self.state.config.triage.assess(c, today);
                 c.risk_level = Some(t.level.as_str().to_string());
                 if t.urgent_alert(c.id).is_some() {
                     c.urgent_protection_concern = true;
@@ -245,21 +322,23 @@ impl Kit {
             }
             _ => None,
         };
-        let saved = self.session.create(&record, now_ms)?;
-        let mut alerts = Vec::new();
-        if let Some(a) = triage.as_ref().and_then(|t| t.urgent_alert(id)) {
-            alerts.push(Alert::Urgent(a));
-        }
-        self.notify(kind, id, saved.version, priority(&alerts), Origin::Local);
-        let matches = self.rematch(&record, now_ms, &mut alerts)?;
-        Ok(Saved {
-            kind,
-            id,
-            version: saved.version,
-            fields_changed: saved.ops,
-            triage,
-            alerts,
-            matches,
+        self.write(now_ms, |w| {
+            let saved = w.tx.create(&record, now_ms)?;
+            let mut alerts = Vec::new();
+            if let Some(a) = triage.as_ref().and_then(|t| t.urgent_alert(id)) {
+                alerts.push(Alert::Urgent(a));
+            }
+            w.notify(kind, id, saved.version, priority(&alerts), Origin::Local);
+            let matches = w.rematch(&record, now_ms, &mut alerts)?;
+            Ok(Saved {
+                kind,
+                id,
+                version: saved.version,
+                fields_changed: saved.ops,
+                triage,
+                alerts,
+                matches,
+            })
         })
     }
 
@@ -270,16 +349,13 @@ impl Kit {
         id: RecordId,
         now_ms: u64,
     ) -> Result<Opened, SaveError> {
-        self.session.get(kind, id, now_ms).map_err(|e| match e {
-            fieldkit_vault::ReadError::NotFound { kind, id } => SaveError::NotFound { kind, id },
-            other => other.into(),
-        })
+        self.session.get(kind, id, now_ms).map_err(not_found)
     }
 
     /// Saves an edited record: `edited` is the whole record as a flat JSON object (the shape
     /// [`Opened::record`]'s `to_json` gives). New subform entries get their `unique_id`. The
     /// record is validated, triaged (a triage never lowers a level already set and never clears
-    /// the urgent flag), matched again, and handed to the outbox.
+    /// the urgent flag), matched again, and handed to the outbox, in one transaction.
     pub fn edit(
         &mut self,
         kind: RecordKind,
@@ -287,62 +363,14 @@ impl Kit {
         edited: Map<String, Value>,
         now_ms: u64,
     ) -> Result<Saved, SaveError> {
-        let mut o = edited;
-        self.config.lookups.tidy(kind, &mut o)?;
-        self.assign_unique_ids(&mut o, now_ms)?;
-        o.insert("id".into(), Value::String(id.to_string()));
-        let today = Date::from_unix_ms(now_ms);
-        let mut record = Record::from_json(kind, Value::Object(o.clone()))
-            .map_err(|e| SaveError::Fields(e.to_string()))?;
-        record.validate(today)?;
-        let triage = match &mut record {
-            Record::Case(c) => {
-                let before = (c.risk_level.clone(), c.urgent_protection_concern);
-                let t = self.retriage(c, today);
-                // Only what triage raised changes; every other field is saved as given.
-                if c.risk_level != before.0
-                    && let Some(level) = &c.risk_level
-                {
-                    o.insert("risk_level".into(), Value::String(level.clone()));
-                }
-                if c.urgent_protection_concern && !before.1 {
-                    o.insert("urgent_protection_concern".into(), Value::Bool(true));
-                }
-                Some(t)
-            }
-            _ => None,
-        };
-        let saved = self
-            .session
-            .update(kind, id, &Value::Object(o), now_ms)
-            .map_err(|e| match e {
-                fieldkit_vault::WriteError::NotFound { kind, id } => {
-                    SaveError::NotFound { kind, id }
-                }
-                other => other.into(),
-            })?;
-        let mut alerts = Vec::new();
-        if let Some(a) = triage.as_ref().and_then(|t| t.urgent_alert(id)) {
-            alerts.push(Alert::Urgent(a));
-        }
-        let mut matches = Vec::new();
-        if saved.ops > 0 {
-            self.notify(kind, id, saved.version, priority(&alerts), Origin::Local);
-            matches = self.rematch(&record, now_ms, &mut alerts)?;
-        }
-        Ok(Saved {
-            kind,
-            id,
-            version: saved.version,
-            fields_changed: saved.ops,
-            triage,
-            alerts,
-            matches,
-        })
+        let mut edited = edited;
+        self.state.config.lookups.tidy(kind, &mut edited)?;
+        self.write(now_ms, |w| w.edit(kind, id, edited, now_ms))
     }
 
     /// Edits a record by changing some of its fields: `change` gets the stored record as a
-    /// flat JSON object and changes it.
+    /// flat JSON object (its document's, with the values as they were given) and changes it.
+    /// Read and save are one transaction.
     pub fn change(
         &mut self,
         kind: RecordKind,
@@ -350,68 +378,74 @@ impl Kit {
         now_ms: u64,
         change: impl FnOnce(&mut Map<String, Value>) -> Result<(), SaveError>,
     ) -> Result<Saved, SaveError> {
-        let current = self.open_record(kind, id, now_ms)?.record.to_json();
-        let Value::Object(mut o) = current else {
-            return Err(SaveError::Fields(
-                "the stored record is not an object".into(),
-            ));
-        };
-        change(&mut o)?;
-        self.edit(kind, id, o, now_ms)
-    }
-
-    /// Triage on an edit or a merge: the rules' level when it is higher than the one set, the
-    /// urgent flag when the rules raise it; never lower.
-    fn retriage(&self, c: &mut Case, today: Date) -> Triage {
-        let t = self.config.triage.assess(c, today);
-        let rank = |l: Option<&str>| match l {
-            Some("high") => 3,
-            Some("medium") => 2,
-            Some("low") => 1,
-            _ => 0,
-        };
-        if rank(Some(t.level.as_str())) > rank(c.risk_level.as_deref()) {
-            c.risk_level = Some(t.level.as_str().to_string());
-        }
-        if t.urgent_alert(c.id).is_some() {
-            c.urgent_protection_concern = true;
-        }
-        t
+        self.write(now_ms, |w| w.change(kind, id, now_ms, change))
     }
 
     /// Merges documents received from another kit or the hub: what other kits recorded is
-    /// never dropped (no validation); each changed case is triaged (saving a raised level as a
-    /// local edit), every changed record is matched, and the changes go to the outbox as
-    /// received.
+    /// never dropped (no validation); each changed case is triaged (a raised level is kept
+    /// beside the record, see [`Kit::import_primero`]), every changed record is matched, and
+    /// the changes go to the outbox as received. One transaction.
     pub fn merge(&mut self, docs: &[Document], now_ms: u64) -> Result<Merged, SaveError> {
-        let n = self.session.merge(docs, now_ms)?;
-        let touched: BTreeSet<(RecordKind, RecordId)> =
-            docs.iter().map(|d| (d.kind(), d.id())).collect();
-        self.after_merge(touched, n, now_ms, true)
+        self.write(now_ms, |w| {
+            let changed = w.tx.merge(docs, now_ms)?;
+            w.after_merge(&changed, now_ms, &mut |_| {})
+        })
     }
 
-    /// Applies field operations received by sync.
+    /// Applies field operations received by sync (as [`Kit::merge`]).
     pub fn apply_ops(&mut self, ops: &[Op], now_ms: u64) -> Result<Merged, SaveError> {
-        let n = self.session.apply_ops(ops, now_ms)?;
-        let touched: BTreeSet<(RecordKind, RecordId)> =
-            ops.iter().map(|o| (o.kind, o.record)).collect();
-        self.after_merge(touched, n, now_ms, true)
+        self.write(now_ms, |w| {
+            let changed = w.tx.apply_ops(ops, now_ms)?;
+            w.after_merge(&changed, now_ms, &mut |_| {})
+        })
     }
 
-    /// Imports records read from a Primero file (`fieldkit_domain::primero::read`): the vault
-    /// changes only the fields the file carries and validates every record (all or nothing);
-    /// then each changed record is matched like any other change. Triage raises its alerts
-    /// but writes nothing, so a Primero record comes back exactly as it was given.
+    /// Imports records read from a Primero file (`fieldkit_domain::primero::read`). See
+    /// [`Kit::import_primero_with_progress`].
     pub fn import_primero(
         &mut self,
         records: &[fieldkit_domain::primero::Incoming],
         now_ms: u64,
     ) -> Result<Merged, SaveError> {
-        let records = crate::input::tidy_import(&self.config.lookups, records)?;
-        let n = self.session.import_primero(&records, now_ms)?;
-        let touched: BTreeSet<(RecordKind, RecordId)> =
-            records.iter().map(|r| (r.kind, r.id)).collect();
-        self.after_merge(touched, n, now_ms, false)
+        self.import_primero_with_progress(records, now_ms, &mut |_, _| {})
+    }
+
+    /// Imports records read from a Primero file: the vault changes only the fields the file
+    /// carries and validates every record (all or nothing); then each record new or changed
+    /// is triaged and matched like any other change, in the same transaction. A record the
+    /// file carries as the vault holds it is not written, triaged or reported again, so
+    /// importing a file twice changes nothing the second time.
+    ///
+    /// **Triage is kept beside the Primero record.** An imported case is someone else's
+    /// record: Primero's `risk_level` and `urgent_protection_concern` are what its
+    /// caseworkers decided, and the file must come back out exactly as it went in. So the
+    /// kit's triage goes to its own fields, `fieldkit_risk_level` and `fieldkit_urgent`
+    /// (raised, never lowered), which lists, counts and alerts read together with Primero's
+    /// ([`Case::effective_risk_level`], [`Case::is_urgent`]), which sync carries to other kits
+    /// like any field, and which a Primero export leaves out. Records the kit authors
+    /// (registration, an edit on the kit) carry the triage in Primero's own fields.
+    ///
+    /// `progress(done, total)` is called as the work advances: `total` is twice the number of
+    /// records (each is read and checked, then triaged and matched).
+    pub fn import_primero_with_progress(
+        &mut self,
+        records: &[fieldkit_domain::primero::Incoming],
+        now_ms: u64,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Merged, SaveError> {
+        let records = &crate::input::tidy_import(&self.state.config.lookups, records)?;
+        let n = records.len();
+        let total = 2 * n;
+        self.write(now_ms, |w| {
+            let changed =
+                w.tx.import_primero(records, now_ms, &mut |done| progress(done, total))?;
+            let m = changed.len().max(1);
+            let merged = w.after_merge(&changed, now_ms, &mut |done| {
+                progress(n + done * n / m, total);
+            })?;
+            progress(total, total);
+            Ok(merged)
+        })
     }
 
     /// Imports an encrypted bundle of this vault (a backup, or another kit of the same
@@ -419,7 +453,7 @@ impl Kit {
     /// every trace matched again.
     pub fn import_bundle(&mut self, bytes: &[u8], now_ms: u64) -> Result<Merged, SaveError> {
         let n = self.session.import_bundle(bytes, now_ms)?;
-        self.book = MatchBook::load(&mut self.session, now_ms)?;
+        self.state.book = MatchBook::load(&mut self.session, now_ms)?;
         self.rebuild_index(now_ms).map_err(|e| match e {
             OpenError::Vault(v) => SaveError::Vault(v),
         })?;
@@ -430,102 +464,19 @@ impl Kit {
 
     /// Matches every held trace against every held case again and saves what is new (the
     /// daily match run: name frequencies move as records come and go, so a pair can come to
-    /// score differently without either record changing).
+    /// score differently without either record changing). One transaction.
     pub fn rematch_all(&mut self, now_ms: u64) -> Result<Merged, SaveError> {
-        let mut out = Merged::default();
-        for r in self.index.request_ids() {
-            let found = self.index.matches_of_request(r, &self.config.matching);
-            let affected = self.book.of_request(r);
-            let found = self.persist(found, affected, now_ms, &mut out.alerts)?;
-            out.matches.extend(found);
-        }
-        out.matches.sort_by(|a, b| b.score.total_cmp(&a.score));
-        Ok(out)
-    }
-
-    /// What follows a merge, an import or a sync delivery: each changed record is read once,
-    /// handed to the outbox as received, triaged (with `save_triage`, a raised level is saved
-    /// as a local edit; without, only the alert is raised) and matched.
-    fn after_merge(
-        &mut self,
-        touched: BTreeSet<(RecordKind, RecordId)>,
-        changed: usize,
-        now_ms: u64,
-        save_triage: bool,
-    ) -> Result<Merged, SaveError> {
-        let mut out = Merged {
-            changed,
-            ..Merged::default()
-        };
-        if changed == 0 {
-            return Ok(out);
-        }
-        let today = Date::from_unix_ms(now_ms);
-        let wanted: Vec<(RecordKind, RecordId)> = touched
-            .into_iter()
-            .filter(|(kind, _)| *kind != RecordKind::Incident)
-            .collect();
-        // One audited bulk read of what changed (a record left out by the merge is skipped).
-        for opened in self.session.get_many(&wanted, now_ms)? {
-            let (kind, id) = (opened.record.kind(), opened.record.id());
-            self.notify(
-                kind,
-                id,
-                opened.version,
-                Priority::Routine,
-                Origin::Received,
-            );
-            let conflicts = opened.conflicts;
-            let mut record = opened.record;
-            if save_triage {
-                crate::input::warn_received(&self.config.lookups, &record);
+        self.write(now_ms, |w| {
+            let mut out = Merged::default();
+            for r in w.st.index.request_ids() {
+                let found = w.st.index.matches_of_request(r, &w.st.config.matching);
+                let affected = w.st.book.of_request(r);
+                let found = w.persist(found, affected, now_ms, &mut out.alerts)?;
+                out.matches.extend(found);
             }
-            match &mut record {
-                Record::Case(c) if !save_triage => {
-                    let was_urgent = c.urgent_protection_concern;
-                    let mut triaged = c.clone();
-                    if let Some(a) = self.retriage(&mut triaged, today).urgent_alert(id)
-                        && !was_urgent
-                    {
-                        out.alerts.push(Alert::Urgent(a));
-                    }
-                }
-                Record::Case(c) => {
-                    let before = (c.risk_level.clone(), c.urgent_protection_concern);
-                    let t = self.retriage(c, today);
-                    if (c.risk_level.clone(), c.urgent_protection_concern) != before {
-                        let saved = self.session.update(
-                            kind,
-                            id,
-                            &Value::Object(match record_json(c) {
-                                Value::Object(o) => o,
-                                _ => Map::new(),
-                            }),
-                            now_ms,
-                        )?;
-                        let urgent = t.urgent_alert(id);
-                        let priority = if urgent.is_some() {
-                            Priority::Urgent
-                        } else {
-                            Priority::Routine
-                        };
-                        self.notify(kind, id, saved.version, priority, Origin::Local);
-                        if let Some(a) = urgent {
-                            out.alerts.push(Alert::Urgent(a));
-                        }
-                    }
-                }
-                Record::PotentialMatch(m) => {
-                    self.book.insert_opened(*m.clone(), &conflicts);
-                    continue;
-                }
-                _ => {}
-            }
-            let found = self.rematch(&record, now_ms, &mut out.alerts)?;
-            out.matches.extend(found);
-        }
-        out.matches.sort_by(|a, b| b.score.total_cmp(&a.score));
-        Ok(out)
+            out.matches.sort_by(|a, b| b.score.total_cmp(&a.score));
+            Ok(out)
+        })
     }
 
     /// Closes a case: `status: closed`, the reason and the day (today when not given). A
@@ -617,27 +568,62 @@ impl Kit {
             Ok(())
         })
     }
+}
 
-    /// Gives every subform entry without a `unique_id` a fresh one.
-    fn assign_unique_ids(&self, o: &mut Map<String, Value>, now_ms: u64) -> Result<(), SaveError> {
-        for v in o.values_mut() {
-            let Value::Array(items) = v else { continue };
-            for item in items.iter_mut().filter_map(Value::as_object_mut) {
-                if item
-                    .get("unique_id")
-                    .and_then(Value::as_str)
-                    .is_none_or(str::is_empty)
-                {
-                    let uid = self.session.mint_id(now_ms)?.to_string();
-                    item.insert("unique_id".into(), Value::String(uid));
-                }
+/// Gives every subform entry without a `unique_id` a fresh one.
+fn assign_unique_ids(
+    session: &Session,
+    o: &mut Map<String, Value>,
+    now_ms: u64,
+) -> Result<(), SaveError> {
+    for v in o.values_mut() {
+        let Value::Array(items) = v else { continue };
+        for item in items.iter_mut().filter_map(Value::as_object_mut) {
+            if item
+                .get("unique_id")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
+                let uid = session.mint_id(now_ms)?.to_string();
+                item.insert("unique_id".into(), Value::String(uid));
             }
         }
-        Ok(())
     }
+    Ok(())
+}
 
-    /// Hands a saved change to the outbox; a failing outbox is logged, never fatal (the record
-    /// is saved; sync finds it again by its stamps).
+/// Triage on an edit on the kit: the rules' level when it is higher than the one set, the
+/// urgent flag when the rules raise it; never lower. Written in Primero's own fields.
+fn retriage(rules: &TriageRules, c: &mut Case, today: Date) -> Triage {
+    let t = rules.assess(c, today);
+    if risk_rank(Some(t.level.as_str())) > risk_rank(c.risk_level.as_deref()) {
+        c.risk_level = Some(t.level.as_str().to_string());
+    }
+    if t.urgent_alert(c.id).is_some() {
+        c.urgent_protection_concern = true;
+    }
+    t
+}
+
+/// Triage of a case the kit received (import, sync): the rules' level goes to
+/// `fieldkit_risk_level` when it is higher than what the case shows (Primero's level or the
+/// kit's), the urgent flag to `fieldkit_urgent`; never lower. Primero's fields are untouched
+/// (see [`Kit::import_primero_with_progress`]).
+fn triage_received(rules: &TriageRules, c: &mut Case, today: Date) -> Triage {
+    let t = rules.assess(c, today);
+    if risk_rank(Some(t.level.as_str())) > risk_rank(c.effective_risk_level()) {
+        c.fieldkit_risk_level = Some(t.level.as_str().to_string());
+    }
+    if t.urgent_alert(c.id).is_some() && !c.is_urgent() {
+        c.fieldkit_urgent = true;
+    }
+    t
+}
+
+impl Work<'_, '_> {
+    /// Hands a record written in this transaction to the outbox, which writes its entry in
+    /// the same transaction. A failing outbox is logged, never fatal (the record is saved;
+    /// sync finds it again by its stamps).
     pub(crate) fn notify(
         &mut self,
         kind: RecordKind,
@@ -653,91 +639,195 @@ impl Kit {
             priority,
             origin,
         };
-        if let Err(e) = self.outbox.changed(&mut self.session, &change) {
+        if let Err(e) = self.st.outbox.changed(&mut self.tx, &change) {
             tracing::warn!(kind = %kind, id = %id, error = %e, "sync outbox refused a change");
         }
     }
 
+    /// [`Kit::edit`] inside this transaction.
+    fn edit(
+        &mut self,
+        kind: RecordKind,
+        id: RecordId,
+        edited: Map<String, Value>,
+        now_ms: u64,
+    ) -> Result<Saved, SaveError> {
+        let mut o = edited;
+        assign_unique_ids(self.tx.session(), &mut o, now_ms)?;
+        o.insert("id".into(), Value::String(id.to_string()));
+        let today = Date::from_unix_ms(now_ms);
+        let mut record = Record::from_json(kind, Value::Object(o.clone()))
+            .map_err(|e| SaveError::Fields(e.to_string()))?;
+        record.validate(today)?;
+        let triage = match &mut record {
+            Record::Case(c) => {
+                let before = (c.risk_level.clone(), c.urgent_protection_concern);
+                let t = retriage(&self.st.config.triage, c, today);
+                // Only what triage raised changes; every other field is saved as given.
+                if c.risk_level != before.0
+                    && let Some(level) = &c.risk_level
+                {
+                    o.insert("risk_level".into(), Value::String(level.clone()));
+                }
+                if c.urgent_protection_concern && !before.1 {
+                    o.insert("urgent_protection_concern".into(), Value::Bool(true));
+                }
+                Some(t)
+            }
+            _ => None,
+        };
+        let saved = self
+            .tx
+            .update(kind, id, &Value::Object(o), now_ms)
+            .map_err(not_found)?;
+        let mut alerts = Vec::new();
+        if let Some(a) = triage.as_ref().and_then(|t| t.urgent_alert(id)) {
+            alerts.push(Alert::Urgent(a));
+        }
+        let mut matches = Vec::new();
+        if saved.ops > 0 {
+            self.notify(kind, id, saved.version, priority(&alerts), Origin::Local);
+            matches = self.rematch(&record, now_ms, &mut alerts)?;
+        }
+        Ok(Saved {
+            kind,
+            id,
+            version: saved.version,
+            fields_changed: saved.ops,
+            triage,
+            alerts,
+            matches,
+        })
+    }
+
+    /// [`Kit::change`] inside this transaction.
+    pub(crate) fn change(
+        &mut self,
+        kind: RecordKind,
+        id: RecordId,
+        now_ms: u64,
+        change: impl FnOnce(&mut Map<String, Value>) -> Result<(), SaveError>,
+    ) -> Result<Saved, SaveError> {
+        let (doc, _) = self.tx.get_document(kind, id, now_ms).map_err(not_found)?;
+        let Value::Object(mut o) = doc.to_json() else {
+            return Err(SaveError::Fields(
+                "the stored record is not an object".into(),
+            ));
+        };
+        change(&mut o)?;
+        self.edit(kind, id, o, now_ms)
+    }
+
+    /// What follows a merge, an import or a sync delivery, for the records it wrote: each is
+    /// read once, handed to the outbox as received, triaged (a case's raised level is saved
+    /// beside it, [`triage_received`]) and matched. `progress` hears how many are done.
+    fn after_merge(
+        &mut self,
+        changed: &[Changed],
+        now_ms: u64,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Merged, SaveError> {
+        let mut out = Merged {
+            changed: changed.len(),
+            ..Merged::default()
+        };
+        if changed.is_empty() {
+            return Ok(out);
+        }
+        let today = Date::from_unix_ms(now_ms);
+        let wanted: Vec<(RecordKind, RecordId)> = changed
+            .iter()
+            .filter(|c| c.kind != RecordKind::Incident)
+            .map(|c| (c.kind, c.id))
+            .collect();
+        // One audited bulk read of what changed.
+        for (done, opened) in self.tx.get_many(&wanted, now_ms)?.into_iter().enumerate() {
+            progress(done + 1);
+            let (kind, id) = (opened.record.kind(), opened.record.id());
+            self.notify(
+                kind,
+                id,
+                opened.version,
+                Priority::Routine,
+                Origin::Received,
+            );
+            let conflicts = opened.conflicts;
+            let mut record = opened.record;
+            crate::input::warn_received(&self.st.config.lookups, &record);
+            match &mut record {
+                Record::Case(c) => {
+                    let before = (c.fieldkit_risk_level.clone(), c.fieldkit_urgent);
+                    let t = triage_received(&self.st.config.triage, c, today);
+                    if (c.fieldkit_risk_level.clone(), c.fieldkit_urgent) != before {
+                        let mut raised = Map::new();
+                        if let Some(level) = &c.fieldkit_risk_level {
+                            raised
+                                .insert("fieldkit_risk_level".into(), Value::String(level.clone()));
+                        }
+                        if c.fieldkit_urgent {
+                            raised.insert("fieldkit_urgent".into(), Value::Bool(true));
+                        }
+                        let saved = self.tx.patch(kind, id, &raised, now_ms)?;
+                        let urgent = if c.fieldkit_urgent && !before.1 {
+                            t.urgent_alert(id)
+                        } else {
+                            None
+                        };
+                        let priority = if urgent.is_some() {
+                            Priority::Urgent
+                        } else {
+                            Priority::Routine
+                        };
+                        self.notify(kind, id, saved.version, priority, Origin::Local);
+                        if let Some(a) = urgent {
+                            out.alerts.push(Alert::Urgent(a));
+                        }
+                    }
+                }
+                Record::PotentialMatch(m) => {
+                    self.st.stale = true;
+                    self.st.book.insert_opened(*m.clone(), &conflicts);
+                    continue;
+                }
+                _ => {}
+            }
+            let found = self.rematch(&record, now_ms, &mut out.alerts)?;
+            out.matches.extend(found);
+        }
+        out.matches.sort_by(|a, b| b.score.total_cmp(&a.score));
+        Ok(out)
+    }
+
     /// Updates the index with a saved record and matches it: proposals are saved as potential
     /// matches; pending matches of the record that no longer score are rescored.
-    fn rematch(
+    pub(crate) fn rematch(
         &mut self,
         record: &Record,
         now_ms: u64,
         alerts: &mut Vec<Alert>,
     ) -> Result<Vec<PotentialMatch>, SaveError> {
-        let locs = locations(self.config.locations.as_ref());
-        let settings = &self.config.matching;
+        let locs = locations(self.st.config.locations.as_ref());
+        let settings = &self.st.config.matching;
         let (found, affected) = match record {
             Record::Case(c) => {
-                self.index.update_case(c, &locs);
+                self.st.stale = true;
+                self.st.index.update_case(c, &locs);
                 (
-                    self.index.matches_of_case(c.id, settings),
-                    self.book.of_case(c.id),
+                    self.st.index.matches_of_case(c.id, settings),
+                    self.st.book.of_case(c.id),
                 )
             }
             Record::TracingRequest(r) => {
-                self.index.update_request(r, &locs);
+                self.st.stale = true;
+                self.st.index.update_request(r, &locs);
                 (
-                    self.index.matches_of_request(r.id, settings),
-                    self.book.of_request(r.id),
+                    self.st.index.matches_of_request(r.id, settings),
+                    self.st.book.of_request(r.id),
                 )
             }
             _ => return Ok(Vec::new()),
         };
         self.persist(found, affected, now_ms, alerts)
-    }
-
-    pub(crate) fn book(&self) -> &MatchBook {
-        &self.book
-    }
-
-    pub(crate) fn book_mut(&mut self) -> &mut MatchBook {
-        &mut self.book
-    }
-
-    /// The parts review needs at once.
-    pub(crate) fn parts(&mut self) -> review::Parts<'_> {
-        review::Parts {
-            session: &mut self.session,
-            index: &self.index,
-            book: &mut self.book,
-            settings: &self.config.matching,
-        }
-    }
-
-    fn persist(
-        &mut self,
-        found: Vec<crate::index::Scored>,
-        affected: Vec<RecordId>,
-        now_ms: u64,
-        alerts: &mut Vec<Alert>,
-    ) -> Result<Vec<PotentialMatch>, SaveError> {
-        let saved = review::persist(self.parts(), found, affected, now_ms)?;
-        let mut out = Vec::new();
-        for (m, version, proposed) in saved {
-            if let Some(version) = version {
-                self.notify(
-                    RecordKind::PotentialMatch,
-                    m.id,
-                    version,
-                    Priority::Match,
-                    Origin::Local,
-                );
-            }
-            if proposed {
-                if m.likelihood.as_deref() == Some("likely") {
-                    alerts.push(Alert::LikelyMatch {
-                        match_id: m.id,
-                        case_id: m.case_id,
-                        tracing_request_id: m.tracing_request_id,
-                        trace_id: m.trace_id.clone(),
-                    });
-                }
-                out.push(m);
-            }
-        }
-        Ok(out)
     }
 }
 
@@ -748,10 +838,6 @@ fn priority(alerts: &[Alert]) -> Priority {
     } else {
         Priority::Routine
     }
-}
-
-fn record_json(c: &Case) -> Value {
-    Record::Case(Box::new(c.clone())).to_json()
 }
 
 /// Reads every case and tracing request once and builds the index.

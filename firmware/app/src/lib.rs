@@ -42,3 +42,19 @@ pub use index::{IndexBuilder, MatchIndex, Scored, TraceRef};
 pub use kit::{Alert, Kit, KitConfig, Merged, Saved};
 pub use outbox::{Change, NoOutbox, Origin, Outbox, OutboxError, Priority};
 pub use review::{MatchDetail, MatchFilter, match_id};
+
+/// The vault's name indexer that blinds the matcher's own name keys (transliterated, phonetic),
+/// so a search finds a child under the spellings the matcher would match. A kit opens its vault
+/// with it (`OpenOptions::indexer`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MatcherIndexer;
+
+impl fieldkit_vault::NameIndexer for MatcherIndexer {
+    fn id(&self) -> &str {
+        "fieldkit-match-names-1"
+    }
+
+    fn terms(&self, name: &str) -> Vec<String> {
+        fieldkit_match::names::index_terms(name)
+    }
+}

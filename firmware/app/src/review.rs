@@ -18,14 +18,14 @@ use fieldkit_domain::{
     Case, Conflict, DeviceId, Document, Hlc, MatchEvidence, PotentialMatch, Record, RecordId,
     RecordKind, Trace, TracingRequest, potential_match::review,
 };
-use fieldkit_match::matcher::{Likelihood, MatchSettings};
-use fieldkit_vault::{ReadError, Session, VaultError};
+use fieldkit_match::matcher::Likelihood;
+use fieldkit_vault::{ReadError, Session, Tx, VaultError};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::error::{ReviewError, SaveError};
 use crate::index::{MatchIndex, Scored, TraceRef};
-use crate::kit::Kit;
+use crate::kit::{Alert, Kit, Work};
 use crate::outbox::{Origin, Priority};
 
 /// The id of the potential match between a case and a trace: the same on every kit.
@@ -149,14 +149,6 @@ fn review_conflict(conflicts: &[Conflict]) -> bool {
     })
 }
 
-/// What [`persist`] works on.
-pub(crate) struct Parts<'a> {
-    pub session: &'a mut Session,
-    pub index: &'a MatchIndex,
-    pub book: &'a mut MatchBook,
-    pub settings: &'a MatchSettings,
-}
-
 fn trace_of(m: &PotentialMatch) -> TraceRef {
     TraceRef {
         tracing_request_id: m.tracing_request_id,
@@ -193,108 +185,194 @@ fn fill(m: &mut PotentialMatch, s: &Scored, index: &MatchIndex) {
     }
 }
 
-fn save(session: &mut Session, m: &PotentialMatch, now_ms: u64) -> Result<u64, SaveError> {
+fn save(tx: &mut Tx<'_>, m: &PotentialMatch, now_ms: u64) -> Result<u64, SaveError> {
     let json = Record::PotentialMatch(Box::new(m.clone())).to_json();
-    Ok(session
+    Ok(tx
         .update(RecordKind::PotentialMatch, m.id, &json, now_ms)?
         .version)
 }
 
-/// Saves what the matcher found for a changed record, and rescores the record's other pending
-/// matches. Returns each match saved or still pending, with its version when it was written,
-/// and whether it is a proposal to review (pending).
-pub(crate) fn persist(
-    parts: Parts<'_>,
-    found: Vec<Scored>,
-    affected: Vec<RecordId>,
-    now_ms: u64,
-) -> Result<Vec<(PotentialMatch, Option<u64>, bool)>, SaveError> {
-    let Parts {
-        session,
-        index,
-        book,
-        settings,
-    } = parts;
-    let mut out = Vec::new();
-    let mut seen = HashSet::new();
-    for s in found {
-        let id = match_id(s.case_id, &s.trace);
-        seen.insert(id);
-        match book.get(id).cloned() {
-            None => {
-                let identity = json!({
-                    "case_id": s.case_id.to_string(),
-                    "tracing_request_id": s.trace.tracing_request_id.to_string(),
-                    "trace_id": s.trace.trace_id,
-                    "status": review::PENDING,
+impl Work<'_, '_> {
+    /// Saves what the matcher found for a changed record, and rescores the record's other
+    /// pending matches, in this transaction; each match written goes to the outbox. Returns
+    /// the proposals to review (pending), best first as found; a likely one raises an alert.
+    pub(crate) fn persist(
+        &mut self,
+        found: Vec<Scored>,
+        affected: Vec<RecordId>,
+        now_ms: u64,
+        alerts: &mut Vec<Alert>,
+    ) -> Result<Vec<PotentialMatch>, SaveError> {
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        for s in found {
+            let id = match_id(s.case_id, &s.trace);
+            seen.insert(id);
+            let (m, version, proposed) = match self.st.book.get(id).cloned() {
+                None => {
+                    let identity = json!({
+                        "case_id": s.case_id.to_string(),
+                        "tracing_request_id": s.trace.tracing_request_id.to_string(),
+                        "trace_id": s.trace.trace_id,
+                        "status": review::PENDING,
+                    });
+                    let (doc, _) =
+                        Document::create(RecordKind::PotentialMatch, id, &identity, PROPOSAL_STAMP)
+                            .map_err(|e| SaveError::Fields(e.to_string()))?;
+                    self.tx.merge(&[doc], now_ms)?;
+                    let mut m = PotentialMatch {
+                        id,
+                        case_id: s.case_id,
+                        tracing_request_id: s.trace.tracing_request_id,
+                        trace_id: s.trace.trace_id.clone(),
+                        status: Some(review::PENDING.into()),
+                        proposed_at: Some(timestamp(now_ms)),
+                        ..PotentialMatch::default()
+                    };
+                    fill(&mut m, &s, &self.st.index);
+                    let v = save(&mut self.tx, &m, now_ms)?;
+                    self.st.stale = true;
+                    self.st.book.insert(m.clone());
+                    (m, Some(v), true)
+                }
+                Some(old) => {
+                    let state = old.review_status().to_string();
+                    if state == review::REJECTED
+                        && old.case_fingerprint.as_deref() == Some(s.case_fingerprint.as_str())
+                        && old.trace_fingerprint.as_deref() == Some(s.trace_fingerprint.as_str())
+                    {
+                        continue;
+                    }
+                    let mut m = old.clone();
+                    fill(&mut m, &s, &self.st.index);
+                    if state == review::REJECTED {
+                        // One of the records changed since the rejection: propose it again.
+                        m.status = Some(review::PENDING.into());
+                    }
+                    let pending = m.review_status() == review::PENDING;
+                    let version = if m == old {
+                        None
+                    } else {
+                        let v = save(&mut self.tx, &m, now_ms)?;
+                        self.st.stale = true;
+                        self.st.book.insert(m.clone());
+                        Some(v)
+                    };
+                    if !pending && version.is_none() {
+                        continue;
+                    }
+                    (m, version, pending)
+                }
+            };
+            self.announce(m, version, proposed, alerts, &mut out);
+        }
+        for id in affected {
+            if seen.contains(&id) {
+                continue;
+            }
+            let Some(old) = self.st.book.get(id).cloned() else {
+                continue;
+            };
+            // A side no longer held (closed, consent withdrawn, trace matched): the match
+            // stays as it was and is not listed for review.
+            let Some(s) =
+                self.st
+                    .index
+                    .score_pair(old.case_id, &trace_of(&old), &self.st.config.matching)
+            else {
+                continue;
+            };
+            let mut m = old.clone();
+            fill(&mut m, &s, &self.st.index);
+            if m != old {
+                let v = save(&mut self.tx, &m, now_ms)?;
+                self.st.stale = true;
+                self.st.book.insert(m.clone());
+                self.announce(m, Some(v), false, alerts, &mut out);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Hands a match written to the outbox, and lists a proposal (a likely one raises an alert).
+    fn announce(
+        &mut self,
+        m: PotentialMatch,
+        version: Option<u64>,
+        proposed: bool,
+        alerts: &mut Vec<Alert>,
+        out: &mut Vec<PotentialMatch>,
+    ) {
+        if let Some(version) = version {
+            self.notify(
+                RecordKind::PotentialMatch,
+                m.id,
+                version,
+                Priority::Match,
+                Origin::Local,
+            );
+        }
+        if proposed {
+            if m.likelihood.as_deref() == Some("likely") {
+                alerts.push(Alert::LikelyMatch {
+                    match_id: m.id,
+                    case_id: m.case_id,
+                    tracing_request_id: m.tracing_request_id,
+                    trace_id: m.trace_id.clone(),
                 });
-                let (doc, _) =
-                    Document::create(RecordKind::PotentialMatch, id, &identity, PROPOSAL_STAMP)
-                        .map_err(|e| SaveError::Fields(e.to_string()))?;
-                session.merge(&[doc], now_ms)?;
-                let mut m = PotentialMatch {
-                    id,
-                    case_id: s.case_id,
-                    tracing_request_id: s.trace.tracing_request_id,
-                    trace_id: s.trace.trace_id.clone(),
-                    status: Some(review::PENDING.into()),
-                    proposed_at: Some(timestamp(now_ms)),
-                    ..PotentialMatch::default()
-                };
-                fill(&mut m, &s, index);
-                let v = save(session, &m, now_ms)?;
-                book.insert(m.clone());
-                out.push((m, Some(v), true));
             }
-            Some(old) => {
-                let state = old.review_status().to_string();
-                if state == review::REJECTED
-                    && old.case_fingerprint.as_deref() == Some(s.case_fingerprint.as_str())
-                    && old.trace_fingerprint.as_deref() == Some(s.trace_fingerprint.as_str())
-                {
-                    continue;
-                }
-                let mut m = old.clone();
-                fill(&mut m, &s, index);
-                if state == review::REJECTED {
-                    // One of the records changed since the rejection: propose it again.
-                    m.status = Some(review::PENDING.into());
-                }
-                let pending = m.review_status() == review::PENDING;
-                let version = if m == old {
-                    None
-                } else {
-                    let v = save(session, &m, now_ms)?;
-                    book.insert(m.clone());
-                    Some(v)
-                };
-                if pending || version.is_some() {
-                    out.push((m, version, pending));
-                }
-            }
+            out.push(m);
         }
     }
-    for id in affected {
-        if seen.contains(&id) {
-            continue;
+
+    /// Records a review decision on a potential match.
+    fn decide(
+        &mut self,
+        id: RecordId,
+        decision: &str,
+        note: Option<&str>,
+        now_ms: u64,
+    ) -> Result<PotentialMatch, ReviewError> {
+        let old = self
+            .st
+            .book
+            .get(id)
+            .cloned()
+            .ok_or_else(|| ReviewError::NotFound(id.to_string()))?;
+        if old.review_status() == decision && !self.st.book.is_conflicted(id) {
+            return Err(ReviewError::NotApplicable(format!(
+                "potential match {id} is already {decision}"
+            )));
         }
-        let Some(old) = book.get(id).cloned() else {
-            continue;
-        };
-        // A side no longer held (closed, consent withdrawn, trace matched): the match stays
-        // as it was and is not listed for review.
-        let Some(s) = index.score_pair(old.case_id, &trace_of(&old), settings) else {
-            continue;
-        };
-        let mut m = old.clone();
-        fill(&mut m, &s, index);
-        if m != old {
-            let v = save(session, &m, now_ms)?;
-            book.insert(m.clone());
-            out.push((m, Some(v), false));
+        let mut m = old;
+        m.status = Some(decision.to_string());
+        m.reviewed_by = Some(self.tx.session().caseworker().username.clone());
+        m.reviewed_at = Some(timestamp(now_ms));
+        m.review_note = note
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string);
+        // The records as they are now: a rejection holds until one of them changes.
+        let trace = trace_of(&m);
+        if let Some(f) = self.st.index.case_fingerprint(m.case_id) {
+            m.case_fingerprint = Some(f.to_string());
         }
+        if let Some(f) = self.st.index.trace_fingerprint(&trace) {
+            m.trace_fingerprint = Some(f.to_string());
+        }
+        let version = save(&mut self.tx, &m, now_ms)?;
+        self.st.stale = true;
+        self.st.book.insert(m.clone());
+        self.st.book.conflicted.remove(&id);
+        self.notify(
+            RecordKind::PotentialMatch,
+            id,
+            version,
+            Priority::Review,
+            Origin::Local,
+        );
+        Ok(m)
     }
-    Ok(out)
 }
 
 /// Which potential matches to list.
@@ -449,55 +527,9 @@ impl Kit {
         })
     }
 
-    fn decide(
-        &mut self,
-        id: RecordId,
-        decision: &str,
-        note: Option<&str>,
-        now_ms: u64,
-    ) -> Result<PotentialMatch, ReviewError> {
-        let old = self
-            .book()
-            .get(id)
-            .cloned()
-            .ok_or_else(|| ReviewError::NotFound(id.to_string()))?;
-        if old.review_status() == decision && !self.book().is_conflicted(id) {
-            return Err(ReviewError::NotApplicable(format!(
-                "potential match {id} is already {decision}"
-            )));
-        }
-        let mut m = old;
-        m.status = Some(decision.to_string());
-        m.reviewed_by = Some(self.session().caseworker().username.clone());
-        m.reviewed_at = Some(timestamp(now_ms));
-        m.review_note = note
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-            .map(str::to_string);
-        // The records as they are now: a rejection holds until one of them changes.
-        let trace = trace_of(&m);
-        if let Some(f) = self.index().case_fingerprint(m.case_id) {
-            m.case_fingerprint = Some(f.to_string());
-        }
-        if let Some(f) = self.index().trace_fingerprint(&trace) {
-            m.trace_fingerprint = Some(f.to_string());
-        }
-        let version = save(self.session_mut(), &m, now_ms)?;
-        self.book_mut().insert(m.clone());
-        self.book_mut().conflicted.remove(&id);
-        self.notify(
-            RecordKind::PotentialMatch,
-            id,
-            version,
-            Priority::Review,
-            Origin::Local,
-        );
-        Ok(m)
-    }
-
     /// Confirms a potential match: the trace gets `matched_case_id` and the case
     /// `matched_tracing_request_id` (each saved as an edit of its record), then the decision
-    /// with who, when and the note.
+    /// with who, when and the note: all three in one transaction.
     pub fn confirm_match(
         &mut self,
         id: RecordId,
@@ -512,13 +544,14 @@ impl Kit {
         let case_id = m.case_id.to_string();
         let request_id = m.tracing_request_id.to_string();
         let trace_id = m.trace_id.clone();
-        self.change(
-            RecordKind::TracingRequest,
-            m.tracing_request_id,
-            now_ms,
-            |o| {
-                let entry =
-                    o.get_mut("tracing_request_subform_section")
+        self.write(now_ms, |w| {
+            w.change(
+                RecordKind::TracingRequest,
+                m.tracing_request_id,
+                now_ms,
+                |o| {
+                    let entry = o
+                        .get_mut("tracing_request_subform_section")
                         .and_then(Value::as_array_mut)
                         .and_then(|items| {
                             items.iter_mut().filter_map(Value::as_object_mut).find(|t| {
@@ -530,19 +563,20 @@ impl Kit {
                                 "tracing request {request_id} has no trace {trace_id} any more"
                             ))
                         })?;
-                entry.insert("matched_case_id".into(), Value::String(case_id.clone()));
+                    entry.insert("matched_case_id".into(), Value::String(case_id.clone()));
+                    Ok(())
+                },
+            )?;
+            let request_id = m.tracing_request_id.to_string();
+            w.change(RecordKind::Case, m.case_id, now_ms, |o| {
+                o.insert(
+                    "matched_tracing_request_id".into(),
+                    Value::String(request_id),
+                );
                 Ok(())
-            },
-        )?;
-        let request_id = m.tracing_request_id.to_string();
-        self.change(RecordKind::Case, m.case_id, now_ms, |o| {
-            o.insert(
-                "matched_tracing_request_id".into(),
-                Value::String(request_id),
-            );
-            Ok(())
-        })?;
-        self.decide(id, review::CONFIRMED, note, now_ms)
+            })?;
+            w.decide(id, review::CONFIRMED, note, now_ms)
+        })
     }
 
     /// Rejects a potential match: it is not proposed again unless the case or the trace
@@ -553,6 +587,6 @@ impl Kit {
         note: Option<&str>,
         now_ms: u64,
     ) -> Result<PotentialMatch, ReviewError> {
-        self.decide(id, review::REJECTED, note, now_ms)
+        self.write(now_ms, |w| w.decide(id, review::REJECTED, note, now_ms))
     }
 }

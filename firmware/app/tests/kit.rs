@@ -293,8 +293,19 @@ fn a_case_received_by_sync_is_triaged_and_matched() {
     else {
         panic!()
     };
-    assert_eq!(c.risk_level.as_deref(), Some("high"));
-    assert!(c.urgent_protection_concern);
+    // The kit's triage is kept beside what was received: the other kit's fields are untouched.
+    assert_eq!(c.risk_level, None);
+    assert!(!c.urgent_protection_concern);
+    assert_eq!(c.fieldkit_risk_level.as_deref(), Some("high"));
+    assert!(c.fieldkit_urgent);
+    assert_eq!(c.effective_risk_level(), Some("high"));
+    assert!(c.is_urgent());
+    let listed = kit.session().list(RecordKind::Case, 0, 10).unwrap();
+    assert!(
+        listed
+            .iter()
+            .any(|s| s.id == id && s.urgent && s.risk_level.as_deref() == Some("high"))
+    );
 }
 
 #[test]
@@ -315,4 +326,80 @@ fn registration_refuses_bad_records_and_saves_nothing() {
         .unwrap_err();
     assert!(err.to_string().contains("fields"), "{err}");
     assert_eq!(kit.session().count(RecordKind::Case).unwrap(), 0);
+}
+
+/// An outbox that notes each change and what the transaction holds when it is told.
+struct Recording(std::sync::Arc<std::sync::Mutex<Vec<(fieldkit_app::Change, usize)>>>);
+
+impl fieldkit_app::Outbox for Recording {
+    fn changed(
+        &mut self,
+        tx: &mut fieldkit_vault::Tx<'_>,
+        change: &fieldkit_app::Change,
+    ) -> Result<(), fieldkit_app::OutboxError> {
+        // The record is already written in this (uncommitted) transaction.
+        let ops = tx
+            .ops_since(change.kind, change.id, None)
+            .map_err(|e| fieldkit_app::OutboxError(e.to_string()))?;
+        self.0.lock().unwrap().push((change.clone(), ops.len()));
+        Ok(())
+    }
+}
+
+#[test]
+fn the_outbox_is_told_inside_the_transaction_of_the_save() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut kit = kit(&dir);
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    kit.set_outbox(Box::new(Recording(seen.clone())));
+    let case = kit
+        .register(RecordKind::Case, child(Some(true)), NOW)
+        .unwrap();
+    let req = kit
+        .register(RecordKind::TracingRequest, request(), NOW + 1)
+        .unwrap();
+    let m = req.matches[0].id;
+    let seen = seen.lock().unwrap().clone();
+    let told: Vec<(RecordKind, RecordId, fieldkit_app::Priority)> = seen
+        .iter()
+        .map(|(c, _)| (c.kind, c.id, c.priority))
+        .collect();
+    // The case, then the request and the potential match it proposed, in that order.
+    assert_eq!(
+        told,
+        vec![
+            (RecordKind::Case, case.id, fieldkit_app::Priority::Routine),
+            (
+                RecordKind::TracingRequest,
+                req.id,
+                fieldkit_app::Priority::Routine
+            ),
+            (RecordKind::PotentialMatch, m, fieldkit_app::Priority::Match),
+        ]
+    );
+    assert!(seen.iter().all(|(_, ops)| *ops > 0), "{seen:?}");
+    assert!(
+        seen.iter()
+            .all(|(c, _)| c.origin == fieldkit_app::Origin::Local)
+    );
+    // What the outbox saw is what the vault kept: the versions match.
+    let v = kit
+        .open_record(RecordKind::TracingRequest, req.id, NOW + 2)
+        .unwrap()
+        .version;
+    assert_eq!(seen[1].0.version, v);
+    // The ops since the registration's stamp carry nothing older.
+    let since = kit
+        .session()
+        .ops_since(RecordKind::Case, case.id, None)
+        .unwrap()
+        .iter()
+        .map(|o| o.stamp)
+        .max();
+    assert!(
+        kit.session()
+            .ops_since(RecordKind::Case, case.id, since)
+            .unwrap()
+            .is_empty()
+    );
 }

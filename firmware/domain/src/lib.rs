@@ -48,7 +48,7 @@ pub use location::{Location, LocationError, LocationLevel, LocationTree};
 pub use potential_match::{MatchEvidence, PotentialMatch};
 pub use record::{
     Case, FamilyMember, Followup, Incident, Photo, Record, RecordKind, SUBFORMS, Service, Sex,
-    Trace, TracingRequest, WgAnswer, concern, status,
+    Trace, TracingRequest, WgAnswer, concern, risk_rank, status,
 };
 pub use summary::Summary;
 pub use validate::{FieldError, ValidationErrors};

@@ -108,6 +108,10 @@ impl Incoming {
     }
 }
 
+/// Fields whose names start with this are the kit's own (its triage of a record it received,
+/// kept beside Primero's fields): never exported, and refused in a file.
+pub const KIT_PREFIX: &str = "fieldkit_";
+
 /// Field names Primero's older fieldkit exports used, and Primero's own names for them.
 const LEGACY_NAMES: [(&str, &str); 6] = [
     ("disability_seeing", "cfm_5_17_vision_difficulty"),
@@ -132,6 +136,8 @@ pub fn export(flat: Value) -> Value {
         Value::Object(o) => o,
         other => return Value::Object(Map::from_iter([("data".to_string(), other)])),
     };
+    // The kit's own triage of a received record is the kit's, not the record's.
+    data.retain(|k, _| !k.starts_with(KIT_PREFIX));
     for (old, new) in LEGACY_NAMES {
         if let Some(v) = data.remove(old) {
             data.entry(new).or_insert(v);
@@ -355,6 +361,14 @@ pub fn read(
             (Ok(a), Ok(b)) => a.or(b),
         };
         data.remove("id");
+        for key in data.keys().filter(|k| k.starts_with(KIT_PREFIX)) {
+            fail(
+                key.clone(),
+                format!(
+                    "names starting `{KIT_PREFIX}` are the kit's own; a Primero file cannot set them"
+                ),
+            );
+        }
         for (field, message) in field_errors(kind, &data) {
             fail(field, message);
         }

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::date::Date;
 use crate::ids::RecordId;
+use crate::names::{self, NameKind};
 use crate::potential_match::PotentialMatch;
 
 /// What kind of record a document holds.
@@ -273,6 +274,15 @@ pub struct Case {
     /// `low`, `medium` or `high`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub risk_level: Option<String>,
+    /// The kit's own triage level of a case it received (a Primero import, another kit's or
+    /// the hub's changes), kept beside Primero's `risk_level` so that what was received is
+    /// never rewritten: `low`, `medium` or `high`. Never exported to Primero.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fieldkit_risk_level: Option<String>,
+    /// The kit's own urgent flag for a case it received (see `fieldkit_risk_level`).
+    #[serde(default, deserialize_with = "lenient_bool")]
+    #[serde(skip_serializing_if = "is_false")]
+    pub fieldkit_urgent: bool,
     /// Tracing status.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tracing_status: Option<String>,
@@ -433,6 +443,20 @@ impl Case {
         self.status.as_deref() == Some(status::CLOSED)
     }
 
+    /// The risk level to act on: the higher of Primero's `risk_level` and the kit's own
+    /// triage of a received case (`fieldkit_risk_level`).
+    pub fn effective_risk_level(&self) -> Option<&str> {
+        let a = self.risk_level.as_deref();
+        let b = self.fieldkit_risk_level.as_deref();
+        if risk_rank(b) > risk_rank(a) { b } else { a }
+    }
+
+    /// True when the case is marked urgent by a caseworker, by triage at registration, or by
+    /// the kit's triage of a received case.
+    pub fn is_urgent(&self) -> bool {
+        self.urgent_protection_concern || self.fieldkit_urgent
+    }
+
     /// True when the case may be proposed as a match: open, with consent to tracing given.
     /// No consent recorded means no matching, as in Primero.
     pub fn open_to_tracing(&self) -> bool {
@@ -465,13 +489,18 @@ impl Case {
         self.protection_concerns.iter().any(|c| c == concern)
     }
 
+    /// Every name the child is known by, non-empty, with its kind.
+    pub fn named(&self) -> impl Iterator<Item = (NameKind, &str)> {
+        names::written([
+            (NameKind::Name, self.name.as_ref()),
+            (NameKind::Other, self.name_other.as_ref()),
+            (NameKind::Nickname, self.name_nickname.as_ref()),
+        ])
+    }
+
     /// Every name the child is known by, non-empty.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        [&self.name, &self.name_other, &self.name_nickname]
-            .into_iter()
-            .flatten()
-            .map(String::as_str)
-            .filter(|s| !s.trim().is_empty())
+        self.named().map(|(_, n)| n)
     }
 }
 
@@ -626,6 +655,24 @@ impl TracingRequest {
     pub fn traces(&self) -> &[Trace] {
         &self.tracing_request_subform_section
     }
+
+    /// The inquirer's names, non-empty, with their kinds.
+    pub fn inquirer_named(&self) -> impl Iterator<Item = (NameKind, &str)> {
+        names::written([
+            (NameKind::Name, self.relation_name.as_ref()),
+            (NameKind::Nickname, self.relation_nickname.as_ref()),
+        ])
+    }
+}
+
+impl FamilyMember {
+    /// The relative's names, non-empty, with their kinds.
+    pub fn named(&self) -> impl Iterator<Item = (NameKind, &str)> {
+        names::written([
+            (NameKind::Name, self.relation_name.as_ref()),
+            (NameKind::Nickname, self.relation_nickname.as_ref()),
+        ])
+    }
 }
 
 /// One child sought by a tracing request (`tracing_request_subform_section`).
@@ -677,13 +724,18 @@ pub struct Trace {
 }
 
 impl Trace {
+    /// Every name the child is sought by, non-empty, with its kind.
+    pub fn named(&self) -> impl Iterator<Item = (NameKind, &str)> {
+        names::written([
+            (NameKind::Name, self.name.as_ref()),
+            (NameKind::Other, self.name_other.as_ref()),
+            (NameKind::Nickname, self.name_nickname.as_ref()),
+        ])
+    }
+
     /// Every name the child is sought by, non-empty.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        [&self.name, &self.name_other, &self.name_nickname]
-            .into_iter()
-            .flatten()
-            .map(String::as_str)
-            .filter(|s| !s.trim().is_empty())
+        self.named().map(|(_, n)| n)
     }
 }
 
@@ -790,5 +842,15 @@ impl Record {
                 Record::PotentialMatch(Box::new(serde_json::from_value(v)?))
             }
         })
+    }
+}
+
+/// The order of risk levels (`high` > `medium` > `low` > none or unknown).
+pub fn risk_rank(level: Option<&str>) -> u8 {
+    match level {
+        Some("high") => 3,
+        Some("medium") => 2,
+        Some("low") => 1,
+        _ => 0,
     }
 }

@@ -88,10 +88,10 @@ impl Summary {
             sex: c.sex,
             age: c.age,
             location: c.location_current.clone(),
-            risk_level: c.risk_level.clone(),
+            risk_level: c.effective_risk_level().map(str::to_string),
             status: c.status.clone(),
             date: c.registration_date,
-            urgent: c.urgent_protection_concern,
+            urgent: c.is_urgent(),
             conflicts,
         }
     }

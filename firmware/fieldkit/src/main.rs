@@ -88,6 +88,11 @@ enum Command {
     Kiosk(cmd::kiosk::KioskArgs),
     /// Create the vault and its first caseworker; prints the recovery key once.
     Init(cmd::init::InitArgs),
+    /// Provision a new kit: vault, supervisor, TPM enrolment, sync identity and hub key.
+    Provision(cmd::provision::ProvisionArgs),
+    /// Sync with the hub, or show this kit's sync status.
+    #[command(subcommand)]
+    Sync(cmd::sync::SyncCommand),
     /// Manage caseworkers.
     #[command(subcommand)]
     Caseworker(cmd::caseworker::CaseworkerCommand),
@@ -115,6 +120,9 @@ enum Command {
     /// Family tracing: match tracing requests against cases.
     #[command(subcommand)]
     Trace(cmd::trace::TraceCommand),
+    /// The coordinators' hub: enrol kits, serve them, see what they sent.
+    #[command(subcommand)]
+    Hub(cmd::hub::HubCommand),
     /// Field trials in simulation (sync: `reunion`).
     #[cfg(feature = "simulation")]
     #[command(subcommand)]
@@ -195,6 +203,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Kiosk(a) => cmd::kiosk::run(&ctx, a),
         Command::Init(a) => cmd::init::run(&ctx, a),
+        Command::Provision(a) => cmd::provision::run(&ctx, a),
+        Command::Sync(c) => cmd::sync::run(&ctx, c),
         Command::Caseworker(c) => cmd::caseworker::run(&ctx, c),
         Command::Recover(a) => cmd::recover::run(&ctx, a),
         Command::Case(c) => cmd::records::run_case(&ctx, c),
@@ -205,6 +215,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config(c) => cmd::config::run(&ctx, c),
         Command::Power(c) => cmd::power::run(c),
         Command::Trace(c) => cmd::trace::run_with(&ctx, c),
+        Command::Hub(c) => cmd::hub::run(&ctx, c),
         #[cfg(feature = "simulation")]
         Command::Sim(c) => cmd::sim::run_sim(c),
     }

@@ -68,19 +68,33 @@ impl HubServer {
         wait: Duration,
         mut handle: impl FnMut(KitId, Vec<Vec<u8>>) -> Vec<Vec<u8>>,
     ) -> std::io::Result<bool> {
+        let served = self.serve_one_with(wait, |kit, frames| {
+            Ok::<_, std::convert::Infallible>(handle(kit, frames))
+        })?;
+        Ok(served.is_some())
+    }
+
+    /// [`HubServer::serve_one`] with a handler that can fail: a failing handler's request is
+    /// answered `503 Service Unavailable` (the kit keeps its frames and tries again later)
+    /// and its error returned. `None`: no request arrived within `wait`.
+    pub fn serve_one_with<E>(
+        &self,
+        wait: Duration,
+        mut handle: impl FnMut(KitId, Vec<Vec<u8>>) -> Result<Vec<Vec<u8>>, E>,
+    ) -> std::io::Result<Option<Result<(), E>>> {
         let Some(mut request) = self.server.recv_timeout(wait)? else {
-            return Ok(false);
+            return Ok(None);
         };
         let kit = match (request.method(), kit_of(request.url())) {
             (tiny_http::Method::Post, Some(kit)) => kit,
             _ => {
                 request.respond(tiny_http::Response::empty(404))?;
-                return Ok(true);
+                return Ok(Some(Ok(())));
             }
         };
         if request.body_length().is_some_and(|n| n > MAX_BODY) {
             request.respond(tiny_http::Response::empty(413))?;
-            return Ok(true);
+            return Ok(Some(Ok(())));
         }
         let mut body = Vec::new();
         let read = request
@@ -92,10 +106,16 @@ impl HubServer {
             None => {
                 tracing::warn!(%kit, bytes = body.len(), "malformed sync body refused");
                 request.respond(tiny_http::Response::empty(400))?;
-                return Ok(true);
+                return Ok(Some(Ok(())));
             }
         };
-        let answer = encode_frames(&handle(kit, frames));
+        let answer = match handle(kit, frames) {
+            Ok(frames) => encode_frames(&frames),
+            Err(e) => {
+                request.respond(tiny_http::Response::empty(503))?;
+                return Ok(Some(Err(e)));
+            }
+        };
         request.respond(
             tiny_http::Response::from_data(answer).with_header(tiny_http::Header {
                 field: "Content-Type"
@@ -106,7 +126,7 @@ impl HubServer {
                     .map_err(|_| std::io::Error::other("header"))?,
             }),
         )?;
-        Ok(true)
+        Ok(Some(Ok(())))
     }
 }
 

@@ -21,27 +21,7 @@ use fieldkit_domain::{Case, Date, FamilyMember, LocationTree, Sex, Trace, Tracin
 
 use crate::names::{NameToken, hash_bytes, name_key};
 
-/// Which written name a [`NameField`] holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NameKind {
-    /// `name`
-    Name,
-    /// `name_other`
-    Other,
-    /// `name_nickname`
-    Nickname,
-}
-
-impl NameKind {
-    /// Primero's field name.
-    pub fn field(self) -> &'static str {
-        match self {
-            NameKind::Name => "name",
-            NameKind::Other => "name_other",
-            NameKind::Nickname => "name_nickname",
-        }
-    }
-}
+pub use fieldkit_domain::names::NameKind;
 
 /// One written name, as written and as tokens.
 #[derive(Clone, Debug)]
@@ -261,15 +241,9 @@ pub struct ChildProfile {
     pub consent: bool,
 }
 
-fn name_fields(name: Option<&str>, other: Option<&str>, nickname: Option<&str>) -> Vec<NameField> {
-    [
-        (NameKind::Name, name),
-        (NameKind::Other, other),
-        (NameKind::Nickname, nickname),
-    ]
-    .into_iter()
-    .filter_map(|(k, v)| v.and_then(|v| NameField::new(k, v)))
-    .collect()
+/// The names a record gives (the domain says which fields those are), as tokens.
+fn name_fields<'a>(named: impl Iterator<Item = (NameKind, &'a str)>) -> Vec<NameField> {
+    named.filter_map(|(k, v)| NameField::new(k, v)).collect()
 }
 
 fn birth_year(dob: Option<Date>, age: Option<u8>, on: Date) -> Option<i32> {
@@ -278,11 +252,7 @@ fn birth_year(dob: Option<Date>, age: Option<u8>, on: Date) -> Option<i32> {
 }
 
 fn relative_from_member(m: &FamilyMember, on: Date) -> Option<Relative> {
-    let names = name_fields(
-        m.relation_name.as_deref(),
-        None,
-        m.relation_nickname.as_deref(),
-    );
+    let names = name_fields(m.named());
     if names.is_empty() {
         return None;
     }
@@ -306,11 +276,7 @@ impl ChildProfile {
         let age = case.age.and_then(clamp_age);
         let on = case.registration_date.unwrap_or(today);
         ChildProfile {
-            names: name_fields(
-                case.name.as_deref(),
-                case.name_other.as_deref(),
-                case.name_nickname.as_deref(),
-            ),
+            names: name_fields(case.named()),
             sex: case.sex.filter(|s| matches!(s, Sex::Female | Sex::Male)),
             age,
             birth_year: birth_year(case.date_of_birth, age, on),
@@ -345,11 +311,7 @@ impl ChildProfile {
     ) -> ChildProfile {
         let age = trace.age.and_then(clamp_age);
         let on = request.inquiry_date.unwrap_or(today);
-        let inquirer = name_fields(
-            request.relation_name.as_deref(),
-            None,
-            request.relation_nickname.as_deref(),
-        );
+        let inquirer = name_fields(request.inquirer_named());
         let relation = trace.relation.as_deref().or(request.relation.as_deref());
         let family = if inquirer.is_empty() {
             Vec::new()
@@ -367,11 +329,7 @@ impl ChildProfile {
             }]
         };
         ChildProfile {
-            names: name_fields(
-                trace.name.as_deref(),
-                trace.name_other.as_deref(),
-                trace.name_nickname.as_deref(),
-            ),
+            names: name_fields(trace.named()),
             sex: trace.sex.filter(|s| matches!(s, Sex::Female | Sex::Male)),
             age,
             birth_year: birth_year(trace.date_of_birth, age, on),

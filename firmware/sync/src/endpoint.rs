@@ -54,6 +54,11 @@ impl Endpoint {
         self.outbox.push(body)
     }
 
+    /// Queues a message at the given priority; returns its id. Persist the outbox afterwards.
+    pub fn queue_at(&mut self, body: &Body, priority: Priority) -> u64 {
+        self.outbox.push_at(body, priority)
+    }
+
     /// The outbox, to persist.
     pub fn outbox(&self) -> &Outbox {
         &self.outbox

@@ -3,7 +3,7 @@
 //!
 //! - [`codec`] and [`dict`]: the compact binary form of field-level operations;
 //! - [`message`]: alerts, match notices, review decisions, operations, status, and their
-//!   priorities, compressed with DEFLATE;
+//!   priorities, compressed with DEFLATE against a preset dictionary ([`primer`]);
 //! - [`seal`]: frames sealed end to end (X25519 static keys → HKDF-SHA256 →
 //!   ChaCha20-Poly1305), addressed by a short kit id;
 //! - [`counter`]: send counters reserved in persisted blocks, and the replay window;
@@ -63,6 +63,7 @@ pub mod dict;
 pub mod endpoint;
 pub mod hub;
 pub mod message;
+pub mod primer;
 pub mod schedule;
 pub mod seal;
 pub mod transfer;

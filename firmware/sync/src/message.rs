@@ -1,8 +1,9 @@
 //! What kits and the hub say to each other: urgent alerts, match notices, review decisions,
 //! batches of field-level operations and status reports, with their priorities.
 //!
-//! A message is a body tag and the body's bytes, DEFLATE-compressed when that makes them
-//! shorter (raw DEFLATE through `miniz_oxide`, pure Rust, no C library to cross-build).
+//! A message is a body tag and the body's bytes, DEFLATE-compressed against the protocol's
+//! preset dictionary ([`crate::primer`]) when that makes them shorter (raw DEFLATE through
+//! `miniz_oxide`, pure Rust, no C library to cross-build).
 //! Inflating is capped at [`MAX_MESSAGE`] so a small frame cannot expand into memory
 //! exhaustion.
 
@@ -218,11 +219,11 @@ impl Body {
     /// when that is shorter.
     pub fn encode(&self) -> (u8, bool, Vec<u8>) {
         let (tag, raw) = self.encode_raw();
-        if raw.len() > 24 {
-            let packed = miniz_oxide::deflate::compress_to_vec(&raw, 9);
-            if packed.len() < raw.len() {
-                return (tag, true, packed);
-            }
+        if raw.len() > 24
+            && let Some(packed) = crate::primer::deflate(&raw)
+            && packed.len() < raw.len()
+        {
+            return (tag, true, packed);
         }
         (tag, false, raw)
     }
@@ -231,8 +232,7 @@ impl Body {
     pub fn decode(tag: u8, compressed: bool, bytes: &[u8]) -> Result<Body, DecodeError> {
         let inflated;
         let bytes = if compressed {
-            inflated = miniz_oxide::inflate::decompress_to_vec_with_limit(bytes, MAX_MESSAGE)
-                .map_err(|_| DecodeError::Inflate)?;
+            inflated = crate::primer::inflate(bytes, MAX_MESSAGE).ok_or(DecodeError::Inflate)?;
             &inflated[..]
         } else {
             bytes

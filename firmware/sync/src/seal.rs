@@ -103,6 +103,70 @@ impl fmt::Debug for StaticKey {
     }
 }
 
+/// The first word of a public key file.
+pub const KEY_FILE_WORD: &str = "fieldkit-x25519";
+
+/// Why a public key file was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyFileError {
+    /// Not `fieldkit-x25519 <64 hex digits>` (or the 64 hex digits alone).
+    #[error("not a fieldkit public key (expected `{KEY_FILE_WORD} <64 hex digits>`)")]
+    Format,
+    /// A well-formed key of low order, which would give no shared secret.
+    #[error(transparent)]
+    BadKey(#[from] BadPeerKey),
+}
+
+/// A public key as the one line a key file holds: `fieldkit-x25519 <64 lowercase hex>`.
+/// Kits and the hub exchange their public keys in this form at provisioning (the kit's
+/// `sync/kit.pub`, the hub's key given to `fieldkit provision --hub-key`).
+pub fn public_key_to_text(key: &PublicKey) -> String {
+    let mut s = String::with_capacity(KEY_FILE_WORD.len() + 66);
+    s.push_str(KEY_FILE_WORD);
+    s.push(' ');
+    for b in key.as_bytes() {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// Reads a public key file's text (surrounding blank space and `#` comment lines are
+/// ignored; the word may be left out). Refuses keys of low order.
+pub fn public_key_from_text(text: &str) -> Result<PublicKey, KeyFileError> {
+    let mut lines = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'));
+    let line = lines.next().ok_or(KeyFileError::Format)?;
+    if lines.next().is_some() {
+        return Err(KeyFileError::Format);
+    }
+    let hex = match line.split_once(char::is_whitespace) {
+        Some((word, rest)) if word == KEY_FILE_WORD => rest.trim(),
+        Some(_) => return Err(KeyFileError::Format),
+        None => line,
+    };
+    let digits = hex.as_bytes();
+    if digits.len() != 64 {
+        return Err(KeyFileError::Format);
+    }
+    let mut bytes = [0u8; 32];
+    for (i, b) in bytes.iter_mut().enumerate() {
+        let pair =
+            std::str::from_utf8(&digits[2 * i..2 * i + 2]).map_err(|_| KeyFileError::Format)?;
+        *b = u8::from_str_radix(pair, 16).map_err(|_| KeyFileError::Format)?;
+    }
+    let key = PublicKey::from(bytes);
+    // A low-order point gives an all-zero shared secret with any key.
+    if !StaticSecret::from([7u8; 32])
+        .diffie_hellman(&key)
+        .was_contributory()
+    {
+        return Err(KeyFileError::BadKey(BadPeerKey));
+    }
+    Ok(key)
+}
+
 /// Which way a frame travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Direction {
@@ -431,6 +495,41 @@ mod tests {
             Channel::new(k, SendCounter::resume(0, 8), ReplayWindow::default()),
             Channel::new(h, SendCounter::resume(0, 8), ReplayWindow::default()),
         )
+    }
+
+    #[test]
+    fn public_key_files_round_trip_and_bad_ones_are_refused() {
+        let key = StaticKey::from_bytes([9; 32]).public();
+        let text = public_key_to_text(&key);
+        assert!(text.starts_with("fieldkit-x25519 "));
+        assert_eq!(text.len(), KEY_FILE_WORD.len() + 65);
+        assert_eq!(public_key_from_text(&format!("# hub\n{text}\n")), Ok(key));
+        assert_eq!(
+            public_key_from_text(&text[KEY_FILE_WORD.len() + 1..]),
+            Ok(key)
+        );
+        for bad in [
+            "",
+            "fieldkit-x25519",
+            "ssh-ed25519 AAAA",
+            &text[..text.len() - 1],
+        ] {
+            assert_eq!(
+                public_key_from_text(bad),
+                Err(KeyFileError::Format),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            public_key_from_text(&format!("{text}\n{text}")),
+            Err(KeyFileError::Format)
+        );
+        // The all-zero point is of low order.
+        let zero = format!("{KEY_FILE_WORD} {}", "0".repeat(64));
+        assert_eq!(
+            public_key_from_text(&zero),
+            Err(KeyFileError::BadKey(BadPeerKey))
+        );
     }
 
     #[test]

@@ -229,6 +229,11 @@ impl Outgoing {
         (self.bytes.len().div_ceil(self.chunk as usize)).max(1) as u32
     }
 
+    /// Fragments the message was cut into (0 before its first send).
+    pub fn fragments(&self) -> u32 {
+        self.count()
+    }
+
     /// Fragments still to be acknowledged (all of them before the first send).
     pub fn unacked(&self) -> usize {
         if self.chunk == 0 {
@@ -319,12 +324,18 @@ impl Outbox {
     /// Queues a message; returns its id. Persist the outbox before telling anyone it is
     /// queued.
     pub fn push(&mut self, body: &Body) -> u64 {
+        self.push_at(body, body.priority())
+    }
+
+    /// Queues a message at a priority other than its body's own (e.g. the operations of a
+    /// review decision, which go before other records). Returns its id.
+    pub fn push_at(&mut self, body: &Body, priority: Priority) -> u64 {
         let (tag, compressed, bytes) = body.encode();
         let id = self.next_id;
         self.next_id += 1;
         self.messages.push(Outgoing {
             id,
-            priority: body.priority(),
+            priority,
             tag,
             compressed,
             bytes,

@@ -220,6 +220,19 @@ proptest! {
     })]
 
     #[test]
+    fn primed_inflate_never_panics_and_round_trips(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+        let _ = fieldkit_sync::primer::inflate(&bytes, 4096);
+        let packed = fieldkit_sync::primer::deflate(&bytes).expect("deflate");
+        prop_assert_eq!(fieldkit_sync::primer::inflate(&packed, 4096), Some(bytes));
+    }
+
+    #[test]
+    fn public_key_files_never_panic(text in ".{0,90}", hex in "[0-9a-fA-F ]{60,70}") {
+        let _ = fieldkit_sync::seal::public_key_from_text(&text);
+        let _ = fieldkit_sync::seal::public_key_from_text(&format!("fieldkit-x25519 {hex}"));
+    }
+
+    #[test]
     fn ops_round_trip_through_the_codec_and_a_compressed_message(
         ops in prop::collection::vec(arb_op(), 0..12)
     ) {

@@ -320,4 +320,11 @@ impl Session {
         read_meta(&txn, meta::AUDIT_HEAD)?
             .ok_or_else(|| StoreError::Corrupt("the audit chain has no head".into()).into())
     }
+
+    /// The vault's commit counter (raised by every commit): with [`Session::audit_head`], what a
+    /// kit reports to its hub so a rolled-back vault is noticed.
+    pub fn commit_counter(&self) -> Result<u64> {
+        let txn = self.vault.db.begin_read()?;
+        Ok(read_meta(&txn, meta::COUNTER)?.unwrap_or(0))
+    }
 }

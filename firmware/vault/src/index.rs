@@ -47,17 +47,20 @@ impl NameIndexer for BasicIndexer {
 /// The names a record is found by: a case's and a trace's names, an inquirer's name, an
 /// incident's survivor code.
 pub(crate) fn searchable_names(kind: RecordKind, json: &Value) -> Vec<String> {
-    let fields: &[&str] = match kind {
-        RecordKind::Case => &["name", "name_other", "name_nickname"],
-        RecordKind::TracingRequest => &["relation_name", "relation_nickname"],
-        RecordKind::Incident => &["survivor_code"],
-        RecordKind::PotentialMatch => &[],
+    use fieldkit_domain::names::NameKind;
+    let field_names = |fields: &[(NameKind, &str)], v: &Value| -> Vec<String> {
+        fields
+            .iter()
+            .filter_map(|(_, f)| v.get(*f).and_then(Value::as_str))
+            .map(str::to_string)
+            .collect()
     };
-    let mut out: Vec<String> = fields
-        .iter()
-        .filter_map(|f| json.get(*f).and_then(Value::as_str))
-        .map(str::to_string)
-        .collect();
+    let mut out = match kind {
+        RecordKind::Case => field_names(&NameKind::CHILD, json),
+        RecordKind::TracingRequest => field_names(&NameKind::RELATIVE, json),
+        RecordKind::Incident => field_names(&[(NameKind::Name, "survivor_code")], json),
+        RecordKind::PotentialMatch => Vec::new(),
+    };
     if kind == RecordKind::TracingRequest {
         for t in json
             .get("tracing_request_subform_section")
@@ -65,11 +68,7 @@ pub(crate) fn searchable_names(kind: RecordKind, json: &Value) -> Vec<String> {
             .into_iter()
             .flatten()
         {
-            for f in ["name", "name_other", "name_nickname"] {
-                if let Some(n) = t.get(f).and_then(Value::as_str) {
-                    out.push(n.to_string());
-                }
-            }
+            out.extend(field_names(&NameKind::CHILD, t));
         }
     }
     out.retain(|n| !n.trim().is_empty());

@@ -3,7 +3,6 @@
 //! transaction; an export gives each record as its document holds it.
 
 use crate::error::{ReadError, WriteError};
-use redb::ReadableDatabase;
 
 use fieldkit_domain::primero::{self, BadField, BadRecords, Incoming};
 use fieldkit_domain::{Date, Document, RecordKind};
@@ -11,8 +10,8 @@ use fieldkit_domain::{Date, Document, RecordKind};
 use crate::audit::AuditAction;
 use crate::error::{Result, VaultError};
 use crate::records::apply_all;
-use crate::schema::{RECORDS, VERSIONS};
 use crate::session::Session;
+use crate::tx::{Changed, Tx};
 
 impl Session {
     /// Imports records read from a Primero file ([`primero::read`]): each changes only the
@@ -26,44 +25,10 @@ impl Session {
         records: &[Incoming],
         now_ms: u64,
     ) -> Result<usize, WriteError> {
-        let today = Date::from_unix_ms(now_ms);
-        let mut docs = Vec::with_capacity(records.len());
-        let mut bad = Vec::new();
-        let stamp = self.clock.tick(now_ms);
-        {
-            let txn = self.vault.db.begin_read()?;
-            let table = txn.open_table(RECORDS)?;
-            let versions = txn.open_table(VERSIONS)?;
-            for r in records {
-                let (kind, id) = (r.kind, r.id);
-                self.keys.record_key(kind)?;
-                let mut doc = match self.load_from(&table, &versions, kind, id)? {
-                    Some((doc, _)) => doc,
-                    None => Document::new(kind, id),
-                };
-                let ops = doc
-                    .patch(&r.data, || stamp)
-                    .map_err(|e| VaultError::BadChange(format!("record {}: {e}", r.position)))?;
-                apply_all(&mut doc, &ops)?;
-                match doc.to_record() {
-                    Ok(record) => bad.extend(primero::validate(r.position, &record, today)),
-                    Err(e) => bad.push(BadField {
-                        position: r.position,
-                        field: "data".into(),
-                        message: e.to_string(),
-                    }),
-                }
-                docs.push(doc);
-            }
-        }
-        if !bad.is_empty() {
-            return Err(VaultError::BadImport(BadRecords(bad)).into());
-        }
-        let import = AuditAction::Import {
-            records: u32::try_from(records.len()).unwrap_or(u32::MAX),
-            format: "primero-json".into(),
-        };
-        Ok(self.merge_audited(&docs, now_ms, Some(import))?)
+        let mut tx = self.begin()?;
+        let changed = tx.import_primero(records, now_ms, &mut |_| {})?.len();
+        tx.commit()?;
+        Ok(changed)
     }
 
     /// Every record of a kind as Primero's bulk export writes it (`{"id": …, "data": {…}}`):
@@ -79,5 +44,58 @@ impl Session {
             .into_iter()
             .map(|(doc, _)| primero::export(doc.to_json()))
             .collect())
+    }
+}
+
+impl Tx<'_> {
+    /// [`Session::import_primero`] inside a transaction: returns the records new or changed
+    /// (a record the file carries as the vault holds it writes nothing, so importing a file
+    /// twice changes nothing the second time). `progress` hears how many records of the file
+    /// were read and checked so far.
+    pub fn import_primero(
+        &mut self,
+        records: &[Incoming],
+        now_ms: u64,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Vec<Changed>, WriteError> {
+        let today = Date::from_unix_ms(now_ms);
+        let mut docs = Vec::with_capacity(records.len());
+        let mut bad = Vec::new();
+        let stamp = self.session.clock.tick(now_ms);
+        for (done, r) in records.iter().enumerate() {
+            let (kind, id) = (r.kind, r.id);
+            self.session.keys.record_key(kind)?;
+            let mut doc = match self.session.load_w(&self.txn, kind, id)? {
+                Some((doc, _)) => doc,
+                None => Document::new(kind, id),
+            };
+            let ops = doc
+                .patch(&r.data, || stamp)
+                .map_err(|e| VaultError::BadChange(format!("record {}: {e}", r.position)))?;
+            apply_all(&mut doc, &ops)?;
+            match doc.to_record() {
+                Ok(record) => bad.extend(primero::validate(r.position, &record, today)),
+                Err(e) => bad.push(BadField {
+                    position: r.position,
+                    field: "data".into(),
+                    message: e.to_string(),
+                }),
+            }
+            docs.push(doc);
+            progress(done + 1);
+        }
+        if !bad.is_empty() {
+            return Err(VaultError::BadImport(BadRecords(bad)).into());
+        }
+        let changed = self.merge(&docs, now_ms)?;
+        self.audit(
+            now_ms,
+            AuditAction::Import {
+                records: u32::try_from(records.len()).unwrap_or(u32::MAX),
+                format: "primero-json".into(),
+            },
+            None,
+        );
+        Ok(changed)
     }
 }

@@ -195,6 +195,8 @@ pub(crate) struct Keys {
     pub(crate) manifest: Key,
     pub(crate) state: Key,
     pub(crate) bundle: Key,
+    /// Seals what sync keeps (its identity, counters, outbox, inbox, queue).
+    pub(crate) sync: Key,
     pub(crate) incidents: Option<Key>,
     pub(crate) incident_index: Option<Key>,
     pub(crate) incident_bundle: Option<Key>,
@@ -213,6 +215,7 @@ impl Keys {
             manifest: dek.derive("fieldkit manifest v1"),
             state: dek.derive("fieldkit state v1"),
             bundle: dek.derive("fieldkit bundle v1"),
+            sync: dek.derive("fieldkit sync v1"),
             incidents: iek.as_ref().map(|k| k.derive("fieldkit incidents v1")),
             incident_index: iek.as_ref().map(|k| k.derive("fieldkit incident index v1")),
             incident_bundle: iek

@@ -28,7 +28,7 @@
 //! holds sign-in, the failed-attempt counters and the wipe; `keyslot.rs` the key slots, the key
 //! hierarchy and the roster; `hardware.rs` the seams a TPM plugs into; `policy.rs` the
 //! credential rules; `session.rs` the signed-in [`Session`]; `records.rs` record reads and
-//! writes; `index.rs` the blind name index and search; `manifest.rs` the sealed manifest and
+//! writes; `tx.rs` write transactions spanning several records (one commit); `index.rs` the blind name index and search; `manifest.rs` the sealed manifest and
 //! `verify`; `audit.rs` the hash chain; `bundle.rs` export and import; `migrate.rs` older
 //! schemas; `storage.rs` how rows and settings sit in redb; `schema.rs` the tables.
 
@@ -54,6 +54,8 @@ mod schema;
 mod session;
 mod signin;
 mod storage;
+mod sync;
+mod tx;
 mod uptime;
 mod vault;
 
@@ -74,5 +76,7 @@ pub use recovery::RecoveryKey;
 pub use schema::SCHEMA_VERSION;
 pub use session::Session;
 pub use signin::RecoveryOptions;
+pub use sync::{MAX_SYNC_NAME, Queued, SyncWrite};
+pub use tx::{Changed, Tx};
 pub use uptime::{BootClock, NoBootClock, Uptime, elapsed_ms};
 pub use vault::{InitOptions, OpenOptions, Vault};

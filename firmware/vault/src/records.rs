@@ -2,20 +2,19 @@
 //! transaction, with the manifest updated in the same commit.
 
 use crate::error::{ReadError, WriteError};
-use std::collections::BTreeMap;
 
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
-use fieldkit_domain::{Conflict, Date, Document, Op, Record, RecordId, RecordKind, Summary};
+use fieldkit_domain::{Conflict, Document, Op, Record, RecordId, RecordKind, Summary};
 
-use crate::audit::{AuditAction, append_audit_many};
+use crate::audit::AuditAction;
 use crate::crypto::{self, Key};
 use crate::error::{Result, VaultError};
 use crate::index::{buckets, searchable_names, store_terms};
 use crate::manifest::Manifest;
-use crate::schema::{self, NAME_INDEX, RECORDS, SUMMARIES, VERSIONS, meta};
+use crate::schema::{self, NAME_INDEX, RECORDS, SUMMARIES, VERSIONS};
 use crate::session::Session;
-use crate::storage::{Row, begin, encode, hex, write_meta};
+use crate::storage::{Row, begin, encode, hex};
 
 /// A record as read: the typed record, its conflicts, and its version.
 #[derive(Debug, Clone)]
@@ -68,55 +67,10 @@ impl Session {
         records: &[Record],
         now_ms: u64,
     ) -> Result<Vec<Saved>, WriteError> {
-        let today = Date::from_unix_ms(now_ms);
-        for r in records {
-            r.validate(today)?;
-            self.keys.record_key(r.kind())?;
-        }
-        let txn = begin(&self.vault.db)?;
-        let mut batch = Batch {
-            txn: &txn,
-            manifest: self.manifest,
-        };
-        let mut out = Vec::with_capacity(records.len());
-        let mut audit = Vec::with_capacity(records.len());
-        // One save, one stamp: every field of every record in it changes at the same moment.
-        let stamp = self.clock.tick(now_ms);
-        for r in records {
-            let (kind, id) = (r.kind(), r.id());
-            if txn
-                .open_table(VERSIONS)?
-                .get(schema::record_key(kind, id).as_slice())?
-                .is_some()
-            {
-                return Err(VaultError::BadChange(format!("{kind} {id} already exists")).into());
-            }
-            let json = r.to_json();
-            let (doc, fields) = Document::create(kind, id, &json, stamp)
-                .map_err(|e| VaultError::BadChange(e.to_string()))?;
-            // A new document holds exactly `r`: its JSON and summary need not be rebuilt.
-            let known = Known {
-                json: &json,
-                summary: Summary::of(r, 0),
-            };
-            let version = self.store(&mut batch, &doc, None, Some(known))?;
-            audit.push((
-                now_ms,
-                self.user.username.as_str(),
-                AuditAction::Write,
-                Some((kind, id)),
-            ));
-            out.push(Saved {
-                id,
-                version,
-                ops: fields,
-            });
-        }
-        append_audit_many(&txn, Some(&self.keys.audit), audit)?;
-        write_meta(&txn, meta::CLOCK, &self.clock.last())?;
-        self.manifest = batch.manifest;
-        self.commit(txn)?;
-        Ok(out)
+        let mut tx = self.begin()?;
+        let saved = tx.create_many(records, now_ms)?;
+        tx.commit()?;
+        Ok(saved)
     }
 
     /// Saves an edited record: `edited` is the whole record as a flat JSON object (the shape
@@ -128,41 +82,12 @@ impl Session {
         edited: &serde_json::Value,
         now_ms: u64,
     ) -> Result<Saved, WriteError> {
-        self.keys.record_key(kind)?;
-        let txn = begin(&self.vault.db)?;
-        let (mut doc, version) = self
-            .load_w(&txn, kind, id)?
-            .ok_or(VaultError::NotFound { kind, id })?;
-        let stamp = self.clock.tick(now_ms);
-        let ops = doc
-            .diff(edited, || stamp)
-            .map_err(|e| VaultError::BadChange(e.to_string()))?;
-        apply_all(&mut doc, &ops)?;
-        let record = doc
-            .to_record()
-            .map_err(|e| VaultError::BadChange(e.to_string()))?;
-        record.validate(Date::from_unix_ms(now_ms))?;
-        if ops.is_empty() {
-            return Ok(Saved {
-                id,
-                version,
-                ops: 0,
-            });
+        let mut tx = self.begin()?;
+        let saved = tx.update(kind, id, edited, now_ms)?;
+        if saved.ops > 0 {
+            tx.commit()?;
         }
-        let mut batch = Batch {
-            txn: &txn,
-            manifest: self.manifest,
-        };
-        let version = self.store(&mut batch, &doc, Some(version), None)?;
-        self.audit(&txn, now_ms, AuditAction::Write, Some((kind, id)))?;
-        write_meta(&txn, meta::CLOCK, &self.clock.last())?;
-        self.manifest = batch.manifest;
-        self.commit(txn)?;
-        Ok(Saved {
-            id,
-            version,
-            ops: ops.len(),
-        })
+        Ok(saved)
     }
 
     /// Merges documents received from elsewhere (import, sync). No validation: what other kits
@@ -179,58 +104,49 @@ impl Session {
         now_ms: u64,
         also: Option<AuditAction>,
     ) -> Result<usize> {
-        let txn = begin(&self.vault.db)?;
-        let mut batch = Batch {
-            txn: &txn,
-            manifest: self.manifest,
-        };
-        let mut changed = 0;
-        for incoming in docs {
-            let (kind, id) = (incoming.kind(), incoming.id());
-            if kind == RecordKind::Incident && self.keys.incidents.is_none() {
-                continue;
-            }
-            let existing = self.load_w(&txn, kind, id)?;
-            let (doc, prev) = match existing {
-                Some((mut doc, v)) => {
-                    let before = doc.clone();
-                    doc.merge(incoming)
-                        .map_err(|e| VaultError::BadChange(e.to_string()))?;
-                    if doc == before {
-                        continue;
-                    }
-                    (doc, Some(v))
-                }
-                None => (incoming.clone(), None),
-            };
-            if let Some(s) = doc.latest_stamp() {
-                self.clock.observe(s);
-            }
-            self.store(&mut batch, &doc, prev, None)?;
-            self.audit(&txn, now_ms, AuditAction::Merge, Some((kind, id)))?;
-            changed += 1;
-        }
+        let mut tx = self.begin()?;
+        let changed = tx.merge(docs, now_ms)?.len();
         if let Some(action) = also {
-            self.audit(&txn, now_ms, action, None)?;
+            tx.audit(now_ms, action, None);
         }
-        write_meta(&txn, meta::CLOCK, &self.clock.last())?;
-        self.manifest = batch.manifest;
-        self.commit(txn)?;
+        tx.commit()?;
         Ok(changed)
     }
 
     /// Applies field operations received from elsewhere.
     pub fn apply_ops(&mut self, ops: &[Op], now_ms: u64) -> Result<usize, WriteError> {
-        let mut docs: BTreeMap<(RecordKind, RecordId), Document> = BTreeMap::new();
-        for op in ops {
-            let doc = docs
-                .entry((op.kind, op.record))
-                .or_insert_with(|| Document::new(op.kind, op.record));
-            doc.apply(op)
-                .map_err(|e| VaultError::BadChange(e.to_string()))?;
+        let mut tx = self.begin()?;
+        let changed = tx.apply_ops(ops, now_ms)?.len();
+        tx.commit()?;
+        Ok(changed)
+    }
+
+    /// The documents behind records, with their whole history of operations, for sync (a
+    /// hub forwarding a transferred case). One audit entry for all of them; a record not held
+    /// is left out.
+    pub fn documents_of(
+        &mut self,
+        records: &[(RecordKind, RecordId)],
+        now_ms: u64,
+    ) -> Result<Vec<Document>> {
+        let txn = begin(&self.vault.db)?;
+        let mut out = Vec::with_capacity(records.len());
+        for (kind, id) in records {
+            if let Some((doc, _)) = self.load_w(&txn, *kind, *id)? {
+                out.push(doc);
+            }
         }
-        let docs: Vec<Document> = docs.into_values().collect();
-        self.merge(&docs, now_ms)
+        self.audit(
+            &txn,
+            now_ms,
+            AuditAction::Export {
+                records: u32::try_from(out.len()).unwrap_or(u32::MAX),
+                format: "sync".into(),
+            },
+            None,
+        )?;
+        self.commit(txn)?;
+        Ok(out)
     }
 
     /// Opens a record (audited).

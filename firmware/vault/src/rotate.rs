@@ -119,6 +119,7 @@ impl Session {
         std::mem::swap(&mut self.keys, &mut new_keys);
         // From here on `self.keys` are the new keys.
         let old_keys = new_keys;
+        crate::sync::reseal(&txn, &old_keys.sync, &self.keys.sync)?;
         let ctx = self.slot_context(&policy)?;
         {
             let mut table = txn.open_table(KEYSLOTS)?;

@@ -16,7 +16,7 @@ use crate::session::Session;
 use crate::storage::hex;
 
 /// A document as a typed record.
-fn opened(doc: &Document, version: u64) -> Result<Opened> {
+pub(crate) fn opened(doc: &Document, version: u64) -> Result<Opened> {
     let record = doc
         .to_record()
         .map_err(|e| VaultError::Corrupt(format!("{}: {e}", doc.id())))?;

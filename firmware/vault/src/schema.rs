@@ -10,6 +10,8 @@
 //! | `record_terms` | kind byte + record id | the sealed set of blind terms the record is indexed under, same version |
 //! | `record_versions` | kind byte + record id | the record's version (what the sealed manifest digests) |
 //! | `audit` | sequence number | an audit entry (no case data) |
+//! | `sync` | name | a sealed value of the sync engine (identity, counters, outbox, inbox; `sync.rs`) |
+//! | `sync_queue` | kind byte + record id | sealed: the record's version and priority, waiting to be sent |
 
 use redb::{MultimapTableDefinition, TableDefinition};
 

@@ -18,14 +18,17 @@ pub mod config;
 pub mod exchange;
 pub mod fields;
 pub mod hardware;
+pub mod hub;
 pub mod init;
 pub mod kiosk;
 pub mod power;
 pub mod print;
+pub mod provision;
 pub mod records;
 pub mod recover;
 #[cfg(feature = "simulation")]
 pub mod sim;
+pub mod sync;
 pub mod trace;
 
 /// What every command may need.
@@ -146,19 +149,8 @@ pub fn now_ms() -> u64 {
 }
 
 /// The blind-index terms the kiosk uses: the matcher's cross-script name keys, so a search for
-/// "Mohammed" finds "محمد".
-#[derive(Debug, Clone, Copy, Default)]
-pub struct MatcherIndexer;
-
-impl fieldkit_vault::NameIndexer for MatcherIndexer {
-    fn id(&self) -> &str {
-        "fieldkit-match-names-1"
-    }
-
-    fn terms(&self, name: &str) -> Vec<String> {
-        fieldkit_match::names::index_terms(name)
-    }
-}
+/// "Mohammed" finds "محمد" (defined by the kit core).
+pub use fieldkit_app::MatcherIndexer;
 
 impl Ctx {
     /// The vault file.
@@ -308,7 +300,11 @@ impl Ctx {
             matching: fieldkit_match::matcher::MatchSettings::default(),
             lookups: self.lookups()?,
         };
-        fieldkit_app::Kit::open(session, config, now_ms()).context("building the matcher index")
+        let mut kit = fieldkit_app::Kit::open(session, config, now_ms())
+            .context("building the matcher index")?;
+        // A kit provisioned for sync queues every save for the hub, in the save's transaction.
+        fieldkit_kitsync::attach(&mut kit)?;
+        Ok(kit)
     }
 }
 

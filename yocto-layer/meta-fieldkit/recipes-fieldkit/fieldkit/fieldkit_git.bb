@@ -7,10 +7,10 @@ SECTION = "applications"
 # both), MPL-2.0 (serialport), ISC (any_ascii), 0BSD (enum-iterator) and Unicode-3.0
 # (unicode-ident, unicode-normalization), BSD-3-Clause (x25519-dalek, curve25519-dalek, subtle:
 # the vault's key grants). scripts/check-layer checks every crate of
-# `cargo tree -p fieldkit --features kiosk` against this list.
+# `cargo tree -p fieldkit --no-default-features --features kiosk` against this list.
 LICENSE = "Apache-2.0 & MIT & MPL-2.0 & ISC & 0BSD & Unicode-3.0 & BSD-3-Clause"
 # The workspace's `license = "Apache-2.0"` line (scripts/update-crates-inc keeps the line number true).
-LIC_FILES_CHKSUM = "file://Cargo.toml;beginline=46;endline=46;md5=2507bd5f0713f05419cd2f22fa06fe62 \
+LIC_FILES_CHKSUM = "file://Cargo.toml;beginline=50;endline=50;md5=2507bd5f0713f05419cd2f22fa06fe62 \
                     file://${COMMON_LICENSE_DIR}/Apache-2.0;md5=89aea4e17d99a7cacdbeed46a0096b10 \
                     file://${COMMON_LICENSE_DIR}/MIT;md5=0835ade698e0bcf8506ecda2f7b4f302"
 
@@ -41,10 +41,11 @@ S = "${WORKDIR}/git"
 
 inherit cargo_bin systemd useradd pkgconfig
 
-# The board build; --frozen: Cargo.lock as committed, no network, every crate from the
-# bitbake-fetched copies.
+# The board build: the device feature set only (--no-default-features drops the simulated kit
+# and its pseudo-terminals, which CI checks the device build does not link); --frozen:
+# Cargo.lock as committed, no network, every crate from the bitbake-fetched copies.
 CARGO_FEATURES = "kiosk"
-EXTRA_CARGO_FLAGS = "--frozen -p fieldkit --bin fieldkit"
+EXTRA_CARGO_FLAGS = "--frozen --no-default-features -p fieldkit --bin fieldkit"
 
 # The kiosk runs as its own user: video (DRM, backlight), input (the touch panel), tss (the
 # TPM through tpm2-tss), dialout (/dev/charger, /dev/lora, /dev/modem), i2c (fuel gauge and

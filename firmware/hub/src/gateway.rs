@@ -1,0 +1,118 @@
+//! The hub's two doors: the HTTP endpoint for kits on IP and the LoRa gateway on a serial
+//! RAK3172.
+//!
+//! HTTP server choice: the hub is the same `fieldkit` binary as the kits, so whatever serves
+//! HTTP here is linked into every kit's image. `tiny_http` (through `fieldkit-http`) is
+//! synchronous and brings four small crates; hyper or axum would bring tokio and about a
+//! hundred crates, several hundred kilobytes of code and an async runtime onto a solar kit
+//! for a server only the hub runs. One request at a time is enough: an exchange is a
+//! few kilobytes, and the hub must commit before it answers anyway, so requests would queue
+//! on the vault's single writer even with a concurrent server.
+//!
+//! LoRa gateway: the kits talk first (class-A style): after each frame a kit sends it
+//! listens for the hub's answer, so the gateway answers the kit it just heard, with at most
+//! [`LORA_ANSWER_FRAMES`] frames, acknowledgements first. The driver's duty-cycle budget
+//! holds back what the hour does not allow; what is held back stays in the kit's outbox for
+//! its next turn.
+
+use std::time::Duration;
+
+use fieldkit_drivers::rak3172::{LoraError, MAX_PAYLOAD, Rak3172};
+use fieldkit_http::HubServer;
+use fieldkit_sync::seal::{KitId, peek};
+use serialport::SerialPort;
+
+use crate::service::{HubService, Receipt, ReceiveError, TransmitError};
+
+/// Frames the gateway answers a kit with, at most, per frame heard.
+pub const LORA_ANSWER_FRAMES: usize = 4;
+/// Frames per HTTP answer, at most.
+pub const HTTP_ANSWER_FRAMES: usize = 256;
+/// Frame size on IP.
+pub const IP_MTU: usize = 1200;
+
+/// Why a gateway step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// The radio or its port.
+    #[error("LoRa module: {0}")]
+    Lora(#[from] LoraError),
+    /// The HTTP endpoint's socket.
+    #[error("HTTP endpoint: {0}")]
+    Io(#[from] std::io::Error),
+    /// Taking frames (the hub must be reopened).
+    #[error(transparent)]
+    Receive(#[from] ReceiveError),
+    /// Making frames.
+    #[error(transparent)]
+    Transmit(#[from] TransmitError),
+}
+
+/// What one gateway step did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Step {
+    /// The kit served, if any.
+    pub kit: Option<KitId>,
+    /// What receiving did.
+    pub receipt: Receipt,
+    /// Frames sent back.
+    pub sent: usize,
+    /// Frames the duty cycle held back.
+    pub held_back: usize,
+}
+
+/// Serves one HTTP exchange if a kit asks within `wait`. The kit's frames are committed before
+/// the answer (its acknowledgements) is made; if the hub fails, the kit is answered 503 and
+/// the error returned (the caller reopens the hub).
+pub fn serve_http(
+    server: &HubServer,
+    hub: &mut HubService,
+    wait: Duration,
+    now_ms: impl Fn() -> u64,
+) -> Result<Option<Step>, GatewayError> {
+    let mut step = Step::default();
+    let served = server.serve_one_with(wait, |kit, frames| {
+        let now = now_ms();
+        step.kit = Some(kit);
+        step.receipt = hub.receive(&frames, now)?;
+        let out = hub.transmit(kit, IP_MTU, HTTP_ANSWER_FRAMES, now)?;
+        step.sent = out.len();
+        Ok::<_, GatewayError>(out)
+    })?;
+    match served {
+        None => Ok(None),
+        Some(Ok(())) => Ok(Some(step)),
+        Some(Err(e)) => Err(e),
+    }
+}
+
+/// Listens for up to `listen`; a frame heard is received (and committed), then the kit it
+/// came from is answered over the air.
+pub fn lora_step<P: SerialPort>(
+    radio: &mut Rak3172<P>,
+    hub: &mut HubService,
+    listen: Duration,
+    now_ms: impl Fn() -> u64,
+) -> Result<Option<Step>, GatewayError> {
+    let Some(packet) = radio.receive(listen)? else {
+        return Ok(None);
+    };
+    let mut step = Step::default();
+    let kit = peek(&packet.payload).ok().map(|h| h.kit);
+    step.receipt = hub.receive(&[packet.payload], now_ms())?;
+    let Some(kit) = kit.filter(|_| step.receipt.accepted > 0) else {
+        return Ok(Some(step));
+    };
+    step.kit = Some(kit);
+    let frames = hub.transmit(kit, MAX_PAYLOAD, LORA_ANSWER_FRAMES, now_ms())?;
+    for f in frames {
+        match radio.send(now_ms(), &f) {
+            Ok(_) => step.sent += 1,
+            // Held back: the fragment goes again after the retry time, the acknowledgement
+            // with the kit's next frame.
+            Err(LoraError::DutyCycle(_)) => step.held_back += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(Some(step))
+}

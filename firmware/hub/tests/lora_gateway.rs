@@ -1,0 +1,95 @@
+//! The LoRa gateway mode on the real RAK3172 driver over the simulated air (pseudo-terminals):
+//! a kit's case sent over the air is committed and acknowledged over the air, and the match
+//! found against a request from a kit on IP reaches the LoRa kit over the air.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use common::*;
+use fieldkit_domain::{RecordId, RecordKind};
+use fieldkit_hub::gateway::lora_step;
+use fieldkit_sim::lora::{Air, AirConfig, Firmware};
+use fieldkit_sync::message::Body;
+
+#[test]
+fn a_lora_kit_is_served_through_the_gateway_module() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut hub, mut a, mut b) = hub_with_two_kits(dir.path());
+
+    // B's request is already on the hub (over IP).
+    let request_id = RecordId::from_bytes([0xB2; 16]);
+    b.endpoint
+        .queue(&Body::Ops(request(request_id, "Aminah Yousef", 0xB)));
+    let up = b.frames(NOW, 1200);
+    hub.receive(&up, NOW).unwrap();
+
+    let air = Air::new(AirConfig {
+        time_scale: 0.02,
+        ..AirConfig::default()
+    });
+    let (_gm, mut gateway) = air.driven(Firmware::V4_1_0, true).unwrap();
+    let (_km, mut radio) = air.driven(Firmware::V5_0_0, true).unwrap();
+
+    let case_id = RecordId::from_bytes([0xA1; 16]);
+    a.endpoint
+        .queue(&Body::Ops(child(case_id, "Amina Yusuf", 0xA)));
+    let stop = AtomicBool::new(false);
+    let clock = || NOW;
+    let steps = std::thread::scope(|s| {
+        let hub = &mut hub;
+        let stop = &stop;
+        let served = s.spawn(move || {
+            let mut steps = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                if let Some(step) = lora_step(&mut gateway, hub, Duration::from_millis(400), clock)
+                    .expect("gateway step")
+                {
+                    steps.push(step);
+                }
+            }
+            steps
+        });
+        let mut now = NOW;
+        for _ in 0..12 {
+            now += 30_000;
+            for f in a.frames(now, 239) {
+                std::thread::sleep(Duration::from_millis(80));
+                radio.send(now, &f).unwrap();
+                // Class-A style: listen for the answer right after sending.
+                while let Some(p) = radio.receive(Duration::from_millis(600)).unwrap() {
+                    a.take(&[p.payload]);
+                }
+            }
+            let notified = a.received.iter().any(|m| {
+                matches!(m, Body::Ops(ops) if ops.iter().any(|o| o.kind == RecordKind::PotentialMatch))
+            });
+            if a.endpoint.outbox().is_empty() && notified {
+                break;
+            }
+            // Nothing left to send but the notice still on its way: ask with a status.
+            if a.endpoint.outbox().is_empty() {
+                a.endpoint
+                    .queue(&Body::Status(fieldkit_sync::message::Status {
+                        commits: 1,
+                        audit_head: [1; 32],
+                        records: 1,
+                    }));
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        served.join().unwrap()
+    });
+    assert!(a.endpoint.outbox().is_empty(), "acknowledged over the air");
+    assert!(
+        a.received.iter().any(|m| matches!(m, Body::Ops(ops) if ops.iter().any(|o| o.kind == RecordKind::PotentialMatch && o.field.starts_with("comparison")))),
+        "the match, with its explanation, reached the LoRa kit: {:?}",
+        a.received.len()
+    );
+    assert!(steps.iter().any(|s| s.receipt.records_changed == 1));
+    assert!(steps.iter().all(|s| s.receipt.refused == 0));
+    assert_eq!(hub.kit().session().count(RecordKind::Case).unwrap(), 1);
+}

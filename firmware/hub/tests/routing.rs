@@ -1,0 +1,321 @@
+//! The hub over a real vault, with kits as sans-IO endpoints: records from two kits are
+//! matched and both kits notified with the explanation; a review decision made on one kit
+//! reaches the other; a case transferred to another agency reaches that agency's kit with
+//! its history; a rolled-back kit vault is noticed and remembered; and a restarted hub keeps
+//! its kits, their windows and what it routed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use fieldkit_domain::{Document, PotentialMatch, Record, RecordId, RecordKind};
+use fieldkit_hub::{HubService, init};
+use fieldkit_sync::message::{Body, ReviewDecision, Status};
+
+const MTU: usize = 1200;
+
+fn exchange(hub: &mut HubService, kit: &mut KitEnd, now: u64) -> fieldkit_hub::Receipt {
+    let up = kit.frames(now, MTU);
+    let receipt = hub.receive(&up, now).unwrap();
+    let down = hub.transmit(kit.id, MTU, 256, now).unwrap();
+    kit.take(&down);
+    receipt
+}
+
+fn settle(hub: &mut HubService, kits: &mut [&mut KitEnd], mut now: u64) -> u64 {
+    for _ in 0..6 {
+        for k in kits.iter_mut() {
+            exchange(hub, k, now);
+        }
+        now += 1_000;
+    }
+    now
+}
+
+/// The potential matches a kit received, as their records (merged from every operation).
+fn notices(k: &KitEnd) -> Vec<PotentialMatch> {
+    let mut docs: Vec<Document> = Vec::new();
+    for b in &k.received {
+        let Body::Ops(ops) = b else { continue };
+        for op in ops.iter().filter(|o| o.kind == RecordKind::PotentialMatch) {
+            match docs.iter_mut().find(|d| d.id() == op.record) {
+                Some(d) => {
+                    d.apply(op).unwrap();
+                }
+                None => {
+                    let mut d = Document::new(op.kind, op.record);
+                    d.apply(op).unwrap();
+                    docs.push(d);
+                }
+            }
+        }
+    }
+    docs.iter()
+        .map(|d| match d.to_record().unwrap() {
+            Record::PotentialMatch(m) => *m,
+            other => panic!("not a potential match: {other:?}"),
+        })
+        .collect()
+}
+
+/// How many messages carried potential-match operations.
+fn match_messages(k: &KitEnd) -> usize {
+    k.received
+        .iter()
+        .filter(|b| matches!(b, Body::Ops(ops) if ops.iter().any(|o| o.kind == RecordKind::PotentialMatch)))
+        .count()
+}
+
+#[test]
+fn kits_are_matched_across_notified_hear_each_others_decisions_and_transfers_carry_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut session = hub_vault(dir.path());
+    let hub_public = init(&mut session).unwrap();
+    assert!(init(&mut session).is_err(), "a hub key is made once");
+    let mut hub = HubService::open(session, NOW).unwrap();
+    assert_eq!(hub.public(), hub_public);
+
+    let mut a = KitEnd::new(0x0A, hub_public);
+    let mut b = KitEnd::new(0x0B, hub_public);
+    let mut c = KitEnd::new(0x0C, hub_public);
+    hub.enroll(a.public(), "unicef", "Kalma camp", NOW).unwrap();
+    hub.enroll(b.public(), "unicef", "Nyala town", NOW).unwrap();
+    hub.enroll(c.public(), "irc", "Zam Zam", NOW).unwrap();
+    assert!(hub.enroll(a.public(), "unicef", "again", NOW).is_err());
+
+    let case_id = RecordId::from_bytes([0xA1; 16]);
+    let request_id = RecordId::from_bytes([0xB2; 16]);
+    a.endpoint
+        .queue(&Body::Ops(child(case_id, "Amina Yusuf", 0xA)));
+    b.endpoint
+        .queue(&Body::Ops(request(request_id, "Aminah Yousef", 0xB)));
+    let now = settle(&mut hub, &mut [&mut a, &mut b, &mut c], NOW);
+
+    // Both sides hold the notice with its explanation; the third kit holds nothing.
+    for k in [&a, &b] {
+        let n = notices(k);
+        assert_eq!(n.len(), 1, "one notice per kit");
+        assert_eq!(n[0].case_id, case_id);
+        assert_eq!(n[0].tracing_request_id, request_id);
+        assert_eq!(n[0].trace_id, "trace-0");
+        assert_eq!(n[0].status.as_deref(), Some("pending"));
+        assert!(
+            n[0].comparison.iter().any(|e| e.field == "name"),
+            "{:?}",
+            n[0]
+        );
+        assert_eq!(match_messages(k), 1, "told once");
+    }
+    assert!(c.received.is_empty());
+
+    // B's caseworker confirms: A hears it through the hub, C does not.
+    let decision = ReviewDecision {
+        case: case_id,
+        tracing_request: request_id,
+        trace: "trace-0".into(),
+        confirmed: true,
+        by: "amal.h".into(),
+        at_min: (now / 60_000) as u32,
+    };
+    b.endpoint.queue(&Body::Review(decision.clone()));
+    let now = settle(&mut hub, &mut [&mut a, &mut b, &mut c], now);
+    assert!(a.received.contains(&Body::Review(decision.clone())));
+    assert!(
+        !b.received.iter().any(|m| matches!(m, Body::Review(_))),
+        "not echoed"
+    );
+    assert!(c.received.is_empty());
+    // The hub's own book has the decision.
+    let m = hub
+        .kit()
+        .potential_matches(&fieldkit_app::MatchFilter::default());
+    assert_eq!(m.len(), 1);
+    assert_eq!(m[0].status.as_deref(), Some("confirmed"));
+
+    // A transfers the case to the IRC: C receives the case with its history, sealed for C.
+    a.endpoint.queue(&Body::Ops(vec![set_field(
+        RecordKind::Case,
+        case_id,
+        "owned_by_agency_id",
+        "irc",
+        0xA,
+    )]));
+    let _ = settle(&mut hub, &mut [&mut a, &mut b, &mut c], now);
+    let ops: Vec<_> = c
+        .received
+        .iter()
+        .filter_map(|b| match b {
+            Body::Ops(ops) => Some(ops.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let mut doc = Document::new(RecordKind::Case, case_id);
+    for op in &ops {
+        doc.apply(op).unwrap();
+    }
+    let Record::Case(case) = doc.to_record().unwrap() else {
+        panic!("not a case")
+    };
+    assert_eq!(case.name.as_deref(), Some("Amina Yusuf"));
+    assert_eq!(case.owned_by_agency_id.as_deref(), Some("irc"));
+    assert_eq!(
+        doc.heads("owned_by_agency_id").len(),
+        2,
+        "the history travels: both the old and the new owner's operations"
+    );
+}
+
+#[test]
+fn a_rolled_back_kit_is_noticed_and_a_restarted_hub_keeps_kits_windows_and_routes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut hub, mut a, mut b) = hub_with_two_kits(dir.path());
+
+    let status = |commits| {
+        Body::Status(Status {
+            commits,
+            audit_head: [commits as u8; 32],
+            records: 3,
+        })
+    };
+    a.endpoint.queue(&status(40));
+    exchange(&mut hub, &mut a, NOW);
+    let case_id = RecordId::from_bytes([0xA1; 16]);
+    a.endpoint
+        .queue(&Body::Ops(child(case_id, "Amina Yusuf", 0xA)));
+    let up = a.frames(NOW + 1_000, MTU);
+    assert!(!up.is_empty());
+    let r = hub.receive(&up, NOW + 1_000).unwrap();
+    assert_eq!(r.records_changed, 1);
+
+    // The hub restarts (its process ends; everything it acknowledged is in its vault).
+    drop(hub.lock());
+    let mut hub = HubService::open(reopen(dir.path()), NOW).unwrap();
+    assert_eq!(hub.kits().len(), 2);
+    // The same frames again (a replay, or a kit that never got the answer): refused by the
+    // restored window, nothing applied twice.
+    let again = hub.receive(&up, NOW + 2_000).unwrap();
+    assert_eq!((again.accepted, again.refused), (0, up.len()));
+    // The acknowledgement owed was lost with the process; the kit's retry is acknowledged.
+    let retry = a.frames(NOW + 30_000, MTU);
+    assert!(!retry.is_empty(), "unacknowledged fragments go again");
+    let r = hub.receive(&retry, NOW + 30_000).unwrap();
+    assert_eq!(r.records_changed, 0, "already held");
+    a.take(&hub.transmit(a.id, MTU, 16, NOW + 30_000).unwrap());
+    assert!(
+        a.endpoint.outbox().is_empty(),
+        "acknowledged after the restart"
+    );
+
+    // B's request arrives after the restart: the match is found against A's case from
+    // before it, and both are told once.
+    let request_id = RecordId::from_bytes([0xB2; 16]);
+    b.endpoint
+        .queue(&Body::Ops(request(request_id, "Aminah Yousef", 0xB)));
+    let now = settle(&mut hub, &mut [&mut a, &mut b], NOW + 40_000);
+    assert_eq!(notices(&a).len(), 1);
+    assert_eq!(notices(&b).len(), 1);
+    assert_eq!(match_messages(&a), 1);
+
+    // A's vault comes back from an old image: its counter went down.
+    a.endpoint.queue(&status(12));
+    let r = exchange(&mut hub, &mut a, now);
+    assert_eq!(r.rollbacks, vec![a.id]);
+    drop(hub.lock());
+    let mut hub = HubService::open(reopen(dir.path()), NOW).unwrap();
+    let view = hub.kits().into_iter().find(|k| k.id == a.id).unwrap();
+    assert_eq!(
+        view.file.rollbacks.len(),
+        1,
+        "remembered for the coordinator"
+    );
+    assert_eq!(view.file.rollbacks[0].before_commits, 40);
+    assert_eq!(view.file.rollbacks[0].now_commits, 12);
+    // Nothing is routed twice after the restart.
+    let now = settle(&mut hub, &mut [&mut a, &mut b], now + 1_000);
+    assert_eq!(match_messages(&a), 1);
+    assert_eq!(match_messages(&b), 1);
+    let _ = now;
+}
+
+#[test]
+fn frames_from_strangers_and_altered_frames_are_refused_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut session = hub_vault(dir.path());
+    let hub_public = init(&mut session).unwrap();
+    let mut hub = HubService::open(session, NOW).unwrap();
+    let mut a = KitEnd::new(0x0A, hub_public);
+    let mut stranger = KitEnd::new(0x5A, hub_public);
+    hub.enroll(a.public(), "unicef", "", NOW).unwrap();
+    a.endpoint.queue(&Body::Ops(child(
+        RecordId::from_bytes([1; 16]),
+        "Amina",
+        0xA,
+    )));
+    stranger
+        .endpoint
+        .queue(&Body::Ops(child(RecordId::from_bytes([2; 16]), "Eve", 0x5)));
+    let mut frames = a.frames(NOW, MTU);
+    let last = frames.len() - 1;
+    let n = frames[last].len();
+    frames[last][n / 2] ^= 0x10;
+    frames.extend(stranger.frames(NOW, MTU));
+    frames.push(vec![0xff; 3]);
+    let r = hub.receive(&frames, NOW).unwrap();
+    assert_eq!(r.accepted, last);
+    assert_eq!(r.refused, frames.len() - last);
+    assert_eq!(r.records_changed, 0);
+    assert_eq!(hub.unknown_kit_frames(), 1);
+    assert_eq!(hub.kit().session().count(RecordKind::Case).unwrap(), 0);
+}
+
+#[test]
+fn a_decision_sent_as_the_match_record_s_operations_reaches_the_other_kit_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut hub, mut a, mut b) = hub_with_two_kits(dir.path());
+    let case_id = RecordId::from_bytes([0xA1; 16]);
+    let request_id = RecordId::from_bytes([0xB2; 16]);
+    a.endpoint
+        .queue(&Body::Ops(child(case_id, "Amina Yusuf", 0xA)));
+    b.endpoint
+        .queue(&Body::Ops(request(request_id, "Aminah Yousef", 0xB)));
+    let now = settle(&mut hub, &mut [&mut a, &mut b], NOW);
+    let m = notices(&b).remove(0);
+
+    // B's caseworker rejects: B's kit sends the record's new operations.
+    let mut doc = Document::new(RecordKind::PotentialMatch, m.id);
+    for body in &b.received {
+        if let Body::Ops(ops) = body {
+            for op in ops.iter().filter(|o| o.record == m.id) {
+                doc.apply(op).unwrap();
+            }
+        }
+    }
+    let stamp = |n| fieldkit_domain::Hlc {
+        wall_ms: now + n,
+        counter: 0,
+        device: fieldkit_domain::DeviceId(0xB),
+    };
+    let text = |t: &str| fieldkit_domain::FieldValue::from_json(&serde_json::json!(t));
+    let ops = vec![
+        doc.op("status", text("rejected"), stamp(1)),
+        doc.op("reviewed_by", text("amal.h"), stamp(2)),
+    ];
+    b.endpoint.queue(&Body::Ops(ops));
+    let _ = settle(&mut hub, &mut [&mut a, &mut b], now);
+    let seen_by_a = notices(&a);
+    assert_eq!(seen_by_a.len(), 1);
+    assert_eq!(seen_by_a[0].status.as_deref(), Some("rejected"));
+    assert_eq!(seen_by_a[0].reviewed_by.as_deref(), Some("amal.h"));
+    assert_eq!(match_messages(&a), 2, "the notice, then the decision");
+    assert_eq!(
+        match_messages(&b),
+        1,
+        "the decision is not echoed to the kit that made it"
+    );
+    let on_hub = hub
+        .kit()
+        .potential_matches(&fieldkit_app::MatchFilter::default());
+    assert_eq!(on_hub[0].status.as_deref(), Some("rejected"));
+}

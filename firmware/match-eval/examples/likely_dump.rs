@@ -1,0 +1,104 @@
+//! Tuning aid for the *likely* class (not a test): every pair of trace and case the matcher
+//! returns on one seed, one line each with its field weights, for offline study of the rule.
+//!
+//! `cargo run --release -p fieldkit-match-eval --example likely_dump -- SEED [standard|hard] [CASES] > pairs.tsv`
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
+
+use std::collections::HashSet;
+
+use fieldkit_match::compare::compare;
+use fieldkit_match::matcher::{MatchSettings, ProfileIndex, Side};
+use fieldkit_match::profile::{ChildProfile, Locations};
+use fieldkit_match_eval::population::{PopulationSpec, generate};
+use rayon::prelude::*;
+
+const FIELDS: [&str; 12] = [
+    "name",
+    "sex",
+    "age",
+    "date_of_birth",
+    "date_of_separation",
+    "location_separation",
+    "location_last",
+    "family_details_section",
+    "nationality",
+    "language",
+    "ethnicity",
+    "likelihood",
+];
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let seed: u64 = args.get(1).map_or(1, |s| s.parse().unwrap());
+    let hard = args.get(2).is_some_and(|s| s == "hard");
+    let n: usize = args.get(3).map_or(20_000, |s| s.parse().unwrap());
+    let spec = if hard {
+        PopulationSpec::hard(seed, n)
+    } else {
+        PopulationSpec::with_cases(seed, n)
+    };
+    let p = generate(spec);
+    let loc = Locations::Tree(&p.locations);
+    let settings = MatchSettings::default();
+    let index = ProfileIndex::new(
+        p.cases
+            .par_iter()
+            .map(|c| ChildProfile::from_case(c, &loc, p.today))
+            .collect(),
+    );
+    let mut queries = Vec::new();
+    let mut truth = Vec::new();
+    let mut request_of = Vec::new();
+    for (ri, (r, children)) in p.requests.iter().zip(&p.trace_child).enumerate() {
+        for (t, &child) in r.traces().iter().zip(children) {
+            queries.push(ChildProfile::from_trace(r, t, &loc, p.today));
+            truth.push(child);
+            request_of.push(ri);
+        }
+    }
+    let registered: HashSet<u32> = p.case_child.iter().copied().collect();
+    let true_pairs: usize = truth
+        .iter()
+        .map(|c| p.case_child.iter().filter(|x| *x == c).count())
+        .sum();
+    println!("# true_pairs {true_pairs} traces {}", queries.len());
+    println!(
+        "q\treq\tcase\tright\tunreg\tweight\tlikely\tnames_differ\tsame_dob\t{}",
+        FIELDS.join("\t")
+    );
+    let found = index.find_all(&queries, Side::Sought, &settings, true);
+    for (qi, hits) in found.iter().enumerate() {
+        for h in hits {
+            let c = compare(
+                &queries[qi],
+                &index.profiles()[h.index],
+                index.frequencies(),
+                &settings.weights,
+                false,
+            );
+            let w: Vec<String> = FIELDS
+                .iter()
+                .map(|f| {
+                    h.fields
+                        .iter()
+                        .filter(|x| x.field == *f)
+                        .map(|x| x.weight)
+                        .sum::<f32>()
+                        .to_string()
+                })
+                .collect();
+            println!(
+                "{qi}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                request_of[qi],
+                h.index,
+                u8::from(p.case_child[h.index] == truth[qi]),
+                u8::from(!registered.contains(&truth[qi])),
+                h.weight,
+                h.likelihood.as_str(),
+                u8::from(c.names_differ),
+                u8::from(c.same_birth_date),
+                w.join("\t")
+            );
+        }
+    }
+}

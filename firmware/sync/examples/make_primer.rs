@@ -1,0 +1,118 @@
+//! Writes `src/primer-v1.bin`, the DEFLATE preset dictionary of protocol version 1 (see
+//! `fieldkit_sync::primer`). Run once when a new primer version is made; a version, once
+//! released, never changes (`primer::tests` pins its digest).
+//!
+//! The primer holds what most messages share and no message carries alone: the operation
+//! encodings of template records (a registration with family details, a tracing request,
+//! a potential match), whose field codes, value codes and headers recur in every real
+//! record, and the words case notes and tracing narratives are written with. It holds no
+//! names and no place codes (those belong to a camp, not to the protocol).
+#![allow(clippy::expect_used, missing_docs)]
+
+use fieldkit_domain::{DeviceId, Document, Hlc, Record, RecordId, RecordKind};
+use fieldkit_sync::codec::encode_ops;
+use serde_json::json;
+
+const WORDS: &str = "the child and a with was is of to in at by from has his her their \
+they mother father sister brother aunt uncle grandmother grandfather caregiver sibling \
+siblings older younger family relatives neighbour community arrived alone camp border \
+crossing transit centre reception registered separated unaccompanied during flight attack \
+fighting flood displacement lost contact last seen months ago years weeks days school \
+child-friendly space attends health nutrition referral psychosocial support follow-up \
+visit home foster care interim alternative reunification tracing request verified \
+consent assessment no known whereabouts believed alive deceased unknown phone number \
+says speaks does not wants to be reunified with lives temporarily host families Le enfant \
+est arrivé seul au camp la mère le père frère soeur tante oncle famille d'accueil \
+séparé non accompagné الطفل وصل وحده إلى المخيم الأم الأب الأخ الأخت العم الخال \
+العمة الخالة الجدة الأسرة منفصل غير مصحوب ";
+
+fn ops(kind: RecordKind, v: serde_json::Value, seq: u8) -> Vec<u8> {
+    let id = RecordId::from_bytes([seq; 16]);
+    let record = Record::from_json(kind, v).expect("a template record");
+    let stamp = Hlc {
+        wall_ms: 1_780_000_000_000,
+        counter: 0,
+        device: DeviceId(0),
+    };
+    encode_ops(
+        &Document::new(kind, id)
+            .diff(&record.to_json(), || stamp)
+            .expect("flat"),
+    )
+}
+
+fn member(uid: &str, relation: &str, sex: &str, age: i64, alive: &str) -> serde_json::Value {
+    json!({
+        "unique_id": uid, "relation": relation, "relation_name": "", "relation_sex": sex,
+        "relation_age": age, "relation_is_alive": alive, "relation_is_caregiver": false,
+        "relation_language": ["ar", "en"], "relation_location_current": "",
+        "relation_telephone": "+000000000000",
+    })
+}
+
+fn main() {
+    let case = |seq: u8, members: Vec<serde_json::Value>| {
+        ops(
+            RecordKind::Case,
+            json!({
+                "id": RecordId::from_bytes([seq; 16]).to_string(),
+                "case_id_display": "0000000", "registration_date": "2026-01-01",
+                "status": "open", "owned_by": "", "owned_by_agency_id": "unicef",
+                "name": "", "name_other": "", "name_nickname": "", "sex": "female", "age": 9,
+                "date_of_birth": "2017-01-01", "estimated": true, "nationality": ["so"],
+                "ethnicity": [""], "language": ["so", "ar"], "religion": ["islam"],
+                "location_current": "", "location_last": "", "displacement_status": "refugee",
+                "protection_concerns": ["separated", "unaccompanied"],
+                "urgent_protection_concern": false, "risk_level": "medium",
+                "tracing_status": "open", "date_of_separation": "2025-12-01",
+                "separation_cause": "conflict", "location_separation": "",
+                "family_details_section": members, "consent_for_tracing": true,
+                "cfm_5_17_vision_difficulty": "no_difficulty",
+                "cfm_5_17_hearing_difficulty": "no_difficulty",
+                "cfm_5_17_mobility_difficulty_comparative_100m": "no_difficulty",
+                "cfm_5_17_remembering_difficulty": "no_difficulty",
+                "cfm_5_17_self_care_difficulty": "some_difficulty",
+                "cfm_5_17_communication_difficulty_understanding_child_household": "no_difficulty",
+                "notes": "",
+            }),
+            seq,
+        )
+    };
+    let request = ops(
+        RecordKind::TracingRequest,
+        json!({
+            "id": RecordId::from_bytes([9; 16]).to_string(),
+            "tracing_request_id_display": "0000000", "inquiry_date": "2026-01-01",
+            "status": "open", "owned_by": "", "owned_by_agency_id": "unicef",
+            "relation_name": "", "relation": "mother", "relation_sex": "female",
+            "relation_age": 35, "relation_nationality": ["so"], "relation_language": ["so"],
+            "relation_telephone": "+000000000000", "location_last": "",
+            "date_of_separation": "2025-12-01", "separation_cause": "conflict",
+            "location_separation": "",
+            "tracing_request_subform_section": [{
+                "unique_id": "00000000-0000-0000-0000-000000000000", "name": "",
+                "relation": "son", "sex": "male", "age": 9, "date_of_separation": "2025-12-01",
+                "separation_cause": "conflict", "location_separation": "",
+            }],
+            "notes": "",
+        }),
+        9,
+    );
+    let mut primer = WORDS.as_bytes().to_vec();
+    primer.extend(request);
+    primer.extend(case(
+        7,
+        vec![member("00000000-0", "mother", "female", 35, "unknown")],
+    ));
+    primer.extend(case(
+        8,
+        vec![
+            member("00000000-0", "mother", "female", 35, "alive"),
+            member("00000000-1", "father", "male", 40, "unknown"),
+            member("00000000-2", "sibling", "male", 12, "alive"),
+        ],
+    ));
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/primer-v1.bin");
+    std::fs::write(path, &primer).expect("writing the primer");
+    println!("{path}: {} bytes", primer.len());
+}

@@ -1,0 +1,166 @@
+//! The kiosk's background jobs doing their real work (`fieldkit kiosk` calls [`Jobs::run`]
+//! when the power crate's `JobQueue` says a job ran, with the kit a caseworker unlocked): `BulkSync` (the scheduler picks the link
+//! and how much, then one sync round over it), `Reindex` (a fresh matcher index, compacted)
+//! and `MatchRun` (every open case against every trace).
+//!
+//! **They run only with the kit a caseworker unlocked.** The kiosk's locked state holds no key:
+//! the vault's keys are zeroized on lock, case data and the sync outbox stay sealed at rest,
+//! and nothing (not even sync) can read them until the next sign-in. We considered a sync-only
+//! key kept while locked, so queued alerts could leave a locked kiosk: it would keep in memory a
+//! key that opens the outbox (which holds case data) and the X25519 secret — exactly what a
+//! locked kit must not hold. An urgent alert is queued in the transaction that saves the case,
+//! and the next `BulkSync` with the kit unlocked sends it first; the kiosk's idle lock waits
+//! minutes, not hours, in working hours.
+
+use std::time::Duration;
+
+use fieldkit_app::Kit;
+use fieldkit_power::{Decision, JobKind};
+use fieldkit_sync::message::Priority;
+use fieldkit_sync::schedule::{self, LinkState, Plan, SchedulePolicy, Situation};
+
+use crate::engine::{KitSync, SyncError};
+use crate::link::{HttpLink, Link};
+
+/// What one job did, for the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done.
+    Done(String),
+    /// Nothing to do or not possible now (said why); the job counts as run.
+    Skipped(String),
+}
+
+/// The background work of one kiosk.
+#[derive(Debug, Default)]
+pub struct Jobs {
+    engine: Option<KitSync>,
+    provisioned: Option<bool>,
+    last_ip_ms: Option<u64>,
+    last_listen_ms: Option<u64>,
+}
+
+impl Jobs {
+    /// Jobs for a kiosk that just started.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Forgets the sync engine (call when the kit locks: its keys go with the session).
+    pub fn locked(&mut self) {
+        self.engine = None;
+        self.provisioned = None;
+    }
+
+    /// Runs one job with the unlocked kit.
+    pub fn run(
+        &mut self,
+        job: JobKind,
+        kit: &mut Kit,
+        decision: &Decision,
+        now_ms: u64,
+    ) -> Result<Outcome, SyncError> {
+        match job {
+            JobKind::Reindex => {
+                kit.rebuild_index(now_ms)?;
+                kit.compact_index();
+                Ok(Outcome::Done("matcher index rebuilt and compacted".into()))
+            }
+            JobKind::MatchRun => {
+                let merged = kit.rematch_all(now_ms)?;
+                Ok(Outcome::Done(format!(
+                    "match run: {} potential matches proposed, {} records changed",
+                    merged.matches.len(),
+                    merged.changed
+                )))
+            }
+            JobKind::BulkSync | JobKind::UrgentAlert => self.sync(kit, decision, now_ms),
+            JobKind::Save => Ok(Outcome::Skipped("saves run in the foreground".into())),
+        }
+    }
+
+    fn sync(
+        &mut self,
+        kit: &mut Kit,
+        decision: &Decision,
+        now_ms: u64,
+    ) -> Result<Outcome, SyncError> {
+        if self.engine.is_none() && self.provisioned != Some(false) {
+            self.engine = KitSync::load(kit.session())?;
+            self.provisioned = Some(self.engine.is_some());
+            if let Some(e) = &self.engine {
+                kit.set_outbox(Box::new(e.outbox_hook()));
+            }
+        }
+        let Some(engine) = self.engine.as_mut() else {
+            return Ok(Outcome::Skipped(
+                "not provisioned for sync: the kit works offline".into(),
+            ));
+        };
+        engine.collect(kit.session_mut(), now_ms)?;
+        let (_, pending_bytes) = engine.pending();
+        // The IP path (the camp's network, or the cellular modem's data link once the OS
+        // has it up) is used when the power policy allows the cellular link; its signal is
+        // not known here, so it counts as good.
+        let ip = LinkState {
+            allowed: decision.links.cellular,
+            fitted: !engine.hub_address().is_empty(),
+            up: true,
+            signal_dbm: Some(-80),
+            ..LinkState::default()
+        };
+        let situation = Situation {
+            now_ms,
+            lora: LinkState::default(),
+            cellular: ip,
+            top_priority: engine.top_priority(),
+            pending_bytes,
+            last_cellular_ms: self.last_ip_ms,
+            last_listen_ms: self.last_listen_ms,
+        };
+        match schedule::plan(&situation, &SchedulePolicy::default()) {
+            Plan::Idle { recheck_ms } => Ok(Outcome::Skipped(format!(
+                "nothing due now (recheck in {} s)",
+                recheck_ms / 1000
+            ))),
+            Plan::Lora { .. } => Ok(Outcome::Skipped(
+                "LoRa round planned but no LoRa module configured".into(),
+            )),
+            Plan::Cellular { up_to } => {
+                let mut link = HttpLink::new(
+                    engine.hub_address(),
+                    engine.kit_id(),
+                    Duration::from_secs(30),
+                );
+                let (sent, received, changed) = round(engine, kit, &mut link, now_ms, up_to)?;
+                self.last_ip_ms = Some(now_ms);
+                self.last_listen_ms = Some(now_ms);
+                Ok(Outcome::Done(format!(
+                    "sync over IP: {sent} frames sent, {received} received, {changed} records changed"
+                )))
+            }
+        }
+    }
+}
+
+/// Exchanges until nothing is due or received (at most 16 exchanges per job).
+fn round(
+    engine: &mut KitSync,
+    kit: &mut Kit,
+    link: &mut dyn Link,
+    now_ms: u64,
+    up_to: Priority,
+) -> Result<(usize, usize, usize), SyncError> {
+    let (mut sent, mut received, mut changed) = (0, 0, 0);
+    for _ in 0..16 {
+        let ex = engine.exchange(kit, link, now_ms, up_to)?;
+        sent += ex.frames_sent;
+        received += ex.frames_received;
+        changed += ex.records_changed;
+        if ex.frames_sent == 0 && ex.frames_received == 0 {
+            break;
+        }
+        engine.collect(kit.session_mut(), now_ms)?;
+    }
+    Ok((sent, received, changed))
+}

@@ -1,0 +1,129 @@
+//! What a sync round runs over: frames out, frames back.
+
+use std::time::Duration;
+
+use fieldkit_drivers::rak3172::{LoraError, MAX_PAYLOAD, Rak3172};
+use fieldkit_drivers::serial::SerialPort;
+use fieldkit_sync::seal::{KitId, peek};
+
+/// Why an exchange over a link failed. Nothing is lost: what was not acknowledged is sent
+/// again at the next round.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// The hub did not answer over HTTP (or the cellular IP path).
+    #[error(transparent)]
+    Http(#[from] fieldkit_http::HttpError),
+    /// The LoRa module failed or the duty cycle is spent.
+    #[error(transparent)]
+    Lora(#[from] LoraError),
+}
+
+/// A link to the hub.
+pub trait Link {
+    /// Largest frame, bytes.
+    fn mtu(&self) -> usize;
+    /// Most frames sent in one exchange.
+    fn max_frames(&self) -> usize;
+    /// Sends `frames` (possibly none: then it only listens) and returns what the hub sent
+    /// back for this kit. `now_ms` is the caller's monotonic clock (duty-cycle budget).
+    fn exchange(&mut self, frames: &[Vec<u8>], now_ms: u64) -> Result<Vec<Vec<u8>>, LinkError>;
+}
+
+/// The HTTP link (any IP network; the cellular modem's data path is one).
+#[derive(Debug)]
+pub struct HttpLink {
+    inner: fieldkit_http::HttpLink,
+    mtu: usize,
+    max_frames: usize,
+}
+
+impl HttpLink {
+    /// Largest frame sent over HTTP: big enough that a whole case is one or two frames.
+    pub const MTU: usize = 4096;
+
+    /// A link to the hub at `base` (`http://host:port`).
+    pub fn new(base: &str, kit: KitId, timeout: Duration) -> Self {
+        Self {
+            inner: fieldkit_http::HttpLink::new(base, kit, timeout),
+            mtu: Self::MTU,
+            max_frames: 64,
+        }
+    }
+
+    /// Smaller frames and fewer per request (tests and metered links).
+    pub fn with_limits(mut self, mtu: usize, max_frames: usize) -> Self {
+        self.mtu = mtu.clamp(64, fieldkit_http::MAX_FRAME);
+        self.max_frames = max_frames.max(1);
+        self
+    }
+}
+
+impl Link for HttpLink {
+    fn mtu(&self) -> usize {
+        self.mtu
+    }
+
+    fn max_frames(&self) -> usize {
+        self.max_frames
+    }
+
+    fn exchange(&mut self, frames: &[Vec<u8>], _now_ms: u64) -> Result<Vec<Vec<u8>>, LinkError> {
+        Ok(self.inner.exchange(frames)?)
+    }
+}
+
+/// LoRa point to point through a RAK3172: each frame sent within the duty-cycle budget,
+/// then a receive window for the hub's answers (frames for other kits are dropped here).
+#[derive(Debug)]
+pub struct LoraLink<P> {
+    radio: Rak3172<P>,
+    kit: KitId,
+    listen: Duration,
+    mtu: usize,
+}
+
+impl<P: SerialPort> LoraLink<P> {
+    /// A link over a started, configured module. `mtu` is what the spreading factor allows
+    /// (e.g. 51 bytes at SF10–12, 239 at SF7 in P2P).
+    pub fn new(radio: Rak3172<P>, kit: KitId, mtu: usize, listen: Duration) -> Self {
+        Self {
+            radio,
+            kit,
+            listen,
+            mtu: mtu.clamp(32, MAX_PAYLOAD),
+        }
+    }
+
+    /// The module back.
+    pub fn into_radio(self) -> Rak3172<P> {
+        self.radio
+    }
+}
+
+impl<P: SerialPort> Link for LoraLink<P> {
+    fn mtu(&self) -> usize {
+        self.mtu
+    }
+
+    fn max_frames(&self) -> usize {
+        8
+    }
+
+    fn exchange(&mut self, frames: &[Vec<u8>], now_ms: u64) -> Result<Vec<Vec<u8>>, LinkError> {
+        let mut t = now_ms;
+        for f in frames {
+            t += u64::from(self.radio.send(t, f)?);
+        }
+        let mut got = Vec::new();
+        // Listen until a window passes silent.
+        while let Some(p) = self.radio.receive(self.listen)? {
+            if peek(&p.payload).is_ok_and(|h| h.kit == self.kit) {
+                got.push(p.payload);
+            }
+            if got.len() >= 64 {
+                break;
+            }
+        }
+        Ok(got)
+    }
+}

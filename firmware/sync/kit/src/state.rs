@@ -1,0 +1,88 @@
+//! The names and encodings of what sync keeps in the vault (`Session::sync_value`): postcard
+//! values under `kit/…` names, each sealed by the vault.
+
+use fieldkit_domain::Hlc;
+use fieldkit_sync::counter::ReplayWindow;
+use fieldkit_sync::transfer::{Inbox, Outbox};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use fieldkit_vault::Session;
+
+use crate::engine::SyncError;
+
+/// The kit's identity and its hub.
+pub const IDENTITY: &str = "kit/identity";
+/// The send counter's reserved limit.
+pub const COUNTER: &str = "kit/counter";
+/// The replay window over the hub's counters.
+pub const WINDOW: &str = "kit/window";
+/// Messages in transfer to the hub.
+pub const OUTBOX: &str = "kit/outbox";
+/// Messages being received from the hub.
+pub const INBOX: &str = "kit/inbox";
+/// The newest stamp of this kit's own operations already in the outbox.
+pub const MARK: &str = "kit/mark";
+
+/// Who this kit is for sync: its X25519 secret and the hub it talks to.
+#[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+pub struct Identity {
+    /// The kit's static X25519 secret.
+    pub secret: [u8; 32],
+    /// The hub's public key.
+    pub hub_public: [u8; 32],
+    /// The hub's address (`http://host:port` for HTTP and cellular).
+    pub hub_address: String,
+    /// The agency this kit works for.
+    pub agency: String,
+    /// The kit's label for technicians.
+    pub label: String,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity")
+            .field("hub_address", &self.hub_address)
+            .field("agency", &self.agency)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The protocol state restored at start.
+#[derive(Debug, Default)]
+pub struct Restored {
+    /// Counter limit reserved.
+    pub counter_limit: u64,
+    /// Replay window.
+    pub window: ReplayWindow,
+    /// Outbox.
+    pub outbox: Outbox,
+    /// Inbox.
+    pub inbox: Inbox,
+    /// High-water stamp.
+    pub mark: Option<Hlc>,
+}
+
+pub(crate) fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, SyncError> {
+    postcard::to_allocvec(v).map_err(|e| SyncError::State(format!("encoding: {e}")))
+}
+
+pub(crate) fn read<T: DeserializeOwned>(s: &Session, name: &str) -> Result<Option<T>, SyncError> {
+    match s.sync_value(name)? {
+        Some(bytes) => postcard::from_bytes(&bytes)
+            .map(Some)
+            .map_err(|e| SyncError::State(format!("{name}: {e}"))),
+        None => Ok(None),
+    }
+}
+
+pub(crate) fn restore(s: &Session) -> Result<Restored, SyncError> {
+    Ok(Restored {
+        counter_limit: read(s, COUNTER)?.unwrap_or(0),
+        window: read(s, WINDOW)?.unwrap_or_default(),
+        outbox: read(s, OUTBOX)?.unwrap_or_default(),
+        inbox: read(s, INBOX)?.unwrap_or_default(),
+        mark: read(s, MARK)?.flatten(),
+    })
+}

@@ -1,0 +1,143 @@
+//! The kiosk's background jobs with a real unlocked kit: the index is rebuilt, the match run
+//! proposes the pair a registration alone would, and sync on a kit not provisioned says so
+//! and leaves the kit working offline; a provisioned kit queues every save for the hub.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use fieldkit_app::{Kit, KitConfig};
+use fieldkit_domain::RecordKind;
+use fieldkit_kitsync::jobs::{Jobs, Outcome};
+use fieldkit_kitsync::{KitSync, Provision};
+use fieldkit_power::{Decision, JobKind, PowerMode};
+use fieldkit_sync::seal::StaticKey;
+use fieldkit_vault::{CredentialPolicy, InitOptions, OpenOptions, Vault};
+use serde_json::json;
+
+const NOW: u64 = 1_780_000_000_000;
+
+fn kit(dir: &std::path::Path) -> Kit {
+    let (session, _) = Vault::create(
+        &Vault::file_in(dir),
+        InitOptions {
+            username: "amina",
+            display_name: "Amina K.",
+            credential: b"482915",
+            policy: CredentialPolicy::default(),
+            now_ms: NOW,
+        },
+        OpenOptions::default(),
+    )
+    .unwrap();
+    Kit::open(session, KitConfig::default(), NOW).unwrap()
+}
+
+fn fields(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    v.as_object().unwrap().clone()
+}
+
+#[test]
+fn jobs_run_with_the_unlocked_kit_and_sync_needs_provisioning() {
+    let d = tempfile::tempdir().unwrap();
+    let mut kit = kit(d.path());
+    let decision = Decision::for_mode(PowerMode::Normal, true);
+    let mut jobs = Jobs::new();
+    assert!(matches!(
+        jobs.run(JobKind::BulkSync, &mut kit, &decision, NOW).unwrap(),
+        Outcome::Skipped(why) if why.contains("not provisioned")
+    ));
+    kit.register(
+        RecordKind::TracingRequest,
+        fields(json!({
+            "relation_name": "Halima Yusuf", "relation": "mother",
+            "tracing_request_subform_section": [
+                {"name": "Mohammed Yusuf", "sex": "male", "age": 9}
+            ],
+        })),
+        NOW,
+    )
+    .unwrap();
+    kit.register(
+        RecordKind::Case,
+        fields(json!({
+            "name": "Mohamed Yousef", "sex": "male", "age": 9, "consent_for_tracing": true,
+            "family_details_section": [{"relation": "mother", "relation_name": "Halima Yusuf"}],
+        })),
+        NOW,
+    )
+    .unwrap();
+    let Outcome::Done(what) = jobs
+        .run(JobKind::Reindex, &mut kit, &decision, NOW)
+        .unwrap()
+    else {
+        panic!("reindex skipped")
+    };
+    assert!(what.contains("rebuilt"), "{what}");
+    let Outcome::Done(what) = jobs
+        .run(JobKind::MatchRun, &mut kit, &decision, NOW)
+        .unwrap()
+    else {
+        panic!("match run skipped")
+    };
+    assert!(what.contains("match run"), "{what}");
+    assert_eq!(
+        kit.potential_matches(&fieldkit_app::MatchFilter::default())
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn a_provisioned_kit_queues_what_it_held_and_every_save() {
+    let d = tempfile::tempdir().unwrap();
+    let mut kit = kit(d.path());
+    kit.register(
+        RecordKind::Case,
+        fields(json!({"name": "Before Provisioning", "sex": "female", "age": 6})),
+        NOW,
+    )
+    .unwrap();
+    let hub = StaticKey::from_bytes([42; 32]);
+    let public = KitSync::provision(
+        kit.session_mut(),
+        &Provision {
+            hub_public: hub.public(),
+            hub_address: "http://127.0.0.1:9",
+            agency: "unicef",
+            label: "kit-001",
+        },
+    )
+    .unwrap();
+    assert!(
+        KitSync::provision(
+            kit.session_mut(),
+            &Provision {
+                hub_public: hub.public(),
+                hub_address: "",
+                agency: "",
+                label: "",
+            },
+        )
+        .is_err()
+    );
+    assert!(fieldkit_kitsync::attach(&mut kit).unwrap());
+    assert_eq!(kit.session().queued(10).unwrap().len(), 1);
+    kit.register(
+        RecordKind::Case,
+        fields(json!({"name": "After Provisioning", "sex": "male", "age": 7})),
+        NOW + 1,
+    )
+    .unwrap();
+    let queued = kit.session().queued(10).unwrap();
+    assert_eq!(queued.len(), 2, "{queued:?}");
+    let mut engine = KitSync::load(kit.session()).unwrap().unwrap();
+    assert_eq!(engine.kit_id(), fieldkit_sync::seal::KitId::of(&public));
+    assert_eq!(engine.label(), "kit-001");
+    let n = engine.collect(kit.session_mut(), NOW + 2).unwrap();
+    assert!(n >= 1);
+    assert!(kit.session().queued(10).unwrap().is_empty());
+    // The outbox survives the kit being locked and unlocked.
+    let (messages, bytes) = engine.pending();
+    drop(engine);
+    let session = kit.lock().unlock("amina", b"482915", NOW + 3).unwrap();
+    let engine = KitSync::load(&session).unwrap().unwrap();
+    assert_eq!(engine.pending(), (messages, bytes));
+}
