@@ -191,6 +191,17 @@ impl VaultError {
             redb::Error::UpgradeRequired(v) => {
                 VaultError::Corrupt(format!("unknown redb file format {v}"))
             }
+            // A page reference that points past the end of the file, or bytes the engine
+            // cannot decode, come from damage to the file, not from a failing disk: a
+            // flipped byte in a B-tree page with redb's own check off reaches us this way.
+            redb::Error::Io(source)
+                if matches!(
+                    source.kind(),
+                    std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData
+                ) =>
+            {
+                VaultError::Corrupt(format!("the file's structure is damaged ({source})"))
+            }
             other => VaultError::Storage(other),
         }
     }
