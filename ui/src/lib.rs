@@ -29,8 +29,10 @@ mod generated {
 
 pub use generated::*;
 
+pub mod controller;
 pub mod guard;
 pub mod headless;
 pub mod idle;
 pub mod keyboard;
 pub mod lang;
+pub mod power;
