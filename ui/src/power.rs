@@ -26,6 +26,8 @@ pub struct PowerView {
     pub charger: String,
     /// The policy decided a clean shutdown: the screen says so and takes no more input.
     pub shutting_down: bool,
+    /// The mode's screen timeout: the backlight goes dark after this long without a touch.
+    pub screen_timeout_s: Option<u32>,
 }
 
 impl PowerView {
@@ -46,6 +48,10 @@ impl PowerView {
         app.set_power_mode(self.mode.into());
         app.set_critical(self.mode == "critical" || self.mode == "shutdown");
         app.set_shutting_down(self.shutting_down);
+        app.set_screen_timeout_s(
+            self.screen_timeout_s
+                .map_or(0, |s| i32::try_from(s).unwrap_or(i32::MAX)),
+        );
     }
 
     /// Hands the reading to the UI thread (from the daemon's thread).

@@ -245,6 +245,17 @@ impl App {
         self.inner.cases.clone()
     }
 
+    /// Shows the home page of a kit put in the shared slot already unlocked (the screenshot
+    /// writer and benchmarks sign in without the PIN pad).
+    pub fn opened(&self) {
+        self.inner.navigate(Page::Home);
+    }
+
+    /// Signs out (as the Lock button and the idle lock do).
+    pub fn lock(&self) {
+        self.inner.lock_kit();
+    }
+
     /// Whether a caseworker is signed in.
     pub fn unlocked(&self) -> bool {
         self.inner.with_kit(|_| ()).is_some()
