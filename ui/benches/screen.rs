@@ -135,18 +135,24 @@ fn case_list(surface: &slint::platform::software_renderer::MinimalSoftwareWindow
     // Scroll: wheel events over the list, one frame each.
     let mut frames = Vec::new();
     for _ in 0..120 {
-        window.window().dispatch_event(WindowEvent::PointerScrolled {
-            position: LogicalPosition::new(400.0, 380.0),
-            delta_x: 0.0,
-            delta_y: -180.0,
-        });
+        window
+            .window()
+            .dispatch_event(WindowEvent::PointerScrolled {
+                position: LogicalPosition::new(400.0, 380.0),
+                delta_x: 0.0,
+                delta_y: -180.0,
+            });
         let t = Instant::now();
         if fieldkit_ui::headless::draw(surface, SIZE).is_some() {
             frames.push(t.elapsed());
         }
     }
     frames.sort();
-    let p = |q: f64| frames.get(((frames.len() as f64 - 1.0) * q) as usize).copied();
+    let p = |q: f64| {
+        frames
+            .get(((frames.len() as f64 - 1.0) * q) as usize)
+            .copied()
+    };
     println!(
         "case list, {cases} cases: vault filled in {:.1} s; first frame {:.1} ms; scrolling {} frames, \
          p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; vault pages read {}",
@@ -170,11 +176,13 @@ fn rss_child(path: &Path) {
         .invoke_navigate(Page::Cases);
     fieldkit_ui::headless::render(&surface, SIZE);
     for _ in 0..60 {
-        window.window().dispatch_event(WindowEvent::PointerScrolled {
-            position: LogicalPosition::new(400.0, 380.0),
-            delta_x: 0.0,
-            delta_y: -300.0,
-        });
+        window
+            .window()
+            .dispatch_event(WindowEvent::PointerScrolled {
+                position: LogicalPosition::new(400.0, 380.0),
+                delta_x: 0.0,
+                delta_y: -300.0,
+            });
         fieldkit_ui::headless::draw(&surface, SIZE);
     }
     println!("{:.1}", peak_rss_mib().unwrap_or(f64::NAN));

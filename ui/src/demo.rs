@@ -19,7 +19,16 @@ const GIVEN: &[&str] = &[
     "Muhammad", "Amina", "Yusuf", "Halima", "Abdi", "Fatuma", "Hassan", "Khadija", "Omar",
     "Maryam", "Ali", "Zainab", "Deng", "Nyabol", "Ibrahim", "Aisha",
 ];
-const GIVEN_AR: &[&str] = &["محمد", "أمينة", "يوسف", "حليمة", "عمر", "مريم", "علي", "زينب"];
+const GIVEN_AR: &[&str] = &[
+    "محمد",
+    "أمينة",
+    "يوسف",
+    "حليمة",
+    "عمر",
+    "مريم",
+    "علي",
+    "زينب",
+];
 const FAMILY: &[&str] = &[
     "Hassan", "Abdi", "Warsame", "Yusuf", "Osman", "Garang", "Chuol", "Ahmed", "Salah",
 ];
@@ -30,7 +39,12 @@ const PLACES: &[&str] = &[
     "JO-MA-ZAATARI-D5",
     "JO-MA-AZRAQ-V2",
 ];
-const CONCERNS: &[&str] = &["unaccompanied", "separated", "psychosocial_distress", "caafag"];
+const CONCERNS: &[&str] = &[
+    "unaccompanied",
+    "separated",
+    "psychosocial_distress",
+    "caafag",
+];
 
 /// A small deterministic generator (xorshift), so every demo vault holds the same children.
 struct Dice(u64);

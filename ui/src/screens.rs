@@ -38,7 +38,9 @@ pub fn show(window: &MainWindow, page: Page) {
                 cases.invoke_open(first.id);
             }
         }
-        Page::TracingForm => window.global::<crate::HomeAdapter>().invoke_new_tracing_request(),
+        Page::TracingForm => window
+            .global::<crate::HomeAdapter>()
+            .invoke_new_tracing_request(),
         Page::Review => {
             state.invoke_navigate(Page::Review);
             let review = window.global::<ReviewAdapter>();

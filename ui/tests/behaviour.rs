@@ -72,9 +72,7 @@ fn kiosk() -> Kiosk {
     .unwrap();
     let vault = session.lock();
     let window = MainWindow::new().unwrap();
-    window
-        .window()
-        .set_size(slint::PhysicalSize::new(800, 480));
+    window.window().set_size(slint::PhysicalSize::new(800, 480));
     let reopen_path = path.clone();
     let app = App::install(
         &window,
@@ -164,7 +162,11 @@ fn a_caseworker_signs_in_with_the_pin_and_a_wrong_pin_is_refused() {
     assert_eq!(lock.get_problem(), "wrong");
     assert_eq!(page(&k), Page::Lock);
     assert!(!k.app.unlocked());
-    assert_eq!(lock.get_pin_length(), 0, "the digits are forgotten after each try");
+    assert_eq!(
+        lock.get_pin_length(),
+        0,
+        "the digits are forgotten after each try"
+    );
 
     sign_in(&k, PIN);
     assert_eq!(lock.get_problem(), "");
@@ -194,7 +196,11 @@ fn a_child_registered_on_the_keyboard_is_found_under_another_spelling() {
         .unwrap()
         .error;
     assert!(sex_error.contains("required"), "{sex_error}");
-    assert_eq!(form.get_title(), "Muhammad Yusuf", "what was typed stays on screen");
+    assert_eq!(
+        form.get_title(),
+        "Muhammad Yusuf",
+        "what was typed stays on screen"
+    );
 
     tap(&k.window, "Male");
     assert_eq!(form.get_save_state(), "saved");
@@ -214,17 +220,11 @@ fn a_child_registered_on_the_keyboard_is_found_under_another_spelling() {
     find(&k.window, "Age (years)").mock_single_click(slint::platform::PointerEventButton::Left);
     type_on_keyboard(&k.window, "31");
     tap(&k.window, "↵");
-    let age = form
-        .get_identity()
-        .iter()
-        .find(|f| f.key == "age")
-        .unwrap();
+    let age = form.get_identity().iter().find(|f| f.key == "age").unwrap();
     assert!(!age.error.is_empty(), "an age of 31 is refused for a child");
 
     // The list finds the child by a misspelling, in the list's search.
-    k.window
-        .global::<AppState>()
-        .invoke_navigate(Page::Cases);
+    k.window.global::<AppState>().invoke_navigate(Page::Cases);
     let list = k.window.global::<CaseListAdapter>();
     assert_eq!(list.get_total(), 1);
     list.set_query("Mohamed Yousef".into());
@@ -256,7 +256,9 @@ fn a_potential_match_is_reviewed_and_confirmed_with_a_note() {
             .unwrap();
     }
     // The family's request, entered on the tracing form.
-    k.window.global::<HomeAdapter>().invoke_new_tracing_request();
+    k.window
+        .global::<HomeAdapter>()
+        .invoke_new_tracing_request();
     let t = k.window.global::<TracingFormAdapter>();
     t.invoke_edited("relation_name".into(), "Halima Yusuf".into());
     t.invoke_toggled("relation".into(), "mother".into(), true);
@@ -265,7 +267,10 @@ fn a_potential_match_is_reviewed_and_confirmed_with_a_note() {
     t.invoke_edited("age".into(), "9".into());
     t.invoke_edited("location_separation".into(), "JO-MA-ZAATARI-D3".into());
     assert_eq!(t.get_save_state(), "saved");
-    assert!(t.get_matches_found() >= 1, "the kit proposes the registered child");
+    assert!(
+        t.get_matches_found() >= 1,
+        "the kit proposes the registered child"
+    );
 
     tap(&k.window, "Review matches");
     assert_eq!(page(&k), Page::Review);

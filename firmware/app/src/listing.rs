@@ -38,7 +38,8 @@ impl CaseFilter {
     /// summary; [`Kit::case_positions`] checks it on the record).
     pub fn admits(&self, summary: &Summary) -> bool {
         let same = |want: &Option<String>, have: &Option<String>| {
-            want.as_ref().is_none_or(|w| have.as_deref() == Some(w.as_str()))
+            want.as_ref()
+                .is_none_or(|w| have.as_deref() == Some(w.as_str()))
         };
         same(&self.risk, &summary.risk_level)
             && same(&self.status, &summary.status)
@@ -75,8 +76,8 @@ impl Kit {
         loop {
             let chunk = self.session().list(RecordKind::Case, offset, CHUNK)?;
             for (i, s) in chunk.iter().enumerate() {
-                let passes = filter.admits(s)
-                    && with_concern.as_ref().is_none_or(|ids| ids.contains(&s.id));
+                let passes =
+                    filter.admits(s) && with_concern.as_ref().is_none_or(|ids| ids.contains(&s.id));
                 if passes {
                     out.push(u32::try_from(offset + i).unwrap_or(u32::MAX));
                 }

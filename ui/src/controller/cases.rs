@@ -247,7 +247,9 @@ pub(super) fn refresh(inner: &Inner, w: &MainWindow) {
 
 pub(super) fn install(inner: &Rc<Inner>, window: &MainWindow) {
     let a = window.global::<CaseListAdapter>();
-    a.set_rows(ModelRc::from(inner.cases.clone() as Rc<dyn Model<Data = CaseRow>>));
+    a.set_rows(ModelRc::from(
+        inner.cases.clone() as Rc<dyn Model<Data = CaseRow>>
+    ));
     let i = inner.clone();
     a.on_search(move |_| {
         if let Some(w) = i.window() {

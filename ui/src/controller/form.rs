@@ -275,7 +275,12 @@ impl FormState {
             Ok((id, opened, matches)) => {
                 self.id = Some(id);
                 self.errors.clear();
-                self.values = opened.record.to_json().as_object().cloned().unwrap_or_default();
+                self.values = opened
+                    .record
+                    .to_json()
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default();
                 self.conflicts = opened
                     .conflicts
                     .iter()
@@ -377,7 +382,13 @@ fn show_case(w: &MainWindow, s: &FormState) {
     let name = s.values.get("name").map(text_of).unwrap_or_default();
     a.set_title(name.into());
     a.set_short_id(s.id.map(|i| i.short()).unwrap_or_default().into());
-    a.set_risk(s.values.get("risk_level").map(text_of).unwrap_or_default().into());
+    a.set_risk(
+        s.values
+            .get("risk_level")
+            .map(text_of)
+            .unwrap_or_default()
+            .into(),
+    );
     a.set_urgent(s.values.get("urgent_protection_concern") == Some(&Value::Bool(true)));
     a.set_save_state(s.save_state.into());
     a.set_identity(s.fields(IDENTITY));
@@ -395,8 +406,16 @@ fn show_case(w: &MainWindow, s: &FormState) {
                 .map(|m| FamilyRow {
                     id: m.get("unique_id").map(text_of).unwrap_or_default().into(),
                     relation: m.get("relation").map(text_of).unwrap_or_default().into(),
-                    name: m.get("relation_name").map(text_of).unwrap_or_default().into(),
-                    alive: m.get("relation_is_alive").map(text_of).unwrap_or_default().into(),
+                    name: m
+                        .get("relation_name")
+                        .map(text_of)
+                        .unwrap_or_default()
+                        .into(),
+                    alive: m
+                        .get("relation_is_alive")
+                        .map(text_of)
+                        .unwrap_or_default()
+                        .into(),
                 })
                 .collect()
         })
@@ -415,7 +434,11 @@ fn show_case(w: &MainWindow, s: &FormState) {
 
 fn show_tracing(w: &MainWindow, s: &FormState, matches: Option<usize>) {
     let a = w.global::<TracingFormAdapter>();
-    let title = s.values.get("relation_name").map(text_of).unwrap_or_default();
+    let title = s
+        .values
+        .get("relation_name")
+        .map(text_of)
+        .unwrap_or_default();
     a.set_title(title.into());
     a.set_save_state(s.save_state.into());
     a.set_inquirer(s.fields(INQUIRER));
@@ -581,7 +604,8 @@ pub(super) fn install(inner: &Rc<Inner>, window: &MainWindow) {
         list.push(Value::Object(m));
         case_edit(&i, FAMILY, Value::Array(list));
         if let Some(w) = i.window() {
-            w.global::<CaseFormAdapter>().set_new_relative_name("".into());
+            w.global::<CaseFormAdapter>()
+                .set_new_relative_name("".into());
         }
     });
     let i = inner.clone();

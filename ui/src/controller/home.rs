@@ -38,7 +38,13 @@ fn glance(inner: &Inner) -> Option<Glance> {
             Vec::new()
         });
         // Newest first: the last positions are the latest registrations.
-        let newest: Vec<u32> = urgent.iter().rev().take(ALERTS_SHOWN).rev().copied().collect();
+        let newest: Vec<u32> = urgent
+            .iter()
+            .rev()
+            .take(ALERTS_SHOWN)
+            .rev()
+            .copied()
+            .collect();
         let mut alerts: Vec<AlertItem> = kit
             .case_page(&newest, now)
             .unwrap_or_default()

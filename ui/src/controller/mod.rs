@@ -54,7 +54,8 @@ pub type Reopen = Arc<dyn Fn() -> Result<Vault, VaultError> + Send + Sync>;
 /// Locks the shared kit, recovering it if a thread panicked while holding it (the kit's state
 /// is on disk, committed per operation, so the data behind a poisoned lock is still whole).
 pub fn lock_slot(kit: &SharedKit) -> MutexGuard<'_, KitSlot> {
-    kit.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    kit.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// What the screen is started with.
@@ -208,15 +209,17 @@ impl App {
         state.on_navigate(move |page| nav.navigate(page));
         let locker = inner.clone();
         state.on_lock(move || locker.lock_kit());
-        window.global::<crate::CaseListAdapter>().set_concerns(model(
-            CONCERN_FILTERS
-                .iter()
-                .map(|c| FilterOption {
-                    value: (*c).into(),
-                    label: (*c).into(),
-                })
-                .collect(),
-        ));
+        window
+            .global::<crate::CaseListAdapter>()
+            .set_concerns(model(
+                CONCERN_FILTERS
+                    .iter()
+                    .map(|c| FilterOption {
+                        value: (*c).into(),
+                        label: (*c).into(),
+                    })
+                    .collect(),
+            ));
 
         lock::install(&inner, window, &setup.kit_name, &setup.user);
         home::install(&inner, window);

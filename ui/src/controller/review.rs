@@ -60,7 +60,10 @@ pub(super) fn refresh(inner: &Inner, w: &MainWindow) {
             .collect(),
     ));
     let selected = a.get_selected();
-    if !pending.iter().any(|m| m.id.to_string() == selected.as_str()) {
+    if !pending
+        .iter()
+        .any(|m| m.id.to_string() == selected.as_str())
+    {
         a.set_selected("".into());
         a.set_explanation(model(vec![]));
     }
@@ -68,7 +71,9 @@ pub(super) fn refresh(inner: &Inner, w: &MainWindow) {
 
 fn select(inner: &Inner, w: &MainWindow, id: &str) {
     let a = w.global::<ReviewAdapter>();
-    let Ok(rid) = id.parse::<RecordId>() else { return };
+    let Ok(rid) = id.parse::<RecordId>() else {
+        return;
+    };
     let Some(Ok(d)) = inner.with_kit(|kit| kit.match_detail(rid, now_ms())) else {
         a.set_selected("".into());
         return;
@@ -115,7 +120,9 @@ fn select(inner: &Inner, w: &MainWindow, id: &str) {
 
 fn decide(inner: &Inner, w: &MainWindow, id: &str, note: &str, confirm: bool) {
     let a = w.global::<ReviewAdapter>();
-    let Ok(rid) = id.parse::<RecordId>() else { return };
+    let Ok(rid) = id.parse::<RecordId>() else {
+        return;
+    };
     let note = note.trim();
     let note = (!note.is_empty()).then_some(note);
     let done = inner.with_kit(|kit| {

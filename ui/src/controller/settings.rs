@@ -16,9 +16,7 @@ pub(super) fn refresh(inner: &Inner, w: &MainWindow) {
         let me = kit.session().caseworker().clone();
         let supervisor = me.role == Role::Supervisor;
         let list = if supervisor {
-            kit.session_mut()
-                .caseworkers(now_ms())
-                .unwrap_or_default()
+            kit.session_mut().caseworkers(now_ms()).unwrap_or_default()
         } else {
             Vec::new()
         };

@@ -299,9 +299,7 @@ pub fn run(ctx: &Ctx, args: KioskArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let Some(vault) = vault else {
-        anyhow::bail!(
-            "no vault to open on the screen: provision this kit first (`fieldkit init`)"
-        );
+        anyhow::bail!("no vault to open on the screen: provision this kit first (`fieldkit init`)");
     };
     run_with_screen(ctx, &args, policy, vault)
 }
@@ -508,7 +506,12 @@ fn run_simulated_with(
 }
 
 #[cfg(feature = "simulation")]
-fn run_simulated(ctx: &Ctx, args: &KioskArgs, policy: PowerPolicy, hooks: Hooks) -> anyhow::Result<()> {
+fn run_simulated(
+    ctx: &Ctx,
+    args: &KioskArgs,
+    policy: PowerPolicy,
+    hooks: Hooks,
+) -> anyhow::Result<()> {
     run_simulated_with(ctx, args, policy, hooks, &Mutex::new(None))
 }
 
@@ -551,7 +554,9 @@ fn run_simulated_with(
     let root = ctx.data_dir.join("sim-sys");
     simulated_sysfs(&root)?;
     let outputs = Outputs::new(Backlight::find(&root)?, CpuFreq::find(&root)?);
-    *screen.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(outputs.screen.clone());
+    *screen
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(outputs.screen.clone());
     let charger = fieldkit_drivers::serial::VeDirectPort::new(port);
     let sensors = PowerSensors::new(sim.bus.clone(), Some(charger), SensorLayout::default());
     let loads = fieldkit_sim::run::LoadFigures::default();
@@ -575,7 +580,12 @@ fn run_simulated_with(
     )
 }
 
-fn run_devices(ctx: &Ctx, args: &KioskArgs, policy: PowerPolicy, hooks: Hooks) -> anyhow::Result<()> {
+fn run_devices(
+    ctx: &Ctx,
+    args: &KioskArgs,
+    policy: PowerPolicy,
+    hooks: Hooks,
+) -> anyhow::Result<()> {
     run_devices_with(ctx, args, policy, hooks, &Mutex::new(None))
 }
 
@@ -593,8 +603,13 @@ fn run_devices_with(
         .filter(|c| !c.is_empty())
         .map(open_charger)
         .transpose()?;
-    let outputs = Outputs::new(Backlight::find(&k.sysfs_root)?, CpuFreq::find(&k.sysfs_root)?);
-    *screen.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(outputs.screen.clone());
+    let outputs = Outputs::new(
+        Backlight::find(&k.sysfs_root)?,
+        CpuFreq::find(&k.sysfs_root)?,
+    );
+    *screen
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(outputs.screen.clone());
     let offset_s = i64::from(k.utc_offset_minutes) * 60;
     let now = || Timestamp((super::now_ms() / 1000).saturating_add_signed(offset_s));
     let tick = Duration::from_secs(10);
@@ -606,11 +621,29 @@ fn run_devices_with(
             ..SensorLayout::default()
         };
         let sensors = PowerSensors::new(NoBus, charger, layout);
-        daemon_loop(sensors, outputs, policy, args, tick, now, |_, _, _, _| {}, hooks)
+        daemon_loop(
+            sensors,
+            outputs,
+            policy,
+            args,
+            tick,
+            now,
+            |_, _, _, _| {},
+            hooks,
+        )
     } else {
         let bus = fieldkit_linux::open_i2c(&k.i2c_bus).context("opening the I2C bus")?;
         let sensors = PowerSensors::new(bus, charger, SensorLayout::default());
-        daemon_loop(sensors, outputs, policy, args, tick, now, |_, _, _, _| {}, hooks)
+        daemon_loop(
+            sensors,
+            outputs,
+            policy,
+            args,
+            tick,
+            now,
+            |_, _, _, _| {},
+            hooks,
+        )
     }
 }
 
@@ -685,6 +718,9 @@ impl ServiceManager {
 }
 
 /// The daemon's loop: observe, decide, apply, run admitted jobs; a status line each hour.
+// The devices, the policy, the clock and the two callbacks are what the loop is made of; a
+// struct holding them would only be unpacked again here.
+#[allow(clippy::too_many_arguments)]
 fn daemon_loop<I2C: I2c, L: ChargerLink>(
     mut sensors: PowerSensors<I2C, L>,
     mut outputs: Outputs,
