@@ -18,7 +18,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use fieldkit_domain::{Case, DeviceId, FieldValue, Hlc, Op, Record, RecordKind, Summary};
-use fieldkit_vault::{Role, Session, Vault, VaultError};
+use fieldkit_vault::{OpenError, Role, Session, Vault, VaultError};
 use serde_json::Value;
 
 use crate::{PIN, Rng, USER, WRONG_PIN, all_cases, cases, edit_count, edited_case};
@@ -211,7 +211,7 @@ pub struct Workload<'a> {
     pub seed: u64,
     /// What the vault acknowledged.
     pub model: Model,
-    open: Box<dyn FnMut() -> Result<Vault, VaultError> + 'a>,
+    open: Box<dyn FnMut() -> Result<Vault, OpenError> + 'a>,
     session: Option<Session>,
 }
 
@@ -230,7 +230,7 @@ impl<'a> Workload<'a> {
     pub fn new(
         seed: u64,
         model: Model,
-        open: impl FnMut() -> Result<Vault, VaultError> + 'a,
+        open: impl FnMut() -> Result<Vault, OpenError> + 'a,
     ) -> Workload<'a> {
         Workload {
             seed,
@@ -277,7 +277,10 @@ impl<'a> Workload<'a> {
                     Some(s) => s.lock(),
                     None => (self.open)()?,
                 };
-                match vault.unlock(USER, WRONG_PIN, now_ms) {
+                match vault
+                    .unlock(USER, WRONG_PIN, now_ms)
+                    .map_err(VaultError::from)
+                {
                     Err(VaultError::WrongCredential { failures })
                         if failures == self.model.failures + 1 => {}
                     Err(VaultError::WrongCredential { failures }) => {
@@ -374,7 +377,7 @@ impl<'a> Workload<'a> {
 /// `candidates` are the states allowed (see [`Model::outcomes`]); the PINs tried are theirs.
 /// Returns the state found, with the failure count read before signing in.
 pub fn observe(
-    open: &mut dyn FnMut() -> Result<Vault, VaultError>,
+    open: &mut dyn FnMut() -> Result<Vault, OpenError>,
     seed: u64,
     candidates: &[Model],
     now_ms: u64,
@@ -484,7 +487,7 @@ pub fn observe(
 /// from it (the check signed in, so the counter is back at zero), and whether the step under way
 /// was found done.
 pub fn check_after_crash(
-    open: &mut dyn FnMut() -> Result<Vault, VaultError>,
+    open: &mut dyn FnMut() -> Result<Vault, OpenError>,
     seed: u64,
     acked: &Model,
     in_flight: Option<Step>,

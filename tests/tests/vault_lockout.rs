@@ -3,6 +3,7 @@
 //! starts gets no free guesses.
 #![allow(clippy::unwrap_used)]
 
+use fieldkit_vault::SignInError;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
@@ -11,7 +12,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use fieldkit_scenarios::{NOW_MS, PIN, USER, WRONG_PIN, create_vault};
-use fieldkit_vault::{CredentialPolicy, OpenOptions, Vault, VaultError};
+use fieldkit_vault::{CredentialPolicy, OpenOptions, Vault};
 
 /// What one attempt in a child process came to.
 #[derive(Debug, PartialEq)]
@@ -106,7 +107,7 @@ fn a_wrong_pin_counts_even_when_the_check_is_killed() {
         .unwrap()
         .unlock(USER, PIN, now)
     {
-        Err(VaultError::LockedOut {
+        Err(SignInError::LockedOut {
             failures: 3,
             retry_after_s,
         }) => assert_eq!(retry_after_s, 29),
@@ -124,7 +125,7 @@ fn a_wrong_pin_counts_even_when_the_check_is_killed() {
         .unwrap()
         .unlock(USER, PIN, now + 1_000)
     {
-        Err(VaultError::LockedOut {
+        Err(SignInError::LockedOut {
             failures: 4,
             retry_after_s,
         }) => assert_eq!(retry_after_s, 59),

@@ -167,7 +167,8 @@ impl redb::StorageBackend for PowerCutDisk {
             *n -= 1;
         }
         d.syncs += 1;
-        d.durable = d.live.clone();
+        let d = &mut *d;
+        d.durable.clone_from(&d.live);
         d.pending.clear();
         d.pending_len = None;
         Ok(())

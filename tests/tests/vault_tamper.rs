@@ -18,7 +18,9 @@ use fieldkit_scenarios::{
 };
 use fieldkit_scenarios::{Rng, cases};
 use fieldkit_testkit::{count_from_env, seed_from_env};
-use fieldkit_vault::{OpenOptions, Vault, VaultError};
+use fieldkit_vault::{
+    CheckError, OpenError, OpenOptions, ReadError, StoreError, Vault, VaultError,
+};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
 const SEED: u64 = 0x7A3B_E12D;
@@ -155,7 +157,7 @@ fn probe(path: &Path, verify_on_open: bool) -> Outcome {
         ($name:literal, $e:expr) => {
             match $e {
                 Ok(v) => v,
-                Err(e) => return Outcome::Refused($name, e),
+                Err(e) => return Outcome::Refused($name, e.into()),
             }
         };
     }
@@ -549,8 +551,8 @@ fn value(table: &redb::Table<&[u8], &[u8]>, key: &[u8]) -> Vec<u8> {
     table.get(key).unwrap().unwrap().value().to_vec()
 }
 
-fn is_tampered<T: std::fmt::Debug>(r: Result<T, VaultError>) -> bool {
-    matches!(r, Err(VaultError::Tampered { .. }))
+fn is_tampered<T: std::fmt::Debug, E: Into<VaultError>>(r: Result<T, E>) -> bool {
+    matches!(r.map_err(Into::into), Err(VaultError::Tampered { .. }))
 }
 
 #[test]
@@ -620,7 +622,7 @@ fn a_deleted_record_is_reported() {
         .unwrap();
     let err = s.verify().unwrap_err();
     assert!(
-        matches!(&err, VaultError::Tampered { what } if what.contains("manifest lists 61 records, the file holds 60")),
+        matches!(&err, CheckError::Store(StoreError::Tampered { what }) if what.contains("manifest lists 61 records, the file holds 60")),
         "{err}"
     );
     // The record's authenticated version says it exists: its missing row is tampering, not
@@ -741,21 +743,21 @@ fn a_rolled_back_record_is_never_shown_as_current() {
             .unwrap();
         let is_old = |c: &Case| c.name.as_deref() == Some(old_name.as_str());
         match s.get(RecordKind::Case, id, NOW_MS + 11) {
-            Err(VaultError::Tampered { .. }) => {}
+            Err(ReadError::Store(StoreError::Tampered { .. })) => {}
             Ok(o) if as_case(&o.record).is_some_and(is_old) => {
                 panic!("{variant} rolled back: get shows the old version as current")
             }
             other => panic!("{variant} rolled back: get gives {other:?}, not Tampered"),
         }
         match s.all(RecordKind::Case, NOW_MS + 12) {
-            Err(VaultError::Tampered { .. }) => {}
+            Err(ReadError::Store(StoreError::Tampered { .. })) => {}
             Ok(all) if all.iter().any(|o| as_case(&o.record).is_some_and(is_old)) => {
                 panic!("{variant} rolled back: all() shows the old version as current")
             }
             other => panic!("{variant} rolled back: all() gives {other:?}, not Tampered"),
         }
         match s.list(RecordKind::Case, 0, 10) {
-            Err(VaultError::Tampered { .. }) => {}
+            Err(ReadError::Store(StoreError::Tampered { .. })) => {}
             Ok(list) => {
                 let shown = list.iter().find(|x| x.id == id).map(|x| x.name.clone());
                 assert!(
@@ -767,7 +769,7 @@ fn a_rolled_back_record_is_never_shown_as_current() {
         }
         for (query, old_query) in [(old_name.as_str(), true), (new_name, false)] {
             match s.search(RecordKind::Case, query, 10, NOW_MS + 13) {
-                Err(VaultError::Tampered { .. }) => {}
+                Err(ReadError::Store(StoreError::Tampered { .. })) => {}
                 Ok(found) => {
                     let hit = found.iter().find(|x| x.id == id);
                     assert!(
@@ -816,7 +818,7 @@ fn a_damaged_name_index_is_reported_by_verify() {
         .unwrap();
     let err = s.verify().unwrap_err();
     assert!(
-        matches!(&err, VaultError::Tampered { what } if what.contains("name index")),
+        matches!(&err, CheckError::Store(StoreError::Tampered { what }) if what.contains("name index")),
         "{err}"
     );
     drop(s);
@@ -919,7 +921,7 @@ fn a_second_process_cannot_open_a_vault_in_use() {
     assert_eq!(line.trim(), "holding");
     assert!(matches!(
         Vault::open(&path, OpenOptions::default()),
-        Err(VaultError::InUse(_))
+        Err(OpenError::InUse(_))
     ));
     child.stdin.take().unwrap().flush().unwrap();
     assert!(child.wait().unwrap().success());

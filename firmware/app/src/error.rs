@@ -70,3 +70,21 @@ pub enum ReviewError {
     #[error(transparent)]
     Vault(#[from] VaultError),
 }
+
+/// The vault's per-operation errors reach this crate's errors through their superset,
+/// [`VaultError`], so `?` works on any vault call.
+macro_rules! from_vault_operations {
+    ($($target:ty),*) => {$(
+        from_vault_operations!(@each $target: fieldkit_vault::OpenError, fieldkit_vault::SignInError,
+            fieldkit_vault::WriteError, fieldkit_vault::ReadError, fieldkit_vault::ExchangeError,
+            fieldkit_vault::CaseworkerError, fieldkit_vault::CheckError);
+    )*};
+    (@each $target:ty: $($op:ty),*) => {$(
+        impl From<$op> for $target {
+            fn from(e: $op) -> Self {
+                VaultError::from(e).into()
+            }
+        }
+    )*};
+}
+from_vault_operations!(OpenError, SaveError, ReviewError);

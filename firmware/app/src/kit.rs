@@ -266,8 +266,8 @@ impl Kit {
         now_ms: u64,
     ) -> Result<Opened, SaveError> {
         self.session.get(kind, id, now_ms).map_err(|e| match e {
-            fieldkit_vault::VaultError::NotFound { kind, id } => SaveError::NotFound { kind, id },
-            other => SaveError::Vault(other),
+            fieldkit_vault::ReadError::NotFound { kind, id } => SaveError::NotFound { kind, id },
+            other => other.into(),
         })
     }
 
@@ -310,10 +310,10 @@ impl Kit {
             .session
             .update(kind, id, &Value::Object(o), now_ms)
             .map_err(|e| match e {
-                fieldkit_vault::VaultError::NotFound { kind, id } => {
+                fieldkit_vault::WriteError::NotFound { kind, id } => {
                     SaveError::NotFound { kind, id }
                 }
-                other => SaveError::Vault(other),
+                other => other.into(),
             })?;
         let mut alerts = Vec::new();
         if let Some(a) = triage.as_ref().and_then(|t| t.urgent_alert(id)) {

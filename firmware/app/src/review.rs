@@ -19,7 +19,7 @@ use fieldkit_domain::{
     RecordKind, Trace, TracingRequest, potential_match::review,
 };
 use fieldkit_match::matcher::{Likelihood, MatchSettings};
-use fieldkit_vault::{Session, VaultError};
+use fieldkit_vault::{ReadError, Session, VaultError};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -418,7 +418,7 @@ impl Kit {
                 Record::Case(c) => Some(*c),
                 _ => None,
             },
-            Err(VaultError::NotFound { .. }) => None,
+            Err(ReadError::NotFound { .. }) => None,
             Err(e) => return Err(e.into()),
         };
         let request =
@@ -430,7 +430,7 @@ impl Kit {
                     Record::TracingRequest(r) => Some(*r),
                     _ => None,
                 },
-                Err(VaultError::NotFound { .. }) => None,
+                Err(ReadError::NotFound { .. }) => None,
                 Err(e) => return Err(e.into()),
             };
         let trace = request.as_ref().and_then(|r| {

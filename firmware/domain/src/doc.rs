@@ -332,7 +332,7 @@ impl Document {
     pub fn latest_stamp(&self) -> Option<Hlc> {
         self.fields
             .values()
-            .flat_map(|r| r.heads.last().map(|(h, _)| h))
+            .filter_map(|r| r.heads.last().map(|(h, _)| h))
             .max()
             .copied()
     }

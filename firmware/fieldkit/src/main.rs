@@ -1,4 +1,4 @@
-//! The `fieldkit` binary: the kit's command-line tool (and, later, its kiosk daemon).
+//! The `fieldkit` binary: the kit's command-line tool and its kiosk daemon (`fieldkit kiosk`).
 //!
 //! **Architecture invariant:** only this crate opens devices, reads the configuration, reads the
 //! clock for records and installs logging; the libraries get all of that passed in.

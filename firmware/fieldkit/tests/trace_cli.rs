@@ -178,7 +178,8 @@ fn made_up_ids_do_not_repeat_across_files() {
     let requests = dir.path().join("requests.json");
     std::fs::write(
         &cases,
-        r#"[{"data": {"name": "Amina Yusuf", "sex": "female", "age": 9, "registration_date": "2025-01-01"}}]"#,
+        r#"[{"data": {"name": "Amina Yusuf", "sex": "female", "age": 9, "registration_date": "2025-01-01",
+            "consent_for_tracing": true}}]"#,
     )
     .unwrap();
     std::fs::write(
@@ -201,6 +202,58 @@ fn made_up_ids_do_not_repeat_across_files() {
     let request_id = v[0]["tracing_request_id"].as_str().unwrap();
     let case_id = v[0]["potential_matches"][0]["case_id"].as_str().unwrap();
     assert_ne!(request_id, case_id);
+}
+
+#[test]
+fn match_offers_only_cases_with_consent_recorded() {
+    // Three registrations of the child a family seeks: one consents to tracing, one
+    // refuses, one has no consent recorded. Only the first may be offered (Primero
+    // matches only on `consent_for_tracing: true`).
+    let dir = tempfile::tempdir().unwrap();
+    let cases = dir.path().join("cases.json");
+    let requests = dir.path().join("requests.json");
+    let case = |id: &str, consent: &str| {
+        format!(
+            r#"{{"data": {{"case_id_display": "{id}", "name": "Amina Yusuf Abdi", "sex": "female",
+                "age": 9, "registration_date": "2025-01-01", "location_separation": "KE-DA-IFO"{consent}}}}}"#
+        )
+    };
+    std::fs::write(
+        &cases,
+        format!(
+            "[{}, {}, {}]",
+            case("KE-YES", r#", "consent_for_tracing": true"#),
+            case("KE-NO", r#", "consent_for_tracing": false"#),
+            case("KE-NONE", ""),
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        &requests,
+        r#"[{"data": {"tracing_request_id_display": "TR-1", "relation_name": "Halima Abdi",
+            "inquiry_date": "2025-02-01",
+            "tracing_request_subform_section": [{"unique_id": "t1", "name": "Amina Yusuf Abdi",
+                "sex": "female", "age": 9, "location_separation": "KE-DA-IFO"}]}}]"#,
+    )
+    .unwrap();
+    let v = json(&[
+        "trace",
+        "match",
+        "--cases",
+        cases.to_str().unwrap(),
+        "--requests",
+        requests.to_str().unwrap(),
+        "--today",
+        "2026-01-01",
+        "--json",
+    ]);
+    let offered: Vec<&str> = v[0]["potential_matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["case_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(offered, ["KE-YES"], "{v}");
 }
 
 #[test]

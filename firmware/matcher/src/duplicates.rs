@@ -15,7 +15,7 @@
 //! `possible` are worth a look. No IO.
 //!
 //! The thresholds were tuned on the evaluation's tuning seed only; `trace eval`
-//! reports them on the evaluation seed ([`crate::eval`]).
+//! reports them on the evaluation seed (`fieldkit-match-eval`).
 //!
 //! ```
 //! use fieldkit_domain::{Case, Date, Sex, FamilyMember};
@@ -29,11 +29,11 @@
 //! let cases = [
 //!     Case { name: Some("Nyandeng Garang Deng".into()), sex: Some(Sex::Female), age: Some(8),
 //!            location_separation: Some("KE-R1-C2-B3".into()),
-//!            family_details_section: mother("Achol Majok"), ..Case::default() },
+//!            family_details_section: mother("Achol Majok"), consent_for_tracing: Some(true), ..Case::default() },
 //!     Case { name: Some("Nyandeng Garang".into()), sex: Some(Sex::Female), age: Some(9),
 //!            location_separation: Some("KE-R1-C2".into()),
-//!            family_details_section: mother("Achol Majok"), ..Case::default() },
-//!     Case { name: Some("Omar Khalid".into()), sex: Some(Sex::Male), age: Some(12), ..Case::default() },
+//!            family_details_section: mother("Achol Majok"), consent_for_tracing: Some(true), ..Case::default() },
+//!     Case { name: Some("Omar Khalid".into()), sex: Some(Sex::Male), age: Some(12), consent_for_tracing: Some(true), ..Case::default() },
 //! ];
 //! let index = ProfileIndex::new(cases.iter()
 //!     .map(|c| ChildProfile::from_case(c, &Locations::CodePrefixes, today)).collect());
@@ -73,7 +73,7 @@ impl Default for DuplicateSettings {
     fn default() -> Self {
         DuplicateSettings {
             weights: DuplicateWeights::default(),
-            // Tuned on the tuning seed only (see `eval`).
+            // Tuned on the tuning seed only (see `fieldkit-match-eval`).
             likely: 19.5,
             possible: 8.0,
             candidates: 100,

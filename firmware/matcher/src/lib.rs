@@ -9,8 +9,9 @@
 //! ratio and explains it; [`matcher`] ranks and classes (`likely`, `possible`).
 //! [`duplicates`] finds cases of one child, comparing case against case with its own
 //! weights and a sibling guard; [`triage`] applies the risk rules of a
-//! TOML file. [`baseline`] is a Primero-style matcher and [`eval`] the harness that
-//! compares the two on a seeded synthetic population.
+//! TOML file. The evaluation (a seeded synthetic population, a Primero-style baseline
+//! and the harness that compares the two) lives in its own crate, `fieldkit-match-eval`,
+//! so the kiosk does not ship it.
 //!
 //! **Architecture invariant:** no IO, no clock, no randomness from outside: callers
 //! pass records, `today`, and (for the generator) a seed. Nothing here panics on any
@@ -31,7 +32,8 @@
 //!
 //! let today: Date = "2026-03-01".parse().unwrap();
 //! let case = Case { name: Some("محمد علي حسن".into()), sex: Some(Sex::Male), age: Some(9),
-//!                   location_separation: Some("JO-MA-ZAATARI-D3".into()), ..Case::default() };
+//!                   location_separation: Some("JO-MA-ZAATARI-D3".into()),
+//!                   consent_for_tracing: Some(true), ..Case::default() };
 //! let request = TracingRequest {
 //!     relation_name: Some("Fatima Yusuf".into()),
 //!     tracing_request_subform_section: vec![Trace {
@@ -47,10 +49,8 @@
 //! assert!(found[0].likelihood >= Likelihood::Possible);
 //! ```
 
-pub mod baseline;
 pub mod compare;
 pub mod duplicates;
-pub mod eval;
 pub mod index;
 pub mod matcher;
 pub mod names;

@@ -19,8 +19,8 @@
 //! let loc = Locations::CodePrefixes;
 //! let cases = vec![
 //!     Case { name: Some("عائشة يوسف".into()), sex: Some(Sex::Female), age: Some(9),
-//!            location_separation: Some("JO-MA-ZAATARI".into()), ..Case::default() },
-//!     Case { name: Some("Omar Khalid".into()), sex: Some(Sex::Male), age: Some(12), ..Case::default() },
+//!            location_separation: Some("JO-MA-ZAATARI".into()), consent_for_tracing: Some(true), ..Case::default() },
+//!     Case { name: Some("Omar Khalid".into()), sex: Some(Sex::Male), age: Some(12), consent_for_tracing: Some(true), ..Case::default() },
 //! ];
 //! let index = ProfileIndex::new(cases.iter().map(|c| ChildProfile::from_case(c, &loc, today)).collect());
 //! let request = TracingRequest { relation_name: Some("Halima Yusuf".into()), ..TracingRequest::default() };

@@ -255,8 +255,9 @@ pub struct ChildProfile {
     pub ethnicity: Box<[u32]>,
     /// Relatives: the family a case lists, or a trace's inquirer.
     pub family: Vec<Relative>,
-    /// False when the case refuses tracing (`consent_for_tracing: false`): such a
-    /// case is never offered as a match.
+    /// True only when the case records consent to tracing (`consent_for_tracing:
+    /// true`), as Primero requires: a case that refuses, or has no consent recorded,
+    /// is never offered as a match.
     pub consent: bool,
 }
 
@@ -330,7 +331,7 @@ impl ChildProfile {
                 .iter()
                 .filter_map(|m| relative_from_member(m, on))
                 .collect(),
-            consent: case.consent_for_tracing != Some(false),
+            consent: case.consent_for_tracing == Some(true),
         }
     }
 

@@ -14,7 +14,9 @@ fn today() -> Date {
     "2026-03-01".parse().unwrap()
 }
 
-fn case(v: Value) -> Case {
+/// A case that consents to tracing (a case without consent is never matched).
+fn case(mut v: Value) -> Case {
+    v["consent_for_tracing"] = json!(true);
     serde_json::from_value(v).unwrap()
 }
 

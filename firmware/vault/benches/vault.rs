@@ -102,7 +102,7 @@ fn batches(n: usize) -> impl Iterator<Item = Vec<Record>> {
 
 /// The names a caseworker types: full names of existing cases, spread over the file.
 fn queries(n: usize) -> Vec<String> {
-    let mut rng = Rng::new(SEED ^ 0x5EA2C4);
+    let mut rng = Rng::new(SEED ^ 0x005E_A2C4);
     (0..QUERIES)
         .map(|_| cases::search_name(SEED, rng.below(n as u64)))
         .collect()
@@ -229,7 +229,7 @@ fn vault_phase(phase: &str, dir: &Path, size: Size) -> Res<()> {
             drop(s);
             Report::put(
                 "size_mib",
-                std::fs::metadata(&path)?.len() as f64 / 1048576.0,
+                std::fs::metadata(&path)?.len() as f64 / 1_048_576.0,
             );
         }
         "open" => {
@@ -327,7 +327,7 @@ fn vault_phase(phase: &str, dir: &Path, size: Size) -> Res<()> {
             drop(s);
             Report::put(
                 "size_end_mib",
-                std::fs::metadata(&path)?.len() as f64 / 1048576.0,
+                std::fs::metadata(&path)?.len() as f64 / 1_048_576.0,
             );
         }
         "kiosk" => run_vault_kiosk_index(dir, size)?,
@@ -366,7 +366,7 @@ fn run_vault_kiosk_index(dir: &Path, size: Size) -> Res<()> {
     report_search(&mut lat, "kiosk_search");
     Report::put(
         "kiosk_size_mib",
-        std::fs::metadata(&path)?.len() as f64 / 1048576.0,
+        std::fs::metadata(&path)?.len() as f64 / 1_048_576.0,
     );
     Ok(())
 }
@@ -498,7 +498,7 @@ fn sql_phase(phase: &str, dir: &Path, size: Size) -> Res<()> {
             drop(c);
             Report::put(
                 "size_mib",
-                std::fs::metadata(&path)?.len() as f64 / 1048576.0,
+                std::fs::metadata(&path)?.len() as f64 / 1_048_576.0,
             );
         }
         "open" => {
@@ -603,7 +603,7 @@ fn sql_phase(phase: &str, dir: &Path, size: Size) -> Res<()> {
             drop(c);
             Report::put(
                 "size_end_mib",
-                std::fs::metadata(&path)?.len() as f64 / 1048576.0,
+                std::fs::metadata(&path)?.len() as f64 / 1_048_576.0,
             );
         }
         _ => {}

@@ -3,6 +3,7 @@
 //! before the fix it names.
 #![allow(clippy::unwrap_used)]
 
+use crate::StoreError;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -16,8 +17,8 @@ use crate::schema::{AUDIT, KEYSLOTS, META, RECORDS, SUMMARIES, VERSIONS, meta};
 use crate::signin::Lockouts;
 use crate::storage::{decode, encode};
 use crate::{
-    AuditAction, CredentialPolicy, InitOptions, OpenOptions, RecoveryKey, RecoveryOptions, Role,
-    Session, Vault, VaultError,
+    AuditAction, CaseworkerError, CredentialPolicy, InitOptions, OpenOptions, RecoveryKey,
+    RecoveryOptions, Role, Session, SignInError, Vault, VaultError,
 };
 
 const NOW: u64 = 1_764_500_000_000;
@@ -45,7 +46,7 @@ impl Kit {
         Vault::open(&self.path, self.opts()).unwrap()
     }
 
-    fn unlock(&self, user: &str, pin: &[u8]) -> crate::Result<Session> {
+    fn unlock(&self, user: &str, pin: &[u8]) -> Result<Session, SignInError> {
         self.vault().unlock(user, pin, NOW)
     }
 
@@ -130,8 +131,8 @@ fn read_row(
         .to_vec()
 }
 
-fn is_tampered<T: std::fmt::Debug>(r: crate::Result<T>) -> bool {
-    matches!(r, Err(VaultError::Tampered { .. }))
+fn is_tampered<T: std::fmt::Debug, E: Into<VaultError>>(r: Result<T, E>) -> bool {
+    matches!(r.map_err(Into::into), Err(VaultError::Tampered { .. }))
 }
 
 /// Finding 2: a caseworker without incident access cannot open the incidents in a
@@ -171,24 +172,24 @@ fn f3_the_recovery_slot_cannot_be_taken_over() {
     let (kit, mut s) = kit(CredentialPolicy::default(), false);
     assert!(matches!(
         s.set_credential("#recovery", b"111222", NOW),
-        Err(VaultError::Forbidden(_))
+        Err(CaseworkerError::Forbidden(_))
     ));
     assert!(matches!(
         s.remove_caseworker("#recovery", NOW),
-        Err(VaultError::Forbidden(_))
+        Err(CaseworkerError::Forbidden(_))
     ));
     drop(s);
     // The recovery key typed as a PIN under its slot's name opens nothing.
     assert!(matches!(
         kit.unlock("#recovery", kit.recovery.as_bytes()),
-        Err(VaultError::WrongCredential { .. })
+        Err(SignInError::WrongCredential { .. })
     ));
     for _ in 0..3 {
         let _ = kit.unlock("#recovery", b"000000");
     }
     assert!(matches!(
         kit.unlock("#recovery", b"000000"),
-        Err(VaultError::LockedOut { .. })
+        Err(SignInError::LockedOut { .. })
     ));
     // Wrong recovery keys are rate-limited too.
     let wrong = RecoveryKey(crate::Key::from_bytes([7; 32]));
@@ -197,7 +198,7 @@ fn f3_the_recovery_slot_cannot_be_taken_over() {
     }
     assert!(matches!(
         kit.vault().unlock_recovery(&wrong, NOW),
-        Err(VaultError::LockedOut { .. })
+        Err(SignInError::LockedOut { .. })
     ));
     // Amina's own count is untouched: she signs in at once.
     kit.unlock("amina", PIN).unwrap();
@@ -215,7 +216,7 @@ fn f4_an_older_copy_of_the_file_is_refused() {
     drop(s);
     kit.put_back(&old);
     let err = kit.unlock("amina", PIN).unwrap_err();
-    assert!(matches!(err, VaultError::RolledBack { .. }), "{err}");
+    assert!(matches!(err, SignInError::RolledBack { .. }), "{err}");
     // The supervisor's recovery path accepts it deliberately, and says so in the audit.
     let s = kit
         .vault()
@@ -262,7 +263,7 @@ fn f4_edited_lockout_counters_are_noticed() {
         l.names.clear();
         txn.open_table(META)
             .unwrap()
-            .insert(meta::LOCKOUTS, encode(&l).as_slice())
+            .insert(meta::LOCKOUTS, encode(&l).unwrap().as_slice())
             .unwrap();
     });
     assert!(is_tampered(kit.unlock("amina", PIN)));
@@ -288,12 +289,12 @@ fn f4_an_edited_policy_opens_nothing() {
         p.free_attempts = 1_000_000;
         txn.open_table(META)
             .unwrap()
-            .insert(meta::POLICY, encode(&p).as_slice())
+            .insert(meta::POLICY, encode(&p).unwrap().as_slice())
             .unwrap();
     });
     assert!(matches!(
         kit.unlock("amina", PIN),
-        Err(VaultError::WrongCredential { .. })
+        Err(SignInError::WrongCredential { .. })
     ));
 }
 
@@ -378,19 +379,22 @@ fn f4_a_cut_audit_chain_is_noticed() {
         drop(audit);
         let head = crate::AuditHead {
             len: before,
-            hash: last.hash(),
+            hash: last.hash().unwrap(),
         };
         let mut m = txn.open_table(META).unwrap();
-        m.insert(meta::AUDIT_HEAD, encode(&head).as_slice())
+        m.insert(meta::AUDIT_HEAD, encode(&head).unwrap().as_slice())
             .unwrap();
-        m.insert(meta::LOCKOUTS, encode(&Lockouts::default()).as_slice())
-            .unwrap();
+        m.insert(
+            meta::LOCKOUTS,
+            encode(&Lockouts::default()).unwrap().as_slice(),
+        )
+        .unwrap();
         let c: u64 = decode(m.get(meta::COUNTER).unwrap().unwrap().value(), "").unwrap();
-        m.insert(meta::COUNTER, encode(&(c - 4)).as_slice())
+        m.insert(meta::COUNTER, encode(&(c - 4)).unwrap().as_slice())
             .unwrap();
     });
     let err = kit.unlock("amina", PIN).unwrap_err();
-    assert!(matches!(err, VaultError::RolledBack { .. }), "{err}");
+    assert!(matches!(err, SignInError::RolledBack { .. }), "{err}");
 }
 
 /// Finding 6: a sign-in without GBV access after an indexer change leaves incidents' index
@@ -406,7 +410,7 @@ fn f6_a_non_gbv_reindex_keeps_incidents_searchable() {
     kit.raw(|txn| {
         let mut m = txn.open_table(META).unwrap();
         for k in [meta::INDEXER, meta::INDEXER_INCIDENTS] {
-            m.insert(k, encode(&"older-indexer".to_string()).as_slice())
+            m.insert(k, encode(&"older-indexer".to_string()).unwrap().as_slice())
                 .unwrap();
         }
     });
@@ -493,7 +497,7 @@ fn f10_a_removed_caseworkers_restored_slot_opens_nothing_new() {
             .unwrap();
     });
     let err = kit.unlock("yusuf", b"555123").unwrap_err();
-    assert!(matches!(err, VaultError::Forbidden(_)), "{err}");
+    assert!(matches!(err, SignInError::Forbidden(_)), "{err}");
     // The planted slot is itself noticed at the next sign-in; take it out again.
     assert!(is_tampered(kit.unlock("amina", PIN)));
     kit.raw(|txn| {
@@ -570,10 +574,14 @@ fn f13_slot_kdf_parameters_are_range_checked() {
             panic!("a new vault's slot is current");
         };
         slot.kdf.m_kib = u32::MAX;
-        t.insert("amina", slot.to_bytes().as_slice()).unwrap();
+        t.insert("amina", slot.to_bytes().unwrap().as_slice())
+            .unwrap();
     });
     let err = kit.unlock("amina", PIN).unwrap_err();
-    assert!(matches!(err, VaultError::Corrupt(_)), "{err}");
+    assert!(
+        matches!(err, SignInError::Store(StoreError::Corrupt(_))),
+        "{err}"
+    );
 }
 
 /// Finding 14: wrong PINs under unknown names neither lock real caseworkers out nor count
@@ -592,7 +600,7 @@ fn f14_unknown_names_do_not_lock_out_or_wipe_real_caseworkers() {
         for _ in 0..3 {
             assert!(matches!(
                 kit.unlock(name, b"000000"),
-                Err(VaultError::WrongCredential { .. })
+                Err(SignInError::WrongCredential { .. })
             ));
         }
     }
@@ -604,7 +612,7 @@ fn f14_unknown_names_do_not_lock_out_or_wipe_real_caseworkers() {
     }
     assert!(matches!(
         kit.unlock("yusuf", b"555123"),
-        Err(VaultError::LockedOut { .. })
+        Err(SignInError::LockedOut { .. })
     ));
     kit.unlock("amina", PIN).unwrap();
     // Twelve across names reach the global ceiling.
@@ -613,7 +621,7 @@ fn f14_unknown_names_do_not_lock_out_or_wipe_real_caseworkers() {
     }
     assert!(matches!(
         kit.unlock("amina", PIN),
-        Err(VaultError::LockedOut { .. })
+        Err(SignInError::LockedOut { .. })
     ));
 }
 
@@ -662,7 +670,7 @@ fn f9_waits_are_measured_on_the_boot_clock() {
         Vault::open(&kit.path, opts)
             .unwrap()
             .unlock("amina", PIN, day_later),
-        Err(VaultError::LockedOut { .. })
+        Err(SignInError::LockedOut { .. })
     ));
 }
 
@@ -707,7 +715,7 @@ fn a_schema_2_vault_migrates_at_sign_in() {
             );
             txn.open_table(KEYSLOTS)
                 .unwrap()
-                .insert("amina", encode(&legacy).as_slice())
+                .insert("amina", encode(&legacy).unwrap().as_slice())
                 .unwrap();
             if drop_record {
                 let key = crate::schema::record_key(RecordKind::Case, b.id());
@@ -722,14 +730,19 @@ fn a_schema_2_vault_migrates_at_sign_in() {
                 old.toggle(&crate::schema::record_key(RecordKind::Case, key), version);
             }
             let sealed =
-                crate::crypto::seal(&manifest_key, b"fieldkit/manifest", &encode(&old)).unwrap();
+                crate::crypto::seal(&manifest_key, b"fieldkit/manifest", &encode(&old).unwrap())
+                    .unwrap();
             txn.delete_table(VERSIONS).unwrap();
             let mut m = txn.open_table(META).unwrap();
-            m.insert(meta::MANIFEST, encode(&sealed).as_slice())
+            m.insert(meta::MANIFEST, encode(&sealed).unwrap().as_slice())
                 .unwrap();
-            m.insert(meta::SCHEMA, encode(&2u32).as_slice()).unwrap();
-            m.insert(meta::INDEXER, encode(&"basic-1".to_string()).as_slice())
+            m.insert(meta::SCHEMA, encode(&2u32).unwrap().as_slice())
                 .unwrap();
+            m.insert(
+                meta::INDEXER,
+                encode(&"basic-1".to_string()).unwrap().as_slice(),
+            )
+            .unwrap();
             #[derive(serde::Serialize)]
             struct OldLockout {
                 failures: u32,
@@ -741,7 +754,7 @@ fn a_schema_2_vault_migrates_at_sign_in() {
                 last_attempt_ms: NOW,
                 wiped: false,
             };
-            m.insert(meta::LOCKOUT, encode(&old_lockout).as_slice())
+            m.insert(meta::LOCKOUT, encode(&old_lockout).unwrap().as_slice())
                 .unwrap();
             for k in [
                 meta::STATE,

@@ -7,6 +7,7 @@
 //! a hub notices a chain that was cut short. Entries name records by id and caseworkers by
 //! user name; they never hold case data (a search is logged without its query).
 
+use crate::error::{CheckError, ReadError, StoreError};
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
@@ -118,9 +119,9 @@ pub struct AuditEntry {
 
 impl AuditEntry {
     /// This entry's hash, which the next entry holds.
-    pub fn hash(&self) -> [u8; 32] {
-        let bytes = postcard::to_allocvec(self).unwrap_or_default();
-        crate::crypto::hash(&[b"fieldkit audit v1", &bytes])
+    pub fn hash(&self) -> Result<[u8; 32], VaultError> {
+        let bytes = crate::storage::encode(self)?;
+        Ok(crate::crypto::hash(&[b"fieldkit audit v1", &bytes]))
     }
 }
 
@@ -187,10 +188,10 @@ pub(crate) fn append_audit_many(
                 record,
                 prev: head.hash,
             };
-            table.insert(entry.seq, encode(&entry).as_slice())?;
+            table.insert(entry.seq, encode(&entry)?.as_slice())?;
             head = AuditHead {
                 len: head.len + 1,
-                hash: entry.hash(),
+                hash: entry.hash()?,
             };
         }
     }
@@ -234,7 +235,7 @@ impl Session {
 
     /// Walks the audit chain from the first entry and checks every link, the head, and the
     /// authenticated checkpoint.
-    pub fn verify_audit(&self) -> Result<AuditReport> {
+    pub fn verify_audit(&self) -> Result<AuditReport, CheckError> {
         let txn = self.vault.db.begin_read()?;
         let table = txn.open_table(AUDIT)?;
         let head: AuditHead = read_meta(&txn, meta::AUDIT_HEAD)?
@@ -246,9 +247,9 @@ impl Session {
             &[&checkpoint.head.len.to_le_bytes(), &checkpoint.head.hash],
         );
         if !crypto::ct_eq(&mac, &checkpoint.mac) {
-            return Err(VaultError::AuditBroken(
-                "the checkpoint's authentication failed".into(),
-            ));
+            return Err(
+                VaultError::AuditBroken("the checkpoint's authentication failed".into()).into(),
+            );
         }
         let mut prev = [0u8; 32];
         let mut n = 0u64;
@@ -259,22 +260,25 @@ impl Session {
             if k.value() != n || entry.seq != n {
                 return Err(VaultError::AuditBroken(format!(
                     "entry {n} is missing or out of place"
-                )));
+                ))
+                .into());
             }
             if entry.prev != prev {
                 return Err(VaultError::AuditBroken(format!(
                     "entry {n} does not link to entry {}",
                     n.wrapping_sub(1)
-                )));
+                ))
+                .into());
             }
-            prev = entry.hash();
+            prev = entry.hash()?;
             n += 1;
             if n == checkpoint.head.len {
                 if prev != checkpoint.head.hash {
                     return Err(VaultError::AuditBroken(format!(
                         "entry {} differs from the authenticated checkpoint",
                         n - 1
-                    )));
+                    ))
+                    .into());
                 }
                 checkpoint_seen = true;
             }
@@ -283,12 +287,12 @@ impl Session {
             return Err(VaultError::AuditBroken(format!(
                 "the chain has {n} entries but the authenticated checkpoint covers {}: entries were removed",
                 checkpoint.head.len
-            )));
+            )).into());
         }
         if head.len != n || head.hash != prev {
-            return Err(VaultError::AuditBroken(
-                "the head does not match the last entry".into(),
-            ));
+            return Err(
+                VaultError::AuditBroken("the head does not match the last entry".into()).into(),
+            );
         }
         Ok(AuditReport {
             entries: n,
@@ -298,21 +302,22 @@ impl Session {
     }
 
     /// The audit entries, oldest first.
-    pub fn audit_entries(&self) -> Result<Vec<AuditEntry>> {
+    pub fn audit_entries(&self) -> Result<Vec<AuditEntry>, ReadError> {
         let txn = self.vault.db.begin_read()?;
         let table = txn.open_table(AUDIT)?;
         table
             .iter()?
             .map(|row| {
                 let (_, v) = row?;
-                decode(v.value(), "audit entry")
+                Ok(decode(v.value(), "audit entry")?)
             })
             .collect()
     }
 
     /// The audit head, which sync carries to the hub.
-    pub fn audit_head(&self) -> Result<AuditHead> {
+    pub fn audit_head(&self) -> Result<AuditHead, ReadError> {
         let txn = self.vault.db.begin_read()?;
-        read_meta(&txn, meta::AUDIT_HEAD)?.ok_or_else(|| VaultError::AuditBroken("no head".into()))
+        read_meta(&txn, meta::AUDIT_HEAD)?
+            .ok_or_else(|| StoreError::Corrupt("the audit chain has no head".into()).into())
     }
 }

@@ -6,6 +6,7 @@
 //! key), and the sealed list of incidents (under the incident bundle key), each binding the
 //! vault id and its part in its associated data.
 
+use crate::error::{ExchangeError, WriteError};
 use serde::{Deserialize, Serialize};
 
 use fieldkit_domain::{Document, RecordKind};
@@ -47,7 +48,7 @@ pub(crate) struct BundleKeys<'a> {
 }
 
 fn seal_docs(key: &Key, aad: &[u8], docs: &[&Document]) -> Result<Sealed> {
-    let plain = zeroize::Zeroizing::new(postcard::to_allocvec(docs).unwrap_or_default());
+    let plain = zeroize::Zeroizing::new(crate::storage::encode(&docs)?);
     Ok(crypto::seal(key, aad, &plain)?)
 }
 
@@ -75,7 +76,7 @@ pub(crate) fn seal(
     out.extend_from_slice(MAGIC);
     out.push(FORMAT);
     out.extend_from_slice(vault_id);
-    out.extend_from_slice(&encode(&body));
+    out.extend_from_slice(&encode(&body)?);
     Ok(out)
 }
 
@@ -148,7 +149,7 @@ pub(crate) fn open(keys: &BundleKeys<'_>, vault_id: &[u8; 16], bytes: &[u8]) -> 
 impl Session {
     /// Seals every readable record into a bundle for this vault (backup, or moving between
     /// kits of the same vault). Audited.
-    pub fn export_bundle(&mut self, now_ms: u64) -> Result<Vec<u8>> {
+    pub fn export_bundle(&mut self, now_ms: u64) -> Result<Vec<u8>, ExchangeError> {
         let mut docs = Vec::new();
         for kind in RecordKind::ALL {
             if self.keys.record_key(kind).is_ok() {
@@ -176,7 +177,7 @@ impl Session {
 
     /// Merges a bundle sealed by this vault. Returns how many records changed. Incidents in it
     /// stay sealed for a caseworker without incident access.
-    pub fn import_bundle(&mut self, bytes: &[u8], now_ms: u64) -> Result<usize> {
+    pub fn import_bundle(&mut self, bytes: &[u8], now_ms: u64) -> Result<usize, ExchangeError> {
         let opened = open(&self.bundle_keys(), &self.vault.vault_id, bytes)?;
         if opened.sealed_incidents {
             tracing::info!("the bundle's incidents stay sealed: no incident access");
@@ -186,18 +187,23 @@ impl Session {
             records: u32::try_from(docs.len()).unwrap_or(u32::MAX),
             format: "bundle".into(),
         };
-        self.merge_audited(&docs, now_ms, Some(import))
+        Ok(self.merge_audited(&docs, now_ms, Some(import))?)
     }
 
     /// Records that records left in a plaintext file (the caller writes it).
-    pub fn audit_plain_export(&mut self, records: usize, format: &str, now_ms: u64) -> Result<()> {
-        self.audit_now(
+    pub fn audit_plain_export(
+        &mut self,
+        records: usize,
+        format: &str,
+        now_ms: u64,
+    ) -> Result<(), WriteError> {
+        Ok(self.audit_now(
             now_ms,
             AuditAction::Export {
                 records: u32::try_from(records).unwrap_or(u32::MAX),
                 format: format.into(),
             },
             None,
-        )
+        )?)
     }
 }

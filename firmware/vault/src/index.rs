@@ -3,6 +3,7 @@
 //! The vault HMACs each term under a key derived from the data key, so the index on disk reveals
 //! neither names nor terms, only how many records share a term.
 
+use crate::error::{ReadError, WriteError};
 use std::collections::BTreeSet;
 
 use redb::{ReadableDatabase, ReadableMultimapTable, ReadableTable, WriteTransaction};
@@ -136,7 +137,7 @@ impl Session {
     /// changed). Kinds the caseworker cannot read keep their entries, and stay marked for a
     /// rebuild by someone who can: a sign-in without GBV access never touches incidents'
     /// entries (issue 8, finding 6).
-    pub fn reindex(&mut self) -> Result<()> {
+    pub fn reindex(&mut self) -> Result<(), WriteError> {
         let txn = begin(&self.vault.db)?;
         let kinds: Vec<RecordKind> = RecordKind::ALL
             .into_iter()
@@ -240,7 +241,7 @@ impl Session {
         query: &str,
         limit: usize,
         now_ms: u64,
-    ) -> Result<Vec<Summary>> {
+    ) -> Result<Vec<Summary>, ReadError> {
         let found = self.search_unaudited(kind, query, limit)?;
         self.audit_now(
             now_ms,
@@ -263,7 +264,7 @@ impl Session {
         kind: RecordKind,
         query: &str,
         limit: usize,
-    ) -> Result<Vec<Summary>> {
+    ) -> Result<Vec<Summary>, ReadError> {
         Ok(self.search_counted(kind, query, limit)?.0)
     }
 
@@ -405,7 +406,7 @@ pub(crate) fn store_terms(
     let sealed = crypto::seal(
         rkey,
         &schema::row_aad("record_terms", key, version),
-        &encode(terms),
+        &encode(terms)?,
     )?;
     batch.txn.open_table(TERMS)?.insert(
         key.as_slice(),

@@ -2,6 +2,7 @@
 //! vault holds (only the fields the file carries change), validated as it will be saved, in one
 //! transaction; an export gives each record as its document holds it.
 
+use crate::error::{ReadError, WriteError};
 use redb::ReadableDatabase;
 
 use fieldkit_domain::primero::{self, BadField, BadRecords, Incoming};
@@ -20,7 +21,11 @@ impl Session {
     /// nothing is imported and every problem is reported by the record's position in the
     /// file. One transaction, with the import's audit entry. Returns how many records are new
     /// or changed.
-    pub fn import_primero(&mut self, records: &[Incoming], now_ms: u64) -> Result<usize> {
+    pub fn import_primero(
+        &mut self,
+        records: &[Incoming],
+        now_ms: u64,
+    ) -> Result<usize, WriteError> {
         let today = Date::from_unix_ms(now_ms);
         let mut docs = Vec::with_capacity(records.len());
         let mut bad = Vec::new();
@@ -52,19 +57,23 @@ impl Session {
             }
         }
         if !bad.is_empty() {
-            return Err(VaultError::BadImport(BadRecords(bad)));
+            return Err(VaultError::BadImport(BadRecords(bad)).into());
         }
         let import = AuditAction::Import {
             records: u32::try_from(records.len()).unwrap_or(u32::MAX),
             format: "primero-json".into(),
         };
-        self.merge_audited(&docs, now_ms, Some(import))
+        Ok(self.merge_audited(&docs, now_ms, Some(import))?)
     }
 
     /// Every record of a kind as Primero's bulk export writes it (`{"id": …, "data": {…}}`):
     /// only the fields each record holds, with the values it was given. Audited as a bulk
     /// read; the caller audits the plaintext export itself ([`Session::audit_plain_export`]).
-    pub fn all_primero(&mut self, kind: RecordKind, now_ms: u64) -> Result<Vec<serde_json::Value>> {
+    pub fn all_primero(
+        &mut self,
+        kind: RecordKind,
+        now_ms: u64,
+    ) -> Result<Vec<serde_json::Value>, ReadError> {
         let docs = self.documents_read(kind, now_ms)?;
         Ok(docs
             .into_iter()

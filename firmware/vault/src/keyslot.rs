@@ -1,6 +1,7 @@
 //! Key slots: each caseworker's (and the recovery key's) wrapping of the data keys, the key
 //! hierarchy a signed-in session derives from them, and the supervisor's roster commands.
 
+use crate::error::CaseworkerError;
 use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -133,10 +134,10 @@ impl StoredSlot {
 }
 
 impl KeySlot {
-    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+    pub(crate) fn to_bytes(&self) -> Result<Vec<u8>> {
         let mut out = vec![SLOT_V2];
-        out.extend_from_slice(&encode(self));
-        out
+        out.extend_from_slice(&encode(self)?);
+        Ok(out)
     }
 }
 
@@ -182,8 +183,8 @@ fn owner_aad(aad: &mut Vec<u8>, owner: &SlotOwner<'_>) {
 }
 
 /// The digest of a credential policy that slots are bound to.
-pub(crate) fn policy_digest(policy: &CredentialPolicy) -> [u8; 32] {
-    crypto::hash(&[b"fieldkit policy v1", &encode(policy)])
+pub(crate) fn policy_digest(policy: &CredentialPolicy) -> Result<[u8; 32]> {
+    Ok(crypto::hash(&[b"fieldkit policy v1", &encode(policy)?]))
 }
 
 /// The keys of a signed-in session, zeroized on drop.
@@ -275,9 +276,7 @@ pub(crate) fn validate_username(name: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(VaultError::BadChange(format!(
-            "caseworker name `{name}`: use 1–64 letters, digits, '.', '_' or '-'"
-        )))
+        Err(VaultError::BadUsername(name.to_string()))
     }
 }
 
@@ -516,12 +515,12 @@ pub(crate) fn upgrade_slot(
 
 impl Session {
     /// What this vault's slots are bound to, under `policy`.
-    pub(crate) fn slot_context(&self, policy: &CredentialPolicy) -> SlotContext<'_> {
-        SlotContext {
+    pub(crate) fn slot_context(&self, policy: &CredentialPolicy) -> Result<SlotContext<'_>> {
+        Ok(SlotContext {
             vault_id: self.vault.vault_id,
-            policy: policy_digest(policy),
+            policy: policy_digest(policy)?,
             hardware: self.vault.opts.hardware.as_ref(),
-        }
+        })
     }
 
     /// Adds a caseworker. Supervisors only.
@@ -533,7 +532,7 @@ impl Session {
         role: Role,
         incident_access: bool,
         now_ms: u64,
-    ) -> Result<()> {
+    ) -> Result<(), CaseworkerError> {
         self.require_supervisor()?;
         validate_username(username)?;
         let credential = normalise(credential)?;
@@ -541,15 +540,16 @@ impl Session {
         let policy: CredentialPolicy = read_meta_w(&txn, meta::POLICY)?.unwrap_or_default();
         policy.check(&credential)?;
         if txn.open_table(KEYSLOTS)?.get(username)?.is_some() {
-            return Err(VaultError::CaseworkerExists(username.to_string()));
+            return Err(VaultError::CaseworkerExists(username.to_string()).into());
         }
         if incident_access && self.keys.iek.is_none() {
             return Err(VaultError::Forbidden(
                 "only a caseworker with incident access can grant it".into(),
-            ));
+            )
+            .into());
         }
         let slot = new_slot(
-            &self.slot_context(&policy),
+            &self.slot_context(&policy)?,
             SlotOwner {
                 username,
                 display_name,
@@ -561,7 +561,7 @@ impl Session {
             &self.keys,
         )?;
         txn.open_table(KEYSLOTS)?
-            .insert(username, slot.to_bytes().as_slice())?;
+            .insert(username, slot.to_bytes()?.as_slice())?;
         self.audit(
             &txn,
             now_ms,
@@ -570,17 +570,23 @@ impl Session {
             },
             None,
         )?;
-        self.commit(txn)
+        Ok(self.commit(txn)?)
     }
 
     /// Sets a caseworker's credential: one's own, or anyone's for a supervisor (a reset). Only the
     /// key slot is rewritten; no record is re-encrypted. Reserved names (`#recovery`) are
     /// refused: the recovery key is never replaced by a PIN.
-    pub fn set_credential(&mut self, username: &str, credential: &[u8], now_ms: u64) -> Result<()> {
+    pub fn set_credential(
+        &mut self,
+        username: &str,
+        credential: &[u8],
+        now_ms: u64,
+    ) -> Result<(), CaseworkerError> {
         if is_reserved(username) {
             return Err(VaultError::Forbidden(format!(
                 "`{username}` is not a caseworker: its key cannot be changed"
-            )));
+            ))
+            .into());
         }
         if username != self.user.username {
             self.require_supervisor()?;
@@ -594,16 +600,17 @@ impl Session {
             let v = slots.get(username)?;
             match v {
                 Some(g) => StoredSlot::decode(g.value())?.caseworker(),
-                None => return Err(VaultError::NoSuchCaseworker(username.to_string())),
+                None => return Err(VaultError::NoSuchCaseworker(username.to_string()).into()),
             }
         };
         if old.incident_access && self.keys.iek.is_none() {
             return Err(VaultError::Forbidden(
                 "cannot reset a caseworker with incident access".into(),
-            ));
+            )
+            .into());
         }
         let slot = new_slot(
-            &self.slot_context(&policy),
+            &self.slot_context(&policy)?,
             SlotOwner {
                 username,
                 display_name: &old.display_name,
@@ -615,7 +622,7 @@ impl Session {
             &self.keys,
         )?;
         txn.open_table(KEYSLOTS)?
-            .insert(username, slot.to_bytes().as_slice())?;
+            .insert(username, slot.to_bytes()?.as_slice())?;
         let mut lockouts = Lockouts::read_w(&txn)?;
         lockouts.wiped = false;
         lockouts.names.remove(username);
@@ -628,12 +635,12 @@ impl Session {
             },
             None,
         )?;
-        self.commit(txn)
+        Ok(self.commit(txn)?)
     }
 
     /// The caseworkers who can sign in, and what they may do. Needs a sign-in, and is audited:
     /// who may read GBV incidents is itself sensitive.
-    pub fn caseworkers(&mut self, now_ms: u64) -> Result<Vec<Caseworker>> {
+    pub fn caseworkers(&mut self, now_ms: u64) -> Result<Vec<Caseworker>, CaseworkerError> {
         let list = self.vault.roster()?;
         let txn = begin(&self.vault.db)?;
         self.audit(

@@ -59,7 +59,10 @@ mod vault;
 
 pub use audit::{AuditAction, AuditEntry, AuditHead, AuditReport};
 pub use crypto::{KdfParams, Key};
-pub use error::{CryptoError, Result, VaultError};
+pub use error::{
+    CaseworkerError, CheckError, CryptoError, ExchangeError, OpenError, ReadError, Result,
+    SignInError, StoreError, VaultError, WriteError,
+};
 pub use hardware::{
     FileAnchor, HardwareError, HardwareSecret, NoHardwareSecret, RollbackAnchor, SOFTWARE,
 };

@@ -9,6 +9,7 @@
 //! records with the same sum (an unkeyed XOR of hashes, as schema 2 had, can be solved by
 //! linear algebra).
 
+use crate::error::CheckError;
 use std::collections::{BTreeMap, BTreeSet};
 
 use redb::{
@@ -154,7 +155,7 @@ impl Session {
         let sealed = crypto::seal(
             &self.keys.state,
             &state_aad(&self.vault.vault_id),
-            &encode(&state),
+            &encode(&state)?,
         )?;
         write_meta(&txn, meta::STATE, &sealed)?;
         txn.commit()?;
@@ -170,7 +171,7 @@ impl Session {
     /// and versions matches the sealed manifest (nothing deleted or rolled back), and the name
     /// index holds exactly the terms each record's sealed term set lists (so a damaged index
     /// cannot silently hide a child from searches or show another).
-    pub fn verify(&self) -> Result<u64> {
+    pub fn verify(&self) -> Result<u64, CheckError> {
         let txn = self.vault.db.begin_read()?;
         let records = txn.open_table(RECORDS)?;
         let summaries = txn.open_table(SUMMARIES)?;
@@ -182,13 +183,14 @@ impl Session {
             let (k, v) = row?;
             let key = schema::key17(k.value())?;
             let Some((kind, _)) = schema::parse_record_key(&key) else {
-                return Err(VaultError::Corrupt("record key of unknown kind".into()));
+                return Err(VaultError::Corrupt("record key of unknown kind".into()).into());
             };
             let row = Row::parse(v.value(), "record")?;
             if versions.get(key.as_slice())?.map(|g| g.value()) != Some(row.version) {
                 return Err(VaultError::Tampered {
                     what: format!("the version of {}", hex(&key)),
-                });
+                }
+                .into());
             }
             seen.add(&self.keys.manifest, &key, row.version);
             if kind == RecordKind::Incident && self.keys.incidents.is_none() {
@@ -204,7 +206,8 @@ impl Session {
             if row.version != version {
                 return Err(VaultError::Tampered {
                     what: format!("summary of {}", hex(&key)),
-                });
+                }
+                .into());
             }
             unseal_summary(self.keys.record_key(kind)?, &key, s.value(), version)?;
             let tampered_terms = || VaultError::Tampered {
@@ -213,7 +216,7 @@ impl Session {
             let t = terms.get(key.as_slice())?.ok_or_else(tampered_terms)?;
             let row = Row::parse(t.value(), "terms")?;
             if row.version != version {
-                return Err(tampered_terms());
+                return Err(tampered_terms().into());
             }
             let plain = crypto::open(
                 self.keys.record_key(kind)?,
@@ -248,7 +251,8 @@ impl Session {
                     "the record set (manifest lists {} records, the file holds {})",
                     self.manifest.records, seen.records
                 ),
-            });
+            }
+            .into());
         }
         if found != indexed {
             return Err(VaultError::Tampered {
@@ -256,7 +260,8 @@ impl Session {
                     "the name index ({} entries where the records' sealed terms give {})",
                     found.entries, indexed.entries
                 ),
-            });
+            }
+            .into());
         }
         Ok(seen.records)
     }

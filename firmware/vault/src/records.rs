@@ -1,6 +1,7 @@
 //! Reading and writing records: each one sealed with its list summary and index terms in one
 //! transaction, with the manifest updated in the same commit.
 
+use crate::error::{ReadError, WriteError};
 use std::collections::BTreeMap;
 
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
@@ -53,16 +54,20 @@ pub(crate) struct Batch<'t> {
 impl Session {
     /// Creates a record after validating it as of the day `now_ms` falls on. The record's id is
     /// kept (mint one with [`Session::mint_id`]).
-    pub fn create(&mut self, record: &Record, now_ms: u64) -> Result<Saved> {
+    pub fn create(&mut self, record: &Record, now_ms: u64) -> Result<Saved, WriteError> {
         let saved = self.create_many(std::slice::from_ref(record), now_ms)?;
         saved
             .into_iter()
             .next()
-            .ok_or_else(|| VaultError::BadChange("nothing saved".into()))
+            .ok_or_else(|| WriteError::BadChange("nothing saved".into()))
     }
 
     /// Creates many records in one transaction (one fsync).
-    pub fn create_many(&mut self, records: &[Record], now_ms: u64) -> Result<Vec<Saved>> {
+    pub fn create_many(
+        &mut self,
+        records: &[Record],
+        now_ms: u64,
+    ) -> Result<Vec<Saved>, WriteError> {
         let today = Date::from_unix_ms(now_ms);
         for r in records {
             r.validate(today)?;
@@ -84,7 +89,7 @@ impl Session {
                 .get(schema::record_key(kind, id).as_slice())?
                 .is_some()
             {
-                return Err(VaultError::BadChange(format!("{kind} {id} already exists")));
+                return Err(VaultError::BadChange(format!("{kind} {id} already exists")).into());
             }
             let json = r.to_json();
             let (doc, fields) = Document::create(kind, id, &json, stamp)
@@ -122,7 +127,7 @@ impl Session {
         id: RecordId,
         edited: &serde_json::Value,
         now_ms: u64,
-    ) -> Result<Saved> {
+    ) -> Result<Saved, WriteError> {
         self.keys.record_key(kind)?;
         let txn = begin(&self.vault.db)?;
         let (mut doc, version) = self
@@ -162,8 +167,8 @@ impl Session {
 
     /// Merges documents received from elsewhere (import, sync). No validation: what other kits
     /// recorded is never dropped; conflicts show up on the records.
-    pub fn merge(&mut self, docs: &[Document], now_ms: u64) -> Result<usize> {
-        self.merge_audited(docs, now_ms, None)
+    pub fn merge(&mut self, docs: &[Document], now_ms: u64) -> Result<usize, WriteError> {
+        Ok(self.merge_audited(docs, now_ms, None)?)
     }
 
     /// [`Session::merge`], with `also` (the import that brought the documents) audited in the
@@ -215,7 +220,7 @@ impl Session {
     }
 
     /// Applies field operations received from elsewhere.
-    pub fn apply_ops(&mut self, ops: &[Op], now_ms: u64) -> Result<usize> {
+    pub fn apply_ops(&mut self, ops: &[Op], now_ms: u64) -> Result<usize, WriteError> {
         let mut docs: BTreeMap<(RecordKind, RecordId), Document> = BTreeMap::new();
         for op in ops {
             let doc = docs
@@ -229,7 +234,12 @@ impl Session {
     }
 
     /// Opens a record (audited).
-    pub fn get(&mut self, kind: RecordKind, id: RecordId, now_ms: u64) -> Result<Opened> {
+    pub fn get(
+        &mut self,
+        kind: RecordKind,
+        id: RecordId,
+        now_ms: u64,
+    ) -> Result<Opened, ReadError> {
         let txn = begin(&self.vault.db)?;
         let (doc, version) = self
             .load_w(&txn, kind, id)?
@@ -343,7 +353,7 @@ impl Session {
         let sealed = crypto::seal(
             rkey,
             &schema::row_aad("records", &key, version),
-            &encode(doc),
+            &encode(doc)?,
         )?;
         batch.txn.open_table(RECORDS)?.insert(
             key.as_slice(),
@@ -364,7 +374,7 @@ impl Session {
         let sealed = crypto::seal(
             rkey,
             &schema::row_aad("summaries", &key, version),
-            &encode(&summary),
+            &encode(&summary)?,
         )?;
         batch.txn.open_table(SUMMARIES)?.insert(
             key.as_slice(),
@@ -402,7 +412,12 @@ impl Session {
     /// The first `limit` summaries of a kind after skipping `offset`, in id order (ids are
     /// UUIDv7, so that is registration order). Only these summaries are decrypted. Unaudited
     /// (for internals and benchmarks): show lists through [`Session::list_audited`].
-    pub fn list(&self, kind: RecordKind, offset: usize, limit: usize) -> Result<Vec<Summary>> {
+    pub fn list(
+        &self,
+        kind: RecordKind,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<Summary>, ReadError> {
         let rkey = self.keys.record_key(kind)?;
         let txn = self.vault.db.begin_read()?;
         let table = txn.open_table(SUMMARIES)?;
@@ -433,7 +448,7 @@ impl Session {
         offset: usize,
         limit: usize,
         now_ms: u64,
-    ) -> Result<Vec<Summary>> {
+    ) -> Result<Vec<Summary>, ReadError> {
         let page = self.list(kind, offset, limit)?;
         self.audit_now(
             now_ms,
@@ -449,16 +464,14 @@ impl Session {
     /// The ids of a kind whose hex digits (dashes ignored) start or end with `part`, so a
     /// caseworker can quote the short id ([`RecordId::short`], the last eight digits) or the
     /// first digits. Reads keys only.
-    pub fn resolve(&self, kind: RecordKind, part: &str) -> Result<Vec<RecordId>> {
+    pub fn resolve(&self, kind: RecordKind, part: &str) -> Result<Vec<RecordId>, ReadError> {
         let digits = part
             .chars()
             .filter(|c| *c != '-')
             .collect::<String>()
             .to_ascii_lowercase();
         if digits.len() < 4 || digits.len() > 32 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(VaultError::BadChange(format!(
-                "`{part}` is not a record id or at least 4 of its hex digits"
-            )));
+            return Err(ReadError::BadId(part.to_string()));
         }
         let txn = self.vault.db.begin_read()?;
         let table = txn.open_table(VERSIONS)?;
@@ -477,7 +490,7 @@ impl Session {
     }
 
     /// How many records of a kind the vault holds.
-    pub fn count(&self, kind: RecordKind) -> Result<u64> {
+    pub fn count(&self, kind: RecordKind) -> Result<u64, ReadError> {
         let txn = self.vault.db.begin_read()?;
         let table = txn.open_table(VERSIONS)?;
         let (lo, hi) = kind_bounds(kind);
@@ -490,7 +503,7 @@ impl Session {
     }
 
     /// Every record of a kind, decrypted (for matching and export). Audited as one bulk read.
-    pub fn all(&mut self, kind: RecordKind, now_ms: u64) -> Result<Vec<Opened>> {
+    pub fn all(&mut self, kind: RecordKind, now_ms: u64) -> Result<Vec<Opened>, ReadError> {
         self.documents_read(kind, now_ms)?
             .into_iter()
             .map(|(doc, version)| {

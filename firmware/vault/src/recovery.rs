@@ -1,6 +1,7 @@
 //! The recovery key and its printed form: RFC 4648 base32 in groups of four, with a check
 //! group, so a typo is caught before a sign-in attempt is spent.
 
+use crate::error::SignInError;
 use std::fmt;
 
 use zeroize::Zeroizing;
@@ -18,8 +19,8 @@ impl RecoveryKey {
     }
 
     /// Reads a recovery key typed back in.
-    pub fn parse(text: &str) -> Result<RecoveryKey> {
-        decode(text).map(|b| RecoveryKey(Key::from_bytes(*b)))
+    pub fn parse(text: &str) -> Result<RecoveryKey, SignInError> {
+        Ok(decode(text).map(|b| RecoveryKey(Key::from_bytes(*b)))?)
     }
 }
 
@@ -62,7 +63,7 @@ pub(crate) fn encode(key: &[u8; 32]) -> Zeroizing<String> {
 
 pub(crate) fn decode(text: &str) -> Result<Zeroizing<[u8; 32]>> {
     let bad = || {
-        VaultError::BadChange(
+        VaultError::BadRecoveryKey(
             "not a recovery key (expected 56 letters and digits in groups of four)".into(),
         )
     };
@@ -97,7 +98,7 @@ pub(crate) fn decode(text: &str) -> Result<Zeroizing<[u8; 32]>> {
         .zip(&check[..4])
         .any(|(&v, &c)| v != u32::from(c & 31))
     {
-        return Err(VaultError::BadChange(
+        return Err(VaultError::BadRecoveryKey(
             "recovery key check failed: a character is mistyped".into(),
         ));
     }

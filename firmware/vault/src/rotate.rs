@@ -4,6 +4,7 @@
 //! a copy of it restored from an old backup opens only the old keys, which open nothing
 //! written since (issue 8, finding 10).
 
+use crate::error::CaseworkerError;
 use redb::ReadableTable;
 
 use fieldkit_domain::Document;
@@ -28,22 +29,28 @@ impl Session {
     /// access only (every incident is sealed again). Every other slot must be in the current
     /// format: a caseworker whose slot predates schema 3 signs in once first (the recovery key
     /// too), since only then can the new keys be granted to them.
-    pub fn remove_caseworker(&mut self, username: &str, now_ms: u64) -> Result<()> {
+    pub fn remove_caseworker(
+        &mut self,
+        username: &str,
+        now_ms: u64,
+    ) -> Result<(), CaseworkerError> {
         self.require_supervisor()?;
         if is_reserved(username) {
             return Err(VaultError::Forbidden(format!(
                 "`{username}` is not a caseworker and cannot be removed"
-            )));
+            ))
+            .into());
         }
         if username == self.user.username {
             return Err(VaultError::Forbidden(
                 "a supervisor cannot remove themself: another supervisor must".into(),
-            ));
+            )
+            .into());
         }
         if self.keys.iek.is_none() {
             return Err(VaultError::Forbidden(
                 "removing a caseworker re-encrypts every incident: a supervisor with incident access must do it".into(),
-            ));
+            ).into());
         }
         let txn = begin(&self.vault.db)?;
         let policy: CredentialPolicy = read_meta_w(&txn, meta::POLICY)?.unwrap_or_default();
@@ -57,7 +64,7 @@ impl Session {
             out
         };
         if !slots.iter().any(|(n, _)| n == username) {
-            return Err(VaultError::NoSuchCaseworker(username.to_string()));
+            return Err(VaultError::NoSuchCaseworker(username.to_string()).into());
         }
         let legacy: Vec<&str> = slots
             .iter()
@@ -68,7 +75,7 @@ impl Session {
             return Err(VaultError::Forbidden(format!(
                 "these key slots predate the current format and cannot receive new keys: {}; each must sign in once first (the recovery key with `fieldkit recover`)",
                 legacy.join(", ")
-            )));
+            )).into());
         }
 
         let epoch = self
@@ -112,7 +119,7 @@ impl Session {
         std::mem::swap(&mut self.keys, &mut new_keys);
         // From here on `self.keys` are the new keys.
         let old_keys = new_keys;
-        let ctx = self.slot_context(&policy);
+        let ctx = self.slot_context(&policy)?;
         {
             let mut table = txn.open_table(KEYSLOTS)?;
             for (name, slot) in &slots {
@@ -120,7 +127,7 @@ impl Session {
                     table.remove(name.as_str())?;
                 } else if let StoredSlot::Current(s) = slot {
                     let regranted = s.regranted(&ctx, &self.keys)?;
-                    table.insert(name.as_str(), regranted.to_bytes().as_slice())?;
+                    table.insert(name.as_str(), regranted.to_bytes()?.as_slice())?;
                 }
             }
         }
@@ -143,7 +150,7 @@ impl Session {
             // Nothing was written: the session keeps the keys the file still has.
             self.keys = old_keys;
             self.manifest = old_manifest;
-            return Err(e);
+            return Err(e.into());
         }
         tracing::info!(
             epoch,

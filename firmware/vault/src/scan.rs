@@ -3,6 +3,7 @@
 //! set of records by id (what a merge or an import changed). Each is one audit entry, and each
 //! row is checked against the authenticated versions like every other read.
 
+use crate::error::ReadError;
 use redb::ReadableDatabase;
 
 use fieldkit_domain::{Document, RecordId, RecordKind};
@@ -35,7 +36,7 @@ impl Session {
         kind: RecordKind,
         now_ms: u64,
         mut each: impl FnMut(Opened),
-    ) -> Result<u64> {
+    ) -> Result<u64, ReadError> {
         self.keys.record_key(kind)?;
         let n = self.count(kind)?;
         self.audit_now(
@@ -65,7 +66,8 @@ impl Session {
         if table.range(lo.as_slice()..hi.as_slice())?.count() as u64 != read {
             return Err(VaultError::Tampered {
                 what: "a record the vault never wrote".into(),
-            });
+            }
+            .into());
         }
         Ok(read)
     }
@@ -76,7 +78,7 @@ impl Session {
         &mut self,
         wanted: &[(RecordKind, RecordId)],
         now_ms: u64,
-    ) -> Result<Vec<Opened>> {
+    ) -> Result<Vec<Opened>, ReadError> {
         let mut out = Vec::with_capacity(wanted.len());
         {
             let txn = self.vault.db.begin_read()?;

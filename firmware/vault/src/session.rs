@@ -1,5 +1,6 @@
 //! The signed-in session: who is signed in, with which keys.
 
+use crate::error::WriteError;
 use std::fmt;
 
 use fieldkit_domain::{DeviceId, HlcClock, RecordId};
@@ -52,7 +53,7 @@ impl Session {
     }
 
     /// Mints a fresh record id (UUIDv7).
-    pub fn mint_id(&self, now_ms: u64) -> Result<RecordId> {
+    pub fn mint_id(&self, now_ms: u64) -> Result<RecordId, WriteError> {
         let mut r = [0u8; 10];
         crypto::fill_random(&mut r)?;
         Ok(RecordId::mint(now_ms, r))

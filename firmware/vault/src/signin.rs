@@ -14,6 +14,7 @@
 //! record. Lowering them in the file is therefore noticed, and with a rollback anchor (a TPM's
 //! NV counter) so is cutting those audit entries or copying back an older file.
 
+use crate::error::{ReadError, SignInError};
 use std::collections::BTreeMap;
 
 use redb::{ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction};
@@ -171,14 +172,14 @@ pub struct RecoveryOptions {
 
 impl Vault {
     /// Failed sign-in attempts under any name since the last success.
-    pub fn failed_attempts(&self) -> Result<u32> {
+    pub fn failed_attempts(&self) -> Result<u32, ReadError> {
         let txn = self.db.begin_read()?;
         Ok(Lockouts::read(&txn)?.global.failures)
     }
 
     /// How many caseworkers can sign in (names, roles and rights need a sign-in:
     /// [`Session::caseworkers`]).
-    pub fn caseworker_count(&self) -> Result<usize> {
+    pub fn caseworker_count(&self) -> Result<usize, ReadError> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(KEYSLOTS)?;
         let mut n = 0;
@@ -194,14 +195,23 @@ impl Vault {
     /// Signs a caseworker in. The attempt is counted and committed to disk *before* the
     /// credential is checked; a success sets that name's count and the global count back to
     /// zero. Reserved names such as `#recovery` never sign in here.
-    pub fn unlock(self, username: &str, credential: &[u8], now_ms: u64) -> Result<Session> {
+    pub fn unlock(
+        self,
+        username: &str,
+        credential: &[u8],
+        now_ms: u64,
+    ) -> Result<Session, SignInError> {
         let credential = normalise(credential)?;
-        self.unlock_with(username, Credential::Secret(&credential), None, now_ms)
+        Ok(self.unlock_with(username, Credential::Secret(&credential), None, now_ms)?)
     }
 
     /// Signs in with the recovery key, as a supervisor named `#recovery`. Clears a wipe: the
     /// supervisor can then reset caseworkers' credentials. Rate-limited like any sign-in.
-    pub fn unlock_recovery(self, recovery: &RecoveryKey, now_ms: u64) -> Result<Session> {
+    pub fn unlock_recovery(
+        self,
+        recovery: &RecoveryKey,
+        now_ms: u64,
+    ) -> Result<Session, SignInError> {
         self.unlock_recovery_with(recovery, RecoveryOptions::default(), now_ms)
     }
 
@@ -211,13 +221,13 @@ impl Vault {
         recovery: &RecoveryKey,
         options: RecoveryOptions,
         now_ms: u64,
-    ) -> Result<Session> {
-        self.unlock_with(
+    ) -> Result<Session, SignInError> {
+        Ok(self.unlock_with(
             RECOVERY_SLOT,
             Credential::Recovery(&recovery.0),
             Some(options),
             now_ms,
-        )
+        )?)
     }
 
     fn unlock_with(
@@ -316,7 +326,7 @@ impl Vault {
 
         let ctx = SlotContext {
             vault_id: self.vault_id,
-            policy: policy_digest(&policy),
+            policy: policy_digest(&policy)?,
             hardware: self.opts.hardware.as_ref(),
         };
         let outcome = match &slot {
@@ -525,12 +535,12 @@ impl Vault {
         if let (StoredSlot::Legacy(legacy), Some(kek)) = (&slot, &unlocked.legacy_kek) {
             let ctx = SlotContext {
                 vault_id: self.vault_id,
-                policy: policy_digest(policy),
+                policy: policy_digest(policy)?,
                 hardware: self.opts.hardware.as_ref(),
             };
             let upgraded = upgrade_slot(&ctx, legacy, kek, &keys)?;
             txn.open_table(KEYSLOTS)?
-                .insert(username, upgraded.to_bytes().as_slice())?;
+                .insert(username, upgraded.to_bytes()?.as_slice())?;
         }
         let mode = Mode {
             anchor: self.opts.anchor.as_ref().map(|a| a.kind().to_string()),
@@ -659,7 +669,7 @@ fn check_state(
     if state.epoch != keys.epoch {
         out.push("the key epoch differs from the sealed state's".into());
     }
-    if policy_digest(policy) != policy_digest(&state.policy) {
+    if policy_digest(policy)? != policy_digest(&state.policy)? {
         out.push("the credential policy was changed outside fieldkit".into());
     }
     // The audit entries after the sealed head.
@@ -680,7 +690,7 @@ fn check_state(
                 .get(state.audit.len - 1)?
                 .map(|g| decode::<AuditEntry>(g.value(), "audit entry"))
                 .transpose()?;
-            if last.map(|e| e.hash()) != Some(state.audit.hash) {
+            if last.map(|e| e.hash()).transpose()? != Some(state.audit.hash) {
                 out.push("the audit trail differs from the sealed state's head".into());
             }
         }
@@ -697,7 +707,7 @@ fn check_state(
                 out.push(format!("audit entry {seq} does not link to the one before"));
                 break;
             }
-            prev = entry.hash();
+            prev = entry.hash()?;
             suffix.push(entry);
         }
         if suffix.len() as u64 == head.len - state.audit.len && prev != head.hash {

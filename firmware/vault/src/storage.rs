@@ -45,10 +45,11 @@ impl Row {
     }
 }
 
-pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
-    // postcard only fails for types serde cannot describe (maps with non-string keys are fine);
-    // none of ours, so an empty vector is never reached in practice and would fail to decode.
-    postcard::to_allocvec(v).unwrap_or_default()
+/// A value's stored bytes. postcard fails only for types serde cannot describe, none of ours;
+/// should it ever fail, the write is refused rather than an empty row stored.
+pub(crate) fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>> {
+    postcard::to_allocvec(v)
+        .map_err(|e| VaultError::Encoding(format!("{}: {e}", std::any::type_name::<T>())))
 }
 
 pub(crate) fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Result<T> {
@@ -66,7 +67,7 @@ pub(crate) fn read_meta<T: for<'a> Deserialize<'a>>(
 
 pub(crate) fn write_meta<T: Serialize>(txn: &WriteTransaction, key: &str, value: &T) -> Result<()> {
     let mut table = txn.open_table(META)?;
-    table.insert(key, encode(value).as_slice())?;
+    table.insert(key, encode(value)?.as_slice())?;
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! Opening and creating a vault file. A [`Vault`] is locked: nothing in it can be read until a
 //! caseworker signs in ([`crate::signin`]).
 
+use crate::error::OpenError;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -120,11 +121,11 @@ impl Vault {
         path: &Path,
         init: InitOptions<'_>,
         opts: OpenOptions,
-    ) -> Result<(Session, RecoveryKey)> {
+    ) -> Result<(Session, RecoveryKey), OpenError> {
         validate_username(init.username)?;
         init.policy.check(&normalise(init.credential)?)?;
         if path.exists() {
-            return Err(VaultError::Exists(path.to_path_buf()));
+            return Err(VaultError::Exists(path.to_path_buf()).into());
         }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             private_dir(dir)?;
@@ -138,10 +139,10 @@ impl Vault {
             Err(e) => {
                 // Only the empty file made just above: nothing of a vault is lost.
                 let _ = std::fs::remove_file(path);
-                return Err(open_error(path, e));
+                return Err(open_error(path, e).into());
             }
         };
-        Self::initialise(db, path, init, opts)
+        Ok(Self::initialise(db, path, init, opts)?)
     }
 
     /// Creates a vault on any redb storage backend (`label` names it in messages). Tests use
@@ -151,14 +152,14 @@ impl Vault {
         label: &Path,
         init: InitOptions<'_>,
         opts: OpenOptions,
-    ) -> Result<(Session, RecoveryKey)> {
+    ) -> Result<(Session, RecoveryKey), OpenError> {
         validate_username(init.username)?;
         init.policy.check(&normalise(init.credential)?)?;
         let db = redb::Builder::new()
             .set_cache_size(opts.cache_bytes)
             .create_with_backend(backend)
             .map_err(|e| open_error(label, e))?;
-        Self::initialise(db, label, init, opts)
+        Ok(Self::initialise(db, label, init, opts)?)
     }
 
     pub(crate) fn initialise(
@@ -197,7 +198,7 @@ impl Vault {
         };
         let ctx = SlotContext {
             vault_id,
-            policy: policy_digest(&init.policy),
+            policy: policy_digest(&init.policy)?,
             hardware: opts.hardware.as_ref(),
         };
         let slot = new_slot(
@@ -252,8 +253,8 @@ impl Vault {
         write_meta(&txn, meta::INDEXER_INCIDENTS, &index_id)?;
         {
             let mut slots = txn.open_table(KEYSLOTS)?;
-            slots.insert(init.username, slot.to_bytes().as_slice())?;
-            slots.insert(RECOVERY_SLOT, rslot.to_bytes().as_slice())?;
+            slots.insert(init.username, slot.to_bytes()?.as_slice())?;
+            slots.insert(RECOVERY_SLOT, rslot.to_bytes()?.as_slice())?;
         }
         // Create the other tables so a read transaction finds them.
         txn.open_table(RECORDS)?;
@@ -275,9 +276,9 @@ impl Vault {
     }
 
     /// Opens an existing vault (locked).
-    pub fn open(path: &Path, opts: OpenOptions) -> Result<Vault> {
+    pub fn open(path: &Path, opts: OpenOptions) -> Result<Vault, OpenError> {
         if !path.exists() {
-            return Err(VaultError::Missing(path.to_path_buf()));
+            return Err(VaultError::Missing(path.to_path_buf()).into());
         }
         tighten_file(path);
         let db = redb::Builder::new()
@@ -285,7 +286,7 @@ impl Vault {
             .set_check_integrity_on_open(opts.verify_on_open)
             .open(path)
             .map_err(|e| open_error(path, e))?;
-        Self::from_db(db, path, opts)
+        Ok(Self::from_db(db, path, opts)?)
     }
 
     /// Opens a vault on any redb storage backend (`label` names it in messages).
@@ -293,13 +294,13 @@ impl Vault {
         backend: impl redb::StorageBackend,
         label: &Path,
         opts: OpenOptions,
-    ) -> Result<Vault> {
+    ) -> Result<Vault, OpenError> {
         let db = redb::Builder::new()
             .set_cache_size(opts.cache_bytes)
             .set_check_integrity_on_open(opts.verify_on_open)
             .create_with_backend(backend)
             .map_err(|e| open_error(label, e))?;
-        Self::from_db(db, label, opts)
+        Ok(Self::from_db(db, label, opts)?)
     }
 
     pub(crate) fn from_db(db: Database, path: &Path, opts: OpenOptions) -> Result<Vault> {
@@ -428,7 +429,7 @@ mod file_mode_tests {
     use super::*;
     use crate::policy::CredentialPolicy;
 
-    fn create(path: &Path) -> Result<(Session, RecoveryKey)> {
+    fn create(path: &Path) -> Result<(Session, RecoveryKey), OpenError> {
         let init = InitOptions {
             username: "amina",
             display_name: "Amina",
@@ -468,7 +469,7 @@ mod file_mode_tests {
         let path = tmp.path().join("vault.redb");
         std::os::unix::fs::symlink(&target, &path).unwrap();
         let err = create(&path).unwrap_err();
-        assert!(matches!(err, VaultError::Exists(_)), "{err}");
+        assert!(matches!(err, OpenError::Exists(_)), "{err}");
         assert!(!target.exists(), "the link was followed");
     }
 }

@@ -1,12 +1,13 @@
 //! The vault's behaviour seen from outside: sign-in, lockout, records, search, tampering, bundles.
 #![allow(clippy::unwrap_used)]
 
+use fieldkit_vault::{
+    CaseworkerError, ExchangeError, OpenError, ReadError, SignInError, StoreError, WriteError,
+};
 use std::path::{Path, PathBuf};
 
 use fieldkit_domain::{Case, FieldValue, Incident, Record, RecordId, RecordKind, Sex};
-use fieldkit_vault::{
-    CredentialPolicy, InitOptions, OpenOptions, Role, Session, Vault, VaultError,
-};
+use fieldkit_vault::{CredentialPolicy, InitOptions, OpenOptions, Role, Session, Vault};
 use serde_json::json;
 
 const NOW: u64 = 1_764_500_000_000; // 2025-11-30
@@ -132,14 +133,14 @@ fn wrong_pin_counts_and_locks_out_with_growing_delays() {
     let mut v = s.lock();
     for n in 1..=3u32 {
         match v.unlock("amina", b"000000", NOW + u64::from(n)) {
-            Err(VaultError::WrongCredential { failures }) => assert_eq!(failures, n),
+            Err(SignInError::WrongCredential { failures }) => assert_eq!(failures, n),
             other => panic!("{other:?}"),
         }
         v = reopen(&dir);
     }
     // Fourth attempt right away: locked for 30 s, and the right PIN does not help.
     match v.unlock("amina", PIN, NOW + 10) {
-        Err(VaultError::LockedOut {
+        Err(SignInError::LockedOut {
             failures: 3,
             retry_after_s,
         }) => assert!(retry_after_s > 20),
@@ -149,11 +150,11 @@ fn wrong_pin_counts_and_locks_out_with_growing_delays() {
     let v = reopen(&dir);
     assert!(matches!(
         v.unlock("amina", b"111111", NOW + 40_000),
-        Err(VaultError::WrongCredential { failures: 4 })
+        Err(SignInError::WrongCredential { failures: 4 })
     ));
     let v = reopen(&dir);
     match v.unlock("amina", PIN, NOW + 70_000) {
-        Err(VaultError::LockedOut { retry_after_s, .. }) => assert_eq!(retry_after_s, 30),
+        Err(SignInError::LockedOut { retry_after_s, .. }) => assert_eq!(retry_after_s, 30),
         other => panic!("{other:?}"),
     }
     // Unknown names look exactly like wrong PINs.
@@ -162,7 +163,7 @@ fn wrong_pin_counts_and_locks_out_with_growing_delays() {
     let v = s.lock();
     assert!(matches!(
         v.unlock("nobody", PIN, NOW + 200_001),
-        Err(VaultError::WrongCredential { failures: 1 })
+        Err(SignInError::WrongCredential { failures: 1 })
     ));
 }
 
@@ -182,7 +183,7 @@ fn a_clock_set_back_does_not_shorten_the_lockout() {
     // The clock jumps back to 1970 (no RTC): still locked.
     assert!(matches!(
         v.unlock("amina", PIN, 5_000),
-        Err(VaultError::LockedOut { .. })
+        Err(SignInError::LockedOut { .. })
     ));
 }
 
@@ -200,17 +201,17 @@ fn wipe_after_n_failures_and_recover_with_the_recovery_key() {
     let v = s.lock();
     assert!(matches!(
         v.unlock("amina", b"000000", NOW),
-        Err(VaultError::WrongCredential { .. })
+        Err(SignInError::WrongCredential { .. })
     ));
     let v = reopen(&dir);
     assert!(matches!(
         v.unlock("amina", b"000001", NOW),
-        Err(VaultError::Wiped)
+        Err(SignInError::Wiped)
     ));
     let v = reopen(&dir);
     assert!(matches!(
         v.unlock("amina", PIN, NOW),
-        Err(VaultError::Wiped)
+        Err(SignInError::Wiped)
     ));
     assert_eq!(reopen(&dir).caseworker_count().unwrap(), 0);
     // The agency's recovery key restores access; nothing was lost.
@@ -239,7 +240,7 @@ fn weak_credentials_are_refused() {
         OpenOptions::default(),
     )
     .unwrap_err();
-    assert!(matches!(err, VaultError::WeakCredential(_)));
+    assert!(matches!(err, OpenError::WeakCredential(_)));
     let weak = CredentialPolicy {
         kdf: fieldkit_vault::KdfParams {
             m_kib: 4096,
@@ -260,7 +261,7 @@ fn weak_credentials_are_refused() {
         OpenOptions::default(),
     )
     .unwrap_err();
-    assert!(matches!(err, VaultError::WeakKdf));
+    assert!(matches!(err, OpenError::WeakKdf));
 }
 
 #[test]
@@ -292,15 +293,15 @@ fn caseworkers_without_incident_access_cannot_read_incidents() {
     let mut y = s.lock().unlock("yusuf", b"555123", NOW).unwrap();
     assert!(matches!(
         y.get(RecordKind::Incident, inc.id(), NOW),
-        Err(VaultError::Forbidden(_))
+        Err(ReadError::Forbidden(_))
     ));
     assert!(matches!(
         y.list(RecordKind::Incident, 0, 10),
-        Err(VaultError::Forbidden(_))
+        Err(ReadError::Forbidden(_))
     ));
     assert!(matches!(
         y.add_caseworker("x", "X", b"123456", Role::Caseworker, false, NOW),
-        Err(VaultError::Forbidden(_))
+        Err(CaseworkerError::Forbidden(_))
     ));
     // The data is still whole for everyone.
     assert_eq!(y.verify().unwrap(), 1);
@@ -311,7 +312,7 @@ fn a_second_open_of_the_same_vault_is_refused() {
     let (_t, dir) = tmp();
     let (s, _) = init(&dir, CredentialPolicy::default());
     let err = Vault::open(&Vault::file_in(&dir), OpenOptions::default()).unwrap_err();
-    assert!(matches!(err, VaultError::InUse(_)), "{err}");
+    assert!(matches!(err, OpenError::InUse(_)), "{err}");
     drop(s);
 }
 
@@ -366,25 +367,25 @@ fn bundles_round_trip_and_refuse_other_vaults_and_damage() {
     cut.truncate(bundle.len() - 10);
     assert!(matches!(
         s.import_bundle(&cut, NOW),
-        Err(VaultError::BadBundle(_))
+        Err(ExchangeError::BadBundle(_))
     ));
     let mut flipped = bundle.clone();
     let mid = flipped.len() / 2;
     flipped[mid] ^= 4;
     assert!(matches!(
         s.import_bundle(&flipped, NOW),
-        Err(VaultError::BadBundle(_))
+        Err(ExchangeError::BadBundle(_))
     ));
     assert!(matches!(
         s.import_bundle(b"hello", NOW),
-        Err(VaultError::BadBundle(_))
+        Err(ExchangeError::BadBundle(_))
     ));
 
     let (_t2, dir2) = tmp();
     let (mut other, _) = init(&dir2, CredentialPolicy::default());
     assert!(matches!(
         other.import_bundle(&bundle, NOW),
-        Err(VaultError::ForeignBundle { .. })
+        Err(ExchangeError::ForeignBundle { .. })
     ));
     assert_eq!(other.count(RecordKind::Case).unwrap(), 0);
 }
@@ -396,11 +397,11 @@ fn an_edit_of_an_unknown_record_is_not_found() {
     let id = RecordId::mint(NOW, [1; 10]);
     assert!(matches!(
         s.update(RecordKind::Case, id, &json!({}), NOW),
-        Err(VaultError::NotFound { .. })
+        Err(WriteError::NotFound { .. })
     ));
     assert!(matches!(
         s.get(RecordKind::Case, id, NOW),
-        Err(VaultError::NotFound { .. })
+        Err(ReadError::NotFound { .. })
     ));
 }
 
@@ -455,7 +456,7 @@ fn a_vault_from_a_newer_fieldkit_is_refused() {
     poke_meta(&dir, "schema", Some(vec![99]));
     let err = Vault::open(&Vault::file_in(&dir), OpenOptions::default()).unwrap_err();
     assert!(
-        matches!(err, VaultError::NewerSchema { found: 99, .. }),
+        matches!(err, OpenError::NewerSchema { found: 99, .. }),
         "{err}"
     );
 }
@@ -480,7 +481,10 @@ fn a_truncated_audit_chain_is_noticed() {
     drop(db);
     // The sealed state remembers the head, so sign-in itself refuses the cut chain.
     let err = reopen(&dir).unlock("amina", PIN, NOW).unwrap_err();
-    assert!(matches!(err, VaultError::Tampered { .. }), "{err}");
+    assert!(
+        matches!(err, SignInError::Store(StoreError::Tampered { .. })),
+        "{err}"
+    );
 }
 
 mod never_panics {

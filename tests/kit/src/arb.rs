@@ -448,7 +448,7 @@ pub fn any_case() -> impl Strategy<Value = Case> {
     )
         .prop_map(
             |(uid, relation, relation_name, sex, age, alive, loc)| FamilyMember {
-                unique_id: uid.to_string(),
+                unique_id: uid,
                 relation,
                 relation_name,
                 relation_sex: sex,
@@ -517,7 +517,7 @@ pub fn any_tracing_request() -> impl Strategy<Value = TracingRequest> {
     )
         .prop_map(
             |(uid, name, nick, other, sex, age, dob, sep, place)| Trace {
-                unique_id: uid.to_string(),
+                unique_id: uid,
                 name,
                 name_nickname: nick,
                 name_other: other,

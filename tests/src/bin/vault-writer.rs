@@ -29,13 +29,14 @@
 //! `hold` opens the vault and keeps it open until stdin closes, printing `holding`; `open`
 //! tries to open it and prints `opened`, `in-use` or `error <message>`.
 
+use fieldkit_vault::{OpenError, SignInError};
 use std::io::{BufRead, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
 use fieldkit_scenarios::Rng;
 use fieldkit_scenarios::workload::{Model, Step, Workload};
-use fieldkit_vault::{OpenOptions, Vault, VaultError};
+use fieldkit_vault::{OpenOptions, Vault};
 
 type Failure = Box<dyn std::error::Error>;
 
@@ -116,12 +117,12 @@ fn attempt(path: &Path, user: &str, credential: &[u8], now_ms: u64) -> Result<()
     let vault = Vault::open(path, OpenOptions::default())?;
     match vault.unlock(user, credential, now_ms) {
         Ok(_) => say("ok"),
-        Err(VaultError::WrongCredential { failures }) => say(&format!("wrong {failures}")),
-        Err(VaultError::LockedOut {
+        Err(SignInError::WrongCredential { failures }) => say(&format!("wrong {failures}")),
+        Err(SignInError::LockedOut {
             failures,
             retry_after_s,
         }) => say(&format!("locked {failures} {retry_after_s}")),
-        Err(VaultError::Wiped) => say("wiped"),
+        Err(SignInError::Wiped) => say("wiped"),
         Err(e) => say(&format!("error {e}")),
     }
 }
@@ -139,7 +140,7 @@ fn hold(path: &Path) -> Result<(), Failure> {
 fn open(path: &Path) -> Result<(), Failure> {
     match Vault::open(path, OpenOptions::default()) {
         Ok(_) => say("opened"),
-        Err(VaultError::InUse(_)) => say("in-use"),
+        Err(OpenError::InUse(_)) => say("in-use"),
         Err(e) => say(&format!("error {e}")),
     }
 }

@@ -7,7 +7,7 @@
 use std::rc::Rc;
 
 use fieldkit_app::Kit;
-use fieldkit_vault::VaultError;
+use fieldkit_vault::{HardwareError, SignInError, StoreError};
 use slint::ComponentHandle;
 use zeroize::Zeroizing;
 
@@ -25,15 +25,15 @@ enum Outcome {
     Problem(&'static str),
 }
 
-fn problem_of(e: &VaultError) -> Outcome {
+fn problem_of(e: &SignInError) -> Outcome {
     match e {
-        VaultError::WrongCredential { .. } => Outcome::Wrong,
-        VaultError::LockedOut { retry_after_s, .. } => Outcome::LockedOut(*retry_after_s),
-        VaultError::Hardware(fieldkit_vault::HardwareError::Lockout { retry_after_s }) => {
+        SignInError::WrongCredential { .. } => Outcome::Wrong,
+        SignInError::LockedOut { retry_after_s, .. }
+        | SignInError::Store(StoreError::Hardware(HardwareError::Lockout { retry_after_s })) => {
             Outcome::LockedOut(*retry_after_s)
         }
-        VaultError::RolledBack { .. } => Outcome::Problem("rolled-back"),
-        VaultError::Hardware(_) | VaultError::HardwareMismatch { .. } => {
+        SignInError::RolledBack { .. } => Outcome::Problem("rolled-back"),
+        SignInError::HardwareMismatch { .. } | SignInError::Store(StoreError::Hardware(_)) => {
             Outcome::Problem("hardware")
         }
         _ => Outcome::Problem("damaged"),
@@ -112,26 +112,32 @@ fn submit(inner: &Rc<Inner>) {
                 Some(v) => Ok(v),
                 None => reopen(),
             };
-            let outcome = match vault.and_then(|v| v.unlock(&user, pin.as_bytes(), now)) {
-                Ok(session) => match Kit::open(session, config, now) {
-                    Ok(k) => {
-                        *lock_slot(&kit) = KitSlot::Open(Box::new(k));
-                        Outcome::Open
-                    }
+            let outcome = match vault {
+                Err(e) => {
+                    tracing::error!("the vault could not be opened: {e}");
+                    Outcome::Problem("damaged")
+                }
+                Ok(v) => match v.unlock(&user, pin.as_bytes(), now) {
+                    Ok(session) => match Kit::open(session, config, now) {
+                        Ok(k) => {
+                            *lock_slot(&kit) = KitSlot::Open(Box::new(k));
+                            Outcome::Open
+                        }
+                        Err(e) => {
+                            tracing::error!("the kit could not be prepared: {e}");
+                            *lock_slot(&kit) = KitSlot::Closed;
+                            Outcome::Problem("damaged")
+                        }
+                    },
                     Err(e) => {
-                        tracing::error!("the kit could not be prepared: {e}");
+                        // The failed attempt consumed the vault; the next one opens it again.
                         *lock_slot(&kit) = KitSlot::Closed;
-                        Outcome::Problem("damaged")
+                        if !matches!(e, SignInError::WrongCredential { .. }) {
+                            tracing::warn!("sign-in refused: {e}");
+                        }
+                        problem_of(&e)
                     }
                 },
-                Err(e) => {
-                    // The failed attempt consumed the vault; the next one opens it again.
-                    *lock_slot(&kit) = KitSlot::Closed;
-                    if !matches!(e, VaultError::WrongCredential { .. }) {
-                        tracing::warn!("sign-in refused: {e}");
-                    }
-                    problem_of(&e)
-                }
             };
             drop(pin);
             let _ = weak.upgrade_in_event_loop(move |w| finish(&w, outcome));

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use fieldkit_app::{Kit, KitConfig};
-use fieldkit_vault::{Vault, VaultError};
+use fieldkit_vault::{OpenError, Vault};
 use slint::{ComponentHandle, Model, ModelRc, VecModel};
 
 use crate::idle::IdleLock;
@@ -49,7 +49,7 @@ pub enum KitSlot {
 pub type SharedKit = Arc<Mutex<KitSlot>>;
 
 /// Opens the vault file again (after a failed sign-in consumed it).
-pub type Reopen = Arc<dyn Fn() -> Result<Vault, VaultError> + Send + Sync>;
+pub type Reopen = Arc<dyn Fn() -> Result<Vault, OpenError> + Send + Sync>;
 
 /// Locks the shared kit, recovering it if a thread panicked while holding it (the kit's state
 /// is on disk, committed per operation, so the data behind a poisoned lock is still whole).

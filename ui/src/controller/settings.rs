@@ -4,7 +4,7 @@
 
 use std::rc::Rc;
 
-use fieldkit_vault::{Role, VaultError};
+use fieldkit_vault::{CaseworkerError, Role};
 use slint::ComponentHandle;
 
 use super::{Inner, model, now_ms};
@@ -41,10 +41,10 @@ pub(super) fn refresh(inner: &Inner, w: &MainWindow) {
     ));
 }
 
-fn outcome_of(e: &VaultError) -> &'static str {
+fn outcome_of(e: &CaseworkerError) -> &'static str {
     match e {
-        VaultError::WeakCredential(_) => "weak-pin",
-        VaultError::CaseworkerExists(_) => "exists",
+        CaseworkerError::WeakCredential(_) => "weak-pin",
+        CaseworkerError::CaseworkerExists(_) => "exists",
         other => {
             tracing::warn!("caseworker change refused: {other}");
             "failed"

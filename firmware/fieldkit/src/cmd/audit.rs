@@ -46,7 +46,10 @@ pub fn run(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<()> {
         AuditCommand::List { json } => {
             let entries = s.audit_entries()?;
             if json {
-                let list: Vec<_> = entries.iter().map(entry_json).collect();
+                let list = entries
+                    .iter()
+                    .map(entry_json)
+                    .collect::<Result<Vec<_>, _>>()?;
                 print_json(&list)?;
             } else {
                 println!("{:>6}  {:<23}  {:<16}  WHAT", "SEQ", "WHEN (UTC)", "WHO");
@@ -146,8 +149,8 @@ fn hex(bytes: &[u8]) -> String {
 
 /// An entry as JSON: times as RFC 3339 and milliseconds, the action as words and as data,
 /// hashes in hex.
-fn entry_json(e: &AuditEntry) -> serde_json::Value {
-    serde_json::json!({
+fn entry_json(e: &AuditEntry) -> Result<serde_json::Value, fieldkit_vault::VaultError> {
+    Ok(serde_json::json!({
         "seq": e.seq,
         "at": format!("{}Z", when(e.at_ms).replacen(' ', "T", 1)),
         "at_ms": e.at_ms,
@@ -156,6 +159,6 @@ fn entry_json(e: &AuditEntry) -> serde_json::Value {
         "action": e.action,
         "record": e.record.map(|(k, id)| serde_json::json!({"kind": k, "id": id})),
         "prev": hex(&e.prev),
-        "hash": hex(&e.hash()),
-    })
+        "hash": hex(&e.hash()?),
+    }))
 }

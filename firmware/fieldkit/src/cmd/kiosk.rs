@@ -270,10 +270,10 @@ pub fn run(ctx: &Ctx, args: KioskArgs) -> anyhow::Result<()> {
             );
             Some(v)
         }
-        Err(fieldkit_vault::VaultError::Missing(_)) if args.simulate && with_screen => {
+        Err(fieldkit_vault::OpenError::Missing(_)) if args.simulate && with_screen => {
             Some(demo_vault(ctx)?)
         }
-        Err(fieldkit_vault::VaultError::Missing(p)) => {
+        Err(fieldkit_vault::OpenError::Missing(p)) => {
             tracing::warn!(
                 "no vault at {}: this kit is not provisioned yet (run `fieldkit init`)",
                 p.display()
@@ -438,7 +438,7 @@ fn screenshots(ctx: &Ctx, dir: &Path) -> anyhow::Result<()> {
     let surface = fieldkit_ui::headless::install().context("the headless renderer")?;
     let vault = match Vault::open(&ctx.vault_path(), ctx.open_options()) {
         Ok(v) => v,
-        Err(fieldkit_vault::VaultError::Missing(_)) => demo_vault(ctx)?,
+        Err(fieldkit_vault::OpenError::Missing(_)) => demo_vault(ctx)?,
         Err(e) => return Err(e).context("opening the vault"),
     };
     let now = super::now_ms();
@@ -455,8 +455,8 @@ fn screenshots(ctx: &Ctx, dir: &Path) -> anyhow::Result<()> {
             config: kit_config(ctx)?,
             kit: shared.clone(),
             reopen: Arc::new(|| {
-                Err(fieldkit_vault::VaultError::BadChange(
-                    "no sign-in while drawing screenshots".into(),
+                Err(fieldkit_vault::OpenError::InUse(
+                    "the screenshot writer signs in only once".into(),
                 ))
             }),
             idle: Duration::from_secs(3600),
@@ -561,7 +561,8 @@ fn run_simulated_with(
     let sensors = PowerSensors::new(sim.bus.clone(), Some(charger), SensorLayout::default());
     let loads = fieldkit_sim::run::LoadFigures::default();
     let kit = &sim.kit;
-    // About one decision per simulated minute, as on the board, within what a thread can keep up.
+    // About one decision per simulated minute (the board decides every 10 s of real time),
+    // within what a thread can keep up.
     let tick = Duration::from_secs_f64((60.0 / f64::from(args.speed.max(1))).clamp(0.005, 1.0));
     tracing::info!(
         speed = args.speed,

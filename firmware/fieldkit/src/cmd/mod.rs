@@ -257,7 +257,7 @@ impl Ctx {
         let mut pause = std::time::Duration::from_millis(20);
         loop {
             match Vault::open(&path, self.open_options()) {
-                Err(fieldkit_vault::VaultError::InUse(_)) => {}
+                Err(fieldkit_vault::OpenError::InUse(_)) => {}
                 other => return Ok(other?),
             }
             let Some(limit) = self.lock_wait else {
@@ -284,7 +284,7 @@ impl Ctx {
                 );
                 told = true;
             }
-            std::thread::sleep(pause.min(limit - waited));
+            std::thread::sleep(pause.min(limit.saturating_sub(waited)));
             pause = (pause * 2).min(std::time::Duration::from_millis(250));
         }
     }

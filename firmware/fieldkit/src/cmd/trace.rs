@@ -19,10 +19,11 @@ use anyhow::{Context, bail};
 use fieldkit_domain::{Case, Date, LocationTree, Record, RecordId, RecordKind, TracingRequest};
 use fieldkit_match::compare::FieldEvidence;
 use fieldkit_match::duplicates::find_duplicates;
-use fieldkit_match::eval::{self, population::PopulationSpec};
 use fieldkit_match::matcher::{MatchSettings, ProfileIndex, Side};
 use fieldkit_match::profile::{ChildProfile, Locations};
 use fieldkit_match::triage::TriageRules;
+#[cfg(feature = "evaluation")]
+use fieldkit_match_eval::{self as eval, population::PopulationSpec};
 use serde::Serialize;
 
 use super::{Ctx, now_ms, print_json};
@@ -39,6 +40,7 @@ pub enum TraceCommand {
     /// Risk triage of cases in a Primero JSON export.
     Triage(TriageArgs),
     /// Evaluate fieldkit's matcher against a Primero-style baseline on a synthetic population.
+    #[cfg(feature = "evaluation")]
     Eval(EvalArgs),
     /// Review the potential matches saved in the vault: list, show, confirm, reject.
     #[command(subcommand)]
@@ -169,6 +171,7 @@ pub struct TriageArgs {
 }
 
 /// `trace eval`.
+#[cfg(feature = "evaluation")]
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
     /// Seed of the population (the reported figures use the default; tuning used seed 1).
@@ -187,6 +190,7 @@ pub struct EvalArgs {
 }
 
 /// The populations `trace eval` draws.
+#[cfg(feature = "evaluation")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum PopulationArg {
     /// The standard corruption model.
@@ -204,6 +208,7 @@ pub fn run(cmd: TraceCommand) -> anyhow::Result<()> {
         ),
         TraceCommand::Duplicates(a) => run_duplicates(a),
         TraceCommand::Triage(a) => run_triage(a),
+        #[cfg(feature = "evaluation")]
         TraceCommand::Eval(a) => run_eval(a),
     }
 }
@@ -546,6 +551,7 @@ fn run_triage(a: TriageArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[cfg(feature = "evaluation")]
 fn run_eval(a: EvalArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let report = eval::evaluate(

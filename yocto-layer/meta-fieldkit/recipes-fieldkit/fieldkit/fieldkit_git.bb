@@ -14,7 +14,7 @@ SECTION = "applications"
 # `cargo tree -p fieldkit --features kiosk` against this list.
 LICENSE = "Apache-2.0 & MIT & MPL-2.0 & ISC & 0BSD & Unicode-3.0 & BSD-3-Clause & BSD-2-Clause & Zlib & GPL-3.0-only"
 # The workspace's `license = "Apache-2.0"` line (scripts/update-crates-inc keeps the line number true).
-LIC_FILES_CHKSUM = "file://Cargo.toml;beginline=44;endline=44;md5=2507bd5f0713f05419cd2f22fa06fe62 \
+LIC_FILES_CHKSUM = "file://Cargo.toml;beginline=46;endline=46;md5=2507bd5f0713f05419cd2f22fa06fe62 \
                     file://${COMMON_LICENSE_DIR}/Apache-2.0;md5=89aea4e17d99a7cacdbeed46a0096b10 \
                     file://${COMMON_LICENSE_DIR}/MIT;md5=0835ade698e0bcf8506ecda2f7b4f302"
 

@@ -19,7 +19,7 @@
 //!
 //! ```
 //! use fieldkit_domain::{Case, Sex, Trace, TracingRequest};
-//! use fieldkit_match::baseline::PrimeroBaseline;
+//! use fieldkit_match_eval::baseline::PrimeroBaseline;
 //!
 //! let cases = vec![Case { name: Some("Mohammed Ali".into()), sex: Some(Sex::Male), age: Some(9),
 //!                         consent_for_tracing: Some(true), ..Case::default() }];
@@ -34,8 +34,8 @@ use std::collections::HashMap;
 use fieldkit_domain::{Case, Sex, Trace, TracingRequest};
 use rphonetic::DoubleMetaphone;
 
-use crate::matcher::Likelihood;
-use crate::names::KeyMap;
+use fieldkit_match::matcher::Likelihood;
+use fieldkit_match::names::KeyMap;
 
 /// Primero's field groups, with their boosts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -73,7 +73,7 @@ struct QueryToken {
 }
 
 fn key(group: Group, term: &str) -> u64 {
-    crate::names::hash_bytes(group as u8, term.as_bytes())
+    fieldkit_match::names::hash_bytes(group as u8, term.as_bytes())
 }
 
 /// Lucene's standard tokeniser, near enough for names: words of letters and digits,

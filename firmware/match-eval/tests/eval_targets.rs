@@ -14,8 +14,8 @@
 //! The hard population (namesakes, given-name-only traces, ages off by 3, no sex): see
 //! `hard_population_targets`.
 
-use fieldkit_match::eval::{evaluate, population::PopulationSpec};
 use fieldkit_match::matcher::MatchSettings;
+use fieldkit_match_eval::{evaluate, population::PopulationSpec};
 
 #[test]
 fn targets_hold_on_a_small_population() {

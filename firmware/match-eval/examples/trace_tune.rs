@@ -2,15 +2,15 @@
 //! trace and case with its weight; precision and recall of `likely` at a grid of thresholds;
 //! and a few wrong `likely` pairs and missed true pairs, explained.
 //!
-//! `cargo run --release -p fieldkit-match --example trace_tune -- SEED [standard|hard] [SHOW] [CASES]`
+//! `cargo run --release -p fieldkit-match-eval --example trace_tune -- SEED [standard|hard] [SHOW] [CASES]`
 //! with `WEIGHTS='{"name_cap": 20}'` to try other weights. Tune on the tuning seed (1) only.
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 use std::collections::{HashMap, HashSet};
 
-use fieldkit_match::eval::population::{PopulationSpec, generate};
 use fieldkit_match::matcher::{Likelihood, MatchSettings, ProfileIndex, Side};
 use fieldkit_match::profile::{ChildProfile, Locations};
+use fieldkit_match_eval::population::{PopulationSpec, generate};
 use rayon::prelude::*;
 
 fn main() {

@@ -1,16 +1,17 @@
-//! The evaluation harness: a synthetic population, both matchers on it, and their
-//! precision, recall and F1 side by side.
+//! How well fieldkit's matcher finds children, measured: a seeded synthetic population
+//! ([`population`]), a Primero-style matcher to compare against ([`baseline`]), and the
+//! evaluation of both ([`evaluate`]). `fieldkit trace eval` prints it; the kiosk never links
+//! it (the device build leaves out the CLI's `evaluation` feature).
 //!
-//! [`evaluate`] draws a population from a seed ([`population`]), runs fieldkit's
-//! matcher and the Primero-style [`baseline`](crate::baseline) on the same records,
-//! and scores both against the truth the generator kept: a predicted pair (trace,
-//! case) is right when both records are of the same child. Precision and recall are
-//! counted over pairs, at `likely` (only likely pairs predicted) and at `possible`
-//! (every pair returned); recall@5 is the share of traces whose child was registered
-//! that have a right case among their first five results. Duplicate detection is
-//! scored the same way over pairs of cases, with its own settings
-//! ([`MatchSettings::duplicates`](crate::matcher::MatchSettings)), tuned on the same
-//! seed (`examples/dup_tune.rs` is the tuning aid).
+//! [`evaluate`] draws a population from a seed, runs fieldkit's matcher and the baseline
+//! on the same records, and scores both against the truth the generator kept: a
+//! predicted pair (trace, case) is right when both records are of the same child.
+//! Precision and recall are counted over pairs, at `likely` (only likely pairs
+//! predicted) and at `possible` (every pair returned); recall@5 is the share of traces
+//! whose child was registered that have a right case among their first five results.
+//! Duplicate detection is scored the same way over pairs of cases, with its own
+//! settings ([`MatchSettings::duplicates`](fieldkit_match::matcher::MatchSettings)),
+//! tuned on the same seed (`examples/dup_tune.rs` is the tuning aid).
 //!
 //! Honesty rules: the corruption model is fixed in [`population`] and seeded; the
 //! thresholds were tuned on seed [`TUNING_SEED`] and are reported on
@@ -18,13 +19,14 @@
 //! clock (callers time it).
 //!
 //! ```
-//! use fieldkit_match::eval::{evaluate, population::PopulationSpec};
+//! use fieldkit_match_eval::{evaluate, population::PopulationSpec};
 //! use fieldkit_match::matcher::MatchSettings;
 //!
 //! let report = evaluate(PopulationSpec::with_cases(11, 400), &MatchSettings::default());
 //! assert!(report.ours.recall_at_5 > report.baseline.recall_at_5);
 //! ```
 
+pub mod baseline;
 mod pools;
 pub mod population;
 
@@ -35,9 +37,9 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::baseline::PrimeroBaseline;
-use crate::duplicates::find_duplicates;
-use crate::matcher::{Likelihood, MatchSettings, ProfileIndex, Side};
-use crate::profile::{ChildProfile, Locations};
+use fieldkit_match::duplicates::find_duplicates;
+use fieldkit_match::matcher::{Likelihood, MatchSettings, ProfileIndex, Side};
+use fieldkit_match::profile::{ChildProfile, Locations};
 use population::{Population, PopulationSpec, generate};
 
 /// The seed thresholds and weights were tuned on.

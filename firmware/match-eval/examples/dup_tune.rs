@@ -3,17 +3,17 @@
 //! thresholds; the wrong `likely` pairs and the missed true pairs, explained; and the
 //! share of true and of wrong pairs at each level of each field.
 //!
-//! `cargo run --release -p fieldkit-match --example dup_tune -- SEED [SHOW] [CASES]`
+//! `cargo run --release -p fieldkit-match-eval --example dup_tune -- SEED [SHOW] [CASES]`
 //! Tune on the tuning seed (1) only.
 #![allow(clippy::unwrap_used, clippy::print_stdout, clippy::type_complexity)]
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use fieldkit_match::duplicates::{DuplicateIndex, GivenName};
-use fieldkit_match::eval::population::{PopulationSpec, generate};
 use fieldkit_match::index::{Scratch, query_keys};
 use fieldkit_match::matcher::{Likelihood, MatchSettings, ProfileIndex};
 use fieldkit_match::profile::{ChildProfile, Locations};
+use fieldkit_match_eval::population::{PopulationSpec, generate};
 use rayon::prelude::*;
 
 fn main() {

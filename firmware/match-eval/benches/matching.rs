@@ -4,17 +4,17 @@
 //! - one trace against 100,000 cases (one core, many single queries: mean, median, p99);
 //! - 20,000 tracing requests against 100,000 cases on every core (rayon), wall time.
 //!
-//! `cargo bench -p fieldkit-match --bench matching`. Sizes can be changed with
+//! `cargo bench -p fieldkit-match-eval --bench matching`. Sizes can be changed with
 //! `FIELDKIT_BENCH_CASES` and `FIELDKIT_BENCH_REQUESTS`; the population is the
 //! evaluation's generator (seed 99).
 
 use std::time::Instant;
 
-use fieldkit_match::eval::population::{PopulationSpec, generate};
 use fieldkit_match::index::Scratch;
 use fieldkit_match::matcher::{MatchSettings, ProfileIndex, Side};
 use fieldkit_match::names::NameToken;
 use fieldkit_match::profile::{ChildProfile, Locations};
+use fieldkit_match_eval::population::{PopulationSpec, generate};
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
