@@ -13,7 +13,10 @@ use fieldkit_app::{KitConfig, MatchFilter};
 use fieldkit_domain::RecordKind;
 use fieldkit_ui::controller::{App, KitSlot, Setup, lock_slot};
 use fieldkit_ui::power::PowerView;
-use fieldkit_ui::*;
+use fieldkit_ui::{
+    AppState, CaseFormAdapter, CaseListAdapter, HomeAdapter, KeyboardAdapter, KeyboardLayout,
+    LockAdapter, MainWindow, Page, ReviewAdapter, SettingsAdapter, Theme, TracingFormAdapter,
+};
 use fieldkit_vault::{CredentialPolicy, InitOptions, OpenOptions, Vault};
 use i_slint_backend_testing::{ElementHandle, TestingBackend, TestingBackendOptions};
 use serde_json::json;
@@ -78,7 +81,7 @@ fn kiosk() -> Kiosk {
         &window,
         Setup {
             config: KitConfig::default(),
-            kit: Arc::new(std::sync::Mutex::new(KitSlot::Locked(vault))),
+            kit: Arc::new(std::sync::Mutex::new(KitSlot::Locked(Box::new(vault)))),
             reopen: Arc::new(move || Vault::open(&reopen_path, options())),
             idle: IDLE,
             kit_name: "fieldkit".into(),

@@ -109,7 +109,7 @@ fn submit(inner: &Rc<Inner>) {
         .spawn(move || {
             let now = now_ms();
             let vault = match taken {
-                Some(v) => Ok(v),
+                Some(v) => Ok(*v),
                 None => reopen(),
             };
             let outcome = match vault {

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use fieldkit_app::{Kit, KitConfig};
 use fieldkit_vault::{OpenError, Vault};
-use slint::{ComponentHandle, Model, ModelRc, VecModel};
+use slint::{ComponentHandle, Model, ModelRc, SharedString, VecModel};
 
 use crate::idle::IdleLock;
 use crate::{AppState, FilterOption, MainWindow, Page};
@@ -35,7 +35,7 @@ pub use cases::CasePager;
 #[derive(Debug, Default)]
 pub enum KitSlot {
     /// Locked: the vault file is open and held, no keys in memory.
-    Locked(Vault),
+    Locked(Box<Vault>),
     /// A sign-in is under way on the worker thread.
     Opening,
     /// Unlocked.
@@ -125,7 +125,7 @@ impl Inner {
             if let KitSlot::Open(_) = &*slot
                 && let KitSlot::Open(kit) = std::mem::take(&mut *slot)
             {
-                *slot = KitSlot::Locked(kit.lock());
+                *slot = KitSlot::Locked(Box::new(kit.lock()));
             }
         }
         self.cases.clear();

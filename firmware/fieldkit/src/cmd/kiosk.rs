@@ -320,7 +320,7 @@ fn run_with_screen(
     let window = MainWindow::new().context(
         "opening the kiosk's window (no display? run with --no-screen for the daemon alone)",
     )?;
-    let kit: SharedKit = Arc::new(Mutex::new(KitSlot::Locked(vault)));
+    let kit: SharedKit = Arc::new(Mutex::new(KitSlot::Locked(Box::new(vault))));
     let path = ctx.vault_path();
     let options = ctx.open_options();
     let app = App::install(
