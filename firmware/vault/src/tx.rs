@@ -165,17 +165,7 @@ impl Tx<'_> {
         edited: &serde_json::Value,
         now_ms: u64,
     ) -> Result<Saved, WriteError> {
-        self.session.keys.record_key(kind)?;
-        let (doc, version) = self
-            .session
-            .load_w(&self.txn, kind, id)?
-            .ok_or(VaultError::NotFound { kind, id })?;
-        // One save, one stamp.
-        let stamp = self.session.clock.tick(now_ms);
-        let ops = doc
-            .diff(edited, || stamp)
-            .map_err(|e| VaultError::BadChange(e.to_string()))?;
-        Ok(self.store_ops(doc, version, &ops, now_ms)?)
+        self.change_stored(kind, id, now_ms, |doc, stamp| doc.diff(edited, || stamp))
     }
 
     /// Merges documents received from elsewhere (import, sync, the matcher's proposals). No
@@ -242,15 +232,26 @@ impl Tx<'_> {
         fields: &serde_json::Map<String, serde_json::Value>,
         now_ms: u64,
     ) -> Result<Saved, WriteError> {
+        self.change_stored(kind, id, now_ms, |doc, stamp| doc.patch(fields, || stamp))
+    }
+
+    /// Loads a stored record, turns the change into field operations under one stamp (one
+    /// save, one stamp) and stores them: what `update` (a whole edited record) and `patch`
+    /// (only the fields given) share.
+    fn change_stored<E: std::fmt::Display>(
+        &mut self,
+        kind: RecordKind,
+        id: RecordId,
+        now_ms: u64,
+        ops_of: impl FnOnce(&Document, Hlc) -> std::result::Result<Vec<Op>, E>,
+    ) -> Result<Saved, WriteError> {
         self.session.keys.record_key(kind)?;
         let (doc, version) = self
             .session
             .load_w(&self.txn, kind, id)?
             .ok_or(VaultError::NotFound { kind, id })?;
         let stamp = self.session.clock.tick(now_ms);
-        let ops = doc
-            .patch(fields, || stamp)
-            .map_err(|e| VaultError::BadChange(e.to_string()))?;
+        let ops = ops_of(&doc, stamp).map_err(|e| VaultError::BadChange(e.to_string()))?;
         Ok(self.store_ops(doc, version, &ops, now_ms)?)
     }
 
