@@ -28,9 +28,17 @@ mod generated {
 }
 
 pub use generated::*;
+/// The Slint version the screen is built with, for the binary that runs it.
+pub use slint;
 
+#[cfg(feature = "kiosk")]
+pub mod board;
+pub mod controller;
+pub mod demo;
 pub mod guard;
 pub mod headless;
 pub mod idle;
 pub mod keyboard;
 pub mod lang;
+pub mod power;
+pub mod screens;

@@ -50,6 +50,8 @@ pub struct KioskConfig {
     pub utc_offset_minutes: i32,
     /// Usable battery energy in Wh.
     pub battery_capacity_wh: f32,
+    /// The touch screen locks itself after this many seconds without a touch.
+    pub lock_after_s: u32,
 }
 
 impl Default for KioskConfig {
@@ -61,6 +63,7 @@ impl Default for KioskConfig {
             working_hours: (8.0, 17.0),
             utc_offset_minutes: 0,
             battery_capacity_wh: 256.0,
+            lock_after_s: 300,
         }
     }
 }
@@ -278,6 +281,8 @@ working_hours = [8.0, 17.0]
 utc_offset_minutes = 0
 # Usable battery energy in Wh.
 battery_capacity_wh = 256.0
+# The touch screen locks itself after this many seconds without a touch.
+lock_after_s = 300
 "#;
 
 #[cfg(test)]

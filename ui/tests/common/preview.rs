@@ -43,7 +43,9 @@ fn choice(key: &str, values: &[&str], checked: &[&str], multi: bool) -> FormFiel
 pub fn fill(window: &MainWindow) {
     let app = window.global::<AppState>();
     app.set_caseworker("amina".into());
-    app.set_power_line("62 % · Normal".into());
+    app.set_soc_known(true);
+    app.set_soc_percent(62.0);
+    app.set_power_mode("normal".into());
     app.set_sync_line("LoRa 10:42".into());
 
     let lock = window.global::<LockAdapter>();
@@ -214,9 +216,9 @@ pub fn fill(window: &MainWindow) {
     let status = window.global::<StatusAdapter>();
     status.set_soc_known(true);
     status.set_soc_percent(62.0);
-    status.set_battery_volts("13.1 V".into());
-    status.set_solar_watts("18 W".into());
-    status.set_load_watts("6 W".into());
+    status.set_battery_volts(13.1);
+    status.set_solar_watts(18.0);
+    status.set_load_watts(6.0);
     status.set_mode("normal".into());
     status.set_charger("bulk".into());
     status.set_queued(4);

@@ -1,8 +1,15 @@
-//! `fieldkit kiosk`: the daemon a kit runs. It holds the vault open and locked (the touch screen
-//! that signs caseworkers in is not started by the kiosk yet), reads the fuel gauge, current monitors and charge controller through
-//! the board's drivers, lets the power policy decide, and carries the decision out: backlight,
-//! CPU governor, which links and background jobs may run, and a clean shutdown before the
-//! battery browns out.
+//! `fieldkit kiosk`: what a kit runs all day. The touch screen (`fieldkit-ui`) runs on the main
+//! thread and holds the vault, locked until a caseworker signs in on it. The power daemon runs on
+//! a thread of its own ("power"): it reads the fuel gauge, current monitors and charge controller
+//! through the board's drivers, lets the power policy decide, and carries the decision out:
+//! backlight (blanked after the mode's screen timeout without a touch), CPU governor, which links
+//! and background jobs may run, the Critical warning and the "saving and shutting down" screen,
+//! and a clean shutdown before the battery browns out. Each decision is also handed to the
+//! screen (status page, top bar).
+//!
+//! `--no-screen` (or a bounded run with `--hours`) runs the daemon alone, as tests and
+//! technicians do. `--simulate --screenshots DIR` draws every screen in every language into PNG
+//! files with the software renderer and exits.
 //!
 //! Under systemd (`Type=notify`) it tells the service manager when it is ready and pings the
 //! watchdog from the daemon loop itself, so a loop that hangs gets the kiosk restarted.
@@ -11,7 +18,9 @@
 //! charger model on an accelerated clock; the charger on a pseudo-terminal; sysfs files under
 //! the data directory), so the whole daemon can be watched on a laptop.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -21,10 +30,16 @@ use fieldkit_drivers::embedded_hal::i2c::I2c;
 use fieldkit_drivers::serial::ChargerLink;
 use fieldkit_linux::{Backlight, CpuFreq};
 use fieldkit_power::{
-    CpuGovernor, Decision, JobQueue, Policy, PolicyConfig, PowerPolicy, Timestamp,
+    Admission, CpuGovernor, DAILY_JOBS, Decision, JobKind, JobQueue, Policy, PolicyConfig,
+    PowerPolicy, Timestamp,
 };
+use fieldkit_kitsync::jobs::Jobs;
 use fieldkit_sensors::{PowerSensors, SensorLayout};
-use fieldkit_vault::Vault;
+use fieldkit_ui::controller::{App, KitSlot, Setup, SharedKit, lock_slot};
+use fieldkit_ui::power::PowerView;
+use fieldkit_ui::slint::{self, ComponentHandle};
+use fieldkit_ui::{MainWindow, demo};
+use fieldkit_vault::{InitOptions, Vault};
 
 use super::Ctx;
 
@@ -54,24 +69,99 @@ pub struct KioskArgs {
     /// Print status as JSON lines.
     #[arg(long)]
     pub json: bool,
+    /// Run the power daemon without the touch screen (also the case with --hours).
+    #[arg(long)]
+    pub no_screen: bool,
+    /// With --simulate: draw every screen in every bundled language at 800x480 and 1280x800
+    /// into PNG files in DIR (a demo vault's records), then exit.
+    #[arg(long, value_name = "DIR", requires = "simulate")]
+    pub screenshots: Option<PathBuf>,
+}
+
+/// The backlight, shared by the power daemon (which sets the mode's level) and the screen
+/// (which blanks it after the mode's screen timeout and wakes it on a touch).
+struct Screen {
+    backlight: Backlight,
+    percent: u8,
+    dark: bool,
+    written: Option<u8>,
+}
+
+impl Screen {
+    fn apply(&mut self) -> anyhow::Result<()> {
+        let want = if self.dark { 0 } else { self.percent };
+        if self.written != Some(want) {
+            self.backlight
+                .set_percent(want)
+                .context("setting the backlight")?;
+            self.written = Some(want);
+        }
+        Ok(())
+    }
+}
+
+type SharedScreen = Arc<Mutex<Screen>>;
+
+fn screen_of(shared: &SharedScreen) -> std::sync::MutexGuard<'_, Screen> {
+    shared
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// What the daemon loop tells the rest of the kiosk.
+struct Hooks {
+    /// Each decision, with what it was taken on.
+    report: Box<dyn FnMut(&Decision, &fieldkit_power::Observation) + Send>,
+    /// Set when the screen closed: the loop ends.
+    stop: Arc<AtomicBool>,
+    /// The unlocked kit (background jobs run only with it).
+    kit: SharedKit,
+    /// How many times the screen locked the kit (the jobs forget the session on a change).
+    locks: Arc<AtomicU64>,
+}
+
+impl Hooks {
+    fn none() -> Hooks {
+        Hooks {
+            report: Box::new(|_, _| {}),
+            stop: Arc::new(AtomicBool::new(false)),
+            kit: SharedKit::default(),
+            locks: Arc::default(),
+        }
+    }
 }
 
 /// What the daemon drives from a decision.
 struct Outputs {
-    backlight: Backlight,
+    screen: SharedScreen,
     cpufreq: CpuFreq,
     last: Option<(u8, CpuGovernor)>,
 }
 
 impl Outputs {
+    fn new(backlight: Backlight, cpufreq: CpuFreq) -> Outputs {
+        Outputs {
+            screen: Arc::new(Mutex::new(Screen {
+                backlight,
+                percent: 100,
+                dark: false,
+                written: None,
+            })),
+            cpufreq,
+            last: None,
+        }
+    }
+
     /// Carries out `d`; true if that changed an output.
     fn apply(&mut self, d: &Decision) -> anyhow::Result<bool> {
         let now = (d.backlight_percent, d.governor);
         let changed = self.last != Some(now);
         if changed {
-            self.backlight
-                .set_percent(d.backlight_percent)
-                .context("setting the backlight")?;
+            {
+                let mut screen = screen_of(&self.screen);
+                screen.percent = d.backlight_percent;
+                screen.apply()?;
+            }
             if let Err(e) = self.cpufreq.set_governor(d.governor) {
                 tracing::warn!("CPU governor not set: {e}");
             }
@@ -131,9 +221,52 @@ fn check_args(args: &KioskArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The kit's configuration for the application core.
+fn kit_config(ctx: &Ctx) -> anyhow::Result<fieldkit_app::KitConfig> {
+    Ok(fieldkit_app::KitConfig {
+        locations: ctx.locations()?,
+        triage: ctx.triage_rules()?,
+        matching: fieldkit_match::matcher::MatchSettings::default(),
+        lookups: ctx.lookups()?,
+    })
+}
+
+/// Makes the demo vault of `--simulate`: the demo supervisor and seeded cases and tracing
+/// requests, through the kit. Prints how to sign in.
+fn demo_vault(ctx: &Ctx) -> anyhow::Result<Vault> {
+    let path = ctx.vault_path();
+    let now = super::now_ms();
+    let (session, _recovery) = Vault::create(
+        &path,
+        InitOptions {
+            username: demo::USER,
+            display_name: "Amina (demo)",
+            credential: demo::PIN.as_bytes(),
+            policy: ctx.config.security.policy(),
+            now_ms: now,
+        },
+        ctx.open_options(),
+    )
+    .with_context(|| format!("creating the demo vault at {}", path.display()))?;
+    let mut kit = fieldkit_app::Kit::open(session, kit_config(ctx)?, now)
+        .context("preparing the demo kit")?;
+    demo::seed(&mut kit, 40, now).context("registering the demo records")?;
+    println!(
+        "Demo vault created at {}: sign in as `{}` with PIN {} (a demo PIN: never use it on a kit).",
+        path.display(),
+        demo::USER,
+        demo::PIN
+    );
+    Ok(kit.lock())
+}
+
 /// Runs the kiosk.
 pub fn run(ctx: &Ctx, args: KioskArgs) -> anyhow::Result<()> {
     check_args(&args)?;
+    if let Some(dir) = &args.screenshots {
+        return screenshots(ctx, dir);
+    }
+    let with_screen = !args.no_screen && args.hours.is_none();
     // The vault: opening it checks every page and holds the lock, so no other process writes.
     let vault = match Vault::open(&ctx.vault_path(), ctx.open_options()) {
         Ok(v) => {
@@ -143,6 +276,9 @@ pub fn run(ctx: &Ctx, args: KioskArgs) -> anyhow::Result<()> {
                 "vault open and locked: caseworkers sign in on the touch screen"
             );
             Some(v)
+        }
+        Err(fieldkit_vault::OpenError::Missing(_)) if args.simulate && with_screen => {
+            Some(demo_vault(ctx)?)
         }
         Err(fieldkit_vault::OpenError::Missing(p)) => {
             tracing::warn!(
@@ -159,22 +295,253 @@ pub fn run(ctx: &Ctx, args: KioskArgs) -> anyhow::Result<()> {
         working_hours: k.working_hours,
         ..PolicyConfig::default()
     });
-    if args.simulate {
-        run_simulated(ctx, &args, policy)?;
-    } else {
-        run_devices(ctx, &args, policy)?;
+    if !with_screen {
+        let hooks = Hooks::none();
+        if args.simulate {
+            run_simulated(ctx, &args, policy, hooks)?;
+        } else {
+            run_devices(ctx, &args, policy, hooks)?;
+        }
+        drop(vault);
+        return Ok(());
     }
-    drop(vault);
+    let Some(vault) = vault else {
+        anyhow::bail!("no vault to open on the screen: provision this kit first (`fieldkit init`)");
+    };
+    run_with_screen(ctx, &args, policy, vault)
+}
+
+/// The touch screen on this thread, the power daemon on the "power" thread.
+fn run_with_screen(
+    ctx: &Ctx,
+    args: &KioskArgs,
+    policy: PowerPolicy,
+    vault: Vault,
+) -> anyhow::Result<()> {
+    #[cfg(feature = "kiosk")]
+    let activity = if args.simulate {
+        None
+    } else {
+        Some(fieldkit_ui::board::install_backend().context("starting the DRM/KMS screen")?)
+    };
+    let window = MainWindow::new().context(
+        "opening the kiosk's window (no display? run with --no-screen for the daemon alone)",
+    )?;
+    let kit: SharedKit = Arc::new(Mutex::new(KitSlot::Locked(Box::new(vault))));
+    let locks = Arc::new(AtomicU64::new(0));
+    let lock_count = locks.clone();
+    let path = ctx.vault_path();
+    let options = ctx.open_options();
+    let app = App::install(
+        &window,
+        Setup {
+            config: kit_config(ctx)?,
+            kit: kit.clone(),
+            reopen: Arc::new(move || Vault::open(&path, options.clone())),
+            idle: Duration::from_secs(u64::from(ctx.config.kiosk.lock_after_s.max(10))),
+            kit_name: "fieldkit".into(),
+            user: ctx
+                .user
+                .clone()
+                .or_else(|| ctx.config.default_caseworker.clone())
+                .unwrap_or_else(|| {
+                    if args.simulate {
+                        demo::USER.into()
+                    } else {
+                        String::new()
+                    }
+                }),
+            // A kit provisioned for sync queues every save made on the screen for the hub.
+            on_open: Some(Arc::new(|kit: &mut fieldkit_app::Kit| {
+                fieldkit_kitsync::attach(kit).map(|_| ()).map_err(Into::into)
+            })),
+            on_lock: Some(Arc::new(move || {
+                lock_count.fetch_add(1, Ordering::Relaxed);
+            })),
+        },
+    );
+    #[cfg(feature = "kiosk")]
+    if let Some(activity) = activity {
+        activity.replace(Some(app.idle().clone()));
+    }
+
+    // The daemon hands its backlight over once it found it; the screen blanks and wakes it.
+    let screen_slot: Arc<Mutex<Option<SharedScreen>>> = Arc::default();
+    let weak = window.as_weak();
+    let stop = Arc::new(AtomicBool::new(false));
+    let report_weak = weak.clone();
+    let hooks = Hooks {
+        report: Box::new(move |d: &Decision, obs: &fieldkit_power::Observation| {
+            power_view(d, obs).send(&report_weak);
+        }),
+        stop: stop.clone(),
+        kit: kit.clone(),
+        locks,
+    };
+    let slot = screen_slot.clone();
+    app.idle().on_screen(move |dark| {
+        let guard = slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(screen) = guard.as_ref() {
+            let mut s = screen_of(screen);
+            s.dark = dark;
+            if let Err(e) = s.apply() {
+                tracing::warn!("{e:#}");
+            }
+        }
+    });
+
+    let result = std::thread::scope(|scope| -> anyhow::Result<()> {
+        let daemon_stop = stop.clone();
+        let slot = screen_slot.clone();
+        let ui = weak.clone();
+        let daemon = std::thread::Builder::new()
+            .name("power".into())
+            .spawn_scoped(scope, move || {
+                let r = if args.simulate {
+                    run_simulated_with(ctx, args, policy, hooks, &slot)
+                } else {
+                    run_devices_with(ctx, args, policy, hooks, &slot)
+                };
+                if !daemon_stop.load(Ordering::Relaxed) {
+                    // The daemon ended on its own: a clean shutdown (or a failure). Lock the
+                    // kit (everything is saved as it is typed), keep the screen up a moment,
+                    // then leave.
+                    let _ = ui.upgrade_in_event_loop(|_| {
+                        slint::Timer::single_shot(Duration::from_secs(5), || {
+                            let _ = slint::quit_event_loop();
+                        });
+                    });
+                }
+                r
+            })
+            .context("starting the power thread")?;
+        let ran = window.run().context("running the touch screen");
+        stop.store(true, Ordering::Relaxed);
+        let daemon = daemon
+            .join()
+            .map_err(|_| anyhow::anyhow!("the power thread panicked"))?;
+        ran?;
+        daemon
+    });
+    app.lock();
+    if let KitSlot::Open(kit) = std::mem::take(&mut *lock_slot(&kit)) {
+        drop(kit.lock());
+    }
+    result
+}
+
+/// What the screen shows of a decision.
+fn power_view(d: &Decision, obs: &fieldkit_power::Observation) -> PowerView {
+    PowerView {
+        soc_percent: obs.soc_percent.map(|r| r.value),
+        battery_volts: obs.battery_voltage_mv.map(|r| r.value as f32 / 1000.0),
+        solar_watts: obs.panel_power_w.map(|r| r.value),
+        load_watts: obs.load_power_w.map(|r| r.value),
+        mode: mode_name(d.mode),
+        reason: d.reason.explain().to_string(),
+        charger: obs
+            .charge_stage
+            .map(|r| format!("{:?}", r.value).to_lowercase())
+            .unwrap_or_default(),
+        shutting_down: d.shutdown.is_some(),
+        screen_timeout_s: d.screen_timeout_s,
+    }
+}
+
+/// `--screenshots DIR`: every screen of an unlocked demo kit, headless.
+fn screenshots(ctx: &Ctx, dir: &Path) -> anyhow::Result<()> {
+    let surface = fieldkit_ui::headless::install().context("the headless renderer")?;
+    let vault = match Vault::open(&ctx.vault_path(), ctx.open_options()) {
+        Ok(v) => v,
+        Err(fieldkit_vault::OpenError::Missing(_)) => demo_vault(ctx)?,
+        Err(e) => return Err(e).context("opening the vault"),
+    };
+    let now = super::now_ms();
+    let user = ctx.user.clone().unwrap_or_else(|| demo::USER.into());
+    let session = vault
+        .unlock(&user, demo::PIN.as_bytes(), now)
+        .with_context(|| format!("signing in as {user} with the demo PIN"))?;
+    let kit = fieldkit_app::Kit::open(session, kit_config(ctx)?, now)?;
+    let window = MainWindow::new().context("the screen")?;
+    let shared: SharedKit = Arc::new(Mutex::new(KitSlot::Open(Box::new(kit))));
+    let app = App::install(
+        &window,
+        Setup {
+            config: kit_config(ctx)?,
+            kit: shared.clone(),
+            reopen: Arc::new(|| {
+                Err(fieldkit_vault::OpenError::InUse(
+                    "the screenshot writer signs in only once".into(),
+                ))
+            }),
+            idle: Duration::from_secs(3600),
+            kit_name: "fieldkit".into(),
+            user: user.clone(),
+            on_open: None,
+            on_lock: None,
+        },
+    );
+    app.opened();
+    PowerView {
+        soc_percent: Some(62.0),
+        battery_volts: Some(13.1),
+        solar_watts: Some(18.0),
+        load_watts: Some(6.0),
+        mode: "normal",
+        reason: "enough charge for the working day".into(),
+        charger: "bulk".into(),
+        shutting_down: false,
+        screen_timeout_s: None,
+    }
+    .show(&window);
+    let n = fieldkit_ui::screens::write_all(&surface, &window, dir)
+        .with_context(|| format!("writing screenshots to {}", dir.display()))?;
+    println!("{n} screenshots written to {}", dir.display());
+    app.lock();
     Ok(())
 }
 
 #[cfg(not(feature = "simulation"))]
-fn run_simulated(_ctx: &Ctx, _args: &KioskArgs, _policy: PowerPolicy) -> anyhow::Result<()> {
+fn run_simulated(
+    _ctx: &Ctx,
+    _args: &KioskArgs,
+    _policy: PowerPolicy,
+    _hooks: Hooks,
+) -> anyhow::Result<()> {
     anyhow::bail!("this build has no simulated kit (built without the `simulation` feature)")
 }
 
+#[cfg(not(feature = "simulation"))]
+fn run_simulated_with(
+    ctx: &Ctx,
+    args: &KioskArgs,
+    policy: PowerPolicy,
+    hooks: Hooks,
+    _screen: &Mutex<Option<SharedScreen>>,
+) -> anyhow::Result<()> {
+    run_simulated(ctx, args, policy, hooks)
+}
+
 #[cfg(feature = "simulation")]
-fn run_simulated(ctx: &Ctx, args: &KioskArgs, policy: PowerPolicy) -> anyhow::Result<()> {
+fn run_simulated(
+    ctx: &Ctx,
+    args: &KioskArgs,
+    policy: PowerPolicy,
+    hooks: Hooks,
+) -> anyhow::Result<()> {
+    run_simulated_with(ctx, args, policy, hooks, &Mutex::new(None))
+}
+
+#[cfg(feature = "simulation")]
+fn run_simulated_with(
+    ctx: &Ctx,
+    args: &KioskArgs,
+    policy: PowerPolicy,
+    hooks: Hooks,
+    screen: &Mutex<Option<SharedScreen>>,
+) -> anyhow::Result<()> {
     use fieldkit_sim::clock::SimClock;
     use fieldkit_sim::live::{SimCharger, SimulatedKit};
     use fieldkit_sim::model::KitSpec;
@@ -205,11 +572,10 @@ fn run_simulated(ctx: &Ctx, args: &KioskArgs, policy: PowerPolicy) -> anyhow::Re
     .context("starting the simulated kit")?;
     let root = ctx.data_dir.join("sim-sys");
     simulated_sysfs(&root)?;
-    let outputs = Outputs {
-        backlight: Backlight::find(&root)?,
-        cpufreq: CpuFreq::find(&root)?,
-        last: None,
-    };
+    let outputs = Outputs::new(Backlight::find(&root)?, CpuFreq::find(&root)?);
+    *screen
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(outputs.screen.clone());
     let charger = fieldkit_drivers::serial::VeDirectPort::new(port);
     let sensors = PowerSensors::new(sim.bus.clone(), Some(charger), SensorLayout::default());
     let loads = fieldkit_sim::run::LoadFigures::default();
@@ -230,22 +596,40 @@ fn run_simulated(ctx: &Ctx, args: &KioskArgs, policy: PowerPolicy) -> anyhow::Re
         tick,
         || clock.now(),
         |d, now, working, busy| kit.set_load_w(loads.draw_w(d, now, working, busy, 0.0)),
+        hooks,
     )
 }
 
+fn run_devices(
+    ctx: &Ctx,
+    args: &KioskArgs,
+    policy: PowerPolicy,
+    hooks: Hooks,
+) -> anyhow::Result<()> {
+    run_devices_with(ctx, args, policy, hooks, &Mutex::new(None))
+}
+
 #[cfg(feature = "kiosk")]
-fn run_devices(ctx: &Ctx, args: &KioskArgs, policy: PowerPolicy) -> anyhow::Result<()> {
+fn run_devices_with(
+    ctx: &Ctx,
+    args: &KioskArgs,
+    policy: PowerPolicy,
+    hooks: Hooks,
+    screen: &Mutex<Option<SharedScreen>>,
+) -> anyhow::Result<()> {
     use super::power::probe::{NoBus, open_charger};
     let k = &ctx.config.kiosk;
     let charger = Some(k.charger.as_str())
         .filter(|c| !c.is_empty())
         .map(open_charger)
         .transpose()?;
-    let outputs = Outputs {
-        backlight: Backlight::find(&k.sysfs_root)?,
-        cpufreq: CpuFreq::find(&k.sysfs_root)?,
-        last: None,
-    };
+    let outputs = Outputs::new(
+        Backlight::find(&k.sysfs_root)?,
+        CpuFreq::find(&k.sysfs_root)?,
+    );
+    *screen
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(outputs.screen.clone());
     let offset_s = i64::from(k.utc_offset_minutes) * 60;
     let now = || Timestamp((super::now_ms() / 1000).saturating_add_signed(offset_s));
     let tick = Duration::from_secs(10);
@@ -257,16 +641,40 @@ fn run_devices(ctx: &Ctx, args: &KioskArgs, policy: PowerPolicy) -> anyhow::Resu
             ..SensorLayout::default()
         };
         let sensors = PowerSensors::new(NoBus, charger, layout);
-        daemon_loop(sensors, outputs, policy, args, tick, now, |_, _, _, _| {})
+        daemon_loop(
+            sensors,
+            outputs,
+            policy,
+            args,
+            tick,
+            now,
+            |_, _, _, _| {},
+            hooks,
+        )
     } else {
         let bus = fieldkit_linux::open_i2c(&k.i2c_bus).context("opening the I2C bus")?;
         let sensors = PowerSensors::new(bus, charger, SensorLayout::default());
-        daemon_loop(sensors, outputs, policy, args, tick, now, |_, _, _, _| {})
+        daemon_loop(
+            sensors,
+            outputs,
+            policy,
+            args,
+            tick,
+            now,
+            |_, _, _, _| {},
+            hooks,
+        )
     }
 }
 
 #[cfg(not(feature = "kiosk"))]
-fn run_devices(_ctx: &Ctx, _args: &KioskArgs, _policy: PowerPolicy) -> anyhow::Result<()> {
+fn run_devices_with(
+    _ctx: &Ctx,
+    _args: &KioskArgs,
+    _policy: PowerPolicy,
+    _hooks: Hooks,
+    _screen: &Mutex<Option<SharedScreen>>,
+) -> anyhow::Result<()> {
     anyhow::bail!(
         "this build has no device support: run with --simulate, or build with --features kiosk"
     )
@@ -330,6 +738,9 @@ impl ServiceManager {
 }
 
 /// The daemon's loop: observe, decide, apply, run admitted jobs; a status line each hour.
+// The devices, the policy, the clock and the two callbacks are what the loop is made of; a
+// struct holding them would only be unpacked again here.
+#[allow(clippy::too_many_arguments)]
 fn daemon_loop<I2C: I2c, L: ChargerLink>(
     mut sensors: PowerSensors<I2C, L>,
     mut outputs: Outputs,
@@ -338,17 +749,29 @@ fn daemon_loop<I2C: I2c, L: ChargerLink>(
     tick: Duration,
     now: impl Fn() -> Timestamp,
     mut set_load: impl FnMut(&Decision, Timestamp, bool, bool),
+    mut hooks: Hooks,
 ) -> anyhow::Result<()> {
     let start = now();
     let stop_after_s = args.hours.map(|h| (h.max(0.0) * 3600.0) as u64);
     let (work_from, work_to) = policy.config().working_hours;
     let mut jobs = JobQueue::daily();
+    // What the jobs do, with the kit a caseworker unlocked on the screen.
+    let mut work = Jobs::new();
+    let mut locks_seen = hooks.locks.load(Ordering::Relaxed);
+    // Jobs whose turn in the power budget came while the kit was locked: they run at the first
+    // turn the kit is unlocked and the policy admits them.
+    let mut owed: Vec<JobKind> = Vec::new();
     let mut last_status_hour = None;
     let mut last_mode = None;
     let mut last_t = start;
     let mut service = ServiceManager::from_env();
     loop {
         let t = now();
+        if hooks.stop.load(Ordering::Relaxed) {
+            tracing::info!("the screen closed: stopping");
+            service.stopping();
+            return Ok(());
+        }
         if stop_after_s.is_some_and(|s| t.since(start) >= s) {
             tracing::info!("stopping after the requested time");
             service.stopping();
@@ -356,6 +779,7 @@ fn daemon_loop<I2C: I2c, L: ChargerLink>(
         }
         let obs = sensors.observe(t);
         let d = policy.decide(t, &obs);
+        (hooks.report)(&d, &obs);
         if last_mode != Some(d.mode) {
             tracing::info!(
                 mode = mode_name(d.mode),
@@ -392,9 +816,23 @@ fn daemon_loop<I2C: I2c, L: ChargerLink>(
         last_t = t;
         let step = jobs.step(t, &d, &policy, elapsed_min);
         let busy = step.running.is_some();
-        if let Some(kind) = step.finished {
-            tracing::info!(job = kind.name(), "background job done");
+        let locks = hooks.locks.load(Ordering::Relaxed);
+        if locks != locks_seen {
+            // The kit was locked since the last turn: its keys are gone, and so is the session
+            // the sync engine was loaded from.
+            work.locked();
+            locks_seen = locks;
         }
+        if let Some(kind) = step.finished {
+            tracing::info!(
+                job = kind.name(),
+                "background job's turn in the power budget (its work needs the unlocked kit)"
+            );
+            if !owed.contains(&kind) {
+                owed.push(kind);
+            }
+        }
+        run_owed_job(&mut owed, &mut work, &hooks.kit, &policy, t, &d);
         set_load(&d, t, working, busy);
 
         // A status line each hour, and whenever the backlight or governor changed, so the
@@ -404,6 +842,39 @@ fn daemon_loop<I2C: I2c, L: ChargerLink>(
             last_status_hour = Some((t.day(), t.hour()));
         }
         std::thread::sleep(tick);
+    }
+}
+
+/// Runs the first job of `owed` the policy admits now, with the kit a caseworker unlocked on
+/// the screen. The power queue accounts for a job's energy when its turn comes; the job's work
+/// needs the unlocked kit (the locked kiosk holds no key), so a job whose turn came while the
+/// kit was locked waits here for a sign-in.
+fn run_owed_job(
+    owed: &mut Vec<JobKind>,
+    work: &mut Jobs,
+    kit: &SharedKit,
+    policy: &PowerPolicy,
+    t: Timestamp,
+    d: &Decision,
+) {
+    let admitted = |kind: JobKind| {
+        (!kind.needs_cellular() || d.links.cellular)
+            && DAILY_JOBS
+                .iter()
+                .find(|daily| daily.job.kind == kind)
+                .is_some_and(|daily| policy.admit(t, &daily.job) == Admission::Run)
+    };
+    let Some(pos) = owed.iter().position(|k| admitted(*k)) else {
+        return;
+    };
+    let mut slot = lock_slot(kit);
+    let KitSlot::Open(kit) = &mut *slot else {
+        return;
+    };
+    let kind = owed.remove(pos);
+    match work.run(kind, kit, d, super::now_ms()) {
+        Ok(outcome) => tracing::info!(job = kind.name(), ?outcome, "background job done"),
+        Err(e) => tracing::warn!(job = kind.name(), "background job failed: {e}"),
     }
 }
 

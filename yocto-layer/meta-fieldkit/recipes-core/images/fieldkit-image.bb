@@ -4,6 +4,10 @@ A/B updates, tpm2-tss for the TPM. Per-kit identity and keys live on the data pa
 written by scripts/provision, so one image serves every kit."
 HOMEPAGE = "https://example.invalid/fieldkit"
 SECTION = "base"
+# Licence notes: the image's own recipe is Apache-2.0, but the fieldkit binary it installs
+# links Slint, which a kit receives under GPL-3.0-only (Slint's royalty-free licence excludes
+# embedded devices); the binary is then distributed under GPL-3.0-only as a whole, with its
+# source, unless the agency obtains a Slint licence (see fieldkit_git.bb).
 LICENSE = "Apache-2.0"
 LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/Apache-2.0;md5=89aea4e17d99a7cacdbeed46a0096b10"
 

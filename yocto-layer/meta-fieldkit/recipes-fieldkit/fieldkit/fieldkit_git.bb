@@ -6,9 +6,13 @@ SECTION = "applications"
 # fieldkit itself is Apache-2.0. The crates linked into it are MIT or Apache-2.0 (most offer
 # both), MPL-2.0 (serialport), ISC (any_ascii), 0BSD (enum-iterator) and Unicode-3.0
 # (unicode-ident, unicode-normalization), BSD-3-Clause (x25519-dalek, curve25519-dalek, subtle:
-# the vault's key grants). scripts/check-layer checks every crate of
+# the vault's key grants), BSD-2-Clause (arrayref) and Zlib (foldhash, slotmap: the touch
+# screen). The touch screen's toolkit, Slint, is offered under GPL-3.0-only, its royalty-free
+# licence or a commercial one; the royalty-free licence excludes embedded devices, so a kit image
+# ships Slint (and with it the fieldkit binary) under GPL-3.0-only unless the agency holds a
+# Slint licence. scripts/check-layer checks every crate of
 # `cargo tree -p fieldkit --no-default-features --features kiosk` against this list.
-LICENSE = "Apache-2.0 & MIT & MPL-2.0 & ISC & 0BSD & Unicode-3.0 & BSD-3-Clause"
+LICENSE = "Apache-2.0 & MIT & MPL-2.0 & ISC & 0BSD & Unicode-3.0 & BSD-3-Clause & BSD-2-Clause & Zlib & GPL-3.0-only"
 # The workspace's `license = "Apache-2.0"` line (scripts/update-crates-inc keeps the line number true).
 LIC_FILES_CHKSUM = "file://Cargo.toml;beginline=50;endline=50;md5=2507bd5f0713f05419cd2f22fa06fe62 \
                     file://${COMMON_LICENSE_DIR}/Apache-2.0;md5=89aea4e17d99a7cacdbeed46a0096b10 \

@@ -1,0 +1,399 @@
+//! What a caseworker does on the touch screen, through Slint's testing backend with mock time,
+//! against a real vault in a temporary directory: signing in on the PIN pad, registering a
+//! child by typing on the on-screen keyboard, finding the child under another spelling,
+//! reviewing and confirming a match, switching to Arabic, the idle lock, and the Critical
+//! warning and shutdown screen. Keys and buttons are pressed through their accessibility
+//! actions, as a tap on them does.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fieldkit_app::{KitConfig, MatchFilter};
+use fieldkit_domain::RecordKind;
+use fieldkit_ui::controller::{App, KitSlot, Setup, lock_slot};
+use fieldkit_ui::power::PowerView;
+use fieldkit_ui::{
+    AppState, CaseFormAdapter, CaseListAdapter, HomeAdapter, KeyboardAdapter, KeyboardLayout,
+    LockAdapter, MainWindow, Page, ReviewAdapter, SettingsAdapter, Theme, TracingFormAdapter,
+};
+use fieldkit_vault::{CredentialPolicy, InitOptions, OpenOptions, Vault};
+use i_slint_backend_testing::{ElementHandle, TestingBackend, TestingBackendOptions};
+use serde_json::json;
+use slint::{ComponentHandle, Model};
+
+const PIN: &str = "482915";
+const IDLE: Duration = Duration::from_secs(120);
+
+/// The kiosk's blind-index terms: the matcher's cross-script name keys (as the binary's).
+#[derive(Debug)]
+struct NameKeys;
+
+impl fieldkit_vault::NameIndexer for NameKeys {
+    fn id(&self) -> &str {
+        "fieldkit-match-names-1"
+    }
+    fn terms(&self, name: &str) -> Vec<String> {
+        fieldkit_match::names::index_terms(name)
+    }
+}
+
+fn options() -> OpenOptions {
+    OpenOptions {
+        indexer: Arc::new(NameKeys),
+        ..OpenOptions::default()
+    }
+}
+
+struct Kiosk {
+    _dir: tempfile::TempDir,
+    window: MainWindow,
+    app: App,
+}
+
+/// A provisioned kit (supervisor `amina`), locked, with the screen on it at 800×480.
+fn kiosk() -> Kiosk {
+    slint::platform::set_platform(Box::new(TestingBackend::new(TestingBackendOptions {
+        mock_time: true,
+        threading: true,
+        renderer_name: Some("software".into()),
+    })))
+    .expect("one testing backend per test thread");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vault.redb");
+    let (session, _recovery) = Vault::create(
+        &path,
+        InitOptions {
+            username: "amina",
+            display_name: "Amina K.",
+            credential: PIN.as_bytes(),
+            policy: CredentialPolicy::default(),
+            now_ms: now(),
+        },
+        options(),
+    )
+    .unwrap();
+    let vault = session.lock();
+    let window = MainWindow::new().unwrap();
+    window.window().set_size(slint::PhysicalSize::new(800, 480));
+    let reopen_path = path.clone();
+    let app = App::install(
+        &window,
+        Setup {
+            config: KitConfig::default(),
+            kit: Arc::new(std::sync::Mutex::new(KitSlot::Locked(Box::new(vault)))),
+            reopen: Arc::new(move || Vault::open(&reopen_path, options())),
+            idle: IDLE,
+            kit_name: "fieldkit".into(),
+            user: "amina".into(),
+            on_open: None,
+            on_lock: None,
+        },
+    );
+    Kiosk {
+        _dir: dir,
+        window,
+        app,
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// Runs the event loop until `done` holds (the sign-in thread's result arrives through it).
+fn wait_for(what: &str, done: impl Fn() -> bool) {
+    for _ in 0..600 {
+        if done() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        slint::invoke_from_event_loop(|| {
+            let _ = slint::quit_event_loop();
+        })
+        .unwrap();
+        slint::run_event_loop().unwrap();
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// The element a caseworker sees labelled `label` (a key, a button, a chip, a field).
+fn find(window: &MainWindow, label: &str) -> ElementHandle {
+    ElementHandle::find_by_accessible_label(window, label)
+        .find(|e| e.is_valid() && e.computed_opacity() > 0.0)
+        .unwrap_or_else(|| panic!("nothing labelled {label:?} on screen"))
+}
+
+fn tap(window: &MainWindow, label: &str) {
+    find(window, label).invoke_accessible_default_action();
+}
+
+/// Types on the on-screen keyboard, key by key (capitals with the shift key).
+fn type_on_keyboard(window: &MainWindow, text: &str) {
+    for c in text.chars() {
+        if c == ' ' {
+            tap(window, "␣");
+        } else if c.is_uppercase() {
+            tap(window, "⇧");
+            tap(window, &c.to_string());
+        } else {
+            tap(window, &c.to_string());
+        }
+    }
+}
+
+fn sign_in(k: &Kiosk, pin: &str) {
+    for d in pin.chars() {
+        tap(&k.window, &d.to_string());
+    }
+    tap(&k.window, "Sign in");
+    let lock = k.window.global::<LockAdapter>();
+    wait_for("the sign-in", || !lock.get_busy());
+}
+
+fn page(k: &Kiosk) -> Page {
+    k.window.global::<AppState>().get_page()
+}
+
+#[test]
+fn a_caseworker_signs_in_with_the_pin_and_a_wrong_pin_is_refused() {
+    let k = kiosk();
+    assert_eq!(page(&k), Page::Lock);
+    sign_in(&k, "111111");
+    let lock = k.window.global::<LockAdapter>();
+    assert_eq!(lock.get_problem(), "wrong");
+    assert_eq!(page(&k), Page::Lock);
+    assert!(!k.app.unlocked());
+    assert_eq!(
+        lock.get_pin_length(),
+        0,
+        "the digits are forgotten after each try"
+    );
+
+    sign_in(&k, PIN);
+    assert_eq!(lock.get_problem(), "");
+    assert_eq!(page(&k), Page::Home);
+    assert!(k.app.unlocked());
+    assert_eq!(k.window.global::<AppState>().get_caseworker(), "amina");
+}
+
+#[test]
+fn a_child_registered_on_the_keyboard_is_found_under_another_spelling() {
+    let k = kiosk();
+    sign_in(&k, PIN);
+    k.window.global::<HomeAdapter>().invoke_new_case();
+    assert_eq!(page(&k), Page::CaseForm);
+
+    // Tap the name field: the keyboard comes up; type the name and press Enter.
+    find(&k.window, "Full name").mock_single_click(slint::platform::PointerEventButton::Left);
+    type_on_keyboard(&k.window, "Muhammad Yusuf");
+    tap(&k.window, "↵");
+    let form = k.window.global::<CaseFormAdapter>();
+    // The kit refuses a case without a sex: the message stands beside that field, nothing saved.
+    assert_eq!(form.get_save_state(), "failed");
+    let sex_error = form
+        .get_identity()
+        .iter()
+        .find(|f| f.key == "sex")
+        .unwrap()
+        .error;
+    assert!(sex_error.contains("required"), "{sex_error}");
+    assert_eq!(
+        form.get_title(),
+        "Muhammad Yusuf",
+        "what was typed stays on screen"
+    );
+
+    tap(&k.window, "Male");
+    assert_eq!(form.get_save_state(), "saved");
+    assert!(!form.get_short_id().is_empty());
+    let id = k
+        .app
+        .kit()
+        .lock()
+        .map(|slot| match &*slot {
+            KitSlot::Open(kit) => kit.session().count(RecordKind::Case).unwrap(),
+            _ => 0,
+        })
+        .unwrap();
+    assert_eq!(id, 1, "the case is in the vault");
+
+    // Age typed with a mistake: the kit's message beside the age, the case keeps its name.
+    find(&k.window, "Age (years)").mock_single_click(slint::platform::PointerEventButton::Left);
+    type_on_keyboard(&k.window, "31");
+    tap(&k.window, "↵");
+    let age = form.get_identity().iter().find(|f| f.key == "age").unwrap();
+    assert!(!age.error.is_empty(), "an age of 31 is refused for a child");
+
+    // The list finds the child by a misspelling, in the list's search.
+    k.window.global::<AppState>().invoke_navigate(Page::Cases);
+    let list = k.window.global::<CaseListAdapter>();
+    assert_eq!(list.get_total(), 1);
+    list.set_query("Mohamed Yousef".into());
+    list.invoke_search("Mohamed Yousef".into());
+    let rows = list.get_rows();
+    assert_eq!(rows.row_count(), 1, "found under another spelling");
+    assert_eq!(rows.row_data(0).unwrap().name, "Muhammad Yusuf");
+    list.set_query("Halima".into());
+    list.invoke_search("Halima".into());
+    assert_eq!(list.get_rows().row_count(), 0);
+}
+
+#[test]
+fn a_potential_match_is_reviewed_and_confirmed_with_a_note() {
+    let k = kiosk();
+    sign_in(&k, PIN);
+    let shared = k.app.kit();
+    {
+        let mut slot = lock_slot(&shared);
+        let KitSlot::Open(kit) = &mut *slot else {
+            panic!("signed in")
+        };
+        let case = json!({
+            "name": "Amina Yusuf Hassan", "sex": "female", "age": 9, "consent_for_tracing": true,
+            "location_separation": "JO-MA-ZAATARI-D3", "date_of_separation": "2025-03-01",
+            "family_details_section": [{"relation": "mother", "relation_name": "Halima Yusuf"}],
+        });
+        kit.register(RecordKind::Case, case.as_object().cloned().unwrap(), now())
+            .unwrap();
+    }
+    // The family's request, entered on the tracing form.
+    k.window
+        .global::<HomeAdapter>()
+        .invoke_new_tracing_request();
+    let t = k.window.global::<TracingFormAdapter>();
+    t.invoke_edited("relation_name".into(), "Halima Yusuf".into());
+    t.invoke_toggled("relation".into(), "mother".into(), true);
+    t.invoke_edited("name".into(), "Aminah Yousef Hasan".into());
+    t.invoke_toggled("sex".into(), "female".into(), true);
+    t.invoke_edited("age".into(), "9".into());
+    t.invoke_edited("location_separation".into(), "JO-MA-ZAATARI-D3".into());
+    assert_eq!(t.get_save_state(), "saved");
+    assert!(
+        t.get_matches_found() >= 1,
+        "the kit proposes the registered child"
+    );
+
+    tap(&k.window, "Review matches");
+    assert_eq!(page(&k), Page::Review);
+    let review = k.window.global::<ReviewAdapter>();
+    let pending = review.get_pending();
+    assert_eq!(pending.row_count(), 1);
+    let m = pending.row_data(0).unwrap();
+    review.invoke_select(m.id.clone());
+    assert!(review.get_explanation().row_count() > 0);
+    let name_line = review
+        .get_explanation()
+        .iter()
+        .find(|e| e.field == "name")
+        .expect("the names are compared");
+    assert_eq!(name_line.case_value, "Amina Yusuf Hassan");
+    assert_eq!(name_line.trace_value, "Aminah Yousef Hasan");
+
+    review.set_note("mother recognised the photo".into());
+    tap(&k.window, "Same child: confirm");
+    assert_eq!(review.get_outcome(), "confirmed");
+    assert_eq!(review.get_pending().row_count(), 0);
+    let mut slot = lock_slot(&shared);
+    let KitSlot::Open(kit) = &mut *slot else {
+        panic!("signed in")
+    };
+    let confirmed = kit.potential_matches(&MatchFilter {
+        status: Some("confirmed".into()),
+        ..MatchFilter::default()
+    });
+    assert_eq!(confirmed.len(), 1);
+    assert_eq!(
+        confirmed[0].review_note.as_deref(),
+        Some("mother recognised the photo")
+    );
+    assert_eq!(confirmed[0].reviewed_by.as_deref(), Some("amina"));
+}
+
+#[test]
+fn switching_to_arabic_turns_the_screen_right_to_left_without_a_restart() {
+    let k = kiosk();
+    sign_in(&k, PIN);
+    k.window
+        .global::<AppState>()
+        .invoke_navigate(Page::Settings);
+    let before = k.window.window().take_snapshot().unwrap();
+    tap(&k.window, "العربية");
+    assert!(k.window.global::<Theme>().get_rtl());
+    assert_eq!(k.window.global::<SettingsAdapter>().get_language(), "ar");
+    assert_eq!(
+        k.window.global::<KeyboardAdapter>().get_layout(),
+        KeyboardLayout::Arabic
+    );
+    assert_eq!(page(&k), Page::Settings, "still signed in, same page");
+    let after = k.window.window().take_snapshot().unwrap();
+    assert_ne!(before.as_bytes(), after.as_bytes(), "the texts changed");
+    tap(&k.window, "English");
+    assert!(!k.window.global::<Theme>().get_rtl());
+}
+
+#[test]
+fn the_kiosk_locks_itself_after_the_idle_time() {
+    let k = kiosk();
+    sign_in(&k, PIN);
+    assert_eq!(page(&k), Page::Home);
+    i_slint_backend_testing::mock_elapsed_time(IDLE - Duration::from_secs(10));
+    tap(&k.window, "Find a case");
+    assert_eq!(page(&k), Page::Cases);
+    // A touch restarted the idle time: 20 s later the kit is still open.
+    i_slint_backend_testing::mock_elapsed_time(Duration::from_secs(20));
+    assert_eq!(page(&k), Page::Cases);
+    assert!(k.app.unlocked());
+    i_slint_backend_testing::mock_elapsed_time(IDLE);
+    assert_eq!(page(&k), Page::Lock);
+    assert!(!k.app.unlocked(), "the keys are gone");
+    assert!(matches!(&*lock_slot(&k.app.kit()), KitSlot::Locked(_)));
+    // And the PIN opens it again.
+    sign_in(&k, PIN);
+    assert_eq!(page(&k), Page::Home);
+}
+
+fn pixel(shot: &slint::SharedPixelBuffer<slint::Rgba8Pixel>, x: u32, y: u32) -> [u8; 3] {
+    let p = shot.as_slice()[(y * shot.width() + x) as usize];
+    [p.r, p.g, p.b]
+}
+
+#[test]
+fn critical_power_shows_a_warning_and_a_shutdown_shows_the_saving_screen() {
+    let k = kiosk();
+    sign_in(&k, PIN);
+    let mut view = PowerView {
+        soc_percent: Some(8.0),
+        battery_volts: Some(11.6),
+        solar_watts: Some(0.0),
+        load_watts: Some(4.0),
+        mode: "critical",
+        reason: "battery low".into(),
+        charger: "off".into(),
+        shutting_down: false,
+        screen_timeout_s: Some(30),
+    };
+    view.show(&k.window);
+    let app = k.window.global::<AppState>();
+    assert!(app.get_critical());
+    let shot = k.window.window().take_snapshot().unwrap();
+    // The warning band across the top, in the danger colour (#b3261e).
+    assert_eq!(pixel(&shot, 4, 4), [0xb3, 0x26, 0x1e]);
+    find(
+        &k.window,
+        "⚠ Battery critical: finish and save your work. The kit will shut down soon.",
+    );
+
+    view.mode = "shutdown";
+    view.shutting_down = true;
+    view.show(&k.window);
+    assert!(app.get_shutting_down());
+    let shot = k.window.window().take_snapshot().unwrap();
+    // The whole screen is covered by the dark saving screen.
+    let [r, g, b] = pixel(&shot, 400, 400);
+    assert!(r < 40 && g < 40 && b < 40, "{r} {g} {b}");
+    find(&k.window, "Saving and shutting down");
+}
