@@ -49,7 +49,8 @@ fn a_simulated_day_drives_the_outputs_and_runs_the_daily_jobs() {
     // The daily jobs had their turn in the power budget during the sunny hours (their work
     // waits for a caseworker to unlock the kit: there is no vault here).
     assert!(
-        err.contains("background job's turn in the power budget") && err.contains("job=\"match run\""),
+        err.contains("background job's turn in the power budget")
+            && err.contains("job=\"match run\""),
         "{err}"
     );
     assert!(!err.contains("background job done"), "{err}");

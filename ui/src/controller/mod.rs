@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use fieldkit_app::{Kit, KitConfig};
 use fieldkit_vault::{OpenError, Vault};
-use slint::{ComponentHandle, Model, ModelRc, SharedString, VecModel};
+use slint::{ComponentHandle, Model, ModelRc, VecModel};
 
 use crate::idle::IdleLock;
 use crate::{AppState, FilterOption, MainWindow, Page};

@@ -28,12 +28,12 @@ use serde_json::json;
 
 use fieldkit_drivers::embedded_hal::i2c::I2c;
 use fieldkit_drivers::serial::ChargerLink;
+use fieldkit_kitsync::jobs::Jobs;
 use fieldkit_linux::{Backlight, CpuFreq};
 use fieldkit_power::{
     Admission, CpuGovernor, DAILY_JOBS, Decision, JobKind, JobQueue, Policy, PolicyConfig,
     PowerPolicy, Timestamp,
 };
-use fieldkit_kitsync::jobs::Jobs;
 use fieldkit_sensors::{PowerSensors, SensorLayout};
 use fieldkit_ui::controller::{App, KitSlot, Setup, SharedKit, lock_slot};
 use fieldkit_ui::power::PowerView;
@@ -108,10 +108,13 @@ fn screen_of(shared: &SharedScreen) -> std::sync::MutexGuard<'_, Screen> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Hands each decision, with what it was taken on, to the screen.
+type Report = Box<dyn FnMut(&Decision, &fieldkit_power::Observation) + Send>;
+
 /// What the daemon loop tells the rest of the kiosk.
 struct Hooks {
     /// Each decision, with what it was taken on.
-    report: Box<dyn FnMut(&Decision, &fieldkit_power::Observation) + Send>,
+    report: Report,
     /// Set when the screen closed: the loop ends.
     stop: Arc<AtomicBool>,
     /// The unlocked kit (background jobs run only with it).
@@ -266,6 +269,11 @@ pub fn run(ctx: &Ctx, args: KioskArgs) -> anyhow::Result<()> {
     if let Some(dir) = &args.screenshots {
         return screenshots(ctx, dir);
     }
+    if !args.simulate && !cfg!(feature = "kiosk") {
+        anyhow::bail!(
+            "this build has no device support: run with --simulate, or build with --features kiosk"
+        );
+    }
     let with_screen = !args.no_screen && args.hours.is_none();
     // The vault: opening it checks every page and holds the lock, so no other process writes.
     let vault = match Vault::open(&ctx.vault_path(), ctx.open_options()) {
@@ -353,7 +361,9 @@ fn run_with_screen(
                 }),
             // A kit provisioned for sync queues every save made on the screen for the hub.
             on_open: Some(Arc::new(|kit: &mut fieldkit_app::Kit| {
-                fieldkit_kitsync::attach(kit).map(|_| ()).map_err(Into::into)
+                fieldkit_kitsync::attach(kit)
+                    .map(|_| ())
+                    .map_err(Into::into)
             })),
             on_lock: Some(Arc::new(move || {
                 lock_count.fetch_add(1, Ordering::Relaxed);
