@@ -166,6 +166,9 @@ impl Ctx {
             hardware: self.seams.hardware.clone(),
             anchor: Some(self.seams.anchor.clone()),
             boot_clock: Arc::new(crate::clock::ProcBootClock),
+            // A kit provisioned on a PC (software mode) moves into its TPM as its caseworkers
+            // sign in on it (`fieldkit_vault::Vault::unlock`).
+            adopt_software: true,
             ..OpenOptions::default()
         }
     }
