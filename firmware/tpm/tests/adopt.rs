@@ -107,7 +107,10 @@ fn a_vault_provisioned_on_a_pc_moves_into_the_kits_tpm_as_caseworkers_sign_in() 
     ));
 
     let status = open(d, kit_options(&tpm)).hardware_status().unwrap();
-    assert_eq!((status.hardware.as_str(), status.pin_only_slots), ("none", 2));
+    assert_eq!(
+        (status.hardware.as_str(), status.pin_only_slots),
+        ("none", 2)
+    );
 
     // A wrong PIN before the move changes nothing and is not the TPM's business.
     assert!(matches!(
@@ -119,7 +122,10 @@ fn a_vault_provisioned_on_a_pc_moves_into_the_kits_tpm_as_caseworkers_sign_in() 
     // The supervisor's first sign-in on the kit moves the vault and her slot into the TPM.
     assert_eq!(cases_held(d, kit_options(&tpm), "amina", AMINA), 1);
     let status = open(d, kit_options(&tpm)).hardware_status().unwrap();
-    assert_eq!((status.hardware.as_str(), status.pin_only_slots), ("tpm2", 1));
+    assert_eq!(
+        (status.hardware.as_str(), status.pin_only_slots),
+        ("tpm2", 1)
+    );
     // Her wrong PINs now count in the TPM.
     assert!(
         open(d, kit_options(&tpm))
@@ -130,7 +136,10 @@ fn a_vault_provisioned_on_a_pc_moves_into_the_kits_tpm_as_caseworkers_sign_in() 
     // Joseph's slot, still in software mode, opens with his PIN and moves at that sign-in.
     assert_eq!(cases_held(d, kit_options(&tpm), "joseph", JOSEPH), 1);
     let status = open(d, kit_options(&tpm)).hardware_status().unwrap();
-    assert_eq!((status.hardware.as_str(), status.pin_only_slots), ("tpm2", 0));
+    assert_eq!(
+        (status.hardware.as_str(), status.pin_only_slots),
+        ("tpm2", 0)
+    );
     // Both sign in again; the audit trail says what moved.
     assert_eq!(cases_held(d, kit_options(&tpm), "amina", AMINA), 1);
     let mut s = open(d, kit_options(&tpm)).unwrap_or_else_signin("joseph", JOSEPH);
@@ -205,12 +214,21 @@ impl HardwareSecret for CutAfterSealing {
         HardwareSecret::kind(&self.0)
     }
 
-    fn enroll(&self, vault_id: &[u8; 16], auth: &[u8; 32]) -> Result<(Vec<u8>, Key), HardwareError> {
+    fn enroll(
+        &self,
+        vault_id: &[u8; 16],
+        auth: &[u8; 32],
+    ) -> Result<(Vec<u8>, Key), HardwareError> {
         HardwareSecret::enroll(&self.0, vault_id, auth)?;
         Err(HardwareError::Unavailable("power cut".into()))
     }
 
-    fn unseal(&self, vault_id: &[u8; 16], blob: &[u8], auth: &[u8; 32]) -> Result<Key, HardwareError> {
+    fn unseal(
+        &self,
+        vault_id: &[u8; 16],
+        blob: &[u8],
+        auth: &[u8; 32],
+    ) -> Result<Key, HardwareError> {
         HardwareSecret::unseal(&self.0, vault_id, blob, auth)
     }
 }
@@ -241,7 +259,11 @@ fn a_power_cut_at_any_step_of_the_move_leaves_a_vault_that_opens() {
     // Every boundary between the TPM and the vault file in a moving sign-in: after the
     // attempt is committed, after the TPM sealed the slot's new secret, after the file's
     // commit and before the TPM's counter follows it.
-    for cut in ["after sealing", "before the attempt's anchor", "before the session's anchor"] {
+    for cut in [
+        "after sealing",
+        "before the attempt's anchor",
+        "before the session's anchor",
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         provision_on_a_pc(d);
@@ -277,7 +299,11 @@ fn a_power_cut_at_any_step_of_the_move_leaves_a_vault_that_opens() {
             ("tpm2", 1),
             "{cut}"
         );
-        assert_eq!(cases_held(d, kit_options(&tpm), "joseph", JOSEPH), 1, "{cut}");
+        assert_eq!(
+            cases_held(d, kit_options(&tpm), "joseph", JOSEPH),
+            1,
+            "{cut}"
+        );
         assert_eq!(cases_held(d, kit_options(&tpm), "amina", AMINA), 1, "{cut}");
     }
 }

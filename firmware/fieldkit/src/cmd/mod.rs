@@ -29,6 +29,7 @@ pub mod recover;
 #[cfg(feature = "simulation")]
 pub mod sim;
 pub mod sync;
+pub mod tpm;
 pub mod trace;
 
 /// What every command may need.
