@@ -192,22 +192,41 @@ fn a_kit_provisioned_on_a_pc_moves_into_its_tpm_as_caseworkers_sign_in() {
     assert_eq!(s["pin_only_slots"], 2, "{s}");
     assert_eq!(s["sealed"], false, "{s}");
     let said = kit.ok_cfg(&cfg, &["tpm", "status"], &[]);
-    assert!(said.contains("moves into this TPM at their first sign-in"), "{said}");
+    assert!(
+        said.contains("moves into this TPM at their first sign-in"),
+        "{said}"
+    );
 
     // The supervisor signs in on the kit: the vault moves into the TPM with her slot.
     kit.ok_cfg(&cfg, &["case", "list"], &[PIN]);
     let s = tpm_status(&kit, &cfg);
-    assert_eq!((s["vault"].as_str(), s["pin_only_slots"].as_u64()), (Some("tpm2"), Some(1)), "{s}");
+    assert_eq!(
+        (s["vault"].as_str(), s["pin_only_slots"].as_u64()),
+        (Some("tpm2"), Some(1)),
+        "{s}"
+    );
     let said = kit.ok_cfg(&cfg, &["tpm", "status"], &[]);
-    assert!(said.contains("1 caseworker has not signed in on this kit yet"), "{said}");
+    assert!(
+        said.contains("1 caseworker has not signed in on this kit yet"),
+        "{said}"
+    );
     // Joseph signs in: every slot is in the TPM, and the audit trail says so.
     let out = kit.run_cfg_as("joseph", &cfg, &["case", "list"], &["630174"]);
     assert!(out.status.success(), "{}", err(&out));
     let s = tpm_status(&kit, &cfg);
     assert_eq!(s["sealed"], true, "{s}");
     let audit = kit.ok_cfg(&cfg, &["audit", "list"], &[PIN]);
-    assert!(audit.contains("key slot sealed in the TPM (1 caseworker still protected by the PIN alone)"), "{audit}");
-    assert!(audit.contains("key slot sealed in the TPM (0 caseworkers still protected by the PIN alone)"), "{audit}");
+    assert!(
+        audit
+            .contains("key slot sealed in the TPM (1 caseworker still protected by the PIN alone)"),
+        "{audit}"
+    );
+    assert!(
+        audit.contains(
+            "key slot sealed in the TPM (0 caseworkers still protected by the PIN alone)"
+        ),
+        "{audit}"
+    );
 
     // The file copied off the kit opens on no other TPM, and not in software mode.
     let thief = Kit::empty("warn");

@@ -98,6 +98,10 @@ fn status(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<()> {
             println!(
                 "Each caseworker's slot moves into this TPM at their first sign-in on this kit."
             );
+        } else {
+            println!(
+                "On a kit whose configuration names its TPM (the kit image's does), each slot moves into it at its owner's first sign-in there."
+            );
         }
     } else if v.pin_only_slots == 0 {
         println!("Vault: every caseworker's key slot is sealed in the TPM.");
