@@ -167,7 +167,6 @@ impl Ctx {
             anchor: Some(self.seams.anchor.clone()),
             boot_clock: Arc::new(crate::clock::ProcBootClock),
             cache_bytes: fieldkit_app::KIT_VAULT_CACHE_BYTES,
-            ..OpenOptions::default()
         }
     }
 
