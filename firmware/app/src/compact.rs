@@ -220,9 +220,17 @@ impl<'a> Reader<'a> {
             .collect()
     }
 
-    fn skip_values(&mut self) {
-        let n = self.len();
-        self.bytes(n.saturating_mul(4));
+    /// Three value sets in a row; with `keys_only` they are skipped (left empty).
+    fn value_sets(&mut self, keys_only: bool) -> [Box<[u32]>; 3] {
+        std::array::from_fn(|_| {
+            if keys_only {
+                let n = self.len();
+                self.bytes(n.saturating_mul(4));
+                Box::default()
+            } else {
+                self.values()
+            }
+        })
     }
 
     /// The names; with `keys_only`, without the text as written (for the blocking keys).
@@ -319,14 +327,7 @@ impl Compact {
             at: 0,
         };
         let names = r.names(tokens, keys_only);
-        let (nationality, language, ethnicity) = if keys_only {
-            r.skip_values();
-            r.skip_values();
-            r.skip_values();
-            (Box::default(), Box::default(), Box::default())
-        } else {
-            (r.values(), r.values(), r.values())
-        };
+        let [nationality, language, ethnicity] = r.value_sets(keys_only);
         let n = r.len();
         let mut family = Vec::with_capacity(n);
         for _ in 0..n {
@@ -334,14 +335,7 @@ impl Compact {
             let age = r.u8().checked_sub(1);
             let birth_year = r.opt_signed().and_then(|y| i32::try_from(y).ok());
             let date_of_birth = r.opt_signed().map(Date::from_days_since_epoch);
-            let (nationality, ethnicity, religion) = if keys_only {
-                r.skip_values();
-                r.skip_values();
-                r.skip_values();
-                (Box::default(), Box::default(), Box::default())
-            } else {
-                (r.values(), r.values(), r.values())
-            };
+            let [nationality, ethnicity, religion] = r.value_sets(keys_only);
             let names = r.names(tokens, keys_only);
             family.push(Relative {
                 relation,
