@@ -15,6 +15,14 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_fieldkit")
 }
 
+/// A sample Primero export under `tests/data/trace`.
+pub fn trace_data(file: &str) -> String {
+    format!(
+        "{}/../../tests/data/trace/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
 /// Output bytes as text.
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
