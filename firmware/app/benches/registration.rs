@@ -11,7 +11,8 @@
 //! Other knobs: `FIELDKIT_BENCH_SAVES` (kit registrations per kind, default 200),
 //! `FIELDKIT_BENCH_OLD_SAVES` (today's path, default 20: it takes seconds each at 50k),
 //! `FIELDKIT_BENCH_DIR` (keep the built vaults there and reuse them; default a temporary
-//! directory).
+//! directory), `FIELDKIT_BENCH_CACHE_MIB` (the vault's page cache; default the kit's,
+//! `fieldkit_app::KIT_VAULT_CACHE_BYTES`).
 //!
 //! Each size runs in fresh processes, so each peak RSS (`VmHWM`) is that of one job alone: one
 //! process builds the vault from the evaluation population (seed 7), one signs in as the kiosk
@@ -26,7 +27,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
-use fieldkit_app::{Kit, KitConfig, MatcherIndexer};
+use fieldkit_app::{KIT_VAULT_CACHE_BYTES, Kit, KitConfig, MatcherIndexer};
 use fieldkit_domain::{Case, Date, Record, RecordKind, TracingRequest};
 use fieldkit_match::matcher::{MatchSettings, match_changed};
 use fieldkit_match::profile::Locations;
@@ -52,6 +53,10 @@ fn env_usize(name: &str, default: usize) -> usize {
 fn options() -> OpenOptions {
     OpenOptions {
         indexer: Arc::new(MatcherIndexer),
+        cache_bytes: std::env::var("FIELDKIT_BENCH_CACHE_MIB")
+            .ok()
+            .and_then(|m| m.parse::<usize>().ok())
+            .map_or(KIT_VAULT_CACHE_BYTES, |m| m << 20),
         ..OpenOptions::default()
     }
 }
@@ -194,6 +199,7 @@ fn kit(dir: &Path, n: usize) {
     let ready_ms = ms(t);
     let ready_cpu_ms = cpu_ms() - cpu;
     let ready_rss = rss_mib();
+    let index_mib = kit.index().memory_bytes() as f64 / f64::from(1 << 20);
     let lat = |kind: RecordKind, forms: Vec<Map<String, Value>>, kit: &mut Kit| {
         let (mut out, mut cpu) = (Vec::new(), Vec::new());
         let mut found = 0;
@@ -216,7 +222,7 @@ fn kit(dir: &Path, n: usize) {
         "{}",
         json!({"mode": "kit", "cases": n, "open_ms": open_ms, "ready_ms": ready_ms,
                "ready_cpu_ms": ready_cpu_ms, "open_rss_mib": open_rss, "unlock_rss_mib": unlock_rss,
-               "ready_rss_mib": ready_rss, "rss_mib": rss_mib(), "peak_rss_mib": peak_rss_mib(),
+               "ready_rss_mib": ready_rss, "index_mib": index_mib, "rss_mib": rss_mib(), "peak_rss_mib": peak_rss_mib(),
                "request_cpu_p50": pct(&req_cpu, 50.0), "request_cpu_p99": pct(&req_cpu, 99.0),
                "case_cpu_p50": pct(&case_cpu, 50.0), "case_cpu_p99": pct(&case_cpu, 99.0),
                "request_p50": pct(&req, 50.0), "request_p99": pct(&req, 99.0), "requests": req.len(),
