@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use fieldkit_drivers::at::{LineEvent, LineReader, hex_decode, hex_encode};
 use fieldkit_drivers::lora::{Bandwidth, Modulation};
 use fieldkit_drivers::rak3172::{LoraError, P2pConfig, Packet, Rak3172};
-use serialport::TTYPort;
+use serialport::{SerialPort as _, TTYPort};
 
 use crate::pty::{PtyError, Worker, pty_pair};
 
@@ -366,6 +366,12 @@ impl SimRak3172 {
                 };
                 let mut buf = [0u8; 256];
                 while !s.load(Ordering::Relaxed) {
+                    // Wake for the next event on the air, not only for the next command: a
+                    // real module prints `+EVT:TXP2P DONE` and `+EVT:RXP2P:…` when the frame
+                    // ends. (Waking only on the read timeout printed them up to 100 ms late,
+                    // a sender's TX DONE systematically later than its receiver's RX event,
+                    // so an answer sent at once beat the sender's turn to receive.)
+                    let _ = port.set_timeout(m.until_next_event(Instant::now()));
                     if let Ok(n) = port.read(&mut buf) {
                         for &b in &buf[..n] {
                             if m.settings.echo && b != b'\r' && b != b'\n' {
@@ -463,7 +469,35 @@ fn bw_text(b: Bandwidth, khz: bool) -> String {
     }
 }
 
+/// Longest a module sleeps in a read when nothing on the air is due (also how soon it
+/// notices its stop flag).
+const IDLE_WAKE: Duration = Duration::from_millis(50);
+
 impl ModuleLoop {
+    /// How long the module may wait for a command before something on the air is due: a
+    /// line to print, a transmission ending (delivered, or this module's TX done) or its
+    /// receive window closing. At least 1 ms, at most [`IDLE_WAKE`].
+    fn until_next_event(&self, now: Instant) -> Duration {
+        let air = self.air.lock();
+        let r = &air.radios[self.index];
+        let window = match r.rx {
+            Rx::Window(until) => Some(until),
+            _ => None,
+        };
+        let next = r
+            .out
+            .front()
+            .map(|(at, _)| *at)
+            .into_iter()
+            .chain(air.flights.iter().map(|f| f.end))
+            .chain(window)
+            .min();
+        next.map_or(IDLE_WAKE, |t| {
+            t.saturating_duration_since(now)
+                .clamp(Duration::from_millis(1), IDLE_WAKE)
+        })
+    }
+
     fn due_output(&mut self, now: Instant) -> Vec<u8> {
         let mut air = self.air.lock();
         air.settle(now);

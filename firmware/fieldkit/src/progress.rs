@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// A progress bar or spinner that may be hidden.
+/// A spinner that may become a bar once the amount of work is known; hidden when nobody
+/// watches.
 #[derive(Debug)]
 pub struct Progress(Option<ProgressBar>);
 
@@ -32,6 +33,21 @@ impl Progress {
         bar.set_message(what.to_string());
         bar.enable_steady_tick(Duration::from_millis(200));
         Progress(Some(bar))
+    }
+
+    /// `done` of `total` steps finished: the spinner becomes a bar with the share done and
+    /// the time left, under the current label.
+    pub fn set(&self, done: u64, total: u64) {
+        let Some(b) = &self.0 else { return };
+        if b.length() != Some(total) {
+            if let Ok(style) = ProgressStyle::with_template(
+                "{msg} [{bar:30}] {percent:>3}% ({elapsed}, about {eta} left)",
+            ) {
+                b.set_style(style.progress_chars("=> "));
+            }
+            b.set_length(total);
+        }
+        b.set_position(done);
     }
 
     /// A new label for the work now under way.

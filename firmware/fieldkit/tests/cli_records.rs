@@ -447,7 +447,7 @@ fn case_add_json_prints_the_saved_record() {
 
 #[test]
 fn explain_adds_each_fields_evidence() {
-    let data = |f: &str| format!("{}/../../tests/data/trace/{f}", env!("CARGO_MANIFEST_DIR"));
+    let data = common::trace_data;
     let run = |explain: bool| {
         let mut c = Command::new(bin());
         c.args(["--log", "warn", "trace", "match", "--cases"])

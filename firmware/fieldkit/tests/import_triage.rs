@@ -3,62 +3,26 @@
 //! time. Through the `fieldkit` command on a real vault.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
 
 use serde_json::{Value, json};
 
-const PIN: &str = "482915";
+mod common;
 
-struct Kit {
-    dir: tempfile::TempDir,
+use common::{Kit, PIN, bin, text};
+
+/// What these tests ask of the shared test vault.
+trait Imports {
+    fn import(&self, name: &str, content: &Value) -> String;
+    fn cases(&self) -> Vec<Value>;
+    fn version(&self, id: &str) -> u64;
 }
 
-impl Kit {
-    fn new() -> Kit {
-        let k = Kit {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        k.ok(&["init", "--user", "amina", "--display-name", "Amina K."]);
-        k
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_fieldkit"))
-            .arg("--data-dir")
-            .arg(self.dir.path())
-            .args(["--user", "amina", "--pin-stdin"])
-            .args(args)
-            .env("TMPDIR", self.dir.path())
-            .env_remove("FIELDKIT_CONFIG")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        writeln!(child.stdin.take().unwrap(), "{PIN}").unwrap();
-        child.wait_with_output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
+impl Imports for Kit {
     fn import(&self, name: &str, content: &Value) -> String {
-        let file = self.dir.path().join(name);
-        std::fs::write(&file, content.to_string()).unwrap();
+        let file = self.file(name, &content.to_string());
         self.ok(&["import", file.to_str().unwrap(), "--kind", "case"])
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.ok(args);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
     }
 
     fn cases(&self) -> Vec<Value> {
@@ -190,4 +154,50 @@ fn importing_the_same_file_twice_changes_nothing_the_second_time() {
     );
     assert_eq!(k.version(&id(4)), versions[4] + 1);
     assert_eq!(k.version(&id(5)), versions[5]);
+}
+
+// Issue 9 item 7: a large import shows a bar on a terminal, nothing when piped.
+
+#[test]
+fn an_import_shows_a_bar_on_a_terminal_and_nothing_when_piped() {
+    let k = Kit::new();
+    let file = k.file("many.json", &primero_file(600).to_string());
+    // The PIN from a file only its owner reads: standard input is the terminal here.
+    let pin = k.file("pin", &format!("{PIN}\n"));
+    std::fs::set_permissions(&pin, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let line = format!(
+        "{} --data-dir {} --user amina --log warn --pin-file {} import {} --kind case",
+        bin(),
+        k.data().display(),
+        pin.display(),
+        file.display()
+    );
+    // A real pseudo-terminal, by util-linux's `script`.
+    let tty = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env_remove("FIELDKIT_CONFIG")
+        .env("TMPDIR", k.tmp())
+        .output()
+        .expect("util-linux `script` runs a command on a pseudo-terminal");
+    let seen = text(&tty.stdout);
+    assert!(tty.status.success(), "{seen}");
+    assert!(
+        seen.contains("saving, triaging and matching 600 records"),
+        "{seen}"
+    );
+    // The bar: its share done, drawn before the summary.
+    assert!(seen.contains('%') && seen.contains("left)"), "{seen}");
+    assert!(seen.contains("600 case records read, 600 new or changed"));
+
+    // Piped: the summary only (the same file again, so nothing changes).
+    let out = k.run(&["import", file.to_str().unwrap(), "--kind", "case"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(stderr.is_empty(), "{stderr}");
+    assert!(!stdout.contains('%'), "{stdout}");
+    assert_eq!(
+        stdout.trim(),
+        "600 case records read, 0 new or changed",
+        "{stdout}"
+    );
 }

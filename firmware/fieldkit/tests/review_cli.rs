@@ -68,6 +68,16 @@ fn matches_are_saved_and_reviewed_from_the_command_line() {
     let text = k.ok(&["trace", "review", "show", short]);
     assert!(text.contains("evidence:"), "{text}");
     assert!(text.contains("محمد يوسف"), "{text}");
+    // Both sides' sex in Primero's words, not Rust's debug text.
+    let sex = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("sex "))
+        .unwrap();
+    assert_eq!(
+        sex.split_whitespace().collect::<Vec<_>>(),
+        ["sex", "male", "male"],
+        "{text}"
+    );
 
     let decided = k.json(&[
         "trace",

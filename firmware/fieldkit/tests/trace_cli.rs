@@ -1,25 +1,14 @@
-//! `fieldkit trace ...` end to end, on the sample Primero exports under tests/data/trace.
-
-use std::process::Command;
+//! `fieldkit trace ...` end to end, on the sample Primero exports under tests/data/trace: on
+//! files, and inside the vault after importing them (`trace run`).
 
 use serde_json::Value;
 
-fn data(file: &str) -> String {
-    format!(
-        "{}/../../tests/data/trace/{file}",
-        env!("CARGO_MANIFEST_DIR")
-    )
-}
+mod common;
+
+use common::{Kit, bare, trace_data as data};
 
 fn fieldkit(args: &[&str]) -> (bool, String, String) {
-    let dir = std::env::temp_dir();
-    let out = Command::new(env!("CARGO_BIN_EXE_fieldkit"))
-        .arg("--data-dir")
-        .arg(&dir)
-        .args(args)
-        .env_remove("FIELDKIT_CONFIG")
-        .output()
-        .expect("run fieldkit");
+    let out = bare().args(args).output().expect("run fieldkit");
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -272,4 +261,22 @@ fn eval_reports_both_matchers() {
         }
     }
     assert_eq!(v["seed"], 5);
+}
+
+#[test]
+fn trace_run_matches_the_vaults_records() {
+    let k = Kit::new();
+    k.ok(&["import", &data("cases.json"), "--kind", "case"]);
+    k.ok(&[
+        "import",
+        &data("requests.json"),
+        "--kind",
+        "tracing-request",
+    ]);
+    let v = k.json(&["trace", "run", "--today", "2026-03-01", "--json"]);
+    let traces = v.as_array().unwrap();
+    assert_eq!(traces.len(), 3);
+    let t1 = traces.iter().find(|t| t["trace_id"] == "t1").unwrap();
+    assert_eq!(t1["potential_matches"][0]["case_id"], "JO-0001");
+    assert_eq!(t1["potential_matches"][0]["likelihood"], "likely");
 }

@@ -14,8 +14,16 @@
 //! [`LORA_ANSWER_FRAMES`] frames, acknowledgements first. The driver's duty-cycle budget
 //! holds back what the hour does not allow; what is held back stays in the kit's outbox for
 //! its next turn.
+//!
+//! Timing: a RAK3172's timed receive window closes on the first frame it hears, and a kit
+//! can only open it after its module reported the end of its own transmission. So the
+//! gateway never answers at once: each answer frame starts [`LORA_TURNAROUND`] after the
+//! frame before it ended (the kit's, then its own), which leaves the kit time to read the
+//! event line and send `AT+PRECV` again, as LoRaWAN's class A waits `RECEIVE_DELAY1`
+//! before its downlink. An answer sent earlier arrives at a radio that is not listening
+//! and is lost without a trace (not even a receive error).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fieldkit_drivers::rak3172::{LoraError, MAX_PAYLOAD, Rak3172};
 use fieldkit_http::HubServer;
@@ -28,6 +36,11 @@ use crate::service::{HubService, Receipt, ReceiveError, TransmitError};
 pub const LORA_ANSWER_FRAMES: usize = 4;
 /// Frames per HTTP answer, at most.
 pub const HTTP_ANSWER_FRAMES: usize = 256;
+/// Time the gateway leaves a kit to turn its radio to receive before each answer frame
+/// (after the kit's frame, and between answer frames). A kit's host needs a few
+/// milliseconds (an event line in, `AT+PRECV=…` out at 115,200 baud); the margin covers a
+/// busy host. Against the duty cycle's 99 silent seconds in 100 it costs nothing.
+pub const LORA_TURNAROUND: Duration = Duration::from_millis(150);
 /// Frame size on IP.
 pub const IP_MTU: usize = 1200;
 
@@ -97,6 +110,7 @@ pub fn lora_step<P: SerialPort>(
     let Some(packet) = radio.receive(listen)? else {
         return Ok(None);
     };
+    let mut ready_at = Instant::now() + LORA_TURNAROUND;
     let mut step = Step::default();
     let kit = peek(&packet.payload).ok().map(|h| h.kit);
     step.receipt = hub.receive(&[packet.payload], now_ms())?;
@@ -106,8 +120,12 @@ pub fn lora_step<P: SerialPort>(
     step.kit = Some(kit);
     let frames = hub.transmit(kit, MAX_PAYLOAD, LORA_ANSWER_FRAMES, now_ms())?;
     for f in frames {
+        std::thread::sleep(ready_at.saturating_duration_since(Instant::now()));
         match radio.send(now_ms(), &f) {
-            Ok(_) => step.sent += 1,
+            Ok(_) => {
+                step.sent += 1;
+                ready_at = Instant::now() + LORA_TURNAROUND;
+            }
             // Held back: the fragment goes again after the retry time, the acknowledgement
             // with the kit's next frame.
             Err(LoraError::DutyCycle(_)) => step.held_back += 1,

@@ -216,8 +216,11 @@ pub fn import(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<()> {
                 "saving, triaging and matching {} records",
                 records.len()
             ));
+            // Each record is counted twice, once checked and once triaged and matched.
             let merged = kit
-                .import_primero(&records, now)
+                .import_primero_with_progress(&records, now, &mut |done, total| {
+                    progress.set(done as u64, total as u64);
+                })
                 .with_context(|| format!("importing {}", a.file.display()))?;
             progress.finish();
             println!(

@@ -639,8 +639,8 @@ fn review(ctx: &Ctx, cmd: ReviewCommand) -> anyhow::Result<()> {
                 side(c.name.clone(), t.name.clone(), "name");
                 side(c.name_other.clone(), t.name_other.clone(), "name_other");
                 side(
-                    c.sex.map(|s| format!("{s:?}").to_lowercase()),
-                    t.sex.map(|s| format!("{s:?}").to_lowercase()),
+                    c.sex.map(|s| s.as_str().to_owned()),
+                    t.sex.map(|s| s.as_str().to_owned()),
                     "sex",
                 );
                 side(

@@ -72,8 +72,11 @@ impl Link for HttpLink {
     }
 }
 
-/// LoRa point to point through a RAK3172: each frame sent within the duty-cycle budget,
-/// then a receive window for the hub's answers (frames for other kits are dropped here).
+/// LoRa point to point through a RAK3172, class-A style: each frame sent within the
+/// duty-cycle budget is followed by receive windows until one passes silent, because the
+/// hub's gateway answers each frame it hears (after its turnaround) and a half-duplex
+/// radio still sending the next frame would miss that answer, while the gateway, busy
+/// answering, would miss the frame. Frames for other kits are dropped here.
 #[derive(Debug)]
 pub struct LoraLink<P> {
     radio: Rak3172<P>,
@@ -111,18 +114,24 @@ impl<P: SerialPort> Link for LoraLink<P> {
 
     fn exchange(&mut self, frames: &[Vec<u8>], now_ms: u64) -> Result<Vec<Vec<u8>>, LinkError> {
         let mut t = now_ms;
+        let mut got = Vec::new();
+        let listen = |radio: &mut Rak3172<P>, got: &mut Vec<Vec<u8>>| {
+            // Until a window passes silent (each window closes on the first frame heard).
+            while got.len() < 64
+                && let Some(p) = radio.receive(self.listen)?
+            {
+                if peek(&p.payload).is_ok_and(|h| h.kit == self.kit) {
+                    got.push(p.payload);
+                }
+            }
+            Ok::<_, LinkError>(())
+        };
         for f in frames {
             t += u64::from(self.radio.send(t, f)?);
+            listen(&mut self.radio, &mut got)?;
         }
-        let mut got = Vec::new();
-        // Listen until a window passes silent.
-        while let Some(p) = self.radio.receive(self.listen)? {
-            if peek(&p.payload).is_ok_and(|h| h.kit == self.kit) {
-                got.push(p.payload);
-            }
-            if got.len() >= 64 {
-                break;
-            }
+        if frames.is_empty() {
+            listen(&mut self.radio, &mut got)?;
         }
         Ok(got)
     }
