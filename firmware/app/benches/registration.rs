@@ -11,7 +11,8 @@
 //! Other knobs: `FIELDKIT_BENCH_SAVES` (kit registrations per kind, default 200),
 //! `FIELDKIT_BENCH_OLD_SAVES` (today's path, default 20: it takes seconds each at 50k),
 //! `FIELDKIT_BENCH_DIR` (keep the built vaults there and reuse them; default a temporary
-//! directory).
+//! directory), `FIELDKIT_BENCH_CACHE_MIB` (the vault's page cache; default the kit's,
+//! `fieldkit_app::KIT_VAULT_CACHE_BYTES`).
 //!
 //! Each size runs in fresh processes, so each peak RSS (`VmHWM`) is that of one job alone: one
 //! process builds the vault from the evaluation population (seed 7), one signs in as the kiosk
@@ -26,7 +27,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
-use fieldkit_app::{Kit, KitConfig, MatcherIndexer};
+use fieldkit_app::{KIT_VAULT_CACHE_BYTES, Kit, KitConfig, MatcherIndexer};
 use fieldkit_domain::{Case, Date, Record, RecordKind, TracingRequest};
 use fieldkit_match::matcher::{MatchSettings, match_changed};
 use fieldkit_match::profile::Locations;
@@ -52,6 +53,10 @@ fn env_usize(name: &str, default: usize) -> usize {
 fn options() -> OpenOptions {
     OpenOptions {
         indexer: Arc::new(MatcherIndexer),
+        cache_bytes: std::env::var("FIELDKIT_BENCH_CACHE_MIB")
+            .ok()
+            .and_then(|m| m.parse::<usize>().ok())
+            .map_or(KIT_VAULT_CACHE_BYTES, |m| m << 20),
         ..OpenOptions::default()
     }
 }
@@ -88,6 +93,24 @@ fn cpu_ms() -> f64 {
                 .and_then(|ns| ns.parse::<f64>().ok())
         })
         .map_or(f64::NAN, |ns| ns / 1e6)
+}
+
+/// CPU time of the whole process so far (every thread, those ended included), in ms; 10 ms
+/// steps.
+fn process_cpu_ms() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .filter_map(|x| x.parse::<f64>().ok())
+        .collect();
+    // utime and stime (fields 14 and 15, in ticks of 10 ms): the 11th and 12th numbers after
+    // the name (the state before them is a letter).
+    match (f.get(10), f.get(11)) {
+        (Some(u), Some(s)) => (u + s) * 10.0,
+        _ => f64::NAN,
+    }
 }
 
 /// Nearest-rank percentile of milliseconds.
@@ -187,13 +210,15 @@ fn kit(dir: &Path, n: usize) {
     let saves = env_usize("FIELDKIT_BENCH_SAVES", 200);
     let (vault, open_ms) = open(dir);
     let open_rss = rss_mib();
-    let (t, cpu) = (Instant::now(), cpu_ms());
+    let (t, cpu, proc_cpu) = (Instant::now(), cpu_ms(), process_cpu_ms());
     let session = vault.unlock(USER, PIN, NOW).unwrap();
     let unlock_rss = rss_mib();
     let mut kit = Kit::open(session, KitConfig::default(), NOW).unwrap();
     let ready_ms = ms(t);
     let ready_cpu_ms = cpu_ms() - cpu;
+    let ready_process_cpu_ms = process_cpu_ms() - proc_cpu;
     let ready_rss = rss_mib();
+    let index_mib = kit.index().memory_bytes() as f64 / f64::from(1 << 20);
     let lat = |kind: RecordKind, forms: Vec<Map<String, Value>>, kit: &mut Kit| {
         let (mut out, mut cpu) = (Vec::new(), Vec::new());
         let mut found = 0;
@@ -215,8 +240,8 @@ fn kit(dir: &Path, n: usize) {
     println!(
         "{}",
         json!({"mode": "kit", "cases": n, "open_ms": open_ms, "ready_ms": ready_ms,
-               "ready_cpu_ms": ready_cpu_ms, "open_rss_mib": open_rss, "unlock_rss_mib": unlock_rss,
-               "ready_rss_mib": ready_rss, "rss_mib": rss_mib(), "peak_rss_mib": peak_rss_mib(),
+               "ready_cpu_ms": ready_cpu_ms, "ready_process_cpu_ms": ready_process_cpu_ms, "open_rss_mib": open_rss, "unlock_rss_mib": unlock_rss,
+               "ready_rss_mib": ready_rss, "index_mib": index_mib, "rss_mib": rss_mib(), "peak_rss_mib": peak_rss_mib(),
                "request_cpu_p50": pct(&req_cpu, 50.0), "request_cpu_p99": pct(&req_cpu, 99.0),
                "case_cpu_p50": pct(&case_cpu, 50.0), "case_cpu_p99": pct(&case_cpu, 99.0),
                "request_p50": pct(&req, 50.0), "request_p99": pct(&req, 99.0), "requests": req.len(),

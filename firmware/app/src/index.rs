@@ -16,13 +16,16 @@ use std::collections::HashMap;
 use std::hash::Hash;
 
 use fieldkit_domain::{Case, Date, RecordId, Trace, TracingRequest};
-use fieldkit_match::compare::{FieldEvidence, compare};
-use fieldkit_match::index::{Scratch, query_keys};
-use fieldkit_match::matcher::{Likelihood, MatchSettings, ProfileIndex};
+use fieldkit_match::compare::{FieldEvidence, NameFrequencies, compare};
+use fieldkit_match::index::{BlockingIndex, Scratch, query_keys};
+use fieldkit_match::matcher::{Likelihood, MatchSettings};
+use fieldkit_match::names::NameToken;
 use fieldkit_match::profile::{ChildProfile, Locations};
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+use crate::compact::{Compact, Tokens};
 
 /// One child sought: a tracing request and the `unique_id` of its trace.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -52,16 +55,29 @@ pub struct Scored {
     pub trace_fingerprint: String,
 }
 
-#[derive(Debug, Clone)]
-struct Slot {
-    at: usize,
-    fingerprint: String,
+/// A record's fingerprint: the first 8 bytes of a SHA-256 (shown as 16 hex digits).
+type Fingerprint = [u8; 8];
+
+fn hex(f: &Fingerprint) -> String {
+    f.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// One side of the index: profiles, and which record each position holds.
+#[derive(Debug, Clone)]
+struct Slot {
+    at: u32,
+    fingerprint: Fingerprint,
+}
+
+/// One side of the index: the compact profiles, which record each position holds, the
+/// blocking index over them and the side's name frequencies. It works as the matcher's
+/// `ProfileIndex` does (positions are never reused; a taken-out profile leaves the blocking
+/// index's key rarities and the name frequencies), with profiles kept compact
+/// ([`crate::compact`]) and decoded only to be compared.
 #[derive(Debug, Default)]
 struct Side<K> {
-    index: ProfileIndex,
+    blocking: BlockingIndex,
+    frequencies: NameFrequencies,
+    profiles: Vec<Option<Compact>>,
     owner: Vec<Option<K>>,
     slots: HashMap<K, Slot>,
     /// Positions taken out or pushed since the last build.
@@ -69,51 +85,79 @@ struct Side<K> {
 }
 
 impl<K: Clone + Eq + Hash> Side<K> {
-    fn build(entries: Vec<(K, ChildProfile, String)>) -> Side<K> {
+    /// Builds a side from its entries; `frequencies` are theirs when the caller counted them
+    /// from the full profiles already (at sign-in), else they are counted here.
+    fn build(
+        entries: Vec<(K, Compact, Fingerprint)>,
+        frequencies: Option<NameFrequencies>,
+        tokens: &Tokens,
+    ) -> Side<K> {
         let n = entries.len();
         let mut owner = Vec::with_capacity(n);
         let mut slots = HashMap::with_capacity(n);
         let mut profiles = Vec::with_capacity(n);
         for (at, (k, p, fingerprint)) in entries.into_iter().enumerate() {
             owner.push(Some(k.clone()));
+            let at = u32::try_from(at).unwrap_or(u32::MAX);
             slots.insert(k, Slot { at, fingerprint });
-            profiles.push(p);
+            profiles.push(Some(p));
         }
+        let frequencies = frequencies.unwrap_or_else(|| {
+            let mut f = NameFrequencies::default();
+            for p in profiles.iter().flatten() {
+                f.add(&p.decode_keys(tokens));
+            }
+            f
+        });
+        let blocking = BlockingIndex::build_from(n, |i| {
+            profiles
+                .get(i)
+                .and_then(Option::as_ref)
+                .map(|p| query_keys(&p.decode_keys(tokens)))
+                .unwrap_or_default()
+        });
         Side {
-            index: ProfileIndex::new(profiles),
+            blocking,
+            frequencies,
+            profiles,
             owner,
             slots,
             churn: 0,
         }
     }
 
-    fn remove(&mut self, k: &K) -> bool {
+    fn remove(&mut self, k: &K, tokens: &Tokens) -> bool {
         let Some(slot) = self.slots.remove(k) else {
             return false;
         };
-        self.index.remove(slot.at);
-        if let Some(o) = self.owner.get_mut(slot.at) {
+        let at = slot.at as usize;
+        if let Some(p) = self.profiles.get_mut(at).and_then(Option::take) {
+            let keys = p.decode_keys(tokens);
+            if self.blocking.remove(slot.at, &keys) {
+                self.frequencies.remove(&keys);
+            }
+        }
+        if let Some(o) = self.owner.get_mut(at) {
             *o = None;
         }
         self.churn += 1;
         true
     }
 
-    fn upsert(&mut self, k: K, p: ChildProfile, fingerprint: String) {
-        self.remove(&k);
-        let at = self.index.push(p);
-        if self.owner.len() <= at {
-            self.owner.resize(at + 1, None);
-        }
-        self.owner[at] = Some(k.clone());
+    fn upsert(&mut self, k: K, p: &ChildProfile, fingerprint: Fingerprint, tokens: &mut Tokens) {
+        self.remove(&k, tokens);
+        let at = u32::try_from(self.profiles.len()).unwrap_or(u32::MAX);
+        self.blocking.insert(at, p);
+        self.frequencies.add(p);
+        self.profiles.push(Some(Compact::encode(p, tokens)));
+        self.owner.push(Some(k.clone()));
         self.slots.insert(k, Slot { at, fingerprint });
         self.churn += 1;
     }
 
     /// The records of this side the blocking index hands a query, best first.
     fn candidates(&self, query: &ChildProfile, settings: &MatchSettings) -> Vec<K> {
-        self.index
-            .blocking()
+        self.blocking
             .candidates(
                 &query_keys(query),
                 &mut Scratch::default(),
@@ -124,32 +168,53 @@ impl<K: Clone + Eq + Hash> Side<K> {
             .collect()
     }
 
-    fn profile(&self, k: &K) -> Option<&ChildProfile> {
+    fn compact_profile(&self, k: &K) -> Option<&Compact> {
         let slot = self.slots.get(k)?;
-        self.index.profiles().get(slot.at)
+        self.profiles.get(slot.at as usize)?.as_ref()
+    }
+
+    /// The record's profile, decoded.
+    fn profile(&self, k: &K, tokens: &Tokens) -> Option<ChildProfile> {
+        self.compact_profile(k).map(|p| p.decode(tokens))
     }
 
     /// Rebuilds from the live profiles once the changes since the last build reach a quarter of
     /// the side (and at least 1,024): the pushed profiles' postings move into the compact
     /// table, the taken-out ones go.
-    fn compact_if_due(&mut self) {
+    fn compact_if_due(&mut self, tokens: &Tokens) {
         if self.churn >= 1024.max(self.slots.len() / 4) {
-            self.compact();
+            self.compact(tokens);
         }
     }
 
-    fn compact(&mut self) {
-        let index = std::mem::take(&mut self.index);
+    fn compact(&mut self, tokens: &Tokens) {
+        let profiles = std::mem::take(&mut self.profiles);
         let owner = std::mem::take(&mut self.owner);
         let mut entries = Vec::with_capacity(self.slots.len());
-        for (p, k) in index.into_profiles().into_iter().zip(owner) {
-            let Some(k) = k else { continue };
+        for (p, k) in profiles.into_iter().zip(owner) {
+            let (Some(p), Some(k)) = (p, k) else { continue };
             if let Some(slot) = self.slots.get(&k) {
-                let fingerprint = slot.fingerprint.clone();
+                let fingerprint = slot.fingerprint;
                 entries.push((k, p, fingerprint));
             }
         }
-        *self = Side::build(entries);
+        *self = Side::build(entries, None, tokens);
+    }
+
+    /// Bytes held by this side's profiles, blocking index and maps (an estimate for the
+    /// memory figures; the tokens table is the index's).
+    fn memory_bytes(&self) -> usize {
+        let profiles: usize = self
+            .profiles
+            .iter()
+            .flatten()
+            .map(Compact::heap_bytes)
+            .sum();
+        profiles
+            + self.profiles.capacity() * std::mem::size_of::<Option<Compact>>()
+            + self.owner.capacity() * std::mem::size_of::<Option<K>>()
+            + self.slots.capacity() * (std::mem::size_of::<(K, Slot)>() + 1)
+            + self.blocking.memory_bytes()
     }
 }
 
@@ -199,16 +264,15 @@ const REQUEST_WORKFLOW_FIELDS: &[&str] = &[
     "tracing_request_subform_section",
 ];
 
-fn digest(parts: &[&Value]) -> String {
+fn digest(parts: &[&Value]) -> Fingerprint {
     let mut h = Sha256::new();
     for p in parts {
         h.update(p.to_string().as_bytes());
         h.update([0]);
     }
-    h.finalize()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&h.finalize()[..8]);
+    out
 }
 
 fn without(mut v: Value, fields: &[&str]) -> Value {
@@ -220,16 +284,12 @@ fn without(mut v: Value, fields: &[&str]) -> Value {
     v
 }
 
-/// A digest of what identifies the child in a case (every field but the workflow ones), the
-/// same on every kit for the same content: a rejected match comes back only when it changes.
-pub fn case_fingerprint(c: &Case) -> String {
+fn case_digest(c: &Case) -> Fingerprint {
     let v = serde_json::to_value(c).unwrap_or(Value::Null);
     digest(&[&without(v, CASE_WORKFLOW_FIELDS)])
 }
 
-/// [`case_fingerprint`] of one trace: the request's fields about the family and the trace's
-/// own fields (not the other children sought).
-pub fn trace_fingerprint(r: &TracingRequest, t: &Trace) -> String {
+fn trace_digest(r: &TracingRequest, t: &Trace) -> Fingerprint {
     let rv = serde_json::to_value(r).unwrap_or(Value::Null);
     let tv = serde_json::to_value(t).unwrap_or(Value::Null);
     digest(&[
@@ -238,12 +298,28 @@ pub fn trace_fingerprint(r: &TracingRequest, t: &Trace) -> String {
     ])
 }
 
-/// Collects profiles for a [`MatchIndex`], one record at a time (records need not be held).
+/// A digest of what identifies the child in a case (every field but the workflow ones), the
+/// same on every kit for the same content: a rejected match comes back only when it changes.
+pub fn case_fingerprint(c: &Case) -> String {
+    hex(&case_digest(c))
+}
+
+/// [`case_fingerprint`] of one trace: the request's fields about the family and the trace's
+/// own fields (not the other children sought).
+pub fn trace_fingerprint(r: &TracingRequest, t: &Trace) -> String {
+    hex(&trace_digest(r, t))
+}
+
+/// Collects profiles for a [`MatchIndex`], one record at a time (records need not be held:
+/// each profile is counted in its side's name frequencies and kept compact at once).
 #[derive(Debug)]
 pub struct IndexBuilder {
     today: Date,
-    cases: Vec<(RecordId, ChildProfile, String)>,
-    traces: Vec<(TraceRef, ChildProfile, String)>,
+    tokens: Tokens,
+    cases: Vec<(RecordId, Compact, Fingerprint)>,
+    case_frequencies: NameFrequencies,
+    traces: Vec<(TraceRef, Compact, Fingerprint)>,
+    trace_frequencies: NameFrequencies,
     requests: HashMap<RecordId, Vec<String>>,
 }
 
@@ -252,8 +328,11 @@ impl IndexBuilder {
     pub fn new(today: Date) -> IndexBuilder {
         IndexBuilder {
             today,
+            tokens: Tokens::default(),
             cases: Vec::new(),
+            case_frequencies: NameFrequencies::default(),
             traces: Vec::new(),
+            trace_frequencies: NameFrequencies::default(),
             requests: HashMap::new(),
         }
     }
@@ -261,11 +340,10 @@ impl IndexBuilder {
     /// Adds a case (left out unless it is open to tracing).
     pub fn add_case(&mut self, c: &Case, locations: &Locations<'_>) {
         if indexes_case(c) {
-            self.cases.push((
-                c.id,
-                ChildProfile::from_case(c, locations, self.today),
-                case_fingerprint(c),
-            ));
+            let p = ChildProfile::from_case(c, locations, self.today);
+            self.case_frequencies.add(&p);
+            self.cases
+                .push((c.id, Compact::encode(&p, &mut self.tokens), case_digest(c)));
         }
     }
 
@@ -280,10 +358,12 @@ impl IndexBuilder {
                 tracing_request_id: r.id,
                 trace_id: t.unique_id.clone(),
             };
+            let p = ChildProfile::from_trace(r, t, locations, self.today);
+            self.trace_frequencies.add(&p);
             self.traces.push((
                 key,
-                ChildProfile::from_trace(r, t, locations, self.today),
-                trace_fingerprint(r, t),
+                Compact::encode(&p, &mut self.tokens),
+                trace_digest(r, t),
             ));
             ids.push(t.unique_id.clone());
         }
@@ -294,10 +374,13 @@ impl IndexBuilder {
 
     /// The index.
     pub fn finish(self) -> MatchIndex {
+        let cases = Side::build(self.cases, Some(self.case_frequencies), &self.tokens);
+        let traces = Side::build(self.traces, Some(self.trace_frequencies), &self.tokens);
         MatchIndex {
             today: self.today,
-            cases: Side::build(self.cases),
-            traces: Side::build(self.traces),
+            tokens: self.tokens,
+            cases,
+            traces,
             traces_of: self.requests,
         }
     }
@@ -307,6 +390,8 @@ impl IndexBuilder {
 #[derive(Debug)]
 pub struct MatchIndex {
     today: Date,
+    /// The name tokens of both sides' compact profiles.
+    tokens: Tokens,
     cases: Side<RecordId>,
     traces: Side<TraceRef>,
     traces_of: HashMap<RecordId, Vec<String>>,
@@ -328,6 +413,14 @@ impl MatchIndex {
         self.traces.slots.len()
     }
 
+    /// Bytes the index holds (profiles, blocking tables, maps and name tokens; an estimate
+    /// that leaves out the allocator's own overhead).
+    pub fn memory_bytes(&self) -> usize {
+        self.cases.memory_bytes()
+            + self.traces.memory_bytes()
+            + self.tokens.len() * (2 * std::mem::size_of::<NameToken>() + 8)
+    }
+
     /// True when the case is held (so it may be proposed).
     pub fn holds_case(&self, id: RecordId) -> bool {
         self.cases.slots.contains_key(&id)
@@ -340,22 +433,22 @@ impl MatchIndex {
 
     /// The child's name as the held case gives it.
     pub fn case_name(&self, id: RecordId) -> Option<&str> {
-        self.cases.profile(&id).map(ChildProfile::display_name)
+        self.cases.compact_profile(&id).map(Compact::display_name)
     }
 
     /// The child's name as the held trace gives it.
     pub fn trace_name(&self, t: &TraceRef) -> Option<&str> {
-        self.traces.profile(t).map(ChildProfile::display_name)
+        self.traces.compact_profile(t).map(Compact::display_name)
     }
 
-    /// The case's fingerprint as indexed.
-    pub fn case_fingerprint(&self, id: RecordId) -> Option<&str> {
-        self.cases.slots.get(&id).map(|s| s.fingerprint.as_str())
+    /// The case's fingerprint as indexed ([`case_fingerprint`]).
+    pub fn case_fingerprint(&self, id: RecordId) -> Option<String> {
+        self.cases.slots.get(&id).map(|s| hex(&s.fingerprint))
     }
 
-    /// The trace's fingerprint as indexed.
-    pub fn trace_fingerprint(&self, t: &TraceRef) -> Option<&str> {
-        self.traces.slots.get(t).map(|s| s.fingerprint.as_str())
+    /// The trace's fingerprint as indexed ([`trace_fingerprint`]).
+    pub fn trace_fingerprint(&self, t: &TraceRef) -> Option<String> {
+        self.traces.slots.get(t).map(|s| hex(&s.fingerprint))
     }
 
     /// The tracing requests with at least one trace held.
@@ -383,11 +476,12 @@ impl MatchIndex {
     pub fn update_case(&mut self, c: &Case, locations: &Locations<'_>) {
         if indexes_case(c) {
             let p = ChildProfile::from_case(c, locations, self.today);
-            self.cases.upsert(c.id, p, case_fingerprint(c));
+            self.cases
+                .upsert(c.id, &p, case_digest(c), &mut self.tokens);
         } else {
-            self.cases.remove(&c.id);
+            self.cases.remove(&c.id, &self.tokens);
         }
-        self.cases.compact_if_due();
+        self.cases.compact_if_due(&self.tokens);
     }
 
     /// Takes in a saved tracing request: every trace's profile is replaced.
@@ -403,46 +497,47 @@ impl MatchIndex {
                 trace_id: t.unique_id.clone(),
             };
             let p = ChildProfile::from_trace(r, t, locations, self.today);
-            self.traces.upsert(key, p, trace_fingerprint(r, t));
+            self.traces
+                .upsert(key, &p, trace_digest(r, t), &mut self.tokens);
             ids.push(t.unique_id.clone());
         }
         if !ids.is_empty() {
             self.traces_of.insert(r.id, ids);
         }
-        self.traces.compact_if_due();
+        self.traces.compact_if_due(&self.tokens);
     }
 
     /// Takes a case out.
     pub fn remove_case(&mut self, id: RecordId) {
-        self.cases.remove(&id);
+        self.cases.remove(&id, &self.tokens);
     }
 
     /// Takes every trace of a request out.
     pub fn remove_request(&mut self, id: RecordId) {
         for t in self.traces_of.remove(&id).unwrap_or_default() {
-            self.traces.remove(&TraceRef {
-                tracing_request_id: id,
-                trace_id: t,
-            });
+            self.traces.remove(
+                &TraceRef {
+                    tracing_request_id: id,
+                    trace_id: t,
+                },
+                &self.tokens,
+            );
         }
     }
 
-    fn score(
+    /// Scores a pair whose profiles are at hand: the trace against the case, with the cases'
+    /// name frequencies.
+    #[allow(clippy::too_many_arguments)]
+    fn score_profiles(
         &self,
         case_id: RecordId,
+        cp: &ChildProfile,
         trace: &TraceRef,
+        tp: &ChildProfile,
         settings: &MatchSettings,
         explain: bool,
     ) -> Option<Scored> {
-        let cp = self.cases.profile(&case_id)?;
-        let tp = self.traces.profile(trace)?;
-        let c = compare(
-            tp,
-            cp,
-            self.cases.index.frequencies(),
-            &settings.weights,
-            explain,
-        );
+        let c = compare(tp, cp, &self.cases.frequencies, &settings.weights, explain);
         let likelihood = settings.classify(&c);
         let mut fields = c.fields;
         if explain && likelihood == Some(Likelihood::Possible) && c.weight >= settings.likely {
@@ -458,8 +553,8 @@ impl MatchIndex {
             weight: c.weight,
             likelihood,
             fields,
-            case_fingerprint: self.cases.slots.get(&case_id)?.fingerprint.clone(),
-            trace_fingerprint: self.traces.slots.get(trace)?.fingerprint.clone(),
+            case_fingerprint: hex(&self.cases.slots.get(&case_id)?.fingerprint),
+            trace_fingerprint: hex(&self.traces.slots.get(trace)?.fingerprint),
         })
     }
 
@@ -470,14 +565,15 @@ impl MatchIndex {
         trace: &TraceRef,
         settings: &MatchSettings,
     ) -> Option<Scored> {
-        self.score(case_id, trace, settings, true)
+        let cp = self.cases.profile(&case_id, &self.tokens)?;
+        let tp = self.traces.profile(trace, &self.tokens)?;
+        self.score_profiles(case_id, &cp, trace, &tp, settings, true)
     }
 
-    /// Keeps the best `settings.top` of the pairs that reach `possible`, explained.
-    fn best(&self, pairs: Vec<(RecordId, TraceRef)>, settings: &MatchSettings) -> Vec<Scored> {
-        let mut scored: Vec<Scored> = pairs
+    /// Keeps the best `settings.top` of the scored pairs that reach `possible`, explained.
+    fn best(&self, scored: Vec<Scored>, settings: &MatchSettings) -> Vec<Scored> {
+        let mut scored: Vec<Scored> = scored
             .into_iter()
-            .filter_map(|(c, t)| self.score(c, &t, settings, false))
             .filter(|s| s.likelihood.is_some())
             .collect();
         scored.sort_by(|a, b| {
@@ -489,36 +585,42 @@ impl MatchIndex {
         scored.truncate(settings.top);
         scored
             .into_iter()
-            .filter_map(|s| self.score(s.case_id, &s.trace, settings, true))
+            .filter_map(|s| self.score_pair(s.case_id, &s.trace, settings))
             .collect()
     }
 
     /// The potential matches of a held case among the held traces, best first.
     pub fn matches_of_case(&self, id: RecordId, settings: &MatchSettings) -> Vec<Scored> {
-        let Some(cp) = self.cases.profile(&id) else {
+        let Some(cp) = self.cases.profile(&id, &self.tokens) else {
             return Vec::new();
         };
-        let pairs = self
+        let scored = self
             .traces
-            .candidates(cp, settings)
+            .candidates(&cp, settings)
             .into_iter()
-            .map(|t| (id, t))
+            .filter_map(|t| {
+                let tp = self.traces.profile(&t, &self.tokens)?;
+                self.score_profiles(id, &cp, &t, &tp, settings, false)
+            })
             .collect();
-        self.best(pairs, settings)
+        self.best(scored, settings)
     }
 
     /// The potential matches of one held trace among the held cases, best first.
     pub fn matches_of_trace(&self, trace: &TraceRef, settings: &MatchSettings) -> Vec<Scored> {
-        let Some(tp) = self.traces.profile(trace) else {
+        let Some(tp) = self.traces.profile(trace, &self.tokens) else {
             return Vec::new();
         };
-        let pairs = self
+        let scored = self
             .cases
-            .candidates(tp, settings)
+            .candidates(&tp, settings)
             .into_iter()
-            .map(|c| (c, trace.clone()))
+            .filter_map(|c| {
+                let cp = self.cases.profile(&c, &self.tokens)?;
+                self.score_profiles(c, &cp, trace, &tp, settings, false)
+            })
             .collect();
-        self.best(pairs, settings)
+        self.best(scored, settings)
     }
 
     /// The potential matches of every held trace of a request, best first.
@@ -535,8 +637,8 @@ impl MatchIndex {
     /// Rebuilds both sides from their live profiles now (no record is read); otherwise this
     /// happens by itself once a side has changed by a quarter.
     pub fn compact(&mut self) {
-        self.cases.compact();
-        self.traces.compact();
+        self.cases.compact(&self.tokens);
+        self.traces.compact(&self.tokens);
     }
 
     /// What differs between two indexes (empty when they hold the same records with the same
@@ -544,16 +646,26 @@ impl MatchIndex {
     /// rebuild.
     pub fn differences(&self, other: &MatchIndex) -> Vec<String> {
         let mut out = Vec::new();
-        side_differences("case", &self.cases, &other.cases, &mut out);
-        side_differences("trace", &self.traces, &other.traces, &mut out);
+        side_differences(
+            "case",
+            (&self.cases, &self.tokens),
+            (&other.cases, &other.tokens),
+            &mut out,
+        );
+        side_differences(
+            "trace",
+            (&self.traces, &self.tokens),
+            (&other.traces, &other.tokens),
+            &mut out,
+        );
         out
     }
 }
 
 fn side_differences<K: Clone + Eq + Hash + std::fmt::Debug + Ord>(
     what: &str,
-    a: &Side<K>,
-    b: &Side<K>,
+    (a, ta): (&Side<K>, &Tokens),
+    (b, tb): (&Side<K>, &Tokens),
     out: &mut Vec<String>,
 ) {
     let mut keys: Vec<&K> = a.slots.keys().chain(b.slots.keys()).collect();
@@ -565,18 +677,15 @@ fn side_differences<K: Clone + Eq + Hash + std::fmt::Debug + Ord>(
                 if x.fingerprint != y.fingerprint {
                     out.push(format!("{what} {k:?}: fingerprint differs"));
                 }
-                let (px, py) = (a.profile(k), b.profile(k));
+                let (px, py) = (a.profile(k, ta), b.profile(k, tb));
                 if format!("{px:?}") != format!("{py:?}") {
                     out.push(format!("{what} {k:?}: profile differs"));
                 }
                 for t in px
-                    .into_iter()
+                    .iter()
                     .flat_map(|p| p.name_tokens().chain(p.family_tokens()))
                 {
-                    let (fx, fy) = (
-                        a.index.frequencies().share(t),
-                        b.index.frequencies().share(t),
-                    );
+                    let (fx, fy) = (a.frequencies.share(t), b.frequencies.share(t));
                     if fx.to_bits() != fy.to_bits() {
                         out.push(format!(
                             "{what} {k:?}: name frequency of {} differs ({fx} / {fy})",
@@ -590,10 +699,7 @@ fn side_differences<K: Clone + Eq + Hash + std::fmt::Debug + Ord>(
             (None, None) => {}
         }
     }
-    let (pa, pb) = (
-        a.index.frequencies().population(),
-        b.index.frequencies().population(),
-    );
+    let (pa, pb) = (a.frequencies.population(), b.frequencies.population());
     if pa != pb {
         out.push(format!("{what}: population {pa} / {pb}"));
     }

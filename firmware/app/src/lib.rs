@@ -30,6 +30,7 @@
 //! # Ok(()) }
 //! ```
 
+mod compact;
 mod error;
 pub mod index;
 mod input;
@@ -42,6 +43,18 @@ pub use index::{IndexBuilder, MatchIndex, Scored, TraceRef};
 pub use kit::{Alert, Kit, KitConfig, Merged, Saved};
 pub use outbox::{Change, NoOutbox, Origin, Outbox, OutboxError, Priority};
 pub use review::{MatchDetail, MatchFilter, match_id};
+
+/// redb's page cache for a kit's vault, in bytes: what `fieldkit` opens the vault with (the
+/// vault's own default, 32 MiB, suits the hub).
+///
+/// Why smaller on a kit: the kiosk must stay under 80 MB at 50,000 cases, and with a 32 MiB
+/// cache the opening check of every page (`verify_on_open`) and the sign-in scan alone filled
+/// it, 32 MiB of the budget held for pages read once. A registration reads a few dozen pages
+/// (the blind index buckets, the record's neighbours, the matches it updates), so 8 MiB keeps
+/// them cached; it is still 16 times the largest record a kit accepts
+/// (`fieldkit_domain::limits::MAX_RECORD_BYTES`), so a leaf holding one stays cached (the
+/// limits module explains why that matters). Measured by `benches/registration.rs`.
+pub const KIT_VAULT_CACHE_BYTES: usize = 8 << 20;
 
 /// The vault's name indexer that blinds the matcher's own name keys (transliterated, phonetic),
 /// so a search finds a child under the spellings the matcher would match. A kit opens its vault

@@ -355,10 +355,10 @@ impl Work<'_, '_> {
         // The records as they are now: a rejection holds until one of them changes.
         let trace = trace_of(&m);
         if let Some(f) = self.st.index.case_fingerprint(m.case_id) {
-            m.case_fingerprint = Some(f.to_string());
+            m.case_fingerprint = Some(f);
         }
         if let Some(f) = self.st.index.trace_fingerprint(&trace) {
-            m.trace_fingerprint = Some(f.to_string());
+            m.trace_fingerprint = Some(f);
         }
         let version = save(&mut self.tx, &m, now_ms)?;
         self.st.stale = true;

@@ -21,8 +21,9 @@
 //! - redb keeps a value inside the B-tree leaf that holds its key. The 50 MB row (the sealed
 //!   document) makes its leaf one page, rounded up by redb's buddy allocator to a power of
 //!   two: 64 MiB (the file grew to 128 MiB).
-//! - The vault opens redb with a 32 MiB page cache (`OpenOptions::cache_bytes`): a 64 MiB page
-//!   never stays cached, so every visit to that leaf reads all 64 MiB from the file again.
+//! - The vault opened redb with a 32 MiB page cache (`OpenOptions::cache_bytes`; a kit now
+//!   opens it with 8 MiB, `fieldkit_app::KIT_VAULT_CACHE_BYTES`): a 64 MiB page never stays
+//!   cached, so every visit to that leaf reads all 64 MiB from the file again.
 //! - A Primero import first looks each incoming id up in `records` (to patch a record it
 //!   already holds). A lookup of a key that is not there still descends to the leaf where it
 //!   would be. Record keys are the kind byte and the id, and ids are minted in time order, so
@@ -39,7 +40,7 @@
 //! thousands of subform entries, a photo kept inline instead of as a blob; and not only for
 //! imports (every read that lands in that leaf pays 64 MiB: `get` of a neighbouring record,
 //! `resolve`, a merge). The limits below keep every record far below the cache
-//! ([`MAX_RECORD_BYTES`] is 1/64 of the 32 MiB cache), so a leaf holding one is a small page
+//! ([`MAX_RECORD_BYTES`] is 1/16 of a kit's 8 MiB cache, 1/64 of the vault's default 32 MiB), so a leaf holding one is a small page
 //! that stays cached. Records already stored above the limits are still read; an edit of one
 //! must bring it back within them.
 

@@ -8,6 +8,7 @@ use std::collections::HashSet;
 
 use fieldkit_match::compare::compare;
 use fieldkit_match::matcher::{MatchSettings, ProfileIndex, Side};
+use fieldkit_match::names::compare_names;
 use fieldkit_match::profile::{ChildProfile, Locations};
 use fieldkit_match_eval::population::{PopulationSpec, generate};
 use rayon::prelude::*;
@@ -26,6 +27,20 @@ const FIELDS: [&str; 12] = [
     "ethnicity",
     "likelihood",
 ];
+
+fn family_names(p: &ChildProfile) -> String {
+    p.family
+        .iter()
+        .map(|r| {
+            format!(
+                "{}:{}",
+                r.relation.word(),
+                r.names.first().map_or("", |n| &n.display)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -63,9 +78,16 @@ fn main() {
         .sum();
     println!("# true_pairs {true_pairs} traces {}", queries.len());
     println!(
-        "q\treq\tcase\tright\tunreg\tweight\tlikely\tnames_differ\tsame_dob\t{}",
+        "q\treq\tcase\tright\tunreg\tweight\tlikely\tnames_differ\tsame_dob\tkin\tq_tokens\tc_tokens\tpaired\t{}\tq_name\tc_name\tq_family\tc_family",
         FIELDS.join("\t")
     );
+    // Namesakes of namesakes share the names too: the family a chain of namesakes starts from.
+    let root = |mut f: u32| {
+        while let Some(n) = p.namesake_of[f as usize] {
+            f = n;
+        }
+        f
+    };
     let found = index.find_all(&queries, Side::Sought, &settings, true);
     for (qi, hits) in found.iter().enumerate() {
         for h in hits {
@@ -87,8 +109,46 @@ fn main() {
                         .to_string()
                 })
                 .collect();
+            // How the case's child is kin to the child sought (truth): same child, a
+            // sibling, a child of a namesake family, or unrelated.
+            let (sought, found) = (truth[qi], p.case_child[h.index]);
+            let (fs, ff) = (
+                p.child_family[sought as usize],
+                p.child_family[found as usize],
+            );
+            let kin = if sought == found {
+                "same"
+            } else if fs == ff {
+                "sibling"
+            } else if root(fs) == root(ff) {
+                "namesake"
+            } else {
+                "other"
+            };
+            // The best pairing of the child's names: token counts and the positions paired.
+            let (qn, cn) = (&queries[qi].names, &index.profiles()[h.index].names);
+            let mut best: Option<(usize, usize, usize, String)> = None;
+            for a in qn {
+                for b in cn {
+                    let ag = compare_names(&a.tokens, &b.tokens);
+                    let pos: Vec<String> = ag
+                        .pairs
+                        .iter()
+                        .map(|x| format!("{}-{}", x.a, x.b))
+                        .collect();
+                    if best.as_ref().is_none_or(|x| ag.pairs.len() > x.0) {
+                        best = Some((
+                            ag.pairs.len(),
+                            a.tokens.len(),
+                            b.tokens.len(),
+                            pos.join(","),
+                        ));
+                    }
+                }
+            }
+            let (_, qt, ct, pos) = best.unwrap_or((0, 0, 0, String::new()));
             println!(
-                "{qi}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                "{qi}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{kin}\t{qt}\t{ct}\t{pos}\t{}\t{}\t{}\t{}\t{}",
                 request_of[qi],
                 h.index,
                 u8::from(p.case_child[h.index] == truth[qi]),
@@ -97,7 +157,11 @@ fn main() {
                 h.likelihood.as_str(),
                 u8::from(c.names_differ),
                 u8::from(c.same_birth_date),
-                w.join("\t")
+                w.join("\t"),
+                queries[qi].display_name(),
+                index.profiles()[h.index].display_name(),
+                family_names(&queries[qi]),
+                family_names(&index.profiles()[h.index]),
             );
         }
     }

@@ -3,7 +3,7 @@
 //! and a few wrong `likely` pairs and missed true pairs, explained.
 //!
 //! `cargo run --release -p fieldkit-match-eval --example trace_tune -- SEED [standard|hard] [SHOW] [CASES]`
-//! with `WEIGHTS='{"name_cap": 20}'` to try other weights. Tune on the tuning seed (1) only.
+//! with `WEIGHTS='{"names": {"cap": 20}}'` to try other weights. Tune on the tuning seed (1) only.
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 use std::collections::{HashMap, HashSet};

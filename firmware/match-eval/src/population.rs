@@ -152,6 +152,11 @@ pub struct Population {
     pub case_child: Vec<u32>,
     /// The child each trace seeks, by (request, trace) in order.
     pub trace_child: Vec<Vec<u32>>,
+    /// The family of each child (indexed by the child's id, as in `case_child`): children
+    /// of one family are siblings. Truth for the analysis of errors; no matcher sees it.
+    pub child_family: Vec<u32>,
+    /// For each family, the earlier family it is a namesake of (hard population only).
+    pub namesake_of: Vec<Option<u32>>,
     /// The location hierarchy used.
     pub locations: LocationTree,
     /// The day the evaluation is run on.
@@ -649,6 +654,8 @@ pub fn generate(spec: PopulationSpec) -> Population {
         requests: g.requests,
         case_child: g.case_child,
         trace_child: g.trace_child,
+        child_family: g.child_family,
+        namesake_of: g.namesake_of,
         locations: g.geo.tree,
         today: date(g.today_days),
     }
@@ -698,6 +705,17 @@ struct Inquiry {
     native: bool,
 }
 
+/// What a later family may share with an earlier one of its tradition (hard population).
+#[derive(Clone, Copy)]
+struct Namesake {
+    family_name: Entry,
+    father_given: Entry,
+    first_child_given: Entry,
+    first_child_sex: Sex,
+    /// The earlier family (truth, for the analysis of errors).
+    family: u32,
+}
+
 /// The generator's state: both streams, the families drawn so far (for namesakes) and
 /// the records written.
 struct Generator {
@@ -707,7 +725,10 @@ struct Generator {
     extra: Prng,
     hard: bool,
     /// Families a later one may be a namesake of, by tradition.
-    earlier: Vec<Vec<(Entry, Entry, Entry, Sex)>>,
+    earlier: Vec<Vec<Namesake>>,
+    /// Truth kept for the analysis of errors: each child's family, each family's namesake.
+    child_family: Vec<u32>,
+    namesake_of: Vec<Option<u32>>,
     pools: Pools,
     geo: Geography,
     today_days: i64,
@@ -725,6 +746,8 @@ impl Generator {
             extra: Prng::new(spec.seed ^ 0x5DEE_CE66_D1CE_4E5B),
             hard: spec.variant == Variant::Hard,
             earlier: vec![Vec::new(); 7],
+            child_family: Vec::new(),
+            namesake_of: Vec::new(),
             pools: Pools::new(),
             geo: geography(),
             today_days: date_days(2026, 3, 1),
@@ -771,15 +794,17 @@ impl Generator {
         } else {
             None
         };
-        if let Some((f, g, _, _)) = namesake {
-            elders.family_name = f;
+        let family_index = self.namesake_of.len() as u32;
+        self.namesake_of.push(namesake.map(|n| n.family));
+        if let Some(n) = namesake {
+            elders.family_name = n.family_name;
             // The father's given name is part of the child's name in these traditions; the
             // father is still another man (his father's name is his own).
             if matches!(
                 tradition,
                 Tradition::Levant | Tradition::Sudan | Tradition::Somali | Tradition::SouthSudan
             ) {
-                elders.father_given = g;
+                elders.father_given = n.father_given;
             }
         }
         let (father, mother, child_tail) = true_names(rng, tradition, male, &elders);
@@ -811,17 +836,20 @@ impl Generator {
             family_first,
             separated_on,
         );
-        if let Some((_, _, given, sex)) = namesake {
-            children[0].name.parts[0] = given;
-            children[0].sex = sex;
+        self.child_family
+            .extend(children.iter().map(|_| family_index));
+        if let Some(n) = namesake {
+            children[0].name.parts[0] = n.first_child_given;
+            children[0].sex = n.first_child_sex;
         }
         if self.hard {
-            self.earlier[s].push((
-                elders.family_name,
-                elders.father_given,
-                children[0].name.parts[0],
-                children[0].sex,
-            ));
+            self.earlier[s].push(Namesake {
+                family_name: elders.family_name,
+                father_given: elders.father_given,
+                first_child_given: children[0].name.parts[0],
+                first_child_sex: children[0].sex,
+                family: family_index,
+            });
         }
         // The parents' dates of birth and the family's religion (second stream).
         let eldest = children

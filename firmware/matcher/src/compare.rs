@@ -105,6 +105,47 @@ impl NameFrequencies {
     }
 }
 
+/// How written names weigh, in bits: one token's agreement by its rarity and its kind, the
+/// caps, and what differing or crossed tokens cost. The trace matcher ([`Weights`]) and
+/// duplicate detection ([`DuplicateWeights`](crate::duplicates::DuplicateWeights)) each hold
+/// one, read by the same name functions.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct NameWeights {
+    /// m-probability of a name token agreeing between records of one child.
+    pub m: f32,
+    /// Most one name token can add.
+    pub token_cap: f32,
+    /// Most all names together can add.
+    pub cap: f32,
+    /// Each token of the shorter name with no partner in the other (a different name).
+    pub token_disagree: f32,
+    /// Each pair of agreeing tokens written in crossed order (not a family-name-first
+    /// rotation).
+    pub order_crossing: f32,
+    /// Share of a token's weight kept for each kind of agreement.
+    pub same_consonants_share: f32,
+    /// See `same_consonants_share`.
+    pub nickname_share: f32,
+    /// See `same_consonants_share`.
+    pub sounds_alike_share: f32,
+}
+
+impl Default for NameWeights {
+    fn default() -> Self {
+        NameWeights {
+            m: 0.9,
+            token_cap: 9.0,
+            cap: 22.0,
+            token_disagree: -4.0,
+            order_crossing: -1.5,
+            same_consonants_share: 0.8,
+            nickname_share: 0.7,
+            sounds_alike_share: 0.5,
+        }
+    }
+}
+
 /// The weights of every field, in bits (log₂ likelihood ratios). Defaults are set
 /// from the field's own knowledge (ages estimated by eye are often 2–3 years off;
 /// children rarely know their date of birth; separation dates are remembered within
@@ -112,23 +153,8 @@ impl NameFrequencies {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Weights {
-    /// m-probability of a name token agreeing between records of one child.
-    pub name_m: f32,
-    /// Most one name token can add.
-    pub name_token_cap: f32,
-    /// Most all names together can add.
-    pub name_cap: f32,
-    /// Each token of the shorter name with no partner in the other (a different name).
-    pub name_token_disagree: f32,
-    /// Each pair of agreeing tokens written in crossed order (not a family-name-first
-    /// rotation).
-    pub name_order_crossing: f32,
-    /// Share of a token's weight kept for each kind of agreement.
-    pub same_consonants_share: f32,
-    /// See `same_consonants_share`.
-    pub nickname_share: f32,
-    /// See `same_consonants_share`.
-    pub sounds_alike_share: f32,
+    /// How the child's names (and the relatives', through `family_name_share`) weigh.
+    pub names: NameWeights,
     /// Sex agrees.
     pub sex_agree: f32,
     /// Sex differs (a data-entry slip is rare but happens).
@@ -171,14 +197,7 @@ pub struct Weights {
 impl Default for Weights {
     fn default() -> Self {
         Weights {
-            name_m: 0.9,
-            name_token_cap: 9.0,
-            name_cap: 22.0,
-            name_token_disagree: -4.0,
-            name_order_crossing: -1.5,
-            same_consonants_share: 0.8,
-            nickname_share: 0.7,
-            sounds_alike_share: 0.5,
+            names: NameWeights::default(),
             sex_agree: 1.0,
             sex_disagree: -4.5,
             age_by_years: [2.5, 2.0, 1.2, 0.3, -2.5, -5.0, -9.0],
@@ -256,15 +275,15 @@ pub(crate) fn token_pair_weight(
     tb: &NameToken,
     p: &TokenPair,
     freq: &NameFrequencies,
-    w: &Weights,
+    w: &NameWeights,
 ) -> f32 {
     let u = freq.share(ta).max(freq.share(tb));
-    let full = (w.name_m / u).log2().min(w.name_token_cap).max(0.5);
+    let full = (w.m / u).log2().min(w.token_cap).max(0.5);
     full * agreement_share(p, w)
 }
 
 /// Share of a token's weight kept for its kind of agreement.
-pub(crate) fn agreement_share(p: &TokenPair, w: &Weights) -> f32 {
+pub(crate) fn agreement_share(p: &TokenPair, w: &NameWeights) -> f32 {
     match p.agreement {
         TokenAgreement::Same => 1.0,
         TokenAgreement::SameConsonants => w.same_consonants_share,
@@ -280,7 +299,7 @@ pub(crate) fn name_pair_weight(
     a: &NameField,
     b: &NameField,
     freq: &NameFrequencies,
-    w: &Weights,
+    w: &NameWeights,
     explain: Option<&mut String>,
 ) -> (f32, usize, usize) {
     let agreement = compare_names(&a.tokens, &b.tokens);
@@ -304,9 +323,9 @@ pub(crate) fn name_pair_weight(
         }
     }
     let disagreements = agreement.disagreements();
-    total += disagreements as f32 * w.name_token_disagree;
+    total += disagreements as f32 * w.token_disagree;
     let crossings = agreement.crossings(a.tokens.len(), b.tokens.len());
-    total += crossings as f32 * w.name_order_crossing;
+    total += crossings as f32 * w.order_crossing;
     if let Some(e) = explain {
         if text.is_empty() {
             text.push_str("no name in common");
@@ -331,7 +350,7 @@ pub(crate) fn best_names(
     a: &[NameField],
     b: &[NameField],
     freq: &NameFrequencies,
-    w: &Weights,
+    w: &NameWeights,
 ) -> Option<(f32, usize, usize, usize, usize)> {
     let mut best: Option<(f32, usize, usize, usize, usize)> = None;
     for (i, fa) in a.iter().enumerate() {
@@ -350,7 +369,7 @@ pub(crate) fn names_weight(
     a: &[NameField],
     b: &[NameField],
     freq: &NameFrequencies,
-    w: &Weights,
+    w: &NameWeights,
     explain: Option<&mut String>,
 ) -> Option<(f32, usize, usize)> {
     let (s, d, u, i, j) = best_names(a, b, freq, w)?;
@@ -359,32 +378,74 @@ pub(crate) fn names_weight(
         name_pair_weight(&a[i], &b[j], freq, w, Some(&mut detail));
         *e = format!("'{}' / '{}': {}", a[i].display, b[j].display, detail);
     }
-    Some((s.min(w.name_cap), d, u))
+    Some((s.min(w.cap), d, u))
 }
 
-fn age_weight(a: &ChildProfile, b: &ChildProfile, w: &Weights) -> Option<f32> {
-    let d = (a.birth_year? - b.birth_year?).unsigned_abs() as usize;
-    Some(w.age_by_years[d.min(6)])
+/// Years between the two children's estimated births.
+pub(crate) fn birth_years_apart(a: &ChildProfile, b: &ChildProfile) -> Option<i32> {
+    Some((a.birth_year? - b.birth_year?).abs())
 }
 
-fn dob_weight(a: &ChildProfile, b: &ChildProfile, w: &Weights) -> Option<f32> {
+/// Weight of the years between two estimated births, from a table by years apart (0, 1, …, 6
+/// or more): the trace matcher's and the duplicates' tables differ, the reading does not.
+pub(crate) fn age_weight(a: &ChildProfile, b: &ChildProfile, by_years: &[f32; 7]) -> Option<f32> {
+    let d = birth_years_apart(a, b)?;
+    Some(by_years[usize::try_from(d).unwrap_or(usize::MAX).min(6)])
+}
+
+/// How two given dates of birth agree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BirthDates {
+    /// The same day.
+    Same,
+    /// Same year and month, or day and month swapped.
+    Close,
+    /// Two or more years apart.
+    YearsApart,
+    /// Otherwise different.
+    Differ,
+}
+
+/// How the two dates of birth agree, and whether either is an estimate.
+pub(crate) fn birth_dates(a: &ChildProfile, b: &ChildProfile) -> Option<(BirthDates, bool)> {
     let (x, y) = (a.date_of_birth?, b.date_of_birth?);
-    let estimated = a.estimated || b.estimated;
-    let v = if x == y {
-        w.dob_same
+    let kind = if x == y {
+        BirthDates::Same
     } else if (x.year() == y.year() && x.month() == y.month())
         || (x.year() == y.year() && x.month() == y.day() && x.day() == y.month())
     {
-        w.dob_close
+        BirthDates::Close
     } else if (x.year() - y.year()).abs() >= 2 {
-        w.dob_far
+        BirthDates::YearsApart
     } else {
-        0.0
+        BirthDates::Differ
     };
-    Some(if estimated && v > 0.0 { v * 0.5 } else { v })
+    Some((kind, a.estimated || b.estimated))
 }
 
-fn separation_weight(a: &ChildProfile, b: &ChildProfile, w: &Weights) -> Option<(f32, i64)> {
+/// An estimate agreeing is half the evidence of a known date agreeing.
+pub(crate) fn halved_if_estimated(v: f32, estimated: bool) -> f32 {
+    if estimated && v > 0.0 { v * 0.5 } else { v }
+}
+
+fn dob_weight(a: &ChildProfile, b: &ChildProfile, w: &Weights) -> Option<f32> {
+    let (kind, estimated) = birth_dates(a, b)?;
+    let v = match kind {
+        BirthDates::Same => w.dob_same,
+        BirthDates::Close => w.dob_close,
+        BirthDates::YearsApart => w.dob_far,
+        BirthDates::Differ => 0.0,
+    };
+    Some(halved_if_estimated(v, estimated))
+}
+
+/// Weight of the days between two separation dates, from a table by 3, 14, 45, 120 days
+/// and further; and the days.
+pub(crate) fn separation_weight(
+    a: &ChildProfile,
+    b: &ChildProfile,
+    by_days: &[f32; 5],
+) -> Option<(f32, i64)> {
     let d = a
         .date_of_separation?
         .days_until(b.date_of_separation?)
@@ -396,7 +457,7 @@ fn separation_weight(a: &ChildProfile, b: &ChildProfile, w: &Weights) -> Option<
         46..=120 => 3,
         _ => 4,
     };
-    Some((w.separation_by_days[i], d))
+    Some((by_days[i], d))
 }
 
 fn place_weight(a: &Place, b: &Place, w: &Weights) -> Option<(f32, usize)> {
@@ -484,7 +545,7 @@ fn family_weight(
                 && rb.relation != Relation::Unknown
                 && ra.relation != rb.relation;
             let (name, differ, unsure) =
-                names_weight(&ra.names, &rb.names, freq, w, None).unwrap_or((0.0, 0, 0));
+                names_weight(&ra.names, &rb.names, freq, &w.names, None).unwrap_or((0.0, 0, 0));
             let v = if differ > 0 {
                 // Some name of this relative is not the other's: a different person.
                 if same_relation {
@@ -528,7 +589,7 @@ fn family_weight(
         for &(v, i, j) in contributions.iter().take(2) {
             let (ra, rb) = (&a.family[i], &b.family[j]);
             let mut detail = String::new();
-            names_weight(&ra.names, &rb.names, freq, w, Some(&mut detail));
+            names_weight(&ra.names, &rb.names, freq, &w.names, Some(&mut detail));
             if !text.is_empty() {
                 text.push_str("; ");
             }
@@ -574,9 +635,13 @@ pub fn compare(
 
     let mut detail = String::new();
     let mut names_differ = false;
-    if let Some((v, differ, unsure)) =
-        names_weight(&a.names, &b.names, freq, w, explain.then_some(&mut detail))
-    {
+    if let Some((v, differ, unsure)) = names_weight(
+        &a.names,
+        &b.names,
+        freq,
+        &w.names,
+        explain.then_some(&mut detail),
+    ) {
         total += v;
         names_differ = differ + unsure > 0;
         ex.add("name", v, || std::mem::take(&mut detail));
@@ -589,14 +654,11 @@ pub fn compare(
             format!("{} / {}", sex_word(a.sex), sex_word(b.sex))
         });
     }
-    if let Some(v) = age_weight(a, b, w) {
+    if let Some(v) = age_weight(a, b, &w.age_by_years) {
         total += v;
         ex.add("age", v, || {
             let show = |p: &ChildProfile| p.age.map_or_else(|| "?".to_string(), |x| x.to_string());
-            let d = a
-                .birth_year
-                .zip(b.birth_year)
-                .map_or(0, |(x, y)| (x - y).abs());
+            let d = birth_years_apart(a, b).unwrap_or(0);
             format!(
                 "{} / {}{} (born ~{} / ~{}, {} year(s) apart)",
                 show(a),
@@ -618,7 +680,7 @@ pub fn compare(
             )
         });
     }
-    if let Some((v, days)) = separation_weight(a, b, w) {
+    if let Some((v, days)) = separation_weight(a, b, &w.separation_by_days) {
         total += v;
         ex.add("date_of_separation", v, || format!("{days} day(s) apart"));
     }

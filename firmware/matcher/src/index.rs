@@ -89,41 +89,64 @@ pub struct BlockingIndex {
 impl BlockingIndex {
     /// Files every profile (profile `i` is posted as `i`).
     pub fn build(profiles: &[ChildProfile]) -> BlockingIndex {
-        let mut pairs: Vec<(u64, u32)> = Vec::with_capacity(profiles.len() * 16);
-        for (i, p) in profiles.iter().enumerate() {
-            for k in query_keys(p) {
-                pairs.push((k, i as u32));
+        BlockingIndex::build_from(profiles.len(), |i| {
+            profiles.get(i).map(query_keys).unwrap_or_default()
+        })
+    }
+
+    /// Files `n` profiles given by their keys (`keys_of(i)` is [`query_keys`] of profile `i`),
+    /// without holding the profiles: a caller that keeps its profiles in another form (the
+    /// kit's compact profiles) builds the same table as [`build`](Self::build) would.
+    /// `keys_of` is called twice per profile, in order: once to count the postings of each
+    /// key, once to file them; so the build holds only the table and a count per key, never a
+    /// (key, profile) pair per posting.
+    pub fn build_from(n: usize, mut keys_of: impl FnMut(usize) -> Vec<u64>) -> BlockingIndex {
+        let mut counts: KeyMap<u32> = KeyMap::default();
+        for i in 0..n {
+            for k in keys_of(i) {
+                *counts.entry(k).or_insert(0) += 1;
             }
         }
-        pairs.sort_unstable();
-        let mut keys = Vec::new();
-        let mut offsets = Vec::new();
-        let mut postings = Vec::with_capacity(pairs.len());
-        for (k, i) in pairs {
-            if keys.last() != Some(&k) {
-                keys.push(k);
-                offsets.push(postings.len() as u32);
-            }
-            postings.push(i);
+        let mut keys: Vec<u64> = counts.keys().copied().collect();
+        keys.sort_unstable();
+        let mut offsets = Vec::with_capacity(keys.len() + 1);
+        let mut total = 0u32;
+        for k in &keys {
+            offsets.push(total);
+            total += counts.get(k).copied().unwrap_or(0);
         }
-        offsets.push(postings.len() as u32);
-        keys.shrink_to_fit();
-        offsets.shrink_to_fit();
+        offsets.push(total);
+        drop(counts);
+        // Where the next posting of each key goes.
+        let mut next: Vec<u32> = offsets.clone();
         let mut index = BlockingIndex {
             keys,
             offsets,
-            postings,
+            postings: vec![0; total as usize],
             added: KeyMap::default(),
-            norms: Vec::new(),
-            population: profiles.len() as u32,
+            norms: Vec::with_capacity(n),
+            population: n as u32,
             removed: Vec::new(),
             removed_count: 0,
             removed_fixed: KeyMap::default(),
         };
-        index.norms = profiles
-            .iter()
-            .map(|p| index.norm(&query_keys(p)))
-            .collect();
+        // Profiles filed in order, so each key's postings ascend (as sorting (key, profile)
+        // pairs would give); every key's count is final, so the norms are those of the table.
+        for i in 0..n {
+            let keys = keys_of(i);
+            for k in &keys {
+                if let Ok(at) = index.keys.binary_search(k)
+                    && let Some(slot) = next.get_mut(at)
+                {
+                    if let Some(p) = index.postings.get_mut(*slot as usize) {
+                        *p = i as u32;
+                    }
+                    *slot += 1;
+                }
+            }
+            let norm = index.norm(&keys);
+            index.norms.push(norm);
+        }
         index
     }
 
@@ -274,5 +297,52 @@ impl BlockingIndex {
         }
         found.sort_unstable_by(by_score);
         found.into_iter().map(|(_, i)| i).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::Locations;
+    use fieldkit_domain::{Case, Date, FamilyMember};
+
+    #[test]
+    fn build_from_keys_files_as_build_does() {
+        let today: Date = "2026-03-01".parse().unwrap_or(Date::from_unix_ms(0));
+        let names = [
+            ("Amina Yusuf", "Halima Yusuf"),
+            ("أمينة يوسف", "Fatima Ali"),
+            ("Omar Hassan", "Hassan Omar"),
+            ("Muhammad Ali", "Aisha"),
+            ("", "Yusuf Ali"),
+        ];
+        let profiles: Vec<ChildProfile> = names
+            .iter()
+            .map(|(child, mother)| {
+                let case = Case {
+                    name: (!child.is_empty()).then(|| child.to_string()),
+                    family_details_section: vec![FamilyMember {
+                        relation_name: Some(mother.to_string()),
+                        ..FamilyMember::default()
+                    }],
+                    ..Case::default()
+                };
+                ChildProfile::from_case(&case, &Locations::CodePrefixes, today)
+            })
+            .collect();
+        let built = BlockingIndex::build(&profiles);
+        let mut calls = 0;
+        let from_keys = BlockingIndex::build_from(profiles.len(), |i| {
+            calls += 1;
+            query_keys(&profiles[i])
+        });
+        assert_eq!(calls, 2 * profiles.len());
+        assert_eq!(format!("{built:?}"), format!("{from_keys:?}"));
+        assert!(built.posting_count() > 0);
+        let q = query_keys(&profiles[1]);
+        assert_eq!(
+            built.candidates(&q, &mut Scratch::default(), 10),
+            from_keys.candidates(&q, &mut Scratch::default(), 10)
+        );
     }
 }

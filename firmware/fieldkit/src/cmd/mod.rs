@@ -166,7 +166,7 @@ impl Ctx {
             hardware: self.seams.hardware.clone(),
             anchor: Some(self.seams.anchor.clone()),
             boot_clock: Arc::new(crate::clock::ProcBootClock),
-            ..OpenOptions::default()
+            cache_bytes: fieldkit_app::KIT_VAULT_CACHE_BYTES,
         }
     }
 

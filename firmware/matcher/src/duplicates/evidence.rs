@@ -33,8 +33,9 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use crate::compare::{
-    Explain, FieldEvidence, NameFrequencies, Weights, agreement_share, best_names, level_word,
-    names_weight, set_weight, sex_word, token_pair_weight,
+    BirthDates, Explain, FieldEvidence, NameFrequencies, NameWeights, age_weight, agreement_share,
+    best_names, birth_dates, birth_years_apart, halved_if_estimated, level_word, names_weight,
+    separation_weight, set_weight, sex_word, token_pair_weight,
 };
 use crate::names::{
     KeyMap, NameAgreement, NameToken, TokenAgreement, compare_names, jaro_winkler, token_similarity,
@@ -121,28 +122,14 @@ impl NamePairs {
 }
 
 /// The weights of case-against-case evidence, in bits (log₂ likelihood ratios), as
-/// [`Weights`] are for a trace against a case. Set from what two registrations of
+/// [`Weights`](crate::compare::Weights) are for a trace against a case. Set from what two registrations of
 /// one child share and what siblings and namesakes share; the thresholds in
 /// [`DuplicateSettings`](super::DuplicateSettings) were tuned on the tuning seed.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct DuplicateWeights {
-    /// m-probability of a name token agreeing between two registrations of one child.
-    pub name_m: f32,
-    /// Most one name token can add.
-    pub name_token_cap: f32,
-    /// Most all names together can add.
-    pub name_cap: f32,
-    /// Each token of the shorter name with no partner in the other.
-    pub name_token_disagree: f32,
-    /// Each pair of agreeing tokens written in crossed order.
-    pub name_order_crossing: f32,
-    /// Share of a token's weight kept for the same consonants.
-    pub same_consonants_share: f32,
-    /// Share kept for a nickname.
-    pub nickname_share: f32,
-    /// Share kept for names that only sound alike.
-    pub sounds_alike_share: f32,
+    /// How names weigh (the trace matcher's, with a lower cap per token).
+    pub names: NameWeights,
     /// Close spellings at least this similar (Jaro–Winkler) count as one given name
     /// with a typing slip; below it, as two names (a sibling's).
     pub given_slip_similarity: f32,
@@ -192,19 +179,14 @@ pub struct DuplicateWeights {
 
 impl Default for DuplicateWeights {
     fn default() -> Self {
-        let t = Weights::default();
         DuplicateWeights {
-            name_m: t.name_m,
-            // One name agreeing tells less between two cases than its frequency
-            // says: names cluster by tradition and family, and a pair of
-            // registrations is compared on every name it has. Tuned on seed 1.
-            name_token_cap: 6.5,
-            name_cap: t.name_cap,
-            name_token_disagree: t.name_token_disagree,
-            name_order_crossing: t.name_order_crossing,
-            same_consonants_share: t.same_consonants_share,
-            nickname_share: t.nickname_share,
-            sounds_alike_share: t.sounds_alike_share,
+            names: NameWeights {
+                // One name agreeing tells less between two cases than its frequency
+                // says: names cluster by tradition and family, and a pair of
+                // registrations is compared on every name it has. Tuned on seed 1.
+                token_cap: 6.5,
+                ..NameWeights::default()
+            },
             given_slip_similarity: 0.88,
             sex_agree: 1.0,
             sex_disagree: -4.5,
@@ -233,23 +215,6 @@ impl Default for DuplicateWeights {
             nationality: [0.6, -2.5],
             language: [0.6, -3.0],
             ethnicity: [1.4, -3.0],
-        }
-    }
-}
-
-impl DuplicateWeights {
-    /// The name weights in the trace matcher's form (its name functions read them).
-    pub(crate) fn names(&self) -> Weights {
-        Weights {
-            name_m: self.name_m,
-            name_token_cap: self.name_token_cap,
-            name_cap: self.name_cap,
-            name_token_disagree: self.name_token_disagree,
-            name_order_crossing: self.name_order_crossing,
-            same_consonants_share: self.same_consonants_share,
-            nickname_share: self.nickname_share,
-            sounds_alike_share: self.sounds_alike_share,
-            ..Weights::default()
         }
     }
 }
@@ -336,7 +301,7 @@ fn names_dependence(
     agreement: &NameAgreement,
     pairs: &NamePairs,
     freq: &NameFrequencies,
-    nw: &Weights,
+    nw: &NameWeights,
 ) -> f32 {
     let mut agreed: Vec<(u8, f32, f32)> = agreement
         .pairs
@@ -418,45 +383,16 @@ fn lists_as_sibling(a: &ChildProfile, b: &ChildProfile, w: &DuplicateWeights) ->
     false
 }
 
-fn age_weight(a: &ChildProfile, b: &ChildProfile, w: &DuplicateWeights) -> Option<(f32, i32)> {
-    let d = (a.birth_year? - b.birth_year?).abs();
-    Some((w.age_by_years[(d as usize).min(6)], d))
-}
-
 fn dob_weight(a: &ChildProfile, b: &ChildProfile, w: &DuplicateWeights) -> Option<f32> {
-    let (x, y) = (a.date_of_birth?, b.date_of_birth?);
-    let estimated = a.estimated || b.estimated;
-    let v = if x == y {
-        w.dob_same
-    } else if (x.year() == y.year() && x.month() == y.month())
-        || (x.year() == y.year() && x.month() == y.day() && x.day() == y.month())
-    {
-        w.dob_close
-    } else if estimated {
-        0.0
-    } else {
-        w.dob_differ
+    let (kind, estimated) = birth_dates(a, b)?;
+    let v = match kind {
+        BirthDates::Same => w.dob_same,
+        BirthDates::Close => w.dob_close,
+        // Two estimates may be years apart; two known dates that differ are two children.
+        BirthDates::YearsApart | BirthDates::Differ if estimated => 0.0,
+        BirthDates::YearsApart | BirthDates::Differ => w.dob_differ,
     };
-    Some(if estimated && v > 0.0 { v * 0.5 } else { v })
-}
-
-fn separation_weight(
-    a: &ChildProfile,
-    b: &ChildProfile,
-    w: &DuplicateWeights,
-) -> Option<(f32, i64)> {
-    let d = a
-        .date_of_separation?
-        .days_until(b.date_of_separation?)
-        .abs();
-    let i = match d {
-        0..=3 => 0,
-        4..=14 => 1,
-        15..=45 => 2,
-        46..=120 => 3,
-        _ => 4,
-    };
-    Some((w.separation_by_days[i], d))
+    Some(halved_if_estimated(v, estimated))
 }
 
 /// Two places: (weight, agreed, levels shared). Agreed when they share every level
@@ -504,7 +440,7 @@ fn relative_names(
     a: &ChildProfile,
     b: &ChildProfile,
     freq: &NameFrequencies,
-    nw: &Weights,
+    nw: &NameWeights,
 ) -> Option<(f32, usize, usize)> {
     let in_child = |t: &NameToken, p: &ChildProfile| p.name_tokens().any(|c| same_token(t, c));
     let mut best: Option<(f32, usize, usize)> = None;
@@ -527,13 +463,13 @@ fn relative_names(
             } else {
                 agreement.disagreements()
             };
-            total += agreement.disagreements() as f32 * nw.name_token_disagree;
+            total += agreement.disagreements() as f32 * nw.token_disagree;
             if best.is_none_or(|(bv, ..)| total > bv) {
                 best = Some((total, differ, agreement.unsure));
             }
         }
     }
-    best.map(|(v, d, u)| (v.min(nw.name_cap), d, u))
+    best.map(|(v, d, u)| (v.min(nw.cap), d, u))
 }
 
 /// One relation's evidence: each relative of that relation on `a` against each on
@@ -543,7 +479,7 @@ fn relation_weight(
     b: &ChildProfile,
     relation: Relation,
     freq: &NameFrequencies,
-    nw: &Weights,
+    nw: &NameWeights,
     w: &DuplicateWeights,
 ) -> Option<(f32, usize, usize)> {
     let mut best: Option<(f32, usize, usize)> = None;
@@ -590,7 +526,7 @@ pub fn compare_cases(
     given_name_from: f32,
     explain: bool,
 ) -> CaseComparison {
-    let nw = w.names();
+    let nw = &w.names;
     let mut fields = Vec::new();
     let mut ex = Explain {
         on: explain,
@@ -600,15 +536,15 @@ pub fn compare_cases(
 
     let mut detail = String::new();
     let mut names_differ = false;
-    let best = best_names(&a.names, &b.names, freq, &nw);
+    let best = best_names(&a.names, &b.names, freq, nw);
     if let Some((v, differ, unsure, i, j)) = best {
         let agreement = compare_names(&a.names[i].tokens, &b.names[j].tokens);
-        let dependence = names_dependence(&a.names[i], &b.names[j], &agreement, pairs, freq, &nw);
-        let v = (v - dependence).min(nw.name_cap);
+        let dependence = names_dependence(&a.names[i], &b.names[j], &agreement, pairs, freq, nw);
+        let v = (v - dependence).min(nw.cap);
         total += v;
         names_differ = differ + unsure > 0;
         if explain {
-            names_weight(&a.names, &b.names, freq, &nw, Some(&mut detail));
+            names_weight(&a.names, &b.names, freq, nw, Some(&mut detail));
             if dependence >= 0.05 {
                 let _ = write!(
                     detail,
@@ -626,7 +562,7 @@ pub fn compare_cases(
             format!("{} / {}", sex_word(a.sex), sex_word(b.sex))
         });
     }
-    if let Some((v, d)) = age_weight(a, b, w) {
+    if let (Some(v), Some(d)) = (age_weight(a, b, &w.age_by_years), birth_years_apart(a, b)) {
         total += v;
         ex.add("age", v, || {
             let show = |p: &ChildProfile| p.age.map_or_else(|| "?".to_string(), |x| x.to_string());
@@ -650,7 +586,7 @@ pub fn compare_cases(
             )
         });
     }
-    if let Some((v, days)) = separation_weight(a, b, w) {
+    if let Some((v, days)) = separation_weight(a, b, &w.separation_by_days) {
         total += v;
         ex.add("date_of_separation", v, || format!("{days} day(s) apart"));
     }
@@ -678,13 +614,13 @@ pub fn compare_cases(
     let mut family_text = String::new();
     let mut any_family = false;
     for relation in [Relation::Mother, Relation::Father, Relation::Sibling] {
-        if let Some((v, i, j)) = relation_weight(a, b, relation, freq, &nw, w) {
+        if let Some((v, i, j)) = relation_weight(a, b, relation, freq, nw, w) {
             any_family = true;
             family += v;
             if explain {
                 let (ra, rb) = (&a.family[i], &b.family[j]);
                 let mut d = String::new();
-                names_weight(&ra.names, &rb.names, freq, &nw, Some(&mut d));
+                names_weight(&ra.names, &rb.names, freq, nw, Some(&mut d));
                 if !family_text.is_empty() {
                     family_text.push_str("; ");
                 }

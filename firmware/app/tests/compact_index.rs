@@ -1,0 +1,127 @@
+//! The warm index keeps its profiles compact (interned tokens, decoded only to compare) and
+//! builds its blocking index from them: it must propose exactly what the matcher's own
+//! `ProfileIndex` of full profiles gives (the index before compaction): the same candidates,
+//! the same pairs, the same weights to the bit, on the standard and the hard population.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use fieldkit_app::index::{indexes_case, indexes_trace};
+use fieldkit_app::{IndexBuilder, TraceRef};
+use fieldkit_domain::RecordId;
+use fieldkit_match::compare::compare;
+use fieldkit_match::index::{Scratch, query_keys};
+use fieldkit_match::matcher::{MatchSettings, ProfileIndex};
+use fieldkit_match::profile::{ChildProfile, Locations};
+use fieldkit_match_eval::population::{Population, PopulationSpec, generate};
+
+/// (position, weight) of the candidates reaching `possible`, as the index before compaction
+/// computed them from full profiles.
+fn reference(
+    query: &ChildProfile,
+    other: &ProfileIndex,
+    frequencies: &ProfileIndex,
+    query_is_trace: bool,
+    settings: &MatchSettings,
+) -> Vec<(usize, f32)> {
+    let found = other.blocking().candidates(
+        &query_keys(query),
+        &mut Scratch::default(),
+        settings.candidates,
+    );
+    found
+        .into_iter()
+        .filter_map(|i| {
+            let p = other.profiles().get(i as usize)?;
+            let (tp, cp) = if query_is_trace {
+                (query, p)
+            } else {
+                (p, query)
+            };
+            let c = compare(tp, cp, frequencies.frequencies(), &settings.weights, false);
+            settings.classify(&c)?;
+            Some((i as usize, c.weight))
+        })
+        .collect()
+}
+
+/// Best first, ties by id, at most `top`: how the kit ranks.
+fn best<K: Ord>(mut v: Vec<(K, f32)>, top: usize) -> Vec<(K, u32)> {
+    v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    v.truncate(top);
+    v.into_iter().map(|(k, w)| (k, w.to_bits())).collect()
+}
+
+fn check(pop: &Population) {
+    let settings = MatchSettings::default();
+    let loc = Locations::Tree(&pop.locations);
+    let mut b = IndexBuilder::new(pop.today);
+    let mut case_ids: Vec<RecordId> = Vec::new();
+    let mut case_profiles = Vec::new();
+    for c in pop.cases.iter().filter(|c| indexes_case(c)) {
+        b.add_case(c, &loc);
+        case_ids.push(c.id);
+        case_profiles.push(ChildProfile::from_case(c, &loc, pop.today));
+    }
+    let mut traces: Vec<TraceRef> = Vec::new();
+    let mut trace_profiles = Vec::new();
+    for r in &pop.requests {
+        b.add_request(r, &loc);
+        for t in r.traces().iter().filter(|t| indexes_trace(r, t)) {
+            traces.push(TraceRef {
+                tracing_request_id: r.id,
+                trace_id: t.unique_id.clone(),
+            });
+            trace_profiles.push(ChildProfile::from_trace(r, t, &loc, pop.today));
+        }
+    }
+    let index = b.finish();
+    let cases = ProfileIndex::new(case_profiles);
+    let sought = ProfileIndex::new(trace_profiles);
+    assert!(cases.profiles().len() > 1000 && sought.profiles().len() > 100);
+    let mut pairs = 0;
+    for (t, tp) in traces.iter().zip(sought.profiles()).step_by(3) {
+        let want = best(
+            reference(tp, &cases, &cases, true, &settings)
+                .into_iter()
+                .map(|(i, w)| (case_ids[i], w))
+                .collect(),
+            settings.top,
+        );
+        let got: Vec<(RecordId, u32)> = index
+            .matches_of_trace(t, &settings)
+            .iter()
+            .map(|s| (s.case_id, s.weight.to_bits()))
+            .collect();
+        assert_eq!(got, want, "trace {t:?}");
+        pairs += got.len();
+    }
+    for (id, cp) in case_ids.iter().zip(cases.profiles()).step_by(25) {
+        let want = best(
+            reference(cp, &sought, &cases, false, &settings)
+                .into_iter()
+                .map(|(i, w)| (traces[i].clone(), w))
+                .collect(),
+            settings.top,
+        );
+        let got: Vec<(TraceRef, u32)> = index
+            .matches_of_case(*id, &settings)
+            .iter()
+            .map(|s| (s.trace.clone(), s.weight.to_bits()))
+            .collect();
+        assert_eq!(got, want, "case {id}");
+        pairs += got.len();
+    }
+    assert!(pairs > 100, "only {pairs} pairs compared");
+    // The point of it: far less than the full profiles' memory.
+    let full: usize = cases.profiles().len() + sought.profiles().len();
+    assert!(
+        index.memory_bytes() < full * 600,
+        "{} bytes for {full} profiles",
+        index.memory_bytes()
+    );
+}
+
+#[test]
+fn compact_index_proposes_what_full_profiles_propose() {
+    check(&generate(PopulationSpec::with_cases(11, 3000)));
+    check(&generate(PopulationSpec::hard(12, 3000)));
+}
