@@ -787,6 +787,7 @@ impl Work<'_, '_> {
                 Record::PotentialMatch(m) => {
                     self.st.stale = true;
                     self.st.book.insert_opened(*m.clone(), &conflicts);
+                    self.link_received(m, now_ms)?;
                     continue;
                 }
                 _ => {}
