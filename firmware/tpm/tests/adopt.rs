@@ -95,6 +95,14 @@ fn a_vault_provisioned_on_a_pc_moves_into_the_kits_tpm_as_caseworkers_sign_in() 
     let d = dir.path();
     provision_on_a_pc(d);
     let tpm = Swtpm::start().unwrap();
+    // The kit's TPM counter is ahead of the new vault's (a TPM's counters start high, or an
+    // earlier vault of this kit used it): the vault is taken in at the counter's value, not
+    // refused as an older copy, now or at later sign-ins.
+    let ahead = NvCounter::new(tpm.tpm().unwrap(), DEFAULT_COUNTER_INDEX)
+        .unwrap()
+        .advance_to(200)
+        .unwrap();
+    assert_eq!(ahead, 200);
 
     // Without the option the kit refuses the software vault, as before.
     let strict = OpenOptions {
