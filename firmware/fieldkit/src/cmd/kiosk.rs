@@ -877,12 +877,18 @@ fn run_owed_job(
     let Some(pos) = owed.iter().position(|k| admitted(*k)) else {
         return;
     };
-    let mut slot = lock_slot(kit);
-    let KitSlot::Open(kit) = &mut *slot else {
+    if !matches!(&*lock_slot(kit), KitSlot::Open(_)) {
         return;
-    };
+    }
     let kind = owed.remove(pos);
-    match work.run(kind, kit, d, super::now_ms()) {
+    // The kit is held only for the vault work; a sync round lets go of it while frames travel,
+    // so the screen does not wait for the network.
+    let mut with_kit = |f: &mut dyn FnMut(&mut fieldkit_app::Kit)| {
+        if let KitSlot::Open(kit) = &mut *lock_slot(kit) {
+            f(kit);
+        }
+    };
+    match work.run_shared(kind, d, super::now_ms(), &mut with_kit) {
         Ok(outcome) => tracing::info!(job = kind.name(), ?outcome, "background job done"),
         Err(e) => tracing::warn!(job = kind.name(), "background job failed: {e}"),
     }
