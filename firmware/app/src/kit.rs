@@ -787,6 +787,7 @@ impl Work<'_, '_> {
                 Record::PotentialMatch(m) => {
                     self.st.stale = true;
                     self.st.book.insert_opened(*m.clone(), &conflicts);
+                    self.link_received(m, now_ms)?;
                     continue;
                 }
                 _ => {}
@@ -841,6 +842,12 @@ fn priority(alerts: &[Alert]) -> Priority {
 }
 
 /// Reads every case and tracing request once and builds the index.
+///
+/// Two threads, as a pipeline: this one reads and decrypts the records (the vault session
+/// stays on it), a second one turns each into its profile, fingerprint and compact form (about
+/// 40 % of the work at 50,000 cases: name normalisation, the fingerprint's JSON and SHA-256).
+/// Sign-in to ready then takes the longer of the two instead of their sum. The records pass
+/// in batches through a bounded channel, so no more than a few hundred are held at once.
 fn build_index(
     session: &mut Session,
     tree: Option<&LocationTree>,
@@ -848,17 +855,48 @@ fn build_index(
     now_ms: u64,
 ) -> Result<MatchIndex, OpenError> {
     let locs = locations(tree);
-    let mut b = IndexBuilder::new(today);
-    // One record at a time: only the profiles stay in memory.
-    session.scan(RecordKind::Case, now_ms, |o| {
-        if let Record::Case(c) = o.record {
-            b.add_case(&c, &locs);
-        }
-    })?;
-    session.scan(RecordKind::TracingRequest, now_ms, |o| {
-        if let Record::TracingRequest(r) = o.record {
-            b.add_request(&r, &locs);
-        }
-    })?;
-    Ok(b.finish())
+    std::thread::scope(|scope| {
+        let (send, receive) = std::sync::mpsc::sync_channel::<Vec<Record>>(PIPELINE_BATCHES);
+        let builder = scope.spawn(move || {
+            let mut b = IndexBuilder::new(today);
+            for record in receive.into_iter().flatten() {
+                match record {
+                    Record::Case(c) => b.add_case(&c, &locs),
+                    Record::TracingRequest(r) => b.add_request(&r, &locs),
+                    _ => {}
+                }
+            }
+            b
+        });
+        let mut read = || -> Result<(), OpenError> {
+            let mut batch = Vec::with_capacity(PIPELINE_BATCH);
+            for kind in [RecordKind::Case, RecordKind::TracingRequest] {
+                // A send fails only when the builder has stopped (it panicked): the join below
+                // reports that.
+                session.scan(kind, now_ms, |o| {
+                    batch.push(o.record);
+                    if batch.len() == PIPELINE_BATCH {
+                        let full =
+                            std::mem::replace(&mut batch, Vec::with_capacity(PIPELINE_BATCH));
+                        let _ = send.send(full);
+                    }
+                })?;
+            }
+            let _ = send.send(batch);
+            Ok(())
+        };
+        let scanned = read();
+        drop(send);
+        let b = match builder.join() {
+            Ok(b) => b,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        scanned?;
+        Ok(b.finish())
+    })
 }
+
+/// Records handed to the index builder at once at sign-in (one hand-over per record cost more
+/// in thread wake-ups than it saved), and batches read ahead of it.
+const PIPELINE_BATCH: usize = 64;
+const PIPELINE_BATCHES: usize = 4;

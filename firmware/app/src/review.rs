@@ -325,6 +325,85 @@ impl Work<'_, '_> {
         }
     }
 
+    /// Sets Primero's link on each side of a confirmed match that is on this kit: the trace's
+    /// `matched_case_id`, the case's `matched_tracing_request_id` (edits, so each is re-matched:
+    /// a matched trace leaves the index).
+    fn set_matched(
+        &mut self,
+        m: &PotentialMatch,
+        request_here: bool,
+        case_here: bool,
+        now_ms: u64,
+    ) -> Result<(), SaveError> {
+        let case_id = m.case_id.to_string();
+        let request_id = m.tracing_request_id.to_string();
+        if request_here {
+            let trace_id = m.trace_id.clone();
+            self.change(
+                RecordKind::TracingRequest,
+                m.tracing_request_id,
+                now_ms,
+                |o| {
+                    let entry = o
+                        .get_mut("tracing_request_subform_section")
+                        .and_then(Value::as_array_mut)
+                        .and_then(|items| {
+                            items.iter_mut().filter_map(Value::as_object_mut).find(|t| {
+                                t.get("unique_id").and_then(Value::as_str) == Some(&trace_id)
+                            })
+                        })
+                        .ok_or_else(|| {
+                            SaveError::NotApplicable(format!(
+                                "tracing request {request_id} has no trace {trace_id} any more"
+                            ))
+                        })?;
+                    entry.insert("matched_case_id".into(), Value::String(case_id.clone()));
+                    Ok(())
+                },
+            )?;
+        }
+        if case_here {
+            self.change(RecordKind::Case, m.case_id, now_ms, |o| {
+                o.insert(
+                    "matched_tracing_request_id".into(),
+                    Value::String(request_id.clone()),
+                );
+                Ok(())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// A confirmed match received from another kit or the hub, when only one of its sides is on
+    /// this kit: that side gets its Primero link, as the deciding kit set the side it held
+    /// ([`Kit::confirm_match`]). A kit holding both sides (the one that decided, or the hub)
+    /// changes nothing: the deciding kit's own edits carry the links. A side that cannot be
+    /// edited (a received record this kit's validation refuses) is logged and left; the merge
+    /// goes on.
+    pub(crate) fn link_received(
+        &mut self,
+        m: &PotentialMatch,
+        now_ms: u64,
+    ) -> Result<(), SaveError> {
+        if m.review_status() != review::CONFIRMED || self.st.book.is_conflicted(m.id) {
+            return Ok(());
+        }
+        let session = self.tx.session();
+        let request_here = session.holds(RecordKind::TracingRequest, m.tracing_request_id)?;
+        let case_here = session.holds(RecordKind::Case, m.case_id)?;
+        if request_here == case_here {
+            return Ok(());
+        }
+        match self.set_matched(m, request_here, case_here, now_ms) {
+            Err(SaveError::Vault(e)) => Err(SaveError::Vault(e)),
+            Err(e) => {
+                tracing::warn!(match_id = %m.id, error = %e, "a confirmed match received was not linked on this kit's side");
+                Ok(())
+            }
+            Ok(()) => Ok(()),
+        }
+    }
+
     /// Records a review decision on a potential match.
     fn decide(
         &mut self,
@@ -440,10 +519,34 @@ impl Kit {
     /// True when the pair would be proposed now: both records open to matching, and the
     /// pair scoring at least `possible` against the kit's records as they are (name
     /// frequencies move as records come and go, so a stored score is as of its save).
+    ///
+    /// A match whose other side is on another kit (the hub proposed it across kits: the
+    /// parents' request is here, the child's case there) cannot be scored here; it is listed
+    /// while the side that is here is open to matching and the record carries a likelihood
+    /// (the hub's score). A side that is on this kit but closed to matching keeps it unlisted.
     fn proposable(&self, m: &PotentialMatch) -> bool {
-        self.index()
-            .score_pair(m.case_id, &trace_of(m), &self.config().matching)
-            .is_some_and(|s| s.likelihood.is_some())
+        let trace = trace_of(m);
+        let index = self.index();
+        let elsewhere = |kind: RecordKind, id: RecordId| {
+            // An unreadable vault answers "here": the match is then not listed, as before.
+            self.session().holds(kind, id).is_ok_and(|here| !here)
+        };
+        let vouched = || {
+            matches!(
+                m.likelihood.as_deref(),
+                Some(l) if l == Likelihood::Likely.as_str() || l == Likelihood::Possible.as_str()
+            )
+        };
+        match (index.holds_case(m.case_id), index.holds_trace(&trace)) {
+            (true, true) => index
+                .score_pair(m.case_id, &trace, &self.config().matching)
+                .is_some_and(|s| s.likelihood.is_some()),
+            (true, false) => {
+                vouched() && elsewhere(RecordKind::TracingRequest, m.tracing_request_id)
+            }
+            (false, true) => vouched() && elsewhere(RecordKind::Case, m.case_id),
+            (false, false) => false,
+        }
     }
 
     /// Finds a potential match by its id or at least four of its hex digits (first or last).
@@ -529,7 +632,9 @@ impl Kit {
 
     /// Confirms a potential match: the trace gets `matched_case_id` and the case
     /// `matched_tracing_request_id` (each saved as an edit of its record), then the decision
-    /// with who, when and the note: all three in one transaction.
+    /// with who, when and the note: all in one transaction. When one side is on another kit
+    /// (a match the hub proposed across kits), only the side here is set; the other kit sets
+    /// its own when the decision reaches it ([`Kit::merge`] / [`Kit::apply_ops`]).
     pub fn confirm_match(
         &mut self,
         id: RecordId,
@@ -541,40 +646,18 @@ impl Kit {
             .get(id)
             .cloned()
             .ok_or_else(|| ReviewError::NotFound(id.to_string()))?;
-        let case_id = m.case_id.to_string();
-        let request_id = m.tracing_request_id.to_string();
-        let trace_id = m.trace_id.clone();
+        let request_here = self
+            .session()
+            .holds(RecordKind::TracingRequest, m.tracing_request_id)?;
+        let case_here = self.session().holds(RecordKind::Case, m.case_id)?;
+        if !request_here && !case_here {
+            return Err(ReviewError::NotApplicable(format!(
+                "neither case {} nor tracing request {} is on this kit",
+                m.case_id, m.tracing_request_id
+            )));
+        }
         self.write(now_ms, |w| {
-            w.change(
-                RecordKind::TracingRequest,
-                m.tracing_request_id,
-                now_ms,
-                |o| {
-                    let entry = o
-                        .get_mut("tracing_request_subform_section")
-                        .and_then(Value::as_array_mut)
-                        .and_then(|items| {
-                            items.iter_mut().filter_map(Value::as_object_mut).find(|t| {
-                                t.get("unique_id").and_then(Value::as_str) == Some(&trace_id)
-                            })
-                        })
-                        .ok_or_else(|| {
-                            SaveError::NotApplicable(format!(
-                                "tracing request {request_id} has no trace {trace_id} any more"
-                            ))
-                        })?;
-                    entry.insert("matched_case_id".into(), Value::String(case_id.clone()));
-                    Ok(())
-                },
-            )?;
-            let request_id = m.tracing_request_id.to_string();
-            w.change(RecordKind::Case, m.case_id, now_ms, |o| {
-                o.insert(
-                    "matched_tracing_request_id".into(),
-                    Value::String(request_id),
-                );
-                Ok(())
-            })?;
+            w.set_matched(&m, request_here, case_here, now_ms)?;
             w.decide(id, review::CONFIRMED, note, now_ms)
         })
     }

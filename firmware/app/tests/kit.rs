@@ -403,3 +403,69 @@ fn the_outbox_is_told_inside_the_transaction_of_the_save() {
             .is_empty()
     );
 }
+
+#[test]
+fn a_match_across_kits_is_listed_and_confirmed_where_one_side_is() {
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (mut a, mut b, mut hub) = (kit(&dirs[0]), kit(&dirs[1]), kit(&dirs[2]));
+    // The child is registered on kit A, the mother asks on kit B; the hub holds both.
+    let case = a
+        .register(RecordKind::Case, child(Some(true)), NOW)
+        .unwrap();
+    let req = b
+        .register(RecordKind::TracingRequest, request(), NOW + 1)
+        .unwrap();
+    assert!(case.matches.is_empty() && req.matches.is_empty());
+    let docs_of =
+        |k: &mut Kit, kind, id, now| k.session_mut().documents_of(&[(kind, id)], now).unwrap();
+    let case_doc = docs_of(&mut a, RecordKind::Case, case.id, NOW + 2);
+    let req_doc = docs_of(&mut b, RecordKind::TracingRequest, req.id, NOW + 2);
+    hub.merge(&case_doc, NOW + 3).unwrap();
+    let proposed = hub.merge(&req_doc, NOW + 3).unwrap();
+    assert_eq!(proposed.matches.len(), 1);
+    let m = proposed.matches[0].clone();
+    let notice = docs_of(&mut hub, RecordKind::PotentialMatch, m.id, NOW + 4);
+
+    // Kit B cannot score the pair (the case is on A) but lists the hub's proposal.
+    b.merge(&notice, NOW + 5).unwrap();
+    let listed = pending(&b);
+    assert_eq!(listed.iter().map(|x| x.id).collect::<Vec<_>>(), vec![m.id]);
+    // Kit A, the case's side, lists it too.
+    a.merge(&notice, NOW + 5).unwrap();
+    assert_eq!(pending(&a).len(), 1);
+
+    // B confirms: only its side (the trace) is linked; the case is on A.
+    let confirmed = b
+        .confirm_match(m.id, Some("the mother knew her"), NOW + 6)
+        .unwrap();
+    assert_eq!(confirmed.status.as_deref(), Some("confirmed"));
+    let r = b
+        .open_record(RecordKind::TracingRequest, req.id, NOW + 7)
+        .unwrap()
+        .record
+        .to_json();
+    assert_eq!(
+        r["tracing_request_subform_section"][0]["matched_case_id"],
+        json!(case.id.to_string())
+    );
+
+    // The decision reaches A, which links its side.
+    let decided = docs_of(&mut b, RecordKind::PotentialMatch, m.id, NOW + 8);
+    a.merge(&decided, NOW + 9).unwrap();
+    let c = a
+        .open_record(RecordKind::Case, case.id, NOW + 10)
+        .unwrap()
+        .record
+        .to_json();
+    assert_eq!(c["matched_tracing_request_id"], json!(req.id.to_string()));
+    assert!(pending(&a).is_empty());
+    // Received again: nothing changes.
+    let again = a.merge(&decided, NOW + 11).unwrap();
+    assert_eq!(again.changed, 0);
+
+    // On a kit holding neither side, confirming is refused.
+    let dir = tempfile::tempdir().unwrap();
+    let mut c3 = kit(&dir);
+    c3.merge(&notice, NOW + 12).unwrap();
+    assert!(c3.confirm_match(m.id, None, NOW + 13).is_err());
+}

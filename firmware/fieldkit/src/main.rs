@@ -120,6 +120,9 @@ enum Command {
     /// Family tracing: match tracing requests against cases.
     #[command(subcommand)]
     Trace(cmd::trace::TraceCommand),
+    /// The kit's TPM: how far the vault's key slots have moved into it.
+    #[command(subcommand)]
+    Tpm(cmd::tpm::TpmCommand),
     /// The coordinators' hub: enrol kits, serve them, see what they sent.
     #[command(subcommand)]
     Hub(cmd::hub::HubCommand),
@@ -216,6 +219,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Power(c) => cmd::power::run(c),
         Command::Trace(c) => cmd::trace::run_with(&ctx, c),
         Command::Hub(c) => cmd::hub::run(&ctx, c),
+        Command::Tpm(c) => cmd::tpm::run(&ctx, c),
         #[cfg(feature = "simulation")]
         Command::Sim(c) => cmd::sim::run_sim(c),
     }

@@ -2,16 +2,12 @@
 //! the 14-day overcast trace, and probing simulated devices over pseudo-terminals.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use serde_json::Value;
 
-fn fieldkit() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_fieldkit"));
-    // Keep a developer's configuration out of the way.
-    c.env_remove("FIELDKIT_CONFIG").env("FIELDKIT_LOG", "warn");
-    c
-}
+mod common;
+
+use common::bare as fieldkit;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")

@@ -1,10 +1,10 @@
 //! `fieldkit sim reunion --json` runs the field trial and reports it as JSON.
 
-use std::process::Command;
+mod common;
 
 #[test]
 fn the_reunion_trial_reports_both_kits_notified() {
-    let out = Command::new(env!("CARGO_BIN_EXE_fieldkit"))
+    let out = common::bare()
         .args([
             "--config",
             "/dev/null",

@@ -1,23 +1,14 @@
 //! `fieldkit trace ...` end to end, on the sample Primero exports under tests/data/trace: on
 //! files, and inside the vault after importing them (`trace run`).
 
-use std::process::Command;
-
 use serde_json::Value;
 
 mod common;
 
-use common::{Kit, trace_data as data};
+use common::{Kit, bare, trace_data as data};
 
 fn fieldkit(args: &[&str]) -> (bool, String, String) {
-    let dir = std::env::temp_dir();
-    let out = Command::new(env!("CARGO_BIN_EXE_fieldkit"))
-        .arg("--data-dir")
-        .arg(&dir)
-        .args(args)
-        .env_remove("FIELDKIT_CONFIG")
-        .output()
-        .expect("run fieldkit");
+    let out = bare().args(args).output().expect("run fieldkit");
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -182,6 +182,8 @@ fn main() {
         Modulation::p2p(7).time_on_air_us(239) as f64 / 1000.0 * (frames_lora as f64 / n as f64)
     );
 
+    composition(n);
+
     // A day's registrations synced together: 20 cases in one message over IP.
     let mut day_ops = Vec::new();
     let mut day_json = 0usize;
@@ -271,4 +273,85 @@ fn lost(i: u64, percent: u64) -> bool {
     let mut z = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 31)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     (z >> 33) % 100 < percent
+}
+
+/// What a full case's compressed bytes are made of: each group's share is what leaving its
+/// operations out of the message saves (DEFLATE shares context across groups, so the shares
+/// add up only roughly). Tells where a better encoding could still win.
+fn composition(n: u64) {
+    let all: Vec<Vec<Op>> = (0..n)
+        .map(|i| {
+            let case: Case = cases::case(2026, i);
+            let record = Record::Case(Box::new(case.clone()));
+            ops_of(RecordKind::Case, case.id, &record.to_json())
+        })
+        .collect();
+    let packed = |keep: &dyn Fn(&Op) -> bool| -> f64 {
+        let total: usize = all
+            .iter()
+            .map(|ops| {
+                let kept: Vec<Op> = ops.iter().filter(|o| keep(o)).cloned().collect();
+                Body::Ops(kept).encode().2.len()
+            })
+            .sum();
+        total as f64 / n as f64
+    };
+    let leaf = |o: &Op| -> String {
+        o.field
+            .rsplit_once("].")
+            .map_or_else(|| o.field.clone(), |(_, f)| f.to_string())
+    };
+    let groups: [(&str, &[&str]); 6] = [
+        ("case notes (free text)", &["notes"]),
+        (
+            "names (child, family, caseworker)",
+            &[
+                "name",
+                "name_other",
+                "name_nickname",
+                "relation_name",
+                "owned_by",
+            ],
+        ),
+        (
+            "place codes",
+            &[
+                "location_current",
+                "location_last",
+                "location_separation",
+                "relation_location_current",
+            ],
+        ),
+        ("telephone numbers", &["relation_telephone"]),
+        (
+            "case number, agency, ethnicity",
+            &["case_id_display", "owned_by_agency_id", "ethnicity"],
+        ),
+        ("subform entry order", &["family_details_section[]"]),
+    ];
+    let base = packed(&|_| true);
+    let one_op: f64 = all
+        .iter()
+        .map(|ops| Body::Ops(ops[..1].to_vec()).encode().2.len())
+        .sum::<usize>() as f64
+        / n as f64;
+    println!("  what the compressed body ({base:.0} B) is made of, by leaving each group out:");
+    let mut named = 0.0;
+    for (what, fields) in groups {
+        let share = base
+            - packed(&|o| {
+                !fields.contains(&leaf(o).as_str()) && !fields.contains(&o.field.as_str())
+            });
+        named += share;
+        println!("    {what:<44} {share:>6.0} B");
+    }
+    println!(
+        "    {:<44} {:>6.0} B   (one-op message: record id, device id, stamp)",
+        "message header", one_op
+    );
+    println!(
+        "    {:<44} {:>6.0} B   (field paths, codes, numbers, dates, flags)",
+        "the rest",
+        base - named - one_op
+    );
 }

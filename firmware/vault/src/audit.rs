@@ -98,6 +98,14 @@ pub enum AuditAction {
         /// How many summaries were shown.
         results: u32,
     },
+    /// The signing-in caseworker's key slot, made in software mode, was sealed anew in the
+    /// hardware element (the first such sign-in also moved the vault to it).
+    SealedInHardware {
+        /// Which element (`tpm2`).
+        hardware: String,
+        /// Caseworkers' slots still protected by the PIN alone.
+        still_in_software: u32,
+    },
 }
 
 /// One link of the chain.

@@ -1,6 +1,8 @@
 //! Key slots: each caseworker's (and the recovery key's) wrapping of the data keys, the key
 //! hierarchy a signed-in session derives from them, and the supervisor's roster commands.
 
+use std::collections::BTreeSet;
+
 use crate::error::CaseworkerError;
 use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
@@ -148,6 +150,10 @@ pub(crate) struct SlotContext<'a> {
     pub(crate) vault_id: [u8; 16],
     pub(crate) policy: [u8; 32],
     pub(crate) hardware: &'a dyn HardwareSecret,
+    /// Slots sealed in software mode before the vault moved to `hardware` (meta
+    /// `software_slots`): they open bound to software mode. New slots are always bound to
+    /// `hardware`, so contexts that only make slots leave this empty.
+    pub(crate) software_slots: BTreeSet<String>,
 }
 
 impl SlotContext<'_> {
@@ -157,7 +163,12 @@ impl SlotContext<'_> {
         owner_aad(&mut aad, owner);
         aad.extend_from_slice(&self.policy);
         aad.push(b'|');
-        aad.extend_from_slice(self.hardware.kind().as_bytes());
+        let kind = if self.software_slots.contains(owner.username) {
+            SOFTWARE
+        } else {
+            self.hardware.kind()
+        };
+        aad.extend_from_slice(kind.as_bytes());
         aad
     }
 
@@ -301,6 +312,7 @@ impl KeySlot {
     }
 }
 
+#[derive(Clone, Copy)]
 pub(crate) enum Credential<'a> {
     /// A caseworker's PIN or passphrase.
     Secret(&'a [u8]),
@@ -523,6 +535,7 @@ impl Session {
             vault_id: self.vault.vault_id,
             policy: policy_digest(policy)?,
             hardware: self.vault.opts.hardware.as_ref(),
+            software_slots: BTreeSet::new(),
         })
     }
 
@@ -565,6 +578,7 @@ impl Session {
         )?;
         txn.open_table(KEYSLOTS)?
             .insert(username, slot.to_bytes()?.as_slice())?;
+        crate::signin::forget_software_slot(&txn, username)?;
         self.audit(
             &txn,
             now_ms,
@@ -626,6 +640,7 @@ impl Session {
         )?;
         txn.open_table(KEYSLOTS)?
             .insert(username, slot.to_bytes()?.as_slice())?;
+        crate::signin::forget_software_slot(&txn, username)?;
         let mut lockouts = Lockouts::read_w(&txn)?;
         lockouts.wiped = false;
         lockouts.names.remove(username);

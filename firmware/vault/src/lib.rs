@@ -75,7 +75,7 @@ pub use records::{Opened, Saved};
 pub use recovery::RecoveryKey;
 pub use schema::SCHEMA_VERSION;
 pub use session::Session;
-pub use signin::RecoveryOptions;
+pub use signin::{HardwareStatus, RecoveryOptions};
 pub use sync::{MAX_SYNC_NAME, Queued, SyncWrite};
 pub use tx::{Changed, Tx};
 pub use uptime::{BootClock, NoBootClock, Uptime, elapsed_ms};

@@ -405,6 +405,18 @@ impl Session {
         Ok(out)
     }
 
+    /// True when the vault holds this record (any version). Reads one key of the version table:
+    /// nothing is decrypted and nothing is audited (a record's presence is what the file's keys
+    /// show anyway). The kit core uses it to tell a record on another kit from one here that is
+    /// closed to matching.
+    pub fn holds(&self, kind: RecordKind, id: RecordId) -> Result<bool, ReadError> {
+        self.keys.record_key(kind)?;
+        let txn = self.vault.db.begin_read()?;
+        let table = txn.open_table(VERSIONS)?;
+        let key = schema::record_key(kind, id);
+        Ok(table.get(key.as_slice())?.is_some())
+    }
+
     /// How many records of a kind the vault holds.
     pub fn count(&self, kind: RecordKind) -> Result<u64, ReadError> {
         let txn = self.vault.db.begin_read()?;

@@ -46,6 +46,10 @@ pub(crate) mod meta {
     pub const LOCKOUT: &str = "lockout";
     pub const LOCKOUTS: &str = "lockouts";
     pub const MODE: &str = "mode";
+    /// The key slots still sealed in software mode after the vault moved to a hardware
+    /// element (a list of slot names; absent: none). Each moves into the element at its
+    /// owner's next sign-in.
+    pub const SOFTWARE_SLOTS: &str = "software_slots";
     pub const COUNTER: &str = "commit_counter";
     pub const STATE: &str = "sealed_state";
     pub const EPOCH: &str = "key_epoch";

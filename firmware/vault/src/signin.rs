@@ -13,9 +13,20 @@
 //! successful sign-in they must equal that snapshot plus what the audit entries since then
 //! record. Lowering them in the file is therefore noticed, and with a rollback anchor (a TPM's
 //! NV counter) so is cutting those audit entries or copying back an older file.
+//!
+//! **Moving into a TPM.** A kit is provisioned on a technician's PC, in software mode; its
+//! TPM is on the kit. Sealing a slot in the TPM needs a value derived from the owner's PIN,
+//! which only a sign-in has, so the move happens at sign-ins on the kit
+//! ([`OpenOptions::adopt_software`](crate::OpenOptions::adopt_software)): the first sign-in
+//! under a TPM switches the vault's mode and rollback anchor to the TPM's and lists every
+//! other slot as still in software mode (meta `software_slots`); each slot is sealed anew in
+//! the TPM, and its software form replaced, at its owner's next sign-in. Each move is part of
+//! the sign-in's one write transaction, and the TPM keeps nothing of a sealed object until the
+//! vault stores it, so a power cut at any point leaves the vault as it was before that
+//! sign-in, or after it: it opens either way.
 
 use crate::error::{ReadError, SignInError};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use redb::{ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
@@ -28,8 +39,8 @@ use crate::error::CryptoError;
 use crate::error::{Result, VaultError};
 use crate::hardware::{HardwareError, SOFTWARE};
 use crate::keyslot::{
-    Credential, Keys, SlotContext, StoredSlot, is_reserved, normalise, open_slot, policy_digest,
-    slot_kek, upgrade_slot,
+    Credential, Keys, SlotContext, SlotOwner, StoredSlot, is_reserved, new_slot, normalise,
+    open_slot, policy_digest, slot_kek, upgrade_slot,
 };
 use crate::manifest::{State, open_state, roster_digests};
 use crate::migrate::migrate;
@@ -241,15 +252,21 @@ impl Vault {
         let accept = recovery.is_some_and(|r| r.accept_rollback);
         let txn = begin(&self.db)?;
         let mode: Mode = read_meta_w(&txn, meta::MODE)?.unwrap_or_default();
-        self.check_mode(&mode)?;
+        let adopting = self.adopts(&mode);
+        if !adopting {
+            self.check_mode(&mode)?;
+        }
         let counter: u64 = read_meta_w(&txn, meta::COUNTER)?.unwrap_or(0);
         let anchored = match &self.opts.anchor {
             Some(a) => Some(a.read().map_err(VaultError::Hardware)?),
             None => None,
         };
+        // A vault taken into a TPM starts at whatever the TPM's counter holds, as a new vault
+        // does (a TPM's counter starts high); it is not an older copy.
         if let Some(anchor) = anchored
             && counter < anchor
             && !accept
+            && !adopting
         {
             return Err(VaultError::RolledBack {
                 file: counter,
@@ -328,6 +345,7 @@ impl Vault {
             vault_id: self.vault_id,
             policy: policy_digest(&policy)?,
             hardware: self.opts.hardware.as_ref(),
+            software_slots: self.software_slots(adopting)?,
         };
         let outcome = match &slot {
             Some(slot) => {
@@ -359,8 +377,55 @@ impl Vault {
             return Err(VaultError::Corrupt("a key slot vanished".into()));
         };
         self.signed_in(
-            username, slot, unlocked, &policy, mode, accept, anchored, now_ms,
+            username,
+            SignedIn {
+                slot,
+                unlocked,
+                credential,
+                mode,
+                adopting,
+                accept,
+                anchored,
+            },
+            &policy,
+            now_ms,
         )
+    }
+
+    /// Whether this sign-in takes a software-mode vault into the configured hardware.
+    fn adopts(&self, mode: &Mode) -> bool {
+        self.opts.adopt_software
+            && mode.hardware == SOFTWARE
+            && self.opts.hardware.kind() != SOFTWARE
+    }
+
+    /// The slots still sealed in software mode: every slot while the vault is being taken
+    /// into hardware, else meta `software_slots`.
+    fn software_slots(&self, adopting: bool) -> Result<BTreeSet<String>> {
+        let txn = self.db.begin_read()?;
+        if adopting {
+            return slot_names(&txn.open_table(KEYSLOTS)?);
+        }
+        Ok(read_meta(&txn, meta::SOFTWARE_SLOTS)?.unwrap_or_default())
+    }
+
+    /// The vault's protection as it stands: which hardware holds its key slots and how many
+    /// caseworkers' slots the PIN alone still protects (provisioned in software mode, not yet
+    /// signed in under the TPM). Needs no sign-in.
+    pub fn hardware_status(&self) -> Result<HardwareStatus, ReadError> {
+        let txn = self.db.begin_read()?;
+        let mode: Mode = read_meta(&txn, meta::MODE)?.unwrap_or_default();
+        let pin_only = if mode.hardware == SOFTWARE {
+            self.caseworker_count()?
+        } else {
+            let names: BTreeSet<String> =
+                read_meta(&txn, meta::SOFTWARE_SLOTS)?.unwrap_or_default();
+            names.iter().filter(|n| !is_reserved(n)).count()
+        };
+        Ok(HardwareStatus {
+            hardware: mode.hardware,
+            pin_only_slots: pin_only,
+        })
     }
 
     /// Refuses a vault created under another hardware mode than the one configured.
@@ -440,20 +505,25 @@ impl Vault {
         record().unwrap_or_else(|e| e)
     }
 
-    /// The credential was right: check the file against its sealed state, migrate, reset the
-    /// counts, and start the session.
-    #[allow(clippy::too_many_arguments)]
+    /// The credential was right: check the file against its sealed state, migrate, move the
+    /// slot into the hardware element if it is still in software mode, reset the counts, and
+    /// start the session.
     fn signed_in(
         self,
         username: &str,
-        slot: StoredSlot,
-        unlocked: crate::keyslot::Unlocked,
+        found: SignedIn<'_>,
         policy: &CredentialPolicy,
-        mode: Mode,
-        accept: bool,
-        anchored: Option<u64>,
         now_ms: u64,
     ) -> Result<Session> {
+        let SignedIn {
+            slot,
+            unlocked,
+            credential,
+            mode,
+            adopting,
+            accept,
+            anchored,
+        } = found;
         let keys = unlocked.keys;
         let txn = begin(&self.db)?;
         let schema: u32 = read_meta_w(&txn, meta::SCHEMA)?.unwrap_or(1);
@@ -511,9 +581,11 @@ impl Vault {
         if let Some(anchor) = anchored
             && counter < anchor
         {
-            findings.push(format!(
-                "the file's commit counter {counter} is below its anchor's {anchor}: an older copy"
-            ));
+            if !adopting {
+                findings.push(format!(
+                    "the file's commit counter {counter} is below its anchor's {anchor}: an older copy"
+                ));
+            }
             write_meta(&txn, meta::COUNTER, &anchor)?;
         }
 
@@ -531,20 +603,58 @@ impl Vault {
             lockouts.wiped = false;
         }
         lockouts.write(&txn)?;
-        // A legacy slot is rewritten in the current format under the same key.
-        if let (StoredSlot::Legacy(legacy), Some(kek)) = (&slot, &unlocked.legacy_kek) {
+        // A slot still in software mode under a hardware element is sealed anew in it (which
+        // also rewrites a legacy slot); a legacy slot otherwise is rewritten in the current
+        // format under the same key.
+        let hardware = self.opts.hardware.kind();
+        let mut software = if adopting {
+            slot_names(&txn.open_table(KEYSLOTS)?)?
+        } else {
+            read_meta_w(&txn, meta::SOFTWARE_SLOTS)?.unwrap_or_default()
+        };
+        let moving = hardware != SOFTWARE && software.remove(username);
+        if moving {
             let ctx = SlotContext {
                 vault_id: self.vault_id,
                 policy: policy_digest(policy)?,
                 hardware: self.opts.hardware.as_ref(),
+                software_slots: BTreeSet::new(),
+            };
+            let who = slot.caseworker();
+            let sealed = new_slot(
+                &ctx,
+                SlotOwner {
+                    username,
+                    display_name: &who.display_name,
+                    role: who.role,
+                    incident_access: who.incident_access,
+                },
+                credential,
+                policy.kdf,
+                &keys,
+            )?;
+            txn.open_table(KEYSLOTS)?
+                .insert(username, sealed.to_bytes()?.as_slice())?;
+            write_meta(&txn, meta::SOFTWARE_SLOTS, &software)?;
+        } else if let (StoredSlot::Legacy(legacy), Some(kek)) = (&slot, &unlocked.legacy_kek) {
+            let ctx = SlotContext {
+                vault_id: self.vault_id,
+                policy: policy_digest(policy)?,
+                hardware: self.opts.hardware.as_ref(),
+                software_slots: software.clone(),
             };
             let upgraded = upgrade_slot(&ctx, legacy, kek, &keys)?;
             txn.open_table(KEYSLOTS)?
                 .insert(username, upgraded.to_bytes()?.as_slice())?;
         }
         let mode = Mode {
-            anchor: self.opts.anchor.as_ref().map(|a| a.kind().to_string()),
-            ..mode
+            hardware: hardware.to_string(),
+            anchor: self
+                .opts
+                .anchor
+                .as_ref()
+                .map(|a| a.kind().to_string())
+                .or(mode.anchor),
         };
         write_meta(&txn, meta::MODE, &mode)?;
         write_meta(&txn, meta::EPOCH, &keys.epoch)?;
@@ -570,6 +680,27 @@ impl Vault {
                 AuditAction::Recovery,
                 None,
             )?;
+        }
+        if moving {
+            append_audit(
+                &txn,
+                Some(&keys.audit),
+                now_ms,
+                actor,
+                AuditAction::SealedInHardware {
+                    hardware: hardware.to_string(),
+                    still_in_software: u32::try_from(
+                        software.iter().filter(|n| !is_reserved(n)).count(),
+                    )
+                    .unwrap_or(u32::MAX),
+                },
+                None,
+            )?;
+            tracing::info!(
+                hardware,
+                left = software.len(),
+                "key slot sealed in the hardware element"
+            );
         }
         if !findings.is_empty() {
             tracing::warn!(findings = findings.len(), "vault accepted as it is");
@@ -610,6 +741,46 @@ impl Vault {
         }
         Ok(session)
     }
+}
+
+/// What a right credential found, handed from the attempt to the session's start.
+struct SignedIn<'a> {
+    slot: StoredSlot,
+    unlocked: crate::keyslot::Unlocked,
+    credential: Credential<'a>,
+    mode: Mode,
+    adopting: bool,
+    accept: bool,
+    anchored: Option<u64>,
+}
+
+/// A vault's protection, as [`Vault::hardware_status`] tells it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HardwareStatus {
+    /// The hardware the vault's slots are sealed in ([`SOFTWARE`], `"none"`, or `"tpm2"`).
+    pub hardware: String,
+    /// Caseworkers' slots the PIN alone still protects (each moves into the hardware at its
+    /// owner's next sign-in under it).
+    pub pin_only_slots: usize,
+}
+
+/// Takes `name` off the list of slots still in software mode (a new slot is sealed under the
+/// vault's hardware).
+pub(crate) fn forget_software_slot(txn: &WriteTransaction, name: &str) -> Result<()> {
+    let mut names: BTreeSet<String> = read_meta_w(txn, meta::SOFTWARE_SLOTS)?.unwrap_or_default();
+    if names.remove(name) {
+        write_meta(txn, meta::SOFTWARE_SLOTS, &names)?;
+    }
+    Ok(())
+}
+
+/// The names of every key slot (the recovery key's included).
+fn slot_names(table: &impl ReadableTable<&'static str, &'static [u8]>) -> Result<BTreeSet<String>> {
+    let mut names = BTreeSet::new();
+    for row in table.iter()? {
+        names.insert(row?.0.value().to_string());
+    }
+    Ok(names)
 }
 
 fn slot_is_recovery(username: &str) -> bool {

@@ -51,6 +51,12 @@ pub struct OpenOptions {
     /// The boot-time clock lockout waits are measured on (the wall clock can be set by anyone
     /// at the kit); [`NoBootClock`] measures them on the wall clock.
     pub boot_clock: Arc<dyn BootClock>,
+    /// Take a vault created in software mode into `hardware` (a kit provisioned on a PC,
+    /// first signed in on the kit with its TPM): instead of refusing it, the first sign-in
+    /// moves the vault to `hardware` and its anchor, and every slot moves into the element
+    /// at its owner's next sign-in (see [`Vault::unlock`]). Off: such a vault is refused
+    /// ([`SignInError::HardwareMismatch`](crate::SignInError::HardwareMismatch)).
+    pub adopt_software: bool,
 }
 
 impl fmt::Debug for OpenOptions {
@@ -61,6 +67,7 @@ impl fmt::Debug for OpenOptions {
             .field("anchor", &self.anchor.as_ref().map(|a| a.kind()))
             .field("verify_on_open", &self.verify_on_open)
             .field("cache_bytes", &self.cache_bytes)
+            .field("adopt_software", &self.adopt_software)
             .finish_non_exhaustive()
     }
 }
@@ -74,6 +81,7 @@ impl Default for OpenOptions {
             verify_on_open: true,
             cache_bytes: 32 << 20,
             boot_clock: Arc::new(NoBootClock),
+            adopt_software: false,
         }
     }
 }
@@ -200,6 +208,7 @@ impl Vault {
             vault_id,
             policy: policy_digest(&init.policy)?,
             hardware: opts.hardware.as_ref(),
+            software_slots: std::collections::BTreeSet::new(),
         };
         let slot = new_slot(
             &ctx,

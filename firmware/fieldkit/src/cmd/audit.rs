@@ -140,6 +140,14 @@ fn describe(a: &AuditAction) -> String {
                 plural(*results, "record", "records")
             )
         }
+        AuditAction::SealedInHardware {
+            hardware,
+            still_in_software,
+        } => format!(
+            "key slot sealed in the {} ({} still protected by the PIN alone)",
+            if hardware == "tpm2" { "TPM" } else { hardware },
+            plural(*still_in_software, "caseworker", "caseworkers")
+        ),
     }
 }
 

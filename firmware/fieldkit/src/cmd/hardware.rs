@@ -147,6 +147,12 @@ pub fn announce(hw: &KitHardware) {
                 "!! Fit a TPM 2.0 (e.g. an SLB 9670 on SPI) and set security.hardware = \"tpm2\","
             );
             eprintln!("!! or set security.require_passphrase = true where kits may be seized.");
+            eprintln!(
+                "!! Provisioning a kit that has a TPM: each caseworker's key slot moves into it"
+            );
+            eprintln!(
+                "!! at their first sign-in on the kit (check with `fieldkit tpm status` there)."
+            );
             eprintln!("{bar}");
             tracing::warn!(reason = %reason, "vault created in software mode: no TPM");
         }

@@ -29,6 +29,7 @@ pub mod recover;
 #[cfg(feature = "simulation")]
 pub mod sim;
 pub mod sync;
+pub mod tpm;
 pub mod trace;
 
 /// What every command may need.
@@ -167,6 +168,9 @@ impl Ctx {
             anchor: Some(self.seams.anchor.clone()),
             boot_clock: Arc::new(crate::clock::ProcBootClock),
             cache_bytes: fieldkit_app::KIT_VAULT_CACHE_BYTES,
+            // A kit provisioned on a PC (software mode) moves into its TPM as its caseworkers
+            // sign in on it (`fieldkit_vault::Vault::unlock`).
+            adopt_software: true,
         }
     }
 

@@ -15,6 +15,18 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_fieldkit")
 }
 
+/// fieldkit with nothing from the caller's environment (configuration, user, data directory,
+/// log filter) and no vault: for commands that need none (`power`, `trace` on files, `sim`).
+pub fn bare() -> Command {
+    let mut c = Command::new(bin());
+    c.env_remove("FIELDKIT_CONFIG")
+        .env_remove("FIELDKIT_USER")
+        .env_remove("FIELDKIT_DATA_DIR")
+        .env_remove("RUST_LOG")
+        .env("FIELDKIT_LOG", "warn");
+    c
+}
+
 /// A sample Primero export under `tests/data/trace`.
 pub fn trace_data(file: &str) -> String {
     format!(
@@ -121,15 +133,11 @@ impl Kit {
 
     /// [`Kit::command`] signed in as another caseworker.
     pub fn command_as(&self, user: &str) -> Command {
-        let mut c = Command::new(bin());
+        let mut c = bare();
         c.arg("--data-dir")
             .arg(self.data())
             .args(["--user", user, "--log", self.log])
-            .env_remove("FIELDKIT_CONFIG")
-            .env_remove("FIELDKIT_USER")
-            .env_remove("FIELDKIT_DATA_DIR")
             .env_remove("FIELDKIT_LOG")
-            .env_remove("RUST_LOG")
             .env("TMPDIR", self.tmp());
         c
     }

@@ -397,10 +397,29 @@ impl KitSync {
         now_ms: u64,
         up_to: Priority,
     ) -> Result<Exchange, SyncError> {
-        let mut report = Exchange::default();
+        let frames = self.outgoing(kit, link.mtu(), link.max_frames(), now_ms, up_to)?;
+        let replies = link.exchange(&frames, now_ms)?;
+        let mut report = self.incoming(kit, &replies, now_ms)?;
+        report.frames_sent = frames.len();
+        report.bytes_sent = frames.iter().map(Vec::len).sum();
+        Ok(report)
+    }
+
+    /// The first half of an exchange: the frames due now (at most `max_frames` of `mtu`
+    /// bytes, up to `up_to` in priority), with the outbox (each message's fragment size) and
+    /// the send-counter reservation committed before they are returned. The kit is needed
+    /// only for its vault session: a caller sharing the kit with the touch screen lets go of
+    /// it while the frames travel, then calls [`KitSync::incoming`].
+    pub fn outgoing(
+        &mut self,
+        kit: &mut Kit,
+        mtu: usize,
+        max_frames: usize,
+        now_ms: u64,
+        up_to: Priority,
+    ) -> Result<Vec<Vec<u8>>, SyncError> {
         let mut frames = Vec::new();
-        let mtu = link.mtu();
-        while frames.len() < link.max_frames() {
+        while frames.len() < max_frames {
             let session = kit.session_mut();
             let persist = |r: fieldkit_sync::counter::Reservation| {
                 let limit = state::encode(&r.0)?;
@@ -418,18 +437,30 @@ impl KitSync {
                     other => SyncError::Seal(other.to_string()),
                 })?;
             let Some(frame) = frame else { break };
-            report.bytes_sent += frame.len();
             frames.push(frame);
         }
-        report.frames_sent = frames.len();
         // Each message's fragment size is fixed once sent: commit it before frames leave.
         if !frames.is_empty() {
             self.save(kit.session_mut(), Vec::new())?;
         }
-        let replies = link.exchange(&frames, now_ms)?;
-        report.frames_received = replies.len();
+        Ok(frames)
+    }
+
+    /// The second half of an exchange: the hub's answer taken, what it completes applied
+    /// through the kit core, then the inbox and replay window that acknowledge it committed.
+    /// (`frames_sent` and `bytes_sent` of the report are left at 0.)
+    pub fn incoming(
+        &mut self,
+        kit: &mut Kit,
+        replies: &[Vec<u8>],
+        now_ms: u64,
+    ) -> Result<Exchange, SyncError> {
+        let mut report = Exchange {
+            frames_received: replies.len(),
+            ..Exchange::default()
+        };
         let mut delivered = Vec::new();
-        for r in &replies {
+        for r in replies {
             match self.endpoint.handle(r) {
                 Ok(Some(d)) => delivered.push(d),
                 Ok(None) => {}

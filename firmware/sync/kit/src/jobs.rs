@@ -22,6 +22,10 @@ use fieldkit_sync::schedule::{self, LinkState, Plan, SchedulePolicy, Situation};
 use crate::engine::{KitSync, SyncError};
 use crate::link::{HttpLink, Link};
 
+/// Access to a kit shared with the touch screen: runs the closure it is given with the
+/// unlocked kit (under the screen's lock), or does not run it while the kit is locked.
+pub type WithKit<'a> = dyn FnMut(&mut dyn FnMut(&mut Kit)) + 'a;
+
 /// What one job did, for the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -79,12 +83,86 @@ impl Jobs {
         }
     }
 
-    fn sync(
+    /// Runs one job with a kit the touch screen shares: `with_kit` runs the closure it is
+    /// given with the unlocked kit (holding the screen's lock on it), or not at all when the
+    /// kit is locked. A sync round lets go of the kit while frames travel, so the screen
+    /// never waits for the network (a hub that does not answer holds an HTTP exchange up to
+    /// 30 s); only the vault work before and after each exchange holds it. Reindex and match
+    /// runs hold it throughout (they change the kit's index).
+    pub fn run_shared(
+        &mut self,
+        job: JobKind,
+        decision: &Decision,
+        now_ms: u64,
+        with_kit: &mut WithKit<'_>,
+    ) -> Result<Outcome, SyncError> {
+        let locked = || Outcome::Skipped("the kit is locked: waiting for a sign-in".into());
+        if !matches!(job, JobKind::BulkSync | JobKind::UrgentAlert) {
+            let mut done = None;
+            with_kit(&mut |kit| done = Some(self.run(job, kit, decision, now_ms)));
+            return done.unwrap_or_else(|| Ok(locked()));
+        }
+        let mut planned = None;
+        with_kit(&mut |kit| planned = Some(self.plan(kit, decision, now_ms)));
+        let up_to = match planned {
+            None => return Ok(locked()),
+            Some(Err(e)) => return Err(e),
+            Some(Ok(Planned::Skip(outcome))) => return Ok(outcome),
+            Some(Ok(Planned::Ip { up_to })) => up_to,
+        };
+        let Some(engine) = self.engine.as_mut() else {
+            return Ok(locked());
+        };
+        let mut link = HttpLink::new(
+            engine.hub_address(),
+            engine.kit_id(),
+            Duration::from_secs(30),
+        );
+        let (mut sent, mut received, mut changed) = (0, 0, 0);
+        for _ in 0..MAX_EXCHANGES {
+            let mut out = None;
+            with_kit(&mut |kit| {
+                out = Some(engine.outgoing(kit, link.mtu(), link.max_frames(), now_ms, up_to));
+            });
+            let Some(frames) = out.transpose()? else {
+                break;
+            };
+            // The network, without the kit: the screen stays usable.
+            let replies = link.exchange(&frames, now_ms)?;
+            let mut taken = None;
+            with_kit(&mut |kit| {
+                taken = Some(engine.incoming(kit, &replies, now_ms).and_then(|ex| {
+                    engine.collect(kit.session_mut(), now_ms)?;
+                    Ok(ex)
+                }));
+            });
+            // Locked in between: the replies are not applied and not acknowledged (the hub
+            // sends them again), the engine is forgotten with the session.
+            let Some(ex) = taken.transpose()? else {
+                self.locked();
+                return Ok(locked());
+            };
+            sent += frames.len();
+            received += ex.frames_received;
+            changed += ex.records_changed;
+            if frames.is_empty() && replies.is_empty() {
+                break;
+            }
+        }
+        self.last_ip_ms = Some(now_ms);
+        self.last_listen_ms = Some(now_ms);
+        Ok(Outcome::Done(format!(
+            "sync over IP: {sent} frames sent, {received} received, {changed} records changed"
+        )))
+    }
+
+    /// Loads the engine if needed, queues what changed and asks the scheduler.
+    fn plan(
         &mut self,
         kit: &mut Kit,
         decision: &Decision,
         now_ms: u64,
-    ) -> Result<Outcome, SyncError> {
+    ) -> Result<Planned, SyncError> {
         if self.engine.is_none() && self.provisioned != Some(false) {
             self.engine = KitSync::load(kit.session())?;
             self.provisioned = Some(self.engine.is_some());
@@ -93,9 +171,9 @@ impl Jobs {
             }
         }
         let Some(engine) = self.engine.as_mut() else {
-            return Ok(Outcome::Skipped(
+            return Ok(Planned::Skip(Outcome::Skipped(
                 "not provisioned for sync: the kit works offline".into(),
-            ));
+            )));
         };
         engine.collect(kit.session_mut(), now_ms)?;
         let (_, pending_bytes) = engine.pending();
@@ -118,32 +196,59 @@ impl Jobs {
             last_cellular_ms: self.last_ip_ms,
             last_listen_ms: self.last_listen_ms,
         };
-        match schedule::plan(&situation, &SchedulePolicy::default()) {
-            Plan::Idle { recheck_ms } => Ok(Outcome::Skipped(format!(
-                "nothing due now (recheck in {} s)",
-                recheck_ms / 1000
-            ))),
-            Plan::Lora { .. } => Ok(Outcome::Skipped(
-                "LoRa round planned but no LoRa module configured".into(),
-            )),
-            Plan::Cellular { up_to } => {
-                let mut link = HttpLink::new(
-                    engine.hub_address(),
-                    engine.kit_id(),
-                    Duration::from_secs(30),
-                );
-                let (sent, received, changed) = round(engine, kit, &mut link, now_ms, up_to)?;
-                self.last_ip_ms = Some(now_ms);
-                self.last_listen_ms = Some(now_ms);
-                Ok(Outcome::Done(format!(
-                    "sync over IP: {sent} frames sent, {received} received, {changed} records changed"
-                )))
-            }
-        }
+        Ok(
+            match schedule::plan(&situation, &SchedulePolicy::default()) {
+                Plan::Idle { recheck_ms } => Planned::Skip(Outcome::Skipped(format!(
+                    "nothing due now (recheck in {} s)",
+                    recheck_ms / 1000
+                ))),
+                Plan::Lora { .. } => Planned::Skip(Outcome::Skipped(
+                    "LoRa round planned but no LoRa module configured".into(),
+                )),
+                Plan::Cellular { up_to } => Planned::Ip { up_to },
+            },
+        )
+    }
+
+    fn sync(
+        &mut self,
+        kit: &mut Kit,
+        decision: &Decision,
+        now_ms: u64,
+    ) -> Result<Outcome, SyncError> {
+        let up_to = match self.plan(kit, decision, now_ms)? {
+            Planned::Skip(outcome) => return Ok(outcome),
+            Planned::Ip { up_to } => up_to,
+        };
+        let Some(engine) = self.engine.as_mut() else {
+            return Ok(Outcome::Skipped(
+                "not provisioned for sync: the kit works offline".into(),
+            ));
+        };
+        let mut link = HttpLink::new(
+            engine.hub_address(),
+            engine.kit_id(),
+            Duration::from_secs(30),
+        );
+        let (sent, received, changed) = round(engine, kit, &mut link, now_ms, up_to)?;
+        self.last_ip_ms = Some(now_ms);
+        self.last_listen_ms = Some(now_ms);
+        Ok(Outcome::Done(format!(
+            "sync over IP: {sent} frames sent, {received} received, {changed} records changed"
+        )))
     }
 }
 
-/// Exchanges until nothing is due or received (at most 16 exchanges per job).
+/// What the scheduler decided for a sync job.
+enum Planned {
+    Skip(Outcome),
+    Ip { up_to: Priority },
+}
+
+/// Most exchanges one sync job makes.
+const MAX_EXCHANGES: usize = 16;
+
+/// Exchanges until nothing is due or received (at most [`MAX_EXCHANGES`] per job).
 fn round(
     engine: &mut KitSync,
     kit: &mut Kit,
@@ -152,7 +257,7 @@ fn round(
     up_to: Priority,
 ) -> Result<(usize, usize, usize), SyncError> {
     let (mut sent, mut received, mut changed) = (0, 0, 0);
-    for _ in 0..16 {
+    for _ in 0..MAX_EXCHANGES {
         let ex = engine.exchange(kit, link, now_ms, up_to)?;
         sent += ex.frames_sent;
         received += ex.frames_received;

@@ -141,3 +141,102 @@ fn a_provisioned_kit_queues_what_it_held_and_every_save() {
     let engine = KitSync::load(&session).unwrap().unwrap();
     assert_eq!(engine.pending(), (messages, bytes));
 }
+
+/// The kiosk shares the kit with the touch screen: a sync job holds it only for the vault
+/// work around each exchange, never while frames travel, and does nothing while it is locked.
+#[test]
+fn a_shared_kit_is_free_while_the_frames_travel() {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    let d = tempfile::tempdir().unwrap();
+    let mut kit = kit(d.path());
+    let server = fieldkit_http::HubServer::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://{}", server.local_addr().unwrap());
+    let hub = StaticKey::from_bytes([42; 32]);
+    KitSync::provision(
+        kit.session_mut(),
+        &Provision {
+            hub_public: hub.public(),
+            hub_address: &address,
+            agency: "unicef",
+            label: "kit-001",
+        },
+    )
+    .unwrap();
+    assert!(fieldkit_kitsync::attach(&mut kit).unwrap());
+    kit.register(
+        RecordKind::Case,
+        fields(json!({"name": "Amina Yusuf", "sex": "female", "age": 7})),
+        NOW,
+    )
+    .unwrap();
+
+    // `None` is the locked kiosk.
+    let shared: Mutex<Option<Kit>> = Mutex::new(None);
+    let decision = Decision::for_mode(PowerMode::Normal, true);
+    let mut jobs = Jobs::new();
+    let mut with_kit = |f: &mut dyn FnMut(&mut Kit)| {
+        if let Some(k) = shared.lock().unwrap().as_mut() {
+            f(k);
+        }
+    };
+    assert!(matches!(
+        jobs.run_shared(JobKind::BulkSync, &decision, NOW, &mut with_kit).unwrap(),
+        Outcome::Skipped(why) if why.contains("locked")
+    ));
+    assert!(matches!(
+        jobs.run_shared(JobKind::Reindex, &decision, NOW, &mut with_kit).unwrap(),
+        Outcome::Skipped(why) if why.contains("locked")
+    ));
+
+    *shared.lock().unwrap() = Some(kit);
+    let (requests, frames_in, kit_free) = (
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+    );
+    let outcome = std::thread::scope(|s| {
+        let hub_side = s.spawn(|| {
+            // The "hub" takes the frames (answering none) and looks at the kit meanwhile.
+            while server
+                .serve_one(Duration::from_millis(1500), |_, frames| {
+                    requests.fetch_add(1, Ordering::Relaxed);
+                    frames_in.fetch_add(frames.len(), Ordering::Relaxed);
+                    if shared.try_lock().is_ok() {
+                        kit_free.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Vec::new()
+                })
+                .unwrap()
+            {}
+        });
+        let mut with_kit = |f: &mut dyn FnMut(&mut Kit)| {
+            if let Some(k) = shared.lock().unwrap().as_mut() {
+                f(k);
+            }
+        };
+        let outcome = jobs
+            .run_shared(JobKind::BulkSync, &decision, NOW + 60_000, &mut with_kit)
+            .unwrap();
+        hub_side.join().unwrap();
+        outcome
+    });
+    let Outcome::Done(what) = outcome else {
+        panic!("sync skipped: {outcome:?}")
+    };
+    assert!(what.contains("sync over IP"), "{what}");
+    let requests = requests.load(Ordering::Relaxed);
+    assert!(requests >= 1);
+    assert!(frames_in.load(Ordering::Relaxed) >= 1, "the case went out");
+    assert_eq!(
+        kit_free.load(Ordering::Relaxed),
+        requests,
+        "the kit was held during an exchange"
+    );
+    // Nothing was acknowledged: the case is still in the outbox for the next round.
+    let kit = shared.into_inner().unwrap().unwrap();
+    let engine = KitSync::load(kit.session()).unwrap().unwrap();
+    assert!(engine.pending().0 >= 1);
+}

@@ -87,3 +87,6 @@ FILES:${PN} += "${systemd_system_unitdir}/fieldkit.service ${nonarch_libdir}/tmp
                 ${datadir}/fieldkit/technicians.md"
 CONFFILES:${PN} = "${sysconfdir}/fieldkit/fieldkit.toml"
 RDEPENDS:${PN} += "fieldkit-board fieldkit-fonts-noto fontconfig libinput libudev libxkbcommon"
+# tpm2-tss's TCTI loader opens the device TCTI (device:/dev/tpmrm0) with dlopen, so the shared
+# library scan cannot see it; meta-tpm packages it apart from libtss2.
+RDEPENDS:${PN} += "libtss2-tcti-device"
