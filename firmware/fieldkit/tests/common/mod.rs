@@ -41,11 +41,15 @@ pub fn on_vault(dir: &Path, user: &str) -> Command {
 /// Starts `args` on the vault in `dir` as `user`, the PIN written to its standard input;
 /// standard output and error piped.
 pub fn spawn_on(dir: &Path, user: &str, args: &[&str]) -> Child {
-    let mut child = on_vault(dir, user)
-        .args(args)
+    with_pin(on_vault(dir, user).args(args), Stdio::piped())
+}
+
+/// Spawns `command` with standard output piped and the PIN written to its standard input.
+fn with_pin(command: &mut Command, stderr: Stdio) -> Child {
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
@@ -57,16 +61,10 @@ pub fn spawn_on(dir: &Path, user: &str, args: &[&str]) -> Child {
 /// Starts `hub run --listen 127.0.0.1:0` on the hub vault in `dir` (as `coord`) and returns
 /// it with the URL it prints first. Its log goes to the test's standard error.
 pub fn start_hub(dir: &Path) -> (Child, String) {
-    let mut child = on_vault(dir, "coord")
-        .args(["hub", "run", "--listen", "127.0.0.1:0"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    writeln!(stdin, "{PIN}").unwrap();
-    drop(stdin);
+    let mut child = with_pin(
+        on_vault(dir, "coord").args(["hub", "run", "--listen", "127.0.0.1:0"]),
+        Stdio::inherit(),
+    );
     let mut line = String::new();
     std::io::BufRead::read_line(
         &mut std::io::BufReader::new(child.stdout.take().unwrap()),
