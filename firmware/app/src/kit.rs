@@ -2,7 +2,7 @@
 
 use fieldkit_domain::lookups::Lookups;
 use fieldkit_domain::{
-    Case, Date, Document, LocationTree, Op, PotentialMatch, Record, RecordId, RecordKind,
+    Case, Date, Document, LocationTree, Op, PotentialMatch, Record, RecordId, RecordKind, SUBFORMS,
     risk_rank, status,
 };
 use fieldkit_match::matcher::MatchSettings;
@@ -570,13 +570,18 @@ impl Kit {
     }
 }
 
-/// Gives every subform entry without a `unique_id` a fresh one.
+/// Gives every subform entry without a `unique_id` a fresh one. Only Primero's subforms
+/// ([`SUBFORMS`]): another array of objects (Primero's attachment objects, a follow-up
+/// history) is one value, kept as it came, with no id invented in its entries.
 fn assign_unique_ids(
     session: &Session,
     o: &mut Map<String, Value>,
     now_ms: u64,
 ) -> Result<(), SaveError> {
-    for v in o.values_mut() {
+    for (name, v) in o.iter_mut() {
+        if !SUBFORMS.contains(&name.as_str()) {
+            continue;
+        }
         let Value::Array(items) = v else { continue };
         for item in items.iter_mut().filter_map(Value::as_object_mut) {
             if item

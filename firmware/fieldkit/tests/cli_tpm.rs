@@ -252,4 +252,8 @@ fn provisioning_with_the_tpm_present_seals_every_slot_at_once() {
     let s = tpm_status(&kit, &cfg);
     assert_eq!(s["sealed"], true, "{s}");
     assert_eq!(s["tpm"], "IBM", "{s}");
+    // A fresh swtpm has no lockout authorisation, and the status says so.
+    assert_eq!(s["lockout_auth_set"], false, "{s}");
+    let said = kit.ok_cfg(&cfg, &["tpm", "status"], &[]);
+    assert!(said.contains("lockout authorisation is empty"), "{said}");
 }

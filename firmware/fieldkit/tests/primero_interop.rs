@@ -155,3 +155,18 @@ fn every_bad_record_is_named_once_and_nothing_is_imported() {
     );
     assert_eq!(k.export("case"), json!([]));
 }
+
+#[test]
+fn an_edit_on_the_kit_changes_only_the_fields_typed() {
+    let k = Kit::new();
+    k.import("in.json", &json!([primero_case()]), "case");
+    k.ok(&["case", "edit", &ID[ID.len() - 8..], "--age", "10"]);
+    let mut got = k.export("case");
+    // The kit is the author of its edits: its triage may raise Primero's risk fields.
+    for f in ["risk_level", "urgent_protection_concern"] {
+        got[0]["data"].as_object_mut().unwrap().remove(f);
+    }
+    let mut want = primero_case();
+    want["data"]["age"] = json!(10);
+    assert_eq!(got, json!([want]));
+}

@@ -10,7 +10,7 @@
 use anyhow::{Context, bail};
 use serde_json::{Map, Value, json};
 
-use fieldkit_app::Kit;
+use fieldkit_app::{Kit, SaveError};
 use fieldkit_domain::{Date, RecordId, RecordKind};
 use fieldkit_vault::Session;
 
@@ -354,15 +354,29 @@ fn edit(
     let mut kit = ctx.kit()?;
     let id = resolve(kit.session(), kind, id)?;
     let now = now_ms();
-    let current = kit.open_record(kind, id, now)?.record.to_json();
-    let Value::Object(mut o) = current else {
-        bail!("stored record is not an object")
+    let base = common.base()?;
+    // The stored document's values as they were given (a Primero radio string stays a string,
+    // a datetime keeps its time), not the typed record's: only the fields typed here change.
+    // Read and save are one transaction.
+    // Select values are checked against the lookup lists, as `Kit::edit` does.
+    let lookups = kit.config().lookups.clone();
+    let mut refused = None;
+    let saved = kit.change(kind, id, now, |o| {
+        for (k, v) in base {
+            o.insert(k, v);
+        }
+        fields(o).map_err(|e| {
+            let why = SaveError::Fields(format!("{e:#}"));
+            refused = Some(e);
+            why
+        })?;
+        lookups.tidy(kind, o)?;
+        Ok(())
+    });
+    let saved = match (saved, refused) {
+        (Err(_), Some(e)) => return Err(e),
+        (saved, _) => saved?,
     };
-    for (k, v) in common.base()? {
-        o.insert(k, v);
-    }
-    fields(&mut o)?;
-    let saved = kit.edit(kind, id, o, now)?;
     let record = saved_record(&mut kit, &saved, common.json, now)?;
     print::saved(&saved, record.as_ref(), common.json, false)
 }

@@ -41,6 +41,9 @@ struct Status {
     tpm: Option<String>,
     /// Why there is no TPM (software mode).
     software_reason: Option<String>,
+    /// Whether the TPM's lockout hierarchy has an authorisation (without one, anyone holding
+    /// the kit can reset its wrong-PIN counter); null in software mode.
+    lockout_auth_set: Option<bool>,
     /// The hardware the vault's slots are sealed in (`tpm2` or `none`); null without a vault.
     vault: Option<String>,
     /// Caseworkers' slots protected by the PIN alone.
@@ -56,9 +59,13 @@ fn status(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    let (tpm, software_reason) = match &hardware {
-        KitHardware::Tpm { info, .. } => (Some(info.manufacturer.clone()), None),
-        KitHardware::Software { reason } => (None, Some(reason.clone())),
+    let (tpm, software_reason, lockout_auth_set) = match &hardware {
+        KitHardware::Tpm { info, .. } => (
+            Some(info.manufacturer.clone()),
+            None,
+            Some(info.lockout_auth_set),
+        ),
+        KitHardware::Software { reason } => (None, Some(reason.clone()), None),
     };
     let pin_only = vault.as_ref().map_or(0, |v| v.pin_only_slots);
     let sealed =
@@ -67,18 +74,26 @@ fn status(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<()> {
         return print_json(&Status {
             tpm,
             software_reason,
+            lockout_auth_set,
             vault: vault.map(|v| v.hardware),
             pin_only_slots: pin_only,
             sealed,
         });
     }
     match &hardware {
-        KitHardware::Tpm { tpm, info } => println!(
-            "TPM: {} at {} (locks out after {} wrong PINs)",
-            info.manufacturer,
-            tpm.address(),
-            info.da.max_tries
-        ),
+        KitHardware::Tpm { tpm, info } => {
+            println!(
+                "TPM: {} at {} (locks out after {} wrong PINs)",
+                info.manufacturer,
+                tpm.address(),
+                info.da.max_tries
+            );
+            if !info.lockout_auth_set {
+                println!(
+                    "WARNING: the TPM's lockout authorisation is empty: anyone holding the kit can reset its wrong-PIN counter."
+                );
+            }
+        }
         KitHardware::Software { reason } => println!("TPM: none ({reason})"),
     }
     let Some(v) = vault else {
