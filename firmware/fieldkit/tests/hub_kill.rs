@@ -7,8 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 use fieldkit_domain::{Case, DeviceId, Document, Hlc, Record, RecordId, RecordKind, Sex};
@@ -20,61 +19,20 @@ use fieldkit_sync::seal::{
     Channel, KitId, LinkKeys, StaticKey, public_key_from_text, public_key_to_text,
 };
 
-const PIN: &str = "482915";
+mod common;
+
+use common::{spawn_on, start_hub};
+
 const CASES: u64 = 48;
 
-fn fieldkit(dir: &std::path::Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_fieldkit"));
-    c.arg("--data-dir")
-        .arg(dir)
-        .args(["--user", "coord", "--pin-stdin"])
-        .env_remove("FIELDKIT_CONFIG")
-        .env("FIELDKIT_LOG", "warn");
-    c
-}
-
 fn ok(dir: &std::path::Path, args: &[&str]) -> String {
-    let mut child = fieldkit(dir)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    writeln!(stdin, "{PIN}").unwrap();
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
+    let out = spawn_on(dir, "coord", args).wait_with_output().unwrap();
     assert!(
         out.status.success(),
         "{args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
-}
-
-/// Starts `hub run` and returns it with the URL it listens on.
-fn start_hub(dir: &std::path::Path) -> (Child, String) {
-    let mut child = fieldkit(dir)
-        .args(["hub", "run", "--listen", "127.0.0.1:0"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    writeln!(stdin, "{PIN}").unwrap();
-    drop(stdin);
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
-    (child, url)
 }
 
 fn sigkill(child: &mut Child) {

@@ -13,9 +13,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -24,33 +22,9 @@ use std::time::Duration;
 use fieldkit_http::{HttpLink, HubServer};
 use fieldkit_sync::seal::{KitId, peek, public_key_from_text};
 
-const PIN: &str = "482915";
+mod common;
 
-fn fieldkit(dir: &Path, user: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_fieldkit"));
-    c.arg("--config")
-        .arg("/dev/null")
-        .arg("--data-dir")
-        .arg(dir)
-        .args(["--user", user, "--pin-stdin", "--wait", "120"])
-        .env_remove("FIELDKIT_CONFIG")
-        .env("FIELDKIT_LOG", "warn");
-    c
-}
-
-fn spawn(dir: &Path, user: &str, args: &[&str]) -> Child {
-    let mut child = fieldkit(dir, user)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    writeln!(stdin, "{PIN}").unwrap();
-    drop(stdin);
-    child
-}
+use common::{spawn_on as spawn, start_hub};
 
 fn ok(dir: &Path, user: &str, args: &[&str]) -> String {
     let out = spawn(dir, user, args).wait_with_output().unwrap();
@@ -181,20 +155,6 @@ fn sync(kit: &Provisioned, user: &str, extra: &[&str]) -> serde_json::Value {
     assert_eq!(r["done"], true, "{r}");
     assert_eq!(r["frames_refused"], 0, "{r}");
     r
-}
-
-fn start_hub(dir: &Path) -> (Child, String) {
-    let mut child = spawn(dir, "coord", &["hub", "run", "--listen", "127.0.0.1:0"]);
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
-    (child, url)
 }
 
 /// The `unique_id` of the first trace in a shown tracing request, wherever the JSON nests it.

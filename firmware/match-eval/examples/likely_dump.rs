@@ -4,14 +4,11 @@
 //! `cargo run --release -p fieldkit-match-eval --example likely_dump -- SEED [standard|hard] [CASES] > pairs.tsv`
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
-use std::collections::HashSet;
-
 use fieldkit_match::compare::compare;
-use fieldkit_match::matcher::{MatchSettings, ProfileIndex, Side};
+use fieldkit_match::matcher::{MatchSettings, Side};
 use fieldkit_match::names::compare_names;
-use fieldkit_match::profile::{ChildProfile, Locations};
-use fieldkit_match_eval::population::{PopulationSpec, generate};
-use rayon::prelude::*;
+use fieldkit_match::profile::ChildProfile;
+use fieldkit_match_eval::Drawn;
 
 const FIELDS: [&str; 12] = [
     "name",
@@ -47,35 +44,10 @@ fn main() {
     let seed: u64 = args.get(1).map_or(1, |s| s.parse().unwrap());
     let hard = args.get(2).is_some_and(|s| s == "hard");
     let n: usize = args.get(3).map_or(20_000, |s| s.parse().unwrap());
-    let spec = if hard {
-        PopulationSpec::hard(seed, n)
-    } else {
-        PopulationSpec::with_cases(seed, n)
-    };
-    let p = generate(spec);
-    let loc = Locations::Tree(&p.locations);
+    let d = Drawn::from_args(seed, hard, n);
+    let (p, index, queries, truth) = (&d.population, &d.index, &d.queries, &d.truth);
+    let (request_of, registered, true_pairs) = (&d.request_of, &d.registered, d.true_pairs);
     let settings = MatchSettings::default();
-    let index = ProfileIndex::new(
-        p.cases
-            .par_iter()
-            .map(|c| ChildProfile::from_case(c, &loc, p.today))
-            .collect(),
-    );
-    let mut queries = Vec::new();
-    let mut truth = Vec::new();
-    let mut request_of = Vec::new();
-    for (ri, (r, children)) in p.requests.iter().zip(&p.trace_child).enumerate() {
-        for (t, &child) in r.traces().iter().zip(children) {
-            queries.push(ChildProfile::from_trace(r, t, &loc, p.today));
-            truth.push(child);
-            request_of.push(ri);
-        }
-    }
-    let registered: HashSet<u32> = p.case_child.iter().copied().collect();
-    let true_pairs: usize = truth
-        .iter()
-        .map(|c| p.case_child.iter().filter(|x| *x == c).count())
-        .sum();
     println!("# true_pairs {true_pairs} traces {}", queries.len());
     println!(
         "q\treq\tcase\tright\tunreg\tweight\tlikely\tnames_differ\tsame_dob\tkin\tq_tokens\tc_tokens\tpaired\t{}\tq_name\tc_name\tq_family\tc_family",
@@ -88,7 +60,7 @@ fn main() {
         }
         f
     };
-    let found = index.find_all(&queries, Side::Sought, &settings, true);
+    let found = index.find_all(queries, Side::Sought, &settings, true);
     for (qi, hits) in found.iter().enumerate() {
         for h in hits {
             let c = compare(

@@ -3,15 +3,11 @@
 //! and a few wrong `likely` pairs and missed true pairs, explained.
 //!
 //! `cargo run --release -p fieldkit-match-eval --example trace_tune -- SEED [standard|hard] [SHOW] [CASES]`
-//! with `WEIGHTS='{"names": {"cap": 20}}'` to try other weights. Tune on the tuning seed (1) only.
+//! with `WEIGHTS='{"names": {"cap": 20}}'` to try other weights. Tune on the tuning seeds (1 and 7) only.
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
-use std::collections::{HashMap, HashSet};
-
-use fieldkit_match::matcher::{Likelihood, MatchSettings, ProfileIndex, Side};
-use fieldkit_match::profile::{ChildProfile, Locations};
-use fieldkit_match_eval::population::{PopulationSpec, generate};
-use rayon::prelude::*;
+use fieldkit_match::matcher::{Likelihood, MatchSettings, Side};
+use fieldkit_match_eval::Drawn;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -19,13 +15,9 @@ fn main() {
     let hard = args.get(2).is_some_and(|s| s == "hard");
     let show: usize = args.get(3).map_or(5, |s| s.parse().unwrap());
     let n: usize = args.get(4).map_or(20_000, |s| s.parse().unwrap());
-    let spec = if hard {
-        PopulationSpec::hard(seed, n)
-    } else {
-        PopulationSpec::with_cases(seed, n)
-    };
-    let p = generate(spec);
-    let loc = Locations::Tree(&p.locations);
+    let d = Drawn::from_args(seed, hard, n);
+    let (p, index, queries, truth) = (&d.population, &d.index, &d.queries, &d.truth);
+    let (registered, true_pairs) = (&d.registered, d.true_pairs);
     let mut settings = MatchSettings::default();
     if let Ok(v) = std::env::var("WEIGHTS") {
         let mut w = serde_json::to_value(&settings.weights).unwrap();
@@ -44,30 +36,7 @@ fn main() {
     if let Ok(v) = std::env::var("SURE") {
         settings.likely_without_margin = v.parse().unwrap();
     }
-    let index = ProfileIndex::new(
-        p.cases
-            .par_iter()
-            .map(|c| ChildProfile::from_case(c, &loc, p.today))
-            .collect(),
-    );
-    let mut queries = Vec::new();
-    let mut truth = Vec::new();
-    for (r, children) in p.requests.iter().zip(&p.trace_child) {
-        for (t, &child) in r.traces().iter().zip(children) {
-            queries.push(ChildProfile::from_trace(r, t, &loc, p.today));
-            truth.push(child);
-        }
-    }
-    let registered: HashSet<u32> = p.case_child.iter().copied().collect();
-    let mut cases_of: HashMap<u32, usize> = HashMap::new();
-    for &c in &p.case_child {
-        *cases_of.entry(c).or_insert(0) += 1;
-    }
-    let true_pairs: usize = truth
-        .iter()
-        .map(|c| cases_of.get(c).copied().unwrap_or(0))
-        .sum();
-    let found = index.find_all(&queries, Side::Sought, &settings, true);
+    let found = index.find_all(queries, Side::Sought, &settings, true);
     // (weight, right, likely-eligible, unregistered)
     let mut pairs = Vec::new();
     for (qi, hits) in found.iter().enumerate() {
@@ -85,7 +54,7 @@ fn main() {
         }
     }
     println!("{} traces, {} true pairs", queries.len(), true_pairs);
-    for t in [17.0f32, 18.0, 19.0, 20.0, 21.0, 22.0, 23.0, 24.0, 26.0] {
+    for t in [-2.0f32, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 3.0, 4.0].map(|d| settings.likely + d) {
         let sel: Vec<_> = pairs.iter().filter(|x| x.0 >= t && x.2).collect();
         let right = sel.iter().filter(|x| x.1).count();
         let unreg = sel.iter().filter(|x| x.3).count();
@@ -102,8 +71,8 @@ fn main() {
             .find(|f| f.field == "family_details_section")
             .map_or(0.0, |f| f.weight)
     };
-    for fam in [3.0f32, 5.0, 7.0] {
-        for t in [14.0f32, 15.0, 16.0, 17.0, 18.0, 19.0, 20.0] {
+    for fam in [2.0f32, 3.0, 4.0] {
+        for t in [-4.0f32, -3.0, -2.0, -1.5, -1.0, -0.5, 0.0].map(|d| settings.likely + d) {
             let sel: Vec<_> = pairs
                 .iter()
                 .filter(|x| x.2 && (x.0 >= settings.likely || (x.0 >= t && family(x.5) >= fam)))
@@ -119,7 +88,7 @@ fn main() {
         }
     }
     // A likely pair that must also stand clear of the trace's next candidate.
-    for t in [18.0f32, 19.0, 20.0, 21.0] {
+    for t in [-1.0f32, 0.0, 1.0, 2.0].map(|d| settings.likely + d) {
         for m in [2.0f32, 4.0, 6.0] {
             let mut sel = 0;
             let mut right = 0;
@@ -175,10 +144,13 @@ fn main() {
     {
         explain(x);
     }
-    println!("\nright, not likely (weights 12 and up):");
+    println!(
+        "\nright, not likely (weights {} and up):",
+        settings.likely - 4.0
+    );
     for x in pairs
         .iter()
-        .filter(|x| x.1 && x.5.likelihood != Likelihood::Likely && x.0 >= 12.0)
+        .filter(|x| x.1 && x.5.likelihood != Likelihood::Likely && x.0 >= settings.likely - 4.0)
         .take(show)
     {
         explain(x);
@@ -195,7 +167,7 @@ fn main() {
     );
     let mut bins = [0usize; 6];
     for w in missed {
-        bins[((w / 4.0).floor().clamp(0.0, 5.0)) as usize] += 1;
+        bins[((w / 3.0).floor().clamp(0.0, 5.0)) as usize] += 1;
     }
-    println!("by weight 0-4-8-12-16-20+: {bins:?}");
+    println!("by weight 0-3-6-9-12-15+: {bins:?}");
 }

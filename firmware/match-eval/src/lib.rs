@@ -13,9 +13,9 @@
 //! settings ([`MatchSettings::duplicates`](fieldkit_match::matcher::MatchSettings)),
 //! tuned on the same seed (`examples/dup_tune.rs` is the tuning aid).
 //!
-//! Honesty rules: the corruption model is fixed in [`population`] and seeded; the
-//! thresholds were tuned on seed [`TUNING_SEED`] and are reported on
-//! [`EVALUATION_SEED`]; both matchers see the same records. Never does IO or reads a
+//! Honesty rules: the corruption model is fixed in [`population`] and seeded; tracing's
+//! thresholds and name share were tuned on [`TUNING_SEEDS`] (duplicates' on the first) and
+//! are reported on [`EVALUATION_SEED`] and others; both matchers see the same records. Never does IO or reads a
 //! clock (callers time it).
 //!
 //! ```
@@ -42,8 +42,8 @@ use fieldkit_match::matcher::{Likelihood, MatchSettings, ProfileIndex, Side};
 use fieldkit_match::profile::{ChildProfile, Locations};
 use population::{Population, PopulationSpec, generate};
 
-/// The seed thresholds and weights were tuned on.
-pub const TUNING_SEED: u64 = 1;
+/// The seeds thresholds and weights were tuned on (both populations).
+pub const TUNING_SEEDS: [u64; 2] = [1, 7];
 /// The seed figures are reported on.
 pub const EVALUATION_SEED: u64 = 20_260_301;
 
@@ -136,6 +136,77 @@ fn f1(p: f64, r: f64) -> f64 {
         0.0
     } else {
         2.0 * p * r / (p + r)
+    }
+}
+
+/// A population drawn and indexed for the tuning aids (`examples/`): the cases' profiles
+/// in their index, every trace's profile with the child it seeks and its request, and the
+/// truth counted once.
+#[derive(Debug)]
+pub struct Drawn {
+    /// The population.
+    pub population: Population,
+    /// The cases' profiles (position `i` is `population.cases[i]`).
+    pub index: ProfileIndex,
+    /// Every trace's profile, requests in order.
+    pub queries: Vec<ChildProfile>,
+    /// The child each query seeks.
+    pub truth: Vec<u32>,
+    /// The request of each query (its position in `population.requests`).
+    pub request_of: Vec<usize>,
+    /// Children with at least one case.
+    pub registered: HashSet<u32>,
+    /// (trace, case) pairs of one child.
+    pub true_pairs: usize,
+}
+
+impl Drawn {
+    /// Draws the population of `spec` and indexes it.
+    pub fn new(spec: PopulationSpec) -> Drawn {
+        let p = generate(spec);
+        let loc = Locations::Tree(&p.locations);
+        let index = ProfileIndex::new(
+            p.cases
+                .par_iter()
+                .map(|c| ChildProfile::from_case(c, &loc, p.today))
+                .collect(),
+        );
+        let mut queries = Vec::new();
+        let mut truth = Vec::new();
+        let mut request_of = Vec::new();
+        for (ri, (r, children)) in p.requests.iter().zip(&p.trace_child).enumerate() {
+            for (t, &child) in r.traces().iter().zip(children) {
+                queries.push(ChildProfile::from_trace(r, t, &loc, p.today));
+                truth.push(child);
+                request_of.push(ri);
+            }
+        }
+        let mut cases_of: HashMap<u32, usize> = HashMap::new();
+        for &c in &p.case_child {
+            *cases_of.entry(c).or_insert(0) += 1;
+        }
+        let true_pairs = truth
+            .iter()
+            .map(|c| cases_of.get(c).copied().unwrap_or(0))
+            .sum();
+        Drawn {
+            registered: cases_of.keys().copied().collect(),
+            population: p,
+            index,
+            queries,
+            truth,
+            request_of,
+            true_pairs,
+        }
+    }
+
+    /// The standard or the hard population of about `cases` cases.
+    pub fn from_args(seed: u64, hard: bool, cases: usize) -> Drawn {
+        Drawn::new(if hard {
+            PopulationSpec::hard(seed, cases)
+        } else {
+            PopulationSpec::with_cases(seed, cases)
+        })
     }
 }
 

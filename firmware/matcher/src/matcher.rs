@@ -68,12 +68,13 @@ impl Likelihood {
 pub struct MatchSettings {
     /// Field weights.
     pub weights: Weights,
-    /// Total weight (bits) from which a match is likely.
+    /// Total weight (bits) from which a match is likely. The thresholds were fitted with
+    /// [`Weights::NAMES_COUNTED`] on the evaluation's tuning seeds (1 and 7, both
+    /// populations) with `examples/likely_sweep.rs`, and are reported on others.
     pub likely: f32,
     /// Bits by which a likely match must stand clear of the query's next potential match:
     /// two records that score alike (namesakes, or one child registered twice) are for a
-    /// caseworker to tell apart, so both are possible. Tuned on the tuning seed of both
-    /// populations with `examples/trace_tune.rs`.
+    /// caseworker to tell apart, so both are possible.
     pub likely_margin: f32,
     /// Total weight (bits) from which a likely match needs no margin: evidence this strong on
     /// two records is one child registered twice, and both are likely.
@@ -93,10 +94,12 @@ impl Default for MatchSettings {
     fn default() -> Self {
         MatchSettings {
             weights: Weights::default(),
-            likely: 19.0,
-            likely_margin: 2.0,
-            likely_without_margin: 26.0,
-            possible: 8.0,
+            likely: 12.0,
+            likely_margin: 1.5,
+            // Above what names, sex, age and the family's origins can give alone (18.6), so
+            // two namesakes never both reach it.
+            likely_without_margin: 19.0,
+            possible: 5.0,
             candidates: 300,
             top: 20,
             duplicates: DuplicateSettings::default(),

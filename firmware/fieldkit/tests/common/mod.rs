@@ -27,6 +27,58 @@ pub fn bare() -> Command {
     c
 }
 
+/// fieldkit on the vault in `dir`, as `user`, PINs on standard input, no configuration file:
+/// for tests that run several vaults side by side (a hub and its kits).
+pub fn on_vault(dir: &Path, user: &str) -> Command {
+    let mut c = bare();
+    c.args(["--config", "/dev/null"])
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["--user", user, "--pin-stdin", "--wait", "120"]);
+    c
+}
+
+/// Starts `args` on the vault in `dir` as `user`, the PIN written to its standard input;
+/// standard output and error piped.
+pub fn spawn_on(dir: &Path, user: &str, args: &[&str]) -> Child {
+    with_pin(on_vault(dir, user).args(args), Stdio::piped())
+}
+
+/// Spawns `command` with standard output piped and the PIN written to its standard input.
+fn with_pin(command: &mut Command, stderr: Stdio) -> Child {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{PIN}").unwrap();
+    drop(stdin);
+    child
+}
+
+/// Starts `hub run --listen 127.0.0.1:0` on the hub vault in `dir` (as `coord`) and returns
+/// it with the URL it prints first. Its log goes to the test's standard error.
+pub fn start_hub(dir: &Path) -> (Child, String) {
+    let mut child = with_pin(
+        on_vault(dir, "coord").args(["hub", "run", "--listen", "127.0.0.1:0"]),
+        Stdio::inherit(),
+    );
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    (child, url)
+}
+
 /// A sample Primero export under `tests/data/trace`.
 pub fn trace_data(file: &str) -> String {
     format!(

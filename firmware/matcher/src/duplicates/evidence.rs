@@ -35,11 +35,9 @@ use serde::{Deserialize, Serialize};
 use crate::compare::{
     BirthDates, Explain, FieldEvidence, NameFrequencies, NameWeights, age_weight, agreement_share,
     best_names, birth_dates, birth_years_apart, halved_if_estimated, level_word, names_weight,
-    separation_weight, set_weight, sex_word, token_pair_weight,
+    none_counted, same_token, separation_weight, set_weight, sex_word, token_pair_weight,
 };
-use crate::names::{
-    KeyMap, NameAgreement, NameToken, TokenAgreement, compare_names, jaro_winkler, token_similarity,
-};
+use crate::names::{KeyMap, NameAgreement, NameToken, TokenAgreement, compare_names};
 use crate::profile::{ChildProfile, NameField, Place, Relation, Relative};
 
 /// How often name tokens are written together in one child's names, among the
@@ -247,20 +245,6 @@ pub struct CaseComparison {
     pub listed_as_sibling: bool,
     /// Per-field evidence (empty unless an explanation was asked for).
     pub fields: Vec<FieldEvidence>,
-}
-
-/// True when two tokens are one name, not merely alike (the same consonants and a
-/// close spelling, not just a shared skeleton).
-fn same_token(t: &NameToken, r: &NameToken) -> bool {
-    match token_similarity(t, r).1 {
-        TokenAgreement::Same | TokenAgreement::Nickname => true,
-        TokenAgreement::SameConsonants
-        | TokenAgreement::CloseSpelling
-        | TokenAgreement::SoundsAlike => {
-            jaro_winkler(t.latin.as_bytes(), r.latin.as_bytes()) >= 0.88
-        }
-        TokenAgreement::Different => false,
-    }
 }
 
 /// The tokens a child may share with its family: all of a father's name (his given
@@ -536,7 +520,7 @@ pub fn compare_cases(
 
     let mut detail = String::new();
     let mut names_differ = false;
-    let best = best_names(&a.names, &b.names, freq, nw);
+    let best = best_names(&a.names, &b.names, freq, nw, &none_counted);
     if let Some((v, differ, unsure, i, j)) = best {
         let agreement = compare_names(&a.names[i].tokens, &b.names[j].tokens);
         let dependence = names_dependence(&a.names[i], &b.names[j], &agreement, pairs, freq, nw);
@@ -544,7 +528,14 @@ pub fn compare_cases(
         total += v;
         names_differ = differ + unsure > 0;
         if explain {
-            names_weight(&a.names, &b.names, freq, nw, Some(&mut detail));
+            names_weight(
+                &a.names,
+                &b.names,
+                freq,
+                nw,
+                &none_counted,
+                Some(&mut detail),
+            );
             if dependence >= 0.05 {
                 let _ = write!(
                     detail,
@@ -620,7 +611,7 @@ pub fn compare_cases(
             if explain {
                 let (ra, rb) = (&a.family[i], &b.family[j]);
                 let mut d = String::new();
-                names_weight(&ra.names, &rb.names, freq, nw, Some(&mut d));
+                names_weight(&ra.names, &rb.names, freq, nw, &none_counted, Some(&mut d));
                 if !family_text.is_empty() {
                     family_text.push_str("; ");
                 }
