@@ -353,6 +353,30 @@ pub enum ChargeState {
 }
 
 impl ChargeState {
+    /// The state's name in decoded output, in the words of Victron's VE.Direct protocol
+    /// document (`bulk`, `low_power`, `battery_safe`); `other` for a code this decoder does
+    /// not know (the code is printed beside it).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::LowPower => "low_power",
+            Self::Fault => "fault",
+            Self::Bulk => "bulk",
+            Self::Absorption => "absorption",
+            Self::Float => "float",
+            Self::Storage => "storage",
+            Self::Equalize => "equalize",
+            Self::Inverting => "inverting",
+            Self::PowerSupply => "power_supply",
+            Self::StartingUp => "starting_up",
+            Self::RepeatedAbsorption => "repeated_absorption",
+            Self::AutoEqualize => "auto_equalize",
+            Self::BatterySafe => "battery_safe",
+            Self::ExternalControl => "external_control",
+            Self::Other(_) => "other",
+        }
+    }
+
     /// Maps a `CS` code.
     pub fn from_code(code: u16) -> Self {
         match code {

@@ -64,6 +64,16 @@ pub enum ShutdownReason {
     Overnight,
 }
 
+impl ShutdownReason {
+    /// The reason as status lines and logs name it (`battery_low`, `overnight`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::BatteryLow => "battery_low",
+            Self::Overnight => "overnight",
+        }
+    }
+}
+
 /// A clean shutdown: save everything, close the vault, halt; wake at `wake_at` (RTC alarm)
 /// or when the hardware repowers the kit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -54,6 +54,18 @@ pub enum ChargeStage {
 }
 
 impl ChargeStage {
+    /// The stage's name as status lines and the screen show it (`bulk`, `float`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Bulk => "bulk",
+            Self::Absorption => "absorption",
+            Self::Float => "float",
+            Self::Equalize => "equalize",
+            Self::Fault => "fault",
+        }
+    }
+
     /// True when the battery is (nearly) full and solar energy is going spare.
     pub fn has_surplus(self) -> bool {
         matches!(self, Self::Absorption | Self::Float)

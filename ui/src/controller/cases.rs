@@ -54,7 +54,7 @@ impl std::fmt::Debug for CasePager {
 
 fn row_of(s: &Summary) -> CaseRow {
     let details: Vec<String> = [
-        s.sex.map(|x| format!("{x:?}").to_lowercase()),
+        s.sex.map(|x| x.as_str().to_owned()),
         s.age.map(|a| a.to_string()),
         s.location.clone(),
     ]

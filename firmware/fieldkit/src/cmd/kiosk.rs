@@ -453,7 +453,7 @@ fn power_view(d: &Decision, obs: &fieldkit_power::Observation) -> PowerView {
         reason: d.reason.explain().to_string(),
         charger: obs
             .charge_stage
-            .map(|r| format!("{:?}", r.value).to_lowercase())
+            .map(|r| r.value.name().to_string())
             .unwrap_or_default(),
         shutting_down: d.shutdown.is_some(),
         screen_timeout_s: d.screen_timeout_s,
@@ -721,7 +721,7 @@ impl ServiceManager {
         let now = Instant::now();
         match self.last_ping {
             None => {
-                let status = format!("power mode {:?}", d.mode).to_lowercase();
+                let status = format!("power mode {}", mode_name(d.mode));
                 self.send(&[
                     sd_notify::NotifyState::Ready,
                     sd_notify::NotifyState::Status(&status),
@@ -805,15 +805,12 @@ fn daemon_loop<I2C: I2c, L: ChargerLink>(
                 let m = w.time_of_day_s() / 60;
                 format!("day {} {:02}:{:02}", w.day(), m / 60, m % 60)
             });
-            tracing::warn!(reason = ?sd.reason, wake = wake.as_deref().unwrap_or("when power returns"), "clean shutdown");
-            status(
-                t,
-                &d,
-                &obs,
-                &jobs,
-                args.json,
-                Some(&format!("{:?}", sd.reason)),
+            tracing::warn!(
+                reason = sd.reason.name(),
+                wake = wake.as_deref().unwrap_or("when power returns"),
+                "clean shutdown"
             );
+            status(t, &d, &obs, &jobs, args.json, Some(sd.reason.name()));
             service.stopping();
             return Ok(());
         }

@@ -161,10 +161,7 @@ fn block_json(index: usize, block: &Block) -> Value {
     }
     if let Some(cs) = block.charge_state() {
         obj.insert("charge_state".into(), json!(cs.code()));
-        obj.insert(
-            "charge_state_name".into(),
-            json!(format!("{cs:?}").to_lowercase()),
-        );
+        obj.insert("charge_state_name".into(), json!(cs.name()));
     }
     obj.insert("fields".into(), Value::Object(fields));
     Value::Object(obj)
