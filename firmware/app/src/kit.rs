@@ -146,7 +146,7 @@ fn date_field(kind: RecordKind) -> Option<&'static str> {
     }
 }
 
-fn not_found(e: impl Into<VaultError>) -> SaveError {
+pub(crate) fn not_found(e: impl Into<VaultError>) -> SaveError {
     match e.into() {
         VaultError::NotFound { kind, id } => SaveError::NotFound { kind, id },
         other => SaveError::Vault(other),
@@ -745,6 +745,10 @@ impl Work<'_, '_> {
             .filter(|c| c.kind != RecordKind::Incident)
             .map(|c| (c.kind, c.id))
             .collect();
+        // Confirmed matches are linked after every record of the batch is in the index, so a
+        // side that arrives after its decision is linked too, and no record's own update
+        // (read before the link) puts an already linked trace back in the index.
+        let mut decided = Vec::new();
         // One audited bulk read of what changed.
         for (done, opened) in self.tx.get_many(&wanted, now_ms)?.into_iter().enumerate() {
             progress(done + 1);
@@ -792,13 +796,18 @@ impl Work<'_, '_> {
                 Record::PotentialMatch(m) => {
                     self.st.stale = true;
                     self.st.book.insert_opened(*m.clone(), &conflicts);
-                    self.link_received(m, now_ms)?;
+                    decided.push(m.id);
                     continue;
                 }
                 _ => {}
             }
             let found = self.rematch(&record, now_ms, &mut out.alerts)?;
             out.matches.extend(found);
+        }
+        for id in decided {
+            if let Some(m) = self.st.book.get(id).cloned() {
+                self.link_received(&m, now_ms)?;
+            }
         }
         out.matches.sort_by(|a, b| b.score.total_cmp(&a.score));
         Ok(out)

@@ -326,8 +326,13 @@ impl Work<'_, '_> {
     }
 
     /// Sets Primero's link on each side of a confirmed match that is on this kit: the trace's
-    /// `matched_case_id`, the case's `matched_tracing_request_id` (edits, so each is re-matched:
-    /// a matched trace leaves the index).
+    /// `matched_case_id`, the case's `matched_tracing_request_id`; each is re-matched (a
+    /// matched trace leaves the index).
+    ///
+    /// The case gets only its link field (a patch), not an edit: an edit on the kit triages
+    /// again and writes the kit's level into Primero's own `risk_level`, which on a case this
+    /// kit received (an import, another kit's) would silently rewrite someone else's triage.
+    /// Linking is not a judgement of the child's risk, so it leaves triage as it was.
     fn set_matched(
         &mut self,
         m: &PotentialMatch,
@@ -363,13 +368,26 @@ impl Work<'_, '_> {
             )?;
         }
         if case_here {
-            self.change(RecordKind::Case, m.case_id, now_ms, |o| {
-                o.insert(
-                    "matched_tracing_request_id".into(),
-                    Value::String(request_id.clone()),
+            let mut link = serde_json::Map::new();
+            link.insert(
+                "matched_tracing_request_id".into(),
+                Value::String(request_id.clone()),
+            );
+            let saved = self
+                .tx
+                .patch(RecordKind::Case, m.case_id, &link, now_ms)
+                .map_err(crate::kit::not_found)?;
+            if saved.ops > 0 {
+                self.notify(
+                    RecordKind::Case,
+                    m.case_id,
+                    saved.version,
+                    Priority::Routine,
+                    Origin::Local,
                 );
-                Ok(())
-            })?;
+                let record = self.tx.get(RecordKind::Case, m.case_id, now_ms)?.record;
+                self.rematch(&record, now_ms, &mut Vec::new())?;
+            }
         }
         Ok(())
     }
@@ -388,9 +406,11 @@ impl Work<'_, '_> {
         if m.review_status() != review::CONFIRMED || self.st.book.is_conflicted(m.id) {
             return Ok(());
         }
-        let session = self.tx.session();
-        let request_here = session.holds(RecordKind::TracingRequest, m.tracing_request_id)?;
-        let case_here = session.holds(RecordKind::Case, m.case_id)?;
+        // As the transaction sees the vault: a side that came in the same batch counts.
+        let request_here = self
+            .tx
+            .holds(RecordKind::TracingRequest, m.tracing_request_id)?;
+        let case_here = self.tx.holds(RecordKind::Case, m.case_id)?;
         if request_here == case_here {
             return Ok(());
         }

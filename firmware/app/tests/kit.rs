@@ -306,6 +306,61 @@ fn a_case_received_by_sync_is_triaged_and_matched() {
             .iter()
             .any(|s| s.id == id && s.urgent && s.risk_level.as_deref() == Some("high"))
     );
+
+    // Confirming the match links the received case and leaves its triage as received: the
+    // kit does not rewrite another kit's `risk_level` or urgent flag.
+    let m = merged.matches[0].id;
+    kit.confirm_match(m, None, NOW + 3).unwrap();
+    let Record::Case(c) = kit
+        .open_record(RecordKind::Case, id, NOW + 4)
+        .unwrap()
+        .record
+    else {
+        panic!()
+    };
+    assert!(c.matched_tracing_request_id.is_some());
+    assert_eq!(c.risk_level, None);
+    assert!(!c.urgent_protection_concern);
+    assert_eq!(c.fieldkit_risk_level.as_deref(), Some("high"));
+    assert!(c.fieldkit_urgent);
+}
+
+#[test]
+fn a_decision_is_linked_whatever_its_place_in_the_batch() {
+    let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut a = kit(&dirs[0]);
+    let case = a
+        .register(RecordKind::Case, child(Some(true)), NOW)
+        .unwrap();
+    let req = a
+        .register(RecordKind::TracingRequest, request(), NOW + 1)
+        .unwrap();
+    let m = req.matches[0].id;
+    let docs_of =
+        |k: &mut Kit, kind, id, now| k.session_mut().documents_of(&[(kind, id)], now).unwrap();
+    // The case as it was before the decision (no link), then the decision.
+    let case_doc = docs_of(&mut a, RecordKind::Case, case.id, NOW + 2);
+    a.confirm_match(m, None, NOW + 3).unwrap();
+    let decided = docs_of(&mut a, RecordKind::PotentialMatch, m, NOW + 4);
+    // A kit that holds only the case, which arrives in the same batch as the decision, before
+    // or after it: its side is linked either way.
+    for order in [
+        [decided.clone(), case_doc.clone()].concat(),
+        [case_doc.clone(), decided.clone()].concat(),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = kit(&dir);
+        b.merge(&order, NOW + 5).unwrap();
+        let c = b
+            .open_record(RecordKind::Case, case.id, NOW + 6)
+            .unwrap()
+            .record
+            .to_json();
+        assert_eq!(c["matched_tracing_request_id"], json!(req.id.to_string()));
+        assert!(pending(&b).is_empty());
+        let fresh = b.fresh_index(NOW + 7).unwrap();
+        assert!(b.index().differences(&fresh).is_empty());
+    }
 }
 
 #[test]

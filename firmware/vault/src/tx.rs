@@ -353,6 +353,15 @@ impl Tx<'_> {
         Ok(out)
     }
 
+    /// [`Session::holds`] as this transaction sees the vault: a record merged or created in it
+    /// counts. Nothing is decrypted or audited.
+    pub fn holds(&self, kind: RecordKind, id: RecordId) -> Result<bool, ReadError> {
+        self.session.keys.record_key(kind)?;
+        let table = self.txn.open_table(VERSIONS)?;
+        let key = schema::record_key(kind, id);
+        Ok(table.get(key.as_slice())?.is_some())
+    }
+
     /// [`Session::ops_since`] as this transaction sees the record (what it wrote included).
     pub fn ops_since(
         &self,
