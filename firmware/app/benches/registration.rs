@@ -8,6 +8,9 @@
 //! cargo bench -p fieldkit-app --bench registration                 # 2,000 cases, a quick look
 //! FIELDKIT_BENCH_CASES=10000,50000,100000 cargo bench -p fieldkit-app --bench registration
 //! ```
+//! It also times a one-shot command (`fieldkit case add`: open, sign in, ready, register one
+//! case, sign out) in fresh processes, without and then with the index's snapshot.
+//!
 //! Other knobs: `FIELDKIT_BENCH_SAVES` (kit registrations per kind, default 200),
 //! `FIELDKIT_BENCH_OLD_SAVES` (today's path, default 20: it takes seconds each at 50k),
 //! `FIELDKIT_BENCH_DIR` (keep the built vaults there and reuse them; default a temporary
@@ -341,6 +344,35 @@ fn old(dir: &Path, n: usize) {
     );
 }
 
+/// A one-shot command (`fieldkit case add`): open the vault, sign in, make the kit ready,
+/// register one record, keep the index's snapshot when due, sign out. Run twice in fresh
+/// processes: first on a vault without a snapshot (it builds and saves one), then with it.
+fn oneshot(dir: &Path, n: usize) {
+    let t = Instant::now();
+    let (vault, open_ms) = open(dir);
+    let session = vault.unlock(USER, PIN, NOW).unwrap();
+    let unlock_ms = ms(t) - open_ms;
+    let t_ready = Instant::now();
+    let mut kit = Kit::open(session, KitConfig::default(), NOW).unwrap();
+    let ready_ms = ms(t_ready);
+    let source = format!("{:?}", kit.index_source());
+    let t_save = Instant::now();
+    let saved_snapshot = kit.save_index_snapshot_if_due(NOW).unwrap();
+    let save_ms = ms(t_save);
+    let t_reg = Instant::now();
+    let f = held(dir, "cases", 1).remove(0);
+    let saved = kit.register(RecordKind::Case, f, NOW + 1).unwrap();
+    let register_ms = ms(t_reg);
+    drop(kit.lock());
+    println!(
+        "{}",
+        json!({"mode": "oneshot", "cases": n, "source": source, "open_ms": open_ms,
+               "unlock_ms": unlock_ms, "ready_ms": ready_ms, "snapshot_saved": saved_snapshot,
+               "save_ms": save_ms, "register_ms": register_ms, "matches": saved.matches.len(),
+               "total_ms": ms(t), "process_cpu_ms": process_cpu_ms(), "peak_rss_mib": peak_rss_mib()})
+    );
+}
+
 /// Runs this program again as `mode` on `dir` and returns the JSON line it printed.
 fn child(mode: &str, dir: &Path, n: usize) -> Value {
     let exe = std::env::current_exe().unwrap();
@@ -382,6 +414,7 @@ fn main() {
             "build" => build(&dir, n),
             "kit" => kit(&dir, n),
             "old" => old(&dir, n),
+            "oneshot" => oneshot(&dir, n),
             other => panic!("unknown mode {other}"),
         }
         return;
@@ -429,6 +462,9 @@ fn main() {
         copy_dir(&base, &work);
         let k = child("kit", &work, n);
         copy_dir(&base, &work);
+        let first = child("oneshot", &work, n);
+        let second = child("oneshot", &work, n);
+        copy_dir(&base, &work);
         let o = child("old", &work, n);
         let _ = std::fs::remove_dir_all(&work);
         let f = |v: &Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
@@ -458,6 +494,15 @@ fn main() {
             o["requests"],
             o["cases_registered"]
         );
-        println!("  kit: {k}\n  old: {o}");
+        println!(
+            "  one-shot `case add` (open, sign in, ready, register, sign out): without a snapshot {:.0} ms (ready {:.0}, saving the snapshot {:.0}), with it {:.0} ms (ready {:.0}, {})",
+            f(&first, "total_ms"),
+            f(&first, "ready_ms"),
+            f(&first, "save_ms"),
+            f(&second, "total_ms"),
+            f(&second, "ready_ms"),
+            second["source"].as_str().unwrap_or("")
+        );
+        println!("  kit: {k}\n  one-shot: {first}\n  one-shot: {second}\n  old: {o}");
     }
 }

@@ -45,6 +45,16 @@ impl Tokens {
     pub(crate) fn len(&self) -> usize {
         self.list.len()
     }
+
+    /// The tokens in number order (what a snapshot keeps).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &NameToken> {
+        self.list.iter()
+    }
+
+    /// Appends a token read back from a snapshot: it takes the next number.
+    pub(crate) fn push(&mut self, t: NameToken) {
+        self.id(&t);
+    }
 }
 
 /// A [`ChildProfile`] kept small. See the module documentation.
@@ -379,6 +389,47 @@ impl Compact {
     /// Bytes held by this profile beyond the tokens table (for the index's memory figures).
     pub(crate) fn heap_bytes(&self) -> usize {
         std::mem::size_of::<Compact>() + self.rest.len()
+    }
+}
+
+/// A compact profile in the index's snapshot (`crate::snapshot`): its fixed fields, then the
+/// byte string as it is (token numbers refer to the snapshot's tokens, kept in number order).
+impl Compact {
+    pub(crate) fn write_snapshot(&self, o: &mut crate::snapshot::Out) {
+        o.sex(self.sex);
+        o.opt_signed(self.age.map(i64::from));
+        o.u8(u8::from(self.estimated) | (u8::from(self.consent) << 1));
+        o.opt_signed(self.birth_year.map(i64::from));
+        o.date(self.date_of_birth);
+        o.date(self.date_of_separation);
+        o.place(&self.separation_place);
+        o.place(&self.last_place);
+        o.bytes(&self.rest);
+    }
+
+    pub(crate) fn read_snapshot(i: &mut crate::snapshot::In<'_>) -> Option<Compact> {
+        let sex = i.sex()?;
+        let age = match i.opt_signed()? {
+            None => None,
+            Some(a) => Some(u8::try_from(a).ok()?),
+        };
+        let flags = i.u8()?;
+        let birth_year = match i.opt_signed()? {
+            None => None,
+            Some(y) => Some(i32::try_from(y).ok()?),
+        };
+        Some(Compact {
+            sex,
+            age,
+            estimated: flags & 1 != 0,
+            consent: flags & 2 != 0,
+            birth_year,
+            date_of_birth: i.date()?,
+            date_of_separation: i.date()?,
+            separation_place: i.place()?,
+            last_place: i.place()?,
+            rest: i.bytes()?.into(),
+        })
     }
 }
 

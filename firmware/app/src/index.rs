@@ -56,7 +56,7 @@ pub struct Scored {
 }
 
 /// A record's fingerprint: the first 8 bytes of a SHA-256 (shown as 16 hex digits).
-type Fingerprint = [u8; 8];
+pub(crate) type Fingerprint = [u8; 8];
 
 fn hex(f: &Fingerprint) -> String {
     f.iter().map(|b| format!("{b:02x}")).collect()
@@ -702,5 +702,72 @@ fn side_differences<K: Clone + Eq + Hash + std::fmt::Debug + Ord>(
     let (pa, pb) = (a.frequencies.population(), b.frequencies.population());
     if pa != pb {
         out.push(format!("{what}: population {pa} / {pb}"));
+    }
+}
+
+/// An index as a snapshot keeps it (`crate::snapshot`): the day, the name tokens, each side's
+/// live entries in position order, and which traces of each request are held.
+pub(crate) struct Parts {
+    pub(crate) today: Date,
+    pub(crate) tokens: Tokens,
+    pub(crate) cases: Vec<(RecordId, Compact, Fingerprint)>,
+    pub(crate) traces: Vec<(TraceRef, Compact, Fingerprint)>,
+    pub(crate) traces_of: Vec<(RecordId, Vec<String>)>,
+}
+
+/// [`Parts`] borrowed from a live index.
+pub(crate) struct PartsRef<'a> {
+    pub(crate) today: Date,
+    pub(crate) tokens: &'a Tokens,
+    pub(crate) cases: Vec<(RecordId, &'a Compact, Fingerprint)>,
+    pub(crate) traces: Vec<(&'a TraceRef, &'a Compact, Fingerprint)>,
+    pub(crate) traces_of: Vec<(RecordId, &'a [String])>,
+}
+
+fn live<K>(side: &Side<K>) -> Vec<(&K, &Compact, Fingerprint)>
+where
+    K: Clone + Eq + Hash,
+{
+    side.profiles
+        .iter()
+        .zip(&side.owner)
+        .filter_map(|(p, k)| {
+            let (p, k) = (p.as_ref()?, k.as_ref()?);
+            Some((k, p, side.slots.get(k)?.fingerprint))
+        })
+        .collect()
+}
+
+impl MatchIndex {
+    /// What a snapshot keeps of this index.
+    pub(crate) fn parts(&self) -> PartsRef<'_> {
+        PartsRef {
+            today: self.today,
+            tokens: &self.tokens,
+            cases: live(&self.cases)
+                .into_iter()
+                .map(|(k, p, f)| (*k, p, f))
+                .collect(),
+            traces: live(&self.traces),
+            traces_of: self
+                .traces_of
+                .iter()
+                .map(|(r, t)| (*r, t.as_slice()))
+                .collect(),
+        }
+    }
+
+    /// The index a snapshot kept: both sides rebuilt from their entries as compaction rebuilds
+    /// them (blocking tables and name frequencies from the compact profiles' keys).
+    pub(crate) fn from_parts(parts: Parts) -> MatchIndex {
+        let cases = Side::build(parts.cases, None, &parts.tokens);
+        let traces = Side::build(parts.traces, None, &parts.tokens);
+        MatchIndex {
+            today: parts.today,
+            tokens: parts.tokens,
+            cases,
+            traces,
+            traces_of: parts.traces_of.into_iter().collect(),
+        }
     }
 }

@@ -38,10 +38,11 @@ mod kit;
 pub mod listing;
 pub mod outbox;
 pub mod review;
+mod snapshot;
 
 pub use error::{OpenError, ReviewError, SaveError};
 pub use index::{IndexBuilder, MatchIndex, Scored, TraceRef};
-pub use kit::{Alert, Kit, KitConfig, Merged, Saved};
+pub use kit::{Alert, IndexSource, Kit, KitConfig, Merged, Saved};
 pub use listing::CaseFilter;
 pub use outbox::{Change, NoOutbox, Origin, Outbox, OutboxError, Priority};
 pub use review::{MatchDetail, MatchFilter, match_id};

@@ -1,6 +1,6 @@
 //! The warm matcher index kept current by saves, edits, merges, closures and reviews equals
 //! the index a fresh sign-in builds from the vault, and proposes the same pairs with the same
-//! scores.
+//! scores, also when it came from the vault's snapshot at a sign-in after some of them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use fieldkit_app::{Kit, KitConfig, MatchFilter, MatchIndex, TraceRef};
@@ -68,6 +68,11 @@ enum Step {
         confirm: bool,
     },
     Compact,
+    /// Saves a snapshot of the index in the vault.
+    Snapshot,
+    /// Signs out and in again: the index comes from the vault's snapshot (when one was saved)
+    /// with the records changed since it was taken read again.
+    Relock,
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -88,6 +93,8 @@ fn step() -> impl Strategy<Value = Step> {
         2 => (n, p, 3i64..12).prop_map(|(name, parent, age)| Step::MergeCase { name, parent, age }),
         1 => (any::<usize>(), any::<bool>()).prop_map(|(which, confirm)| Step::Review { which, confirm }),
         1 => Just(Step::Compact),
+        1 => Just(Step::Snapshot),
+        1 => Just(Step::Relock),
     ]
 }
 
@@ -250,6 +257,12 @@ fn check(steps: &[Step]) -> Result<(), TestCaseError> {
                 }
             }
             Step::Compact => kit.compact_index(),
+            Step::Snapshot => kit.save_index_snapshot(now).unwrap(),
+            Step::Relock => {
+                let vault = kit.lock();
+                let session = vault.unlock("amina", b"482915", now).unwrap();
+                kit = Kit::open(session, KitConfig::default(), now).unwrap();
+            }
         }
     }
     let fresh = kit.fresh_index(now + 1).unwrap();

@@ -124,6 +124,11 @@ impl LocationTree {
         self.by_code.len()
     }
 
+    /// Every place, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &Location> {
+        self.by_code.values()
+    }
+
     /// True when the tree has no places.
     pub fn is_empty(&self) -> bool {
         self.by_code.is_empty()

@@ -123,6 +123,20 @@ pub struct Place {
 }
 
 impl Place {
+    /// The hashed path and its depth, as [`Place::from_raw`] takes them back (the kit core
+    /// keeps places so between sign-ins).
+    pub fn to_raw(&self) -> ([u32; 4], u8) {
+        (self.path, self.depth)
+    }
+
+    /// A place from what [`Place::to_raw`] gave (a depth above 4 is cut to 4).
+    pub fn from_raw(path: [u32; 4], depth: u8) -> Place {
+        Place {
+            path,
+            depth: depth.min(4),
+        }
+    }
+
     /// Number of levels known (0 when no place).
     pub fn depth(&self) -> usize {
         usize::from(self.depth)

@@ -36,6 +36,7 @@
 mod attacks;
 mod audit;
 mod bundle;
+mod cache;
 pub mod credential;
 mod crypto;
 mod error;
@@ -60,6 +61,7 @@ mod uptime;
 mod vault;
 
 pub use audit::{AuditAction, AuditEntry, AuditHead, AuditReport};
+pub use cache::MAX_CACHE_NAME;
 pub use crypto::{KdfParams, Key};
 pub use error::{
     CaseworkerError, CheckError, CryptoError, ExchangeError, OpenError, ReadError, Result,

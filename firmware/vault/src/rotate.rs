@@ -120,6 +120,8 @@ impl Session {
         // From here on `self.keys` are the new keys.
         let old_keys = new_keys;
         crate::sync::reseal(&txn, &old_keys.sync, &self.keys.sync)?;
+        // Cached values are made again from the records under the new keys.
+        crate::cache::remove_in(&txn, None)?;
         let ctx = self.slot_context(&policy)?;
         {
             let mut table = txn.open_table(KEYSLOTS)?;

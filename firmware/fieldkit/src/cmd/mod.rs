@@ -306,6 +306,11 @@ impl Ctx {
         };
         let mut kit = fieldkit_app::Kit::open(session, config, now_ms())
             .context("building the matcher index")?;
+        // A one-shot command starts from the vault's snapshot of the index (records changed
+        // since are read): keep one for the next command when it was missing or old.
+        if let Err(e) = kit.save_index_snapshot_if_due(now_ms()) {
+            tracing::warn!(error = %e, "the matcher index snapshot was not saved");
+        }
         // A kit provisioned for sync queues every save for the hub, in the save's transaction.
         fieldkit_kitsync::attach(&mut kit)?;
         Ok(kit)

@@ -59,7 +59,8 @@ pub struct InlineAscii<const N: usize> {
 }
 
 impl<const N: usize> InlineAscii<N> {
-    fn from_bytes(src: &[u8]) -> Self {
+    /// Stores the first `N` bytes of `src` (the kit core rebuilds tokens it kept with it).
+    pub fn from_bytes(src: &[u8]) -> Self {
         let len = src.len().min(N);
         let mut bytes = [0u8; N];
         bytes[..len].copy_from_slice(&src[..len]);
