@@ -408,13 +408,13 @@ impl Compact {
     }
 
     pub(crate) fn read_snapshot(i: &mut crate::snapshot::In<'_>) -> Option<Compact> {
-        let sex = i.sex()?;
-        let age = match i.opt_signed()? {
+        let sex = i.sex().ok()?;
+        let age = match i.opt_signed().ok()? {
             None => None,
             Some(a) => Some(u8::try_from(a).ok()?),
         };
         let flags = i.u8()?;
-        let birth_year = match i.opt_signed()? {
+        let birth_year = match i.opt_signed().ok()? {
             None => None,
             Some(y) => Some(i32::try_from(y).ok()?),
         };
@@ -424,8 +424,8 @@ impl Compact {
             estimated: flags & 1 != 0,
             consent: flags & 2 != 0,
             birth_year,
-            date_of_birth: i.date()?,
-            date_of_separation: i.date()?,
+            date_of_birth: i.date().ok()?,
+            date_of_separation: i.date().ok()?,
             separation_place: i.place()?,
             last_place: i.place()?,
             rest: i.bytes()?.into(),

@@ -177,7 +177,11 @@ impl Out {
     }
 }
 
-/// Reads what [`Out`] wrote: `None` on anything short or out of range.
+/// A snapshot item cut short or out of range.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Short;
+
+/// Reads what [`Out`] wrote: `None` (or [`Short`]) on anything short or out of range.
 pub(crate) struct In<'a> {
     b: &'a [u8],
     at: usize,
@@ -232,27 +236,27 @@ impl<'a> In<'a> {
         self.raw(n)
     }
 
-    pub(crate) fn opt_signed(&mut self) -> Option<Option<i64>> {
-        match self.u8()? {
-            0 => Some(None),
-            1 => Some(Some(self.signed()?)),
-            _ => None,
+    pub(crate) fn opt_signed(&mut self) -> Result<Option<i64>, Short> {
+        match self.u8().ok_or(Short)? {
+            0 => Ok(None),
+            1 => Ok(Some(self.signed().ok_or(Short)?)),
+            _ => Err(Short),
         }
     }
 
-    pub(crate) fn sex(&mut self) -> Option<Option<Sex>> {
-        Some(match self.u8()? {
+    pub(crate) fn sex(&mut self) -> Result<Option<Sex>, Short> {
+        Ok(match self.u8().ok_or(Short)? {
             0 => None,
             1 => Some(Sex::Female),
             2 => Some(Sex::Male),
             3 => Some(Sex::Other),
             4 => Some(Sex::Unknown),
-            _ => return None,
+            _ => return Err(Short),
         })
     }
 
-    pub(crate) fn date(&mut self) -> Option<Option<Date>> {
-        Some(self.opt_signed()?.map(Date::from_days_since_epoch))
+    pub(crate) fn date(&mut self) -> Result<Option<Date>, Short> {
+        Ok(self.opt_signed()?.map(Date::from_days_since_epoch))
     }
 
     pub(crate) fn place(&mut self) -> Option<Place> {

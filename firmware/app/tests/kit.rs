@@ -524,3 +524,37 @@ fn a_match_across_kits_is_listed_and_confirmed_where_one_side_is() {
     c3.merge(&notice, NOW + 12).unwrap();
     assert!(c3.confirm_match(m.id, None, NOW + 13).is_err());
 }
+
+#[test]
+fn re_importing_a_file_without_ids_does_not_double_the_vault() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut kit = kit(&dir);
+    let file = r#"[{"data": {"name": "Amina Yusuf", "sex": "female", "age": 9, "consent_for_tracing": true,
+                             "family_details_section": [{"relation": "mother", "relation_name": "Halima Yusuf"}]}},
+                   {"data": {"name": "Omar Khalid", "sex": "male", "age": 7}},
+                   {"data": {"name": "Omar Khalid", "sex": "male", "age": 7}}]"#;
+    let read = |text: &str| fieldkit_domain::primero::read(text, RecordKind::Case).unwrap();
+    let first = kit.import_primero(&read(file), NOW).unwrap();
+    assert_eq!(first.changed, 3);
+    assert_eq!(kit.session().count(RecordKind::Case).unwrap(), 3);
+    // The same export again (a caseworker imports it twice): nothing new, nothing changed.
+    let again = kit.import_primero(&read(file), NOW + 1000).unwrap();
+    assert_eq!(again.changed, 0);
+    assert_eq!(kit.session().count(RecordKind::Case).unwrap(), 3);
+    let listed = kit.session().list(RecordKind::Case, 0, 10).unwrap();
+    let id = listed.iter().find(|s| s.name == "Amina Yusuf").unwrap().id;
+    let c = kit
+        .open_record(RecordKind::Case, id, NOW + 2000)
+        .unwrap()
+        .record
+        .to_json();
+    assert_eq!(c["family_details_section"].as_array().unwrap().len(), 1);
+    // A child added to the export: only that one is new.
+    let mut records = read(file);
+    records.extend(read(
+        r#"{"data": {"name": "Zainab Ali", "sex": "female", "age": 5}}"#,
+    ));
+    let third = kit.import_primero(&records, NOW + 3000).unwrap();
+    assert_eq!(third.changed, 1);
+    assert_eq!(kit.session().count(RecordKind::Case).unwrap(), 4);
+}

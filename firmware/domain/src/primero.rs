@@ -88,7 +88,7 @@ pub struct Incoming {
     pub position: usize,
     /// Its kind.
     pub kind: RecordKind,
-    /// Its id: the file's, or a fresh one when the file gives none.
+    /// Its id: the file's, or one derived from its content when the file gives none ([`read`]).
     pub id: RecordId,
     /// Primero's `data` object, without the id.
     pub data: Map<String, Value>,
@@ -309,15 +309,83 @@ fn field_errors(kind: RecordKind, data: &Map<String, Value>) -> Vec<(String, Str
     out
 }
 
+/// Canonical JSON text of a value: object keys sorted at every level, so the same content
+/// gives the same text whatever order a file wrote its fields in.
+fn canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(o) => {
+            let mut keys: Vec<&String> = o.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                if let Some(x) = o.get(k) {
+                    canonical(x, out);
+                }
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, x) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical(x, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// An id derived from content: SHA-256 of a label, the parts and the occurrence, as a UUID
+/// (version 8, "custom").
+fn derived_id(label: &str, parts: &[&[u8]], occurrence: u32) -> RecordId {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(label.as_bytes());
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    h.update(occurrence.to_le_bytes());
+    let digest = h.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    RecordId(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+}
+
+/// Counts how many times each canonical text was seen: the occurrence of the next one.
+#[derive(Default)]
+struct Occurrences(std::collections::HashMap<String, u32>);
+
+impl Occurrences {
+    fn next(&mut self, text: String) -> (String, u32) {
+        let n = self.0.entry(text.clone()).or_insert(0);
+        let occurrence = *n;
+        *n += 1;
+        (text, occurrence)
+    }
+}
+
 /// Reads the records of `kind` in a Primero-shaped JSON text, checking every field of every
-/// record. Records without an id and entries of known subforms without a `unique_id` get fresh
-/// ones from `mint` (the domain has no random source of its own); arrays that are not subforms
-/// are left as they came.
-pub fn read(
-    text: &str,
-    kind: RecordKind,
-    mint: &mut dyn FnMut() -> RecordId,
-) -> Result<Vec<Incoming>, PrimeroError> {
+/// record. Arrays that are not subforms are left as they came.
+///
+/// **Records without ids.** A record the file gives no id gets one derived from its kind, its
+/// content (every field, in any order) and how many records of the same content came before it
+/// in the file; an entry of a known subform without a `unique_id` gets one derived from its
+/// record's id, the subform, its content and its occurrence there. So importing the same file
+/// again finds the same records and entries instead of doubling them, while two records (or
+/// entries) of identical content in one file stay two: they may be two children whose forms
+/// say the same, and only a caseworker may decide they are one (the duplicate finder shows
+/// them). A record edited in Primero and exported again without ids is a new record for the
+/// kit: without an id nothing tells it is the same child.
+pub fn read(text: &str, kind: RecordKind) -> Result<Vec<Incoming>, PrimeroError> {
     let items = items(text)?;
     // What the file holds comes first: a tracing-request file read as cases would otherwise be a
     // list of field errors.
@@ -335,6 +403,7 @@ pub fn read(
     }
     let mut bad = Vec::new();
     let mut out = Vec::with_capacity(items.len());
+    let mut seen = Occurrences::default();
     for (i, (outer, mut data)) in items.into_iter().enumerate() {
         let position = i + 1;
         let mut fail = |field: String, message: String| {
@@ -372,24 +441,45 @@ pub fn read(
         for (field, message) in field_errors(kind, &data) {
             fail(field, message);
         }
+        let id = id.unwrap_or_else(|| {
+            let mut text = String::new();
+            canonical(&Value::Object(data.clone()), &mut text);
+            let (text, n) = seen.next(text);
+            derived_id(
+                "fieldkit primero record v1",
+                &[kind.as_str().as_bytes(), text.as_bytes()],
+                n,
+            )
+        });
+        let record = id.to_string();
         for form in SUBFORMS {
             let Some(Value::Array(entries)) = data.get_mut(*form) else {
                 continue;
             };
+            let mut entries_seen = Occurrences::default();
             for entry in entries.iter_mut().filter_map(Value::as_object_mut) {
                 if entry
                     .get("unique_id")
                     .and_then(Value::as_str)
                     .is_none_or(str::is_empty)
                 {
-                    entry.insert("unique_id".into(), Value::String(mint().to_string()));
+                    entry.remove("unique_id");
+                    let mut text = String::new();
+                    canonical(&Value::Object(entry.clone()), &mut text);
+                    let (text, n) = entries_seen.next(text);
+                    let uid = derived_id(
+                        "fieldkit primero entry v1",
+                        &[record.as_bytes(), form.as_bytes(), text.as_bytes()],
+                        n,
+                    );
+                    entry.insert("unique_id".into(), Value::String(uid.to_string()));
                 }
             }
         }
         out.push(Incoming {
             position,
             kind,
-            id: id.unwrap_or_else(&mut *mint),
+            id,
             data,
         });
     }
@@ -401,12 +491,8 @@ pub fn read(
 }
 
 /// Reads the records of `kind` as typed records (for matching files without a vault).
-pub fn parse_records(
-    text: &str,
-    kind: RecordKind,
-    mint: &mut dyn FnMut() -> RecordId,
-) -> Result<Vec<Record>, PrimeroError> {
-    let incoming = read(text, kind, mint)?;
+pub fn parse_records(text: &str, kind: RecordKind) -> Result<Vec<Record>, PrimeroError> {
+    let incoming = read(text, kind)?;
     let mut bad = Vec::new();
     let mut out = Vec::with_capacity(incoming.len());
     for i in &incoming {

@@ -122,6 +122,7 @@ impl Session {
         crate::sync::reseal(&txn, &old_keys.sync, &self.keys.sync)?;
         // Cached values are made again from the records under the new keys.
         crate::cache::remove_in(&txn, None)?;
+        self.terms_seen.clear();
         let ctx = self.slot_context(&policy)?;
         {
             let mut table = txn.open_table(KEYSLOTS)?;

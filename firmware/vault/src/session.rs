@@ -20,6 +20,8 @@ pub struct Session {
     pub(crate) user: Caseworker,
     pub(crate) clock: HlcClock,
     pub(crate) manifest: Manifest,
+    /// The term sets searches opened this session (see `index::TermCache`).
+    pub(crate) terms_seen: crate::index::TermCache,
 }
 
 impl fmt::Debug for Session {

@@ -728,6 +728,7 @@ impl Vault {
             keys,
             vault: self,
             manifest,
+            terms_seen: crate::index::TermCache::default(),
         };
         session.commit(txn)?;
         if schema < SCHEMA_VERSION {

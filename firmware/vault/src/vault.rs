@@ -246,6 +246,7 @@ impl Vault {
                 opts,
             },
             manifest: Manifest::default(),
+            terms_seen: crate::index::TermCache::default(),
         };
         let txn = begin(&session.vault.db)?;
         write_meta(&txn, meta::SCHEMA, &SCHEMA_VERSION)?;

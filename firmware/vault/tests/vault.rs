@@ -97,6 +97,15 @@ fn renaming_a_case_moves_it_in_the_index() {
     let (mut s, _) = init(&dir, CredentialPolicy::default());
     let r = case(&s, "Amina Yusuf", 9);
     s.create(&r, NOW).unwrap();
+    // A search in this session keeps the record's opened terms: the edit must not leave it
+    // found under its old name.
+    assert_eq!(
+        s.search_unaudited(RecordKind::Case, "amina yusuf", 10)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(s.searched_records(), 1);
     let mut edited = r.to_json();
     edited["name"] = json!("Amina Rahman");
     s.update(RecordKind::Case, r.id(), &edited, NOW).unwrap();
@@ -496,18 +505,16 @@ mod never_panics {
 
         #[test]
         fn primero_files_of_any_content(text in ".{0,200}") {
-            let mut mint = || RecordId::mint(NOW, [1; 10]);
-            let _ = fieldkit_domain::primero::parse_records(&text, RecordKind::Case, &mut mint);
+            let _ = fieldkit_domain::primero::parse_records(&text, RecordKind::Case);
         }
 
         #[test]
         fn primero_json_of_any_shape(v in arb_json()) {
-            let mut mint = || RecordId::mint(NOW, [1; 10]);
             let text = v.to_string();
-            let _ = fieldkit_domain::primero::parse_records(&text, RecordKind::Case, &mut mint);
-            let _ = fieldkit_domain::primero::parse_records(&text, RecordKind::TracingRequest, &mut mint);
+            let _ = fieldkit_domain::primero::parse_records(&text, RecordKind::Case);
+            let _ = fieldkit_domain::primero::parse_records(&text, RecordKind::TracingRequest);
             let wrapped = serde_json::json!([{"data": v}]).to_string();
-            let _ = fieldkit_domain::primero::parse_records(&wrapped, RecordKind::Case, &mut mint);
+            let _ = fieldkit_domain::primero::parse_records(&wrapped, RecordKind::Case);
         }
     }
 

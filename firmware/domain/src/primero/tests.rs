@@ -4,14 +4,6 @@ use super::*;
 use crate::record::Sex;
 use crate::{DeviceId, Document, HlcClock};
 
-fn minter() -> impl FnMut() -> RecordId {
-    let mut n = 0u8;
-    move || {
-        n += 1;
-        RecordId::mint(1_700_000_000_000, [n; 10])
-    }
-}
-
 const ID: &str = "0190f5a2-1111-7000-8000-000000000001";
 
 /// Applies a file's records to documents, as the vault's import does.
@@ -63,7 +55,7 @@ fn primero_case() -> Value {
 #[test]
 fn a_round_trip_loses_and_changes_nothing() {
     let text = json!([primero_case()]).to_string();
-    let incoming = read(&text, RecordKind::Case, &mut minter()).unwrap();
+    let incoming = read(&text, RecordKind::Case).unwrap();
     assert_eq!(incoming.len(), 1);
     assert_eq!(incoming[0].id.to_string(), ID);
     let mut clock = HlcClock::new(DeviceId(1));
@@ -89,7 +81,7 @@ fn a_round_trip_loses_and_changes_nothing() {
         Some(1980)
     );
     // Imported again, nothing changes.
-    let again = read(&out.to_string(), RecordKind::Case, &mut minter()).unwrap();
+    let again = read(&out.to_string(), RecordKind::Case).unwrap();
     assert!(
         doc.patch(&again[0].data, || clock.tick(2000))
             .unwrap()
@@ -100,12 +92,12 @@ fn a_round_trip_loses_and_changes_nothing() {
 #[test]
 fn a_partial_record_changes_only_its_fields() {
     let mut clock = HlcClock::new(DeviceId(1));
-    let full = read(&primero_case().to_string(), RecordKind::Case, &mut minter()).unwrap();
+    let full = read(&primero_case().to_string(), RecordKind::Case).unwrap();
     let doc = import(None, &full[0], &mut clock, 1000);
     let partial = json!({"data": {"id": ID, "age": 10, "name_nickname": "Ami",
         "family_details_section": [{"unique_id": "f1", "relation_name": "Yousif"},
                                    {"unique_id": "f3", "relation": "brother"}]}});
-    let partial = read(&partial.to_string(), RecordKind::Case, &mut minter()).unwrap();
+    let partial = read(&partial.to_string(), RecordKind::Case).unwrap();
     let ops = doc.patch(&partial[0].data, || clock.tick(2000)).unwrap();
     let fields: Vec<&str> = ops.iter().map(|o| o.field.as_str()).collect();
     assert_eq!(
@@ -131,11 +123,11 @@ fn a_partial_record_changes_only_its_fields() {
 #[test]
 fn subform_entries_are_removed_only_when_destroyed() {
     let mut clock = HlcClock::new(DeviceId(1));
-    let full = read(&primero_case().to_string(), RecordKind::Case, &mut minter()).unwrap();
+    let full = read(&primero_case().to_string(), RecordKind::Case).unwrap();
     let doc = import(None, &full[0], &mut clock, 1000);
     // An update that sends no entries keeps them, as Primero does.
     let none = json!({"data": {"id": ID, "family_details_section": []}});
-    let none = read(&none.to_string(), RecordKind::Case, &mut minter()).unwrap();
+    let none = read(&none.to_string(), RecordKind::Case).unwrap();
     assert!(
         doc.patch(&none[0].data, || clock.tick(2000))
             .unwrap()
@@ -143,7 +135,7 @@ fn subform_entries_are_removed_only_when_destroyed() {
     );
     let gone = json!({"data": {"id": ID,
         "family_details_section": [{"unique_id": "f2", "_destroy": true}]}});
-    let gone = read(&gone.to_string(), RecordKind::Case, &mut minter()).unwrap();
+    let gone = read(&gone.to_string(), RecordKind::Case).unwrap();
     let doc = import(Some(doc), &gone[0], &mut clock, 3000);
     assert_eq!(doc.entries("family_details_section"), ["f1"]);
 }
@@ -155,12 +147,12 @@ fn the_bulk_export_shape_keeps_its_outer_ids() {
         {"data": {"name": "Sara", "sex": "female"}}
     ])
     .to_string();
-    let recs = read(&text, RecordKind::Case, &mut minter()).unwrap();
+    let recs = read(&text, RecordKind::Case).unwrap();
     assert_eq!(recs[0].id.to_string(), ID);
     assert_ne!(recs[1].id.to_string(), ID);
     assert!(!recs[0].data.contains_key("id"));
     let clash = json!([{"id": ID, "data": {"id": "0190f5a2-1111-7000-8000-000000000002"}}]);
-    let err = read(&clash.to_string(), RecordKind::Case, &mut minter()).unwrap_err();
+    let err = read(&clash.to_string(), RecordKind::Case).unwrap_err();
     assert!(
         err.to_string().contains("record 1: id: the record's id"),
         "{err}"
@@ -170,24 +162,16 @@ fn the_bulk_export_shape_keeps_its_outer_ids() {
 #[test]
 fn reads_a_list_response_and_a_single_record() {
     let text = r#"{"data": [{"name": "A", "sex": "male"}], "metadata": {"total": 1}}"#;
-    assert_eq!(
-        read(text, RecordKind::Case, &mut minter()).unwrap().len(),
-        1
-    );
+    assert_eq!(read(text, RecordKind::Case).unwrap().len(), 1);
     let text = format!(r#"{{"data": {{"id": "{ID}", "name": "A"}}}}"#);
-    assert_eq!(
-        read(&text, RecordKind::Case, &mut minter()).unwrap()[0]
-            .id
-            .to_string(),
-        ID
-    );
+    assert_eq!(read(&text, RecordKind::Case).unwrap()[0].id.to_string(), ID);
 }
 
 #[test]
 fn only_subforms_get_unique_ids() {
     let text = r#"[{"data": {"name": "A", "family_details_section": [{"relation": "mother"}],
         "photos": [{"file_name": "a.jpg"}]}}]"#;
-    let recs = read(text, RecordKind::Case, &mut minter()).unwrap();
+    let recs = read(text, RecordKind::Case).unwrap();
     assert!(recs[0].data["family_details_section"][0]["unique_id"].is_string());
     assert_eq!(recs[0].data["photos"], json!([{"file_name": "a.jpg"}]));
 }
@@ -196,7 +180,7 @@ fn only_subforms_get_unique_ids() {
 fn a_file_of_another_kind_is_refused_saying_what_it_holds() {
     let requests = r#"[{"data": {"relation_name": "Fatima", "inquiry_date": "2024-01-01",
         "tracing_request_subform_section": [{"unique_id": "t1", "name": "Omar"}]}}]"#;
-    let err = read(requests, RecordKind::Case, &mut minter()).unwrap_err();
+    let err = read(requests, RecordKind::Case).unwrap_err();
     assert!(matches!(
         err,
         PrimeroError::WrongKind {
@@ -212,7 +196,7 @@ fn a_file_of_another_kind_is_refused_saying_what_it_holds() {
     );
     let cases = r#"[{"data": {"name": "Omar", "registration_date": "2024-01-01"}}]"#;
     assert!(matches!(
-        read(cases, RecordKind::TracingRequest, &mut minter()),
+        read(cases, RecordKind::TracingRequest),
         Err(PrimeroError::WrongKind {
             found: RecordKind::Case,
             ..
@@ -228,7 +212,7 @@ fn every_bad_record_is_named_once_by_position_and_field() {
         {"data": {"id": "case-1", "family_details_section": [{"unique_id": "x", "relation_sex": "M"}]}},
         {"data": {"date_of_birth": "12/01/2015"}}
     ]"#;
-    let Err(PrimeroError::Invalid(bad)) = read(text, RecordKind::Case, &mut minter()) else {
+    let Err(PrimeroError::Invalid(bad)) = read(text, RecordKind::Case) else {
         panic!()
     };
     let named: Vec<(usize, &str)> = bad
@@ -261,12 +245,11 @@ fn every_bad_record_is_named_once_by_position_and_field() {
 
 #[test]
 fn malformed_files_get_clear_errors() {
-    let mut m = minter();
     assert!(matches!(
-        read("{", RecordKind::Case, &mut m),
+        read("{", RecordKind::Case),
         Err(PrimeroError::Json(_))
     ));
-    let err = read("[1]", RecordKind::Case, &mut m).unwrap_err();
+    let err = read("[1]", RecordKind::Case).unwrap_err();
     assert!(err.to_string().starts_with("record 1: expected"), "{err}");
 }
 
@@ -365,7 +348,7 @@ mod round_trip_properties {
         #[test]
         fn any_primero_record_round_trips(rec in record()) {
             let text = json!([rec.clone()]).to_string();
-            let incoming = read(&text, RecordKind::Case, &mut minter()).unwrap();
+            let incoming = read(&text, RecordKind::Case).unwrap();
             let mut clock = HlcClock::new(DeviceId(1));
             let doc = import(None, &incoming[0], &mut clock, 1000);
             let bytes = postcard::to_allocvec(&doc).unwrap();
@@ -377,8 +360,43 @@ mod round_trip_properties {
         #[test]
         fn any_json_is_read_or_refused_without_panic(v in value(), wrap in any::<bool>()) {
             let text = if wrap { json!([{"data": v}]).to_string() } else { v.to_string() };
-            let _ = read(&text, RecordKind::Case, &mut minter());
-            let _ = read(&text, RecordKind::TracingRequest, &mut minter());
+            let _ = read(&text, RecordKind::Case);
+            let _ = read(&text, RecordKind::TracingRequest);
         }
     }
+}
+
+#[test]
+fn records_without_ids_get_the_same_ids_from_the_same_file() {
+    // Field order differs between the two files: the content is the same.
+    let a = r#"[{"data": {"name": "Amina Yusuf", "age": 9, "family_details_section": [{"relation": "mother", "relation_name": "Halima"}, {"relation": "mother", "relation_name": "Halima"}]}},
+                {"data": {"name": "Omar Khalid", "age": 7}},
+                {"data": {"name": "Omar Khalid", "age": 7}}]"#;
+    let b = r#"[{"data": {"family_details_section": [{"relation_name": "Halima", "relation": "mother"}, {"relation_name": "Halima", "relation": "mother"}], "age": 9, "name": "Amina Yusuf"}},
+                {"data": {"age": 7, "name": "Omar Khalid"}},
+                {"data": {"age": 7, "name": "Omar Khalid"}}]"#;
+    let first = read(a, RecordKind::Case).unwrap();
+    let again = read(b, RecordKind::Case).unwrap();
+    let ids = |v: &[Incoming]| v.iter().map(|i| i.id).collect::<Vec<_>>();
+    assert_eq!(ids(&first), ids(&again));
+    let uids = |i: &Incoming| {
+        i.data["family_details_section"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["unique_id"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(uids(&first[0]), uids(&again[0]));
+    // Two records (or entries) of the same content in one file stay two.
+    assert_ne!(first[1].id, first[2].id);
+    assert_ne!(uids(&first[0])[0], uids(&first[0])[1]);
+    // Other content gives another id; an id the file gives is kept.
+    let c = r#"{"data": {"name": "Omar Khalid", "age": 8}}"#;
+    assert_ne!(read(c, RecordKind::Case).unwrap()[0].id, first[1].id);
+    let given = format!(r#"{{"data": {{"id": "{ID}", "name": "Omar Khalid", "age": 7}}}}"#);
+    assert_eq!(
+        read(&given, RecordKind::Case).unwrap()[0].id.to_string(),
+        ID
+    );
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-use fieldkit_domain::{RecordId, RecordKind, primero};
+use fieldkit_domain::{RecordKind, primero};
 
 use super::{Ctx, now_ms};
 
@@ -187,16 +187,7 @@ pub fn import(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<()> {
             let text = std::str::from_utf8(&bytes)
                 .with_context(|| format!("{}: not UTF-8 text", a.file.display()))?;
             let kind = RecordKind::from(a.kind);
-            let mut mint_err = None;
-            let s = kit.session();
-            let mut mint = || match s.mint_id(now) {
-                Ok(id) => id,
-                Err(e) => {
-                    mint_err = Some(e);
-                    RecordId::mint(now, [0; 10])
-                }
-            };
-            let records = match primero::read(text, kind, &mut mint) {
+            let records = match primero::read(text, kind) {
                 Ok(r) => r,
                 Err(e) => {
                     let hint = match &e {
@@ -209,9 +200,6 @@ pub fn import(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<()> {
                     bail!("{}: {e}{hint}", a.file.display());
                 }
             };
-            if let Some(e) = mint_err {
-                return Err(e.into());
-            }
             progress.say(&format!(
                 "saving, triaging and matching {} records",
                 records.len()

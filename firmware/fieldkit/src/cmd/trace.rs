@@ -16,7 +16,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use fieldkit_domain::{Case, Date, Record, RecordId, RecordKind, TracingRequest};
+use fieldkit_domain::{Case, Date, Record, RecordKind, TracingRequest};
 use fieldkit_match::compare::FieldEvidence;
 use fieldkit_match::duplicates::find_duplicates;
 use fieldkit_match::matcher::{MatchSettings, ProfileIndex, Side};
@@ -231,19 +231,13 @@ fn today(arg: Option<&str>) -> anyhow::Result<Date> {
     }
 }
 
-/// Reads a Primero file of `kind`. Records without an id get one from `minted`, a counter the
-/// caller shares between its files, so made-up ids never repeat across them: the ids only name
+/// Reads a Primero file of `kind`. Records without an id get one derived from their kind and
+/// content (`primero::read`), so made-up ids never repeat across the files: the ids only name
 /// records in the output.
-fn read_records(path: &Path, kind: RecordKind, minted: &mut u64) -> anyhow::Result<Vec<Record>> {
+fn read_records(path: &Path, kind: RecordKind) -> anyhow::Result<Vec<Record>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut mint = || {
-        *minted += 1;
-        let mut random = [0u8; 10];
-        random[..8].copy_from_slice(&minted.to_be_bytes());
-        RecordId::mint(0, random)
-    };
-    fieldkit_domain::primero::parse_records(&text, kind, &mut mint).map_err(|e| {
+    fieldkit_domain::primero::parse_records(&text, kind).map_err(|e| {
         let hint = match &e {
             fieldkit_domain::primero::PrimeroError::WrongKind { .. } => {
                 " (are --cases and --requests swapped?)"
@@ -254,8 +248,8 @@ fn read_records(path: &Path, kind: RecordKind, minted: &mut u64) -> anyhow::Resu
     })
 }
 
-fn read_cases(path: &Path, minted: &mut u64) -> anyhow::Result<Vec<Case>> {
-    Ok(read_records(path, RecordKind::Case, minted)?
+fn read_cases(path: &Path) -> anyhow::Result<Vec<Case>> {
+    Ok(read_records(path, RecordKind::Case)?
         .into_iter()
         .filter_map(|r| match r {
             Record::Case(c) => Some(*c),
@@ -264,8 +258,8 @@ fn read_cases(path: &Path, minted: &mut u64) -> anyhow::Result<Vec<Case>> {
         .collect())
 }
 
-fn read_requests(path: &Path, minted: &mut u64) -> anyhow::Result<Vec<TracingRequest>> {
-    Ok(read_records(path, RecordKind::TracingRequest, minted)?
+fn read_requests(path: &Path) -> anyhow::Result<Vec<TracingRequest>> {
+    Ok(read_records(path, RecordKind::TracingRequest)?
         .into_iter()
         .filter_map(|r| match r {
             Record::TracingRequest(t) => Some(*t),
@@ -386,9 +380,8 @@ fn print_matches(out: &[TraceOut], explain: bool) {
 fn run_match(a: MatchArgs) -> anyhow::Result<()> {
     // Arguments first, files after: a bad --today is named before any file is read.
     today(a.options.today.as_deref())?;
-    let mut minted = 0;
-    let cases = read_cases(&a.cases, &mut minted)?;
-    let requests = read_requests(&a.requests, &mut minted)?;
+    let cases = read_cases(&a.cases)?;
+    let requests = read_requests(&a.requests)?;
     if cases.is_empty() {
         bail!("{}: no cases in the file", a.cases.display());
     }
@@ -455,7 +448,7 @@ struct DuplicateOut {
 }
 
 fn run_duplicates(a: DuplicatesArgs) -> anyhow::Result<()> {
-    let cases = read_cases(&a.cases, &mut 0)?;
+    let cases = read_cases(&a.cases)?;
     let tree = read_locations(a.options.locations.as_deref())?;
     let locations = tree
         .as_ref()
@@ -505,7 +498,7 @@ struct TriageOut {
 fn run_triage(a: TriageArgs) -> anyhow::Result<()> {
     let rules = super::read_triage_rules(a.rules.as_deref())?;
     let today = today(a.today.as_deref())?;
-    let cases = read_cases(&a.cases, &mut 0)?;
+    let cases = read_cases(&a.cases)?;
     let mut out: Vec<TriageOut> = cases
         .iter()
         .map(|c| {
