@@ -222,7 +222,10 @@ fn kit(dir: &Path, n: usize) {
     let ready_process_cpu_ms = process_cpu_ms() - proc_cpu;
     let ready_rss = rss_mib();
     let index_mib = kit.index().memory_bytes() as f64 / f64::from(1 << 20);
-    let lat = |kind: RecordKind, forms: Vec<Map<String, Value>>, kit: &mut Kit| {
+    // Resident memory after 1, 10, 100, ... registrations (where the growth after sign-in goes).
+    let mut rss_after = Vec::new();
+    let mut registered = 0usize;
+    let mut lat = |kind: RecordKind, forms: Vec<Map<String, Value>>, kit: &mut Kit| {
         let (mut out, mut cpu) = (Vec::new(), Vec::new());
         let mut found = 0;
         for (i, f) in forms.into_iter().enumerate() {
@@ -231,6 +234,10 @@ fn kit(dir: &Path, n: usize) {
             out.push(ms(t));
             cpu.push(cpu_ms() - c);
             found += saved.matches.len();
+            registered += 1;
+            if [1, 10, 50, 100, 200, 300, 400].contains(&registered) {
+                rss_after.push(json!([registered, rss_mib()]));
+            }
         }
         (out, cpu, found)
     };
@@ -244,7 +251,7 @@ fn kit(dir: &Path, n: usize) {
         "{}",
         json!({"mode": "kit", "cases": n, "open_ms": open_ms, "ready_ms": ready_ms,
                "ready_cpu_ms": ready_cpu_ms, "ready_process_cpu_ms": ready_process_cpu_ms, "open_rss_mib": open_rss, "unlock_rss_mib": unlock_rss,
-               "ready_rss_mib": ready_rss, "index_mib": index_mib, "rss_mib": rss_mib(), "peak_rss_mib": peak_rss_mib(),
+               "ready_rss_mib": ready_rss, "index_mib": index_mib, "rss_after_registrations": rss_after, "rss_mib": rss_mib(), "peak_rss_mib": peak_rss_mib(),
                "request_cpu_p50": pct(&req_cpu, 50.0), "request_cpu_p99": pct(&req_cpu, 99.0),
                "case_cpu_p50": pct(&case_cpu, 50.0), "case_cpu_p99": pct(&case_cpu, 99.0),
                "request_p50": pct(&req, 50.0), "request_p99": pct(&req, 99.0), "requests": req.len(),
