@@ -892,12 +892,8 @@ fn photos_refuse_flips_and_swaps() {
 
     // Case b's photo moved to case a's slot 1; slot 2 moved to slot 1; a thumbnail in the
     // photo's place.
-    let moves: [(
-        &[u8],
-        TableDefinition<&[u8], &[u8]>,
-        &[u8],
-        TableDefinition<&[u8], &[u8]>,
-    ); 3] = [
+    type Rows = TableDefinition<'static, &'static [u8], &'static [u8]>;
+    let moves: [(&[u8], Rows, &[u8], Rows); 3] = [
         (&kb1, PHOTOS, &ka1, PHOTOS),
         (&ka2, PHOTOS, &ka1, PHOTOS),
         (&ka1, THUMBS, &ka1, PHOTOS),
