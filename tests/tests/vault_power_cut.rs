@@ -201,6 +201,24 @@ fn label() -> &'static Path {
     Path::new("power-cut-disk")
 }
 
+/// A new vault on the disk, signed in.
+fn new_vault(disk: &PowerCutDisk) -> fieldkit_vault::Session {
+    Vault::create_on(
+        disk.clone(),
+        label(),
+        InitOptions {
+            username: USER,
+            display_name: "Amina K.",
+            credential: fieldkit_scenarios::PIN,
+            policy: lenient_policy(),
+            now_ms: NOW_MS,
+        },
+        OpenOptions::default(),
+    )
+    .unwrap()
+    .0
+}
+
 /// How one round's cut went, for the summary.
 #[derive(Debug, Default)]
 struct Tally {
@@ -220,19 +238,7 @@ fn acknowledged_steps_survive_a_power_cut_at_any_write_or_sync() {
     let mut rng = Rng::new(seed);
 
     let disk = PowerCutDisk::default();
-    let (s, _) = Vault::create_on(
-        disk.clone(),
-        label(),
-        InitOptions {
-            username: USER,
-            display_name: "Amina K.",
-            credential: fieldkit_scenarios::PIN,
-            policy: lenient_policy(),
-            now_ms: NOW_MS,
-        },
-        OpenOptions::default(),
-    )
-    .unwrap();
+    let s = new_vault(&disk);
     drop(s);
     let mut image = disk.image();
     let mut durable = Model::default();
@@ -350,19 +356,7 @@ fn a_power_cut_mid_attach_loses_nothing_else() {
     use fieldkit_vault::{NewPhoto, PhotoError};
     let mut rng = Rng::new(seed_from_env("FIELDKIT_POWER_SEED", "photo power cuts"));
     let disk = PowerCutDisk::default();
-    let (mut s, _) = Vault::create_on(
-        disk.clone(),
-        label(),
-        InitOptions {
-            username: USER,
-            display_name: "Amina K.",
-            credential: fieldkit_scenarios::PIN,
-            policy: lenient_policy(),
-            now_ms: NOW_MS,
-        },
-        OpenOptions::default(),
-    )
-    .unwrap();
+    let mut s = new_vault(&disk);
     let cases: Vec<_> = (0..20)
         .map(|i| fieldkit_scenarios::edited_record(DATA_SEED, i, 0))
         .collect();
