@@ -281,7 +281,14 @@ fn main() {
                 let queued: usize = views.iter().map(|v| v.queued).sum();
                 let outbox_bytes: usize = views
                     .iter()
-                    .map(|v| v.file.outbox.messages().iter().map(fieldkit_sync::transfer::Outgoing::len).sum::<usize>())
+                    .map(|v| {
+                        v.file
+                            .outbox
+                            .messages()
+                            .iter()
+                            .map(fieldkit_sync::transfer::Outgoing::len)
+                            .sum::<usize>()
+                    })
                     .max()
                     .unwrap_or(0);
                 eprintln!(

@@ -111,9 +111,9 @@ fn kits_are_matched_across_notified_hear_each_others_decisions_and_transfers_car
     // A case registered for the kit's own agency stays on its kit: B (same agency) got the
     // match notice, not A's case.
     assert!(
-        !b.received.iter().any(
-            |m| matches!(m, Body::Ops(ops) if ops.iter().any(|o| o.kind == RecordKind::Case))
-        ),
+        !b.received
+            .iter()
+            .any(|m| matches!(m, Body::Ops(ops) if ops.iter().any(|o| o.kind == RecordKind::Case))),
         "a registration is no transfer"
     );
 
