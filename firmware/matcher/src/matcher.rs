@@ -121,6 +121,53 @@ impl MatchSettings {
             None
         }
     }
+
+    /// The margin rule over one query's potential matches, ranked best first (weight and
+    /// class as [`classify`](Self::classify) gave them): a likely match among the first
+    /// [`top`](Self::top) below [`likely_without_margin`](Self::likely_without_margin)
+    /// that does not stand [`likely_margin`](Self::likely_margin) clear of the query's best
+    /// other match becomes possible. Returns, per match, whether it was demoted. The
+    /// evaluation ([`ProfileIndex::find`]) and the kit's warm index both class through this,
+    /// so a kit proposes *likely* exactly where `trace eval` counts it.
+    pub fn demote_unclear(&self, ranked: &mut [(f32, Likelihood)]) -> Vec<bool> {
+        // The best other match of each: the second for the first, the first for the rest.
+        let best = ranked.first().map_or(f32::MIN, |s| s.0);
+        let second = ranked.get(1).map_or(f32::MIN, |s| s.0);
+        let mut demoted = vec![false; ranked.len()];
+        for (k, (s, d)) in ranked
+            .iter_mut()
+            .zip(demoted.iter_mut())
+            .take(self.top)
+            .enumerate()
+        {
+            let next = if k == 0 { second } else { best };
+            if s.1 == Likelihood::Likely
+                && s.0 < self.likely_without_margin
+                && s.0 - next < self.likely_margin
+            {
+                s.1 = Likelihood::Possible;
+                *d = true;
+            }
+        }
+        demoted
+    }
+
+    /// Why a match that reached [`likely`](Self::likely) is shown as possible, for its
+    /// explanation: `unclear` when the margin rule demoted it, else a name differs.
+    pub fn why_possible(&self, unclear: bool) -> FieldEvidence {
+        FieldEvidence {
+            field: "likelihood",
+            weight: 0.0,
+            detail: if unclear {
+                format!(
+                    "another record scores within {} bits (a namesake, or registered twice?): possible until told apart",
+                    self.likely_margin
+                )
+            } else {
+                "a name differs (a sibling?): possible at most".into()
+            },
+        }
+    }
 }
 
 /// Which side of a match the query is.
@@ -249,9 +296,11 @@ impl ProfileIndex {
         skip: Option<usize>,
     ) -> Vec<PotentialMatch> {
         let keys = query_keys(query);
-        let candidates = self
-            .blocking
-            .candidates(&keys, scratch, settings.candidates + 1);
+        let candidates = self.blocking.candidates(
+            &keys,
+            scratch,
+            settings.candidates + usize::from(skip.is_some()),
+        );
         let mut scored: Vec<(f32, usize, Likelihood)> = candidates
             .into_iter()
             .map(|i| i as usize)
@@ -272,25 +321,14 @@ impl ProfileIndex {
             })
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        // The best other match of each: the second for the first, the first for the rest.
-        let best = scored.first().map_or(f32::MIN, |s| s.0);
-        let second = scored.get(1).map_or(f32::MIN, |s| s.0);
-        let mut not_clear = vec![false; scored.len().min(settings.top)];
-        for (k, s) in scored.iter_mut().take(settings.top).enumerate() {
-            let next = if k == 0 { second } else { best };
-            if s.2 == Likelihood::Likely
-                && s.0 < settings.likely_without_margin
-                && s.0 - next < settings.likely_margin
-            {
-                s.2 = Likelihood::Possible;
-                not_clear[k] = true;
-            }
-        }
-        scored.truncate(settings.top);
+        let mut classes: Vec<(f32, Likelihood)> = scored.iter().map(|s| (s.0, s.2)).collect();
+        let demoted = settings.demote_unclear(&mut classes);
         scored
             .into_iter()
-            .zip(not_clear)
-            .map(|((weight, i, likelihood), not_clear)| {
+            .zip(classes)
+            .zip(demoted)
+            .take(settings.top)
+            .map(|(((weight, i, _), (_, likelihood)), unclear)| {
                 let mut fields = if explain {
                     let p = &self.profiles[i];
                     match side {
@@ -304,22 +342,8 @@ impl ProfileIndex {
                 } else {
                     Vec::new()
                 };
-                if explain && not_clear {
-                    fields.push(FieldEvidence {
-                        field: "likelihood",
-                        weight: 0.0,
-                        detail: format!(
-                            "another record scores within {} bits (a namesake, or registered twice?): possible until told apart",
-                            settings.likely_margin
-                        ),
-                    });
-                } else if explain && likelihood == Likelihood::Possible && weight >= settings.likely
-                {
-                    fields.push(FieldEvidence {
-                        field: "likelihood",
-                        weight: 0.0,
-                        detail: "a name differs (a sibling?): possible at most".into(),
-                    });
+                if explain && likelihood == Likelihood::Possible && weight >= settings.likely {
+                    fields.push(settings.why_possible(unclear));
                 }
                 PotentialMatch {
                     index: i,
