@@ -551,7 +551,7 @@ impl MatchIndex {
     }
 
     /// One trace's potential matches among the held cases, ranked best first, at most
-    /// `settings.top`, with the margin rule applied ([`MatchSettings::demote_unclear`]): each
+    /// `settings.top`, with the margin rule applied ([`MatchSettings::rank`]): each
     /// is (case, weight, class, demoted by the margin). This is the query `trace eval` scores
     /// (a trace against the cases), so *likely* is decided here for every pair, whichever of
     /// its records was saved: a case's own query only ranks.
@@ -560,7 +560,7 @@ impl MatchIndex {
         tp: &ChildProfile,
         settings: &MatchSettings,
     ) -> Vec<(RecordId, f32, Likelihood, bool)> {
-        let mut scored: Vec<(RecordId, f32, Likelihood)> = self
+        let scored: Vec<(RecordId, f32, Likelihood)> = self
             .cases
             .candidates(tp, settings)
             .into_iter()
@@ -570,16 +570,7 @@ impl MatchIndex {
                 Some((c, s.weight, settings.classify(&s)?))
             })
             .collect();
-        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        let mut classes: Vec<(f32, Likelihood)> = scored.iter().map(|s| (s.1, s.2)).collect();
-        let demoted = settings.demote_unclear(&mut classes);
-        scored
-            .into_iter()
-            .zip(classes)
-            .zip(demoted)
-            .take(settings.top)
-            .map(|(((c, w, _), (_, l)), d)| (c, w, l, d))
-            .collect()
+        settings.rank(scored)
     }
 
     /// Gives a scored pair its class after the margin rule: a pair its own weights class as

@@ -122,34 +122,38 @@ impl MatchSettings {
         }
     }
 
-    /// The margin rule over one query's potential matches, ranked best first (weight and
-    /// class as [`classify`](Self::classify) gave them): a likely match among the first
-    /// [`top`](Self::top) below [`likely_without_margin`](Self::likely_without_margin)
-    /// that does not stand [`likely_margin`](Self::likely_margin) clear of the query's best
-    /// other match becomes possible. Returns, per match, whether it was demoted. The
-    /// evaluation ([`ProfileIndex::find`]) and the kit's warm index both class through this,
-    /// so a kit proposes *likely* exactly where `trace eval` counts it.
-    pub fn demote_unclear(&self, ranked: &mut [(f32, Likelihood)]) -> Vec<bool> {
+    /// Ranks one query's potential matches (each: what was matched, its weight, its class as
+    /// [`classify`](Self::classify) gave it) best first, ties by key, keeps the first
+    /// [`top`](Self::top), and applies the margin rule: a likely match below
+    /// [`likely_without_margin`](Self::likely_without_margin) that does not stand
+    /// [`likely_margin`](Self::likely_margin) clear of the query's best other match becomes
+    /// possible (the last element: demoted so). The evaluation ([`ProfileIndex::find`]) and the
+    /// kit's warm index both rank through this, so a kit proposes *likely* exactly where
+    /// `trace eval` counts it.
+    pub fn rank<K: Ord>(
+        &self,
+        mut scored: Vec<(K, f32, Likelihood)>,
+    ) -> Vec<(K, f32, Likelihood, bool)> {
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         // The best other match of each: the second for the first, the first for the rest.
-        let best = ranked.first().map_or(f32::MIN, |s| s.0);
-        let second = ranked.get(1).map_or(f32::MIN, |s| s.0);
-        let mut demoted = vec![false; ranked.len()];
-        for (k, (s, d)) in ranked
-            .iter_mut()
-            .zip(demoted.iter_mut())
+        let best = scored.first().map_or(f32::MIN, |s| s.1);
+        let second = scored.get(1).map_or(f32::MIN, |s| s.1);
+        scored
+            .into_iter()
             .take(self.top)
             .enumerate()
-        {
-            let next = if k == 0 { second } else { best };
-            if s.1 == Likelihood::Likely
-                && s.0 < self.likely_without_margin
-                && s.0 - next < self.likely_margin
-            {
-                s.1 = Likelihood::Possible;
-                *d = true;
-            }
-        }
-        demoted
+            .map(|(k, (key, weight, likelihood))| {
+                let next = if k == 0 { second } else { best };
+                let unclear = likelihood == Likelihood::Likely
+                    && weight < self.likely_without_margin
+                    && weight - next < self.likely_margin;
+                if unclear {
+                    (key, weight, Likelihood::Possible, true)
+                } else {
+                    (key, weight, likelihood, false)
+                }
+            })
+            .collect()
     }
 
     /// Why a match that reached [`likely`](Self::likely) is shown as possible, for its
@@ -301,7 +305,7 @@ impl ProfileIndex {
             scratch,
             settings.candidates + usize::from(skip.is_some()),
         );
-        let mut scored: Vec<(f32, usize, Likelihood)> = candidates
+        let scored: Vec<(usize, f32, Likelihood)> = candidates
             .into_iter()
             .map(|i| i as usize)
             .filter(|&i| Some(i) != skip && self.is_live(i))
@@ -317,18 +321,13 @@ impl ProfileIndex {
                     }
                 };
                 let likelihood = settings.classify(&c)?;
-                Some((c.weight, i, likelihood))
+                Some((i, c.weight, likelihood))
             })
             .collect();
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        let mut classes: Vec<(f32, Likelihood)> = scored.iter().map(|s| (s.0, s.2)).collect();
-        let demoted = settings.demote_unclear(&mut classes);
-        scored
+        settings
+            .rank(scored)
             .into_iter()
-            .zip(classes)
-            .zip(demoted)
-            .take(settings.top)
-            .map(|(((weight, i, _), (_, likelihood)), unclear)| {
+            .map(|(i, weight, likelihood, unclear)| {
                 let mut fields = if explain {
                     let p = &self.profiles[i];
                     match side {
