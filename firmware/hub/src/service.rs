@@ -590,7 +590,7 @@ impl HubService {
             self.route_match(m, doc, except, receipt, dirty, routed_now);
         }
         for doc in docs.iter().filter(|d| d.kind() == RecordKind::Case) {
-            self.transfer(doc, receipt, dirty);
+            self.transfer(from, doc, receipt, dirty);
         }
         Ok(())
     }
@@ -689,16 +689,33 @@ impl HubService {
         routed_now.insert(m.id);
     }
 
-    /// A case now owned by another agency goes, with its whole history, to every kit of that
-    /// agency that does not hold it yet: opened from the hub's vault and sealed again for each
-    /// receiving kit's link.
-    fn transfer(&mut self, doc: &Document, receipt: &mut Receipt, dirty: &mut BTreeSet<KitId>) {
+    /// A case now owned by another agency than the sending kit's goes, with its whole
+    /// history, to every kit of that agency that does not hold it yet: opened from the hub's
+    /// vault and sealed again for each receiving kit's link. A case a kit sends as owned by
+    /// the kit's own agency (every registration carries its owner) is no transfer and goes
+    /// nowhere: cases leave their kit only when matched or handed to another agency (before,
+    /// every registration was copied to every other kit of the agency: 99 copies per case
+    /// with 100 kits, found by the hub's throughput bench).
+    fn transfer(
+        &mut self,
+        from: KitId,
+        doc: &Document,
+        receipt: &mut Receipt,
+        dirty: &mut BTreeSet<KitId>,
+    ) {
         let Ok(Record::Case(c)) = doc.to_record() else {
             return;
         };
         let Some(agency) = c.owned_by_agency_id.as_deref() else {
             return;
         };
+        if self
+            .kits
+            .get(&from)
+            .is_some_and(|k| k.file.agency == agency)
+        {
+            return;
+        }
         let case = doc.id();
         let receivers: Vec<KitId> = self
             .kits

@@ -108,6 +108,14 @@ fn kits_are_matched_across_notified_hear_each_others_decisions_and_transfers_car
         assert_eq!(match_messages(k), 1, "told once");
     }
     assert!(c.received.is_empty());
+    // A case registered for the kit's own agency stays on its kit: B (same agency) got the
+    // match notice, not A's case.
+    assert!(
+        !b.received
+            .iter()
+            .any(|m| matches!(m, Body::Ops(ops) if ops.iter().any(|o| o.kind == RecordKind::Case))),
+        "a registration is no transfer"
+    );
 
     // B's caseworker confirms: A hears it through the hub, C does not.
     let decision = ReviewDecision {
