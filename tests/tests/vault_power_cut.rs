@@ -201,6 +201,24 @@ fn label() -> &'static Path {
     Path::new("power-cut-disk")
 }
 
+/// A new vault on the disk, signed in.
+fn new_vault(disk: &PowerCutDisk) -> fieldkit_vault::Session {
+    Vault::create_on(
+        disk.clone(),
+        label(),
+        InitOptions {
+            username: USER,
+            display_name: "Amina K.",
+            credential: fieldkit_scenarios::PIN,
+            policy: lenient_policy(),
+            now_ms: NOW_MS,
+        },
+        OpenOptions::default(),
+    )
+    .unwrap()
+    .0
+}
+
 /// How one round's cut went, for the summary.
 #[derive(Debug, Default)]
 struct Tally {
@@ -220,19 +238,7 @@ fn acknowledged_steps_survive_a_power_cut_at_any_write_or_sync() {
     let mut rng = Rng::new(seed);
 
     let disk = PowerCutDisk::default();
-    let (s, _) = Vault::create_on(
-        disk.clone(),
-        label(),
-        InitOptions {
-            username: USER,
-            display_name: "Amina K.",
-            credential: fieldkit_scenarios::PIN,
-            policy: lenient_policy(),
-            now_ms: NOW_MS,
-        },
-        OpenOptions::default(),
-    )
-    .unwrap();
+    let s = new_vault(&disk);
     drop(s);
     let mut image = disk.image();
     let mut durable = Model::default();
@@ -339,4 +345,110 @@ fn acknowledged_steps_survive_a_power_cut_at_any_write_or_sync() {
             "no unacknowledged step survived a cut in {cuts} cuts (FIELDKIT_POWER_SEED={seed})"
         );
     }
+}
+
+/// A power cut while a photo is attached, at every write and every sync of the attach, with
+/// the disk keeping all, none or some of the writes in flight: the vault opens, every case
+/// and the photo attached before are intact, and the new photo is there whole or not at all.
+#[test]
+fn a_power_cut_mid_attach_loses_nothing_else() {
+    use fieldkit_domain::RecordKind;
+    use fieldkit_vault::{NewPhoto, PhotoError};
+    let mut rng = Rng::new(seed_from_env("FIELDKIT_POWER_SEED", "photo power cuts"));
+    let disk = PowerCutDisk::default();
+    let mut s = new_vault(&disk);
+    let cases: Vec<_> = (0..20)
+        .map(|i| fieldkit_scenarios::edited_record(DATA_SEED, i, 0))
+        .collect();
+    s.create_many(&cases, NOW_MS).unwrap();
+    let first: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    let second: Vec<u8> = (0..400_000u32).map(|i| (i % 241) as u8).collect();
+    let photo = |image: &'static [u8]| NewPhoto {
+        image,
+        media_type: "image/jpeg",
+        width: 640,
+        height: 480,
+        thumbnail: &image[..4000],
+    };
+    let first: &'static [u8] = first.leak();
+    let second: &'static [u8] = second.leak();
+    let child = cases[3].id();
+    s.attach_photo(RecordKind::Case, child, &photo(first), NOW_MS)
+        .unwrap();
+    drop(s);
+    let image = disk.image();
+
+    // How many writes and syncs one attach (with its sign-in) makes, uncut.
+    let counting = PowerCutDisk::from_image(image.clone());
+    let mut s = Vault::open_on(counting.clone(), label(), OpenOptions::default())
+        .unwrap()
+        .unlock(USER, fieldkit_scenarios::PIN, NOW_MS + 1)
+        .unwrap();
+    let (w0, s0) = {
+        let d = counting.0.lock().unwrap();
+        (d.writes, d.syncs)
+    };
+    s.attach_photo(RecordKind::Case, child, &photo(second), NOW_MS + 2)
+        .unwrap();
+    let (writes, syncs) = {
+        let d = counting.0.lock().unwrap();
+        (d.writes - w0, d.syncs - s0)
+    };
+    drop(s);
+    assert!(writes > 0 && syncs > 0);
+
+    let cuts: Vec<(bool, u64)> = (0..writes)
+        .map(|w| (false, w))
+        .chain((0..syncs).map(|n| (true, n)))
+        .collect();
+    let (mut whole, mut absent) = (0, 0);
+    for (at_sync, n) in cuts {
+        for kept in [Kept::All, Kept::None, Kept::Some] {
+            let disk = PowerCutDisk::from_image(image.clone());
+            let mut s = Vault::open_on(disk.clone(), label(), OpenOptions::default())
+                .unwrap()
+                .unlock(USER, fieldkit_scenarios::PIN, NOW_MS + 1)
+                .unwrap();
+            if at_sync {
+                disk.cut_at_sync(n);
+            } else {
+                disk.cut_after_writes(n);
+            }
+            let done = s.attach_photo(RecordKind::Case, child, &photo(second), NOW_MS + 2);
+            assert!(done.is_err() && disk.is_dead(), "the cut did not happen");
+            drop(s);
+            let after = PowerCutDisk::from_image(disk.image_after_cut(kept, &mut rng));
+            let what = format!(
+                "cut at {} {n}, disk kept {kept:?}",
+                if at_sync { "sync" } else { "write" }
+            );
+            let mut s = Vault::open_on(after, label(), OpenOptions::default())
+                .unwrap_or_else(|e| panic!("{what}: {e}"))
+                .unlock(USER, fieldkit_scenarios::PIN, NOW_MS + 3)
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_eq!(s.verify().unwrap_or_else(|e| panic!("{what}: {e}")), 20);
+            for c in &cases {
+                let got = s.get(RecordKind::Case, c.id(), NOW_MS + 3).unwrap();
+                assert_eq!(got.record.id(), c.id(), "{what}");
+            }
+            assert_eq!(
+                *s.photo(RecordKind::Case, child, 1, NOW_MS + 3)
+                    .unwrap()
+                    .image,
+                *first
+            );
+            match s.photo(RecordKind::Case, child, 2, NOW_MS + 3) {
+                Ok(p) => {
+                    assert_eq!(*p.image, *second, "{what}");
+                    whole += 1;
+                }
+                Err(PhotoError::NoSuchPhoto(2)) => absent += 1,
+                Err(e) => panic!("{what}: {e}"),
+            }
+        }
+    }
+    println!(
+        "photo power cuts: {writes} writes and {syncs} syncs per attach; new photo whole after {whole} cuts, absent after {absent}"
+    );
+    assert!(absent > 0);
 }

@@ -37,6 +37,7 @@ mod input;
 mod kit;
 pub mod listing;
 pub mod outbox;
+pub mod photos;
 pub mod review;
 
 pub use error::{OpenError, ReviewError, SaveError};
@@ -44,6 +45,7 @@ pub use index::{IndexBuilder, MatchIndex, Scored, TraceRef};
 pub use kit::{Alert, Kit, KitConfig, Merged, Saved};
 pub use listing::CaseFilter;
 pub use outbox::{Change, NoOutbox, Origin, Outbox, OutboxError, Priority};
+pub use photos::PhotoInputError;
 pub use review::{MatchDetail, MatchFilter, match_id};
 
 /// redb's page cache for a kit's vault, in bytes: what `fieldkit` opens the vault with (the

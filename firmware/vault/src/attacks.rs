@@ -794,3 +794,201 @@ fn a_schema_2_vault_migrates_at_sign_in() {
     downgrade(true);
     assert!(is_tampered(kit.unlock("amina", PIN)));
 }
+
+/// Photos: a flipped byte, a row moved to another case or slot, or a thumbnail put in a
+/// photo's place is refused as tampered; `verify` catches each too; a key rotation re-seals
+/// them so they still open.
+#[test]
+fn photos_refuse_flips_and_swaps() {
+    use crate::photos::{PHOTOS, THUMBS};
+    use crate::{NewPhoto, PhotoError};
+    let (k, mut s) = kit(CredentialPolicy::default(), false);
+    let a = case(&s, "Amina Yusuf", 9);
+    let b = case(&s, "Omar Yusuf", 7);
+    s.create(&a, NOW).unwrap();
+    s.create(&b, NOW).unwrap();
+    let image: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let thumb = vec![9u8; 300];
+    let photo = NewPhoto {
+        image: &image,
+        media_type: "image/jpeg",
+        width: 64,
+        height: 48,
+        thumbnail: &thumb,
+    };
+    let pa = s
+        .attach_photo(RecordKind::Case, a.id(), &photo, NOW)
+        .unwrap();
+    let pa2 = s
+        .attach_photo(RecordKind::Case, a.id(), &photo, NOW)
+        .unwrap();
+    let pb = s
+        .attach_photo(RecordKind::Case, b.id(), &photo, NOW)
+        .unwrap();
+    assert_eq!((pa.slot, pa2.slot, pb.slot), (1, 2, 1));
+    assert_eq!(
+        *s.photo(RecordKind::Case, a.id(), 1, NOW).unwrap().image,
+        image
+    );
+    assert_eq!(s.verify().unwrap(), 2);
+    // Not for other kinds; not over the limit; not for a case the vault does not hold.
+    assert!(matches!(
+        s.attach_photo(RecordKind::TracingRequest, a.id(), &photo, NOW),
+        Err(PhotoError::NotACase(_))
+    ));
+    let big = vec![0u8; crate::MAX_PHOTO_BYTES + 1];
+    assert!(matches!(
+        s.attach_photo(
+            RecordKind::Case,
+            a.id(),
+            &NewPhoto {
+                image: &big,
+                ..photo
+            },
+            NOW
+        ),
+        Err(PhotoError::TooLarge { what: "photo", .. })
+    ));
+    let stranger = s.mint_id(NOW).unwrap();
+    assert!(matches!(
+        s.attach_photo(RecordKind::Case, stranger, &photo, NOW),
+        Err(PhotoError::NotFound { .. })
+    ));
+    let user = s.caseworker().username.clone();
+    drop(s);
+
+    let key = |id: fieldkit_domain::RecordId, slot: u32| {
+        let mut v = crate::schema::record_key(RecordKind::Case, id).to_vec();
+        v.extend_from_slice(&slot.to_be_bytes());
+        v
+    };
+    let (ka1, ka2, kb1) = (key(a.id(), 1), key(a.id(), 2), key(b.id(), 1));
+    let clean = k.copy();
+    let tampered = |e: PhotoError| matches!(e, PhotoError::Store(StoreError::Tampered { .. }));
+
+    // A flipped byte in the photo, then in the thumbnail.
+    for (table, at) in [(PHOTOS, 100usize), (THUMBS, 40)] {
+        k.raw(|txn| {
+            let mut row = read_row(txn, table, &ka1);
+            row[at] ^= 0x04;
+            txn.open_table(table)
+                .unwrap()
+                .insert(ka1.as_slice(), row.as_slice())
+                .unwrap();
+        });
+        let mut s = k.unlock(&user, PIN).unwrap();
+        let e = match s.photo(RecordKind::Case, a.id(), 1, NOW) {
+            Err(e) => e,
+            Ok(_) => panic!("a flipped byte was accepted"),
+        };
+        assert!(tampered(e));
+        assert!(matches!(
+            s.verify(),
+            Err(crate::CheckError::Store(StoreError::Tampered { .. }))
+        ));
+        drop(s);
+        k.put_back(&clean);
+    }
+
+    // Case b's photo moved to case a's slot 1; slot 2 moved to slot 1; a thumbnail in the
+    // photo's place.
+    type Rows = TableDefinition<'static, &'static [u8], &'static [u8]>;
+    let moves: [(&[u8], Rows, &[u8], Rows); 3] = [
+        (&kb1, PHOTOS, &ka1, PHOTOS),
+        (&ka2, PHOTOS, &ka1, PHOTOS),
+        (&ka1, THUMBS, &ka1, PHOTOS),
+    ];
+    for (from, from_table, to, to_table) in moves {
+        k.raw(|txn| {
+            let row = read_row(txn, from_table, from);
+            txn.open_table(to_table)
+                .unwrap()
+                .insert(to, row.as_slice())
+                .unwrap();
+        });
+        let mut s = k.unlock(&user, PIN).unwrap();
+        assert!(
+            s.photo(RecordKind::Case, a.id(), 1, NOW)
+                .is_err_and(tampered)
+        );
+        assert!(s.verify().is_err());
+        drop(s);
+        k.put_back(&clean);
+    }
+    // The thumbnails of a list: b's thumbnail put under a's key is refused too.
+    k.raw(|txn| {
+        let row = read_row(txn, THUMBS, &kb1);
+        txn.open_table(THUMBS)
+            .unwrap()
+            .insert(ka1.as_slice(), row.as_slice())
+            .unwrap();
+    });
+    let s = k.unlock(&user, PIN).unwrap();
+    assert!(
+        s.photo_thumbnails(RecordKind::Case, a.id(), 8)
+            .is_err_and(tampered)
+    );
+    drop(s);
+    k.put_back(&clean);
+
+    // Removal, and the audit of every photo operation.
+    let mut s = k.unlock(&user, PIN).unwrap();
+    s.remove_photo(RecordKind::Case, a.id(), 1, NOW).unwrap();
+    assert!(matches!(
+        s.photo(RecordKind::Case, a.id(), 1, NOW),
+        Err(PhotoError::NoSuchPhoto(1))
+    ));
+    let left: Vec<u32> = s
+        .photo_thumbnails(RecordKind::Case, a.id(), 8)
+        .unwrap()
+        .iter()
+        .map(|t| t.info.slot)
+        .collect();
+    assert_eq!(left, [2]);
+    // A new photo never takes a removed slot back while the case holds a later one.
+    let p = s
+        .attach_photo(RecordKind::Case, a.id(), &photo, NOW)
+        .unwrap();
+    assert_eq!(p.slot, 3);
+    let actions: Vec<AuditAction> = s
+        .audit_entries()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    for want in [
+        AuditAction::PhotoAdded { slot: 1 },
+        AuditAction::PhotoOpened { slot: 1 },
+        AuditAction::PhotoRemoved { slot: 1 },
+    ] {
+        assert!(actions.contains(&want), "{want:?} not audited");
+    }
+    assert_eq!(s.verify().unwrap(), 2);
+}
+
+/// Removing a caseworker rotates the keys: every photo is sealed again and still opens.
+#[test]
+fn photos_survive_a_key_rotation() {
+    use crate::NewPhoto;
+    let (_k, mut s) = kit(CredentialPolicy::default(), false);
+    let a = case(&s, "Amina Yusuf", 9);
+    s.create(&a, NOW).unwrap();
+    let image = vec![42u8; 2000];
+    let photo = NewPhoto {
+        image: &image,
+        media_type: "image/jpeg",
+        width: 10,
+        height: 10,
+        thumbnail: &image[..100],
+    };
+    s.attach_photo(RecordKind::Case, a.id(), &photo, NOW)
+        .unwrap();
+    s.add_caseworker("omar", "Omar", PIN, Role::Caseworker, false, NOW)
+        .unwrap();
+    s.remove_caseworker("omar", NOW).unwrap();
+    assert_eq!(
+        *s.photo(RecordKind::Case, a.id(), 1, NOW).unwrap().image,
+        image
+    );
+    assert_eq!(s.verify().unwrap(), 1);
+}

@@ -106,6 +106,21 @@ pub enum AuditAction {
         /// Caseworkers' slots still protected by the PIN alone.
         still_in_software: u32,
     },
+    /// A photo was attached to the record (a case).
+    PhotoAdded {
+        /// Its slot in the case.
+        slot: u32,
+    },
+    /// A full photo of the record was opened.
+    PhotoOpened {
+        /// Its slot in the case.
+        slot: u32,
+    },
+    /// A photo of the record was removed.
+    PhotoRemoved {
+        /// Its slot in the case.
+        slot: u32,
+    },
 }
 
 /// One link of the chain.

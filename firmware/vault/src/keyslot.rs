@@ -208,6 +208,8 @@ pub(crate) struct Keys {
     pub(crate) bundle: Key,
     /// Seals what sync keeps (its identity, counters, outbox, inbox, queue).
     pub(crate) sync: Key,
+    /// Seals children's photos and their thumbnails.
+    pub(crate) photos: Key,
     pub(crate) incidents: Option<Key>,
     pub(crate) incident_index: Option<Key>,
     pub(crate) incident_bundle: Option<Key>,
@@ -227,6 +229,7 @@ impl Keys {
             state: dek.derive("fieldkit state v1"),
             bundle: dek.derive("fieldkit bundle v1"),
             sync: dek.derive("fieldkit sync v1"),
+            photos: dek.derive("fieldkit photos v1"),
             incidents: iek.as_ref().map(|k| k.derive("fieldkit incidents v1")),
             incident_index: iek.as_ref().map(|k| k.derive("fieldkit incident index v1")),
             incident_bundle: iek

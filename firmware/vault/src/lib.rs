@@ -45,6 +45,7 @@ mod interop;
 mod keyslot;
 mod manifest;
 mod migrate;
+mod photos;
 mod policy;
 mod records;
 mod recovery;
@@ -70,6 +71,10 @@ pub use hardware::{
 };
 pub use index::{BasicIndexer, NameIndexer};
 pub use keyslot::{Caseworker, Role};
+pub use photos::{
+    MAX_PHOTO_BYTES, MAX_PHOTOS_PER_CASE, MAX_THUMBNAIL_BYTES, NewPhoto, Photo, PhotoError,
+    PhotoInfo, Thumbnail,
+};
 pub use policy::{CredentialPolicy, GLOBAL_FACTOR};
 pub use records::{Opened, Saved};
 pub use recovery::RecoveryKey;

@@ -170,7 +170,8 @@ impl Session {
     /// Checks every record: it decrypts, its summary matches its version, the set of records
     /// and versions matches the sealed manifest (nothing deleted or rolled back), and the name
     /// index holds exactly the terms each record's sealed term set lists (so a damaged index
-    /// cannot silently hide a child from searches or show another).
+    /// cannot silently hide a child from searches or show another). Every photo and thumbnail
+    /// must open too, each of a case the vault holds.
     pub fn verify(&self) -> Result<u64, CheckError> {
         let txn = self.vault.db.begin_read()?;
         let records = txn.open_table(RECORDS)?;
@@ -254,6 +255,8 @@ impl Session {
             }
             .into());
         }
+        // Every photo opens and belongs to a case the vault holds.
+        self.verify_photos()?;
         if found != indexed {
             return Err(VaultError::Tampered {
                 what: format!(

@@ -1,5 +1,5 @@
 //! Removing a caseworker, which rotates the keys: a new data key and incident key (a new key
-//! epoch), every record, summary and index entry sealed again under them, and every remaining
+//! epoch), every record, summary, index entry, sync value and photo sealed again under them, and every remaining
 //! slot granted the new keys through its public key. The removed caseworker's slot is deleted;
 //! a copy of it restored from an old backup opens only the old keys, which open nothing
 //! written since (issue 8, finding 10).
@@ -120,6 +120,7 @@ impl Session {
         // From here on `self.keys` are the new keys.
         let old_keys = new_keys;
         crate::sync::reseal(&txn, &old_keys.sync, &self.keys.sync)?;
+        crate::photos::reseal(&txn, &old_keys.photos, &self.keys.photos)?;
         let ctx = self.slot_context(&policy)?;
         {
             let mut table = txn.open_table(KEYSLOTS)?;

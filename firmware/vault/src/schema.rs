@@ -12,6 +12,8 @@
 //! | `audit` | sequence number | an audit entry (no case data) |
 //! | `sync` | name | a sealed value of the sync engine (identity, counters, outbox, inbox; `sync.rs`) |
 //! | `sync_queue` | kind byte + record id | sealed: the record's version and priority, waiting to be sent |
+//! | `photos` | case key + slot (4 bytes, big-endian) | sealed: a child's photo, normalised JPEG (`photos.rs`) |
+//! | `photo_thumbs` | case key + slot | sealed: the photo's details and its thumbnail |
 
 use redb::{MultimapTableDefinition, TableDefinition};
 

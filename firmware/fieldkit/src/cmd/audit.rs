@@ -148,6 +148,9 @@ fn describe(a: &AuditAction) -> String {
             if hardware == "tpm2" { "TPM" } else { hardware },
             plural(*still_in_software, "caseworker", "caseworkers")
         ),
+        AuditAction::PhotoAdded { slot } => format!("photo {slot} attached"),
+        AuditAction::PhotoOpened { slot } => format!("photo {slot} opened"),
+        AuditAction::PhotoRemoved { slot } => format!("photo {slot} removed"),
     }
 }
 
