@@ -85,6 +85,21 @@ fn jobs_run_with_the_unlocked_kit_and_sync_needs_provisioning() {
     );
 }
 
+/// Provisions `kit` as `kit-001` of UNICEF for a hub whose address nothing listens on (the
+/// discard port: a round fails at once). Returns the kit's public key.
+fn provisioned_for_nowhere(kit: &mut Kit) -> x25519_dalek::PublicKey {
+    KitSync::provision(
+        kit.session_mut(),
+        &Provision {
+            hub_public: StaticKey::from_bytes([42; 32]).public(),
+            hub_address: "http://127.0.0.1:9",
+            agency: "unicef",
+            label: "kit-001",
+        },
+    )
+    .unwrap()
+}
+
 #[test]
 fn a_provisioned_kit_queues_what_it_held_and_every_save() {
     let d = tempfile::tempdir().unwrap();
@@ -96,16 +111,7 @@ fn a_provisioned_kit_queues_what_it_held_and_every_save() {
     )
     .unwrap();
     let hub = StaticKey::from_bytes([42; 32]);
-    let public = KitSync::provision(
-        kit.session_mut(),
-        &Provision {
-            hub_public: hub.public(),
-            hub_address: "http://127.0.0.1:9",
-            agency: "unicef",
-            label: "kit-001",
-        },
-    )
-    .unwrap();
+    let public = provisioned_for_nowhere(&mut kit);
     assert!(
         KitSync::provision(
             kit.session_mut(),
@@ -150,18 +156,7 @@ fn the_status_page_sees_the_queue_and_why_the_last_round_failed() {
     let mut kit = kit(d.path());
     let mut jobs = Jobs::new();
     assert_eq!(jobs.status().provisioned, None);
-    let hub = StaticKey::from_bytes([42; 32]);
-    KitSync::provision(
-        kit.session_mut(),
-        &Provision {
-            hub_public: hub.public(),
-            // Nothing listens on the discard port: the round fails at once.
-            hub_address: "http://127.0.0.1:9",
-            agency: "unicef",
-            label: "kit-001",
-        },
-    )
-    .unwrap();
+    provisioned_for_nowhere(&mut kit);
     assert!(fieldkit_kitsync::attach(&mut kit).unwrap());
     kit.register(
         RecordKind::Case,
