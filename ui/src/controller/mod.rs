@@ -227,6 +227,7 @@ impl App {
             tracing_form: RefCell::default(),
         });
         crate::keyboard::install(window);
+        crate::lang::install(window);
         let state = window.global::<AppState>();
         state.set_page(Page::Lock);
         let nav = inner.clone();
