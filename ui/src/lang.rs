@@ -7,7 +7,7 @@
 
 use slint::ComponentHandle;
 
-use crate::{KeyboardAdapter, KeyboardLayout, MainWindow, Theme};
+use crate::{KeyboardAdapter, KeyboardLayout, MainWindow, TextDirection, Theme};
 
 /// One language the kiosk speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +95,37 @@ pub const LANGUAGES: &[Language] = &[
     },
 ];
 
+/// Whether a text runs right to left: its first letter with a direction is of a right-to-left
+/// script (Hebrew, Arabic, Syriac, Thaana, N'Ko and the other scripts of the right-to-left
+/// blocks, and their presentation forms). Digits, spaces and punctuation have no direction of
+/// their own and are skipped, as the Unicode bidi algorithm's rule P2 skips them; a text with
+/// no letter at all counts as left to right. Only these ranges are needed: every other letter
+/// the kiosk can show runs left to right.
+pub fn starts_right_to_left(text: &str) -> bool {
+    for c in text.chars() {
+        let rtl = matches!(u32::from(c),
+            0x0590..=0x08FF | 0xFB1D..=0xFDFF | 0xFE70..=0xFEFF | 0x10800..=0x10FFF | 0x1E800..=0x1EFFF);
+        // Arabic-Indic digits and the Arabic comma are weak or neutral, not letters.
+        let weak =
+            matches!(u32::from(c), 0x0660..=0x0669 | 0x06F0..=0x06F9 | 0x060C | 0x066B | 0x066C);
+        if rtl && !weak {
+            return true;
+        }
+        if c.is_alphabetic() && !rtl {
+            return false;
+        }
+    }
+    false
+}
+
+/// Gives the screen's texts their direction (the one-line texts that do not fit are cut on the
+/// side they end on).
+pub fn install(window: &MainWindow) {
+    window
+        .global::<TextDirection>()
+        .on_starts_rtl(|text| starts_right_to_left(&text));
+}
+
 /// Looks a language up by its code.
 pub fn find(code: &str) -> Option<&'static Language> {
     LANGUAGES.iter().find(|l| l.code == code)
@@ -125,4 +156,23 @@ pub fn apply(window: &MainWindow, code: &str) -> Result<(), UnknownLanguage> {
     keyboard.set_language_layout(letters);
     keyboard.set_layout(letters);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::starts_right_to_left;
+
+    #[test]
+    fn a_text_runs_the_way_of_its_first_letter() {
+        assert!(starts_right_to_left("محمد يوسف"));
+        assert!(starts_right_to_left("3 عناصر"));
+        assert!(starts_right_to_left("١٢ حالة"));
+        assert!(starts_right_to_left(" «حالة» Amina"));
+        assert!(starts_right_to_left("زهرا احمدی"));
+        assert!(!starts_right_to_left("Muhammad Yusuf ⇄ محمد"));
+        assert!(!starts_right_to_left("12 cases"));
+        assert!(!starts_right_to_left("١٢٣"));
+        assert!(!starts_right_to_left(""));
+        assert!(!starts_right_to_left("মোহাম্মদ"));
+    }
 }

@@ -7,24 +7,14 @@ mod common;
 
 use std::path::PathBuf;
 
-use fieldkit_ui::{AppState, MainWindow, Page, lang};
+use fieldkit_ui::screens::{PAGES, SIZES};
+use fieldkit_ui::{AppState, MainWindow, lang};
 use slint::ComponentHandle;
 
 /// Fraction of pixels that may differ, and by how much a channel may differ before a pixel
 /// counts as different.
 const MAX_DIFFERENT_PIXELS: f64 = 0.005;
 const CHANNEL_TOLERANCE: u8 = 48;
-
-const PAGES: [(Page, &str); 8] = [
-    (Page::Lock, "lock"),
-    (Page::Home, "home"),
-    (Page::Cases, "cases"),
-    (Page::CaseForm, "case-form"),
-    (Page::TracingForm, "tracing-form"),
-    (Page::Review, "review"),
-    (Page::Status, "status"),
-    (Page::Settings, "settings"),
-];
 
 fn reference_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/reference")
@@ -80,7 +70,7 @@ fn every_screen_matches_its_reference_in_english_and_arabic() {
     std::fs::create_dir_all(&out).expect("temp dir");
     for code in ["en", "ar"] {
         lang::apply(&window, code).expect("bundled language");
-        for (w, h) in common::SIZES {
+        for (w, h) in SIZES {
             window.window().set_size(slint::PhysicalSize::new(w, h));
             for (page, name) in PAGES {
                 window.global::<AppState>().set_page(page);

@@ -526,7 +526,8 @@ impl MatchIndex {
     }
 
     /// Scores a pair whose profiles are at hand: the trace against the case, with the cases'
-    /// name frequencies.
+    /// name frequencies. The likelihood is the pair's own ([`MatchSettings::classify`]), before
+    /// the margin rule ([`settle`](Self::settle)).
     #[allow(clippy::too_many_arguments)]
     fn score_profiles(
         &self,
@@ -538,27 +539,79 @@ impl MatchIndex {
         explain: bool,
     ) -> Option<Scored> {
         let c = compare(tp, cp, &self.cases.frequencies, &settings.weights, explain);
-        let likelihood = settings.classify(&c);
-        let mut fields = c.fields;
-        if explain && likelihood == Some(Likelihood::Possible) && c.weight >= settings.likely {
-            fields.push(FieldEvidence {
-                field: "likelihood",
-                weight: 0.0,
-                detail: "a name differs (a sibling?): possible at most".into(),
-            });
-        }
         Some(Scored {
             case_id,
             trace: trace.clone(),
             weight: c.weight,
-            likelihood,
-            fields,
+            likelihood: settings.classify(&c),
+            fields: c.fields,
             case_fingerprint: hex(&self.cases.slots.get(&case_id)?.fingerprint),
             trace_fingerprint: hex(&self.traces.slots.get(trace)?.fingerprint),
         })
     }
 
-    /// Scores one pair, explained (`None` when either side is not held).
+    /// One trace's potential matches among the held cases, ranked best first, at most
+    /// `settings.top`, with the margin rule applied ([`MatchSettings::rank`]): each
+    /// is (case, weight, class, demoted by the margin). This is the query `trace eval` scores
+    /// (a trace against the cases), so *likely* is decided here for every pair, whichever of
+    /// its records was saved: a case's own query only ranks.
+    fn rank_trace(
+        &self,
+        tp: &ChildProfile,
+        settings: &MatchSettings,
+    ) -> Vec<(RecordId, f32, Likelihood, bool)> {
+        let scored: Vec<(RecordId, f32, Likelihood)> = self
+            .cases
+            .candidates(tp, settings)
+            .into_iter()
+            .filter_map(|c| {
+                let cp = self.cases.profile(&c, &self.tokens)?;
+                let s = compare(tp, &cp, &self.cases.frequencies, &settings.weights, false);
+                Some((c, s.weight, settings.classify(&s)?))
+            })
+            .collect();
+        settings.rank(scored)
+    }
+
+    /// Gives a scored pair its class after the margin rule: a pair its own weights class as
+    /// *likely* keeps it only when its trace's ranking ([`rank_trace`](Self::rank_trace),
+    /// computed here unless given) does; explained, a pair shown as possible that reached
+    /// `likely` says why.
+    fn settle(
+        &self,
+        mut s: Scored,
+        tp: &ChildProfile,
+        ranking: Option<&[(RecordId, f32, Likelihood, bool)]>,
+        settings: &MatchSettings,
+        explain: bool,
+    ) -> Scored {
+        let mut unclear = false;
+        if s.likelihood == Some(Likelihood::Likely) {
+            let own;
+            let ranking = match ranking {
+                Some(r) => r,
+                None => {
+                    own = self.rank_trace(tp, settings);
+                    &own
+                }
+            };
+            // A pair its trace's ranking leaves out (beyond the blocking's candidates or the
+            // top) is not likely in the evaluation either.
+            let (l, d) = ranking
+                .iter()
+                .find(|r| r.0 == s.case_id)
+                .map_or((Likelihood::Possible, false), |r| (r.2, r.3));
+            s.likelihood = Some(l);
+            unclear = d;
+        }
+        if explain && s.likelihood == Some(Likelihood::Possible) && s.weight >= settings.likely {
+            s.fields.push(settings.why_possible(unclear));
+        }
+        s
+    }
+
+    /// Scores one pair, explained, classed as the trace's ranking classes it (`None` when
+    /// either side is not held).
     pub fn score_pair(
         &self,
         case_id: RecordId,
@@ -567,13 +620,24 @@ impl MatchIndex {
     ) -> Option<Scored> {
         let cp = self.cases.profile(&case_id, &self.tokens)?;
         let tp = self.traces.profile(trace, &self.tokens)?;
-        self.score_profiles(case_id, &cp, trace, &tp, settings, true)
+        let s = self.score_profiles(case_id, &cp, trace, &tp, settings, true)?;
+        Some(self.settle(s, &tp, None, settings, true))
     }
 
-    /// Keeps the best `settings.top` of the scored pairs that reach `possible`, explained.
-    fn best(&self, scored: Vec<Scored>, settings: &MatchSettings) -> Vec<Scored> {
-        let mut scored: Vec<Scored> = scored
+    /// The pairs of a held case with the held traces that reach `possible` by their own
+    /// weights, best first (not yet settled by the margin rule).
+    fn case_pairs(&self, id: RecordId, settings: &MatchSettings) -> Vec<Scored> {
+        let Some(cp) = self.cases.profile(&id, &self.tokens) else {
+            return Vec::new();
+        };
+        let mut scored: Vec<Scored> = self
+            .traces
+            .candidates(&cp, settings)
             .into_iter()
+            .filter_map(|t| {
+                let tp = self.traces.profile(&t, &self.tokens)?;
+                self.score_profiles(id, &cp, &t, &tp, settings, false)
+            })
             .filter(|s| s.likelihood.is_some())
             .collect();
         scored.sort_by(|a, b| {
@@ -582,28 +646,39 @@ impl MatchIndex {
                 .then(a.case_id.cmp(&b.case_id))
                 .then(a.trace.cmp(&b.trace))
         });
-        scored.truncate(settings.top);
         scored
-            .into_iter()
-            .filter_map(|s| self.score_pair(s.case_id, &s.trace, settings))
-            .collect()
     }
 
-    /// The potential matches of a held case among the held traces, best first.
+    /// The traces whose other potential matches a case can move between *likely* and
+    /// possible through the margin rule: those it scores within `settings.likely_margin` of
+    /// `settings.likely` or above. A new namesake of a child whose match was likely makes that
+    /// match unclear; a case that leaves or changes can make it clear again, so a kit asks
+    /// before and after the case changes.
+    pub fn traces_near_case(&self, id: RecordId, settings: &MatchSettings) -> Vec<TraceRef> {
+        near(&self.case_pairs(id, settings), settings)
+    }
+
+    /// The potential matches of a held case among the held traces, best first (the case's
+    /// own ranking; each pair classed as its trace's ranking classes it).
     pub fn matches_of_case(&self, id: RecordId, settings: &MatchSettings) -> Vec<Scored> {
-        let Some(cp) = self.cases.profile(&id, &self.tokens) else {
-            return Vec::new();
-        };
-        let scored = self
-            .traces
-            .candidates(&cp, settings)
+        self.matches_and_traces_near_case(id, settings).0
+    }
+
+    /// [`matches_of_case`](Self::matches_of_case) and
+    /// [`traces_near_case`](Self::traces_near_case) from one query.
+    pub fn matches_and_traces_near_case(
+        &self,
+        id: RecordId,
+        settings: &MatchSettings,
+    ) -> (Vec<Scored>, Vec<TraceRef>) {
+        let mut scored = self.case_pairs(id, settings);
+        let near = near(&scored, settings);
+        scored.truncate(settings.top);
+        let found = scored
             .into_iter()
-            .filter_map(|t| {
-                let tp = self.traces.profile(&t, &self.tokens)?;
-                self.score_profiles(id, &cp, &t, &tp, settings, false)
-            })
+            .filter_map(|s| self.score_pair(s.case_id, &s.trace, settings))
             .collect();
-        self.best(scored, settings)
+        (found, near)
     }
 
     /// The potential matches of one held trace among the held cases, best first.
@@ -611,16 +686,15 @@ impl MatchIndex {
         let Some(tp) = self.traces.profile(trace, &self.tokens) else {
             return Vec::new();
         };
-        let scored = self
-            .cases
-            .candidates(&tp, settings)
-            .into_iter()
-            .filter_map(|c| {
-                let cp = self.cases.profile(&c, &self.tokens)?;
-                self.score_profiles(c, &cp, trace, &tp, settings, false)
+        let ranking = self.rank_trace(&tp, settings);
+        ranking
+            .iter()
+            .filter_map(|r| {
+                let cp = self.cases.profile(&r.0, &self.tokens)?;
+                let s = self.score_profiles(r.0, &cp, trace, &tp, settings, true)?;
+                Some(self.settle(s, &tp, Some(&ranking), settings, true))
             })
-            .collect();
-        self.best(scored, settings)
+            .collect()
     }
 
     /// The potential matches of every held trace of a request, best first.
@@ -660,6 +734,15 @@ impl MatchIndex {
         );
         out
     }
+}
+
+/// The traces of pairs weighing at least `likely - likely_margin`.
+fn near(pairs: &[Scored], settings: &MatchSettings) -> Vec<TraceRef> {
+    pairs
+        .iter()
+        .filter(|s| s.weight >= settings.likely - settings.likely_margin)
+        .map(|s| s.trace.clone())
+        .collect()
 }
 
 fn side_differences<K: Clone + Eq + Hash + std::fmt::Debug + Ord>(

@@ -57,6 +57,19 @@ pub enum Alert {
         /// The trace.
         trace_id: String,
     },
+    /// A pending match proposed as likely is possible now: another case scores as well against
+    /// the trace (a namesake, or the child registered twice), so the two must be told apart
+    /// before anyone acts on either (a caseworker may already have been told it was likely).
+    MatchNoLongerLikely {
+        /// The potential match's id.
+        match_id: RecordId,
+        /// The case.
+        case_id: RecordId,
+        /// The tracing request.
+        tracing_request_id: RecordId,
+        /// The trace.
+        trace_id: String,
+    },
 }
 
 /// What saving one record did.
@@ -817,11 +830,19 @@ impl Work<'_, '_> {
         let (found, affected) = match record {
             Record::Case(c) => {
                 self.st.stale = true;
+                // The margin rule: the case can make another case's likely match with a trace
+                // it scores near unclear (a namesake registered), or clear again (it left or
+                // changed), so the pending matches of those traces are rescored too.
+                let before = self.st.index.traces_near_case(c.id, settings);
                 self.st.index.update_case(c, &locs);
-                (
-                    self.st.index.matches_of_case(c.id, settings),
-                    self.st.book.of_case(c.id),
-                )
+                let (found, after) = self.st.index.matches_and_traces_near_case(c.id, settings);
+                let mut affected = self.st.book.of_case(c.id);
+                for t in before.iter().chain(&after) {
+                    affected.extend(self.st.book.of_request(t.tracing_request_id));
+                }
+                affected.sort();
+                affected.dedup();
+                (found, affected)
             }
             Record::TracingRequest(r) => {
                 self.st.stale = true;

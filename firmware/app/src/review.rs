@@ -160,6 +160,24 @@ fn likelihood_word(l: Option<Likelihood>) -> String {
     l.map_or("unlikely", Likelihood::as_str).to_string()
 }
 
+fn is_likely(m: &PotentialMatch) -> bool {
+    m.likelihood.as_deref() == Some(Likelihood::Likely.as_str())
+}
+
+/// A pending match that was likely and is possible now raises
+/// [`Alert::MatchNoLongerLikely`]: it stays pending, with the reason in its explanation, and
+/// the caseworker who was told it was likely hears that it is not clear any more.
+fn no_longer_likely(old: &PotentialMatch, new: &PotentialMatch, alerts: &mut Vec<Alert>) {
+    if is_likely(old) && !is_likely(new) && new.review_status() == review::PENDING {
+        alerts.push(Alert::MatchNoLongerLikely {
+            match_id: new.id,
+            case_id: new.case_id,
+            tracing_request_id: new.tracing_request_id,
+            trace_id: new.trace_id.clone(),
+        });
+    }
+}
+
 /// Writes a score into a match record.
 fn fill(m: &mut PotentialMatch, s: &Scored, index: &MatchIndex) {
     m.score = (f64::from(s.weight) * 100.0).round() / 100.0;
@@ -261,6 +279,9 @@ impl Work<'_, '_> {
                     if !pending && version.is_none() {
                         continue;
                     }
+                    if pending {
+                        no_longer_likely(&old, &m, alerts);
+                    }
                     (m, version, pending)
                 }
             };
@@ -288,7 +309,11 @@ impl Work<'_, '_> {
                 let v = save(&mut self.tx, &m, now_ms)?;
                 self.st.stale = true;
                 self.st.book.insert(m.clone());
-                self.announce(m, Some(v), false, alerts, &mut out);
+                // Likely now, and not before (the margin rule: a rival case left or changed):
+                // proposed as a new likely match is.
+                let newly_likely = is_likely(&m) && !is_likely(&old);
+                no_longer_likely(&old, &m, alerts);
+                self.announce(m, Some(v), newly_likely, alerts, &mut out);
             }
         }
         Ok(out)

@@ -1,15 +1,19 @@
 //! The warm index keeps its profiles compact (interned tokens, decoded only to compare) and
 //! builds its blocking index from them: it must propose exactly what the matcher's own
 //! `ProfileIndex` of full profiles gives (the index before compaction): the same candidates,
-//! the same pairs, the same weights to the bit, on the standard and the hard population.
+//! the same pairs, the same weights to the bit, on the standard and the hard population; and
+//! it must class *likely* exactly as the evaluation does (the margin rule over each trace's
+//! query), whichever record's query found the pair.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
 
 use fieldkit_app::index::{indexes_case, indexes_trace};
 use fieldkit_app::{IndexBuilder, TraceRef};
 use fieldkit_domain::RecordId;
 use fieldkit_match::compare::compare;
 use fieldkit_match::index::{Scratch, query_keys};
-use fieldkit_match::matcher::{MatchSettings, ProfileIndex};
+use fieldkit_match::matcher::{Likelihood, MatchSettings, ProfileIndex, Side};
 use fieldkit_match::profile::{ChildProfile, Locations};
 use fieldkit_match_eval::population::{Population, PopulationSpec, generate};
 
@@ -111,6 +115,72 @@ fn check(pop: &Population) {
         pairs += got.len();
     }
     assert!(pairs > 100, "only {pairs} pairs compared");
+
+    // *Likely* as the evaluation decides it: each trace's query over the cases, with the
+    // margin rule (`ProfileIndex::find`). The kit must propose exactly these pairs as likely,
+    // from a trace's query and from a case's.
+    let mut evaluated = BTreeSet::new();
+    let mut pairwise = BTreeSet::new();
+    for (t, tp) in traces.iter().zip(sought.profiles()) {
+        for m in cases.find(tp, Side::Sought, &settings, false) {
+            if m.likelihood == Likelihood::Likely {
+                evaluated.insert((case_ids[m.index], t.clone()));
+            }
+        }
+        for (i, w) in reference(tp, &cases, &cases, true, &settings) {
+            let c = compare(
+                tp,
+                &cases.profiles()[i],
+                cases.frequencies(),
+                &settings.weights,
+                false,
+            );
+            assert_eq!(c.weight.to_bits(), w.to_bits());
+            if settings.classify(&c) == Some(Likelihood::Likely) {
+                pairwise.insert((case_ids[i], t.clone()));
+            }
+        }
+    }
+    // The population has pairs the margin rule demotes, so classing each pair alone (the kit
+    // before the rule) would fail here.
+    let demoted = pairwise.difference(&evaluated).count();
+    assert!(demoted >= 3, "only {demoted} pairs demoted by the margin");
+    let mut kit_likely = BTreeSet::new();
+    for t in &traces {
+        for s in index.matches_of_trace(t, &settings) {
+            if s.likelihood == Some(Likelihood::Likely) {
+                kit_likely.insert((s.case_id, t.clone()));
+            }
+        }
+    }
+    assert_eq!(kit_likely, evaluated, "likely from the traces' queries");
+    let mut from_cases = 0;
+    for id in &case_ids {
+        for s in index.matches_of_case(*id, &settings) {
+            let key = (*id, s.trace.clone());
+            assert_eq!(
+                s.likelihood == Some(Likelihood::Likely),
+                evaluated.contains(&key),
+                "case {id}, trace {:?}",
+                s.trace
+            );
+            from_cases += usize::from(s.likelihood == Some(Likelihood::Likely));
+        }
+    }
+    assert!(
+        from_cases * 10 >= evaluated.len() * 9,
+        "{from_cases} of {}",
+        evaluated.len()
+    );
+    for (c, t) in pairwise.difference(&evaluated) {
+        let s = index.score_pair(*c, t, &settings).unwrap();
+        assert_eq!(s.likelihood, Some(Likelihood::Possible));
+        assert!(
+            s.fields.iter().any(|f| f.field == "likelihood"),
+            "{:?}",
+            s.fields
+        );
+    }
     // The point of it: far less than the full profiles' memory.
     let full: usize = cases.profiles().len() + sought.profiles().len();
     assert!(
@@ -121,7 +191,7 @@ fn check(pop: &Population) {
 }
 
 #[test]
-fn compact_index_proposes_what_full_profiles_propose() {
+fn compact_index_proposes_what_full_profiles_propose_and_classes_likely_as_the_evaluation() {
     check(&generate(PopulationSpec::with_cases(11, 3000)));
     check(&generate(PopulationSpec::hard(12, 3000)));
 }

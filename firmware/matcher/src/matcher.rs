@@ -121,6 +121,57 @@ impl MatchSettings {
             None
         }
     }
+
+    /// Ranks one query's potential matches (each: what was matched, its weight, its class as
+    /// [`classify`](Self::classify) gave it) best first, ties by key, keeps the first
+    /// [`top`](Self::top), and applies the margin rule: a likely match below
+    /// [`likely_without_margin`](Self::likely_without_margin) that does not stand
+    /// [`likely_margin`](Self::likely_margin) clear of the query's best other match becomes
+    /// possible (the last element: demoted so). The evaluation ([`ProfileIndex::find`]) and the
+    /// kit's warm index both rank through this, so a kit proposes *likely* exactly where
+    /// `trace eval` counts it.
+    pub fn rank<K: Ord>(
+        &self,
+        mut scored: Vec<(K, f32, Likelihood)>,
+    ) -> Vec<(K, f32, Likelihood, bool)> {
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        // The best other match of each: the second for the first, the first for the rest.
+        let best = scored.first().map_or(f32::MIN, |s| s.1);
+        let second = scored.get(1).map_or(f32::MIN, |s| s.1);
+        scored
+            .into_iter()
+            .take(self.top)
+            .enumerate()
+            .map(|(k, (key, weight, likelihood))| {
+                let next = if k == 0 { second } else { best };
+                let unclear = likelihood == Likelihood::Likely
+                    && weight < self.likely_without_margin
+                    && weight - next < self.likely_margin;
+                if unclear {
+                    (key, weight, Likelihood::Possible, true)
+                } else {
+                    (key, weight, likelihood, false)
+                }
+            })
+            .collect()
+    }
+
+    /// Why a match that reached [`likely`](Self::likely) is shown as possible, for its
+    /// explanation: `unclear` when the margin rule demoted it, else a name differs.
+    pub fn why_possible(&self, unclear: bool) -> FieldEvidence {
+        FieldEvidence {
+            field: "likelihood",
+            weight: 0.0,
+            detail: if unclear {
+                format!(
+                    "another record scores within {} bits (a namesake, or registered twice?): possible until told apart",
+                    self.likely_margin
+                )
+            } else {
+                "a name differs (a sibling?): possible at most".into()
+            },
+        }
+    }
 }
 
 /// Which side of a match the query is.
@@ -249,10 +300,12 @@ impl ProfileIndex {
         skip: Option<usize>,
     ) -> Vec<PotentialMatch> {
         let keys = query_keys(query);
-        let candidates = self
-            .blocking
-            .candidates(&keys, scratch, settings.candidates + 1);
-        let mut scored: Vec<(f32, usize, Likelihood)> = candidates
+        let candidates = self.blocking.candidates(
+            &keys,
+            scratch,
+            settings.candidates + usize::from(skip.is_some()),
+        );
+        let scored: Vec<(usize, f32, Likelihood)> = candidates
             .into_iter()
             .map(|i| i as usize)
             .filter(|&i| Some(i) != skip && self.is_live(i))
@@ -268,29 +321,13 @@ impl ProfileIndex {
                     }
                 };
                 let likelihood = settings.classify(&c)?;
-                Some((c.weight, i, likelihood))
+                Some((i, c.weight, likelihood))
             })
             .collect();
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        // The best other match of each: the second for the first, the first for the rest.
-        let best = scored.first().map_or(f32::MIN, |s| s.0);
-        let second = scored.get(1).map_or(f32::MIN, |s| s.0);
-        let mut not_clear = vec![false; scored.len().min(settings.top)];
-        for (k, s) in scored.iter_mut().take(settings.top).enumerate() {
-            let next = if k == 0 { second } else { best };
-            if s.2 == Likelihood::Likely
-                && s.0 < settings.likely_without_margin
-                && s.0 - next < settings.likely_margin
-            {
-                s.2 = Likelihood::Possible;
-                not_clear[k] = true;
-            }
-        }
-        scored.truncate(settings.top);
-        scored
+        settings
+            .rank(scored)
             .into_iter()
-            .zip(not_clear)
-            .map(|((weight, i, likelihood), not_clear)| {
+            .map(|(i, weight, likelihood, unclear)| {
                 let mut fields = if explain {
                     let p = &self.profiles[i];
                     match side {
@@ -304,22 +341,8 @@ impl ProfileIndex {
                 } else {
                     Vec::new()
                 };
-                if explain && not_clear {
-                    fields.push(FieldEvidence {
-                        field: "likelihood",
-                        weight: 0.0,
-                        detail: format!(
-                            "another record scores within {} bits (a namesake, or registered twice?): possible until told apart",
-                            settings.likely_margin
-                        ),
-                    });
-                } else if explain && likelihood == Likelihood::Possible && weight >= settings.likely
-                {
-                    fields.push(FieldEvidence {
-                        field: "likelihood",
-                        weight: 0.0,
-                        detail: "a name differs (a sibling?): possible at most".into(),
-                    });
+                if explain && likelihood == Likelihood::Possible && weight >= settings.likely {
+                    fields.push(settings.why_possible(unclear));
                 }
                 PotentialMatch {
                     index: i,

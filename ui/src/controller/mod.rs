@@ -237,6 +237,7 @@ impl App {
             photos: RefCell::default(),
         });
         crate::keyboard::install(window);
+        crate::lang::install(window);
         let state = window.global::<AppState>();
         state.set_page(Page::Lock);
         let nav = inner.clone();

@@ -15,7 +15,4 @@ pub fn init() {
     })))
     .expect("the testing backend is installed once per test thread");
 }
-
-/// The two panel sizes a kit ships with.
-pub const SIZES: [(u32, u32); 2] = [(800, 480), (1280, 800)];
 pub mod preview;

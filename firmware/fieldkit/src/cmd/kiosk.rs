@@ -305,10 +305,11 @@ pub fn run(ctx: &Ctx, args: KioskArgs) -> anyhow::Result<()> {
     });
     if !with_screen {
         let hooks = Hooks::none();
+        let no_screen = Mutex::new(None);
         if args.simulate {
-            run_simulated(ctx, &args, policy, hooks)?;
+            run_simulated(ctx, &args, policy, hooks, &no_screen)?;
         } else {
-            run_devices(ctx, &args, policy, hooks)?;
+            run_devices(ctx, &args, policy, hooks, &no_screen)?;
         }
         drop(vault);
         return Ok(());
@@ -411,9 +412,9 @@ fn run_with_screen(
             .name("power".into())
             .spawn_scoped(scope, move || {
                 let r = if args.simulate {
-                    run_simulated_with(ctx, args, policy, hooks, &slot)
+                    run_simulated(ctx, args, policy, hooks, &slot)
                 } else {
-                    run_devices_with(ctx, args, policy, hooks, &slot)
+                    run_devices(ctx, args, policy, hooks, &slot)
                 };
                 if !daemon_stop.load(Ordering::Relaxed) {
                     // The daemon ended on its own: a clean shutdown (or a failure). Lock the
@@ -520,33 +521,14 @@ fn run_simulated(
     _args: &KioskArgs,
     _policy: PowerPolicy,
     _hooks: Hooks,
+    _screen: &Mutex<Option<SharedScreen>>,
 ) -> anyhow::Result<()> {
     anyhow::bail!("this build has no simulated kit (built without the `simulation` feature)")
 }
 
-#[cfg(not(feature = "simulation"))]
-fn run_simulated_with(
-    ctx: &Ctx,
-    args: &KioskArgs,
-    policy: PowerPolicy,
-    hooks: Hooks,
-    _screen: &Mutex<Option<SharedScreen>>,
-) -> anyhow::Result<()> {
-    run_simulated(ctx, args, policy, hooks)
-}
-
+/// The daemon on the simulated kit; `screen` receives the backlight the screen blanks.
 #[cfg(feature = "simulation")]
 fn run_simulated(
-    ctx: &Ctx,
-    args: &KioskArgs,
-    policy: PowerPolicy,
-    hooks: Hooks,
-) -> anyhow::Result<()> {
-    run_simulated_with(ctx, args, policy, hooks, &Mutex::new(None))
-}
-
-#[cfg(feature = "simulation")]
-fn run_simulated_with(
     ctx: &Ctx,
     args: &KioskArgs,
     policy: PowerPolicy,
@@ -601,27 +583,23 @@ fn run_simulated_with(
     );
     daemon_loop(
         sensors,
-        outputs,
-        policy,
-        args,
-        tick,
-        || clock.now(),
-        |d, now, working, busy| kit.set_load_w(loads.draw_w(d, now, working, busy, 0.0)),
-        hooks,
+        Daemon {
+            outputs,
+            policy,
+            args,
+            tick,
+            now: || clock.now(),
+            set_load: |d: &Decision, now, working, busy| {
+                kit.set_load_w(loads.draw_w(d, now, working, busy, 0.0));
+            },
+            hooks,
+        },
     )
 }
 
-fn run_devices(
-    ctx: &Ctx,
-    args: &KioskArgs,
-    policy: PowerPolicy,
-    hooks: Hooks,
-) -> anyhow::Result<()> {
-    run_devices_with(ctx, args, policy, hooks, &Mutex::new(None))
-}
-
+/// The daemon on the board's devices; `screen` receives the backlight the screen blanks.
 #[cfg(feature = "kiosk")]
-fn run_devices_with(
+fn run_devices(
     ctx: &Ctx,
     args: &KioskArgs,
     policy: PowerPolicy,
@@ -643,43 +621,35 @@ fn run_devices_with(
         .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(outputs.screen.clone());
     let offset_s = i64::from(k.utc_offset_minutes) * 60;
     let now = || Timestamp((super::now_ms() / 1000).saturating_add_signed(offset_s));
-    let tick = Duration::from_secs(10);
+    let daemon = Daemon {
+        outputs,
+        policy,
+        args,
+        tick: Duration::from_secs(10),
+        now,
+        set_load: |_: &Decision, _, _, _| {},
+        hooks,
+    };
     if k.i2c_bus.is_empty() {
+        // No I2C bus configured: the charge controller's serial link is the only sensor.
         let layout = SensorLayout {
             gauge: false,
             panel_monitor: None,
             load_monitor: None,
             ..SensorLayout::default()
         };
-        let sensors = PowerSensors::new(NoBus, charger, layout);
-        daemon_loop(
-            sensors,
-            outputs,
-            policy,
-            args,
-            tick,
-            now,
-            |_, _, _, _| {},
-            hooks,
-        )
+        daemon_loop(PowerSensors::new(NoBus, charger, layout), daemon)
     } else {
         let bus = fieldkit_linux::open_i2c(&k.i2c_bus).context("opening the I2C bus")?;
-        let sensors = PowerSensors::new(bus, charger, SensorLayout::default());
         daemon_loop(
-            sensors,
-            outputs,
-            policy,
-            args,
-            tick,
-            now,
-            |_, _, _, _| {},
-            hooks,
+            PowerSensors::new(bus, charger, SensorLayout::default()),
+            daemon,
         )
     }
 }
 
 #[cfg(not(feature = "kiosk"))]
-fn run_devices_with(
+fn run_devices(
     _ctx: &Ctx,
     _args: &KioskArgs,
     _policy: PowerPolicy,
@@ -748,20 +718,38 @@ impl ServiceManager {
     }
 }
 
-/// The daemon's loop: observe, decide, apply, run admitted jobs; a status line each hour.
-// The devices, the policy, the clock and the two callbacks are what the loop is made of; a
-// struct holding them would only be unpacked again here.
-#[allow(clippy::too_many_arguments)]
-fn daemon_loop<I2C: I2c, L: ChargerLink>(
-    mut sensors: PowerSensors<I2C, L>,
-    mut outputs: Outputs,
-    mut policy: PowerPolicy,
-    args: &KioskArgs,
+/// What the daemon loop drives besides its sensors (which differ in type by board).
+struct Daemon<'a, Now, Load> {
+    outputs: Outputs,
+    policy: PowerPolicy,
+    args: &'a KioskArgs,
+    /// Real time between two decisions.
     tick: Duration,
-    now: impl Fn() -> Timestamp,
-    mut set_load: impl FnMut(&Decision, Timestamp, bool, bool),
-    mut hooks: Hooks,
-) -> anyhow::Result<()> {
+    /// The kit's clock (the simulated one runs faster).
+    now: Now,
+    /// Tells the simulated battery what the kit draws (nothing on a board).
+    set_load: Load,
+    hooks: Hooks,
+}
+
+/// The daemon's loop: observe, decide, apply, run admitted jobs; a status line each hour.
+fn daemon_loop<I2C: I2c, L: ChargerLink, Now, Load>(
+    mut sensors: PowerSensors<I2C, L>,
+    daemon: Daemon<'_, Now, Load>,
+) -> anyhow::Result<()>
+where
+    Now: Fn() -> Timestamp,
+    Load: FnMut(&Decision, Timestamp, bool, bool),
+{
+    let Daemon {
+        mut outputs,
+        mut policy,
+        args,
+        tick,
+        now,
+        mut set_load,
+        mut hooks,
+    } = daemon;
     let start = now();
     let stop_after_s = args.hours.map(|h| (h.max(0.0) * 3600.0) as u64);
     let (work_from, work_to) = policy.config().working_hours;

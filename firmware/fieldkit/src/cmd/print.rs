@@ -20,7 +20,7 @@ pub fn saved(
     if json_out {
         let urgent = saved.alerts.iter().find_map(|a| match a {
             Alert::Urgent(u) => Some(u),
-            Alert::LikelyMatch { .. } => None,
+            Alert::LikelyMatch { .. } | Alert::MatchNoLongerLikely { .. } => None,
         });
         return print_json(&json!({
             "data": record,
@@ -54,12 +54,20 @@ pub fn saved(
         }
     }
     for a in &saved.alerts {
-        if let Alert::Urgent(alert) = a {
-            println!(
+        match a {
+            Alert::Urgent(alert) => println!(
                 "URGENT ALERT raised for case {}: {}",
                 alert.case_id,
                 alert.reasons.join("; ")
-            );
+            ),
+            Alert::MatchNoLongerLikely {
+                match_id, case_id, ..
+            } => println!(
+                "potential match {} (case {case_id}) is no longer likely: another case scores as well against its trace; tell them apart before acting (review: `fieldkit trace review show {}`)",
+                match_id.short(),
+                match_id.short()
+            ),
+            Alert::LikelyMatch { .. } => {}
         }
     }
     for m in &saved.matches {
