@@ -2,7 +2,7 @@
 //! monitors over `embedded_hal::i2c::I2c`, the charge controllers' serial protocols as
 //! sans-IO codecs (Victron VE.Direct TEXT, Modbus RTU for Renogy Rover and EPEver Tracer),
 //! and the radios: AT lines of the RAK3172 LoRa module and SIM7600/EG25-G modems ([`at`]),
-//! LoRa time on air and the duty-cycle budget ([`lora`]).
+//! LoRa time on air and the duty-cycle budget ([`lora`]), and camera frames to RGB ([`camera`]).
 //!
 //! **Never:** allocates in the codecs or the I2C drivers (`heapless` for buffers), panics
 //! on any input, holds a clock in a codec, or opens a device. The std serial transports
@@ -33,6 +33,7 @@ extern crate std;
 pub use embedded_hal;
 
 pub mod at;
+pub mod camera;
 pub mod charger;
 pub mod gauge;
 pub mod lora;

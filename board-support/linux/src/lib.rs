@@ -1,7 +1,8 @@
 //! Opening the board's real devices: the I2C bus (`linux-embedded-hal`'s `I2cdev`), the
 //! charger's serial port (`serialport`), the backlight (`/sys/class/backlight/*`), the CPU
 //! frequency governor (`/sys/devices/system/cpu/cpufreq/policy*/scaling_governor`) and a
-//! GPIO line for the modem's power (`rppal`).
+//! GPIO line for the modem's power (`rppal`), and the camera over V4L2 ([`camera`], 64-bit
+//! targets: the one module of the crate with `unsafe`, for its ioctls).
 //!
 //! **Never:** decides anything. It opens and writes what it is told; the power policy
 //! decides. File-based devices take a root path, so tests point them at a temporary
@@ -18,6 +19,8 @@
 //! assert_eq!(std::fs::read_to_string(dir.join("brightness")).unwrap(), "102\n");
 //! ```
 
+#[cfg(target_pointer_width = "64")]
+pub mod camera;
 mod devices;
 mod sysfs;
 

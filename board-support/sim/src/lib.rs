@@ -7,7 +7,8 @@
 //! For sync, the radios: RAK3172 LoRa modules joined by a simulated air with loss, SNR and
 //! time on air ([`lora`]), and a SIM7600/EG25-G modem whose signal follows the simulated
 //! hour ([`cellular`]), each on its own pseudo-terminal, speaking the AT vectors' lines;
-//! and the reunion field trial over them ([`reunion`]).
+//! and the reunion field trial over them ([`reunion`]). For photos, a camera giving a
+//! generated test picture as YUYV frames ([`camera`]).
 //!
 //! For judging policies: seeded families of weather ([`climate`]), the oracle that plans with
 //! the whole trace known, the limit of what the kit could have done ([`oracle`]), and the
@@ -27,6 +28,7 @@
 //! assert_eq!(report.brownouts, 0);
 //! ```
 
+pub mod camera;
 pub mod cellular;
 pub mod climate;
 pub mod clock;

@@ -10,7 +10,9 @@
 //!
 //! Every pair is scored the same way whichever side changed: the trace against the case, with
 //! the name frequencies of the cases (the registered population), so the score of a pair does
-//! not depend on which record was saved last.
+//! not depend on which record was saved last; and every pair is classed by the trace's ranking
+//! of the cases (the margin rule, [`MatchSettings::rank`]), so *likely* is what `trace eval`
+//! counts whichever record's query found it.
 
 use std::collections::HashMap;
 use std::hash::Hash;

@@ -24,7 +24,7 @@ use image::imageops::FilterType;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
 
 use fieldkit_domain::{RecordId, RecordKind};
-use fieldkit_vault::{MAX_PHOTO_BYTES, NewPhoto, Photo, PhotoError, PhotoInfo, Thumbnail};
+use fieldkit_vault::{MAX_PHOTO_BYTES, NewPhoto, Photo, PhotoError, PhotoInfo, Session, Thumbnail};
 
 use crate::kit::Kit;
 
@@ -128,6 +128,65 @@ impl std::fmt::Debug for Pixels {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Pixels({}×{})", self.width, self.height)
     }
+}
+
+/// A picture as a source gave it, before it is normalised.
+#[derive(Clone)]
+pub enum Captured {
+    /// Packed RGB pixels (a camera's YUYV or RGB frame, converted).
+    Rgb {
+        /// Width.
+        width: u32,
+        /// Height.
+        height: u32,
+        /// `width × height × 3` bytes.
+        rgb: Vec<u8>,
+    },
+    /// A JPEG or PNG file's bytes (a file chosen, or a camera's MJPEG frame).
+    Encoded(Vec<u8>),
+}
+
+impl std::fmt::Debug for Captured {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Captured::Rgb { width, height, .. } => write!(f, "Captured::Rgb({width}×{height})"),
+            Captured::Encoded(b) => write!(f, "Captured::Encoded({} bytes)", b.len()),
+        }
+    }
+}
+
+/// Where a front end takes photos from: the board's camera, or the simulated kit's. The
+/// binary opens the device and hands the front end one of these; the front end never names
+/// a device.
+pub trait Camera: Send {
+    /// Takes one picture.
+    fn capture(&mut self) -> Result<Captured, Box<dyn std::error::Error + Send + Sync>>;
+}
+
+/// Normalises what a source gave ([`normalise_rgb`] or [`normalise_file`]).
+pub fn normalise_captured(c: Captured) -> Result<Normalised, PhotoInputError> {
+    match c {
+        Captured::Rgb { width, height, rgb } => normalise_rgb(width, height, rgb),
+        Captured::Encoded(bytes) => normalise_file(&bytes),
+    }
+}
+
+/// Stores a normalised photo of a case through a vault session (what [`Kit::attach_normalised`]
+/// does; for a front end that has no kit open, such as a one-shot command).
+pub fn attach(
+    session: &mut Session,
+    case: RecordId,
+    n: &Normalised,
+    now_ms: u64,
+) -> Result<PhotoInfo, PhotoInputError> {
+    let photo = NewPhoto {
+        image: &n.jpeg,
+        media_type: MEDIA_TYPE,
+        width: n.width,
+        height: n.height,
+        thumbnail: &n.thumbnail,
+    };
+    Ok(session.attach_photo(RecordKind::Case, case, &photo, now_ms)?)
 }
 
 /// Normalises a JPEG or PNG file's bytes (see the module documentation).
@@ -282,16 +341,7 @@ impl Kit {
         n: &Normalised,
         now_ms: u64,
     ) -> Result<PhotoInfo, PhotoInputError> {
-        let photo = NewPhoto {
-            image: &n.jpeg,
-            media_type: MEDIA_TYPE,
-            width: n.width,
-            height: n.height,
-            thumbnail: &n.thumbnail,
-        };
-        Ok(self
-            .session_mut()
-            .attach_photo(RecordKind::Case, case, &photo, now_ms)?)
+        attach(self.session_mut(), case, n, now_ms)
     }
 
     /// Every photo of a case as thumbnails with their details, in the order attached (no full

@@ -52,6 +52,10 @@ pub struct KioskConfig {
     pub battery_capacity_wh: f32,
     /// The touch screen locks itself after this many seconds without a touch.
     pub lock_after_s: u32,
+    /// The camera for children's photos (a V4L2 device; "" for none).
+    pub camera: String,
+    /// Where the touch screen looks for picture files to attach (a USB stick's mount point).
+    pub photo_folder: PathBuf,
 }
 
 impl Default for KioskConfig {
@@ -64,6 +68,8 @@ impl Default for KioskConfig {
             utc_offset_minutes: 0,
             battery_capacity_wh: 256.0,
             lock_after_s: 300,
+            camera: "/dev/video0".into(),
+            photo_folder: PathBuf::from("/media/photos"),
         }
     }
 }
@@ -283,6 +289,10 @@ utc_offset_minutes = 0
 battery_capacity_wh = 256.0
 # The touch screen locks itself after this many seconds without a touch.
 lock_after_s = 300
+# The camera for children's photos (a V4L2 device, a UVC webcam); "" for none.
+camera = "/dev/video0"
+# Where the touch screen looks for JPEG and PNG files to attach as photos (a USB stick).
+photo_folder = "/media/photos"
 "#;
 
 #[cfg(test)]

@@ -5,8 +5,8 @@
 //! the margin leaves room only for deliberate small trade-offs, which must then update the
 //! figures below.
 //!
-//! Standard population, observed: likely precision 0.993, likely recall 0.759, recall
-//! within the top 5 0.988, 3 likely pairs for children never registered (issue 7 asks for
+//! Standard population, observed: likely precision 0.995, likely recall 0.764, recall
+//! within the top 5 0.987, 2 likely pairs for children never registered (issue 7 asks for
 //! none: not met, so this holds today's count); duplicates (their own settings, tuned on
 //! seed 1 only) likely precision 0.991, likely recall 0.447, recall at `possible` 0.953.
 //!
@@ -24,15 +24,16 @@ fn targets_hold_on_a_small_population() {
     );
     println!("{r}");
     let o = &r.ours;
-    assert!(o.recall_at_5 >= 0.978, "recall@5 {}", o.recall_at_5);
+    assert!(o.recall_at_5 >= 0.982, "recall@5 {}", o.recall_at_5);
     assert!(
-        o.precision_likely >= 0.983,
+        o.precision_likely >= 0.991,
         "precision {}",
         o.precision_likely
     );
-    assert!(o.recall_likely >= 0.749, "recall {}", o.recall_likely);
-    // Issue 7 asks for no *likely* for a child who was never registered: not reached.
-    assert!(o.likely_unregistered <= 3, "{o:?}");
+    assert!(o.recall_likely >= 0.758, "recall {}", o.recall_likely);
+    // Issue 7 asks for no *likely* for a child who was never registered: not reached; this
+    // holds today's count, so one more fails.
+    assert!(o.likely_unregistered <= 2, "{o:?}");
     assert!(o.recall_at_5 > r.baseline.recall_at_5);
     assert!(o.precision_likely > r.baseline.precision_likely);
     assert!(o.f1_likely > r.baseline.f1_likely);
@@ -46,8 +47,8 @@ fn targets_hold_on_a_small_population() {
 }
 
 /// The harder population a field test found (issue 7). Observed on seed 7 at this size:
-/// likely precision 0.992, likely recall 0.618, recall within the top 5 0.949, 2 likely
-/// pairs for children never registered; duplicates likely precision 0.922, likely recall
+/// likely precision 0.991, likely recall 0.622, recall within the top 5 0.949, 1 likely
+/// pair for a child never registered; duplicates likely precision 0.922, likely recall
 /// 0.397, recall at `possible` 0.925. Issue 7's targets: likely recall at least 0.6 at a
 /// likely precision of at least 0.95 (asserted), and no likely pair for a child never
 /// registered (not reached: this holds today's count).
@@ -57,14 +58,14 @@ fn hard_population_targets() {
     println!("{r}");
     let o = &r.ours;
     assert!(
-        o.precision_likely >= 0.982,
+        o.precision_likely >= 0.987,
         "precision {}",
         o.precision_likely
     );
     // Issue 7's target, with the margin the figures above leave.
-    assert!(o.recall_likely >= 0.608, "recall {}", o.recall_likely);
+    assert!(o.recall_likely >= 0.615, "recall {}", o.recall_likely);
     assert!(o.recall_at_5 >= 0.94, "recall@5 {}", o.recall_at_5);
-    assert!(o.likely_unregistered <= 2, "{o:?}");
+    assert!(o.likely_unregistered <= 1, "{o:?}");
     assert!(o.f1_likely > r.baseline.f1_likely);
 
     let d = &r.duplicates;

@@ -186,6 +186,13 @@ pub struct Weights {
     pub family_relation_agree: f32,
     /// A relative of the same relation with a different name.
     pub family_name_disagree: f32,
+    /// A mother or a father named on both records, with a name that differs: another family.
+    /// Not scaled by the share of names counted ([`Weights::NAMES_COUNTED`]): names cluster,
+    /// so agreement counts for less than frequencies say, but a parent's name that differs is
+    /// no more common between records of one child for it (on tuning seed 1, the records of
+    /// one child that both list a mother or a father gave them differing names in about 2 %
+    /// of pairs).
+    pub parent_name_disagree: f32,
     /// Most the family can add.
     pub family_cap: f32,
     /// A named relative's dates of birth the same; birth years within one (from dates or
@@ -249,6 +256,7 @@ impl Weights {
             family_name_share: 0.8,
             family_relation_agree: 1.0 * share,
             family_name_disagree: -2.5 * share,
+            parent_name_disagree: -2.5,
             family_cap: 14.0 * share,
             relative_birth: [2.0 * share, 0.5 * share, -3.0 * share],
             relative_shared: [0.3 * share, -0.8 * share],
@@ -670,7 +678,15 @@ fn family_weight(
     let mut contributions: Vec<(f32, usize, usize)> = Vec::with_capacity(a.family.len());
     for (i, ra) in a.family.iter().enumerate() {
         let mut best: Option<(f32, usize)> = None;
+        // A mother (or father) listed on both records is compared with the other's mother (or
+        // a relative of no stated relation) only: another relative's name, which differs from
+        // hers anyway, cannot stand in for a mother's that differs.
+        let parent = matches!(ra.relation, Relation::Mother | Relation::Father);
+        let parents_only = parent && b.family.iter().any(|rb| rb.relation == ra.relation);
         for (j, rb) in b.family.iter().enumerate() {
+            if parents_only && rb.relation != ra.relation && rb.relation != Relation::Unknown {
+                continue;
+            }
             let same_relation = ra.relation != Relation::Unknown && ra.relation == rb.relation;
             let conflicting = ra.relation != Relation::Unknown
                 && rb.relation != Relation::Unknown
@@ -680,7 +696,9 @@ fn family_weight(
                     .unwrap_or((0.0, 0, 0));
             let v = if differ > 0 {
                 // Some name of this relative is not the other's: a different person.
-                if same_relation {
+                if same_relation && parent {
+                    w.parent_name_disagree
+                } else if same_relation {
                     w.family_name_disagree
                 } else {
                     0.0

@@ -94,7 +94,7 @@ impl Default for MatchSettings {
     fn default() -> Self {
         MatchSettings {
             weights: Weights::default(),
-            likely: 12.0,
+            likely: 11.75,
             likely_margin: 1.5,
             // Above what names, sex, age and the family's origins can give alone (18.6), so
             // two namesakes never both reach it.

@@ -97,6 +97,12 @@ impl CasePager {
         self.notify.reset();
     }
 
+    /// Forgets the rows read, so the next draw reads them again (a photo attached or removed).
+    pub fn forget_rows(&self) {
+        self.pages.borrow_mut().clear();
+        self.notify.reset();
+    }
+
     /// Forgets everything (on sign-out).
     pub fn clear(&self) {
         self.set(Source::Nothing);
@@ -189,6 +195,19 @@ impl CasePager {
             }
         };
         self.reads.set(self.reads.get() + 1);
+        let mut rows = rows;
+        // Each row's first thumbnail, decoded once and kept with the page.
+        if let super::KitSlot::Open(kit) = &*lock_slot(&self.kit) {
+            for row in &mut rows {
+                let Ok(id) = row.id.parse::<RecordId>() else {
+                    continue;
+                };
+                if let Some(img) = super::photos::thumbnail(kit, id) {
+                    row.thumbnail = img;
+                    row.has_thumbnail = true;
+                }
+            }
+        }
         let rows = Rc::new(rows);
         let mut pages = self.pages.borrow_mut();
         if pages.len() >= PAGES_KEPT {
@@ -275,4 +294,9 @@ pub(super) fn install(inner: &Rc<Inner>, window: &MainWindow) {
             super::form::open_case(&i, &w, None);
         }
     });
+}
+
+/// Forgets the list's rows (a photo changed on a case).
+pub(super) fn forget_pages(inner: &Inner) {
+    inner.cases.forget_rows();
 }

@@ -135,7 +135,7 @@ fn spec_of(kind: RecordKind, key: &str) -> Option<Spec> {
 #[derive(Debug, Default)]
 pub(crate) struct FormState {
     kind: Option<RecordKind>,
-    id: Option<RecordId>,
+    pub(super) id: Option<RecordId>,
     /// The record as stored (a flat JSON object), with the unsaved edits laid over it.
     values: Map<String, Value>,
     /// Edits the kit has not accepted yet (sent again with the next change).
@@ -480,6 +480,7 @@ pub(crate) fn open_case(inner: &Rc<Inner>, w: &MainWindow, id: Option<RecordId>)
     }
     show_case(w, &state);
     *inner.case_form.borrow_mut() = state;
+    super::photos::show(inner, w);
     w.global::<CaseFormAdapter>()
         .set_section(CaseSection::Identity);
     w.global::<AppState>().set_page(Page::CaseForm);

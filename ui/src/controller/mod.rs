@@ -13,6 +13,7 @@ mod cases;
 mod form;
 mod home;
 mod lock;
+mod photos;
 mod review;
 mod settings;
 
@@ -29,6 +30,7 @@ use crate::idle::IdleLock;
 use crate::{AppState, FilterOption, MainWindow, Page};
 
 pub use cases::CasePager;
+pub use photos::Sources as PhotoSources;
 
 /// Where the kit's vault is: locked (waiting for a PIN), being opened on the worker thread, or
 /// an unlocked kit.
@@ -118,6 +120,7 @@ pub(crate) struct Inner {
     pub(crate) cases: Rc<CasePager>,
     pub(crate) case_form: RefCell<form::FormState>,
     pub(crate) tracing_form: RefCell<form::FormState>,
+    pub(crate) photos: photos::SharedSources,
 }
 
 impl Inner {
@@ -210,6 +213,12 @@ pub(crate) fn model<T: Clone + 'static>(items: Vec<T>) -> ModelRc<T> {
 }
 
 impl App {
+    /// Gives the screen its photo sources: the camera (the board's or the simulated one) and
+    /// the folder picture files are chosen from.
+    pub fn set_photo_sources(&self, sources: PhotoSources) {
+        *self.inner.photos.borrow_mut() = sources;
+    }
+
     /// Wires every page of `window` to the kit. The lock page is shown; the vault in
     /// `setup.kit` should be locked.
     pub fn install(window: &MainWindow, setup: Setup) -> App {
@@ -225,6 +234,7 @@ impl App {
             cases,
             case_form: RefCell::default(),
             tracing_form: RefCell::default(),
+            photos: RefCell::default(),
         });
         crate::keyboard::install(window);
         crate::lang::install(window);
@@ -250,6 +260,7 @@ impl App {
         home::install(&inner, window);
         cases::install(&inner, window);
         form::install(&inner, window);
+        photos::install(&inner, window);
         review::install(&inner, window);
         settings::install(&inner, window);
 

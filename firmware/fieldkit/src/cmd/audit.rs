@@ -76,7 +76,7 @@ pub fn run(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<()> {
 }
 
 /// An audit time as people read it: `2026-12-03 11:10:13.985` (UTC).
-fn when(at_ms: u64) -> String {
+pub(super) fn when(at_ms: u64) -> String {
     let date = fieldkit_domain::Date::from_unix_ms(at_ms);
     let in_day = at_ms % 86_400_000;
     format!(

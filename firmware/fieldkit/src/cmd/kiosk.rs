@@ -371,6 +371,7 @@ fn run_with_screen(
             })),
         },
     );
+    app.set_photo_sources(super::photo::screen_sources(ctx, args.simulate));
     #[cfg(feature = "kiosk")]
     if let Some(activity) = activity {
         activity.replace(Some(app.idle().clone()));

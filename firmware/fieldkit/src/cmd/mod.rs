@@ -21,6 +21,7 @@ pub mod hardware;
 pub mod hub;
 pub mod init;
 pub mod kiosk;
+pub mod photo;
 pub mod power;
 pub mod print;
 pub mod provision;

@@ -121,6 +121,9 @@ pub enum CaseCommand {
         #[arg(long)]
         json: bool,
     },
+    /// A child's photos: add (from a file or the camera), list, export, remove.
+    #[command(subcommand)]
+    Photo(super::photo::PhotoCommand),
 }
 
 /// Commands on tracing requests.
@@ -193,6 +196,7 @@ pub fn run_case(ctx: &Ctx, cmd: CaseCommand) -> anyhow::Result<()> {
     match cmd {
         CaseCommand::Add { fields, common } => add(ctx, kind, &common, |o| fields.apply(o)),
         CaseCommand::Show(a) => show(ctx, kind, &a),
+        CaseCommand::Photo(c) => super::photo::run(ctx, c),
         CaseCommand::List(a) => list(ctx, kind, &a),
         CaseCommand::Search(a) => search(ctx, kind, &a),
         CaseCommand::Edit { id, fields, common } => {
@@ -319,7 +323,7 @@ fn saved_record(
 /// ([`RecordId::short`]). Ids minted on one day share their first digits, so the short id is
 /// the end; fewer (at least 4) or more digits work too, and a start still resolves when only
 /// one id has it.
-fn resolve(s: &Session, kind: RecordKind, id: &str) -> anyhow::Result<RecordId> {
+pub(super) fn resolve(s: &Session, kind: RecordKind, id: &str) -> anyhow::Result<RecordId> {
     if let Ok(full) = id.parse::<RecordId>() {
         return Ok(full);
     }
