@@ -29,6 +29,7 @@ use crate::idle::IdleLock;
 use crate::{AppState, FilterOption, MainWindow, Page};
 
 pub use cases::CasePager;
+pub use lock::{Outcome as SignInOutcome, sign_in};
 
 /// Where the kit's vault is: locked (waiting for a PIN), being opened on the worker thread, or
 /// an unlocked kit.
