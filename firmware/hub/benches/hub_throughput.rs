@@ -279,20 +279,8 @@ fn main() {
                 let (rss, peak) = rss_mib();
                 let views = hub.kits();
                 let queued: usize = views.iter().map(|v| v.queued).sum();
-                let outbox_bytes: usize = views
-                    .iter()
-                    .map(|v| {
-                        v.file
-                            .outbox
-                            .messages()
-                            .iter()
-                            .map(fieldkit_sync::transfer::Outgoing::len)
-                            .sum::<usize>()
-                    })
-                    .max()
-                    .unwrap_or(0);
                 eprintln!(
-                    "  … {sent}/{total} records sent, {changed} stored, {:.0} records/s (hub), {:.0} s wall, RSS {rss:.0} MiB (peak {peak:.0}), {queued} messages queued to kits (largest outbox {outbox_bytes} B), load {}",
+                    "  … {sent}/{total} records sent, {changed} stored, {:.0} records/s (hub), {:.0} s wall, RSS {rss:.0} MiB (peak {peak:.0}), {queued} messages queued to kits, load {}",
                     changed as f64 / hub_time.as_secs_f64().max(1e-9),
                     wall.elapsed().as_secs_f64(),
                     load_average()

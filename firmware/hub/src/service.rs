@@ -22,6 +22,7 @@ use fieldkit_sync::counter::{CounterError, Reservation};
 use fieldkit_sync::hub::{EnrollError, Hub, HubEvent, KitState};
 use fieldkit_sync::message::{Body, Priority, ReviewDecision};
 use fieldkit_sync::seal::{KitId, SealError, StaticKey};
+use fieldkit_sync::transfer::Outbox;
 use fieldkit_vault::{Session, SyncWrite, Vault, VaultError};
 use x25519_dalek::PublicKey;
 use zeroize::Zeroizing;
@@ -148,9 +149,17 @@ pub struct KitView {
     pub refused: u64,
 }
 
+/// A kit's waiting messages as their entries hold them: id → (chunk, fragments acknowledged).
+type StoredOut = BTreeMap<u64, (u32, Vec<bool>)>;
+
 #[derive(Debug)]
 struct Enrolled {
     file: KitFile,
+    /// The waiting messages as their entries hold them: id → progress (chunk, fragments
+    /// acknowledged). A message is written again only when this changed, so an exchange
+    /// costs what changed, not the whole outbox (before, each exchange re-sealed every
+    /// touched kit's whole outbox: ~550 KB per kit at 100 kits × 1,000 records).
+    stored_out: StoredOut,
 }
 
 /// The hub, open.
@@ -214,12 +223,26 @@ impl HubService {
         let names = session.sync_names(KIT_PREFIX)?;
         let mut kits = BTreeMap::new();
         let mut holders: BTreeMap<RecordId, BTreeSet<KitId>> = BTreeMap::new();
-        for name in names.iter().filter(|n| !n.ends_with("/counter")) {
+        for name in names.iter().filter(|n| store::is_kit_name(n)) {
             let Some(bytes) = session.sync_value(name)? else {
                 continue;
             };
-            let file: KitFile =
+            let mut file: KitFile =
                 store::decode(&bytes).map_err(|_| OpenError::Corrupt(name.clone()))?;
+            // Waiting messages: their own entries, and any a file written before them held.
+            let mut stored_out = BTreeMap::new();
+            let mut messages = file.outbox.messages().to_vec();
+            for out in session.sync_names(&format!("{name}/out/"))? {
+                let Some(bytes) = session.sync_value(&out)? else {
+                    continue;
+                };
+                let m = store::decode_outgoing(&bytes).map_err(|_| OpenError::Corrupt(out))?;
+                let (chunk, acked) = m.progress();
+                stored_out.insert(m.id, (chunk, acked.to_vec()));
+                messages.retain(|x| x.id != m.id);
+                messages.push(m);
+            }
+            file.outbox = Outbox::from_parts(file.outbox.next_id(), messages);
             let counter_limit = match session.sync_value(&format!("{name}/counter"))? {
                 Some(b) => u64::from_le_bytes(
                     b.as_slice()
@@ -251,7 +274,7 @@ impl HubService {
                     .or_default()
                     .insert(id);
             }
-            kits.insert(id, Enrolled { file });
+            kits.insert(id, Enrolled { file, stored_out });
         }
         let mut routed = BTreeMap::new();
         for name in session.sync_names(ROUTED_PREFIX)? {
@@ -323,7 +346,13 @@ impl HubService {
             ..SyncWrite::default()
         })?;
         self.hub.enroll(public, KitState::default())?;
-        self.kits.insert(id, Enrolled { file });
+        self.kits.insert(
+            id,
+            Enrolled {
+                file,
+                stored_out: BTreeMap::new(),
+            },
+        );
         Ok(id)
     }
 
@@ -743,12 +772,32 @@ impl HubService {
         alerts_changed: bool,
     ) -> Result<(), VaultError> {
         let mut values: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut removed: Vec<String> = Vec::new();
+        let mut stored_now: Vec<(KitId, StoredOut)> = Vec::new();
         for id in dirty {
             let (Some(k), Some(e)) = (self.kits.get_mut(id), self.hub.endpoint(*id)) else {
                 continue;
             };
             k.file.window = e.channel().window();
-            k.file.outbox = e.outbox().clone();
+            // Each waiting message in its own entry, written when new or changed.
+            let outbox = e.outbox();
+            let mut stored = BTreeMap::new();
+            for m in outbox.messages() {
+                let (chunk, acked) = m.progress();
+                let now = (chunk, acked.to_vec());
+                if k.stored_out.get(&m.id) != Some(&now) {
+                    values.push((store::out_name(*id, m.id), store::encode(m)));
+                }
+                stored.insert(m.id, now);
+            }
+            removed.extend(
+                k.stored_out
+                    .keys()
+                    .filter(|m| !stored.contains_key(m))
+                    .map(|m| store::out_name(*id, *m)),
+            );
+            stored_now.push((*id, stored));
+            k.file.outbox = Outbox::from_parts(outbox.next_id(), Vec::new());
             k.file.inbox = e.inbox().clone();
             if let Some(s) = self.hub.status(*id) {
                 let keep_at = k.file.status.as_ref().map_or(0, |o| o.at_ms);
@@ -775,7 +824,7 @@ impl HubService {
         if alerts_changed {
             values.push((ALERTS.to_string(), store::encode(&self.alerts)));
         }
-        if values.is_empty() {
+        if values.is_empty() && removed.is_empty() {
             return Ok(());
         }
         let put: Vec<(&str, &[u8])> = values
@@ -784,8 +833,16 @@ impl HubService {
             .collect();
         self.kit.session_mut().sync_write(&SyncWrite {
             put,
+            remove: removed.iter().map(String::as_str).collect(),
             ..SyncWrite::default()
-        })
+        })?;
+        // Only once committed: a failed commit leaves them to be written again.
+        for (id, stored) in stored_now {
+            if let Some(k) = self.kits.get_mut(&id) {
+                k.stored_out = stored;
+            }
+        }
+        Ok(())
     }
 
     /// The frames to send to `kit` now over a link of `mtu` bytes, at most `max`:

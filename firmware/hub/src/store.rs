@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `hub/secret` | the hub's X25519 static secret (32 bytes) |
 //! | `hub/kit/<id>` | [`KitFile`]: the kit's public key, agency, label, link state, last status, rollbacks, the records it holds |
+//! | `hub/kit/<id>/out/<message id>` | one message waiting for that kit ([`Outgoing`], postcard), written when queued or when its fragments' state changes, removed when acknowledged |
 //! | `hub/kit/<id>/counter` | the send-counter limit towards that kit (8 bytes, little-endian), written before any counter below it is used |
 //! | `hub/routed/<match id>` | the review state a potential match was last routed in (`pending`, `confirmed`, `rejected`) |
 //! | `hub/alerts` | [`AlertSeen`]s, newest last, at most [`MAX_ALERTS`] |
@@ -15,7 +16,7 @@ use std::collections::BTreeSet;
 use fieldkit_domain::RecordId;
 use fieldkit_sync::counter::ReplayWindow;
 use fieldkit_sync::seal::KitId;
-use fieldkit_sync::transfer::{Inbox, Outbox};
+use fieldkit_sync::transfer::{Inbox, Outbox, Outgoing};
 use serde::{Deserialize, Serialize};
 
 /// The name of the hub's secret.
@@ -37,6 +38,27 @@ pub fn kit_name(kit: KitId) -> String {
 /// A kit's counter entry.
 pub fn counter_name(kit: KitId) -> String {
     format!("{KIT_PREFIX}{kit}/counter")
+}
+
+/// Prefix of a kit's waiting messages.
+pub fn out_prefix(kit: KitId) -> String {
+    format!("{KIT_PREFIX}{kit}/out/")
+}
+
+/// One waiting message's entry.
+pub fn out_name(kit: KitId, message: u64) -> String {
+    format!("{}{message:016x}", out_prefix(kit))
+}
+
+/// True for a kit's main entry (`hub/kit/<id>`), not its counter or messages.
+pub fn is_kit_name(name: &str) -> bool {
+    name.strip_prefix(KIT_PREFIX)
+        .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
+}
+
+/// Decodes a waiting message.
+pub fn decode_outgoing(bytes: &[u8]) -> Result<Outgoing, postcard::Error> {
+    postcard::from_bytes(bytes)
 }
 
 /// A potential match's routing entry.
@@ -111,7 +133,9 @@ pub struct KitFile {
     pub enrolled_at_ms: u64,
     /// The replay window of frames from it.
     pub window: ReplayWindow,
-    /// Messages waiting for it.
+    /// Messages waiting for it: only the next message id since each message is kept apart
+    /// (`hub/kit/<id>/out/…`); a file written before that may still hold messages, which
+    /// are read and moved to their own entries.
     pub outbox: Outbox,
     /// Messages being received from it.
     pub inbox: Inbox,
@@ -151,5 +175,9 @@ mod tests {
         assert_eq!(parse_kit_id("0ab0c1f"), None);
         assert_eq!(parse_kit_id("0ab0c1fg"), None);
         assert_eq!(parse_kit_id("é0b0c1ff"), None);
+        assert!(is_kit_name("hub/kit/0ab0c1ff"));
+        assert!(!is_kit_name("hub/kit/0ab0c1ff/counter"));
+        assert!(!is_kit_name(&out_name(id, 7)));
+        assert!(out_name(id, 7).starts_with(&out_prefix(id)));
     }
 }

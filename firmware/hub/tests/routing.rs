@@ -248,6 +248,45 @@ fn a_rolled_back_kit_is_noticed_and_a_restarted_hub_keeps_kits_windows_and_route
 }
 
 #[test]
+fn messages_waiting_for_a_kit_are_kept_apart_survive_a_restart_and_go_when_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut hub, mut a, mut b) = hub_with_two_kits(dir.path());
+    let waiting = |hub: &HubService, kit| {
+        hub.kit()
+            .session()
+            .sync_names(&fieldkit_hub::store::out_prefix(kit))
+            .unwrap()
+            .len()
+    };
+    a.endpoint.queue(&Body::Ops(child(
+        RecordId::from_bytes([0xA1; 16]),
+        "Amina Yusuf",
+        0xA,
+    )));
+    exchange(&mut hub, &mut a, NOW);
+    // B's request matches A's case: B hears at once, A's notice waits at the hub.
+    b.endpoint.queue(&Body::Ops(request(
+        RecordId::from_bytes([0xB2; 16]),
+        "Aminah Yousef",
+        0xB,
+    )));
+    exchange(&mut hub, &mut b, NOW + 1_000);
+    assert_eq!(notices(&b).len(), 1);
+    assert!(notices(&a).is_empty());
+    assert_eq!(waiting(&hub, a.id), 1, "A's notice in its own entry");
+
+    // The hub restarts: A's notice is still there and reaches A.
+    drop(hub.lock());
+    let mut hub = HubService::open(reopen(dir.path()), NOW).unwrap();
+    exchange(&mut hub, &mut a, NOW + 2_000);
+    assert_eq!(notices(&a).len(), 1);
+    // A's and B's acknowledgements remove the entries.
+    let _ = settle(&mut hub, &mut [&mut a, &mut b], NOW + 3_000);
+    assert_eq!((waiting(&hub, a.id), waiting(&hub, b.id)), (0, 0));
+    assert_eq!(match_messages(&a), 1, "told once");
+}
+
+#[test]
 fn frames_from_strangers_and_altered_frames_are_refused_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut session = hub_vault(dir.path());

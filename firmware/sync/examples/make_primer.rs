@@ -1,6 +1,9 @@
-//! Writes `src/primer-v1.bin`, the DEFLATE preset dictionary of protocol version 1 (see
-//! `fieldkit_sync::primer`). Run once when a new primer version is made; a version, once
-//! released, never changes (`primer::tests` pins its digest).
+//! Writes `src/primer-v1.bin` (`make_primer v1`: templates in the operation form) or
+//! `src/primer-v2.bin` (`make_primer v2`: the same templates in the record form), the DEFLATE
+//! preset dictionaries of the sync protocol (see `fieldkit_sync::primer`). Run once when a
+//! new primer version is made; a version, once released, never changes (`primer::tests` pins
+//! each digest). `primer-v1.bin` was written before the field dictionary gained codes 67–72
+//! (the `cfm_5_17_…` fields): `v1` now writes other bytes, which must never replace it.
 //!
 //! The primer holds what most messages share and no message carries alone: the operation
 //! encodings of template records (a registration with family details, a tracing request,
@@ -10,7 +13,7 @@
 #![allow(clippy::expect_used, missing_docs)]
 
 use fieldkit_domain::{DeviceId, Document, Hlc, Record, RecordId, RecordKind};
-use fieldkit_sync::codec::encode_ops;
+use fieldkit_sync::codec::{encode_ops, encode_records};
 use serde_json::json;
 
 const WORDS: &str = "the child and a with was is of to in at by from has his her their \
@@ -26,6 +29,10 @@ est arrivé seul au camp la mère le père frère soeur tante oncle famille d'ac
 séparé non accompagné الطفل وصل وحده إلى المخيم الأم الأب الأخ الأخت العم الخال \
 العمة الخالة الجدة الأسرة منفصل غير مصحوب ";
 
+fn record_form() -> bool {
+    std::env::args().nth(1).as_deref() == Some("v2")
+}
+
 fn ops(kind: RecordKind, v: serde_json::Value, seq: u8) -> Vec<u8> {
     let id = RecordId::from_bytes([seq; 16]);
     let record = Record::from_json(kind, v).expect("a template record");
@@ -34,11 +41,14 @@ fn ops(kind: RecordKind, v: serde_json::Value, seq: u8) -> Vec<u8> {
         counter: 0,
         device: DeviceId(0),
     };
-    encode_ops(
-        &Document::new(kind, id)
-            .diff(&record.to_json(), || stamp)
-            .expect("flat"),
-    )
+    let ops = Document::new(kind, id)
+        .diff(&record.to_json(), || stamp)
+        .expect("flat");
+    if record_form() {
+        encode_records(&ops).expect("a template is one record")
+    } else {
+        encode_ops(&ops)
+    }
 }
 
 fn member(uid: &str, relation: &str, sex: &str, age: i64, alive: &str) -> serde_json::Value {
@@ -112,7 +122,11 @@ fn main() {
             member("00000000-2", "sibling", "male", 12, "alive"),
         ],
     ));
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/primer-v1.bin");
+    let path = if record_form() {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/src/primer-v2.bin")
+    } else {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/src/primer-v1.bin")
+    };
     std::fs::write(path, &primer).expect("writing the primer");
     println!("{path}: {} bytes", primer.len());
 }

@@ -357,46 +357,94 @@ impl StampReader<'_> {
     }
 }
 
-/// Encodes a batch of operations.
-pub fn encode_ops(ops: &[Op]) -> Vec<u8> {
-    let mut devices: Vec<DeviceId> = Vec::new();
-    let mut records: Vec<(RecordKind, RecordId)> = Vec::new();
-    let mut entries: Vec<&str> = Vec::new();
-    for op in ops {
-        for s in std::iter::once(&op.stamp).chain(&op.supersedes) {
-            if !devices.contains(&s.device) {
-                devices.push(s.device);
+/// The batch's tables: devices, records and subform entries, each in order of first use.
+struct Tables<'a> {
+    devices: Vec<DeviceId>,
+    records: Vec<(RecordKind, RecordId)>,
+    entries: Vec<&'a str>,
+}
+
+impl<'a> Tables<'a> {
+    fn of(ops: &'a [Op]) -> Self {
+        let mut t = Tables {
+            devices: Vec::new(),
+            records: Vec::new(),
+            entries: Vec::new(),
+        };
+        for op in ops {
+            for s in std::iter::once(&op.stamp).chain(&op.supersedes) {
+                if !t.devices.contains(&s.device) {
+                    t.devices.push(s.device);
+                }
+            }
+            if !t.records.contains(&(op.kind, op.record)) {
+                t.records.push((op.kind, op.record));
+            }
+            if let Some((_, uid, _)) = subform_path(&op.field)
+                && !t.entries.contains(&uid)
+            {
+                t.entries.push(uid);
             }
         }
-        if !records.contains(&(op.kind, op.record)) {
-            records.push((op.kind, op.record));
+        t
+    }
+
+    fn put(&self, w: &mut Writer) {
+        w.varint(self.devices.len() as u64);
+        for d in &self.devices {
+            w.raw(&d.0.to_le_bytes());
         }
-        if let Some((_, uid, _)) = subform_path(&op.field)
-            && !entries.contains(&uid)
-        {
-            entries.push(uid);
+        w.varint(self.records.len() as u64);
+        for (k, id) in &self.records {
+            put_record(w, *k, *id);
+        }
+        w.varint(self.entries.len() as u64);
+        for e in &self.entries {
+            put_entry(w, e);
         }
     }
-    let mut w = Writer::new();
-    w.varint(devices.len() as u64);
-    for d in &devices {
-        w.raw(&d.0.to_le_bytes());
+
+    fn record_index(&self, op: &Op) -> usize {
+        self.records
+            .iter()
+            .position(|r| *r == (op.kind, op.record))
+            .unwrap_or(0)
     }
-    w.varint(records.len() as u64);
-    for (k, id) in &records {
-        put_record(&mut w, *k, *id);
+}
+
+/// The tables as read back.
+struct ReadTables {
+    devices: Vec<DeviceId>,
+    records: Vec<(RecordKind, RecordId)>,
+    entries: Vec<String>,
+}
+
+fn read_tables(r: &mut Reader<'_>) -> Result<ReadTables, DecodeError> {
+    let n = r.len(r.remaining() / 8)?;
+    let mut devices = Vec::with_capacity(n);
+    for _ in 0..n {
+        devices.push(DeviceId(u64::from_le_bytes(r.array::<8>()?)));
     }
-    w.varint(entries.len() as u64);
-    for e in &entries {
-        put_entry(&mut w, e);
+    let n = r.len(r.remaining() / 17)?;
+    let mut records = Vec::with_capacity(n);
+    for _ in 0..n {
+        records.push(record(r)?);
     }
-    w.varint(ops.len() as u64);
-    let mut stamps = StampWriter {
-        devices: &devices,
-        prev: (0, 0),
-    };
-    // Runs of consecutive ops that share a stamp (one save stamps all its fields alike)
-    // and either all or none supersede something: the stamp is written once per run.
+    let n = r.len(r.remaining())?;
+    let mut entries = Vec::with_capacity(n);
+    for _ in 0..n {
+        entries.push(entry(r)?);
+    }
+    Ok(ReadTables {
+        devices,
+        records,
+        entries,
+    })
+}
+
+/// Ops as runs of consecutive ops that share a stamp (one save stamps all its fields alike)
+/// and either all or none supersede something: the stamp is written once per run.
+fn put_runs(w: &mut Writer, ops: &[Op], t: &Tables<'_>, stamps: &mut StampWriter<'_>) {
     let mut i = 0;
     while i < ops.len() {
         let first = &ops[i];
@@ -406,21 +454,17 @@ pub fn encode_ops(ops: &[Op]) -> Vec<u8> {
             .take_while(|o| o.stamp == first.stamp && o.supersedes.is_empty() != has_sup)
             .count();
         w.varint(run as u64);
-        stamps.put(&mut w, &first.stamp, has_sup);
+        stamps.put(w, &first.stamp, has_sup);
         for op in &ops[i..i + run] {
-            if records.len() > 1 {
-                let idx = records
-                    .iter()
-                    .position(|r| *r == (op.kind, op.record))
-                    .unwrap_or(0);
-                w.varint(idx as u64);
+            if t.records.len() > 1 {
+                w.varint(t.record_index(op) as u64);
             }
-            put_path(&mut w, &op.field, &entries);
-            put_value(&mut w, &op.value);
+            put_path(w, &op.field, &t.entries);
+            put_value(w, &op.value);
             if has_sup {
                 w.varint(op.supersedes.len() as u64);
                 for s in &op.supersedes {
-                    stamps.put(&mut w, s, false);
+                    stamps.put(w, s, false);
                 }
                 // The run's stamp stays the reference for the next op's supersedes.
                 stamps.prev = (first.stamp.wall_ms, first.stamp.counter);
@@ -428,49 +472,32 @@ pub fn encode_ops(ops: &[Op]) -> Vec<u8> {
         }
         i += run;
     }
-    w.into_bytes()
 }
 
-/// Decodes a batch of operations; every byte must belong to it.
-pub fn decode_ops(bytes: &[u8]) -> Result<Vec<Op>, DecodeError> {
-    let mut r = Reader::new(bytes);
-    let n = r.len(r.remaining() / 8)?;
-    let mut devices = Vec::with_capacity(n);
-    for _ in 0..n {
-        devices.push(DeviceId(u64::from_le_bytes(r.array::<8>()?)));
-    }
-    let n = r.len(r.remaining() / 17)?;
-    let mut records = Vec::with_capacity(n);
-    for _ in 0..n {
-        records.push(record(&mut r)?);
-    }
-    let n = r.len(r.remaining())?;
-    let mut entries = Vec::with_capacity(n);
-    for _ in 0..n {
-        entries.push(entry(&mut r)?);
-    }
-    // An op takes at least two bytes.
-    let n = r.len(MAX_OPS.min(r.remaining() / 2))?;
-    let mut ops = Vec::with_capacity(n);
-    let mut stamps = StampReader {
-        devices: &devices,
-        prev: (0, 0),
-    };
-    while ops.len() < n {
-        let run = r.len(n - ops.len())?;
+/// Reads `n` ops written by [`put_runs`] onto `ops`.
+fn read_runs(
+    r: &mut Reader<'_>,
+    n: usize,
+    t: &ReadTables,
+    stamps: &mut StampReader<'_>,
+    ops: &mut Vec<Op>,
+) -> Result<(), DecodeError> {
+    let end = ops.len() + n;
+    while ops.len() < end {
+        let run = r.len(end - ops.len())?;
         if run == 0 {
             return Err(DecodeError::Range);
         }
-        let (stamp, has_sup) = stamps.get(&mut r)?;
+        let (stamp, has_sup) = stamps.get(r)?;
         for _ in 0..run {
-            let idx = if records.len() > 1 {
+            let idx = if t.records.len() > 1 {
                 usize::try_from(r.varint()?).map_err(|_| DecodeError::Range)?
             } else {
                 0
             };
-            let (kind, record) = *records.get(idx).ok_or(DecodeError::Range)?;
-            let field = path(&mut r, &entries)?;
-            let value = value(&mut r)?;
+            let (kind, record) = *t.records.get(idx).ok_or(DecodeError::Range)?;
+            let field = path(r, &t.entries)?;
+            let value = value(r)?;
             let mut supersedes = Vec::new();
             if has_sup {
                 let m = r.len(MAX_SUPERSEDES.min(r.remaining()))?;
@@ -479,7 +506,7 @@ pub fn decode_ops(bytes: &[u8]) -> Result<Vec<Op>, DecodeError> {
                 }
                 supersedes.reserve(m);
                 for _ in 0..m {
-                    let (s, flag) = stamps.get(&mut r)?;
+                    let (s, flag) = stamps.get(r)?;
                     if flag {
                         return Err(DecodeError::Range);
                     }
@@ -495,6 +522,322 @@ pub fn decode_ops(bytes: &[u8]) -> Result<Vec<Op>, DecodeError> {
                 stamp,
                 supersedes,
             });
+        }
+    }
+    Ok(())
+}
+
+/// Encodes a batch of operations (the operation form, body tag 4).
+pub fn encode_ops(ops: &[Op]) -> Vec<u8> {
+    let t = Tables::of(ops);
+    let mut w = Writer::new();
+    t.put(&mut w);
+    w.varint(ops.len() as u64);
+    let mut stamps = StampWriter {
+        devices: &t.devices,
+        prev: (0, 0),
+    };
+    put_runs(&mut w, ops, &t, &mut stamps);
+    w.into_bytes()
+}
+
+/// Decodes a batch of operations in the operation form; every byte must belong to it.
+pub fn decode_ops(bytes: &[u8]) -> Result<Vec<Op>, DecodeError> {
+    let mut r = Reader::new(bytes);
+    let t = read_tables(&mut r)?;
+    // An op takes at least two bytes.
+    let n = r.len(MAX_OPS.min(r.remaining() / 2))?;
+    let mut ops = Vec::with_capacity(n);
+    let mut stamps = StampReader {
+        devices: &t.devices,
+        prev: (0, 0),
+    };
+    read_runs(&mut r, n, &t, &mut stamps, &mut ops)?;
+    r.finish()?;
+    Ok(ops)
+}
+
+// The record form (body tag 6): a record's whole saved state — every field one save
+// stamped alike, as `Document::diff` gives it for a new record — written as which fields are
+// present (a bitmap over the field dictionary, and per subform entry a bitmap over its
+// fields) followed by the values alone, in the order of their paths. A full case's 40–60
+// field paths (one to three bytes each) become about a dozen bitmap bytes. Operations that
+// do not fit (edits with superseded stamps, fields outside the dictionary, mixed stamps) go
+// in operation-form segments between the records, so the decoded batch is the batch given,
+// in its order.
+
+/// Fewest operations worth a record segment.
+const MIN_RECORD_OPS: usize = 6;
+
+/// A value's form inside a record segment: [`V_MORE`] with this sub-tag is "the text of
+/// this record's short id" (`RecordId::short`, what `case_id_display` holds on a kit).
+const MORE_SHORT_ID: u64 = 3;
+
+/// The dictionary codes of a path that a record segment can carry: a field, or a section,
+/// an entry id and the entry's field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot<'a> {
+    Field(usize),
+    Entry {
+        section: usize,
+        uid: &'a str,
+        field: usize,
+    },
+}
+
+fn slot(path: &str) -> Option<Slot<'_>> {
+    match subform_path(path) {
+        Some((section, uid, field)) => Some(Slot::Entry {
+            section: dict::code(FIELDS, section)?,
+            uid,
+            field: dict::code(FIELDS, field)?,
+        }),
+        None => dict::code(FIELDS, path).map(Slot::Field),
+    }
+}
+
+/// How many ops from the start of `ops` one record segment can carry.
+fn record_run(ops: &[Op]) -> usize {
+    let Some(first) = ops.first() else { return 0 };
+    let mut n = 0;
+    for (i, op) in ops.iter().enumerate() {
+        let fits = op.kind == first.kind
+            && op.record == first.record
+            && op.stamp == first.stamp
+            && op.supersedes.is_empty()
+            && slot(&op.field).is_some()
+            && (i == 0 || ops[i - 1].field < op.field);
+        if !fits {
+            break;
+        }
+        n += 1;
+    }
+    n
+}
+
+fn put_bitmap(w: &mut Writer, codes: &[usize]) {
+    let len = codes.iter().max().map_or(0, |m| m / 8 + 1);
+    let mut bytes = vec![0u8; len];
+    for c in codes {
+        bytes[c / 8] |= 1 << (c % 8);
+    }
+    w.bytes(&bytes);
+}
+
+fn bitmap(r: &mut Reader<'_>) -> Result<Vec<usize>, DecodeError> {
+    let bytes = r.bytes()?;
+    let mut codes = Vec::new();
+    for (i, b) in bytes.iter().enumerate() {
+        for bit in 0..8 {
+            if b & (1 << bit) != 0 {
+                let c = i * 8 + bit;
+                if c >= FIELDS.len() {
+                    return Err(DecodeError::Tag(c as u64));
+                }
+                codes.push(c);
+            }
+        }
+    }
+    Ok(codes)
+}
+
+fn put_record_value(w: &mut Writer, v: &FieldValue, id: RecordId) {
+    match v {
+        FieldValue::Text(s) if *s == id.short() => {
+            w.varint(V_MORE);
+            w.varint(MORE_SHORT_ID);
+        }
+        _ => put_value(w, v),
+    }
+}
+
+fn record_value(r: &mut Reader<'_>, id: RecordId) -> Result<FieldValue, DecodeError> {
+    let mut peek = Reader::new(r.peek_rest());
+    if peek.varint()? == V_MORE && peek.varint()? == MORE_SHORT_ID {
+        r.varint()?;
+        r.varint()?;
+        return Ok(FieldValue::Text(id.short()));
+    }
+    value(r)
+}
+
+/// A subform entry's id and the codes of its fields present.
+type EntryFields<'a> = (&'a str, Vec<usize>);
+
+fn put_record_segment(w: &mut Writer, ops: &[Op], t: &Tables<'_>, stamps: &mut StampWriter<'_>) {
+    let first = &ops[0];
+    w.varint(((t.record_index(first) as u64) << 1) | 1);
+    stamps.put(w, &first.stamp, false);
+    let slots: Vec<Slot<'_>> = ops.iter().filter_map(|o| slot(&o.field)).collect();
+    let fields: Vec<usize> = slots
+        .iter()
+        .filter_map(|s| match s {
+            Slot::Field(c) => Some(*c),
+            Slot::Entry { .. } => None,
+        })
+        .collect();
+    put_bitmap(w, &fields);
+    // Sections, each with its entries (in order of first use) and their fields.
+    let mut sections: Vec<(usize, Vec<EntryFields<'_>>)> = Vec::new();
+    for s in &slots {
+        let Slot::Entry {
+            section,
+            uid,
+            field,
+        } = *s
+        else {
+            continue;
+        };
+        let pos = match sections.iter().position(|(c, _)| *c == section) {
+            Some(p) => p,
+            None => {
+                sections.push((section, Vec::new()));
+                sections.len() - 1
+            }
+        };
+        let entries = &mut sections[pos].1;
+        match entries.iter_mut().find(|(u, _)| *u == uid) {
+            Some((_, f)) => f.push(field),
+            None => entries.push((uid, vec![field])),
+        }
+    }
+    w.varint(sections.len() as u64);
+    for (section, entries) in &sections {
+        w.varint(*section as u64);
+        w.varint(entries.len() as u64);
+        for (uid, fields) in entries {
+            w.varint(t.entries.iter().position(|e| e == uid).unwrap_or(0) as u64);
+            put_bitmap(w, fields);
+        }
+    }
+    for op in ops {
+        put_record_value(w, &op.value, op.record);
+    }
+}
+
+fn read_record_segment(
+    r: &mut Reader<'_>,
+    head: u64,
+    t: &ReadTables,
+    stamps: &mut StampReader<'_>,
+    ops: &mut Vec<Op>,
+) -> Result<(), DecodeError> {
+    let idx = usize::try_from(head >> 1).map_err(|_| DecodeError::Range)?;
+    let (kind, record) = *t.records.get(idx).ok_or(DecodeError::Range)?;
+    let (stamp, flag) = stamps.get(r)?;
+    if flag {
+        return Err(DecodeError::Range);
+    }
+    let mut paths: Vec<String> = bitmap(r)?
+        .into_iter()
+        .filter_map(|c| FIELDS.get(c).map(|f| (*f).to_string()))
+        .collect();
+    let sections = r.len(r.remaining())?;
+    for _ in 0..sections {
+        let section = FIELDS
+            .get(usize::try_from(r.varint()?).map_err(|_| DecodeError::Range)?)
+            .ok_or(DecodeError::Range)?;
+        let entries = r.len(r.remaining())?;
+        for _ in 0..entries {
+            let e = usize::try_from(r.varint()?).map_err(|_| DecodeError::Range)?;
+            let uid = t.entries.get(e).ok_or(DecodeError::Range)?;
+            for c in bitmap(r)? {
+                if paths.len() >= MAX_OPS {
+                    return Err(DecodeError::TooLarge);
+                }
+                let field = FIELDS.get(c).ok_or(DecodeError::Range)?;
+                paths.push(format!("{section}[{uid}].{field}"));
+            }
+        }
+    }
+    // The encoder only writes paths in ascending order, each once: so are they read.
+    paths.sort_unstable();
+    if paths.windows(2).any(|w| w[0] == w[1]) || paths.len() < MIN_RECORD_OPS {
+        return Err(DecodeError::Range);
+    }
+    for field in paths {
+        if ops.len() >= MAX_OPS {
+            return Err(DecodeError::TooLarge);
+        }
+        let value = record_value(r, record)?;
+        ops.push(Op {
+            kind,
+            record,
+            field,
+            value,
+            stamp,
+            supersedes: Vec::new(),
+        });
+    }
+    Ok(())
+}
+
+/// Encodes a batch in the record form when it holds at least one whole record's save that
+/// the form can carry ([`MIN_RECORD_OPS`] fields or more, one stamp, paths in order);
+/// `None` when the operation form ([`encode_ops`]) is all it would be.
+pub fn encode_records(ops: &[Op]) -> Option<Vec<u8>> {
+    // Segments: (is a record, range).
+    let mut segments: Vec<(bool, std::ops::Range<usize>)> = Vec::new();
+    let mut i = 0;
+    while i < ops.len() {
+        let n = record_run(&ops[i..]);
+        if n >= MIN_RECORD_OPS {
+            segments.push((true, i..i + n));
+            i += n;
+            continue;
+        }
+        let n = n.max(1);
+        match segments.last_mut() {
+            Some((false, range)) => range.end = i + n,
+            _ => segments.push((false, i..i + n)),
+        }
+        i += n;
+    }
+    if !segments.iter().any(|(record, _)| *record) {
+        return None;
+    }
+    let t = Tables::of(ops);
+    let mut w = Writer::new();
+    t.put(&mut w);
+    w.varint(segments.len() as u64);
+    let mut stamps = StampWriter {
+        devices: &t.devices,
+        prev: (0, 0),
+    };
+    for (record, range) in segments {
+        let part = &ops[range];
+        if record {
+            put_record_segment(&mut w, part, &t, &mut stamps);
+        } else {
+            w.varint((part.len() as u64) << 1);
+            put_runs(&mut w, part, &t, &mut stamps);
+        }
+    }
+    Some(w.into_bytes())
+}
+
+/// Decodes a batch in the record form; every byte must belong to it.
+pub fn decode_records(bytes: &[u8]) -> Result<Vec<Op>, DecodeError> {
+    let mut r = Reader::new(bytes);
+    let t = read_tables(&mut r)?;
+    // A segment takes at least two bytes.
+    let n = r.len(r.remaining() / 2)?;
+    let mut ops = Vec::new();
+    let mut stamps = StampReader {
+        devices: &t.devices,
+        prev: (0, 0),
+    };
+    for _ in 0..n {
+        let head = r.varint()?;
+        if head & 1 == 1 {
+            read_record_segment(&mut r, head, &t, &mut stamps, &mut ops)?;
+        } else {
+            let count = usize::try_from(head >> 1).map_err(|_| DecodeError::Range)?;
+            // An op takes at least two bytes.
+            if count == 0 || count > r.remaining() / 2 || ops.len() + count > MAX_OPS {
+                return Err(DecodeError::TooLarge);
+            }
+            read_runs(&mut r, count, &t, &mut stamps, &mut ops)?;
         }
     }
     r.finish()?;

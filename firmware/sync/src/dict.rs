@@ -80,6 +80,13 @@ pub const FIELDS: &[&str] = &[
     "workflow",
     "record_state",
     "assigned_user_names",
+    // 67..: Washington Group / UNICEF child functioning (ages 5–17), Primero's names
+    "cfm_5_17_vision_difficulty",
+    "cfm_5_17_hearing_difficulty",
+    "cfm_5_17_mobility_difficulty_comparative_100m",
+    "cfm_5_17_self_care_difficulty",
+    "cfm_5_17_communication_difficulty_understanding_child_household",
+    "cfm_5_17_remembering_difficulty",
 ];
 
 /// Common lookup values (position = code).
@@ -192,5 +199,6 @@ mod tests {
         assert_eq!(code(FIELDS, "relation_name"), Some(39));
         assert_eq!(code(FIELDS, "matched_case_id"), Some(55));
         assert_eq!(code(VALUES, "likely"), Some(67));
+        assert_eq!(code(FIELDS, "cfm_5_17_vision_difficulty"), Some(67));
     }
 }

@@ -130,6 +130,20 @@ const T_MATCH: u8 = 2;
 const T_REVIEW: u8 = 3;
 const T_OPS: u8 = 4;
 const T_STATUS: u8 = 5;
+/// Operations in the record form ([`codec::encode_records`]): decoded from version 2 of
+/// this crate on. A hub must be upgraded before its kits (it decodes both forms; an older
+/// one refuses tag 6). Messages queued before an upgrade keep their tag 4 bytes in the
+/// outbox and still decode.
+const T_RECORDS: u8 = 6;
+
+/// The compression primer of a body tag: the record form has its own.
+fn primer_of(tag: u8) -> &'static [u8] {
+    if tag == T_RECORDS {
+        crate::primer::PRIMER_V2
+    } else {
+        crate::primer::PRIMER
+    }
+}
 
 /// The largest body tag (tags travel in five bits).
 pub const MAX_TAG: u8 = 31;
@@ -201,10 +215,16 @@ impl Body {
                 w.varint(u64::from(d.at_min));
                 T_REVIEW
             }
-            Body::Ops(ops) => {
-                w.raw(&codec::encode_ops(ops));
-                T_OPS
-            }
+            Body::Ops(ops) => match codec::encode_records(ops) {
+                Some(bytes) => {
+                    w.raw(&bytes);
+                    T_RECORDS
+                }
+                None => {
+                    w.raw(&codec::encode_ops(ops));
+                    T_OPS
+                }
+            },
             Body::Status(s) => {
                 w.varint(s.commits);
                 w.raw(&s.audit_head);
@@ -220,7 +240,7 @@ impl Body {
     pub fn encode(&self) -> (u8, bool, Vec<u8>) {
         let (tag, raw) = self.encode_raw();
         if raw.len() > 24
-            && let Some(packed) = crate::primer::deflate(&raw)
+            && let Some(packed) = crate::primer::deflate_with(primer_of(tag), &raw)
             && packed.len() < raw.len()
         {
             return (tag, true, packed);
@@ -232,7 +252,8 @@ impl Body {
     pub fn decode(tag: u8, compressed: bool, bytes: &[u8]) -> Result<Body, DecodeError> {
         let inflated;
         let bytes = if compressed {
-            inflated = crate::primer::inflate(bytes, MAX_MESSAGE).ok_or(DecodeError::Inflate)?;
+            inflated = crate::primer::inflate_with(primer_of(tag), bytes, MAX_MESSAGE)
+                .ok_or(DecodeError::Inflate)?;
             &inflated[..]
         } else {
             bytes
@@ -314,6 +335,7 @@ impl Body {
                 })
             }
             T_OPS => return codec::decode_ops(r.rest()).map(Body::Ops),
+            T_RECORDS => return codec::decode_records(r.rest()).map(Body::Ops),
             T_STATUS => {
                 let commits = r.varint()?;
                 let audit_head = r.array()?;

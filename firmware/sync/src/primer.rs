@@ -9,25 +9,42 @@
 //! into the primer resolve against the same bytes. `miniz_oxide` (pure Rust) does both
 //! sides; nothing here depends on its version, only on the primer's bytes.
 //!
-//! **The primer is part of the wire format:** `primer-v1.bin` never changes (its digest is
-//! pinned by a test); a new one is a new protocol version.
+//! **The primer is part of the wire format:** `primer-v1.bin` and `primer-v2.bin` never
+//! change (their digests are pinned by a test); a new one is a new protocol version. Version 1
+//! primes every body but the record form; version 2 (the same template records and words,
+//! with the templates in the record form, [`crate::codec::encode_records`]) primes the record
+//! form (body tag 6), so the bodies of both forms find their own byte patterns.
 
 use miniz_oxide::deflate::core::{
     CompressorOxide, TDEFLFlush, TDEFLStatus, compress, create_comp_flags_from_zip_params,
 };
 
-/// The primer of protocol version 1 (written by `examples/make_primer.rs`).
+/// The primer of protocol version 1 (written by `examples/make_primer.rs v1`).
 pub const PRIMER: &[u8] = include_bytes!("primer-v1.bin");
 
-/// Compresses `raw` against the primer; `None` if the compressor failed (the caller sends
-/// the bytes uncompressed).
+/// The primer of the record form (written by `examples/make_primer.rs v2`).
+pub const PRIMER_V2: &[u8] = include_bytes!("primer-v2.bin");
+
+/// Compresses `raw` against the version 1 primer; `None` if the compressor failed (the
+/// caller sends the bytes uncompressed).
 pub fn deflate(raw: &[u8]) -> Option<Vec<u8>> {
+    deflate_with(PRIMER, raw)
+}
+
+/// Inflates what [`deflate`] made, at most `limit` bytes. `None` for anything that is not
+/// such a stream (never panics).
+pub fn inflate(packed: &[u8], limit: usize) -> Option<Vec<u8>> {
+    inflate_with(PRIMER, packed, limit)
+}
+
+/// Compresses `raw` against `primer` (at most 65,535 bytes).
+pub fn deflate_with(primer: &[u8], raw: &[u8]) -> Option<Vec<u8>> {
     // Level 9, raw DEFLATE (negative window bits), default strategy.
     let mut c = CompressorOxide::new(create_comp_flags_from_zip_params(9, -15, 0));
     // The primer's own output is dropped: the receiver rebuilds that part of the window.
-    let mut sink = vec![0u8; PRIMER.len() + PRIMER.len() / 8 + 64];
-    let (status, used, _) = compress(&mut c, PRIMER, &mut sink, TDEFLFlush::Sync);
-    if status != TDEFLStatus::Okay || used != PRIMER.len() {
+    let mut sink = vec![0u8; primer.len() + primer.len() / 8 + 64];
+    let (status, used, _) = compress(&mut c, primer, &mut sink, TDEFLFlush::Sync);
+    if status != TDEFLStatus::Okay || used != primer.len() {
         return None;
     }
     // Worst case DEFLATE grows incompressible data by 5 bytes per 16 KiB stored block.
@@ -41,28 +58,28 @@ pub fn deflate(raw: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// The primer as one stored, non-final DEFLATE block.
-fn stored_primer() -> Vec<u8> {
-    let len = u16::try_from(PRIMER.len()).unwrap_or(u16::MAX);
-    let mut block = Vec::with_capacity(PRIMER.len() + 5);
+fn stored_primer(primer: &[u8]) -> Vec<u8> {
+    let len = u16::try_from(primer.len()).unwrap_or(u16::MAX);
+    let mut block = Vec::with_capacity(primer.len() + 5);
     // BFINAL = 0, BTYPE = 00 (stored), then aligned LEN and its complement.
     block.push(0);
     block.extend_from_slice(&len.to_le_bytes());
     block.extend_from_slice(&(!len).to_le_bytes());
-    block.extend_from_slice(&PRIMER[..usize::from(len)]);
+    block.extend_from_slice(primer.get(..usize::from(len)).unwrap_or(primer));
     block
 }
 
-/// Inflates what [`deflate`] made, at most `limit` bytes. `None` for anything that is not
-/// such a stream (never panics).
-pub fn inflate(packed: &[u8], limit: usize) -> Option<Vec<u8>> {
-    let mut stream = stored_primer();
+/// Inflates what [`deflate_with`] made with the same primer, at most `limit` bytes. `None`
+/// for anything that is not such a stream (never panics).
+pub fn inflate_with(primer: &[u8], packed: &[u8], limit: usize) -> Option<Vec<u8>> {
+    let mut stream = stored_primer(primer);
     stream.extend_from_slice(packed);
     let out = miniz_oxide::inflate::decompress_to_vec_with_limit(
         &stream,
-        limit.saturating_add(PRIMER.len()),
+        limit.saturating_add(primer.len()),
     )
     .ok()?;
-    out.strip_prefix(PRIMER).map(<[u8]>::to_vec)
+    out.strip_prefix(primer).map(<[u8]>::to_vec)
 }
 
 #[cfg(test)]
@@ -80,6 +97,16 @@ mod tests {
     }
 
     const PINNED: &str = "c0dbf68d3ef0bc8402e227af7421738871a589c42ceac10ecfedcfaa6aa65643";
+
+    #[test]
+    fn the_primer_of_the_record_form_never_changes() {
+        assert!(u16::try_from(PRIMER_V2.len()).is_ok());
+        let digest = Sha256::digest(PRIMER_V2);
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, PINNED_V2);
+    }
+
+    const PINNED_V2: &str = "a1a376958667945476e7b04835d5c7d56276d71a76ef83aa466905389f157ef7";
 
     #[test]
     fn primed_streams_round_trip_and_are_shorter() {

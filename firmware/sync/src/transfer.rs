@@ -229,6 +229,13 @@ impl Outgoing {
         (self.bytes.len().div_ceil(self.chunk as usize)).max(1) as u32
     }
 
+    /// What changes as it travels: the chunk size it was cut at (0 before its first send)
+    /// and which fragments the receiver holds. A store that keeps each message apart
+    /// rewrites it only when this changed.
+    pub fn progress(&self) -> (u32, &[bool]) {
+        (self.chunk, &self.acked)
+    }
+
     /// Fragments the message was cut into (0 before its first send).
     pub fn fragments(&self) -> u32 {
         self.count()
@@ -345,6 +352,23 @@ impl Outbox {
         });
         self.messages.sort_by_key(|m| (m.priority, m.id));
         id
+    }
+
+    /// An outbox from its parts as a store kept them apart: messages in any order (sorted
+    /// here as [`Outbox::push`] keeps them), the next id never below one already used.
+    pub fn from_parts(next_id: u64, mut messages: Vec<Outgoing>) -> Self {
+        messages.sort_by_key(|m| (m.priority, m.id));
+        messages.dedup_by_key(|m| m.id);
+        let next_id = messages
+            .iter()
+            .map(|m| m.id.saturating_add(1))
+            .fold(next_id, u64::max);
+        Self { next_id, messages }
+    }
+
+    /// The id the next message gets.
+    pub fn next_id(&self) -> u64 {
+        self.next_id
     }
 
     /// Messages not yet acknowledged complete.

@@ -126,6 +126,11 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// The rest of the input, left unread.
+    pub fn peek_rest(&self) -> &'a [u8] {
+        self.data.get(self.pos..).unwrap_or(&[])
+    }
+
     /// The rest of the input.
     pub fn rest(&mut self) -> &'a [u8] {
         let rest = self.data.get(self.pos..).unwrap_or(&[]);

@@ -5,7 +5,7 @@
 use std::convert::Infallible;
 
 use fieldkit_domain::{DeviceId, FieldValue, Hlc, Op, RecordId, RecordKind};
-use fieldkit_sync::codec::{decode_ops, encode_ops};
+use fieldkit_sync::codec::{decode_ops, decode_records, encode_ops, encode_records};
 use fieldkit_sync::counter::{ReplayWindow, Reservation, SendCounter};
 use fieldkit_sync::message::{
     Alert, Body, EPOCH_MIN, Evidence, MatchNotice, ReviewDecision, Status,
@@ -104,6 +104,72 @@ fn arb_op() -> impl Strategy<Value = Op> {
             value,
             stamp,
             supersedes,
+        })
+}
+
+/// One save of a whole record as `Document::diff` gives it (one stamp, paths in order, each
+/// once), mostly dictionary fields and subform entries, sometimes with ops the record form
+/// cannot carry before or after it.
+fn arb_record_save() -> impl Strategy<Value = Vec<Op>> {
+    let top = prop_oneof![
+        Just("name"),
+        Just("sex"),
+        Just("age"),
+        Just("case_id_display"),
+        Just("date_of_birth"),
+        Just("protection_concerns"),
+        Just("notes"),
+        Just("location_current"),
+        Just("cfm_5_17_vision_difficulty"),
+        Just("family_details_section"),
+    ]
+    .prop_map(str::to_string);
+    let sub = (
+        prop_oneof![
+            Just("family_details_section"),
+            Just("tracing_request_subform_section")
+        ],
+        prop_oneof![
+            any::<[u8; 16]>().prop_map(|b| uuid::Uuid::from_bytes(b).to_string()),
+            "[0-9a-f]{8}-[0-9]",
+            any::<String>(),
+        ],
+        prop_oneof![
+            Just("relation"),
+            Just("relation_name"),
+            Just("relation_age"),
+            Just("unique_id")
+        ],
+    )
+        .prop_map(|(s, u, f)| format!("{s}[{u}].{f}"));
+    let short = prop_oneof![Just(true), Just(false)];
+    (
+        prop::collection::vec((prop_oneof![top, sub], arb_value(), short), 0..24),
+        arb_stamp(),
+        any::<u8>(),
+        prop::collection::vec(arb_op(), 0..3),
+        prop::collection::vec(arb_op(), 0..3),
+    )
+        .prop_map(|(fields, stamp, r, before, after)| {
+            let record = RecordId::from_bytes([r; 16]);
+            let mut save: Vec<Op> = fields
+                .into_iter()
+                .map(|(field, value, short)| Op {
+                    kind: RecordKind::Case,
+                    record,
+                    field,
+                    value: if short {
+                        FieldValue::Text(record.short())
+                    } else {
+                        value
+                    },
+                    stamp,
+                    supersedes: vec![],
+                })
+                .collect();
+            save.sort_by(|a, b| a.field.cmp(&b.field));
+            save.dedup_by(|a, b| a.field == b.field);
+            before.into_iter().chain(save).chain(after).collect()
         })
 }
 
@@ -244,6 +310,27 @@ proptest! {
     }
 
     #[test]
+    fn record_saves_round_trip_in_the_record_form(ops in arb_record_save()) {
+        if let Some(bytes) = encode_records(&ops) {
+            prop_assert_eq!(decode_records(&bytes), Ok(ops.clone()));
+        }
+        let body = Body::Ops(ops);
+        let (tag, compressed, bytes) = body.encode();
+        prop_assert_eq!(Body::decode(tag, compressed, &bytes), Ok(body));
+    }
+
+    #[test]
+    fn mutated_record_forms_never_panic(ops in arb_record_save(), at in any::<usize>(), bit in 0u8..8) {
+        if let Some(mut bytes) = encode_records(&ops) {
+            let i = at % bytes.len();
+            bytes[i] ^= 1 << bit;
+            let _ = decode_records(&bytes);
+            bytes.truncate(i);
+            let _ = decode_records(&bytes);
+        }
+    }
+
+    #[test]
     fn every_message_body_round_trips(body in arb_body()) {
         let (tag, compressed, bytes) = body.encode();
         prop_assert_eq!(Body::decode(tag, compressed, &bytes), Ok(body));
@@ -252,6 +339,7 @@ proptest! {
     #[test]
     fn no_decoder_panics_on_any_input(bytes in prop::collection::vec(any::<u8>(), 0..300), tag in 0u8..40) {
         let _ = decode_ops(&bytes);
+        let _ = decode_records(&bytes);
         let _ = Body::decode(tag, false, &bytes);
         let _ = Body::decode(tag, true, &bytes);
         let _ = Envelope::decode(&bytes);
@@ -366,4 +454,34 @@ fn replayed_foreign_and_altered_frames_are_each_refused_and_counted() {
     assert_eq!(hub_a.rejections().total(), 2);
     let _ = kit_b;
     let _ = &mut hub_b;
+}
+
+/// Every generated registration goes in the record form (body tag 6) and comes back as the
+/// operations given; a one-field edit stays in the operation form (tag 4), which every
+/// version decodes.
+#[test]
+fn registrations_travel_in_the_record_form_and_edits_in_the_operation_form() {
+    use fieldkit_domain::{Document, Record};
+    for i in 0..200 {
+        let case = fieldkit_testkit::cases::case(2026, i);
+        let json = Record::Case(Box::new(case.clone())).to_json();
+        let stamp = Hlc {
+            wall_ms: 1_780_000_000_000 + i,
+            counter: 0,
+            device: DeviceId(0x5eed),
+        };
+        let ops = Document::new(RecordKind::Case, case.id)
+            .diff(&json, || stamp)
+            .unwrap();
+        let body = Body::Ops(ops.clone());
+        let (tag, compressed, bytes) = body.encode();
+        assert_eq!(tag, 6, "case {i}");
+        assert_eq!(Body::decode(tag, compressed, &bytes), Ok(body));
+        let edit = Body::Ops(ops[..1].to_vec());
+        let (tag, compressed, bytes) = edit.encode();
+        assert_eq!(tag, 4);
+        assert_eq!(Body::decode(tag, compressed, &bytes), Ok(edit));
+        // The operation form still decodes what older versions sent.
+        assert_eq!(decode_ops(&encode_ops(&ops)), Ok(ops));
+    }
 }

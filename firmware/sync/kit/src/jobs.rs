@@ -42,6 +42,38 @@ pub struct Jobs {
     provisioned: Option<bool>,
     last_ip_ms: Option<u64>,
     last_listen_ms: Option<u64>,
+    ip_allowed: bool,
+    last_error: Option<String>,
+}
+
+/// What the status page can show about sync, read without the kit (no case data: counts,
+/// times and error texts of links only).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SyncStatus {
+    /// Provisioned for sync: `None` until a sign-in let the jobs look (a locked kit's vault
+    /// is sealed), then whether it is.
+    pub provisioned: Option<bool>,
+    /// Messages and bytes waiting to be sent, when known (signed in, provisioned).
+    pub queued: Option<(usize, usize)>,
+    /// Fragments sent and not yet acknowledged, when known.
+    pub unacked_fragments: Option<usize>,
+    /// Each link.
+    pub links: Vec<LinkStatus>,
+}
+
+/// One link on the status page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkStatus {
+    /// `ip` (the camp's network or the cellular modem's data path) or `lora`.
+    pub name: &'static str,
+    /// The kit has it (a hub address; a LoRa module configured).
+    pub fitted: bool,
+    /// The power mode allows it now (as of the last sync job).
+    pub allowed: bool,
+    /// When a sync round over it last completed (the jobs' clock, ms).
+    pub last_ok_ms: Option<u64>,
+    /// Why the last round over it failed, if it did (never case data).
+    pub last_error: Option<String>,
 }
 
 impl Jobs {
@@ -54,6 +86,45 @@ impl Jobs {
     pub fn locked(&mut self) {
         self.engine = None;
         self.provisioned = None;
+    }
+
+    /// The sync rows of the status page. The kiosk's LoRa module is not wired yet (issue 11),
+    /// so the LoRa row says it is not fitted.
+    pub fn status(&self) -> SyncStatus {
+        SyncStatus {
+            provisioned: self.provisioned,
+            queued: self.engine.as_ref().map(KitSync::pending),
+            unacked_fragments: self.engine.as_ref().map(KitSync::unacked_fragments),
+            links: vec![
+                LinkStatus {
+                    name: "ip",
+                    fitted: self
+                        .engine
+                        .as_ref()
+                        .is_some_and(|e| !e.hub_address().is_empty()),
+                    allowed: self.ip_allowed,
+                    last_ok_ms: self.last_ip_ms,
+                    last_error: self.last_error.clone(),
+                },
+                LinkStatus {
+                    name: "lora",
+                    fitted: false,
+                    allowed: false,
+                    last_ok_ms: None,
+                    last_error: None,
+                },
+            ],
+        }
+    }
+
+    /// Keeps a sync job's failure for the status page (a link error's text; no case data).
+    fn noted(&mut self, r: Result<Outcome, SyncError>) -> Result<Outcome, SyncError> {
+        match &r {
+            Err(e) => self.last_error = Some(e.to_string()),
+            Ok(Outcome::Done(_)) => self.last_error = None,
+            Ok(Outcome::Skipped(_)) => {}
+        }
+        r
     }
 
     /// Runs one job with the unlocked kit.
@@ -78,7 +149,10 @@ impl Jobs {
                     merged.changed
                 )))
             }
-            JobKind::BulkSync | JobKind::UrgentAlert => self.sync(kit, decision, now_ms),
+            JobKind::BulkSync | JobKind::UrgentAlert => {
+                let r = self.sync(kit, decision, now_ms);
+                self.noted(r)
+            }
             JobKind::Save => Ok(Outcome::Skipped("saves run in the foreground".into())),
         }
     }
@@ -90,6 +164,20 @@ impl Jobs {
     /// 30 s); only the vault work before and after each exchange holds it. Reindex and match
     /// runs hold it throughout (they change the kit's index).
     pub fn run_shared(
+        &mut self,
+        job: JobKind,
+        decision: &Decision,
+        now_ms: u64,
+        with_kit: &mut WithKit<'_>,
+    ) -> Result<Outcome, SyncError> {
+        if matches!(job, JobKind::BulkSync | JobKind::UrgentAlert) {
+            let r = self.sync_shared(job, decision, now_ms, with_kit);
+            return self.noted(r);
+        }
+        self.sync_shared(job, decision, now_ms, with_kit)
+    }
+
+    fn sync_shared(
         &mut self,
         job: JobKind,
         decision: &Decision,
@@ -163,6 +251,7 @@ impl Jobs {
         decision: &Decision,
         now_ms: u64,
     ) -> Result<Planned, SyncError> {
+        self.ip_allowed = decision.links.cellular;
         if self.engine.is_none() && self.provisioned != Some(false) {
             self.engine = KitSync::load(kit.session())?;
             self.provisioned = Some(self.engine.is_some());

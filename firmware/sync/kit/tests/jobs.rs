@@ -85,6 +85,21 @@ fn jobs_run_with_the_unlocked_kit_and_sync_needs_provisioning() {
     );
 }
 
+/// Provisions `kit` as `kit-001` of UNICEF for a hub whose address nothing listens on (the
+/// discard port: a round fails at once). Returns the kit's public key.
+fn provisioned_for_nowhere(kit: &mut Kit) -> x25519_dalek::PublicKey {
+    KitSync::provision(
+        kit.session_mut(),
+        &Provision {
+            hub_public: StaticKey::from_bytes([42; 32]).public(),
+            hub_address: "http://127.0.0.1:9",
+            agency: "unicef",
+            label: "kit-001",
+        },
+    )
+    .unwrap()
+}
+
 #[test]
 fn a_provisioned_kit_queues_what_it_held_and_every_save() {
     let d = tempfile::tempdir().unwrap();
@@ -96,16 +111,7 @@ fn a_provisioned_kit_queues_what_it_held_and_every_save() {
     )
     .unwrap();
     let hub = StaticKey::from_bytes([42; 32]);
-    let public = KitSync::provision(
-        kit.session_mut(),
-        &Provision {
-            hub_public: hub.public(),
-            hub_address: "http://127.0.0.1:9",
-            agency: "unicef",
-            label: "kit-001",
-        },
-    )
-    .unwrap();
+    let public = provisioned_for_nowhere(&mut kit);
     assert!(
         KitSync::provision(
             kit.session_mut(),
@@ -140,6 +146,48 @@ fn a_provisioned_kit_queues_what_it_held_and_every_save() {
     let session = kit.lock().unlock("amina", b"482915", NOW + 3).unwrap();
     let engine = KitSync::load(&session).unwrap().unwrap();
     assert_eq!(engine.pending(), (messages, bytes));
+}
+
+/// The status page's sync rows: unknown before a sign-in let the jobs look, then what waits,
+/// and a failed round's reason on the IP row (no case data), the LoRa row not fitted.
+#[test]
+fn the_status_page_sees_the_queue_and_why_the_last_round_failed() {
+    let d = tempfile::tempdir().unwrap();
+    let mut kit = kit(d.path());
+    let mut jobs = Jobs::new();
+    assert_eq!(jobs.status().provisioned, None);
+    provisioned_for_nowhere(&mut kit);
+    assert!(fieldkit_kitsync::attach(&mut kit).unwrap());
+    kit.register(
+        RecordKind::Case,
+        // Urgent: its alert goes at once (records alone wait for a batch).
+        fields(json!({
+            "name": "Zahra Haidari", "sex": "female", "age": 6,
+            "urgent_protection_concern": true, "risk_level": "high",
+        })),
+        NOW,
+    )
+    .unwrap();
+    let decision = Decision::for_mode(PowerMode::Normal, true);
+    let r = jobs.run(JobKind::BulkSync, &mut kit, &decision, NOW);
+    assert!(r.is_err(), "{r:?}");
+    let status = jobs.status();
+    assert_eq!(status.provisioned, Some(true));
+    assert!(
+        status.queued.is_some_and(|(m, b)| m >= 1 && b > 0),
+        "{status:?}"
+    );
+    let ip = &status.links[0];
+    assert_eq!((ip.name, ip.fitted, ip.allowed), ("ip", true, true));
+    let why = ip.last_error.as_deref().unwrap_or_default();
+    assert!(!why.is_empty() && !why.contains("Zahra"), "{why}");
+    assert_eq!(ip.last_ok_ms, None);
+    assert_eq!(
+        (status.links[1].name, status.links[1].fitted),
+        ("lora", false)
+    );
+    jobs.locked();
+    assert_eq!(jobs.status().queued, None, "forgotten with the session");
 }
 
 /// The kiosk shares the kit with the touch screen: a sync job holds it only for the vault
