@@ -37,8 +37,8 @@ use fieldkit_power::{
 use fieldkit_sensors::{PowerSensors, SensorLayout};
 use fieldkit_ui::controller::{App, KitSlot, Setup, SharedKit, lock_slot};
 use fieldkit_ui::power::PowerView;
-use fieldkit_ui::sync::{LinkState, LinkView, SyncView};
 use fieldkit_ui::slint::{self, ComponentHandle};
+use fieldkit_ui::sync::{LinkState, LinkView, SyncView};
 use fieldkit_ui::{MainWindow, demo};
 use fieldkit_vault::{InitOptions, Vault};
 
@@ -881,8 +881,7 @@ where
                 owed.push(kind);
             }
         }
-        if let Some((kind, what)) = run_owed_job(&mut owed, &mut work, &hooks.kit, &policy, t, &d)
-        {
+        if let Some((kind, what)) = run_owed_job(&mut owed, &mut work, &hooks.kit, &policy, t, &d) {
             (hooks.job_done)(kind, &what);
         }
         // The status page's sync rows: sent when they changed (and once a day, as the times
@@ -1109,7 +1108,10 @@ mod tests {
             provisioned: None,
             ..status
         };
-        assert_eq!(sync_view(&unknown, at, 0).links[0].state, LinkState::Unknown);
+        assert_eq!(
+            sync_view(&unknown, at, 0).links[0].state,
+            LinkState::Unknown
+        );
     }
 
     #[test]
