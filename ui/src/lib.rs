@@ -42,3 +42,4 @@ pub mod keyboard;
 pub mod lang;
 pub mod power;
 pub mod screens;
+pub mod sync;

@@ -11,17 +11,22 @@ use fieldkit_vault::{HardwareError, SignInError, StoreError};
 use slint::ComponentHandle;
 use zeroize::Zeroizing;
 
-use super::{Inner, KitSlot, lock_slot, now_ms};
+use super::{Inner, KitSlot, OnOpen, Reopen, SharedKit, lock_slot, now_ms};
 use crate::{AppState, LockAdapter, MainWindow, Page};
 
 /// The longest PIN the pad takes.
 const MAX_PIN: usize = 12;
 
 /// How a sign-in ended.
-enum Outcome {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The kit is open in the shared slot.
     Open,
+    /// Wrong user name or PIN.
     Wrong,
+    /// Too many wrong PINs: the vault waits this many seconds.
     LockedOut(u64),
+    /// The page's word for what else went wrong ("damaged", "rolled-back", "hardware").
     Problem(&'static str),
 }
 
@@ -108,45 +113,15 @@ fn submit(inner: &Rc<Inner>) {
     let spawned = std::thread::Builder::new()
         .name("sign-in".into())
         .spawn(move || {
-            let now = now_ms();
-            let vault = match taken {
-                Some(v) => Ok(*v),
-                None => reopen(),
-            };
-            let outcome = match vault {
-                Err(e) => {
-                    tracing::error!("the vault could not be opened: {e}");
-                    Outcome::Problem("damaged")
-                }
-                Ok(v) => match v.unlock(&user, pin.as_bytes(), now) {
-                    Ok(session) => match Kit::open(session, config, now) {
-                        Ok(mut k) => match on_open.as_ref().map_or(Ok(()), |f| f(&mut k)) {
-                            Ok(()) => {
-                                *lock_slot(&kit) = KitSlot::Open(Box::new(k));
-                                Outcome::Open
-                            }
-                            Err(e) => {
-                                tracing::error!("the signed-in kit could not be prepared: {e}");
-                                *lock_slot(&kit) = KitSlot::Locked(Box::new(k.lock()));
-                                Outcome::Problem("damaged")
-                            }
-                        },
-                        Err(e) => {
-                            tracing::error!("the kit could not be prepared: {e}");
-                            *lock_slot(&kit) = KitSlot::Closed;
-                            Outcome::Problem("damaged")
-                        }
-                    },
-                    Err(e) => {
-                        // The failed attempt consumed the vault; the next one opens it again.
-                        *lock_slot(&kit) = KitSlot::Closed;
-                        if !matches!(e, SignInError::WrongCredential { .. }) {
-                            tracing::warn!("sign-in refused: {e}");
-                        }
-                        problem_of(&e)
-                    }
-                },
-            };
+            let outcome = sign_in(
+                &kit,
+                taken.map(|v| *v),
+                &reopen,
+                &user,
+                &pin,
+                config,
+                on_open.as_ref(),
+            );
             drop(pin);
             let _ = weak.upgrade_in_event_loop(move |w| finish(&w, outcome));
         });
@@ -155,6 +130,61 @@ fn submit(inner: &Rc<Inner>) {
         *lock_slot(&inner.kit) = KitSlot::Closed;
         lock.set_busy(false);
         lock.set_problem("damaged".into());
+    }
+}
+
+/// Signs `user` in on the shared kit with `pin`, as the lock page's worker thread does: unlocks
+/// the vault (`vault`, or the file opened again when a failed attempt consumed it), opens the
+/// kit, prepares it with `on_open` and leaves it open in `kit`; a failure leaves the slot locked
+/// or closed, as the next attempt expects. Runs the vault's Argon2 and the kit's index build:
+/// call it off the UI thread. The kiosk's tests sign in through it too.
+pub fn sign_in(
+    kit: &SharedKit,
+    vault: Option<fieldkit_vault::Vault>,
+    reopen: &Reopen,
+    user: &str,
+    pin: &str,
+    config: fieldkit_app::KitConfig,
+    on_open: Option<&OnOpen>,
+) -> Outcome {
+    let now = now_ms();
+    let vault = match vault {
+        Some(v) => Ok(v),
+        None => reopen(),
+    };
+    match vault {
+        Err(e) => {
+            tracing::error!("the vault could not be opened: {e}");
+            Outcome::Problem("damaged")
+        }
+        Ok(v) => match v.unlock(user, pin.as_bytes(), now) {
+            Ok(session) => match Kit::open(session, config, now) {
+                Ok(mut k) => match on_open.map_or(Ok(()), |f| f(&mut k)) {
+                    Ok(()) => {
+                        *lock_slot(kit) = KitSlot::Open(Box::new(k));
+                        Outcome::Open
+                    }
+                    Err(e) => {
+                        tracing::error!("the signed-in kit could not be prepared: {e}");
+                        *lock_slot(kit) = KitSlot::Locked(Box::new(k.lock()));
+                        Outcome::Problem("damaged")
+                    }
+                },
+                Err(e) => {
+                    tracing::error!("the kit could not be prepared: {e}");
+                    *lock_slot(kit) = KitSlot::Closed;
+                    Outcome::Problem("damaged")
+                }
+            },
+            Err(e) => {
+                // The failed attempt consumed the vault; the next one opens it again.
+                *lock_slot(kit) = KitSlot::Closed;
+                if !matches!(e, SignInError::WrongCredential { .. }) {
+                    tracing::warn!("sign-in refused: {e}");
+                }
+                problem_of(&e)
+            }
+        },
     }
 }
 

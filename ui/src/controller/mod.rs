@@ -30,6 +30,7 @@ use crate::idle::IdleLock;
 use crate::{AppState, FilterOption, MainWindow, Page};
 
 pub use cases::CasePager;
+pub use lock::{Outcome as SignInOutcome, sign_in};
 pub use photos::Sources as PhotoSources;
 
 /// Where the kit's vault is: locked (waiting for a PIN), being opened on the worker thread, or

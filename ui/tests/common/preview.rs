@@ -47,7 +47,6 @@ pub fn fill(window: &MainWindow) {
     app.set_soc_known(true);
     app.set_soc_percent(62.0);
     app.set_power_mode("normal".into());
-    app.set_sync_line("LoRa 10:42".into());
 
     let lock = window.global::<LockAdapter>();
     lock.set_user("amina".into());
@@ -222,19 +221,24 @@ pub fn fill(window: &MainWindow) {
     status.set_load_watts(6.0);
     status.set_mode("normal".into());
     status.set_charger("bulk".into());
-    status.set_queued(4);
-    status.set_links(model(vec![
-        LinkRow {
-            name: "LoRa".into(),
-            state: "idle".into(),
-            last_sync: "10:42".into(),
-        },
-        LinkRow {
-            name: "Cellular".into(),
-            state: "off (saver)".into(),
-            last_sync: "yesterday".into(),
-        },
-    ]));
+    fieldkit_ui::sync::SyncView {
+        provisioned: Some(true),
+        queued: Some(4),
+        links: vec![
+            fieldkit_ui::sync::LinkView {
+                link: "ip",
+                state: fieldkit_ui::sync::LinkState::Off,
+                last_sync: Some("12-02 17:05".into()),
+            },
+            fieldkit_ui::sync::LinkView {
+                link: "lora",
+                state: fieldkit_ui::sync::LinkState::Ready,
+                last_sync: Some("10:42".into()),
+            },
+        ],
+        last_sync: Some("10:42".into()),
+    }
+    .show(window);
 
     let settings = window.global::<SettingsAdapter>();
     settings.set_languages(model(

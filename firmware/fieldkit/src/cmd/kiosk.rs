@@ -28,7 +28,7 @@ use serde_json::json;
 
 use fieldkit_drivers::embedded_hal::i2c::I2c;
 use fieldkit_drivers::serial::ChargerLink;
-use fieldkit_kitsync::jobs::Jobs;
+use fieldkit_kitsync::jobs::{Jobs, Outcome, SyncStatus};
 use fieldkit_linux::{Backlight, CpuFreq};
 use fieldkit_power::{
     Admission, CpuGovernor, DAILY_JOBS, Decision, JobKind, JobQueue, Policy, PolicyConfig,
@@ -38,6 +38,7 @@ use fieldkit_sensors::{PowerSensors, SensorLayout};
 use fieldkit_ui::controller::{App, KitSlot, Setup, SharedKit, lock_slot};
 use fieldkit_ui::power::PowerView;
 use fieldkit_ui::slint::{self, ComponentHandle};
+use fieldkit_ui::sync::{LinkState, LinkView, SyncView};
 use fieldkit_ui::{MainWindow, demo};
 use fieldkit_vault::{InitOptions, Vault};
 
@@ -111,6 +112,13 @@ fn screen_of(shared: &SharedScreen) -> std::sync::MutexGuard<'_, Screen> {
 /// Hands each decision, with what it was taken on, to the screen.
 type Report = Box<dyn FnMut(&Decision, &fieldkit_power::Observation) + Send>;
 
+/// Told each time a background job ran with the unlocked kit: the job and what it did (its
+/// outcome, or why it failed), in words for the log (never case data).
+type JobDone = Box<dyn FnMut(JobKind, &str) + Send>;
+
+/// Hands the sync jobs' state to the screen (status page, top bar) each time it changed.
+type SyncReport = Box<dyn FnMut(&SyncStatus) + Send>;
+
 /// What the daemon loop tells the rest of the kiosk.
 struct Hooks {
     /// Each decision, with what it was taken on.
@@ -121,6 +129,10 @@ struct Hooks {
     kit: SharedKit,
     /// How many times the screen locked the kit (the jobs forget the session on a change).
     locks: Arc<AtomicU64>,
+    /// Each job that ran (besides the log line).
+    job_done: JobDone,
+    /// The sync jobs' state, when it changed.
+    sync: SyncReport,
 }
 
 impl Hooks {
@@ -130,6 +142,8 @@ impl Hooks {
             stop: Arc::new(AtomicBool::new(false)),
             kit: SharedKit::default(),
             locks: Arc::default(),
+            job_done: Box::new(|_, _| {}),
+            sync: Box::new(|_| {}),
         }
     }
 }
@@ -389,6 +403,14 @@ fn run_with_screen(
         stop: stop.clone(),
         kit: kit.clone(),
         locks,
+        job_done: Box::new(|_, _| {}),
+        sync: {
+            let ui = weak.clone();
+            let offset = ctx.config.kiosk.utc_offset_minutes;
+            Box::new(move |s: &SyncStatus| {
+                sync_view(s, super::now_ms(), offset).send(&ui);
+            })
+        },
     };
     let slot = screen_slot.clone();
     app.idle().on_screen(move |dark| {
@@ -442,6 +464,37 @@ fn run_with_screen(
         drop(kit.lock());
     }
     result
+}
+
+/// What the screen shows of the sync jobs' state: per link whether it can run now, and when
+/// its last round completed, in the kit's local time.
+fn sync_view(s: &SyncStatus, now_ms: u64, utc_offset_minutes: i32) -> SyncView {
+    let clock = |ms: u64| fieldkit_ui::sync::clock_text(ms, now_ms, utc_offset_minutes);
+    let links = s
+        .links
+        .iter()
+        .map(|l| LinkView {
+            link: l.name,
+            state: if s.provisioned.is_none() {
+                LinkState::Unknown
+            } else if !l.fitted {
+                LinkState::NotFitted
+            } else if l.last_error.is_some() {
+                LinkState::Failed
+            } else if !l.allowed {
+                LinkState::Off
+            } else {
+                LinkState::Ready
+            },
+            last_sync: l.last_ok_ms.map(clock),
+        })
+        .collect();
+    SyncView {
+        provisioned: s.provisioned,
+        queued: s.queued.map(|(messages, _)| messages),
+        links,
+        last_sync: s.links.iter().filter_map(|l| l.last_ok_ms).max().map(clock),
+    }
 }
 
 /// What the screen shows of a decision.
@@ -761,6 +814,7 @@ where
     // turn the kit is unlocked and the policy admits them.
     let mut owed: Vec<JobKind> = Vec::new();
     let mut last_status_hour = None;
+    let mut last_sync = None;
     let mut last_mode = None;
     let mut last_t = start;
     let mut service = ServiceManager::from_env();
@@ -828,7 +882,16 @@ where
                 owed.push(kind);
             }
         }
-        run_owed_job(&mut owed, &mut work, &hooks.kit, &policy, t, &d);
+        if let Some((kind, what)) = run_owed_job(&mut owed, &mut work, &hooks.kit, &policy, t, &d) {
+            (hooks.job_done)(kind, &what);
+        }
+        // The status page's sync rows: sent when they changed (and once a day, as the times
+        // it shows lose their date at midnight), so an idle screen draws nothing.
+        let sync_now = (work.status(), super::now_ms() / 86_400_000);
+        if last_sync.as_ref() != Some(&sync_now) {
+            (hooks.sync)(&sync_now.0);
+            last_sync = Some(sync_now);
+        }
         set_load(&d, t, working, busy);
 
         // A status line each hour, and whenever the backlight or governor changed, so the
@@ -844,7 +907,7 @@ where
 /// Runs the first job of `owed` the policy admits now, with the kit a caseworker unlocked on
 /// the screen. The power queue accounts for a job's energy when its turn comes; the job's work
 /// needs the unlocked kit (the locked kiosk holds no key), so a job whose turn came while the
-/// kit was locked waits here for a sign-in.
+/// kit was locked waits here for a sign-in. Returns the job that ran and what it did.
 fn run_owed_job(
     owed: &mut Vec<JobKind>,
     work: &mut Jobs,
@@ -852,7 +915,7 @@ fn run_owed_job(
     policy: &PowerPolicy,
     t: Timestamp,
     d: &Decision,
-) {
+) -> Option<(JobKind, String)> {
     let admitted = |kind: JobKind| {
         (!kind.needs_cellular() || d.links.cellular)
             && DAILY_JOBS
@@ -860,11 +923,9 @@ fn run_owed_job(
                 .find(|daily| daily.job.kind == kind)
                 .is_some_and(|daily| policy.admit(t, &daily.job) == Admission::Run)
     };
-    let Some(pos) = owed.iter().position(|k| admitted(*k)) else {
-        return;
-    };
+    let pos = owed.iter().position(|k| admitted(*k))?;
     if !matches!(&*lock_slot(kit), KitSlot::Open(_)) {
-        return;
+        return None;
     }
     let kind = owed.remove(pos);
     // The kit is held only for the vault work; a sync round lets go of it while frames travel,
@@ -874,10 +935,20 @@ fn run_owed_job(
             f(kit);
         }
     };
-    match work.run_shared(kind, d, super::now_ms(), &mut with_kit) {
-        Ok(outcome) => tracing::info!(job = kind.name(), ?outcome, "background job done"),
-        Err(e) => tracing::warn!(job = kind.name(), "background job failed: {e}"),
-    }
+    let what = match work.run_shared(kind, d, super::now_ms(), &mut with_kit) {
+        Ok(outcome) => {
+            tracing::info!(job = kind.name(), ?outcome, "background job done");
+            match outcome {
+                Outcome::Done(what) => what,
+                Outcome::Skipped(why) => format!("skipped: {why}"),
+            }
+        }
+        Err(e) => {
+            tracing::warn!(job = kind.name(), "background job failed: {e}");
+            format!("failed: {e}")
+        }
+    };
+    Some((kind, what))
 }
 
 /// A mode's name in status lines and JSON.
@@ -942,4 +1013,166 @@ fn status(
             |r| format!("SHUTDOWN ({r})"),
         ),
     );
+}
+
+#[cfg(all(test, feature = "simulation"))]
+mod tests {
+    //! The kiosk end to end, without the window: the daemon loop on the simulated kit, a demo
+    //! vault, and a caseworker signed in through the screen's own sign-in
+    //! (`fieldkit_ui::controller::sign_in`). The daily jobs' work runs with the kit a
+    //! caseworker unlocked, and not at all while it is locked.
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::cmd::{PinSource, hardware::Seams};
+    use fieldkit_ui::controller::{SignInOutcome, sign_in};
+
+    fn ctx(dir: &Path) -> Ctx {
+        let config = crate::config::Config::default();
+        let seams = Seams::configured(&config.security, dir).unwrap();
+        Ctx {
+            config,
+            data_dir: dir.to_path_buf(),
+            user: None,
+            pins: PinSource::Terminal,
+            lock_wait: None,
+            seams,
+        }
+    }
+
+    /// A simulated working day (from 09:00, 8 hours, 10 simulated hours a second); returns
+    /// the jobs that ran, with what they did.
+    fn day(ctx: &Ctx, kit: &SharedKit) -> Vec<(JobKind, String)> {
+        let args = KioskArgs {
+            simulate: true,
+            speed: 36_000,
+            start_hour: 9.0,
+            start_soc: 90.0,
+            weather: None,
+            hours: Some(8.0),
+            json: false,
+            no_screen: true,
+            screenshots: None,
+        };
+        let ran = Arc::new(Mutex::new(Vec::new()));
+        let seen = ran.clone();
+        let hooks = Hooks {
+            kit: kit.clone(),
+            job_done: Box::new(move |kind, what: &str| {
+                seen.lock().unwrap().push((kind, what.to_owned()));
+            }),
+            ..Hooks::none()
+        };
+        let policy = PowerPolicy::new(PolicyConfig::default());
+        run_simulated(ctx, &args, policy, hooks, &Mutex::new(None)).unwrap();
+        let ran = ran.lock().unwrap().clone();
+        ran
+    }
+
+    #[test]
+    fn the_status_page_shows_each_links_state_and_last_round() {
+        use fieldkit_kitsync::jobs::LinkStatus;
+        let at = 1_796_294_520_000; // 2026-12-03 10:42 UTC
+        let link = |name, fitted, allowed, last_ok_ms, last_error: Option<&str>| LinkStatus {
+            name,
+            fitted,
+            allowed,
+            last_ok_ms,
+            last_error: last_error.map(str::to_owned),
+        };
+        let status = SyncStatus {
+            provisioned: Some(true),
+            queued: Some((4, 1_200)),
+            unacked_fragments: Some(0),
+            links: vec![
+                link("ip", true, false, Some(at), None),
+                link("lora", false, false, None, None),
+            ],
+        };
+        let v = sync_view(&status, at + 60_000, 180);
+        assert_eq!(v.queued, Some(4));
+        assert_eq!(v.last_sync.as_deref(), Some("13:42"));
+        assert_eq!(v.links[0].state, LinkState::Off);
+        assert_eq!(v.links[1].state, LinkState::NotFitted);
+        assert_eq!(v.links[1].last_sync, None);
+        let failed = SyncStatus {
+            links: vec![link("ip", true, true, Some(at), Some("hub unreachable"))],
+            ..status.clone()
+        };
+        assert_eq!(sync_view(&failed, at, 0).links[0].state, LinkState::Failed);
+        let ready = SyncStatus {
+            links: vec![link("ip", true, true, Some(at), None)],
+            ..status.clone()
+        };
+        assert_eq!(sync_view(&ready, at, 0).links[0].state, LinkState::Ready);
+        let unknown = SyncStatus {
+            provisioned: None,
+            ..status
+        };
+        assert_eq!(
+            sync_view(&unknown, at, 0).links[0].state,
+            LinkState::Unknown
+        );
+    }
+
+    #[test]
+    fn the_daily_jobs_run_in_the_kiosk_once_a_caseworker_signs_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = ctx(dir.path());
+        let vault = demo_vault(&ctx).unwrap();
+        let kit: SharedKit = Arc::new(Mutex::new(KitSlot::Locked(Box::new(vault))));
+
+        // Locked all day: the jobs get their turn in the power budget, but nothing runs
+        // without the caseworker's keys.
+        assert_eq!(day(&ctx, &kit), vec![]);
+
+        // A caseworker signs in, as on the PIN pad (the kiosk's own sign-in hook attaches sync).
+        let path = ctx.vault_path();
+        let options = ctx.open_options();
+        let reopen: fieldkit_ui::controller::Reopen =
+            Arc::new(move || Vault::open(&path, options.clone()));
+        let taken = match std::mem::take(&mut *lock_slot(&kit)) {
+            KitSlot::Locked(v) => Some(*v),
+            _ => None,
+        };
+        let on_open: fieldkit_ui::controller::OnOpen = Arc::new(|kit: &mut fieldkit_app::Kit| {
+            fieldkit_kitsync::attach(kit)
+                .map(|_| ())
+                .map_err(Into::into)
+        });
+        let outcome = sign_in(
+            &kit,
+            taken,
+            &reopen,
+            demo::USER,
+            demo::PIN,
+            kit_config(&ctx).unwrap(),
+            Some(&on_open),
+        );
+        assert_eq!(outcome, SignInOutcome::Open);
+
+        let ran = day(&ctx, &kit);
+        let kinds: Vec<JobKind> = ran.iter().map(|(k, _)| *k).collect();
+        assert!(kinds.contains(&JobKind::Reindex), "{ran:?}");
+        assert!(kinds.contains(&JobKind::MatchRun), "{ran:?}");
+        let reindex = &ran.iter().find(|(k, _)| *k == JobKind::Reindex).unwrap().1;
+        assert_eq!(reindex, "matcher index rebuilt and compacted");
+        let match_run = &ran.iter().find(|(k, _)| *k == JobKind::MatchRun).unwrap().1;
+        assert!(match_run.starts_with("match run: "), "{match_run}");
+        // The demo kit is not provisioned for sync: the sync job says so instead of failing.
+        if let Some((_, sync)) = ran.iter().find(|(k, _)| *k == JobKind::BulkSync) {
+            assert!(sync.contains("not provisioned"), "{sync}");
+        }
+        // And the kit is still open for the caseworker, with its records.
+        let slot = lock_slot(&kit);
+        let KitSlot::Open(open) = &*slot else {
+            panic!("the jobs left the kit open")
+        };
+        assert!(
+            open.session()
+                .count(fieldkit_domain::RecordKind::Case)
+                .unwrap()
+                > 0
+        );
+    }
 }
