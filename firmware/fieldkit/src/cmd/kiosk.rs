@@ -1065,8 +1065,7 @@ mod tests {
         };
         let policy = PowerPolicy::new(PolicyConfig::default());
         run_simulated(ctx, &args, policy, hooks, &Mutex::new(None)).unwrap();
-        let ran = ran.lock().unwrap().clone();
-        ran
+        ran.lock().unwrap().clone()
     }
 
     #[test]
