@@ -584,7 +584,7 @@ pub fn search_name(seed: u64, index: u64) -> String {
 
 /// The location tree of the deployment the generated cases belong to, sized as a field
 /// deployment's: every country, region and camp the cases name, 30 blocks in each camp
-/// (the cases' own among them) and the places of origin, 332 places in all.
+/// (the cases' own among them) and the places of origin, 357 places in all.
 pub fn deployment_locations() -> Vec<Location> {
     let mut codes: Vec<String> = Vec::new();
     for code in LOCATIONS.iter().chain(SEPARATION_PLACES) {
