@@ -633,11 +633,7 @@ impl HubService {
             .map(|id| (RecordKind::PotentialMatch, *id))
             .chain(transfers.iter().map(|id| (RecordKind::Case, *id)))
             .collect();
-        let docs = self
-            .kit
-            .session_mut()
-            .documents_of(&wanted, now_ms)
-            .map_err(ReceiveError::Vault)?;
+        let docs = self.documents(&wanted, now_ms)?;
         let mut ordered: Vec<&PotentialMatch> = news.values().collect();
         ordered.sort_by(|a, b| likely_first(a, b));
         for m in ordered {
@@ -710,17 +706,25 @@ impl HubService {
             .iter()
             .map(|m| (RecordKind::PotentialMatch, m.id))
             .collect();
-        let docs = self
-            .kit
-            .session_mut()
-            .documents_of(&wanted, now_ms)
-            .map_err(ReceiveError::Vault)?;
+        let docs = self.documents(&wanted, now_ms)?;
         for m in &due {
             if let Some(doc) = docs.iter().find(|doc| doc.id() == m.id) {
                 self.route_match(m, doc, None, receipt, dirty, routed_now);
             }
         }
         Ok(())
+    }
+
+    /// The hub's documents of these records (one read, one audit entry).
+    fn documents(
+        &mut self,
+        wanted: &[(RecordKind, RecordId)],
+        now_ms: u64,
+    ) -> Result<Vec<Document>, ReceiveError> {
+        self.kit
+            .session_mut()
+            .documents_of(wanted, now_ms)
+            .map_err(ReceiveError::Vault)
     }
 
     /// The pending matches of `traces` that are among their trace's notices
