@@ -236,7 +236,7 @@ fn kit(dir: &Path, n: usize) {
             cpu.push(cpu_ms() - c);
             found += saved.matches.len();
             registered += 1;
-            if [1, 10, 50].contains(&registered) || registered % 100 == 0 {
+            if [1, 10, 50].contains(&registered) || registered.is_multiple_of(100) {
                 rss_after.push(json!([registered, rss_mib()]));
             }
         }

@@ -146,13 +146,21 @@ pub(crate) struct Opened {
     pub(crate) photos: Vec<Carried>,
 }
 
+/// Opens one sealed list of documents.
+fn open_docs(key: &Key, aad: &[u8], sealed: &Sealed) -> Result<Vec<Document>> {
+    let bad = |m: &str| VaultError::BadBundle(m.to_string());
+    let plain = crypto::open(key, aad, sealed).map_err(|_| {
+        bad("authentication failed: altered or truncated, or sealed under keys this vault has since rotated")
+    })?;
+    postcard::from_bytes(&plain).map_err(|_| bad("malformed records"))
+}
+
 /// Opens a format 2 or 3 body's two record parts.
 fn open_parts(
     keys: &BundleKeys<'_>,
     vault_id: &[u8; 16],
     records: &Sealed,
     incidents: Option<&Sealed>,
-    open_docs: &dyn Fn(&Key, &[u8], &Sealed) -> Result<Vec<Document>>,
 ) -> Result<(Vec<Document>, bool)> {
     let bad = |m: &str| VaultError::BadBundle(m.to_string());
     let mut docs = open_docs(keys.records, &aad(vault_id, "records"), records)?;
@@ -186,11 +194,6 @@ pub(crate) fn open(keys: &BundleKeys<'_>, vault_id: &[u8; 16], bytes: &[u8]) -> 
             this_vault: hex(vault_id),
         });
     }
-    let open_docs = |key: &Key, aad: &[u8], sealed: &Sealed| -> Result<Vec<Document>> {
-        let plain = crypto::open(key, aad, sealed)
-            .map_err(|_| bad("authentication failed: altered or truncated, or sealed under keys this vault has since rotated"))?;
-        postcard::from_bytes(&plain).map_err(|_| bad("malformed records"))
-    };
     match bytes[8] {
         1 => {
             let sealed: Sealed = postcard::from_bytes(&bytes[25..])
@@ -209,13 +212,8 @@ pub(crate) fn open(keys: &BundleKeys<'_>, vault_id: &[u8; 16], bytes: &[u8]) -> 
         2 => {
             let body: Body = postcard::from_bytes(&bytes[25..])
                 .map_err(|_| bad("truncated or malformed body"))?;
-            let (docs, sealed_incidents) = open_parts(
-                keys,
-                vault_id,
-                &body.records,
-                body.incidents.as_ref(),
-                &open_docs,
-            )?;
+            let (docs, sealed_incidents) =
+                open_parts(keys, vault_id, &body.records, body.incidents.as_ref())?;
             Ok(Opened {
                 docs,
                 sealed_incidents,
@@ -225,13 +223,8 @@ pub(crate) fn open(keys: &BundleKeys<'_>, vault_id: &[u8; 16], bytes: &[u8]) -> 
         3 => {
             let body: BodyWithPhotos = postcard::from_bytes(&bytes[25..])
                 .map_err(|_| bad("truncated or malformed body"))?;
-            let (docs, sealed_incidents) = open_parts(
-                keys,
-                vault_id,
-                &body.records,
-                body.incidents.as_ref(),
-                &open_docs,
-            )?;
+            let (docs, sealed_incidents) =
+                open_parts(keys, vault_id, &body.records, body.incidents.as_ref())?;
             let count = body.photos.len();
             let photos = body
                 .photos
