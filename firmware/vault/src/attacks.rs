@@ -1092,36 +1092,28 @@ fn a_photo_removed_or_put_back_older_is_caught_at_sign_in_and_by_verify() {
     });
     assert!(is_tampered(k.unlock(&user, PIN)));
 
+    let remove_rows = |txn: &redb::WriteTransaction, with_version: bool| {
+        for table in [PHOTOS, THUMBS] {
+            txn.open_table(table)
+                .unwrap()
+                .remove(ka1.as_slice())
+                .unwrap();
+        }
+        if with_version {
+            txn.open_table(PHOTO_VERSIONS)
+                .unwrap()
+                .remove(ka1.as_slice())
+                .unwrap();
+        }
+    };
     // The photo removed with its version: refused at sign-in.
     k.put_back(&current);
-    k.raw(|txn| {
-        txn.open_table(PHOTOS)
-            .unwrap()
-            .remove(ka1.as_slice())
-            .unwrap();
-        txn.open_table(THUMBS)
-            .unwrap()
-            .remove(ka1.as_slice())
-            .unwrap();
-        txn.open_table(PHOTO_VERSIONS)
-            .unwrap()
-            .remove(ka1.as_slice())
-            .unwrap();
-    });
+    k.raw(|txn| remove_rows(txn, true));
     assert!(is_tampered(k.unlock(&user, PIN)));
 
     // Its rows removed, its version left: `verify` finds the photo missing.
     k.put_back(&current);
-    k.raw(|txn| {
-        txn.open_table(PHOTOS)
-            .unwrap()
-            .remove(ka1.as_slice())
-            .unwrap();
-        txn.open_table(THUMBS)
-            .unwrap()
-            .remove(ka1.as_slice())
-            .unwrap();
-    });
+    k.raw(|txn| remove_rows(txn, false));
     let s = k.unlock(&user, PIN).unwrap();
     assert!(is_tampered(s.verify()));
     drop(s);
