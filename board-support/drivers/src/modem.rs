@@ -68,6 +68,15 @@ pub enum ModemError {
     Io(#[from] io::Error),
 }
 
+/// Whether `apn` is a usable access point name: 1–63 characters of ASCII letters, digits,
+/// `.` and `-`, labels not empty (3GPP TS 23.003 §9.1, the network identifier part).
+pub fn valid_apn(apn: &str) -> bool {
+    (1..=63).contains(&apn.len())
+        && apn
+            .split('.')
+            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+}
+
 /// Signal quality from `AT+CSQ`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Signal {
@@ -218,6 +227,24 @@ impl<P: SerialPort, K: PowerKey> Modem<P, K> {
             return Err(ModemError::Silent("power on"));
         }
         self.init()
+    }
+
+    /// True when the modem answers `AT` within `wait` (it is on): a kiosk restarted while
+    /// its modem was on must not press the key, which would switch it off.
+    pub fn answers(&mut self, wait: Duration) -> bool {
+        self.command_timeout("AT", "AT", wait).is_ok()
+    }
+
+    /// Sets the packet data context's access point name (`AT+CGDCONT=1,"IP","<apn>"`), which
+    /// some networks need before the OS brings the data interface up. An APN is at most 63
+    /// characters of letters, digits, `.` and `-` (3GPP TS 23.003 §9.1); anything else is
+    /// refused here, before it reaches the modem.
+    pub fn set_apn(&mut self, apn: &str) -> Result<(), ModemError> {
+        if !valid_apn(apn) {
+            return Err(ModemError::Refused("AT+CGDCONT (invalid APN)"));
+        }
+        self.command(&format!("AT+CGDCONT=1,\"IP\",\"{apn}\""), "AT+CGDCONT")?;
+        Ok(())
     }
 
     /// Echo off, verbose errors, registration reports (safe to repeat).

@@ -163,6 +163,13 @@ impl<P: SerialPort> Rak3172<P> {
         self.duty.used_ms(now_ms)
     }
 
+    /// Airtime still allowed in the duty-cycle window ending at `now_ms`.
+    pub fn airtime_left_ms(&mut self, now_ms: u64) -> u64 {
+        self.duty
+            .allowance_ms()
+            .saturating_sub(self.duty.used_ms(now_ms))
+    }
+
     /// Gives the port back.
     pub fn into_inner(self) -> P {
         self.port.into_inner()

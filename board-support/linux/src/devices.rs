@@ -28,7 +28,8 @@ pub fn open_serial(path: &str, baud_rate: u32, timeout: Duration) -> Result<TTYP
         })
 }
 
-/// The modem's power switch on a GPIO line (BCM numbering).
+/// A GPIO line driving the modem's power: its power key (high = pressed, through the board's
+/// transistor) or a switch on its supply (high = on). BCM numbering.
 #[derive(Debug)]
 pub struct ModemPower {
     pin: rppal::gpio::OutputPin,
@@ -52,5 +53,13 @@ impl ModemPower {
         } else {
             self.pin.set_low();
         }
+    }
+}
+
+/// The modem driver presses the key through this.
+impl fieldkit_drivers::modem::PowerKey for ModemPower {
+    fn set_pressed(&mut self, pressed: bool) -> std::io::Result<()> {
+        self.set(pressed);
+        Ok(())
     }
 }

@@ -7,7 +7,8 @@
 //! For sync, the radios: RAK3172 LoRa modules joined by a simulated air with loss, SNR and
 //! time on air ([`lora`]), and a SIM7600/EG25-G modem whose signal follows the simulated
 //! hour ([`cellular`]), each on its own pseudo-terminal, speaking the AT vectors' lines;
-//! and the reunion field trial over them ([`reunion`]). For photos, a camera giving a
+//! the reunion field trial over them ([`reunion`]), and the simulated kiosk's links with an
+//! in-process hub ([`links`]). For photos, a camera giving a
 //! generated test picture as YUYV frames ([`camera`]).
 //!
 //! For judging policies: seeded families of weather ([`climate`]), the oracle that plans with
@@ -34,6 +35,7 @@ pub mod climate;
 pub mod clock;
 pub mod eval;
 pub mod i2c;
+pub mod links;
 pub mod live;
 pub mod lora;
 pub mod model;

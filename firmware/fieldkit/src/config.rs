@@ -5,6 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use fieldkit_drivers::lora::{Bandwidth, Modulation};
+use fieldkit_drivers::modem::ModemModel;
+use fieldkit_drivers::rak3172::P2pConfig;
 use serde::{Deserialize, Serialize};
 
 /// Where the configuration is looked for when `--config` is not given.
@@ -31,6 +34,242 @@ pub struct Config {
     pub lookups_file: Option<PathBuf>,
     /// The kiosk daemon's devices.
     pub kiosk: KioskConfig,
+    /// The LoRa module (the kiosk's, and the hub's gateway).
+    pub lora: LoraConfig,
+    /// The cellular modem.
+    pub modem: ModemConfig,
+}
+
+/// The RAK3172 LoRa module in point-to-point mode. Every kit and its hub's gateway must use the
+/// same frequency, spreading factor and bandwidth. LoRa P2P has no addresses of its own: each
+/// frame carries the 4-byte kit id derived from the kit's key, and a kit drops frames for others.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoraConfig {
+    /// Serial port of the module (115200 8N1); empty for none.
+    pub port: String,
+    /// Frequency plan: `eu868` or `in865`.
+    pub region: String,
+    /// Channel frequency, Hz.
+    pub frequency_hz: u32,
+    /// Spreading factor, 7–12.
+    pub spreading_factor: u8,
+    /// Bandwidth, kHz: 125, 250 or 500.
+    pub bandwidth_khz: u32,
+    /// Transmit power, dBm.
+    pub power_dbm: u8,
+}
+
+impl Default for LoraConfig {
+    fn default() -> Self {
+        LoraConfig {
+            port: "/dev/lora".into(),
+            region: "eu868".into(),
+            frequency_hz: 868_100_000,
+            spreading_factor: 7,
+            bandwidth_khz: 125,
+            power_dbm: 14,
+        }
+    }
+}
+
+/// A frequency plan's rules as far as the kit keeps them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region {
+    /// Lowest and highest channel frequency allowed, Hz.
+    pub band_hz: (u32, u32),
+    /// Highest transmit power, dBm.
+    pub max_power_dbm: u8,
+    /// Duty cycle, per mille of every hour.
+    pub duty_permille: u32,
+}
+
+/// The frequency plans the kit knows. Others (US915's 400 ms dwell time, AS923's listen before
+/// talk) have rules the radio code does not keep, so they are refused rather than half kept.
+pub fn region(name: &str) -> Option<Region> {
+    match name {
+        // ETSI EN 300 220 band g1 (868.0–868.6 MHz): 25 mW ERP, 1 % duty cycle; the kit's
+        // channels stay in 863–870 MHz at 14 dBm and keep 1 %.
+        "eu868" => Some(Region {
+            band_hz: (863_000_000, 870_000_000),
+            max_power_dbm: 14,
+            duty_permille: 10,
+        }),
+        // India 865–867 MHz: 1 W ERP, no duty cycle in the rule; the kit keeps 1 % anyway (the
+        // battery's and the channel's sake) and the module's own limit of 22 dBm.
+        "in865" => Some(Region {
+            band_hz: (865_000_000, 867_000_000),
+            max_power_dbm: 22,
+            duty_permille: 10,
+        }),
+        _ => None,
+    }
+}
+
+impl LoraConfig {
+    /// The module's settings, checked; `None` when no port is configured.
+    pub fn settings(&self) -> anyhow::Result<Option<LoraSettings>> {
+        if self.port.trim().is_empty() {
+            return Ok(None);
+        }
+        let Some(r) = region(&self.region) else {
+            anyhow::bail!(
+                "[lora] region {:?} is not supported: use \"eu868\" or \"in865\"",
+                self.region
+            );
+        };
+        if !(r.band_hz.0..=r.band_hz.1).contains(&self.frequency_hz) {
+            anyhow::bail!(
+                "[lora] frequency_hz {} is outside {} ({}–{} Hz)",
+                self.frequency_hz,
+                self.region,
+                r.band_hz.0,
+                r.band_hz.1
+            );
+        }
+        if !(7..=12).contains(&self.spreading_factor) {
+            anyhow::bail!(
+                "[lora] spreading_factor {} must be 7 to 12",
+                self.spreading_factor
+            );
+        }
+        let bandwidth = match self.bandwidth_khz {
+            125 => Bandwidth::K125,
+            250 => Bandwidth::K250,
+            500 => Bandwidth::K500,
+            other => anyhow::bail!("[lora] bandwidth_khz {other} must be 125, 250 or 500"),
+        };
+        if !(5..=r.max_power_dbm).contains(&self.power_dbm) {
+            anyhow::bail!(
+                "[lora] power_dbm {} must be 5 to {} in {}",
+                self.power_dbm,
+                r.max_power_dbm,
+                self.region
+            );
+        }
+        let mut modulation = Modulation::p2p(self.spreading_factor);
+        modulation.bandwidth = bandwidth;
+        Ok(Some(LoraSettings {
+            port: self.port.trim().to_string(),
+            p2p: P2pConfig {
+                frequency_hz: self.frequency_hz,
+                modulation,
+                power_dbm: self.power_dbm,
+            },
+            duty_permille: r.duty_permille,
+            // LoRaWAN's payload limits per spreading factor (51 bytes at SF10–12, 115 at
+            // SF9, 242 at SF7–8), which keep a frame's time on air near the same; the
+            // driver caps every frame at 239 bytes.
+            mtu: match self.spreading_factor {
+                7 | 8 => 239,
+                9 => 115,
+                _ => 51,
+            },
+        }))
+    }
+}
+
+/// The LoRa module's checked settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoraSettings {
+    /// Serial port.
+    pub port: String,
+    /// Radio settings.
+    pub p2p: P2pConfig,
+    /// Duty cycle, per mille of every hour.
+    pub duty_permille: u32,
+    /// Largest frame, bytes.
+    pub mtu: usize,
+}
+
+/// The cellular modem: powered by the kit for a sync round and off after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModemConfig {
+    /// The modem's AT command port; empty for none.
+    pub port: String,
+    /// `sim7600` (SIMCom SIM7500/SIM7600) or `eg25` (Quectel EG25-G / EC2x).
+    pub model: String,
+    /// GPIO (BCM numbering) of the modem's power key, high = pressed.
+    pub power_key_gpio: Option<u8>,
+    /// GPIO (BCM numbering) of a switch on the modem's supply, high = on, if the board has one.
+    pub enable_gpio: Option<u8>,
+    /// Access point name, if the network needs one set (empty: the SIM's default).
+    pub apn: String,
+}
+
+impl Default for ModemConfig {
+    fn default() -> Self {
+        ModemConfig {
+            port: "/dev/modem".into(),
+            model: "sim7600".into(),
+            power_key_gpio: Some(6),
+            enable_gpio: None,
+            apn: String::new(),
+        }
+    }
+}
+
+/// The modem's checked settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModemSettings {
+    /// AT port.
+    pub port: String,
+    /// Family.
+    pub model: ModemModel,
+    /// Power key GPIO.
+    pub power_key_gpio: Option<u8>,
+    /// Supply switch GPIO.
+    pub enable_gpio: Option<u8>,
+    /// APN to set, if any.
+    pub apn: Option<String>,
+}
+
+impl ModemConfig {
+    /// The modem's settings, checked; `None` when no port is configured.
+    pub fn settings(&self) -> anyhow::Result<Option<ModemSettings>> {
+        if self.port.trim().is_empty() {
+            return Ok(None);
+        }
+        let model = match self.model.as_str() {
+            "sim7600" => ModemModel::Sim7600,
+            "eg25" => ModemModel::Eg25,
+            other => anyhow::bail!("[modem] model {other:?} must be \"sim7600\" or \"eg25\""),
+        };
+        if self.power_key_gpio.is_none() && self.enable_gpio.is_none() {
+            anyhow::bail!(
+                "[modem] needs power_key_gpio or enable_gpio: the kit switches the modem on for \
+                 each sync round and off after it"
+            );
+        }
+        for (name, pin) in [
+            ("power_key_gpio", self.power_key_gpio),
+            ("enable_gpio", self.enable_gpio),
+        ] {
+            if let Some(p) = pin
+                && p > 27
+            {
+                anyhow::bail!("[modem] {name} {p} is not a header GPIO (BCM 0–27)");
+            }
+        }
+        if self.power_key_gpio.is_some() && self.power_key_gpio == self.enable_gpio {
+            anyhow::bail!("[modem] power_key_gpio and enable_gpio must be different pins");
+        }
+        let apn = self.apn.trim();
+        if !apn.is_empty() && !fieldkit_drivers::modem::valid_apn(apn) {
+            anyhow::bail!(
+                "[modem] apn {apn:?} is not an access point name (letters, digits, '.' and '-', \
+                 at most 63)"
+            );
+        }
+        Ok(Some(ModemSettings {
+            port: self.port.trim().to_string(),
+            model,
+            power_key_gpio: self.power_key_gpio,
+            enable_gpio: self.enable_gpio,
+            apn: (!apn.is_empty()).then(|| apn.to_string()),
+        }))
+    }
 }
 
 /// Where the kiosk daemon finds its hardware.
@@ -85,6 +324,8 @@ impl Default for Config {
             triage_rules: None,
             lookups_file: None,
             kiosk: KioskConfig::default(),
+            lora: LoraConfig::default(),
+            modem: ModemConfig::default(),
         }
     }
 }
@@ -190,6 +431,13 @@ impl SecurityConfig {
 }
 
 impl Config {
+    /// Checks what serde cannot: the radios' settings.
+    pub fn check(&self) -> anyhow::Result<()> {
+        self.lora.settings()?;
+        self.modem.settings()?;
+        Ok(())
+    }
+
     /// Reads the file at `path`; with no path, the default location if it exists, else defaults.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
         let (path, must_exist) = match path {
@@ -198,7 +446,12 @@ impl Config {
         };
         match std::fs::read_to_string(&path) {
             Ok(text) => {
-                toml::from_str(&text).with_context(|| format!("reading config {}", path.display()))
+                let config: Config = toml::from_str(&text)
+                    .with_context(|| format!("reading config {}", path.display()))?;
+                config
+                    .check()
+                    .with_context(|| format!("config {}", path.display()))?;
+                Ok(config)
             }
             Err(e) if !must_exist && e.kind() == std::io::ErrorKind::NotFound => {
                 Ok(Config::default())
@@ -293,6 +546,37 @@ lock_after_s = 300
 camera = "/dev/video0"
 # Where the touch screen looks for JPEG and PNG files to attach as photos (a USB stick).
 photo_folder = "/media/photos"
+
+[lora]
+# The RAK3172 LoRa module (RUI3 firmware, point to point); "" for none. The hub's gateway
+# (`fieldkit hub run --lora DEVICE`) reads the radio settings below too: kits and their hub
+# must agree on frequency, spreading factor and bandwidth. Frames carry the kit's id (from its
+# key); there are no other addresses.
+port = "/dev/lora"
+# Frequency plan: "eu868" (863-870 MHz, at most 14 dBm, 1 % duty cycle per hour) or "in865"
+# (865-867 MHz, at most 22 dBm; the kit keeps 1 % too).
+region = "eu868"
+frequency_hz = 868100000
+# 7-12: each step up doubles the time on air and reaches further. Largest frame: 239 bytes at
+# SF7-8, 115 at SF9, 51 at SF10-12.
+spreading_factor = 7
+# 125, 250 or 500 kHz.
+bandwidth_khz = 125
+power_dbm = 14
+
+[modem]
+# The cellular modem's AT port (SIM7600 or EG25-G; udev names its USB interface /dev/modem);
+# "" for none. The kit switches it on for a sync round, when the power mode allows cellular,
+# and off after it; its data path is IP (the OS brings the interface up).
+port = "/dev/modem"
+# "sim7600" or "eg25".
+model = "sim7600"
+# GPIO (BCM) of the modem's power key, high = pressed (the Waveshare SIM7600 HAT's PWRKEY: 6).
+power_key_gpio = 6
+# GPIO (BCM) of a switch on the modem's supply, high = on, if the board has one.
+# enable_gpio = 5
+# Access point name, if the network needs one set ("" keeps the SIM's default).
+apn = ""
 "#;
 
 #[cfg(test)]
@@ -303,6 +587,45 @@ mod tests {
     fn the_template_is_the_defaults() {
         let parsed: Config = toml::from_str(TEMPLATE).unwrap();
         assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn radio_settings_are_checked_with_errors_that_say_what_to_change() {
+        let defaults = Config::default();
+        defaults.check().unwrap();
+        let lora = defaults.lora.settings().unwrap().unwrap();
+        assert_eq!(lora.mtu, 239);
+        assert_eq!(lora.duty_permille, 10);
+        let modem = defaults.modem.settings().unwrap().unwrap();
+        assert_eq!(modem.power_key_gpio, Some(6));
+        let refused = |text: &str, says: &str| {
+            let c: Config = toml::from_str(text).unwrap();
+            let e = format!("{:#}", c.check().unwrap_err());
+            assert!(e.contains(says), "{text}: {e}");
+        };
+        refused("[lora]\nregion = \"us915\"\n", "not supported");
+        refused("[lora]\nfrequency_hz = 915000000\n", "outside eu868");
+        refused("[lora]\nspreading_factor = 13\n", "7 to 12");
+        refused("[lora]\nbandwidth_khz = 62\n", "125, 250 or 500");
+        refused("[lora]\npower_dbm = 20\n", "5 to 14");
+        refused("[modem]\nmodel = \"sim800\"\n", "sim7600");
+        refused("[modem]\npower_key_gpio = 40\n", "BCM 0");
+        refused(
+            "[modem]\npower_key_gpio = 6\nenable_gpio = 6\n",
+            "different pins",
+        );
+        refused("[modem]\napn = \"internet\\\"x\"\n", "access point name");
+        let c: Config = toml::from_str("[modem]\npower_key_gpio = 6\n").unwrap();
+        c.check().unwrap();
+        let mut none = Config::default();
+        none.modem.power_key_gpio = None;
+        assert!(none.check().is_err(), "a modem the kit cannot switch");
+        none.modem.port = String::new();
+        none.lora.port = String::new();
+        none.check().unwrap();
+        assert_eq!(none.lora.settings().unwrap(), None);
+        let sf10: Config = toml::from_str("[lora]\nspreading_factor = 10\n").unwrap();
+        assert_eq!(sf10.lora.settings().unwrap().unwrap().mtu, 51);
     }
 
     #[test]

@@ -100,11 +100,23 @@ pub fn serve_http(
 }
 
 /// Listens for up to `listen`; a frame heard is received (and committed), then the kit it
-/// came from is answered over the air.
+/// came from is answered over the air in frames of up to 239 bytes (SF7–8).
 pub fn lora_step<P: SerialPort>(
     radio: &mut Rak3172<P>,
     hub: &mut HubService,
     listen: Duration,
+    now_ms: impl Fn() -> u64,
+) -> Result<Option<Step>, GatewayError> {
+    lora_step_with(radio, hub, listen, MAX_PAYLOAD, now_ms)
+}
+
+/// [`lora_step`] answering in frames of at most `mtu` bytes (the spreading factor's limit:
+/// 115 at SF9, 51 at SF10–12).
+pub fn lora_step_with<P: SerialPort>(
+    radio: &mut Rak3172<P>,
+    hub: &mut HubService,
+    listen: Duration,
+    mtu: usize,
     now_ms: impl Fn() -> u64,
 ) -> Result<Option<Step>, GatewayError> {
     let Some(packet) = radio.receive(listen)? else {
@@ -118,7 +130,7 @@ pub fn lora_step<P: SerialPort>(
         return Ok(Some(step));
     };
     step.kit = Some(kit);
-    let frames = hub.transmit(kit, MAX_PAYLOAD, LORA_ANSWER_FRAMES, now_ms())?;
+    let frames = hub.transmit(kit, mtu.min(MAX_PAYLOAD), LORA_ANSWER_FRAMES, now_ms())?;
     for f in frames {
         std::thread::sleep(ready_at.saturating_duration_since(Instant::now()));
         match radio.send(now_ms(), &f) {

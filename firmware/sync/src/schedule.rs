@@ -4,7 +4,9 @@
 //! LoRa is cheap per message but tiny and rationed (1 % of the hour); cellular is costly per
 //! session (the modem draws 0.5–0.8 A while it transmits) but fast. So:
 //! - urgent alerts, match notices and review decisions go at once, by cellular when it is
-//!   allowed and registered with a usable signal, else by LoRa within its budget;
+//!   allowed and registered with a usable signal (and the session, once the modem is up,
+//!   carries the records waiting too: the modem's boot and registration are the session's
+//!   cost, a few more kilobytes are not), else by LoRa within its budget;
 //! - records wait for cellular and are sent in batches (once enough has queued or the last
 //!   session is old), unless the kit has no cellular at all, when LoRa carries them too;
 //! - with nothing to send, the kit still listens on LoRa now and then for what the hub
@@ -126,7 +128,7 @@ pub fn plan(s: &Situation, p: &SchedulePolicy) -> Plan {
         Some(top) if top <= Priority::Review => {
             if cellular {
                 return Plan::Cellular {
-                    up_to: Priority::Review,
+                    up_to: Priority::Bulk,
                 };
             }
             if lora > 0 {
@@ -216,8 +218,9 @@ mod tests {
         assert_eq!(
             plan(&s, &p),
             Plan::Cellular {
-                up_to: Priority::Review
-            }
+                up_to: Priority::Bulk
+            },
+            "the session carries what waits"
         );
         // Critical power: no cellular; LoRa within its budget.
         let s = situation(Some(Priority::Urgent), lora(1_000), cell(false, Some(-80)));

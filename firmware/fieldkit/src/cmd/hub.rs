@@ -158,15 +158,26 @@ fn serve(ctx: &Ctx, args: &RunArgs) -> anyhow::Result<()> {
                 fieldkit_drivers::rak3172::Rak3172::<serialport::TTYPort>::BAUD_RATE,
                 Duration::from_millis(50),
             )?;
+            // The kits' radio settings ([lora]): the gateway must hear what they send.
+            let settings = crate::config::LoraConfig {
+                port: dev.clone(),
+                ..ctx.config.lora.clone()
+            }
+            .settings()?
+            .context("the LoRa gateway's settings")?;
             let mut radio = fieldkit_drivers::rak3172::Rak3172::new(port);
+            radio.set_duty_cycle(fieldkit_drivers::lora::DutyCycle::new(
+                settings.duty_permille,
+                3_600_000,
+            ));
             let version = radio
                 .start()
                 .with_context(|| format!("LoRa module on {dev}"))?;
             radio
-                .configure(fieldkit_drivers::rak3172::P2pConfig::default())
+                .configure(settings.p2p)
                 .with_context(|| format!("configuring the LoRa module on {dev}"))?;
-            tracing::info!(device = %dev, ?version, "LoRa gateway ready");
-            Some(radio)
+            tracing::info!(device = %dev, ?version, sf = settings.p2p.modulation.sf, "LoRa gateway ready");
+            Some((radio, settings.mtu))
         }
         None => None,
     };
@@ -210,8 +221,9 @@ fn serve(ctx: &Ctx, args: &RunArgs) -> anyhow::Result<()> {
                 }
             }
         }
-        if let Some(radio) = radio.as_mut() {
-            match gateway::lora_step(radio, &mut hub, Duration::from_millis(500), now_ms) {
+        if let Some((radio, mtu)) = radio.as_mut() {
+            match gateway::lora_step_with(radio, &mut hub, Duration::from_millis(500), *mtu, now_ms)
+            {
                 Ok(Some(step)) => report(&step),
                 Ok(None) => {}
                 Err(GatewayError::Lora(e)) => {

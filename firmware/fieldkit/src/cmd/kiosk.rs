@@ -28,7 +28,8 @@ use serde_json::json;
 
 use fieldkit_drivers::embedded_hal::i2c::I2c;
 use fieldkit_drivers::serial::ChargerLink;
-use fieldkit_kitsync::jobs::{Jobs, Outcome, SyncStatus};
+use fieldkit_kitsync::LoraRound;
+use fieldkit_kitsync::jobs::{Jobs, Outcome, Radios, SyncStatus};
 use fieldkit_linux::{Backlight, CpuFreq};
 use fieldkit_power::{
     Admission, CpuGovernor, DAILY_JOBS, Decision, JobKind, JobQueue, Policy, PolicyConfig,
@@ -133,6 +134,18 @@ struct Hooks {
     job_done: JobDone,
     /// The sync jobs' state, when it changed.
     sync: SyncReport,
+    /// The background work, with the kit's radios (shared so a test can look at it between
+    /// runs of the loop).
+    jobs: SharedJobs,
+}
+
+/// The background work, shared with whoever started the daemon.
+type SharedJobs = Arc<Mutex<Jobs>>;
+
+fn jobs_of(shared: &SharedJobs) -> std::sync::MutexGuard<'_, Jobs> {
+    shared
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Hooks {
@@ -144,6 +157,7 @@ impl Hooks {
             locks: Arc::default(),
             job_done: Box::new(|_, _| {}),
             sync: Box::new(|_| {}),
+            jobs: SharedJobs::default(),
         }
     }
 }
@@ -249,8 +263,9 @@ fn kit_config(ctx: &Ctx) -> anyhow::Result<fieldkit_app::KitConfig> {
 }
 
 /// Makes the demo vault of `--simulate`: the demo supervisor and seeded cases and tracing
-/// requests, through the kit. Prints how to sign in.
-fn demo_vault(ctx: &Ctx) -> anyhow::Result<Vault> {
+/// requests, through the kit. Prints how to sign in. With a hub's key, the kit is provisioned
+/// for sync with that hub (agency `unicef`) and its public key written to `sync/kit.pub`.
+fn demo_vault(ctx: &Ctx, hub: Option<x25519_dalek::PublicKey>) -> anyhow::Result<Vault> {
     let path = ctx.vault_path();
     let now = super::now_ms();
     let (session, _recovery) = Vault::create(
@@ -268,6 +283,28 @@ fn demo_vault(ctx: &Ctx) -> anyhow::Result<Vault> {
     let mut kit = fieldkit_app::Kit::open(session, kit_config(ctx)?, now)
         .context("preparing the demo kit")?;
     demo::seed(&mut kit, 40, now).context("registering the demo records")?;
+    if let Some(hub_public) = hub {
+        let public = fieldkit_kitsync::KitSync::provision(
+            kit.session_mut(),
+            &fieldkit_kitsync::Provision {
+                hub_public,
+                // The simulated hub's address changes each run: the jobs are told it.
+                hub_address: "",
+                agency: "unicef",
+                label: "demo kit",
+            },
+        )
+        .context("provisioning the demo kit for the simulated hub")?;
+        let path = super::provision::public_key_path(ctx);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        std::fs::write(
+            &path,
+            format!("{}\n", fieldkit_sync::seal::public_key_to_text(&public)),
+        )
+        .with_context(|| format!("writing {}", path.display()))?;
+    }
     println!(
         "Demo vault created at {}: sign in as `{}` with PIN {} (a demo PIN: never use it on a kit).",
         path.display(),
@@ -289,6 +326,20 @@ pub fn run(ctx: &Ctx, args: KioskArgs) -> anyhow::Result<()> {
         );
     }
     let with_screen = !args.no_screen && args.hours.is_none();
+    // The simulated kiosk's LoRa air, modem and in-process hub, started before the vault so a
+    // new demo vault is provisioned for that hub.
+    #[cfg(feature = "simulation")]
+    let mut links = if args.simulate {
+        Some(simulated::start(ctx, &args)?)
+    } else {
+        None
+    };
+    #[cfg(feature = "simulation")]
+    let hub_public = links
+        .as_ref()
+        .map(fieldkit_sim::links::KioskLinks::hub_public);
+    #[cfg(not(feature = "simulation"))]
+    let hub_public = None;
     // The vault: opening it checks every page and holds the lock, so no other process writes.
     let vault = match Vault::open(&ctx.vault_path(), ctx.open_options()) {
         Ok(v) => {
@@ -300,7 +351,7 @@ pub fn run(ctx: &Ctx, args: KioskArgs) -> anyhow::Result<()> {
             Some(v)
         }
         Err(fieldkit_vault::OpenError::Missing(_)) if args.simulate && with_screen => {
-            Some(demo_vault(ctx)?)
+            Some(demo_vault(ctx, hub_public)?)
         }
         Err(fieldkit_vault::OpenError::Missing(p)) => {
             tracing::warn!(
@@ -317,8 +368,16 @@ pub fn run(ctx: &Ctx, args: KioskArgs) -> anyhow::Result<()> {
         working_hours: k.working_hours,
         ..PolicyConfig::default()
     });
+    let jobs = SharedJobs::default();
+    #[cfg(feature = "simulation")]
+    if let Some(links) = links.as_mut() {
+        *jobs_of(&jobs) = simulated::jobs(ctx, &args, links)?;
+    }
     if !with_screen {
-        let hooks = Hooks::none();
+        let hooks = Hooks {
+            jobs,
+            ..Hooks::none()
+        };
         let no_screen = Mutex::new(None);
         if args.simulate {
             run_simulated(ctx, &args, policy, hooks, &no_screen)?;
@@ -331,7 +390,7 @@ pub fn run(ctx: &Ctx, args: KioskArgs) -> anyhow::Result<()> {
     let Some(vault) = vault else {
         anyhow::bail!("no vault to open on the screen: provision this kit first (`fieldkit init`)");
     };
-    run_with_screen(ctx, &args, policy, vault)
+    run_with_screen(ctx, &args, policy, vault, jobs)
 }
 
 /// The touch screen on this thread, the power daemon on the "power" thread.
@@ -340,6 +399,7 @@ fn run_with_screen(
     args: &KioskArgs,
     policy: PowerPolicy,
     vault: Vault,
+    jobs: SharedJobs,
 ) -> anyhow::Result<()> {
     #[cfg(feature = "kiosk")]
     let activity = if args.simulate {
@@ -404,6 +464,7 @@ fn run_with_screen(
         kit: kit.clone(),
         locks,
         job_done: Box::new(|_, _| {}),
+        jobs,
         sync: {
             let ui = weak.clone();
             let offset = ctx.config.kiosk.utc_offset_minutes;
@@ -520,7 +581,7 @@ fn screenshots(ctx: &Ctx, dir: &Path) -> anyhow::Result<()> {
     let surface = fieldkit_ui::headless::install().context("the headless renderer")?;
     let vault = match Vault::open(&ctx.vault_path(), ctx.open_options()) {
         Ok(v) => v,
-        Err(fieldkit_vault::OpenError::Missing(_)) => demo_vault(ctx)?,
+        Err(fieldkit_vault::OpenError::Missing(_)) => demo_vault(ctx, None)?,
         Err(e) => return Err(e).context("opening the vault"),
     };
     let now = super::now_ms();
@@ -650,6 +711,215 @@ fn run_simulated(
     )
 }
 
+/// The LoRa module on an opened port, started in point-to-point mode with the configured
+/// radio settings and duty cycle. The board and the simulator share this; they differ only in
+/// how the port is opened.
+fn lora_round<P>(
+    port: P,
+    s: &crate::config::LoraSettings,
+) -> Result<Box<dyn LoraRound>, fieldkit_drivers::rak3172::LoraError>
+where
+    P: fieldkit_drivers::serial::SerialPort + Send + std::fmt::Debug + 'static,
+{
+    let mut radio = fieldkit_drivers::rak3172::Rak3172::new(port);
+    radio.set_duty_cycle(fieldkit_drivers::lora::DutyCycle::new(
+        s.duty_permille,
+        3_600_000,
+    ));
+    let version = radio.start()?;
+    radio.configure(s.p2p)?;
+    tracing::info!(
+        port = %s.port,
+        ?version,
+        sf = s.p2p.modulation.sf,
+        frequency_hz = s.p2p.frequency_hz,
+        "LoRa module ready"
+    );
+    // After each frame the kit listens long enough for the gateway's turnaround and one
+    // whole answer frame.
+    let listen = fieldkit_hub::gateway::LORA_TURNAROUND
+        + Duration::from_millis(u64::from(radio.time_on_air_ms(s.mtu)) + 300);
+    // The kit's id is set when its sync state is read (after a sign-in).
+    Ok(Box::new(fieldkit_kitsync::LoraLink::new(
+        radio,
+        fieldkit_sync::seal::KitId([0; 4]),
+        s.mtu,
+        listen,
+    )))
+}
+
+/// The modem's power key on the board: a GPIO, or none when only a supply switch powers it.
+#[cfg(feature = "kiosk")]
+struct BoardKey(Option<fieldkit_linux::ModemPower>);
+
+#[cfg(feature = "kiosk")]
+impl fieldkit_drivers::modem::PowerKey for BoardKey {
+    fn set_pressed(&mut self, pressed: bool) -> std::io::Result<()> {
+        if let Some(pin) = self.0.as_mut() {
+            pin.set(pressed);
+        }
+        Ok(())
+    }
+}
+
+/// The board's radios from the configuration. A device that does not open is logged and
+/// shown on its status row; the kiosk runs on without it.
+#[cfg(feature = "kiosk")]
+fn device_radios(ctx: &Ctx) -> anyhow::Result<Radios> {
+    use fieldkit_kitsync::{ModemTiming, SwitchedModem};
+    let mut radios = Radios::default();
+    if let Some(s) = ctx.config.lora.settings()? {
+        let opened = fieldkit_linux::open_serial(&s.port, 115_200, Duration::from_millis(50))
+            .map_err(anyhow::Error::from)
+            .and_then(|port| lora_round(port, &s).map_err(anyhow::Error::from));
+        match opened {
+            Ok(link) => radios.lora = Some(link),
+            Err(e) => {
+                tracing::warn!("LoRa module on {}: {e:#}", s.port);
+                radios.lora_fault = Some(format!("LoRa module on {}: {e:#}", s.port));
+            }
+        }
+    }
+    if let Some(m) = ctx.config.modem.settings()? {
+        let key = match m.power_key_gpio {
+            Some(pin) => Some(
+                fieldkit_linux::ModemPower::with_pin(pin)
+                    .with_context(|| format!("the modem's power key on GPIO {pin}"))?,
+            ),
+            None => None,
+        };
+        let port = m.port.clone();
+        let open: fieldkit_kitsync::radio::OpenPort<serialport::TTYPort> = Box::new(move || {
+            fieldkit_linux::open_serial(&port, 115_200, Duration::from_millis(50))
+                .map_err(std::io::Error::other)
+        });
+        let mut modem = SwitchedModem::new(open, BoardKey(key), m.model, ModemTiming::default())
+            .with_apn(m.apn.clone());
+        if let Some(pin) = m.enable_gpio {
+            let mut line = fieldkit_linux::ModemPower::with_pin(pin)
+                .with_context(|| format!("the modem's supply switch on GPIO {pin}"))?;
+            modem = modem.with_enable(Box::new(move |on| {
+                line.set(on);
+                Ok(())
+            }));
+        }
+        tracing::info!(port = %m.port, model = ?m.model, "cellular modem configured: on only for sync rounds");
+        radios.cellular = Some(Box::new(modem));
+    }
+    Ok(radios)
+}
+
+/// The simulated kiosk's links (`--simulate`).
+#[cfg(feature = "simulation")]
+mod simulated {
+    use super::*;
+    use fieldkit_kitsync::{ModemTiming, SwitchedModem};
+    use fieldkit_sim::clock::SimClock;
+    use fieldkit_sim::links::{KioskLinks, LinksConfig};
+
+    /// The radio settings of the configuration, whatever its ports say (nothing is opened).
+    pub(super) fn lora_settings(ctx: &Ctx) -> anyhow::Result<crate::config::LoraSettings> {
+        let config = crate::config::LoraConfig {
+            port: "simulated".into(),
+            ..ctx.config.lora.clone()
+        };
+        config
+            .settings()?
+            .context("the simulated LoRa module's settings")
+    }
+
+    /// The air, the modem and the in-process hub (its vault under DATA_DIR/sim-hub).
+    pub(super) fn start(ctx: &Ctx, args: &KioskArgs) -> anyhow::Result<KioskLinks> {
+        let settings = lora_settings(ctx)?;
+        let links = KioskLinks::start(
+            &ctx.data_dir.join("sim-hub"),
+            LinksConfig {
+                p2p: settings.p2p,
+                mtu: settings.mtu,
+                time_scale: 0.25,
+                loss_percent: 0,
+                modem_boot: Duration::from_millis(1500),
+                modem_register: Duration::from_millis(1000),
+                clock: SimClock::new(Timestamp::from_day_and_hour(0, args.start_hour), args.speed),
+            },
+        )
+        .context("starting the simulated LoRa air, modem and hub")?;
+        tracing::info!(
+            hub = links.hub_address(),
+            "simulated links: LoRa air (kit module, hub gateway), SIM7600 modem, in-process hub"
+        );
+        Ok(links)
+    }
+
+    /// The scheduler's waits shortened with the simulated clock (but not below a minute
+    /// between listens, so an idle kiosk stays idle).
+    pub(super) fn schedule(speed: u32) -> fieldkit_sync::schedule::SchedulePolicy {
+        let d = fieldkit_sync::schedule::SchedulePolicy::default();
+        let speed = u64::from(speed.max(1));
+        fieldkit_sync::schedule::SchedulePolicy {
+            max_batch_age_ms: (d.max_batch_age_ms / speed).max(20_000),
+            listen_every_ms: (d.listen_every_ms / speed).max(60_000),
+            idle_ms: 5_000,
+            ..d
+        }
+    }
+
+    /// The jobs with the kit's ends of the simulated links, driven by the same code as a
+    /// board's devices; the kit enrolled at the hub if it has a sync key (`sync/kit.pub`).
+    pub(super) fn jobs(
+        ctx: &Ctx,
+        args: &KioskArgs,
+        links: &mut KioskLinks,
+    ) -> anyhow::Result<Jobs> {
+        let key_file = super::super::provision::public_key_path(ctx);
+        if let Ok(text) = std::fs::read_to_string(&key_file) {
+            let public = fieldkit_sync::seal::public_key_from_text(&text)
+                .with_context(|| format!("{}", key_file.display()))?;
+            links.enroll(public, "unicef", "demo kit")?;
+        }
+        let lora = match links.lora_port.take() {
+            Some(port) => Some(lora_round(port, &lora_settings(ctx)?)?),
+            None => None,
+        };
+        let cellular = match links.modem_port.take() {
+            Some(port) => {
+                let model = crate::config::ModemConfig {
+                    port: "simulated".into(),
+                    ..ctx.config.modem.clone()
+                }
+                .settings()
+                .ok()
+                .flatten();
+                // A USB modem's port is opened anew at each power-up; the pseudo-terminal's
+                // end is kept and a handle of it opened instead.
+                let open: fieldkit_kitsync::radio::OpenPort<serialport::TTYPort> =
+                    Box::new(move || port.try_clone_native().map_err(std::io::Error::other));
+                let modem = SwitchedModem::new(
+                    open,
+                    links.modem_key.clone(),
+                    fieldkit_drivers::modem::ModemModel::Sim7600,
+                    ModemTiming {
+                        press: Duration::from_millis(100),
+                        boot: Duration::from_secs(10),
+                        register: Duration::from_secs(10),
+                    },
+                )
+                .with_apn(model.and_then(|m| m.apn));
+                Some(Box::new(modem) as Box<dyn fieldkit_kitsync::Cellular>)
+            }
+            None => None,
+        };
+        let mut jobs = Jobs::with_radios(Radios {
+            lora,
+            cellular,
+            lora_fault: None,
+        });
+        jobs.set_hub_address(links.hub_address());
+        jobs.set_schedule(schedule(args.speed));
+        Ok(jobs)
+    }
+}
+
 /// The daemon on the board's devices; `screen` receives the backlight the screen blanks.
 #[cfg(feature = "kiosk")]
 fn run_devices(
@@ -672,6 +942,7 @@ fn run_devices(
     *screen
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(outputs.screen.clone());
+    *jobs_of(&hooks.jobs) = Jobs::with_radios(device_radios(ctx)?);
     let offset_s = i64::from(k.utc_offset_minutes) * 60;
     let now = || Timestamp((super::now_ms() / 1000).saturating_add_signed(offset_s));
     let daemon = Daemon {
@@ -808,7 +1079,7 @@ where
     let (work_from, work_to) = policy.config().working_hours;
     let mut jobs = JobQueue::daily();
     // What the jobs do, with the kit a caseworker unlocked on the screen.
-    let mut work = Jobs::new();
+    let shared_jobs = hooks.jobs.clone();
     let mut locks_seen = hooks.locks.load(Ordering::Relaxed);
     // Jobs whose turn in the power budget came while the kit was locked: they run at the first
     // turn the kit is unlocked and the policy admits them.
@@ -866,6 +1137,7 @@ where
         last_t = t;
         let step = jobs.step(t, &d, &policy, elapsed_min);
         let busy = step.running.is_some();
+        let mut work = jobs_of(&shared_jobs);
         let locks = hooks.locks.load(Ordering::Relaxed);
         if locks != locks_seen {
             // The kit was locked since the last turn: its keys are gone, and so is the session
@@ -884,6 +1156,10 @@ where
         }
         if let Some((kind, what)) = run_owed_job(&mut owed, &mut work, &hooks.kit, &policy, t, &d) {
             (hooks.job_done)(kind, &what);
+        } else if d.shutdown.is_none() {
+            // Between the daily jobs: urgent alerts, match notices and review decisions go at
+            // once, records when a batch is due, over the link the scheduler picks.
+            sync_check(&mut work, &hooks.kit, &d);
         }
         // The status page's sync rows: sent when they changed (and once a day, as the times
         // it shows lose their date at midnight), so an idle screen draws nothing.
@@ -892,6 +1168,7 @@ where
             (hooks.sync)(&sync_now.0);
             last_sync = Some(sync_now);
         }
+        drop(work);
         set_load(&d, t, working, busy);
 
         // A status line each hour, and whenever the backlight or governor changed, so the
@@ -949,6 +1226,25 @@ fn run_owed_job(
         }
     };
     Some((kind, what))
+}
+
+/// Asks the sync jobs whether a round is due now (they ask the scheduler at most once per its
+/// recheck time) and runs it with the kit a caseworker unlocked; logs what it did.
+fn sync_check(work: &mut Jobs, kit: &SharedKit, d: &Decision) {
+    work.observe(d);
+    if !matches!(&*lock_slot(kit), KitSlot::Open(_)) {
+        return;
+    }
+    let mut with_kit = |f: &mut dyn FnMut(&mut fieldkit_app::Kit)| {
+        if let KitSlot::Open(kit) = &mut *lock_slot(kit) {
+            f(kit);
+        }
+    };
+    match work.check_shared(d, super::now_ms(), &mut with_kit) {
+        Some(Ok(outcome)) => tracing::info!(?outcome, "sync round"),
+        Some(Err(e)) => tracing::warn!("sync round failed: {e}"),
+        None => {}
+    }
 }
 
 /// A mode's name in status lines and JSON.
@@ -1068,6 +1364,218 @@ mod tests {
         ran.lock().unwrap().clone()
     }
 
+    /// The demo caseworker signs in as on the PIN pad (the kiosk's own sign-in hook attaches
+    /// sync), through the screen's own sign-in.
+    fn sign_in_on_screen(ctx: &Ctx, kit: &SharedKit) {
+        let path = ctx.vault_path();
+        let options = ctx.open_options();
+        let reopen: fieldkit_ui::controller::Reopen =
+            Arc::new(move || Vault::open(&path, options.clone()));
+        let taken = match std::mem::take(&mut *lock_slot(kit)) {
+            KitSlot::Locked(v) => Some(*v),
+            _ => None,
+        };
+        let on_open: fieldkit_ui::controller::OnOpen = Arc::new(|kit: &mut fieldkit_app::Kit| {
+            fieldkit_kitsync::attach(kit)
+                .map(|_| ())
+                .map_err(Into::into)
+        });
+        let outcome = sign_in(
+            kit,
+            taken,
+            &reopen,
+            demo::USER,
+            demo::PIN,
+            kit_config(ctx).unwrap(),
+            Some(&on_open),
+        );
+        assert_eq!(outcome, SignInOutcome::Open);
+    }
+
+    /// Registers a case on the open kit, as the form's save does.
+    fn register(kit: &SharedKit, fields: serde_json::Value) {
+        let mut slot = lock_slot(kit);
+        let KitSlot::Open(open) = &mut *slot else {
+            panic!("the kit is locked")
+        };
+        open.register(
+            fieldkit_domain::RecordKind::Case,
+            fields.as_object().unwrap().clone(),
+            super::super::now_ms(),
+        )
+        .unwrap();
+    }
+
+    /// Runs the daemon loop on the simulated kit for `hours` from 10:00 at `soc` % with `jobs`;
+    /// returns the sync rows the screen was last sent and the power modes decided.
+    fn run_with_links(
+        ctx: &Ctx,
+        kit: &SharedKit,
+        jobs: &SharedJobs,
+        soc: f32,
+        hours: f32,
+    ) -> (SyncStatus, Vec<fieldkit_power::PowerMode>) {
+        let args = KioskArgs {
+            simulate: true,
+            speed: 3_600,
+            start_hour: 10.0,
+            start_soc: soc,
+            weather: None,
+            hours: Some(hours),
+            json: false,
+            no_screen: true,
+            screenshots: None,
+        };
+        let rows = Arc::new(Mutex::new(SyncStatus::default()));
+        let modes = Arc::new(Mutex::new(Vec::new()));
+        let (seen_rows, seen_modes) = (rows.clone(), modes.clone());
+        let hooks = Hooks {
+            kit: kit.clone(),
+            jobs: jobs.clone(),
+            sync: Box::new(move |s: &SyncStatus| *seen_rows.lock().unwrap() = s.clone()),
+            report: Box::new(move |d: &Decision, _| seen_modes.lock().unwrap().push(d.mode)),
+            ..Hooks::none()
+        };
+        let policy = PowerPolicy::new(PolicyConfig::default());
+        run_simulated(ctx, &args, policy, hooks, &Mutex::new(None)).unwrap();
+        let rows = rows.lock().unwrap().clone();
+        let modes = modes.lock().unwrap().clone();
+        (rows, modes)
+    }
+
+    /// `kiosk --simulate`'s links through the real daemon loop: the simulated air with the
+    /// hub's gateway module, the simulated modem (power key, registration) and the in-process
+    /// hub. A case registered on the kit reaches the hub over cellular in Normal mode, the
+    /// modem switched off after the round; in Critical mode cellular stays off and an urgent
+    /// case's alert goes by LoRa; a kit with LoRa alone sends its records by LoRa.
+    #[test]
+    fn a_case_reaches_the_simulated_hub_over_cellular_and_over_lora() {
+        use fieldkit_domain::RecordKind;
+        use fieldkit_power::PowerMode;
+        use fieldkit_sim::links::{KioskLinks, LinksConfig};
+
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = ctx(dir.path());
+        let mut links = KioskLinks::start(
+            &dir.path().join("sim-hub"),
+            LinksConfig {
+                p2p: simulated::lora_settings(&ctx).unwrap().p2p,
+                mtu: 239,
+                time_scale: 0.05,
+                loss_percent: 0,
+                modem_boot: Duration::from_millis(50),
+                modem_register: Duration::from_millis(50),
+                clock: fieldkit_sim::clock::SimClock::new(Timestamp::from_day_and_hour(0, 12.0), 1),
+            },
+        )
+        .unwrap();
+        let vault = demo_vault(&ctx, Some(links.hub_public())).unwrap();
+        let args = KioskArgs {
+            simulate: true,
+            speed: 3_600,
+            start_hour: 10.0,
+            start_soc: 90.0,
+            weather: None,
+            hours: None,
+            json: false,
+            no_screen: true,
+            screenshots: None,
+        };
+        let jobs: SharedJobs = Arc::new(Mutex::new(
+            simulated::jobs(&ctx, &args, &mut links).unwrap(),
+        ));
+        // Records go at every cellular round (no batching), the scheduler asked every 200 ms.
+        let schedule = fieldkit_sync::schedule::SchedulePolicy {
+            idle_ms: 200,
+            max_batch_age_ms: 0,
+            ..simulated::schedule(3_600)
+        };
+        jobs_of(&jobs).set_schedule(schedule);
+        let kit: SharedKit = Arc::new(Mutex::new(KitSlot::Locked(Box::new(vault))));
+        sign_in_on_screen(&ctx, &kit);
+        register(
+            &kit,
+            serde_json::json!({"name": "Amina Yusuf", "sex": "female", "age": 7,
+                "consent_for_tracing": true}),
+        );
+        let on_kit = |kind| {
+            let slot = lock_slot(&kit);
+            let KitSlot::Open(open) = &*slot else {
+                panic!("locked")
+            };
+            open.session().count(kind).unwrap()
+        };
+        let cases = on_kit(RecordKind::Case);
+        assert_eq!(links.hub_holds(RecordKind::Case), 0);
+
+        // Normal mode: the modem comes up for the round and goes off after it.
+        let (rows, modes) = run_with_links(&ctx, &kit, &jobs, 90.0, 1.0);
+        assert!(modes.contains(&PowerMode::Normal), "{modes:?}");
+        assert_eq!(
+            links.hub_holds(RecordKind::Case),
+            cases,
+            "every case reached the hub"
+        );
+        assert_eq!(
+            links.hub_holds(RecordKind::TracingRequest),
+            on_kit(RecordKind::TracingRequest)
+        );
+        assert!(!links.modem_on(), "the modem is off after the round");
+        let cellular = &rows.links[0];
+        assert_eq!(
+            (cellular.name, cellular.fitted, cellular.allowed),
+            ("cellular", true, true)
+        );
+        assert!(
+            cellular.last_ok_ms.is_some() && cellular.last_error.is_none(),
+            "{rows:?}"
+        );
+        assert_eq!(sync_view(&rows, 0, 0).links[0].state, LinkState::Ready);
+        assert_eq!(rows.queued.map(|(m, _)| m), Some(0), "{rows:?}");
+        let cellular_round = cellular.last_ok_ms;
+
+        // Critical mode: cellular is off; an urgent case's alert goes by LoRa at once, its
+        // record waits for cellular.
+        register(
+            &kit,
+            serde_json::json!({"name": "Zahra Haidari", "sex": "female", "age": 6,
+                "urgent_protection_concern": true, "risk_level": "high"}),
+        );
+        let (rows, modes) = run_with_links(&ctx, &kit, &jobs, 15.0, 0.5);
+        assert!(
+            modes.contains(&PowerMode::Critical) && !modes.contains(&PowerMode::Normal),
+            "{modes:?}"
+        );
+        assert_eq!(links.hub_alerts(), 1, "the alert went by LoRa");
+        assert_eq!(links.hub_holds(RecordKind::Case), cases, "the record waits");
+        assert!(!links.modem_on());
+        let (cellular, lora) = (&rows.links[0], &rows.links[1]);
+        assert!(!cellular.allowed, "{rows:?}");
+        assert_eq!(cellular.last_ok_ms, cellular_round, "no cellular round");
+        assert_eq!(sync_view(&rows, 0, 0).links[0].state, LinkState::Off);
+        assert_eq!((lora.name, lora.fitted, lora.allowed), ("lora", true, true));
+        assert!(
+            lora.last_ok_ms.is_some() && lora.last_error.is_none(),
+            "{rows:?}"
+        );
+
+        // The same kit without its modem (LoRa alone): records go by LoRa too.
+        let radios = std::mem::take(&mut *jobs_of(&jobs)).into_radios();
+        *jobs_of(&jobs) = Jobs::with_radios(Radios {
+            cellular: None,
+            ..radios
+        });
+        jobs_of(&jobs).set_schedule(schedule);
+        let (rows, _) = run_with_links(&ctx, &kit, &jobs, 15.0, 1.0);
+        assert_eq!(
+            links.hub_holds(RecordKind::Case),
+            cases + 1,
+            "the urgent case's record went by LoRa: {rows:?}"
+        );
+        assert_eq!(rows.links[0].name, "ip");
+        assert!(!rows.links[0].fitted, "no modem, no hub address: LoRa only");
+    }
+
     #[test]
     fn the_status_page_shows_each_links_state_and_last_round() {
         use fieldkit_kitsync::jobs::LinkStatus;
@@ -1118,7 +1626,7 @@ mod tests {
     fn the_daily_jobs_run_in_the_kiosk_once_a_caseworker_signs_in() {
         let dir = tempfile::tempdir().unwrap();
         let ctx = ctx(dir.path());
-        let vault = demo_vault(&ctx).unwrap();
+        let vault = demo_vault(&ctx, None).unwrap();
         let kit: SharedKit = Arc::new(Mutex::new(KitSlot::Locked(Box::new(vault))));
 
         // Locked all day: the jobs get their turn in the power budget, but nothing runs
@@ -1126,29 +1634,7 @@ mod tests {
         assert_eq!(day(&ctx, &kit), vec![]);
 
         // A caseworker signs in, as on the PIN pad (the kiosk's own sign-in hook attaches sync).
-        let path = ctx.vault_path();
-        let options = ctx.open_options();
-        let reopen: fieldkit_ui::controller::Reopen =
-            Arc::new(move || Vault::open(&path, options.clone()));
-        let taken = match std::mem::take(&mut *lock_slot(&kit)) {
-            KitSlot::Locked(v) => Some(*v),
-            _ => None,
-        };
-        let on_open: fieldkit_ui::controller::OnOpen = Arc::new(|kit: &mut fieldkit_app::Kit| {
-            fieldkit_kitsync::attach(kit)
-                .map(|_| ())
-                .map_err(Into::into)
-        });
-        let outcome = sign_in(
-            &kit,
-            taken,
-            &reopen,
-            demo::USER,
-            demo::PIN,
-            kit_config(&ctx).unwrap(),
-            Some(&on_open),
-        );
-        assert_eq!(outcome, SignInOutcome::Open);
+        sign_in_on_screen(&ctx, &kit);
 
         let ran = day(&ctx, &kit);
         let kinds: Vec<JobKind> = ran.iter().map(|(k, _)| *k).collect();

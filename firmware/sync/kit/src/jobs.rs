@@ -1,7 +1,19 @@
 //! The kiosk's background jobs doing their real work (`fieldkit kiosk` calls [`Jobs::run`]
 //! when the power crate's `JobQueue` says a job ran, with the kit a caseworker unlocked): `BulkSync` (the scheduler picks the link
 //! and how much, then one sync round over it), `Reindex` (a fresh matcher index, compacted)
-//! and `MatchRun` (every open case against every trace).
+//! and `MatchRun` (every open case against every trace). Between the daily jobs the kiosk
+//! calls [`Jobs::check_shared`] about once a minute: the scheduler (`schedule::plan`) sends
+//! urgent alerts, match notices and review decisions at once, records when a batch is due,
+//! and listens on LoRa now and then — each over the link the power mode, the signal and the
+//! queue make right.
+//!
+//! **The links.** [`Radios`] hold what the kit has: the LoRa module as a [`LoraRound`] (its
+//! duty-cycle budget kept across rounds) and the cellular modem as a [`Cellular`], powered
+//! on for a round and off after it, only when the power mode allows cellular. Without a
+//! modem the IP row is the camp's network (HTTP to the hub's address, nothing to power).
+//! A modem that does not register, or registers below the scheduler's weakest usable
+//! signal, is switched off again and left alone for [`CELLULAR_RETRY_MS`]; what was due
+//! goes by LoRa when the scheduler allows it.
 //!
 //! **They run only with the kit a caseworker unlocked.** The kiosk's locked state holds no key:
 //! the vault's keys are zeroized on lock, case data and the sync outbox stay sealed at rest,
@@ -15,16 +27,23 @@
 use std::time::Duration;
 
 use fieldkit_app::Kit;
+use fieldkit_domain::RecordKind;
 use fieldkit_power::{Decision, JobKind};
-use fieldkit_sync::message::Priority;
+use fieldkit_sync::message::{Priority, Status};
 use fieldkit_sync::schedule::{self, LinkState, Plan, SchedulePolicy, Situation};
+use fieldkit_vault::Session;
 
 use crate::engine::{KitSync, SyncError};
 use crate::link::{HttpLink, Link};
+use crate::radio::{Cellular, LoraRound};
 
 /// Access to a kit shared with the touch screen: runs the closure it is given with the
 /// unlocked kit (under the screen's lock), or does not run it while the kit is locked.
 pub type WithKit<'a> = dyn FnMut(&mut dyn FnMut(&mut Kit)) + 'a;
+
+/// After a modem failed to register (or had too weak a signal), how long the scheduler
+/// leaves it off before trying again, ms (each try costs the modem's boot and search).
+pub const CELLULAR_RETRY_MS: u64 = 30 * 60_000;
 
 /// What one job did, for the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,15 +54,51 @@ pub enum Outcome {
     Skipped(String),
 }
 
+/// The kit's radios (none: sync over IP only, the camp's network).
+#[derive(Debug, Default)]
+pub struct Radios {
+    /// The LoRa module's link.
+    pub lora: Option<Box<dyn LoraRound>>,
+    /// The cellular modem (its data path is IP, to the hub's address).
+    pub cellular: Option<Box<dyn Cellular>>,
+    /// Why a configured LoRa module could not be started (shown on its row).
+    pub lora_fault: Option<String>,
+}
+
+/// What the status page shows of one link.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct LinkRecord {
+    allowed: bool,
+    last_ok_ms: Option<u64>,
+    last_error: Option<String>,
+}
+
+impl LinkRecord {
+    fn ok(&mut self, now_ms: u64) {
+        self.last_ok_ms = Some(now_ms);
+        self.last_error = None;
+    }
+}
+
 /// The background work of one kiosk.
 #[derive(Debug, Default)]
 pub struct Jobs {
     engine: Option<KitSync>,
     provisioned: Option<bool>,
-    last_ip_ms: Option<u64>,
+    radios: Radios,
+    schedule: SchedulePolicy,
+    /// The IP row: the camp's network, or the cellular modem's data path.
+    ip: LinkRecord,
+    lora: LinkRecord,
+    /// The signal the modem last reported (it is off between rounds).
+    cellular_dbm: Option<i16>,
+    /// When the modem last failed to come up usable.
+    cellular_failed_ms: Option<u64>,
     last_listen_ms: Option<u64>,
-    ip_allowed: bool,
-    last_error: Option<String>,
+    /// No check before this (the scheduler's recheck time after an idle plan).
+    next_check_ms: u64,
+    /// The hub's address in place of the provisioned one (the simulated kiosk's own hub).
+    hub_address: Option<String>,
 }
 
 /// What the status page can show about sync, read without the kit (no case data: counts,
@@ -64,11 +119,12 @@ pub struct SyncStatus {
 /// One link on the status page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkStatus {
-    /// `ip` (the camp's network or the cellular modem's data path) or `lora`.
+    /// `cellular` (the modem, powered for a round), `ip` (the camp's network, no modem) or
+    /// `lora`.
     pub name: &'static str,
-    /// The kit has it (a hub address; a LoRa module configured).
+    /// The kit has it (a hub address and, for `cellular`, a modem; a LoRa module).
     pub fitted: bool,
-    /// The power mode allows it now (as of the last sync job).
+    /// The power mode allows it now.
     pub allowed: bool,
     /// When a sync round over it last completed (the jobs' clock, ms).
     pub last_ok_ms: Option<u64>,
@@ -76,10 +132,69 @@ pub struct LinkStatus {
     pub last_error: Option<String>,
 }
 
+/// What the scheduler decided for a sync round.
+enum Planned {
+    Skip(Outcome),
+    /// Over IP: the camp's network, or (`cellular`) the modem's data path once it is up.
+    Ip {
+        up_to: Priority,
+        cellular: bool,
+    },
+    Lora {
+        up_to: Priority,
+        frames: usize,
+    },
+}
+
+/// Most exchanges one sync round makes.
+const MAX_EXCHANGES: usize = 16;
+
+/// Which link a round went over, for the log and the status page.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Over {
+    Ip,
+    Cellular,
+    Lora,
+}
+
+impl Over {
+    fn words(self) -> &'static str {
+        match self {
+            Over::Ip => "IP",
+            Over::Cellular => "cellular",
+            Over::Lora => "LoRa",
+        }
+    }
+}
+
 impl Jobs {
-    /// Jobs for a kiosk that just started.
+    /// Jobs for a kiosk that just started, syncing over IP only.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Jobs for a kiosk with these radios.
+    pub fn with_radios(radios: Radios) -> Self {
+        Self {
+            radios,
+            ..Self::default()
+        }
+    }
+
+    /// The radios back (a kiosk reconfigured, a test changing the kit's links).
+    pub fn into_radios(self) -> Radios {
+        self.radios
+    }
+
+    /// Replaces the scheduler's settings (the simulated kiosk shortens its waits).
+    pub fn set_schedule(&mut self, schedule: SchedulePolicy) {
+        self.schedule = schedule;
+    }
+
+    /// Talks to the hub at `address` whatever the kit was provisioned with (the simulated
+    /// kiosk's in-process hub listens on a port of the day).
+    pub fn set_hub_address(&mut self, address: &str) {
+        self.hub_address = Some(address.to_string());
     }
 
     /// Forgets the sync engine (call when the kit locks: its keys go with the session).
@@ -88,43 +203,44 @@ impl Jobs {
         self.provisioned = None;
     }
 
-    /// The sync rows of the status page. The kiosk's LoRa module is not wired yet (issue 11),
-    /// so the LoRa row says it is not fitted.
+    /// Takes in what the power mode allows now (for the status page, without a round).
+    pub fn observe(&mut self, decision: &Decision) {
+        self.ip.allowed = decision.links.cellular;
+        self.lora.allowed = decision.links.lora;
+    }
+
+    /// The sync rows of the status page.
     pub fn status(&self) -> SyncStatus {
+        let hub = self
+            .engine
+            .as_ref()
+            .is_some_and(|e| !e.hub_address().is_empty());
+        let modem = self.radios.cellular.is_some();
         SyncStatus {
             provisioned: self.provisioned,
             queued: self.engine.as_ref().map(KitSync::pending),
             unacked_fragments: self.engine.as_ref().map(KitSync::unacked_fragments),
             links: vec![
                 LinkStatus {
-                    name: "ip",
-                    fitted: self
-                        .engine
-                        .as_ref()
-                        .is_some_and(|e| !e.hub_address().is_empty()),
-                    allowed: self.ip_allowed,
-                    last_ok_ms: self.last_ip_ms,
-                    last_error: self.last_error.clone(),
+                    name: if modem { "cellular" } else { "ip" },
+                    fitted: hub,
+                    allowed: self.ip.allowed,
+                    last_ok_ms: self.ip.last_ok_ms,
+                    last_error: self.ip.last_error.clone(),
                 },
                 LinkStatus {
                     name: "lora",
-                    fitted: false,
-                    allowed: false,
-                    last_ok_ms: None,
-                    last_error: None,
+                    fitted: self.radios.lora.is_some() || self.radios.lora_fault.is_some(),
+                    allowed: self.lora.allowed,
+                    last_ok_ms: self.lora.last_ok_ms,
+                    last_error: self
+                        .lora
+                        .last_error
+                        .clone()
+                        .or_else(|| self.radios.lora_fault.clone()),
                 },
             ],
         }
-    }
-
-    /// Keeps a sync job's failure for the status page (a link error's text; no case data).
-    fn noted(&mut self, r: Result<Outcome, SyncError>) -> Result<Outcome, SyncError> {
-        match &r {
-            Err(e) => self.last_error = Some(e.to_string()),
-            Ok(Outcome::Done(_)) => self.last_error = None,
-            Ok(Outcome::Skipped(_)) => {}
-        }
-        r
     }
 
     /// Runs one job with the unlocked kit.
@@ -135,34 +251,17 @@ impl Jobs {
         decision: &Decision,
         now_ms: u64,
     ) -> Result<Outcome, SyncError> {
-        match job {
-            JobKind::Reindex => {
-                kit.rebuild_index(now_ms)?;
-                kit.compact_index();
-                Ok(Outcome::Done("matcher index rebuilt and compacted".into()))
-            }
-            JobKind::MatchRun => {
-                let merged = kit.rematch_all(now_ms)?;
-                Ok(Outcome::Done(format!(
-                    "match run: {} potential matches proposed, {} records changed",
-                    merged.matches.len(),
-                    merged.changed
-                )))
-            }
-            JobKind::BulkSync | JobKind::UrgentAlert => {
-                let r = self.sync(kit, decision, now_ms);
-                self.noted(r)
-            }
-            JobKind::Save => Ok(Outcome::Skipped("saves run in the foreground".into())),
-        }
+        let mut with_kit = |f: &mut dyn FnMut(&mut Kit)| f(kit);
+        self.run_shared(job, decision, now_ms, &mut with_kit)
     }
 
     /// Runs one job with a kit the touch screen shares: `with_kit` runs the closure it is
     /// given with the unlocked kit (holding the screen's lock on it), or not at all when the
-    /// kit is locked. A sync round lets go of the kit while frames travel, so the screen
-    /// never waits for the network (a hub that does not answer holds an HTTP exchange up to
-    /// 30 s); only the vault work before and after each exchange holds it. Reindex and match
-    /// runs hold it throughout (they change the kit's index).
+    /// kit is locked. A sync round lets go of the kit while frames travel (and while the
+    /// modem comes up), so the screen never waits for the network (a hub that does not
+    /// answer holds an HTTP exchange up to 30 s); only the vault work before and after each
+    /// exchange holds it. Reindex and match runs hold it throughout (they change the kit's
+    /// index).
     pub fn run_shared(
         &mut self,
         job: JobKind,
@@ -170,78 +269,241 @@ impl Jobs {
         now_ms: u64,
         with_kit: &mut WithKit<'_>,
     ) -> Result<Outcome, SyncError> {
-        if matches!(job, JobKind::BulkSync | JobKind::UrgentAlert) {
-            let r = self.sync_shared(job, decision, now_ms, with_kit);
-            return self.noted(r);
+        let locked = || Outcome::Skipped("the kit is locked: waiting for a sign-in".into());
+        match job {
+            JobKind::BulkSync | JobKind::UrgentAlert => self.sync(decision, now_ms, with_kit),
+            JobKind::Reindex | JobKind::MatchRun => {
+                let mut done = None;
+                with_kit(&mut |kit| done = Some(housekeeping(job, kit, now_ms)));
+                done.unwrap_or_else(|| Ok(locked()))
+            }
+            JobKind::Save => Ok(Outcome::Skipped("saves run in the foreground".into())),
         }
-        self.sync_shared(job, decision, now_ms, with_kit)
     }
 
-    fn sync_shared(
+    /// Between the daily jobs: asks the scheduler whether something is due now (it is
+    /// asked again after its recheck time, not before) and runs that round. `None` when
+    /// nothing ran (nothing due, not yet time to ask, locked, not provisioned).
+    pub fn check_shared(
         &mut self,
-        job: JobKind,
+        decision: &Decision,
+        now_ms: u64,
+        with_kit: &mut WithKit<'_>,
+    ) -> Option<Result<Outcome, SyncError>> {
+        self.observe(decision);
+        if now_ms < self.next_check_ms || self.provisioned == Some(false) {
+            return None;
+        }
+        match self.sync(decision, now_ms, with_kit) {
+            Ok(Outcome::Skipped(_)) => None,
+            Err(e) => {
+                // A failed round (hub unreachable, duty cycle spent) is not tried again at
+                // every turn of the loop.
+                self.next_check_ms = now_ms.saturating_add(self.schedule.idle_ms);
+                Some(Err(e))
+            }
+            done => Some(done),
+        }
+    }
+
+    /// One sync round: the scheduler's plan (with the kit), then the round over its link.
+    fn sync(
+        &mut self,
         decision: &Decision,
         now_ms: u64,
         with_kit: &mut WithKit<'_>,
     ) -> Result<Outcome, SyncError> {
-        let locked = || Outcome::Skipped("the kit is locked: waiting for a sign-in".into());
-        if !matches!(job, JobKind::BulkSync | JobKind::UrgentAlert) {
-            let mut done = None;
-            with_kit(&mut |kit| done = Some(self.run(job, kit, decision, now_ms)));
-            return done.unwrap_or_else(|| Ok(locked()));
-        }
+        self.observe(decision);
         let mut planned = None;
         with_kit(&mut |kit| planned = Some(self.plan(kit, decision, now_ms)));
-        let up_to = match planned {
-            None => return Ok(locked()),
-            Some(Err(e)) => return Err(e),
-            Some(Ok(Planned::Skip(outcome))) => return Ok(outcome),
-            Some(Ok(Planned::Ip { up_to })) => up_to,
+        let planned = match planned {
+            None => {
+                return Ok(Outcome::Skipped(
+                    "the kit is locked: waiting for a sign-in".into(),
+                ));
+            }
+            Some(p) => p?,
         };
+        match planned {
+            Planned::Skip(outcome) => Ok(outcome),
+            Planned::Ip { up_to, cellular } if cellular => {
+                self.cellular_round(decision, now_ms, up_to, with_kit)
+            }
+            Planned::Ip { up_to, .. } => {
+                let r = self.ip_round(now_ms, up_to, with_kit);
+                self.noted(Over::Ip, now_ms, r)
+            }
+            Planned::Lora { up_to, frames } => {
+                let r = self.lora_round(now_ms, up_to, frames, with_kit);
+                self.noted(Over::Lora, now_ms, r)
+            }
+        }
+    }
+
+    /// Keeps a round's result for the status page (a link error's text; no case data).
+    fn noted(
+        &mut self,
+        over: Over,
+        now_ms: u64,
+        r: Result<Outcome, SyncError>,
+    ) -> Result<Outcome, SyncError> {
+        let record = match over {
+            Over::Ip | Over::Cellular => &mut self.ip,
+            Over::Lora => &mut self.lora,
+        };
+        match &r {
+            Err(e) => record.last_error = Some(e.to_string()),
+            Ok(Outcome::Done(_)) => record.ok(now_ms),
+            Ok(Outcome::Skipped(_)) => {}
+        }
+        r
+    }
+
+    /// The modem on, a round over its data path, the modem off (whatever happened). A modem
+    /// that does not come up usable is left alone for [`CELLULAR_RETRY_MS`], and what is
+    /// due goes by LoRa if the scheduler allows it.
+    fn cellular_round(
+        &mut self,
+        decision: &Decision,
+        now_ms: u64,
+        up_to: Priority,
+        with_kit: &mut WithKit<'_>,
+    ) -> Result<Outcome, SyncError> {
+        let Some(modem) = self.radios.cellular.as_mut() else {
+            return Ok(Outcome::Skipped("no modem".into()));
+        };
+        let up = modem.power_up();
+        let usable = match up {
+            Ok(up) => {
+                self.cellular_dbm = up.signal_dbm;
+                match up.signal_dbm {
+                    Some(d) if d >= self.schedule.min_cellular_dbm => Ok(()),
+                    d => Err(format!(
+                        "cellular signal too weak ({} dBm, at least {} needed)",
+                        d.map_or_else(|| "unknown".to_string(), |d| d.to_string()),
+                        self.schedule.min_cellular_dbm
+                    )),
+                }
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        // The round's own result, or why the modem was not usable.
+        let r: Result<Result<Outcome, SyncError>, String> = match usable {
+            Ok(()) => {
+                self.cellular_failed_ms = None;
+                Ok(match self.ip_round(now_ms, up_to, with_kit) {
+                    Ok(Outcome::Done(what)) => {
+                        Ok(Outcome::Done(what.replacen("over IP", "over cellular", 1)))
+                    }
+                    other => other,
+                })
+            }
+            Err(why) => {
+                tracing::warn!("cellular modem not usable: {why}");
+                self.cellular_failed_ms = Some(now_ms);
+                self.ip.last_error = Some(why.clone());
+                Err(why)
+            }
+        };
+        let off = self
+            .radios
+            .cellular
+            .as_mut()
+            .map_or(Ok(()), |m| m.power_down());
+        if let Err(e) = off {
+            tracing::warn!("switching the modem off: {e}");
+        }
+        match r {
+            Ok(r) => self.noted(Over::Cellular, now_ms, r),
+            // The modem did not come up: LoRa, if the scheduler sends this by LoRa now.
+            Err(why) => {
+                let mut planned = None;
+                with_kit(&mut |kit| planned = Some(self.plan(kit, decision, now_ms)));
+                match planned.transpose()? {
+                    Some(Planned::Lora { up_to, frames }) => {
+                        let r = self.lora_round(now_ms, up_to, frames, with_kit);
+                        self.noted(Over::Lora, now_ms, r)
+                    }
+                    _ => Ok(Outcome::Skipped(format!("cellular: {why}"))),
+                }
+            }
+        }
+    }
+
+    /// Exchanges over HTTP to the hub's address until nothing is due or received.
+    fn ip_round(
+        &mut self,
+        now_ms: u64,
+        up_to: Priority,
+        with_kit: &mut WithKit<'_>,
+    ) -> Result<Outcome, SyncError> {
         let Some(engine) = self.engine.as_mut() else {
-            return Ok(locked());
+            return Ok(Outcome::Skipped(
+                "the kit is locked: waiting for a sign-in".into(),
+            ));
         };
         let mut link = HttpLink::new(
             engine.hub_address(),
             engine.kit_id(),
             Duration::from_secs(30),
         );
-        let (mut sent, mut received, mut changed) = (0, 0, 0);
-        for _ in 0..MAX_EXCHANGES {
-            let mut out = None;
+        let r = exchanges(engine, &mut link, now_ms, up_to, usize::MAX, with_kit);
+        self.finish(Over::Ip, r)
+    }
+
+    /// Up to `frames` frames over LoRa, each followed by the hub's answers. With nothing to
+    /// send (a listen), one frame still goes, the vault's status when nothing else waits:
+    /// the hub's gateway answers only a kit it hears (class A), and the status lets it
+    /// notice a rolled-back vault.
+    fn lora_round(
+        &mut self,
+        now_ms: u64,
+        up_to: Priority,
+        frames: usize,
+        with_kit: &mut WithKit<'_>,
+    ) -> Result<Outcome, SyncError> {
+        let (Some(engine), Some(link)) = (self.engine.as_mut(), self.radios.lora.as_mut()) else {
+            return Ok(Outcome::Skipped("no LoRa module".into()));
+        };
+        let (up_to, frames) = if frames == 0 {
+            let mut queued = None;
             with_kit(&mut |kit| {
-                out = Some(engine.outgoing(kit, link.mtu(), link.max_frames(), now_ms, up_to));
+                queued = Some(if engine.pending().0 == 0 {
+                    vault_status(kit.session())
+                        .and_then(|s| engine.queue_status(kit.session_mut(), s))
+                } else {
+                    Ok(())
+                });
             });
-            let Some(frames) = out.transpose()? else {
-                break;
-            };
-            // The network, without the kit: the screen stays usable.
-            let replies = link.exchange(&frames, now_ms)?;
-            let mut taken = None;
-            with_kit(&mut |kit| {
-                taken = Some(engine.incoming(kit, &replies, now_ms).and_then(|ex| {
-                    engine.collect(kit.session_mut(), now_ms)?;
-                    Ok(ex)
-                }));
-            });
-            // Locked in between: the replies are not applied and not acknowledged (the hub
-            // sends them again), the engine is forgotten with the session.
-            let Some(ex) = taken.transpose()? else {
-                self.locked();
-                return Ok(locked());
-            };
-            sent += frames.len();
-            received += ex.frames_received;
-            changed += ex.records_changed;
-            if frames.is_empty() && replies.is_empty() {
-                break;
-            }
-        }
-        self.last_ip_ms = Some(now_ms);
+            queued.transpose()?;
+            (Priority::Bulk, 1)
+        } else {
+            (up_to, frames)
+        };
+        let r = exchanges(engine, link.as_mut(), now_ms, up_to, frames, with_kit);
         self.last_listen_ms = Some(now_ms);
-        Ok(Outcome::Done(format!(
-            "sync over IP: {sent} frames sent, {received} received, {changed} records changed"
-        )))
+        self.finish(Over::Lora, r)
+    }
+
+    fn finish(
+        &mut self,
+        over: Over,
+        r: Result<Option<(usize, usize, usize)>, SyncError>,
+    ) -> Result<Outcome, SyncError> {
+        match r? {
+            None => {
+                // Locked in between: the replies were not applied and not acknowledged (the
+                // hub sends them again); the engine goes with the session.
+                self.locked();
+                Ok(Outcome::Skipped(
+                    "the kit is locked: waiting for a sign-in".into(),
+                ))
+            }
+            Some((sent, received, changed)) => Ok(Outcome::Done(format!(
+                "sync over {}: {sent} frames sent, {received} received, {changed} records changed",
+                over.words()
+            ))),
+        }
     }
 
     /// Loads the engine if needed, queues what changed and asks the scheduler.
@@ -251,12 +513,17 @@ impl Jobs {
         decision: &Decision,
         now_ms: u64,
     ) -> Result<Planned, SyncError> {
-        self.ip_allowed = decision.links.cellular;
         if self.engine.is_none() && self.provisioned != Some(false) {
             self.engine = KitSync::load(kit.session())?;
             self.provisioned = Some(self.engine.is_some());
-            if let Some(e) = &self.engine {
+            if let Some(e) = self.engine.as_mut() {
                 kit.set_outbox(Box::new(e.outbox_hook()));
+                if let Some(address) = &self.hub_address {
+                    e.set_hub_address(address);
+                }
+                if let Some(lora) = self.radios.lora.as_mut() {
+                    lora.set_kit(e.kit_id());
+                }
             }
         }
         let Some(engine) = self.engine.as_mut() else {
@@ -266,95 +533,143 @@ impl Jobs {
         };
         engine.collect(kit.session_mut(), now_ms)?;
         let (_, pending_bytes) = engine.pending();
-        // The IP path (the camp's network, or the cellular modem's data link once the OS
-        // has it up) is used when the power policy allows the cellular link; its signal is
-        // not known here, so it counts as good.
-        let ip = LinkState {
-            allowed: decision.links.cellular,
-            fitted: !engine.hub_address().is_empty(),
-            up: true,
-            signal_dbm: Some(-80),
-            ..LinkState::default()
+        let hub = !engine.hub_address().is_empty();
+        let modem = self.radios.cellular.is_some();
+        let cellular = if modem {
+            // The modem is off between rounds: its last signal stands for it, and one that
+            // failed is left alone for a while.
+            let resting = self
+                .cellular_failed_ms
+                .is_some_and(|t| now_ms.saturating_sub(t) < CELLULAR_RETRY_MS);
+            LinkState {
+                allowed: decision.links.cellular,
+                fitted: hub,
+                up: !resting,
+                signal_dbm: if resting {
+                    self.cellular_dbm
+                } else {
+                    Some(
+                        self.cellular_dbm
+                            .unwrap_or(self.schedule.min_cellular_dbm)
+                            .max(self.schedule.min_cellular_dbm),
+                    )
+                },
+                ..LinkState::default()
+            }
+        } else {
+            // The camp's network: nothing to power, its signal not known here (counts as good).
+            LinkState {
+                allowed: decision.links.cellular,
+                fitted: hub,
+                up: true,
+                signal_dbm: Some(-80),
+                ..LinkState::default()
+            }
+        };
+        let lora = match self.radios.lora.as_mut() {
+            Some(l) => LinkState {
+                allowed: decision.links.lora,
+                fitted: true,
+                up: true,
+                signal_dbm: None,
+                airtime_left_ms: l.airtime_left_ms(now_ms),
+                frame_airtime_ms: l.frame_airtime_ms(),
+            },
+            None => LinkState::default(),
         };
         let situation = Situation {
             now_ms,
-            lora: LinkState::default(),
-            cellular: ip,
+            lora,
+            cellular,
             top_priority: engine.top_priority(),
             pending_bytes,
-            last_cellular_ms: self.last_ip_ms,
+            last_cellular_ms: self.ip.last_ok_ms,
             last_listen_ms: self.last_listen_ms,
         };
-        Ok(
-            match schedule::plan(&situation, &SchedulePolicy::default()) {
-                Plan::Idle { recheck_ms } => Planned::Skip(Outcome::Skipped(format!(
+        Ok(match schedule::plan(&situation, &self.schedule) {
+            Plan::Idle { recheck_ms } => {
+                self.next_check_ms = now_ms.saturating_add(recheck_ms);
+                Planned::Skip(Outcome::Skipped(format!(
                     "nothing due now (recheck in {} s)",
                     recheck_ms / 1000
-                ))),
-                Plan::Lora { .. } => Planned::Skip(Outcome::Skipped(
-                    "LoRa round planned but no LoRa module configured".into(),
-                )),
-                Plan::Cellular { up_to } => Planned::Ip { up_to },
+                )))
+            }
+            Plan::Lora { up_to, max_frames } => Planned::Lora {
+                up_to,
+                frames: usize::try_from(max_frames).unwrap_or(usize::MAX),
             },
-        )
-    }
-
-    fn sync(
-        &mut self,
-        kit: &mut Kit,
-        decision: &Decision,
-        now_ms: u64,
-    ) -> Result<Outcome, SyncError> {
-        let up_to = match self.plan(kit, decision, now_ms)? {
-            Planned::Skip(outcome) => return Ok(outcome),
-            Planned::Ip { up_to } => up_to,
-        };
-        let Some(engine) = self.engine.as_mut() else {
-            return Ok(Outcome::Skipped(
-                "not provisioned for sync: the kit works offline".into(),
-            ));
-        };
-        let mut link = HttpLink::new(
-            engine.hub_address(),
-            engine.kit_id(),
-            Duration::from_secs(30),
-        );
-        let (sent, received, changed) = round(engine, kit, &mut link, now_ms, up_to)?;
-        self.last_ip_ms = Some(now_ms);
-        self.last_listen_ms = Some(now_ms);
-        Ok(Outcome::Done(format!(
-            "sync over IP: {sent} frames sent, {received} received, {changed} records changed"
-        )))
+            Plan::Cellular { up_to } => Planned::Ip {
+                up_to,
+                cellular: modem,
+            },
+        })
     }
 }
 
-/// What the scheduler decided for a sync job.
-enum Planned {
-    Skip(Outcome),
-    Ip { up_to: Priority },
+/// The vault's state for the hub's rollback check.
+fn vault_status(session: &Session) -> Result<Status, SyncError> {
+    let records = session.count(RecordKind::Case)? + session.count(RecordKind::TracingRequest)?;
+    Ok(Status {
+        commits: session.commit_counter()?,
+        audit_head: session.audit_head()?.hash,
+        records,
+    })
 }
 
-/// Most exchanges one sync job makes.
-const MAX_EXCHANGES: usize = 16;
+/// Reindex and match runs.
+fn housekeeping(job: JobKind, kit: &mut Kit, now_ms: u64) -> Result<Outcome, SyncError> {
+    if job == JobKind::Reindex {
+        kit.rebuild_index(now_ms)?;
+        kit.compact_index();
+        return Ok(Outcome::Done("matcher index rebuilt and compacted".into()));
+    }
+    let merged = kit.rematch_all(now_ms)?;
+    Ok(Outcome::Done(format!(
+        "match run: {} potential matches proposed, {} records changed",
+        merged.matches.len(),
+        merged.changed
+    )))
+}
 
-/// Exchanges until nothing is due or received (at most [`MAX_EXCHANGES`] per job).
-fn round(
+/// Exchanges over `link` until nothing is due or received (at most [`MAX_EXCHANGES`], and
+/// `budget` frames in all), holding the kit only around each exchange. `None` when the kit
+/// was locked in between.
+fn exchanges(
     engine: &mut KitSync,
-    kit: &mut Kit,
     link: &mut dyn Link,
     now_ms: u64,
     up_to: Priority,
-) -> Result<(usize, usize, usize), SyncError> {
+    budget: usize,
+    with_kit: &mut WithKit<'_>,
+) -> Result<Option<(usize, usize, usize)>, SyncError> {
     let (mut sent, mut received, mut changed) = (0, 0, 0);
     for _ in 0..MAX_EXCHANGES {
-        let ex = engine.exchange(kit, link, now_ms, up_to)?;
-        sent += ex.frames_sent;
+        let room = link.max_frames().min(budget - sent);
+        let mut out = None;
+        with_kit(&mut |kit| {
+            out = Some(engine.outgoing(kit, link.mtu(), room, now_ms, up_to));
+        });
+        let Some(frames) = out.transpose()? else {
+            return Ok(None);
+        };
+        // The link, without the kit: the screen stays usable.
+        let replies = link.exchange(&frames, now_ms)?;
+        let mut taken = None;
+        with_kit(&mut |kit| {
+            taken = Some(engine.incoming(kit, &replies, now_ms).and_then(|ex| {
+                engine.collect(kit.session_mut(), now_ms)?;
+                Ok(ex)
+            }));
+        });
+        let Some(ex) = taken.transpose()? else {
+            return Ok(None);
+        };
+        sent += frames.len();
         received += ex.frames_received;
         changed += ex.records_changed;
-        if ex.frames_sent == 0 && ex.frames_received == 0 {
+        if (frames.is_empty() && replies.is_empty()) || sent >= budget {
             break;
         }
-        engine.collect(kit.session_mut(), now_ms)?;
     }
-    Ok((sent, received, changed))
+    Ok(Some((sent, received, changed)))
 }

@@ -28,11 +28,13 @@ pub mod engine;
 pub mod hook;
 pub mod jobs;
 pub mod link;
+pub mod radio;
 pub mod state;
 
 pub use engine::{Exchange, KitSync, Provision, SyncError};
 pub use hook::SyncOutbox;
 pub use link::{HttpLink, Link, LinkError, LoraLink};
+pub use radio::{Cellular, CellularUp, LoraRound, ModemTiming, SwitchedModem};
 
 /// Gives a freshly opened kit the sync outbox hook when it is provisioned for sync, so every
 /// save is queued for the hub in its own transaction. Call right after `Kit::open` (the

@@ -16,6 +16,9 @@ pub enum LinkError {
     /// The LoRa module failed or the duty cycle is spent.
     #[error(transparent)]
     Lora(#[from] LoraError),
+    /// The cellular modem did not come up (power, SIM, registration).
+    #[error(transparent)]
+    Modem(#[from] fieldkit_drivers::modem::ModemError),
 }
 
 /// A link to the hub.
@@ -100,6 +103,21 @@ impl<P: SerialPort> LoraLink<P> {
     /// The module back.
     pub fn into_radio(self) -> Rak3172<P> {
         self.radio
+    }
+
+    /// Keeps the frames for `kit` (the kit's id is known once its sync state is read).
+    pub fn set_kit(&mut self, kit: KitId) {
+        self.kit = kit;
+    }
+
+    /// The module.
+    pub fn radio(&self) -> &Rak3172<P> {
+        &self.radio
+    }
+
+    /// The module, to ask its duty-cycle budget.
+    pub fn radio_mut(&mut self) -> &mut Rak3172<P> {
+        &mut self.radio
     }
 }
 

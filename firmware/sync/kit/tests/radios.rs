@@ -1,0 +1,162 @@
+//! The sync jobs with the kit's radios, against the simulated air, modem and in-process hub
+//! (`fieldkit_sim::links::KioskLinks`, pseudo-terminals, the real drivers): in Normal mode a
+//! round powers the modem, carries the case to the hub over its IP path and powers it off;
+//! in Critical mode cellular stays off and an urgent case's alert goes by LoRa, its record
+//! waiting for cellular; a kit with LoRa alone sends its records by LoRa.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use fieldkit_app::{Kit, KitConfig};
+use fieldkit_domain::RecordKind;
+use fieldkit_drivers::modem::ModemModel;
+use fieldkit_drivers::rak3172::{P2pConfig, Rak3172};
+use fieldkit_kitsync::jobs::{Jobs, Outcome, Radios};
+use fieldkit_kitsync::radio::OpenPort;
+use fieldkit_kitsync::{KitSync, LoraLink, ModemTiming, Provision, SwitchedModem};
+use fieldkit_power::{Decision, JobKind, PowerMode, Timestamp};
+use fieldkit_sim::clock::SimClock;
+use fieldkit_sim::links::{KioskLinks, LinksConfig};
+use fieldkit_sync::seal::KitId;
+use fieldkit_vault::{CredentialPolicy, InitOptions, OpenOptions, Vault};
+use serde_json::json;
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+fn register(kit: &mut Kit, v: serde_json::Value) {
+    kit.register(RecordKind::Case, v.as_object().unwrap().clone(), now_ms())
+        .unwrap();
+}
+
+#[test]
+fn a_round_powers_the_modem_and_lora_carries_what_cellular_may_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut links = KioskLinks::start(
+        &dir.path().join("hub"),
+        LinksConfig {
+            p2p: P2pConfig::default(),
+            mtu: 239,
+            time_scale: 0.05,
+            loss_percent: 0,
+            modem_boot: Duration::from_millis(50),
+            modem_register: Duration::from_millis(50),
+            clock: SimClock::new(Timestamp::from_day_and_hour(0, 12.0), 1),
+        },
+    )
+    .unwrap();
+
+    let (session, _) = Vault::create(
+        &Vault::file_in(&dir.path().join("kit")),
+        InitOptions {
+            username: "amina",
+            display_name: "Amina K.",
+            credential: b"482915",
+            policy: CredentialPolicy::default(),
+            now_ms: now_ms(),
+        },
+        OpenOptions::default(),
+    )
+    .unwrap();
+    let mut kit = Kit::open(session, KitConfig::default(), now_ms()).unwrap();
+    let public = KitSync::provision(
+        kit.session_mut(),
+        &Provision {
+            hub_public: links.hub_public(),
+            hub_address: "",
+            agency: "unicef",
+            label: "kit-001",
+        },
+    )
+    .unwrap();
+    links.enroll(public, "unicef", "kit-001").unwrap();
+    assert!(fieldkit_kitsync::attach(&mut kit).unwrap());
+    register(
+        &mut kit,
+        json!({"name": "Amina Yusuf", "sex": "female", "age": 7, "consent_for_tracing": true}),
+    );
+
+    let mut radio = Rak3172::new(links.lora_port.take().unwrap());
+    radio.start().unwrap();
+    radio.configure(P2pConfig::default()).unwrap();
+    let lora = LoraLink::new(radio, KitId([0; 4]), 239, Duration::from_millis(900));
+    let port = links.modem_port.take().unwrap();
+    let open: OpenPort<serialport::TTYPort> =
+        Box::new(move || port.try_clone_native().map_err(std::io::Error::other));
+    let modem = SwitchedModem::new(
+        open,
+        links.modem_key.clone(),
+        ModemModel::Sim7600,
+        ModemTiming {
+            press: Duration::from_millis(100),
+            boot: Duration::from_secs(5),
+            register: Duration::from_secs(5),
+        },
+    );
+    let mut jobs = Jobs::with_radios(Radios {
+        lora: Some(Box::new(lora)),
+        cellular: Some(Box::new(modem)),
+        lora_fault: None,
+    });
+    jobs.set_hub_address(links.hub_address());
+
+    // Normal mode: the modem comes up, the case goes over its IP path, the modem goes off.
+    let normal = Decision::for_mode(PowerMode::Normal, true);
+    let done = jobs
+        .run(JobKind::BulkSync, &mut kit, &normal, now_ms())
+        .unwrap();
+    assert!(
+        matches!(&done, Outcome::Done(what) if what.contains("over cellular")),
+        "{done:?} {:?}",
+        jobs.status()
+    );
+    assert_eq!(links.hub_holds(RecordKind::Case), 1);
+    assert!(!links.modem_on(), "off after the round");
+    let rows = jobs.status();
+    assert_eq!(rows.links[0].name, "cellular");
+    assert!(rows.links[0].last_ok_ms.is_some(), "{rows:?}");
+
+    // Critical mode: no cellular; the urgent case's alert goes by LoRa, its record waits.
+    register(
+        &mut kit,
+        json!({"name": "Zahra Haidari", "sex": "female", "age": 6,
+            "urgent_protection_concern": true, "risk_level": "high"}),
+    );
+    let critical = Decision::for_mode(PowerMode::Critical, false);
+    let done = jobs
+        .run(JobKind::UrgentAlert, &mut kit, &critical, now_ms())
+        .unwrap();
+    assert!(
+        matches!(&done, Outcome::Done(what) if what.contains("over LoRa")),
+        "{done:?} {:?}",
+        jobs.status()
+    );
+    assert_eq!(links.hub_alerts(), 1, "the alert went by LoRa");
+    assert_eq!(links.hub_holds(RecordKind::Case), 1, "the record waits");
+    assert!(!links.modem_on());
+    let rows = jobs.status();
+    assert!(!rows.links[0].allowed && rows.links[1].allowed, "{rows:?}");
+    assert!(rows.links[1].last_ok_ms.is_some(), "{rows:?}");
+
+    // Without its modem (LoRa alone), the kit sends its records by LoRa.
+    let radios = jobs.into_radios();
+    let mut jobs = Jobs::with_radios(Radios {
+        cellular: None,
+        ..radios
+    });
+    for _ in 0..3 {
+        let done = jobs
+            .run(JobKind::BulkSync, &mut kit, &critical, now_ms())
+            .unwrap();
+        eprintln!("{done:?}");
+        if links.hub_holds(RecordKind::Case) == 2 {
+            break;
+        }
+    }
+    assert_eq!(links.hub_holds(RecordKind::Case), 2, "{:?}", jobs.status());
+    assert_eq!(jobs.status().links[0].name, "ip");
+}
