@@ -7,8 +7,8 @@
 //! The kiosk gets the kit's ends of the serial lines and the modem's power key, and drives
 //! them with the same code as on a board: only the opening of a device differs.
 //!
-//! The hub's thread waits on its HTTP socket (20 ms) and listens on the air in receive
-//! windows (half a second), so an idle hub costs a few wake-ups a second and nothing else.
+//! The hub's thread looks at its HTTP socket (1 ms) and listens on the air in receive windows
+//! (half a second), so an idle hub costs a few wake-ups a second and nothing else.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -250,7 +250,10 @@ fn serve(
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     };
     while !stop.load(Ordering::Relaxed) {
-        let http = gateway::serve_http(server, &mut lock(), Duration::from_millis(20), now_ms);
+        // A moment for a waiting HTTP request, then a receive window: the gateway is deaf to
+        // the air only for that moment and the window's turnaround (a frame sent then is
+        // lost, as on a real air, and sent again by the kit after its retry time).
+        let http = gateway::serve_http(server, &mut lock(), Duration::from_millis(1), now_ms);
         let lora =
             gateway::lora_step_with(radio, &mut lock(), Duration::from_millis(500), mtu, now_ms);
         for r in [http, lora] {

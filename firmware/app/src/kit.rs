@@ -875,20 +875,33 @@ impl Work<'_, '_> {
                         if c.fieldkit_urgent {
                             raised.insert("fieldkit_urgent".into(), Value::Bool(true));
                         }
-                        let saved = self.tx.patch(kind, id, &raised, now_ms)?;
-                        let urgent = if c.fieldkit_urgent && !before.1 {
-                            t.urgent_alert(id)
-                        } else {
-                            None
+                        // A case received in parts (a kit's messages travel by priority) may
+                        // not validate until the rest arrives: its triage is written then
+                        // (every merge triages again). Refusing here would refuse the merge,
+                        // and a hub would stop taking its kits' frames.
+                        let saved = match self.tx.patch(kind, id, &raised, now_ms) {
+                            Ok(saved) => Some(saved),
+                            Err(WriteError::Invalid(_)) => {
+                                tracing::info!(%id, "triage of a received case waits for the rest of it");
+                                None
+                            }
+                            Err(e) => return Err(e.into()),
                         };
-                        let priority = if urgent.is_some() {
-                            Priority::Urgent
-                        } else {
-                            Priority::Routine
-                        };
-                        self.notify(kind, id, saved.version, priority, Origin::Local);
-                        if let Some(a) = urgent {
-                            out.alerts.push(Alert::Urgent(a));
+                        if let Some(saved) = saved {
+                            let urgent = if c.fieldkit_urgent && !before.1 {
+                                t.urgent_alert(id)
+                            } else {
+                                None
+                            };
+                            let priority = if urgent.is_some() {
+                                Priority::Urgent
+                            } else {
+                                Priority::Routine
+                            };
+                            self.notify(kind, id, saved.version, priority, Origin::Local);
+                            if let Some(a) = urgent {
+                                out.alerts.push(Alert::Urgent(a));
+                            }
                         }
                     }
                 }

@@ -99,6 +99,9 @@ pub struct Jobs {
     next_check_ms: u64,
     /// The hub's address in place of the provisioned one (the simulated kiosk's own hub).
     hub_address: Option<String>,
+    /// How long a fragment waits for its acknowledgement before it goes again, when not the
+    /// engine's default.
+    retry_ms: Option<u64>,
 }
 
 /// What the status page can show about sync, read without the kit (no case data: counts,
@@ -195,6 +198,11 @@ impl Jobs {
     /// kiosk's in-process hub listens on a port of the day).
     pub fn set_hub_address(&mut self, address: &str) {
         self.hub_address = Some(address.to_string());
+    }
+
+    /// Sends an unacknowledged fragment again after `ms` (default `engine::RETRY_MS`).
+    pub fn set_retry_ms(&mut self, ms: u64) {
+        self.retry_ms = Some(ms);
     }
 
     /// Forgets the sync engine (call when the kit locks: its keys go with the session).
@@ -520,6 +528,9 @@ impl Jobs {
                 kit.set_outbox(Box::new(e.outbox_hook()));
                 if let Some(address) = &self.hub_address {
                     e.set_hub_address(address);
+                }
+                if let Some(ms) = self.retry_ms {
+                    e.set_retry_ms(ms);
                 }
                 if let Some(lora) = self.radios.lora.as_mut() {
                     lora.set_kit(e.kit_id());

@@ -11,6 +11,8 @@
 //!   and one exchange with the hub (frames out, frames in, what arrived applied through the
 //!   kit core so it is triaged and matched like a registration);
 //! - [`link`]: the [`link::Link`] a round runs over;
+//! - [`radio`]: the radios as the jobs hold them: the LoRa link with its duty-cycle budget,
+//!   and the cellular modem switched on for a round and off after it;
 //! - [`jobs`]: the kiosk's background jobs (`BulkSync`, `Reindex`, `MatchRun`) with the
 //!   unlocked kit.
 //!
