@@ -36,7 +36,7 @@ use fieldkit_match::matcher::{MatchSettings, match_changed};
 use fieldkit_match::profile::Locations;
 use fieldkit_match::triage::TriageRules;
 use fieldkit_match_eval::population::{PopulationSpec, generate};
-use fieldkit_vault::{CredentialPolicy, InitOptions, OpenOptions, Session, Vault};
+use fieldkit_vault::{OpenOptions, Session, Vault};
 use serde_json::{Map, Value, json};
 
 /// 2026-03-01 12:00 UTC, the evaluation population's day.
