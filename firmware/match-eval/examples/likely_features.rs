@@ -1,7 +1,9 @@
 //! Tuning aid for the *likely* class (not a test): every pair of trace and case the matcher
 //! returns on one seed, with its field weights and how common the matched names are among
-//! the cases (each token alone, and the two rarest together), for offline study of what tells
-//! a never-registered child's namesake from the child.
+//! the cases (each token alone, and the two rarest together), which fields each record holds,
+//! how deep the two separation places agree and how many days the separation dates are apart:
+//! for offline study of what tells a never-registered child's namesake from the child (the
+//! m- and u-probabilities of each field's levels among the candidates, rules replayed).
 //!
 //! `cargo run --release -p fieldkit-match-eval --example likely_features -- SEED [standard|hard] [CASES] > pairs.tsv`
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
