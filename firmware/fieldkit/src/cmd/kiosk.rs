@@ -826,7 +826,7 @@ fn device_modem(
 /// The simulated kiosk's links (`--simulate`).
 #[cfg(feature = "simulation")]
 mod simulated {
-    use super::*;
+    use super::{Context, Ctx, Duration, Jobs, KioskArgs, Radios, Timestamp, lora_round};
     use fieldkit_kitsync::{ModemTiming, SwitchedModem};
     use fieldkit_sim::clock::SimClock;
     use fieldkit_sim::links::{KioskLinks, LinksConfig};
