@@ -220,6 +220,9 @@ impl<K: Clone + Eq + Hash> Side<K> {
     }
 }
 
+/// One case of a trace's ranking: case, weight, class, and how it was demoted from *likely*.
+type Ranked = (RecordId, f32, Likelihood, Option<Demoted>);
+
 /// Which records the index holds and how: a case open to tracing ([`Case::open_to_tracing`]),
 /// every trace of an open tracing request not yet matched to a case.
 pub fn indexes_case(c: &Case) -> bool {
@@ -564,7 +567,7 @@ impl MatchIndex {
         trace: &TraceRef,
         tp: &ChildProfile,
         settings: &MatchSettings,
-    ) -> Vec<(RecordId, f32, Likelihood, Option<Demoted>)> {
+    ) -> Vec<Ranked> {
         let scored: Vec<(RecordId, f32, Likelihood)> = self
             .cases
             .candidates(tp, settings)
@@ -620,7 +623,7 @@ impl MatchIndex {
         &self,
         mut s: Scored,
         tp: &ChildProfile,
-        ranking: Option<&[(RecordId, f32, Likelihood, Option<Demoted>)]>,
+        ranking: Option<&[Ranked]>,
         settings: &MatchSettings,
         explain: bool,
     ) -> Scored {
