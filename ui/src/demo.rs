@@ -209,7 +209,7 @@ pub fn portrait_photo(i: usize) -> Result<Normalised, PhotoInputError> {
 
 /// Whether demo child `i` has a photo (every other one).
 fn photographed(i: usize) -> bool {
-    i % 2 == 0
+    i.is_multiple_of(2)
 }
 
 /// Registers `cases` children and a tracing request for every fourth, through the kit; every
@@ -271,7 +271,7 @@ pub fn bulk_cases(
         );
         let record = Record::from_json(RecordKind::Case, Value::Object(c))
             .map_err(|e| SaveError::Fields(e.to_string()))?;
-        if photo_every > 0 && i % photo_every == 0 {
+        if photo_every > 0 && i.is_multiple_of(photo_every) {
             with_photo.push(record.id());
         }
         batch.push(record);
