@@ -518,6 +518,8 @@ impl HubService {
             }
             // The hub is the matcher: a kit's notice carries nothing the hub lacks.
             Body::MatchNotice(_) => Ok(()),
+            // Code lists are the hub's to announce, not a kit's.
+            Body::CodeLists(_) => Ok(()),
         }
     }
 

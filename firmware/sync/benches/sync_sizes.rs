@@ -4,12 +4,15 @@
 //! run with `cargo bench -p fieldkit-sync --bench sync_sizes`.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
+use fieldkit_domain::lookups::Lookups;
 use fieldkit_domain::{
-    Case, Date, DeviceId, Document, Hlc, Op, Record, RecordId, RecordKind, Sex, Trace,
-    TracingRequest, primero,
+    Case, Date, DeviceId, Document, Hlc, LocationTree, Op, Record, RecordId, RecordKind, Sex,
+    Trace, TracingRequest, primero,
 };
 use fieldkit_drivers::lora::Modulation;
+use fieldkit_sync::codes::CodeBook;
 use fieldkit_sync::counter::{ReplayWindow, Reservation, SendCounter};
 use fieldkit_sync::endpoint::Endpoint;
 use fieldkit_sync::message::{Alert, Body, Priority};
@@ -55,6 +58,35 @@ fn ops_of(kind: RecordKind, id: RecordId, json: &serde_json::Value) -> Vec<Op> {
     Document::new(kind, id)
         .diff(json, || stamp)
         .expect("a flat record")
+}
+
+/// The ops of the bench's full case `i`.
+fn case_ops(i: u64) -> Vec<Op> {
+    let case: Case = cases::case(2026, i);
+    let id = case.id;
+    ops_of(
+        RecordKind::Case,
+        id,
+        &Record::Case(Box::new(case)).to_json(),
+    )
+}
+
+/// The code book of the generated cases' deployment, made as a kit or hub makes it from its
+/// configuration (a location tree and a Primero lookups export).
+fn deployment_book() -> CodeBook {
+    let tree = LocationTree::new(cases::deployment_locations()).expect("a tree");
+    let export: Vec<serde_json::Value> = cases::deployment_lookups()
+        .into_iter()
+        .map(|(id, values)| {
+            serde_json::json!({
+                "unique_id": id,
+                "values": values.iter().map(|v| serde_json::json!({"id": v, "display_text": v})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let lookups =
+        Lookups::from_primero_json(&serde_json::Value::Array(export).to_string()).expect("lookups");
+    CodeBook::of_deployment(Some(&tree), &lookups)
 }
 
 fn airtime_row(what: &str, bytes: usize) {
@@ -124,43 +156,16 @@ fn main() {
     println!();
 
     // Full cases: every field a registration fills, family details included.
-    let mut ours_lora = 0usize;
-    let mut ours_ip = 0usize;
+    let n = 200u64;
+    let book = Arc::new(deployment_book());
     let mut json_total = 0usize;
     let mut gz_total = 0usize;
-    let mut frames_lora = 0usize;
-    let n = 200u64;
     for i in 0..n {
         let case: Case = cases::case(2026, i);
-        let record = Record::Case(Box::new(case.clone()));
+        let record = Record::Case(Box::new(case));
         let json = serde_json::to_vec(&primero::to_primero(&record)).expect("json");
         json_total += json.len();
         gz_total += miniz_oxide::deflate::compress_to_vec(&json, 9).len();
-        let ops = ops_of(RecordKind::Case, case.id, &record.to_json());
-        for (mtu, total, frames) in [
-            (239usize, &mut ours_lora, Some(&mut frames_lora)),
-            (1200, &mut ours_ip, None),
-        ] {
-            let (k, h) = keys();
-            let mut kit = Endpoint::new(
-                Channel::new(k, SendCounter::resume(10_000, 64), ReplayWindow::default()),
-                Default::default(),
-                Default::default(),
-            );
-            let _ = h;
-            kit.queue(&Body::Ops(ops.clone()));
-            let mut count = 0;
-            while let Some(f) = kit
-                .poll_transmit(0, mtu, u64::MAX, Priority::Bulk, ok)
-                .expect("seal")
-            {
-                *total += f.len();
-                count += 1;
-            }
-            if let Some(fr) = frames {
-                *fr += count;
-            }
-        }
     }
     let avg = |t: usize| t as f64 / n as f64;
     println!("full case ({n} generated registrations with family details), average bytes:");
@@ -169,20 +174,85 @@ fn main() {
         avg(json_total)
     );
     println!("  Primero JSON, DEFLATE-9        {:>8.0} B", avg(gz_total));
+    let tag6: usize = (0..n)
+        .map(|i| {
+            let ops = case_ops(i);
+            let raw = fieldkit_sync::codec::encode_records(&ops).expect("a record");
+            fieldkit_sync::primer::deflate_with(fieldkit_sync::primer::PRIMER_V2, &raw)
+                .expect("deflate")
+                .len()
+        })
+        .sum();
     println!(
-        "  fieldkit, sealed frames of 1200 B (IP)   {:>8.0} B   ratio to JSON 1/{:.1}",
-        avg(ours_ip),
-        json_total as f64 / ours_ip as f64
+        "  compressed body, record form (tag 6, before)          {:>6.0} B",
+        avg(tag6)
     );
+    for (what, coding) in [
+        ("typed form, text (no code list agreed)", None),
+        ("typed form, deployment codes agreed", Some(book.clone())),
+    ] {
+        let body: usize = (0..n)
+            .map(|i| {
+                Body::Ops(case_ops(i))
+                    .encode_with(coding.as_deref())
+                    .2
+                    .len()
+            })
+            .sum();
+        println!("  compressed body, {what:<38} {:>6.0} B", avg(body));
+        let mut ours_lora = 0usize;
+        let mut ours_ip = 0usize;
+        let mut frames_lora = 0usize;
+        for i in 0..n {
+            let ops = case_ops(i);
+            for (mtu, total, frames) in [
+                (239usize, &mut ours_lora, Some(&mut frames_lora)),
+                (1200, &mut ours_ip, None),
+            ] {
+                let (k, _) = keys();
+                let mut kit = Endpoint::new(
+                    Channel::new(k, SendCounter::resume(10_000, 64), ReplayWindow::default()),
+                    Default::default(),
+                    Default::default(),
+                );
+                kit.set_coding(coding.clone());
+                kit.queue(&Body::Ops(ops.clone()));
+                let mut count = 0;
+                while let Some(f) = kit
+                    .poll_transmit(0, mtu, u64::MAX, Priority::Bulk, ok)
+                    .expect("seal")
+                {
+                    *total += f.len();
+                    count += 1;
+                }
+                if let Some(fr) = frames {
+                    *fr += count;
+                }
+            }
+        }
+        println!(
+            "    sealed frames of 1200 B (IP)   {:>8.0} B   ratio to JSON 1/{:.2}",
+            avg(ours_ip),
+            json_total as f64 / ours_ip as f64
+        );
+        println!(
+            "    sealed LoRa frames of 239 B    {:>8.0} B   ratio to JSON 1/{:.2}   {:.1} frames, SF7 {:.0} ms on air",
+            avg(ours_lora),
+            json_total as f64 / ours_lora as f64,
+            frames_lora as f64 / n as f64,
+            Modulation::p2p(7).time_on_air_us(239) as f64 / 1000.0
+                * (frames_lora as f64 / n as f64)
+        );
+    }
     println!(
-        "  fieldkit, sealed LoRa frames of 239 B    {:>8.0} B   ratio to JSON 1/{:.1}   {:.1} frames, SF7 {:.0} ms on air",
-        avg(ours_lora),
-        json_total as f64 / ours_lora as f64,
-        frames_lora as f64 / n as f64,
-        Modulation::p2p(7).time_on_air_us(239) as f64 / 1000.0 * (frames_lora as f64 / n as f64)
+        "  (deployment book: {} location codes, {} lookup lists; digest {:02x?})",
+        book.table(fieldkit_sync::codes::LOCATIONS)
+            .map_or(0, <[_]>::len),
+        cases::deployment_lookups().len(),
+        &book.digest()[..4]
     );
 
-    composition(n);
+    composition(n, &book);
 
     // A day's registrations synced together: 20 cases in one message over IP.
     let mut day_ops = Vec::new();
@@ -278,7 +348,7 @@ fn lost(i: u64, percent: u64) -> bool {
 /// What a full case's compressed bytes are made of: each group's share is what leaving its
 /// operations out of the message saves (DEFLATE shares context across groups, so the shares
 /// add up only roughly). Tells where a better encoding could still win.
-fn composition(n: u64) {
+fn composition(n: u64, book: &CodeBook) {
     let all: Vec<Vec<Op>> = (0..n)
         .map(|i| {
             let case: Case = cases::case(2026, i);
@@ -291,7 +361,7 @@ fn composition(n: u64) {
             .iter()
             .map(|ops| {
                 let kept: Vec<Op> = ops.iter().filter(|o| keep(o)).cloned().collect();
-                Body::Ops(kept).encode().2.len()
+                Body::Ops(kept).encode_with(Some(book)).2.len()
             })
             .sum();
         total as f64 / n as f64
@@ -332,10 +402,12 @@ fn composition(n: u64) {
     let base = packed(&|_| true);
     let one_op: f64 = all
         .iter()
-        .map(|ops| Body::Ops(ops[..1].to_vec()).encode().2.len())
+        .map(|ops| Body::Ops(ops[..1].to_vec()).encode_with(Some(book)).2.len())
         .sum::<usize>() as f64
         / n as f64;
-    println!("  what the compressed body ({base:.0} B) is made of, by leaving each group out:");
+    println!(
+        "  what the compressed body with codes ({base:.0} B) is made of, by leaving each group out:"
+    );
     let mut named = 0.0;
     for (what, fields) in groups {
         let share = base

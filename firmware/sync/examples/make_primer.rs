@@ -1,5 +1,6 @@
-//! Writes `src/primer-v1.bin` (`make_primer v1`: templates in the operation form) or
-//! `src/primer-v2.bin` (`make_primer v2`: the same templates in the record form), the DEFLATE
+//! Writes `src/primer-v1.bin` (`make_primer v1`: templates in the operation form),
+//! `src/primer-v2.bin` (`make_primer v2`: the same templates in the record form) or
+//! `src/primer-v3.bin` (`make_primer v3`: in the typed record form, no code book), the DEFLATE
 //! preset dictionaries of the sync protocol (see `fieldkit_sync::primer`). Run once when a
 //! new primer version is made; a version, once released, never changes (`primer::tests` pins
 //! each digest). `primer-v1.bin` was written before the field dictionary gained codes 67–72
@@ -13,7 +14,7 @@
 #![allow(clippy::expect_used, missing_docs)]
 
 use fieldkit_domain::{DeviceId, Document, Hlc, Record, RecordId, RecordKind};
-use fieldkit_sync::codec::{encode_ops, encode_records};
+use fieldkit_sync::codec::{encode_ops, encode_records, encode_typed};
 use serde_json::json;
 
 const WORDS: &str = "the child and a with was is of to in at by from has his her their \
@@ -29,8 +30,8 @@ est arrivé seul au camp la mère le père frère soeur tante oncle famille d'ac
 séparé non accompagné الطفل وصل وحده إلى المخيم الأم الأب الأخ الأخت العم الخال \
 العمة الخالة الجدة الأسرة منفصل غير مصحوب ";
 
-fn record_form() -> bool {
-    std::env::args().nth(1).as_deref() == Some("v2")
+fn version() -> String {
+    std::env::args().nth(1).unwrap_or_default()
 }
 
 fn ops(kind: RecordKind, v: serde_json::Value, seq: u8) -> Vec<u8> {
@@ -44,10 +45,10 @@ fn ops(kind: RecordKind, v: serde_json::Value, seq: u8) -> Vec<u8> {
     let ops = Document::new(kind, id)
         .diff(&record.to_json(), || stamp)
         .expect("flat");
-    if record_form() {
-        encode_records(&ops).expect("a template is one record")
-    } else {
-        encode_ops(&ops)
+    match version().as_str() {
+        "v2" => encode_records(&ops).expect("a template is one record"),
+        "v3" => encode_typed(&ops, None).expect("a template is one record"),
+        _ => encode_ops(&ops),
     }
 }
 
@@ -122,10 +123,10 @@ fn main() {
             member("00000000-2", "sibling", "male", 12, "alive"),
         ],
     ));
-    let path = if record_form() {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/src/primer-v2.bin")
-    } else {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/src/primer-v1.bin")
+    let path = match version().as_str() {
+        "v2" => concat!(env!("CARGO_MANIFEST_DIR"), "/src/primer-v2.bin"),
+        "v3" => concat!(env!("CARGO_MANIFEST_DIR"), "/src/primer-v3.bin"),
+        _ => concat!(env!("CARGO_MANIFEST_DIR"), "/src/primer-v1.bin"),
     };
     std::fs::write(path, &primer).expect("writing the primer");
     println!("{path}: {} bytes", primer.len());

@@ -16,7 +16,8 @@ use std::str::FromStr;
 use fieldkit_domain::{Date, DeviceId, FieldValue, Hlc, Op, RecordId, RecordKind};
 use uuid::Uuid;
 
-use crate::dict::{self, FIELDS, VALUES};
+use crate::codes::{CodeBook, CodeBooks, PREFIX};
+use crate::dict::{self, FIELDS, Shape, VALUES};
 use crate::wire::{DecodeError, Reader, Writer};
 
 /// Most operations one batch may hold.
@@ -583,9 +584,17 @@ enum Slot<'a> {
         uid: &'a str,
         field: usize,
     },
+    /// A subform's order register (`section[]`), typed form only.
+    Order(usize),
 }
 
-fn slot(path: &str) -> Option<Slot<'_>> {
+fn slot(path: &str, typed: bool) -> Option<Slot<'_>> {
+    if typed
+        && let Some(section) = path.strip_suffix("[]")
+        && !section.contains('[')
+    {
+        return dict::code(FIELDS, section).map(Slot::Order);
+    }
     match subform_path(path) {
         Some((section, uid, field)) => Some(Slot::Entry {
             section: dict::code(FIELDS, section)?,
@@ -597,7 +606,7 @@ fn slot(path: &str) -> Option<Slot<'_>> {
 }
 
 /// How many ops from the start of `ops` one record segment can carry.
-fn record_run(ops: &[Op]) -> usize {
+fn record_run(ops: &[Op], typed: bool) -> usize {
     let Some(first) = ops.first() else { return 0 };
     let mut n = 0;
     for (i, op) in ops.iter().enumerate() {
@@ -605,14 +614,53 @@ fn record_run(ops: &[Op]) -> usize {
             && op.record == first.record
             && op.stamp == first.stamp
             && op.supersedes.is_empty()
-            && slot(&op.field).is_some()
+            && slot(&op.field, typed).is_some()
             && (i == 0 || ops[i - 1].field < op.field);
         if !fits {
             break;
         }
         n += 1;
     }
+    // An order register travels as positions among the segment's entries of its section:
+    // the segment ends before one that lists anything else.
+    let run = &ops[..n];
+    if let Some(cut) = run.iter().position(|op| {
+        matches!(slot(&op.field, typed), Some(Slot::Order(_))) && order_positions(op, run).is_none()
+    }) {
+        n = cut;
+    }
     n
+}
+
+/// The entries of `section` a segment's ops name, in order of first use.
+fn section_entries<'a>(section: &str, run: &'a [Op]) -> Vec<&'a str> {
+    let mut uids: Vec<&str> = Vec::new();
+    for op in run {
+        if let Some((s, uid, _)) = subform_path(&op.field)
+            && s == section
+            && !uids.contains(&uid)
+        {
+            uids.push(uid);
+        }
+    }
+    uids
+}
+
+/// An order register's value as positions among its section's entries in `run`, when
+/// every id it lists is one of them.
+fn order_positions(op: &Op, run: &[Op]) -> Option<Vec<usize>> {
+    let section = op.field.strip_suffix("[]")?;
+    let FieldValue::List(order) = &op.value else {
+        return None;
+    };
+    if order.is_empty() {
+        return None;
+    }
+    let entries = section_entries(section, run);
+    order
+        .iter()
+        .map(|u| entries.iter().position(|e| e == u))
+        .collect()
 }
 
 fn put_bitmap(w: &mut Writer, codes: &[usize]) {
@@ -664,16 +712,25 @@ fn record_value(r: &mut Reader<'_>, id: RecordId) -> Result<FieldValue, DecodeEr
 /// A subform entry's id and the codes of its fields present.
 type EntryFields<'a> = (&'a str, Vec<usize>);
 
-fn put_record_segment(w: &mut Writer, ops: &[Op], t: &Tables<'_>, stamps: &mut StampWriter<'_>) {
+fn put_record_segment(
+    w: &mut Writer,
+    ops: &[Op],
+    t: &Tables<'_>,
+    stamps: &mut StampWriter<'_>,
+    typed: Option<Typed<'_>>,
+) {
     let first = &ops[0];
     w.varint(((t.record_index(first) as u64) << 1) | 1);
     stamps.put(w, &first.stamp, false);
-    let slots: Vec<Slot<'_>> = ops.iter().filter_map(|o| slot(&o.field)).collect();
+    let slots: Vec<Slot<'_>> = ops
+        .iter()
+        .filter_map(|o| slot(&o.field, typed.is_some()))
+        .collect();
     let fields: Vec<usize> = slots
         .iter()
         .filter_map(|s| match s {
             Slot::Field(c) => Some(*c),
-            Slot::Entry { .. } => None,
+            _ => None,
         })
         .collect();
     put_bitmap(w, &fields);
@@ -709,9 +766,32 @@ fn put_record_segment(w: &mut Writer, ops: &[Op], t: &Tables<'_>, stamps: &mut S
             w.varint(t.entries.iter().position(|e| e == uid).unwrap_or(0) as u64);
             put_bitmap(w, fields);
         }
+        if typed.is_some() {
+            // The section's order register, as positions among its entries (0: none).
+            let order = ops
+                .iter()
+                .find(|o| slot(&o.field, true) == Some(Slot::Order(*section)))
+                .and_then(|o| order_positions(o, ops));
+            match order {
+                Some(positions) => {
+                    w.varint(positions.len() as u64 + 1);
+                    for p in positions {
+                        w.varint(p as u64);
+                    }
+                }
+                None => w.varint(0),
+            }
+        }
     }
     for op in ops {
-        put_record_value(w, &op.value, op.record);
+        match typed {
+            Some(form) => {
+                if !matches!(slot(&op.field, true), Some(Slot::Order(_))) {
+                    put_typed_value(w, &op.value, op.record, &op.field, form);
+                }
+            }
+            None => put_record_value(w, &op.value, op.record),
+        }
     }
 }
 
@@ -721,6 +801,7 @@ fn read_record_segment(
     t: &ReadTables,
     stamps: &mut StampReader<'_>,
     ops: &mut Vec<Op>,
+    typed: Option<Typed<'_>>,
 ) -> Result<(), DecodeError> {
     let idx = usize::try_from(head >> 1).map_err(|_| DecodeError::Range)?;
     let (kind, record) = *t.records.get(idx).ok_or(DecodeError::Range)?;
@@ -732,21 +813,41 @@ fn read_record_segment(
         .into_iter()
         .filter_map(|c| FIELDS.get(c).map(|f| (*f).to_string()))
         .collect();
+    // Order registers: their values travel with the sections, not among the values.
+    let mut orders: Vec<(String, FieldValue)> = Vec::new();
     let sections = r.len(r.remaining())?;
     for _ in 0..sections {
         let section = FIELDS
             .get(usize::try_from(r.varint()?).map_err(|_| DecodeError::Range)?)
             .ok_or(DecodeError::Range)?;
         let entries = r.len(r.remaining())?;
+        let mut uids: Vec<&str> = Vec::with_capacity(entries);
         for _ in 0..entries {
             let e = usize::try_from(r.varint()?).map_err(|_| DecodeError::Range)?;
             let uid = t.entries.get(e).ok_or(DecodeError::Range)?;
+            uids.push(uid);
             for c in bitmap(r)? {
                 if paths.len() >= MAX_OPS {
                     return Err(DecodeError::TooLarge);
                 }
                 let field = FIELDS.get(c).ok_or(DecodeError::Range)?;
                 paths.push(format!("{section}[{uid}].{field}"));
+            }
+        }
+        if typed.is_some() {
+            let k = r.len(r.remaining().saturating_add(1))?;
+            if k > 0 {
+                let mut order = Vec::with_capacity(k - 1);
+                for _ in 1..k {
+                    let p = usize::try_from(r.varint()?).map_err(|_| DecodeError::Range)?;
+                    order.push((*uids.get(p).ok_or(DecodeError::Range)?).to_string());
+                }
+                if order.is_empty() {
+                    return Err(DecodeError::Range);
+                }
+                let path = format!("{section}[]");
+                paths.push(path.clone());
+                orders.push((path, FieldValue::List(order)));
             }
         }
     }
@@ -759,7 +860,13 @@ fn read_record_segment(
         if ops.len() >= MAX_OPS {
             return Err(DecodeError::TooLarge);
         }
-        let value = record_value(r, record)?;
+        let value = match typed {
+            Some(form) => match orders.iter().position(|(p, _)| *p == field) {
+                Some(i) => orders.swap_remove(i).1,
+                None => typed_value(r, record, &field, form)?,
+            },
+            None => record_value(r, record)?,
+        };
         ops.push(Op {
             kind,
             record,
@@ -776,11 +883,18 @@ fn read_record_segment(
 /// the form can carry ([`MIN_RECORD_OPS`] fields or more, one stamp, paths in order);
 /// `None` when the operation form ([`encode_ops`]) is all it would be.
 pub fn encode_records(ops: &[Op]) -> Option<Vec<u8>> {
+    let mut w = Writer::new();
+    put_segments(&mut w, ops, None).then(|| w.into_bytes())
+}
+
+/// The segments of a batch in the record form (plain, or typed with the form given); false
+/// when no segment is a record's.
+fn put_segments(w: &mut Writer, ops: &[Op], typed: Option<Typed<'_>>) -> bool {
     // Segments: (is a record, range).
     let mut segments: Vec<(bool, std::ops::Range<usize>)> = Vec::new();
     let mut i = 0;
     while i < ops.len() {
-        let n = record_run(&ops[i..]);
+        let n = record_run(&ops[i..], typed.is_some());
         if n >= MIN_RECORD_OPS {
             segments.push((true, i..i + n));
             i += n;
@@ -794,11 +908,10 @@ pub fn encode_records(ops: &[Op]) -> Option<Vec<u8>> {
         i += n;
     }
     if !segments.iter().any(|(record, _)| *record) {
-        return None;
+        return false;
     }
     let t = Tables::of(ops);
-    let mut w = Writer::new();
-    t.put(&mut w);
+    t.put(w);
     w.varint(segments.len() as u64);
     let mut stamps = StampWriter {
         devices: &t.devices,
@@ -807,19 +920,25 @@ pub fn encode_records(ops: &[Op]) -> Option<Vec<u8>> {
     for (record, range) in segments {
         let part = &ops[range];
         if record {
-            put_record_segment(&mut w, part, &t, &mut stamps);
+            put_record_segment(w, part, &t, &mut stamps, typed);
         } else {
             w.varint((part.len() as u64) << 1);
-            put_runs(&mut w, part, &t, &mut stamps);
+            put_runs(w, part, &t, &mut stamps);
         }
     }
-    Some(w.into_bytes())
+    true
 }
 
 /// Decodes a batch in the record form; every byte must belong to it.
 pub fn decode_records(bytes: &[u8]) -> Result<Vec<Op>, DecodeError> {
     let mut r = Reader::new(bytes);
-    let t = read_tables(&mut r)?;
+    let ops = read_segments(&mut r, None)?;
+    r.finish()?;
+    Ok(ops)
+}
+
+fn read_segments(r: &mut Reader<'_>, typed: Option<Typed<'_>>) -> Result<Vec<Op>, DecodeError> {
+    let t = read_tables(r)?;
     // A segment takes at least two bytes.
     let n = r.len(r.remaining() / 2)?;
     let mut ops = Vec::new();
@@ -830,16 +949,219 @@ pub fn decode_records(bytes: &[u8]) -> Result<Vec<Op>, DecodeError> {
     for _ in 0..n {
         let head = r.varint()?;
         if head & 1 == 1 {
-            read_record_segment(&mut r, head, &t, &mut stamps, &mut ops)?;
+            read_record_segment(r, head, &t, &mut stamps, &mut ops, typed)?;
         } else {
             let count = usize::try_from(head >> 1).map_err(|_| DecodeError::Range)?;
             // An op takes at least two bytes.
             if count == 0 || count > r.remaining() / 2 || ops.len() + count > MAX_OPS {
                 return Err(DecodeError::TooLarge);
             }
-            read_runs(&mut r, count, &t, &mut stamps, &mut ops)?;
+            read_runs(r, count, &t, &mut stamps, &mut ops)?;
         }
     }
+    Ok(ops)
+}
+
+// The typed record form (body tag 7): the record form, with each field of a known shape
+// ([`dict::shape`]) written as one varint without a type header — dates as days from
+// [`dict::DATE_EPOCH_DAY`], ages as plain numbers, words as codes of their table, lists of
+// words as a count and codes — and a subform's order register as positions among the
+// segment's entries. With a deployment's code book both ends agreed on ([`crate::codes`]),
+// location codes, nationalities, languages and the like are codes of that book; the body
+// then names the book by its digest's prefix.
+
+/// The typed form's context: the code book in use, if any.
+#[derive(Debug, Clone, Copy)]
+struct Typed<'a> {
+    book: Option<&'a CodeBook>,
+}
+
+/// A table of words: the book's, when it holds the table, else the protocol's values.
+enum Words<'a> {
+    Values,
+    Book(&'a CodeBook, &'static str),
+}
+
+impl Words<'_> {
+    fn of<'a>(form: Typed<'a>, table: &'static str) -> Words<'a> {
+        match form.book {
+            Some(b) if !table.is_empty() && b.has(table) => Words::Book(b, table),
+            _ => Words::Values,
+        }
+    }
+
+    fn code(&self, word: &str) -> Option<usize> {
+        match self {
+            Words::Values => dict::code(VALUES, word),
+            Words::Book(b, t) => b.code(t, word),
+        }
+    }
+
+    fn word(&self, code: usize) -> Option<&str> {
+        match self {
+            Words::Values => VALUES.get(code).copied(),
+            Words::Book(b, t) => b.value(t, code),
+        }
+    }
+}
+
+/// The field name a path ends with.
+fn leaf(path: &str) -> &str {
+    path.rsplit_once("].").map_or(path, |(_, f)| f)
+}
+
+fn put_text(w: &mut Writer, shift: u32, flag: u64, s: &str) {
+    w.varint(((s.len() as u64) << shift) | flag);
+    w.raw(s.as_bytes());
+}
+
+/// Writes a value in the typed form: shaped values as one varint with the low bit set (or
+/// for words the low two bits their form), anything else `0` and the value as in the
+/// record form.
+fn put_typed_value(w: &mut Writer, v: &FieldValue, id: RecordId, path: &str, form: Typed<'_>) {
+    let day = match v {
+        FieldValue::Text(s) => iso_day(s),
+        _ => None,
+    };
+    match (dict::shape(leaf(path)), v) {
+        (Some(Shape::Date), FieldValue::Text(_)) if day.is_some() => {
+            let day = day.unwrap_or(dict::DATE_EPOCH_DAY);
+            w.varint((zz(day - dict::DATE_EPOCH_DAY) << 1) | 1);
+        }
+        (Some(Shape::Count), FieldValue::Int(i)) if *i >= 0 => {
+            w.varint(((*i as u64) << 1) | 1);
+        }
+        (Some(Shape::Words(table)), FieldValue::Text(s)) => match Words::of(form, table).code(s) {
+            Some(c) => w.varint(((c as u64) << 2) | 1),
+            None => put_text(w, 2, 2, s),
+        },
+        (Some(Shape::Words(table)), FieldValue::List(items)) => {
+            let words = Words::of(form, table);
+            w.varint(((items.len() as u64) << 2) | 3);
+            for item in items {
+                match words.code(item) {
+                    Some(c) => w.varint(((c as u64) << 1) | 1),
+                    None => put_text(w, 1, 0, item),
+                }
+            }
+        }
+        (Some(_), _) => {
+            w.varint(0);
+            put_record_value(w, v, id);
+        }
+        (None, _) => put_record_value(w, v, id),
+    }
+}
+
+fn text_of(r: &mut Reader<'_>, n: u64) -> Result<String, DecodeError> {
+    let n = usize::try_from(n).map_err(|_| DecodeError::TooLarge)?;
+    if n > r.remaining() {
+        return Err(DecodeError::TooLarge);
+    }
+    Ok(std::str::from_utf8(r.raw(n)?)
+        .map_err(|_| DecodeError::Utf8)?
+        .to_string())
+}
+
+/// Reads a value written by [`put_typed_value`].
+fn typed_value(
+    r: &mut Reader<'_>,
+    id: RecordId,
+    path: &str,
+    form: Typed<'_>,
+) -> Result<FieldValue, DecodeError> {
+    let Some(shape) = dict::shape(leaf(path)) else {
+        return record_value(r, id);
+    };
+    let v = r.varint()?;
+    if v == 0 {
+        return record_value(r, id);
+    }
+    let bad = || DecodeError::Tag(v);
+    Ok(match shape {
+        Shape::Date if v & 1 == 1 => {
+            let day = unzz(v >> 1)
+                .checked_add(dict::DATE_EPOCH_DAY)
+                .ok_or(DecodeError::Range)?;
+            let date = Date::from_days_since_epoch(day);
+            if date.days_since_epoch() != day {
+                return Err(DecodeError::Range);
+            }
+            FieldValue::Text(date.to_string())
+        }
+        Shape::Count if v & 1 == 1 => {
+            FieldValue::Int(i64::try_from(v >> 1).map_err(|_| DecodeError::Range)?)
+        }
+        Shape::Words(table) => {
+            let words = Words::of(form, table);
+            match v & 3 {
+                1 => {
+                    let c = usize::try_from(v >> 2).map_err(|_| DecodeError::Range)?;
+                    FieldValue::Text(words.word(c).ok_or(bad())?.to_string())
+                }
+                2 => FieldValue::Text(text_of(r, v >> 2)?),
+                3 => {
+                    // Each item takes at least one byte.
+                    let n = usize::try_from(v >> 2).map_err(|_| DecodeError::TooLarge)?;
+                    if n > r.remaining() {
+                        return Err(DecodeError::TooLarge);
+                    }
+                    let mut items = Vec::with_capacity(n);
+                    for _ in 0..n {
+                        let i = r.varint()?;
+                        if i & 1 == 1 {
+                            let c = usize::try_from(i >> 1).map_err(|_| DecodeError::Range)?;
+                            items.push(words.word(c).ok_or(DecodeError::Tag(i))?.to_string());
+                        } else {
+                            items.push(text_of(r, i >> 1)?);
+                        }
+                    }
+                    FieldValue::List(items)
+                }
+                _ => return Err(bad()),
+            }
+        }
+        _ => return Err(bad()),
+    })
+}
+
+/// The typed form's header: `0`, or `1` and the book's digest prefix.
+const TYPED_PLAIN: u64 = 0;
+const TYPED_BOOK: u64 = 1;
+
+/// Encodes a batch in the typed record form (body tag 7), with `book`'s codes when given:
+/// give only a book the receiver announced it reads. `None` when the batch holds no whole
+/// record's save (send it in the operation form).
+pub fn encode_typed(ops: &[Op], book: Option<&CodeBook>) -> Option<Vec<u8>> {
+    let book = book.filter(|b| !b.is_empty());
+    let mut w = Writer::new();
+    match book {
+        Some(b) => {
+            w.varint(TYPED_BOOK);
+            w.raw(&b.prefix());
+        }
+        None => w.varint(TYPED_PLAIN),
+    }
+    put_segments(&mut w, ops, Some(Typed { book })).then(|| w.into_bytes())
+}
+
+/// Decodes a batch in the typed record form, finding its code book, if it names one, among
+/// `books` ([`DecodeError::UnknownCodeList`] when none is that book).
+pub fn decode_typed(bytes: &[u8], books: &CodeBooks) -> Result<Vec<Op>, DecodeError> {
+    let mut r = Reader::new(bytes);
+    let book = match r.varint()? {
+        TYPED_PLAIN => None,
+        TYPED_BOOK => {
+            let prefix = r.array::<PREFIX>()?;
+            Some(
+                books
+                    .find(prefix)
+                    .ok_or(DecodeError::UnknownCodeList(prefix))?,
+            )
+        }
+        t => return Err(DecodeError::Tag(t)),
+    };
+    let ops = read_segments(&mut r, Some(Typed { book }))?;
     r.finish()?;
     Ok(ops)
 }

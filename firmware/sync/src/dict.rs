@@ -173,6 +173,71 @@ pub const VALUES: &[&str] = &[
     "not_applicable",
 ];
 
+/// How the typed record form (body tag 7) writes a field's value when it has the usual
+/// type: one varint, no type header. A value of another type is escaped and written as any
+/// value, so nothing is lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// An ISO date: days from [`DATE_EPOCH_DAY`].
+    Date,
+    /// A whole number from zero (an age).
+    Count,
+    /// Words of a table: a deployment's code list ([`crate::codes`]) when both ends agreed on
+    /// one that holds the table, else the protocol's [`VALUES`].
+    Words(&'static str),
+}
+
+/// 2020-01-01 as days since 1970: dates in the typed form count from it (a birth, a
+/// separation or a registration date of a child today is within a few thousand days).
+pub const DATE_EPOCH_DAY: i64 = 18_262;
+
+/// The shape of a field (by its own name; a subform's fields by theirs).
+pub fn shape(field: &str) -> Option<Shape> {
+    use Shape::{Count, Date, Words};
+    Some(match field {
+        "registration_date"
+        | "date_of_birth"
+        | "date_of_separation"
+        | "inquiry_date"
+        | "relation_date_of_birth"
+        | "incident_date"
+        | "date_of_first_report"
+        | "date_closure" => Date,
+        "age" | "relation_age" => Count,
+        "location_current"
+        | "location_last"
+        | "location_separation"
+        | "relation_location_current"
+        | "incident_location" => Words("locations"),
+        "nationality" | "relation_nationality" => Words("nationality"),
+        "language" | "relation_language" => Words("language"),
+        "religion" | "relation_religion" => Words("religion"),
+        "ethnicity" | "relation_ethnicity" => Words("ethnicity"),
+        "separation_cause" => Words("separation_cause"),
+        "owned_by_agency_id" => Words("agencies"),
+        "owned_by" | "assigned_user_names" => Words("users"),
+        "sex"
+        | "relation_sex"
+        | "risk_level"
+        | "status"
+        | "tracing_status"
+        | "displacement_status"
+        | "protection_concerns"
+        | "relation"
+        | "relation_is_alive"
+        | "workflow"
+        | "record_state"
+        | "disability_seeing"
+        | "disability_hearing"
+        | "disability_walking"
+        | "disability_remembering"
+        | "disability_self_care"
+        | "disability_communicating" => Words(""),
+        f if f.starts_with("cfm_5_17_") => Words(""),
+        _ => return None,
+    })
+}
+
 /// The code of `word` in `table`.
 pub fn code(table: &[&str], word: &str) -> Option<usize> {
     table.iter().position(|w| *w == word)

@@ -8,7 +8,9 @@
 //! the two calls, and nothing acknowledged is ever lost by a restart.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
+use crate::codes::{CodeBook, CodeBooks};
 use crate::counter::Reservation;
 use crate::message::{Body, Priority};
 use crate::seal::{Channel, Rejected, Rejections, SealError};
@@ -35,6 +37,10 @@ pub struct Endpoint {
     inbox: Inbox,
     acks: VecDeque<Ack>,
     traffic: Traffic,
+    /// The deployment code books messages from the peer may be coded with.
+    books: CodeBooks,
+    /// The book this end codes its messages with (one the peer announced it reads).
+    coding: Option<Arc<CodeBook>>,
 }
 
 impl Endpoint {
@@ -46,17 +52,37 @@ impl Endpoint {
             inbox,
             acks: VecDeque::new(),
             traffic: Traffic::default(),
+            books: CodeBooks::new(),
+            coding: None,
         }
+    }
+
+    /// The deployment code books this end reads the peer's messages with (a hub: every
+    /// list it announced, old ones included).
+    pub fn set_code_books(&mut self, books: CodeBooks) {
+        self.books = books;
+    }
+
+    /// The code book this end codes the messages it queues from now on with: give only a
+    /// book the peer announced it reads ([`crate::codes::agreed`]); `None` sends text.
+    pub fn set_coding(&mut self, book: Option<Arc<CodeBook>>) {
+        self.coding = book;
+    }
+
+    /// The code book messages are coded with, if any.
+    pub fn coding(&self) -> Option<&CodeBook> {
+        self.coding.as_deref()
     }
 
     /// Queues a message; returns its id. Persist [`Endpoint::outbox`] afterwards.
     pub fn queue(&mut self, body: &Body) -> u64 {
-        self.outbox.push(body)
+        self.queue_at(body, body.priority())
     }
 
     /// Queues a message at the given priority; returns its id. Persist the outbox afterwards.
     pub fn queue_at(&mut self, body: &Body, priority: Priority) -> u64 {
-        self.outbox.push_at(body, priority)
+        self.outbox
+            .push_coded(body, priority, self.coding.as_deref())
     }
 
     /// The outbox, to persist.
@@ -131,7 +157,7 @@ impl Endpoint {
                 Ok(None)
             }
             data => {
-                let r = self.inbox.accept(data);
+                let r = self.inbox.accept_with(data, &self.books);
                 if let Some(ack) = r.ack {
                     // One owed acknowledgement per message is enough: keep the newest.
                     self.acks.retain(|a| a.id != ack.id);

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use x25519_dalek::PublicKey;
 
+use crate::codes::CodeBooks;
 use crate::counter::{ReplayWindow, SendCounter};
 use crate::endpoint::Endpoint;
 use crate::message::{Body, Status};
@@ -76,6 +77,7 @@ pub struct Hub {
     key: StaticKey,
     kits: BTreeMap<KitId, HubKit>,
     unknown_kit_frames: u64,
+    books: CodeBooks,
 }
 
 impl Hub {
@@ -85,7 +87,22 @@ impl Hub {
             key,
             kits: BTreeMap::new(),
             unknown_kit_frames: 0,
+            books: CodeBooks::new(),
         }
+    }
+
+    /// The deployment code books the hub reads kits' messages with: every list it ever
+    /// announced ([`crate::codes`]), for every kit enrolled now or later.
+    pub fn set_code_books(&mut self, books: CodeBooks) {
+        for k in self.kits.values_mut() {
+            k.endpoint.set_code_books(books.clone());
+        }
+        self.books = books;
+    }
+
+    /// The code books the hub reads with.
+    pub fn code_books(&self) -> &CodeBooks {
+        &self.books
     }
 
     /// The hub's public key (what provisioning gives each kit).
@@ -107,10 +124,12 @@ impl Hub {
             SendCounter::resume(state.counter_limit, SendCounter::DEFAULT_BLOCK),
             state.window,
         );
+        let mut endpoint = Endpoint::new(channel, state.outbox, state.inbox);
+        endpoint.set_code_books(self.books.clone());
         self.kits.insert(
             id,
             HubKit {
-                endpoint: Endpoint::new(channel, state.outbox, state.inbox),
+                endpoint,
                 public: kit,
                 status: state.status,
             },

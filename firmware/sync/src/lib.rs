@@ -2,6 +2,8 @@
 //! is packed, sealed, cut to the link's size, acknowledged and resumed.
 //!
 //! - [`codec`] and [`dict`]: the compact binary form of field-level operations;
+//! - [`codes`]: a deployment's code lists (location codes and the like) and the handshake
+//!   that lets a kit use them only when its hub reads the same list;
 //! - [`message`]: alerts, match notices, review decisions, operations, status, and their
 //!   priorities, compressed with DEFLATE against a preset dictionary ([`primer`]);
 //! - [`seal`]: frames sealed end to end (X25519 static keys → HKDF-SHA256 →
@@ -58,6 +60,7 @@
 //! ```
 
 pub mod codec;
+pub mod codes;
 pub mod counter;
 pub mod dict;
 pub mod endpoint;

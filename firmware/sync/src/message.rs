@@ -11,6 +11,7 @@ use fieldkit_domain::{Op, RecordId, RecordKind};
 use serde::{Deserialize, Serialize};
 
 use crate::codec;
+use crate::codes::{CodeBook, CodeBooks, CodeDigest};
 use crate::dict::{FIELDS, VALUES};
 use crate::wire::{DecodeError, Reader, Writer};
 
@@ -117,6 +118,9 @@ pub enum Body {
     Ops(Vec<Op>),
     /// A vault status report.
     Status(Status),
+    /// The hub's announcement of the deployment code lists it reads, by digest
+    /// ([`crate::codes`]): a kit codes values only against a list named here.
+    CodeLists(Vec<CodeDigest>),
 }
 
 /// Risk levels packed into two bits (3: a word follows).
@@ -135,13 +139,22 @@ const T_STATUS: u8 = 5;
 /// one refuses tag 6). Messages queued before an upgrade keep their tag 4 bytes in the
 /// outbox and still decode.
 const T_RECORDS: u8 = 6;
+/// Operations in the typed record form ([`codec::encode_typed`]), with a deployment's code
+/// book when the hub announced it reads it: decoded from version 3 of the protocol on (the
+/// same hub-before-kits rule as tag 6; tags 4 and 6 still decode).
+const T_TYPED: u8 = 7;
+/// [`Body::CodeLists`]. An older kit refuses the tag and ignores the message, as it should:
+/// it does not code values.
+const T_CODE_LISTS: u8 = 8;
+/// Most code lists one announcement names.
+pub const MAX_CODE_LISTS: usize = 64;
 
-/// The compression primer of a body tag: the record form has its own.
+/// The compression primer of a body tag: the record forms have their own.
 fn primer_of(tag: u8) -> &'static [u8] {
-    if tag == T_RECORDS {
-        crate::primer::PRIMER_V2
-    } else {
-        crate::primer::PRIMER
+    match tag {
+        T_RECORDS => crate::primer::PRIMER_V2,
+        T_TYPED => crate::primer::PRIMER_V3,
+        _ => crate::primer::PRIMER,
     }
 }
 
@@ -162,14 +175,20 @@ impl Body {
         match self {
             Body::Alert(_) => Priority::Urgent,
             Body::MatchNotice(_) => Priority::MatchNotice,
-            Body::Review(_) => Priority::Review,
+            Body::Review(_) | Body::CodeLists(_) => Priority::Review,
             Body::Ops(_) => Priority::Records,
             Body::Status(_) => Priority::Bulk,
         }
     }
 
-    /// The body's tag and uncompressed bytes.
+    /// The body's tag and uncompressed bytes, without a deployment's code book.
     pub fn encode_raw(&self) -> (u8, Vec<u8>) {
+        self.encode_raw_with(None)
+    }
+
+    /// The body's tag and uncompressed bytes; operations coded with `book`, which must be
+    /// one the receiver announced it reads.
+    pub fn encode_raw_with(&self, book: Option<&CodeBook>) -> (u8, Vec<u8>) {
         let mut w = Writer::new();
         let tag = match self {
             Body::Alert(a) => {
@@ -215,10 +234,10 @@ impl Body {
                 w.varint(u64::from(d.at_min));
                 T_REVIEW
             }
-            Body::Ops(ops) => match codec::encode_records(ops) {
+            Body::Ops(ops) => match codec::encode_typed(ops, book) {
                 Some(bytes) => {
                     w.raw(&bytes);
-                    T_RECORDS
+                    T_TYPED
                 }
                 None => {
                     w.raw(&codec::encode_ops(ops));
@@ -231,6 +250,14 @@ impl Body {
                 w.varint(s.records);
                 T_STATUS
             }
+            Body::CodeLists(digests) => {
+                let n = digests.len().min(MAX_CODE_LISTS);
+                w.varint(n as u64);
+                for d in &digests[..n] {
+                    w.raw(d);
+                }
+                T_CODE_LISTS
+            }
         };
         (tag, w.into_bytes())
     }
@@ -238,7 +265,12 @@ impl Body {
     /// The body's tag, whether its bytes are compressed, and the bytes: compressed only
     /// when that is shorter.
     pub fn encode(&self) -> (u8, bool, Vec<u8>) {
-        let (tag, raw) = self.encode_raw();
+        self.encode_with(None)
+    }
+
+    /// As [`Body::encode`], with operations coded with `book` (one the receiver announced).
+    pub fn encode_with(&self, book: Option<&CodeBook>) -> (u8, bool, Vec<u8>) {
+        let (tag, raw) = self.encode_raw_with(book);
         if raw.len() > 24
             && let Some(packed) = crate::primer::deflate_with(primer_of(tag), &raw)
             && packed.len() < raw.len()
@@ -248,8 +280,18 @@ impl Body {
         (tag, false, raw)
     }
 
-    /// Decodes a body from its tag and bytes.
+    /// Decodes a body from its tag and bytes, holding no deployment code book.
     pub fn decode(tag: u8, compressed: bool, bytes: &[u8]) -> Result<Body, DecodeError> {
+        Self::decode_with(tag, compressed, bytes, &CodeBooks::new())
+    }
+
+    /// Decodes a body from its tag and bytes, with the code books this end reads.
+    pub fn decode_with(
+        tag: u8,
+        compressed: bool,
+        bytes: &[u8],
+        books: &CodeBooks,
+    ) -> Result<Body, DecodeError> {
         let inflated;
         let bytes = if compressed {
             inflated = crate::primer::inflate_with(primer_of(tag), bytes, MAX_MESSAGE)
@@ -336,6 +378,15 @@ impl Body {
             }
             T_OPS => return codec::decode_ops(r.rest()).map(Body::Ops),
             T_RECORDS => return codec::decode_records(r.rest()).map(Body::Ops),
+            T_TYPED => return codec::decode_typed(r.rest(), books).map(Body::Ops),
+            T_CODE_LISTS => {
+                let n = r.len(MAX_CODE_LISTS.min(r.remaining() / 32))?;
+                let mut digests = Vec::with_capacity(n);
+                for _ in 0..n {
+                    digests.push(r.array::<32>()?);
+                }
+                Body::CodeLists(digests)
+            }
             T_STATUS => {
                 let commits = r.varint()?;
                 let audit_head = r.array()?;

@@ -9,11 +9,13 @@
 //! into the primer resolve against the same bytes. `miniz_oxide` (pure Rust) does both
 //! sides; nothing here depends on its version, only on the primer's bytes.
 //!
-//! **The primer is part of the wire format:** `primer-v1.bin` and `primer-v2.bin` never
-//! change (their digests are pinned by a test); a new one is a new protocol version. Version 1
-//! primes every body but the record form; version 2 (the same template records and words,
-//! with the templates in the record form, [`crate::codec::encode_records`]) primes the record
-//! form (body tag 6), so the bodies of both forms find their own byte patterns.
+//! **The primer is part of the wire format:** `primer-v1.bin`, `primer-v2.bin` and
+//! `primer-v3.bin` never change (their digests are pinned by a test); a new one is a new
+//! protocol version. Version 1 primes every body but the record forms; version 2 (the same
+//! template records and words, with the templates in the record form,
+//! [`crate::codec::encode_records`]) primes the record form (body tag 6), version 3 (the
+//! templates in the typed record form, without a code book) the typed form (tag 7), so each
+//! form finds its own byte patterns.
 
 use miniz_oxide::deflate::core::{
     CompressorOxide, TDEFLFlush, TDEFLStatus, compress, create_comp_flags_from_zip_params,
@@ -24,6 +26,9 @@ pub const PRIMER: &[u8] = include_bytes!("primer-v1.bin");
 
 /// The primer of the record form (written by `examples/make_primer.rs v2`).
 pub const PRIMER_V2: &[u8] = include_bytes!("primer-v2.bin");
+
+/// The primer of the typed record form (written by `examples/make_primer.rs v3`).
+pub const PRIMER_V3: &[u8] = include_bytes!("primer-v3.bin");
 
 /// Compresses `raw` against the version 1 primer; `None` if the compressor failed (the
 /// caller sends the bytes uncompressed).
@@ -87,26 +92,30 @@ mod tests {
     use super::*;
     use sha2::{Digest, Sha256};
 
-    #[test]
-    fn the_primer_of_version_1_never_changes() {
-        // Changing these bytes breaks every kit and hub already deployed: make primer-v2.
-        assert!(u16::try_from(PRIMER.len()).is_ok());
-        let digest = Sha256::digest(PRIMER);
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(hex, PINNED);
+    /// Changing a released primer's bytes breaks every kit and hub already deployed: a new
+    /// one is a new file and a new body tag.
+    fn pinned(primer: &[u8], hex: &str) {
+        assert!(u16::try_from(primer.len()).is_ok());
+        let digest = Sha256::digest(primer);
+        let got: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(got, hex);
     }
 
-    const PINNED: &str = "c0dbf68d3ef0bc8402e227af7421738871a589c42ceac10ecfedcfaa6aa65643";
-
     #[test]
-    fn the_primer_of_the_record_form_never_changes() {
-        assert!(u16::try_from(PRIMER_V2.len()).is_ok());
-        let digest = Sha256::digest(PRIMER_V2);
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(hex, PINNED_V2);
+    fn released_primers_never_change() {
+        pinned(
+            PRIMER,
+            "c0dbf68d3ef0bc8402e227af7421738871a589c42ceac10ecfedcfaa6aa65643",
+        );
+        pinned(
+            PRIMER_V2,
+            "a1a376958667945476e7b04835d5c7d56276d71a76ef83aa466905389f157ef7",
+        );
+        pinned(
+            PRIMER_V3,
+            "fb0ed023da25bdb5b73125c6d8700dc2bbf709ca4207659133ac651bb51e9629",
+        );
     }
-
-    const PINNED_V2: &str = "a1a376958667945476e7b04835d5c7d56276d71a76ef83aa466905389f157ef7";
 
     #[test]
     fn primed_streams_round_trip_and_are_shorter() {

@@ -337,7 +337,18 @@ impl Outbox {
     /// Queues a message at a priority other than its body's own (e.g. the operations of a
     /// review decision, which go before other records). Returns its id.
     pub fn push_at(&mut self, body: &Body, priority: Priority) -> u64 {
-        let (tag, compressed, bytes) = body.encode();
+        self.push_coded(body, priority, None)
+    }
+
+    /// Queues a message with its operations coded with `book` (a deployment code book the
+    /// receiver announced it reads; [`crate::codes`]). Returns its id.
+    pub fn push_coded(
+        &mut self,
+        body: &Body,
+        priority: Priority,
+        book: Option<&crate::codes::CodeBook>,
+    ) -> u64 {
+        let (tag, compressed, bytes) = body.encode_with(book);
         let id = self.next_id;
         self.next_id += 1;
         self.messages.push(Outgoing {
@@ -510,6 +521,11 @@ impl Inbox {
     /// Takes a data envelope (whole or fragment). A message already delivered is
     /// acknowledged again and not delivered twice.
     pub fn accept(&mut self, envelope: Envelope) -> Received {
+        self.accept_with(envelope, &crate::codes::CodeBooks::new())
+    }
+
+    /// As [`Inbox::accept`], decoding what completes with the code books this end reads.
+    pub fn accept_with(&mut self, envelope: Envelope, books: &crate::codes::CodeBooks) -> Received {
         let (id, tag, compressed, index, count, chunk) = match envelope {
             Envelope::Whole {
                 id,
@@ -569,7 +585,7 @@ impl Inbox {
             return Received {
                 delivered: Some(Delivered {
                     id,
-                    body: Body::decode(tag, compressed, &bytes),
+                    body: Body::decode_with(tag, compressed, &bytes, books),
                 }),
                 ack: Some(Self::complete_ack(id)),
             };

@@ -30,6 +30,10 @@ pub enum DecodeError {
     /// Compressed data that does not inflate.
     #[error("compressed data is damaged")]
     Inflate,
+    /// Values coded against a deployment's code list this end does not hold (its digest's
+    /// prefix): a sender that did not wait for the list to be announced.
+    #[error("coded against an unknown code list {0:02x?}")]
+    UnknownCodeList([u8; 4]),
 }
 
 /// Appends encoded values to a byte vector.

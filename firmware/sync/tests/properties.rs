@@ -456,9 +456,9 @@ fn replayed_foreign_and_altered_frames_are_each_refused_and_counted() {
     let _ = &mut hub_b;
 }
 
-/// Every generated registration goes in the record form (body tag 6) and comes back as the
-/// operations given; a one-field edit stays in the operation form (tag 4), which every
-/// version decodes.
+/// Every generated registration goes in the typed record form (body tag 7) and comes back as
+/// the operations given; a one-field edit stays in the operation form (tag 4), which every
+/// version decodes; the record form of tag 6 still round-trips (outboxes of older versions).
 #[test]
 fn registrations_travel_in_the_record_form_and_edits_in_the_operation_form() {
     use fieldkit_domain::{Document, Record};
@@ -475,13 +475,17 @@ fn registrations_travel_in_the_record_form_and_edits_in_the_operation_form() {
             .unwrap();
         let body = Body::Ops(ops.clone());
         let (tag, compressed, bytes) = body.encode();
-        assert_eq!(tag, 6, "case {i}");
+        assert_eq!(tag, 7, "case {i}");
         assert_eq!(Body::decode(tag, compressed, &bytes), Ok(body));
         let edit = Body::Ops(ops[..1].to_vec());
         let (tag, compressed, bytes) = edit.encode();
         assert_eq!(tag, 4);
         assert_eq!(Body::decode(tag, compressed, &bytes), Ok(edit));
-        // The operation form still decodes what older versions sent.
+        // The operation and record forms still decode what older versions sent.
+        assert_eq!(
+            decode_records(&encode_records(&ops).unwrap()),
+            Ok(ops.clone())
+        );
         assert_eq!(decode_ops(&encode_ops(&ops)), Ok(ops));
     }
 }

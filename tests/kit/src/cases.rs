@@ -8,7 +8,9 @@
 //!
 //! Case `i` and its id are built with [`crate::Rng`], so they are the same on every platform.
 
-use fieldkit_domain::{Case, Date, FamilyMember, RecordId, Sex, WgAnswer, concern};
+use fieldkit_domain::{
+    Case, Date, FamilyMember, Location, LocationLevel, RecordId, Sex, WgAnswer, concern,
+};
 
 use crate::Rng;
 
@@ -578,4 +580,122 @@ pub fn case(seed: u64, index: u64) -> Case {
 /// The name a caseworker would type to find case `index` (its full name, as registered).
 pub fn search_name(seed: u64, index: u64) -> String {
     case(seed, index).name.unwrap_or_default()
+}
+
+/// The location tree of the deployment the generated cases belong to, sized as a field
+/// deployment's: every country, region and camp the cases name, 30 blocks in each camp
+/// (the cases' own among them) and the places of origin, 357 places in all.
+pub fn deployment_locations() -> Vec<Location> {
+    let mut codes: Vec<String> = Vec::new();
+    for code in LOCATIONS.iter().chain(SEPARATION_PLACES) {
+        let parts: Vec<&str> = code.split('-').collect();
+        for depth in 1..=parts.len() {
+            codes.push(parts[..depth].join("-"));
+        }
+        if parts.len() == 4 {
+            // The camp's other blocks, numbered as its own.
+            let camp = parts[..3].join("-");
+            let letters: String = parts[3]
+                .chars()
+                .filter(|c| c.is_ascii_alphabetic())
+                .collect();
+            for b in 1..=30 {
+                codes.push(format!("{camp}-{letters}{b:02}"));
+            }
+        }
+    }
+    codes.sort_unstable();
+    codes.dedup();
+    let level = |depth: usize| match depth {
+        1 => LocationLevel::Country,
+        2 => LocationLevel::Region,
+        3 => LocationLevel::Camp,
+        _ => LocationLevel::Block,
+    };
+    codes
+        .iter()
+        .map(|code| {
+            let depth = code.split('-').count();
+            Location {
+                code: code.clone(),
+                name: code.clone(),
+                level: level(depth),
+                parent: code.rsplit_once('-').map(|(p, _)| p.to_string()),
+            }
+        })
+        .collect()
+}
+
+/// The lookup lists of the generated cases' deployment that a code book draws on, by
+/// Primero's lookup id, each in alphabetical order and larger than what the cases use.
+pub fn deployment_lookups() -> Vec<(&'static str, Vec<String>)> {
+    let list = |v: &[&str]| {
+        let mut v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
+        v.sort_unstable();
+        v
+    };
+    vec![
+        (
+            "lookup-country",
+            list(&[
+                "af", "bd", "bi", "cd", "cf", "er", "et", "iq", "ir", "jo", "ke", "lb", "ly", "mm",
+                "ng", "pk", "rw", "sd", "so", "ss", "sy", "td", "tr", "ua", "ug", "ye",
+            ]),
+        ),
+        (
+            "lookup-language",
+            list(&[
+                "am", "ar", "din", "en", "fa", "fr", "fvr", "ha", "ku", "ln", "nus", "prs", "ps",
+                "rhg", "ru", "rw", "so", "sw", "ti", "tr", "uk", "ur",
+            ]),
+        ),
+        (
+            "lookup-religion",
+            list(&[
+                "buddhism",
+                "christianity",
+                "hinduism",
+                "islam",
+                "judaism",
+                "none",
+                "other",
+            ]),
+        ),
+        (
+            "lookup-ethnicity",
+            list(&[
+                "amhara",
+                "arab",
+                "dinka",
+                "fur",
+                "hazara",
+                "kurd",
+                "luba",
+                "masalit",
+                "nuer",
+                "oromo",
+                "pashtun",
+                "rohingya",
+                "somali",
+                "tajik",
+                "tigrinya",
+                "ukrainian",
+                "zaghawa",
+            ]),
+        ),
+        (
+            "lookup-separation-cause",
+            list(&[
+                "abduction",
+                "conflict",
+                "death_of_caregiver",
+                "flight",
+                "lost_in_transit",
+                "medical_evacuation",
+                "natural_disaster",
+                "economic",
+                "other",
+            ]),
+        ),
+    ]
 }

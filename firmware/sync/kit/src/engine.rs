@@ -509,7 +509,9 @@ impl KitSync {
                 );
                 return Ok(None);
             }
-            Body::Review(_) | Body::Alert(_) | Body::Status(_) => return Ok(None),
+            Body::Review(_) | Body::Alert(_) | Body::Status(_) | Body::CodeLists(_) => {
+                return Ok(None);
+            }
         };
         // Incidents never come by sync.
         let ops: Vec<Op> = ops
