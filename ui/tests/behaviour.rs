@@ -218,6 +218,16 @@ fn sign_in(k: &Kiosk, pin: &str) {
     wait_for("the sign-in", || !lock.get_busy());
 }
 
+/// Runs `f` on the signed-in kit behind the screen (to register records as another kit would).
+fn with_kit<R>(k: &Kiosk, f: impl FnOnce(&mut fieldkit_app::Kit) -> R) -> R {
+    let shared = k.app.kit();
+    let mut slot = lock_slot(&shared);
+    let KitSlot::Open(kit) = &mut *slot else {
+        panic!("signed in")
+    };
+    f(kit)
+}
+
 fn page(k: &Kiosk) -> Page {
     k.window.global::<AppState>().get_page()
 }
@@ -549,17 +559,12 @@ fn a_photo_taken_on_the_form_shows_as_a_thumbnail_in_the_list_on_screen() {
             folder: Some(folder.path().to_path_buf()),
         });
     sign_in(&k, PIN);
-    let id = {
-        let shared = k.app.kit();
-        let mut slot = lock_slot(&shared);
-        let KitSlot::Open(kit) = &mut *slot else {
-            panic!("signed in")
-        };
+    let id = with_kit(&k, |kit| {
         let f = json!({"name": "Amina Yusuf", "sex": "female", "age": 9});
         kit.register(RecordKind::Case, f.as_object().cloned().unwrap(), now())
             .unwrap()
             .id
-    };
+    });
     let list = k.window.global::<CaseListAdapter>();
     k.window.global::<AppState>().invoke_navigate(Page::Cases);
     assert!(!list.get_rows().row_data(0).unwrap().has_thumbnail);
@@ -653,14 +658,7 @@ fn no_lookup_value_is_shown_untranslated_in_arabic() {
 fn no_lookup_value_is_shown_untranslated_in_arabic_on_screen() {
     let k = kiosk();
     sign_in(&k, PIN);
-    {
-        let shared = k.app.kit();
-        let mut slot = lock_slot(&shared);
-        let KitSlot::Open(kit) = &mut *slot else {
-            panic!("signed in")
-        };
-        fieldkit_ui::demo::seed(kit, 12, now()).unwrap();
-    }
+    with_kit(&k, |kit| fieldkit_ui::demo::seed(kit, 12, now()).unwrap());
     PowerView {
         soc_percent: Some(62.0),
         mode: "normal",
