@@ -165,7 +165,7 @@ fn cases(s: &mut Session) -> Vec<Case> {
 }
 
 fn cases_at(hub: &HubService) -> u64 {
-    hub.kit().session().count(RecordKind::Case).unwrap() as u64
+    hub.kit().session().count(RecordKind::Case).unwrap()
 }
 
 fn dropped(hub: &HubService) -> u64 {
