@@ -222,7 +222,8 @@ fn kit(dir: &Path, n: usize) {
     let ready_process_cpu_ms = process_cpu_ms() - proc_cpu;
     let ready_rss = rss_mib();
     let index_mib = kit.index().memory_bytes() as f64 / f64::from(1 << 20);
-    // Resident memory after 1, 10, 100, ... registrations (where the growth after sign-in goes).
+    // Resident memory after 1, 10, 50 and every 100 registrations (where the growth after
+    // sign-in goes; `FIELDKIT_BENCH_SAVES=400` registers 800 in all).
     let mut rss_after = Vec::new();
     let mut registered = 0usize;
     let mut lat = |kind: RecordKind, forms: Vec<Map<String, Value>>, kit: &mut Kit| {
@@ -235,7 +236,7 @@ fn kit(dir: &Path, n: usize) {
             cpu.push(cpu_ms() - c);
             found += saved.matches.len();
             registered += 1;
-            if [1, 10, 50, 100, 200, 300, 400].contains(&registered) {
+            if [1, 10, 50].contains(&registered) || registered.is_multiple_of(100) {
                 rss_after.push(json!([registered, rss_mib()]));
             }
         }

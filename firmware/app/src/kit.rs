@@ -100,6 +100,8 @@ pub struct Merged {
     pub alerts: Vec<Alert>,
     /// Potential matches proposed or re-proposed, best first.
     pub matches: Vec<PotentialMatch>,
+    /// Photos put back by a bundle import (those its cases lacked).
+    pub photos: usize,
 }
 
 /// An unlocked kit: the vault session, the location tree, the triage rules, the warm matcher
@@ -548,13 +550,14 @@ impl Kit {
     /// vault). The bundle does not say which records changed, so the index is rebuilt and
     /// every trace matched again.
     pub fn import_bundle(&mut self, bytes: &[u8], now_ms: u64) -> Result<Merged, SaveError> {
-        let n = self.session.import_bundle(bytes, now_ms)?;
+        let imported = self.session.import_bundle(bytes, now_ms)?;
         self.state.book = MatchBook::load(&mut self.session, now_ms)?;
         self.rebuild_index(now_ms).map_err(|e| match e {
             OpenError::Vault(v) => SaveError::Vault(v),
         })?;
         let mut out = self.rematch_all(now_ms)?;
-        out.changed = n;
+        out.changed = imported.records;
+        out.photos = imported.photos;
         Ok(out)
     }
 

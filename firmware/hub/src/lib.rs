@@ -23,6 +23,6 @@ pub mod service;
 pub mod store;
 
 pub use service::{
-    EnrollKitError, HubService, InitError, KitView, OpenError, Receipt, ReceiveError,
-    TransmitError, init,
+    EnrollKitError, HubService, InitError, KitView, NOTICES_PER_TRACE, OpenError, Receipt,
+    ReceiveError, TransmitError, init,
 };

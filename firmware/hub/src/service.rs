@@ -208,9 +208,29 @@ fn likely_first(a: &PotentialMatch, b: &PotentialMatch) -> std::cmp::Ordering {
     b.score.total_cmp(&a.score)
 }
 
+const PENDING: &str = "pending";
+
 fn review_state(m: &PotentialMatch) -> &str {
-    m.status.as_deref().unwrap_or("pending")
+    m.status.as_deref().unwrap_or(PENDING)
 }
+
+fn is_likely(m: &PotentialMatch) -> bool {
+    m.likelihood.as_deref() == Some("likely")
+}
+
+/// Match notices sent to the kits per trace (a child a family seeks): every *likely* match of
+/// the trace, and its best *possible* ones until it has this many notices. The rest stay on
+/// the hub (`fieldkit hub status`); a rejection or confirmation frees a place, and the next
+/// best goes out.
+///
+/// Why 5: the matcher is judged on whether the sought child is among a trace's best five
+/// (`fieldkit trace eval`'s recall at 5: 0.97 on the standard population, 0.90 on the hard
+/// one, against 0.76 and 0.61 for *likely* alone), so the five best carry nearly every right
+/// match a caseworker can confirm; the matcher returns up to 20 per trace, and sending all
+/// of them to both kits made ~11 notices per tracing request at 100 kits × 1,000 records —
+/// on LoRa (a notice with its explanation is one to three 239-byte frames, 1 % duty cycle)
+/// hours of airtime a day for pairs a caseworker almost never confirms.
+pub const NOTICES_PER_TRACE: usize = 5;
 
 impl HubService {
     /// Opens the hub on a signed-in session of its vault: builds the warm matcher index over
@@ -612,10 +632,13 @@ impl HubService {
         for (_, id) in &touched {
             self.hold(from, *id, dirty);
         }
-        // Potential matches whose news the kits holding either side have not had: new ones
-        // (a notice), decided ones (the decision, not back to the kit that decided).
+        // Potential matches whose news the kits holding either side have not had: pending ones
+        // now among their trace's notices (a notice), decided ones (the decision, not back to
+        // the kit that decided). A decision frees a place among its trace's notices, so the
+        // trace is looked at again.
         let mut news: BTreeMap<RecordId, PotentialMatch> = BTreeMap::new();
         let mut decided_here: BTreeSet<RecordId> = BTreeSet::new();
+        let mut traces: BTreeSet<(RecordId, String)> = BTreeSet::new();
         for (kind, id) in &touched {
             let filter = match kind {
                 RecordKind::Case => MatchFilter {
@@ -633,12 +656,19 @@ impl HubService {
                 RecordKind::Incident => continue,
             };
             for m in self.kit.potential_matches(&filter) {
-                if (*kind != RecordKind::PotentialMatch || m.id == *id)
+                if *kind == RecordKind::PotentialMatch && m.id != *id {
+                    continue;
+                }
+                traces.insert((m.tracing_request_id, m.trace_id.clone()));
+                if review_state(&m) != PENDING
                     && self.routed.get(&m.id).map(String::as_str) != Some(review_state(&m))
                 {
                     news.insert(m.id, m);
                 }
             }
+        }
+        for m in self.notices_unsent(&traces) {
+            news.insert(m.id, m);
         }
         // Cases whose owning agency the operations set: transfers.
         let transfers: BTreeSet<RecordId> = ops
@@ -655,11 +685,7 @@ impl HubService {
             .map(|id| (RecordKind::PotentialMatch, *id))
             .chain(transfers.iter().map(|id| (RecordKind::Case, *id)))
             .collect();
-        let docs = self
-            .kit
-            .session_mut()
-            .documents_of(&wanted, now_ms)
-            .map_err(ReceiveError::Vault)?;
+        let docs = self.documents(&wanted, now_ms)?;
         let mut ordered: Vec<&PotentialMatch> = news.values().collect();
         ordered.sort_by(|a, b| likely_first(a, b));
         for m in ordered {
@@ -722,7 +748,69 @@ impl HubService {
         let state = if d.confirmed { "confirmed" } else { "rejected" };
         self.routed.insert(id, state.to_string());
         routed_now.insert(id);
+        // The decision frees a place among the trace's notices: the next best goes out.
+        let trace = BTreeSet::from([(d.tracing_request, d.trace.clone())]);
+        let due = self.notices_unsent(&trace);
+        if due.is_empty() {
+            return Ok(());
+        }
+        let wanted: Vec<(RecordKind, RecordId)> = due
+            .iter()
+            .map(|m| (RecordKind::PotentialMatch, m.id))
+            .collect();
+        let docs = self.documents(&wanted, now_ms)?;
+        for m in &due {
+            if let Some(doc) = docs.iter().find(|doc| doc.id() == m.id) {
+                self.route_match(m, doc, None, receipt, dirty, routed_now);
+            }
+        }
         Ok(())
+    }
+
+    /// The hub's documents of these records (one read, one audit entry).
+    fn documents(
+        &mut self,
+        wanted: &[(RecordKind, RecordId)],
+        now_ms: u64,
+    ) -> Result<Vec<Document>, ReceiveError> {
+        self.kit
+            .session_mut()
+            .documents_of(wanted, now_ms)
+            .map_err(ReceiveError::Vault)
+    }
+
+    /// The pending matches of `traces` that are among their trace's notices
+    /// ([`NOTICES_PER_TRACE`]) and were not sent yet, best first.
+    fn notices_unsent(&self, traces: &BTreeSet<(RecordId, String)>) -> Vec<PotentialMatch> {
+        let mut out = Vec::new();
+        let mut requests: BTreeMap<RecordId, Vec<PotentialMatch>> = BTreeMap::new();
+        for (request, _) in traces {
+            if !requests.contains_key(request) {
+                let pending = self.kit.potential_matches(&MatchFilter {
+                    status: Some(PENDING.into()),
+                    tracing_request_id: Some(*request),
+                    ..MatchFilter::default()
+                });
+                requests.insert(*request, pending);
+            }
+        }
+        for (request, trace) in traces {
+            let Some(pending) = requests.get(request) else {
+                continue;
+            };
+            // `potential_matches` orders likely first, then by score, then by id.
+            let ranked: Vec<&PotentialMatch> =
+                pending.iter().filter(|m| &m.trace_id == trace).collect();
+            let likely = ranked.iter().filter(|m| is_likely(m)).count();
+            out.extend(
+                ranked
+                    .into_iter()
+                    .take(NOTICES_PER_TRACE.max(likely))
+                    .filter(|m| self.routed.get(&m.id).map(String::as_str) != Some(PENDING))
+                    .cloned(),
+            );
+        }
+        out
     }
 
     fn holders_of(

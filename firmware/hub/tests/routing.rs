@@ -366,3 +366,83 @@ fn a_decision_sent_as_the_match_record_s_operations_reaches_the_other_kit_once()
         .potential_matches(&fieldkit_app::MatchFilter::default());
     assert_eq!(on_hub[0].status.as_deref(), Some("rejected"));
 }
+
+/// A family seeks a child many registered children resemble: each kit hears the trace's best
+/// `NOTICES_PER_TRACE` matches, not all of them; a rejection frees a place and the next best
+/// goes out, to both kits, once. (Fails when the hub sends every possible match.)
+#[test]
+fn kits_hear_a_trace_s_best_matches_and_the_next_when_one_is_rejected() {
+    use fieldkit_hub::NOTICES_PER_TRACE;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut hub, mut a, mut b) = hub_with_two_kits(dir.path());
+    let names = [
+        "Amina Yusuf",
+        "Aminah Yousef",
+        "Amina Yousif",
+        "Amena Yusuf",
+        "Aminah Yusuf",
+        "Amina Yosef",
+        "Ameena Yusuf",
+        "Amina Youssef",
+    ];
+    let cases: Vec<RecordId> = (0..names.len())
+        .map(|i| RecordId::from_bytes([0xA0 + i as u8; 16]))
+        .collect();
+    for (id, name) in cases.iter().zip(names) {
+        a.endpoint.queue(&Body::Ops(child(*id, name, 0xA)));
+    }
+    let request_id = RecordId::from_bytes([0xB2; 16]);
+    b.endpoint
+        .queue(&Body::Ops(request(request_id, "Aminah Yousef", 0xB)));
+    let now = settle(&mut hub, &mut [&mut a, &mut b], NOW);
+
+    let all = hub
+        .kit()
+        .potential_matches(&fieldkit_app::MatchFilter::default());
+    assert!(
+        all.len() > NOTICES_PER_TRACE,
+        "the hub holds every match ({}), more than a kit hears",
+        all.len()
+    );
+    let (to_a, to_b) = (notices(&a), notices(&b));
+    assert_eq!(to_b.len(), NOTICES_PER_TRACE, "{to_b:?}");
+    let ids = |n: &[PotentialMatch]| {
+        let mut v: Vec<RecordId> = n.iter().map(|m| m.id).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(ids(&to_a), ids(&to_b), "both sides hear the same matches");
+    // They are the trace's best: no match held back scores above one sent.
+    let lowest_sent = to_b.iter().map(|m| m.score).fold(f64::MAX, f64::min);
+    for m in all.iter().filter(|m| !to_b.iter().any(|n| n.id == m.id)) {
+        assert!(
+            m.score <= lowest_sent,
+            "{} held back over {lowest_sent}",
+            m.score
+        );
+    }
+
+    // B's caseworker rejects the best: the sixth best goes out to both kits.
+    let best = to_b
+        .iter()
+        .max_by(|x, y| x.score.total_cmp(&y.score))
+        .unwrap();
+    let decision = ReviewDecision {
+        case: best.case_id,
+        tracing_request: request_id,
+        trace: "trace-0".into(),
+        confirmed: false,
+        by: "amal.h".into(),
+        at_min: (now / 60_000) as u32,
+    };
+    b.endpoint.queue(&Body::Review(decision));
+    let _ = settle(&mut hub, &mut [&mut a, &mut b], now);
+    let (to_a, to_b) = (notices(&a), notices(&b));
+    assert_eq!(to_b.len(), NOTICES_PER_TRACE + 1, "{to_b:?}");
+    assert_eq!(ids(&to_a), ids(&to_b));
+    assert_eq!(
+        match_messages(&b),
+        NOTICES_PER_TRACE + 1,
+        "each notice told once, the rejected one not again to the kit that decided"
+    );
+}

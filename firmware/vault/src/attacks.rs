@@ -7,7 +7,7 @@ use crate::StoreError;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use redb::{ReadableTable, TableDefinition};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
 use fieldkit_domain::{Case, Incident, Record, RecordKind, Sex};
 
@@ -991,4 +991,270 @@ fn photos_survive_a_key_rotation() {
         image
     );
     assert_eq!(s.verify().unwrap(), 1);
+}
+
+/// A small photo whose bytes tell it apart (`seed`).
+fn test_photo(seed: u8) -> (Vec<u8>, Vec<u8>) {
+    let image: Vec<u8> = (0..4000u32).map(|i| (i * 7 % 251) as u8 ^ seed).collect();
+    let thumb: Vec<u8> = (0..200u32).map(|i| (i % 13) as u8 ^ seed).collect();
+    (image, thumb)
+}
+
+fn attach(s: &mut Session, id: fieldkit_domain::RecordId, seed: u8) -> crate::PhotoInfo {
+    let (image, thumb) = test_photo(seed);
+    let photo = crate::NewPhoto {
+        image: &image,
+        media_type: "image/jpeg",
+        width: 64,
+        height: 48,
+        thumbnail: &thumb,
+    };
+    s.attach_photo(RecordKind::Case, id, &photo, NOW).unwrap()
+}
+
+fn photo_key_of(id: fieldkit_domain::RecordId, slot: u32) -> Vec<u8> {
+    let mut v = crate::schema::record_key(RecordKind::Case, id).to_vec();
+    v.extend_from_slice(&slot.to_be_bytes());
+    v
+}
+
+/// Photos under the sealed manifest: a photo removed behind the vault's back, or replaced by
+/// the older photo its slot held before (rows copied from an older copy of the file), is
+/// refused at sign-in when its version went with it, and by `verify` (and on opening it) when
+/// only its rows did. Without the photo versions in the manifest, both sign-ins passed.
+#[test]
+fn a_photo_removed_or_put_back_older_is_caught_at_sign_in_and_by_verify() {
+    use crate::photos::{PHOTO_VERSIONS, PHOTOS, THUMBS};
+    let (k, mut s) = kit(CredentialPolicy::default(), false);
+    let a = case(&s, "Amina Yusuf", 9);
+    s.create(&a, NOW).unwrap();
+    assert_eq!(attach(&mut s, a.id(), 1).slot, 1);
+    let user = s.caseworker().username.clone();
+    drop(s);
+    let older = k.copy();
+    // The older photo is removed and another takes its slot.
+    let mut s = k.unlock(&user, PIN).unwrap();
+    s.remove_photo(RecordKind::Case, a.id(), 1, NOW).unwrap();
+    assert_eq!(attach(&mut s, a.id(), 2).slot, 1);
+    assert_eq!(s.verify().unwrap(), 1);
+    drop(s);
+    let current = k.copy();
+    let ka1 = photo_key_of(a.id(), 1);
+    let older_rows = {
+        std::fs::write(&k.path, &older).unwrap();
+        let db = redb::Database::open(&k.path).unwrap();
+        let txn = db.begin_write().unwrap();
+        let rows = (
+            read_row(&txn, PHOTOS, &ka1),
+            read_row(&txn, THUMBS, &ka1),
+            txn.open_table(PHOTO_VERSIONS)
+                .unwrap()
+                .get(ka1.as_slice())
+                .unwrap()
+                .unwrap()
+                .value(),
+        );
+        drop(txn);
+        rows
+    };
+    let put_rows = |txn: &redb::WriteTransaction| {
+        let (photo, thumb, _) = &older_rows;
+        for (table, row) in [(PHOTOS, photo), (THUMBS, thumb)] {
+            txn.open_table(table)
+                .unwrap()
+                .insert(ka1.as_slice(), row.as_slice())
+                .unwrap();
+        }
+    };
+    let is_photo_tampered =
+        |e: crate::PhotoError| matches!(e, crate::PhotoError::Store(StoreError::Tampered { .. }));
+
+    // The older photo's rows alone: sign-in passes (the versions are the current ones), but
+    // the rows are sealed at another version: opening it and `verify` refuse it.
+    k.put_back(&current);
+    k.raw(put_rows);
+    let mut s = k.unlock(&user, PIN).unwrap();
+    assert!(
+        s.photo(RecordKind::Case, a.id(), 1, NOW)
+            .is_err_and(is_photo_tampered)
+    );
+    assert!(is_tampered(s.verify()));
+    drop(s);
+
+    // The older photo's rows and its version: the manifest no longer adds up at sign-in.
+    k.put_back(&current);
+    k.raw(|txn| {
+        put_rows(txn);
+        txn.open_table(PHOTO_VERSIONS)
+            .unwrap()
+            .insert(ka1.as_slice(), older_rows.2)
+            .unwrap();
+    });
+    assert!(is_tampered(k.unlock(&user, PIN)));
+
+    let remove_rows = |txn: &redb::WriteTransaction, with_version: bool| {
+        for table in [PHOTOS, THUMBS] {
+            txn.open_table(table)
+                .unwrap()
+                .remove(ka1.as_slice())
+                .unwrap();
+        }
+        if with_version {
+            txn.open_table(PHOTO_VERSIONS)
+                .unwrap()
+                .remove(ka1.as_slice())
+                .unwrap();
+        }
+    };
+    // The photo removed with its version: refused at sign-in.
+    k.put_back(&current);
+    k.raw(|txn| remove_rows(txn, true));
+    assert!(is_tampered(k.unlock(&user, PIN)));
+
+    // Its rows removed, its version left: `verify` finds the photo missing.
+    k.put_back(&current);
+    k.raw(|txn| remove_rows(txn, false));
+    let s = k.unlock(&user, PIN).unwrap();
+    assert!(is_tampered(s.verify()));
+    drop(s);
+
+    // Untouched, it opens as the newer photo.
+    k.put_back(&current);
+    let mut s = k.unlock(&user, PIN).unwrap();
+    assert_eq!(
+        *s.photo(RecordKind::Case, a.id(), 1, NOW).unwrap().image,
+        test_photo(2).0
+    );
+    assert_eq!(s.verify().unwrap(), 1);
+}
+
+/// A schema 3 vault (photo rows without versions, photos outside the manifest) is brought to
+/// schema 4 at sign-in: its photos sealed again at fresh versions, under the manifest.
+#[test]
+fn schema_3_photos_are_sealed_at_versions_at_sign_in() {
+    use crate::photos::{PHOTO_VERSIONS, PHOTOS, THUMBS};
+    let (k, mut s) = kit(CredentialPolicy::default(), false);
+    let a = case(&s, "Amina Yusuf", 9);
+    s.create(&a, NOW).unwrap();
+    attach(&mut s, a.id(), 3);
+    attach(&mut s, a.id(), 4);
+    // Make it what schema 3 wrote: rows sealed without a version, no versions table, a
+    // manifest of the records alone.
+    let txn = crate::storage::begin(&s.vault.db).unwrap();
+    let mut manifest = s.manifest;
+    for slot in [1u32, 2] {
+        let k21: [u8; 21] = photo_key_of(a.id(), slot).try_into().unwrap();
+        let version = txn
+            .open_table(PHOTO_VERSIONS)
+            .unwrap()
+            .remove(k21.as_slice())
+            .unwrap()
+            .unwrap()
+            .value();
+        manifest.remove_photo(&s.keys.manifest, &k21, version);
+        for (name, table) in [("photos", PHOTOS), ("photo_thumbs", THUMBS)] {
+            let row = read_row(&txn, table, &k21);
+            let plain = crate::photos::tests_open_row(&s.keys.photos, name, &k21, version, &row);
+            let legacy = crate::photos::tests_seal_row(&s.keys.photos, name, &k21, 0, &plain);
+            txn.open_table(table)
+                .unwrap()
+                .insert(k21.as_slice(), legacy.as_slice())
+                .unwrap();
+        }
+    }
+    crate::storage::write_meta(&txn, meta::SCHEMA, &3u32).unwrap();
+    s.commit_with(txn, manifest).unwrap();
+    let user = s.caseworker().username.clone();
+    drop(s);
+
+    let mut s = k.unlock(&user, PIN).unwrap();
+    assert_eq!(
+        *s.photo(RecordKind::Case, a.id(), 2, NOW).unwrap().image,
+        test_photo(4).0
+    );
+    assert_eq!(s.verify().unwrap(), 1);
+    drop(s);
+    let db = redb::Database::open(&k.path).unwrap();
+    let txn = db.begin_read().unwrap();
+    let t = txn.open_table(META).unwrap();
+    let schema: u32 = decode(t.get(meta::SCHEMA).unwrap().unwrap().value(), "schema").unwrap();
+    assert_eq!(schema, crate::SCHEMA_VERSION);
+    assert_eq!(
+        redb::ReadableTableMetadata::len(&txn.open_table(PHOTO_VERSIONS).unwrap()).unwrap(),
+        2
+    );
+}
+
+/// Backups carry photos: a vault put back from an older copy gets the later records and every
+/// photo back from a bundle (sealed: the image is nowhere in the clear), once; a bundle of the
+/// format before photos (2) still restores its records.
+#[test]
+fn bundles_carry_photos_and_older_bundles_still_restore() {
+    let (k, mut s) = kit(CredentialPolicy::default(), false);
+    let a = case(&s, "Amina Yusuf", 9);
+    s.create(&a, NOW).unwrap();
+    let user = s.caseworker().username.clone();
+    drop(s);
+    let older = k.copy();
+    let mut s = k.unlock(&user, PIN).unwrap();
+    let b = case(&s, "Omar Yusuf", 7);
+    s.create(&b, NOW).unwrap();
+    attach(&mut s, a.id(), 5);
+    attach(&mut s, b.id(), 6);
+    attach(&mut s, b.id(), 7);
+    let bundle = s.export_bundle(NOW).unwrap();
+    let (image, thumb) = test_photo(6);
+    assert!(!bundle.windows(64).any(|w| w == &image[..64]));
+    assert!(!bundle.windows(64).any(|w| w == &thumb[..64]));
+    let docs: Vec<fieldkit_domain::Document> = s
+        .documents(RecordKind::Case)
+        .unwrap()
+        .into_iter()
+        .map(|(d, _)| d)
+        .collect();
+    let format2 = crate::bundle::tests_seal_format2(&s.keys.bundle, &s.vault.vault_id, &docs);
+    drop(s);
+
+    k.put_back(&older);
+    let mut s = k.unlock(&user, PIN).unwrap();
+    assert!(
+        s.photo_thumbnails(RecordKind::Case, a.id(), 8)
+            .unwrap()
+            .is_empty()
+    );
+    let got = s.import_bundle(&bundle, NOW).unwrap();
+    assert_eq!((got.records, got.photos), (1, 3));
+    let slots: Vec<(u32, Vec<u8>)> = s
+        .photo_thumbnails(RecordKind::Case, b.id(), 8)
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.info.slot, t.image.to_vec()))
+        .collect();
+    assert_eq!(slots, [(1, test_photo(6).1), (2, test_photo(7).1)]);
+    assert_eq!(
+        *s.photo(RecordKind::Case, b.id(), 2, NOW).unwrap().image,
+        test_photo(7).0
+    );
+    assert_eq!(s.verify().unwrap(), 2);
+    // Again: nothing new.
+    let again = s.import_bundle(&bundle, NOW).unwrap();
+    assert_eq!((again.records, again.photos), (0, 0));
+    // A photo the case lacks again comes back into its slot.
+    s.remove_photo(RecordKind::Case, b.id(), 1, NOW).unwrap();
+    assert_eq!(s.import_bundle(&bundle, NOW).unwrap().photos, 1);
+    assert_eq!(
+        *s.photo(RecordKind::Case, b.id(), 1, NOW).unwrap().image,
+        test_photo(6).0
+    );
+    // A photo dropped from the bundle is noticed.
+    let mut cut = bundle.clone();
+    cut.truncate(bundle.len() - 5);
+    assert!(s.import_bundle(&cut, NOW).is_err());
+    drop(s);
+
+    k.put_back(&older);
+    let mut s = k.unlock(&user, PIN).unwrap();
+    let got = s.import_bundle(&format2, NOW).unwrap();
+    assert_eq!((got.records, got.photos), (1, 0));
+    assert_eq!(s.verify().unwrap(), 2);
 }

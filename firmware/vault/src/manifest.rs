@@ -55,6 +55,39 @@ impl Manifest {
         self.records = self.records.saturating_sub(1);
         add_mod(&mut self.sum, &Self::term(key, record, version), true);
     }
+
+    /// A photo's term: its key (case and slot) and version, under another label than a
+    /// record's, so no photo can stand for a record. Photos are in the sum, not the count.
+    fn photo_term(key: &Key, photo: &[u8; 21], version: u64) -> [u8; 32] {
+        crypto::mac(key, &[b"manifest photo v1", photo, &version.to_le_bytes()])
+    }
+
+    /// Adds a photo at `version` (schema 4).
+    pub(crate) fn add_photo(&mut self, key: &Key, photo: &[u8; 21], version: u64) {
+        add_mod(&mut self.sum, &Self::photo_term(key, photo, version), false);
+    }
+
+    /// Removes a photo at `version`.
+    pub(crate) fn remove_photo(&mut self, key: &Key, photo: &[u8; 21], version: u64) {
+        add_mod(&mut self.sum, &Self::photo_term(key, photo, version), true);
+    }
+}
+
+/// Why a manifest differs from the sealed one, in a caseworker's words: the record count, or,
+/// with the count equal, a record or photo removed, replaced or put back.
+pub(crate) fn difference(sealed: &Manifest, found: &Manifest) -> String {
+    if sealed.records == found.records {
+        format!(
+            "the record and photo set ({} records as sealed, but a record or photo was removed, \
+             added or put back from an older copy)",
+            found.records
+        )
+    } else {
+        format!(
+            "the record set (the sealed state lists {} records, the file holds {})",
+            sealed.records, found.records
+        )
+    }
 }
 
 /// `acc += x` (or `acc -= x`) modulo 2²⁵⁶, little-endian.
@@ -124,12 +157,13 @@ pub(crate) fn versions_of(txn: &WriteTransaction) -> Result<Vec<([u8; 17], u64)>
     Ok(out)
 }
 
-/// The manifest of the `record_versions` table as it is.
+/// The manifest of the `record_versions` and `photo_versions` tables as they are.
 pub(crate) fn scan_versions(txn: &WriteTransaction, keys: &Keys) -> Result<Manifest> {
     let mut m = Manifest::default();
     for (key, version) in versions_of(txn)? {
         m.add(&keys.manifest, &key, version);
     }
+    crate::photos::add_versions(txn, keys, &mut m)?;
     Ok(m)
 }
 
@@ -167,11 +201,22 @@ impl Session {
         Ok(())
     }
 
+    /// Commits with `manifest` as the session's manifest; on failure the session keeps the one
+    /// it had (nothing was written).
+    pub(crate) fn commit_with(&mut self, txn: WriteTransaction, manifest: Manifest) -> Result<()> {
+        let before = std::mem::replace(&mut self.manifest, manifest);
+        let done = self.commit(txn);
+        if done.is_err() {
+            self.manifest = before;
+        }
+        done
+    }
+
     /// Checks every record: it decrypts, its summary matches its version, the set of records
     /// and versions matches the sealed manifest (nothing deleted or rolled back), and the name
     /// index holds exactly the terms each record's sealed term set lists (so a damaged index
     /// cannot silently hide a child from searches or show another). Every photo and thumbnail
-    /// must open too, each of a case the vault holds.
+    /// must open too, at the version the manifest vouches for, each of a case the vault holds.
     pub fn verify(&self) -> Result<u64, CheckError> {
         let txn = self.vault.db.begin_read()?;
         let records = txn.open_table(RECORDS)?;
@@ -246,17 +291,14 @@ impl Session {
                 }
             }
         }
+        // Every photo opens and belongs to a case the vault holds; its version joins the sum.
+        self.verify_photos(&mut seen)?;
         if seen != self.manifest || versions.len()? != seen.records {
             return Err(VaultError::Tampered {
-                what: format!(
-                    "the record set (manifest lists {} records, the file holds {})",
-                    self.manifest.records, seen.records
-                ),
+                what: difference(&self.manifest, &seen),
             }
             .into());
         }
-        // Every photo opens and belongs to a case the vault holds.
-        self.verify_photos()?;
         if found != indexed {
             return Err(VaultError::Tampered {
                 what: format!(

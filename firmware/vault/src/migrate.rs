@@ -39,22 +39,27 @@ fn record_versions(txn: &WriteTransaction) -> Result<Vec<([u8; 17], u64)>> {
 }
 
 /// Writes the `record_versions` table from the records' rows as they are, and returns their
-/// manifest. For a migration, and for a supervisor accepting an altered vault as it is.
+/// manifest with the photos' versions as they are. For a migration, and for a supervisor
+/// accepting an altered vault as it is.
 pub(crate) fn rebuild_versions(txn: &WriteTransaction, keys: &Keys) -> Result<Manifest> {
     let rows = record_versions(txn)?;
     txn.delete_table(VERSIONS)?;
-    let mut versions = txn.open_table(VERSIONS)?;
     let mut manifest = Manifest::default();
-    for (key, version) in rows {
-        versions.insert(key.as_slice(), version)?;
-        manifest.add(&keys.manifest, &key, version);
+    {
+        let mut versions = txn.open_table(VERSIONS)?;
+        for (key, version) in rows {
+            versions.insert(key.as_slice(), version)?;
+            manifest.add(&keys.manifest, &key, version);
+        }
     }
+    crate::photos::add_versions(txn, keys, &mut manifest)?;
     Ok(manifest)
 }
 
-/// Brings an older vault up to [`SCHEMA_VERSION`] inside the sign-in transaction, and returns
-/// the manifest of its records. A schema 2 vault's records are first checked against its
-/// sealed manifest.
+/// Brings a vault older than schema 3 up to [`SCHEMA_VERSION`] inside the sign-in transaction,
+/// and returns the manifest of its records. A schema 2 vault's records are first checked
+/// against its sealed manifest. (Schema 3 → 4 happens after the sealed state's check, in
+/// `signin.rs`: `photos::seal_unversioned`.)
 pub(crate) fn migrate(txn: &WriteTransaction, keys: &Keys) -> Result<Manifest> {
     let schema: u32 = read_meta_w(txn, meta::SCHEMA)?.unwrap_or(1);
     if schema > SCHEMA_VERSION {

@@ -14,6 +14,7 @@
 //! | `sync_queue` | kind byte + record id | sealed: the record's version and priority, waiting to be sent |
 //! | `photos` | case key + slot (4 bytes, big-endian) | sealed: a child's photo, normalised JPEG (`photos.rs`) |
 //! | `photo_thumbs` | case key + slot | sealed: the photo's details and its thumbnail |
+//! | `photo_versions` | case key + slot | the photo's version, which both its rows are sealed at (what the sealed manifest digests for photos) |
 
 use redb::{MultimapTableDefinition, TableDefinition};
 
@@ -27,7 +28,9 @@ use fieldkit_domain::{RecordId, RecordKind};
 ///   slots under one MAC), the `record_versions` table, key slots with X25519 grants (so keys
 ///   can rotate), counts per name, and a keyed multiset-hash manifest. Version 2 vaults gain it
 ///   at their first sign-in; each legacy key slot is rewritten at its owner's first sign-in.
-pub const SCHEMA_VERSION: u32 = 3;
+/// - 4: photos under the sealed manifest: `photo_versions`, photo rows sealed at their
+///   version. Schema 3 photos are sealed again at a fresh version at the first sign-in.
+pub const SCHEMA_VERSION: u32 = 4;
 
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 pub(crate) const KEYSLOTS: TableDefinition<&str, &[u8]> = TableDefinition::new("keyslots");

@@ -530,7 +530,7 @@ impl Vault {
         let counter: u64 = read_meta_w(&txn, meta::COUNTER)?.unwrap_or(0);
         let mut lockouts = Lockouts::read_w(&txn)?;
         let mut findings = Vec::new();
-        let mut manifest = if schema < SCHEMA_VERSION {
+        let mut manifest = if schema < 3 {
             match migrate(&txn, &keys) {
                 Ok(m) => m,
                 Err(VaultError::Tampered { what }) if accept => {
@@ -561,10 +561,7 @@ impl Vault {
             if let Some(state) = state {
                 let mut check = check_state(&txn, &state, counter, &lockouts, policy, &keys)?;
                 if state.manifest != current {
-                    check.push(format!(
-                        "the record set (the sealed state lists {} records, the file holds {})",
-                        state.manifest.records, current.records
-                    ));
+                    check.push(crate::manifest::difference(&state.manifest, &current));
                 }
                 if !check.is_empty() && !accept {
                     return Err(VaultError::Tampered {
@@ -592,6 +589,14 @@ impl Vault {
         if accept && !findings.is_empty() {
             // Accepting the file as it is: its records are what the versions say.
             manifest = crate::migrate::rebuild_versions(&txn, &keys)?;
+        }
+        if schema < SCHEMA_VERSION {
+            // Schema 4: photos under the manifest (schema 3's photo rows have no version).
+            let sealed = crate::photos::seal_unversioned(&txn, &keys, &mut manifest)?;
+            if sealed > 0 {
+                tracing::info!(photos = sealed, "photos sealed at their versions");
+            }
+            write_meta(&txn, meta::SCHEMA, &SCHEMA_VERSION)?;
         }
 
         // The counts start again for this name and for everyone; the recovery key also lifts

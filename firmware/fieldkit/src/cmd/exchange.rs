@@ -180,7 +180,10 @@ pub fn import(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<()> {
         Format::Bundle => {
             let merged = kit.import_bundle(&bytes, now)?;
             progress.finish();
-            println!("bundle merged: {} records new or changed", merged.changed);
+            println!(
+                "bundle merged: {} records new or changed, {} photos put back",
+                merged.changed, merged.photos
+            );
             print_merged(&merged);
         }
         Format::Primero => {
