@@ -13,11 +13,11 @@ use fieldkit_app::{Kit, KitConfig};
 use fieldkit_domain::lookups::Lookups;
 use fieldkit_domain::{Case, Location, LocationLevel, LocationTree, Record, RecordKind};
 use fieldkit_hub::HubService;
-use fieldkit_kitsync::{KitSync, Link, LinkError, Provision};
+use fieldkit_kitsync::{KitSync, Link, LinkError};
 use fieldkit_sync::codes::CodeBook;
 use fieldkit_sync::message::Priority;
 use fieldkit_sync::seal::KitId;
-use fieldkit_vault::{CredentialPolicy, InitOptions, OpenOptions, Session, Vault};
+use fieldkit_vault::Session;
 use x25519_dalek::PublicKey;
 
 /// The deployment's configuration: the generated cases' location tree (and `extra`, a block
@@ -83,36 +83,12 @@ struct KitUnderTest {
     _dir: tempfile::TempDir,
 }
 
-fn provisioned_kit(
+fn kit_under_test(
     config: KitConfig,
     hub_public: PublicKey,
     label: &str,
 ) -> (KitUnderTest, PublicKey) {
-    let dir = tempfile::tempdir().unwrap();
-    let (session, _) = Vault::create(
-        &Vault::file_in(dir.path()),
-        InitOptions {
-            username: "amina",
-            display_name: "Amina K.",
-            credential: PIN,
-            policy: CredentialPolicy::default(),
-            now_ms: NOW,
-        },
-        OpenOptions::default(),
-    )
-    .unwrap();
-    let mut kit = Kit::open(session, config, NOW).unwrap();
-    let public = KitSync::provision(
-        kit.session_mut(),
-        &Provision {
-            hub_public,
-            hub_address: "",
-            agency: "unicef",
-            label,
-        },
-    )
-    .unwrap();
-    assert!(fieldkit_kitsync::attach(&mut kit).unwrap());
+    let (kit, public, dir) = provisioned_kit(config, hub_public, label);
     let engine = KitSync::load(kit.session()).unwrap().unwrap();
     (
         KitUnderTest {
@@ -182,8 +158,8 @@ fn kits_code_only_what_the_hub_announced_and_the_hub_reads_every_list_it_held() 
     let mut now = NOW;
 
     // Kit A holds the hub's list; kit B was given a list with a block the hub lacks.
-    let (mut a, a_pub) = provisioned_kit(old.clone(), hub_public, "kit A");
-    let (mut b, b_pub) = provisioned_kit(config(Some("KE-TUR-KAK1-B31")), hub_public, "kit B");
+    let (mut a, a_pub) = kit_under_test(old.clone(), hub_public, "kit A");
+    let (mut b, b_pub) = kit_under_test(config(Some("KE-TUR-KAK1-B31")), hub_public, "kit B");
     hub.enroll(a_pub, "unicef", "kit A", now).unwrap();
     hub.enroll(b_pub, "unicef", "kit B", now).unwrap();
     assert!(a.engine.coding().is_none(), "nothing announced yet: text");
