@@ -36,13 +36,11 @@ use fieldkit_match::matcher::{MatchSettings, match_changed};
 use fieldkit_match::profile::Locations;
 use fieldkit_match::triage::TriageRules;
 use fieldkit_match_eval::population::{PopulationSpec, generate};
-use fieldkit_vault::{CredentialPolicy, InitOptions, OpenOptions, Session, Vault};
+use fieldkit_vault::{OpenOptions, Session, Vault};
 use serde_json::{Map, Value, json};
 
 /// 2026-03-01 12:00 UTC, the evaluation population's day.
 const NOW: u64 = 1_772_366_400_000;
-const USER: &str = "amina";
-const PIN: &[u8] = b"482915";
 /// Records held back from the vault to be registered, per kind.
 const HELD_BACK: usize = 400;
 
@@ -131,50 +129,21 @@ fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
 }
 
-/// A record as the fields a caseworker's form gives (no id: registration mints it).
-fn form(r: &Record) -> Map<String, Value> {
-    let Value::Object(mut o) = r.to_json() else {
-        panic!("a record is an object")
-    };
-    o.remove("id");
-    o
-}
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::{PIN, USER, form};
 
 /// Builds the vault of about `n` cases (and the population's tracing requests), and writes the
 /// records held back for registration beside it.
 fn build(dir: &Path, n: usize) {
     let t = Instant::now();
     let pop = generate(PopulationSpec::with_cases(7, n + HELD_BACK));
-    let today = Date::from_unix_ms(NOW);
-    let valid = |r: &Record| r.validate(today).is_ok();
-    let mut cases: Vec<Record> = pop
-        .cases
-        .iter()
-        .map(|c| Record::Case(Box::new(c.clone())))
-        .filter(valid)
-        .collect();
-    let mut requests: Vec<Record> = pop
-        .requests
-        .iter()
-        .map(|r| Record::TracingRequest(Box::new(r.clone())))
-        .filter(valid)
-        .collect();
+    let (mut cases, mut requests) = common::population_records(&pop, Date::from_unix_ms(NOW));
     drop(pop);
     // The vault keeps most of the requests (a kit's registrations seek children of each other).
     let held_cases = cases.split_off(cases.len() - HELD_BACK.min(cases.len() / 10));
     let held_requests = requests.split_off(requests.len() - HELD_BACK.min(requests.len() / 3));
-    let (mut s, _recovery) = Vault::create(
-        &dir.join("vault.redb"),
-        InitOptions {
-            username: USER,
-            display_name: "Amina K.",
-            credential: PIN,
-            policy: CredentialPolicy::default(),
-            now_ms: NOW,
-        },
-        options(),
-    )
-    .unwrap();
+    let mut s = common::new_vault(&dir.join("vault.redb"), NOW, options());
     for chunk in cases.chunks(2000).chain(requests.chunks(2000)) {
         s.create_many(chunk, NOW).unwrap();
     }

@@ -222,7 +222,9 @@ impl Kit {
 
     /// Signs out: the keys are zeroized and the locked vault returned. A snapshot of the index
     /// is saved first when one is due ([`Kit::save_index_snapshot_if_due`]), so the next
-    /// sign-in is ready sooner; a failure to save it is logged, never fatal.
+    /// sign-in is ready sooner, and so are the name search's term sets when enough were opened
+    /// (`Session::save_search_terms`: the next session's first search need not open them one
+    /// by one); a failure to save either is logged, never fatal.
     pub fn lock(mut self) -> Vault {
         // A stale index (a failed save not yet repaired) is not worth keeping.
         if self.index_snapshot_due()
@@ -230,6 +232,11 @@ impl Kit {
             && let Err(e) = self.write_index_snapshot()
         {
             tracing::warn!(error = %e, "the matcher index snapshot was not saved");
+        }
+        if self.session.search_terms_due()
+            && let Err(e) = self.session.save_search_terms()
+        {
+            tracing::warn!(error = %e, "the search term sets were not saved");
         }
         self.session.lock()
     }

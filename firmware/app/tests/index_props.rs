@@ -3,10 +3,11 @@
 //! scores, also when it came from the vault's snapshot at a sign-in after some of them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use fieldkit_app::{Kit, KitConfig, MatchFilter, MatchIndex, TraceRef};
 use fieldkit_domain::{DeviceId, Document, Hlc, RecordId, RecordKind};
 use fieldkit_match::matcher::MatchSettings;
-use fieldkit_vault::{CredentialPolicy, InitOptions, OpenOptions, Vault};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
@@ -131,19 +132,7 @@ fn same_matches(a: &MatchIndex, b: &MatchIndex, settings: &MatchSettings) -> Res
 
 fn check(steps: &[Step]) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().unwrap();
-    let (session, _) = Vault::create(
-        &dir.path().join("vault.redb"),
-        InitOptions {
-            username: "amina",
-            display_name: "Amina K.",
-            credential: b"482915",
-            policy: CredentialPolicy::default(),
-            now_ms: NOW,
-        },
-        OpenOptions::default(),
-    )
-    .unwrap();
-    let mut kit = Kit::open(session, KitConfig::default(), NOW).unwrap();
+    let mut kit = common::new_kit(dir.path(), NOW);
     let mut cases: Vec<RecordId> = Vec::new();
     let mut requests: Vec<RecordId> = Vec::new();
     let mut now = NOW;

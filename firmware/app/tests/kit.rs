@@ -2,28 +2,17 @@
 //! review, consent, closure, and what a merge brings.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use fieldkit_app::{Alert, Kit, KitConfig, MatchFilter};
 use fieldkit_domain::{DeviceId, Document, Hlc, Record, RecordId, RecordKind};
-use fieldkit_vault::{CredentialPolicy, InitOptions, OpenOptions, Vault};
 use serde_json::{Map, Value, json};
 
 const NOW: u64 = 1_772_000_000_000; // 2026-02-25
-const PIN: &[u8] = b"482915";
+use common::PIN;
 
 fn kit(dir: &tempfile::TempDir) -> Kit {
-    let (session, _recovery) = Vault::create(
-        &dir.path().join("vault.redb"),
-        InitOptions {
-            username: "amina",
-            display_name: "Amina K.",
-            credential: PIN,
-            policy: CredentialPolicy::default(),
-            now_ms: NOW,
-        },
-        OpenOptions::default(),
-    )
-    .unwrap();
-    Kit::open(session, KitConfig::default(), NOW).unwrap()
+    common::new_kit(dir.path(), NOW)
 }
 
 fn reopen(kit: Kit, now: u64) -> Kit {

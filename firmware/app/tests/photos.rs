@@ -3,33 +3,22 @@
 //! stored JPEG, the thumbnail, rows of its pixels) is anywhere on disk in the clear.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::io::Cursor;
 use std::path::Path;
 
+use fieldkit_app::Kit;
 use fieldkit_app::photos::{self, MAX_EDGE, PhotoInputError, THUMB_EDGE};
-use fieldkit_app::{Kit, KitConfig};
 use fieldkit_domain::{RecordId, RecordKind};
-use fieldkit_vault::{CredentialPolicy, InitOptions, OpenOptions, PhotoError, Vault};
+use fieldkit_vault::PhotoError;
 use image::{ImageFormat, Rgb, RgbImage};
 use serde_json::json;
 
 const NOW: u64 = 1_772_000_000_000;
-const PIN: &[u8] = b"482915";
 
 fn kit(dir: &Path) -> Kit {
-    let (session, _recovery) = Vault::create(
-        &dir.join("vault.redb"),
-        InitOptions {
-            username: "amina",
-            display_name: "Amina K.",
-            credential: PIN,
-            policy: CredentialPolicy::default(),
-            now_ms: NOW,
-        },
-        OpenOptions::default(),
-    )
-    .unwrap();
-    Kit::open(session, KitConfig::default(), NOW).unwrap()
+    common::new_kit(dir, NOW)
 }
 
 fn register(kit: &mut Kit, name: &str) -> RecordId {

@@ -3,12 +3,12 @@
 //! field, never with case data (issue 9 item 1, sync path).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use fieldkit_app::{Kit, KitConfig};
 use fieldkit_domain::{DeviceId, Document, Hlc, Record, RecordId, RecordKind};
-use fieldkit_vault::{CredentialPolicy, InitOptions, OpenOptions, Vault};
 use serde_json::json;
 
 const NOW: u64 = 1_772_000_000_000; // 2026-02-25
@@ -30,19 +30,7 @@ impl Write for Captured {
 #[test]
 fn a_received_value_outside_the_lists_is_kept_and_logged_without_case_data() {
     let dir = tempfile::tempdir().unwrap();
-    let (session, _recovery) = Vault::create(
-        &dir.path().join("vault.redb"),
-        InitOptions {
-            username: "amina",
-            display_name: "Amina K.",
-            credential: b"482915",
-            policy: CredentialPolicy::default(),
-            now_ms: NOW,
-        },
-        OpenOptions::default(),
-    )
-    .unwrap();
-    let mut kit = Kit::open(session, KitConfig::default(), NOW).unwrap();
+    let mut kit = common::new_kit(dir.path(), NOW);
 
     // Another kit's case, with a protection concern its deployment added to its own list.
     let id = RecordId::mint(NOW - 10_000, [9; 10]);

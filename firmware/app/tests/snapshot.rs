@@ -4,29 +4,16 @@
 //! location tree or sealed under rotated keys is not used.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
+mod common;
 
 use fieldkit_app::{IndexSource, Kit, KitConfig, MatchIndex};
-use fieldkit_domain::{Date, Record, RecordKind};
+use fieldkit_domain::{Date, RecordKind};
 use fieldkit_match::matcher::MatchSettings;
 use fieldkit_match_eval::population::{PopulationSpec, generate};
-use fieldkit_vault::{CredentialPolicy, InitOptions, OpenOptions, Vault};
-use serde_json::{Map, Value};
+use fieldkit_vault::{OpenOptions, Vault};
+use serde_json::Value;
 
-const PIN: &[u8] = b"482915";
-
-fn form(r: &Record) -> Map<String, Value> {
-    let Value::Object(mut o) = r.to_json() else {
-        panic!("a record is an object")
-    };
-    o.remove("id");
-    o
-}
-
-fn open(path: &Path, now: u64, config: KitConfig) -> Kit {
-    let vault = Vault::open(path, OpenOptions::default()).unwrap();
-    Kit::open(vault.unlock("amina", PIN, now).unwrap(), config, now).unwrap()
-}
+use common::{PIN, form, open_kit as open};
 
 fn same_matches(a: &MatchIndex, b: &MatchIndex) -> usize {
     let settings = MatchSettings::default();
@@ -50,35 +37,12 @@ fn a_kit_from_the_snapshot_proposes_what_a_full_build_proposes() {
     let pop = generate(PopulationSpec::with_cases(7, 1600));
     let now = 1_772_366_400_000; // the population's day, noon
     let today = Date::from_unix_ms(now);
-    let valid = |r: &Record| r.validate(today).is_ok();
-    let mut cases: Vec<Record> = pop
-        .cases
-        .iter()
-        .map(|c| Record::Case(Box::new(c.clone())))
-        .filter(valid)
-        .collect();
-    let mut requests: Vec<Record> = pop
-        .requests
-        .iter()
-        .map(|r| Record::TracingRequest(Box::new(r.clone())))
-        .filter(valid)
-        .collect();
+    let (mut cases, mut requests) = common::population_records(&pop, today);
     let held_cases = cases.split_off(cases.len() - 40);
     let held_requests = requests.split_off(requests.len() - 20);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("vault.redb");
-    let (mut s, _) = Vault::create(
-        &path,
-        InitOptions {
-            username: "amina",
-            display_name: "Amina K.",
-            credential: PIN,
-            policy: CredentialPolicy::default(),
-            now_ms: now,
-        },
-        OpenOptions::default(),
-    )
-    .unwrap();
+    let mut s = common::new_vault(&path, now, OpenOptions::default());
     s.create_many(&cases, now).unwrap();
     s.create_many(&requests, now).unwrap();
 

@@ -5,9 +5,9 @@
 //! the margin leaves room only for deliberate small trade-offs, which must then update the
 //! figures below.
 //!
-//! Standard population, observed: likely precision 0.995, likely recall 0.764, recall
-//! within the top 5 0.987, 2 likely pairs for children never registered (issue 7 asks for
-//! none: not met, so this holds today's count); duplicates (their own settings, tuned on
+//! Standard population, observed: likely precision 0.999, likely recall 0.768, recall
+//! within the top 5 0.987, no likely pair for a child never registered (issue 7 asks for
+//! none; on 20,000 cases there are still some: see `examples/eval_seeds.rs`); duplicates (their own settings, tuned on
 //! seed 1 only) likely precision 0.991, likely recall 0.447, recall at `possible` 0.953.
 //!
 //! The hard population (namesakes, given-name-only traces, ages off by 3, no sex):
@@ -24,16 +24,16 @@ fn targets_hold_on_a_small_population() {
     );
     println!("{r}");
     let o = &r.ours;
-    assert!(o.recall_at_5 >= 0.982, "recall@5 {}", o.recall_at_5);
+    assert!(o.recall_at_5 >= 0.985, "recall@5 {}", o.recall_at_5);
     assert!(
-        o.precision_likely >= 0.991,
+        o.precision_likely >= 0.997,
         "precision {}",
         o.precision_likely
     );
-    assert!(o.recall_likely >= 0.758, "recall {}", o.recall_likely);
-    // Issue 7 asks for no *likely* for a child who was never registered: not reached; this
-    // holds today's count, so one more fails.
-    assert!(o.likely_unregistered <= 2, "{o:?}");
+    assert!(o.recall_likely >= 0.764, "recall {}", o.recall_likely);
+    // Issue 7 asks for no *likely* for a child who was never registered: none here (on
+    // 20,000 cases there are still some), so one fails.
+    assert!(o.likely_unregistered == 0, "{o:?}");
     assert!(o.recall_at_5 > r.baseline.recall_at_5);
     assert!(o.precision_likely > r.baseline.precision_likely);
     assert!(o.f1_likely > r.baseline.f1_likely);
@@ -47,8 +47,8 @@ fn targets_hold_on_a_small_population() {
 }
 
 /// The harder population a field test found (issue 7). Observed on seed 7 at this size:
-/// likely precision 0.991, likely recall 0.622, recall within the top 5 0.949, 1 likely
-/// pair for a child never registered; duplicates likely precision 0.922, likely recall
+/// likely precision 0.993, likely recall 0.624, recall within the top 5 0.950, 2 likely
+/// pairs for children never registered; duplicates likely precision 0.922, likely recall
 /// 0.397, recall at `possible` 0.925. Issue 7's targets: likely recall at least 0.6 at a
 /// likely precision of at least 0.95 (asserted), and no likely pair for a child never
 /// registered (not reached: this holds today's count).
@@ -58,14 +58,14 @@ fn hard_population_targets() {
     println!("{r}");
     let o = &r.ours;
     assert!(
-        o.precision_likely >= 0.987,
+        o.precision_likely >= 0.99,
         "precision {}",
         o.precision_likely
     );
     // Issue 7's target, with the margin the figures above leave.
-    assert!(o.recall_likely >= 0.615, "recall {}", o.recall_likely);
-    assert!(o.recall_at_5 >= 0.94, "recall@5 {}", o.recall_at_5);
-    assert!(o.likely_unregistered <= 1, "{o:?}");
+    assert!(o.recall_likely >= 0.62, "recall {}", o.recall_likely);
+    assert!(o.recall_at_5 >= 0.945, "recall@5 {}", o.recall_at_5);
+    assert!(o.likely_unregistered <= 2, "{o:?}");
     assert!(o.f1_likely > r.baseline.f1_likely);
 
     let d = &r.duplicates;

@@ -310,18 +310,26 @@ impl Session {
         let mut ranked: Vec<([u8; 17], usize, u64)> = Vec::new();
         let mut false_positives = 0;
         let query: Vec<u64> = terms.iter().map(prefix).collect();
+        if !self.terms_seen.tried_snapshot()
+            && let Err(e) = self.load_search_terms()
+        {
+            // A cached value is never a reason to refuse a search: the term sets open one by one.
+            tracing::warn!(error = %e, "the saved search term sets were not read");
+        }
         let mut seen = self.terms_seen.lock();
         for k in candidates {
-            let version = versions
-                .get(k.as_slice())?
-                .ok_or_else(|| VaultError::Tampered {
-                    what: format!(
-                        "the name index: it lists {}, which the vault does not hold",
-                        hex(&k)
-                    ),
-                })?
-                .value();
-            if seen.get(&k).is_none_or(|(v, _)| *v != version) {
+            // Held since this session opened it or loaded it at the record's version; every save
+            // of the record forgets it (`Session::store`).
+            if !seen.sets.contains_key(&k) {
+                let version = versions
+                    .get(k.as_slice())?
+                    .ok_or_else(|| VaultError::Tampered {
+                        what: format!(
+                            "the name index: it lists {}, which the vault does not hold",
+                            hex(&k)
+                        ),
+                    })?
+                    .value();
                 let row = sealed_terms
                     .get(k.as_slice())?
                     .ok_or_else(|| VaultError::Tampered {
@@ -330,14 +338,17 @@ impl Session {
                 let opened = open_terms(rkey, &k, row.value(), version)?;
                 let mut t: Vec<u64> = opened.iter().map(prefix).collect();
                 t.sort_unstable();
-                seen.insert(k, (version, t.into()));
+                seen.opened += 1;
+                seen.sets.insert(k, (version, t.into()));
             }
-            let shared = seen.get(&k).map_or(0, |(_, theirs)| {
-                query
-                    .iter()
-                    .filter(|q| theirs.binary_search(q).is_ok())
-                    .count()
-            });
+            let Some((version, theirs)) = seen.sets.get(&k) else {
+                continue;
+            };
+            let version = *version;
+            let shared = query
+                .iter()
+                .filter(|q| theirs.binary_search(q).is_ok())
+                .count();
             if shared == 0 {
                 false_positives += 1;
             } else {
@@ -370,23 +381,43 @@ fn prefix(t: &[u8; 16]) -> u64 {
 
 /// The term sets searches opened in this session, by record, at the version they were opened
 /// at: a search opens each candidate's sealed term set once per session instead of once per
-/// search.
+/// search, and a session starts from the sets an earlier one saved, sealed.
 ///
 /// Why: the index on disk keys only 12-bit buckets of the blind terms (what a copied file shows
 /// must not tell which records share a name), so a query's buckets list every record sharing
 /// them, thousands at 50,000 cases, and each candidate's sealed term set decides. Opening them
-/// (a table read, an AEAD open, a decode) was most of a search's time (p99 36.8 ms at 50,000).
-/// Held in memory only, for the signed-in session (dropped with its keys at sign-out); nothing
-/// more is written, so the file hides what it hid. A candidate's version is still read from the
-/// vault at each search and an entry of another version is opened again, so a saved record is
-/// never matched on its old terms; a key rotation or a reindex (terms rewritten at the same
-/// version) empties it. Size: the first 8 bytes of each term (a record's 10 to 20 terms) plus
-/// about 60 bytes per record, so about 7 to 10 MB if every case of 50,000 was a candidate once.
+/// (a table read, an AEAD open, a decode) was most of a search's time (p99 36.8 ms at 50,000),
+/// and reading each candidate's version to check a held set was most of what was left.
+///
+/// Held in memory for the signed-in session (dropped with its keys at sign-out). An entry is
+/// trusted without reading the record's version again because every write of a record's terms
+/// in a session goes through `Session::store`, which forgets the record's entry (redb holds the
+/// file for one open database, so nothing else writes it meanwhile); a key rotation or a
+/// reindex empties the cache. So a saved record is never matched on its old terms.
+///
+/// **Saved sets** ([`Session::save_search_terms`], the kit core calls it at sign-out when due):
+/// the held sets of cases and tracing requests (never incidents: every caseworker holds the
+/// cache key, not every one the incident key) go into the vault's `cache` table, sealed under
+/// the data key's cache subkey, with the index id. The first search of a session loads them and
+/// keeps only the entries whose version is the record's version now (the cache is not bound
+/// into the sealed state: an older copy put back opens, and its stale entries are dropped), in
+/// one pass over the versions table. Nothing is written in the clear, so the file hides what it
+/// hid. Size: the first 8 bytes of each term (a record's 10 to 20 terms) plus about 60 bytes per
+/// record, so about 7 to 10 MB if every case of 50,000 was a candidate once.
 #[derive(Default)]
-pub(crate) struct TermCache(std::sync::Mutex<TermSets>);
+pub(crate) struct TermCache {
+    sets: std::sync::Mutex<TermSets>,
+    /// Whether this session tried to load the saved sets yet.
+    tried: std::sync::atomic::AtomicBool,
+}
 
-/// Record key → (version, its terms' first 8 bytes, sorted).
-type TermSets = std::collections::HashMap<[u8; 17], (u64, Box<[u64]>)>;
+/// Record key → (version, its terms' first 8 bytes, sorted), and how many sets were opened
+/// since the sets were last loaded or saved.
+#[derive(Default)]
+pub(crate) struct TermSets {
+    sets: std::collections::HashMap<[u8; 17], (u64, Box<[u64]>)>,
+    opened: usize,
+}
 
 impl std::fmt::Debug for TermCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -394,21 +425,157 @@ impl std::fmt::Debug for TermCache {
     }
 }
 
+/// The cached value's name in the vault's `cache` table.
+const SAVED_TERMS: &str = "search-terms";
+/// Term sets per sealed chunk.
+const SAVED_PER_CHUNK: usize = 4096;
+/// One saved term set: record key, version, its terms' first 8 bytes.
+type SavedSet = ([u8; 17], u64, Vec<u64>);
+
 impl TermCache {
     fn lock(&self) -> std::sync::MutexGuard<'_, TermSets> {
-        self.0
+        self.sets
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Forgets every term set (their terms changed without a new version).
     pub(crate) fn clear(&self) {
-        self.lock().clear();
+        let mut s = self.lock();
+        s.sets.clear();
+        s.opened = 0;
+    }
+
+    /// Forgets one record's term set (it is being saved with new terms).
+    pub(crate) fn forget(&self, key: &[u8; 17]) {
+        self.lock().sets.remove(key);
     }
 
     /// Records held (for the benchmark's memory figures).
     pub(crate) fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().sets.len()
+    }
+
+    fn tried_snapshot(&self) -> bool {
+        self.tried.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+impl Session {
+    /// Loads the term sets an earlier session saved (see `TermCache`), once per session: the
+    /// first search does it when the caller has not. Returns how many were taken in (those at
+    /// their record's version). Unaudited: it holds nothing the index does not.
+    pub fn load_search_terms(&self) -> Result<usize, ReadError> {
+        if self
+            .terms_seen
+            .tried
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            return Ok(0);
+        }
+        let index = self.index_id();
+        let incident = schema::kind_byte(RecordKind::Incident);
+        let readable = |k: &[u8; 17]| {
+            k[0] != incident
+                && schema::kind_from_byte(k[0])
+                    .is_some_and(|kind| self.keys.index_key(kind).is_ok())
+        };
+        // Straight into the session's sets (a set this session opened already stays), then one
+        // pass over the versions drops those not at their record's version now.
+        let mut loaded: Vec<[u8; 17]> = Vec::new();
+        let mut head = false;
+        let whole = {
+            let mut held = self.terms_seen.lock();
+            let whole = self.read_cache(SAVED_TERMS, |chunk| {
+                if !head {
+                    head = postcard::from_bytes::<String>(chunk).is_ok_and(|id| id == index);
+                    return head;
+                }
+                let Ok(sets) = postcard::from_bytes::<Vec<SavedSet>>(chunk) else {
+                    return false;
+                };
+                for (k, v, t) in sets {
+                    if readable(&k) && !held.sets.contains_key(&k) {
+                        held.sets.insert(k, (v, t.into_boxed_slice()));
+                        loaded.push(k);
+                    }
+                }
+                true
+            });
+            if !matches!(whole, Ok(true)) || !head {
+                for k in &loaded {
+                    held.sets.remove(k);
+                }
+            }
+            whole?
+        };
+        if !whole || !head {
+            return Ok(0);
+        }
+        loaded.sort_unstable();
+        let txn = self.vault.db.begin_read()?;
+        let versions = txn.open_table(VERSIONS)?;
+        let mut held = self.terms_seen.lock();
+        let mut taken = 0;
+        let mut next = loaded.iter().peekable();
+        for row in versions.iter()? {
+            if next.peek().is_none() {
+                break;
+            }
+            let (k, v) = row?;
+            // Loaded sets whose record the versions table does not hold: dropped.
+            while let Some(gone) = next.next_if(|l| l.as_slice() < k.value()) {
+                held.sets.remove(gone);
+            }
+            if let Some(l) = next.next_if(|l| l.as_slice() == k.value()) {
+                if held.sets.get(l).is_some_and(|(at, _)| *at == v.value()) {
+                    taken += 1;
+                } else {
+                    held.sets.remove(l);
+                }
+            }
+        }
+        for gone in next {
+            held.sets.remove(gone);
+        }
+        held.opened = 0;
+        Ok(taken)
+    }
+
+    /// Whether this session opened enough term sets since they were loaded or saved that
+    /// saving them pays (256; the kit core saves them at sign-out then).
+    pub fn search_terms_due(&self) -> bool {
+        self.terms_seen.lock().opened >= 256
+    }
+
+    /// Saves the term sets this session holds (cases and tracing requests; see `TermCache`),
+    /// sealed, in one commit, so the next session's first search need not open them one by
+    /// one. Returns how many.
+    pub fn save_search_terms(&mut self) -> Result<usize, WriteError> {
+        let mut sets: Vec<([u8; 17], u64, &[u64])> = Vec::new();
+        let held = self.terms_seen.lock();
+        let incident = schema::kind_byte(RecordKind::Incident);
+        sets.extend(
+            held.sets
+                .iter()
+                .filter(|(k, _)| k[0] != incident)
+                .map(|(k, (v, t))| (*k, *v, &**t)),
+        );
+        let mut chunks = vec![encode(&self.index_id())?];
+        for part in sets.chunks(SAVED_PER_CHUNK) {
+            chunks.push(encode(&part)?);
+        }
+        let n = sets.len();
+        drop(sets);
+        drop(held);
+        self.write_cache(SAVED_TERMS, &chunks)?;
+        self.terms_seen.lock().opened = 0;
+        Ok(n)
+    }
+
+    /// Removes the saved term sets (the benchmark's first pass; nothing else needs it).
+    pub fn forget_search_terms(&mut self) -> Result<(), WriteError> {
+        self.remove_cache(SAVED_TERMS)
     }
 }
 

@@ -260,6 +260,8 @@ impl Session {
         let key = schema::record_key(kind, id);
         let version = prev.map_or(1, |v| v + 1);
         let rkey = self.keys.record_key(kind)?;
+        // Searches must open its new term set (see `index::TermCache`).
+        self.terms_seen.forget(&key);
         let (json, summary) = match known {
             Some(k) => (std::borrow::Cow::Borrowed(k.json), Some(k.summary)),
             None => (std::borrow::Cow::Owned(doc.to_json()), None),

@@ -122,6 +122,54 @@ fn renaming_a_case_moves_it_in_the_index() {
     );
 }
 
+/// The term sets a session saved start the next session's searches; one whose record was
+/// renamed since (in that session before its first search, or in an earlier one that did not
+/// save) is not used: the record is found by its new name only.
+#[test]
+fn saved_search_terms_are_used_only_at_their_records_version() {
+    let (_t, dir) = tmp();
+    let (mut s, _) = init(&dir, CredentialPolicy::default());
+    let a = case(&s, "Amina Yusuf", 9);
+    let b = case(&s, "Omar Yusuf", 7);
+    s.create(&a, NOW).unwrap();
+    s.create(&b, NOW).unwrap();
+    assert_eq!(
+        s.search_unaudited(RecordKind::Case, "yusuf", 10)
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(s.save_search_terms().unwrap(), 2);
+    let s = s.lock().unlock("amina", PIN, NOW + 1).unwrap();
+    assert_eq!(s.load_search_terms().unwrap(), 2);
+    assert_eq!(s.searched_records(), 2);
+    drop(s);
+    let names = |s: &Session, q: &str| -> Vec<String> {
+        let mut n: Vec<String> = s
+            .search_unaudited(RecordKind::Case, q, 10)
+            .unwrap()
+            .into_iter()
+            .map(|x| x.name)
+            .collect();
+        n.sort();
+        n
+    };
+    // Renamed before this session's first search: the saved set of the old name is dropped.
+    let mut s = reopen(&dir).unlock("amina", PIN, NOW + 2).unwrap();
+    let mut edited = a.to_json();
+    edited["name"] = json!("Amina Rahman");
+    s.update(RecordKind::Case, a.id(), &edited, NOW + 2)
+        .unwrap();
+    assert_eq!(names(&s, "yusuf"), ["Omar Yusuf"]);
+    assert_eq!(names(&s, "rahman"), ["Amina Rahman"]);
+    drop(s);
+    // The next session loads the same saved value (nothing saved it since): still only at the
+    // records' versions.
+    let s = reopen(&dir).unlock("amina", PIN, NOW + 4).unwrap();
+    assert_eq!(names(&s, "yusuf"), ["Omar Yusuf"]);
+    assert_eq!(names(&s, "amina"), ["Amina Rahman"]);
+}
+
 #[test]
 fn invalid_records_are_refused_with_the_reason() {
     let (_t, dir) = tmp();

@@ -34,11 +34,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::compare::{
     BirthDates, Explain, FieldEvidence, NameFrequencies, NameWeights, age_weight, agreement_share,
-    best_names, birth_dates, birth_years_apart, halved_if_estimated, level_word, names_weight,
-    none_counted, same_token, separation_weight, set_weight, sex_word, token_pair_weight,
+    best_names, birth_dates, birth_years_apart, halved_if_estimated, names_weight, none_counted,
+    place_weight, place_words, same_token, separation_weight, set_weight, sex_word,
+    token_pair_weight,
 };
 use crate::names::{KeyMap, NameAgreement, NameToken, TokenAgreement, compare_names};
-use crate::profile::{ChildProfile, NameField, Place, Relation, Relative};
+use crate::profile::{ChildProfile, NameField, Relation, Relative};
 
 /// How often name tokens are written together in one child's names, among the
 /// indexed cases. Two children of one naming tradition (or of one family) share a
@@ -377,41 +378,6 @@ fn dob_weight(a: &ChildProfile, b: &ChildProfile, w: &DuplicateWeights) -> Optio
         BirthDates::YearsApart | BirthDates::Differ => w.dob_differ,
     };
     Some(halved_if_estimated(v, estimated))
-}
-
-/// Two places: (weight, agreed, levels shared). Agreed when they share every level
-/// the shallower describes.
-fn place_weight(
-    a: &Place,
-    b: &Place,
-    agree: &[f32; 4],
-    conflict: &[f32; 4],
-) -> Option<(f32, bool, usize)> {
-    if a.is_unknown() || b.is_unknown() {
-        return None;
-    }
-    let shared = a.shared_levels(b);
-    let depth = a.depth().min(b.depth());
-    if shared >= depth {
-        // Agree as deep as described: block (4) is agree[0], country (1) agree[3].
-        Some((agree[4 - depth.clamp(1, 4)], true, shared))
-    } else {
-        // Differ below the shared levels: at the block (shared 3) is conflict[0].
-        Some((conflict[3 - shared.min(3)], false, shared))
-    }
-}
-
-fn place_words(agreed: bool, shared: usize) -> String {
-    if agreed {
-        level_word(shared).to_string()
-    } else {
-        match shared {
-            3 => "different blocks of one camp".into(),
-            2 => "different camps of one region".into(),
-            1 => "different regions of one country".into(),
-            _ => "different countries".into(),
-        }
-    }
 }
 
 /// Weight of two relatives' names (the best pairing of their written names), leaving

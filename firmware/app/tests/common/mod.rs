@@ -1,0 +1,74 @@
+//! Set-up the kit core's tests and its registration bench share: a vault with one caseworker,
+//! a kit on it, records as a caseworker's form gives them, and an evaluation population as
+//! records. The bench takes this file by path (`#[path]`), as a bench and a test share no
+//! module otherwise. Each test uses some of it.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+
+use fieldkit_app::{Kit, KitConfig};
+use fieldkit_domain::{Date, Record};
+use fieldkit_match_eval::population::Population;
+use fieldkit_vault::{CredentialPolicy, InitOptions, OpenOptions, Session, Vault};
+use serde_json::{Map, Value};
+
+/// The caseworker every test vault has.
+pub const USER: &str = "amina";
+/// Her PIN.
+pub const PIN: &[u8] = b"482915";
+
+/// A new vault at `path` with [`USER`] signed in.
+pub fn new_vault(path: &Path, now_ms: u64, opts: OpenOptions) -> Session {
+    let (session, _recovery) = Vault::create(
+        path,
+        InitOptions {
+            username: USER,
+            display_name: "Amina K.",
+            credential: PIN,
+            policy: CredentialPolicy::default(),
+            now_ms,
+        },
+        opts,
+    )
+    .unwrap();
+    session
+}
+
+/// A kit on a new vault in `dir`.
+pub fn new_kit(dir: &Path, now_ms: u64) -> Kit {
+    let session = new_vault(&dir.join("vault.redb"), now_ms, OpenOptions::default());
+    Kit::open(session, KitConfig::default(), now_ms).unwrap()
+}
+
+/// Signs [`USER`] in to the vault at `path` and makes a kit ready.
+pub fn open_kit(path: &Path, now_ms: u64, config: KitConfig) -> Kit {
+    let vault = Vault::open(path, OpenOptions::default()).unwrap();
+    Kit::open(vault.unlock(USER, PIN, now_ms).unwrap(), config, now_ms).unwrap()
+}
+
+/// A record as the fields a caseworker's form gives (no id: registration mints it).
+pub fn form(r: &Record) -> Map<String, Value> {
+    let Value::Object(mut o) = r.to_json() else {
+        panic!("a record is an object")
+    };
+    o.remove("id");
+    o
+}
+
+/// A population's cases and tracing requests as records, those valid on `today` only.
+pub fn population_records(pop: &Population, today: Date) -> (Vec<Record>, Vec<Record>) {
+    let valid = |r: &Record| r.validate(today).is_ok();
+    let cases = pop
+        .cases
+        .iter()
+        .map(|c| Record::Case(Box::new(c.clone())))
+        .filter(valid)
+        .collect();
+    let requests = pop
+        .requests
+        .iter()
+        .map(|r| Record::TracingRequest(Box::new(r.clone())))
+        .filter(valid)
+        .collect();
+    (cases, requests)
+}
