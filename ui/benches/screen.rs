@@ -6,8 +6,10 @@
 //! - frames drawn per minute while nothing changes (should be 0).
 //!
 //! `cargo bench -p fieldkit-ui --bench screen` (sizes: `FIELDKIT_BENCH_CASES=10000,50000`;
-//! idle measurement seconds: `FIELDKIT_BENCH_IDLE_S=10`). Headless software renderer at
-//! 800×480, as on the 7" panel.
+//! idle measurement seconds: `FIELDKIT_BENCH_IDLE_S=10`; one case in
+//! `FIELDKIT_BENCH_PHOTO_EVERY=4` has a photo, 0 for none: each list row looks its thumbnail
+//! up, and a row with one decodes it). Headless software renderer at 800×480, as on the 7"
+//! panel.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
@@ -72,6 +74,14 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// One case in this many has a photo (0: none).
+fn photo_every() -> usize {
+    std::env::var("FIELDKIT_BENCH_PHOTO_EVERY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4)
+}
+
 fn make_vault(path: &Path, cases: usize) {
     let (mut session, _) = Vault::create(
         path,
@@ -85,7 +95,7 @@ fn make_vault(path: &Path, cases: usize) {
         options(),
     )
     .unwrap();
-    demo::bulk_cases(&mut session, cases, now()).unwrap();
+    demo::bulk_cases(&mut session, cases, photo_every(), now()).unwrap();
 }
 
 /// Signs in on `path` and puts the screen on the case list; returns the window and app.
@@ -156,8 +166,9 @@ fn case_list(surface: &slint::platform::software_renderer::MinimalSoftwareWindow
             .copied()
     };
     println!(
-        "case list, {cases} cases: vault filled in {:.1} s; first frame {:.1} ms; scrolling {} frames, \
+        "case list, {cases} cases (one in {} with a photo): vault filled in {:.1} s; first frame {:.1} ms; scrolling {} frames, \
          p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; vault pages read {}",
+        photo_every(),
         filled.as_secs_f64(),
         ms(first),
         frames.len(),

@@ -8,35 +8,71 @@ use slint::platform::software_renderer::MinimalSoftwareWindow;
 use slint::{ComponentHandle, Model, PhysicalSize};
 
 use crate::headless::{PngError, render, write_png};
-use crate::{AppState, CaseListAdapter, MainWindow, Page, ReviewAdapter, lang};
+use crate::{
+    AppState, CaseFormAdapter, CaseListAdapter, CaseSection, MainWindow, Page, ReviewAdapter, lang,
+};
 
-/// The pages, with the file name part each is saved under.
-pub const PAGES: [(Page, &str); 8] = [
-    (Page::Lock, "lock"),
-    (Page::Home, "home"),
-    (Page::Cases, "cases"),
-    (Page::CaseForm, "case-form"),
-    (Page::TracingForm, "tracing-form"),
-    (Page::Review, "review"),
-    (Page::Status, "status"),
-    (Page::Settings, "settings"),
+/// One screen of the set: a page (the case form with one of its sections).
+#[derive(Debug, Clone, Copy)]
+pub struct Screen {
+    /// The page.
+    pub page: Page,
+    /// The case form's section (other pages ignore it).
+    pub section: CaseSection,
+    /// The file name part it is saved under.
+    pub name: &'static str,
+}
+
+const fn screen(page: Page, name: &'static str) -> Screen {
+    Screen {
+        page,
+        section: CaseSection::Identity,
+        name,
+    }
+}
+
+/// Every page, and the case form twice: its first section and its photos.
+pub const PAGES: [Screen; 9] = [
+    screen(Page::Lock, "lock"),
+    screen(Page::Home, "home"),
+    screen(Page::Cases, "cases"),
+    screen(Page::CaseForm, "case-form"),
+    Screen {
+        page: Page::CaseForm,
+        section: CaseSection::Photos,
+        name: "case-photo",
+    },
+    screen(Page::TracingForm, "tracing-form"),
+    screen(Page::Review, "review"),
+    screen(Page::Status, "status"),
+    screen(Page::Settings, "settings"),
 ];
 
 /// The two panels a kit ships with.
 pub const SIZES: [(u32, u32); 2] = [(800, 480), (1280, 800)];
 
-/// Puts `page` on screen with something in it: the newest case on the case form, the best
-/// potential match on the review page. The lock page is shown without signing out.
-pub fn show(window: &MainWindow, page: Page) {
+/// Puts `screen` on a signed-in kit's screen with something in it: the newest case on the
+/// case form (the newest with a photo for its photo section), the best potential match on the
+/// review page. The lock page is shown without signing out.
+pub fn show(window: &MainWindow, screen: Screen) {
     let state = window.global::<AppState>();
-    match page {
-        Page::Lock | Page::Status => state.set_page(page),
+    match screen.page {
+        Page::Lock | Page::Status => state.set_page(screen.page),
         Page::CaseForm => {
             state.invoke_navigate(Page::Cases);
             let cases = window.global::<CaseListAdapter>();
-            if let Some(first) = cases.get_rows().row_data(0) {
+            let rows = cases.get_rows();
+            let photos = screen.section == CaseSection::Photos;
+            let first = (0..rows.row_count().min(64))
+                .filter_map(|i| rows.row_data(i))
+                .find(|r| !photos || r.has_thumbnail)
+                .or_else(|| rows.row_data(0));
+            if let Some(first) = first {
                 cases.invoke_open(first.id);
             }
+            window
+                .global::<CaseFormAdapter>()
+                .set_section(screen.section);
         }
         Page::TracingForm => window
             .global::<crate::HomeAdapter>()
@@ -66,10 +102,10 @@ pub fn write_all(
             continue;
         }
         for (w, h) in SIZES {
-            for (page, name) in PAGES {
-                show(window, page);
+            for screen in PAGES {
+                show(window, screen);
                 let frame = render(surface, PhysicalSize::new(w, h));
-                let path = dir.join(format!("{}-{w}x{h}-{name}.png", language.code));
+                let path = dir.join(format!("{}-{w}x{h}-{}.png", language.code, screen.name));
                 let file = std::fs::File::create(&path)?;
                 write_png(&frame, std::io::BufWriter::new(file))?;
                 written += 1;

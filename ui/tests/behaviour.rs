@@ -108,6 +108,8 @@ fn kiosk() -> Kiosk {
     let vault = session.lock();
     let window = MainWindow::new().unwrap();
     window.window().set_size(slint::PhysicalSize::new(800, 480));
+    // The language is the process's: a scenario before this one may have left Arabic on.
+    fieldkit_ui::lang::apply(&window, "en").unwrap();
     let reopen_path = path.clone();
     let app = App::install(
         &window,
@@ -214,6 +216,16 @@ fn sign_in(k: &Kiosk, pin: &str) {
     tap(&k.window, "Sign in");
     let lock = k.window.global::<LockAdapter>();
     wait_for("the sign-in", || !lock.get_busy());
+}
+
+/// Runs `f` on the signed-in kit behind the screen (to register records as another kit would).
+fn with_kit<R>(k: &Kiosk, f: impl FnOnce(&mut fieldkit_app::Kit) -> R) -> R {
+    let shared = k.app.kit();
+    let mut slot = lock_slot(&shared);
+    let KitSlot::Open(kit) = &mut *slot else {
+        panic!("signed in")
+    };
+    f(kit)
 }
 
 fn page(k: &Kiosk) -> Page {
@@ -547,17 +559,12 @@ fn a_photo_taken_on_the_form_shows_as_a_thumbnail_in_the_list_on_screen() {
             folder: Some(folder.path().to_path_buf()),
         });
     sign_in(&k, PIN);
-    let id = {
-        let shared = k.app.kit();
-        let mut slot = lock_slot(&shared);
-        let KitSlot::Open(kit) = &mut *slot else {
-            panic!("signed in")
-        };
+    let id = with_kit(&k, |kit| {
         let f = json!({"name": "Amina Yusuf", "sex": "female", "age": 9});
         kit.register(RecordKind::Case, f.as_object().cloned().unwrap(), now())
             .unwrap()
             .id
-    };
+    });
     let list = k.window.global::<CaseListAdapter>();
     k.window.global::<AppState>().invoke_navigate(Page::Cases);
     assert!(!list.get_rows().row_data(0).unwrap().has_thumbnail);
@@ -565,19 +572,48 @@ fn a_photo_taken_on_the_form_shows_as_a_thumbnail_in_the_list_on_screen() {
     list.invoke_open(id.to_string().into());
     assert_eq!(page(&k), Page::CaseForm);
     let form = k.window.global::<CaseFormAdapter>();
-    form.set_section(fieldkit_ui::CaseSection::Photos);
+    tap(&k.window, "Photo");
+    assert_eq!(form.get_section(), fieldkit_ui::CaseSection::Photos);
     assert!(!form.get_has_photo());
-    assert!(form.get_camera_available());
+    // The section's buttons are on the 800×480 panel, where a finger can reach them.
+    let take = find(&k.window, "Take photo");
+    let bottom = take.absolute_position().y + take.size().height;
+    assert!(
+        bottom <= 480.0,
+        "Take photo ends at y = {bottom}, below the panel"
+    );
+    assert_eq!(take.accessible_enabled(), Some(true));
     // No picture files in the folder: the page says so.
-    // (The section's buttons are called through the adapter: at 800×480 they sit below the
-    // form's scrolled view, out of the testing backend's reach.)
-    form.invoke_photo_from_file();
+    tap(&k.window, "From file");
     assert_eq!(form.get_photo_message(), "no-files");
-    form.invoke_take_photo();
+
+    // Taking the photo runs on the photo worker: the tap returns at once with the section
+    // busy and its buttons waiting; the photo appears when the worker is done.
+    tap(&k.window, "Take photo");
+    assert!(
+        form.get_photo_busy(),
+        "the photo is taken off the UI thread"
+    );
+    assert!(
+        !form.get_has_photo(),
+        "nothing shown before the worker is done"
+    );
+    assert_eq!(
+        find(&k.window, "Take photo").accessible_enabled(),
+        Some(false)
+    );
+    find(&k.window, "Storing the photo…");
+    shot(&k.window, "photo-busy");
+    wait_for("the photo", || !form.get_photo_busy());
     assert!(form.get_has_photo(), "{}", form.get_photo_message());
     assert_eq!(form.get_photo_count(), 1);
     let shown = form.get_photo().size();
     assert_eq!((shown.width, shown.height), (640, 480));
+    assert_eq!(
+        find(&k.window, "Take photo").accessible_enabled(),
+        Some(true)
+    );
+    shot(&k.window, "photo-taken");
 
     // The list shows the thumbnail, 128 pixels wide, without opening the photo.
     k.window.global::<AppState>().invoke_navigate(Page::Cases);
@@ -585,15 +621,124 @@ fn a_photo_taken_on_the_form_shows_as_a_thumbnail_in_the_list_on_screen() {
     assert!(row.has_thumbnail);
     assert_eq!(row.thumbnail.size().width, 128);
 
-    // Removed (the page asks first: `confirm-remove`): gone from the form and the list.
+    // Removed after the page asks: gone from the form and the list.
     list.invoke_open(id.to_string().into());
-    form.set_section(fieldkit_ui::CaseSection::Photos);
+    tap(&k.window, "Photo");
+    assert!(form.get_has_photo());
+    tap(&k.window, "Remove");
     assert!(
         form.get_has_photo(),
         "nothing removed before the confirmation"
     );
-    form.invoke_remove_photo();
+    find(&k.window, "Remove this photo? It cannot be brought back.");
+    tap(&k.window, "Remove");
     assert!(!form.get_has_photo());
     k.window.global::<AppState>().invoke_navigate(Page::Cases);
     assert!(!list.get_rows().row_data(0).unwrap().has_thumbnail);
+}
+
+/// Every text on screen (what a caseworker reads: texts, buttons, chips, field captions), on
+/// screen now.
+fn texts_on_screen(window: &MainWindow) -> Vec<String> {
+    i_slint_backend_testing::ElementQuery::from_root(window)
+        .match_descendants()
+        .match_predicate(|e| e.accessible_label().is_some_and(|l| !l.is_empty()))
+        .find_all()
+        .into_iter()
+        .filter(|e| e.is_valid() && e.computed_opacity() > 0.0)
+        .filter_map(|e| e.accessible_label().map(|l| l.to_string()))
+        .collect()
+}
+
+#[test]
+fn no_lookup_value_is_shown_untranslated_in_arabic() {
+    on_ui_thread(no_lookup_value_is_shown_untranslated_in_arabic_on_screen);
+}
+
+fn no_lookup_value_is_shown_untranslated_in_arabic_on_screen() {
+    let k = kiosk();
+    sign_in(&k, PIN);
+    with_kit(&k, |kit| fieldkit_ui::demo::seed(kit, 12, now()).unwrap());
+    PowerView {
+        soc_percent: Some(62.0),
+        mode: "normal",
+        charger: "bulk".into(),
+        ..PowerView::default()
+    }
+    .show(&k.window);
+
+    // What an untranslated lookup value looks like on screen: its id, the id with spaces (what
+    // `Labels.value` falls back to), or its English label.
+    let mut ids: Vec<String> = fieldkit_domain::lookups::Lookups::shipped()
+        .lists()
+        .flat_map(|(_, v)| v.iter().map(|v| v.id.clone()))
+        .collect();
+    ids.extend(
+        [
+            "supervisor",
+            "caseworker",
+            "bulk",
+            "absorption",
+            "float",
+            "normal",
+        ]
+        .map(String::from),
+    );
+    let labels = k.window.global::<fieldkit_ui::Labels>();
+    let mut english: Vec<String> = Vec::new();
+    for id in &ids {
+        english.push(id.clone());
+        english.push(id.replace('_', " "));
+        english.push(labels.invoke_value(id.into()).to_string());
+    }
+    english.push("Bulk charging".into());
+    let english: std::collections::BTreeSet<String> =
+        english.into_iter().map(|e| e.to_lowercase()).collect();
+
+    fieldkit_ui::lang::apply(&k.window, "ar").unwrap();
+    let mut seen = 0;
+    let mut untranslated = Vec::new();
+    let form = k.window.global::<CaseFormAdapter>();
+    for screen in fieldkit_ui::screens::PAGES {
+        let sections: &[fieldkit_ui::CaseSection] = if screen.page == Page::CaseForm {
+            use fieldkit_ui::CaseSection as S;
+            &[
+                S::Identity,
+                S::Separation,
+                S::Family,
+                S::Concerns,
+                S::Disability,
+                S::Photos,
+                S::Consent,
+            ]
+        } else {
+            &[screen.section]
+        };
+        for &section in sections {
+            fieldkit_ui::screens::show(
+                &k.window,
+                fieldkit_ui::screens::Screen { section, ..screen },
+            );
+            form.set_section(section);
+            shot(&k.window, &format!("ar-{}-{section:?}", screen.name));
+            for text in texts_on_screen(&k.window) {
+                seen += 1;
+                let parts = text
+                    .split([',', '·', '/', '⇄', ':', '(', ')'])
+                    .map(|p| p.trim().to_lowercase())
+                    .filter(|p| !p.is_empty());
+                for part in parts {
+                    if english.contains(&part) {
+                        untranslated.push(format!("{} ({section:?}): {text:?}", screen.name));
+                    }
+                }
+            }
+        }
+    }
+    assert!(seen > 200, "only {seen} texts seen");
+    assert!(
+        untranslated.is_empty(),
+        "lookup values shown untranslated in Arabic:\n{}",
+        untranslated.join("\n")
+    );
 }

@@ -8,7 +8,7 @@ mod common;
 use std::path::PathBuf;
 
 use fieldkit_ui::screens::{PAGES, SIZES};
-use fieldkit_ui::{AppState, MainWindow, lang};
+use fieldkit_ui::{AppState, CaseFormAdapter, MainWindow, lang};
 use slint::ComponentHandle;
 
 /// Fraction of pixels that may differ, and by how much a channel may differ before a pixel
@@ -72,10 +72,13 @@ fn every_screen_matches_its_reference_in_english_and_arabic() {
         lang::apply(&window, code).expect("bundled language");
         for (w, h) in SIZES {
             window.window().set_size(slint::PhysicalSize::new(w, h));
-            for (page, name) in PAGES {
-                window.global::<AppState>().set_page(page);
+            for screen in PAGES {
+                window.global::<AppState>().set_page(screen.page);
+                window
+                    .global::<CaseFormAdapter>()
+                    .set_section(screen.section);
                 let got = rgb_of(&window);
-                let file = format!("{code}-{w}x{h}-{name}.png");
+                let file = format!("{code}-{w}x{h}-{}.png", screen.name);
                 let reference = reference_dir().join(&file);
                 if update {
                     save(&reference, &got);

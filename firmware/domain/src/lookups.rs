@@ -304,6 +304,21 @@ impl Lookups {
         Ok(out)
     }
 
+    /// The list a field takes its values from (`lookup-gender` for a case's `sex`): `subform`
+    /// is the subform's field name, or "" for a top-level field. `None`: the field is free
+    /// text, a number or a date.
+    pub fn list_of(kind: RecordKind, subform: &str, field: &str) -> Option<&'static str> {
+        FIELDS
+            .iter()
+            .find(|(k, sub, f, _)| *k == kind && *sub == subform && *f == field)
+            .map(|(_, _, _, lookup)| *lookup)
+    }
+
+    /// Every list, by name, with its values.
+    pub fn lists(&self) -> impl Iterator<Item = (&str, &[LookupValue])> {
+        self.lists.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
+    }
+
     /// The values of one list (`lookup-gender`).
     pub fn list(&self, lookup: &str) -> Option<&[LookupValue]> {
         self.lists.get(lookup).map(Vec::as_slice)
@@ -471,6 +486,27 @@ mod tests {
                 .map(|e| format!("{}: {}", e.field, e.message))
                 .collect()),
         }
+    }
+
+    #[test]
+    fn a_field_names_its_list_and_free_text_names_none() {
+        assert_eq!(
+            Lookups::list_of(RecordKind::Case, "", "sex"),
+            Some("lookup-gender")
+        );
+        assert_eq!(
+            Lookups::list_of(
+                RecordKind::TracingRequest,
+                "tracing_request_subform_section",
+                "sex"
+            ),
+            Some("lookup-gender")
+        );
+        assert_eq!(Lookups::list_of(RecordKind::Case, "", "name"), None);
+        assert_eq!(
+            Lookups::list_of(RecordKind::TracingRequest, "", "sex"),
+            None
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //!
 //! - [`service`]: [`HubService`], the hub over its vault (receive, route, commit, transmit);
 //! - [`store`]: how its state sits in the vault;
+//! - [`codes`]: the deployment code lists the hub reads and announces to its kits;
 //! - [`gateway`]: the LoRa gateway mode (a RAK3172 on a serial port) and the HTTP endpoint
 //!   loop for kits on IP.
 //!
@@ -16,6 +17,7 @@
 //! case data (ids, counts and risk words only), or opens a device or reads a clock itself
 //! (callers pass the port, the server and `now`).
 
+pub mod codes;
 pub mod gateway;
 pub mod service;
 pub mod store;

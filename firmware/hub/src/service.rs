@@ -171,6 +171,8 @@ pub struct HubService {
     routed: BTreeMap<RecordId, String>,
     alerts: Vec<AlertSeen>,
     poisoned: bool,
+    /// The code lists each kit was last told of (`crate::codes`).
+    told: crate::codes::Told,
 }
 
 impl std::fmt::Debug for HubService {
@@ -232,8 +234,20 @@ pub const NOTICES_PER_TRACE: usize = 5;
 
 impl HubService {
     /// Opens the hub on a signed-in session of its vault: builds the warm matcher index over
-    /// every record, and restores every enrolled kit's link state.
+    /// every record, and restores every enrolled kit's link state. No deployment
+    /// configuration: no location tree, the shipped lookups, no code lists.
     pub fn open(session: Session, now_ms: u64) -> Result<HubService, OpenError> {
+        Self::open_with(session, KitConfig::default(), now_ms)
+    }
+
+    /// As [`HubService::open`], with the deployment's configuration (location tree, lookups,
+    /// triage and matching), whose code lists the hub reads and announces to every kit
+    /// ([`crate::codes`]).
+    pub fn open_with(
+        mut session: Session,
+        config: KitConfig,
+        now_ms: u64,
+    ) -> Result<HubService, OpenError> {
         let secret = session.sync_value(SECRET)?.ok_or(OpenError::NotAHub)?;
         let bytes: [u8; 32] = secret
             .as_slice()
@@ -310,8 +324,14 @@ impl HubService {
             Some(b) => store::decode(&b).map_err(|_| OpenError::Corrupt(ALERTS.into()))?,
             None => Vec::new(),
         };
-        let kit = Kit::open(session, KitConfig::default(), now_ms)?;
-        Ok(HubService {
+        let current = fieldkit_sync::codes::CodeBook::of_deployment(
+            config.locations.as_ref(),
+            &config.lookups,
+        );
+        hub.set_code_books(crate::codes::held_books(&mut session, current)?);
+        let told = crate::codes::read_told(&session, kits.keys().copied())?;
+        let kit = Kit::open(session, config, now_ms)?;
+        let mut service = HubService {
             kit,
             hub,
             kits,
@@ -319,7 +339,38 @@ impl HubService {
             routed,
             alerts,
             poisoned: false,
-        })
+            told,
+        };
+        service.announce_codes()?;
+        Ok(service)
+    }
+
+    /// Tells each kit not yet told the code lists the hub reads: the announcement is queued
+    /// and committed like any message, then what the kit was told.
+    fn announce_codes(&mut self) -> Result<(), VaultError> {
+        let digests = crate::codes::announced(self.hub.code_books());
+        if digests.is_empty() {
+            return Ok(());
+        }
+        let due: BTreeSet<KitId> = self
+            .kits
+            .keys()
+            .filter(|k| self.told.get(*k) != Some(&digests))
+            .copied()
+            .collect();
+        if due.is_empty() {
+            return Ok(());
+        }
+        for k in &due {
+            self.hub.queue(*k, &Body::CodeLists(digests.clone()));
+        }
+        self.persist(&due, &BTreeSet::new(), false)?;
+        let due: Vec<KitId> = due.into_iter().collect();
+        crate::codes::write_told(self.kit.session_mut(), &due, &digests)?;
+        for k in due {
+            self.told.insert(k, digests.clone());
+        }
+        Ok(())
     }
 
     /// Signs out: the keys are zeroized and the locked vault is returned.
@@ -373,6 +424,7 @@ impl HubService {
                 stored_out: BTreeMap::new(),
             },
         );
+        self.announce_codes()?;
         Ok(id)
     }
 

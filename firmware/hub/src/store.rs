@@ -8,6 +8,8 @@
 //! | `hub/kit/<id>/counter` | the send-counter limit towards that kit (8 bytes, little-endian), written before any counter below it is used |
 //! | `hub/routed/<match id>` | the review state a potential match was last routed in (`pending`, `confirmed`, `rejected`) |
 //! | `hub/alerts` | [`AlertSeen`]s, newest last, at most [`MAX_ALERTS`] |
+//! | `hub/codes/<half a digest>` | a deployment code list the hub reads (its tables), kept for good ([`crate::codes`]) |
+//! | `hub/kit/<id>/codes` | the code-list digests that kit was last told |
 //!
 //! Values are postcard. Records themselves are the vault's records, like on a kit.
 

@@ -115,42 +115,17 @@ fn a_lora_kit_is_served_through_the_gateway_module() {
 /// are heard because the link listens after every frame it sends.
 #[test]
 fn a_kit_syncs_through_its_lora_link() {
-    use fieldkit_app::{Kit, KitConfig};
-    use fieldkit_kitsync::{KitSync, LoraLink, Provision};
+    use fieldkit_app::KitConfig;
+    use fieldkit_kitsync::{KitSync, LoraLink};
     use fieldkit_sync::message::Priority;
-    use fieldkit_vault::{CredentialPolicy, InitOptions, OpenOptions, Vault};
 
     let dir = tempfile::tempdir().unwrap();
     let mut session = hub_vault(dir.path());
     let hub_public = fieldkit_hub::init(&mut session).unwrap();
     let mut hub = fieldkit_hub::HubService::open(session, NOW).unwrap();
 
-    let kit_dir = tempfile::tempdir().unwrap();
-    let (kit_session, _) = Vault::create(
-        &Vault::file_in(kit_dir.path()),
-        InitOptions {
-            username: "amina",
-            display_name: "Amina K.",
-            credential: PIN,
-            policy: CredentialPolicy::default(),
-            now_ms: NOW,
-        },
-        OpenOptions::default(),
-    )
-    .unwrap();
-    let mut kit = Kit::open(kit_session, KitConfig::default(), NOW).unwrap();
-    let public = KitSync::provision(
-        kit.session_mut(),
-        &Provision {
-            hub_public,
-            hub_address: "",
-            agency: "unicef",
-            label: "kit A",
-        },
-    )
-    .unwrap();
+    let (mut kit, public, _kit_dir) = provisioned_kit(KitConfig::default(), hub_public, "kit A");
     hub.enroll(public, "unicef", "kit A", NOW).unwrap();
-    assert!(fieldkit_kitsync::attach(&mut kit).unwrap());
     kit.register(
         RecordKind::Case,
         serde_json::json!({

@@ -151,6 +151,11 @@ impl CodeBook {
         self.tables.get(table)?.get(code).map(String::as_str)
     }
 
+    /// Every table, by name, with its values (what a book is stored and rebuilt from).
+    pub fn tables(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.tables.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
+    }
+
     /// The table's values (position = code).
     pub fn table(&self, table: &str) -> Option<&[String]> {
         self.tables.get(table).map(Vec::as_slice)

@@ -53,18 +53,16 @@ impl std::fmt::Debug for CasePager {
 }
 
 fn row_of(s: &Summary) -> CaseRow {
-    let details: Vec<String> = [
-        s.sex.map(|x| x.as_str().to_owned()),
-        s.age.map(|a| a.to_string()),
-        s.location.clone(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    // The sex is a lookup id the page shows translated; the rest is the child's own data.
+    let details: Vec<String> = [s.age.map(|a| a.to_string()), s.location.clone()]
+        .into_iter()
+        .flatten()
+        .collect();
     CaseRow {
         id: s.id.to_string().into(),
         short_id: s.id.short().into(),
         name: SharedString::from(s.name.as_str()),
+        sex: s.sex.map(|x| x.as_str()).unwrap_or_default().into(),
         details: details.join(" · ").into(),
         risk: s.risk_level.clone().unwrap_or_default().into(),
         urgent: s.urgent,

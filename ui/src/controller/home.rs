@@ -52,16 +52,13 @@ fn glance(inner: &Inner) -> Option<Glance> {
             .map(|s| AlertItem {
                 id: s.id.to_string().into(),
                 name: s.name.clone().into(),
-                reason: [
-                    s.age.map(|a| a.to_string()),
-                    s.location.clone(),
-                    s.risk_level.clone(),
-                ]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(" · ")
-                .into(),
+                reason: [s.age.map(|a| a.to_string()), s.location.clone()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" · ")
+                    .into(),
+                risk: s.risk_level.clone().unwrap_or_default().into(),
             })
             .collect();
         alerts.reverse();

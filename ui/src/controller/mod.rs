@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use fieldkit_app::{Kit, KitConfig};
 use fieldkit_vault::{OpenError, Vault};
-use slint::{ComponentHandle, Model, ModelRc, VecModel};
+use slint::{ComponentHandle, Model, ModelRc, SharedString, VecModel};
 
 use crate::idle::IdleLock;
 use crate::{AppState, FilterOption, MainWindow, Page};
@@ -217,7 +217,7 @@ impl App {
     /// Gives the screen its photo sources: the camera (the board's or the simulated one) and
     /// the folder picture files are chosen from.
     pub fn set_photo_sources(&self, sources: PhotoSources) {
-        *self.inner.photos.borrow_mut() = sources;
+        *self.inner.photos.borrow_mut() = sources.into();
     }
 
     /// Wires every page of `window` to the kit. The lock page is shown; the vault in
@@ -252,7 +252,8 @@ impl App {
                     .iter()
                     .map(|c| FilterOption {
                         value: (*c).into(),
-                        label: (*c).into(),
+                        // No label: the page shows the lookup id translated.
+                        label: SharedString::new(),
                     })
                     .collect(),
             ));

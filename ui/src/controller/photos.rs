@@ -6,19 +6,26 @@
 //!
 //! The list shows each row's first thumbnail (128 px, decoded when its page of rows is read
 //! and kept with that page), never a full photo. The form shows the case's last photo, opened
-//! in full (audited as opened). Taking a photo runs on the UI thread: a camera gives its frame
-//! in a few hundred milliseconds, and the page says nothing else meanwhile.
+//! in full (audited as opened).
+//!
+//! Taking a photo or choosing a file runs on a worker thread ("photo"), as the PIN pad's
+//! sign-in does: the camera's frame (or the file), normalising it (decode, scale, JPEG encode,
+//! thumbnail: 0.3–0.4 s on the kit for a camera frame, longer for a large file), sealing it in
+//! the vault and decoding the photo to show take the UI thread nothing; the section says it is
+//! storing a photo and its buttons wait meanwhile. The result comes back through
+//! `slint::invoke_from_event_loop` and is shown only if the same case is still on the form.
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use fieldkit_app::Kit;
-use fieldkit_app::photos::{self, Camera, Captured};
+use fieldkit_app::photos::{self, Camera, Captured, PhotoInputError, Pixels};
 use fieldkit_domain::RecordId;
 use slint::{ComponentHandle, Rgb8Pixel, SharedPixelBuffer, SharedString};
 
-use super::{Inner, model, now_ms};
+use super::{Inner, KitSlot, SharedKit, lock_slot, model, now_ms};
 use crate::{CaseFormAdapter, MainWindow};
 
 /// Where photos come from: the camera and the folder of picture files.
@@ -36,6 +43,23 @@ impl std::fmt::Debug for Sources {
             .field("camera", &self.camera.is_some())
             .field("folder", &self.folder)
             .finish()
+    }
+}
+
+/// The sources as the screen holds them: the camera shared with the photo worker (which
+/// takes a picture with it while the UI thread goes on).
+#[derive(Default)]
+pub(crate) struct Held {
+    camera: Option<Arc<Mutex<Box<dyn Camera>>>>,
+    folder: Option<PathBuf>,
+}
+
+impl From<Sources> for Held {
+    fn from(s: Sources) -> Held {
+        Held {
+            camera: s.camera.map(|c| Arc::new(Mutex::new(c))),
+            folder: s.folder,
+        }
     }
 }
 
@@ -92,32 +116,139 @@ pub(super) fn show(inner: &Inner, w: &MainWindow) {
     }
 }
 
-/// Attaches a picture to the open case (registering nothing: the case must be saved first).
-fn attach(inner: &Rc<Inner>, w: &MainWindow, captured: Captured) {
+/// Where the photo worker gets its picture.
+enum Source {
+    /// A picture taken with the kit's camera.
+    Camera(Arc<Mutex<Box<dyn Camera>>>),
+    /// A JPEG or PNG file in the photo folder.
+    File(PathBuf),
+}
+
+/// Why the worker stored nothing: the page's message (`photo-message`).
+#[derive(Debug)]
+enum NotStored {
+    /// The camera gave no picture, the file could not be read, or the picture was refused.
+    Failed,
+}
+
+/// What the worker did, for the UI thread.
+struct Stored {
+    /// The case the photo went to.
+    case: RecordId,
+    /// How many photos it has now, and the last one decoded for the screen.
+    shown: Result<(usize, Pixels), NotStored>,
+}
+
+/// On the photo worker: takes the picture, normalises it, seals it to `case` in the shared
+/// kit, and reads back what the form shows (the count and the last photo, decoded).
+fn store(kit: &SharedKit, case: RecordId, source: Source) -> Result<(usize, Pixels), NotStored> {
+    let captured = match source {
+        Source::Camera(camera) => camera
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .capture()
+            .map_err(|e| tracing::warn!("the camera gave no picture: {e}")),
+        Source::File(path) => std::fs::metadata(&path)
+            .ok()
+            .filter(|m| m.len() <= photos::MAX_INPUT_BYTES as u64)
+            .and_then(|_| std::fs::read(&path).ok())
+            .map(Captured::Encoded)
+            .ok_or_else(|| tracing::warn!("picture file not read: {}", path.display())),
+    }
+    .map_err(|()| NotStored::Failed)?;
+    // The slow part, with nothing held.
+    let normalised = photos::normalise_captured(captured).map_err(|e| {
+        tracing::warn!("photo not normalised: {e}");
+        NotStored::Failed
+    })?;
+    let mut slot = lock_slot(kit);
+    let KitSlot::Open(kit) = &mut *slot else {
+        tracing::warn!("photo not attached: the kit was locked meanwhile");
+        return Err(NotStored::Failed);
+    };
+    let last = kit
+        .attach_normalised(case, &normalised, now_ms())
+        .map_err(|e| {
+            tracing::warn!("photo not attached: {e}");
+            NotStored::Failed
+        })?;
+    let count = kit.photos(case).map_or(1, |p| p.len());
+    // The photo just stored is shown (opened as the form opens it: audited).
+    let photo = kit.photo(case, last.slot, now_ms()).map_err(|e| {
+        tracing::warn!("photo stored but not read back: {e}");
+        NotStored::Failed
+    })?;
+    drop(slot);
+    photos::decode(&photo.image)
+        .map(|px| (count, px))
+        .map_err(|e: PhotoInputError| {
+            tracing::warn!("photo stored but not decoded: {e}");
+            NotStored::Failed
+        })
+}
+
+thread_local! {
+    /// The screen's controllers on the UI thread, for the worker's result (the kiosk has one
+    /// screen; a newer one installed on the thread takes over).
+    static SCREEN: RefCell<Weak<Inner>> = const { RefCell::new(Weak::new()) };
+}
+
+/// Starts storing a picture for the case on the form, on the photo worker.
+fn start(inner: &Rc<Inner>, w: &MainWindow, source: Source) {
     let a = w.global::<CaseFormAdapter>();
-    let Some(id) = inner.case_form.borrow().id else {
+    let Some(case) = inner.case_form.borrow().id else {
         // A case not yet saved has no id: the form saves on the first field, so this is a
         // form with no name yet.
         a.set_photo_message("failed".into());
         return;
     };
-    let done = photos::normalise_captured(captured).and_then(|n| {
-        inner
-            .with_kit(|kit| kit.attach_normalised(id, &n, now_ms()))
-            .unwrap_or(Err(photos::PhotoInputError::Encode(
-                "the kit is locked".into(),
-            )))
-    });
-    match done {
-        Ok(_) => {
+    if a.get_photo_busy() {
+        return;
+    }
+    a.set_photo_busy(true);
+    a.set_photo_message(SharedString::new());
+    let kit = inner.kit.clone();
+    let spawned = std::thread::Builder::new()
+        .name("photo".into())
+        .spawn(move || {
+            let stored = Stored {
+                case,
+                shown: store(&kit, case, source),
+            };
+            let sent = slint::invoke_from_event_loop(move || {
+                if let Some(inner) = SCREEN.with(|s| s.borrow().upgrade()) {
+                    finish(&inner, stored);
+                }
+            });
+            if let Err(e) = sent {
+                tracing::warn!("photo result not shown: {e}");
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start the photo thread: {e}");
+        a.set_photo_busy(false);
+        a.set_photo_message("failed".into());
+    }
+}
+
+/// Back on the UI thread: the section shows the stored photo if its case is still open, and
+/// the list reads its thumbnails again.
+fn finish(inner: &Rc<Inner>, stored: Stored) {
+    let Some(w) = inner.window() else { return };
+    let a = w.global::<CaseFormAdapter>();
+    a.set_photo_busy(false);
+    super::cases::forget_pages(inner);
+    if inner.case_form.borrow().id != Some(stored.case) {
+        return;
+    }
+    match stored.shown {
+        Ok((count, px)) => {
             a.set_photo_message(SharedString::new());
-            show(inner, w);
-            super::cases::forget_pages(inner);
+            a.set_photo(image_of(&px));
+            a.set_has_photo(true);
+            a.set_photo_count(i32::try_from(count).unwrap_or(i32::MAX));
         }
-        Err(e) => {
-            tracing::warn!("photo not attached: {e}");
-            a.set_photo_message("failed".into());
-        }
+        Err(NotStored::Failed) => a.set_photo_message("failed".into()),
     }
 }
 
@@ -144,21 +275,17 @@ fn picture_files(folder: &Path) -> Vec<String> {
 }
 
 pub(super) fn install(inner: &Rc<Inner>, window: &MainWindow) {
+    SCREEN.with(|s| *s.borrow_mut() = Rc::downgrade(inner));
     let a = window.global::<CaseFormAdapter>();
     let i = inner.clone();
     a.on_take_photo(move || {
         let Some(w) = i.window() else { return };
-        let taken = i.photos.borrow_mut().camera.as_mut().map(|c| c.capture());
-        match taken {
+        let camera = i.photos.borrow().camera.clone();
+        match camera {
             None => w
                 .global::<CaseFormAdapter>()
                 .set_photo_message("no-camera".into()),
-            Some(Err(e)) => {
-                tracing::warn!("the camera gave no picture: {e}");
-                w.global::<CaseFormAdapter>()
-                    .set_photo_message("failed".into());
-            }
-            Some(Ok(c)) => attach(&i, &w, c),
+            Some(c) => start(&i, &w, Source::Camera(c)),
         }
     });
     let i = inner.clone();
@@ -192,17 +319,7 @@ pub(super) fn install(inner: &Rc<Inner>, window: &MainWindow) {
         if name.contains('/') || name.starts_with('.') {
             return;
         }
-        let path = folder.join(name.as_str());
-        let bytes = std::fs::metadata(&path)
-            .ok()
-            .filter(|m| m.len() <= photos::MAX_INPUT_BYTES as u64)
-            .and_then(|_| std::fs::read(&path).ok());
-        match bytes {
-            Some(b) => attach(&i, &w, Captured::Encoded(b)),
-            None => w
-                .global::<CaseFormAdapter>()
-                .set_photo_message("failed".into()),
-        }
+        start(&i, &w, Source::File(folder.join(name.as_str())));
     });
     let i = inner.clone();
     a.on_remove_photo(move || {
@@ -224,4 +341,4 @@ pub(super) fn install(inner: &Rc<Inner>, window: &MainWindow) {
 }
 
 /// The sources the screen was given, shared with [`Inner`].
-pub(super) type SharedSources = RefCell<Sources>;
+pub(crate) type SharedSources = RefCell<Held>;

@@ -5,12 +5,16 @@
 use std::rc::Rc;
 
 use fieldkit_app::MatchFilter;
-use fieldkit_domain::{PotentialMatch, RecordId};
+use fieldkit_domain::lookups::Lookups;
+use fieldkit_domain::{PotentialMatch, RecordId, RecordKind};
 use serde_json::Value;
 use slint::{ComponentHandle, SharedString};
 
 use super::{Inner, model, now_ms};
 use crate::{ExplainRow, MainWindow, MatchRow, ReviewAdapter};
+
+/// Where a tracing request lists the children it seeks.
+const TRACES: &str = "tracing_request_subform_section";
 
 fn likely(m: &PotentialMatch) -> bool {
     m.likelihood.as_deref() == Some("likely")
@@ -89,20 +93,35 @@ fn select(inner: &Inner, w: &MainWindow, id: &str) {
         .as_ref()
         .and_then(|t| serde_json::to_value(t).ok())
         .unwrap_or(Value::Null);
+    // The sought child: the request's entry the match names (its own fields are the child's;
+    // the request's top level holds the inquirer's).
+    let sought = trace
+        .get(TRACES)
+        .and_then(Value::as_array)
+        .and_then(|t| {
+            t.iter()
+                .find(|e| e.get("unique_id").and_then(Value::as_str) == Some(m.trace_id.as_str()))
+        })
+        .unwrap_or(&trace);
     let rows = m
         .comparison
         .iter()
         .map(|e| {
-            let (case_value, trace_value) =
-                match (field_text(&case, &e.field), field_text(&trace, &e.field)) {
-                    (Some(c), Some(t)) => (c, t),
+            let (case_value, trace_value, lookup) =
+                match (field_text(&case, &e.field), field_text(sought, &e.field)) {
+                    (Some(c), Some(t)) => (
+                        c,
+                        t,
+                        Lookups::list_of(RecordKind::Case, "", &e.field).is_some(),
+                    ),
                     // A group (relatives) or a field one side lacks: the matcher's words.
-                    _ => (e.detail.clone(), String::new()),
+                    _ => (e.detail.clone(), String::new(), false),
                 };
             ExplainRow {
                 field: e.field.as_str().into(),
                 case_value: case_value.into(),
                 trace_value: trace_value.into(),
+                lookup,
                 weight: format!("{:+.1}", e.weight).into(),
                 agrees: e.weight > 0.0,
                 disagrees: e.weight < 0.0,

@@ -8,6 +8,14 @@ fn model<T: Clone + 'static>(items: Vec<T>) -> ModelRc<T> {
     ModelRc::new(VecModel::from(items))
 }
 
+/// A stored JPEG (a photo or thumbnail the kit core made) as the screen shows it.
+fn image(jpeg: &[u8]) -> slint::Image {
+    let px = fieldkit_app::photos::decode(jpeg).expect("the kit's own JPEG");
+    slint::Image::from_rgb8(slint::SharedPixelBuffer::clone_from_slice(
+        &px.rgb, px.width, px.height,
+    ))
+}
+
 fn text(key: &str, value: &str, error: &str) -> FormField {
     FormField {
         key: key.into(),
@@ -61,12 +69,14 @@ pub fn fill(window: &MainWindow) {
         AlertItem {
             id: "a".into(),
             name: "محمد يوسف".into(),
-            reason: "unaccompanied, 7 years".into(),
+            reason: "7 · Block C".into(),
+            risk: "high".into(),
         },
         AlertItem {
             id: "b".into(),
             name: "Amina Hassan".into(),
-            reason: "associated with armed groups".into(),
+            reason: "12 · Block A".into(),
+            risk: "high".into(),
         },
     ]));
 
@@ -76,37 +86,46 @@ pub fn fill(window: &MainWindow) {
     cases.set_concerns(model(vec![
         FilterOption {
             value: "unaccompanied".into(),
-            label: "unaccompanied".into(),
+            label: "".into(),
         },
         FilterOption {
             value: "separated".into(),
-            label: "separated".into(),
+            label: "".into(),
         },
     ]));
     let names = [
-        ("Muhammad Yusuf", "male · 9 · Block C", "high", true),
-        ("محمد يوسف", "male · 11 · Block A", "medium", false),
-        ("Halima Abdi", "female · 6 · Block D", "low", false),
-        ("Fatuma Warsame", "female · 14 · Block C", "high", false),
-        ("Abdul Rahman", "male · 16 · Block B", "medium", false),
-        ("Мария Иванова", "female · 8 · Block A", "low", false),
-        ("Deng Garang", "male · 12 · Block E", "low", false),
-        ("Nyabol Chuol", "female · 10 · Block E", "medium", false),
+        ("Muhammad Yusuf", "male", "9 · Block C", "high", true),
+        ("محمد يوسف", "male", "11 · Block A", "medium", false),
+        ("Halima Abdi", "female", "6 · Block D", "low", false),
+        ("Fatuma Warsame", "female", "14 · Block C", "high", false),
+        ("Abdul Rahman", "male", "16 · Block B", "medium", false),
+        ("Мария Иванова", "female", "8 · Block A", "low", false),
+        ("Deng Garang", "male", "12 · Block E", "low", false),
+        ("Nyabol Chuol", "female", "10 · Block E", "medium", false),
     ];
     cases.set_rows(model(
         names
             .iter()
             .enumerate()
-            .map(|(i, (name, details, risk, urgent))| CaseRow {
-                id: format!("id{i}").into(),
-                short_id: format!("4cd9de{i:02}").into(),
-                name: (*name).into(),
-                details: (*details).into(),
-                risk: (*risk).into(),
-                urgent: *urgent,
-                closed: false,
-                thumbnail: Default::default(),
-                has_thumbnail: false,
+            .map(|(i, (name, sex, details, risk, urgent))| {
+                // Some children have a photo: the demo kit's portraits, normalised by the kit
+                // core as a camera's photo is, and the thumbnail it made.
+                let thumbnail = (i % 3 != 2).then(|| {
+                    let photo = demo::portrait_photo(i).expect("a demo portrait");
+                    image(&photo.thumbnail)
+                });
+                CaseRow {
+                    id: format!("id{i}").into(),
+                    short_id: format!("4cd9de{i:02}").into(),
+                    name: (*name).into(),
+                    sex: (*sex).into(),
+                    details: (*details).into(),
+                    risk: (*risk).into(),
+                    urgent: *urgent,
+                    closed: false,
+                    has_thumbnail: thumbnail.is_some(),
+                    thumbnail: thumbnail.unwrap_or_default(),
+                }
             })
             .collect(),
     ));
@@ -123,6 +142,11 @@ pub fn fill(window: &MainWindow) {
         text("date_of_birth", "", ""),
         text("location_current", "Block C", ""),
     ]));
+    let photo = demo::portrait_photo(0).expect("a demo portrait");
+    form.set_photo(image(&photo.jpeg));
+    form.set_has_photo(true);
+    form.set_photo_count(2);
+    form.set_camera_available(true);
     form.set_conflicts(model(vec![ConflictRow {
         key: "location_current".into(),
         values: model(vec!["Block C".into(), "Block D".into()]),
@@ -176,6 +200,7 @@ pub fn fill(window: &MainWindow) {
             case_value: "Muhammad Yusuf".into(),
             trace_value: "محمد يوسف".into(),
             weight: "+12.1".into(),
+            lookup: false,
             agrees: true,
             disagrees: false,
         },
@@ -184,6 +209,7 @@ pub fn fill(window: &MainWindow) {
             case_value: "male".into(),
             trace_value: "male".into(),
             weight: "+1.0".into(),
+            lookup: true,
             agrees: true,
             disagrees: false,
         },
@@ -192,6 +218,7 @@ pub fn fill(window: &MainWindow) {
             case_value: "9".into(),
             trace_value: "11".into(),
             weight: "+0.8".into(),
+            lookup: false,
             agrees: true,
             disagrees: false,
         },
@@ -200,6 +227,7 @@ pub fn fill(window: &MainWindow) {
             case_value: "Halima Yusuf".into(),
             trace_value: "Halima Yusuf".into(),
             weight: "+6.4".into(),
+            lookup: false,
             agrees: true,
             disagrees: false,
         },
@@ -208,6 +236,7 @@ pub fn fill(window: &MainWindow) {
             case_value: "Gate 2".into(),
             trace_value: "Market".into(),
             weight: "−0.9".into(),
+            lookup: false,
             agrees: false,
             disagrees: true,
         },

@@ -125,9 +125,17 @@ fn init(ctx: &Ctx, args: InitArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Opens the hub with the deployment's configuration (location tree, lookups, triage
+/// rules): the same files as its kits', whose code lists it announces to them.
 fn open(ctx: &Ctx) -> anyhow::Result<HubService> {
+    let config = fieldkit_app::KitConfig {
+        locations: ctx.locations()?,
+        triage: ctx.triage_rules()?,
+        matching: fieldkit_match::matcher::MatchSettings::default(),
+        lookups: ctx.lookups()?,
+    };
     let session = ctx.session()?;
-    HubService::open(session, now_ms()).context("opening the hub")
+    HubService::open_with(session, config, now_ms()).context("opening the hub")
 }
 
 fn enroll(ctx: &Ctx, args: &EnrollArgs) -> anyhow::Result<()> {

@@ -54,6 +54,41 @@ pub fn reopen(dir: &std::path::Path) -> Session {
         .unwrap()
 }
 
+/// A kit on a new vault of its own (in the directory returned), with `config`, provisioned
+/// for the hub and given the sync outbox hook; its public key, to enroll.
+pub fn provisioned_kit(
+    config: fieldkit_app::KitConfig,
+    hub: PublicKey,
+    label: &str,
+) -> (fieldkit_app::Kit, PublicKey, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let (session, _) = Vault::create(
+        &Vault::file_in(dir.path()),
+        InitOptions {
+            username: "amina",
+            display_name: "Amina K.",
+            credential: PIN,
+            policy: CredentialPolicy::default(),
+            now_ms: NOW,
+        },
+        OpenOptions::default(),
+    )
+    .unwrap();
+    let mut kit = fieldkit_app::Kit::open(session, config, NOW).unwrap();
+    let public = fieldkit_kitsync::KitSync::provision(
+        kit.session_mut(),
+        &fieldkit_kitsync::Provision {
+            hub_public: hub,
+            hub_address: "",
+            agency: "unicef",
+            label,
+        },
+    )
+    .unwrap();
+    assert!(fieldkit_kitsync::attach(&mut kit).unwrap());
+    (kit, public, dir)
+}
+
 /// A kit's end of the link, with what it received.
 pub struct KitEnd {
     pub key: StaticKey,

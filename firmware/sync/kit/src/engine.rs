@@ -17,7 +17,10 @@ use zeroize::Zeroizing;
 
 use crate::hook::SyncOutbox;
 use crate::link::{Link, LinkError};
-use crate::state::{self, COUNTER, IDENTITY, INBOX, Identity, MARK, OUTBOX, WINDOW};
+use crate::state::{
+    self, CODES, COUNTER, IDENTITY, INBOX, Identity, KitCodes, MARK, OUTBOX, WINDOW,
+};
+use fieldkit_sync::codes::{CodeBook, CodeDigest};
 
 /// Why sync could not do something. Nothing saved is lost by any of these.
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +105,10 @@ pub struct KitSync {
     mark: Option<Hlc>,
     retry_ms: u64,
     applying: Arc<AtomicBool>,
+    /// The code-list handshake's state, as persisted.
+    codes: KitCodes,
+    /// The kit's own code lists, from its configuration (made once).
+    own_book: Option<Arc<CodeBook>>,
 }
 
 fn rank_priority(rank: u8) -> Priority {
@@ -212,8 +219,12 @@ impl KitSync {
             SendCounter::resume(r.counter_limit, SendCounter::DEFAULT_BLOCK),
             r.window,
         );
+        let codes: KitCodes = state::read(session, CODES)?.unwrap_or_default();
+        let mut endpoint = Endpoint::new(channel, r.outbox, r.inbox);
+        // Until the kit's own lists are known (the first exchange), the list agreed before.
+        endpoint.set_coding(codes.agreed_book());
         Ok(Some(KitSync {
-            endpoint: Endpoint::new(channel, r.outbox, r.inbox),
+            endpoint,
             kit,
             hub_address: id.hub_address.clone(),
             agency: id.agency.clone(),
@@ -221,7 +232,55 @@ impl KitSync {
             mark: r.mark,
             retry_ms: RETRY_MS,
             applying: Arc::new(AtomicBool::new(false)),
+            codes,
+            own_book: None,
         }))
+    }
+
+    /// The digest of the code list messages are coded with now (`None`: text), see
+    /// [`fieldkit_sync::codes`].
+    pub fn coding(&self) -> Option<CodeDigest> {
+        self.endpoint.coding().map(CodeBook::digest)
+    }
+
+    /// Codes the messages queued from now on against the kit's own code lists when the hub
+    /// announced it reads them (else against the list agreed before, while the hub still
+    /// names it, else as text), and persists the choice when it changed.
+    fn refresh_codes(
+        &mut self,
+        kit: &mut Kit,
+        announced: Option<Vec<CodeDigest>>,
+    ) -> Result<(), SyncError> {
+        let own = self
+            .own_book
+            .get_or_insert_with(|| {
+                let c = kit.config();
+                Arc::new(CodeBook::of_deployment(c.locations.as_ref(), &c.lookups))
+            })
+            .clone();
+        let mut next = self.codes.clone();
+        if let Some(a) = announced {
+            next.announced = a;
+        }
+        let book = next.choose(&own);
+        next.agreed = book.as_ref().map(|b| {
+            b.tables()
+                .map(|(n, v)| (n.to_string(), v.to_vec()))
+                .collect()
+        });
+        if next != self.codes {
+            let bytes = state::encode(&next)?;
+            kit.session_mut().sync_write(&SyncWrite {
+                put: vec![(CODES, &bytes)],
+                ..SyncWrite::default()
+            })?;
+            self.codes = next;
+        }
+        if book.as_ref().map(|b| b.digest()) != self.coding() {
+            tracing::info!(kit = %self.kit, coded = book.is_some(), "code lists for sync changed");
+            self.endpoint.set_coding(book);
+        }
+        Ok(())
     }
 
     /// The kit core's outbox hook for this engine (`kit.set_outbox(Box::new(..))`): it
@@ -418,6 +477,7 @@ impl KitSync {
         now_ms: u64,
         up_to: Priority,
     ) -> Result<Vec<Vec<u8>>, SyncError> {
+        self.refresh_codes(kit, None)?;
         let mut frames = Vec::new();
         while frames.len() < max_frames {
             let session = kit.session_mut();
@@ -509,9 +569,11 @@ impl KitSync {
                 );
                 return Ok(None);
             }
-            Body::Review(_) | Body::Alert(_) | Body::Status(_) | Body::CodeLists(_) => {
+            Body::CodeLists(digests) => {
+                self.refresh_codes(kit, Some(digests))?;
                 return Ok(None);
             }
+            Body::Review(_) | Body::Alert(_) | Body::Status(_) => return Ok(None),
         };
         // Incidents never come by sync.
         let ops: Vec<Op> = ops

@@ -2,6 +2,9 @@
 //! values under `kit/…` names, each sealed by the vault.
 
 use fieldkit_domain::Hlc;
+use std::sync::Arc;
+
+use fieldkit_sync::codes::CodeBook;
 use fieldkit_sync::counter::ReplayWindow;
 use fieldkit_sync::transfer::{Inbox, Outbox};
 use serde::de::DeserializeOwned;
@@ -24,6 +27,35 @@ pub const OUTBOX: &str = "kit/outbox";
 pub const INBOX: &str = "kit/inbox";
 /// The newest stamp of this kit's own operations already in the outbox.
 pub const MARK: &str = "kit/mark";
+/// The deployment code lists: what the hub announced, and the list the kit codes with.
+pub const CODES: &str = "kit/codes";
+
+/// What the kit knows of the code-list handshake (`fieldkit_sync::codes`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KitCodes {
+    /// The digests the hub last announced it reads.
+    pub announced: Vec<[u8; 32]>,
+    /// The tables of the list the kit codes with: its own list when the hub announced it;
+    /// kept so messages go on being coded against a list the hub reads even if the kit's
+    /// configuration changes before the hub's does.
+    pub agreed: Option<Vec<(String, Vec<String>)>>,
+}
+
+impl KitCodes {
+    /// The list agreed before, when the hub still names it.
+    pub fn agreed_book(&self) -> Option<Arc<CodeBook>> {
+        let book = CodeBook::new(self.agreed.clone()?);
+        self.announced
+            .contains(&book.digest())
+            .then(|| Arc::new(book))
+    }
+
+    /// The list to code with: the kit's own when announced, else the one agreed before when
+    /// the hub still names it, else none (text).
+    pub fn choose(&self, own: &Arc<CodeBook>) -> Option<Arc<CodeBook>> {
+        fieldkit_sync::codes::agreed(own, &self.announced).or_else(|| self.agreed_book())
+    }
+}
 
 /// Who this kit is for sync: its X25519 secret and the hub it talks to.
 #[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
