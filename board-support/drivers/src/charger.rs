@@ -33,20 +33,6 @@ pub enum Stage {
     Fault,
 }
 
-impl Stage {
-    /// The stage's name in status output (`off`, `bulk`, `absorption`, `float`, ...).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Off => "off",
-            Self::Bulk => "bulk",
-            Self::Absorption => "absorption",
-            Self::Float => "float",
-            Self::Equalize => "equalize",
-            Self::Fault => "fault",
-        }
-    }
-}
-
 /// What a charge controller says, each value optional: a device may not report it, or it
 /// may have failed validation. Units are in the names.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -97,7 +97,9 @@ pub struct PowerSensors<I2C, L> {
     monitors_ready: [bool; 2],
 }
 
-fn stage(s: Stage) -> ChargeStage {
+/// The power policy's stage for a charger's stage (the names are the policy's:
+/// [`ChargeStage::name`]).
+pub fn charge_stage(s: Stage) -> ChargeStage {
     match s {
         Stage::Off => ChargeStage::Off,
         Stage::Bulk => ChargeStage::Bulk,
@@ -266,7 +268,7 @@ impl<I2C: I2c, L: ChargerLink> PowerSensors<I2C, L> {
                         obs.load_power_w = Some(Reading::new(w, now));
                     }
                 }
-                obs.charge_stage = c.stage.map(|s| Reading::new(stage(s), now));
+                obs.charge_stage = c.stage.map(|s| Reading::new(charge_stage(s), now));
                 if let Some(what) = bad {
                     self.warn(
                         "charger",

@@ -20,7 +20,7 @@ use std::hash::Hash;
 use fieldkit_domain::{Case, Date, RecordId, Trace, TracingRequest};
 use fieldkit_match::compare::{FieldEvidence, NameFrequencies, compare};
 use fieldkit_match::index::{BlockingIndex, Scratch, query_keys};
-use fieldkit_match::matcher::{Likelihood, MatchSettings};
+use fieldkit_match::matcher::{Demoted, Likelihood, MatchSettings};
 use fieldkit_match::names::NameToken;
 use fieldkit_match::profile::{ChildProfile, Locations};
 use serde::Serialize;
@@ -219,6 +219,9 @@ impl<K: Clone + Eq + Hash> Side<K> {
             + self.blocking.memory_bytes()
     }
 }
+
+/// One case of a trace's ranking: case, weight, class, and how it was demoted from *likely*.
+type Ranked = (RecordId, f32, Likelihood, Option<Demoted>);
 
 /// Which records the index holds and how: a case open to tracing ([`Case::open_to_tracing`]),
 /// every trace of an open tracing request not yet matched to a case.
@@ -553,15 +556,18 @@ impl MatchIndex {
     }
 
     /// One trace's potential matches among the held cases, ranked best first, at most
-    /// `settings.top`, with the margin rule applied ([`MatchSettings::rank`]): each
-    /// is (case, weight, class, demoted by the margin). This is the query `trace eval` scores
-    /// (a trace against the cases), so *likely* is decided here for every pair, whichever of
+    /// `settings.top`, with the margin rule applied ([`MatchSettings::rank`]) and then the
+    /// one-child-one-request rule ([`MatchSettings::claimed`]: a likely case another held trace
+    /// matches as well or better is possible): each is (case, weight, class, how it was
+    /// demoted). This is the query `trace eval` scores (a trace against the cases,
+    /// `ProfileIndex::find_traces`), so *likely* is decided here for every pair, whichever of
     /// its records was saved: a case's own query only ranks.
     fn rank_trace(
         &self,
+        trace: &TraceRef,
         tp: &ChildProfile,
         settings: &MatchSettings,
-    ) -> Vec<(RecordId, f32, Likelihood, bool)> {
+    ) -> Vec<Ranked> {
         let scored: Vec<(RecordId, f32, Likelihood)> = self
             .cases
             .candidates(tp, settings)
@@ -572,28 +578,62 @@ impl MatchIndex {
                 Some((c, s.weight, settings.classify(&s)?))
             })
             .collect();
-        settings.rank(scored)
+        settings
+            .rank(scored)
+            .into_iter()
+            .map(|(c, weight, likelihood, unclear)| {
+                if unclear {
+                    (c, weight, likelihood, Some(Demoted::Unclear))
+                } else if likelihood == Likelihood::Likely
+                    && settings.claimed(weight, self.best_other_trace(c, trace, settings))
+                {
+                    (c, weight, Likelihood::Possible, Some(Demoted::Claimed))
+                } else {
+                    (c, weight, likelihood, None)
+                }
+            })
+            .collect()
     }
 
-    /// Gives a scored pair its class after the margin rule: a pair its own weights class as
-    /// *likely* keeps it only when its trace's ranking ([`rank_trace`](Self::rank_trace),
-    /// computed here unless given) does; explained, a pair shown as possible that reached
-    /// `likely` says why.
+    /// The best weight of a held case with any held trace but `own`: the case's query over the
+    /// traces, each pair weighed as the trace's query weighs it (`ProfileIndex::best_other_trace`).
+    fn best_other_trace(
+        &self,
+        case_id: RecordId,
+        own: &TraceRef,
+        settings: &MatchSettings,
+    ) -> Option<f32> {
+        let cp = self.cases.profile(&case_id, &self.tokens)?;
+        self.traces
+            .candidates(&cp, settings)
+            .into_iter()
+            .filter(|t| t != own)
+            .filter_map(|t| {
+                let tp = self.traces.profile(&t, &self.tokens)?;
+                Some(compare(&tp, &cp, &self.cases.frequencies, &settings.weights, false).weight)
+            })
+            .max_by(f32::total_cmp)
+    }
+
+    /// Gives a scored pair its class after the margin and one-child-one-request rules: a pair
+    /// its own weights class as *likely* keeps it only when its trace's ranking
+    /// ([`rank_trace`](Self::rank_trace), computed here unless given) does; explained, a pair
+    /// shown as possible that reached `likely` says why.
     fn settle(
         &self,
         mut s: Scored,
         tp: &ChildProfile,
-        ranking: Option<&[(RecordId, f32, Likelihood, bool)]>,
+        ranking: Option<&[Ranked]>,
         settings: &MatchSettings,
         explain: bool,
     ) -> Scored {
-        let mut unclear = false;
+        let mut demoted = None;
         if s.likelihood == Some(Likelihood::Likely) {
             let own;
             let ranking = match ranking {
                 Some(r) => r,
                 None => {
-                    own = self.rank_trace(tp, settings);
+                    own = self.rank_trace(&s.trace, tp, settings);
                     &own
                 }
             };
@@ -602,12 +642,12 @@ impl MatchIndex {
             let (l, d) = ranking
                 .iter()
                 .find(|r| r.0 == s.case_id)
-                .map_or((Likelihood::Possible, false), |r| (r.2, r.3));
+                .map_or((Likelihood::Possible, None), |r| (r.2, r.3));
             s.likelihood = Some(l);
-            unclear = d;
+            demoted = d;
         }
         if explain && s.likelihood == Some(Likelihood::Possible) && s.weight >= settings.likely {
-            s.fields.push(settings.why_possible(unclear));
+            s.fields.push(settings.why_possible(demoted));
         }
         s
     }
@@ -660,6 +700,33 @@ impl MatchIndex {
         near(&self.case_pairs(id, settings), settings)
     }
 
+    /// The cases whose other potential matches a request's traces can move between *likely*
+    /// and possible through the one-child-one-request rule ([`MatchSettings::claimed`]): those
+    /// a held trace of it scores at `settings.likely` or above (a rival weighs at least the
+    /// likely pair it demotes). A new request's child can make another request's likely match
+    /// of that case possible, and its leaving can make it likely again, so a kit asks before
+    /// and after the request changes.
+    pub fn cases_near_request(&self, id: RecordId, settings: &MatchSettings) -> Vec<RecordId> {
+        let mut out = Vec::new();
+        for t in self.traces_of(id) {
+            let Some(tp) = self.traces.profile(&t, &self.tokens) else {
+                continue;
+            };
+            for c in self.cases.candidates(&tp, settings) {
+                let Some(cp) = self.cases.profile(&c, &self.tokens) else {
+                    continue;
+                };
+                let w = compare(&tp, &cp, &self.cases.frequencies, &settings.weights, false);
+                if w.weight >= settings.likely {
+                    out.push(c);
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// The potential matches of a held case among the held traces, best first (the case's
     /// own ranking; each pair classed as its trace's ranking classes it).
     pub fn matches_of_case(&self, id: RecordId, settings: &MatchSettings) -> Vec<Scored> {
@@ -688,7 +755,7 @@ impl MatchIndex {
         let Some(tp) = self.traces.profile(trace, &self.tokens) else {
             return Vec::new();
         };
-        let ranking = self.rank_trace(&tp, settings);
+        let ranking = self.rank_trace(trace, &tp, settings);
         ranking
             .iter()
             .filter_map(|r| {

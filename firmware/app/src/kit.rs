@@ -948,11 +948,19 @@ impl Work<'_, '_> {
             }
             Record::TracingRequest(r) => {
                 self.st.stale = true;
+                // The one-child-one-request rule: the request's children can make another
+                // request's likely match of a case they fit as well unclear (or clear again when
+                // they leave or change), so the pending matches of those cases are rescored too.
+                let before = self.st.index.cases_near_request(r.id, settings);
                 self.st.index.update_request(r, &locs);
-                (
-                    self.st.index.matches_of_request(r.id, settings),
-                    self.st.book.of_request(r.id),
-                )
+                let after = self.st.index.cases_near_request(r.id, settings);
+                let mut affected = self.st.book.of_request(r.id);
+                for c in before.iter().chain(&after) {
+                    affected.extend(self.st.book.of_case(*c));
+                }
+                affected.sort();
+                affected.dedup();
+                (self.st.index.matches_of_request(r.id, settings), affected)
             }
             _ => return Ok(Vec::new()),
         };

@@ -54,7 +54,8 @@ fn best<K: Ord>(mut v: Vec<(K, f32)>, top: usize) -> Vec<(K, u32)> {
     v.into_iter().map(|(k, w)| (k, w.to_bits())).collect()
 }
 
-fn check(pop: &Population) {
+/// Returns how many pairs the one-child-one-request rule demoted.
+fn check(pop: &Population) -> usize {
     let settings = MatchSettings::default();
     let loc = Locations::Tree(&pop.locations);
     let mut b = IndexBuilder::new(pop.today);
@@ -117,14 +118,26 @@ fn check(pop: &Population) {
     assert!(pairs > 100, "only {pairs} pairs compared");
 
     // *Likely* as the evaluation decides it: each trace's query over the cases, with the
-    // margin rule (`ProfileIndex::find`). The kit must propose exactly these pairs as likely,
-    // from a trace's query and from a case's.
+    // margin rule (`ProfileIndex::find`) and the one-child-one-request rule
+    // (`ProfileIndex::find_traces`). The kit must propose exactly these pairs as likely, from a
+    // trace's query and from a case's.
     let mut evaluated = BTreeSet::new();
+    for (t, hits) in traces
+        .iter()
+        .zip(cases.find_traces(&sought, &settings, false))
+    {
+        for m in hits {
+            if m.likelihood == Likelihood::Likely {
+                evaluated.insert((case_ids[m.index], t.clone()));
+            }
+        }
+    }
+    let mut margin_only = BTreeSet::new();
     let mut pairwise = BTreeSet::new();
     for (t, tp) in traces.iter().zip(sought.profiles()) {
         for m in cases.find(tp, Side::Sought, &settings, false) {
             if m.likelihood == Likelihood::Likely {
-                evaluated.insert((case_ids[m.index], t.clone()));
+                margin_only.insert((case_ids[m.index], t.clone()));
             }
         }
         for (i, w) in reference(tp, &cases, &cases, true, &settings) {
@@ -143,8 +156,12 @@ fn check(pop: &Population) {
     }
     // The population has pairs the margin rule demotes, so classing each pair alone (the kit
     // before the rule) would fail here.
-    let demoted = pairwise.difference(&evaluated).count();
+    let demoted = pairwise.difference(&margin_only).count();
     assert!(demoted >= 3, "only {demoted} pairs demoted by the margin");
+    // Pairs another trace claims (counted over both populations by the caller, so a kit
+    // without that rule fails here too).
+    let claimed = margin_only.difference(&evaluated).count();
+    assert!(evaluated.is_subset(&margin_only));
     let mut kit_likely = BTreeSet::new();
     for t in &traces {
         for s in index.matches_of_trace(t, &settings) {
@@ -188,10 +205,12 @@ fn check(pop: &Population) {
         "{} bytes for {full} profiles",
         index.memory_bytes()
     );
+    claimed
 }
 
 #[test]
 fn compact_index_proposes_what_full_profiles_propose_and_classes_likely_as_the_evaluation() {
-    check(&generate(PopulationSpec::with_cases(11, 3000)));
-    check(&generate(PopulationSpec::hard(12, 3000)));
+    let claimed = check(&generate(PopulationSpec::with_cases(11, 3000)))
+        + check(&generate(PopulationSpec::hard(12, 3000)));
+    assert!(claimed >= 1, "no pair demoted as claimed");
 }

@@ -17,7 +17,6 @@ trait FilesKit {
     /// Where exports go.
     fn out(&self) -> PathBuf;
     fn export_primero(&self, to: &Path);
-    fn add_case(&self);
 }
 
 impl FilesKit for Kit {
@@ -34,19 +33,6 @@ impl FilesKit for Kit {
             "primero",
             "--to",
             to.to_str().unwrap(),
-        ]);
-    }
-
-    fn add_case(&self) {
-        self.ok(&[
-            "case",
-            "add",
-            "--name",
-            "Muhammad Yusuf",
-            "--sex",
-            "male",
-            "--age",
-            "9",
         ]);
     }
 }
@@ -73,7 +59,7 @@ fn walk(dir: &Path, out: &mut Vec<(PathBuf, u32)>) {
 #[test]
 fn nothing_the_vault_or_an_export_writes_is_readable_by_others() {
     let kit = Kit::in_new_directory();
-    kit.add_case();
+    kit.add_case("Muhammad Yusuf", "male", "9", &[]);
     let plain = kit.out().join("cases.json");
     let bundle = kit.out().join("backup.fkb");
     kit.export_primero(&plain);
@@ -93,7 +79,7 @@ fn nothing_the_vault_or_an_export_writes_is_readable_by_others() {
 #[test]
 fn an_export_never_writes_through_a_planted_link() {
     let kit = Kit::in_new_directory();
-    kit.add_case();
+    kit.add_case("Muhammad Yusuf", "male", "9", &[]);
     let victim = kit.root().join("victim");
     std::fs::write(&victim, b"precious").unwrap();
     let to = kit.out().join("cases.json");
@@ -115,7 +101,7 @@ fn an_export_never_writes_through_a_planted_link() {
 #[test]
 fn a_failed_export_leaves_no_temporary_file() {
     let kit = Kit::in_new_directory();
-    kit.add_case();
+    kit.add_case("Muhammad Yusuf", "male", "9", &[]);
     // The target is a directory that is not empty: the final rename fails.
     let to = kit.out().join("taken");
     std::fs::create_dir(&to).unwrap();

@@ -15,8 +15,6 @@ use common::{Kit, PIN, bin, text};
 trait TerminalKit {
     /// Runs with nothing on standard input, expecting a failure; its standard error.
     fn refused(&self, args: &[&str]) -> String;
-    /// Registers a girl of 8 by this name.
-    fn add_case(&self, name: &str);
     /// Runs with standard output a pipe whose reader is already gone, as under `| head` once
     /// head has what it wants.
     fn run_into_closed_pipe(&self, args: &[&str]) -> Output;
@@ -34,12 +32,6 @@ impl TerminalKit for Kit {
         text(&out.stderr)
     }
 
-    fn add_case(&self, name: &str) {
-        self.ok(&[
-            "case", "add", "--name", name, "--sex", "female", "--age", "8",
-        ]);
-    }
-
     fn run_into_closed_pipe(&self, args: &[&str]) -> Output {
         let (reader, writer) = std::io::pipe().unwrap();
         drop(reader);
@@ -52,8 +44,8 @@ impl TerminalKit for Kit {
 #[test]
 fn a_reader_that_goes_away_ends_every_listing_quietly() {
     let kit = Kit::new();
-    kit.add_case("Amina Yusuf");
-    kit.add_case("Halima Yusuf");
+    kit.add_case("Amina Yusuf", "female", "8", &[]);
+    kit.add_case("Halima Yusuf", "female", "8", &[]);
     for args in [
         &["case", "list"][..],
         &["case", "search", "Yusuf"],
@@ -74,7 +66,7 @@ fn a_reader_that_goes_away_ends_every_listing_quietly() {
 #[test]
 fn a_full_disk_under_a_redirect_is_an_error_not_a_panic() {
     let kit = Kit::new();
-    kit.add_case("Amina Yusuf");
+    kit.add_case("Amina Yusuf", "female", "8", &[]);
     let full = std::fs::OpenOptions::new()
         .write(true)
         .open("/dev/full")
@@ -314,7 +306,7 @@ fn a_script_gives_the_pin_by_descriptor_or_private_file_and_the_record_on_stdin(
 #[test]
 fn the_audit_trail_reads_as_dates_and_words_with_hashes_in_hex() {
     let kit = Kit::new();
-    kit.add_case("Amina Yusuf");
+    kit.add_case("Amina Yusuf", "female", "8", &[]);
     kit.ok(&["case", "search", "Yusuf"]);
     let list = kit.ok(&["audit", "list"]);
     let mut lines = list.lines();

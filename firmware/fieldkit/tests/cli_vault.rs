@@ -12,32 +12,18 @@ use common::{Kit, PIN, json};
 #[test]
 fn register_search_edit_and_show_a_case() {
     let k = Kit::logging("trace");
-    let added = json(&k.ok(&[
-        "case",
-        "add",
-        "--name",
+    let id = k.add_case(
         "Muhammad Yusuf",
-        "--sex",
         "male",
-        "--age",
         "9",
-        "--concern",
-        "unaccompanied",
-        "--family",
-        "relation=mother,relation_name=Halima Yusuf",
-        "--json",
-    ]));
-    let id = added["id"].as_str().unwrap().to_string();
-    k.ok(&[
-        "case",
-        "add",
-        "--name",
-        "أمينة يوسف",
-        "--sex",
-        "female",
-        "--age",
-        "7",
-    ]);
+        &[
+            "--concern",
+            "unaccompanied",
+            "--family",
+            "relation=mother,relation_name=Halima Yusuf",
+        ],
+    );
+    k.add_case("أمينة يوسف", "female", "7", &[]);
 
     // Any spelling, any script.
     let found = json(&k.ok(&["case", "search", "Mohammed", "--json"]));
@@ -102,18 +88,12 @@ fn tracing_requests_and_fields_from_a_primero_file() {
 #[test]
 fn primero_export_and_import_round_trip() {
     let k = Kit::logging("trace");
-    k.ok(&[
-        "case",
-        "add",
-        "--name",
+    k.add_case(
         "Amina Yusuf",
-        "--sex",
         "female",
-        "--age",
         "9",
-        "--set",
-        "ration_card_no=\"RC-17\"",
-    ]);
+        &["--set", "ration_card_no=\"RC-17\""],
+    );
     let exported = json(&k.ok(&[
         "export", "--format", "primero", "--kind", "case", "--to", "-",
     ]));
@@ -135,16 +115,7 @@ fn primero_export_and_import_round_trip() {
 #[test]
 fn bundles_open_only_in_their_own_vault() {
     let k = Kit::logging("trace");
-    k.ok(&[
-        "case",
-        "add",
-        "--name",
-        "Amina Yusuf",
-        "--sex",
-        "female",
-        "--age",
-        "9",
-    ]);
+    k.add_case("Amina Yusuf", "female", "9", &[]);
     let bundle = k.tmp().join("backup.fkb");
     k.ok(&["export", "--to", bundle.to_str().unwrap()]);
     let other = Kit::logging("trace");

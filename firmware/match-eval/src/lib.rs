@@ -38,7 +38,7 @@ use serde::Serialize;
 
 use crate::baseline::PrimeroBaseline;
 use fieldkit_match::duplicates::find_duplicates;
-use fieldkit_match::matcher::{Likelihood, MatchSettings, ProfileIndex, Side};
+use fieldkit_match::matcher::{Likelihood, MatchSettings, ProfileIndex};
 use fieldkit_match::profile::{ChildProfile, Locations};
 use population::{Population, PopulationSpec, generate};
 
@@ -303,7 +303,8 @@ pub fn evaluate_population(
         .par_iter()
         .map(|(r, t)| ChildProfile::from_trace(r, t, &locations, p.today))
         .collect();
-    let found = index.find_all(&trace_profiles, Side::Sought, settings, false);
+    let traces = ProfileIndex::new(trace_profiles);
+    let found = index.find_traces(&traces, settings, false);
     let mut strongest: Vec<(f32, bool)> = found
         .iter()
         .zip(&trace_child)

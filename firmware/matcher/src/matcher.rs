@@ -157,21 +157,42 @@ impl MatchSettings {
     }
 
     /// Why a match that reached [`likely`](Self::likely) is shown as possible, for its
-    /// explanation: `unclear` when the margin rule demoted it, else a name differs.
-    pub fn why_possible(&self, unclear: bool) -> FieldEvidence {
+    /// explanation: how it was demoted, else (`None`) a name differs.
+    pub fn why_possible(&self, demoted: Option<Demoted>) -> FieldEvidence {
         FieldEvidence {
             field: "likelihood",
             weight: 0.0,
-            detail: if unclear {
-                format!(
+            detail: match demoted {
+                Some(Demoted::Unclear) => format!(
                     "another record scores within {} bits (a namesake, or registered twice?): possible until told apart",
                     self.likely_margin
-                )
-            } else {
-                "a name differs (a sibling?): possible at most".into()
+                ),
+                Some(Demoted::Claimed) => "another tracing request's child matches this case as well or better (a namesake sought by another family?): possible until told apart".into(),
+                None => "a name differs (a sibling?): possible at most".into(),
             },
         }
     }
+
+    /// The one-child-one-request rule: a likely match (below
+    /// [`likely_without_margin`](Self::likely_without_margin)) whose case another trace
+    /// matches with at least its weight (`best_other`: the best weight of the case's other
+    /// traces) is possible. A child is sought by one family's request; when two traces point at
+    /// one registered child, the one that fits it less is most often a namesake: a child of
+    /// another family, or one never registered at all, whose only candidate is that namesake.
+    /// (Two requests for one child do happen: the better one stays likely, the other is shown
+    /// as possible.)
+    pub fn claimed(&self, weight: f32, best_other: Option<f32>) -> bool {
+        weight < self.likely_without_margin && best_other.is_some_and(|b| b >= weight)
+    }
+}
+
+/// Why a pair that reached *likely* by its own weights is shown as possible.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Demoted {
+    /// The margin rule: another case scores within the margin for the same trace.
+    Unclear,
+    /// The one-child-one-request rule ([`MatchSettings::claimed`]).
+    Claimed,
 }
 
 /// Which side of a match the query is.
@@ -342,7 +363,7 @@ impl ProfileIndex {
                     Vec::new()
                 };
                 if explain && likelihood == Likelihood::Possible && weight >= settings.likely {
-                    fields.push(settings.why_possible(unclear));
+                    fields.push(settings.why_possible(unclear.then_some(Demoted::Unclear)));
                 }
                 PotentialMatch {
                     index: i,
@@ -368,6 +389,62 @@ impl ProfileIndex {
                 self.find_with(q, side, settings, explain, scratch, None)
             })
             .collect()
+    }
+
+    /// The best weight of `case` (a position here) with any trace of `traces` but `own` (its
+    /// position there): the case's query over the traces, each pair weighed as the trace's
+    /// query weighs it (with this side's name frequencies).
+    pub fn best_other_trace(
+        &self,
+        case: usize,
+        traces: &ProfileIndex,
+        own: usize,
+        settings: &MatchSettings,
+        scratch: &mut Scratch,
+    ) -> Option<f32> {
+        let cp = self.profiles.get(case)?;
+        traces
+            .blocking
+            .candidates(&query_keys(cp), scratch, settings.candidates)
+            .into_iter()
+            .map(|i| i as usize)
+            .filter(|&i| i != own && traces.is_live(i))
+            .filter_map(|i| {
+                let tp = traces.profiles.get(i)?;
+                Some(compare(tp, cp, &self.frequencies, &settings.weights, false).weight)
+            })
+            .max_by(f32::total_cmp)
+    }
+
+    /// The potential matches of every trace of `traces` among the cases held here, as
+    /// [`find_all`](Self::find_all) gives them, with the one-child-one-request rule
+    /// ([`MatchSettings::claimed`]) applied to each likely match: the classes the evaluation
+    /// scores and the kit proposes.
+    pub fn find_traces(
+        &self,
+        traces: &ProfileIndex,
+        settings: &MatchSettings,
+        explain: bool,
+    ) -> Vec<Vec<PotentialMatch>> {
+        let mut found = self.find_all(traces.profiles(), Side::Sought, settings, explain);
+        found
+            .par_iter_mut()
+            .enumerate()
+            .for_each_init(Scratch::default, |scratch, (own, hits)| {
+                for h in hits.iter_mut() {
+                    if h.likelihood != Likelihood::Likely {
+                        continue;
+                    }
+                    let other = self.best_other_trace(h.index, traces, own, settings, scratch);
+                    if settings.claimed(h.weight, other) {
+                        h.likelihood = Likelihood::Possible;
+                        if explain {
+                            h.fields.push(settings.why_possible(Some(Demoted::Claimed)));
+                        }
+                    }
+                }
+            });
+        found
     }
 }
 

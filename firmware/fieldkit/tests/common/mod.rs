@@ -248,6 +248,19 @@ impl Kit {
         json(&self.ok(args))
     }
 
+    /// Registers a case (`case add --name … --sex … --age …` and `extra` flags), which must
+    /// succeed; its id.
+    pub fn add_case(&self, name: &str, sex: &str, age: &str, extra: &[&str]) -> String {
+        let mut args = vec!["case", "add", "--name", name, "--sex", sex, "--age", age];
+        args.extend_from_slice(extra);
+        args.push("--json");
+        let saved = self.json(&args);
+        saved["id"]
+            .as_str()
+            .expect("a saved case has an id")
+            .to_string()
+    }
+
     /// Runs fieldkit with these standard input lines, which must fail; its standard error.
     pub fn fails_with(&self, args: &[&str], stdin_lines: &[&str]) -> String {
         let out = self.run_with(args, stdin_lines);

@@ -149,7 +149,7 @@ fn round_json(now: Timestamp, round: &SensorRound, obs: &Observation) -> Value {
             "soc_percent": c.soc_percent,
             "panel_voltage_mv": c.panel_voltage_mv,
             "panel_power_mw": c.panel_power_mw,
-            "stage": c.stage.map(|s| s.name()),
+            "stage": c.stage.map(|s| fieldkit_sensors::charge_stage(s).name()),
         })),
         "policy_view": {
             "soc_percent": obs.soc_percent.map(|r| rounded(r.value, 2)),
