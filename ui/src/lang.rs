@@ -119,11 +119,18 @@ pub fn starts_right_to_left(text: &str) -> bool {
 }
 
 /// Gives the screen's texts their direction (the one-line texts that do not fit are cut on the
-/// side they end on).
+/// side they end on, with the ellipsis right after their last whole word).
 pub fn install(window: &MainWindow) {
-    window
-        .global::<TextDirection>()
-        .on_starts_rtl(|text| starts_right_to_left(&text));
+    install_text(&window.global::<TextDirection>());
+}
+
+/// Gives a window's one-line texts their direction and where a cut line ends (for a window
+/// other than the main one, such as the tests' probe).
+pub fn install_text(text: &TextDirection<'_>) {
+    text.on_starts_rtl(|text| starts_right_to_left(&text));
+    text.on_first_line_width(|text, family, size, weight, width| {
+        crate::measure::first_line_width(&text, &family, size, weight, width)
+    });
 }
 
 /// Looks a language up by its code.

@@ -40,6 +40,7 @@ pub mod headless;
 pub mod idle;
 pub mod keyboard;
 pub mod lang;
+pub mod measure;
 pub mod power;
 pub mod screens;
 pub mod sync;

@@ -71,9 +71,7 @@ fn draw(probe: &ElideProbe, width: f32, raw: bool) -> Frame {
 fn probe() -> ElideProbe {
     let probe = ElideProbe::new().unwrap();
     probe.global::<Theme>().set_rtl(true);
-    probe
-        .global::<TextDirection>()
-        .on_starts_rtl(|text| lang::starts_right_to_left(&text));
+    lang::install_text(&probe.global::<TextDirection>());
     let texts: Vec<SharedString> = TEXTS.into_iter().map(SharedString::from).collect();
     probe.set_texts(ModelRc::new(VecModel::from(texts)));
     probe
@@ -127,13 +125,50 @@ fn right_to_left_lines_stay_in_their_box_whole_or_elided() {
         }
     }
 
-    // The long text in a 160 px box: cut, with an ellipsis at its left end (ink in the
-    // ellipsis' place, clear of the text, which starts one ellipsis further right).
+    // The long text in a 160 px box: cut, with an ellipsis at its left end, where its first
+    // line's last whole word ends (ink in the ellipsis' place; nothing between it and the
+    // box's left edge).
     let frame = draw(&probe, 160.0, false);
+    let dots = 18.0 * 1.3;
+    let cut = fieldkit_ui::measure::first_line_width(TEXTS[4], "", 18.0, 400, 160.0 - dots);
+    let ellipsis = BOX_X + (160.0 - cut - dots).max(0.0) as u32;
     assert!(
-        frame.ink_in(4, BOX_X..BOX_X + 23),
-        "no ellipsis on the left"
+        frame.ink_in(4, ellipsis..ellipsis + dots as u32),
+        "no ellipsis left of the text"
     );
+    assert!(
+        !frame.ink_in(4, BOX_X..ellipsis),
+        "ink between the box's edge and the ellipsis"
+    );
+    // A cut line's ellipsis stands right after its last whole word, not at the box's edge:
+    // in each box where the words of the first line leave room (more than 20 px between
+    // them and the edge), no gap in the row's ink is wider than a word space and the
+    // ellipsis' own margin.
+    let dots = 18.0 * 1.3;
+    let mut roomy = 0;
+    for width in (60..=300).step_by(10).map(|w| w as f32) {
+        let frame = draw(&probe, width, false);
+        for (row, text) in TEXTS.iter().enumerate() {
+            let avail = width - dots;
+            let cut = fieldkit_ui::measure::first_line_width(text, "", 18.0, 400, avail);
+            let whole = fieldkit_ui::measure::first_line_width(text, "", 18.0, 400, 10_000.0);
+            if whole <= width || avail - cut <= 20.0 {
+                continue;
+            }
+            roomy += 1;
+            let row = row as u32;
+            let inked: Vec<u32> = (BOX_X..BOX_X + width as u32)
+                .filter(|&x| frame.ink_in(row, x..x + 1))
+                .collect();
+            let gap = inked.windows(2).map(|p| p[1] - p[0]).max().unwrap_or(0);
+            assert!(
+                gap <= 12,
+                "{text:?} in a {width} px box: a {gap} px gap between the text and its ellipsis"
+            );
+        }
+    }
+    assert!(roomy >= 3, "only {roomy} cut lines leave room at their end");
+
     // The short one fits at 400 px and is drawn at the right, the left of the box empty.
     let frame = draw(&probe, 400.0, false);
     assert!(
