@@ -8,22 +8,7 @@ use fieldkit_match::compare::compare;
 use fieldkit_match::matcher::{MatchSettings, Side};
 use fieldkit_match::names::compare_names;
 use fieldkit_match::profile::ChildProfile;
-use fieldkit_match_eval::Drawn;
-
-const FIELDS: [&str; 12] = [
-    "name",
-    "sex",
-    "age",
-    "date_of_birth",
-    "date_of_separation",
-    "location_separation",
-    "location_last",
-    "family_details_section",
-    "nationality",
-    "language",
-    "ethnicity",
-    "likelihood",
-];
+use fieldkit_match_eval::{Drawn, EXPLAINED_FIELDS, weight_columns};
 
 fn family_names(p: &ChildProfile) -> String {
     p.family
@@ -51,7 +36,7 @@ fn main() {
     println!("# true_pairs {true_pairs} traces {}", queries.len());
     println!(
         "q\treq\tcase\tright\tunreg\tweight\tlikely\tnames_differ\tsame_dob\tkin\tq_tokens\tc_tokens\tpaired\t{}\tq_name\tc_name\tq_family\tc_family",
-        FIELDS.join("\t")
+        EXPLAINED_FIELDS.join("\t") + "\tlikelihood"
     );
     // Namesakes of namesakes share the names too: the family a chain of namesakes starts from.
     let root = |mut f: u32| {
@@ -70,17 +55,8 @@ fn main() {
                 &settings.weights,
                 false,
             );
-            let w: Vec<String> = FIELDS
-                .iter()
-                .map(|f| {
-                    h.fields
-                        .iter()
-                        .filter(|x| x.field == *f)
-                        .map(|x| x.weight)
-                        .sum::<f32>()
-                        .to_string()
-                })
-                .collect();
+            let mut w = weight_columns(&h.fields, &EXPLAINED_FIELDS);
+            w.extend(weight_columns(&h.fields, &["likelihood"]));
             // How the case's child is kin to the child sought (truth): same child, a
             // sibling, a child of a namesake family, or unrelated.
             let (sought, found) = (truth[qi], p.case_child[h.index]);

@@ -14,21 +14,7 @@ use fieldkit_match::compare::compare;
 use fieldkit_match::matcher::{MatchSettings, Side};
 use fieldkit_match::names::{NameToken, compare_names};
 use fieldkit_match::profile::{ChildProfile, Relation};
-use fieldkit_match_eval::Drawn;
-
-const FIELDS: [&str; 11] = [
-    "name",
-    "sex",
-    "age",
-    "date_of_birth",
-    "date_of_separation",
-    "location_separation",
-    "location_last",
-    "family_details_section",
-    "nationality",
-    "language",
-    "ethnicity",
-];
+use fieldkit_match_eval::{Drawn, EXPLAINED_FIELDS, weight_columns};
 
 fn key(t: &NameToken) -> u64 {
     t.known_key().unwrap_or_else(|| t.spelling_key())
@@ -70,24 +56,14 @@ fn main() {
     println!("# true_pairs {} traces {}", d.true_pairs, queries.len());
     println!(
         "q\tcase\tright\tunreg\tweight\tlikely\tnames_differ\tmatched\tc1\tc2\tpair\tq_sep\tc_sep\tq_place\tc_place\tq_par\tc_par\tq_sex\tq_age\tc_age\tsep_shared\tsep_depth\tlast_shared\tlast_depth\tsep_days\t{}",
-        FIELDS.join("\t")
+        EXPLAINED_FIELDS.join("\t")
     );
     let found = index.find_all(queries, Side::Sought, &settings, true);
     for (qi, hits) in found.iter().enumerate() {
         let q = &queries[qi];
         for h in hits {
             let c = &cases[h.index];
-            let w: Vec<String> = FIELDS
-                .iter()
-                .map(|f| {
-                    h.fields
-                        .iter()
-                        .filter(|x| x.field == *f)
-                        .map(|x| x.weight)
-                        .sum::<f32>()
-                        .to_string()
-                })
-                .collect();
+            let w = weight_columns(&h.fields, &EXPLAINED_FIELDS);
             let cmp = compare(q, c, index.frequencies(), &settings.weights, false);
             let names_differ = cmp.names_differ && !cmp.same_birth_date;
             // The best pairing of names (most tokens agreeing): the case's tokens that agreed.

@@ -37,6 +37,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::baseline::PrimeroBaseline;
+use fieldkit_match::compare::FieldEvidence;
 use fieldkit_match::duplicates::find_duplicates;
 use fieldkit_match::matcher::{Likelihood, MatchSettings, ProfileIndex};
 use fieldkit_match::profile::{ChildProfile, Locations};
@@ -137,6 +138,37 @@ fn f1(p: f64, r: f64) -> f64 {
     } else {
         2.0 * p * r / (p + r)
     }
+}
+
+/// The explanation fields the tuning aids (`examples/`) print a weight column for, in order.
+pub const EXPLAINED_FIELDS: [&str; 11] = [
+    "name",
+    "sex",
+    "age",
+    "date_of_birth",
+    "date_of_separation",
+    "location_separation",
+    "location_last",
+    "family_details_section",
+    "nationality",
+    "language",
+    "ethnicity",
+];
+
+/// A pair's weight in bits for each of `fields` (the sum of its evidence on that field; 0
+/// where it has none), as the tuning aids print them.
+pub fn weight_columns(evidence: &[FieldEvidence], fields: &[&str]) -> Vec<String> {
+    fields
+        .iter()
+        .map(|f| {
+            evidence
+                .iter()
+                .filter(|x| x.field == *f)
+                .map(|x| x.weight)
+                .sum::<f32>()
+                .to_string()
+        })
+        .collect()
 }
 
 /// A population drawn and indexed for the tuning aids (`examples/`): the cases' profiles
