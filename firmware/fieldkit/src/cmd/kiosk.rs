@@ -1353,20 +1353,48 @@ mod tests {
         }
     }
 
-    /// A simulated working day (from 09:00, 8 hours, 10 simulated hours a second); returns
-    /// the jobs that ran, with what they did.
-    fn day(ctx: &Ctx, kit: &SharedKit) -> Vec<(JobKind, String)> {
-        let args = KioskArgs {
+    /// `kiosk --simulate --no-screen` at `speed` from `start_hour` with `soc` % charge, for
+    /// `hours` (or until stopped).
+    fn sim_args(speed: u32, start_hour: f32, soc: f32, hours: Option<f32>) -> KioskArgs {
+        KioskArgs {
             simulate: true,
-            speed: 36_000,
-            start_hour: 9.0,
-            start_soc: 90.0,
+            speed,
+            start_hour,
+            start_soc: soc,
             weather: None,
-            hours: Some(8.0),
+            hours,
             json: false,
             no_screen: true,
             screenshots: None,
-        };
+        }
+    }
+
+    /// Records go at every round (no batching), the scheduler asked every 200 ms.
+    fn quick_schedule() -> fieldkit_sync::schedule::SchedulePolicy {
+        fieldkit_sync::schedule::SchedulePolicy {
+            idle_ms: 200,
+            max_batch_age_ms: 0,
+            ..simulated::schedule(3_600)
+        }
+    }
+
+    /// The simulated kiosk's jobs over `links`, scheduled by [`quick_schedule`]; a frame the
+    /// gateway missed goes again a second later (not 20 s: the test would wait).
+    fn quick_jobs(
+        ctx: &Ctx,
+        args: &KioskArgs,
+        links: &mut fieldkit_sim::links::KioskLinks,
+    ) -> SharedJobs {
+        let mut jobs = simulated::jobs(ctx, args, links).unwrap();
+        jobs.set_schedule(quick_schedule());
+        jobs.set_retry_ms(1_000);
+        Arc::new(Mutex::new(jobs))
+    }
+
+    /// A simulated working day (from 09:00, 8 hours, 10 simulated hours a second); returns
+    /// the jobs that ran, with what they did.
+    fn day(ctx: &Ctx, kit: &SharedKit) -> Vec<(JobKind, String)> {
+        let args = sim_args(36_000, 9.0, 90.0, Some(8.0));
         let ran = Arc::new(Mutex::new(Vec::new()));
         let seen = ran.clone();
         let hooks = Hooks {
@@ -1432,17 +1460,7 @@ mod tests {
         soc: f32,
         hours: f32,
     ) -> (SyncStatus, Vec<fieldkit_power::PowerMode>) {
-        let args = KioskArgs {
-            simulate: true,
-            speed: 3_600,
-            start_hour: 10.0,
-            start_soc: soc,
-            weather: None,
-            hours: Some(hours),
-            json: false,
-            no_screen: true,
-            screenshots: None,
-        };
+        let args = sim_args(3_600, 10.0, soc, Some(hours));
         let rows = Arc::new(Mutex::new(SyncStatus::default()));
         let modes = Arc::new(Mutex::new(Vec::new()));
         let (seen_rows, seen_modes) = (rows.clone(), modes.clone());
@@ -1494,29 +1512,9 @@ mod tests {
         )
         .unwrap();
         let vault = demo_vault(&ctx, Some(links.hub_public())).unwrap();
-        let args = KioskArgs {
-            simulate: true,
-            speed: 3_600,
-            start_hour: 10.0,
-            start_soc: 90.0,
-            weather: None,
-            hours: None,
-            json: false,
-            no_screen: true,
-            screenshots: None,
-        };
-        let jobs: SharedJobs = Arc::new(Mutex::new(
-            simulated::jobs(&ctx, &args, &mut links).unwrap(),
-        ));
-        // Records go at every cellular round (no batching), the scheduler asked every 200 ms.
-        let schedule = fieldkit_sync::schedule::SchedulePolicy {
-            idle_ms: 200,
-            max_batch_age_ms: 0,
-            ..simulated::schedule(3_600)
-        };
-        jobs_of(&jobs).set_schedule(schedule);
-        // A frame the gateway missed goes again a second later (not 20 s: the test would wait).
-        jobs_of(&jobs).set_retry_ms(1_000);
+        let args = sim_args(3_600, 10.0, 90.0, None);
+        let jobs = quick_jobs(&ctx, &args, &mut links);
+        let schedule = quick_schedule();
         let kit: SharedKit = Arc::new(Mutex::new(KitSlot::Locked(Box::new(vault))));
         sign_in_on_screen(&ctx, &kit);
         register(
@@ -1682,29 +1680,11 @@ mod tests {
             &config.lookups,
         )
         .digest();
-        let args = KioskArgs {
-            simulate: true,
-            speed: 3_600,
-            start_hour: 10.0,
-            start_soc: 90.0,
-            weather: None,
-            hours: None,
-            json: false,
-            no_screen: true,
-            screenshots: None,
-        };
+        let args = sim_args(3_600, 10.0, 90.0, None);
         // The kiosk's own wiring: links, demo vault, jobs.
         let mut links = simulated::start(&ctx, &args).unwrap();
         let vault = demo_vault(&ctx, Some(links.hub_public())).unwrap();
-        let jobs: SharedJobs = Arc::new(Mutex::new(
-            simulated::jobs(&ctx, &args, &mut links).unwrap(),
-        ));
-        jobs_of(&jobs).set_schedule(fieldkit_sync::schedule::SchedulePolicy {
-            idle_ms: 200,
-            max_batch_age_ms: 0,
-            ..simulated::schedule(3_600)
-        });
-        jobs_of(&jobs).set_retry_ms(1_000);
+        let jobs = quick_jobs(&ctx, &args, &mut links);
         let kit: SharedKit = Arc::new(Mutex::new(KitSlot::Locked(Box::new(vault))));
         sign_in_on_screen(&ctx, &kit);
         let coding = || {
