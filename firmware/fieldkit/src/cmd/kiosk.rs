@@ -531,12 +531,12 @@ fn sync_view(s: &SyncStatus, now_ms: u64, utc_offset_minutes: i32) -> SyncView {
         .iter()
         .map(|l| LinkView {
             link: l.name,
-            state: if s.provisioned.is_none() {
+            state: if s.syncing == Some(l.name) {
+                LinkState::Syncing
+            } else if s.provisioned.is_none() {
                 LinkState::Unknown
             } else if !l.fitted {
                 LinkState::NotFitted
-            } else if s.syncing == Some(l.name) {
-                LinkState::Syncing
             } else if l.last_error.is_some() {
                 LinkState::Failed
             } else if !l.allowed {
@@ -1124,9 +1124,12 @@ where
         }
         if stop_after_s.is_some_and(|s| t.since(start) >= s) {
             tracing::info!("stopping after the requested time");
-            // A bounded run lets the round under way finish.
-            if let Some((kind, what)) = worker.finish(false, Duration::MAX).and_then(|d| d.job) {
-                (hooks.job_done)(kind, &what);
+            // A bounded run lets the round under way finish, and says what it did.
+            if let Some(done) = worker.finish(false, Duration::MAX) {
+                if let Some((kind, what)) = done.job {
+                    (hooks.job_done)(kind, &what);
+                }
+                (hooks.sync)(&done.status);
             }
             service.stopping();
             return Ok(());

@@ -119,13 +119,17 @@ impl Worker {
             self.control.halt();
         }
         self.to = None;
-        let deadline = Instant::now() + wait;
+        // A wait too long for the clock is no deadline.
+        let deadline = Instant::now().checked_add(wait);
         let mut last = None;
         loop {
-            match self
-                .from
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            {
+            let next = match deadline {
+                Some(d) => self
+                    .from
+                    .recv_timeout(d.saturating_duration_since(Instant::now())),
+                None => self.from.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            };
+            match next {
                 Ok(done) => last = Some(done),
                 Err(RecvTimeoutError::Disconnected) => break,
                 Err(RecvTimeoutError::Timeout) => {
