@@ -1186,11 +1186,11 @@ where
         }
         if !worker.busy() {
             if let Some(kind) = owed_job(&mut owed, &hooks.kit, &policy, t, &d) {
-                worker.send(Work::Job(kind, d.clone()));
+                worker.send(Work::Job(kind, d));
             } else {
                 // Between the daily jobs: urgent alerts, match notices and review decisions go
                 // at once, records when a batch is due, over the link the scheduler picks.
-                worker.send(Work::Check(d.clone()));
+                worker.send(Work::Check(d));
             }
         }
         // The status page's sync rows, with the link a round runs over now: sent when they
