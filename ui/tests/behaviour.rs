@@ -499,7 +499,7 @@ fn critical_power_shows_a_warning_and_a_shutdown_shows_the_saving_screen_on_scre
         solar_watts: Some(0.0),
         load_watts: Some(4.0),
         mode: "critical",
-        reason: "battery low".into(),
+        reason: Some(fieldkit_power::ModeReason::BatteryLevel),
         charger: "off".into(),
         shutting_down: false,
         screen_timeout_s: Some(30),
