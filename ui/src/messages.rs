@@ -102,7 +102,10 @@ pub fn problem(p: &Problem) -> Message {
 /// (that gives one [`problem`] per field).
 pub fn not_saved(e: &SaveError) -> Message {
     match e {
-        SaveError::Invalid(v) => v.0.first().map_or_else(|| kind("not-stored"), |f| problem(&f.message)),
+        SaveError::Invalid(v) => {
+            v.0.first()
+                .map_or_else(|| kind("not-stored"), |f| problem(&f.message))
+        }
         SaveError::Fields(_) => kind("wrong-shape"),
         SaveError::NotApplicable(_) | SaveError::NotFound { .. } => kind("not-applicable"),
         // The vault refused or failed; and what a later version of the kit core adds.

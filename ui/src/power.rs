@@ -41,7 +41,11 @@ impl PowerView {
         s.set_solar_watts(self.solar_watts.unwrap_or(-1.0));
         s.set_load_watts(self.load_watts.unwrap_or(-1.0));
         s.set_mode(self.mode.into());
-        s.set_reason(self.reason.map(crate::messages::power_reason).unwrap_or_default());
+        s.set_reason(
+            self.reason
+                .map(crate::messages::power_reason)
+                .unwrap_or_default(),
+        );
         s.set_charger(self.charger.as_str().into());
         let app = window.global::<AppState>();
         app.set_soc_known(self.soc_percent.is_some());

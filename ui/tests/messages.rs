@@ -50,9 +50,7 @@ fn problems() -> Vec<Problem> {
             other_field: "incident_date",
             other: date("2017-03-01"),
         },
-        Problem::UnknownReviewState {
-            status: "7".into(),
-        },
+        Problem::UnknownReviewState { status: "7".into() },
         Problem::RecordTooLarge {
             kib: 600,
             max_kib: 512,
@@ -143,7 +141,10 @@ fn power_reasons() -> Vec<ModeReason> {
             ModeReason::Fixed => 8,
         }] = true;
     }
-    assert!(seen.iter().all(|s| *s), "a ModeReason variant is not listed");
+    assert!(
+        seen.iter().all(|s| *s),
+        "a ModeReason variant is not listed"
+    );
     all
 }
 
@@ -183,22 +184,36 @@ fn every_message_from_rust_has_words_in_every_language() {
             lang::apply(&window, "en").expect("bundled");
             let e = all
                 .iter()
-                .map(|(_, m)| window.global::<Messages>().invoke_text(m.clone()).to_string())
+                .map(|(_, m)| {
+                    window
+                        .global::<Messages>()
+                        .invoke_text(m.clone())
+                        .to_string()
+                })
                 .collect();
             lang::apply(&window, language.code).expect("bundled");
             e
         };
         for (i, (name, m)) in all.iter().enumerate() {
-            let shown = window.global::<Messages>().invoke_text(m.clone()).to_string();
+            let shown = window
+                .global::<Messages>()
+                .invoke_text(m.clone())
+                .to_string();
             if shown.trim().is_empty() {
                 missing.push(format!("{}: {name} has no text", language.code));
             } else if language.code != "en" && english.get(i) == Some(&shown) {
-                missing.push(format!("{}: {name} is shown in English: {shown:?}", language.code));
+                missing.push(format!(
+                    "{}: {name} is shown in English: {shown:?}",
+                    language.code
+                ));
             } else if own_script && shown.chars().any(|c| c.is_ascii_alphabetic()) {
                 // KiB is the one unit written in Latin letters in some catalogues.
                 let without_units = shown.replace("KiB", "");
                 if without_units.chars().any(|c| c.is_ascii_alphabetic()) {
-                    missing.push(format!("{}: {name} has Latin words: {shown:?}", language.code));
+                    missing.push(format!(
+                        "{}: {name} has Latin words: {shown:?}",
+                        language.code
+                    ));
                 }
             }
         }

@@ -320,7 +320,10 @@ impl Case {
         }
         for (i, s) in self.services_section.iter().enumerate() {
             if s.unique_id.is_empty() {
-                c.fail(format!("services_section[{i}].unique_id"), Problem::Required);
+                c.fail(
+                    format!("services_section[{i}].unique_id"),
+                    Problem::Required,
+                );
             }
         }
         for (i, m) in self.family_details_section.iter().enumerate() {
