@@ -129,20 +129,29 @@ fn arb_save() -> impl Strategy<Value = Vec<Op>> {
             prop::collection::vec(any::<prop::sample::Index>(), 0..5),
             prop::option::of(arb_uid()),
         )),
-        (any::<u8>(), 0u64..2, any::<u32>()),
+        (any::<u8>(), 0u64..3, any::<u32>()),
         prop::collection::vec(any::<(u8, bool)>(), 0..2),
     )
         .prop_map(
-            |(fields, uids, entries, order, (r, mode, counter), extra)| {
-                let record = RecordId::from_bytes([r; 16]);
+            |(fields, mut uids, entries, order, (r, mode, counter), extra)| {
                 let stamp = Hlc {
-                    wall_ms: if mode == 0 {
-                        1_780_000_000_000
-                    } else {
+                    wall_ms: if mode == 1 {
                         u64::from(counter)
+                    } else {
+                        1_780_000_000_000
                     },
                     counter: counter % 3,
                     device: DeviceId(0x5eed),
+                };
+                // Mode 2: as a kit registers, the id and some entry ids minted at the
+                // stamp's moment (the typed form then counts from it).
+                let record = if mode == 2 {
+                    for (i, u) in uids.iter_mut().enumerate().filter(|(i, _)| i % 2 == 0) {
+                        *u = RecordId::mint(stamp.wall_ms, [i as u8; 10]).to_string();
+                    }
+                    RecordId::mint(stamp.wall_ms, [r; 10])
+                } else {
+                    RecordId::from_bytes([r; 16])
                 };
                 let op = |field: String, value: FieldValue| Op {
                     kind: RecordKind::Case,
