@@ -379,7 +379,8 @@ impl KitSync {
         }
         let device = session.device();
         let since = self.mark;
-        let mut by_rank: BTreeMap<u8, Vec<Op>> = BTreeMap::new();
+        // Per rank, each record's operations kept together.
+        let mut by_rank: BTreeMap<u8, Vec<Vec<Op>>> = BTreeMap::new();
         let mut alerts = Vec::new();
         let mut mark = self.mark;
         for q in &queued {
@@ -408,27 +409,31 @@ impl KitSync {
             {
                 alerts.push(a);
             }
-            by_rank.entry(q.rank).or_default().extend(ops);
+            by_rank.entry(q.rank).or_default().push(ops);
         }
         let mut n = 0;
         for a in &alerts {
             self.endpoint.queue(a);
             n += 1;
         }
-        for (rank, ops) in by_rank.into_iter().rev() {
+        for (rank, records) in by_rank.into_iter().rev() {
             let priority = rank_priority(rank);
-            // Cut long batches so one message never outgrows what a receiver holds.
+            // Cut long batches so one message never outgrows what a receiver holds, between
+            // records only: messages are delivered each on its own, in any order, and a
+            // record cut in two would reach the receiver as a part that does not validate
+            // (a case without the `sex` its second half carries).
             let mut batch: Vec<Op> = Vec::new();
             let mut size = 0;
-            for op in ops {
-                size += op.field.len() + 64;
-                batch.push(op);
-                if size >= MAX_OPS_MESSAGE {
+            for ops in records {
+                let record_size: usize = ops.iter().map(|op| op.field.len() + 64).sum();
+                if !batch.is_empty() && size + record_size > MAX_OPS_MESSAGE {
                     self.endpoint
                         .queue_at(&Body::Ops(std::mem::take(&mut batch)), priority);
                     n += 1;
                     size = 0;
                 }
+                size += record_size;
+                batch.extend(ops);
             }
             if !batch.is_empty() {
                 self.endpoint.queue_at(&Body::Ops(batch), priority);

@@ -5,10 +5,12 @@
 //! wait for review. Every other child has a photo: a generated portrait, normalised and sealed
 //! by the kit core like a photo from the camera, so the list's thumbnails and the form's photo
 //! section show something. Everything goes through the kit (validated, triaged, matched),
-//! except [`bulk_cases`], which fills a vault for the list benchmarks in batches.
+//! except [`bulk_cases`], which fills a vault for the list benchmarks in batches. Kept in the
+//! kit core (the screen re-exports it as `fieldkit_ui::demo`) so the sync tests can check
+//! that every demo record travels exactly without building the screen.
 
-use fieldkit_app::photos::{self, Normalised, PhotoInputError};
-use fieldkit_app::{Kit, SaveError};
+use crate::photos::{self, Normalised, PhotoInputError};
+use crate::{Kit, SaveError};
 use fieldkit_domain::{Record, RecordId, RecordKind};
 use fieldkit_vault::Session;
 use serde_json::{Map, Value, json};
