@@ -14,7 +14,7 @@ mod common;
 use common::*;
 use fieldkit_app::{Kit, KitConfig};
 use fieldkit_domain::lookups::Lookups;
-use fieldkit_domain::{Document, Location, LocationLevel, LocationTree, Op, Record, RecordKind};
+use fieldkit_domain::{Document, LocationTree, Op, Record, RecordKind};
 use fieldkit_hub::HubService;
 use fieldkit_kitsync::{KitSync, Link, LinkError};
 use fieldkit_sync::codec::{decode_typed, encode_typed};
@@ -30,41 +30,8 @@ const DEMO_CASES: usize = 40;
 /// A configuration whose location tree holds the demo's places, so location codes travel
 /// as codes of the list.
 fn demo_config() -> KitConfig {
-    let mut places = vec![Location {
-        code: "JO".into(),
-        name: "Jordan".into(),
-        level: LocationLevel::Country,
-        parent: None,
-    }];
-    places.push(Location {
-        code: "JO-MA".into(),
-        name: "Mafraq".into(),
-        level: LocationLevel::Region,
-        parent: Some("JO".into()),
-    });
-    for camp in ["JO-MA-ZAATARI", "JO-MA-AZRAQ"] {
-        places.push(Location {
-            code: camp.into(),
-            name: camp.into(),
-            level: LocationLevel::Camp,
-            parent: Some("JO-MA".into()),
-        });
-    }
-    for (block, camp) in [
-        ("JO-MA-ZAATARI-D1", "JO-MA-ZAATARI"),
-        ("JO-MA-ZAATARI-D3", "JO-MA-ZAATARI"),
-        ("JO-MA-ZAATARI-D5", "JO-MA-ZAATARI"),
-        ("JO-MA-AZRAQ-V2", "JO-MA-AZRAQ"),
-    ] {
-        places.push(Location {
-            code: block.into(),
-            name: block.into(),
-            level: LocationLevel::Block,
-            parent: Some(camp.into()),
-        });
-    }
     KitConfig {
-        locations: Some(LocationTree::new(places).unwrap()),
+        locations: Some(LocationTree::new(fieldkit_app::demo::locations()).unwrap()),
         lookups: Lookups::default(),
         ..KitConfig::default()
     }
@@ -230,6 +197,7 @@ fn a_demo_kit_synced_leaves_the_hub_holding_the_same_valid_records() {
         engine.outbox().messages().len() > 1,
         "the demo records are cut into several messages"
     );
+    let (mut applied, mut ignored) = (0, 0);
     let mut settled = false;
     for _ in 0..400 {
         now += 2_000;
@@ -237,9 +205,11 @@ fn a_demo_kit_synced_leaves_the_hub_holding_the_same_valid_records() {
             hub: &mut hub,
             kit: id,
         };
-        engine
+        let report = engine
             .exchange(&mut kit, &mut link, now, Priority::Bulk)
             .unwrap();
+        applied += report.messages_applied;
+        ignored += report.messages_ignored;
         engine.collect(kit.session_mut(), now).unwrap();
         // No case is ever held in parts: each message carries whole records.
         let today = fieldkit_domain::Date::from_unix_ms(now);
@@ -258,12 +228,25 @@ fn a_demo_kit_synced_leaves_the_hub_holding_the_same_valid_records() {
         }
     }
     assert!(settled, "the kit did not settle with the hub");
+    // The hub's notices reached the kit and were applied; the one message the kit did not
+    // apply is the hub's code-list announcement (nothing failed to decode).
+    assert!(applied > 0, "the hub's notices were applied");
+    assert_eq!(ignored, 1, "only the announcement is not applied");
     let dropped: u64 = hub.kits().iter().map(|k| k.file.messages_dropped).sum();
     assert_eq!(dropped, 0, "the hub refused no message");
 
     let at_kit = records(kit.session_mut());
     drop(hub.lock());
     let mut hub_session = reopen(hub_dir.path());
+    // The kit coded with the demo's list: the hub codes what it sends the kit with it.
+    let list = CodeBook::of_deployment(demo_config().locations.as_ref(), &Lookups::default());
+    assert_eq!(
+        hub_session
+            .sync_value(&fieldkit_hub::codes::reads_name(id))
+            .unwrap()
+            .map(|v| v.to_vec()),
+        Some(list.digest().to_vec())
+    );
     let at_hub = records(&mut hub_session);
     for record in &at_kit {
         let held = at_hub

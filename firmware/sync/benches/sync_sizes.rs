@@ -288,6 +288,7 @@ fn main() {
     );
 
     composition(n, &book);
+    hub_to_kit(&book);
 
     // A day's registrations synced together: 20 cases in one message over IP.
     let mut day_ops = Vec::new();
@@ -452,4 +453,117 @@ fn composition(n: u64, book: &CodeBook) {
         "the rest",
         base - named - one_op
     );
+}
+
+/// Sealed bytes of `body` sent by the hub to a kit, coded with `coding`, over frames of
+/// `mtu` bytes.
+fn downlink_bytes(body: &Body, coding: Option<Arc<CodeBook>>, mtu: usize) -> usize {
+    let (_, h) = keys();
+    let mut hub = Endpoint::new(
+        Channel::new(h, SendCounter::resume(10_000, 64), ReplayWindow::default()),
+        Default::default(),
+        Default::default(),
+    );
+    hub.set_coding(coding);
+    hub.queue(body);
+    let mut total = 0;
+    while let Some(f) = hub
+        .poll_transmit(0, mtu, u64::MAX, Priority::Bulk, ok)
+        .expect("seal")
+    {
+        total += f.len();
+    }
+    total
+}
+
+/// What the hub sends a kit, as text (to a kit that never coded: older, or not told a list)
+/// and coded with the list the kit codes with: a match notice (the potential match record's
+/// operations, from a demo kit's own matching), the review decision that confirms it, and a
+/// transferred case (all its operations; a registration never edited).
+fn hub_to_kit(book: &Arc<CodeBook>) {
+    use fieldkit_app::{Kit, KitConfig, demo};
+    use fieldkit_vault::{CredentialPolicy, InitOptions, OpenOptions, Vault};
+
+    let now = 1_780_000_000_000;
+    let dir = tempfile::tempdir().expect("a directory");
+    let (session, _) = Vault::create(
+        &Vault::file_in(dir.path()),
+        InitOptions {
+            username: demo::USER,
+            display_name: "Amina (demo)",
+            credential: demo::PIN.as_bytes(),
+            policy: CredentialPolicy::default(),
+            now_ms: now,
+        },
+        OpenOptions::default(),
+    )
+    .expect("a vault");
+    let config = KitConfig {
+        locations: Some(LocationTree::new(demo::locations()).expect("a tree")),
+        ..KitConfig::default()
+    };
+    let demo_book = Arc::new(CodeBook::of_deployment(
+        config.locations.as_ref(),
+        &config.lookups,
+    ));
+    let mut kit = Kit::open(session, config, now).expect("a kit");
+    demo::seed(&mut kit, 8, now).expect("the demo records");
+    let matches = kit
+        .session_mut()
+        .all(RecordKind::PotentialMatch, now)
+        .expect("matches");
+    let Some(first) = matches.first() else {
+        println!("  (the demo kit proposed no match)");
+        return;
+    };
+    let id = first.record.id();
+    let notice = kit
+        .session()
+        .ops_since(RecordKind::PotentialMatch, id, None)
+        .expect("the notice");
+    let before = notice.iter().map(|o| o.stamp).max();
+    if std::env::var_os("FIELDKIT_BENCH_SHOW_NOTICE").is_some() {
+        for op in &notice {
+            println!("    {:?} {} = {:?}", op.stamp, op.field, op.value);
+        }
+    }
+    kit.confirm_match(id, Some("mother recognised her"), now + 60_000)
+        .expect("confirmed");
+    let decision = kit
+        .session()
+        .ops_since(RecordKind::PotentialMatch, id, before)
+        .expect("the decision");
+    let transfer = case_ops(7);
+
+    println!();
+    println!("hub -> kit, sealed bytes (IP frames of 1200 B / LoRa frames of 239 B):");
+    println!("{:<48} {:>14} {:>14}", "", "text", "coded");
+    for (what, ops, list) in [
+        (
+            format!("match notice ({} ops)", notice.len()),
+            notice,
+            demo_book.clone(),
+        ),
+        (
+            format!("review decision ({} ops)", decision.len()),
+            decision,
+            demo_book.clone(),
+        ),
+        (
+            format!("transferred full case ({} ops)", transfer.len()),
+            transfer,
+            book.clone(),
+        ),
+    ] {
+        // As the hub sends a record: save by save (`codec::by_save`).
+        let body = Body::Ops(fieldkit_sync::codec::by_save(ops));
+        let cell = |coding: Option<Arc<CodeBook>>| {
+            format!(
+                "{:>4} / {:>4} B",
+                downlink_bytes(&body, coding.clone(), 1200),
+                downlink_bytes(&body, coding, 239)
+            )
+        };
+        println!("  {what:<46} {:>14} {:>14}", cell(None), cell(Some(list)));
+    }
 }

@@ -16,7 +16,7 @@ use std::str::FromStr;
 use fieldkit_domain::{Date, DeviceId, FieldValue, Hlc, Op, RecordId, RecordKind};
 use uuid::Uuid;
 
-use crate::codes::{CodeBook, CodeBooks, PREFIX};
+use crate::codes::{CodeBook, CodeBooks, CodeDigest, PREFIX};
 use crate::dict::{self, FIELDS, Shape, VALUES};
 use crate::wire::{DecodeError, Reader, Writer};
 
@@ -484,7 +484,13 @@ fn read_tables(r: &mut Reader<'_>, relative: bool) -> Result<ReadTables, DecodeE
 
 /// Ops as runs of consecutive ops that share a stamp (one save stamps all its fields alike)
 /// and either all or none supersede something: the stamp is written once per run.
-fn put_runs(w: &mut Writer, ops: &[Op], t: &Tables<'_>, stamps: &mut StampWriter<'_>) {
+fn put_runs(
+    w: &mut Writer,
+    ops: &[Op],
+    t: &Tables<'_>,
+    stamps: &mut StampWriter<'_>,
+    typed: Option<Typed<'_>>,
+) {
     let mut i = 0;
     while i < ops.len() {
         let first = &ops[i];
@@ -500,7 +506,13 @@ fn put_runs(w: &mut Writer, ops: &[Op], t: &Tables<'_>, stamps: &mut StampWriter
                 w.varint(t.record_index(op) as u64);
             }
             put_path(w, &op.field, &t.entries);
-            put_value(w, &op.value);
+            match typed {
+                // Version 4: values between the records are typed as in them.
+                Some(form) if form.relative => {
+                    put_typed_value(w, &op.value, op.record, &op.field, form);
+                }
+                _ => put_value(w, &op.value),
+            }
             if has_sup {
                 w.varint(op.supersedes.len() as u64);
                 for s in &op.supersedes {
@@ -521,6 +533,7 @@ fn read_runs(
     t: &ReadTables,
     stamps: &mut StampReader<'_>,
     ops: &mut Vec<Op>,
+    typed: Option<Typed<'_>>,
 ) -> Result<(), DecodeError> {
     let end = ops.len() + n;
     while ops.len() < end {
@@ -537,7 +550,10 @@ fn read_runs(
             };
             let (kind, record) = *t.records.get(idx).ok_or(DecodeError::Range)?;
             let field = path(r, &t.entries)?;
-            let value = value(r)?;
+            let value = match typed {
+                Some(form) if form.relative => typed_value(r, record, &field, form)?,
+                _ => value(r)?,
+            };
             let mut supersedes = Vec::new();
             if has_sup {
                 let m = r.len(MAX_SUPERSEDES.min(r.remaining()))?;
@@ -577,7 +593,7 @@ pub fn encode_ops(ops: &[Op]) -> Vec<u8> {
         devices: &t.devices,
         prev: (0, 0),
     };
-    put_runs(&mut w, ops, &t, &mut stamps);
+    put_runs(&mut w, ops, &t, &mut stamps, None);
     w.into_bytes()
 }
 
@@ -592,7 +608,7 @@ pub fn decode_ops(bytes: &[u8]) -> Result<Vec<Op>, DecodeError> {
         devices: &t.devices,
         prev: (0, 0),
     };
-    read_runs(&mut r, n, &t, &mut stamps, &mut ops)?;
+    read_runs(&mut r, n, &t, &mut stamps, &mut ops, None)?;
     r.finish()?;
     Ok(ops)
 }
@@ -964,7 +980,7 @@ fn put_segments(w: &mut Writer, ops: &[Op], typed: Option<Typed<'_>>) -> bool {
             put_record_segment(w, part, &t, &mut stamps, typed);
         } else {
             w.varint((part.len() as u64) << 1);
-            put_runs(w, part, &t, &mut stamps);
+            put_runs(w, part, &t, &mut stamps, typed);
         }
     }
     true
@@ -999,7 +1015,7 @@ fn read_segments(r: &mut Reader<'_>, typed: Option<Typed<'_>>) -> Result<Vec<Op>
             if count == 0 || count > r.remaining() / 2 || ops.len() + count > MAX_OPS {
                 return Err(DecodeError::TooLarge);
             }
-            read_runs(r, count, &t, &mut stamps, &mut ops)?;
+            read_runs(r, count, &t, &mut stamps, &mut ops, typed)?;
         }
     }
     Ok(ops)
@@ -1019,6 +1035,33 @@ fn read_segments(r: &mut Reader<'_>, typed: Option<Typed<'_>>) -> Result<Vec<Op>
 struct Typed<'a> {
     book: Option<&'a CodeBook>,
     relative: bool,
+}
+
+impl Typed<'_> {
+    /// A field's shape in this version of the form.
+    fn shape(&self, field: &str) -> Option<Shape> {
+        if self.relative {
+            dict::shape_v4(field)
+        } else {
+            dict::shape(field)
+        }
+    }
+}
+
+/// Operations regrouped save by save — by record, then stamp, then path — the order in
+/// which the record form carries a record's history in the fewest segments (a document's
+/// own order is by path, its saves interleaved). Operations commute, so the receiver ends
+/// with the same document.
+pub fn by_save(mut ops: Vec<Op>) -> Vec<Op> {
+    ops.sort_by(|a, b| {
+        (kind_code(a.kind), a.record, a.stamp, &a.field).cmp(&(
+            kind_code(b.kind),
+            b.record,
+            b.stamp,
+            &b.field,
+        ))
+    });
+    ops
 }
 
 /// The creation time a UUIDv7 record id carries (milliseconds since the Unix epoch; 0 for
@@ -1079,7 +1122,17 @@ fn put_typed_value(w: &mut Writer, v: &FieldValue, id: RecordId, path: &str, for
         FieldValue::Text(s) => iso_day(s),
         _ => None,
     };
-    match (dict::shape(leaf(path)), v) {
+    match (form.shape(leaf(path)), v) {
+        (Some(Shape::RecordId), FieldValue::Text(s)) => match Uuid::parse_str(s) {
+            Ok(u) if u.hyphenated().to_string() == *s => {
+                w.varint(1);
+                w.raw(u.as_bytes());
+            }
+            _ => {
+                w.varint(0);
+                put_record_value(w, v, id);
+            }
+        },
         (Some(Shape::Date), FieldValue::Text(_)) if day.is_some() => {
             let day = day.unwrap_or(dict::DATE_EPOCH_DAY);
             w.varint((zz(day - dict::DATE_EPOCH_DAY) << 1) | 1);
@@ -1126,7 +1179,7 @@ fn typed_value(
     path: &str,
     form: Typed<'_>,
 ) -> Result<FieldValue, DecodeError> {
-    let Some(shape) = dict::shape(leaf(path)) else {
+    let Some(shape) = form.shape(leaf(path)) else {
         return record_value(r, id);
     };
     let v = r.varint()?;
@@ -1135,6 +1188,9 @@ fn typed_value(
     }
     let bad = || DecodeError::Tag(v);
     Ok(match shape {
+        Shape::RecordId if v == 1 => {
+            FieldValue::Text(Uuid::from_bytes(r.array::<16>()?).hyphenated().to_string())
+        }
         Shape::Date if v & 1 == 1 => {
             let day = unzz(v >> 1)
                 .checked_add(dict::DATE_EPOCH_DAY)
@@ -1219,6 +1275,18 @@ fn encode_typed_as(ops: &[Op], book: Option<&CodeBook>, relative: bool) -> Optio
 /// Decodes a batch in the typed record form, finding its code book, if it names one, among
 /// `books` ([`DecodeError::UnknownCodeList`] when none is that book).
 pub fn decode_typed(bytes: &[u8], books: &CodeBooks) -> Result<Vec<Op>, DecodeError> {
+    decode_typed_listed(bytes, books).map(|(ops, _)| ops)
+}
+
+/// As [`decode_typed`], also giving the digest of the code list the batch was coded with
+/// when its sender writes version 4 of the form: such a sender reads messages coded with
+/// that list too (a kit keeps every list it coded with), so the hub may code what it sends
+/// that kit with it. `None` for text, and for a version-3 sender (which reads no coded
+/// message).
+pub fn decode_typed_listed(
+    bytes: &[u8],
+    books: &CodeBooks,
+) -> Result<(Vec<Op>, Option<CodeDigest>), DecodeError> {
     let mut r = Reader::new(bytes);
     let flags = r.varint()?;
     if flags & !TYPED_FLAGS != 0 {
@@ -1240,7 +1308,8 @@ pub fn decode_typed(bytes: &[u8], books: &CodeBooks) -> Result<Vec<Op>, DecodeEr
     };
     let ops = read_segments(&mut r, Some(form))?;
     r.finish()?;
-    Ok(ops)
+    let listed = book.filter(|_| form.relative).map(CodeBook::digest);
+    Ok((ops, listed))
 }
 
 #[cfg(test)]

@@ -66,6 +66,8 @@ fn arb_word() -> impl Strategy<Value = String> {
         Just("female".to_string()),
         Just("separated".to_string()),
         Just("2015-07-01".to_string()),
+        Just("019e7044-8800-70dd-9fac-a75ff0c8d2a8".to_string()),
+        Just("019E7044-8800-70DD-9FAC-A75FF0C8D2A8".to_string()),
         Just(String::new()),
         "[a-zA-Z -]{0,16}",
         any::<String>(),
@@ -108,6 +110,8 @@ fn arb_save() -> impl Strategy<Value = Vec<Op>> {
         Just("case_id_display"),
         Just("cfm_5_17_vision_difficulty"),
         Just("notes"),
+        Just("case_id"),
+        Just("tracing_request_id"),
     ]
     .prop_map(str::to_string);
     let entry_field = prop_oneof![
@@ -485,4 +489,65 @@ fn tag_six_messages_from_before_the_upgrade_still_decode() {
     let packed = fieldkit_sync::primer::deflate_with(fieldkit_sync::primer::PRIMER_V2, &raw)
         .expect("deflate");
     assert_eq!(Body::decode(6, true, &packed), Ok(Body::Ops(ops)));
+}
+
+/// A kit coding with a list (version 4) tells the hub, by the message itself, that it reads
+/// that list: the hub may code what it sends back with it, and the kit, holding the list,
+/// reads it; an end without the list refuses such a message, never misreads it.
+#[test]
+fn the_list_a_kit_codes_with_is_the_list_the_hub_codes_its_messages_with() {
+    let b = Arc::new(generated_book());
+    let (mut kit, mut hub) = kit_and_hub(books(&[&b]));
+    let id = hub.kits().next().expect("a kit");
+    // Text tells nothing.
+    kit.queue(&Body::Ops(registration(1)));
+    let mut lists = Vec::new();
+    while let Some(frame) = kit
+        .poll_transmit(0, 1200, u64::MAX, Priority::Bulk, ok)
+        .expect("seal")
+    {
+        for e in hub.handle(&frame).expect("accepted") {
+            if let HubEvent::Delivered { message, .. } = e {
+                lists.push(message.code_list);
+            }
+        }
+    }
+    kit.set_coding(Some(b.clone()));
+    kit.queue(&Body::Ops(registration(2)));
+    while let Some(frame) = kit
+        .poll_transmit(0, 1200, u64::MAX, Priority::Bulk, ok)
+        .expect("seal")
+    {
+        for e in hub.handle(&frame).expect("accepted") {
+            if let HubEvent::Delivered { message, .. } = e {
+                lists.push(message.code_list);
+            }
+        }
+    }
+    assert_eq!(lists, vec![None, Some(b.digest())]);
+
+    // The hub codes a transferred case with it; the kit holding the list reads it.
+    let ep = hub.endpoint_mut(id).expect("enrolled");
+    ep.set_coding(Some(b.clone()));
+    let transfer = Body::Ops(registration(3));
+    ep.queue(&transfer);
+    let mut frames = Vec::new();
+    while let Some(frame) = ep
+        .poll_transmit(0, 1200, u64::MAX, Priority::Bulk, ok)
+        .expect("seal")
+    {
+        frames.push(frame);
+    }
+    let mut blind = kit_and_hub(CodeBooks::new()).0;
+    kit.set_code_books(books(&[&b]));
+    // (The hub's acknowledgements go first; they deliver nothing.)
+    let mut read = Vec::new();
+    let mut refused = Vec::new();
+    for frame in &frames {
+        read.extend(kit.handle(frame).expect("accepted").map(|d| d.body));
+        // The same frame at an end without the list (the same keys): refused as coded.
+        refused.extend(blind.handle(frame).expect("accepted").map(|d| d.body));
+    }
+    assert_eq!(read, vec![Ok(transfer)]);
+    assert_eq!(refused, vec![Err(DecodeError::UnknownCodeList(b.prefix()))]);
 }

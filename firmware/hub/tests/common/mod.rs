@@ -96,6 +96,8 @@ pub struct KitEnd {
     pub endpoint: Endpoint,
     pub counter_limit: u64,
     pub received: Vec<Body>,
+    /// For each message received, the code list it was coded with, if any.
+    pub lists: Vec<Option<fieldkit_sync::codes::CodeDigest>>,
 }
 
 impl KitEnd {
@@ -117,6 +119,7 @@ impl KitEnd {
             endpoint,
             counter_limit: 0,
             received: Vec::new(),
+            lists: Vec::new(),
         }
     }
 
@@ -147,6 +150,7 @@ impl KitEnd {
                 && let Ok(b) = d.body
             {
                 self.received.push(b);
+                self.lists.push(d.code_list);
             }
         }
     }
