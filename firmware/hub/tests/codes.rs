@@ -263,7 +263,7 @@ fn the_hub_codes_a_kit_s_messages_with_the_list_the_kit_codes_with() {
     a.endpoint.set_coding(Some(list.clone()));
 
     let mut now = NOW;
-    let mut round = |hub: &mut HubService, a: &mut KitEnd, t: &mut KitEnd, now: &mut u64| {
+    let round = |hub: &mut HubService, a: &mut KitEnd, t: &mut KitEnd, now: &mut u64| {
         for _ in 0..4 {
             for k in [&mut *a, &mut *t] {
                 let up = k.frames(*now, 1200);
