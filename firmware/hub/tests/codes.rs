@@ -13,10 +13,9 @@ use fieldkit_app::{Kit, KitConfig};
 use fieldkit_domain::lookups::Lookups;
 use fieldkit_domain::{Case, Location, LocationLevel, LocationTree, Record, RecordKind};
 use fieldkit_hub::HubService;
-use fieldkit_kitsync::{KitSync, Link, LinkError};
+use fieldkit_kitsync::KitSync;
 use fieldkit_sync::codes::CodeBook;
 use fieldkit_sync::message::Priority;
-use fieldkit_sync::seal::KitId;
 use fieldkit_vault::Session;
 use x25519_dalek::PublicKey;
 
@@ -51,30 +50,6 @@ fn config(extra: Option<&str>) -> KitConfig {
 
 fn book(c: &KitConfig) -> CodeBook {
     CodeBook::of_deployment(c.locations.as_ref(), &c.lookups)
-}
-
-/// The hub, reached in-process.
-struct Direct<'a> {
-    hub: &'a mut HubService,
-    kit: KitId,
-}
-
-impl Link for Direct<'_> {
-    fn mtu(&self) -> usize {
-        1200
-    }
-    fn max_frames(&self) -> usize {
-        32
-    }
-    fn exchange(&mut self, frames: &[Vec<u8>], now_ms: u64) -> Result<Vec<Vec<u8>>, LinkError> {
-        self.hub
-            .receive(frames, now_ms)
-            .expect("the hub takes the frames");
-        Ok(self
-            .hub
-            .transmit(self.kit, 1200, 256, now_ms)
-            .expect("the hub answers"))
-    }
 }
 
 struct KitUnderTest {
@@ -118,7 +93,12 @@ fn sync(k: &mut KitUnderTest, hub: &mut HubService, now: &mut u64) {
     let id = k.engine.kit_id();
     for _ in 0..8 {
         *now += 1_000;
-        let mut link = Direct { hub, kit: id };
+        let mut link = Direct {
+            hub,
+            kit: id,
+            mtu: 1200,
+            max_frames: 32,
+        };
         k.engine
             .exchange(&mut k.kit, &mut link, *now, Priority::Bulk)
             .unwrap();

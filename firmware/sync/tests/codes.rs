@@ -367,6 +367,11 @@ fn kit_and_hub(hub_books: CodeBooks) -> (Endpoint, Hub) {
 
 /// What the hub makes of everything the kit has queued.
 fn deliver(kit: &mut Endpoint, hub: &mut Hub) -> Vec<Result<Body, DecodeError>> {
+    delivered(kit, hub).into_iter().map(|m| m.body).collect()
+}
+
+/// The messages the hub delivers of everything the kit has queued.
+fn delivered(kit: &mut Endpoint, hub: &mut Hub) -> Vec<fieldkit_sync::transfer::Delivered> {
     let mut got = Vec::new();
     while let Some(frame) = kit
         .poll_transmit(0, 1200, u64::MAX, Priority::Bulk, ok)
@@ -374,7 +379,7 @@ fn deliver(kit: &mut Endpoint, hub: &mut Hub) -> Vec<Result<Body, DecodeError>> 
     {
         for e in hub.handle(&frame).expect("accepted") {
             if let HubEvent::Delivered { message, .. } = e {
-                got.push(message.body);
+                got.push(message);
             }
         }
     }
@@ -501,29 +506,17 @@ fn the_list_a_kit_codes_with_is_the_list_the_hub_codes_its_messages_with() {
     let id = hub.kits().next().expect("a kit");
     // Text tells nothing.
     kit.queue(&Body::Ops(registration(1)));
-    let mut lists = Vec::new();
-    while let Some(frame) = kit
-        .poll_transmit(0, 1200, u64::MAX, Priority::Bulk, ok)
-        .expect("seal")
-    {
-        for e in hub.handle(&frame).expect("accepted") {
-            if let HubEvent::Delivered { message, .. } = e {
-                lists.push(message.code_list);
-            }
-        }
-    }
+    let mut lists: Vec<_> = delivered(&mut kit, &mut hub)
+        .into_iter()
+        .map(|m| m.code_list)
+        .collect();
     kit.set_coding(Some(b.clone()));
     kit.queue(&Body::Ops(registration(2)));
-    while let Some(frame) = kit
-        .poll_transmit(0, 1200, u64::MAX, Priority::Bulk, ok)
-        .expect("seal")
-    {
-        for e in hub.handle(&frame).expect("accepted") {
-            if let HubEvent::Delivered { message, .. } = e {
-                lists.push(message.code_list);
-            }
-        }
-    }
+    lists.extend(
+        delivered(&mut kit, &mut hub)
+            .into_iter()
+            .map(|m| m.code_list),
+    );
     assert_eq!(lists, vec![None, Some(b.digest())]);
 
     // The hub codes a transferred case with it; the kit holding the list reads it.

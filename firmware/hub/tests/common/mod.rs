@@ -217,3 +217,34 @@ pub fn set_field(kind: RecordKind, id: RecordId, field: &str, value: &str, devic
         },
     )
 }
+
+/// The hub, reached in-process by a kit's sync engine: frames of `mtu` bytes, at most
+/// `max_frames` each way per exchange.
+pub struct Direct<'a> {
+    pub hub: &'a mut fieldkit_hub::HubService,
+    pub kit: KitId,
+    pub mtu: usize,
+    pub max_frames: usize,
+}
+
+impl fieldkit_kitsync::Link for Direct<'_> {
+    fn mtu(&self) -> usize {
+        self.mtu
+    }
+    fn max_frames(&self) -> usize {
+        self.max_frames
+    }
+    fn exchange(
+        &mut self,
+        frames: &[Vec<u8>],
+        now_ms: u64,
+    ) -> Result<Vec<Vec<u8>>, fieldkit_kitsync::LinkError> {
+        self.hub
+            .receive(frames, now_ms)
+            .expect("the hub takes the frames");
+        Ok(self
+            .hub
+            .transmit(self.kit, self.mtu, self.max_frames * 8, now_ms)
+            .expect("the hub answers"))
+    }
+}
