@@ -209,7 +209,15 @@ fn check(pop: &Population) -> usize {
         (&[][..], &changed_requests[..]),
         (&changed_cases[..], &changed_requests[..]),
     ] {
-        let found = match_changed(cs, rs, &pop.cases, &pop.requests, &loc, pop.today, &settings);
+        let found = match_changed(
+            cs,
+            rs,
+            &pop.cases,
+            &pop.requests,
+            &loc,
+            pop.today,
+            &settings,
+        );
         assert!(found.len() > 20, "only {} pairs", found.len());
         for m in &found {
             let t = TraceRef {

@@ -128,8 +128,10 @@ fn request_fields(name: usize, parent: usize, age: i64, two: bool) -> Map<String
             json!({"unique_id": "b", "name": NAMES[(name + 3) % NAMES.len()], "age": age + 2}),
         );
     }
-    obj(json!({"relation_name": PARENTS[parent], "relation": "mother",
-        "location_last": "JO-MA-ZAATARI", "tracing_request_subform_section": traces}))
+    obj(
+        json!({"relation_name": PARENTS[parent], "relation": "mother",
+        "location_last": "JO-MA-ZAATARI", "tracing_request_subform_section": traces}),
+    )
 }
 
 fn pick<T: Copy>(list: &[T], which: usize) -> Option<T> {

@@ -915,9 +915,7 @@ pub fn compare(
     if let Some((v, days)) = separation_weight(a, b, &w.separation_by_days) {
         total += v;
         ex.add("date_of_separation", v, || format!("{days} day(s) apart"));
-    } else if let Some((v, days, b_bounds)) =
-        separation_bound_weight(a, b, &w.separation_by_days)
-    {
+    } else if let Some((v, days, b_bounds)) = separation_bound_weight(a, b, &w.separation_by_days) {
         total += v;
         ex.add("date_of_separation", v, || {
             if b_bounds {
