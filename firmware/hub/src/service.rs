@@ -815,7 +815,6 @@ impl HubService {
                 status: Some(PENDING.into()),
                 case_id: Some(*case_id),
                 tracing_request_id: Some(*tracing_request_id),
-                ..MatchFilter::default()
             });
             out.extend(found.into_iter().filter(|m| m.id == *match_id));
         }
