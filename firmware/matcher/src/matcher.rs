@@ -482,6 +482,22 @@ pub struct TraceMatch {
     pub fields: Vec<FieldEvidence>,
 }
 
+/// The changed records, then every other record of `all` (a record of both lists counts once,
+/// in its changed version).
+fn changed_first<'a, T>(
+    changed: &'a [T],
+    all: impl IntoIterator<Item = &'a T>,
+    id: impl Fn(&T) -> RecordId,
+) -> Vec<&'a T> {
+    changed
+        .iter()
+        .chain(
+            all.into_iter()
+                .filter(|x| !changed.iter().any(|c| id(c) == id(x))),
+        )
+        .collect()
+}
+
 /// Matches what changed against everything: every trace of the changed requests
 /// against all cases, and every changed case against all traces. Call it after a
 /// registration is saved or after a sync, when no warm index is kept (the kit core keeps one,
@@ -506,22 +522,8 @@ pub fn match_changed<'a>(
         return out;
     }
     // Every record once, a changed one in its changed version.
-    let cases: Vec<&Case> = changed_cases
-        .iter()
-        .chain(
-            all_cases
-                .into_iter()
-                .filter(|c| !changed_cases.iter().any(|x| x.id == c.id)),
-        )
-        .collect();
-    let requests: Vec<&TracingRequest> = changed_requests
-        .iter()
-        .chain(
-            all_requests
-                .into_iter()
-                .filter(|r| !changed_requests.iter().any(|x| x.id == r.id)),
-        )
-        .collect();
+    let cases = changed_first(changed_cases, all_cases, |c| c.id);
+    let requests = changed_first(changed_requests, all_requests, |r| r.id);
     let case_index = ProfileIndex::new(
         cases
             .iter()
