@@ -563,7 +563,7 @@ fn power_view(d: &Decision, obs: &fieldkit_power::Observation) -> PowerView {
         solar_watts: obs.panel_power_w.map(|r| r.value),
         load_watts: obs.load_power_w.map(|r| r.value),
         mode: mode_name(d.mode),
-        reason: d.reason.explain().to_string(),
+        reason: Some(d.reason),
         charger: obs
             .charge_stage
             .map(|r| r.value.name().to_string())
@@ -613,7 +613,7 @@ fn screenshots(ctx: &Ctx, dir: &Path) -> anyhow::Result<()> {
         solar_watts: Some(18.0),
         load_watts: Some(6.0),
         mode: "normal",
-        reason: "enough charge for the working day".into(),
+        reason: Some(fieldkit_power::ModeReason::Plenty),
         charger: "bulk".into(),
         shutting_down: false,
         screen_timeout_s: None,
