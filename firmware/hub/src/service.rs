@@ -16,8 +16,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use fieldkit_app::{Kit, KitConfig, MatchFilter, ReviewError, SaveError, TraceRef, match_id};
+use fieldkit_app::{
+    Alert, Kit, KitConfig, MatchFilter, ReviewError, SaveError, TraceRef, match_id,
+};
 use fieldkit_domain::{Document, Op, PotentialMatch, Record, RecordId, RecordKind};
+use fieldkit_sync::codes::CodeDigest;
 use fieldkit_sync::counter::{CounterError, Reservation};
 use fieldkit_sync::hub::{EnrollError, Hub, HubEvent, KitState};
 use fieldkit_sync::message::{Body, Priority, ReviewDecision};
@@ -330,6 +333,12 @@ impl HubService {
         );
         hub.set_code_books(crate::codes::held_books(&mut session, current)?);
         let told = crate::codes::read_told(&session, kits.keys().copied())?;
+        for (k, digest) in crate::codes::read_reads(&session, kits.keys().copied())? {
+            let book = hub.code_books().get(&digest);
+            if let Some(e) = hub.endpoint_mut(k) {
+                e.set_coding(book);
+            }
+        }
         let kit = Kit::open(session, config, now_ms)?;
         let mut service = HubService {
             kit,
@@ -370,6 +379,26 @@ impl HubService {
         for k in due {
             self.told.insert(k, digests.clone());
         }
+        Ok(())
+    }
+
+    /// `kit` coded a message with the list `digest` (in a form whose senders read it): what
+    /// the hub sends that kit from now on is coded with it too, recorded before use.
+    fn codes_read_by(&mut self, kit: KitId, digest: &CodeDigest) -> Result<(), VaultError> {
+        let Some(endpoint) = self.hub.endpoint(kit) else {
+            return Ok(());
+        };
+        if endpoint.coding().map(|b| b.digest()) == Some(*digest) {
+            return Ok(());
+        }
+        let Some(book) = self.hub.code_books().get(digest) else {
+            return Ok(());
+        };
+        crate::codes::write_reads(self.kit.session_mut(), kit, digest)?;
+        if let Some(e) = self.hub.endpoint_mut(kit) {
+            e.set_coding(Some(book));
+        }
+        tracing::info!(%kit, "messages for the kit are coded with the code list it codes with");
         Ok(())
     }
 
@@ -514,6 +543,9 @@ impl HubService {
                     HubEvent::Delivered { kit, message } => {
                         receipt.messages += 1;
                         dirty.insert(kit);
+                        if let Some(digest) = message.code_list {
+                            self.codes_read_by(kit, &digest)?;
+                        }
                         match message.body {
                             Ok(body) => self.apply(
                                 kit,
@@ -626,8 +658,8 @@ impl HubService {
         dirty: &mut BTreeSet<KitId>,
         routed_now: &mut BTreeSet<RecordId>,
     ) -> Result<(), ReceiveError> {
-        match self.kit.apply_ops(ops, now_ms) {
-            Ok(merged) => receipt.records_changed += merged.changed,
+        let merged = match self.kit.apply_ops(ops, now_ms) {
+            Ok(merged) => merged,
             Err(SaveError::Vault(VaultError::BadChange(e))) => {
                 tracing::warn!(kit = %from, error = %e, "operations from a kit do not apply; dropped");
                 if let Some(k) = self.kits.get_mut(&from) {
@@ -636,7 +668,8 @@ impl HubService {
                 return Ok(());
             }
             Err(e) => return Err(ReceiveError::Apply(e)),
-        }
+        };
+        receipt.records_changed += merged.changed;
         let touched: BTreeSet<(RecordKind, RecordId)> =
             ops.iter().map(|o| (o.kind, o.record)).collect();
         for (_, id) in &touched {
@@ -678,6 +711,13 @@ impl HubService {
             }
         }
         for m in self.notices_unsent(&traces) {
+            news.insert(m.id, m);
+        }
+        // A pending match the kits were told of whose class these records moved (the hub's
+        // kit core re-scored it: one child, one request, or the margin rule, as a rival
+        // request or case arrived, changed or left) goes again, so the kits holding its sides
+        // show the class the hub holds, as a kit holding the same records would.
+        for m in self.reclassed(&merged.alerts) {
             news.insert(m.id, m);
         }
         // Cases whose owning agency the operations set: transfers.
@@ -777,6 +817,40 @@ impl HubService {
         Ok(())
     }
 
+    /// The pending matches already routed whose class (likely or possible) a change moved, as
+    /// the kit core reported it (`Alert::LikelyMatch` for a rescored match that became likely,
+    /// `Alert::MatchNoLongerLikely`).
+    fn reclassed(&self, alerts: &[Alert]) -> Vec<PotentialMatch> {
+        let mut out = Vec::new();
+        for a in alerts {
+            let (Alert::LikelyMatch {
+                match_id,
+                case_id,
+                tracing_request_id,
+                ..
+            }
+            | Alert::MatchNoLongerLikely {
+                match_id,
+                case_id,
+                tracing_request_id,
+                ..
+            }) = a
+            else {
+                continue;
+            };
+            if self.routed.get(match_id).map(String::as_str) != Some(PENDING) {
+                continue;
+            }
+            let found = self.kit.potential_matches(&MatchFilter {
+                status: Some(PENDING.into()),
+                case_id: Some(*case_id),
+                tracing_request_id: Some(*tracing_request_id),
+            });
+            out.extend(found.into_iter().filter(|m| m.id == *match_id));
+        }
+        out
+    }
+
     /// The hub's documents of these records (one read, one audit entry).
     fn documents(
         &mut self,
@@ -854,7 +928,7 @@ impl HubService {
         routed_now: &mut BTreeSet<RecordId>,
     ) {
         let state = review_state(m).to_string();
-        let body = Body::Ops(doc.ops());
+        let body = Body::Ops(fieldkit_sync::codec::by_save(doc.ops()));
         for k in self.holders_of(m.case_id, m.tracing_request_id, except) {
             if self.hub.queue(k, &body).is_some() {
                 dirty.insert(k);
@@ -907,7 +981,7 @@ impl HubService {
         if receivers.is_empty() {
             return;
         }
-        let body = Body::Ops(doc.ops());
+        let body = Body::Ops(fieldkit_sync::codec::by_save(doc.ops()));
         for k in receivers {
             if self.hub.queue(k, &body).is_some() {
                 tracing::info!(kit = %k, %agency, "case transferred to a kit of the receiving agency");

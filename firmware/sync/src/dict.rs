@@ -87,6 +87,29 @@ pub const FIELDS: &[&str] = &[
     "cfm_5_17_self_care_difficulty",
     "cfm_5_17_communication_difficulty_understanding_child_household",
     "cfm_5_17_remembering_difficulty",
+    // 73..: potential matches as the hub sends them (protocol version 4), and fields a kit
+    // writes on cases it received or closed
+    "tracing_request_id",
+    "trace_id",
+    "case_name",
+    "trace_name",
+    "score",
+    "likelihood",
+    "comparison",
+    "proposed_at",
+    "reviewed_by",
+    "reviewed_at",
+    "review_note",
+    "case_fingerprint",
+    "trace_fingerprint",
+    "field",
+    "weight",
+    "detail",
+    "matched_tracing_request_id",
+    "fieldkit_risk_level",
+    "fieldkit_urgent",
+    "closure_reason",
+    "date_closure",
 ];
 
 /// Common lookup values (position = code).
@@ -185,6 +208,8 @@ pub enum Shape {
     /// Words of a table: a deployment's code list ([`crate::codes`]) when both ends agreed on
     /// one that holds the table, else the protocol's [`VALUES`].
     Words(&'static str),
+    /// A record id in its canonical UUID text: its 16 bytes (version 4 only, [`shape_v4`]).
+    RecordId,
 }
 
 /// 2020-01-01 as days since 1970: dates in the typed form count from it (a birth, a
@@ -239,6 +264,18 @@ pub fn shape(field: &str) -> Option<Shape> {
 }
 
 /// The code of `word` in `table`.
+/// A field's shape in version 4 of the typed form: as [`shape`], and record ids (the sides
+/// of a potential match, a confirmed match) as their 16 bytes. Version-3 bodies are read with
+/// [`shape`] alone.
+pub fn shape_v4(field: &str) -> Option<Shape> {
+    match field {
+        "case_id" | "tracing_request_id" | "matched_case_id" | "matched_tracing_request_id" => {
+            Some(Shape::RecordId)
+        }
+        _ => shape(field),
+    }
+}
+
 pub fn code(table: &[&str], word: &str) -> Option<usize> {
     table.iter().position(|w| *w == word)
 }
