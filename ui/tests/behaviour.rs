@@ -800,6 +800,7 @@ fn opening_a_case_decodes_its_photo_off_the_ui_thread_on_screen() {
     }
     assert_eq!(form.get_title(), "Halima Abdi");
     assert!(!form.get_has_photo(), "the other case's photo is not shown");
+    tap(&k.window, "Photo");
     find(&k.window, "No photo");
 }
 

@@ -208,6 +208,8 @@ struct FrameWriter<'a, W: Write> {
     at: u64,
     bytes: u64,
     totals: Totals,
+    /// Plaintext bytes of records per frame.
+    chunk: usize,
     /// The records (and incidents) of the chunk being filled: postcard encodings, one after
     /// the other, and how many.
     records: (zeroize::Zeroizing<Vec<u8>>, u64),
@@ -281,7 +283,7 @@ impl<W: Write> FrameWriter<'_, W> {
         buf.extend_from_slice(&encoded);
         *n += 1;
         self.totals.records += 1;
-        if buf.len() >= CHUNK_BYTES {
+        if buf.len() >= self.chunk {
             self.flush_chunk(incident)?;
         }
         Ok(())
@@ -324,6 +326,17 @@ struct FrameReader<R: Read> {
 }
 
 impl<R: Read> FrameReader<R> {
+    fn new(input: R, vault_id: [u8; 16], bundle_id: [u8; 16]) -> Self {
+        FrameReader {
+            input,
+            vault_id,
+            bundle_id,
+            at: 0,
+            seen: Totals::default(),
+            photos_started: false,
+        }
+    }
+
     /// Fills `buf` from the input; `false` when the input ended before the first byte.
     fn read_exact_or_end(&mut self, buf: &mut [u8]) -> Result<bool> {
         let mut got = 0;
@@ -440,7 +453,7 @@ impl<R: Read> FrameReader<R> {
 
 /// What a bundle starts with: its format, and for format 4 its bundle id.
 enum Header {
-    Whole(u8),
+    Whole,
     Stream([u8; 16]),
 }
 
@@ -468,7 +481,7 @@ fn read_header(input: &mut impl Read, vault_id: &[u8; 16]) -> Result<Header> {
                 .map_err(|_| bad("short header"))?;
             Ok(Header::Stream(bundle_id))
         }
-        f @ 1..=3 => Ok(Header::Whole(f)),
+        1..=3 => Ok(Header::Whole),
         other => Err(bad(&format!("unknown bundle format {other}"))),
     }
 }
@@ -620,6 +633,16 @@ impl Session {
         out: impl Write,
         now_ms: u64,
     ) -> Result<BundleExport, ExchangeError> {
+        self.export_stream(out, now_ms, CHUNK_BYTES)
+    }
+
+    /// [`Session::export_bundle_to`] with chunks of records of about `chunk` bytes.
+    pub(crate) fn export_stream(
+        &mut self,
+        out: impl Write,
+        now_ms: u64,
+        chunk: usize,
+    ) -> Result<BundleExport, ExchangeError> {
         let keys = self.bundle_keys();
         let vault_id = self.vault.vault_id;
         let mut bundle_id = [0u8; 16];
@@ -632,6 +655,7 @@ impl Session {
             at: 0,
             bytes: 0,
             totals: Totals::default(),
+            chunk,
             records: Default::default(),
             incidents: Default::default(),
         };
@@ -699,7 +723,7 @@ impl Session {
         let vault_id = self.vault.vault_id;
         let bundle_id = match read_header(&mut input, &vault_id)? {
             Header::Stream(id) => id,
-            Header::Whole(_) => {
+            Header::Whole => {
                 input.seek(SeekFrom::Start(start)).map_err(io)?;
                 let mut bytes = zeroize::Zeroizing::new(Vec::new());
                 input
@@ -710,16 +734,8 @@ impl Session {
             }
         };
         let body = input.stream_position().map_err(io)?;
-        let reader = |input| FrameReader {
-            input,
-            vault_id,
-            bundle_id,
-            at: 0,
-            seen: Totals::default(),
-            photos_started: false,
-        };
         // First pass: every part authenticates and none is missing.
-        let mut check = reader(&mut input);
+        let mut check = FrameReader::new(&mut input, vault_id, bundle_id);
         let mut sealed_incidents = false;
         let totals = loop {
             match check.next(&self.bundle_keys())? {
@@ -734,7 +750,7 @@ impl Session {
         }
         // Second pass: apply it.
         input.seek(SeekFrom::Start(body)).map_err(io)?;
-        let mut apply = reader(&mut input);
+        let mut apply = FrameReader::new(&mut input, vault_id, bundle_id);
         let mut import = Some(AuditAction::Import {
             records: u32::try_from(totals.records).unwrap_or(u32::MAX),
             format: "bundle".into(),
