@@ -777,7 +777,10 @@ fn opening_a_case_decodes_its_photo_off_the_ui_thread_on_screen() {
     list.invoke_open(with_photo.to_string().into());
     assert_eq!(page(&k), Page::CaseForm);
     assert_eq!(form.get_title(), "Amina Yusuf");
-    assert!(form.get_photo_loading(), "the photo is opened off the UI thread");
+    assert!(
+        form.get_photo_loading(),
+        "the photo is opened off the UI thread"
+    );
     assert!(!form.get_has_photo(), "nothing shown before it is decoded");
     tap(&k.window, "Photo");
     find(&k.window, "…");
@@ -830,7 +833,11 @@ fn the_case_list_shows_six_rows_at_800x480_in_every_language_on_screen() {
         let row = case_list_element(&k, "case-row");
         let row = row.first().expect("a row of the list");
         let (top, height) = (view.absolute_position().y, view.size().height);
-        assert!(top + height <= 480.0, "{}: the list ends below the panel", language.code);
+        assert!(
+            top + height <= 480.0,
+            "{}: the list ends below the panel",
+            language.code
+        );
         let rows = height / row.size().height;
         assert!(
             rows >= 6.0,

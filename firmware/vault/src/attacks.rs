@@ -1306,7 +1306,8 @@ fn a_large_bundle_streams_to_a_file_and_round_trips() {
             height: 480,
             thumbnail: &image[..20_000],
         };
-        s.attach_photo(RecordKind::Case, c.id(), &photo, NOW).unwrap();
+        s.attach_photo(RecordKind::Case, c.id(), &photo, NOW)
+            .unwrap();
     }
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("backup.fkb");
@@ -1323,7 +1324,8 @@ fn a_large_bundle_streams_to_a_file_and_round_trips() {
     assert_eq!(written.bytes, bundle.len() as u64);
     assert!(bundle.len() > 12 * 300_000);
     assert!(!bundle.windows(12).any(|w| w == b"Child number"));
-    assert!(!bundle.windows(64).any(|w| w == &big_photo(3)[1000..1064]));
+    let photo3 = big_photo(3);
+    assert!(!bundle.windows(64).any(|w| w == &photo3[1000..1064]));
     let frames = frames_of(&bundle);
     assert_eq!(frames.last().unwrap().1, bundle.len());
     let record_frames = frames.iter().filter(|(a, _)| bundle[*a] == 1).count();
@@ -1357,8 +1359,15 @@ fn a_large_bundle_streams_to_a_file_and_round_trips() {
     let mut s = k.unlock(&user, PIN).unwrap();
     let refused = |s: &mut Session, b: &[u8], why: &str| {
         let got = s.import_bundle(b, NOW);
-        assert!(matches!(got, Err(ExchangeError::BadBundle(_))), "{why}: {got:?}");
-        assert_eq!(s.count(RecordKind::Case).unwrap(), 0, "{why}: nothing merged");
+        assert!(
+            matches!(got, Err(ExchangeError::BadBundle(_))),
+            "{why}: {got:?}"
+        );
+        assert_eq!(
+            s.count(RecordKind::Case).unwrap(),
+            0,
+            "{why}: nothing merged"
+        );
     };
     // Cut before its end frame, even at a frame's boundary.
     let (last, _) = *frames.last().unwrap();
@@ -1396,7 +1405,9 @@ fn a_large_bundle_streams_to_a_file_and_round_trips() {
     assert_eq!(s.count(RecordKind::Case).unwrap(), 400);
     assert_eq!(s.count(RecordKind::Incident).unwrap(), 1);
     assert_eq!(
-        *s.photo(RecordKind::Case, cases[3].id(), 1, NOW).unwrap().image,
+        *s.photo(RecordKind::Case, cases[3].id(), 1, NOW)
+            .unwrap()
+            .image,
         big_photo(3)
     );
     assert_eq!(s.verify().unwrap(), 401);

@@ -168,7 +168,6 @@ pub(crate) fn tests_seal_format3(
     Ok(out)
 }
 
-
 /// An error of the bundle's file as the vault reports it.
 fn io(e: std::io::Error) -> VaultError {
     VaultError::Io {
@@ -548,6 +547,7 @@ fn open_parts(
     Ok((docs, sealed_incidents))
 }
 
+/// Opens a whole bundle held in memory, of any format.
 pub(crate) fn open(keys: &BundleKeys<'_>, vault_id: &[u8; 16], bytes: &[u8]) -> Result<Opened> {
     let bad = |m: &str| VaultError::BadBundle(m.to_string());
     if bytes.len() < 25 || &bytes[..8] != MAGIC {
@@ -609,6 +609,26 @@ pub(crate) fn open(keys: &BundleKeys<'_>, vault_id: &[u8; 16], bytes: &[u8]) -> 
                 sealed_incidents,
                 photos,
             })
+        }
+        FORMAT => {
+            let bundle_id: [u8; 16] = bytes
+                .get(25..41)
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| bad("short header"))?;
+            let mut frames = FrameReader::new(&bytes[41..], *vault_id, bundle_id);
+            let mut opened = Opened {
+                docs: Vec::new(),
+                sealed_incidents: false,
+                photos: Vec::new(),
+            };
+            loop {
+                match frames.next(keys)? {
+                    Some(Frame::Records(docs)) => opened.docs.extend(docs),
+                    Some(Frame::SealedIncidents) => opened.sealed_incidents = true,
+                    Some(Frame::Photo(c)) => opened.photos.push(c),
+                    Some(Frame::End(_)) | None => return Ok(opened),
+                }
+            }
         }
         other => Err(bad(&format!("unknown bundle format {other}"))),
     }
@@ -766,8 +786,7 @@ impl Session {
                 Some(Frame::Photo(c)) => {
                     photo_bytes += c.image.len() + c.thumbnail.len();
                     photos.push(c);
-                    if photos.len() >= PHOTOS_PER_COMMIT || photo_bytes >= PHOTO_BYTES_PER_COMMIT
-                    {
+                    if photos.len() >= PHOTOS_PER_COMMIT || photo_bytes >= PHOTO_BYTES_PER_COMMIT {
                         done.photos += self.restore_photos(&photos, now_ms)?;
                         photos.clear();
                         photo_bytes = 0;

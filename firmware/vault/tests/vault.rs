@@ -601,7 +601,8 @@ mod never_panics {
         let empty = std::fs::read(Vault::file_in(&dir)).unwrap();
         let mut s = s;
         for i in 0..3 {
-            s.create(&case(&s, &format!("Child {i}"), 5 + i), NOW).unwrap();
+            s.create(&case(&s, &format!("Child {i}"), 5 + i), NOW)
+                .unwrap();
         }
         let id = s.list(RecordKind::Case, 0, 1).unwrap()[0].id;
         let image = vec![7u8; 3000];

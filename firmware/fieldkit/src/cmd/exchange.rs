@@ -143,8 +143,7 @@ pub fn export(ctx: &Ctx, a: ExportArgs) -> anyhow::Result<()> {
                 bail!("a bundle is binary: give a file with --to");
             }
             // Streamed to the file: a chunk of records or one photo in memory at a time.
-            let written =
-                write_atomically_with(&a.to, |out| Ok(s.export_bundle_to(out, now)?))?;
+            let written = write_atomically_with(&a.to, |out| Ok(s.export_bundle_to(out, now)?))?;
             eprintln!(
                 "bundle written to {} ({} records, {} photos, {} bytes)",
                 a.to.display(),
@@ -209,7 +208,8 @@ pub fn import(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<()> {
     let now = now_ms();
     match format {
         Format::Bundle => {
-            file.seek(std::io::SeekFrom::Start(0)).with_context(reading)?;
+            file.seek(std::io::SeekFrom::Start(0))
+                .with_context(reading)?;
             let merged = kit.import_bundle_from(std::io::BufReader::new(file), now)?;
             progress.finish();
             println!(
