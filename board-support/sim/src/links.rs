@@ -7,6 +7,12 @@
 //! The kiosk gets the kit's ends of the serial lines and the modem's power key, and drives
 //! them with the same code as on a board: only the opening of a device differs.
 //!
+//! The hub opens with the kiosk's own deployment configuration (location tree, lookups,
+//! triage rules: [`LinksConfig::deployment`]), as `fieldkit hub run` opens with the
+//! deployment's files, so it announces the code lists the kit holds and the kit codes its
+//! records against them (a hub with the shipped defaults would leave a kit configured with a
+//! location file sending text).
+//!
 //! The hub's thread looks at its HTTP socket (1 ms) and listens on the air in receive windows
 //! (half a second), so an idle hub costs a few wake-ups a second and nothing else.
 
@@ -18,8 +24,8 @@ use std::time::Duration;
 
 use fieldkit_drivers::rak3172::{P2pConfig, Rak3172};
 use fieldkit_http::HubServer;
-use fieldkit_hub::HubService;
 use fieldkit_hub::gateway::{self, GatewayError};
+use fieldkit_hub::{HubService, KitConfig};
 use fieldkit_vault::{CredentialPolicy, InitOptions, OpenOptions, Vault};
 use serialport::TTYPort;
 use x25519_dalek::PublicKey;
@@ -63,7 +69,7 @@ pub enum LinksError {
 }
 
 /// How the simulated links behave.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct LinksConfig {
     /// The radio settings of the gateway (the kit's module must use the same).
     pub p2p: P2pConfig,
@@ -79,6 +85,9 @@ pub struct LinksConfig {
     pub modem_register: Duration,
     /// The clock whose hour sets the cellular signal.
     pub clock: SimClock,
+    /// The deployment's configuration the hub opens with: the kit's own (its location tree,
+    /// lookups and triage rules), so both hold the same code lists.
+    pub deployment: KitConfig,
 }
 
 /// The running links; dropping them stops the hub and the simulated devices.
@@ -113,8 +122,9 @@ fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// Opens (or, the first time, creates) the simulated hub's vault in `dir`.
-fn hub_service(dir: &Path) -> Result<HubService, LinksError> {
+/// Opens (or, the first time, creates) the simulated hub's vault in `dir`, with the
+/// deployment's configuration.
+fn hub_service(dir: &Path, deployment: KitConfig) -> Result<HubService, LinksError> {
     std::fs::create_dir_all(dir)?;
     let path = Vault::file_in(dir);
     let now = now_ms();
@@ -139,7 +149,7 @@ fn hub_service(dir: &Path) -> Result<HubService, LinksError> {
         fieldkit_hub::init(&mut session)?;
         session
     };
-    Ok(HubService::open(session, now)?)
+    Ok(HubService::open_with(session, deployment, now)?)
 }
 
 impl KioskLinks {
@@ -169,7 +179,7 @@ impl KioskLinks {
                 dead: None,
             },
         })?;
-        let hub = hub_service(hub_dir)?;
+        let hub = hub_service(hub_dir, config.deployment)?;
         let hub_public = hub.public();
         let server = HubServer::bind("127.0.0.1:0")?;
         let address = server
@@ -224,6 +234,28 @@ impl KioskLinks {
     /// How many records of `kind` the hub holds.
     pub fn hub_holds(&self, kind: fieldkit_domain::RecordKind) -> u64 {
         self.hub().kit().session().count(kind).unwrap_or(0)
+    }
+
+    /// The hub's copy of a record (audited at the hub), `None` when it does not hold it.
+    pub fn hub_record(
+        &self,
+        kind: fieldkit_domain::RecordKind,
+        id: fieldkit_domain::RecordId,
+    ) -> Option<fieldkit_domain::Record> {
+        self.hub()
+            .open_record(kind, id, now_ms())
+            .ok()
+            .map(|o| o.record)
+    }
+
+    /// Messages from enrolled kits the hub could not read (a code list it lacks, a damaged
+    /// message), over all kits.
+    pub fn hub_dropped(&self) -> u64 {
+        self.hub()
+            .kits()
+            .iter()
+            .map(|k| k.file.messages_dropped)
+            .sum()
     }
 
     /// Urgent alerts the hub received.

@@ -22,6 +22,9 @@ pub mod gateway;
 pub mod service;
 pub mod store;
 
+/// The deployment's configuration a hub opens with (the kit core's: location tree, lookups,
+/// triage and matching settings).
+pub use fieldkit_app::KitConfig;
 pub use service::{
     EnrollKitError, HubService, InitError, KitView, NOTICES_PER_TRACE, OpenError, Receipt,
     ReceiveError, TransmitError, init,

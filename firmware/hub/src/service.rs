@@ -388,6 +388,16 @@ impl HubService {
         &self.kit
     }
 
+    /// The coordinator opens one record the hub holds (audited, as a kit's reads are).
+    pub fn open_record(
+        &mut self,
+        kind: RecordKind,
+        id: RecordId,
+        now_ms: u64,
+    ) -> Result<fieldkit_vault::Opened, fieldkit_vault::ReadError> {
+        self.kit.session_mut().get(kind, id, now_ms)
+    }
+
     /// Enrolls a kit by its public key, for an agency; committed when it returns.
     pub fn enroll(
         &mut self,

@@ -855,6 +855,9 @@ mod simulated {
                 modem_boot: Duration::from_millis(1500),
                 modem_register: Duration::from_millis(1000),
                 clock: SimClock::new(Timestamp::from_day_and_hour(0, args.start_hour), args.speed),
+                // The hub reads the kit's own location tree, lookups and triage rules, so the
+                // kit codes its records against the lists the hub announces.
+                deployment: super::kit_config(ctx)?,
             },
         )
         .context("starting the simulated LoRa air, modem and hub")?;
@@ -1350,20 +1353,48 @@ mod tests {
         }
     }
 
-    /// A simulated working day (from 09:00, 8 hours, 10 simulated hours a second); returns
-    /// the jobs that ran, with what they did.
-    fn day(ctx: &Ctx, kit: &SharedKit) -> Vec<(JobKind, String)> {
-        let args = KioskArgs {
+    /// `kiosk --simulate --no-screen` at `speed` from `start_hour` with `soc` % charge, for
+    /// `hours` (or until stopped).
+    fn sim_args(speed: u32, start_hour: f32, soc: f32, hours: Option<f32>) -> KioskArgs {
+        KioskArgs {
             simulate: true,
-            speed: 36_000,
-            start_hour: 9.0,
-            start_soc: 90.0,
+            speed,
+            start_hour,
+            start_soc: soc,
             weather: None,
-            hours: Some(8.0),
+            hours,
             json: false,
             no_screen: true,
             screenshots: None,
-        };
+        }
+    }
+
+    /// Records go at every round (no batching), the scheduler asked every 200 ms.
+    fn quick_schedule() -> fieldkit_sync::schedule::SchedulePolicy {
+        fieldkit_sync::schedule::SchedulePolicy {
+            idle_ms: 200,
+            max_batch_age_ms: 0,
+            ..simulated::schedule(3_600)
+        }
+    }
+
+    /// The simulated kiosk's jobs over `links`, scheduled by [`quick_schedule`]; a frame the
+    /// gateway missed goes again a second later (not 20 s: the test would wait).
+    fn quick_jobs(
+        ctx: &Ctx,
+        args: &KioskArgs,
+        links: &mut fieldkit_sim::links::KioskLinks,
+    ) -> SharedJobs {
+        let mut jobs = simulated::jobs(ctx, args, links).unwrap();
+        jobs.set_schedule(quick_schedule());
+        jobs.set_retry_ms(1_000);
+        Arc::new(Mutex::new(jobs))
+    }
+
+    /// A simulated working day (from 09:00, 8 hours, 10 simulated hours a second); returns
+    /// the jobs that ran, with what they did.
+    fn day(ctx: &Ctx, kit: &SharedKit) -> Vec<(JobKind, String)> {
+        let args = sim_args(36_000, 9.0, 90.0, Some(8.0));
         let ran = Arc::new(Mutex::new(Vec::new()));
         let seen = ran.clone();
         let hooks = Hooks {
@@ -1429,17 +1460,7 @@ mod tests {
         soc: f32,
         hours: f32,
     ) -> (SyncStatus, Vec<fieldkit_power::PowerMode>) {
-        let args = KioskArgs {
-            simulate: true,
-            speed: 3_600,
-            start_hour: 10.0,
-            start_soc: soc,
-            weather: None,
-            hours: Some(hours),
-            json: false,
-            no_screen: true,
-            screenshots: None,
-        };
+        let args = sim_args(3_600, 10.0, soc, Some(hours));
         let rows = Arc::new(Mutex::new(SyncStatus::default()));
         let modes = Arc::new(Mutex::new(Vec::new()));
         let (seen_rows, seen_modes) = (rows.clone(), modes.clone());
@@ -1486,33 +1507,14 @@ mod tests {
                 modem_boot: Duration::from_millis(50),
                 modem_register: Duration::from_millis(50),
                 clock: fieldkit_sim::clock::SimClock::new(Timestamp::from_day_and_hour(0, 12.0), 1),
+                deployment: kit_config(&ctx).unwrap(),
             },
         )
         .unwrap();
         let vault = demo_vault(&ctx, Some(links.hub_public())).unwrap();
-        let args = KioskArgs {
-            simulate: true,
-            speed: 3_600,
-            start_hour: 10.0,
-            start_soc: 90.0,
-            weather: None,
-            hours: None,
-            json: false,
-            no_screen: true,
-            screenshots: None,
-        };
-        let jobs: SharedJobs = Arc::new(Mutex::new(
-            simulated::jobs(&ctx, &args, &mut links).unwrap(),
-        ));
-        // Records go at every cellular round (no batching), the scheduler asked every 200 ms.
-        let schedule = fieldkit_sync::schedule::SchedulePolicy {
-            idle_ms: 200,
-            max_batch_age_ms: 0,
-            ..simulated::schedule(3_600)
-        };
-        jobs_of(&jobs).set_schedule(schedule);
-        // A frame the gateway missed goes again a second later (not 20 s: the test would wait).
-        jobs_of(&jobs).set_retry_ms(1_000);
+        let args = sim_args(3_600, 10.0, 90.0, None);
+        let jobs = quick_jobs(&ctx, &args, &mut links);
+        let schedule = quick_schedule();
         let kit: SharedKit = Arc::new(Mutex::new(KitSlot::Locked(Box::new(vault))));
         sign_in_on_screen(&ctx, &kit);
         register(
@@ -1626,6 +1628,119 @@ mod tests {
         );
         assert_eq!(rows.links[0].name, "ip");
         assert!(!rows.links[0].fitted, "no modem, no hub address: LoRa only");
+    }
+
+    /// The case on the open kit with this name.
+    fn case_named(kit: &SharedKit, name: &str) -> fieldkit_domain::RecordId {
+        let mut slot = lock_slot(kit);
+        let KitSlot::Open(open) = &mut *slot else {
+            panic!("the kit is locked")
+        };
+        cmd_cases(open.session_mut())
+            .into_iter()
+            .find(|c| c.name.as_deref() == Some(name))
+            .map(|c| c.id)
+            .expect("registered")
+    }
+
+    fn cmd_cases(s: &mut fieldkit_vault::Session) -> Vec<fieldkit_domain::Case> {
+        crate::cmd::all_cases(s, super::super::now_ms()).unwrap()
+    }
+
+    /// `kiosk --simulate` with a configuration naming a location file: the in-process hub
+    /// opens with the kit's own configuration, announces the kit's code lists, and the kit
+    /// codes what it sends against them; the hub reads it (same place), refusing nothing.
+    /// (With the hub on the shipped defaults the kit was never told its list and sent text.)
+    #[test]
+    fn a_simulated_kit_with_a_location_file_sends_coded_records_the_hub_reads() {
+        use fieldkit_domain::{Record, RecordKind};
+
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter("info")
+            .try_init();
+        let dir = tempfile::tempdir().unwrap();
+        let places = serde_json::json!([
+            {"code": "JO", "name": "Jordan", "level": "country"},
+            {"code": "JO-MA", "name": "Mafraq", "level": "region", "parent": "JO"},
+            {"code": "JO-MA-ZAATARI", "name": "Zaatari", "level": "camp", "parent": "JO-MA"},
+            {"code": "JO-MA-AZRAQ", "name": "Azraq", "level": "camp", "parent": "JO-MA"},
+            {"code": "JO-MA-ZAATARI-D1", "name": "District 1", "level": "block", "parent": "JO-MA-ZAATARI"},
+            {"code": "JO-MA-ZAATARI-D3", "name": "District 3", "level": "block", "parent": "JO-MA-ZAATARI"},
+            {"code": "JO-MA-ZAATARI-D5", "name": "District 5", "level": "block", "parent": "JO-MA-ZAATARI"},
+            {"code": "JO-MA-AZRAQ-V2", "name": "Village 2", "level": "block", "parent": "JO-MA-AZRAQ"},
+        ]);
+        let file = dir.path().join("locations.json");
+        std::fs::write(&file, places.to_string()).unwrap();
+        let mut ctx = ctx(dir.path());
+        ctx.config.locations_file = Some(file);
+        let config = kit_config(&ctx).unwrap();
+        let digest = fieldkit_sync::codes::CodeBook::of_deployment(
+            config.locations.as_ref(),
+            &config.lookups,
+        )
+        .digest();
+        let args = sim_args(3_600, 10.0, 90.0, None);
+        // The kiosk's own wiring: links, demo vault, jobs.
+        let mut links = simulated::start(&ctx, &args).unwrap();
+        let vault = demo_vault(&ctx, Some(links.hub_public())).unwrap();
+        let jobs = quick_jobs(&ctx, &args, &mut links);
+        let kit: SharedKit = Arc::new(Mutex::new(KitSlot::Locked(Box::new(vault))));
+        sign_in_on_screen(&ctx, &kit);
+        let coding = || {
+            let slot = lock_slot(&kit);
+            let KitSlot::Open(open) = &*slot else {
+                panic!("locked")
+            };
+            fieldkit_kitsync::KitSync::load(open.session())
+                .unwrap()
+                .unwrap()
+                .coding()
+        };
+        assert_eq!(
+            coding(),
+            None,
+            "nothing announced yet: the demo records go as text"
+        );
+        let until_at_hub = |cases: u64| {
+            for _ in 0..6 {
+                let rows = run_with_links(&ctx, &kit, &jobs, 90.0, 1.0).0;
+                if links.hub_holds(RecordKind::Case) == cases && rows.queued == Some((0, 0)) {
+                    return;
+                }
+            }
+            panic!(
+                "the hub holds {} cases, not {cases}",
+                links.hub_holds(RecordKind::Case)
+            );
+        };
+        let cases = {
+            let slot = lock_slot(&kit);
+            let KitSlot::Open(open) = &*slot else {
+                panic!("locked")
+            };
+            open.session().count(RecordKind::Case).unwrap()
+        };
+        until_at_hub(cases);
+        assert_eq!(
+            coding(),
+            Some(digest),
+            "the hub announced the kit's own lists"
+        );
+
+        // Now a case goes coded against them, and the hub reads its place.
+        register(
+            &kit,
+            serde_json::json!({"name": "Hala Nasser", "sex": "female", "age": 9,
+                "location_current": "JO-MA-ZAATARI-D3", "consent_for_tracing": true}),
+        );
+        until_at_hub(cases + 1);
+        let id = case_named(&kit, "Hala Nasser");
+        let Some(Record::Case(at_hub)) = links.hub_record(RecordKind::Case, id) else {
+            panic!("the hub does not hold the case")
+        };
+        assert_eq!(at_hub.location_current.as_deref(), Some("JO-MA-ZAATARI-D3"));
+        assert_eq!(links.hub_dropped(), 0, "the hub refused no message");
     }
 
     #[test]

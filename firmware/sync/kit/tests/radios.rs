@@ -47,6 +47,7 @@ fn a_round_powers_the_modem_and_lora_carries_what_cellular_may_not() {
             modem_boot: Duration::from_millis(50),
             modem_register: Duration::from_millis(50),
             clock: SimClock::new(Timestamp::from_day_and_hour(0, 12.0), 1),
+            deployment: KitConfig::default(),
         },
     )
     .unwrap();
