@@ -61,15 +61,23 @@ impl std::fmt::Debug for CasePager {
     }
 }
 
-/// The latest thumbnails decoded, by case (`None`: the case has no photo), oldest first.
+/// A case's thumbnail as the list keeps it.
+#[derive(Clone)]
+enum Thumb {
+    Decoded(slint::Image),
+    /// The case has no photo (or its thumbnail could not be read).
+    NoPhoto,
+}
+
+/// The latest thumbnails decoded, by case, oldest first.
 #[derive(Default)]
 struct Thumbs {
     order: VecDeque<RecordId>,
-    images: HashMap<RecordId, Option<slint::Image>>,
+    images: HashMap<RecordId, Thumb>,
 }
 
 impl Thumbs {
-    fn get(&mut self, id: RecordId) -> Option<Option<slint::Image>> {
+    fn get(&mut self, id: RecordId) -> Option<Thumb> {
         let got = self.images.get(&id)?.clone();
         if let Some(at) = self.order.iter().position(|i| *i == id) {
             self.order.remove(at);
@@ -78,7 +86,7 @@ impl Thumbs {
         Some(got)
     }
 
-    fn put(&mut self, id: RecordId, image: Option<slint::Image>) {
+    fn put(&mut self, id: RecordId, image: Thumb) {
         while self.order.len() >= THUMBS_KEPT {
             if let Some(old) = self.order.pop_front() {
                 self.images.remove(&old);
@@ -254,20 +262,33 @@ impl CasePager {
 impl CasePager {
     /// A case's first thumbnail, decoded once and kept among the latest [`THUMBS_KEPT`].
     fn thumbnail(&self, id: RecordId) -> Option<slint::Image> {
-        if let Some(kept) = self.thumbs.borrow_mut().get(id) {
-            return kept;
-        }
-        let image = match &*lock_slot(&self.kit) {
-            super::KitSlot::Open(kit) => super::photos::thumbnail(kit, id),
-            _ => return None,
+        let kept = self.thumbs.borrow_mut().get(id);
+        let thumb = match kept {
+            Some(kept) => kept,
+            None => {
+                let image = match &*lock_slot(&self.kit) {
+                    super::KitSlot::Open(kit) => super::photos::thumbnail(kit, id),
+                    _ => return None,
+                };
+                let thumb = image.map_or(Thumb::NoPhoto, Thumb::Decoded);
+                self.thumbs.borrow_mut().put(id, thumb.clone());
+                thumb
+            }
         };
-        self.thumbs.borrow_mut().put(id, image.clone());
-        image
+        match thumb {
+            Thumb::Decoded(image) => Some(image),
+            Thumb::NoPhoto => None,
+        }
     }
 
     /// How many decoded thumbnails the list holds (for benchmarks and tests).
     pub fn thumbnails_kept(&self) -> usize {
-        self.thumbs.borrow().images.values().flatten().count()
+        self.thumbs
+            .borrow()
+            .images
+            .values()
+            .filter(|t| matches!(t, Thumb::Decoded(_)))
+            .count()
     }
 }
 
