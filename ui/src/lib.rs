@@ -41,6 +41,7 @@ pub mod idle;
 pub mod keyboard;
 pub mod lang;
 pub mod measure;
+pub mod messages;
 pub mod power;
 pub mod screens;
 pub mod sync;

@@ -3,6 +3,7 @@
 //! screen. The daemon runs on its own thread; [`PowerView::send`] hands a reading to the UI
 //! thread.
 
+use fieldkit_power::ModeReason;
 use slint::ComponentHandle;
 
 use crate::{AppState, MainWindow, StatusAdapter};
@@ -20,8 +21,8 @@ pub struct PowerView {
     pub load_watts: Option<f32>,
     /// The policy's mode: `normal`, `saver`, `critical` or `shutdown`.
     pub mode: &'static str,
-    /// Why, in words.
-    pub reason: String,
+    /// Why the policy chose the mode (the page words it in the caseworker's language).
+    pub reason: Option<ModeReason>,
     /// The charge controller's state, in words.
     pub charger: String,
     /// The policy decided a clean shutdown: the screen says so and takes no more input.
@@ -40,7 +41,11 @@ impl PowerView {
         s.set_solar_watts(self.solar_watts.unwrap_or(-1.0));
         s.set_load_watts(self.load_watts.unwrap_or(-1.0));
         s.set_mode(self.mode.into());
-        s.set_reason(self.reason.as_str().into());
+        s.set_reason(
+            self.reason
+                .map(crate::messages::power_reason)
+                .unwrap_or_default(),
+        );
         s.set_charger(self.charger.as_str().into());
         let app = window.global::<AppState>();
         app.set_soc_known(self.soc_percent.is_some());

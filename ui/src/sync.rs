@@ -13,6 +13,8 @@ use crate::{AppState, LinkRow, MainWindow, StatusAdapter};
 pub enum LinkState {
     /// Fitted, allowed by the power mode, and its last round did not fail.
     Ready,
+    /// A sync round runs over it now (the modem coming up, frames travelling).
+    Syncing,
     /// The power mode keeps it off now.
     Off,
     /// The kit has no such link (no hub address; no LoRa module configured).
@@ -28,6 +30,7 @@ impl LinkState {
     pub fn code(self) -> &'static str {
         match self {
             LinkState::Ready => "ready",
+            LinkState::Syncing => "syncing",
             LinkState::Off => "off",
             LinkState::NotFitted => "not-fitted",
             LinkState::Failed => "failed",

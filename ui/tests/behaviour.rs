@@ -286,7 +286,15 @@ fn a_child_registered_on_the_keyboard_is_found_under_another_spelling_on_screen(
         .find(|f| f.key == "sex")
         .unwrap()
         .error;
-    assert!(sex_error.contains("required"), "{sex_error}");
+    assert_eq!(sex_error.kind, "required", "{sex_error:?}");
+    let words = k
+        .window
+        .global::<fieldkit_ui::Messages>()
+        .invoke_text(sex_error);
+    assert!(
+        ElementHandle::find_by_accessible_label(&k.window, &format!("⚠ {words}")).count() > 0,
+        "the message {words:?} stands on screen"
+    );
     assert_eq!(
         form.get_title(),
         "Muhammad Yusuf",
@@ -338,7 +346,11 @@ fn a_child_registered_on_the_keyboard_is_found_under_another_spelling_on_screen(
     tap(&k.window, "↵");
     let age = form.get_identity().iter().find(|f| f.key == "age").unwrap();
     assert_eq!(age.value, "31", "what was typed stays on screen");
-    assert!(!age.error.is_empty(), "an age of 31 is refused for a child");
+    assert_eq!(
+        age.error.kind, "not-a-childs-age",
+        "an age of 31 is refused for a child"
+    );
+    assert_eq!(age.error.n, 31);
 
     // The list finds the child by a misspelling, in the list's search.
     k.window.global::<AppState>().invoke_navigate(Page::Cases);
@@ -499,7 +511,7 @@ fn critical_power_shows_a_warning_and_a_shutdown_shows_the_saving_screen_on_scre
         solar_watts: Some(0.0),
         load_watts: Some(4.0),
         mode: "critical",
-        reason: "battery low".into(),
+        reason: Some(fieldkit_power::ModeReason::BatteryLevel),
         charger: "off".into(),
         shutting_down: false,
         screen_timeout_s: Some(30),
@@ -882,4 +894,82 @@ fn the_case_list_shows_six_rows_at_800x480_in_every_language_on_screen() {
     assert_eq!(list.get_concern(), "");
     assert_eq!(list.get_shown(), before);
     fieldkit_ui::lang::apply(&k.window, "en").unwrap();
+}
+
+#[test]
+fn the_kits_messages_are_shown_in_arabic_with_no_english_prose() {
+    on_ui_thread(the_kits_messages_are_shown_in_arabic_with_no_english_prose_on_screen);
+}
+
+/// A Latin word of three letters or more: English left in a right-to-left screen.
+fn latin_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|w| w.len() >= 3)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What the kit's Rust code says (a field's validation problem, the power policy's reason)
+/// stands on the Arabic screen in Arabic: no English word in any text of those pages but the
+/// Latin names the records hold and the units and formats the pages show.
+fn the_kits_messages_are_shown_in_arabic_with_no_english_prose_on_screen() {
+    let k = kiosk();
+    sign_in(&k, PIN);
+    fieldkit_ui::lang::apply(&k.window, "ar").unwrap();
+    PowerView {
+        soc_percent: Some(18.0),
+        battery_volts: Some(12.1),
+        mode: "saver",
+        reason: Some(fieldkit_power::ModeReason::SpellReserve),
+        charger: "float".into(),
+        ..PowerView::default()
+    }
+    .show(&k.window);
+
+    // A case the kit refuses: no sex, an adult's age, a date of birth in the future.
+    k.window.global::<HomeAdapter>().invoke_new_case();
+    let form = k.window.global::<CaseFormAdapter>();
+    form.invoke_edited("name".into(), "أمينة يوسف".into());
+    form.invoke_edited("age".into(), "31".into());
+    form.invoke_edited("date_of_birth".into(), "2099-01-01".into());
+    let kinds: Vec<String> = form
+        .get_identity()
+        .iter()
+        .map(|f| f.error.kind.to_string())
+        .filter(|k| !k.is_empty())
+        .collect();
+    assert!(
+        kinds.contains(&"required".to_owned()) && kinds.contains(&"in-future".to_owned()),
+        "{kinds:?}"
+    );
+    let mut english = Vec::new();
+    let mut messages = 0;
+    for page in [Page::CaseForm, Page::Status] {
+        k.window.global::<AppState>().set_page(page);
+        form.set_section(fieldkit_ui::CaseSection::Identity);
+        shot(&k.window, &format!("ar-messages-{page:?}"));
+        for text in texts_on_screen(&k.window) {
+            messages += usize::from(text.starts_with('⚠'));
+            // What the pages show in Latin letters on purpose: units, the date format, the link.
+            let rest = ["YYYY-MM-DD", "LoRa", " W", " V", "%"]
+                .iter()
+                .fold(text.clone(), |t, keep| t.replace(keep, " "));
+            if !latin_words(&rest).is_empty() {
+                english.push(format!("{page:?}: {text:?}"));
+            }
+        }
+    }
+    let reason = k.window.global::<fieldkit_ui::Messages>().invoke_text(
+        fieldkit_ui::messages::power_reason(fieldkit_power::ModeReason::SpellReserve),
+    );
+    assert!(
+        ElementHandle::find_by_accessible_label(&k.window, &reason).count() > 0,
+        "the power reason {reason:?} is on the status page"
+    );
+    assert!(messages >= 2, "{messages} validation messages on screen");
+    assert!(
+        english.is_empty(),
+        "English on the Arabic screen:\n{}",
+        english.join("\n")
+    );
 }

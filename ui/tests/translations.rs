@@ -172,7 +172,11 @@ fn every_text_on_screen_is_translated_in_every_bundled_language() {
             match plural {
                 None => match cat.singular.get(msg) {
                     Some(t) if !t.trim().is_empty() => {
-                        let holes = |s: &str| s.matches("{}").count();
+                        // `{}` in order, `{0}`…`{9}` by position: a translation has the same.
+                        let holes = |s: &str| {
+                            s.matches("{}").count()
+                                + (0..10).filter(|d| s.contains(&format!("{{{d}}}"))).count()
+                        };
                         if holes(t) != holes(msg) {
                             missing.push(format!(
                                 "{}: {msg:?} has {} placeholders, its translation {}",

@@ -9,8 +9,14 @@
 //! `AT+CSQ` and `AT+CEREG?` from the signal of the simulated hour; `+CSQ` URCs after
 //! `AT+AUTOCSQ=1,1` and `+CEREG` URCs after `AT+CEREG=1` when they change; `AT+CPOF` or
 //! `AT+QPOWD=1` (then `POWERED DOWN`) to switch off. The data path is IP, not this port.
+//!
+//! As a USB modem ([`SimModem::spawn_usb`]) its AT port exists only while it is on: the
+//! simulator links a path to its pseudo-terminal when it finished booting and removes the
+//! link when it goes off, as a USB modem's `ttyUSB` node comes and goes, so the kit opens
+//! the port by path after pressing the key, as on a board.
 
 use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -338,10 +344,75 @@ pub struct SimModem {
     worker: Worker,
 }
 
+/// A USB modem's AT port: `link` points to the pseudo-terminal `target` while it is on.
+#[derive(Debug)]
+struct UsbPort {
+    link: PathBuf,
+    target: PathBuf,
+    present: bool,
+}
+
+impl UsbPort {
+    /// The link there exactly while the modem is on.
+    fn follow(&mut self, on: bool) {
+        if on == self.present {
+            return;
+        }
+        let done = if on {
+            std::os::unix::fs::symlink(&self.target, &self.link)
+        } else {
+            std::fs::remove_file(&self.link)
+        };
+        match done {
+            Ok(()) => self.present = on,
+            Err(e) => tracing::warn!("simulated USB modem port {}: {e}", self.link.display()),
+        }
+    }
+}
+
+impl Drop for UsbPort {
+    fn drop(&mut self) {
+        self.follow(false);
+    }
+}
+
 impl SimModem {
     /// Starts a powered-off modem; returns it, its power key and the kit's end of the line.
     pub fn spawn(config: ModemConfig) -> Result<(SimModem, SimPowerKey, TTYPort), PtyError> {
+        let (modem, key, kit) = Self::start(config, None)?;
+        Ok((modem, key, kit))
+    }
+
+    /// Starts a powered-off USB modem whose AT port is at `port` only while it is on (a
+    /// link to its pseudo-terminal, made when it finished booting, removed when it goes
+    /// off); returns it and its power key. `port` must not exist yet.
+    pub fn spawn_usb(
+        config: ModemConfig,
+        port: &Path,
+    ) -> Result<(SimModem, SimPowerKey), PtyError> {
+        let (modem, key, kit) = Self::start(config, Some(port.to_path_buf()))?;
+        // The kit opens the port by its path at each power-up; this end is not kept (no
+        // terminal open on it: the modem's reads fail until the kit opens it, as a USB
+        // device's do while nothing is attached).
+        drop(kit);
+        Ok((modem, key))
+    }
+
+    fn start(
+        config: ModemConfig,
+        usb: Option<PathBuf>,
+    ) -> Result<(SimModem, SimPowerKey, TTYPort), PtyError> {
         let (mut device, kit) = pty_pair(Duration::from_millis(50))?;
+        let mut usb = match usb {
+            Some(link) => Some(UsbPort {
+                link,
+                target: serialport::SerialPort::name(&kit)
+                    .map(PathBuf::from)
+                    .ok_or_else(|| std::io::Error::other("the pseudo-terminal has no name"))?,
+                present: false,
+            }),
+            None => None,
+        };
         let state = Arc::new(Mutex::new(ModemState {
             config,
             power: Power::Off,
@@ -362,11 +433,23 @@ impl SimModem {
                 let mut lines = LineReader::<600>::new();
                 let mut buf = [0u8; 256];
                 while !s.load(Ordering::Relaxed) {
-                    let n = device.read(&mut buf).unwrap_or(0);
+                    let n = match device.read(&mut buf) {
+                        Ok(n) => n,
+                        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => 0,
+                        // No terminal open on the kit's end (a USB port nobody opened):
+                        // the read fails at once, so wait a moment.
+                        Err(_) => {
+                            std::thread::sleep(Duration::from_millis(20));
+                            0
+                        }
+                    };
                     let out = {
                         let mut m = st.lock().unwrap_or_else(|e| e.into_inner());
                         let now = Instant::now();
                         m.tick(now);
+                        if let Some(port) = usb.as_mut() {
+                            port.follow(matches!(m.power, Power::On(_)));
+                        }
                         for &b in &buf[..n] {
                             if !matches!(m.power, Power::On(_)) {
                                 continue; // powered off or booting: input is lost

@@ -67,6 +67,7 @@ pub(crate) struct Compact {
     birth_year: Option<i32>,
     date_of_birth: Option<Date>,
     date_of_separation: Option<Date>,
+    separated_by: Option<Date>,
     separation_place: Place,
     last_place: Place,
     /// Names, value sets and relatives (see `encode`).
@@ -314,6 +315,7 @@ impl Compact {
             birth_year: p.birth_year,
             date_of_birth: p.date_of_birth,
             date_of_separation: p.date_of_separation,
+            separated_by: p.separated_by,
             separation_place: p.separation_place,
             last_place: p.last_place,
             rest: w.out.into_boxed_slice(),
@@ -366,6 +368,7 @@ impl Compact {
             date_of_birth: self.date_of_birth,
             estimated: self.estimated,
             date_of_separation: self.date_of_separation,
+            separated_by: self.separated_by,
             separation_place: self.separation_place,
             last_place: self.last_place,
             nationality,
@@ -402,6 +405,7 @@ impl Compact {
         o.opt_signed(self.birth_year.map(i64::from));
         o.date(self.date_of_birth);
         o.date(self.date_of_separation);
+        o.date(self.separated_by);
         o.place(&self.separation_place);
         o.place(&self.last_place);
         o.bytes(&self.rest);
@@ -426,6 +430,7 @@ impl Compact {
             birth_year,
             date_of_birth: i.date().ok()?,
             date_of_separation: i.date().ok()?,
+            separated_by: i.date().ok()?,
             separation_place: i.place()?,
             last_place: i.place()?,
             rest: i.bytes()?.into(),

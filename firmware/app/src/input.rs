@@ -23,7 +23,7 @@ pub(crate) fn tidy_import(
             bad.extend(e.0.into_iter().map(|f| BadField {
                 position: r.position,
                 field: f.field,
-                message: f.message,
+                message: f.message.to_string(),
             }));
         }
     }

@@ -3,7 +3,8 @@
 //! `ProfileIndex` of full profiles gives (the index before compaction): the same candidates,
 //! the same pairs, the same weights to the bit, on the standard and the hard population; and
 //! it must class *likely* exactly as the evaluation does (the margin rule over each trace's
-//! query), whichever record's query found the pair.
+//! query, then one child, one request), whichever record's query found the pair; and so must
+//! the matcher's `match_changed` (no warm index), whichever records changed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
@@ -13,7 +14,7 @@ use fieldkit_app::{IndexBuilder, TraceRef};
 use fieldkit_domain::RecordId;
 use fieldkit_match::compare::compare;
 use fieldkit_match::index::{Scratch, query_keys};
-use fieldkit_match::matcher::{Likelihood, MatchSettings, ProfileIndex, Side};
+use fieldkit_match::matcher::{Likelihood, MatchSettings, ProfileIndex, Side, match_changed};
 use fieldkit_match::profile::{ChildProfile, Locations};
 use fieldkit_match_eval::population::{Population, PopulationSpec, generate};
 
@@ -198,6 +199,41 @@ fn check(pop: &Population) -> usize {
             s.fields
         );
     }
+    // `match_changed` (no warm index: changed records against all) classes every pair it
+    // reports as the kit does, from a changed case's side and from a changed request's.
+    let loc = Locations::Tree(&pop.locations);
+    let changed_cases: Vec<_> = pop.cases.iter().step_by(40).cloned().collect();
+    let changed_requests: Vec<_> = pop.requests.iter().step_by(15).cloned().collect();
+    for (cs, rs) in [
+        (&changed_cases[..], &[][..]),
+        (&[][..], &changed_requests[..]),
+        (&changed_cases[..], &changed_requests[..]),
+    ] {
+        let found = match_changed(
+            cs,
+            rs,
+            &pop.cases,
+            &pop.requests,
+            &loc,
+            pop.today,
+            &settings,
+        );
+        assert!(found.len() > 20, "only {} pairs", found.len());
+        for m in &found {
+            let t = TraceRef {
+                tracing_request_id: m.tracing_request_id,
+                trace_id: m.trace_id.clone(),
+            };
+            let s = index.score_pair(m.case_id, &t, &settings).unwrap();
+            assert_eq!(
+                (s.weight.to_bits(), s.likelihood),
+                (m.weight.to_bits(), Some(m.likelihood)),
+                "case {}, trace {t:?}",
+                m.case_id
+            );
+        }
+    }
+
     // The point of it: far less than the full profiles' memory.
     let full: usize = cases.profiles().len() + sought.profiles().len();
     assert!(

@@ -51,4 +51,4 @@ pub use record::{
     Trace, TracingRequest, WgAnswer, concern, risk_rank, status,
 };
 pub use summary::Summary;
-pub use validate::{FieldError, ValidationErrors};
+pub use validate::{FieldError, Problem, ValidationErrors};

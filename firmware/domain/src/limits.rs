@@ -46,7 +46,7 @@
 
 use serde_json::Value;
 
-use crate::validate::FieldError;
+use crate::validate::{FieldError, Problem};
 
 /// Longest name, in characters (`name`, `name_other`, a relative's or an inquirer's name, ...).
 /// Primero's longest names in the field are well under 100 characters.
@@ -99,11 +99,10 @@ pub fn check(record: &Value, errors: &mut Vec<FieldError>) {
     if size > MAX_RECORD_BYTES {
         errors.push(FieldError {
             field: "record".into(),
-            message: format!(
-                "is {} KiB; a record may hold at most {} KiB (keep long documents outside the vault)",
-                size.div_ceil(1024),
-                MAX_RECORD_BYTES / 1024
-            ),
+            message: Problem::RecordTooLarge {
+                kib: size.div_ceil(1024),
+                max_kib: MAX_RECORD_BYTES / 1024,
+            },
         });
     }
     if let Value::Object(o) = record {
@@ -145,10 +144,10 @@ fn text(path: &str, field: &str, s: &str, errors: &mut Vec<FieldError>) {
     if chars > max {
         errors.push(FieldError {
             field: path.into(),
-            message: format!(
-                "is longer than {max} characters ({} in all)",
-                s.chars().count()
-            ),
+            message: Problem::TooLong {
+                max,
+                chars: s.chars().count(),
+            },
         });
         return;
     }
@@ -161,16 +160,11 @@ fn text(path: &str, field: &str, s: &str, errors: &mut Vec<FieldError>) {
     if let Some((at, c)) = bad {
         errors.push(FieldError {
             field: path.into(),
-            message: format!(
-                "contains {} at character {}: {}",
-                describe_control(c),
-                at + 1,
-                if name {
-                    "a name is one line of plain text"
-                } else {
-                    "text may hold tabs and line breaks, no other control characters"
-                }
-            ),
+            message: Problem::ControlCharacter {
+                control: c,
+                at: at + 1,
+                in_name: name,
+            },
         });
     }
 }

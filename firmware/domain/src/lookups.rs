@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use crate::record::RecordKind;
-use crate::validate::{FieldError, ValidationErrors};
+use crate::validate::{FieldError, Problem, ValidationErrors};
 
 /// One value of a list: its id (what is stored) and what people see.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,8 +213,8 @@ const SHIPPED: &[(&str, &[(&str, &str)])] = &[
     ),
 ];
 
-/// What a field's list calls itself in messages.
-fn what(lookup: &str) -> &str {
+/// What a field's list calls itself in (English) messages.
+pub(crate) fn list_word(lookup: &str) -> &str {
     match lookup {
         GENDER => "sex",
         CONCERNS => "protection concern",
@@ -393,9 +393,11 @@ impl Lookups {
     }
 
     /// The id `value` stands for in `lookup`, or why it stands for none.
-    fn find<'a>(&'a self, lookup: &str, value: &str) -> Result<&'a str, String> {
+    fn find<'a>(&'a self, lookup: &str, value: &str) -> Result<&'a str, Problem> {
         let Some(list) = self.lists.get(lookup) else {
-            return Err(format!("no lookup list {lookup} is configured"));
+            return Err(Problem::NoList {
+                list: lookup.to_owned(),
+            });
         };
         let typed = value.trim();
         if let Some(v) = list.iter().find(|v| v.id == typed) {
@@ -415,21 +417,18 @@ impl Lookups {
                 return Ok(&v.id);
             }
         }
-        let what = what(lookup);
-        Err(match closest(list, &folded) {
-            Some(best) => format!("`{typed}` is not a known {what}; did you mean `{best}`?"),
-            None => {
-                let known: Vec<&str> = list.iter().map(|v| v.id.as_str()).take(12).collect();
-                let more = if list.len() > known.len() {
-                    ", …"
-                } else {
-                    ""
-                };
-                format!(
-                    "`{typed}` is not a known {what} (known: {}{more})",
-                    known.join(", ")
-                )
-            }
+        let suggestion = closest(list, &folded).map(str::to_owned);
+        let known: Vec<String> = if suggestion.is_some() {
+            Vec::new()
+        } else {
+            list.iter().map(|v| v.id.clone()).take(12).collect()
+        };
+        Err(Problem::UnknownValue {
+            value: typed.to_owned(),
+            list: lookup.to_owned(),
+            more: suggestion.is_none() && list.len() > known.len(),
+            suggestion,
+            known,
         })
     }
 }

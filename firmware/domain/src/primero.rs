@@ -523,7 +523,7 @@ pub fn validate(position: usize, record: &Record, today: Date) -> Vec<BadField> 
             .map(|e| BadField {
                 position,
                 field: e.field,
-                message: e.message,
+                message: e.message.to_string(),
             })
             .collect(),
     }

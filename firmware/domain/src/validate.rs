@@ -1,4 +1,9 @@
 //! Validation: what a record must hold before it is saved, with messages a caseworker can act on.
+//!
+//! Each problem is a [`Problem`]: what is wrong, with its numbers, dates and names as values, not
+//! prose, so that the touch screen says it in the caseworker's language (the screen's bundled
+//! translations; see `fieldkit-ui`'s `messages`), while `Display` gives the English the CLI
+//! prints.
 
 use std::fmt;
 
@@ -11,8 +16,185 @@ use crate::record::{Case, Incident, Record, TracingRequest};
 pub struct FieldError {
     /// The field (Primero's name; `family_details_section[2].relation_age` for subforms).
     pub field: String,
-    /// What is wrong, in words.
-    pub message: String,
+    /// What is wrong (`Display` words it in English).
+    pub message: Problem,
+}
+
+/// What is wrong with a field's value. Every message a record's validation, its size and text
+/// limits ([`crate::limits`]) and the lookup lists ([`crate::lookups::Lookups::tidy`]) give.
+/// A screen translates each variant with its values; a new variant must be given a
+/// translation there (the screen's match over this enum is exhaustive).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// The field must have a value.
+    Required,
+    /// Neither a name, another name nor a nickname.
+    NameRequired,
+    /// A tracing request that seeks no child.
+    ChildSoughtRequired,
+    /// An incident with neither a survivor code nor a linked case.
+    SurvivorRequired,
+    /// A date after today.
+    InFuture {
+        /// The date given.
+        date: Date,
+        /// Today.
+        today: Date,
+    },
+    /// An age no one has (below 0 or above 120).
+    ImpossibleAge {
+        /// The age given.
+        age: i64,
+    },
+    /// A child's case with an age outside 0–17 and no `age_exception`.
+    NotAChildsAge {
+        /// The age given.
+        age: i64,
+    },
+    /// An age that does not fit the date of birth (more than a year off), neither estimated.
+    AgeDoesNotFitBirth {
+        /// The age given.
+        age: i64,
+        /// The date of birth given.
+        date_of_birth: Date,
+        /// The age that date of birth gives today.
+        computed: i64,
+    },
+    /// A date before another field's date it cannot precede.
+    Before {
+        /// The date given.
+        date: Date,
+        /// The other field (Primero's name: `date_of_birth`).
+        other_field: &'static str,
+        /// The other field's date.
+        other: Date,
+    },
+    /// A potential match's review state that is not one of [`crate::potential_match::review`].
+    UnknownReviewState {
+        /// The state given.
+        status: String,
+    },
+    /// The whole record is larger than [`crate::limits::MAX_RECORD_BYTES`].
+    RecordTooLarge {
+        /// Its size in KiB.
+        kib: usize,
+        /// The limit in KiB.
+        max_kib: usize,
+    },
+    /// A text longer than its limit.
+    TooLong {
+        /// The limit in characters.
+        max: usize,
+        /// The text's length in characters.
+        chars: usize,
+    },
+    /// A control character where none may be (any in a name; in other text, any but tabs and
+    /// line breaks).
+    ControlCharacter {
+        /// The character.
+        control: char,
+        /// Its position, from 1.
+        at: usize,
+        /// The field holds a name (one line of plain text).
+        in_name: bool,
+    },
+    /// A value that is none of its lookup list's.
+    UnknownValue {
+        /// The value typed.
+        value: String,
+        /// The list (`lookup-gender`).
+        list: String,
+        /// The known id closest to it, when one is close enough to be the one meant.
+        suggestion: Option<String>,
+        /// The list's first ids, when none is close.
+        known: Vec<String>,
+        /// The list has more ids than `known`.
+        more: bool,
+    },
+    /// The field's lookup list is not configured.
+    NoList {
+        /// The list.
+        list: String,
+    },
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::Required => f.write_str("is required"),
+            Problem::NameRequired => f.write_str("a name, other name or nickname is required"),
+            Problem::ChildSoughtRequired => f.write_str("at least one child sought is required"),
+            Problem::SurvivorRequired => {
+                f.write_str("a survivor code or a linked case is required")
+            }
+            Problem::InFuture { date, today } => {
+                write!(f, "{date} is in the future (today is {today})")
+            }
+            Problem::ImpossibleAge { age } => write!(f, "{age} is not a possible age"),
+            Problem::NotAChildsAge { age } => write!(
+                f,
+                "{age} is outside 0–17 for a child's case; set age_exception to keep it"
+            ),
+            Problem::AgeDoesNotFitBirth {
+                age,
+                date_of_birth,
+                computed,
+            } => write!(
+                f,
+                "{age} does not fit date_of_birth {date_of_birth} (that is {computed} today); mark both estimated if unsure"
+            ),
+            Problem::Before {
+                date,
+                other_field,
+                other,
+            } => write!(f, "{date} is before {other_field} {other}"),
+            Problem::UnknownReviewState { status } => {
+                write!(f, "`{status}` is not pending, confirmed or rejected")
+            }
+            Problem::RecordTooLarge { kib, max_kib } => write!(
+                f,
+                "is {kib} KiB; a record may hold at most {max_kib} KiB (keep long documents outside the vault)"
+            ),
+            Problem::TooLong { max, chars } => {
+                write!(f, "is longer than {max} characters ({chars} in all)")
+            }
+            Problem::ControlCharacter {
+                control,
+                at,
+                in_name,
+            } => write!(
+                f,
+                "contains {} at character {at}: {}",
+                crate::limits::describe_control(*control),
+                if *in_name {
+                    "a name is one line of plain text"
+                } else {
+                    "text may hold tabs and line breaks, no other control characters"
+                }
+            ),
+            Problem::UnknownValue {
+                value,
+                list,
+                suggestion,
+                known,
+                more,
+            } => {
+                let what = crate::lookups::list_word(list);
+                match suggestion {
+                    Some(best) => {
+                        write!(f, "`{value}` is not a known {what}; did you mean `{best}`?")
+                    }
+                    None => write!(
+                        f,
+                        "`{value}` is not a known {what} (known: {}{})",
+                        known.join(", "),
+                        if *more { ", …" } else { "" }
+                    ),
+                }
+            }
+            Problem::NoList { list } => write!(f, "no lookup list {list} is configured"),
+        }
+    }
 }
 
 /// Every problem found in a record.
@@ -38,28 +220,28 @@ const MAX_HUMAN_AGE: i64 = 120;
 struct Check(Vec<FieldError>);
 
 impl Check {
-    fn fail(&mut self, field: impl Into<String>, message: impl Into<String>) {
+    fn fail(&mut self, field: impl Into<String>, message: Problem) {
         self.0.push(FieldError {
             field: field.into(),
-            message: message.into(),
+            message,
         });
     }
 
     fn not_future(&mut self, field: &str, date: Option<Date>, today: Date) {
-        if let Some(d) = date.filter(|d| *d > today) {
-            self.fail(field, format!("{d} is in the future (today is {today})"));
+        if let Some(date) = date.filter(|d| *d > today) {
+            self.fail(field, Problem::InFuture { date, today });
         }
     }
 
     fn age_in_range(&mut self, field: &str, age: Option<i64>) {
-        if let Some(a) = age.filter(|a| !(0..=MAX_HUMAN_AGE).contains(a)) {
-            self.fail(field, format!("{a} is not a possible age"));
+        if let Some(age) = age.filter(|a| !(0..=MAX_HUMAN_AGE).contains(a)) {
+            self.fail(field, Problem::ImpossibleAge { age });
         }
     }
 
     fn present(&mut self, field: &str, value: &Option<String>) {
         if value.as_deref().is_none_or(|v| v.trim().is_empty()) {
-            self.fail(field, "is required");
+            self.fail(field, Problem::Required);
         }
     }
 
@@ -77,19 +259,18 @@ impl Case {
     pub fn validate(&self, today: Date) -> Result<(), ValidationErrors> {
         let mut c = Check::default();
         if self.names().next().is_none() {
-            c.fail("name", "a name, other name or nickname is required");
+            c.fail("name", Problem::NameRequired);
         }
         if self.sex.is_none() {
-            c.fail("sex", "is required");
+            c.fail("sex", Problem::Required);
         }
         c.not_future("registration_date", self.registration_date, today);
         c.not_future("date_of_birth", self.date_of_birth, today);
         c.not_future("date_of_separation", self.date_of_separation, today);
         match self.age {
-            Some(a) if !(0..=17).contains(&a) && !self.age_exception => c.fail(
-                "age",
-                format!("{a} is outside 0–17 for a child's case; set age_exception to keep it"),
-            ),
+            Some(age) if !(0..=17).contains(&age) && !self.age_exception => {
+                c.fail("age", Problem::NotAChildsAge { age });
+            }
             _ => c.age_in_range("age", self.age),
         }
         if let (Some(dob), Some(age)) = (self.date_of_birth, self.age) {
@@ -97,7 +278,11 @@ impl Case {
             if !self.estimated && (computed - age).abs() > 1 {
                 c.fail(
                     "age",
-                    format!("{age} does not fit date_of_birth {dob} (that is {computed} today); mark both estimated if unsure"),
+                    Problem::AgeDoesNotFitBirth {
+                        age,
+                        date_of_birth: dob,
+                        computed,
+                    },
                 );
             }
         }
@@ -106,7 +291,11 @@ impl Case {
         {
             c.fail(
                 "date_of_separation",
-                format!("{sep} is before date_of_birth {dob}"),
+                Problem::Before {
+                    date: sep,
+                    other_field: "date_of_birth",
+                    other: dob,
+                },
             );
         }
         c.not_future("date_closure", self.date_closure, today);
@@ -115,26 +304,33 @@ impl Case {
         {
             c.fail(
                 "date_closure",
-                format!("{closed} is before registration_date {reg}"),
+                Problem::Before {
+                    date: closed,
+                    other_field: "registration_date",
+                    other: reg,
+                },
             );
         }
         for (i, f) in self.followup_subform_section.iter().enumerate() {
             let at = |field: &str| format!("followup_subform_section[{i}].{field}");
             if f.unique_id.is_empty() {
-                c.fail(at("unique_id"), "is required");
+                c.fail(at("unique_id"), Problem::Required);
             }
             c.not_future(&at("followup_date"), f.followup_date, today);
         }
         for (i, s) in self.services_section.iter().enumerate() {
             if s.unique_id.is_empty() {
-                c.fail(format!("services_section[{i}].unique_id"), "is required");
+                c.fail(
+                    format!("services_section[{i}].unique_id"),
+                    Problem::Required,
+                );
             }
         }
         for (i, m) in self.family_details_section.iter().enumerate() {
             if m.unique_id.is_empty() {
                 c.fail(
                     format!("family_details_section[{i}].unique_id"),
-                    "is required",
+                    Problem::Required,
                 );
             }
             c.age_in_range(
@@ -157,16 +353,16 @@ impl TracingRequest {
         if self.tracing_request_subform_section.is_empty() {
             c.fail(
                 "tracing_request_subform_section",
-                "at least one child sought is required",
+                Problem::ChildSoughtRequired,
             );
         }
         for (i, t) in self.tracing_request_subform_section.iter().enumerate() {
             let at = |f: &str| format!("tracing_request_subform_section[{i}].{f}");
             if t.unique_id.is_empty() {
-                c.fail(at("unique_id"), "is required");
+                c.fail(at("unique_id"), Problem::Required);
             }
             if t.names().next().is_none() {
-                c.fail(at("name"), "a name, other name or nickname is required");
+                c.fail(at("name"), Problem::NameRequired);
             }
             c.not_future(&at("date_of_birth"), t.date_of_birth, today);
             c.not_future(&at("date_of_separation"), t.date_of_separation, today);
@@ -181,7 +377,7 @@ impl Incident {
     pub fn validate(&self, today: Date) -> Result<(), ValidationErrors> {
         let mut c = Check::default();
         if self.incident_date.is_none() {
-            c.fail("incident_date", "is required");
+            c.fail("incident_date", Problem::Required);
         }
         c.not_future("incident_date", self.incident_date, today);
         c.not_future("date_of_first_report", self.date_of_first_report, today);
@@ -190,7 +386,11 @@ impl Incident {
         {
             c.fail(
                 "date_of_first_report",
-                format!("{r} is before incident_date {i}"),
+                Problem::Before {
+                    date: r,
+                    other_field: "incident_date",
+                    other: i,
+                },
             );
         }
         if self.case_id.is_none()
@@ -199,10 +399,7 @@ impl Incident {
                 .as_deref()
                 .is_none_or(|s| s.trim().is_empty())
         {
-            c.fail(
-                "survivor_code",
-                "a survivor code or a linked case is required",
-            );
+            c.fail("survivor_code", Problem::SurvivorRequired);
         }
         c.finish()
     }
@@ -233,20 +430,22 @@ impl PotentialMatch {
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut c = Check::default();
         if self.case_id.0.is_nil() {
-            c.fail("case_id", "is required");
+            c.fail("case_id", Problem::Required);
         }
         if self.tracing_request_id.0.is_nil() {
-            c.fail("tracing_request_id", "is required");
+            c.fail("tracing_request_id", Problem::Required);
         }
         if self.trace_id.trim().is_empty() {
-            c.fail("trace_id", "is required");
+            c.fail("trace_id", Problem::Required);
         }
         if let Some(s) = self.status.as_deref()
             && !crate::potential_match::review::ALL.contains(&s)
         {
             c.fail(
                 "status",
-                format!("`{s}` is not pending, confirmed or rejected"),
+                Problem::UnknownReviewState {
+                    status: s.to_owned(),
+                },
             );
         }
         c.finish()

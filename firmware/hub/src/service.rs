@@ -16,7 +16,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use fieldkit_app::{Kit, KitConfig, MatchFilter, ReviewError, SaveError, TraceRef, match_id};
+use fieldkit_app::{
+    Alert, Kit, KitConfig, MatchFilter, ReviewError, SaveError, TraceRef, match_id,
+};
 use fieldkit_domain::{Document, Op, PotentialMatch, Record, RecordId, RecordKind};
 use fieldkit_sync::counter::{CounterError, Reservation};
 use fieldkit_sync::hub::{EnrollError, Hub, HubEvent, KitState};
@@ -626,8 +628,8 @@ impl HubService {
         dirty: &mut BTreeSet<KitId>,
         routed_now: &mut BTreeSet<RecordId>,
     ) -> Result<(), ReceiveError> {
-        match self.kit.apply_ops(ops, now_ms) {
-            Ok(merged) => receipt.records_changed += merged.changed,
+        let merged = match self.kit.apply_ops(ops, now_ms) {
+            Ok(merged) => merged,
             Err(SaveError::Vault(VaultError::BadChange(e))) => {
                 tracing::warn!(kit = %from, error = %e, "operations from a kit do not apply; dropped");
                 if let Some(k) = self.kits.get_mut(&from) {
@@ -636,7 +638,8 @@ impl HubService {
                 return Ok(());
             }
             Err(e) => return Err(ReceiveError::Apply(e)),
-        }
+        };
+        receipt.records_changed += merged.changed;
         let touched: BTreeSet<(RecordKind, RecordId)> =
             ops.iter().map(|o| (o.kind, o.record)).collect();
         for (_, id) in &touched {
@@ -678,6 +681,13 @@ impl HubService {
             }
         }
         for m in self.notices_unsent(&traces) {
+            news.insert(m.id, m);
+        }
+        // A pending match the kits were told of whose class these records moved (the hub's
+        // kit core re-scored it: one child, one request, or the margin rule, as a rival
+        // request or case arrived, changed or left) goes again, so the kits holding its sides
+        // show the class the hub holds, as a kit holding the same records would.
+        for m in self.reclassed(&merged.alerts) {
             news.insert(m.id, m);
         }
         // Cases whose owning agency the operations set: transfers.
@@ -775,6 +785,40 @@ impl HubService {
             }
         }
         Ok(())
+    }
+
+    /// The pending matches already routed whose class (likely or possible) a change moved, as
+    /// the kit core reported it (`Alert::LikelyMatch` for a rescored match that became likely,
+    /// `Alert::MatchNoLongerLikely`).
+    fn reclassed(&self, alerts: &[Alert]) -> Vec<PotentialMatch> {
+        let mut out = Vec::new();
+        for a in alerts {
+            let (Alert::LikelyMatch {
+                match_id,
+                case_id,
+                tracing_request_id,
+                ..
+            }
+            | Alert::MatchNoLongerLikely {
+                match_id,
+                case_id,
+                tracing_request_id,
+                ..
+            }) = a
+            else {
+                continue;
+            };
+            if self.routed.get(match_id).map(String::as_str) != Some(PENDING) {
+                continue;
+            }
+            let found = self.kit.potential_matches(&MatchFilter {
+                status: Some(PENDING.into()),
+                case_id: Some(*case_id),
+                tracing_request_id: Some(*tracing_request_id),
+            });
+            out.extend(found.into_iter().filter(|m| m.id == *match_id));
+        }
+        out
     }
 
     /// The hub's documents of these records (one read, one audit entry).

@@ -446,3 +446,99 @@ fn kits_hear_a_trace_s_best_matches_and_the_next_when_one_is_rejected() {
         "each notice told once, the rejected one not again to the kit that decided"
     );
 }
+
+/// An uncle's request for one child by name, sex and age only (so a pair with the child stays
+/// below `likely_without_margin`, where one child, one request applies).
+fn request_by_name(id: RecordId, sought: &str, age: u8, device: u64) -> Vec<fieldkit_domain::Op> {
+    let r = fieldkit_domain::TracingRequest {
+        id,
+        status: Some("open".into()),
+        relation_name: Some("Khalid Omar".into()),
+        relation: Some("uncle".into()),
+        tracing_request_subform_section: vec![fieldkit_domain::Trace {
+            unique_id: "trace-0".into(),
+            name: Some(sought.into()),
+            sex: Some(fieldkit_domain::Sex::Female),
+            age: Some(age.into()),
+            ..fieldkit_domain::Trace::default()
+        }],
+        ..fieldkit_domain::TracingRequest::default()
+    };
+    ops_of(&Record::TracingRequest(Box::new(r)), device)
+}
+
+/// The hub classes a pair as a kit holding the same records classes it (the kit core's
+/// margin and one-child-one-request rules), and when a later request makes a match the kits
+/// were told was likely possible, the kits hear the new class. (Fails when the hub routes a
+/// pending match only once: the kits would keep "likely".)
+#[test]
+fn the_hub_classes_as_a_kit_and_a_class_a_later_request_changes_reaches_the_kits() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut hub, mut a, mut b) = hub_with_two_kits(dir.path());
+    let case_id = RecordId::from_bytes([0xA1; 16]);
+    let (first, second) = (
+        RecordId::from_bytes([0xB2; 16]),
+        RecordId::from_bytes([0xB3; 16]),
+    );
+    let case_ops = child(case_id, "Amina Yusuf", 0xA);
+    let first_ops = request_by_name(first, "Aminah Yousef", 8, 0xB);
+    let second_ops = request_by_name(second, "Amina Yusuf", 7, 0xB);
+    a.endpoint.queue(&Body::Ops(case_ops.clone()));
+    b.endpoint.queue(&Body::Ops(first_ops.clone()));
+    let now = settle(&mut hub, &mut [&mut a, &mut b], NOW);
+    let class = |k: &KitEnd, request: RecordId| {
+        notices(k)
+            .into_iter()
+            .find(|m| m.tracing_request_id == request)
+            .and_then(|m| m.likelihood)
+    };
+    for k in [&a, &b] {
+        assert_eq!(class(k, first).as_deref(), Some("likely"));
+    }
+
+    // A second request fits the case better: the first request's match is possible now (one
+    // child, one request), and both kits that were told "likely" hear it.
+    b.endpoint.queue(&Body::Ops(second_ops.clone()));
+    let _ = settle(&mut hub, &mut [&mut a, &mut b], now);
+    for k in [&a, &b] {
+        assert_eq!(class(k, first).as_deref(), Some("possible"), "kit {}", k.id);
+        assert_eq!(class(k, second).as_deref(), Some("likely"));
+    }
+    let on_hub = hub
+        .kit()
+        .potential_matches(&fieldkit_app::MatchFilter::default());
+    let demoted = on_hub
+        .iter()
+        .find(|m| m.tracing_request_id == first)
+        .unwrap();
+    assert!(
+        demoted
+            .comparison
+            .iter()
+            .any(|e| e.field == "likelihood" && e.detail.contains("another tracing request")),
+        "{demoted:?}"
+    );
+
+    // A kit holding the same records classes every pair as the hub does.
+    let kit_dir = tempfile::tempdir().unwrap();
+    let mut kit = fieldkit_app::Kit::open(
+        hub_vault(kit_dir.path()),
+        fieldkit_app::KitConfig::default(),
+        NOW,
+    )
+    .unwrap();
+    for ops in [&case_ops, &first_ops, &second_ops] {
+        kit.apply_ops(ops, NOW).unwrap();
+    }
+    let classes = |ms: Vec<PotentialMatch>| {
+        let mut v: Vec<_> = ms
+            .into_iter()
+            .map(|m| (m.id, m.likelihood, m.score.to_bits()))
+            .collect();
+        v.sort();
+        v
+    };
+    let on_kit = kit.potential_matches(&fieldkit_app::MatchFilter::default());
+    assert_eq!(on_kit.len(), 2);
+    assert_eq!(classes(on_kit), classes(on_hub));
+}

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 use fieldkit_match::compare::compare;
-use fieldkit_match::matcher::{MatchSettings, Side};
+use fieldkit_match::matcher::{MatchSettings, ProfileIndex};
 use fieldkit_match::names::compare_names;
 use fieldkit_match::profile::ChildProfile;
 use fieldkit_match_eval::{Drawn, EXPLAINED_FIELDS, weight_columns};
@@ -35,7 +35,7 @@ fn main() {
     let settings = MatchSettings::default();
     println!("# true_pairs {true_pairs} traces {}", queries.len());
     println!(
-        "q\treq\tcase\tright\tunreg\tweight\tlikely\tnames_differ\tsame_dob\tkin\tq_tokens\tc_tokens\tpaired\t{}\tq_name\tc_name\tq_family\tc_family",
+        "q\treq\tcase\tright\tunreg\treg_after_sep\tweight\tlikely\tnames_differ\tsame_dob\tkin\tq_tokens\tc_tokens\tpaired\t{}\tq_name\tc_name\tq_family\tc_family",
         EXPLAINED_FIELDS.join("\t") + "\tlikelihood"
     );
     // Namesakes of namesakes share the names too: the family a chain of namesakes starts from.
@@ -45,7 +45,9 @@ fn main() {
         }
         f
     };
-    let found = index.find_all(queries, Side::Sought, &settings, true);
+    // Classed as the kit classes (margin rule, then one child, one request).
+    let traces = ProfileIndex::new(queries.clone());
+    let found = index.find_traces(&traces, &settings, true);
     for (qi, hits) in found.iter().enumerate() {
         for h in hits {
             let c = compare(
@@ -95,8 +97,13 @@ fn main() {
                 }
             }
             let (_, qt, ct, pos) = best.unwrap_or((0, 0, 0, String::new()));
+            // Days from the separation the trace gives to the case's registration.
+            let reg_after_sep = p.cases[h.index]
+                .registration_date
+                .zip(queries[qi].date_of_separation)
+                .map_or_else(|| "NA".to_string(), |(r, s)| s.days_until(r).to_string());
             println!(
-                "{qi}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{kin}\t{qt}\t{ct}\t{pos}\t{}\t{}\t{}\t{}\t{}",
+                "{qi}\t{}\t{}\t{}\t{}\t{reg_after_sep}\t{}\t{}\t{}\t{}\t{kin}\t{qt}\t{ct}\t{pos}\t{}\t{}\t{}\t{}\t{}",
                 request_of[qi],
                 h.index,
                 u8::from(p.case_child[h.index] == truth[qi]),

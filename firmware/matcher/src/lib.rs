@@ -19,9 +19,10 @@
 //!
 //! What the rest of fieldkit calls:
 //! - the vault's blind index: [`names::index_terms`] and [`names::query_terms`];
-//! - a kit after a save, or the hub after a sync: [`matcher::match_changed`] (changed
-//!   records against all), or a long-lived [`matcher::ProfileIndex`] with
-//!   [`matcher::ProfileIndex::push`] for each new registration;
+//! - a kit after a save, and the hub after a sync (it runs the kit core): the kit core's
+//!   warm index (`fieldkit-app`), which classes as [`matcher::ProfileIndex::find_traces`];
+//!   without a warm index, [`matcher::match_changed`] (changed records against all, each
+//!   pair classed the same way);
 //! - the case form and sync: [`triage::TriageRules::assess`] and
 //!   [`triage::Triage::urgent_alert`].
 //!

@@ -426,25 +426,42 @@ impl ProfileIndex {
         settings: &MatchSettings,
         explain: bool,
     ) -> Vec<Vec<PotentialMatch>> {
-        let mut found = self.find_all(traces.profiles(), Side::Sought, settings, explain);
-        found
-            .par_iter_mut()
-            .enumerate()
-            .for_each_init(Scratch::default, |scratch, (own, hits)| {
-                for h in hits.iter_mut() {
-                    if h.likelihood != Likelihood::Likely {
-                        continue;
-                    }
-                    let other = self.best_other_trace(h.index, traces, own, settings, scratch);
-                    if settings.claimed(h.weight, other) {
-                        h.likelihood = Likelihood::Possible;
-                        if explain {
-                            h.fields.push(settings.why_possible(Some(Demoted::Claimed)));
-                        }
-                    }
+        (0..traces.profiles.len())
+            .into_par_iter()
+            .map_init(Scratch::default, |scratch, own| {
+                self.find_trace(traces, own, settings, explain, scratch)
+            })
+            .collect()
+    }
+
+    /// The potential matches of trace `own` (a position in `traces`) among the cases held
+    /// here, classed as [`find_traces`](Self::find_traces) classes them: the trace's ranking
+    /// with the margin rule, then the one-child-one-request rule against the other traces.
+    pub fn find_trace(
+        &self,
+        traces: &ProfileIndex,
+        own: usize,
+        settings: &MatchSettings,
+        explain: bool,
+        scratch: &mut Scratch,
+    ) -> Vec<PotentialMatch> {
+        let Some(query) = traces.profiles.get(own) else {
+            return Vec::new();
+        };
+        let mut hits = self.find_with(query, Side::Sought, settings, explain, scratch, None);
+        for h in hits.iter_mut() {
+            if h.likelihood != Likelihood::Likely {
+                continue;
+            }
+            let other = self.best_other_trace(h.index, traces, own, settings, scratch);
+            if settings.claimed(h.weight, other) {
+                h.likelihood = Likelihood::Possible;
+                if explain {
+                    h.fields.push(settings.why_possible(Some(Demoted::Claimed)));
                 }
-            });
-        found
+            }
+        }
+        hits
     }
 }
 
@@ -465,73 +482,130 @@ pub struct TraceMatch {
     pub fields: Vec<FieldEvidence>,
 }
 
+/// The changed records, then every other record of `all` (a record of both lists counts once,
+/// in its changed version).
+fn changed_first<'a, T>(
+    changed: &'a [T],
+    all: impl IntoIterator<Item = &'a T>,
+    id: impl Fn(&T) -> RecordId,
+) -> Vec<&'a T> {
+    changed
+        .iter()
+        .chain(
+            all.into_iter()
+                .filter(|x| !changed.iter().any(|c| id(c) == id(x))),
+        )
+        .collect()
+}
+
 /// Matches what changed against everything: every trace of the changed requests
 /// against all cases, and every changed case against all traces. Call it after a
-/// registration is saved (a kit's vault) or after a sync (the hub). Records of the
-/// changed lists may also appear in the full lists; each pair is reported once.
+/// registration is saved or after a sync, when no warm index is kept (the kit core keeps one,
+/// and the hub runs the kit core). Records of the changed lists may also appear in the full
+/// lists (a changed record's own version counts); each pair is reported once.
+///
+/// Every pair is classed as the kit and the evaluation class it
+/// ([`ProfileIndex::find_traces`]): by its trace's ranking of all cases (the margin rule), then
+/// the one-child-one-request rule against all traces, whichever record changed. A changed
+/// case's pair that its trace's ranking leaves out is possible.
 pub fn match_changed<'a>(
-    changed_cases: &[Case],
-    changed_requests: &[TracingRequest],
+    changed_cases: &'a [Case],
+    changed_requests: &'a [TracingRequest],
     all_cases: impl IntoIterator<Item = &'a Case>,
     all_requests: impl IntoIterator<Item = &'a TracingRequest>,
     locations: &Locations<'_>,
     today: Date,
     settings: &MatchSettings,
 ) -> Vec<TraceMatch> {
-    let cases: Vec<&Case> = all_cases.into_iter().collect();
-    let requests: Vec<&TracingRequest> = all_requests.into_iter().collect();
     let mut out: Vec<TraceMatch> = Vec::new();
-
-    if !changed_requests.is_empty() {
-        let index = ProfileIndex::new(
-            cases
-                .iter()
-                .map(|c| ChildProfile::from_case(c, locations, today))
-                .collect(),
-        );
-        for r in changed_requests {
-            for t in r.traces() {
-                let q = ChildProfile::from_trace(r, t, locations, today);
-                for m in index.find(&q, Side::Sought, settings, true) {
-                    out.push(TraceMatch {
-                        tracing_request_id: r.id,
-                        trace_id: t.unique_id.clone(),
-                        case_id: cases[m.index].id,
-                        weight: m.weight,
-                        likelihood: m.likelihood,
-                        fields: m.fields,
-                    });
-                }
+    if changed_cases.is_empty() && changed_requests.is_empty() {
+        return out;
+    }
+    // Every record once, a changed one in its changed version.
+    let cases = changed_first(changed_cases, all_cases, |c| c.id);
+    let requests = changed_first(changed_requests, all_requests, |r| r.id);
+    let case_index = ProfileIndex::new(
+        cases
+            .iter()
+            .map(|c| ChildProfile::from_case(c, locations, today))
+            .collect(),
+    );
+    let mut owners: Vec<(RecordId, &str)> = Vec::new();
+    let mut profiles = Vec::new();
+    for r in &requests {
+        for t in r.traces() {
+            owners.push((r.id, t.unique_id.as_str()));
+            profiles.push(ChildProfile::from_trace(r, t, locations, today));
+        }
+    }
+    let trace_index = ProfileIndex::new(profiles);
+    let mut scratch = Scratch::default();
+    // The traces to rank: every trace of a changed request (all its pairs), and every trace a
+    // changed case's query finds (its pairs with changed cases).
+    let changed_traces = owners
+        .iter()
+        .take_while(|(r, _)| changed_requests.iter().any(|x| x.id == *r))
+        .count();
+    let mut case_pairs: Vec<(usize, usize)> = Vec::new();
+    for c in 0..changed_cases.len() {
+        for m in trace_index.find_with(
+            &case_index.profiles[c],
+            Side::Registered,
+            settings,
+            false,
+            &mut scratch,
+            None,
+        ) {
+            if m.index >= changed_traces {
+                case_pairs.push((m.index, c));
             }
         }
     }
-    if !changed_cases.is_empty() {
-        let mut owners: Vec<(RecordId, String)> = Vec::new();
-        let mut profiles = Vec::new();
-        for r in &requests {
-            for t in r.traces() {
-                owners.push((r.id, t.unique_id.clone()));
-                profiles.push(ChildProfile::from_trace(r, t, locations, today));
+    let mut ranked: Vec<usize> = (0..changed_traces)
+        .chain(case_pairs.iter().map(|p| p.0))
+        .collect();
+    ranked.sort_unstable();
+    ranked.dedup();
+    for t in ranked {
+        let hits = case_index.find_trace(&trace_index, t, settings, true, &mut scratch);
+        let (rid, tid) = owners[t];
+        let push = |out: &mut Vec<TraceMatch>, case: usize, weight, likelihood, fields| {
+            out.push(TraceMatch {
+                tracing_request_id: rid,
+                trace_id: tid.to_string(),
+                case_id: cases[case].id,
+                weight,
+                likelihood,
+                fields,
+            });
+        };
+        if t < changed_traces {
+            for m in hits {
+                push(&mut out, m.index, m.weight, m.likelihood, m.fields);
             }
+            continue;
         }
-        let index = ProfileIndex::new(profiles);
-        for c in changed_cases {
-            let q = ChildProfile::from_case(c, locations, today);
-            for m in index.find(&q, Side::Registered, settings, true) {
-                let (rid, tid) = &owners[m.index];
-                if out.iter().any(|o| {
-                    o.case_id == c.id && o.tracing_request_id == *rid && o.trace_id == *tid
-                }) {
-                    continue;
+        for &(_, c) in case_pairs.iter().filter(|p| p.0 == t) {
+            match hits.iter().find(|m| m.index == c) {
+                Some(m) => push(&mut out, c, m.weight, m.likelihood, m.fields.clone()),
+                None => {
+                    // Beyond the trace's ranking (its top or its candidates): possible at most.
+                    let cmp = compare(
+                        &trace_index.profiles[t],
+                        &case_index.profiles[c],
+                        &case_index.frequencies,
+                        &settings.weights,
+                        true,
+                    );
+                    let Some(l) = settings.classify(&cmp) else {
+                        continue;
+                    };
+                    let mut fields = cmp.fields;
+                    if l == Likelihood::Likely {
+                        fields.push(settings.why_possible(Some(Demoted::Unclear)));
+                    }
+                    push(&mut out, c, cmp.weight, Likelihood::Possible, fields);
                 }
-                out.push(TraceMatch {
-                    tracing_request_id: *rid,
-                    trace_id: tid.clone(),
-                    case_id: c.id,
-                    weight: m.weight,
-                    likelihood: m.likelihood,
-                    fields: m.fields,
-                });
             }
         }
     }

@@ -237,6 +237,11 @@ pub struct ChildProfile {
     pub estimated: bool,
     /// Date of separation, when given.
     pub date_of_separation: Option<Date>,
+    /// The last day the separation can have happened, by the record's own date: a case's
+    /// registration date (a separated child is registered after the separation), a tracing
+    /// request's inquiry date (a family asks after it). Read only when the record gives no
+    /// separation date of its own.
+    pub separated_by: Option<Date>,
     /// Where the separation happened.
     pub separation_place: Place,
     /// Where the child (or the family, for a trace) last lived.
@@ -297,6 +302,7 @@ impl ChildProfile {
             date_of_birth: case.date_of_birth,
             estimated: case.estimated,
             date_of_separation: case.date_of_separation,
+            separated_by: case.registration_date,
             separation_place: locations.place(case.location_separation.as_deref()),
             last_place: locations.place(
                 case.location_last
@@ -352,6 +358,7 @@ impl ChildProfile {
             // The trace's own separation and last home first, else the inquirer's (Primero
             // keeps the separation history on the request too).
             date_of_separation: trace.date_of_separation.or(request.date_of_separation),
+            separated_by: request.inquiry_date,
             separation_place: locations.place(
                 trace
                     .location_separation

@@ -16,7 +16,7 @@ use slint::{ComponentHandle, SharedString};
 use super::{Inner, model, now_ms};
 use crate::{
     AppState, CaseFormAdapter, CaseSection, ChoiceOption, ConflictRow, FamilyRow, FieldKind,
-    FormField, MainWindow, Page, TracingFormAdapter,
+    FormField, MainWindow, Message, Page, TracingFormAdapter, messages,
 };
 
 /// Where a tracing request keeps the child sought: its first trace.
@@ -140,8 +140,8 @@ pub(crate) struct FormState {
     values: Map<String, Value>,
     /// Edits the kit has not accepted yet (sent again with the next change).
     pending: Map<String, Value>,
-    /// Validation messages by field.
-    errors: BTreeMap<String, String>,
+    /// Validation messages by field (typed; the page words them).
+    errors: BTreeMap<String, Message>,
     /// Fields two kits changed differently, with the values they hold.
     conflicts: Vec<(String, Vec<Value>)>,
     save_state: &'static str,
@@ -213,7 +213,7 @@ impl FormState {
             key: key.into(),
             kind,
             value: text_of(&value).into(),
-            error: self.errors.get(key).cloned().unwrap_or_default().into(),
+            error: self.errors.get(key).cloned().unwrap_or_default(),
             options,
         }
     }
@@ -306,12 +306,15 @@ impl FormState {
                                 .rsplit_once('.')
                                 .map_or(f.field.as_str(), |(_, k)| k)
                                 .to_owned();
-                            self.errors.entry(key).or_insert(f.message);
+                            self.errors
+                                .entry(key)
+                                .or_insert_with(|| messages::problem(&f.message));
                         }
                     }
                     other => {
                         tracing::warn!("not saved: {other}");
-                        self.errors.insert(edited.to_owned(), other.to_string());
+                        self.errors
+                            .insert(edited.to_owned(), messages::not_saved(&other));
                     }
                 }
                 None

@@ -16,12 +16,15 @@ fn image(jpeg: &[u8]) -> slint::Image {
     ))
 }
 
-fn text(key: &str, value: &str, error: &str) -> FormField {
+fn text(key: &str, value: &str, error: Option<fieldkit_domain::Problem>) -> FormField {
     FormField {
         key: key.into(),
         kind: FieldKind::Text,
         value: value.into(),
-        error: error.into(),
+        error: error
+            .as_ref()
+            .map(fieldkit_ui::messages::problem)
+            .unwrap_or_default(),
         options: model(vec![]),
     }
 }
@@ -35,7 +38,7 @@ fn choice(key: &str, values: &[&str], checked: &[&str], multi: bool) -> FormFiel
             FieldKind::Choice
         },
         value: SharedString::default(),
-        error: SharedString::default(),
+        error: Message::default(),
         options: model(
             values
                 .iter()
@@ -136,11 +139,15 @@ pub fn fill(window: &MainWindow) {
     form.set_urgent(true);
     form.set_save_state("saved".into());
     form.set_identity(model(vec![
-        text("name", "Muhammad Yusuf", ""),
+        text("name", "Muhammad Yusuf", None),
         choice("sex", &["female", "male", "unknown"], &["male"], false),
-        text("age", "19", "a child's age is 0 to 17"),
-        text("date_of_birth", "", ""),
-        text("location_current", "Block C", ""),
+        text(
+            "age",
+            "19",
+            Some(fieldkit_domain::Problem::NotAChildsAge { age: 19 }),
+        ),
+        text("date_of_birth", "", None),
+        text("location_current", "Block C", None),
     ]));
     let photo = demo::portrait_photo(0).expect("a demo portrait");
     form.set_photo(image(&photo.jpeg));
@@ -156,20 +163,20 @@ pub fn fill(window: &MainWindow) {
     tracing.set_save_state("saved".into());
     tracing.set_matches_found(2);
     tracing.set_inquirer(model(vec![
-        text("relation_name", "Halima Yusuf", ""),
+        text("relation_name", "Halima Yusuf", None),
         choice(
             "relation",
             &["mother", "father", "aunt", "uncle", "other"],
             &["mother"],
             false,
         ),
-        text("relation_telephone", "", ""),
+        text("relation_telephone", "", None),
     ]));
     tracing.set_child(model(vec![
-        text("name", "محمد يوسف", ""),
+        text("name", "محمد يوسف", None),
         choice("sex", &["female", "male", "unknown"], &["male"], false),
-        text("age", "11", ""),
-        text("date_of_separation", "2026-03-14", ""),
+        text("age", "11", None),
+        text("date_of_separation", "2026-03-14", None),
     ]));
 
     let review = window.global::<ReviewAdapter>();
@@ -250,6 +257,9 @@ pub fn fill(window: &MainWindow) {
     status.set_load_watts(6.0);
     status.set_mode("normal".into());
     status.set_charger("bulk".into());
+    status.set_reason(fieldkit_ui::messages::power_reason(
+        fieldkit_power::ModeReason::Plenty,
+    ));
     fieldkit_ui::sync::SyncView {
         provisioned: Some(true),
         queued: Some(4),

@@ -6,8 +6,9 @@
 
 use std::path::Path;
 
-use fieldkit_app::{Kit, KitConfig};
+use fieldkit_app::{Kit, KitConfig, MatchFilter, MatchIndex, TraceRef};
 use fieldkit_domain::{Date, Record};
+use fieldkit_match::matcher::MatchSettings;
 use fieldkit_match_eval::population::Population;
 use fieldkit_vault::{CredentialPolicy, InitOptions, OpenOptions, Session, Vault};
 use serde_json::{Map, Value};
@@ -71,4 +72,33 @@ pub fn population_records(pop: &Population, today: Date) -> (Vec<Record>, Vec<Re
         .filter(valid)
         .collect();
     (cases, requests)
+}
+
+/// How the kit differs from what a sign-in would build: the warm index's differences from
+/// `fresh` (an index rebuilt from the vault), and each pending match stored in another class
+/// than `fresh` gives it, or that `fresh` would not propose. Empty when the incremental index
+/// and the stored classes are a rebuild's.
+pub fn unlike_a_rebuild(kit: &Kit, fresh: &MatchIndex) -> Vec<String> {
+    let mut out = kit.index().differences(fresh);
+    let settings = MatchSettings::default();
+    for m in kit.potential_matches(&MatchFilter {
+        status: Some("pending".into()),
+        ..MatchFilter::default()
+    }) {
+        let t = TraceRef {
+            tracing_request_id: m.tracing_request_id,
+            trace_id: m.trace_id.clone(),
+        };
+        let rebuilt = fresh
+            .score_pair(m.case_id, &t, &settings)
+            .and_then(|s| s.likelihood)
+            .map(|l| l.as_str());
+        if rebuilt.is_none() || m.likelihood.as_deref() != rebuilt {
+            out.push(format!(
+                "match {} stored {:?}, rebuilt {rebuilt:?}",
+                m.id, m.likelihood
+            ));
+        }
+    }
+    out
 }

@@ -29,7 +29,7 @@ use serde_json::json;
 use fieldkit_drivers::embedded_hal::i2c::I2c;
 use fieldkit_drivers::serial::ChargerLink;
 use fieldkit_kitsync::LoraRound;
-use fieldkit_kitsync::jobs::{Jobs, Outcome, Radios, SyncStatus};
+use fieldkit_kitsync::jobs::{Jobs, Radios, SyncStatus};
 use fieldkit_linux::{Backlight, CpuFreq};
 use fieldkit_power::{
     Admission, CpuGovernor, DAILY_JOBS, Decision, JobKind, JobQueue, Policy, PolicyConfig,
@@ -139,14 +139,9 @@ struct Hooks {
     jobs: SharedJobs,
 }
 
-/// The background work, shared with whoever started the daemon.
-type SharedJobs = Arc<Mutex<Jobs>>;
-
-fn jobs_of(shared: &SharedJobs) -> std::sync::MutexGuard<'_, Jobs> {
-    shared
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+#[path = "kiosk_worker.rs"]
+mod worker;
+use worker::{SharedJobs, Work, Worker, jobs_of};
 
 impl Hooks {
     fn none() -> Hooks {
@@ -536,7 +531,9 @@ fn sync_view(s: &SyncStatus, now_ms: u64, utc_offset_minutes: i32) -> SyncView {
         .iter()
         .map(|l| LinkView {
             link: l.name,
-            state: if s.provisioned.is_none() {
+            state: if s.syncing == Some(l.name) {
+                LinkState::Syncing
+            } else if s.provisioned.is_none() {
                 LinkState::Unknown
             } else if !l.fitted {
                 LinkState::NotFitted
@@ -566,7 +563,7 @@ fn power_view(d: &Decision, obs: &fieldkit_power::Observation) -> PowerView {
         solar_watts: obs.panel_power_w.map(|r| r.value),
         load_watts: obs.load_power_w.map(|r| r.value),
         mode: mode_name(d.mode),
-        reason: d.reason.explain().to_string(),
+        reason: Some(d.reason),
         charger: obs
             .charge_stage
             .map(|r| r.value.name().to_string())
@@ -616,7 +613,7 @@ fn screenshots(ctx: &Ctx, dir: &Path) -> anyhow::Result<()> {
         solar_watts: Some(18.0),
         load_watts: Some(6.0),
         mode: "normal",
-        reason: "enough charge for the working day".into(),
+        reason: Some(fieldkit_power::ModeReason::Plenty),
         charger: "bulk".into(),
         shutting_down: false,
         screen_timeout_s: None,
@@ -1095,31 +1092,52 @@ where
     let stop_after_s = args.hours.map(|h| (h.max(0.0) * 3600.0) as u64);
     let (work_from, work_to) = policy.config().working_hours;
     let mut jobs = JobQueue::daily();
-    // What the jobs do, with the kit a caseworker unlocked on the screen.
-    let shared_jobs = hooks.jobs.clone();
-    let mut locks_seen = hooks.locks.load(Ordering::Relaxed);
+    // What the jobs do, with the kit a caseworker unlocked on the screen, on the "sync"
+    // worker: a round takes seconds (the modem's boot, LoRa airtime) and the loop goes on
+    // sampling meanwhile.
+    let mut worker = Worker::start(hooks.jobs.clone(), hooks.kit.clone(), hooks.locks.clone())
+        .context("starting the sync worker")?;
     // Jobs whose turn in the power budget came while the kit was locked: they run at the first
     // turn the kit is unlocked and the policy admits them.
     let mut owed: Vec<JobKind> = Vec::new();
     let mut last_status_hour = None;
+    let mut sync_rows = jobs_of(&hooks.jobs).status();
     let mut last_sync = None;
     let mut last_mode = None;
     let mut last_t = start;
     let mut service = ServiceManager::from_env();
     loop {
         let t = now();
+        if let Some(done) = worker.poll() {
+            if let Some((kind, what)) = done.job {
+                (hooks.job_done)(kind, &what);
+            }
+            sync_rows = done.status;
+        }
         if hooks.stop.load(Ordering::Relaxed) {
             tracing::info!("the screen closed: stopping");
+            // A round under way stops at its next step (the modem off, what was
+            // acknowledged kept).
+            worker.finish(true, worker::SHUTDOWN_WAIT);
             service.stopping();
             return Ok(());
         }
         if stop_after_s.is_some_and(|s| t.since(start) >= s) {
             tracing::info!("stopping after the requested time");
+            // A bounded run lets the round under way finish, and says what it did.
+            if let Some(done) = worker.finish(false, Duration::MAX) {
+                if let Some((kind, what)) = done.job {
+                    (hooks.job_done)(kind, &what);
+                }
+                (hooks.sync)(&done.status);
+            }
             service.stopping();
             return Ok(());
         }
         let obs = sensors.observe(t);
         let d = policy.decide(t, &obs);
+        // A round under way stops at its next step if this decision took its link away.
+        worker.control().allow(&d);
         (hooks.report)(&d, &obs);
         if last_mode != Some(d.mode) {
             tracing::info!(
@@ -1142,6 +1160,9 @@ where
                 "clean shutdown"
             );
             status(t, &d, &obs, &jobs, args.json, Some(sd.reason.name()));
+            // The round under way stops at its next step and is awaited (bounded): nothing
+            // acknowledged is lost, the modem is switched off, the rest waits in the outbox.
+            worker.finish(true, worker::SHUTDOWN_WAIT);
             service.stopping();
             return Ok(());
         }
@@ -1153,15 +1174,7 @@ where
         let elapsed_min = t.since(last_t) as f32 / 60.0;
         last_t = t;
         let step = jobs.step(t, &d, &policy, elapsed_min);
-        let busy = step.running.is_some();
-        let mut work = jobs_of(&shared_jobs);
-        let locks = hooks.locks.load(Ordering::Relaxed);
-        if locks != locks_seen {
-            // The kit was locked since the last turn: its keys are gone, and so is the session
-            // the sync engine was loaded from.
-            work.locked();
-            locks_seen = locks;
-        }
+        let busy = step.running.is_some() || worker.busy();
         if let Some(kind) = step.finished {
             tracing::info!(
                 job = kind.name(),
@@ -1171,21 +1184,24 @@ where
                 owed.push(kind);
             }
         }
-        if let Some((kind, what)) = run_owed_job(&mut owed, &mut work, &hooks.kit, &policy, t, &d) {
-            (hooks.job_done)(kind, &what);
-        } else if d.shutdown.is_none() {
-            // Between the daily jobs: urgent alerts, match notices and review decisions go at
-            // once, records when a batch is due, over the link the scheduler picks.
-            sync_check(&mut work, &hooks.kit, &d);
+        if !worker.busy() {
+            if let Some(kind) = owed_job(&mut owed, &hooks.kit, &policy, t, &d) {
+                worker.send(Work::Job(kind, d));
+            } else {
+                // Between the daily jobs: urgent alerts, match notices and review decisions go
+                // at once, records when a batch is due, over the link the scheduler picks.
+                worker.send(Work::Check(d));
+            }
         }
-        // The status page's sync rows: sent when they changed (and once a day, as the times
-        // it shows lose their date at midnight), so an idle screen draws nothing.
-        let sync_now = (work.status(), super::now_ms() / 86_400_000);
+        // The status page's sync rows, with the link a round runs over now: sent when they
+        // changed (and once a day, as the times it shows lose their date at midnight), so an
+        // idle screen draws nothing.
+        sync_rows.syncing = worker.control().syncing();
+        let sync_now = (sync_rows.clone(), super::now_ms() / 86_400_000);
         if last_sync.as_ref() != Some(&sync_now) {
             (hooks.sync)(&sync_now.0);
             last_sync = Some(sync_now);
         }
-        drop(work);
         set_load(&d, t, working, busy);
 
         // A status line each hour, and whenever the backlight or governor changed, so the
@@ -1198,18 +1214,17 @@ where
     }
 }
 
-/// Runs the first job of `owed` the policy admits now, with the kit a caseworker unlocked on
+/// Takes the first job of `owed` the policy admits now, if a caseworker unlocked the kit on
 /// the screen. The power queue accounts for a job's energy when its turn comes; the job's work
 /// needs the unlocked kit (the locked kiosk holds no key), so a job whose turn came while the
-/// kit was locked waits here for a sign-in. Returns the job that ran and what it did.
-fn run_owed_job(
+/// kit was locked waits here for a sign-in.
+fn owed_job(
     owed: &mut Vec<JobKind>,
-    work: &mut Jobs,
     kit: &SharedKit,
     policy: &PowerPolicy,
     t: Timestamp,
     d: &Decision,
-) -> Option<(JobKind, String)> {
+) -> Option<JobKind> {
     let admitted = |kind: JobKind| {
         (!kind.needs_cellular() || d.links.cellular)
             && DAILY_JOBS
@@ -1221,47 +1236,7 @@ fn run_owed_job(
     if !matches!(&*lock_slot(kit), KitSlot::Open(_)) {
         return None;
     }
-    let kind = owed.remove(pos);
-    // The kit is held only for the vault work; a sync round lets go of it while frames travel,
-    // so the screen does not wait for the network.
-    let mut with_kit = |f: &mut dyn FnMut(&mut fieldkit_app::Kit)| {
-        if let KitSlot::Open(kit) = &mut *lock_slot(kit) {
-            f(kit);
-        }
-    };
-    let what = match work.run_shared(kind, d, super::now_ms(), &mut with_kit) {
-        Ok(outcome) => {
-            tracing::info!(job = kind.name(), ?outcome, "background job done");
-            match outcome {
-                Outcome::Done(what) => what,
-                Outcome::Skipped(why) => format!("skipped: {why}"),
-            }
-        }
-        Err(e) => {
-            tracing::warn!(job = kind.name(), "background job failed: {e}");
-            format!("failed: {e}")
-        }
-    };
-    Some((kind, what))
-}
-
-/// Asks the sync jobs whether a round is due now (they ask the scheduler at most once per its
-/// recheck time) and runs it with the kit a caseworker unlocked; logs what it did.
-fn sync_check(work: &mut Jobs, kit: &SharedKit, d: &Decision) {
-    work.observe(d);
-    if !matches!(&*lock_slot(kit), KitSlot::Open(_)) {
-        return;
-    }
-    let mut with_kit = |f: &mut dyn FnMut(&mut fieldkit_app::Kit)| {
-        if let KitSlot::Open(kit) = &mut *lock_slot(kit) {
-            f(kit);
-        }
-    };
-    match work.check_shared(d, super::now_ms(), &mut with_kit) {
-        Some(Ok(outcome)) => tracing::info!(?outcome, "sync round"),
-        Some(Err(e)) => tracing::warn!("sync round failed: {e}"),
-        None => {}
-    }
+    Some(owed.remove(pos))
 }
 
 /// A mode's name in status lines and JSON.
@@ -1451,6 +1426,44 @@ mod tests {
         .unwrap();
     }
 
+    /// What the daemon handed the screen: each decision's mode and each change of the sync
+    /// rows, with when.
+    #[derive(Default)]
+    struct Seen {
+        modes: Vec<(Instant, fieldkit_power::PowerMode)>,
+        rows: Vec<(Instant, SyncStatus)>,
+    }
+
+    /// Runs the daemon loop on the simulated kit from 10:00 at `soc` % with `jobs`, for
+    /// `hours` or until `stop` is set; returns what it handed the screen.
+    fn run_seen(
+        ctx: &Ctx,
+        kit: &SharedKit,
+        jobs: &SharedJobs,
+        soc: f32,
+        hours: Option<f32>,
+        stop: Arc<AtomicBool>,
+    ) -> Seen {
+        let args = sim_args(3_600, 10.0, soc, hours);
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let (rows, modes) = (seen.clone(), seen.clone());
+        let hooks = Hooks {
+            kit: kit.clone(),
+            jobs: jobs.clone(),
+            stop,
+            sync: Box::new(move |s: &SyncStatus| {
+                rows.lock().unwrap().rows.push((Instant::now(), s.clone()));
+            }),
+            report: Box::new(move |d: &Decision, _| {
+                modes.lock().unwrap().modes.push((Instant::now(), d.mode));
+            }),
+            ..Hooks::none()
+        };
+        let policy = PowerPolicy::new(PolicyConfig::default());
+        run_simulated(ctx, &args, policy, hooks, &Mutex::new(None)).unwrap();
+        std::mem::take(&mut *seen.lock().unwrap())
+    }
+
     /// Runs the daemon loop on the simulated kit for `hours` from 10:00 at `soc` % with `jobs`;
     /// returns the sync rows the screen was last sent and the power modes decided.
     fn run_with_links(
@@ -1460,22 +1473,123 @@ mod tests {
         soc: f32,
         hours: f32,
     ) -> (SyncStatus, Vec<fieldkit_power::PowerMode>) {
-        let args = sim_args(3_600, 10.0, soc, Some(hours));
-        let rows = Arc::new(Mutex::new(SyncStatus::default()));
-        let modes = Arc::new(Mutex::new(Vec::new()));
-        let (seen_rows, seen_modes) = (rows.clone(), modes.clone());
-        let hooks = Hooks {
-            kit: kit.clone(),
-            jobs: jobs.clone(),
-            sync: Box::new(move |s: &SyncStatus| *seen_rows.lock().unwrap() = s.clone()),
-            report: Box::new(move |d: &Decision, _| seen_modes.lock().unwrap().push(d.mode)),
-            ..Hooks::none()
+        let seen = run_seen(ctx, kit, jobs, soc, Some(hours), Arc::default());
+        let rows = seen.rows.last().map(|r| r.1.clone()).unwrap_or_default();
+        (rows, seen.modes.into_iter().map(|m| m.1).collect())
+    }
+
+    /// The simulated links for a test: quick air, the modem answering at once and
+    /// registering `register` later, the hub on the kit's configuration.
+    fn test_links(ctx: &Ctx, dir: &Path, register: Duration) -> fieldkit_sim::links::KioskLinks {
+        fieldkit_sim::links::KioskLinks::start(
+            &dir.join("sim-hub"),
+            fieldkit_sim::links::LinksConfig {
+                p2p: simulated::lora_settings(ctx).unwrap().p2p,
+                mtu: 239,
+                time_scale: 0.05,
+                loss_percent: 0,
+                modem_boot: Duration::from_millis(50),
+                modem_register: register,
+                clock: fieldkit_sim::clock::SimClock::new(Timestamp::from_day_and_hour(0, 12.0), 1),
+                deployment: kit_config(ctx).unwrap(),
+            },
+        )
+        .unwrap()
+    }
+
+    /// A demo kit provisioned for `links`' hub, signed in on the screen, with its quick jobs.
+    fn signed_in_kit(
+        ctx: &Ctx,
+        links: &mut fieldkit_sim::links::KioskLinks,
+    ) -> (SharedKit, SharedJobs) {
+        let vault = demo_vault(ctx, Some(links.hub_public())).unwrap();
+        let jobs = quick_jobs(ctx, &sim_args(3_600, 10.0, 90.0, None), links);
+        let kit: SharedKit = Arc::new(Mutex::new(KitSlot::Locked(Box::new(vault))));
+        sign_in_on_screen(ctx, &kit);
+        (kit, jobs)
+    }
+
+    fn cases_on(kit: &SharedKit) -> u64 {
+        let slot = lock_slot(kit);
+        let KitSlot::Open(open) = &*slot else {
+            panic!("locked")
         };
-        let policy = PowerPolicy::new(PolicyConfig::default());
-        run_simulated(ctx, &args, policy, hooks, &Mutex::new(None)).unwrap();
-        let rows = rows.lock().unwrap().clone();
-        let modes = modes.lock().unwrap().clone();
-        (rows, modes)
+        open.session()
+            .count(fieldkit_domain::RecordKind::Case)
+            .unwrap()
+    }
+
+    /// A cellular round takes seconds (here the modem registers 2 s after it answers); it
+    /// runs on the sync worker while the daemon loop goes on deciding, and the status page
+    /// shows the cellular row "syncing" meanwhile. (Before, the loop stood still for the
+    /// whole round and the page never said so.)
+    #[test]
+    fn the_daemon_keeps_deciding_while_a_round_runs_and_the_page_says_syncing() {
+        use fieldkit_domain::RecordKind;
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = ctx(dir.path());
+        let mut links = test_links(&ctx, dir.path(), Duration::from_secs(2));
+        let (kit, jobs) = signed_in_kit(&ctx, &mut links);
+        let cases = cases_on(&kit);
+
+        let seen = run_seen(&ctx, &kit, &jobs, 90.0, Some(5.0), Arc::default());
+        let began = seen
+            .rows
+            .iter()
+            .position(|(_, r)| r.syncing == Some("cellular"))
+            .expect("the page said a cellular round runs");
+        let (t0, rows) = &seen.rows[began];
+        assert_eq!(sync_view(rows, 0, 0).links[0].state, LinkState::Syncing);
+        let (t1, _) = seen.rows[began..]
+            .iter()
+            .find(|(_, r)| r.syncing.is_none())
+            .expect("the round ended");
+        let during = seen
+            .modes
+            .iter()
+            .filter(|(at, _)| at > t0 && at < t1)
+            .count();
+        assert!(during >= 10, "{during} decisions while the round ran");
+        assert_eq!(
+            links.hub_holds(RecordKind::Case),
+            cases,
+            "the round was done"
+        );
+        assert!(!links.modem_on());
+    }
+
+    /// The screen closes (the kiosk is stopped) while a round waits for the network: the
+    /// round stops at its next step, the modem goes off, nothing was sent and nothing is
+    /// lost; the next run sends everything, once.
+    #[test]
+    fn closing_the_screen_halts_a_round_and_nothing_is_lost() {
+        use fieldkit_domain::RecordKind;
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = ctx(dir.path());
+        let mut links = test_links(&ctx, dir.path(), Duration::from_secs(3));
+        let (kit, jobs) = signed_in_kit(&ctx, &mut links);
+        let cases = cases_on(&kit);
+
+        let stop = Arc::new(AtomicBool::new(false));
+        std::thread::scope(|scope| {
+            let daemon = scope.spawn(|| run_seen(&ctx, &kit, &jobs, 90.0, None, stop.clone()));
+            while !links.modem_on() {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            std::thread::sleep(Duration::from_millis(300));
+            stop.store(true, Ordering::Relaxed);
+            let seen = daemon.join().unwrap();
+            assert!(seen.rows.iter().any(|(_, r)| r.syncing == Some("cellular")));
+        });
+        assert!(!links.modem_on(), "the modem is off");
+        assert_eq!(links.hub_holds(RecordKind::Case), 0, "nothing was sent");
+        let queued = jobs_of(&jobs).status().queued;
+        assert!(queued.is_some_and(|(m, _)| m > 0), "{queued:?}");
+
+        let (rows, _) = run_with_links(&ctx, &kit, &jobs, 90.0, 5.0);
+        assert_eq!(links.hub_holds(RecordKind::Case), cases, "{rows:?}");
+        assert_eq!(rows.queued.map(|(m, _)| m), Some(0), "{rows:?}");
+        assert_eq!(links.hub_dropped(), 0);
     }
 
     /// `kiosk --simulate`'s links through the real daemon loop: the simulated air with the
@@ -1488,7 +1602,6 @@ mod tests {
     fn a_case_reaches_the_simulated_hub_over_cellular_and_over_lora() {
         use fieldkit_domain::RecordKind;
         use fieldkit_power::PowerMode;
-        use fieldkit_sim::links::{KioskLinks, LinksConfig};
 
         // The jobs' log, shown if the test fails.
         let _ = tracing_subscriber::fmt()
@@ -1497,20 +1610,7 @@ mod tests {
             .try_init();
         let dir = tempfile::tempdir().unwrap();
         let ctx = ctx(dir.path());
-        let mut links = KioskLinks::start(
-            &dir.path().join("sim-hub"),
-            LinksConfig {
-                p2p: simulated::lora_settings(&ctx).unwrap().p2p,
-                mtu: 239,
-                time_scale: 0.05,
-                loss_percent: 0,
-                modem_boot: Duration::from_millis(50),
-                modem_register: Duration::from_millis(50),
-                clock: fieldkit_sim::clock::SimClock::new(Timestamp::from_day_and_hour(0, 12.0), 1),
-                deployment: kit_config(&ctx).unwrap(),
-            },
-        )
-        .unwrap();
+        let mut links = test_links(&ctx, dir.path(), Duration::from_millis(50));
         let vault = demo_vault(&ctx, Some(links.hub_public())).unwrap();
         let args = sim_args(3_600, 10.0, 90.0, None);
         let jobs = quick_jobs(&ctx, &args, &mut links);
@@ -1762,6 +1862,7 @@ mod tests {
                 link("ip", true, false, Some(at), None),
                 link("lora", false, false, None, None),
             ],
+            syncing: None,
         };
         let v = sync_view(&status, at + 60_000, 180);
         assert_eq!(v.queued, Some(4));
@@ -1779,6 +1880,14 @@ mod tests {
             ..status.clone()
         };
         assert_eq!(sync_view(&ready, at, 0).links[0].state, LinkState::Ready);
+        let syncing = SyncStatus {
+            syncing: Some("ip"),
+            ..ready.clone()
+        };
+        assert_eq!(
+            sync_view(&syncing, at, 0).links[0].state,
+            LinkState::Syncing
+        );
         let unknown = SyncStatus {
             provisioned: None,
             ..status

@@ -152,7 +152,7 @@ impl KitEnd {
     }
 }
 
-fn ops_of(record: &Record, device: u64) -> Vec<Op> {
+pub fn ops_of(record: &Record, device: u64) -> Vec<Op> {
     let stamp = Hlc {
         wall_ms: NOW,
         counter: 0,

@@ -15,6 +15,14 @@
 //! signal, is switched off again and left alone for [`CELLULAR_RETRY_MS`]; what was due
 //! goes by LoRa when the scheduler allows it.
 //!
+//! **A round can run on a thread of its own** (the kiosk runs them on its "sync" worker, so
+//! the power daemon keeps sampling while the modem boots and frames travel): the daemon
+//! holds the jobs' [`RoundControl`] and tells it what each decision allows; a round asks it
+//! between its steps (the modem's boot and registration polls, each exchange) and stops when
+//! its link is no longer allowed or the kiosk is shutting down, with everything acknowledged
+//! already committed (the engine commits before it acknowledges), the modem switched off,
+//! and the rest left queued for a later round.
+//!
 //! **They run only with the kit a caseworker unlocked.** The kiosk's locked state holds no key:
 //! the vault's keys are zeroized on lock, case data and the sync outbox stay sealed at rest,
 //! and nothing (not even sync) can read them until the next sign-in. We considered a sync-only
@@ -24,6 +32,8 @@
 //! and the next `BulkSync` with the kit unlocked sends it first; the kiosk's idle lock waits
 //! minutes, not hours, in working hours.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::Duration;
 
 use fieldkit_app::Kit;
@@ -34,7 +44,7 @@ use fieldkit_sync::schedule::{self, LinkState, Plan, SchedulePolicy, Situation};
 use fieldkit_vault::Session;
 
 use crate::engine::{KitSync, SyncError};
-use crate::link::{HttpLink, Link};
+use crate::link::{HttpLink, Link, LinkError};
 use crate::radio::{Cellular, LoraRound};
 
 /// Access to a kit shared with the touch screen: runs the closure it is given with the
@@ -44,6 +54,95 @@ pub type WithKit<'a> = dyn FnMut(&mut dyn FnMut(&mut Kit)) + 'a;
 /// After a modem failed to register (or had too weak a signal), how long the scheduler
 /// leaves it off before trying again, ms (each try costs the modem's boot and search).
 pub const CELLULAR_RETRY_MS: u64 = 30 * 60_000;
+
+/// What a running sync round may still do, shared between the thread that runs it and the
+/// kiosk's daemon loop (which tells it each decision's links, and halts it at shutdown); and
+/// which link a round runs over now, for the status page. Until told otherwise every link is
+/// allowed (the round's own decision still applies).
+#[derive(Debug)]
+pub struct RoundControl {
+    cellular: AtomicBool,
+    lora: AtomicBool,
+    halted: AtomicBool,
+    /// The link of the round under way: 0 none, else [`Over`] + 1.
+    over: AtomicU8,
+}
+
+impl Default for RoundControl {
+    fn default() -> Self {
+        Self {
+            cellular: AtomicBool::new(true),
+            lora: AtomicBool::new(true),
+            halted: AtomicBool::new(false),
+            over: AtomicU8::new(0),
+        }
+    }
+}
+
+impl RoundControl {
+    /// Takes in what the power mode allows now: a round over a link the decision no longer
+    /// allows stops at its next step.
+    pub fn allow(&self, decision: &Decision) {
+        self.cellular
+            .store(decision.links.cellular, Ordering::Relaxed);
+        self.lora.store(decision.links.lora, Ordering::Relaxed);
+    }
+
+    /// Stops the round under way at its next step, and every later one (the kiosk is
+    /// shutting down).
+    pub fn halt(&self) {
+        self.halted.store(true, Ordering::Relaxed);
+    }
+
+    /// Lets rounds run again after a halt (a daemon loop starting over the same jobs).
+    pub fn resume(&self) {
+        self.halted.store(false, Ordering::Relaxed);
+    }
+
+    /// Whether [`RoundControl::halt`] was called.
+    pub fn halted(&self) -> bool {
+        self.halted.load(Ordering::Relaxed)
+    }
+
+    /// The link a round runs over now (`cellular`, `ip` or `lora`, the status page's row
+    /// names), if one runs.
+    pub fn syncing(&self) -> Option<&'static str> {
+        match self.over.load(Ordering::Relaxed) {
+            1 => Some("ip"),
+            2 => Some("cellular"),
+            3 => Some("lora"),
+            _ => None,
+        }
+    }
+
+    fn may(&self, over: Over) -> bool {
+        !self.halted()
+            && match over {
+                Over::Ip | Over::Cellular => self.cellular.load(Ordering::Relaxed),
+                Over::Lora => self.lora.load(Ordering::Relaxed),
+            }
+    }
+
+    /// Marks a round over `over` under way until the guard is dropped.
+    fn running(&self, over: Over) -> Running<'_> {
+        let code = match over {
+            Over::Ip => 1,
+            Over::Cellular => 2,
+            Over::Lora => 3,
+        };
+        self.over.store(code, Ordering::Relaxed);
+        Running(self)
+    }
+}
+
+/// A round under way (cleared when dropped, however the round ended).
+struct Running<'a>(&'a RoundControl);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.over.store(0, Ordering::Relaxed);
+    }
+}
 
 /// What one job did, for the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +201,8 @@ pub struct Jobs {
     /// How long a fragment waits for its acknowledgement before it goes again, when not the
     /// engine's default.
     retry_ms: Option<u64>,
+    /// What a round under way may still do (shared with the kiosk's daemon loop).
+    control: Arc<RoundControl>,
 }
 
 /// What the status page can show about sync, read without the kit (no case data: counts,
@@ -117,6 +218,8 @@ pub struct SyncStatus {
     pub unacked_fragments: Option<usize>,
     /// Each link.
     pub links: Vec<LinkStatus>,
+    /// The link a round runs over now (a row's name), if one runs.
+    pub syncing: Option<&'static str>,
 }
 
 /// One link on the status page.
@@ -205,6 +308,12 @@ impl Jobs {
         self.retry_ms = Some(ms);
     }
 
+    /// What a round under way may still do: the kiosk's daemon loop keeps this, tells it
+    /// each decision and halts it at shutdown, while a round runs on another thread.
+    pub fn control(&self) -> Arc<RoundControl> {
+        self.control.clone()
+    }
+
     /// Forgets the sync engine (call when the kit locks: its keys go with the session).
     pub fn locked(&mut self) {
         self.engine = None;
@@ -248,6 +357,7 @@ impl Jobs {
                         .or_else(|| self.radios.lora_fault.clone()),
                 },
             ],
+            syncing: self.control.syncing(),
         }
     }
 
@@ -322,6 +432,9 @@ impl Jobs {
         with_kit: &mut WithKit<'_>,
     ) -> Result<Outcome, SyncError> {
         self.observe(decision);
+        if self.control.halted() {
+            return Ok(Outcome::Skipped("the kiosk is shutting down".into()));
+        }
         let mut planned = None;
         with_kit(&mut |kit| planned = Some(self.plan(kit, decision, now_ms)));
         let planned = match planned {
@@ -332,16 +445,20 @@ impl Jobs {
             }
             Some(p) => p?,
         };
+        let control = self.control.clone();
         match planned {
             Planned::Skip(outcome) => Ok(outcome),
             Planned::Ip { up_to, cellular } if cellular => {
+                let _running = control.running(Over::Cellular);
                 self.cellular_round(decision, now_ms, up_to, with_kit)
             }
             Planned::Ip { up_to, .. } => {
-                let r = self.ip_round(now_ms, up_to, with_kit);
+                let _running = control.running(Over::Ip);
+                let r = self.ip_round(Over::Ip, now_ms, up_to, with_kit);
                 self.noted(Over::Ip, now_ms, r)
             }
             Planned::Lora { up_to, frames } => {
+                let _running = control.running(Over::Lora);
                 let r = self.lora_round(now_ms, up_to, frames, with_kit);
                 self.noted(Over::Lora, now_ms, r)
             }
@@ -380,7 +497,20 @@ impl Jobs {
         let Some(modem) = self.radios.cellular.as_mut() else {
             return Ok(Outcome::Skipped("no modem".into()));
         };
-        let up = modem.power_up();
+        let control = self.control.clone();
+        let go_on = || control.may(Over::Cellular);
+        let up = modem.power_up(&go_on);
+        if matches!(up, Err(LinkError::Stopped)) || (up.is_ok() && !go_on()) {
+            // Stopped while it came up: off again, nothing sent, not counted as a failure.
+            if let Err(e) = modem.power_down() {
+                tracing::warn!("switching the modem off: {e}");
+            }
+            tracing::info!("cellular round stopped while the modem came up");
+            return Ok(Outcome::Skipped(format!(
+                "cellular: {}",
+                LinkError::Stopped
+            )));
+        }
         let usable = match up {
             Ok(up) => {
                 self.cellular_dbm = up.signal_dbm;
@@ -399,12 +529,14 @@ impl Jobs {
         let r: Result<Result<Outcome, SyncError>, String> = match usable {
             Ok(()) => {
                 self.cellular_failed_ms = None;
-                Ok(match self.ip_round(now_ms, up_to, with_kit) {
-                    Ok(Outcome::Done(what)) => {
-                        Ok(Outcome::Done(what.replacen("over IP", "over cellular", 1)))
-                    }
-                    other => other,
-                })
+                Ok(
+                    match self.ip_round(Over::Cellular, now_ms, up_to, with_kit) {
+                        Ok(Outcome::Done(what)) => {
+                            Ok(Outcome::Done(what.replacen("over IP", "over cellular", 1)))
+                        }
+                        other => other,
+                    },
+                )
             }
             Err(why) => {
                 tracing::warn!("cellular modem not usable: {why}");
@@ -429,6 +561,7 @@ impl Jobs {
                 with_kit(&mut |kit| planned = Some(self.plan(kit, decision, now_ms)));
                 match planned.transpose()? {
                     Some(Planned::Lora { up_to, frames }) => {
+                        let _running = control.running(Over::Lora);
                         let r = self.lora_round(now_ms, up_to, frames, with_kit);
                         self.noted(Over::Lora, now_ms, r)
                     }
@@ -441,6 +574,7 @@ impl Jobs {
     /// Exchanges over HTTP to the hub's address until nothing is due or received.
     fn ip_round(
         &mut self,
+        over: Over,
         now_ms: u64,
         up_to: Priority,
         with_kit: &mut WithKit<'_>,
@@ -455,7 +589,17 @@ impl Jobs {
             engine.kit_id(),
             Duration::from_secs(30),
         );
-        let r = exchanges(engine, &mut link, now_ms, up_to, usize::MAX, with_kit);
+        let control = self.control.clone();
+        let go_on = || control.may(over);
+        let r = exchanges(
+            engine,
+            &mut link,
+            now_ms,
+            up_to,
+            usize::MAX,
+            &go_on,
+            with_kit,
+        );
         self.finish(Over::Ip, r)
     }
 
@@ -488,7 +632,17 @@ impl Jobs {
         } else {
             (up_to, frames)
         };
-        let r = exchanges(engine, link.as_mut(), now_ms, up_to, frames, with_kit);
+        let control = self.control.clone();
+        let go_on = || control.may(Over::Lora);
+        let r = exchanges(
+            engine,
+            link.as_mut(),
+            now_ms,
+            up_to,
+            frames,
+            &go_on,
+            with_kit,
+        );
         self.last_listen_ms = Some(now_ms);
         self.finish(Over::Lora, r)
     }
@@ -496,7 +650,7 @@ impl Jobs {
     fn finish(
         &mut self,
         over: Over,
-        r: Result<Option<(usize, usize, usize)>, SyncError>,
+        r: Result<Option<Exchanged>, SyncError>,
     ) -> Result<Outcome, SyncError> {
         match r? {
             None => {
@@ -507,10 +661,30 @@ impl Jobs {
                     "the kit is locked: waiting for a sign-in".into(),
                 ))
             }
-            Some((sent, received, changed)) => Ok(Outcome::Done(format!(
+            Some(Exchanged {
+                sent,
+                received,
+                changed,
+                stopped: false,
+            }) => Ok(Outcome::Done(format!(
                 "sync over {}: {sent} frames sent, {received} received, {changed} records changed",
                 over.words()
             ))),
+            Some(Exchanged {
+                sent,
+                received,
+                changed,
+                stopped: true,
+            }) => {
+                let why = format!(
+                    "sync over {} {} ({sent} frames sent, {received} received, {changed} records \
+                     changed; the rest goes later)",
+                    over.words(),
+                    LinkError::Stopped
+                );
+                tracing::info!("{why}");
+                Ok(Outcome::Skipped(why))
+            }
         }
     }
 
@@ -642,19 +816,38 @@ fn housekeeping(job: JobKind, kit: &mut Kit, now_ms: u64) -> Result<Outcome, Syn
     )))
 }
 
+/// What a round's exchanges did.
+struct Exchanged {
+    sent: usize,
+    received: usize,
+    changed: usize,
+    /// `go_on` said stop before the round was done.
+    stopped: bool,
+}
+
 /// Exchanges over `link` until nothing is due or received (at most [`MAX_EXCHANGES`], and
-/// `budget` frames in all), holding the kit only around each exchange. `None` when the kit
-/// was locked in between.
+/// `budget` frames in all), holding the kit only around each exchange, and asking `go_on`
+/// before each (a stop leaves the rest queued: what was acknowledged is committed). `None`
+/// when the kit was locked in between.
 fn exchanges(
     engine: &mut KitSync,
     link: &mut dyn Link,
     now_ms: u64,
     up_to: Priority,
     budget: usize,
+    go_on: &dyn Fn() -> bool,
     with_kit: &mut WithKit<'_>,
-) -> Result<Option<(usize, usize, usize)>, SyncError> {
+) -> Result<Option<Exchanged>, SyncError> {
     let (mut sent, mut received, mut changed) = (0, 0, 0);
     for _ in 0..MAX_EXCHANGES {
+        if !go_on() {
+            return Ok(Some(Exchanged {
+                sent,
+                received,
+                changed,
+                stopped: true,
+            }));
+        }
         let room = link.max_frames().min(budget - sent);
         let mut out = None;
         with_kit(&mut |kit| {
@@ -682,5 +875,10 @@ fn exchanges(
             break;
         }
     }
-    Ok(Some((sent, received, changed)))
+    Ok(Some(Exchanged {
+        sent,
+        received,
+        changed,
+        stopped: false,
+    }))
 }

@@ -19,6 +19,10 @@ pub enum LinkError {
     /// The cellular modem did not come up (power, SIM, registration).
     #[error(transparent)]
     Modem(#[from] fieldkit_drivers::modem::ModemError),
+    /// The round was stopped before it was done: the power mode no longer allows the link,
+    /// or the kiosk is shutting down. What was acknowledged is kept; the rest goes later.
+    #[error("stopped: the power mode no longer allows this link, or the kiosk is shutting down")]
+    Stopped,
 }
 
 /// A link to the hub.

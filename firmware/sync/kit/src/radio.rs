@@ -53,8 +53,11 @@ pub struct CellularUp {
 
 /// The cellular modem, switched on only for a sync round.
 pub trait Cellular: Send + fmt::Debug {
-    /// Switches the modem on (if it is off) and waits until it is registered.
-    fn power_up(&mut self) -> Result<CellularUp, LinkError>;
+    /// Switches the modem on (if it is off) and waits until it is registered. `go_on` is
+    /// asked between the waits (the port appearing, each registration poll): when it says no
+    /// (the power mode took cellular away, the kiosk is shutting down) this returns
+    /// [`LinkError::Stopped`] and the caller switches the modem off.
+    fn power_up(&mut self, go_on: &dyn Fn() -> bool) -> Result<CellularUp, LinkError>;
     /// Switches it off.
     fn power_down(&mut self) -> Result<(), LinkError>;
     /// Whether the modem is on, as far as the kit knows.
@@ -121,6 +124,8 @@ pub struct SwitchedModem<P, K> {
     modem: Option<Modem<P, SharedKey<K>>>,
     /// Whether it is on: unknown (`None`) until the first power-up looked.
     on: Option<bool>,
+    /// When the key was pressed on a modem whose port had not appeared yet.
+    booting: Option<Instant>,
 }
 
 impl<P, K> fmt::Debug for SwitchedModem<P, K> {
@@ -146,6 +151,7 @@ impl<P: SerialPort + Send, K: PowerKey + Send> SwitchedModem<P, K> {
             timing,
             modem: None,
             on: None,
+            booting: None,
         }
     }
 
@@ -168,8 +174,12 @@ impl<P: SerialPort + Send, K: PowerKey + Send> SwitchedModem<P, K> {
         key.set_pressed(false).map_err(ModemError::PowerKey)
     }
 
-    /// The modem on and answering, its port open.
-    fn switch_on(&mut self) -> Result<Modem<P, SharedKey<K>>, ModemError> {
+    /// The modem on and answering, its port open; `None` when `go_on` said stop while the
+    /// port was awaited.
+    fn switch_on(
+        &mut self,
+        go_on: &dyn Fn() -> bool,
+    ) -> Result<Option<Modem<P, SharedKey<K>>>, ModemError> {
         if let Some(enable) = self.enable.as_mut() {
             enable(true).map_err(ModemError::PowerKey)?;
         }
@@ -184,22 +194,31 @@ impl<P: SerialPort + Send, K: PowerKey + Send> SwitchedModem<P, K> {
                 } else {
                     modem.power_on(t.press, t.boot)?;
                 }
-                Ok(modem)
+                Ok(Some(modem))
             }
-            // No port: a USB modem that is off. Press the key, wait for the port to appear.
+            // No port: a USB modem that is off. Press the key, wait for the port to appear
+            // (the USB interface enumerates a few seconds after power-up).
             Err(first) => {
                 self.press()?;
+                // Pressed: it may be booting now, so power-down must look (and switch it
+                // off) whatever happens next.
+                self.on = None;
+                self.booting = Some(Instant::now());
                 let deadline = Instant::now() + t.boot;
                 let mut last = first;
                 while Instant::now() < deadline {
+                    if !go_on() {
+                        return Ok(None);
+                    }
                     std::thread::sleep(Duration::from_millis(250));
                     match (self.open)() {
                         Ok(port) => {
                             let mut modem = Modem::new(port, self.key.clone(), self.model);
                             while Instant::now() < deadline {
                                 if modem.answers(Duration::from_millis(500)) {
+                                    self.booting = None;
                                     modem.init()?;
-                                    return Ok(modem);
+                                    return Ok(Some(modem));
                                 }
                             }
                             return Err(ModemError::Silent("power on"));
@@ -207,30 +226,76 @@ impl<P: SerialPort + Send, K: PowerKey + Send> SwitchedModem<P, K> {
                         Err(e) => last = e,
                     }
                 }
-                Err(ModemError::Io(last))
+                Err(ModemError::Io(io::Error::new(
+                    last.kind(),
+                    format!(
+                        "its port did not appear within {} s of power-up: {last}",
+                        t.boot.as_secs()
+                    ),
+                )))
             }
         }
     }
 
-    fn come_up(&mut self) -> Result<CellularUp, ModemError> {
+    /// Switches off a modem the kit holds no port of, if it answers; its port is awaited
+    /// until `until` (a modem pressed on a moment ago), else looked for once.
+    fn off_if_it_answers(&mut self, until: Option<Instant>) -> Result<(), ModemError> {
+        let waiting = || until.is_some_and(|u| Instant::now() < u);
+        loop {
+            match (self.open)() {
+                Ok(port) => {
+                    let mut modem = Modem::new(port, self.key.clone(), self.model);
+                    loop {
+                        if modem.answers(Duration::from_secs(1)) {
+                            return modem.power_off();
+                        }
+                        if !waiting() {
+                            return Ok(());
+                        }
+                    }
+                }
+                Err(_) if waiting() => std::thread::sleep(Duration::from_millis(250)),
+                Err(_) => return Ok(()),
+            }
+        }
+    }
+
+    fn come_up(&mut self, go_on: &dyn Fn() -> bool) -> Result<CellularUp, LinkError> {
         let t = self.timing;
         if self.modem.is_none() {
-            let modem = self.switch_on()?;
+            let Some(modem) = self.switch_on(go_on)? else {
+                return Err(LinkError::Stopped);
+            };
             self.modem = Some(modem);
             self.on = Some(true);
         }
         let apn = self.apn.clone();
         let Some(modem) = self.modem.as_mut() else {
-            return Err(ModemError::Silent("power on"));
+            return Err(ModemError::Silent("power on").into());
         };
         let sim = modem.sim_state()?;
         if sim != "READY" {
-            return Err(ModemError::Sim(sim));
+            return Err(ModemError::Sim(sim).into());
         }
         if let Some(apn) = &apn {
             modem.set_apn(apn)?;
         }
-        let registration = modem.wait_registered(t.register, Duration::from_secs(1))?;
+        // Registration polled once a second (as `Modem::wait_registered` does), asking
+        // `go_on` between polls: a search can take a minute and a half.
+        let deadline = Instant::now() + t.register;
+        let registration = loop {
+            let state = modem.registration()?;
+            if state.is_registered() {
+                break state;
+            }
+            if Instant::now() + Duration::from_secs(1) > deadline {
+                return Err(ModemError::NotRegistered(t.register, state).into());
+            }
+            if !go_on() {
+                return Err(LinkError::Stopped);
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        };
         let signal_dbm = modem.signal()?.dbm();
         Ok(CellularUp {
             registration,
@@ -244,25 +309,21 @@ where
     P: SerialPort + Send,
     K: PowerKey + Send,
 {
-    fn power_up(&mut self) -> Result<CellularUp, LinkError> {
-        self.come_up().map_err(LinkError::Modem)
+    fn power_up(&mut self, go_on: &dyn Fn() -> bool) -> Result<CellularUp, LinkError> {
+        self.come_up(go_on)
     }
 
     fn power_down(&mut self) -> Result<(), LinkError> {
+        // Pressed and stopped (or given up) before its port appeared: it may still be
+        // booting, so its port is awaited for the rest of the boot time to switch it off
+        // (without a supply switch to cut).
+        let booting = self.booting.take().filter(|_| self.enable.is_none());
         let result = match self.modem.take() {
             Some(mut modem) => modem.power_off(),
             // Never opened by us: switched off only if it answers (it was left on).
-            None if self.on != Some(false) => match (self.open)() {
-                Ok(port) => {
-                    let mut modem = Modem::new(port, self.key.clone(), self.model);
-                    if modem.answers(Duration::from_secs(1)) {
-                        modem.power_off()
-                    } else {
-                        Ok(())
-                    }
-                }
-                Err(_) => Ok(()),
-            },
+            None if self.on != Some(false) => {
+                self.off_if_it_answers(booting.map(|at| at + self.timing.boot))
+            }
             None => Ok(()),
         };
         // A modem that did not take the command is cut by its supply switch, if any; a

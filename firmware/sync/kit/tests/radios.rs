@@ -3,7 +3,7 @@
 //! round powers the modem, carries the case to the hub over its IP path and powers it off;
 //! in Critical mode cellular stays off and an urgent case goes by LoRa (its alert, then its
 //! record), while a case that is not urgent waits for cellular; a kit with LoRa alone sends
-//! every record by LoRa.
+//! every record by LoRa; a round stops when the power mode takes its link away.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
@@ -34,18 +34,18 @@ fn register(kit: &mut Kit, v: serde_json::Value) {
         .unwrap();
 }
 
-#[test]
-fn a_round_powers_the_modem_and_lora_carries_what_cellular_may_not() {
-    let dir = tempfile::tempdir().unwrap();
+/// The simulated links (the modem registered `register` after it answers), a kit
+/// provisioned for their hub and enrolled there, and its jobs over its LoRa module and modem.
+fn kit_on_links(dir: &std::path::Path, register: Duration) -> (KioskLinks, Kit, Jobs) {
     let mut links = KioskLinks::start(
-        &dir.path().join("hub"),
+        &dir.join("hub"),
         LinksConfig {
             p2p: P2pConfig::default(),
             mtu: 239,
             time_scale: 0.05,
             loss_percent: 0,
             modem_boot: Duration::from_millis(50),
-            modem_register: Duration::from_millis(50),
+            modem_register: register,
             clock: SimClock::new(Timestamp::from_day_and_hour(0, 12.0), 1),
             deployment: KitConfig::default(),
         },
@@ -53,7 +53,7 @@ fn a_round_powers_the_modem_and_lora_carries_what_cellular_may_not() {
     .unwrap();
 
     let (session, _) = Vault::create(
-        &Vault::file_in(&dir.path().join("kit")),
+        &Vault::file_in(&dir.join("kit")),
         InitOptions {
             username: "amina",
             display_name: "Amina K.",
@@ -77,10 +77,6 @@ fn a_round_powers_the_modem_and_lora_carries_what_cellular_may_not() {
     .unwrap();
     links.enroll(public, "unicef", "kit-001").unwrap();
     assert!(fieldkit_kitsync::attach(&mut kit).unwrap());
-    register(
-        &mut kit,
-        json!({"name": "Amina Yusuf", "sex": "female", "age": 7, "consent_for_tracing": true}),
-    );
 
     let mut radio = Rak3172::new(links.lora_port.take().unwrap());
     radio.start().unwrap();
@@ -96,7 +92,7 @@ fn a_round_powers_the_modem_and_lora_carries_what_cellular_may_not() {
         ModemTiming {
             press: Duration::from_millis(100),
             boot: Duration::from_secs(5),
-            register: Duration::from_secs(5),
+            register: Duration::from_secs(10),
         },
     );
     let mut jobs = Jobs::with_radios(Radios {
@@ -107,6 +103,17 @@ fn a_round_powers_the_modem_and_lora_carries_what_cellular_may_not() {
     jobs.set_hub_address(links.hub_address());
     // A frame the gateway missed goes again a second later (not 20 s: the test would wait).
     jobs.set_retry_ms(1_000);
+    (links, kit, jobs)
+}
+
+#[test]
+fn a_round_powers_the_modem_and_lora_carries_what_cellular_may_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let (links, mut kit, mut jobs) = kit_on_links(dir.path(), Duration::from_millis(50));
+    register(
+        &mut kit,
+        json!({"name": "Amina Yusuf", "sex": "female", "age": 7, "consent_for_tracing": true}),
+    );
 
     // Normal mode: the modem comes up, the case goes over its IP path, the modem goes off.
     let started = std::time::Instant::now();
@@ -186,4 +193,62 @@ fn a_round_powers_the_modem_and_lora_carries_what_cellular_may_not() {
     }
     assert_eq!(links.hub_holds(RecordKind::Case), 3, "{:?}", jobs.status());
     assert_eq!(jobs.status().links[0].name, "ip");
+}
+
+/// The power mode takes cellular away while the modem searches for the network (the kiosk's
+/// daemon tells the jobs' `RoundControl` from its own thread): the round stops at the next
+/// registration poll, the modem goes off, nothing was sent and nothing is lost, the modem is
+/// not left resting as if it had failed, and the next round in Normal mode delivers the case
+/// once.
+#[test]
+fn a_round_stops_when_the_power_mode_takes_its_link_away_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    // Registration 4 s after the modem answers: the round is still searching at 1 s.
+    let (links, mut kit, mut jobs) = kit_on_links(dir.path(), Duration::from_secs(4));
+    register(
+        &mut kit,
+        json!({"name": "Amina Yusuf", "sex": "female", "age": 7, "consent_for_tracing": true}),
+    );
+    let normal = Decision::for_mode(PowerMode::Normal, true);
+    let critical = Decision::for_mode(PowerMode::Critical, false);
+    let control = jobs.control();
+    control.allow(&normal);
+    let daemon = {
+        let control = control.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(1));
+            assert_eq!(control.syncing(), Some("cellular"), "the round runs");
+            control.allow(&critical);
+        })
+    };
+    let done = jobs
+        .run(JobKind::BulkSync, &mut kit, &normal, now_ms())
+        .unwrap();
+    daemon.join().unwrap();
+    assert!(
+        matches!(&done, Outcome::Skipped(why) if why.contains("stopped")),
+        "{done:?}"
+    );
+    assert_eq!(control.syncing(), None);
+    assert_eq!(links.hub_holds(RecordKind::Case), 0, "nothing was sent");
+    assert!(!links.modem_on(), "the modem is off");
+    let rows = jobs.status();
+    assert!(
+        rows.queued.is_some_and(|(m, _)| m > 0),
+        "still queued: {rows:?}"
+    );
+    assert_eq!(rows.links[0].last_error, None, "not a failure: {rows:?}");
+
+    // Normal again: the next round carries it, once.
+    control.allow(&normal);
+    let done = jobs
+        .run(JobKind::BulkSync, &mut kit, &normal, now_ms())
+        .unwrap();
+    assert!(
+        matches!(&done, Outcome::Done(what) if what.contains("over cellular")),
+        "{done:?}"
+    );
+    assert_eq!(links.hub_holds(RecordKind::Case), 1);
+    assert!(!links.modem_on());
+    assert_eq!(jobs.status().queued.map(|(m, _)| m), Some(0));
 }
