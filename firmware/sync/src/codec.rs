@@ -1037,17 +1037,6 @@ struct Typed<'a> {
     relative: bool,
 }
 
-impl Typed<'_> {
-    /// A field's shape in this version of the form.
-    fn shape(&self, field: &str) -> Option<Shape> {
-        if self.relative {
-            dict::shape_v4(field)
-        } else {
-            dict::shape(field)
-        }
-    }
-}
-
 /// Operations regrouped save by save — by record, then stamp, then path — the order in
 /// which the record form carries a record's history in the fewest segments (a document's
 /// own order is by path, its saves interleaved). Operations commute, so the receiver ends
@@ -1122,17 +1111,7 @@ fn put_typed_value(w: &mut Writer, v: &FieldValue, id: RecordId, path: &str, for
         FieldValue::Text(s) => iso_day(s),
         _ => None,
     };
-    match (form.shape(leaf(path)), v) {
-        (Some(Shape::RecordId), FieldValue::Text(s)) => match Uuid::parse_str(s) {
-            Ok(u) if u.hyphenated().to_string() == *s => {
-                w.varint(1);
-                w.raw(u.as_bytes());
-            }
-            _ => {
-                w.varint(0);
-                put_record_value(w, v, id);
-            }
-        },
+    match (dict::shape(leaf(path)), v) {
         (Some(Shape::Date), FieldValue::Text(_)) if day.is_some() => {
             let day = day.unwrap_or(dict::DATE_EPOCH_DAY);
             w.varint((zz(day - dict::DATE_EPOCH_DAY) << 1) | 1);
@@ -1179,7 +1158,7 @@ fn typed_value(
     path: &str,
     form: Typed<'_>,
 ) -> Result<FieldValue, DecodeError> {
-    let Some(shape) = form.shape(leaf(path)) else {
+    let Some(shape) = dict::shape(leaf(path)) else {
         return record_value(r, id);
     };
     let v = r.varint()?;
@@ -1188,9 +1167,6 @@ fn typed_value(
     }
     let bad = || DecodeError::Tag(v);
     Ok(match shape {
-        Shape::RecordId if v == 1 => {
-            FieldValue::Text(Uuid::from_bytes(r.array::<16>()?).hyphenated().to_string())
-        }
         Shape::Date if v & 1 == 1 => {
             let day = unzz(v >> 1)
                 .checked_add(dict::DATE_EPOCH_DAY)

@@ -208,8 +208,6 @@ pub enum Shape {
     /// Words of a table: a deployment's code list ([`crate::codes`]) when both ends agreed on
     /// one that holds the table, else the protocol's [`VALUES`].
     Words(&'static str),
-    /// A record id in its canonical UUID text: its 16 bytes (version 4 only, [`shape_v4`]).
-    RecordId,
 }
 
 /// 2020-01-01 as days since 1970: dates in the typed form count from it (a birth, a
@@ -264,18 +262,6 @@ pub fn shape(field: &str) -> Option<Shape> {
 }
 
 /// The code of `word` in `table`.
-/// A field's shape in version 4 of the typed form: as [`shape`], and record ids (the sides
-/// of a potential match, a confirmed match) as their 16 bytes. Version-3 bodies are read with
-/// [`shape`] alone.
-pub fn shape_v4(field: &str) -> Option<Shape> {
-    match field {
-        "case_id" | "tracing_request_id" | "matched_case_id" | "matched_tracing_request_id" => {
-            Some(Shape::RecordId)
-        }
-        _ => shape(field),
-    }
-}
-
 pub fn code(table: &[&str], word: &str) -> Option<usize> {
     table.iter().position(|w| *w == word)
 }
