@@ -37,6 +37,15 @@ fn register(kit: &mut Kit, v: serde_json::Value) {
         .unwrap();
 }
 
+/// Registers a child at immediate risk (an urgent case: its alert goes at once).
+fn register_child_at_risk(kit: &mut Kit) {
+    register(
+        kit,
+        json!({"name": "Zahra Haidari", "sex": "female", "age": 6,
+            "urgent_protection_concern": true, "risk_level": "high"}),
+    );
+}
+
 /// The simulated links (the modem registered `register` after it answers, `loss_percent` of
 /// the frames on the air lost), a kit provisioned for their hub and enrolled there, and its
 /// jobs over its LoRa module and modem. A link the hub did not answer rests a millisecond
@@ -174,11 +183,7 @@ fn a_round_powers_the_modem_and_lora_carries_what_cellular_may_not() {
     // Critical mode: no cellular; the urgent case goes by LoRa (alert and record), the other
     // case waits.
     let started = std::time::Instant::now();
-    register(
-        &mut kit,
-        json!({"name": "Zahra Haidari", "sex": "female", "age": 6,
-            "urgent_protection_concern": true, "risk_level": "high"}),
-    );
+    register_child_at_risk(&mut kit);
     register(
         &mut kit,
         json!({"name": "Idris Yusuf", "sex": "male", "age": 12, "consent_for_tracing": true}),
@@ -301,11 +306,7 @@ fn lora_frames_nobody_answers_fail_the_round_and_the_link_rests() {
     let dir = tempfile::tempdir().unwrap();
     let (links, mut kit, mut jobs) = kit_on_links(dir.path(), Duration::from_millis(50), 100);
     jobs.set_schedule(SchedulePolicy::default());
-    register(
-        &mut kit,
-        json!({"name": "Zahra Haidari", "sex": "female", "age": 6,
-            "urgent_protection_concern": true, "risk_level": "high"}),
-    );
+    register_child_at_risk(&mut kit);
     let critical = Decision::for_mode(PowerMode::Critical, false);
     let t0 = now_ms();
     let r = jobs.run(JobKind::UrgentAlert, &mut kit, &critical, t0);
@@ -345,11 +346,7 @@ fn lora_frames_nobody_answers_fail_the_round_and_the_link_rests() {
 fn the_hour_s_lora_airtime_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let (mut links, mut kit, mut jobs) = kit_on_links(dir.path(), Duration::from_millis(50), 0);
-    register(
-        &mut kit,
-        json!({"name": "Zahra Haidari", "sex": "female", "age": 6,
-            "urgent_protection_concern": true, "risk_level": "high"}),
-    );
+    register_child_at_risk(&mut kit);
     let critical = Decision::for_mode(PowerMode::Critical, false);
     let t0 = now_ms();
     let r = jobs.run(JobKind::UrgentAlert, &mut kit, &critical, t0);
