@@ -2,7 +2,8 @@
 //! `hub enroll`, served by `hub run --listen`. A kit streams cases to it over the HTTP link
 //! while the hub process is killed with SIGKILL at moments spread over the stream, and
 //! started again. After every kill, before the restart, every case whose message the kit
-//! saw acknowledged is in the hub's vault; at the end the hub holds every case exactly once.
+//! saw acknowledged is in the hub's vault; at the end the hub holds every case exactly once,
+//! and no frame the hub sent reused a send counter across the kills and restarts.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -122,6 +123,7 @@ fn a_hub_killed_mid_stream_loses_nothing_it_acknowledged() {
     let mut kills = 0;
     let mut rounds = 0;
     let mut failed_exchanges = 0;
+    let mut downlink = std::collections::BTreeSet::new();
     while !kit.outbox().is_empty() {
         rounds += 1;
         assert!(rounds < 400, "the stream did not finish");
@@ -161,6 +163,13 @@ fn a_hub_killed_mid_stream_loses_nothing_it_acknowledged() {
         match answer {
             Ok(frames) => {
                 for f in &frames {
+                    // The hub reserves its counters in its vault before use: a restarted hub
+                    // resumes above every counter it may have used.
+                    let c = fieldkit_sync::seal::peek(f).unwrap().counter;
+                    assert!(
+                        downlink.insert(c),
+                        "the hub sent counter {c} twice (after {kills} kills)"
+                    );
                     let _ = kit.handle(f);
                 }
             }
@@ -182,6 +191,12 @@ fn a_hub_killed_mid_stream_loses_nothing_it_acknowledged() {
     assert!(failed_exchanges >= 1, "some kill interrupted an exchange");
     assert_eq!(acknowledged(&kit), CASES as usize);
     assert_eq!(cases_on_hub(d), CASES, "every case once, none lost");
+    assert!(!downlink.is_empty(), "the hub answered");
+    assert_eq!(
+        kit.rejections().total(),
+        0,
+        "no hub frame refused by the kit"
+    );
     let kits: serde_json::Value = serde_json::from_str(&ok(d, &["hub", "kits", "--json"])).unwrap();
     assert_eq!(kits[0]["id"], kit_id.to_string());
     assert_eq!(kits[0]["records_held"], CASES);

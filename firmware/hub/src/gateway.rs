@@ -59,6 +59,9 @@ pub enum GatewayError {
     /// Making frames.
     #[error(transparent)]
     Transmit(#[from] TransmitError),
+    /// Saving the duty-cycle ledger (the hub must be reopened).
+    #[error("saving the LoRa duty-cycle ledger: {0}")]
+    Airtime(#[from] fieldkit_vault::VaultError),
 }
 
 /// What one gateway step did.
@@ -130,7 +133,20 @@ pub fn lora_step_with<P: SerialPort>(
         return Ok(Some(step));
     };
     step.kit = Some(kit);
-    let frames = hub.transmit(kit, mtu.min(MAX_PAYLOAD), LORA_ANSWER_FRAMES, now_ms())?;
+    let mtu = mtu.min(MAX_PAYLOAD);
+    let frames = hub.transmit(kit, mtu, LORA_ANSWER_FRAMES, now_ms())?;
+    if frames.is_empty() {
+        return Ok(Some(step));
+    }
+    // The duty-cycle ledger is saved before the answer with the most it may spend (every
+    // frame full, counted from its latest start) and after it as it is, so a hub killed
+    // mid-answer and restarted (`fieldkit hub run` restores it) never passes 1 % an hour.
+    let n = u32::try_from(frames.len()).unwrap_or(u32::MAX);
+    let most = radio.time_on_air_ms(mtu).saturating_mul(n);
+    let turnarounds = u64::from(n) * LORA_TURNAROUND.as_millis() as u64;
+    let mut reserved: Vec<(u64, u32)> = radio.duty_cycle().entries().collect();
+    reserved.push((now_ms().saturating_add(u64::from(most) + turnarounds), most));
+    hub.save_airtime(&reserved)?;
     for f in frames {
         std::thread::sleep(ready_at.saturating_duration_since(Instant::now()));
         match radio.send(now_ms(), &f) {
@@ -141,8 +157,12 @@ pub fn lora_step_with<P: SerialPort>(
             // Held back: the fragment goes again after the retry time, the acknowledgement
             // with the kit's next frame.
             Err(LoraError::DutyCycle(_)) => step.held_back += 1,
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                hub.save_airtime(&radio.duty_cycle().entries().collect::<Vec<_>>())?;
+                return Err(e.into());
+            }
         }
     }
+    hub.save_airtime(&radio.duty_cycle().entries().collect::<Vec<_>>())?;
     Ok(Some(step))
 }

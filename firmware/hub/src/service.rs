@@ -467,6 +467,27 @@ impl HubService {
         Ok(id)
     }
 
+    /// The LoRa gateway's duty-cycle ledger as last saved (empty if never), for the driver
+    /// of a hub that starts: without it a restarted hub could answer with another hour's
+    /// allowance.
+    pub fn airtime(&self) -> Result<Vec<(u64, u32)>, OpenError> {
+        match self.kit.session().sync_value(store::AIRTIME)? {
+            Some(bytes) => {
+                store::decode(&bytes).map_err(|_| OpenError::Corrupt(store::AIRTIME.into()))
+            }
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Saves the LoRa gateway's duty-cycle ledger (committed before it returns).
+    pub fn save_airtime(&mut self, ledger: &[(u64, u32)]) -> Result<(), VaultError> {
+        let value = store::encode(&ledger);
+        self.kit.session_mut().sync_write(&SyncWrite {
+            put: vec![(store::AIRTIME, &value)],
+            ..SyncWrite::default()
+        })
+    }
+
     /// Every enrolled kit.
     pub fn kits(&self) -> Vec<KitView> {
         self.kits

@@ -31,6 +31,9 @@ pub const KIT_PREFIX: &str = "hub/kit/";
 pub const ROUTED_PREFIX: &str = "hub/routed/";
 /// Urgent alerts kept for the coordinator.
 pub const MAX_ALERTS: usize = 200;
+/// The LoRa gateway's duty-cycle ledger: this hour's transmissions (start, airtime, ms),
+/// and before an answer the airtime it may spend (the module keeps no ledger of its own).
+pub const AIRTIME: &str = "hub/lora/airtime";
 
 /// A kit's main entry.
 pub fn kit_name(kit: KitId) -> String {

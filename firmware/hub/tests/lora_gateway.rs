@@ -42,7 +42,7 @@ fn a_lora_kit_is_served_through_the_gateway_module() {
     // that stood still never sent a lost notice again).
     let wall = AtomicU64::new(NOW);
     let clock = || wall.load(Ordering::Relaxed);
-    let steps = std::thread::scope(|s| {
+    let (steps, gateway) = std::thread::scope(|s| {
         let hub = &mut hub;
         let stop = &stop;
         let served = s.spawn(move || {
@@ -54,7 +54,7 @@ fn a_lora_kit_is_served_through_the_gateway_module() {
                     steps.push(step);
                 }
             }
-            steps
+            (steps, gateway)
         });
         let mut now = NOW;
         // A frame can still be lost (a thread of this test descheduled past the gateway's
@@ -107,6 +107,11 @@ fn a_lora_kit_is_served_through_the_gateway_module() {
     assert!(steps.iter().any(|s| s.receipt.records_changed == 1));
     assert!(steps.iter().all(|s| s.receipt.refused == 0));
     assert_eq!(hub.kit().session().count(RecordKind::Case).unwrap(), 1);
+    // The gateway's duty-cycle ledger is in the hub's vault as it stands after its answers
+    // (`fieldkit hub run` restores it into a restarted hub's driver).
+    let ledger: Vec<(u64, u32)> = gateway.duty_cycle().entries().collect();
+    assert!(!ledger.is_empty(), "the gateway answered over the air");
+    assert_eq!(hub.airtime().unwrap(), ledger);
 }
 
 /// The kit's own sync engine (`fieldkit-kitsync`: its vault, outbox and counters) over its

@@ -184,6 +184,11 @@ fn serve(ctx: &Ctx, args: &RunArgs) -> anyhow::Result<()> {
             radio
                 .configure(settings.p2p)
                 .with_context(|| format!("configuring the LoRa module on {dev}"))?;
+            // The hour's airtime spent before a restart still counts.
+            let ledger = hub
+                .airtime()
+                .context("the LoRa gateway's duty-cycle ledger")?;
+            radio.duty_cycle_mut().restore(now_ms(), ledger);
             tracing::info!(device = %dev, ?version, sf = settings.p2p.modulation.sf, "LoRa gateway ready");
             Some((radio, settings.mtu))
         }
