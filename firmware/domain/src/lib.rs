@@ -28,6 +28,7 @@
 
 mod date;
 mod doc;
+pub mod explain;
 mod hlc;
 mod ids;
 pub mod limits;
@@ -45,6 +46,7 @@ pub use doc::{Applied, Conflict, DocError, Document, FieldValue, Op, flatten};
 pub use hlc::{Hlc, HlcClock, MAX_WALL_MS};
 pub use ids::{DeviceId, RecordId};
 pub use location::{Location, LocationError, LocationLevel, LocationTree};
+pub use explain::Detail;
 pub use potential_match::{MatchEvidence, PotentialMatch};
 pub use record::{
     Case, FamilyMember, Followup, Incident, Photo, Record, RecordKind, SUBFORMS, Service, Sex,

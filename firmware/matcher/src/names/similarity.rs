@@ -81,13 +81,19 @@ pub enum TokenAgreement {
 impl TokenAgreement {
     /// A few words for the caseworker.
     pub fn describe(self) -> &'static str {
+        self.typed().describe()
+    }
+
+    /// The agreement as an explanation carries it.
+    pub fn typed(self) -> fieldkit_domain::explain::NameAgreement {
+        use fieldkit_domain::explain::NameAgreement as A;
         match self {
-            TokenAgreement::Same => "same name",
-            TokenAgreement::Nickname => "nickname",
-            TokenAgreement::SameConsonants => "same letters in another script or spelling",
-            TokenAgreement::SoundsAlike => "sounds alike",
-            TokenAgreement::CloseSpelling => "close spelling",
-            TokenAgreement::Different => "different",
+            TokenAgreement::Same => A::Same,
+            TokenAgreement::Nickname => A::Nickname,
+            TokenAgreement::SameConsonants => A::SameConsonants,
+            TokenAgreement::SoundsAlike => A::SoundsAlike,
+            TokenAgreement::CloseSpelling => A::CloseSpelling,
+            TokenAgreement::Different => A::Different,
         }
     }
 }
