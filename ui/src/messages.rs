@@ -180,7 +180,11 @@ pub fn evidence(d: &Detail) -> Message {
                 text: show(a).into(),
                 other: show(b).into(),
                 n: int(*years_apart),
-                ..kind(if *b_estimated { "ages-estimated" } else { "ages" })
+                ..kind(if *b_estimated {
+                    "ages-estimated"
+                } else {
+                    "ages"
+                })
             }
         }
         Detail::BirthDates { a, b } => Message {
@@ -202,7 +206,11 @@ pub fn evidence(d: &Detail) -> Message {
         },
         Detail::Places { agreed, shared } => Message {
             n: i32::from(*shared),
-            ..kind(if *agreed { "place-same" } else { "place-different" })
+            ..kind(if *agreed {
+                "place-same"
+            } else {
+                "place-different"
+            })
         },
         Detail::Family(relatives) => relatives.first().map_or_else(|| kind("family"), relative),
         Detail::Shared(shared) => kind(if *shared { "shared" } else { "none-shared" }),

@@ -857,6 +857,7 @@ fn the_kits_messages_are_shown_in_arabic_with_no_english_prose_on_screen() {
             }
         }
     }
+    k.window.global::<AppState>().set_page(Page::Status);
     let reason = k.window.global::<fieldkit_ui::Messages>().invoke_text(
         fieldkit_ui::messages::power_reason(fieldkit_power::ModeReason::SpellReserve),
     );

@@ -7,9 +7,7 @@
 
 mod common;
 
-use fieldkit_domain::explain::{
-    Detail, NameAgreement, NamesCompared, RelativeCompared, WordPair,
-};
+use fieldkit_domain::explain::{Detail, NameAgreement, NamesCompared, RelativeCompared, WordPair};
 use fieldkit_domain::{Date, Problem, ValidationErrors};
 use fieldkit_power::ModeReason;
 use fieldkit_ui::messages::{self, Message};
@@ -296,7 +294,14 @@ fn details() -> Vec<Message> {
     assert!(seen.iter().all(|s| *s), "a Detail variant is not listed");
     let mut out: Vec<Message> = all.iter().map(messages::evidence).collect();
     for (differ, unsure, paired) in [(0, 0, true), (1, 0, true), (0, 1, true), (0, 0, false)] {
-        for relation in ["mother", "father", "sibling", "grandparent", "other_family", "unknown"] {
+        for relation in [
+            "mother",
+            "father",
+            "sibling",
+            "grandparent",
+            "other_family",
+            "unknown",
+        ] {
             out.push(messages::relative(&relative(
                 relation,
                 names(differ, unsure, paired),

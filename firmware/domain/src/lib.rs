@@ -43,10 +43,10 @@ mod validate;
 
 pub use date::{Date, DateError};
 pub use doc::{Applied, Conflict, DocError, Document, FieldValue, Op, flatten};
+pub use explain::Detail;
 pub use hlc::{Hlc, HlcClock, MAX_WALL_MS};
 pub use ids::{DeviceId, RecordId};
 pub use location::{Location, LocationError, LocationLevel, LocationTree};
-pub use explain::Detail;
 pub use potential_match::{MatchEvidence, PotentialMatch};
 pub use record::{
     Case, FamilyMember, Followup, Incident, Photo, Record, RecordKind, SUBFORMS, Service, Sex,

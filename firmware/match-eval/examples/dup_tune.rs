@@ -193,7 +193,10 @@ fn main() {
                             || f.field == "location_last"
                             || f.field == "given_name"
                         {
-                            format!("{wb:+.1} {}", f.detail.to_string().chars().take(40).collect::<String>())
+                            format!(
+                                "{wb:+.1} {}",
+                                f.detail.to_string().chars().take(40).collect::<String>()
+                            )
                         } else {
                             format!("{wb:+.1}")
                         };

@@ -29,7 +29,6 @@
 //! assert!(result.fields.iter().any(|f| f.field == "age" && f.weight > 0.0));
 //! ```
 
-
 use fieldkit_domain::explain::{Detail, NamesCompared, RelativeCompared, WordPair};
 use serde::{Deserialize, Serialize};
 
@@ -807,7 +806,12 @@ fn family_weight(
 }
 
 /// Two ages and the years of birth they give, for an explanation.
-pub(crate) fn ages_detail(a: &ChildProfile, b: &ChildProfile, b_estimated: bool, years_apart: i32) -> Detail {
+pub(crate) fn ages_detail(
+    a: &ChildProfile,
+    b: &ChildProfile,
+    b_estimated: bool,
+    years_apart: i32,
+) -> Detail {
     Detail::Ages {
         a: a.age.map(i64::from),
         b: b.age.map(i64::from),
@@ -876,7 +880,9 @@ pub fn compare(
     }
     if let Some(v) = age_weight(a, b, &w.age_by_years) {
         total += v;
-        ex.add("age", v, || ages_detail(a, b, b.estimated, birth_years_apart(a, b).unwrap_or(0)));
+        ex.add("age", v, || {
+            ages_detail(a, b, b.estimated, birth_years_apart(a, b).unwrap_or(0))
+        });
     }
     if let Some(v) = dob_weight(a, b, w) {
         total += v;

@@ -34,10 +34,10 @@ use fieldkit_domain::explain::{Detail, NamesCompared};
 use serde::{Deserialize, Serialize};
 
 use crate::compare::{
-    BirthDates, Explain, FieldEvidence, NameFrequencies, NameWeights, age_weight, agreement_share,
-    ages_detail, best_names, birth_dates, birth_dates_detail, birth_years_apart, halved_if_estimated, names_weight, none_counted,
-    place_weight, place_words, same_token, separation_weight, set_weight, sex_word,
-    token_pair_weight,
+    BirthDates, Explain, FieldEvidence, NameFrequencies, NameWeights, age_weight, ages_detail,
+    agreement_share, best_names, birth_dates, birth_dates_detail, birth_years_apart,
+    halved_if_estimated, names_weight, none_counted, place_weight, place_words, same_token,
+    separation_weight, set_weight, sex_word, token_pair_weight,
 };
 use crate::names::{KeyMap, NameAgreement, NameToken, TokenAgreement, compare_names};
 use crate::profile::{ChildProfile, NameField, Relation, Relative};
