@@ -9,7 +9,8 @@
 //! idle measurement seconds: `FIELDKIT_BENCH_IDLE_S=10`; one case in
 //! `FIELDKIT_BENCH_PHOTO_EVERY=4` has a photo, 0 for none: each list row looks its thumbnail
 //! up, and a row with one decodes it). Headless software renderer at 800×480, as on the 7"
-//! panel.
+//! panel. `FIELDKIT_BENCH_VAULT_DIR=DIR` keeps the filled vaults in DIR and reuses them.
+//! The RSS child prints its memory after each step (unlock, kit, first frames, scrolling).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
@@ -67,11 +68,30 @@ fn since_process_start() -> Option<f64> {
     Some(uptime - start_ticks / 100.0)
 }
 
-fn peak_rss_mib() -> Option<f64> {
+/// A field of `/proc/self/status` in MiB (`VmHWM`: peak RSS; `RssAnon`, `RssFile`: now).
+fn status_mib(field: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status
+        .lines()
+        .find(|l| l.split(':').next() == Some(field))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+fn peak_rss_mib() -> Option<f64> {
+    status_mib("VmHWM")
+}
+
+/// One step of the RSS child: resident memory now (anonymous and file-backed) and the peak.
+fn rss_step(step: &str) {
+    let m = |f| status_mib(f).unwrap_or(f64::NAN);
+    println!(
+        "  {step}: RSS {:.1} MiB (anon {:.1}, files {:.1}), peak {:.1} MiB",
+        m("VmRSS"),
+        m("RssAnon"),
+        m("RssFile"),
+        m("VmHWM")
+    );
 }
 
 /// One case in this many has a photo (0: none).
@@ -99,12 +119,15 @@ fn make_vault(path: &Path, cases: usize) {
 }
 
 /// Signs in on `path` and puts the screen on the case list; returns the window and app.
-fn signed_in(path: &Path) -> (MainWindow, App) {
+/// `step` is told after each stage (the RSS child prints memory there).
+fn signed_in(path: &Path, step: &dyn Fn(&str)) -> (MainWindow, App) {
     let session = Vault::open(path, options())
         .unwrap()
         .unlock(demo::USER, demo::PIN.as_bytes(), now())
         .unwrap();
+    step("vault unlocked");
     let kit = Kit::open(session, KitConfig::default(), now()).unwrap();
+    step("kit open (matcher index built or loaded)");
     let window = MainWindow::new().unwrap();
     let p = path.to_owned();
     let app = App::install(
@@ -131,11 +154,10 @@ fn ms(d: Duration) -> f64 {
 /// The case list at `cases`: first frame, then frames while scrolling down.
 fn case_list(surface: &slint::platform::software_renderer::MinimalSoftwareWindow, cases: usize) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("vault.redb");
     let t = Instant::now();
-    make_vault(&path, cases);
+    let path = bench_vault(dir.path(), cases);
     let filled = t.elapsed();
-    let (window, app) = signed_in(&path);
+    let (window, app) = signed_in(&path, &|_| ());
     fieldkit_ui::headless::render(surface, SIZE);
     let t = Instant::now();
     window
@@ -180,14 +202,19 @@ fn case_list(surface: &slint::platform::software_renderer::MinimalSoftwareWindow
     app.lock();
 }
 
-/// A fresh process signed in on a vault of `FIELDKIT_BENCH_RSS_VAULT`: prints its peak RSS.
+/// A fresh process signed in on a vault of `FIELDKIT_BENCH_RSS_VAULT`: prints its memory at
+/// each step, then its peak RSS on the last line.
 fn rss_child(path: &Path) {
     let surface = fieldkit_ui::headless::install().unwrap();
-    let (window, app) = signed_in(path);
+    rss_step("started");
+    let (window, app) = signed_in(path, &rss_step);
+    fieldkit_ui::headless::render(&surface, SIZE);
+    rss_step("home page drawn");
     window
         .global::<fieldkit_ui::AppState>()
         .invoke_navigate(Page::Cases);
     fieldkit_ui::headless::render(&surface, SIZE);
+    rss_step("case list drawn");
     for _ in 0..60 {
         window
             .window()
@@ -198,8 +225,28 @@ fn rss_child(path: &Path) {
             });
         fieldkit_ui::headless::draw(&surface, SIZE);
     }
-    println!("{:.1}", peak_rss_mib().unwrap_or(f64::NAN));
+    rss_step(&format!(
+        "case list scrolled ({} thumbnails held)",
+        app.cases().thumbnails_kept()
+    ));
     app.lock();
+    rss_step("signed out");
+    println!("{:.1}", peak_rss_mib().unwrap_or(f64::NAN));
+}
+
+/// A vault of `cases` at `dir/vault.redb`; with `FIELDKIT_BENCH_VAULT_DIR` set, kept there and
+/// reused by later runs (filling 50,000 cases takes a while).
+fn bench_vault(dir: &Path, cases: usize) -> std::path::PathBuf {
+    if let Some(keep) = std::env::var_os("FIELDKIT_BENCH_VAULT_DIR") {
+        let path = Path::new(&keep).join(format!("screen-{cases}-{}.redb", photo_every()));
+        if !path.exists() {
+            make_vault(&path, cases);
+        }
+        return path;
+    }
+    let path = dir.join("vault.redb");
+    make_vault(&path, cases);
+    path
 }
 
 fn main() {
@@ -249,15 +296,17 @@ fn main() {
     // Peak RSS of a kiosk on the largest vault, in a fresh process.
     if let Some(&n) = sizes.iter().max() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("vault.redb");
-        make_vault(&path, n);
+        let path = bench_vault(dir.path(), n);
         let out = std::process::Command::new(std::env::current_exe().unwrap())
             .env("FIELDKIT_BENCH_RSS_VAULT", &path)
             .output()
             .unwrap();
-        println!(
-            "peak RSS, signed in on {n} cases, case list scrolled: {} MiB",
-            String::from_utf8_lossy(&out.stdout).trim()
-        );
+        let out = String::from_utf8_lossy(&out.stdout);
+        let mut lines: Vec<&str> = out.lines().collect();
+        let peak = lines.pop().unwrap_or("?");
+        println!("peak RSS, signed in on {n} cases, case list scrolled: {peak} MiB");
+        for line in lines {
+            println!("{line}");
+        }
     }
 }

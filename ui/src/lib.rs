@@ -34,7 +34,8 @@ pub use slint;
 #[cfg(feature = "kiosk")]
 pub mod board;
 pub mod controller;
-pub mod demo;
+/// The demo kit's records (kept in the kit core).
+pub use fieldkit_app::demo;
 pub mod guard;
 pub mod headless;
 pub mod idle;

@@ -636,6 +636,7 @@ fn a_photo_taken_on_the_form_shows_as_a_thumbnail_in_the_list_on_screen() {
     // Removed after the page asks: gone from the form and the list.
     list.invoke_open(id.to_string().into());
     tap(&k.window, "Photo");
+    wait_for("the photo opened", || !form.get_photo_loading());
     assert!(form.get_has_photo());
     tap(&k.window, "Remove");
     assert!(
@@ -753,6 +754,146 @@ fn no_lookup_value_is_shown_untranslated_in_arabic_on_screen() {
         "lookup values shown untranslated in Arabic:\n{}",
         untranslated.join("\n")
     );
+}
+
+#[test]
+fn opening_a_case_decodes_its_photo_off_the_ui_thread() {
+    on_ui_thread(opening_a_case_decodes_its_photo_off_the_ui_thread_on_screen);
+}
+
+fn opening_a_case_decodes_its_photo_off_the_ui_thread_on_screen() {
+    let k = kiosk();
+    sign_in(&k, PIN);
+    let register = |name: &str| {
+        with_kit(&k, |kit| {
+            let f = json!({"name": name, "sex": "female", "age": 9});
+            kit.register(RecordKind::Case, f.as_object().cloned().unwrap(), now())
+                .unwrap()
+                .id
+        })
+    };
+    let with_photo = register("Amina Yusuf");
+    let without = register("Halima Abdi");
+    let frame = fieldkit_sim::camera::SimulatedCamera::new(640, 480)
+        .capture()
+        .unwrap();
+    with_kit(&k, |kit| {
+        kit.attach_photo_rgb(with_photo, 640, 480, frame.to_rgb().unwrap(), now())
+            .unwrap()
+    });
+    let list = k.window.global::<CaseListAdapter>();
+    let form = k.window.global::<CaseFormAdapter>();
+    k.window.global::<AppState>().invoke_navigate(Page::Cases);
+
+    // The case opens at once, its fields shown; the photo is read and decoded on the worker.
+    list.invoke_open(with_photo.to_string().into());
+    assert_eq!(page(&k), Page::CaseForm);
+    assert_eq!(form.get_title(), "Amina Yusuf");
+    assert!(
+        form.get_photo_loading(),
+        "the photo is opened off the UI thread"
+    );
+    assert!(!form.get_has_photo(), "nothing shown before it is decoded");
+    tap(&k.window, "Photo");
+    find(&k.window, "…");
+    shot(&k.window, "photo-opening");
+    wait_for("the photo", || !form.get_photo_loading());
+    assert!(form.get_has_photo());
+    assert_eq!(form.get_photo_count(), 1);
+    let shown = form.get_photo().size();
+    assert_eq!((shown.width, shown.height), (640, 480));
+
+    // Another case opened before the photo is decoded: the first case's photo never shows on it.
+    k.window.global::<AppState>().invoke_navigate(Page::Cases);
+    list.invoke_open(with_photo.to_string().into());
+    list.invoke_open(without.to_string().into());
+    assert_eq!(form.get_title(), "Halima Abdi");
+    wait_for("the second case's photos", || !form.get_photo_loading());
+    for _ in 0..10 {
+        wait_for("a turn of the event loop", || true);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(form.get_title(), "Halima Abdi");
+    assert!(!form.get_has_photo(), "the other case's photo is not shown");
+    tap(&k.window, "Photo");
+    find(&k.window, "No photo");
+}
+
+/// The element of `CaseListPage` with this id (every instance of it, for a row).
+fn case_list_element(k: &Kiosk, id: &str) -> Vec<ElementHandle> {
+    ElementHandle::find_by_element_id(&k.window, &format!("CaseListPage::{id}"))
+        .filter(|e| e.is_valid())
+        .collect()
+}
+
+#[test]
+fn the_case_list_shows_six_rows_at_800x480_in_every_language() {
+    on_ui_thread(the_case_list_shows_six_rows_at_800x480_in_every_language_on_screen);
+}
+
+fn the_case_list_shows_six_rows_at_800x480_in_every_language_on_screen() {
+    let k = kiosk();
+    sign_in(&k, PIN);
+    with_kit(&k, |kit| fieldkit_ui::demo::seed(kit, 12, now()).unwrap());
+    k.window.global::<AppState>().invoke_navigate(Page::Cases);
+    let list = k.window.global::<CaseListAdapter>();
+    for language in fieldkit_ui::lang::LANGUAGES {
+        fieldkit_ui::lang::apply(&k.window, language.code).unwrap();
+        shot(&k.window, &format!("cases-{}", language.code));
+        let view = case_list_element(&k, "list");
+        let view = view.first().expect("the case list");
+        let row = case_list_element(&k, "case-row");
+        let row = row.first().expect("a row of the list");
+        let (top, height) = (view.absolute_position().y, view.size().height);
+        assert!(
+            top + height <= 480.0,
+            "{}: the list ends below the panel",
+            language.code
+        );
+        let rows = height / row.size().height;
+        assert!(
+            rows >= 6.0,
+            "{}: {rows:.1} rows visible ({height} px of list at y = {top})",
+            language.code
+        );
+    }
+
+    // In Arabic the filters open in a sheet over the list: every chip is on the panel, within
+    // reach, in right-to-left order, and the list and the Filters button show what is set.
+    fieldkit_ui::lang::apply(&k.window, "ar").unwrap();
+    let labels = k.window.global::<fieldkit_ui::Labels>();
+    let concern = |id: &str| labels.invoke_short(id.into()).to_string();
+    tap(&k.window, "التصفية");
+    shot(&k.window, "cases-ar-filters");
+    let mut xs = Vec::new();
+    for id in fieldkit_ui::controller::CONCERN_FILTERS {
+        let chip = find(&k.window, &concern(id));
+        let (p, size) = (chip.absolute_position(), chip.size());
+        assert!(
+            p.x >= 0.0 && p.x + size.width <= 800.0 && p.y + size.height <= 480.0,
+            "{id} is off the panel at {p:?}"
+        );
+        xs.push((p.y, p.x));
+    }
+    // On one line, the first concern stands right of the second.
+    assert!(xs[0].0 != xs[1].0 || xs[0].1 > xs[1].1, "{xs:?}");
+    let before = list.get_shown();
+    tap(&k.window, &concern("unaccompanied"));
+    assert_eq!(list.get_concern(), "unaccompanied");
+    assert!(list.get_shown() < before, "the filter applies at once");
+    // Open cases and one concern: two filters set.
+    find(&k.window, "التصفية (2)");
+    tap(&k.window, "تم");
+    assert!(
+        ElementHandle::find_by_accessible_label(&k.window, &concern("caafag"))
+            .all(|e| !e.is_valid() || e.computed_opacity() == 0.0),
+        "the sheet is closed"
+    );
+    tap(&k.window, "التصفية");
+    tap(&k.window, &concern("unaccompanied"));
+    assert_eq!(list.get_concern(), "");
+    assert_eq!(list.get_shown(), before);
+    fieldkit_ui::lang::apply(&k.window, "en").unwrap();
 }
 
 #[test]

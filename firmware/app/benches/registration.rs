@@ -62,26 +62,25 @@ fn options() -> OpenOptions {
     }
 }
 
-/// Peak resident set of this process so far, in MiB.
-fn peak_rss_mib() -> f64 {
+/// One `/proc/self/status` figure (kB there), in MiB.
+fn status_mib(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))
+        .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|kb| kb.parse::<f64>().ok())
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// Peak resident set of this process so far, in MiB.
+fn peak_rss_mib() -> f64 {
+    status_mib("VmHWM:")
+}
+
 /// Resident set now, in MiB.
 fn rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
+    status_mib("VmRSS:")
 }
 
 /// Time this thread spent on a CPU so far, in ms (the figure a loaded machine inflates least).
@@ -192,7 +191,10 @@ fn kit(dir: &Path, n: usize) {
     let ready_rss = rss_mib();
     let index_mib = kit.index().memory_bytes() as f64 / f64::from(1 << 20);
     // Resident memory after 1, 10, 50 and every 100 registrations (where the growth after
-    // sign-in goes; `FIELDKIT_BENCH_SAVES=400` registers 800 in all).
+    // sign-in goes; `FIELDKIT_BENCH_SAVES=400` registers 800 in all), with the index's own
+    // bytes (its tables' capacities) beside it and the resident set split into anonymous memory
+    // (the heap) and file pages (the program's code and mapped files), and the vault file's
+    // size: [registrations, RSS, index, RssAnon, RssFile, vault file] in MiB.
     let mut rss_after = Vec::new();
     let mut registered = 0usize;
     let mut lat = |kind: RecordKind, forms: Vec<Map<String, Value>>, kit: &mut Kit| {
@@ -206,7 +208,16 @@ fn kit(dir: &Path, n: usize) {
             found += saved.matches.len();
             registered += 1;
             if [1, 10, 50].contains(&registered) || registered.is_multiple_of(100) {
-                rss_after.push(json!([registered, rss_mib()]));
+                let index_mib = kit.index().memory_bytes() as f64 / f64::from(1 << 20);
+                rss_after.push(json!([
+                    registered,
+                    rss_mib(),
+                    index_mib,
+                    status_mib("RssAnon:"),
+                    status_mib("RssFile:"),
+                    std::fs::metadata(dir.join("vault.redb"))
+                        .map_or(f64::NAN, |m| m.len() as f64 / f64::from(1 << 20))
+                ]));
             }
         }
         (out, cpu, found)

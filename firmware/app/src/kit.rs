@@ -557,7 +557,17 @@ impl Kit {
     /// vault). The bundle does not say which records changed, so the index is rebuilt and
     /// every trace matched again.
     pub fn import_bundle(&mut self, bytes: &[u8], now_ms: u64) -> Result<Merged, SaveError> {
-        let imported = self.session.import_bundle(bytes, now_ms)?;
+        self.import_bundle_from(std::io::Cursor::new(bytes), now_ms)
+    }
+
+    /// [`Kit::import_bundle`] from a reader (a bundle file, read as a stream: a vault's photos
+    /// are never held all at once).
+    pub fn import_bundle_from<R: std::io::Read + std::io::Seek>(
+        &mut self,
+        input: R,
+        now_ms: u64,
+    ) -> Result<Merged, SaveError> {
+        let imported = self.session.import_bundle_from(input, now_ms)?;
         self.state.book = MatchBook::load(&mut self.session, now_ms)?;
         self.rebuild_index(now_ms).map_err(|e| match e {
             OpenError::Vault(v) => SaveError::Vault(v),

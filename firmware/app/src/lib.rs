@@ -31,6 +31,7 @@
 //! ```
 
 mod compact;
+pub mod demo;
 mod error;
 pub mod index;
 mod input;

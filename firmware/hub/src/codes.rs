@@ -6,6 +6,11 @@
 //! the current one first ([`fieldkit_sync::message::Body::CodeLists`], queued and committed
 //! like any message), once each time that set changes (`hub/kit/<id>/codes` holds what the kit
 //! was last told). A list is stored before any announcement names it.
+//!
+//! What the hub sends a kit is coded with the list that kit last coded its own messages
+//! with, in the form of protocol version 4 (`hub/kit/<id>/reads`): such a kit keeps every
+//! list it coded with, so it reads them all; a kit that sent only text or version 3 is sent
+//! text, which every kit reads.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -118,6 +123,43 @@ pub(crate) fn write_told(
             .iter()
             .map(|n| (n.as_str(), value.as_slice()))
             .collect(),
+        ..SyncWrite::default()
+    })
+}
+
+/// A kit's entry of the list the hub codes its messages with.
+pub fn reads_name(kit: KitId) -> String {
+    format!("{KIT_PREFIX}{kit}/reads")
+}
+
+/// The list each kit reads, as recorded (kits never heard coding are absent).
+pub(crate) fn read_reads(
+    session: &Session,
+    kits: impl Iterator<Item = KitId>,
+) -> Result<BTreeMap<KitId, CodeDigest>, OpenError> {
+    let mut reads = BTreeMap::new();
+    for kit in kits {
+        let name = reads_name(kit);
+        if let Some(bytes) = session.sync_value(&name)? {
+            let digest: CodeDigest = bytes
+                .as_slice()
+                .try_into()
+                .map_err(|_| OpenError::Corrupt(name))?;
+            reads.insert(kit, digest);
+        }
+    }
+    Ok(reads)
+}
+
+/// Records that `kit` reads messages coded with `digest`.
+pub(crate) fn write_reads(
+    session: &mut Session,
+    kit: KitId,
+    digest: &CodeDigest,
+) -> Result<(), VaultError> {
+    let name = reads_name(kit);
+    session.sync_write(&SyncWrite {
+        put: vec![(name.as_str(), digest.as_slice())],
         ..SyncWrite::default()
     })
 }

@@ -20,6 +20,7 @@ use fieldkit_app::{
     Alert, Kit, KitConfig, MatchFilter, ReviewError, SaveError, TraceRef, match_id,
 };
 use fieldkit_domain::{Document, Op, PotentialMatch, Record, RecordId, RecordKind};
+use fieldkit_sync::codes::CodeDigest;
 use fieldkit_sync::counter::{CounterError, Reservation};
 use fieldkit_sync::hub::{EnrollError, Hub, HubEvent, KitState};
 use fieldkit_sync::message::{Body, Priority, ReviewDecision};
@@ -332,6 +333,12 @@ impl HubService {
         );
         hub.set_code_books(crate::codes::held_books(&mut session, current)?);
         let told = crate::codes::read_told(&session, kits.keys().copied())?;
+        for (k, digest) in crate::codes::read_reads(&session, kits.keys().copied())? {
+            let book = hub.code_books().get(&digest);
+            if let Some(e) = hub.endpoint_mut(k) {
+                e.set_coding(book);
+            }
+        }
         let kit = Kit::open(session, config, now_ms)?;
         let mut service = HubService {
             kit,
@@ -372,6 +379,26 @@ impl HubService {
         for k in due {
             self.told.insert(k, digests.clone());
         }
+        Ok(())
+    }
+
+    /// `kit` coded a message with the list `digest` (in a form whose senders read it): what
+    /// the hub sends that kit from now on is coded with it too, recorded before use.
+    fn codes_read_by(&mut self, kit: KitId, digest: &CodeDigest) -> Result<(), VaultError> {
+        let Some(endpoint) = self.hub.endpoint(kit) else {
+            return Ok(());
+        };
+        if endpoint.coding().map(|b| b.digest()) == Some(*digest) {
+            return Ok(());
+        }
+        let Some(book) = self.hub.code_books().get(digest) else {
+            return Ok(());
+        };
+        crate::codes::write_reads(self.kit.session_mut(), kit, digest)?;
+        if let Some(e) = self.hub.endpoint_mut(kit) {
+            e.set_coding(Some(book));
+        }
+        tracing::info!(%kit, "messages for the kit are coded with the code list it codes with");
         Ok(())
     }
 
@@ -516,6 +543,9 @@ impl HubService {
                     HubEvent::Delivered { kit, message } => {
                         receipt.messages += 1;
                         dirty.insert(kit);
+                        if let Some(digest) = message.code_list {
+                            self.codes_read_by(kit, &digest)?;
+                        }
                         match message.body {
                             Ok(body) => self.apply(
                                 kit,
@@ -898,7 +928,7 @@ impl HubService {
         routed_now: &mut BTreeSet<RecordId>,
     ) {
         let state = review_state(m).to_string();
-        let body = Body::Ops(doc.ops());
+        let body = Body::Ops(fieldkit_sync::codec::by_save(doc.ops()));
         for k in self.holders_of(m.case_id, m.tracing_request_id, except) {
             if self.hub.queue(k, &body).is_some() {
                 dirty.insert(k);
@@ -951,7 +981,7 @@ impl HubService {
         if receivers.is_empty() {
             return;
         }
-        let body = Body::Ops(doc.ops());
+        let body = Body::Ops(fieldkit_sync::codec::by_save(doc.ops()));
         for k in receivers {
             if self.hub.queue(k, &body).is_some() {
                 tracing::info!(kit = %k, %agency, "case transferred to a kit of the receiving agency");

@@ -13,10 +13,9 @@ use fieldkit_app::{Kit, KitConfig};
 use fieldkit_domain::lookups::Lookups;
 use fieldkit_domain::{Case, Location, LocationLevel, LocationTree, Record, RecordKind};
 use fieldkit_hub::HubService;
-use fieldkit_kitsync::{KitSync, Link, LinkError};
+use fieldkit_kitsync::KitSync;
 use fieldkit_sync::codes::CodeBook;
 use fieldkit_sync::message::Priority;
-use fieldkit_sync::seal::KitId;
 use fieldkit_vault::Session;
 use x25519_dalek::PublicKey;
 
@@ -51,30 +50,6 @@ fn config(extra: Option<&str>) -> KitConfig {
 
 fn book(c: &KitConfig) -> CodeBook {
     CodeBook::of_deployment(c.locations.as_ref(), &c.lookups)
-}
-
-/// The hub, reached in-process.
-struct Direct<'a> {
-    hub: &'a mut HubService,
-    kit: KitId,
-}
-
-impl Link for Direct<'_> {
-    fn mtu(&self) -> usize {
-        1200
-    }
-    fn max_frames(&self) -> usize {
-        32
-    }
-    fn exchange(&mut self, frames: &[Vec<u8>], now_ms: u64) -> Result<Vec<Vec<u8>>, LinkError> {
-        self.hub
-            .receive(frames, now_ms)
-            .expect("the hub takes the frames");
-        Ok(self
-            .hub
-            .transmit(self.kit, 1200, 256, now_ms)
-            .expect("the hub answers"))
-    }
 }
 
 struct KitUnderTest {
@@ -118,7 +93,12 @@ fn sync(k: &mut KitUnderTest, hub: &mut HubService, now: &mut u64) {
     let id = k.engine.kit_id();
     for _ in 0..8 {
         *now += 1_000;
-        let mut link = Direct { hub, kit: id };
+        let mut link = Direct {
+            hub,
+            kit: id,
+            mtu: 1200,
+            max_frames: 32,
+        };
         k.engine
             .exchange(&mut k.kit, &mut link, *now, Priority::Bulk)
             .unwrap();
@@ -223,4 +203,116 @@ fn kits_code_only_what_the_hub_announced_and_the_hub_reads_every_list_it_held() 
             assert_eq!(same.family_details_section, case.family_details_section);
         }
     }
+}
+
+/// A generated case (its places and lookups from the deployment's lists), owned by
+/// `agency`, as one save of a kit with `device`.
+fn generated_case(i: u64, agency: &str, device: u64) -> Vec<fieldkit_domain::Op> {
+    let mut case = fieldkit_testkit::cases::case(77, i);
+    case.owned_by_agency_id = Some(agency.into());
+    let stamp = fieldkit_domain::Hlc {
+        wall_ms: NOW,
+        counter: 0,
+        device: fieldkit_domain::DeviceId(device),
+    };
+    fieldkit_domain::Document::new(RecordKind::Case, case.id)
+        .diff(&Record::Case(Box::new(case)).to_json(), || stamp)
+        .unwrap()
+}
+
+/// The hub codes what it sends a kit with the list that kit codes its own messages with
+/// (protocol version 4 on), and remembers it across a restart; a kit that sends text is
+/// sent text, and both hear a match.
+#[test]
+fn the_hub_codes_a_kit_s_messages_with_the_list_the_kit_codes_with() {
+    use fieldkit_sync::message::Body;
+    let dir = tempfile::tempdir().unwrap();
+    let mut session = hub_vault(dir.path());
+    let hub_public = fieldkit_hub::init(&mut session).unwrap();
+    let c = config(None);
+    let list = std::sync::Arc::new(book(&c));
+    let mut hub = HubService::open_with(session, c.clone(), NOW).unwrap();
+    // Kit A (another agency) codes with the deployment's list; kit T sends text.
+    let mut a = KitEnd::new(0x0A, hub_public);
+    let mut t = KitEnd::new(0x0B, hub_public);
+    hub.enroll(a.public(), "unhcr", "kit A", NOW).unwrap();
+    hub.enroll(t.public(), "unicef", "kit T", NOW).unwrap();
+    let mut held = fieldkit_sync::codes::CodeBooks::new();
+    held.add(list.clone()).unwrap();
+    a.endpoint.set_code_books(held);
+    a.endpoint.set_coding(Some(list.clone()));
+
+    let mut now = NOW;
+    let round = |hub: &mut HubService, a: &mut KitEnd, t: &mut KitEnd, now: &mut u64| {
+        for _ in 0..4 {
+            for k in [&mut *a, &mut *t] {
+                let up = k.frames(*now, 1200);
+                hub.receive(&up, *now).unwrap();
+                let down = hub.transmit(k.id, 1200, 256, *now).unwrap();
+                k.take(&down);
+            }
+            *now += 1_000;
+        }
+    };
+    // A's own case, coded: the hub learns the list A reads.
+    a.endpoint
+        .queue(&Body::Ops(generated_case(0, "unhcr", 0xA)));
+    // A child at A and her mother's request at T: both hear the match.
+    let child_id = fieldkit_domain::RecordId::mint(NOW, [1; 10]);
+    a.endpoint
+        .queue(&Body::Ops(child(child_id, "Amina Yusuf", 0xA)));
+    let request_id = fieldkit_domain::RecordId::mint(NOW, [2; 10]);
+    t.endpoint
+        .queue(&Body::Ops(request(request_id, "Amina Yusuf", 0xB)));
+    round(&mut hub, &mut a, &mut t, &mut now);
+    let notified = |k: &KitEnd| {
+        k.received.iter().any(|b| {
+            matches!(b, Body::Ops(ops) if ops.iter().any(|o| o.kind == RecordKind::PotentialMatch))
+        })
+    };
+    assert!(notified(&a) && notified(&t), "both kits hear the match");
+    // T hands a case to A's agency: it reaches A coded with A's list, whole.
+    let handed = generated_case(1, "unhcr", 0xB);
+    t.endpoint.queue(&Body::Ops(handed.clone()));
+    a.lists.clear();
+    a.received.clear();
+    round(&mut hub, &mut a, &mut t, &mut now);
+    assert!(
+        a.lists.contains(&Some(list.digest())),
+        "kit A codes, so what it is sent is coded: {:?}",
+        a.lists
+    );
+    let got: Vec<&fieldkit_domain::Op> = a
+        .received
+        .iter()
+        .flat_map(|b| match b {
+            Body::Ops(ops) => ops.iter().collect(),
+            _ => Vec::new(),
+        })
+        .filter(|o| o.record == handed[0].record)
+        .collect();
+    // Every field as T sent it (the hub's triage may add its own).
+    for h in &handed {
+        assert!(
+            got.iter().any(|g| g.field == h.field && g.value == h.value),
+            "{} reached kit A",
+            h.field
+        );
+    }
+    assert!(
+        t.lists.iter().all(Option::is_none),
+        "kit T sends text and is sent text"
+    );
+    assert_eq!(dropped(&hub), 0);
+
+    // Remembered: a restarted hub still codes for kit A.
+    drop(hub.lock());
+    let session = reopen(dir.path());
+    assert_eq!(
+        session
+            .sync_value(&fieldkit_hub::codes::reads_name(a.id))
+            .unwrap()
+            .map(|v| v.to_vec()),
+        Some(list.digest().to_vec())
+    );
 }

@@ -124,7 +124,9 @@ impl BlockingIndex {
             offsets,
             postings: vec![0; total as usize],
             added: KeyMap::default(),
-            norms: Vec::with_capacity(n),
+            // Room for the profiles a kit pushes before it rebuilds the index (a quarter), so the
+            // table is not doubled by the first one.
+            norms: Vec::with_capacity(n + n / 4),
             population: n as u32,
             removed: Vec::new(),
             removed_count: 0,

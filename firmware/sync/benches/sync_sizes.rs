@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use fieldkit_domain::lookups::Lookups;
 use fieldkit_domain::{
-    Case, Date, DeviceId, Document, Hlc, LocationTree, Op, Record, RecordId, RecordKind, Sex,
-    Trace, TracingRequest, primero,
+    Date, DeviceId, Document, Hlc, LocationTree, Op, Record, RecordId, RecordKind, Sex, Trace,
+    TracingRequest, primero,
 };
 use fieldkit_drivers::lora::Modulation;
 use fieldkit_sync::codes::CodeBook;
@@ -49,26 +49,66 @@ fn one_frame(body: &Body, counter: u64, message_id: u64) -> Vec<u8> {
     ch.seal(&env.encode(), ok).expect("seal")
 }
 
-fn ops_of(kind: RecordKind, id: RecordId, json: &serde_json::Value) -> Vec<Op> {
+/// The moment a UUIDv7 record id was minted.
+fn minted_ms(id: RecordId) -> u64 {
+    let b = id.as_bytes();
+    u64::from_be_bytes([0, 0, b[0], b[1], b[2], b[3], b[4], b[5]])
+}
+
+/// A generated record as a kit registers it: each subform entry given a UUIDv7 minted at the
+/// moment the record's id was (the generated records' short entry ids would flatter both
+/// our sizes and Primero's JSON).
+fn as_registered(record: Record) -> Record {
+    let id = record.id();
+    let mut json = record.to_json();
+    if let Some(o) = json.as_object_mut() {
+        let mut n = 0u8;
+        for v in o.values_mut() {
+            for entry in v.as_array_mut().into_iter().flatten() {
+                if let Some(e) = entry.as_object_mut()
+                    && e.contains_key("unique_id")
+                {
+                    n = n.wrapping_add(1);
+                    let mut random = [0u8; 10];
+                    random.copy_from_slice(&id.as_bytes()[6..]);
+                    random[9] ^= n;
+                    let uid = RecordId::mint(minted_ms(id), random).to_string();
+                    e.insert("unique_id".into(), serde_json::Value::String(uid));
+                }
+            }
+        }
+    }
+    Record::from_json(record.kind(), json).expect("the same record")
+}
+
+/// The ops of a record's first save, stamped as a kit stamps a registration: at the moment
+/// it minted the record's id.
+fn ops_of(record: &Record) -> Vec<Op> {
     let stamp = Hlc {
-        wall_ms: 1_780_000_000_000,
+        wall_ms: minted_ms(record.id()),
         counter: 0,
         device: DeviceId(0x5eed_0001_0002_0003),
     };
-    Document::new(kind, id)
-        .diff(json, || stamp)
+    Document::new(record.kind(), record.id())
+        .diff(&record.to_json(), || stamp)
         .expect("a flat record")
+}
+
+/// The bench's full case `i`, as registered.
+fn full_case(i: u64) -> Record {
+    as_registered(Record::Case(Box::new(cases::case(2026, i))))
 }
 
 /// The ops of the bench's full case `i`.
 fn case_ops(i: u64) -> Vec<Op> {
-    let case: Case = cases::case(2026, i);
-    let id = case.id;
-    ops_of(
-        RecordKind::Case,
-        id,
-        &Record::Case(Box::new(case)).to_json(),
-    )
+    ops_of(&full_case(i))
+}
+
+/// Bytes of a record as Primero API v2 JSON.
+fn primero_len(record: &Record) -> usize {
+    serde_json::to_vec(&primero::to_primero(record))
+        .expect("json")
+        .len()
 }
 
 /// The code book of the generated cases' deployment, made as a kit or hub makes it from its
@@ -137,21 +177,17 @@ fn main() {
         }],
         ..TracingRequest::default()
     };
-    let tr_json = Record::TracingRequest(Box::new(minimal.clone())).to_json();
-    let tr_ops = ops_of(RecordKind::TracingRequest, tr_id, &tr_json);
+    let tr_record = as_registered(Record::TracingRequest(Box::new(minimal)));
+    let tr_ops = ops_of(&tr_record);
     let tr_frame = one_frame(&Body::Ops(tr_ops.clone()), 10_000, 1_000);
     airtime_row(
         &format!("minimal tracing record ({} ops)", tr_ops.len()),
         tr_frame.len(),
     );
-    let tr_primero = serde_json::to_vec(&primero::to_primero(&Record::TracingRequest(Box::new(
-        minimal,
-    ))))
-    .expect("json");
     println!(
         "{:<44} {:>4} B   (the same record as Primero API v2 JSON)",
         "  vs Primero JSON",
-        tr_primero.len()
+        primero_len(&tr_record)
     );
     println!();
 
@@ -161,8 +197,7 @@ fn main() {
     let mut json_total = 0usize;
     let mut gz_total = 0usize;
     for i in 0..n {
-        let case: Case = cases::case(2026, i);
-        let record = Record::Case(Box::new(case));
+        let record = full_case(i);
         let json = serde_json::to_vec(&primero::to_primero(&record)).expect("json");
         json_total += json.len();
         gz_total += miniz_oxide::deflate::compress_to_vec(&json, 9).len();
@@ -253,17 +288,15 @@ fn main() {
     );
 
     composition(n, &book);
+    hub_to_kit(&book);
 
     // A day's registrations synced together: 20 cases in one message over IP.
     let mut day_ops = Vec::new();
     let mut day_json = 0usize;
     for i in 0..20 {
-        let case = cases::case(2026, 1000 + i);
-        let record = Record::Case(Box::new(case.clone()));
-        day_json += serde_json::to_vec(&primero::to_primero(&record))
-            .expect("json")
-            .len();
-        day_ops.extend(ops_of(RecordKind::Case, case.id, &record.to_json()));
+        let record = full_case(1000 + i);
+        day_json += primero_len(&record);
+        day_ops.extend(ops_of(&record));
     }
     let (k, _) = keys();
     let mut kit = Endpoint::new(
@@ -302,9 +335,8 @@ fn main() {
             Default::default(),
         );
         for i in 0..20 {
-            let c = cases::case(31, i);
-            let json = Record::Case(Box::new(c.clone())).to_json();
-            kit.queue(&Body::Ops(ops_of(RecordKind::Case, c.id, &json)));
+            let c = as_registered(Record::Case(Box::new(cases::case(31, i))));
+            kit.queue(&Body::Ops(ops_of(&c)));
         }
         let mut frame_no = 0u64;
         let mut rounds = 0u64;
@@ -349,13 +381,8 @@ fn lost(i: u64, percent: u64) -> bool {
 /// operations out of the message saves (DEFLATE shares context across groups, so the shares
 /// add up only roughly). Tells where a better encoding could still win.
 fn composition(n: u64, book: &CodeBook) {
-    let all: Vec<Vec<Op>> = (0..n)
-        .map(|i| {
-            let case: Case = cases::case(2026, i);
-            let record = Record::Case(Box::new(case.clone()));
-            ops_of(RecordKind::Case, case.id, &record.to_json())
-        })
-        .collect();
+    let all: Vec<Vec<Op>> = (0..n).map(case_ops).collect();
+
     let packed = |keep: &dyn Fn(&Op) -> bool| -> f64 {
         let total: usize = all
             .iter()
@@ -426,4 +453,117 @@ fn composition(n: u64, book: &CodeBook) {
         "the rest",
         base - named - one_op
     );
+}
+
+/// Sealed bytes of `body` sent by the hub to a kit, coded with `coding`, over frames of
+/// `mtu` bytes.
+fn downlink_bytes(body: &Body, coding: Option<Arc<CodeBook>>, mtu: usize) -> usize {
+    let (_, h) = keys();
+    let mut hub = Endpoint::new(
+        Channel::new(h, SendCounter::resume(10_000, 64), ReplayWindow::default()),
+        Default::default(),
+        Default::default(),
+    );
+    hub.set_coding(coding);
+    hub.queue(body);
+    let mut total = 0;
+    while let Some(f) = hub
+        .poll_transmit(0, mtu, u64::MAX, Priority::Bulk, ok)
+        .expect("seal")
+    {
+        total += f.len();
+    }
+    total
+}
+
+/// What the hub sends a kit, as text (to a kit that never coded: older, or not told a list)
+/// and coded with the list the kit codes with: a match notice (the potential match record's
+/// operations, from a demo kit's own matching), the review decision that confirms it, and a
+/// transferred case (all its operations; a registration never edited).
+fn hub_to_kit(book: &Arc<CodeBook>) {
+    use fieldkit_app::{Kit, KitConfig, demo};
+    use fieldkit_vault::{CredentialPolicy, InitOptions, OpenOptions, Vault};
+
+    let now = 1_780_000_000_000;
+    let dir = tempfile::tempdir().expect("a directory");
+    let (session, _) = Vault::create(
+        &Vault::file_in(dir.path()),
+        InitOptions {
+            username: demo::USER,
+            display_name: "Amina (demo)",
+            credential: demo::PIN.as_bytes(),
+            policy: CredentialPolicy::default(),
+            now_ms: now,
+        },
+        OpenOptions::default(),
+    )
+    .expect("a vault");
+    let config = KitConfig {
+        locations: Some(LocationTree::new(demo::locations()).expect("a tree")),
+        ..KitConfig::default()
+    };
+    let demo_book = Arc::new(CodeBook::of_deployment(
+        config.locations.as_ref(),
+        &config.lookups,
+    ));
+    let mut kit = Kit::open(session, config, now).expect("a kit");
+    demo::seed(&mut kit, 8, now).expect("the demo records");
+    let matches = kit
+        .session_mut()
+        .all(RecordKind::PotentialMatch, now)
+        .expect("matches");
+    let Some(first) = matches.first() else {
+        println!("  (the demo kit proposed no match)");
+        return;
+    };
+    let id = first.record.id();
+    let notice = kit
+        .session()
+        .ops_since(RecordKind::PotentialMatch, id, None)
+        .expect("the notice");
+    let before = notice.iter().map(|o| o.stamp).max();
+    if std::env::var_os("FIELDKIT_BENCH_SHOW_NOTICE").is_some() {
+        for op in &notice {
+            println!("    {:?} {} = {:?}", op.stamp, op.field, op.value);
+        }
+    }
+    kit.confirm_match(id, Some("mother recognised her"), now + 60_000)
+        .expect("confirmed");
+    let decision = kit
+        .session()
+        .ops_since(RecordKind::PotentialMatch, id, before)
+        .expect("the decision");
+    let transfer = case_ops(7);
+
+    println!();
+    println!("hub -> kit, sealed bytes (IP frames of 1200 B / LoRa frames of 239 B):");
+    println!("{:<48} {:>14} {:>14}", "", "text", "coded");
+    for (what, ops, list) in [
+        (
+            format!("match notice ({} ops)", notice.len()),
+            notice,
+            demo_book.clone(),
+        ),
+        (
+            format!("review decision ({} ops)", decision.len()),
+            decision,
+            demo_book.clone(),
+        ),
+        (
+            format!("transferred full case ({} ops)", transfer.len()),
+            transfer,
+            book.clone(),
+        ),
+    ] {
+        // As the hub sends a record: save by save (`codec::by_save`).
+        let body = Body::Ops(fieldkit_sync::codec::by_save(ops));
+        let cell = |coding: Option<Arc<CodeBook>>| {
+            format!(
+                "{:>4} / {:>4} B",
+                downlink_bytes(&body, coding.clone(), 1200),
+                downlink_bytes(&body, coding, 239)
+            )
+        };
+        println!("  {what:<46} {:>14} {:>14}", cell(None), cell(Some(list)));
+    }
 }

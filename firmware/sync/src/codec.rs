@@ -16,7 +16,7 @@ use std::str::FromStr;
 use fieldkit_domain::{Date, DeviceId, FieldValue, Hlc, Op, RecordId, RecordKind};
 use uuid::Uuid;
 
-use crate::codes::{CodeBook, CodeBooks, PREFIX};
+use crate::codes::{CodeBook, CodeBooks, CodeDigest, PREFIX};
 use crate::dict::{self, FIELDS, Shape, VALUES};
 use crate::wire::{DecodeError, Reader, Writer};
 
@@ -106,13 +106,24 @@ fn path(r: &mut Reader<'_>, entries: &[String]) -> Result<String, DecodeError> {
     Ok(format!("{head}[{uid}].{field}"))
 }
 
+/// A subform entry id minted with its record ([`ENTRY_SAME_TIME`]), relative form only.
+const ENTRY_SAME_TIME: u64 = 3;
+
 /// A subform entry id: `1` and 16 bytes for a UUID in its canonical text, else
-/// `(len << 1)` and the text.
-fn put_entry(w: &mut Writer, uid: &str) {
+/// `(len << 1)` and the text. With an `origin` (the relative typed form), a UUIDv7 minted
+/// at that millisecond — a kit gives a new entry its id when it saves the record, at the
+/// moment it stamps the save — is [`ENTRY_SAME_TIME`] and its last 10 bytes.
+fn put_entry(w: &mut Writer, uid: &str, origin: Option<u64>) {
     match Uuid::parse_str(uid) {
         Ok(u) if u.hyphenated().to_string() == uid => {
-            w.varint(1);
-            w.raw(u.as_bytes());
+            let id = RecordId(u);
+            if origin.is_some_and(|o| o != 0 && id_time_ms(id) == o) {
+                w.varint(ENTRY_SAME_TIME);
+                w.raw(&u.as_bytes()[6..]);
+            } else {
+                w.varint(1);
+                w.raw(u.as_bytes());
+            }
         }
         _ => {
             w.varint((uid.len() as u64) << 1);
@@ -121,10 +132,23 @@ fn put_entry(w: &mut Writer, uid: &str) {
     }
 }
 
-fn entry(r: &mut Reader<'_>) -> Result<String, DecodeError> {
+fn entry(r: &mut Reader<'_>, origin: Option<u64>) -> Result<String, DecodeError> {
     let u = r.varint()?;
     if u == 1 {
         return Ok(Uuid::from_bytes(r.array::<16>()?).hyphenated().to_string());
+    }
+    if u == ENTRY_SAME_TIME
+        && let Some(o) = origin.filter(|o| *o != 0)
+    {
+        let mut b = [0u8; 16];
+        b[..6].copy_from_slice(&o.to_be_bytes()[2..]);
+        b[6..].copy_from_slice(r.raw(10)?);
+        let id = RecordId::from_bytes(b);
+        // Only a version-7 id was written so: anything else is not this encoder's.
+        if id_time_ms(id) != o {
+            return Err(DecodeError::Tag(u));
+        }
+        return Ok(id.0.hyphenated().to_string());
     }
     if u & 1 == 1 {
         return Err(DecodeError::Tag(u));
@@ -390,7 +414,13 @@ impl<'a> Tables<'a> {
         t
     }
 
-    fn put(&self, w: &mut Writer) {
+    /// The time stamps and entry ids count from in the relative form.
+    fn origin(&self) -> u64 {
+        self.records.first().map_or(0, |(_, id)| id_time_ms(*id))
+    }
+
+    fn put(&self, w: &mut Writer, relative: bool) {
+        let origin = relative.then(|| self.origin());
         w.varint(self.devices.len() as u64);
         for d in &self.devices {
             w.raw(&d.0.to_le_bytes());
@@ -401,7 +431,7 @@ impl<'a> Tables<'a> {
         }
         w.varint(self.entries.len() as u64);
         for e in &self.entries {
-            put_entry(w, e);
+            put_entry(w, e, origin);
         }
     }
 
@@ -420,7 +450,13 @@ struct ReadTables {
     entries: Vec<String>,
 }
 
-fn read_tables(r: &mut Reader<'_>) -> Result<ReadTables, DecodeError> {
+impl ReadTables {
+    fn origin(&self) -> u64 {
+        self.records.first().map_or(0, |(_, id)| id_time_ms(*id))
+    }
+}
+
+fn read_tables(r: &mut Reader<'_>, relative: bool) -> Result<ReadTables, DecodeError> {
     let n = r.len(r.remaining() / 8)?;
     let mut devices = Vec::with_capacity(n);
     for _ in 0..n {
@@ -431,10 +467,13 @@ fn read_tables(r: &mut Reader<'_>) -> Result<ReadTables, DecodeError> {
     for _ in 0..n {
         records.push(record(r)?);
     }
+    let origin = relative
+        .then(|| records.first().map_or(0, |(_, id)| id_time_ms(*id)))
+        .filter(|o| *o != 0);
     let n = r.len(r.remaining())?;
     let mut entries = Vec::with_capacity(n);
     for _ in 0..n {
-        entries.push(entry(r)?);
+        entries.push(entry(r, origin)?);
     }
     Ok(ReadTables {
         devices,
@@ -445,7 +484,13 @@ fn read_tables(r: &mut Reader<'_>) -> Result<ReadTables, DecodeError> {
 
 /// Ops as runs of consecutive ops that share a stamp (one save stamps all its fields alike)
 /// and either all or none supersede something: the stamp is written once per run.
-fn put_runs(w: &mut Writer, ops: &[Op], t: &Tables<'_>, stamps: &mut StampWriter<'_>) {
+fn put_runs(
+    w: &mut Writer,
+    ops: &[Op],
+    t: &Tables<'_>,
+    stamps: &mut StampWriter<'_>,
+    typed: Option<Typed<'_>>,
+) {
     let mut i = 0;
     while i < ops.len() {
         let first = &ops[i];
@@ -461,7 +506,13 @@ fn put_runs(w: &mut Writer, ops: &[Op], t: &Tables<'_>, stamps: &mut StampWriter
                 w.varint(t.record_index(op) as u64);
             }
             put_path(w, &op.field, &t.entries);
-            put_value(w, &op.value);
+            match typed {
+                // Version 4: values between the records are typed as in them.
+                Some(form) if form.relative => {
+                    put_typed_value(w, &op.value, op.record, &op.field, form);
+                }
+                _ => put_value(w, &op.value),
+            }
             if has_sup {
                 w.varint(op.supersedes.len() as u64);
                 for s in &op.supersedes {
@@ -482,6 +533,7 @@ fn read_runs(
     t: &ReadTables,
     stamps: &mut StampReader<'_>,
     ops: &mut Vec<Op>,
+    typed: Option<Typed<'_>>,
 ) -> Result<(), DecodeError> {
     let end = ops.len() + n;
     while ops.len() < end {
@@ -498,7 +550,10 @@ fn read_runs(
             };
             let (kind, record) = *t.records.get(idx).ok_or(DecodeError::Range)?;
             let field = path(r, &t.entries)?;
-            let value = value(r)?;
+            let value = match typed {
+                Some(form) if form.relative => typed_value(r, record, &field, form)?,
+                _ => value(r)?,
+            };
             let mut supersedes = Vec::new();
             if has_sup {
                 let m = r.len(MAX_SUPERSEDES.min(r.remaining()))?;
@@ -532,20 +587,20 @@ fn read_runs(
 pub fn encode_ops(ops: &[Op]) -> Vec<u8> {
     let t = Tables::of(ops);
     let mut w = Writer::new();
-    t.put(&mut w);
+    t.put(&mut w, false);
     w.varint(ops.len() as u64);
     let mut stamps = StampWriter {
         devices: &t.devices,
         prev: (0, 0),
     };
-    put_runs(&mut w, ops, &t, &mut stamps);
+    put_runs(&mut w, ops, &t, &mut stamps, None);
     w.into_bytes()
 }
 
 /// Decodes a batch of operations in the operation form; every byte must belong to it.
 pub fn decode_ops(bytes: &[u8]) -> Result<Vec<Op>, DecodeError> {
     let mut r = Reader::new(bytes);
-    let t = read_tables(&mut r)?;
+    let t = read_tables(&mut r, false)?;
     // An op takes at least two bytes.
     let n = r.len(MAX_OPS.min(r.remaining() / 2))?;
     let mut ops = Vec::with_capacity(n);
@@ -553,7 +608,7 @@ pub fn decode_ops(bytes: &[u8]) -> Result<Vec<Op>, DecodeError> {
         devices: &t.devices,
         prev: (0, 0),
     };
-    read_runs(&mut r, n, &t, &mut stamps, &mut ops)?;
+    read_runs(&mut r, n, &t, &mut stamps, &mut ops, None)?;
     r.finish()?;
     Ok(ops)
 }
@@ -910,12 +965,14 @@ fn put_segments(w: &mut Writer, ops: &[Op], typed: Option<Typed<'_>>) -> bool {
     if !segments.iter().any(|(record, _)| *record) {
         return false;
     }
+    let relative = typed.is_some_and(|f| f.relative);
     let t = Tables::of(ops);
-    t.put(w);
+    t.put(w, relative);
     w.varint(segments.len() as u64);
+    let origin = if relative { t.origin() } else { 0 };
     let mut stamps = StampWriter {
         devices: &t.devices,
-        prev: (0, 0),
+        prev: (origin, 0),
     };
     for (record, range) in segments {
         let part = &ops[range];
@@ -923,7 +980,7 @@ fn put_segments(w: &mut Writer, ops: &[Op], typed: Option<Typed<'_>>) -> bool {
             put_record_segment(w, part, &t, &mut stamps, typed);
         } else {
             w.varint((part.len() as u64) << 1);
-            put_runs(w, part, &t, &mut stamps);
+            put_runs(w, part, &t, &mut stamps, typed);
         }
     }
     true
@@ -938,13 +995,15 @@ pub fn decode_records(bytes: &[u8]) -> Result<Vec<Op>, DecodeError> {
 }
 
 fn read_segments(r: &mut Reader<'_>, typed: Option<Typed<'_>>) -> Result<Vec<Op>, DecodeError> {
-    let t = read_tables(r)?;
+    let relative = typed.is_some_and(|f| f.relative);
+    let t = read_tables(r, relative)?;
     // A segment takes at least two bytes.
     let n = r.len(r.remaining() / 2)?;
     let mut ops = Vec::new();
+    let origin = if relative { t.origin() } else { 0 };
     let mut stamps = StampReader {
         devices: &t.devices,
-        prev: (0, 0),
+        prev: (origin, 0),
     };
     for _ in 0..n {
         let head = r.varint()?;
@@ -956,7 +1015,7 @@ fn read_segments(r: &mut Reader<'_>, typed: Option<Typed<'_>>) -> Result<Vec<Op>
             if count == 0 || count > r.remaining() / 2 || ops.len() + count > MAX_OPS {
                 return Err(DecodeError::TooLarge);
             }
-            read_runs(r, count, &t, &mut stamps, &mut ops)?;
+            read_runs(r, count, &t, &mut stamps, &mut ops, typed)?;
         }
     }
     Ok(ops)
@@ -970,10 +1029,39 @@ fn read_segments(r: &mut Reader<'_>, typed: Option<Typed<'_>>) -> Result<Vec<Op>
 // location codes, nationalities, languages and the like are codes of that book; the body
 // then names the book by its digest's prefix.
 
-/// The typed form's context: the code book in use, if any.
+/// The typed form's context: the code book in use, if any, and whether stamps count from
+/// the batch's first record's time.
 #[derive(Debug, Clone, Copy)]
 struct Typed<'a> {
     book: Option<&'a CodeBook>,
+    relative: bool,
+}
+
+/// Operations regrouped save by save — by record, then stamp, then path — the order in
+/// which the record form carries a record's history in the fewest segments (a document's
+/// own order is by path, its saves interleaved). Operations commute, so the receiver ends
+/// with the same document.
+pub fn by_save(mut ops: Vec<Op>) -> Vec<Op> {
+    ops.sort_by(|a, b| {
+        (kind_code(a.kind), a.record, a.stamp, &a.field).cmp(&(
+            kind_code(b.kind),
+            b.record,
+            b.stamp,
+            &b.field,
+        ))
+    });
+    ops
+}
+
+/// The creation time a UUIDv7 record id carries (milliseconds since the Unix epoch; 0 for
+/// an id of another version, as imported records may have). A registration mints its id
+/// and stamps its save at the same moment, so its stamp is "the id's time" in one byte.
+fn id_time_ms(id: RecordId) -> u64 {
+    if id.0.get_version_num() != 7 {
+        return 0;
+    }
+    let b = id.as_bytes();
+    u64::from_be_bytes([0, 0, b[0], b[1], b[2], b[3], b[4], b[5]])
 }
 
 /// A table of words: the book's, when it holds the table, else the protocol's values.
@@ -1125,45 +1213,79 @@ fn typed_value(
     })
 }
 
-/// The typed form's header: `0`, or `1` and the book's digest prefix.
-const TYPED_PLAIN: u64 = 0;
+/// The typed form's header, a varint of flags: [`TYPED_BOOK`] (the book's digest prefix
+/// follows) and [`TYPED_RELATIVE`]. Version 3 wrote `0` or `1` (stamps from zero); they
+/// still decode, so messages queued before an upgrade keep their bytes.
 const TYPED_BOOK: u64 = 1;
+/// Stamps count from the creation time of the batch's first record ([`id_time_ms`]) rather
+/// than from zero: a registration's stamp takes one byte instead of about eight. Written
+/// from protocol version 4 on (a hub is upgraded before its kits).
+const TYPED_RELATIVE: u64 = 2;
+/// Every flag this version reads.
+const TYPED_FLAGS: u64 = TYPED_BOOK | TYPED_RELATIVE;
 
 /// Encodes a batch in the typed record form (body tag 7), with `book`'s codes when given:
 /// give only a book the receiver announced it reads. `None` when the batch holds no whole
 /// record's save (send it in the operation form).
 pub fn encode_typed(ops: &[Op], book: Option<&CodeBook>) -> Option<Vec<u8>> {
+    encode_typed_as(ops, book, true)
+}
+
+/// The typed form with stamps relative to the first record's time, or (`relative` false)
+/// as protocol version 3 wrote it.
+fn encode_typed_as(ops: &[Op], book: Option<&CodeBook>, relative: bool) -> Option<Vec<u8>> {
     let book = book.filter(|b| !b.is_empty());
     let mut w = Writer::new();
+    let flags = if relative { TYPED_RELATIVE } else { 0 };
     match book {
         Some(b) => {
-            w.varint(TYPED_BOOK);
+            w.varint(flags | TYPED_BOOK);
             w.raw(&b.prefix());
         }
-        None => w.varint(TYPED_PLAIN),
+        None => w.varint(flags),
     }
-    put_segments(&mut w, ops, Some(Typed { book })).then(|| w.into_bytes())
+    let form = Typed { book, relative };
+    put_segments(&mut w, ops, Some(form)).then(|| w.into_bytes())
 }
 
 /// Decodes a batch in the typed record form, finding its code book, if it names one, among
 /// `books` ([`DecodeError::UnknownCodeList`] when none is that book).
 pub fn decode_typed(bytes: &[u8], books: &CodeBooks) -> Result<Vec<Op>, DecodeError> {
+    decode_typed_listed(bytes, books).map(|(ops, _)| ops)
+}
+
+/// As [`decode_typed`], also giving the digest of the code list the batch was coded with
+/// when its sender writes version 4 of the form: such a sender reads messages coded with
+/// that list too (a kit keeps every list it coded with), so the hub may code what it sends
+/// that kit with it. `None` for text, and for a version-3 sender (which reads no coded
+/// message).
+pub fn decode_typed_listed(
+    bytes: &[u8],
+    books: &CodeBooks,
+) -> Result<(Vec<Op>, Option<CodeDigest>), DecodeError> {
     let mut r = Reader::new(bytes);
-    let book = match r.varint()? {
-        TYPED_PLAIN => None,
-        TYPED_BOOK => {
-            let prefix = r.array::<PREFIX>()?;
-            Some(
-                books
-                    .find(prefix)
-                    .ok_or(DecodeError::UnknownCodeList(prefix))?,
-            )
-        }
-        t => return Err(DecodeError::Tag(t)),
+    let flags = r.varint()?;
+    if flags & !TYPED_FLAGS != 0 {
+        return Err(DecodeError::Tag(flags));
+    }
+    let book = if flags & TYPED_BOOK != 0 {
+        let prefix = r.array::<PREFIX>()?;
+        Some(
+            books
+                .find(prefix)
+                .ok_or(DecodeError::UnknownCodeList(prefix))?,
+        )
+    } else {
+        None
     };
-    let ops = read_segments(&mut r, Some(Typed { book }))?;
+    let form = Typed {
+        book,
+        relative: flags & TYPED_RELATIVE != 0,
+    };
+    let ops = read_segments(&mut r, Some(form))?;
     r.finish()?;
-    Ok(ops)
+    let listed = book.filter(|_| form.relative).map(CodeBook::digest);
+    Ok((ops, listed))
 }
 
 #[cfg(test)]
@@ -1244,5 +1366,83 @@ mod tests {
         ];
         let bytes = encode_ops(&ops);
         assert_eq!(decode_ops(&bytes), Ok(ops));
+    }
+
+    /// A registration as a kit saves it: the id, each family entry's id and the stamp all
+    /// from one moment.
+    fn registration(device: u64) -> Vec<Op> {
+        let now = 1_780_000_123_456;
+        let id = RecordId::mint(now, [3; 10]);
+        let s = stamp(now, 0, device);
+        let mut ops: Vec<Op> = [
+            ("age", FieldValue::Int(9)),
+            ("case_id_display", FieldValue::Text(id.short())),
+            ("date_of_birth", FieldValue::Text("2017-03-09".into())),
+            ("name", FieldValue::Text("Amina Yusuf".into())),
+            ("sex", FieldValue::Text("female".into())),
+            ("status", FieldValue::Text("open".into())),
+        ]
+        .into_iter()
+        .map(|(f, v)| Op {
+            kind: RecordKind::Case,
+            record: id,
+            field: f.into(),
+            value: v,
+            stamp: s,
+            supersedes: vec![],
+        })
+        .collect();
+        for (i, uid) in [
+            RecordId::mint(now, [4; 10]).to_string(),
+            // Minted a millisecond later, and one imported from Primero (version 4).
+            RecordId::mint(now + 1, [5; 10]).to_string(),
+            "6f1c0b5e-3d2a-4c1b-9e8f-0a1b2c3d4e5f".to_string(),
+        ]
+        .iter()
+        .enumerate()
+        {
+            ops.push(Op {
+                kind: RecordKind::Case,
+                record: id,
+                field: format!("family_details_section[{uid}].relation_age"),
+                value: FieldValue::Int(30 + i as i64),
+                stamp: s,
+                supersedes: vec![],
+            });
+        }
+        ops.sort_by(|a, b| a.field.cmp(&b.field));
+        ops
+    }
+
+    #[test]
+    fn stamps_and_entry_ids_minted_with_the_record_take_a_byte_or_so() {
+        let ops = registration(0xabc);
+        let relative = encode_typed(&ops, None).expect("a record");
+        let v3 = encode_typed_as(&ops, None, false).expect("a record");
+        assert_eq!(relative[0], TYPED_RELATIVE as u8);
+        assert_eq!(v3[0], 0);
+        // The stamp (about 7 bytes from zero) and the entry minted with the record (6 bytes
+        // of its time) are gone.
+        assert!(
+            relative.len() + 12 <= v3.len(),
+            "{} vs {}",
+            relative.len(),
+            v3.len()
+        );
+        let books = CodeBooks::new();
+        assert_eq!(decode_typed(&relative, &books), Ok(ops.clone()));
+        // What version 3 wrote (queued in an outbox before an upgrade) still decodes.
+        assert_eq!(decode_typed(&v3, &books), Ok(ops.clone()));
+        // A record whose id is not a UUIDv7 counts from zero, and still round-trips.
+        let mut other = ops.clone();
+        for op in &mut other {
+            op.record = RecordId::from_bytes([0x11; 16]);
+        }
+        let bytes = encode_typed(&other, None).expect("a record");
+        assert_eq!(decode_typed(&bytes, &books), Ok(other));
+        // A flag this version does not know is refused.
+        let mut unknown = relative.clone();
+        unknown[0] |= 4;
+        assert_eq!(decode_typed(&unknown, &books), Err(DecodeError::Tag(6)));
     }
 }

@@ -222,6 +222,11 @@ impl CodeBooks {
             .map(|b| &**b)
     }
 
+    /// The book of this digest, when held.
+    pub fn get(&self, digest: &CodeDigest) -> Option<Arc<CodeBook>> {
+        self.books.iter().find(|b| b.digest == *digest).cloned()
+    }
+
     /// The digests held, in the order added (what a hub announces).
     pub fn digests(&self) -> Vec<CodeDigest> {
         self.books.iter().map(|b| b.digest).collect()

@@ -87,6 +87,29 @@ pub const FIELDS: &[&str] = &[
     "cfm_5_17_self_care_difficulty",
     "cfm_5_17_communication_difficulty_understanding_child_household",
     "cfm_5_17_remembering_difficulty",
+    // 73..: potential matches as the hub sends them (protocol version 4), and fields a kit
+    // writes on cases it received or closed
+    "tracing_request_id",
+    "trace_id",
+    "case_name",
+    "trace_name",
+    "score",
+    "likelihood",
+    "comparison",
+    "proposed_at",
+    "reviewed_by",
+    "reviewed_at",
+    "review_note",
+    "case_fingerprint",
+    "trace_fingerprint",
+    "field",
+    "weight",
+    "detail",
+    "matched_tracing_request_id",
+    "fieldkit_risk_level",
+    "fieldkit_urgent",
+    "closure_reason",
+    "date_closure",
 ];
 
 /// Common lookup values (position = code).

@@ -270,6 +270,23 @@ impl Body {
 
     /// As [`Body::encode`], with operations coded with `book` (one the receiver announced).
     pub fn encode_with(&self, book: Option<&CodeBook>) -> (u8, bool, Vec<u8>) {
+        let plain = self.encode_packed(None);
+        match book {
+            // Coded only when that is shorter: a record with nothing of the list (a match
+            // notice's explanation) would pay the list's name for nothing.
+            Some(b) if matches!(self, Body::Ops(_)) => {
+                let coded = self.encode_packed(Some(b));
+                if coded.2.len() < plain.2.len() {
+                    coded
+                } else {
+                    plain
+                }
+            }
+            _ => plain,
+        }
+    }
+
+    fn encode_packed(&self, book: Option<&CodeBook>) -> (u8, bool, Vec<u8>) {
         let (tag, raw) = self.encode_raw_with(book);
         if raw.len() > 24
             && let Some(packed) = crate::primer::deflate_with(primer_of(tag), &raw)
@@ -292,6 +309,17 @@ impl Body {
         bytes: &[u8],
         books: &CodeBooks,
     ) -> Result<Body, DecodeError> {
+        Self::decode_listed(tag, compressed, bytes, books).map(|(body, _)| body)
+    }
+
+    /// As [`Body::decode_with`], also giving the code list the sender coded the body with
+    /// when it is one that reads messages coded with it ([`codec::decode_typed_listed`]).
+    pub fn decode_listed(
+        tag: u8,
+        compressed: bool,
+        bytes: &[u8],
+        books: &CodeBooks,
+    ) -> Result<(Body, Option<CodeDigest>), DecodeError> {
         let inflated;
         let bytes = if compressed {
             inflated = crate::primer::inflate_with(primer_of(tag), bytes, MAX_MESSAGE)
@@ -376,9 +404,12 @@ impl Body {
                     at_min,
                 })
             }
-            T_OPS => return codec::decode_ops(r.rest()).map(Body::Ops),
-            T_RECORDS => return codec::decode_records(r.rest()).map(Body::Ops),
-            T_TYPED => return codec::decode_typed(r.rest(), books).map(Body::Ops),
+            T_OPS => return codec::decode_ops(r.rest()).map(|ops| (Body::Ops(ops), None)),
+            T_RECORDS => return codec::decode_records(r.rest()).map(|ops| (Body::Ops(ops), None)),
+            T_TYPED => {
+                let (ops, listed) = codec::decode_typed_listed(r.rest(), books)?;
+                return Ok((Body::Ops(ops), listed));
+            }
             T_CODE_LISTS => {
                 let n = r.len(MAX_CODE_LISTS.min(r.remaining() / 32))?;
                 let mut digests = Vec::with_capacity(n);
@@ -400,6 +431,6 @@ impl Body {
             t => return Err(DecodeError::Tag(u64::from(t))),
         };
         r.finish()?;
-        Ok(body)
+        Ok((body, None))
     }
 }

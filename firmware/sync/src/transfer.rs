@@ -27,6 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::codes::CodeDigest;
 use crate::message::{Body, MAX_TAG, Priority};
 use crate::wire::{DecodeError, Reader, Writer, varint_len};
 
@@ -471,6 +472,9 @@ pub struct Delivered {
     /// Its body, or why it could not be decoded (a newer sender, or a bug: it is still
     /// acknowledged, so the sender does not retry forever, and the caller keeps the error).
     pub body: Result<Body, DecodeError>,
+    /// The code list the sender coded it with, when the sender also reads messages coded
+    /// with that list ([`Body::decode_listed`]): what the hub codes that kit's messages with.
+    pub code_list: Option<CodeDigest>,
 }
 
 /// What a received envelope did.
@@ -582,10 +586,15 @@ impl Inbox {
                 .flat_map(|p| p.parts.iter().flatten().flatten().copied())
                 .collect();
             self.mark_delivered(id);
+            let (body, code_list) = match Body::decode_listed(tag, compressed, &bytes, books) {
+                Ok((body, list)) => (Ok(body), list),
+                Err(e) => (Err(e), None),
+            };
             return Received {
                 delivered: Some(Delivered {
                     id,
-                    body: Body::decode_with(tag, compressed, &bytes, books),
+                    body,
+                    code_list,
                 }),
                 ack: Some(Self::complete_ack(id)),
             };

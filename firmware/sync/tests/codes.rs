@@ -66,6 +66,8 @@ fn arb_word() -> impl Strategy<Value = String> {
         Just("female".to_string()),
         Just("separated".to_string()),
         Just("2015-07-01".to_string()),
+        Just("019e7044-8800-70dd-9fac-a75ff0c8d2a8".to_string()),
+        Just("019E7044-8800-70DD-9FAC-A75FF0C8D2A8".to_string()),
         Just(String::new()),
         "[a-zA-Z -]{0,16}",
         any::<String>(),
@@ -108,6 +110,8 @@ fn arb_save() -> impl Strategy<Value = Vec<Op>> {
         Just("case_id_display"),
         Just("cfm_5_17_vision_difficulty"),
         Just("notes"),
+        Just("case_id"),
+        Just("tracing_request_id"),
     ]
     .prop_map(str::to_string);
     let entry_field = prop_oneof![
@@ -129,20 +133,29 @@ fn arb_save() -> impl Strategy<Value = Vec<Op>> {
             prop::collection::vec(any::<prop::sample::Index>(), 0..5),
             prop::option::of(arb_uid()),
         )),
-        (any::<u8>(), 0u64..2, any::<u32>()),
+        (any::<u8>(), 0u64..3, any::<u32>()),
         prop::collection::vec(any::<(u8, bool)>(), 0..2),
     )
         .prop_map(
-            |(fields, uids, entries, order, (r, mode, counter), extra)| {
-                let record = RecordId::from_bytes([r; 16]);
+            |(fields, mut uids, entries, order, (r, mode, counter), extra)| {
                 let stamp = Hlc {
-                    wall_ms: if mode == 0 {
-                        1_780_000_000_000
-                    } else {
+                    wall_ms: if mode == 1 {
                         u64::from(counter)
+                    } else {
+                        1_780_000_000_000
                     },
                     counter: counter % 3,
                     device: DeviceId(0x5eed),
+                };
+                // Mode 2: as a kit registers, the id and some entry ids minted at the
+                // stamp's moment (the typed form then counts from it).
+                let record = if mode == 2 {
+                    for (i, u) in uids.iter_mut().enumerate().filter(|(i, _)| i % 2 == 0) {
+                        *u = RecordId::mint(stamp.wall_ms, [i as u8; 10]).to_string();
+                    }
+                    RecordId::mint(stamp.wall_ms, [r; 10])
+                } else {
+                    RecordId::from_bytes([r; 16])
                 };
                 let op = |field: String, value: FieldValue| Op {
                     kind: RecordKind::Case,
@@ -354,6 +367,11 @@ fn kit_and_hub(hub_books: CodeBooks) -> (Endpoint, Hub) {
 
 /// What the hub makes of everything the kit has queued.
 fn deliver(kit: &mut Endpoint, hub: &mut Hub) -> Vec<Result<Body, DecodeError>> {
+    delivered(kit, hub).into_iter().map(|m| m.body).collect()
+}
+
+/// The messages the hub delivers of everything the kit has queued.
+fn delivered(kit: &mut Endpoint, hub: &mut Hub) -> Vec<fieldkit_sync::transfer::Delivered> {
     let mut got = Vec::new();
     while let Some(frame) = kit
         .poll_transmit(0, 1200, u64::MAX, Priority::Bulk, ok)
@@ -361,7 +379,7 @@ fn deliver(kit: &mut Endpoint, hub: &mut Hub) -> Vec<Result<Body, DecodeError>> 
     {
         for e in hub.handle(&frame).expect("accepted") {
             if let HubEvent::Delivered { message, .. } = e {
-                got.push(message.body);
+                got.push(message);
             }
         }
     }
@@ -476,4 +494,53 @@ fn tag_six_messages_from_before_the_upgrade_still_decode() {
     let packed = fieldkit_sync::primer::deflate_with(fieldkit_sync::primer::PRIMER_V2, &raw)
         .expect("deflate");
     assert_eq!(Body::decode(6, true, &packed), Ok(Body::Ops(ops)));
+}
+
+/// A kit coding with a list (version 4) tells the hub, by the message itself, that it reads
+/// that list: the hub may code what it sends back with it, and the kit, holding the list,
+/// reads it; an end without the list refuses such a message, never misreads it.
+#[test]
+fn the_list_a_kit_codes_with_is_the_list_the_hub_codes_its_messages_with() {
+    let b = Arc::new(generated_book());
+    let (mut kit, mut hub) = kit_and_hub(books(&[&b]));
+    let id = hub.kits().next().expect("a kit");
+    // Text tells nothing.
+    kit.queue(&Body::Ops(registration(1)));
+    let mut lists: Vec<_> = delivered(&mut kit, &mut hub)
+        .into_iter()
+        .map(|m| m.code_list)
+        .collect();
+    kit.set_coding(Some(b.clone()));
+    kit.queue(&Body::Ops(registration(2)));
+    lists.extend(
+        delivered(&mut kit, &mut hub)
+            .into_iter()
+            .map(|m| m.code_list),
+    );
+    assert_eq!(lists, vec![None, Some(b.digest())]);
+
+    // The hub codes a transferred case with it; the kit holding the list reads it.
+    let ep = hub.endpoint_mut(id).expect("enrolled");
+    ep.set_coding(Some(b.clone()));
+    let transfer = Body::Ops(registration(3));
+    ep.queue(&transfer);
+    let mut frames = Vec::new();
+    while let Some(frame) = ep
+        .poll_transmit(0, 1200, u64::MAX, Priority::Bulk, ok)
+        .expect("seal")
+    {
+        frames.push(frame);
+    }
+    let mut blind = kit_and_hub(CodeBooks::new()).0;
+    kit.set_code_books(books(&[&b]));
+    // (The hub's acknowledgements go first; they deliver nothing.)
+    let mut read = Vec::new();
+    let mut refused = Vec::new();
+    for frame in &frames {
+        read.extend(kit.handle(frame).expect("accepted").map(|d| d.body));
+        // The same frame at an end without the list (the same keys): refused as coded.
+        refused.extend(blind.handle(frame).expect("accepted").map(|d| d.body));
+    }
+    assert_eq!(read, vec![Ok(transfer)]);
+    assert_eq!(refused, vec![Err(DecodeError::UnknownCodeList(b.prefix()))]);
 }

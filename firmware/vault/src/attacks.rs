@@ -11,6 +11,7 @@ use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
 use fieldkit_domain::{Case, Incident, Record, RecordKind, Sex};
 
+use crate::error::ExchangeError;
 use crate::hardware::FileAnchor;
 use crate::keyslot::StoredSlot;
 use crate::schema::{AUDIT, KEYSLOTS, META, RECORDS, SUMMARIES, VERSIONS, meta};
@@ -1257,4 +1258,167 @@ fn bundles_carry_photos_and_older_bundles_still_restore() {
     let got = s.import_bundle(&format2, NOW).unwrap();
     assert_eq!((got.records, got.photos), (1, 0));
     assert_eq!(s.verify().unwrap(), 2);
+}
+
+/// The frames of a format 4 bundle: (start, end) of each, after the 41-byte header.
+fn frames_of(bundle: &[u8]) -> Vec<(usize, usize)> {
+    let mut at = 41;
+    let mut out = Vec::new();
+    while at < bundle.len() {
+        let len = u32::from_le_bytes(bundle[at + 1..at + 5].try_into().unwrap()) as usize;
+        out.push((at, at + 5 + len));
+        at += 5 + len;
+    }
+    out
+}
+
+/// A large photo (the vault does not decode images; its bytes tell it apart).
+fn big_photo(seed: u32) -> Vec<u8> {
+    (0..300_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 ^ seed as u8)
+        .collect()
+}
+
+/// A bundle of many records and large photos is written to a file as a stream of sealed
+/// frames (records in many chunks, a frame per photo) and restored from the file into a vault
+/// put back from before them; a bundle cut, reordered, spliced with another bundle's frame or
+/// with bytes after its end changes nothing; a format 3 bundle still restores.
+#[test]
+fn a_large_bundle_streams_to_a_file_and_round_trips() {
+    let (k, s) = kit(CredentialPolicy::default(), false);
+    let user = s.caseworker().username.clone();
+    drop(s);
+    let empty = k.copy();
+    let mut s = k.unlock(&user, PIN).unwrap();
+    let cases: Vec<Record> = (0..400)
+        .map(|i| case(&s, &format!("Child number {i} Abdi"), 3 + i % 14))
+        .collect();
+    let mut tx = s.begin().unwrap();
+    tx.create_many(&cases, NOW).unwrap();
+    tx.commit().unwrap();
+    s.create(&incident(&s), NOW).unwrap();
+    for (n, c) in cases.iter().take(12).enumerate() {
+        let image = big_photo(n as u32);
+        let photo = crate::NewPhoto {
+            image: &image,
+            media_type: "image/jpeg",
+            width: 640,
+            height: 480,
+            thumbnail: &image[..20_000],
+        };
+        s.attach_photo(RecordKind::Case, c.id(), &photo, NOW)
+            .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("backup.fkb");
+    // Chunks of 8 KiB of records: many record frames from a small vault.
+    let written = s
+        .export_stream(
+            std::io::BufWriter::new(std::fs::File::create(&file).unwrap()),
+            NOW,
+            8 << 10,
+        )
+        .unwrap();
+    assert_eq!((written.records, written.photos), (401, 12));
+    let bundle = std::fs::read(&file).unwrap();
+    assert_eq!(written.bytes, bundle.len() as u64);
+    assert!(bundle.len() > 12 * 300_000);
+    assert!(!bundle.windows(12).any(|w| w == b"Child number"));
+    let photo3 = big_photo(3);
+    assert!(!bundle.windows(64).any(|w| w == &photo3[1000..1064]));
+    let frames = frames_of(&bundle);
+    assert_eq!(frames.last().unwrap().1, bundle.len());
+    let record_frames = frames.iter().filter(|(a, _)| bundle[*a] == 1).count();
+    assert!(record_frames > 5, "{record_frames} record frames");
+    let other = s.export_bundle(NOW).unwrap();
+    let mut carried = Vec::new();
+    s.each_carried_photo(|c| {
+        carried.push(c);
+        Ok(())
+    })
+    .unwrap();
+    let docs: Vec<fieldkit_domain::Document> = RecordKind::ALL
+        .iter()
+        .flat_map(|k| s.documents(*k).unwrap())
+        .map(|(d, _)| d)
+        .collect();
+    let format3 = crate::bundle::tests_seal_format3(
+        &crate::bundle::BundleKeys {
+            records: &s.keys.bundle,
+            incidents: s.keys.incident_bundle.as_ref(),
+        },
+        &s.vault.vault_id,
+        &docs,
+        &carried,
+    )
+    .unwrap();
+    drop(carried);
+    drop(s);
+
+    k.put_back(&empty);
+    let mut s = k.unlock(&user, PIN).unwrap();
+    let refused = |s: &mut Session, b: &[u8], why: &str| {
+        let got = s.import_bundle(b, NOW);
+        assert!(
+            matches!(got, Err(ExchangeError::BadBundle(_))),
+            "{why}: {got:?}"
+        );
+        assert_eq!(
+            s.count(RecordKind::Case).unwrap(),
+            0,
+            "{why}: nothing merged"
+        );
+    };
+    // Cut before its end frame, even at a frame's boundary.
+    let (last, _) = *frames.last().unwrap();
+    refused(&mut s, &bundle[..last], "cut at the end frame");
+    refused(&mut s, &bundle[..frames[3].0], "cut at a boundary");
+    refused(&mut s, &bundle[..bundle.len() - 1], "cut inside");
+    // Two record frames swapped.
+    let (a, b) = (frames[1], frames[2]);
+    let mut swapped = bundle[..a.0].to_vec();
+    swapped.extend_from_slice(&bundle[b.0..b.1]);
+    swapped.extend_from_slice(&bundle[a.0..a.1]);
+    swapped.extend_from_slice(&bundle[b.1..]);
+    refused(&mut s, &swapped, "reordered");
+    // A frame of another bundle of the same vault in its place.
+    let theirs = frames_of(&other)[0];
+    let mut spliced = bundle[..frames[0].0].to_vec();
+    spliced.extend_from_slice(&other[theirs.0..theirs.1]);
+    spliced.extend_from_slice(&bundle[frames[0].1..]);
+    refused(&mut s, &spliced, "spliced");
+    let mut longer = bundle.clone();
+    longer.push(0);
+    refused(&mut s, &longer, "bytes after the end");
+    let mut dropped = bundle[..frames[2].0].to_vec();
+    dropped.extend_from_slice(&bundle[frames[2].1..]);
+    refused(&mut s, &dropped, "a frame dropped");
+
+    // Whole: from the file, as a stream.
+    let got = s
+        .import_bundle_from(
+            std::io::BufReader::new(std::fs::File::open(&file).unwrap()),
+            NOW,
+        )
+        .unwrap();
+    assert_eq!((got.records, got.photos), (401, 12));
+    assert_eq!(s.count(RecordKind::Case).unwrap(), 400);
+    assert_eq!(s.count(RecordKind::Incident).unwrap(), 1);
+    assert_eq!(
+        *s.photo(RecordKind::Case, cases[3].id(), 1, NOW)
+            .unwrap()
+            .image,
+        big_photo(3)
+    );
+    assert_eq!(s.verify().unwrap(), 401);
+    let again = s.import_bundle(&bundle, NOW).unwrap();
+    assert_eq!((again.records, again.photos), (0, 0));
+    drop(s);
+
+    // The format before streaming still restores.
+    k.put_back(&empty);
+    let mut s = k.unlock(&user, PIN).unwrap();
+    let got = s.import_bundle(&format3, NOW).unwrap();
+    assert_eq!((got.records, got.photos), (401, 12));
+    assert_eq!(s.verify().unwrap(), 401);
 }

@@ -62,7 +62,7 @@ mod uptime;
 mod vault;
 
 pub use audit::{AuditAction, AuditEntry, AuditHead, AuditReport};
-pub use bundle::BundleImport;
+pub use bundle::{BundleExport, BundleImport};
 pub use cache::MAX_CACHE_NAME;
 pub use crypto::{KdfParams, Key};
 pub use error::{

@@ -703,10 +703,14 @@ impl Session {
         Ok(())
     }
 
-    /// Every photo of every case, for a backup bundle (its caller audits the export).
-    pub(crate) fn carried_photos(&self) -> Result<Vec<Carried>> {
+    /// Hands every photo of every case to `each`, one at a time (a backup bundle streams them
+    /// to its file; its caller audits the export). Returns how many.
+    pub(crate) fn each_carried_photo(
+        &self,
+        mut each: impl FnMut(Carried) -> Result<()>,
+    ) -> Result<usize> {
         if self.keys.record_key(RecordKind::Case).is_err() {
-            return Ok(Vec::new());
+            return Ok(0);
         }
         let txn = self.vault.db.begin_read()?;
         let (thumbs, photos, versions) = match (
@@ -717,10 +721,10 @@ impl Session {
             (Ok(t), Ok(p), Ok(v)) => (t, p, v),
             (Err(redb::TableError::TableDoesNotExist(_)), _, _)
             | (_, Err(redb::TableError::TableDoesNotExist(_)), _)
-            | (_, _, Err(redb::TableError::TableDoesNotExist(_))) => return Ok(Vec::new()),
+            | (_, _, Err(redb::TableError::TableDoesNotExist(_))) => return Ok(0),
             (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return Err(e.into()),
         };
-        let mut out = Vec::new();
+        let mut count = 0;
         for row in thumbs.iter()? {
             let (k, v) = row?;
             let k = key21(k.value())?;
@@ -732,14 +736,15 @@ impl Session {
             let image = open_row(&self.keys.photos, "photos", &k, version, image.value())?;
             let mut case = [0u8; 16];
             case.copy_from_slice(&k[1..17]);
-            out.push(Carried {
+            each(Carried {
                 case,
                 info: thumb.info.clone(),
                 image: image.to_vec(),
                 thumbnail: std::mem::take(&mut thumb.thumbnail),
-            });
+            })?;
+            count += 1;
         }
-        Ok(out)
+        Ok(count)
     }
 
     /// Puts back the photos of a backup that the vault lacks, in one commit: a photo goes to a

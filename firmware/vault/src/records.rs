@@ -467,12 +467,27 @@ impl Session {
     }
 
     pub(crate) fn documents(&self, kind: RecordKind) -> Result<Vec<(Document, u64)>> {
+        let mut out = Vec::new();
+        self.each_document(kind, |doc, version| {
+            out.push((doc, version));
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Hands every document of a kind to `each` in id order, one at a time (with its version).
+    /// Not audited: the caller audits what it does with them. Returns how many.
+    pub(crate) fn each_document(
+        &self,
+        kind: RecordKind,
+        mut each: impl FnMut(Document, u64) -> Result<()>,
+    ) -> Result<usize> {
         self.keys.record_key(kind)?;
         let txn = self.vault.db.begin_read()?;
         let table = txn.open_table(RECORDS)?;
         let versions = txn.open_table(VERSIONS)?;
         let (lo, hi) = kind_bounds(kind);
-        let mut out = Vec::new();
+        let mut count = 0;
         // Walk the authenticated versions: a record whose rows were deleted fails loudly.
         for row in versions.range(lo.as_slice()..hi.as_slice())? {
             let (k, expected) = row?;
@@ -482,14 +497,16 @@ impl Session {
                 .ok_or_else(|| VaultError::Tampered {
                     what: format!("record {}: its rows were deleted", hex(&key)),
                 })?;
-            out.push(self.unseal_doc(&key, v.value(), expected.value())?);
+            let (doc, version) = self.unseal_doc(&key, v.value(), expected.value())?;
+            each(doc, version)?;
+            count += 1;
         }
-        if table.range(lo.as_slice()..hi.as_slice())?.count() != out.len() {
+        if table.range(lo.as_slice()..hi.as_slice())?.count() != count {
             return Err(VaultError::Tampered {
                 what: "a record the vault never wrote".into(),
             });
         }
-        Ok(out)
+        Ok(count)
     }
 }
 

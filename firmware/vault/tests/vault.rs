@@ -552,6 +552,27 @@ mod never_panics {
     proptest! {
         #![proptest_config(fieldkit_testkit::proptest_config(200))]
 
+        /// A streamed bundle with any byte changed, or cut anywhere, is refused (never a
+        /// panic) and merges nothing.
+        #[test]
+        fn bundles_changed_or_cut_anywhere(at in any::<prop::sample::Index>(), xor in 1u8..=255, cut in any::<bool>()) {
+            BUNDLE.with(|b| {
+                let mut b = b.borrow_mut();
+                let (_, s, bundle) = b.get_or_insert_with(bundle_fixture);
+                let mut bad = bundle.clone();
+                let i = at.index(bad.len());
+                if cut {
+                    bad.truncate(i);
+                } else {
+                    bad[i] ^= xor;
+                }
+                let got = s.import_bundle(&bad, NOW);
+                prop_assert!(got.is_err(), "{got:?}");
+                prop_assert_eq!(s.count(RecordKind::Case).unwrap(), 0);
+                Ok(())
+            })?;
+        }
+
         #[test]
         fn primero_files_of_any_content(text in ".{0,200}") {
             let _ = fieldkit_domain::primero::parse_records(&text, RecordKind::Case);
@@ -565,6 +586,42 @@ mod never_panics {
             let wrapped = serde_json::json!([{"data": v}]).to_string();
             let _ = fieldkit_domain::primero::parse_records(&wrapped, RecordKind::Case);
         }
+    }
+
+    type Fixture = (tempfile::TempDir, Session, Vec<u8>);
+
+    thread_local! {
+        /// A bundle of three cases and a photo, and an empty vault of the same id to restore it to.
+        static BUNDLE: std::cell::RefCell<Option<Fixture>> = const { std::cell::RefCell::new(None) };
+    }
+
+    fn bundle_fixture() -> Fixture {
+        let (t, dir) = tmp();
+        let (s, _) = init(&dir, CredentialPolicy::default());
+        let empty = std::fs::read(Vault::file_in(&dir)).unwrap();
+        let mut s = s;
+        for i in 0..3 {
+            s.create(&case(&s, &format!("Child {i}"), 5 + i), NOW)
+                .unwrap();
+        }
+        let id = s.list(RecordKind::Case, 0, 1).unwrap()[0].id;
+        let image = vec![7u8; 3000];
+        let photo = fieldkit_vault::NewPhoto {
+            image: &image,
+            media_type: "image/jpeg",
+            width: 64,
+            height: 48,
+            thumbnail: &image[..300],
+        };
+        s.attach_photo(RecordKind::Case, id, &photo, NOW).unwrap();
+        let bundle = s.export_bundle(NOW).unwrap();
+        drop(s);
+        std::fs::write(Vault::file_in(&dir), empty).unwrap();
+        let s = Vault::open(&Vault::file_in(&dir), OpenOptions::default())
+            .unwrap()
+            .unlock("amina", PIN, NOW)
+            .unwrap();
+        (t, s, bundle)
     }
 
     fn arb_json() -> impl Strategy<Value = serde_json::Value> {

@@ -3,9 +3,14 @@
 //! list read per page), keeps a few pages, and forgets the rest. Without a filter it holds only
 //! the count; with filters it holds the positions of the cases that pass (four bytes a case);
 //! a search holds its results (at most [`SEARCH_LIMIT`]). Newest cases come first.
+//!
+//! Thumbnails are not kept with the pages: a row's thumbnail is decoded when the list asks for
+//! the row and kept in a small cache of the latest [`THUMBS_KEPT`] cases (about 50 KiB each
+//! decoded), so scrolling through thousands of cases holds a screenful or two of pictures,
+//! not every page's (at 50,000 cases this was most of the screen's own memory).
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
 use fieldkit_app::CaseFilter;
@@ -19,6 +24,8 @@ use crate::{CaseListAdapter, CaseRow, MainWindow};
 pub const PAGE: usize = 32;
 /// Pages kept in memory (a screenful is two or three).
 const PAGES_KEPT: usize = 12;
+/// Decoded thumbnails kept (a 1280×800 screen shows 13 rows; scrolling back finds them).
+pub const THUMBS_KEPT: usize = 40;
 /// The most results a search shows.
 pub const SEARCH_LIMIT: usize = 200;
 
@@ -39,6 +46,7 @@ pub struct CasePager {
     kit: SharedKit,
     source: RefCell<Source>,
     pages: RefCell<HashMap<usize, Rc<Vec<CaseRow>>>>,
+    thumbs: RefCell<Thumbs>,
     reads: Cell<u64>,
     notify: ModelNotify,
 }
@@ -48,7 +56,49 @@ impl std::fmt::Debug for CasePager {
         f.debug_struct("CasePager")
             .field("rows", &self.row_count())
             .field("pages_kept", &self.pages.borrow().len())
+            .field("thumbs_kept", &self.thumbs.borrow().order.len())
             .finish_non_exhaustive()
+    }
+}
+
+/// A case's thumbnail as the list keeps it.
+#[derive(Clone)]
+enum Thumb {
+    Decoded(slint::Image),
+    /// The case has no photo (or its thumbnail could not be read).
+    NoPhoto,
+}
+
+/// The latest thumbnails decoded, by case, oldest first.
+#[derive(Default)]
+struct Thumbs {
+    order: VecDeque<RecordId>,
+    images: HashMap<RecordId, Thumb>,
+}
+
+impl Thumbs {
+    fn get(&mut self, id: RecordId) -> Option<Thumb> {
+        let got = self.images.get(&id)?.clone();
+        if let Some(at) = self.order.iter().position(|i| *i == id) {
+            self.order.remove(at);
+        }
+        self.order.push_back(id);
+        Some(got)
+    }
+
+    fn put(&mut self, id: RecordId, image: Thumb) {
+        while self.order.len() >= THUMBS_KEPT {
+            if let Some(old) = self.order.pop_front() {
+                self.images.remove(&old);
+            }
+        }
+        self.order.push_back(id);
+        self.images.insert(id, image);
+    }
+
+    fn clear(&mut self) {
+        self.order.clear();
+        self.images.clear();
     }
 }
 
@@ -79,6 +129,7 @@ impl CasePager {
             kit,
             source: RefCell::default(),
             pages: RefCell::default(),
+            thumbs: RefCell::default(),
             reads: Cell::new(0),
             notify: ModelNotify::default(),
         }
@@ -98,11 +149,13 @@ impl CasePager {
     /// Forgets the rows read, so the next draw reads them again (a photo attached or removed).
     pub fn forget_rows(&self) {
         self.pages.borrow_mut().clear();
+        self.thumbs.borrow_mut().clear();
         self.notify.reset();
     }
 
     /// Forgets everything (on sign-out).
     pub fn clear(&self) {
+        self.thumbs.borrow_mut().clear();
         self.set(Source::Nothing);
     }
 
@@ -193,19 +246,6 @@ impl CasePager {
             }
         };
         self.reads.set(self.reads.get() + 1);
-        let mut rows = rows;
-        // Each row's first thumbnail, decoded once and kept with the page.
-        if let super::KitSlot::Open(kit) = &*lock_slot(&self.kit) {
-            for row in &mut rows {
-                let Ok(id) = row.id.parse::<RecordId>() else {
-                    continue;
-                };
-                if let Some(img) = super::photos::thumbnail(kit, id) {
-                    row.thumbnail = img;
-                    row.has_thumbnail = true;
-                }
-            }
-        }
         let rows = Rc::new(rows);
         let mut pages = self.pages.borrow_mut();
         if pages.len() >= PAGES_KEPT {
@@ -216,6 +256,39 @@ impl CasePager {
         }
         pages.insert(page, rows.clone());
         rows
+    }
+}
+
+impl CasePager {
+    /// A case's first thumbnail, decoded once and kept among the latest [`THUMBS_KEPT`].
+    fn thumbnail(&self, id: RecordId) -> Option<slint::Image> {
+        let kept = self.thumbs.borrow_mut().get(id);
+        let thumb = match kept {
+            Some(kept) => kept,
+            None => {
+                let image = match &*lock_slot(&self.kit) {
+                    super::KitSlot::Open(kit) => super::photos::thumbnail(kit, id),
+                    _ => return None,
+                };
+                let thumb = image.map_or(Thumb::NoPhoto, Thumb::Decoded);
+                self.thumbs.borrow_mut().put(id, thumb.clone());
+                thumb
+            }
+        };
+        match thumb {
+            Thumb::Decoded(image) => Some(image),
+            Thumb::NoPhoto => None,
+        }
+    }
+
+    /// How many decoded thumbnails the list holds (for benchmarks and tests).
+    pub fn thumbnails_kept(&self) -> usize {
+        self.thumbs
+            .borrow()
+            .images
+            .values()
+            .filter(|t| matches!(t, Thumb::Decoded(_)))
+            .count()
     }
 }
 
@@ -235,7 +308,14 @@ impl Model for CasePager {
         if row >= self.row_count() {
             return None;
         }
-        self.load(row / PAGE).get(row % PAGE).cloned()
+        let mut data = self.load(row / PAGE).get(row % PAGE).cloned()?;
+        if let Ok(id) = data.id.parse::<RecordId>()
+            && let Some(image) = self.thumbnail(id)
+        {
+            data.thumbnail = image;
+            data.has_thumbnail = true;
+        }
+        Some(data)
     }
 
     fn model_tracker(&self) -> &dyn ModelTracker {

@@ -122,6 +122,9 @@ pub(crate) struct Inner {
     pub(crate) case_form: RefCell<form::FormState>,
     pub(crate) tracing_form: RefCell<form::FormState>,
     pub(crate) photos: photos::SharedSources,
+    /// The platform runs an event loop that workers can hand results to (not so the headless
+    /// screenshot writer's): opening a case's photo then runs on a worker.
+    pub(crate) event_loop: bool,
 }
 
 impl Inner {
@@ -236,6 +239,7 @@ impl App {
             case_form: RefCell::default(),
             tracing_form: RefCell::default(),
             photos: RefCell::default(),
+            event_loop: slint::invoke_from_event_loop(|| ()).is_ok(),
         });
         crate::keyboard::install(window);
         crate::lang::install(window);

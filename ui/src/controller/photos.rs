@@ -4,9 +4,10 @@
 //! remove one after a confirmation. Every picture is normalised and sealed by the kit core;
 //! nothing here writes a file.
 //!
-//! The list shows each row's first thumbnail (128 px, decoded when its page of rows is read
-//! and kept with that page), never a full photo. The form shows the case's last photo, opened
-//! in full (audited as opened).
+//! The list shows each row's first thumbnail (128 px), never a full photo. The form shows the
+//! case's last photo, opened in full (audited as opened) and decoded on a "photo" worker thread:
+//! the case opens at once, the photo appears when decoded, and only if the same case is still
+//! on the form.
 //!
 //! Taking a photo or choosing a file runs on a worker thread ("photo"), as the PIN pad's
 //! sign-in does: the camera's frame (or the file), normalising it (decode, scale, JPEG encode,
@@ -18,6 +19,7 @@
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use fieldkit_app::Kit;
@@ -84,24 +86,91 @@ pub(super) fn thumbnail(kit: &Kit, id: RecordId) -> Option<slint::Image> {
     photos::decode(&t.image).ok().map(|px| image_of(&px))
 }
 
-/// Shows the case's photos on the form (its last photo, opened in full).
+/// The last photo a worker should open for the form: each case opened (or photo stored) takes
+/// the next ticket, and a worker whose ticket is no longer the latest stops or is ignored.
+static OPENING: AtomicU64 = AtomicU64::new(0);
+
+/// Reads a case's last photo (audited as opened) and decodes it, on the photo worker; `None`
+/// when it has none, the kit was locked, or a newer case was opened meanwhile.
+fn open_last(kit: &SharedKit, case: RecordId, ticket: u64) -> Option<(usize, Pixels)> {
+    let photo = {
+        let mut slot = lock_slot(kit);
+        if OPENING.load(Ordering::SeqCst) != ticket {
+            return None;
+        }
+        let KitSlot::Open(kit) = &mut *slot else {
+            return None;
+        };
+        let all = kit.photos(case).ok()?;
+        let last = all.last()?.info.slot;
+        let photo = kit
+            .photo(case, last, now_ms())
+            .map_err(|e| tracing::warn!("photo not read: {e}"))
+            .ok()?;
+        (all.len(), photo)
+    };
+    // The slow part (up to 1 MiB of JPEG), with nothing held.
+    let (count, photo) = photo;
+    photos::decode(&photo.image)
+        .map_err(|e| tracing::warn!("photo not decoded: {e}"))
+        .ok()
+        .map(|px| (count, px))
+}
+
+/// Shows the case's photos on the form: its last photo, opened in full and decoded on the
+/// photo worker, so the case opens at once and its photo appears when decoded (only if the same
+/// case is still open). A screen with no event loop (the screenshot writer) decodes it here.
 pub(super) fn show(inner: &Inner, w: &MainWindow) {
     let a = w.global::<CaseFormAdapter>();
     a.set_camera_available(inner.photos.borrow().camera.is_some());
     a.set_choosing_file(false);
     a.set_confirm_remove(false);
-    let id = inner.case_form.borrow().id;
-    let shown = id.and_then(|id| {
-        inner
-            .with_kit(|kit| {
-                let all = kit.photos(id).ok()?;
-                let last = all.last()?.info.slot;
-                let photo = kit.photo(id, last, now_ms()).ok()?;
-                let px = photos::decode(&photo.image).ok()?;
-                Some((all.len(), image_of(&px)))
-            })
-            .flatten()
-    });
+    a.set_photo(slint::Image::default());
+    a.set_has_photo(false);
+    a.set_photo_count(0);
+    a.set_photo_loading(false);
+    let ticket = OPENING.fetch_add(1, Ordering::SeqCst) + 1;
+    let Some(case) = inner.case_form.borrow().id else {
+        return;
+    };
+    if !inner.event_loop {
+        let shown = open_last(&inner.kit, case, ticket);
+        shown_photo(w, shown.map(|(n, px)| (n, image_of(&px))));
+        return;
+    }
+    a.set_photo_loading(true);
+    let kit = inner.kit.clone();
+    let spawned = std::thread::Builder::new()
+        .name("photo".into())
+        .spawn(move || {
+            let shown = open_last(&kit, case, ticket);
+            let sent = slint::invoke_from_event_loop(move || {
+                let Some(inner) = SCREEN.with(|s| s.borrow().upgrade()) else {
+                    return;
+                };
+                let Some(w) = inner.window() else { return };
+                // Only for the case still on the form, and no newer photo shown meanwhile.
+                if OPENING.load(Ordering::SeqCst) != ticket
+                    || inner.case_form.borrow().id != Some(case)
+                {
+                    return;
+                }
+                w.global::<CaseFormAdapter>().set_photo_loading(false);
+                shown_photo(&w, shown.map(|(n, px)| (n, image_of(&px))));
+            });
+            if let Err(e) = sent {
+                tracing::warn!("photo not shown: {e}");
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start the photo thread: {e}");
+        a.set_photo_loading(false);
+    }
+}
+
+/// Puts a case's photo (and how many it has) on the form, or its placeholder.
+fn shown_photo(w: &MainWindow, shown: Option<(usize, slint::Image)>) {
+    let a = w.global::<CaseFormAdapter>();
     match shown {
         Some((n, img)) => {
             a.set_photo(img);
@@ -243,6 +312,9 @@ fn finish(inner: &Rc<Inner>, stored: Stored) {
     }
     match stored.shown {
         Ok((count, px)) => {
+            // A worker still opening the case's previous photo is overtaken.
+            OPENING.fetch_add(1, Ordering::SeqCst);
+            a.set_photo_loading(false);
             a.set_photo_message(SharedString::new());
             a.set_photo(image_of(&px));
             a.set_has_photo(true);

@@ -1,7 +1,7 @@
 //! `fieldkit export` and `fieldkit import`: an encrypted bundle (backup, or between kits of one
 //! vault), or Primero API v2 JSON (`[{"data": {...}}, ...]`, Primero's field names).
 
-use std::io::Write;
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -73,6 +73,15 @@ pub struct ImportArgs {
 /// followed), it is removed if anything fails, and the rename replaces a link at `path` instead
 /// of writing through it.
 fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    write_atomically_with(path, |out| Ok(out.write_all(bytes)?))
+}
+
+/// [`write_atomically`], with what is written streamed by `write` (a bundle of a large vault
+/// is never held whole in memory).
+fn write_atomically_with<T>(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -84,8 +93,14 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .suffix(".partial")
         .tempfile_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
+    let written = {
+        let mut out = std::io::BufWriter::new(tmp.as_file_mut());
+        let written = write(&mut out)?;
+        out.flush()?;
+        written
+    };
+    tmp.as_file()
+        .sync_all()
         .with_context(|| format!("writing {}", tmp.path().display()))?;
     // On failure the temporary file comes back inside the error and is removed when dropped.
     tmp.persist(path)
@@ -94,7 +109,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
-    Ok(())
+    Ok(written)
 }
 
 /// Says so when an export is about to replace a file (a backup, or an earlier export).
@@ -127,12 +142,14 @@ pub fn export(ctx: &Ctx, a: ExportArgs) -> anyhow::Result<()> {
             if a.to.as_os_str() == "-" {
                 bail!("a bundle is binary: give a file with --to");
             }
-            let bytes = s.export_bundle(now)?;
-            write_atomically(&a.to, &bytes)?;
+            // Streamed to the file: a chunk of records or one photo in memory at a time.
+            let written = write_atomically_with(&a.to, |out| Ok(s.export_bundle_to(out, now)?))?;
             eprintln!(
-                "bundle written to {} ({} bytes)",
+                "bundle written to {} ({} records, {} photos, {} bytes)",
                 a.to.display(),
-                bytes.len()
+                written.records,
+                written.photos,
+                written.bytes
             );
         }
         Format::Primero => {
@@ -165,12 +182,25 @@ pub fn export(ctx: &Ctx, a: ExportArgs) -> anyhow::Result<()> {
 
 /// Runs `import`.
 pub fn import(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<()> {
-    let bytes = std::fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
-    let format = a.format.unwrap_or(if bytes.starts_with(b"FKBUNDLE") {
-        Format::Bundle
-    } else {
-        Format::Primero
-    });
+    let reading = || format!("reading {}", a.file.display());
+    let mut file = std::fs::File::open(&a.file).with_context(reading)?;
+    let format = match a.format {
+        Some(f) => f,
+        None => {
+            // A bundle is read as a stream (it may hold every photo of the kit); only its
+            // first bytes say what the file is.
+            let mut magic = Vec::with_capacity(8);
+            std::io::Read::by_ref(&mut file)
+                .take(8)
+                .read_to_end(&mut magic)
+                .with_context(reading)?;
+            if magic == b"FKBUNDLE" {
+                Format::Bundle
+            } else {
+                Format::Primero
+            }
+        }
+    };
     // Through the kit: what is imported is triaged and matched like a registration.
     let mut kit = ctx.kit()?;
     let progress =
@@ -178,7 +208,9 @@ pub fn import(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<()> {
     let now = now_ms();
     match format {
         Format::Bundle => {
-            let merged = kit.import_bundle(&bytes, now)?;
+            file.seek(std::io::SeekFrom::Start(0))
+                .with_context(reading)?;
+            let merged = kit.import_bundle_from(std::io::BufReader::new(file), now)?;
             progress.finish();
             println!(
                 "bundle merged: {} records new or changed, {} photos put back",
@@ -187,6 +219,7 @@ pub fn import(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<()> {
             print_merged(&merged);
         }
         Format::Primero => {
+            let bytes = std::fs::read(&a.file).with_context(reading)?;
             let text = std::str::from_utf8(&bytes)
                 .with_context(|| format!("{}: not UTF-8 text", a.file.display()))?;
             let kind = RecordKind::from(a.kind);

@@ -96,6 +96,8 @@ pub struct KitEnd {
     pub endpoint: Endpoint,
     pub counter_limit: u64,
     pub received: Vec<Body>,
+    /// For each message received, the code list it was coded with, if any.
+    pub lists: Vec<Option<fieldkit_sync::codes::CodeDigest>>,
 }
 
 impl KitEnd {
@@ -117,6 +119,7 @@ impl KitEnd {
             endpoint,
             counter_limit: 0,
             received: Vec::new(),
+            lists: Vec::new(),
         }
     }
 
@@ -147,6 +150,7 @@ impl KitEnd {
                 && let Ok(b) = d.body
             {
                 self.received.push(b);
+                self.lists.push(d.code_list);
             }
         }
     }
@@ -212,4 +216,35 @@ pub fn set_field(kind: RecordKind, id: RecordId, field: &str, value: &str, devic
             device: DeviceId(device),
         },
     )
+}
+
+/// The hub, reached in-process by a kit's sync engine: frames of `mtu` bytes, at most
+/// `max_frames` each way per exchange.
+pub struct Direct<'a> {
+    pub hub: &'a mut fieldkit_hub::HubService,
+    pub kit: KitId,
+    pub mtu: usize,
+    pub max_frames: usize,
+}
+
+impl fieldkit_kitsync::Link for Direct<'_> {
+    fn mtu(&self) -> usize {
+        self.mtu
+    }
+    fn max_frames(&self) -> usize {
+        self.max_frames
+    }
+    fn exchange(
+        &mut self,
+        frames: &[Vec<u8>],
+        now_ms: u64,
+    ) -> Result<Vec<Vec<u8>>, fieldkit_kitsync::LinkError> {
+        self.hub
+            .receive(frames, now_ms)
+            .expect("the hub takes the frames");
+        Ok(self
+            .hub
+            .transmit(self.kit, self.mtu, self.max_frames * 8, now_ms)
+            .expect("the hub answers"))
+    }
 }

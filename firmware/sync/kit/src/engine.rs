@@ -18,7 +18,8 @@ use zeroize::Zeroizing;
 use crate::hook::SyncOutbox;
 use crate::link::{Link, LinkError};
 use crate::state::{
-    self, CODES, COUNTER, IDENTITY, INBOX, Identity, KitCodes, MARK, OUTBOX, WINDOW,
+    self, CODES, COUNTER, HELD_CODES, HeldCodes, IDENTITY, INBOX, Identity, KitCodes, MARK, OUTBOX,
+    WINDOW,
 };
 use fieldkit_sync::codes::{CodeBook, CodeDigest};
 
@@ -107,6 +108,8 @@ pub struct KitSync {
     applying: Arc<AtomicBool>,
     /// The code-list handshake's state, as persisted.
     codes: KitCodes,
+    /// Every code list the kit coded with: it reads what the hub codes with any of them.
+    held: HeldCodes,
     /// The kit's own code lists, from its configuration (made once).
     own_book: Option<Arc<CodeBook>>,
 }
@@ -220,9 +223,17 @@ impl KitSync {
             r.window,
         );
         let codes: KitCodes = state::read(session, CODES)?.unwrap_or_default();
+        let mut held: HeldCodes = state::read(session, HELD_CODES)?.unwrap_or_default();
+        // A kit that agreed a list before it kept them all: that one too.
+        if let Some(agreed) = &codes.agreed
+            && !held.contains(agreed)
+        {
+            held.push(agreed.clone());
+        }
         let mut endpoint = Endpoint::new(channel, r.outbox, r.inbox);
         // Until the kit's own lists are known (the first exchange), the list agreed before.
         endpoint.set_coding(codes.agreed_book());
+        endpoint.set_code_books(state::held_books(&held));
         Ok(Some(KitSync {
             endpoint,
             kit,
@@ -233,6 +244,7 @@ impl KitSync {
             retry_ms: RETRY_MS,
             applying: Arc::new(AtomicBool::new(false)),
             codes,
+            held,
             own_book: None,
         }))
     }
@@ -268,13 +280,25 @@ impl KitSync {
                 .map(|(n, v)| (n.to_string(), v.to_vec()))
                 .collect()
         });
-        if next != self.codes {
+        let mut held = self.held.clone();
+        if let Some(agreed) = &next.agreed
+            && !held.contains(agreed)
+        {
+            held.push(agreed.clone());
+        }
+        if next != self.codes || held != self.held {
+            // The list is held before any message is coded with it.
             let bytes = state::encode(&next)?;
+            let held_bytes = state::encode(&held)?;
             kit.session_mut().sync_write(&SyncWrite {
-                put: vec![(CODES, &bytes)],
+                put: vec![(CODES, &bytes), (HELD_CODES, &held_bytes)],
                 ..SyncWrite::default()
             })?;
+            if held != self.held {
+                self.endpoint.set_code_books(state::held_books(&held));
+            }
             self.codes = next;
+            self.held = held;
         }
         if book.as_ref().map(|b| b.digest()) != self.coding() {
             tracing::info!(kit = %self.kit, coded = book.is_some(), "code lists for sync changed");
@@ -379,7 +403,8 @@ impl KitSync {
         }
         let device = session.device();
         let since = self.mark;
-        let mut by_rank: BTreeMap<u8, Vec<Op>> = BTreeMap::new();
+        // Per rank, each record's operations kept together.
+        let mut by_rank: BTreeMap<u8, Vec<Vec<Op>>> = BTreeMap::new();
         let mut alerts = Vec::new();
         let mut mark = self.mark;
         for q in &queued {
@@ -408,27 +433,31 @@ impl KitSync {
             {
                 alerts.push(a);
             }
-            by_rank.entry(q.rank).or_default().extend(ops);
+            by_rank.entry(q.rank).or_default().push(ops);
         }
         let mut n = 0;
         for a in &alerts {
             self.endpoint.queue(a);
             n += 1;
         }
-        for (rank, ops) in by_rank.into_iter().rev() {
+        for (rank, records) in by_rank.into_iter().rev() {
             let priority = rank_priority(rank);
-            // Cut long batches so one message never outgrows what a receiver holds.
+            // Cut long batches so one message never outgrows what a receiver holds, between
+            // records only: messages are delivered each on its own, in any order, and a
+            // record cut in two would reach the receiver as a part that does not validate
+            // (a case without the `sex` its second half carries).
             let mut batch: Vec<Op> = Vec::new();
             let mut size = 0;
-            for op in ops {
-                size += op.field.len() + 64;
-                batch.push(op);
-                if size >= MAX_OPS_MESSAGE {
+            for ops in records {
+                let record_size: usize = ops.iter().map(|op| op.field.len() + 64).sum();
+                if !batch.is_empty() && size + record_size > MAX_OPS_MESSAGE {
                     self.endpoint
                         .queue_at(&Body::Ops(std::mem::take(&mut batch)), priority);
                     n += 1;
                     size = 0;
                 }
+                size += record_size;
+                batch.extend(ops);
             }
             if !batch.is_empty() {
                 self.endpoint.queue_at(&Body::Ops(batch), priority);

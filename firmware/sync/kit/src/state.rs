@@ -29,6 +29,27 @@ pub const INBOX: &str = "kit/inbox";
 pub const MARK: &str = "kit/mark";
 /// The deployment code lists: what the hub announced, and the list the kit codes with.
 pub const CODES: &str = "kit/codes";
+/// Every code list the kit ever coded with ([`HeldCodes`]), so it reads what the hub codes
+/// for it with any of them.
+pub const HELD_CODES: &str = "kit/codes/held";
+
+/// The tables of every code list the kit coded with, oldest first. The hub codes what it
+/// sends a kit with the list the kit last coded with (from protocol version 4 on), which may
+/// be one the kit has since moved on from while the message waited: the kit keeps them all
+/// (a few KiB each; lists change when a deployment adds a camp).
+pub type HeldCodes = Vec<Vec<(String, Vec<String>)>>;
+
+/// The books of `held`, for reading (a list whose digest prefix collides with one before is
+/// left out: a hub announces none such, see `fieldkit_sync::codes::CodeBooks::add`).
+pub fn held_books(held: &HeldCodes) -> fieldkit_sync::codes::CodeBooks {
+    let mut books = fieldkit_sync::codes::CodeBooks::new();
+    for tables in held {
+        if let Err(e) = books.add(Arc::new(CodeBook::new(tables.clone()))) {
+            tracing::warn!(error = %e, "a code list the kit held is not read");
+        }
+    }
+    books
+}
 
 /// What the kit knows of the code-list handshake (`fieldkit_sync::codes`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

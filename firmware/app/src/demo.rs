@@ -5,11 +5,13 @@
 //! wait for review. Every other child has a photo: a generated portrait, normalised and sealed
 //! by the kit core like a photo from the camera, so the list's thumbnails and the form's photo
 //! section show something. Everything goes through the kit (validated, triaged, matched),
-//! except [`bulk_cases`], which fills a vault for the list benchmarks in batches.
+//! except [`bulk_cases`], which fills a vault for the list benchmarks in batches. Kept in the
+//! kit core (the screen re-exports it as `fieldkit_ui::demo`) so the sync tests can check
+//! that every demo record travels exactly without building the screen.
 
-use fieldkit_app::photos::{self, Normalised, PhotoInputError};
-use fieldkit_app::{Kit, SaveError};
-use fieldkit_domain::{Record, RecordId, RecordKind};
+use crate::photos::{self, Normalised, PhotoInputError};
+use crate::{Kit, SaveError};
+use fieldkit_domain::{Location, LocationLevel, Record, RecordId, RecordKind};
 use fieldkit_vault::Session;
 use serde_json::{Map, Value, json};
 
@@ -59,6 +61,29 @@ const CONCERNS: &[&str] = &[
     "psychosocial_distress",
     "caafag",
 ];
+
+/// The demo camps' location tree (country, region, camps, and the blocks the demo records
+/// name), for a kit or hub configured as the demo's deployment: the places then travel as
+/// codes of its list.
+pub fn locations() -> Vec<Location> {
+    let place = |code: &str, level: LocationLevel, parent: Option<&str>| Location {
+        code: code.into(),
+        name: code.into(),
+        level,
+        parent: parent.map(str::to_string),
+    };
+    let mut out = vec![
+        place("JO", LocationLevel::Country, None),
+        place("JO-MA", LocationLevel::Region, Some("JO")),
+        place("JO-MA-ZAATARI", LocationLevel::Camp, Some("JO-MA")),
+        place("JO-MA-AZRAQ", LocationLevel::Camp, Some("JO-MA")),
+    ];
+    for block in PLACES {
+        let camp = block.rsplit_once('-').map(|(camp, _)| camp);
+        out.push(place(block, LocationLevel::Block, camp));
+    }
+    out
+}
 
 /// A small deterministic generator (xorshift), so every demo vault holds the same children.
 struct Dice(u64);
