@@ -890,13 +890,10 @@ pub fn compare(
     }
     if let Some((v, days)) = separation_weight(a, b, &w.separation_by_days) {
         total += v;
-        ex.add("date_of_separation", v, || Detail::SeparationDays {
-            days: i64::from(days),
-        });
+        ex.add("date_of_separation", v, || Detail::SeparationDays { days });
     } else if let Some((v, days, b_bounds)) = separation_bound_weight(a, b, &w.separation_by_days) {
         total += v;
         ex.add("date_of_separation", v, || {
-            let days = i64::from(days);
             if b_bounds {
                 Detail::SeparatedAfterRegistration { days }
             } else {

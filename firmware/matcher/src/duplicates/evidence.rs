@@ -537,9 +537,7 @@ pub fn compare_cases(
     }
     if let Some((v, days)) = separation_weight(a, b, &w.separation_by_days) {
         total += v;
-        ex.add("date_of_separation", v, || Detail::SeparationDays {
-            days: i64::from(days),
-        });
+        ex.add("date_of_separation", v, || Detail::SeparationDays { days });
     }
     if let Some((v, agreed, shared)) = place_weight(
         &a.separation_place,
