@@ -935,7 +935,7 @@ impl Work<'_, '_> {
         }
         for id in decided {
             if let Some(m) = self.st.book.get(id).cloned() {
-                self.link_received(&m, now_ms)?;
+                self.link_received(&m, now_ms, &mut out.alerts)?;
             }
         }
         out.matches.sort_by(|a, b| b.score.total_cmp(&a.score));

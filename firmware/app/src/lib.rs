@@ -48,7 +48,7 @@ pub use kit::{Alert, IndexSource, Kit, KitConfig, Merged, Saved};
 pub use listing::CaseFilter;
 pub use outbox::{Change, NoOutbox, Origin, Outbox, OutboxError, Priority};
 pub use photos::PhotoInputError;
-pub use review::{MatchDetail, MatchFilter, match_id};
+pub use review::{MatchDetail, MatchFilter, Reviewed, match_id};
 
 /// redb's page cache for a kit's vault, in bytes: what `fieldkit` opens the vault with (the
 /// vault's own default, 32 MiB, suits the hub).

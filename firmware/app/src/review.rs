@@ -364,12 +364,13 @@ impl Work<'_, '_> {
         request_here: bool,
         case_here: bool,
         now_ms: u64,
+        alerts: &mut Vec<Alert>,
     ) -> Result<(), SaveError> {
         let case_id = m.case_id.to_string();
         let request_id = m.tracing_request_id.to_string();
         if request_here {
             let trace_id = m.trace_id.clone();
-            self.change(
+            let saved = self.change(
                 RecordKind::TracingRequest,
                 m.tracing_request_id,
                 now_ms,
@@ -391,6 +392,7 @@ impl Work<'_, '_> {
                     Ok(())
                 },
             )?;
+            alerts.extend(saved.alerts);
         }
         if case_here {
             let mut link = serde_json::Map::new();
@@ -411,7 +413,7 @@ impl Work<'_, '_> {
                     Origin::Local,
                 );
                 let record = self.tx.get(RecordKind::Case, m.case_id, now_ms)?.record;
-                self.rematch(&record, now_ms, &mut Vec::new())?;
+                self.rematch(&record, now_ms, alerts)?;
             }
         }
         Ok(())
@@ -422,11 +424,13 @@ impl Work<'_, '_> {
     /// ([`Kit::confirm_match`]). A kit holding both sides (the one that decided, or the hub)
     /// changes nothing: the deciding kit's own edits carry the links. A side that cannot be
     /// edited (a received record this kit's validation refuses) is logged and left; the merge
-    /// goes on.
+    /// goes on. Pending matches the links move between likely and possible are told in
+    /// `alerts`.
     pub(crate) fn link_received(
         &mut self,
         m: &PotentialMatch,
         now_ms: u64,
+        alerts: &mut Vec<Alert>,
     ) -> Result<(), SaveError> {
         if m.review_status() != review::CONFIRMED || self.st.book.is_conflicted(m.id) {
             return Ok(());
@@ -439,13 +443,17 @@ impl Work<'_, '_> {
         if request_here == case_here {
             return Ok(());
         }
-        match self.set_matched(m, request_here, case_here, now_ms) {
+        let mut moved = Vec::new();
+        match self.set_matched(m, request_here, case_here, now_ms, &mut moved) {
             Err(SaveError::Vault(e)) => Err(SaveError::Vault(e)),
             Err(e) => {
                 tracing::warn!(match_id = %m.id, error = %e, "a confirmed match received was not linked on this kit's side");
                 Ok(())
             }
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                alerts.extend(moved.into_iter().filter(|a| alert_match(a) != Some(m.id)));
+                Ok(())
+            }
         }
     }
 
@@ -496,6 +504,26 @@ impl Work<'_, '_> {
             Origin::Local,
         );
         Ok(m)
+    }
+}
+
+/// What a review decision did ([`Kit::review_match`]).
+#[derive(Debug, Clone)]
+pub struct Reviewed {
+    /// The decided match, as saved.
+    pub potential_match: PotentialMatch,
+    /// Other pending matches the decision moved between likely and possible
+    /// ([`Alert::LikelyMatch`], [`Alert::MatchNoLongerLikely`]).
+    pub alerts: Vec<Alert>,
+}
+
+/// The potential match an alert is about, if it is about one.
+fn alert_match(a: &Alert) -> Option<RecordId> {
+    match a {
+        Alert::LikelyMatch { match_id, .. } | Alert::MatchNoLongerLikely { match_id, .. } => {
+            Some(*match_id)
+        }
+        Alert::Urgent(_) => None,
     }
 }
 
@@ -686,6 +714,30 @@ impl Kit {
         note: Option<&str>,
         now_ms: u64,
     ) -> Result<PotentialMatch, ReviewError> {
+        self.review_match(id, true, note, now_ms)
+            .map(|r| r.potential_match)
+    }
+
+    /// Confirms ([`confirm_match`](Self::confirm_match)) or rejects
+    /// ([`reject_match`](Self::reject_match)) a potential match, and says which other pending
+    /// matches the decision moved between likely and possible: a confirmed trace leaves the
+    /// index, so a case it claimed ("one child, one request") is free for another request's
+    /// trace again, and its link edits rescore the pairs near both records. The hub re-routes
+    /// those, as it does for the rescores of a merge.
+    pub fn review_match(
+        &mut self,
+        id: RecordId,
+        confirm: bool,
+        note: Option<&str>,
+        now_ms: u64,
+    ) -> Result<Reviewed, ReviewError> {
+        if !confirm {
+            let m = self.write(now_ms, |w| w.decide(id, review::REJECTED, note, now_ms))?;
+            return Ok(Reviewed {
+                potential_match: m,
+                alerts: Vec::new(),
+            });
+        }
         let m = self
             .book()
             .get(id)
@@ -702,8 +754,15 @@ impl Kit {
             )));
         }
         self.write(now_ms, |w| {
-            w.set_matched(&m, request_here, case_here, now_ms)?;
-            w.decide(id, review::CONFIRMED, note, now_ms)
+            let mut alerts = Vec::new();
+            w.set_matched(&m, request_here, case_here, now_ms, &mut alerts)?;
+            let potential_match = w.decide(id, review::CONFIRMED, note, now_ms)?;
+            // The decided pair itself is not news of a class.
+            alerts.retain(|a| alert_match(a) != Some(id));
+            Ok(Reviewed {
+                potential_match,
+                alerts,
+            })
         })
     }
 
@@ -715,6 +774,7 @@ impl Kit {
         note: Option<&str>,
         now_ms: u64,
     ) -> Result<PotentialMatch, ReviewError> {
-        self.write(now_ms, |w| w.decide(id, review::REJECTED, note, now_ms))
+        self.review_match(id, false, note, now_ms)
+            .map(|r| r.potential_match)
     }
 }

@@ -771,13 +771,10 @@ impl HubService {
             },
         );
         let note = format!("decided by {} on kit {from}", d.by);
-        let done = if d.confirmed {
-            self.kit.confirm_match(id, Some(&note), now_ms)
-        } else {
-            self.kit.reject_match(id, Some(&note), now_ms)
-        };
-        match done {
-            Ok(_) | Err(ReviewError::NotApplicable(_) | ReviewError::NotFound(_)) => {}
+        let mut alerts = Vec::new();
+        match self.kit.review_match(id, d.confirmed, Some(&note), now_ms) {
+            Ok(reviewed) => alerts = reviewed.alerts,
+            Err(ReviewError::NotApplicable(_) | ReviewError::NotFound(_)) => {}
             Err(ReviewError::Save(SaveError::Vault(e)) | ReviewError::Vault(e))
                 if !matches!(e, VaultError::BadChange(_)) =>
             {
@@ -798,18 +795,32 @@ impl HubService {
         let state = if d.confirmed { "confirmed" } else { "rejected" };
         self.routed.insert(id, state.to_string());
         routed_now.insert(id);
-        // The decision frees a place among the trace's notices: the next best goes out.
-        let trace = BTreeSet::from([(d.tracing_request, d.trace.clone())]);
-        let due = self.notices_unsent(&trace);
-        if due.is_empty() {
+        // The decision frees a place among the trace's notices: the next best goes out. A
+        // confirmation also takes the trace out of matching, so a case it claimed (one child,
+        // one request) is free for another request's trace again, and the links rescore the
+        // pairs near both records: a pending match the kits were told of whose class moved
+        // goes again, and one now likely goes out (it is among its trace's notices), as
+        // `apply_ops` does for a merge's rescores.
+        let mut traces = BTreeSet::from([(d.tracing_request, d.trace.clone())]);
+        traces.extend(alert_traces(&alerts));
+        let mut news: BTreeMap<RecordId, PotentialMatch> = BTreeMap::new();
+        for m in self.notices_unsent(&traces) {
+            news.insert(m.id, m);
+        }
+        for m in self.reclassed(&alerts) {
+            news.insert(m.id, m);
+        }
+        if news.is_empty() {
             return Ok(());
         }
-        let wanted: Vec<(RecordKind, RecordId)> = due
-            .iter()
-            .map(|m| (RecordKind::PotentialMatch, m.id))
+        let wanted: Vec<(RecordKind, RecordId)> = news
+            .keys()
+            .map(|id| (RecordKind::PotentialMatch, *id))
             .collect();
         let docs = self.documents(&wanted, now_ms)?;
-        for m in &due {
+        let mut ordered: Vec<&PotentialMatch> = news.values().collect();
+        ordered.sort_by(|a, b| likely_first(a, b));
+        for m in ordered {
             if let Some(doc) = docs.iter().find(|doc| doc.id() == m.id) {
                 self.route_match(m, doc, None, receipt, dirty, routed_now);
             }
@@ -1129,4 +1140,21 @@ impl HubService {
             })
             .collect()
     }
+}
+
+/// The traces of the potential matches a rescore re-classed (the kit core's alerts).
+fn alert_traces(alerts: &[Alert]) -> impl Iterator<Item = (RecordId, String)> + '_ {
+    alerts.iter().filter_map(|a| match a {
+        Alert::LikelyMatch {
+            tracing_request_id,
+            trace_id,
+            ..
+        }
+        | Alert::MatchNoLongerLikely {
+            tracing_request_id,
+            trace_id,
+            ..
+        } => Some((*tracing_request_id, trace_id.clone())),
+        Alert::Urgent(_) => None,
+    })
 }

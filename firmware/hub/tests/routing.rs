@@ -472,27 +472,74 @@ fn request_by_name(id: RecordId, sought: &str, age: u8, device: u64) -> Vec<fiel
 /// margin and one-child-one-request rules), and when a later request makes a match the kits
 /// were told was likely possible, the kits hear the new class. (Fails when the hub routes a
 /// pending match only once: the kits would keep "likely".)
-#[test]
-fn the_hub_classes_as_a_kit_and_a_class_a_later_request_changes_reaches_the_kits() {
-    let dir = tempfile::tempdir().unwrap();
-    let (mut hub, mut a, mut b) = hub_with_two_kits(dir.path());
+/// One child registered on kit A (`case_ops`) and sought by two requests from kit B: `first`
+/// (a close spelling, a year off) and `second` (the name as registered).
+struct TwoRequests {
+    case_id: RecordId,
+    first: RecordId,
+    second: RecordId,
+    case_ops: Vec<fieldkit_domain::Op>,
+    first_ops: Vec<fieldkit_domain::Op>,
+    second_ops: Vec<fieldkit_domain::Op>,
+}
+
+fn two_requests() -> TwoRequests {
     let case_id = RecordId::from_bytes([0xA1; 16]);
     let (first, second) = (
         RecordId::from_bytes([0xB2; 16]),
         RecordId::from_bytes([0xB3; 16]),
     );
-    let case_ops = child(case_id, "Amina Yusuf", 0xA);
-    let first_ops = request_by_name(first, "Aminah Yousef", 8, 0xB);
-    let second_ops = request_by_name(second, "Amina Yusuf", 7, 0xB);
-    a.endpoint.queue(&Body::Ops(case_ops.clone()));
-    b.endpoint.queue(&Body::Ops(first_ops.clone()));
-    let now = settle(&mut hub, &mut [&mut a, &mut b], NOW);
-    let class = |k: &KitEnd, request: RecordId| {
-        notices(k)
-            .into_iter()
-            .find(|m| m.tracing_request_id == request)
-            .and_then(|m| m.likelihood)
-    };
+    TwoRequests {
+        case_id,
+        first,
+        second,
+        case_ops: child(case_id, "Amina Yusuf", 0xA),
+        first_ops: request_by_name(first, "Aminah Yousef", 8, 0xB),
+        second_ops: request_by_name(second, "Amina Yusuf", 7, 0xB),
+    }
+}
+
+impl TwoRequests {
+    /// Kit A sends the case, kit B the first request; all settled. Returns the time after.
+    fn case_and_first(&self, hub: &mut HubService, a: &mut KitEnd, b: &mut KitEnd) -> u64 {
+        a.endpoint.queue(&Body::Ops(self.case_ops.clone()));
+        b.endpoint.queue(&Body::Ops(self.first_ops.clone()));
+        settle(hub, &mut [a, b], NOW)
+    }
+}
+
+/// The class of the first notice a kit received for a request's trace.
+fn class(k: &KitEnd, request: RecordId) -> Option<String> {
+    notices(k)
+        .into_iter()
+        .find(|m| m.tracing_request_id == request)
+        .and_then(|m| m.likelihood)
+}
+
+/// A kit holding the hub's records (the operations given, in order), as a kit would class them.
+fn kit_with(dir: &std::path::Path, ops: &[&Vec<fieldkit_domain::Op>]) -> fieldkit_app::Kit {
+    let mut kit =
+        fieldkit_app::Kit::open(hub_vault(dir), fieldkit_app::KitConfig::default(), NOW).unwrap();
+    for o in ops {
+        kit.apply_ops(o, NOW).unwrap();
+    }
+    kit
+}
+
+#[test]
+fn the_hub_classes_as_a_kit_and_a_class_a_later_request_changes_reaches_the_kits() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut hub, mut a, mut b) = hub_with_two_kits(dir.path());
+    let t = two_requests();
+    let now = t.case_and_first(&mut hub, &mut a, &mut b);
+    let TwoRequests {
+        first,
+        second,
+        case_ops,
+        first_ops,
+        second_ops,
+        ..
+    } = t;
     for k in [&a, &b] {
         assert_eq!(class(k, first).as_deref(), Some("likely"));
     }
@@ -522,15 +569,7 @@ fn the_hub_classes_as_a_kit_and_a_class_a_later_request_changes_reaches_the_kits
 
     // A kit holding the same records classes every pair as the hub does.
     let kit_dir = tempfile::tempdir().unwrap();
-    let mut kit = fieldkit_app::Kit::open(
-        hub_vault(kit_dir.path()),
-        fieldkit_app::KitConfig::default(),
-        NOW,
-    )
-    .unwrap();
-    for ops in [&case_ops, &first_ops, &second_ops] {
-        kit.apply_ops(ops, NOW).unwrap();
-    }
+    let kit = kit_with(kit_dir.path(), &[&case_ops, &first_ops, &second_ops]);
     let classes = |ms: Vec<PotentialMatch>| {
         let mut v: Vec<_> = ms
             .into_iter()
@@ -542,4 +581,102 @@ fn the_hub_classes_as_a_kit_and_a_class_a_later_request_changes_reaches_the_kits
     let on_kit = kit.potential_matches(&fieldkit_app::MatchFilter::default());
     assert_eq!(on_kit.len(), 2);
     assert_eq!(classes(on_kit), classes(on_hub));
+}
+
+/// A confirmation at the hub that releases a claim re-classes another request's match, and the
+/// kits hear it: two requests seek one registered child, the better one is likely and the other
+/// possible (one child, one request); when a caseworker confirms the better one, its trace
+/// leaves matching, the case is no longer claimed, and the other request's match is likely
+/// again on the hub and on both kits, as on a kit holding the same records that made the same
+/// decision. (Fails when the hub re-routes only the rescores of received operations: the kits
+/// keep "possible".)
+#[test]
+fn a_confirmation_that_releases_a_claim_re_classes_the_other_request_s_match_on_the_kits() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut hub, mut a, mut b) = hub_with_two_kits(dir.path());
+    let t = two_requests();
+    let now = t.case_and_first(&mut hub, &mut a, &mut b);
+    let TwoRequests {
+        case_id,
+        first,
+        second,
+        case_ops,
+        first_ops,
+        second_ops,
+    } = t;
+    b.endpoint.queue(&Body::Ops(second_ops.clone()));
+    let now = settle(&mut hub, &mut [&mut a, &mut b], now);
+    for k in [&a, &b] {
+        assert_eq!(class(k, first).as_deref(), Some("possible"), "kit {}", k.id);
+        assert_eq!(class(k, second).as_deref(), Some("likely"), "kit {}", k.id);
+    }
+
+    // B's caseworker confirms the second request's match.
+    let decision = ReviewDecision {
+        case: case_id,
+        tracing_request: second,
+        trace: "trace-0".into(),
+        confirmed: true,
+        by: "amal.h".into(),
+        at_min: (now / 60_000) as u32,
+    };
+    b.endpoint.queue(&Body::Review(decision.clone()));
+    let _ = settle(&mut hub, &mut [&mut a, &mut b], now);
+    assert!(a.received.contains(&Body::Review(decision)));
+    for k in [&a, &b] {
+        assert_eq!(
+            class(k, first).as_deref(),
+            Some("likely"),
+            "kit {}: the released case is likely for the other request again",
+            k.id
+        );
+    }
+    let on_hub = hub
+        .kit()
+        .potential_matches(&fieldkit_app::MatchFilter::default());
+    let hub_class = |request: RecordId| {
+        on_hub
+            .iter()
+            .find(|m| m.tracing_request_id == request)
+            .map(|m| (m.likelihood.clone(), m.status.clone()))
+    };
+    assert_eq!(
+        hub_class(first),
+        Some((Some("likely".into()), Some("pending".into())))
+    );
+    assert_eq!(
+        hub_class(second).and_then(|c| c.1).as_deref(),
+        Some("confirmed")
+    );
+
+    // A kit holding the same records that confirmed the same match classes every pair as the
+    // hub does.
+    let kit_dir = tempfile::tempdir().unwrap();
+    let mut kit = kit_with(kit_dir.path(), &[&case_ops, &first_ops, &second_ops]);
+    let confirmed = fieldkit_app::match_id(
+        case_id,
+        &fieldkit_app::TraceRef {
+            tracing_request_id: second,
+            trace_id: "trace-0".into(),
+        },
+    );
+    let reviewed = kit.review_match(confirmed, true, None, NOW + 1).unwrap();
+    assert!(
+        reviewed.alerts.iter().any(|al| matches!(
+            al,
+            fieldkit_app::Alert::LikelyMatch { tracing_request_id, .. } if *tracing_request_id == first
+        )),
+        "{:?}",
+        reviewed.alerts
+    );
+    let on_kit = kit.potential_matches(&fieldkit_app::MatchFilter::default());
+    let classes = |ms: &[PotentialMatch]| {
+        let mut v: Vec<_> = ms
+            .iter()
+            .map(|m| (m.id, m.likelihood.clone(), m.status.clone()))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(classes(&on_kit), classes(&on_hub));
 }
