@@ -15,21 +15,22 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// How two words of two names agreed.
+/// How two words of two names agreed, from strongest to weakest (the matcher's own
+/// `TokenAgreement`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NameAgreement {
-    /// The same word.
+    /// Same spelling after folding, or two spellings of one known name.
     Same,
-    /// One is a known nickname of the other.
+    /// One is a family short form of the other (Sasha, Oleksandr).
     Nickname,
-    /// The same consonants in another script or spelling.
+    /// Same consonants (Arabic script against Latin, vowel spellings).
     SameConsonants,
-    /// They sound alike.
+    /// Same Double Metaphone code.
     SoundsAlike,
-    /// Spelt closely.
+    /// Close spelling (Jaro–Winkler), such as a typing slip.
     CloseSpelling,
-    /// Different.
+    /// Not the same name.
     Different,
 }
 

@@ -398,7 +398,7 @@ pub(crate) fn name_pair_weight(
             words.push(WordPair {
                 a: ta.text().to_string(),
                 b: tb.text().to_string(),
-                agreement: p.agreement.typed(),
+                agreement: p.agreement,
             });
         }
     }
