@@ -901,6 +901,32 @@ fn the_case_list_shows_six_rows_at_800x480_in_every_language_on_screen() {
     fieldkit_ui::lang::apply(&k.window, "en").unwrap();
 }
 
+/// A child's case and her mother's tracing request that the matcher pairs, explained in its
+/// own words: the relatives compared, and a separation date the trace takes from its request.
+/// Returns the request's id.
+fn register_amina_and_her_mothers_request(
+    kit: &mut fieldkit_app::Kit,
+) -> fieldkit_domain::RecordId {
+    let case = json!({
+        "name": "أمينة يوسف حسن", "sex": "female", "age": 9, "consent_for_tracing": true,
+        "date_of_separation": "2025-03-01",
+        "family_details_section": [{"relation": "mother", "relation_name": "حليمة يوسف"}],
+    });
+    kit.register(RecordKind::Case, case.as_object().cloned().unwrap(), now())
+        .unwrap();
+    let request = json!({
+        "relation_name": "حليمة يوسف", "relation": "mother", "date_of_separation": "2025-03-04",
+        "tracing_request_subform_section": [{"name": "أمينة يوسف", "sex": "female", "age": 9}],
+    });
+    kit.register(
+        RecordKind::TracingRequest,
+        request.as_object().cloned().unwrap(),
+        now(),
+    )
+    .unwrap()
+    .id
+}
+
 #[test]
 fn the_kits_messages_are_shown_in_arabic_with_no_english_prose() {
     on_ui_thread(the_kits_messages_are_shown_in_arabic_with_no_english_prose_on_screen);
@@ -950,25 +976,7 @@ fn the_kits_messages_are_shown_in_arabic_with_no_english_prose_on_screen() {
     // A potential match whose explanation has the matcher's own words: the relatives compared,
     // and a separation date the trace takes from its request.
     with_kit(&k, |kit| {
-        let case = json!({
-            "name": "أمينة يوسف حسن", "sex": "female", "age": 9, "consent_for_tracing": true,
-            "date_of_separation": "2025-03-01",
-            "family_details_section": [{"relation": "mother", "relation_name": "حليمة يوسف"}],
-        });
-        kit.register(RecordKind::Case, case.as_object().cloned().unwrap(), now())
-            .unwrap();
-        let request = json!({
-            "relation_name": "حليمة يوسف", "relation": "mother", "date_of_separation": "2025-03-04",
-            "tracing_request_subform_section": [
-                {"name": "أمينة يوسف", "sex": "female", "age": 9}
-            ],
-        });
-        kit.register(
-            RecordKind::TracingRequest,
-            request.as_object().cloned().unwrap(),
-            now(),
-        )
-        .unwrap();
+        register_amina_and_her_mothers_request(kit);
     });
     k.window.global::<AppState>().invoke_navigate(Page::Review);
     let review = k.window.global::<ReviewAdapter>();
@@ -1048,25 +1056,7 @@ fn a_match_that_arrived_by_sync_is_explained_in_arabic_on_screen() {
     )
     .unwrap();
     let mut hub = fieldkit_app::Kit::open(session, KitConfig::default(), now()).unwrap();
-    let case = json!({
-        "name": "أمينة يوسف حسن", "sex": "female", "age": 9, "consent_for_tracing": true,
-        "date_of_separation": "2025-03-01",
-        "family_details_section": [{"relation": "mother", "relation_name": "حليمة يوسف"}],
-    });
-    hub.register(RecordKind::Case, case.as_object().cloned().unwrap(), now())
-        .unwrap();
-    let request = json!({
-        "relation_name": "حليمة يوسف", "relation": "mother", "date_of_separation": "2025-03-04",
-        "tracing_request_subform_section": [{"name": "أمينة يوسف", "sex": "female", "age": 9}],
-    });
-    let request_id = hub
-        .register(
-            RecordKind::TracingRequest,
-            request.as_object().cloned().unwrap(),
-            now(),
-        )
-        .unwrap()
-        .id;
+    let request_id = register_amina_and_her_mothers_request(&mut hub);
     let found = hub.potential_matches(&MatchFilter::default());
     let sent = found.first().expect("the hub proposes the pair");
     assert!(
