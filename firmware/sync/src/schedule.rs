@@ -65,6 +65,12 @@ pub struct SchedulePolicy {
     pub listen_every_ms: u64,
     /// Recheck after this long when idle, ms.
     pub idle_ms: u64,
+    /// With nothing to send, ask the hub over cellular or IP at least this often, ms: the
+    /// hub answers only a kit that calls, so without it a kit with nothing queued would never
+    /// hear the match notices, review decisions and transfers waiting for it there (unless
+    /// a LoRa listen carries them). Each poll over cellular costs a modem boot (~1 min at
+    /// ~2 W, about 0.03 Wh).
+    pub poll_every_ms: u64,
 }
 
 impl Default for SchedulePolicy {
@@ -76,6 +82,7 @@ impl Default for SchedulePolicy {
             max_lora_frames: 8,
             listen_every_ms: 10 * 60_000,
             idle_ms: 60_000,
+            poll_every_ms: 3_600_000,
         }
     }
 }
@@ -160,6 +167,15 @@ pub fn plan(s: &Situation, p: &SchedulePolicy) -> Plan {
         }
         None => {}
     }
+    // Nothing due to send: fetch what waits at the hub now and then.
+    let poll_due = s
+        .last_cellular_ms
+        .is_none_or(|t| s.now_ms.saturating_sub(t) >= p.poll_every_ms);
+    if poll_due && cellular {
+        return Plan::Cellular {
+            up_to: Priority::Bulk,
+        };
+    }
     let listen_due = s
         .last_listen_ms
         .is_none_or(|t| s.now_ms.saturating_sub(t) >= p.listen_every_ms);
@@ -234,6 +250,41 @@ mod tests {
         // Budget spent: wait.
         let s = situation(Some(Priority::Urgent), lora(100), cell(true, Some(-115)));
         assert!(matches!(plan(&s, &p), Plan::Idle { .. }));
+    }
+
+    /// The hub answers only a kit that calls: a kit with nothing to send still calls over
+    /// cellular (or the camp's IP) once `poll_every_ms` passed since its last session, to
+    /// fetch the match notices and decisions waiting there; not before, and not when
+    /// cellular is off (then LoRa listens carry them).
+    #[test]
+    fn a_kit_with_nothing_to_send_calls_the_hub_now_and_then() {
+        let p = SchedulePolicy::default();
+        let mut s = situation(None, LinkState::default(), cell(true, Some(-80)));
+        s.pending_bytes = 0;
+        assert!(matches!(plan(&s, &p), Plan::Idle { .. }), "called recently");
+        s.now_ms = 9_000_000 + p.poll_every_ms;
+        assert_eq!(
+            plan(&s, &p),
+            Plan::Cellular {
+                up_to: Priority::Bulk
+            }
+        );
+        s.last_cellular_ms = None;
+        assert!(
+            matches!(plan(&s, &p), Plan::Cellular { .. }),
+            "never called"
+        );
+        s.cellular = cell(false, Some(-80));
+        assert!(matches!(plan(&s, &p), Plan::Idle { .. }), "cellular off");
+        s.lora = lora(36_000);
+        assert_eq!(
+            plan(&s, &p),
+            Plan::Lora {
+                up_to: Priority::Urgent,
+                max_frames: 0
+            },
+            "a LoRa listen instead"
+        );
     }
 
     #[test]

@@ -873,6 +873,7 @@ mod simulated {
         fieldkit_sync::schedule::SchedulePolicy {
             max_batch_age_ms: (d.max_batch_age_ms / speed).max(20_000),
             listen_every_ms: (d.listen_every_ms / speed).max(60_000),
+            poll_every_ms: (d.poll_every_ms / speed).max(60_000),
             idle_ms: 5_000,
             ..d
         }
@@ -1841,6 +1842,188 @@ mod tests {
         };
         assert_eq!(at_hub.location_current.as_deref(), Some("JO-MA-ZAATARI-D3"));
         assert_eq!(links.hub_dropped(), 0, "the hub refused no message");
+    }
+
+    /// Another kit on the same hub, over the camp's IP network, driven by its sync engine.
+    struct OtherKit {
+        kit: fieldkit_app::Kit,
+        engine: fieldkit_kitsync::KitSync,
+    }
+
+    impl OtherKit {
+        fn new(ctx: &Ctx, dir: &Path, links: &fieldkit_sim::links::KioskLinks) -> OtherKit {
+            let now = super::super::now_ms();
+            std::fs::create_dir_all(dir).unwrap();
+            let (session, _) = Vault::create(
+                &Vault::file_in(dir),
+                InitOptions {
+                    username: "bashir",
+                    display_name: "Bashir (kit B)",
+                    credential: b"615243",
+                    policy: fieldkit_vault::CredentialPolicy::default(),
+                    now_ms: now,
+                },
+                fieldkit_vault::OpenOptions::default(),
+            )
+            .unwrap();
+            let mut kit = fieldkit_app::Kit::open(session, kit_config(ctx).unwrap(), now).unwrap();
+            let public = fieldkit_kitsync::KitSync::provision(
+                kit.session_mut(),
+                &fieldkit_kitsync::Provision {
+                    hub_public: links.hub_public(),
+                    hub_address: links.hub_address(),
+                    agency: "unicef",
+                    label: "kit B",
+                },
+            )
+            .unwrap();
+            links.enroll(public, "unicef", "kit B").unwrap();
+            assert!(fieldkit_kitsync::attach(&mut kit).unwrap());
+            let engine = fieldkit_kitsync::KitSync::load(kit.session())
+                .unwrap()
+                .unwrap();
+            OtherKit { kit, engine }
+        }
+
+        /// A few exchanges with the hub (what is queued, then what the hub holds for it).
+        fn sync(&mut self) {
+            for _ in 0..4 {
+                let now = super::super::now_ms();
+                self.engine.collect(self.kit.session_mut(), now).unwrap();
+                let mut link = fieldkit_kitsync::HttpLink::new(
+                    self.engine.hub_address(),
+                    self.engine.kit_id(),
+                    Duration::from_secs(5),
+                );
+                self.engine
+                    .exchange(
+                        &mut self.kit,
+                        &mut link,
+                        now,
+                        fieldkit_sync::message::Priority::Bulk,
+                    )
+                    .unwrap();
+            }
+        }
+    }
+
+    /// The potential matches of `case` a kit lists.
+    fn matches_of(
+        kit: &fieldkit_app::Kit,
+        case: fieldkit_domain::RecordId,
+    ) -> Vec<fieldkit_domain::PotentialMatch> {
+        kit.potential_matches(&fieldkit_app::MatchFilter {
+            case_id: Some(case),
+            ..fieldkit_app::MatchFilter::default()
+        })
+    }
+
+    /// Across kits through the kiosk's own sync: the kiosk (`--simulate`'s links, the daemon
+    /// loop, the sync worker) registers a separated child; another kit registers the
+    /// mother's tracing request; the hub matches them and both kits list the match with its
+    /// explanation (the kiosk hears it at its next call to the hub though it had nothing to
+    /// send); the kiosk's caseworker confirms it, and the decision reaches the other kit,
+    /// which links its request to the child.
+    #[test]
+    fn a_match_notice_and_a_decision_travel_between_the_kiosk_and_another_kit() {
+        use fieldkit_domain::{Record, RecordKind};
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = ctx(dir.path());
+        let mut links = test_links(&ctx, dir.path(), Duration::from_millis(50));
+        let (kit, jobs) = signed_in_kit(&ctx, &mut links);
+        // The kiosk calls the hub every 300 ms even with nothing to send.
+        jobs_of(&jobs).set_schedule(fieldkit_sync::schedule::SchedulePolicy {
+            poll_every_ms: 300,
+            ..quick_schedule()
+        });
+        let mut b = OtherKit::new(&ctx, &dir.path().join("kit-b"), &links);
+
+        register(
+            &kit,
+            serde_json::json!({"name": "Nadia Haddad", "sex": "female", "age": 7,
+                "consent_for_tracing": true, "location_separation": "JO-MA-ZAATARI-D3",
+                "date_of_separation": "2025-03-14"}),
+        );
+        let case_id = case_named(&kit, "Nadia Haddad");
+        run_with_links(&ctx, &kit, &jobs, 90.0, 1.0);
+        assert!(links.hub_record(RecordKind::Case, case_id).is_some());
+
+        let now = super::super::now_ms();
+        let request = serde_json::json!({
+            "relation_name": "Salma Haddad", "relation": "mother",
+            "tracing_request_subform_section": [{"name": "Nadia Hadad", "sex": "female",
+                "age": 7, "location_separation": "JO-MA-ZAATARI-D3",
+                "date_of_separation": "2025-03-14"}],
+        });
+        b.kit
+            .register(
+                RecordKind::TracingRequest,
+                request.as_object().unwrap().clone(),
+                now,
+            )
+            .unwrap();
+        b.sync();
+        let on_b = matches_of(&b.kit, case_id);
+        assert_eq!(on_b.len(), 1, "kit B lists the hub's notice: {on_b:?}");
+        assert!(!on_b[0].comparison.is_empty(), "with its explanation");
+        let id = on_b[0].id;
+
+        // The kiosk had nothing to send: it hears the notice at its next call to the hub.
+        let mut on_a = Vec::new();
+        for _ in 0..3 {
+            run_with_links(&ctx, &kit, &jobs, 90.0, 1.0);
+            let slot = lock_slot(&kit);
+            let KitSlot::Open(open) = &*slot else {
+                panic!("locked")
+            };
+            on_a = matches_of(open, case_id);
+            if !on_a.is_empty() {
+                break;
+            }
+        }
+        assert_eq!(on_a.len(), 1, "the kiosk lists the hub's notice");
+        assert_eq!(on_a[0].id, id);
+        assert_eq!(
+            on_a[0].comparison, on_b[0].comparison,
+            "the same explanation"
+        );
+
+        // The kiosk's caseworker confirms it (the review page's call).
+        {
+            let mut slot = lock_slot(&kit);
+            let KitSlot::Open(open) = &mut *slot else {
+                panic!("locked")
+            };
+            open.confirm_match(id, Some("the mother knew her"), super::super::now_ms())
+                .unwrap();
+        }
+        run_with_links(&ctx, &kit, &jobs, 90.0, 1.0);
+        b.sync();
+        let on_b = b
+            .kit
+            .potential_matches(&fieldkit_app::MatchFilter::default())
+            .into_iter()
+            .find(|m| m.id == id)
+            .expect("kit B still holds the match");
+        assert_eq!(on_b.status.as_deref(), Some("confirmed"));
+        assert_eq!(on_b.reviewed_by.as_deref(), Some(demo::USER));
+        let Record::TracingRequest(r) = b
+            .kit
+            .session_mut()
+            .get(RecordKind::TracingRequest, on_b.tracing_request_id, now)
+            .unwrap()
+            .record
+        else {
+            panic!("not a request")
+        };
+        assert_eq!(
+            r.tracing_request_subform_section[0]
+                .matched_case_id
+                .as_deref(),
+            Some(case_id.to_string().as_str()),
+            "kit B linked its request to the child"
+        );
+        assert_eq!(links.hub_dropped(), 0);
     }
 
     #[test]
