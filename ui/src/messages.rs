@@ -10,6 +10,7 @@
 
 use fieldkit_app::SaveError;
 use fieldkit_domain::Problem;
+use fieldkit_domain::explain::{Detail, NamesCompared, RelativeCompared};
 use fieldkit_power::ModeReason;
 
 pub use crate::Message;
@@ -126,4 +127,110 @@ pub fn power_reason(r: ModeReason) -> Message {
         ModeReason::LowVoltage => "power-low-voltage",
         ModeReason::Fixed => "power-fixed",
     })
+}
+
+/// How two names compared, by what matters to a caseworker: agreeing, differing, only alike.
+fn names_kind(n: &NamesCompared, prefix: &str) -> (String, i32) {
+    let (what, count) = if n.pairs.is_empty() {
+        ("none", 0)
+    } else if n.differ > 0 {
+        ("differ", n.differ)
+    } else if n.unsure > 0 {
+        ("alike", n.unsure)
+    } else {
+        ("agree", 0)
+    };
+    (format!("{prefix}-{what}"), int(count))
+}
+
+/// What the matcher found comparing one field (a relative's line: [`relative`]).
+pub fn evidence(d: &Detail) -> Message {
+    match d {
+        Detail::Text(s) => Message {
+            text: s.as_str().into(),
+            ..kind("as-written")
+        },
+        Detail::Names { names, lineage } => {
+            let (k, n) = if *lineage {
+                ("names-lineage".to_owned(), 0)
+            } else {
+                names_kind(names, "names")
+            };
+            Message {
+                text: names.a.as_str().into(),
+                other: names.b.as_str().into(),
+                n,
+                ..kind(&k)
+            }
+        }
+        Detail::Sexes { a, b } => Message {
+            text: a.as_str().into(),
+            other: b.as_str().into(),
+            ..kind("sexes")
+        },
+        Detail::Ages {
+            a,
+            b,
+            b_estimated,
+            years_apart,
+            ..
+        } => {
+            let show = |x: &Option<i64>| x.map_or_else(|| "?".to_owned(), |x| x.to_string());
+            Message {
+                text: show(a).into(),
+                other: show(b).into(),
+                n: int(*years_apart),
+                ..kind(if *b_estimated {
+                    "ages-estimated"
+                } else {
+                    "ages"
+                })
+            }
+        }
+        Detail::BirthDates { a, b } => Message {
+            text: a.as_str().into(),
+            other: b.as_str().into(),
+            ..kind("birth-dates")
+        },
+        Detail::SeparationDays { days } => Message {
+            n: int(*days),
+            ..kind("separation-days")
+        },
+        Detail::SeparatedAfterRegistration { days } => Message {
+            n: int(*days),
+            ..kind("separated-after-registration")
+        },
+        Detail::SeparatedAfterRequest { days } => Message {
+            n: int(*days),
+            ..kind("separated-after-request")
+        },
+        Detail::Places { agreed, shared } => Message {
+            n: i32::from(*shared),
+            ..kind(if *agreed {
+                "place-same"
+            } else {
+                "place-different"
+            })
+        },
+        Detail::Family(relatives) => relatives.first().map_or_else(|| kind("family"), relative),
+        Detail::Shared(shared) => kind(if *shared { "shared" } else { "none-shared" }),
+        Detail::Unclear { margin_bits } => Message {
+            text: margin_bits.to_string().into(),
+            ..kind("unclear")
+        },
+        Detail::Claimed => kind("claimed"),
+        Detail::NameDiffers => kind("name-differs"),
+    }
+}
+
+/// One relative of the sought child against the best-agreeing one listed on the case.
+pub fn relative(r: &RelativeCompared) -> Message {
+    let (k, n) = names_kind(&r.names, "relative");
+    Message {
+        field: r.relation.as_str().into(),
+        text: r.name.as_str().into(),
+        other: r.listed.as_str().into(),
+        n,
+        ..kind(&k)
+    }
 }

@@ -909,8 +909,8 @@ fn latin_words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// What the kit's Rust code says (a field's validation problem, the power policy's reason)
-/// stands on the Arabic screen in Arabic: no English word in any text of those pages but the
+/// What the kit's Rust code says (a field's validation problem, the power policy's reason, the
+/// matcher's explanation of a potential match) stands on the Arabic screen in Arabic: no English word in any text of those pages but the
 /// Latin names the records hold and the units and formats the pages show.
 fn the_kits_messages_are_shown_in_arabic_with_no_english_prose_on_screen() {
     let k = kiosk();
@@ -942,9 +942,48 @@ fn the_kits_messages_are_shown_in_arabic_with_no_english_prose_on_screen() {
         kinds.contains(&"required".to_owned()) && kinds.contains(&"in-future".to_owned()),
         "{kinds:?}"
     );
+    // A potential match whose explanation has the matcher's own words: the relatives compared,
+    // and a separation date the trace takes from its request.
+    with_kit(&k, |kit| {
+        let case = json!({
+            "name": "أمينة يوسف حسن", "sex": "female", "age": 9, "consent_for_tracing": true,
+            "date_of_separation": "2025-03-01",
+            "family_details_section": [{"relation": "mother", "relation_name": "حليمة يوسف"}],
+        });
+        kit.register(RecordKind::Case, case.as_object().cloned().unwrap(), now())
+            .unwrap();
+        let request = json!({
+            "relation_name": "حليمة يوسف", "relation": "mother", "date_of_separation": "2025-03-04",
+            "tracing_request_subform_section": [
+                {"name": "أمينة يوسف", "sex": "female", "age": 9}
+            ],
+        });
+        kit.register(
+            RecordKind::TracingRequest,
+            request.as_object().cloned().unwrap(),
+            now(),
+        )
+        .unwrap();
+    });
+    k.window.global::<AppState>().invoke_navigate(Page::Review);
+    let review = k.window.global::<ReviewAdapter>();
+    let pending = review.get_pending();
+    assert!(pending.row_count() >= 1, "the kit proposes the pair");
+    review.invoke_select(pending.row_data(0).unwrap().id);
+    let worded: Vec<String> = review
+        .get_explanation()
+        .iter()
+        .filter(|e| !e.detail.kind.is_empty())
+        .map(|e| e.detail.kind.to_string())
+        .collect();
+    assert!(
+        worded.iter().any(|k| k.starts_with("relative-")),
+        "the relatives are explained in the matcher's words: {worded:?}"
+    );
+
     let mut english = Vec::new();
     let mut messages = 0;
-    for page in [Page::CaseForm, Page::Status] {
+    for page in [Page::CaseForm, Page::Status, Page::Review] {
         k.window.global::<AppState>().set_page(page);
         form.set_section(fieldkit_ui::CaseSection::Identity);
         shot(&k.window, &format!("ar-messages-{page:?}"));
@@ -959,6 +998,7 @@ fn the_kits_messages_are_shown_in_arabic_with_no_english_prose_on_screen() {
             }
         }
     }
+    k.window.global::<AppState>().set_page(Page::Status);
     let reason = k.window.global::<fieldkit_ui::Messages>().invoke_text(
         fieldkit_ui::messages::power_reason(fieldkit_power::ModeReason::SpellReserve),
     );

@@ -7,6 +7,7 @@
 
 mod common;
 
+use fieldkit_domain::explain::{Detail, NameAgreement, NamesCompared, RelativeCompared, WordPair};
 use fieldkit_domain::{Date, Problem, ValidationErrors};
 use fieldkit_power::ModeReason;
 use fieldkit_ui::messages::{self, Message};
@@ -148,6 +149,168 @@ fn power_reasons() -> Vec<ModeReason> {
     all
 }
 
+fn names(differ: u32, unsure: u32, paired: bool) -> NamesCompared {
+    NamesCompared {
+        a: "أمينة يوسف".into(),
+        b: "أمينه يوسف".into(),
+        pairs: if paired {
+            vec![WordPair {
+                a: "amina".into(),
+                b: "amina".into(),
+                agreement: NameAgreement::SameConsonants,
+            }]
+        } else {
+            vec![]
+        },
+        differ,
+        unsure,
+        ..NamesCompared::default()
+    }
+}
+
+fn relative(relation: &str, names: NamesCompared) -> RelativeCompared {
+    RelativeCompared {
+        relation: relation.into(),
+        name: "حليمة".into(),
+        listed: "unknown".into(),
+        names,
+        weight: 2.0,
+    }
+}
+
+/// One of each matcher [`Detail`] (each way names compare; every place level), and the
+/// relatives' lines.
+fn details() -> Vec<Message> {
+    let all = vec![
+        Detail::Names {
+            names: names(0, 0, true),
+            lineage: false,
+        },
+        Detail::Names {
+            names: names(1, 0, true),
+            lineage: false,
+        },
+        Detail::Names {
+            names: names(0, 2, true),
+            lineage: false,
+        },
+        Detail::Names {
+            names: names(0, 0, false),
+            lineage: false,
+        },
+        Detail::Names {
+            names: names(1, 0, true),
+            lineage: true,
+        },
+        Detail::Sexes {
+            a: "female".into(),
+            b: "unknown".into(),
+        },
+        Detail::Ages {
+            a: Some(9),
+            b: None,
+            b_estimated: false,
+            born_a: 2017,
+            born_b: 2016,
+            years_apart: 1,
+        },
+        Detail::Ages {
+            a: Some(9),
+            b: Some(11),
+            b_estimated: true,
+            born_a: 2017,
+            born_b: 2015,
+            years_apart: 2,
+        },
+        Detail::SeparationDays { days: 3 },
+        Detail::SeparationDays { days: 1 },
+        Detail::SeparatedAfterRegistration { days: 60 },
+        Detail::SeparatedAfterRequest { days: 11 },
+        Detail::Places {
+            agreed: true,
+            shared: 4,
+        },
+        Detail::Places {
+            agreed: true,
+            shared: 3,
+        },
+        Detail::Places {
+            agreed: true,
+            shared: 2,
+        },
+        Detail::Places {
+            agreed: true,
+            shared: 1,
+        },
+        Detail::Places {
+            agreed: false,
+            shared: 3,
+        },
+        Detail::Places {
+            agreed: false,
+            shared: 2,
+        },
+        Detail::Places {
+            agreed: false,
+            shared: 1,
+        },
+        Detail::Places {
+            agreed: false,
+            shared: 0,
+        },
+        Detail::Family(vec![]),
+        Detail::Family(vec![relative("mother", names(0, 0, true))]),
+        Detail::Shared(true),
+        Detail::Shared(false),
+        Detail::Unclear { margin_bits: 1.5 },
+        Detail::Claimed,
+        Detail::NameDiffers,
+    ];
+    let mut seen = [false; 15];
+    for d in &all {
+        seen[match d {
+            // Words of an older record, shown as they are: not ours to translate.
+            Detail::Text(_) => 0,
+            Detail::Names { .. } => 1,
+            Detail::Sexes { .. } => 2,
+            Detail::Ages { .. } => 3,
+            Detail::BirthDates { .. } => 4,
+            Detail::SeparationDays { .. } => 5,
+            Detail::SeparatedAfterRegistration { .. } => 6,
+            Detail::SeparatedAfterRequest { .. } => 7,
+            Detail::Places { .. } => 8,
+            Detail::Family(_) => 9,
+            Detail::Shared(_) => 10,
+            Detail::Unclear { .. } => 11,
+            Detail::Claimed => 12,
+            Detail::NameDiffers => 13,
+        }] = true;
+    }
+    // Dates only, no words: `BirthDates` is shown as "2015-01-01 / 2015-03-01" in every
+    // language.
+    seen[0] = true;
+    seen[4] = true;
+    seen[14] = true;
+    assert!(seen.iter().all(|s| *s), "a Detail variant is not listed");
+    let mut out: Vec<Message> = all.iter().map(messages::evidence).collect();
+    for (differ, unsure, paired) in [(0, 0, true), (1, 0, true), (0, 1, true), (0, 0, false)] {
+        for relation in [
+            "mother",
+            "father",
+            "sibling",
+            "grandparent",
+            "other_family",
+            "unknown",
+        ] {
+            out.push(messages::relative(&relative(
+                relation,
+                names(differ, unsure, paired),
+            )));
+        }
+    }
+    out
+}
+
 /// Every message the Rust side can send, with a name for the failure report.
 fn every_message() -> Vec<(String, Message)> {
     let mut out: Vec<(String, Message)> = problems()
@@ -159,6 +322,7 @@ fn every_message() -> Vec<(String, Message)> {
             .into_iter()
             .map(|r| (format!("{r:?}"), messages::power_reason(r))),
     );
+    out.extend(details().into_iter().map(|m| (format!("{m:?}"), m)));
     for e in [
         fieldkit_app::SaveError::Fields("x".into()),
         fieldkit_app::SaveError::NotApplicable("x".into()),

@@ -257,6 +257,28 @@ impl DutyCycle {
         self.forget(now_ms);
         let _ = self.ledger.push_back((now_ms, airtime_ms));
     }
+
+    /// The transmissions in the window (start, airtime, ms), oldest first: what a caller
+    /// persists so that a restart does not forget the hour's airtime (the ledger lives in
+    /// memory; a kit restarted with an empty one could send another full allowance).
+    pub fn entries(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+        self.ledger.iter().copied()
+    }
+
+    /// Takes back transmissions persisted before a restart, oldest first: each one that
+    /// starts after the newest already held (so restoring twice adds nothing) and has not
+    /// left the window at `now_ms`. One that starts after `now_ms` (the clock was set back)
+    /// is kept until it leaves the window: that errs on the side of sending less.
+    pub fn restore(&mut self, now_ms: u64, entries: impl IntoIterator<Item = (u64, u32)>) {
+        self.forget(now_ms);
+        for (start, ms) in entries {
+            let newer = self.ledger.back().is_none_or(|&(last, _)| start > last);
+            if newer && start.saturating_add(self.window_ms) > now_ms {
+                // A full ledger refuses every transmission (see `check`): never exceeds.
+                let _ = self.ledger.push_back((start, ms));
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -273,6 +295,32 @@ mod tests {
         assert!(!Modulation::p2p(10).low_data_rate_optimize());
         // SF10, 51 bytes (the largest LoRaWAN EU868 payload at SF10): 75.25 symbols of 8.192 ms.
         assert_eq!(Modulation::p2p(10).time_on_air_us(51), 616_448);
+    }
+
+    /// A restart with the persisted ledger: the hour's airtime is still counted, restoring
+    /// twice counts it once, and what left the window is dropped.
+    #[test]
+    fn a_restored_ledger_keeps_the_hour_s_airtime() {
+        let mut d = DutyCycle::eu868();
+        d.record(1_000, 20_000);
+        d.record(2_000_000, 10_000);
+        let saved: std::vec::Vec<(u64, u32)> = d.entries().collect();
+        assert_eq!(saved, [(1_000, 20_000), (2_000_000, 10_000)]);
+        let mut restarted = DutyCycle::eu868();
+        restarted.restore(3_000_000, saved.iter().copied());
+        restarted.restore(3_000_000, saved.iter().copied());
+        assert_eq!(restarted.used_ms(3_000_000), 30_000);
+        assert_eq!(
+            restarted.check(3_000_000, 7_000),
+            Err(OverBudget {
+                retry_at_ms: 3_601_000
+            })
+        );
+        // An hour after the first: only the second is left.
+        let mut later = DutyCycle::eu868();
+        later.restore(3_601_000, saved.iter().copied());
+        assert_eq!(later.used_ms(3_601_000), 10_000);
+        assert_eq!(later.entries().count(), 1);
     }
 
     #[test]

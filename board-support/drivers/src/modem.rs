@@ -200,12 +200,32 @@ impl<P: SerialPort, K: PowerKey> Modem<P, K> {
     /// an answer to `AT`, when the modem auto-bauds and prints no `RDY`). Then echo off,
     /// verbose errors on, EPS registration reports on.
     pub fn power_on(&mut self, press: Duration, boot_timeout: Duration) -> Result<(), ModemError> {
+        if self.power_on_while(press, boot_timeout, &|| true)? {
+            Ok(())
+        } else {
+            Err(ModemError::Silent("power on"))
+        }
+    }
+
+    /// As [`Modem::power_on`], asking `go_on` about every half second while the modem
+    /// boots (a SIM7600 takes ~12 s to `RDY`): `Ok(false)` when it said stop before the
+    /// modem answered. The key was pressed then, so the modem may still be booting: the
+    /// caller switches it off once it answers.
+    pub fn power_on_while(
+        &mut self,
+        press: Duration,
+        boot_timeout: Duration,
+        go_on: &dyn Fn() -> bool,
+    ) -> Result<bool, ModemError> {
         self.key.set_pressed(true).map_err(ModemError::PowerKey)?;
         std::thread::sleep(press);
         self.key.set_pressed(false).map_err(ModemError::PowerKey)?;
         let deadline = Instant::now() + boot_timeout;
         let mut ready = false;
         while Instant::now() < deadline {
+            if !go_on() {
+                return Ok(false);
+            }
             let step = Instant::now() + Duration::from_millis(500);
             if let Some(line) = self.next_line(step.min(deadline))? {
                 if cellular::classify(&line) == Line::Ready {
@@ -226,7 +246,8 @@ impl<P: SerialPort, K: PowerKey> Modem<P, K> {
         if !ready {
             return Err(ModemError::Silent("power on"));
         }
-        self.init()
+        self.init()?;
+        Ok(true)
     }
 
     /// True when the modem answers `AT` within `wait` (it is on): a kiosk restarted while

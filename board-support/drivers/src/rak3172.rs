@@ -143,6 +143,16 @@ impl<P: SerialPort> Rak3172<P> {
         self.duty = duty;
     }
 
+    /// The duty-cycle budget and its ledger (to persist across a restart).
+    pub fn duty_cycle(&self) -> &DutyCycle {
+        &self.duty
+    }
+
+    /// The duty-cycle budget, to restore its ledger after a restart.
+    pub fn duty_cycle_mut(&mut self) -> &mut DutyCycle {
+        &mut self.duty
+    }
+
     /// The firmware version read at [`Rak3172::start`].
     pub fn version(&self) -> Option<Version> {
         self.version

@@ -568,7 +568,7 @@ fn seen(m: &PotentialMatch) -> NoticeSeen {
         evidence: m
             .comparison
             .iter()
-            .map(|e| (e.field.clone(), e.weight as f32, e.detail.clone()))
+            .map(|e| (e.field.clone(), e.weight as f32, e.detail.to_string()))
             .collect(),
     }
 }

@@ -9,6 +9,7 @@
 mod common;
 
 use fieldkit_app::{Alert, Kit, MatchFilter, Saved};
+use fieldkit_domain::explain::Detail;
 use fieldkit_domain::{PotentialMatch, RecordId, RecordKind};
 use fieldkit_match::matcher::Likelihood;
 use serde_json::{Map, Value, json};
@@ -56,7 +57,7 @@ fn likely(m: &PotentialMatch) -> bool {
 fn claimed(m: &PotentialMatch) -> bool {
     m.comparison
         .iter()
-        .any(|e| e.field == "likelihood" && e.detail.contains("another tracing request"))
+        .any(|e| e.field == "likelihood" && e.detail == Detail::Claimed)
 }
 
 fn told_likely(alerts: &[Alert], id: RecordId) -> bool {

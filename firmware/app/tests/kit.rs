@@ -621,7 +621,7 @@ fn a_namesake_makes_a_likely_match_possible_until_it_leaves() {
         earlier
             .comparison
             .iter()
-            .any(|e| e.field == "likelihood" && e.detail.contains("another record")),
+            .any(|e| e.field == "likelihood" && e.detail.to_string().contains("another record")),
         "{:?}",
         earlier.comparison
     );

@@ -28,6 +28,7 @@
 
 mod date;
 mod doc;
+pub mod explain;
 mod hlc;
 mod ids;
 pub mod limits;
@@ -42,6 +43,7 @@ mod validate;
 
 pub use date::{Date, DateError};
 pub use doc::{Applied, Conflict, DocError, Document, FieldValue, Op, flatten};
+pub use explain::Detail;
 pub use hlc::{Hlc, HlcClock, MAX_WALL_MS};
 pub use ids::{DeviceId, RecordId};
 pub use location::{Location, LocationError, LocationLevel, LocationTree};

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::explain::Detail;
 use crate::ids::RecordId;
 
 /// Review states, as written in `status`.
@@ -35,8 +36,9 @@ pub struct MatchEvidence {
     pub field: String,
     /// Weight added, in bits.
     pub weight: f64,
-    /// What was compared, in words.
-    pub detail: String,
+    /// What was compared (typed; stored as text, see [`crate::explain`]).
+    #[serde(with = "crate::explain::stored")]
+    pub detail: Detail,
 }
 
 /// A potential match. See the module documentation.

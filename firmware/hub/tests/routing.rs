@@ -9,6 +9,7 @@
 mod common;
 
 use common::*;
+use fieldkit_domain::explain::Detail;
 use fieldkit_domain::{Document, PotentialMatch, Record, RecordId, RecordKind};
 use fieldkit_hub::{HubService, init};
 use fieldkit_sync::message::{Body, ReviewDecision, Status};
@@ -562,7 +563,7 @@ fn the_hub_classes_as_a_kit_and_a_class_a_later_request_changes_reaches_the_kits
         demoted
             .comparison
             .iter()
-            .any(|e| e.field == "likelihood" && e.detail.contains("another tracing request")),
+            .any(|e| e.field == "likelihood" && e.detail == Detail::Claimed),
         "{demoted:?}"
     );
 

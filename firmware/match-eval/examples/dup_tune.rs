@@ -183,7 +183,7 @@ fn main() {
                         let key = if f.field == "family_details_section" {
                             format!(
                                 "{wb:+.1} {}",
-                                if f.detail.contains("lists the other") {
+                                if f.detail.to_string().contains("lists the other") {
                                     "listed as sibling"
                                 } else {
                                     ""
@@ -193,7 +193,10 @@ fn main() {
                             || f.field == "location_last"
                             || f.field == "given_name"
                         {
-                            format!("{wb:+.1} {}", f.detail.chars().take(40).collect::<String>())
+                            format!(
+                                "{wb:+.1} {}",
+                                f.detail.to_string().chars().take(40).collect::<String>()
+                            )
                         } else {
                             format!("{wb:+.1}")
                         };

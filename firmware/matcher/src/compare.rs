@@ -29,8 +29,7 @@
 //! assert!(result.fields.iter().any(|f| f.field == "age" && f.weight > 0.0));
 //! ```
 
-use std::fmt::Write as _;
-
+use fieldkit_domain::explain::{Detail, NamesCompared, RelativeCompared, WordPair};
 use serde::{Deserialize, Serialize};
 
 use crate::names::{
@@ -293,8 +292,10 @@ pub struct FieldEvidence {
     pub field: &'static str,
     /// Weight added, in bits.
     pub weight: f32,
-    /// What was compared, in words.
-    pub detail: String,
+    /// What was compared (typed, for a screen to word; `Display` gives the English, which is
+    /// also what JSON output shows).
+    #[serde(serialize_with = "fieldkit_domain::explain::serialize_english")]
+    pub detail: Detail,
 }
 
 /// The result of comparing a sought child with a registered one.
@@ -322,7 +323,7 @@ impl Explain<'_> {
         &mut self,
         field: &'static str,
         weight: f32,
-        detail: impl FnOnce() -> String,
+        detail: impl FnOnce() -> Detail,
     ) {
         if self.on {
             self.out.push(FieldEvidence {
@@ -379,11 +380,11 @@ pub(crate) fn name_pair_weight(
     freq: &NameFrequencies,
     w: &NameWeights,
     counted: Counted<'_>,
-    explain: Option<&mut String>,
+    explain: Option<&mut NamesCompared>,
 ) -> (f32, usize, usize) {
     let agreement = compare_names(&a.tokens, &b.tokens);
     let mut total = 0.0;
-    let mut text = String::new();
+    let mut words = Vec::new();
     let mut already = 0;
     for p in &agreement.pairs {
         let ta = &a.tokens[usize::from(p.a)];
@@ -394,16 +395,11 @@ pub(crate) fn name_pair_weight(
             total += token_pair_weight(ta, tb, p, freq, w);
         }
         if explain.is_some() {
-            if !text.is_empty() {
-                text.push_str(", ");
-            }
-            let _ = write!(
-                text,
-                "{}~{} ({})",
-                ta.text(),
-                tb.text(),
-                p.agreement.describe()
-            );
+            words.push(WordPair {
+                a: ta.text().to_string(),
+                b: tb.text().to_string(),
+                agreement: p.agreement,
+            });
         }
     }
     let disagreements = agreement.disagreements();
@@ -411,22 +407,15 @@ pub(crate) fn name_pair_weight(
     let crossings = agreement.crossings(a.tokens.len(), b.tokens.len());
     total += crossings as f32 * w.order_crossing;
     if let Some(e) = explain {
-        if text.is_empty() {
-            text.push_str("no name in common");
-        }
-        if already > 0 {
-            let _ = write!(text, "; {already} counted in the children's names");
-        }
-        if disagreements > 0 {
-            let _ = write!(text, "; {disagreements} name(s) differ");
-        }
-        if agreement.unsure > 0 {
-            let _ = write!(text, "; {} name(s) only alike", agreement.unsure);
-        }
-        if crossings > 0 {
-            let _ = write!(text, "; order crossed");
-        }
-        *e = text;
+        *e = NamesCompared {
+            a: a.display.to_string(),
+            b: b.display.to_string(),
+            pairs: words,
+            counted: u32::try_from(already).unwrap_or(u32::MAX),
+            differ: u32::try_from(disagreements).unwrap_or(u32::MAX),
+            unsure: u32::try_from(agreement.unsure).unwrap_or(u32::MAX),
+            crossed: crossings > 0,
+        };
     }
     (total, disagreements, agreement.unsure)
 }
@@ -459,10 +448,10 @@ pub(crate) fn describe_names(
     freq: &NameFrequencies,
     w: &NameWeights,
     counted: Counted<'_>,
-) -> String {
-    let mut detail = String::new();
+) -> NamesCompared {
+    let mut detail = NamesCompared::default();
     name_pair_weight(a, b, freq, w, counted, Some(&mut detail));
-    format!("'{}' / '{}': {}", a.display, b.display, detail)
+    detail
 }
 
 /// Best weight over every pairing of the two sides' written names.
@@ -472,7 +461,7 @@ pub(crate) fn names_weight(
     freq: &NameFrequencies,
     w: &NameWeights,
     counted: Counted<'_>,
-    explain: Option<&mut String>,
+    explain: Option<&mut NamesCompared>,
 ) -> Option<(f32, usize, usize)> {
     let (s, d, u, i, j) = best_names(a, b, freq, w, counted)?;
     if let Some(e) = explain {
@@ -665,27 +654,11 @@ pub(crate) fn place_weight(
     }
 }
 
-/// How two places compared ([`place_weight`]), in words.
-pub(crate) fn place_words(agreed: bool, shared: usize) -> String {
-    if agreed {
-        level_word(shared).to_string()
-    } else {
-        match shared {
-            3 => "different blocks of one camp".into(),
-            2 => "different camps of one region".into(),
-            1 => "different regions of one country".into(),
-            _ => "different countries".into(),
-        }
-    }
-}
-
-pub(crate) fn level_word(shared: usize) -> &'static str {
-    match shared {
-        4.. => "same block",
-        3 => "same camp",
-        2 => "same region",
-        1 => "same country",
-        _ => "different countries",
+/// How two places compared ([`place_weight`]).
+pub(crate) fn place_words(agreed: bool, shared: usize) -> Detail {
+    Detail::Places {
+        agreed,
+        shared: u8::try_from(shared.min(4)).unwrap_or(4),
     }
 }
 
@@ -734,7 +707,7 @@ fn family_weight(
     b: &ChildProfile,
     freq: &NameFrequencies,
     w: &Weights,
-    explain: Option<&mut String>,
+    explain: Option<&mut Vec<RelativeCompared>>,
 ) -> Option<f32> {
     if a.family.is_empty() || b.family.is_empty() {
         return None;
@@ -805,34 +778,57 @@ fn family_weight(
     contributions.sort_by(|x, y| y.0.total_cmp(&x.0));
     let total: f32 = contributions.iter().take(2).map(|c| c.0).sum();
     if let Some(e) = explain {
-        let mut text = String::new();
-        for &(v, i, j) in contributions.iter().take(2) {
-            let (ra, rb) = (&a.family[i], &b.family[j]);
-            let mut detail = String::new();
-            names_weight(
-                &ra.names,
-                &rb.names,
-                freq,
-                &w.names,
-                &in_children,
-                Some(&mut detail),
-            );
-            if !text.is_empty() {
-                text.push_str("; ");
-            }
-            let _ = write!(
-                text,
-                "{} {} / listed {}: {} ({:+.1})",
-                ra.relation.word(),
-                ra.names.first().map_or("", |n| &n.display),
-                rb.relation.word(),
-                detail,
-                v
-            );
-        }
-        *e = text;
+        *e = contributions
+            .iter()
+            .take(2)
+            .map(|&(v, i, j)| {
+                let (ra, rb) = (&a.family[i], &b.family[j]);
+                let mut names = NamesCompared::default();
+                names_weight(
+                    &ra.names,
+                    &rb.names,
+                    freq,
+                    &w.names,
+                    &in_children,
+                    Some(&mut names),
+                );
+                RelativeCompared {
+                    relation: ra.relation.id().to_owned(),
+                    name: ra.names.first().map_or("", |n| &n.display).to_owned(),
+                    listed: rb.relation.id().to_owned(),
+                    names,
+                    weight: v,
+                }
+            })
+            .collect();
     }
     Some(total.min(w.family_cap))
+}
+
+/// Two ages and the years of birth they give, for an explanation.
+pub(crate) fn ages_detail(
+    a: &ChildProfile,
+    b: &ChildProfile,
+    b_estimated: bool,
+    years_apart: i32,
+) -> Detail {
+    Detail::Ages {
+        a: a.age.map(i64::from),
+        b: b.age.map(i64::from),
+        b_estimated,
+        born_a: a.birth_year.unwrap_or(0),
+        born_b: b.birth_year.unwrap_or(0),
+        years_apart,
+    }
+}
+
+/// Two dates of birth, for an explanation.
+pub(crate) fn birth_dates_detail(a: &ChildProfile, b: &ChildProfile) -> Detail {
+    let show = |p: &ChildProfile| p.date_of_birth.map(|d| d.to_string()).unwrap_or_default();
+    Detail::BirthDates {
+        a: show(a),
+        b: show(b),
+    }
 }
 
 pub(crate) fn sex_word(s: Option<fieldkit_domain::Sex>) -> &'static str {
@@ -868,60 +864,40 @@ pub fn compare(
         total += v;
         let lineage = lone_name_meets_lineage(&a.names[i], &b.names[j], a, b);
         names_differ = differ + unsure > 0 || lineage;
-        ex.add("name", v, || {
-            let mut d = describe_names(&a.names[i], &b.names[j], freq, &w.names, &none_counted);
-            if lineage {
-                d.push_str(
-                    "; the name given alone is a father's or family name of the other (a sibling's?)",
-                );
-            }
-            d
+        ex.add("name", v, || Detail::Names {
+            names: describe_names(&a.names[i], &b.names[j], freq, &w.names, &none_counted),
+            lineage,
         });
     }
     let same_birth_date = a.date_of_birth.is_some() && a.date_of_birth == b.date_of_birth;
     if let (Some(x), Some(y)) = (a.sex, b.sex) {
         let v = if x == y { w.sex_agree } else { w.sex_disagree };
         total += v;
-        ex.add("sex", v, || {
-            format!("{} / {}", sex_word(a.sex), sex_word(b.sex))
+        ex.add("sex", v, || Detail::Sexes {
+            a: sex_word(a.sex).to_owned(),
+            b: sex_word(b.sex).to_owned(),
         });
     }
     if let Some(v) = age_weight(a, b, &w.age_by_years) {
         total += v;
         ex.add("age", v, || {
-            let show = |p: &ChildProfile| p.age.map_or_else(|| "?".to_string(), |x| x.to_string());
-            let d = birth_years_apart(a, b).unwrap_or(0);
-            format!(
-                "{} / {}{} (born ~{} / ~{}, {} year(s) apart)",
-                show(a),
-                show(b),
-                if b.estimated { " estimated" } else { "" },
-                a.birth_year.unwrap_or(0),
-                b.birth_year.unwrap_or(0),
-                d
-            )
+            ages_detail(a, b, b.estimated, birth_years_apart(a, b).unwrap_or(0))
         });
     }
     if let Some(v) = dob_weight(a, b, w) {
         total += v;
-        ex.add("date_of_birth", v, || {
-            format!(
-                "{} / {}",
-                a.date_of_birth.map(|d| d.to_string()).unwrap_or_default(),
-                b.date_of_birth.map(|d| d.to_string()).unwrap_or_default()
-            )
-        });
+        ex.add("date_of_birth", v, || birth_dates_detail(a, b));
     }
     if let Some((v, days)) = separation_weight(a, b, &w.separation_by_days) {
         total += v;
-        ex.add("date_of_separation", v, || format!("{days} day(s) apart"));
+        ex.add("date_of_separation", v, || Detail::SeparationDays { days });
     } else if let Some((v, days, b_bounds)) = separation_bound_weight(a, b, &w.separation_by_days) {
         total += v;
         ex.add("date_of_separation", v, || {
             if b_bounds {
-                format!("separated {days} day(s) after the case was registered")
+                Detail::SeparatedAfterRegistration { days }
             } else {
-                format!("separated {days} day(s) after the request was made")
+                Detail::SeparatedAfterRequest { days }
             }
         });
     }
@@ -943,10 +919,12 @@ pub fn compare(
         total += v;
         ex.add("location_last", v, || place_words(agreed, shared));
     }
-    let mut fam = String::new();
+    let mut fam = Vec::new();
     if let Some(v) = family_weight(a, b, freq, w, explain.then_some(&mut fam)) {
         total += v;
-        ex.add("family_details_section", v, || std::mem::take(&mut fam));
+        ex.add("family_details_section", v, || {
+            Detail::Family(std::mem::take(&mut fam))
+        });
     }
     for (field, x, y, pair) in [
         ("nationality", &a.nationality, &b.nationality, w.nationality),
@@ -955,9 +933,7 @@ pub fn compare(
     ] {
         if let Some(v) = set_weight(x, y, pair) {
             total += v;
-            ex.add(field, v, || {
-                if v > 0.0 { "shared" } else { "none shared" }.to_string()
-            });
+            ex.add(field, v, || Detail::Shared(v > 0.0));
         }
     }
     Comparison {

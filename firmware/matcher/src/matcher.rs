@@ -33,7 +33,7 @@
 //! assert!(!found[0].fields.is_empty());
 //! ```
 
-use fieldkit_domain::{Case, Date, RecordId, TracingRequest};
+use fieldkit_domain::{Case, Date, Detail, RecordId, TracingRequest};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -196,12 +196,11 @@ impl MatchSettings {
             field: "likelihood",
             weight: 0.0,
             detail: match demoted {
-                Some(Demoted::Unclear) => format!(
-                    "another record scores within {} bits (a namesake, or registered twice?): possible until told apart",
-                    self.likely_margin
-                ),
-                Some(Demoted::Claimed) => "another tracing request's child matches this case as well or better (a namesake sought by another family?): possible until told apart".into(),
-                None => "a name differs (a sibling?): possible at most".into(),
+                Some(Demoted::Unclear) => Detail::Unclear {
+                    margin_bits: self.likely_margin,
+                },
+                Some(Demoted::Claimed) => Detail::Claimed,
+                None => Detail::NameDiffers,
             },
         }
     }

@@ -79,6 +79,19 @@ impl Relation {
         }
     }
 
+    /// The relation as an explanation carries it (a lookup id where there is one; `unknown`
+    /// for a relative of no stated relation).
+    pub fn id(self) -> &'static str {
+        match self {
+            Relation::Mother => "mother",
+            Relation::Father => "father",
+            Relation::Sibling => "sibling",
+            Relation::Grandparent => "grandparent",
+            Relation::OtherFamily => "other_family",
+            Relation::Unknown => "unknown",
+        }
+    }
+
     /// A word for the caseworker.
     pub fn word(self) -> &'static str {
         match self {

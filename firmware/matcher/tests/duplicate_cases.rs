@@ -234,9 +234,10 @@ fn the_sibling_guard_says_why() {
         .unwrap();
     assert!(c.listed_as_sibling, "{:?}", c.fields);
     assert!(
-        c.fields
-            .iter()
-            .any(|f| f.detail.contains("lists the other's child as a sibling")),
+        c.fields.iter().any(|f| f
+            .detail
+            .to_string()
+            .contains("lists the other's child as a sibling")),
         "{:?}",
         c.fields
     );

@@ -203,7 +203,10 @@ fn age_9_against_11_counts_for_the_match() {
     let found = index.find(&q, Side::Sought, &MatchSettings::default(), true);
     let age = found[0].fields.iter().find(|f| f.field == "age").unwrap();
     assert!(age.weight > 0.0, "{age:?}");
-    assert!(age.detail.contains("2 year(s) apart"), "{age:?}");
+    assert!(
+        age.detail.to_string().contains("2 year(s) apart"),
+        "{age:?}"
+    );
 }
 
 #[test]

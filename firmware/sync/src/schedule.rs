@@ -10,7 +10,12 @@
 //! - records wait for cellular and are sent in batches (once enough has queued or the last
 //!   session is old), unless the kit has no cellular at all, when LoRa carries them too;
 //! - with nothing to send, the kit still listens on LoRa now and then for what the hub
-//!   sends back.
+//!   sends back, and calls it over cellular or IP now and then;
+//! - a link whose rounds the hub did not answer rests for a while ([`Backoff`]: one minute,
+//!   doubling each failed round, at most two hours), and the other link is used meanwhile.
+//!   An urgent alert, match notice or review decision is never held longer than
+//!   [`SchedulePolicy::urgent_retry_ms`] by it, and a new one (queued after the last
+//!   failed round) is tried at once.
 
 use crate::message::Priority;
 
@@ -29,6 +34,77 @@ pub struct LinkState {
     pub airtime_left_ms: u64,
     /// LoRa: time on air of one full frame at the current settings, ms.
     pub frame_airtime_ms: u32,
+    /// Rounds over it the hub did not answer lately.
+    pub backoff: Backoff,
+}
+
+/// A link's back-off after rounds the hub did not answer (a hub that is down, a gateway out
+/// of reach): without it a kit would try every time the scheduler is asked, about once a
+/// minute, each try over cellular costing the modem's boot and registration (~1 min at
+/// ~2 W) and over LoRa a shared channel's airtime. The caller keeps one per link (not across
+/// restarts: a restarted kit tries once more) and tells it each round's end; no clock here.
+///
+/// After `n` failed rounds in a row the link rests `backoff_base_ms · 2^(n−1)`, at most
+/// `backoff_max_ms`. **Urgent work** (an urgent alert, a match notice or a review decision)
+/// waiting shortens the rest to at most `urgent_retry_ms`, and urgent work queued after the
+/// last failure ends it (a caseworker just registered a child at risk: try now). Why a cap
+/// and not none: the power policy admits urgent work in every mode but Shutdown and asks
+/// no energy of it beyond the link it allows, so the back-off must not be what keeps an
+/// alert from a link the policy allows; but a try every minute over cellular is ~1.8 Wh an
+/// hour for a hub that is down. Ten minutes is the delay the design already accepts in the
+/// other direction (an idle kit listens for the hub every ten minutes), and a link resting
+/// never blocks the other one (a kit with LoRa sends its alert there meanwhile).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Backoff {
+    /// Failed rounds in a row.
+    failures: u32,
+    /// When the last one failed, ms.
+    last_failure_ms: u64,
+    /// The newest urgent message waiting when it failed (ids grow: a higher one is new).
+    urgent_seen: Option<u64>,
+}
+
+impl Backoff {
+    /// A round over the link failed at `now_ms` (the hub did not answer); `newest_urgent`
+    /// is the id of the newest urgent message waiting then, if any.
+    pub fn failed(&mut self, now_ms: u64, newest_urgent: Option<u64>) {
+        self.failures = self.failures.saturating_add(1);
+        self.last_failure_ms = now_ms;
+        self.urgent_seen = self.urgent_seen.max(newest_urgent);
+    }
+
+    /// A round over the link reached the hub: no more back-off.
+    pub fn succeeded(&mut self) {
+        *self = Self::default();
+    }
+
+    /// Failed rounds in a row.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    /// When the link may be tried again (`None`: now, it is not resting), given the newest
+    /// urgent message waiting now.
+    pub fn retry_at_ms(&self, p: &SchedulePolicy, newest_urgent: Option<u64>) -> Option<u64> {
+        if self.failures == 0 || newest_urgent > self.urgent_seen {
+            return None;
+        }
+        let doubled = 1u64 << (self.failures - 1).min(32);
+        let mut wait = p
+            .backoff_base_ms
+            .saturating_mul(doubled)
+            .min(p.backoff_max_ms);
+        if newest_urgent.is_some() {
+            wait = wait.min(p.urgent_retry_ms);
+        }
+        Some(self.last_failure_ms.saturating_add(wait))
+    }
+
+    /// Whether the link may be tried at `now_ms`.
+    pub fn ready(&self, now_ms: u64, p: &SchedulePolicy, newest_urgent: Option<u64>) -> bool {
+        self.retry_at_ms(p, newest_urgent)
+            .is_none_or(|t| now_ms >= t)
+    }
 }
 
 /// What the scheduler is told.
@@ -48,6 +124,9 @@ pub struct Situation {
     pub last_cellular_ms: Option<u64>,
     /// When the kit last listened on LoRa.
     pub last_listen_ms: Option<u64>,
+    /// The id of the newest urgent alert, match notice or review decision waiting, if any
+    /// (message ids only grow, so a higher one is work queued later).
+    pub newest_urgent: Option<u64>,
 }
 
 /// The scheduler's settings.
@@ -71,6 +150,13 @@ pub struct SchedulePolicy {
     /// a LoRa listen carries them). Each poll over cellular costs a modem boot (~1 min at
     /// ~2 W, about 0.03 Wh).
     pub poll_every_ms: u64,
+    /// A link the hub did not answer rests this long after the first failed round, ms,
+    /// twice as long after each further one…
+    pub backoff_base_ms: u64,
+    /// …at most this long, ms.
+    pub backoff_max_ms: u64,
+    /// Longest rest while urgent work waits, ms ([`Backoff`] says why).
+    pub urgent_retry_ms: u64,
 }
 
 impl Default for SchedulePolicy {
@@ -83,6 +169,9 @@ impl Default for SchedulePolicy {
             listen_every_ms: 10 * 60_000,
             idle_ms: 60_000,
             poll_every_ms: 3_600_000,
+            backoff_base_ms: 60_000,
+            backoff_max_ms: 2 * 3_600_000,
+            urgent_retry_ms: 10 * 60_000,
         }
     }
 }
@@ -110,14 +199,21 @@ pub enum Plan {
     },
 }
 
+/// Fitted, allowed, up and not resting after rounds the hub did not answer.
+fn ready(l: &LinkState, s: &Situation, p: &SchedulePolicy) -> bool {
+    l.fitted && l.allowed && l.up && l.backoff.ready(s.now_ms, p, s.newest_urgent)
+}
+
 fn cellular_usable(s: &Situation, p: &SchedulePolicy) -> bool {
-    let c = s.cellular;
-    c.fitted && c.allowed && c.up && c.signal_dbm.is_some_and(|d| d >= p.min_cellular_dbm)
+    ready(&s.cellular, s, p)
+        && s.cellular
+            .signal_dbm
+            .is_some_and(|d| d >= p.min_cellular_dbm)
 }
 
 fn lora_frames(s: &Situation, p: &SchedulePolicy) -> u32 {
     let l = s.lora;
-    if !(l.fitted && l.allowed && l.up) {
+    if !ready(&l, s, p) {
         return 0;
     }
     let per = u64::from(l.frame_airtime_ms.max(1));
@@ -179,7 +275,7 @@ pub fn plan(s: &Situation, p: &SchedulePolicy) -> Plan {
     let listen_due = s
         .last_listen_ms
         .is_none_or(|t| s.now_ms.saturating_sub(t) >= p.listen_every_ms);
-    if listen_due && s.lora.fitted && s.lora.allowed && s.lora.up {
+    if listen_due && ready(&s.lora, s, p) {
         return Plan::Lora {
             up_to: Priority::Urgent,
             max_frames: 0,
@@ -202,6 +298,7 @@ mod tests {
             signal_dbm: None,
             airtime_left_ms: left,
             frame_airtime_ms: 400,
+            backoff: Backoff::default(),
         }
     }
 
@@ -224,6 +321,7 @@ mod tests {
             pending_bytes: 2_000,
             last_cellular_ms: Some(9_000_000),
             last_listen_ms: Some(9_999_000),
+            newest_urgent: top.filter(|t| *t <= Priority::Review).map(|_| 7),
         }
     }
 
@@ -328,5 +426,129 @@ mod tests {
                 max_frames: 0
             }
         );
+    }
+
+    /// A link whose rounds the hub did not answer: `n` failures in a row rest it
+    /// 1, 2, 4 … minutes, never more than two hours; a round that reaches the hub ends it.
+    #[test]
+    fn a_link_the_hub_does_not_answer_rests_twice_as_long_after_each_failed_round() {
+        let p = SchedulePolicy::default();
+        let mut b = Backoff::default();
+        assert_eq!(b.retry_at_ms(&p, None), None, "never failed: ready");
+        let mut waits = Vec::new();
+        for n in 0..10u64 {
+            let now = 1_000_000 + n * 10_000_000;
+            b.failed(now, None);
+            let at = b.retry_at_ms(&p, None).unwrap();
+            waits.push((at - now) / 60_000);
+            assert!(!b.ready(at - 1, &p, None) && b.ready(at, &p, None));
+        }
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 64, 120, 120, 120]);
+        assert_eq!(b.failures(), 10);
+        // Many more failures: still capped, no overflow.
+        for _ in 0..100 {
+            b.failed(5, None);
+        }
+        assert_eq!(b.retry_at_ms(&p, None), Some(5 + p.backoff_max_ms));
+        b.succeeded();
+        assert_eq!(b, Backoff::default());
+        assert!(b.ready(0, &p, None));
+    }
+
+    /// An urgent alert (or notice, or decision) that waits is tried again at least every
+    /// `urgent_retry_ms` however long the link rests; one queued after the last failure is
+    /// tried at once; one already seen does not reset the rest.
+    #[test]
+    fn urgent_work_is_never_held_longer_than_the_urgent_retry_time() {
+        let p = SchedulePolicy::default();
+        let mut b = Backoff::default();
+        for _ in 0..8 {
+            b.failed(0, None);
+        }
+        assert_eq!(b.retry_at_ms(&p, None), Some(p.backoff_max_ms));
+        // Urgent work queued after the failures (any id beats none): at once.
+        assert_eq!(b.retry_at_ms(&p, Some(3)), None);
+        // It failed again with that alert waiting: at most the urgent retry time.
+        b.failed(1_000, Some(3));
+        assert_eq!(b.retry_at_ms(&p, Some(3)), Some(1_000 + p.urgent_retry_ms));
+        assert!(!b.ready(1_000 + p.urgent_retry_ms - 1, &p, Some(3)));
+        // A newer one: at once.
+        assert_eq!(b.retry_at_ms(&p, Some(4)), None);
+        // The alert went out by the other link: the full rest again.
+        assert_eq!(b.retry_at_ms(&p, None), Some(1_000 + p.backoff_max_ms));
+        // A first failure with urgent work waiting: the short rest stays short.
+        let mut once = Backoff::default();
+        once.failed(0, Some(3));
+        assert_eq!(once.retry_at_ms(&p, Some(3)), Some(p.backoff_base_ms));
+    }
+
+    /// The scheduler does not plan a resting link: urgent work goes by the other one, records
+    /// and the hourly call wait, a LoRa listen waits too; after the rest, the link again.
+    #[test]
+    fn a_resting_link_is_left_alone_and_the_other_link_carries_urgent_work() {
+        let p = SchedulePolicy::default();
+        let mut resting = Backoff::default();
+        resting.failed(9_900_000, None);
+        resting.failed(9_900_000, None); // two in a row: 2 minutes, until 10_020_000
+        let mut cellular = cell(true, Some(-80));
+        cellular.backoff = resting;
+        // Urgent work queued before the failures (id 7 seen), cellular resting: by LoRa.
+        let mut seen = resting;
+        seen.failed(9_900_000, Some(7));
+        cellular.backoff = seen;
+        let s = situation(Some(Priority::Urgent), lora(36_000), cellular);
+        assert_eq!(
+            plan(&s, &p),
+            Plan::Lora {
+                up_to: Priority::Review,
+                max_frames: 8
+            }
+        );
+        // Records due by age, and the hourly call: not while cellular rests.
+        let mut records = situation(Some(Priority::Records), LinkState::default(), cellular);
+        records.last_cellular_ms = Some(0);
+        records.newest_urgent = None;
+        assert!(matches!(plan(&records, &p), Plan::Idle { .. }));
+        let mut poll = records;
+        poll.top_priority = None;
+        poll.pending_bytes = 0;
+        assert!(matches!(plan(&poll, &p), Plan::Idle { .. }));
+        // The rest is over (4 minutes after three failures): cellular again.
+        poll.now_ms = 9_900_000 + 4 * 60_000;
+        assert_eq!(
+            plan(&poll, &p),
+            Plan::Cellular {
+                up_to: Priority::Bulk
+            }
+        );
+        // A resting LoRa link does not listen either.
+        let mut l = lora(36_000);
+        l.backoff = resting;
+        let mut listen = situation(None, l, cell(false, None));
+        listen.last_listen_ms = Some(0);
+        assert!(matches!(plan(&listen, &p), Plan::Idle { .. }));
+        listen.now_ms = 9_900_000 + 2 * 60_000;
+        assert_eq!(
+            plan(&listen, &p),
+            Plan::Lora {
+                up_to: Priority::Urgent,
+                max_frames: 0
+            }
+        );
+        // Both links resting with an urgent alert seen: nothing until the urgent retry time.
+        let mut both = situation(Some(Priority::Urgent), lora(36_000), cellular);
+        both.lora.backoff = seen;
+        both.now_ms = 9_900_000 + 5 * 60_000;
+        for _ in 0..6 {
+            both.cellular.backoff.failed(9_900_000, Some(7));
+            both.lora.backoff.failed(9_900_000, Some(7));
+        }
+        assert!(matches!(plan(&both, &p), Plan::Idle { .. }));
+        both.now_ms = 9_900_000 + p.urgent_retry_ms;
+        assert!(matches!(plan(&both, &p), Plan::Cellular { .. }));
+        // A new alert: at once.
+        both.now_ms = 9_900_000 + 60_000;
+        both.newest_urgent = Some(8);
+        assert!(matches!(plan(&both, &p), Plan::Cellular { .. }));
     }
 }

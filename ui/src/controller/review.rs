@@ -6,12 +6,12 @@ use std::rc::Rc;
 
 use fieldkit_app::MatchFilter;
 use fieldkit_domain::lookups::Lookups;
-use fieldkit_domain::{PotentialMatch, RecordId, RecordKind};
+use fieldkit_domain::{Detail, PotentialMatch, RecordId, RecordKind};
 use serde_json::Value;
 use slint::{ComponentHandle, SharedString};
 
 use super::{Inner, model, now_ms};
-use crate::{ExplainRow, MainWindow, MatchRow, ReviewAdapter};
+use crate::{ExplainRow, MainWindow, MatchRow, Message, ReviewAdapter, messages};
 
 /// Where a tracing request lists the children it seeks.
 const TRACES: &str = "tracing_request_subform_section";
@@ -103,31 +103,42 @@ fn select(inner: &Inner, w: &MainWindow, id: &str) {
                 .find(|e| e.get("unique_id").and_then(Value::as_str) == Some(m.trace_id.as_str()))
         })
         .unwrap_or(&trace);
-    let rows = m
-        .comparison
-        .iter()
-        .map(|e| {
-            let (case_value, trace_value, lookup) =
-                match (field_text(&case, &e.field), field_text(sought, &e.field)) {
-                    (Some(c), Some(t)) => (
-                        c,
-                        t,
-                        Lookups::list_of(RecordKind::Case, "", &e.field).is_some(),
-                    ),
-                    // A group (relatives) or a field one side lacks: the matcher's words.
-                    _ => (e.detail.clone(), String::new(), false),
-                };
-            ExplainRow {
-                field: e.field.as_str().into(),
-                case_value: case_value.into(),
-                trace_value: trace_value.into(),
-                lookup,
-                weight: format!("{:+.1}", e.weight).into(),
-                agrees: e.weight > 0.0,
-                disagrees: e.weight < 0.0,
+    let mut rows = Vec::new();
+    for e in &m.comparison {
+        let (case_value, trace_value, lookup) =
+            match (field_text(&case, &e.field), field_text(sought, &e.field)) {
+                (Some(c), Some(t)) => (
+                    c,
+                    t,
+                    Lookups::list_of(RecordKind::Case, "", &e.field).is_some(),
+                ),
+                // A group (relatives) or a field one side lacks: the matcher's words.
+                _ => (String::new(), String::new(), false),
+            };
+        let row = |detail: Message, weight: f64| ExplainRow {
+            field: e.field.as_str().into(),
+            case_value: case_value.as_str().into(),
+            trace_value: trace_value.as_str().into(),
+            detail,
+            lookup,
+            weight: format!("{weight:+.1}").into(),
+            agrees: weight > 0.0,
+            disagrees: weight < 0.0,
+        };
+        if !case_value.is_empty() {
+            rows.push(row(Message::default(), e.weight));
+            continue;
+        }
+        match &e.detail {
+            // Each relative compared on a line of its own, with what it counted.
+            Detail::Family(relatives) if !relatives.is_empty() => {
+                for r in relatives {
+                    rows.push(row(messages::relative(r), f64::from(r.weight)));
+                }
             }
-        })
-        .collect();
+            other => rows.push(row(messages::evidence(other), e.weight)),
+        }
+    }
     a.set_selected(id.into());
     a.set_likely(likely(m));
     a.set_score(score(m));

@@ -874,6 +874,10 @@ mod simulated {
             max_batch_age_ms: (d.max_batch_age_ms / speed).max(20_000),
             listen_every_ms: (d.listen_every_ms / speed).max(60_000),
             poll_every_ms: (d.poll_every_ms / speed).max(60_000),
+            // A hub that does not answer: rests shortened too (not below a second).
+            backoff_base_ms: (d.backoff_base_ms / speed).max(1_000),
+            backoff_max_ms: (d.backoff_max_ms / speed).max(1_000),
+            urgent_retry_ms: (d.urgent_retry_ms / speed).max(1_000),
             idle_ms: 5_000,
             ..d
         }

@@ -95,7 +95,13 @@ pub fn match_json(m: &PotentialMatch) -> Value {
         "case_id": m.case_id,
         "tracing_request_id": m.tracing_request_id,
         "trace_id": m.trace_id,
-        "comparison": m.comparison,
+        // The explanation's English (the record stores each detail typed).
+        "comparison": m.comparison.iter().map(|e| json!({
+            "unique_id": e.unique_id,
+            "field": e.field,
+            "weight": e.weight,
+            "detail": e.detail.to_string(),
+        })).collect::<Vec<_>>(),
     })
 }
 

@@ -30,13 +30,14 @@
 
 use std::fmt::Write as _;
 
+use fieldkit_domain::explain::{Detail, NamesCompared};
 use serde::{Deserialize, Serialize};
 
 use crate::compare::{
-    BirthDates, Explain, FieldEvidence, NameFrequencies, NameWeights, age_weight, agreement_share,
-    best_names, birth_dates, birth_years_apart, halved_if_estimated, names_weight, none_counted,
-    place_weight, place_words, same_token, separation_weight, set_weight, sex_word,
-    token_pair_weight,
+    BirthDates, Explain, FieldEvidence, NameFrequencies, NameWeights, age_weight, ages_detail,
+    agreement_share, best_names, birth_dates, birth_dates_detail, birth_years_apart,
+    halved_if_estimated, names_weight, none_counted, place_weight, place_words, same_token,
+    separation_weight, set_weight, sex_word, token_pair_weight,
 };
 use crate::names::{KeyMap, NameAgreement, NameToken, TokenAgreement, compare_names};
 use crate::profile::{ChildProfile, NameField, Relation, Relative};
@@ -484,7 +485,7 @@ pub fn compare_cases(
     };
     let mut total = 0.0;
 
-    let mut detail = String::new();
+    let mut detail = Detail::default();
     let mut names_differ = false;
     let best = best_names(&a.names, &b.names, freq, nw, &none_counted);
     if let Some((v, differ, unsure, i, j)) = best {
@@ -494,58 +495,49 @@ pub fn compare_cases(
         total += v;
         names_differ = differ + unsure > 0;
         if explain {
+            let mut names = NamesCompared::default();
             names_weight(
                 &a.names,
                 &b.names,
                 freq,
                 nw,
                 &none_counted,
-                Some(&mut detail),
+                Some(&mut names),
             );
-            if dependence >= 0.05 {
-                let _ = write!(
-                    detail,
-                    "; names often written together ({:+.1})",
+            // Duplicates are a supervisor's CLI report, not on the screen: words in English.
+            detail = if dependence >= 0.05 {
+                Detail::Text(format!(
+                    "{names}; names often written together ({:+.1})",
                     -dependence
-                );
-            }
+                ))
+            } else {
+                Detail::Names {
+                    names,
+                    lineage: false,
+                }
+            };
         }
         ex.add("name", v, || std::mem::take(&mut detail));
     }
     if let (Some(x), Some(y)) = (a.sex, b.sex) {
         let v = if x == y { w.sex_agree } else { w.sex_disagree };
         total += v;
-        ex.add("sex", v, || {
-            format!("{} / {}", sex_word(a.sex), sex_word(b.sex))
+        ex.add("sex", v, || Detail::Sexes {
+            a: sex_word(a.sex).to_owned(),
+            b: sex_word(b.sex).to_owned(),
         });
     }
     if let (Some(v), Some(d)) = (age_weight(a, b, &w.age_by_years), birth_years_apart(a, b)) {
         total += v;
-        ex.add("age", v, || {
-            let show = |p: &ChildProfile| p.age.map_or_else(|| "?".to_string(), |x| x.to_string());
-            format!(
-                "{} / {} (born ~{} / ~{}, {} year(s) apart)",
-                show(a),
-                show(b),
-                a.birth_year.unwrap_or(0),
-                b.birth_year.unwrap_or(0),
-                d
-            )
-        });
+        ex.add("age", v, || ages_detail(a, b, false, d));
     }
     if let Some(v) = dob_weight(a, b, w) {
         total += v;
-        ex.add("date_of_birth", v, || {
-            format!(
-                "{} / {}",
-                a.date_of_birth.map(|d| d.to_string()).unwrap_or_default(),
-                b.date_of_birth.map(|d| d.to_string()).unwrap_or_default()
-            )
-        });
+        ex.add("date_of_birth", v, || birth_dates_detail(a, b));
     }
     if let Some((v, days)) = separation_weight(a, b, &w.separation_by_days) {
         total += v;
-        ex.add("date_of_separation", v, || format!("{days} day(s) apart"));
+        ex.add("date_of_separation", v, || Detail::SeparationDays { days });
     }
     if let Some((v, agreed, shared)) = place_weight(
         &a.separation_place,
@@ -576,7 +568,7 @@ pub fn compare_cases(
             family += v;
             if explain {
                 let (ra, rb) = (&a.family[i], &b.family[j]);
-                let mut d = String::new();
+                let mut d = NamesCompared::default();
                 names_weight(&ra.names, &rb.names, freq, nw, &none_counted, Some(&mut d));
                 if !family_text.is_empty() {
                     family_text.push_str("; ");
@@ -599,7 +591,7 @@ pub fn compare_cases(
     if any_family {
         let v = family.min(w.family_cap);
         total += v;
-        ex.add("family_details_section", v, || family_text);
+        ex.add("family_details_section", v, || Detail::Text(family_text));
     }
 
     for (field, x, y, pair) in [
@@ -609,9 +601,7 @@ pub fn compare_cases(
     ] {
         if let Some(v) = set_weight(x, y, pair) {
             total += v;
-            ex.add(field, v, || {
-                if v > 0.0 { "shared" } else { "none shared" }.to_string()
-            });
+            ex.add(field, v, || Detail::Shared(v > 0.0));
         }
     }
 
@@ -629,7 +619,7 @@ pub fn compare_cases(
             GivenName::Unchecked => None,
         };
         if let Some(word) = word {
-            ex.add("given_name", 0.0, || word.to_string());
+            ex.add("given_name", 0.0, || Detail::Text(word.to_string()));
         }
     }
     CaseComparison {

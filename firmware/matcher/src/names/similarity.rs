@@ -61,36 +61,9 @@ pub fn jaro_winkler(a: &[u8], b: &[u8]) -> f32 {
     }
 }
 
-/// How two tokens agree, from strongest to weakest.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum TokenAgreement {
-    /// Same spelling after folding, or two spellings of one known name.
-    Same,
-    /// One is a family short form of the other (Sasha, Oleksandr).
-    Nickname,
-    /// Same consonants (Arabic script against Latin, vowel spellings).
-    SameConsonants,
-    /// Same Double Metaphone code.
-    SoundsAlike,
-    /// Close spelling (Jaro–Winkler), such as a typing slip.
-    CloseSpelling,
-    /// Not the same name.
-    Different,
-}
-
-impl TokenAgreement {
-    /// A few words for the caseworker.
-    pub fn describe(self) -> &'static str {
-        match self {
-            TokenAgreement::Same => "same name",
-            TokenAgreement::Nickname => "nickname",
-            TokenAgreement::SameConsonants => "same letters in another script or spelling",
-            TokenAgreement::SoundsAlike => "sounds alike",
-            TokenAgreement::CloseSpelling => "close spelling",
-            TokenAgreement::Different => "different",
-        }
-    }
-}
+/// How two tokens agree, from strongest to weakest: the explanation's own vocabulary (stored in
+/// potential matches and worded on the screen), so the matcher's agreement is what it explains.
+pub use fieldkit_domain::explain::NameAgreement as TokenAgreement;
 
 /// Similarity in [0, 1] of two tokens and the kind of agreement.
 pub fn token_similarity(a: &NameToken, b: &NameToken) -> (f32, TokenAgreement) {

@@ -469,6 +469,25 @@ impl KitSync {
         Ok(n)
     }
 
+    /// The LoRa duty-cycle ledger persisted by [`KitSync::save_airtime`] (empty if none).
+    pub fn airtime(session: &Session) -> Result<Vec<(u64, u32)>, SyncError> {
+        Ok(state::read(session, state::AIRTIME)?.unwrap_or_default())
+    }
+
+    /// Persists the LoRa duty-cycle ledger (committed before it returns).
+    pub fn save_airtime(
+        &self,
+        session: &mut Session,
+        ledger: &[(u64, u32)],
+    ) -> Result<(), SyncError> {
+        let bytes = state::encode(&ledger)?;
+        session.sync_write(&SyncWrite {
+            put: vec![(state::AIRTIME, &bytes)],
+            ..SyncWrite::default()
+        })?;
+        Ok(())
+    }
+
     /// Queues a report of the vault's state (commit counter, audit head, records), so the
     /// hub notices a vault rolled back.
     pub fn queue_status(&mut self, session: &mut Session, status: Status) -> Result<(), SyncError> {

@@ -15,6 +15,14 @@
 //! signal, is switched off again and left alone for [`CELLULAR_RETRY_MS`]; what was due
 //! goes by LoRa when the scheduler allows it.
 //!
+//! **A hub that does not answer** (down, or out of reach: an HTTP exchange that fails, a
+//! LoRa round whose frames nobody acknowledged) makes its link rest, longer after each
+//! failed round in a row (`schedule::Backoff`: 1, 2, 4 … minutes, at most two hours), so a
+//! kit does not boot its modem or spend the channel's airtime every minute for nothing; the
+//! other link is used meanwhile, urgent work waiting is tried again at least every ten
+//! minutes and urgent work queued after the failure at once, and a round that reaches the
+//! hub ends the rest. Kept in memory only: a restarted kiosk tries once more.
+//!
 //! **A round can run on a thread of its own** (the kiosk runs them on its "sync" worker, so
 //! the power daemon keeps sampling while the modem boots and frames travel): the daemon
 //! holds the jobs' [`RoundControl`] and tells it what each decision allows; a round asks it
@@ -40,7 +48,7 @@ use fieldkit_app::Kit;
 use fieldkit_domain::RecordKind;
 use fieldkit_power::{Decision, JobKind};
 use fieldkit_sync::message::{Priority, Status};
-use fieldkit_sync::schedule::{self, LinkState, Plan, SchedulePolicy, Situation};
+use fieldkit_sync::schedule::{self, Backoff, LinkState, Plan, SchedulePolicy, Situation};
 use fieldkit_vault::Session;
 
 use crate::engine::{KitSync, SyncError};
@@ -170,12 +178,15 @@ struct LinkRecord {
     allowed: bool,
     last_ok_ms: Option<u64>,
     last_error: Option<String>,
+    /// Rounds over it the hub did not answer lately.
+    backoff: Backoff,
 }
 
 impl LinkRecord {
     fn ok(&mut self, now_ms: u64) {
         self.last_ok_ms = Some(now_ms);
         self.last_error = None;
+        self.backoff.succeeded();
     }
 }
 
@@ -600,7 +611,7 @@ impl Jobs {
             &go_on,
             with_kit,
         );
-        self.finish(Over::Ip, r)
+        self.finish(Over::Ip, now_ms, r)
     }
 
     /// Up to `frames` frames over LoRa, each followed by the hub's answers. With nothing to
@@ -632,6 +643,17 @@ impl Jobs {
         } else {
             (up_to, frames)
         };
+        // The duty-cycle ledger is persisted before the round with the most it may spend
+        // (`frames` full frames, counted from its latest start), so a kit killed mid-round
+        // restarts counting it, and after the round as it is.
+        let most = link
+            .frame_airtime_ms()
+            .saturating_mul(u32::try_from(frames).unwrap_or(u32::MAX));
+        let mut reserved = link.airtime_ledger();
+        reserved.push((now_ms.saturating_add(u64::from(most)), most));
+        let mut saved = None;
+        with_kit(&mut |kit| saved = Some(engine.save_airtime(kit.session_mut(), &reserved)));
+        saved.transpose()?;
         let control = self.control.clone();
         let go_on = || control.may(Over::Lora);
         let r = exchanges(
@@ -643,15 +665,57 @@ impl Jobs {
             &go_on,
             with_kit,
         );
+        let ledger = link.airtime_ledger();
+        let mut saved = None;
+        with_kit(&mut |kit| saved = Some(engine.save_airtime(kit.session_mut(), &ledger)));
         self.last_listen_ms = Some(now_ms);
-        self.finish(Over::Lora, r)
+        saved.transpose()?;
+        self.finish(Over::Lora, now_ms, r)
     }
 
+    /// A round's exchanges as its outcome; a round the hub did not answer (a link error, or
+    /// LoRa frames nobody acknowledged: the hub's gateway answers every frame it hears) makes
+    /// its link rest, and one that heard the hub ends the rest.
     fn finish(
         &mut self,
         over: Over,
+        now_ms: u64,
         r: Result<Option<Exchanged>, SyncError>,
     ) -> Result<Outcome, SyncError> {
+        let r = match r {
+            Ok(Some(Exchanged {
+                sent,
+                received: 0,
+                stopped: false,
+                ..
+            })) if over == Over::Lora && sent > 0 => Err(LinkError::NoAnswer { sent }.into()),
+            r => r,
+        };
+        let urgent = self.engine.as_ref().and_then(newest_urgent);
+        let record = match over {
+            Over::Ip | Over::Cellular => &mut self.ip,
+            Over::Lora => &mut self.lora,
+        };
+        match &r {
+            Err(SyncError::Link(LinkError::Stopped)) => {}
+            Err(SyncError::Link(e)) => {
+                record.backoff.failed(now_ms, urgent);
+                let rest = record
+                    .backoff
+                    .retry_at_ms(&self.schedule, urgent)
+                    .map_or(0, |t| t.saturating_sub(now_ms) / 1000);
+                tracing::warn!(
+                    "sync over {}: {e}; {} failed rounds in a row, next try in {rest} s at the \
+                     earliest",
+                    over.words(),
+                    record.backoff.failures()
+                );
+            }
+            Ok(Some(ex)) if ex.received > 0 || (!ex.stopped && over != Over::Lora) => {
+                record.backoff.succeeded();
+            }
+            _ => {}
+        }
         match r? {
             None => {
                 // Locked in between: the replies were not applied and not acknowledged (the
@@ -708,6 +772,8 @@ impl Jobs {
                 }
                 if let Some(lora) = self.radios.lora.as_mut() {
                     lora.set_kit(e.kit_id());
+                    // The hour's airtime spent before a restart still counts.
+                    lora.restore_airtime(now_ms, &KitSync::airtime(kit.session())?);
                 }
             }
         }
@@ -730,6 +796,7 @@ impl Jobs {
                 allowed: decision.links.cellular,
                 fitted: hub,
                 up: !resting,
+                backoff: self.ip.backoff,
                 signal_dbm: if resting {
                     self.cellular_dbm
                 } else {
@@ -748,6 +815,7 @@ impl Jobs {
                 fitted: hub,
                 up: true,
                 signal_dbm: Some(-80),
+                backoff: self.ip.backoff,
                 ..LinkState::default()
             }
         };
@@ -759,6 +827,7 @@ impl Jobs {
                 signal_dbm: None,
                 airtime_left_ms: l.airtime_left_ms(now_ms),
                 frame_airtime_ms: l.frame_airtime_ms(),
+                backoff: self.lora.backoff,
             },
             None => LinkState::default(),
         };
@@ -770,6 +839,7 @@ impl Jobs {
             pending_bytes,
             last_cellular_ms: self.ip.last_ok_ms,
             last_listen_ms: self.last_listen_ms,
+            newest_urgent: newest_urgent(engine),
         };
         Ok(match schedule::plan(&situation, &self.schedule) {
             Plan::Idle { recheck_ms } => {
@@ -789,6 +859,17 @@ impl Jobs {
             },
         })
     }
+}
+
+/// The id of the newest urgent alert, match notice or review decision waiting to be sent.
+fn newest_urgent(engine: &KitSync) -> Option<u64> {
+    engine
+        .outbox()
+        .messages()
+        .iter()
+        .filter(|m| m.priority <= Priority::Review)
+        .map(|m| m.id)
+        .max()
 }
 
 /// The vault's state for the hub's rollback check.

@@ -23,6 +23,13 @@ pub enum LinkError {
     /// or the kiosk is shutting down. What was acknowledged is kept; the rest goes later.
     #[error("stopped: the power mode no longer allows this link, or the kiosk is shutting down")]
     Stopped,
+    /// Frames went out and nothing came back: over LoRa the hub's gateway acknowledges
+    /// every frame it hears, so it heard none of them (out of reach, or the hub is down).
+    #[error("the hub did not answer ({sent} frames sent)")]
+    NoAnswer {
+        /// Frames sent in the round.
+        sent: usize,
+    },
 }
 
 /// A link to the hub.

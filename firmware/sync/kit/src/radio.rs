@@ -26,6 +26,13 @@ pub trait LoraRound: Link + Send + fmt::Debug {
     fn frame_airtime_ms(&self) -> u32;
     /// Keeps only the frames for this kit from now on.
     fn set_kit(&mut self, kit: KitId);
+    /// The duty-cycle window's transmissions (start, airtime, ms), to persist: the module
+    /// keeps no ledger of its own, and a kit restarted with an empty one could spend
+    /// another hour's allowance.
+    fn airtime_ledger(&self) -> Vec<(u64, u32)>;
+    /// Takes back the transmissions persisted before a restart (restoring twice counts
+    /// them once).
+    fn restore_airtime(&mut self, now_ms: u64, ledger: &[(u64, u32)]);
 }
 
 impl<P: SerialPort + Send + fmt::Debug> LoraRound for LoraLink<P> {
@@ -39,6 +46,16 @@ impl<P: SerialPort + Send + fmt::Debug> LoraRound for LoraLink<P> {
 
     fn set_kit(&mut self, kit: KitId) {
         LoraLink::set_kit(self, kit);
+    }
+
+    fn airtime_ledger(&self) -> Vec<(u64, u32)> {
+        self.radio().duty_cycle().entries().collect()
+    }
+
+    fn restore_airtime(&mut self, now_ms: u64, ledger: &[(u64, u32)]) {
+        self.radio_mut()
+            .duty_cycle_mut()
+            .restore(now_ms, ledger.iter().copied());
     }
 }
 
@@ -192,7 +209,15 @@ impl<P: SerialPort + Send, K: PowerKey + Send> SwitchedModem<P, K> {
                 if self.on != Some(false) && modem.answers(Duration::from_secs(1)) {
                     modem.init()?;
                 } else {
-                    modem.power_on(t.press, t.boot)?;
+                    // Pressed: it may be booting from now on, so power-down must look (and
+                    // switch it off) whatever happens next; the boot (~12 s on a SIM7600)
+                    // stops when `go_on` says so, as the USB branch's wait for its port does.
+                    self.on = None;
+                    self.booting = Some(Instant::now() + t.press);
+                    if !modem.power_on_while(t.press, t.boot, go_on)? {
+                        return Ok(None);
+                    }
+                    self.booting = None;
                 }
                 Ok(Some(modem))
             }

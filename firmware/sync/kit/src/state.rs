@@ -29,6 +29,9 @@ pub const INBOX: &str = "kit/inbox";
 pub const MARK: &str = "kit/mark";
 /// The deployment code lists: what the hub announced, and the list the kit codes with.
 pub const CODES: &str = "kit/codes";
+/// The LoRa module's duty-cycle ledger: this hour's transmissions (start, airtime, ms), and
+/// before a round the airtime it may spend, so a kit killed mid-round never exceeds 1 %.
+pub const AIRTIME: &str = "kit/lora/airtime";
 /// Every code list the kit ever coded with ([`HeldCodes`]), so it reads what the hub codes
 /// for it with any of them.
 pub const HELD_CODES: &str = "kit/codes/held";

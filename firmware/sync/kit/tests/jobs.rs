@@ -288,3 +288,93 @@ fn a_shared_kit_is_free_while_the_frames_travel() {
     let engine = KitSync::load(kit.session()).unwrap().unwrap();
     assert!(engine.pending().0 >= 1);
 }
+
+/// Runs the jobs' check once a minute over `minutes` (minutes after `NOW`) with the hub out
+/// of reach; returns the minutes at which a round was tried (and failed).
+fn tries(jobs: &mut Jobs, kit: &mut Kit, minutes: std::ops::Range<u64>) -> Vec<u64> {
+    let decision = Decision::for_mode(PowerMode::Normal, true);
+    let mut tried = Vec::new();
+    for m in minutes {
+        let mut with_kit = |f: &mut dyn FnMut(&mut Kit)| f(kit);
+        match jobs.check_shared(&decision, NOW + m * 60_000, &mut with_kit) {
+            None => {}
+            Some(Err(_)) => tried.push(m),
+            Some(Ok(done)) => panic!("minute {m}: the hub is out of reach, yet {done:?}"),
+        }
+    }
+    tried
+}
+
+/// A hub that does not answer (down, or its address out of reach): the jobs try again after
+/// 1, 2, 4 … minutes (at most two hours), not at every check, because each try over cellular
+/// boots the modem; an urgent case registered meanwhile is tried at once and then every ten
+/// minutes while it waits; a round that reaches the hub ends the rest.
+#[test]
+fn an_unreachable_hub_is_tried_less_and_less_often_but_urgent_work_soon() {
+    use std::time::Duration;
+
+    let d = tempfile::tempdir().unwrap();
+    let mut kit = kit(d.path());
+    provisioned_for_nowhere(&mut kit);
+    assert!(fieldkit_kitsync::attach(&mut kit).unwrap());
+    kit.register(
+        RecordKind::Case,
+        fields(json!({"name": "Amina Yusuf", "sex": "female", "age": 7})),
+        NOW,
+    )
+    .unwrap();
+    let mut jobs = Jobs::new();
+    // Records only (never sent: a batch is due at once), four hours of checks.
+    assert_eq!(
+        tries(&mut jobs, &mut kit, 0..240),
+        [0, 1, 3, 7, 15, 31, 63, 127],
+        "then 120 minutes after 127"
+    );
+    let row = &jobs.status().links[0];
+    assert!(
+        row.last_error.is_some() && row.last_ok_ms.is_none(),
+        "{row:?}"
+    );
+
+    // A child at risk registered at minute 240: its alert is tried at once (the link rested
+    // until 247), then every ten minutes while the hub stays out of reach.
+    kit.register(
+        RecordKind::Case,
+        fields(json!({
+            "name": "Zahra Haidari", "sex": "female", "age": 6,
+            "urgent_protection_concern": true, "risk_level": "high",
+        })),
+        NOW + 240 * 60_000,
+    )
+    .unwrap();
+    assert_eq!(
+        tries(&mut jobs, &mut kit, 240..300),
+        [240, 250, 260, 270, 280, 290]
+    );
+
+    // The hub answers at minute 300 (it takes the frames and acknowledges none): the rest
+    // is over, so when it is out of reach again the tries start over at one minute.
+    let server = fieldkit_http::HubServer::bind("127.0.0.1:0").unwrap();
+    jobs.locked();
+    jobs.set_hub_address(&format!("http://{}", server.local_addr().unwrap()));
+    let done = std::thread::scope(|s| {
+        s.spawn(|| {
+            while server
+                .serve_one(Duration::from_millis(1_500), |_, _| Vec::new())
+                .unwrap()
+            {}
+        });
+        let decision = Decision::for_mode(PowerMode::Normal, true);
+        let mut with_kit = |f: &mut dyn FnMut(&mut Kit)| f(&mut kit);
+        jobs.check_shared(&decision, NOW + 300 * 60_000, &mut with_kit)
+    });
+    assert!(matches!(done, Some(Ok(Outcome::Done(_)))), "{done:?}");
+    assert!(jobs.status().links[0].last_error.is_none());
+    jobs.locked();
+    jobs.set_hub_address("http://127.0.0.1:9");
+    assert_eq!(
+        tries(&mut jobs, &mut kit, 301..310),
+        [301, 302, 304, 308],
+        "the alert still waits: 1, 2, 4 minutes again"
+    );
+}

@@ -14,10 +14,13 @@ use fieldkit_drivers::modem::ModemModel;
 use fieldkit_drivers::rak3172::{P2pConfig, Rak3172};
 use fieldkit_kitsync::jobs::{Jobs, Outcome, Radios};
 use fieldkit_kitsync::radio::OpenPort;
-use fieldkit_kitsync::{KitSync, LoraLink, ModemTiming, Provision, SwitchedModem};
+use fieldkit_kitsync::{
+    KitSync, LinkError, LoraLink, ModemTiming, Provision, SwitchedModem, SyncError,
+};
 use fieldkit_power::{Decision, JobKind, PowerMode, Timestamp};
 use fieldkit_sim::clock::SimClock;
 use fieldkit_sim::links::{KioskLinks, LinksConfig};
+use fieldkit_sync::schedule::SchedulePolicy;
 use fieldkit_sync::seal::KitId;
 use fieldkit_vault::{CredentialPolicy, InitOptions, OpenOptions, Vault};
 use serde_json::json;
@@ -34,16 +37,31 @@ fn register(kit: &mut Kit, v: serde_json::Value) {
         .unwrap();
 }
 
-/// The simulated links (the modem registered `register` after it answers), a kit
-/// provisioned for their hub and enrolled there, and its jobs over its LoRa module and modem.
-fn kit_on_links(dir: &std::path::Path, register: Duration) -> (KioskLinks, Kit, Jobs) {
+/// Registers a child at immediate risk (an urgent case: its alert goes at once).
+fn register_child_at_risk(kit: &mut Kit) {
+    register(
+        kit,
+        json!({"name": "Zahra Haidari", "sex": "female", "age": 6,
+            "urgent_protection_concern": true, "risk_level": "high"}),
+    );
+}
+
+/// The simulated links (the modem registered `register` after it answers, `loss_percent` of
+/// the frames on the air lost), a kit provisioned for their hub and enrolled there, and its
+/// jobs over its LoRa module and modem. A link the hub did not answer rests a millisecond
+/// here (these tests are about the links; the rest has its own test).
+fn kit_on_links(
+    dir: &std::path::Path,
+    register: Duration,
+    loss_percent: u8,
+) -> (KioskLinks, Kit, Jobs) {
     let mut links = KioskLinks::start(
         &dir.join("hub"),
         LinksConfig {
             p2p: P2pConfig::default(),
             mtu: 239,
             time_scale: 0.05,
-            loss_percent: 0,
+            loss_percent,
             modem_boot: Duration::from_millis(50),
             modem_register: register,
             clock: SimClock::new(Timestamp::from_day_and_hour(0, 12.0), 1),
@@ -78,10 +96,10 @@ fn kit_on_links(dir: &std::path::Path, register: Duration) -> (KioskLinks, Kit, 
     links.enroll(public, "unicef", "kit-001").unwrap();
     assert!(fieldkit_kitsync::attach(&mut kit).unwrap());
 
-    let mut radio = Rak3172::new(links.lora_port.take().unwrap());
-    radio.start().unwrap();
-    radio.configure(P2pConfig::default()).unwrap();
-    let lora = LoraLink::new(radio, KitId([0; 4]), 239, Duration::from_millis(900));
+    let port = links.lora_port.take().unwrap();
+    // A second handle on the module's line, left for a test that restarts the kiosk.
+    links.lora_port = Some(port.try_clone_native().unwrap());
+    let lora = lora_link(port);
     let port = links.modem_port.take().unwrap();
     let open: OpenPort<serialport::TTYPort> =
         Box::new(move || port.try_clone_native().map_err(std::io::Error::other));
@@ -103,13 +121,42 @@ fn kit_on_links(dir: &std::path::Path, register: Duration) -> (KioskLinks, Kit, 
     jobs.set_hub_address(links.hub_address());
     // A frame the gateway missed goes again a second later (not 20 s: the test would wait).
     jobs.set_retry_ms(1_000);
+    jobs.set_schedule(no_rest());
     (links, kit, jobs)
+}
+
+/// The kit's LoRa link over its module's serial line (what the kiosk opens at start).
+fn lora_link(port: serialport::TTYPort) -> LoraLink<serialport::TTYPort> {
+    let mut radio = Rak3172::new(port);
+    radio.start().unwrap();
+    radio.configure(P2pConfig::default()).unwrap();
+    LoraLink::new(radio, KitId([0; 4]), 239, Duration::from_millis(900))
+}
+
+/// The scheduler's settings with rests of a millisecond after a round nobody answered.
+fn no_rest() -> SchedulePolicy {
+    SchedulePolicy {
+        backoff_base_ms: 1,
+        backoff_max_ms: 1,
+        urgent_retry_ms: 1,
+        ..SchedulePolicy::default()
+    }
+}
+
+/// A LoRa round's outcome: done over LoRa, or (a frame lost to the gateway's turnaround)
+/// nobody answered; anything else fails the test.
+fn over_lora_or_unanswered(r: &Result<Outcome, SyncError>) -> bool {
+    match r {
+        Ok(Outcome::Done(what)) => what.contains("over LoRa"),
+        Err(SyncError::Link(LinkError::NoAnswer { .. })) => true,
+        _ => false,
+    }
 }
 
 #[test]
 fn a_round_powers_the_modem_and_lora_carries_what_cellular_may_not() {
     let dir = tempfile::tempdir().unwrap();
-    let (links, mut kit, mut jobs) = kit_on_links(dir.path(), Duration::from_millis(50));
+    let (links, mut kit, mut jobs) = kit_on_links(dir.path(), Duration::from_millis(50), 0);
     register(
         &mut kit,
         json!({"name": "Amina Yusuf", "sex": "female", "age": 7, "consent_for_tracing": true}),
@@ -136,11 +183,7 @@ fn a_round_powers_the_modem_and_lora_carries_what_cellular_may_not() {
     // Critical mode: no cellular; the urgent case goes by LoRa (alert and record), the other
     // case waits.
     let started = std::time::Instant::now();
-    register(
-        &mut kit,
-        json!({"name": "Zahra Haidari", "sex": "female", "age": 6,
-            "urgent_protection_concern": true, "risk_level": "high"}),
-    );
+    register_child_at_risk(&mut kit);
     register(
         &mut kit,
         json!({"name": "Idris Yusuf", "sex": "male", "age": 12, "consent_for_tracing": true}),
@@ -148,12 +191,10 @@ fn a_round_powers_the_modem_and_lora_carries_what_cellular_may_not() {
     let critical = Decision::for_mode(PowerMode::Critical, false);
     // A frame can be lost to the gateway's turnaround; the next round sends it again.
     for _ in 0..5 {
-        let done = jobs
-            .run(JobKind::UrgentAlert, &mut kit, &critical, now_ms())
-            .unwrap();
+        let done = jobs.run(JobKind::UrgentAlert, &mut kit, &critical, now_ms());
         eprintln!("critical: {done:?} in {:?}", started.elapsed());
         assert!(
-            matches!(&done, Outcome::Done(what) if what.contains("over LoRa")),
+            over_lora_or_unanswered(&done),
             "{done:?} {:?}",
             jobs.status()
         );
@@ -181,11 +222,15 @@ fn a_round_powers_the_modem_and_lora_carries_what_cellular_may_not() {
         ..radios
     });
     jobs.set_retry_ms(1_000);
+    jobs.set_schedule(no_rest());
     for _ in 0..5 {
-        let done = jobs
-            .run(JobKind::BulkSync, &mut kit, &critical, now_ms())
-            .unwrap();
+        let done = jobs.run(JobKind::BulkSync, &mut kit, &critical, now_ms());
         eprintln!("LoRa alone: {done:?} in {:?}", started.elapsed());
+        assert!(
+            over_lora_or_unanswered(&done),
+            "{done:?} {:?}",
+            jobs.status()
+        );
         if links.hub_holds(RecordKind::Case) == 3 {
             break;
         }
@@ -204,7 +249,7 @@ fn a_round_powers_the_modem_and_lora_carries_what_cellular_may_not() {
 fn a_round_stops_when_the_power_mode_takes_its_link_away_and_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     // Registration 4 s after the modem answers: the round is still searching at 1 s.
-    let (links, mut kit, mut jobs) = kit_on_links(dir.path(), Duration::from_secs(4));
+    let (links, mut kit, mut jobs) = kit_on_links(dir.path(), Duration::from_secs(4), 0);
     register(
         &mut kit,
         json!({"name": "Amina Yusuf", "sex": "female", "age": 7, "consent_for_tracing": true}),
@@ -251,4 +296,87 @@ fn a_round_stops_when_the_power_mode_takes_its_link_away_and_loses_nothing() {
     assert_eq!(links.hub_holds(RecordKind::Case), 1);
     assert!(!links.modem_on());
     assert_eq!(jobs.status().queued.map(|(m, _)| m), Some(0));
+}
+
+/// The hub's gateway hears nothing (every frame lost on the air): a LoRa round whose frames
+/// nobody acknowledged fails ("did not answer", on the LoRa row), and LoRa rests: a minute
+/// later the scheduler sends the waiting alert again, not before.
+#[test]
+fn lora_frames_nobody_answers_fail_the_round_and_the_link_rests() {
+    let dir = tempfile::tempdir().unwrap();
+    let (links, mut kit, mut jobs) = kit_on_links(dir.path(), Duration::from_millis(50), 100);
+    jobs.set_schedule(SchedulePolicy::default());
+    register_child_at_risk(&mut kit);
+    let critical = Decision::for_mode(PowerMode::Critical, false);
+    let t0 = now_ms();
+    let r = jobs.run(JobKind::UrgentAlert, &mut kit, &critical, t0);
+    assert!(
+        matches!(r, Err(SyncError::Link(LinkError::NoAnswer { sent })) if sent >= 1),
+        "{r:?}"
+    );
+    let row = &jobs.status().links[1];
+    assert_eq!(row.name, "lora");
+    assert!(
+        row.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("did not answer")),
+        "{row:?}"
+    );
+    assert_eq!(row.last_ok_ms, None);
+    // Resting: nothing goes by LoRa half a minute later.
+    let r = jobs.run(JobKind::UrgentAlert, &mut kit, &critical, t0 + 30_000);
+    assert!(
+        matches!(&r, Ok(Outcome::Skipped(why)) if why.contains("nothing due")),
+        "{r:?}"
+    );
+    // After the minute's rest the alert goes again (and nobody answers again).
+    let r = jobs.run(JobKind::UrgentAlert, &mut kit, &critical, t0 + 61_000);
+    assert!(
+        matches!(r, Err(SyncError::Link(LinkError::NoAnswer { .. }))),
+        "{r:?}"
+    );
+    assert_eq!(links.hub_alerts(), 0);
+}
+
+/// The module keeps no duty-cycle ledger of its own: the kit persists it, so a kiosk
+/// restarted after a LoRa round (new jobs, a new driver on the module's line, the sync state
+/// loaded again) still counts the hour's airtime that round spent; without it a kit
+/// restarting again and again could send a full 1 % after each start.
+#[test]
+fn the_hour_s_lora_airtime_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut links, mut kit, mut jobs) = kit_on_links(dir.path(), Duration::from_millis(50), 0);
+    register_child_at_risk(&mut kit);
+    let critical = Decision::for_mode(PowerMode::Critical, false);
+    let t0 = now_ms();
+    let r = jobs.run(JobKind::UrgentAlert, &mut kit, &critical, t0);
+    assert!(over_lora_or_unanswered(&r), "{r:?}");
+    let mut radios = jobs.into_radios();
+    let lora = radios.lora.as_mut().unwrap();
+    let left = lora.airtime_left_ms(t0 + 1_000);
+    assert!(left < 36_000, "the round sent");
+    assert_eq!(
+        KitSync::airtime(kit.session()).unwrap(),
+        lora.airtime_ledger(),
+        "persisted as it is after the round"
+    );
+
+    // Restarted: the old driver gone, a new one on the module's line with an empty ledger.
+    drop(radios);
+    let mut restarted = Jobs::with_radios(Radios {
+        lora: Some(Box::new(lora_link(links.lora_port.take().unwrap()))),
+        cellular: None,
+        lora_fault: None,
+    });
+    restarted.set_hub_address(links.hub_address());
+    // No link allowed: the round is only planned (the sync state loaded), nothing sent.
+    let off = Decision::for_mode(PowerMode::Shutdown, false);
+    let r = restarted.run(JobKind::BulkSync, &mut kit, &off, t0 + 2_000);
+    assert!(matches!(r, Ok(Outcome::Skipped(_))), "{r:?}");
+    let mut radios = restarted.into_radios();
+    assert_eq!(
+        radios.lora.as_mut().unwrap().airtime_left_ms(t0 + 1_000),
+        left,
+        "the hour's airtime still counted"
+    );
 }
