@@ -262,5 +262,8 @@ fn compact_index_proposes_what_full_profiles_propose_and_classes_likely_as_the_e
         check(&generate(PopulationSpec::hard(12, 3000))),
     );
     assert!(a.0 + b.0 >= 1, "no pair demoted as claimed");
-    assert!(a.1 + b.1 >= 1, "no likely pair beside the child's other registration");
+    assert!(
+        a.1 + b.1 >= 1,
+        "no likely pair beside the child's other registration"
+    );
 }
