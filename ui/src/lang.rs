@@ -7,7 +7,7 @@
 
 use slint::ComponentHandle;
 
-use crate::{KeyboardAdapter, KeyboardLayout, MainWindow, TextDirection, Theme};
+use crate::{KeyboardAdapter, KeyboardLayout, MainWindow, SettingsAdapter, TextDirection, Theme};
 
 /// One language the kiosk speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,6 +162,10 @@ pub fn apply(window: &MainWindow, code: &str) -> Result<(), UnknownLanguage> {
     };
     keyboard.set_language_layout(letters);
     keyboard.set_layout(letters);
+    // The settings page marks the language in force, whoever chose it.
+    window
+        .global::<SettingsAdapter>()
+        .set_language(language.code.into());
     Ok(())
 }
 

@@ -91,6 +91,11 @@ fn on_ui_thread(scenario: fn()) {
 
 /// A provisioned kit (supervisor `amina`), locked, with the screen on it at 800×480.
 fn kiosk() -> Kiosk {
+    kiosk_with(KitConfig::default())
+}
+
+/// As [`kiosk`], with the kit core's configuration given.
+fn kiosk_with(config: KitConfig) -> Kiosk {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("vault.redb");
     let (session, _recovery) = Vault::create(
@@ -114,7 +119,7 @@ fn kiosk() -> Kiosk {
     let app = App::install(
         &window,
         Setup {
-            config: KitConfig::default(),
+            config,
             kit: Arc::new(std::sync::Mutex::new(KitSlot::Locked(Box::new(vault)))),
             reopen: Arc::new(move || Vault::open(&reopen_path, options())),
             idle: IDLE,
@@ -896,6 +901,32 @@ fn the_case_list_shows_six_rows_at_800x480_in_every_language_on_screen() {
     fieldkit_ui::lang::apply(&k.window, "en").unwrap();
 }
 
+/// A child's case and her mother's tracing request that the matcher pairs, explained in its
+/// own words: the relatives compared, and a separation date the trace takes from its request.
+/// Returns the request's id.
+fn register_amina_and_her_mothers_request(
+    kit: &mut fieldkit_app::Kit,
+) -> fieldkit_domain::RecordId {
+    let case = json!({
+        "name": "أمينة يوسف حسن", "sex": "female", "age": 9, "consent_for_tracing": true,
+        "date_of_separation": "2025-03-01",
+        "family_details_section": [{"relation": "mother", "relation_name": "حليمة يوسف"}],
+    });
+    kit.register(RecordKind::Case, case.as_object().cloned().unwrap(), now())
+        .unwrap();
+    let request = json!({
+        "relation_name": "حليمة يوسف", "relation": "mother", "date_of_separation": "2025-03-04",
+        "tracing_request_subform_section": [{"name": "أمينة يوسف", "sex": "female", "age": 9}],
+    });
+    kit.register(
+        RecordKind::TracingRequest,
+        request.as_object().cloned().unwrap(),
+        now(),
+    )
+    .unwrap()
+    .id
+}
+
 #[test]
 fn the_kits_messages_are_shown_in_arabic_with_no_english_prose() {
     on_ui_thread(the_kits_messages_are_shown_in_arabic_with_no_english_prose_on_screen);
@@ -945,25 +976,7 @@ fn the_kits_messages_are_shown_in_arabic_with_no_english_prose_on_screen() {
     // A potential match whose explanation has the matcher's own words: the relatives compared,
     // and a separation date the trace takes from its request.
     with_kit(&k, |kit| {
-        let case = json!({
-            "name": "أمينة يوسف حسن", "sex": "female", "age": 9, "consent_for_tracing": true,
-            "date_of_separation": "2025-03-01",
-            "family_details_section": [{"relation": "mother", "relation_name": "حليمة يوسف"}],
-        });
-        kit.register(RecordKind::Case, case.as_object().cloned().unwrap(), now())
-            .unwrap();
-        let request = json!({
-            "relation_name": "حليمة يوسف", "relation": "mother", "date_of_separation": "2025-03-04",
-            "tracing_request_subform_section": [
-                {"name": "أمينة يوسف", "sex": "female", "age": 9}
-            ],
-        });
-        kit.register(
-            RecordKind::TracingRequest,
-            request.as_object().cloned().unwrap(),
-            now(),
-        )
-        .unwrap();
+        register_amina_and_her_mothers_request(kit);
     });
     k.window.global::<AppState>().invoke_navigate(Page::Review);
     let review = k.window.global::<ReviewAdapter>();
@@ -1012,4 +1025,107 @@ fn the_kits_messages_are_shown_in_arabic_with_no_english_prose_on_screen() {
         "English on the Arabic screen:\n{}",
         english.join("\n")
     );
+}
+
+#[test]
+fn a_match_that_arrived_by_sync_is_explained_in_arabic() {
+    on_ui_thread(a_match_that_arrived_by_sync_is_explained_in_arabic_on_screen);
+}
+
+/// A potential match the hub found reaches the kit as the hub sends it (the match record's
+/// operations, and its two sides', through the sync codec and back), and the review page words
+/// its explanation in Arabic: the typed details survive the trip and no English word is shown.
+/// The receiving kit holds the family's request only (the child's case is on another kit), so
+/// what the page explains is the hub's.
+fn a_match_that_arrived_by_sync_is_explained_in_arabic_on_screen() {
+    use fieldkit_domain::Detail;
+    use fieldkit_sync::message::Body;
+
+    // The hub runs the kit core: a kit of its own proposes the match.
+    let hub_dir = tempfile::tempdir().unwrap();
+    let (session, _recovery) = Vault::create(
+        &hub_dir.path().join("hub.redb"),
+        InitOptions {
+            username: "hub",
+            display_name: "Hub",
+            credential: PIN.as_bytes(),
+            policy: CredentialPolicy::default(),
+            now_ms: now(),
+        },
+        options(),
+    )
+    .unwrap();
+    let mut hub = fieldkit_app::Kit::open(session, KitConfig::default(), now()).unwrap();
+    let request_id = register_amina_and_her_mothers_request(&mut hub);
+    let found = hub.potential_matches(&MatchFilter::default());
+    let sent = found.first().expect("the hub proposes the pair");
+    assert!(
+        sent.comparison
+            .iter()
+            .any(|e| matches!(e.detail, Detail::Family(_))),
+        "the hub's explanation is typed: {:?}",
+        sent.comparison
+    );
+    // What the hub sends: each record's operations, save by save, encoded and decoded.
+    let wire = |kind: RecordKind, id: fieldkit_domain::RecordId| {
+        let ops = hub.session().ops_since(kind, id, None).unwrap();
+        let (tag, compressed, bytes) = Body::Ops(fieldkit_sync::codec::by_save(ops)).encode();
+        match Body::decode(tag, compressed, &bytes).unwrap() {
+            Body::Ops(ops) => ops,
+            other => panic!("decoded as {other:?}"),
+        }
+    };
+    // The family's request is on this kit; the child's case stays on the kit that registered
+    // it, so this kit cannot score the pair itself: what it explains is the hub's.
+    let request_ops = wire(RecordKind::TracingRequest, request_id);
+    let notice = wire(RecordKind::PotentialMatch, sent.id);
+
+    let k = kiosk();
+    sign_in(&k, PIN);
+    fieldkit_ui::lang::apply(&k.window, "ar").unwrap();
+    with_kit(&k, |kit| {
+        kit.apply_ops(&request_ops, now()).unwrap();
+        assert!(
+            kit.potential_matches(&MatchFilter::default()).is_empty(),
+            "the kit proposes nothing itself"
+        );
+        kit.apply_ops(&notice, now()).unwrap();
+        let held = kit.potential_matches(&MatchFilter::default());
+        assert_eq!(held.len(), 1, "the hub's notice is held");
+        assert_eq!(
+            held[0].comparison, sent.comparison,
+            "the explanation travelled whole"
+        );
+    });
+
+    k.window.global::<AppState>().invoke_navigate(Page::Review);
+    let review = k.window.global::<ReviewAdapter>();
+    let pending = review.get_pending();
+    assert_eq!(pending.row_count(), 1);
+    let row = pending.row_data(0).unwrap();
+    assert_eq!(row.id.as_str(), sent.id.to_string());
+    review.invoke_select(row.id);
+    let kinds: Vec<String> = review
+        .get_explanation()
+        .iter()
+        .map(|e| e.detail.kind.to_string())
+        .filter(|k| !k.is_empty())
+        .collect();
+    assert!(
+        kinds.iter().any(|k| k.starts_with("relative-"))
+            && !kinds.iter().any(|k| k == "as-written"),
+        "every detail is worded, none shown as written: {kinds:?}"
+    );
+    shot(&k.window, "ar-review-from-sync");
+    // The date format the forms show in Latin letters on purpose.
+    let english: Vec<String> = texts_on_screen(&k.window)
+        .into_iter()
+        .filter(|t| !latin_words(&t.replace("YYYY-MM-DD", " ")).is_empty())
+        .collect();
+    assert!(
+        english.is_empty(),
+        "English on the Arabic review page of a match from the hub:\n{}",
+        english.join("\n")
+    );
+    fieldkit_ui::lang::apply(&k.window, "en").unwrap();
 }

@@ -70,12 +70,16 @@ pub struct NamesCompared {
     /// The words paired, in the name's order.
     pub pairs: Vec<WordPair>,
     /// Pairs counted already with the children's own names (a relative's family name).
+    #[serde(skip_serializing_if = "is_zero")]
     pub counted: u32,
     /// Words of one name that are no word of the other.
+    #[serde(skip_serializing_if = "is_zero")]
     pub differ: u32,
     /// Words only alike (not evidence either way).
+    #[serde(skip_serializing_if = "is_zero")]
     pub unsure: u32,
     /// The words stand in another order.
+    #[serde(skip_serializing_if = "is_false")]
     pub crossed: bool,
 }
 
@@ -122,6 +126,16 @@ pub struct RelativeCompared {
     pub weight: f32,
 }
 
+// Zero counts and false flags are left out of the stored text (a match notice crosses LoRa
+// with it); reading gives them back as the defaults.
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 /// A relation in the English words.
 fn relation_word(id: &str) -> &str {
     match id {
@@ -142,6 +156,7 @@ pub enum Detail {
         /// The two names compared.
         names: NamesCompared,
         /// The name given alone is a father's or family name of the other (a sibling's?).
+        #[serde(default, skip_serializing_if = "is_false")]
         lineage: bool,
     },
     /// The sexes (`female`, `male`, `unknown`).
@@ -158,6 +173,7 @@ pub enum Detail {
         /// The registered child's age.
         b: Option<i64>,
         /// The registered child's age is an estimate.
+        #[serde(default, skip_serializing_if = "is_false")]
         b_estimated: bool,
         /// Year of birth the sought side gives (0 when none).
         born_a: i32,
@@ -383,6 +399,28 @@ mod tests {
             assert!(stored.starts_with('{'), "{stored}");
             assert_eq!(Detail::from(stored), d);
         }
+        // Zero counts and false flags are left out, and read back when written in full.
+        let short = String::from(Detail::Ages {
+            a: Some(9),
+            b: Some(9),
+            b_estimated: false,
+            born_a: 2017,
+            born_b: 2017,
+            years_apart: 0,
+        });
+        assert!(!short.contains("b_estimated"), "{short}");
+        let full = r#"{"k":"names","v":{"names":{"a":"A","b":"A","pairs":[],"counted":0,"differ":0,"unsure":0,"crossed":false},"lineage":false}}"#;
+        assert_eq!(
+            Detail::from(full.to_owned()),
+            Detail::Names {
+                names: NamesCompared {
+                    a: "A".into(),
+                    b: "A".into(),
+                    ..NamesCompared::default()
+                },
+                lineage: false
+            }
+        );
         // An older record's English, and anything else, is shown as it is.
         for s in ["3 day(s) apart", "{not json", "", r#"{"k":"text","v":"x"}"#] {
             assert_eq!(Detail::from(s.to_owned()), Detail::Text(s.to_owned()));

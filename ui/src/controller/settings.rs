@@ -66,9 +66,8 @@ pub(super) fn install(inner: &Rc<Inner>, window: &MainWindow) {
     let i = inner.clone();
     a.on_choose_language(move |code| {
         let Some(w) = i.window() else { return };
-        match lang::apply(&w, &code) {
-            Ok(()) => w.global::<SettingsAdapter>().set_language(code),
-            Err(e) => tracing::warn!("{e}"),
+        if let Err(e) = lang::apply(&w, &code) {
+            tracing::warn!("{e}");
         }
     });
     let i = inner.clone();

@@ -1,6 +1,7 @@
 //! Fixed contents for layout screenshots: every adapter filled the way a day at a camp fills it,
 //! so the references show full screens. Behaviour tests use the real kit instead.
 
+use fieldkit_domain::explain::{Detail, NameAgreement, NamesCompared, RelativeCompared, WordPair};
 use fieldkit_ui::*;
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
@@ -232,15 +233,49 @@ pub fn fill(window: &MainWindow) {
             agrees: true,
             disagrees: false,
         },
+        // Groups and fields one side lacks carry the matcher's words.
         ExplainRow {
-            field: "relation_name".into(),
-            case_value: "Halima Yusuf".into(),
-            trace_value: "Halima Yusuf".into(),
+            field: "family_details_section".into(),
+            case_value: "".into(),
+            trace_value: "".into(),
             weight: "+6.4".into(),
-            detail: Message::default(),
+            detail: messages::relative(&RelativeCompared {
+                relation: "mother".into(),
+                name: "Halima Yusuf".into(),
+                listed: "mother".into(),
+                names: NamesCompared {
+                    a: "Halima Yusuf".into(),
+                    b: "حليمة يوسف".into(),
+                    pairs: vec![
+                        WordPair {
+                            a: "halima".into(),
+                            b: "halima".into(),
+                            agreement: NameAgreement::SameConsonants,
+                        },
+                        WordPair {
+                            a: "yusuf".into(),
+                            b: "yusuf".into(),
+                            agreement: NameAgreement::Same,
+                        },
+                    ],
+                    counted: 1,
+                    ..NamesCompared::default()
+                },
+                weight: 6.4,
+            }),
             lookup: false,
             agrees: true,
             disagrees: false,
+        },
+        ExplainRow {
+            field: "date_of_separation".into(),
+            case_value: "".into(),
+            trace_value: "".into(),
+            weight: "−2.0".into(),
+            detail: messages::evidence(&Detail::SeparatedAfterRegistration { days: 52 }),
+            lookup: false,
+            agrees: false,
+            disagrees: true,
         },
         ExplainRow {
             field: "location_separation".into(),
