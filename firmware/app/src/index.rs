@@ -591,8 +591,24 @@ impl MatchIndex {
                 Some((c, s.weight, settings.classify(&s)?))
             })
             .collect();
+        // Two registrations of one child are no rivals (`ProfileIndex::find_with` alike).
+        let same = |a: &RecordId, b: &RecordId| {
+            let (Some(x), Some(y)) = (
+                self.cases.profile(a, &self.tokens),
+                self.cases.profile(b, &self.tokens),
+            ) else {
+                return false;
+            };
+            settings.registered_twice(&compare(
+                &x,
+                &y,
+                &self.cases.frequencies,
+                &settings.weights,
+                false,
+            ))
+        };
         settings
-            .rank(scored)
+            .rank_with(scored, same)
             .into_iter()
             .map(|(c, weight, likelihood, unclear)| {
                 if unclear {

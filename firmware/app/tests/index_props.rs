@@ -112,11 +112,16 @@ fn obj(v: Value) -> Map<String, Value> {
     v.as_object().cloned().unwrap()
 }
 
+/// A case listing its mother and a brother, named as a two-child request names its second
+/// child (so the request's other child sought meets the case's sibling, and a rename of either
+/// moves the evidence).
 fn case_fields(name: usize, parent: usize, age: i64) -> Map<String, Value> {
     obj(json!({
         "name": NAMES[name], "sex": "female", "age": age,
         "location_separation": "JO-MA-ZAATARI",
-        "family_details_section": [{"unique_id": "m", "relation": "mother", "relation_name": PARENTS[parent]}],
+        "family_details_section": [
+            {"unique_id": "m", "relation": "mother", "relation_name": PARENTS[parent]},
+            {"unique_id": "s", "relation": "brother", "relation_name": NAMES[(name + 3) % NAMES.len()]}],
     }))
 }
 

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use fieldkit_match::compare::Weights;
-use fieldkit_match::matcher::{Likelihood, MatchSettings, Side};
+use fieldkit_match::matcher::{Likelihood, MatchSettings, ProfileIndex};
 use fieldkit_match_eval::Drawn;
 
 /// Per setting: likely pairs, right ones, true pairs, likely pairs for children never
@@ -46,6 +46,7 @@ fn main() {
         let (p, index, queries, truth) = (&d.population, &d.index, &d.queries, &d.truth);
         let (registered, true_pairs) = (&d.registered, d.true_pairs);
         let with_child = truth.iter().filter(|c| registered.contains(c)).count();
+        let traces = ProfileIndex::new(queries.clone());
         for &a in &names {
             for &l in &likely {
                 for &m in &margin {
@@ -59,7 +60,9 @@ fn main() {
                                 possible: o,
                                 ..base.clone()
                             };
-                            let found = index.find_all(queries, Side::Sought, &settings, false);
+                            // Classed as the kit classes (margin rule, then one child, one
+                            // request).
+                            let found = index.find_traces(&traces, &settings, false);
                             let (mut pairs, mut right, mut unreg, mut top5) = (0, 0, 0, 0);
                             for (hits, child) in found.iter().zip(truth) {
                                 for h in hits.iter().filter(|h| h.likelihood == Likelihood::Likely)

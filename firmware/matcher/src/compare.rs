@@ -741,7 +741,7 @@ fn family_weight(
                 // Some name of this relative is not the other's: a different person.
                 if same_relation && parent {
                     w.parent_name_disagree
-                } else if same_relation {
+                } else if same_relation && ra.relation != Relation::Sibling {
                     w.family_name_disagree
                 } else {
                     0.0
@@ -762,7 +762,7 @@ fn family_weight(
                     v *= 0.5;
                 }
                 v + relative_details(ra, rb, w)
-            } else if same_relation {
+            } else if same_relation && ra.relation != Relation::Sibling {
                 w.family_name_disagree
             } else {
                 0.0

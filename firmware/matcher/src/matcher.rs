@@ -73,8 +73,11 @@ pub struct MatchSettings {
     /// populations) with `examples/likely_sweep.rs`, and are reported on others.
     pub likely: f32,
     /// Bits by which a likely match must stand clear of the query's next potential match:
-    /// two records that score alike (namesakes, or one child registered twice) are for a
-    /// caseworker to tell apart, so both are possible.
+    /// two records that score alike (namesakes) are for a caseworker to tell apart, so both
+    /// are possible. Two cases that are one child registered twice
+    /// ([`registered_twice`](Self::registered_twice)) are no rivals: both are likely (on the
+    /// tuning seeds, 60–80 true pairs per 20,000 cases were held back by the child's own other
+    /// registration).
     pub likely_margin: f32,
     /// Total weight (bits) from which a likely match needs no margin: evidence this strong on
     /// two records is one child registered twice, and both are likely.
@@ -94,7 +97,14 @@ impl Default for MatchSettings {
     fn default() -> Self {
         MatchSettings {
             weights: Weights::default(),
-            likely: 11.75,
+            // Raised from 11.75 when the request's other children (siblings) and a child's two
+            // registrations (no rivals) raised likely recall by about 2 points: the highest bar
+            // at which no figure of the standard population on the tuning seeds falls below
+            // what 11.75 gave before (`examples/likely_sweep.rs`); a likely pair for a child
+            // never registered is most often a namesake agreeing on name, sex and age alone,
+            // and each quarter bit trades them straight for recall (see the sweep in issue 7's
+            // notes: 15 bits leaves 6 of them in 8 runs at a recall of 0.66 / 0.49).
+            likely: 12.5,
             likely_margin: 1.5,
             // Above what names, sex, age and the family's origins can give alone (18.6), so
             // two namesakes never both reach it.
@@ -128,25 +138,41 @@ impl MatchSettings {
     /// [`likely_without_margin`](Self::likely_without_margin) that does not stand
     /// [`likely_margin`](Self::likely_margin) clear of the query's best other match becomes
     /// possible (the last element: demoted so). The evaluation ([`ProfileIndex::find`]) and the
-    /// kit's warm index both rank through this, so a kit proposes *likely* exactly where
-    /// `trace eval` counts it.
+    /// kit's warm index both rank through [`rank_with`](Self::rank_with) (with
+    /// [`registered_twice`](Self::registered_twice) as `same`), so a kit proposes *likely*
+    /// exactly where `trace eval` counts it.
     pub fn rank<K: Ord>(
         &self,
+        scored: Vec<(K, f32, Likelihood)>,
+    ) -> Vec<(K, f32, Likelihood, bool)> {
+        self.rank_with(scored, |_, _| false)
+    }
+
+    /// [`rank`](Self::rank), where two matched records that `same` says are one child
+    /// registered twice are no rivals under the margin rule: a trace matching both
+    /// registrations of its child alike has found it twice, not a namesake.
+    pub fn rank_with<K: Ord>(
+        &self,
         mut scored: Vec<(K, f32, Likelihood)>,
+        same: impl Fn(&K, &K) -> bool,
     ) -> Vec<(K, f32, Likelihood, bool)> {
         scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        // The best other match of each: the second for the first, the first for the rest.
-        let best = scored.first().map_or(f32::MIN, |s| s.1);
-        let second = scored.get(1).map_or(f32::MIN, |s| s.1);
+        let unclear: Vec<bool> = (0..scored.len().min(self.top))
+            .map(|k| {
+                let (key, weight, likelihood) = &scored[k];
+                *likelihood == Likelihood::Likely
+                    && *weight < self.likely_without_margin
+                    && scored
+                        .iter()
+                        .enumerate()
+                        .take_while(|(_, o)| *weight - o.1 < self.likely_margin)
+                        .any(|(j, o)| j != k && !same(key, &o.0))
+            })
+            .collect();
         scored
             .into_iter()
-            .take(self.top)
-            .enumerate()
-            .map(|(k, (key, weight, likelihood))| {
-                let next = if k == 0 { second } else { best };
-                let unclear = likelihood == Likelihood::Likely
-                    && weight < self.likely_without_margin
-                    && weight - next < self.likely_margin;
+            .zip(unclear)
+            .map(|((key, weight, likelihood), unclear)| {
                 if unclear {
                     (key, weight, Likelihood::Possible, true)
                 } else {
@@ -154,6 +180,13 @@ impl MatchSettings {
                 }
             })
             .collect()
+    }
+
+    /// Whether two registered children, as their records compare with the trace weights, are
+    /// one child registered twice: evidence no namesakes reach
+    /// ([`likely_without_margin`](Self::likely_without_margin)) and no name that differs.
+    pub fn registered_twice(&self, c: &Comparison) -> bool {
+        c.weight >= self.likely_without_margin && !c.names_differ
     }
 
     /// Why a match that reached [`likely`](Self::likely) is shown as possible, for its
@@ -344,8 +377,14 @@ impl ProfileIndex {
                 Some((i, c.weight, likelihood))
             })
             .collect();
+        let same = |a: &usize, b: &usize| {
+            let (Some(x), Some(y)) = (self.profiles.get(*a), self.profiles.get(*b)) else {
+                return false;
+            };
+            settings.registered_twice(&compare(x, y, &self.frequencies, &settings.weights, false))
+        };
         settings
-            .rank(scored)
+            .rank_with(scored, same)
             .into_iter()
             .map(|(i, weight, likelihood, unclear)| {
                 let mut fields = if explain {

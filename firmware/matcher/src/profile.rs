@@ -346,11 +346,10 @@ impl ChildProfile {
         let on = request.inquiry_date.unwrap_or(today);
         let inquirer = name_fields(request.inquirer_named());
         let relation = trace.relation.as_deref().or(request.relation.as_deref());
-        let family = if inquirer.is_empty() {
-            Vec::new()
-        } else {
+        let mut family = Vec::new();
+        if !inquirer.is_empty() {
             let age = request.relation_age.and_then(clamp_age);
-            vec![Relative {
+            family.push(Relative {
                 relation: Relation::parse(relation),
                 names: inquirer,
                 age,
@@ -359,8 +358,30 @@ impl ChildProfile {
                 nationality: value_set(&request.relation_nationality),
                 ethnicity: value_set(&request.relation_ethnicity),
                 religion: value_set(&request.relation_religion),
-            }]
-        };
+            });
+        }
+        // The other children the family seeks are the child's brothers and sisters: a case
+        // that lists one of them as a sibling is of this family.
+        for other in request.traces() {
+            if other.unique_id == trace.unique_id {
+                continue;
+            }
+            let names = name_fields(other.named());
+            if names.is_empty() {
+                continue;
+            }
+            let age = other.age.and_then(clamp_age);
+            family.push(Relative {
+                relation: Relation::Sibling,
+                names,
+                age,
+                birth_year: birth_year(other.date_of_birth, age, on),
+                date_of_birth: other.date_of_birth,
+                nationality: Box::default(),
+                ethnicity: Box::default(),
+                religion: Box::default(),
+            });
+        }
         ChildProfile {
             names: name_fields(trace.named()),
             sex: trace.sex.filter(|s| matches!(s, Sex::Female | Sex::Male)),

@@ -1,6 +1,7 @@
 //! What Primero matches on beyond the child's own fields: the relatives' nickname, date of
 //! birth, nationality, ethnicity and religion; the trace's `location_last`; the inquirer's
-//! separation fields; and a likely match standing clear of the next one.
+//! separation fields; the other children a request seeks as the child's siblings; and a likely
+//! match standing clear of the next one (unless the two are one child registered twice).
 
 #![allow(clippy::unwrap_used)]
 
@@ -80,6 +81,37 @@ fn a_relatives_own_details_count() {
     assert!(differing < plain - 1.5, "{differing} / {plain}");
 }
 
+/// The other children a request seeks are the child's brothers and sisters: a case that lists
+/// one of them as a sibling is of the family asking; a case listing a sibling of another name
+/// is no evidence either way (a family has more children than it seeks).
+#[test]
+fn the_other_children_sought_are_the_child_s_siblings() {
+    let r = request(json!({"relation_name": "Halima Omar", "relation": "mother",
+        "tracing_request_subform_section": [
+            {"unique_id": "t1", "name": "Amina Yusuf", "sex": "female", "age": 9},
+            {"unique_id": "t2", "name": "Omar Yusuf", "sex": "male", "age": 12}]}));
+    let with_sibling = |name: &str| {
+        case(json!({"name": "Amina Yusuf", "sex": "female", "age": 9,
+            "family_details_section": [{"unique_id": "s", "relation": "brother", "relation_name": name}]}))
+    };
+    let sought = weight_of(&r, &with_sibling("Omar Yusuf"), "family_details_section");
+    assert!(sought.is_some_and(|w| w >= 2.0), "{sought:?}");
+    let other = weight_of(&r, &with_sibling("Bashir Yusuf"), "family_details_section");
+    assert_eq!(other, Some(0.0));
+    // The request's first child alone: nothing to compare.
+    let alone = request(json!({"relation_name": "Halima Omar", "relation": "mother",
+        "tracing_request_subform_section": [
+            {"unique_id": "t1", "name": "Amina Yusuf", "sex": "female", "age": 9}]}));
+    assert_eq!(
+        weight_of(
+            &alone,
+            &with_sibling("Omar Yusuf"),
+            "family_details_section"
+        ),
+        Some(0.0)
+    );
+}
+
 #[test]
 fn a_relatives_nickname_is_a_name() {
     let by_nickname = json!({"unique_id": "m", "relation": "mother", "relation_name": "Halima",
@@ -157,4 +189,35 @@ fn a_likely_match_stands_clear_of_the_next() {
     ]);
     let found = twice.find(&sought, Side::Sought, &settings, false);
     assert!(found.iter().all(|m| m.likelihood == Likelihood::Likely));
+    // A trace that knows only name, sex and age, and two cases that agree with each other far
+    // beyond what namesakes reach (date of birth, separation, place, mother): one child
+    // registered twice, found twice, so both are likely; beside a bare namesake, neither is.
+    let registered = json!({"name": "Amina Yusuf Ali", "sex": "female", "age": 9,
+        "date_of_birth": "2016-05-02", "date_of_separation": "2025-06-10",
+        "location_separation": "JO-MA-ZAATARI-D3",
+        "family_details_section": [{"unique_id": "m", "relation": "mother", "relation_name": "Halima Omar"}]});
+    let profile = |v: &serde_json::Value| ChildProfile::from_case(&case(v.clone()), &loc, today());
+    let twice_registered = ProfileIndex::new(vec![profile(&registered), profile(&registered)]);
+    let found = twice_registered.find(&bare_sought, Side::Sought, &settings, false);
+    assert_eq!(found.len(), 2);
+    assert!(
+        found[0].weight < settings.likely_without_margin,
+        "{}",
+        found[0].weight
+    );
+    assert!(
+        found.iter().all(|m| m.likelihood == Likelihood::Likely),
+        "{found:?}"
+    );
+    let with_namesake = ProfileIndex::new(vec![
+        profile(&registered),
+        profile(&registered),
+        profile(&json!({"name": "Amina Yusuf Ali", "sex": "female", "age": 9})),
+    ]);
+    let found = with_namesake.find(&bare_sought, Side::Sought, &settings, false);
+    assert_eq!(found.len(), 3);
+    assert!(
+        found.iter().all(|m| m.likelihood == Likelihood::Possible),
+        "{found:?}"
+    );
 }
