@@ -414,15 +414,18 @@ impl Document {
     /// The `unique_id`s of a subform's entries, in their order.
     pub fn entries(&self, form: &str) -> Vec<&str> {
         let prefix = format!("{form}[");
-        let mut uids: Vec<&str> = self
+        let uids: Vec<&str> = self
             .fields
             .range(prefix.clone()..)
             .take_while(|(p, _)| p.starts_with(&prefix))
             .filter(|(_, r)| r.winner().is_some_and(|(_, v)| !v.is_null()))
             .filter_map(|(p, _)| split_path(p).map(|(_, uid, _)| uid))
             .collect();
+        // Paths do not sort as their ids do ("f[50].x" comes before "f[5].x"), so the ids are
+        // put in order before duplicates are dropped.
+        let mut uids = ordered(uids.into_iter(), self.value(&order_path(form)));
         uids.dedup();
-        ordered(uids.into_iter(), self.value(&order_path(form)))
+        uids
     }
 
     /// The record as its typed form.
@@ -711,8 +714,11 @@ fn order_value<S: AsRef<str>>(order: &[S]) -> FieldValue {
 /// `uids` in the order the register lists them; ids it does not list follow in id order.
 fn ordered<'a>(uids: impl Iterator<Item = &'a str>, order: Option<&FieldValue>) -> Vec<&'a str> {
     let mut uids: Vec<&str> = uids.collect();
-    if let Some(FieldValue::List(order)) = order {
-        uids.sort_by_key(|u| (order.iter().position(|o| o == u).unwrap_or(usize::MAX), *u));
+    match order {
+        Some(FieldValue::List(order)) => {
+            uids.sort_by_key(|u| (order.iter().position(|o| o == u).unwrap_or(usize::MAX), *u));
+        }
+        _ => uids.sort_unstable(),
     }
     uids
 }

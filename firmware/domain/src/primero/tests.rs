@@ -342,6 +342,23 @@ mod round_trip_properties {
             })
     }
 
+    /// An entry id that begins another ("5", "50"): their paths sort the other way round
+    /// ("f[50].x" < "f[5].x"), which once made a re-import of the same file reorder them.
+    #[test]
+    fn entry_ids_that_prefix_each_other_keep_their_order_on_a_re_import() {
+        let rec = json!({"id": ID, "data": {"id": ID, "family_details_section": [
+            {"unique_id": "5", "relation_name": "Amina"},
+            {"unique_id": "50", "relation_name": "Hassan"},
+        ]}});
+        let incoming = read(&json!([rec.clone()]).to_string(), RecordKind::Case).unwrap();
+        let mut clock = HlcClock::new(DeviceId(1));
+        let doc = import(None, &incoming[0], &mut clock, 1000);
+        assert_eq!(doc.entries("family_details_section"), ["5", "50"]);
+        assert_eq!(export(doc.to_json()), rec);
+        let again = doc.patch(&incoming[0].data, || clock.tick(2000)).unwrap();
+        assert!(again.is_empty(), "a re-import changed {again:?}");
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
