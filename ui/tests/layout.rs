@@ -1,13 +1,20 @@
-//! The match review page's explanation rows hold their text whole: a value that wraps onto
-//! three or more lines (Arabic at 800×480, where each value has ~150 px) makes its row as tall
-//! as its lines, and the rows below move down instead of being drawn over it. The geometry
-//! comes from the testing backend's element lookups (the build emits the element names); what
-//! a wrapped text needs is measured with the engine Slint draws text with (`measure`).
+//! Layouts that hold their text, checked on the geometry the testing backend's element lookups
+//! report (the build emits the element names); what a text needs is measured with the engine
+//! Slint draws text with (`measure`).
+//!
+//! - The match review page's explanation rows: a value that wraps onto three or more lines
+//!   (Arabic at 800×480, where each value has ~150 px) makes its row as tall as its lines, and
+//!   the rows below move down instead of being drawn over it.
+//! - The case form's section tabs: one row at 800×480 in every bundled language, each tab as
+//!   wide as its label, and the section right under them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use fieldkit_ui::{AppState, ExplainRow, MainWindow, Message, Page, ReviewAdapter, lang, measure};
+use fieldkit_ui::{
+    AppState, CaseFormAdapter, CaseSection, ExplainRow, MainWindow, Message, Page, ReviewAdapter,
+    lang, measure,
+};
 use i_slint_backend_testing::ElementHandle;
 use slint::{ComponentHandle, Model, ModelRc, VecModel};
 
@@ -180,5 +187,76 @@ fn a_long_explanation_in_arabic_makes_its_row_as_tall_as_its_lines() {
         long.x,
         weight.x
     );
+    lang::apply(&window, "en").expect("English");
+}
+
+/// The form's tab labels' size (`Theme.text-small`) and each side's padding in a tab.
+const TAB_PX: f32 = 15.0;
+const TAB_PAD: f32 = 10.0;
+
+#[test]
+fn the_case_forms_tabs_fit_one_row_at_800x480_in_every_language() {
+    common::init();
+    let window = MainWindow::new().expect("the main window");
+    common::preview::fill(&window);
+    // A case without conflicts: nothing stands between the tabs and the section.
+    window
+        .global::<CaseFormAdapter>()
+        .set_conflicts(ModelRc::new(VecModel::from(Vec::new())));
+    window.window().set_size(slint::PhysicalSize::new(800, 480));
+    window.global::<AppState>().set_page(Page::CaseForm);
+    window
+        .global::<CaseFormAdapter>()
+        .set_section(CaseSection::Photos);
+    for language in lang::LANGUAGES {
+        lang::apply(&window, language.code).expect("a bundled language");
+        window.window().take_snapshot().expect("a frame");
+        let code = language.code;
+        let tabs: Vec<(Placed, bool)> =
+            ElementHandle::find_by_element_type_name(&window, "SectionTab")
+                .filter(ElementHandle::is_valid)
+                .map(|e| (placed(&e), e.accessible_item_selected() == Some(true)))
+                .collect();
+        assert_eq!(tabs.len(), 7, "{code}: the seven sections");
+        assert_eq!(
+            tabs.iter().filter(|(_, selected)| *selected).count(),
+            1,
+            "{code}: one tab selected"
+        );
+        let top = tabs[0].0.y;
+        for (t, selected) in &tabs {
+            assert!(
+                (t.y - top).abs() < 0.5 && t.height <= 48.5,
+                "{code}: the tab {:?} at y {} ({} px high): the tabs do not stand in one row at {top}",
+                t.text,
+                t.y,
+                t.height
+            );
+            assert!(
+                t.x >= 0.0 && t.x + t.width <= 800.5,
+                "{code}: {:?} off the screen",
+                t.text
+            );
+            // The label stays inside its tab (the selected one's is bold).
+            let weight = if *selected { 700 } else { 400 };
+            let need =
+                measure::first_line_width(&t.text, "", TAB_PX, weight, 10_000.0) + 2.0 * TAB_PAD;
+            assert!(
+                t.width + 0.5 >= need,
+                "{code}: {:?} needs {need} px, its tab is {} px",
+                t.text,
+                t.width
+            );
+        }
+        // The section starts right under the tabs: the rows above did not grow into the room a
+        // short section leaves.
+        let frame = all(&window, "PhotoFrame");
+        let frame = frame.first().expect("the photo section");
+        let gap = frame.y - (top + tabs[0].0.height);
+        assert!(
+            (0.0..=16.5).contains(&gap),
+            "{code}: {gap} px between the tabs and the photo section"
+        );
+    }
     lang::apply(&window, "en").expect("English");
 }
