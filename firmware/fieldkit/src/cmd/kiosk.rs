@@ -74,9 +74,9 @@ pub struct KioskArgs {
     /// Run the power daemon without the touch screen (also the case with --hours).
     #[arg(long)]
     pub no_screen: bool,
-    /// With --simulate: draw every screen in every bundled language at 800x480 and 1280x800
-    /// into PNG files in DIR (a demo vault's records, after one sync round over the simulated
-    /// links), then exit.
+    /// With --simulate: draw every screen in every bundled language at 800x480, 1280x800 and
+    /// 480x800 (portrait) into PNG files in DIR (a demo vault's records, after one sync round
+    /// over the simulated links), then exit.
     #[arg(long, value_name = "DIR", requires = "simulate")]
     pub screenshots: Option<PathBuf>,
 }
