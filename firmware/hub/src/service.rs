@@ -176,6 +176,8 @@ pub struct HubService {
     poisoned: bool,
     /// The code lists each kit was last told of (`crate::codes`).
     told: crate::codes::Told,
+    /// How long a fragment sent to a kit waits for its acknowledgement before it goes again.
+    retry_ms: u64,
 }
 
 impl std::fmt::Debug for HubService {
@@ -349,6 +351,7 @@ impl HubService {
             alerts,
             poisoned: false,
             told,
+            retry_ms: RETRY_MS,
         };
         service.announce_codes()?;
         Ok(service)
@@ -400,6 +403,12 @@ impl HubService {
         }
         tracing::info!(%kit, "messages for the kit are coded with the code list it codes with");
         Ok(())
+    }
+
+    /// Sends a fragment a kit has not acknowledged again after `ms` (default [`RETRY_MS`]):
+    /// a hub on a fast network with lossy last hops (trials, tests) retries sooner.
+    pub fn set_retry_ms(&mut self, ms: u64) {
+        self.retry_ms = ms.max(1);
     }
 
     /// Signs out: the keys are zeroized and the locked vault is returned.
@@ -1118,6 +1127,7 @@ impl HubService {
         }
         let mut out = Vec::new();
         let name = store::counter_name(kit);
+        let retry_ms = self.retry_ms;
         while out.len() < max {
             let session = self.kit.session_mut();
             let Some(endpoint) = self.hub.endpoint_mut(kit) else {
@@ -1126,7 +1136,7 @@ impl HubService {
             let sent = endpoint.poll_transmit(
                 now_ms,
                 mtu,
-                RETRY_MS,
+                retry_ms,
                 priority_all(),
                 |Reservation(limit)| {
                     session.sync_write(&SyncWrite {
