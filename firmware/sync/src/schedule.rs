@@ -169,6 +169,34 @@ pub struct SchedulePolicy {
     pub backoff_max_ms: u64,
     /// Longest rest while urgent work waits, ms ([`Backoff`] says why).
     pub urgent_retry_ms: u64,
+    /// A cellular modem that did not come up usable (no network registration, or a signal
+    /// below `min_cellular_dbm`) is left off this long before the next try, ms: each try
+    /// costs its boot and search (~1 min at ~2 W)…
+    pub modem_rest_ms: u64,
+    /// …or this long while urgent work waits, ms ([`SchedulePolicy::modem_rest`] says why).
+    pub urgent_modem_rest_ms: u64,
+}
+
+impl SchedulePolicy {
+    /// How long a modem that did not come up usable rests, ms, with urgent work (an urgent
+    /// alert, a match notice or a review decision) waiting or not.
+    ///
+    /// Whether the modem may be tried at all is the power mode's (the link's `allowed`:
+    /// Normal, or Saver while solar energy goes spare; never Critical, where LoRa carries
+    /// urgent work), so the rest only says how often within that. Routine work waits half an
+    /// hour: a failed registration is mostly a kit out of coverage, and records can wait
+    /// for the noon batch. Urgent work is tried again after five minutes: a search is often
+    /// cut short on a weak or crowded cell and succeeds at the next try, and a child at risk
+    /// should not wait half an hour for it; twelve tries an hour cost about 0.5 Wh, which
+    /// the modes that allow the modem afford (Saver allows it only on energy that would
+    /// otherwise go to waste).
+    pub fn modem_rest(&self, urgent_waiting: bool) -> u64 {
+        if urgent_waiting {
+            self.urgent_modem_rest_ms.min(self.modem_rest_ms)
+        } else {
+            self.modem_rest_ms
+        }
+    }
 }
 
 impl Default for SchedulePolicy {
@@ -184,6 +212,8 @@ impl Default for SchedulePolicy {
             backoff_base_ms: 60_000,
             backoff_max_ms: 2 * 3_600_000,
             urgent_retry_ms: 10 * 60_000,
+            modem_rest_ms: 30 * 60_000,
+            urgent_modem_rest_ms: 5 * 60_000,
         }
     }
 }
@@ -514,6 +544,20 @@ mod tests {
             behind.retry_at_ms(&p, None),
             Some(5_000 + 2 * p.backoff_base_ms)
         );
+    }
+
+    /// A modem that did not come up rests half an hour, five minutes while urgent work
+    /// waits; never longer than the routine rest if that is set shorter.
+    #[test]
+    fn a_modem_rests_less_while_urgent_work_waits() {
+        let p = SchedulePolicy::default();
+        assert_eq!(p.modem_rest(false), 30 * 60_000);
+        assert_eq!(p.modem_rest(true), 5 * 60_000);
+        let short = SchedulePolicy {
+            modem_rest_ms: 60_000,
+            ..p
+        };
+        assert_eq!(short.modem_rest(true), 60_000);
     }
 
     /// The scheduler does not plan a resting link: urgent work goes by the other one, records

@@ -12,8 +12,9 @@
 //! on for a round and off after it, only when the power mode allows cellular. Without a
 //! modem the IP row is the camp's network (HTTP to the hub's address, nothing to power).
 //! A modem that does not register, or registers below the scheduler's weakest usable
-//! signal, is switched off again and left alone for [`CELLULAR_RETRY_MS`]; what was due
-//! goes by LoRa when the scheduler allows it.
+//! signal, is switched off again and left alone for half an hour, five minutes while urgent
+//! work waits (`SchedulePolicy::modem_rest`; whether it may run at all is the power mode's);
+//! what was due goes by LoRa when the scheduler allows it.
 //!
 //! **A hub that does not answer** (down, or out of reach: an HTTP exchange that fails, a
 //! LoRa round whose frames nobody acknowledged) makes its link rest, longer after each
@@ -211,11 +212,7 @@ pub struct Jobs {
     /// How long a fragment waits for its acknowledgement before it goes again, when not the
     /// engine's default.
     retry_ms: Option<u64>,
-    /// After a modem failed to register (or had too weak a signal), how long the scheduler
-/// leaves it off before trying again, ms (each try costs the modem's boot and search).
-pub const CELLULAR_RETRY_MS: u64 = 30 * 60_000;
-
-/// What a round under way may still do (shared with the kiosk's daemon loop).
+    /// What a round under way may still do (shared with the kiosk's daemon loop).
     control: Arc<RoundControl>,
     /// The rests persisted before this start were taken back (at the first sign-in).
     rests_restored: bool,
@@ -533,8 +530,8 @@ impl Jobs {
     }
 
     /// The modem on, a round over its data path, the modem off (whatever happened). A modem
-    /// that does not come up usable is left alone for [`CELLULAR_RETRY_MS`], and what is
-    /// due goes by LoRa if the scheduler allows it.
+    /// that does not come up usable rests (`SchedulePolicy::modem_rest`), and what is due
+    /// goes by LoRa if the scheduler allows it.
     fn cellular_round(
         &mut self,
         decision: &Decision,
@@ -831,12 +828,14 @@ impl Jobs {
         let (_, pending_bytes) = engine.pending();
         let hub = !engine.hub_address().is_empty();
         let modem = self.radios.cellular.is_some();
+        let urgent = newest_urgent(engine);
         let cellular = if modem {
             // The modem is off between rounds: its last signal stands for it, and one that
-            // failed is left alone for a while.
+            // failed is left alone for a while, less while urgent work waits.
+            let rest = self.schedule.modem_rest(urgent.is_some());
             let resting = self
                 .cellular_failed_ms
-                .is_some_and(|t| now_ms.saturating_sub(t) < CELLULAR_RETRY_MS);
+                .is_some_and(|t| now_ms.saturating_sub(t) < rest);
             LinkState {
                 allowed: decision.links.cellular,
                 fitted: hub,
@@ -884,7 +883,7 @@ impl Jobs {
             pending_bytes,
             last_cellular_ms: self.ip.last_ok_ms,
             last_listen_ms: self.last_listen_ms,
-            newest_urgent: newest_urgent(engine),
+            newest_urgent: urgent,
         };
         Ok(match schedule::plan(&situation, &self.schedule) {
             Plan::Idle { recheck_ms } => {
