@@ -44,13 +44,14 @@ fn json(dir: &Path, user: &str, args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: {e}: {text}"))
 }
 
-/// Where the test kills a kit: at its first request numbered `from` or later (from 1) whose
-/// frames reached the hub, once the kit heard at least `heard` answers to requests whose frames
-/// reached the hub (so it holds acknowledged fragments), before it hears this answer.
+/// Where the test kills a kit sending a message cut into frames of `mtu` bytes: at the first
+/// request that brings the hub a fragment of it (a frame of the full size: the message's
+/// last frame, an alert, a status report, an acknowledgement, are shorter) after the kit
+/// heard the answer to an earlier such request (so it holds acknowledged fragments, and this
+/// one is not acknowledged yet), before it hears this answer.
 struct Kill {
     kit: KitId,
-    from: u32,
-    heard: u32,
+    mtu: usize,
     killed: mpsc::Sender<()>,
     dead: mpsc::Receiver<()>,
 }
@@ -65,7 +66,7 @@ struct RelayState {
     downlink: BTreeMap<KitId, Vec<u64>>,
     /// Requests per kit.
     requests: BTreeMap<KitId, u32>,
-    /// Answers a kit heard to requests whose frames reached the hub, per kit.
+    /// Answers a kit heard to requests that brought the hub a full-size fragment, per kit.
     heard: BTreeMap<KitId, u32>,
     /// Frames and answers dropped.
     frames_dropped: u32,
@@ -150,13 +151,13 @@ impl Relay {
                         let counter = peek(f).unwrap().counter;
                         g.downlink.entry(kit).or_default().push(counter);
                     }
-                    let reached = !forward.is_empty();
+                    // A fragment of the message being cut (the full size, give or take the
+                    // counter's varint growing on a frame sent again).
+                    let fragment = g.kill_at.as_ref().is_some_and(|k| {
+                        k.kit == kit && forward.iter().any(|f| f.len() + 4 >= k.mtu)
+                    });
                     let heard = g.heard.get(&kit).copied().unwrap_or(0);
-                    if reached
-                        && g.kill_at
-                            .as_ref()
-                            .is_some_and(|k| k.kit == kit && n >= k.from && heard >= k.heard)
-                    {
+                    if fragment && heard >= 1 {
                         let k = g.kill_at.take().unwrap();
                         drop(g);
                         // The hub holds these frames; the kit dies before it hears so.
@@ -168,7 +169,7 @@ impl Relay {
                         g.answers_dropped += 1;
                         return Err(Dropped);
                     }
-                    if reached {
+                    if fragment {
                         *g.heard.entry(kit).or_default() += 1;
                     }
                     Ok(answer)
@@ -194,6 +195,17 @@ impl Drop for Relay {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+/// A process killed when the test ends, passed or failed (a hub left running would hold the
+/// test's standard error open).
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -325,7 +337,8 @@ fn reunion(loss: Loss) {
             ],
         );
     }
-    let (mut hub, hub_url) = start_hub_with(&hub_dir, &["--retry-s", "1"]);
+    let (hub, hub_url) = start_hub_with(&hub_dir, &["--retry-s", "1"]);
+    let mut hub = Killed(hub);
     relay.state.lock().unwrap().upstream = Some(hub_url);
 
     // Kit A: the child; kit B: the mother looking for him.
@@ -366,15 +379,13 @@ fn reunion(loss: Loss) {
         ],
     );
 
-    // Kit A sends its case in 80-byte frames, one per request, and dies after the hub took
-    // the third (or, with loss, the first one from the third on that reached the hub once
-    // the kit had heard two answers).
+    // Kit A sends its case in 80-byte frames, one per request, and dies once the hub took a
+    // fragment after the kit heard the acknowledgement of an earlier one.
     let (killed_tx, killed_rx) = mpsc::channel();
     let (dead_tx, dead_rx) = mpsc::channel();
     relay.state.lock().unwrap().kill_at = Some(Kill {
         kit: a.id,
-        from: 3,
-        heard: 2,
+        mtu: 80,
         killed: killed_tx,
         dead: dead_rx,
     });
@@ -517,21 +528,21 @@ fn reunion(loss: Loss) {
             );
         }
     }
-    assert!(g.hub_failures.is_empty(), "{:?}", g.hub_failures);
-    if lossy {
-        // The loss happened, both ways.
-        assert!(g.frames_dropped > 0 && g.answers_dropped > 0);
-    }
     eprintln!(
         "relay: {} requests, {} frames dropped, {} answers dropped",
         g.requests.values().sum::<u32>(),
         g.frames_dropped,
         g.answers_dropped
     );
+    assert!(g.hub_failures.is_empty(), "{:?}", g.hub_failures);
+    if lossy {
+        // The loss happened, both ways.
+        assert!(g.frames_dropped > 0 && g.answers_dropped > 0);
+    }
     drop(g);
     drop(relay);
-    hub.kill().unwrap();
-    hub.wait().unwrap();
+    hub.0.kill().unwrap();
+    hub.0.wait().unwrap();
     // Nothing lost or duplicated at the hub either: one case, one request, one match.
     let status = json(&hub_dir, "coord", &["hub", "status", "--json"]);
     assert_eq!(
