@@ -581,6 +581,8 @@ impl MatchIndex {
         tp: &ChildProfile,
         settings: &MatchSettings,
     ) -> Vec<Ranked> {
+        // Cases whose name differs from the trace's: told apart by their names.
+        let mut named_apart: Vec<RecordId> = Vec::new();
         let scored: Vec<(RecordId, f32, Likelihood)> = self
             .cases
             .candidates(tp, settings)
@@ -588,11 +590,19 @@ impl MatchIndex {
             .filter_map(|c| {
                 let cp = self.cases.profile(&c, &self.tokens)?;
                 let s = compare(tp, &cp, &self.cases.frequencies, &settings.weights, false);
-                Some((c, s.weight, settings.classify(&s)?))
+                let likelihood = settings.classify(&s)?;
+                if s.names_differ {
+                    named_apart.push(c);
+                }
+                Some((c, s.weight, likelihood))
             })
             .collect();
-        // Two registrations of one child are no rivals (`ProfileIndex::find_with` alike).
-        let same = |a: &RecordId, b: &RecordId| {
+        // Cases told apart by name, and two registrations of one child, are no rivals
+        // (`ProfileIndex::find_with` alike).
+        let no_rival = |a: &RecordId, b: &RecordId| {
+            if named_apart.contains(b) {
+                return true;
+            }
             let (Some(x), Some(y)) = (
                 self.cases.profile(a, &self.tokens),
                 self.cases.profile(b, &self.tokens),
@@ -608,7 +618,7 @@ impl MatchIndex {
             ))
         };
         settings
-            .rank_with(scored, same)
+            .rank_with(scored, no_rival)
             .into_iter()
             .map(|(c, weight, likelihood, unclear)| {
                 if unclear {

@@ -174,7 +174,12 @@ pub struct Weights {
     /// Years two or more apart.
     pub dob_far: f32,
     /// Separation dates within 3, 14, 45, 120 days, and further. One event remembered
-    /// twice: dates weeks apart are remembered so, months apart are another separation.
+    /// twice: dates weeks apart are remembered so, months apart are another separation. The
+    /// two last were −2 and −4, and a namesake separated 290 days apart still reached
+    /// *likely* on its names, sex and age; they are now the duplicates' (−4, −6): two
+    /// separations months apart are about 70 % of unrelated pairs and, in the field's
+    /// reading, a few in a hundred of one child's (on the evaluation's tuning seeds, no likely
+    /// pair of one child was more than 45 days apart).
     pub separation_by_days: [f32; 5],
     /// Separation places agreeing down to the block, camp, region, country (as deep as the
     /// shallower of the two describes).
@@ -187,7 +192,10 @@ pub struct Weights {
     /// pair of one child differed at the region or camp, while a fifth of the other candidates
     /// did. The values are the field's reading, checked on those seeds
     /// (`examples/likely_features.rs`): with the dates below, likely pairs for children never
-    /// registered fell from 91 to 55 there at no loss of recall.
+    /// registered fell from 91 to 55 there at no loss of recall. The camp, region and country
+    /// were then −2, −3 and −3; namesakes separated in another region still reached *likely*
+    /// on their names (`examples/unregistered_likely.rs`), so they are now the duplicates'
+    /// values (−5, −6, −6): another camp is another separation, unless a record is wrong.
     pub place_conflict: [f32; 4],
     /// The family's last home (a case without one: the child's current place) agreeing down
     /// to the block, camp, region, country.
@@ -266,9 +274,9 @@ impl Weights {
             dob_same: 6.0,
             dob_close: 2.5,
             dob_far: -1.5,
-            separation_by_days: [3.0, 2.0, 1.0, -2.0, -4.0],
+            separation_by_days: [3.0, 2.0, 1.0, -4.0, -6.0],
             place_agree: [3.5, 2.5, 1.0, 0.2],
-            place_conflict: [0.5, -2.0, -3.0, -3.0],
+            place_conflict: [0.5, -5.0, -6.0, -6.0],
             last_place_agree: [1.75, 1.25, 0.5, 0.1],
             last_place_conflict: [1.25, 0.5, 0.1, -0.5],
             family_name_share: 0.8,
@@ -734,6 +742,18 @@ fn family_weight(
             let conflicting = ra.relation != Relation::Unknown
                 && rb.relation != Relation::Unknown
                 && ra.relation != rb.relation;
+            // A child's sibling is of the child's generation, a parent or grandparent is not:
+            // a sibling named like the other's parent is two people (a boy named after his
+            // grandfather, a father's name that is also a given name), not one relative.
+            let generations = |x: Relation, y: Relation| {
+                x == Relation::Sibling
+                    && matches!(
+                        y,
+                        Relation::Mother | Relation::Father | Relation::Grandparent
+                    )
+            };
+            let other_generation =
+                generations(ra.relation, rb.relation) || generations(rb.relation, ra.relation);
             let (name, differ, unsure) =
                 names_weight(&ra.names, &rb.names, freq, &w.names, &in_children, None)
                     .unwrap_or((0.0, 0, 0));
@@ -748,6 +768,8 @@ fn family_weight(
                 }
             } else if unsure > 0 {
                 // Only alike (Alina, Polina): not evidence either way.
+                0.0
+            } else if other_generation {
                 0.0
             } else if name > 0.0 {
                 let mut v = name * w.family_name_share;
@@ -776,12 +798,26 @@ fn family_weight(
         }
     }
     contributions.sort_by(|x, y| y.0.total_cmp(&x.0));
-    let total: f32 = contributions.iter().take(2).map(|c| c.0).sum();
-    if let Some(e) = explain {
-        *e = contributions
+    // The two strongest count; and a mother or father listed on both records whose names
+    // differ counts whatever else agrees (two siblings listed alike, no evidence either way,
+    // left it out before): another family's parent is evidence against, not a relative less.
+    let parent_differs = |&(v, i, _): &(f32, usize, usize)| {
+        let r = a.family[i].relation;
+        v < 0.0
+            && matches!(r, Relation::Mother | Relation::Father)
+            && b.family.iter().any(|rb| rb.relation == r)
+    };
+    let counted = || {
+        contributions
             .iter()
-            .take(2)
-            .map(|&(v, i, j)| {
+            .enumerate()
+            .filter(|(k, c)| *k < 2 || parent_differs(c))
+            .map(|(_, c)| *c)
+    };
+    let total: f32 = counted().map(|c| c.0).sum();
+    if let Some(e) = explain {
+        *e = counted()
+            .map(|(v, i, j)| {
                 let (ra, rb) = (&a.family[i], &b.family[j]);
                 let mut names = NamesCompared::default();
                 names_weight(

@@ -77,7 +77,10 @@ pub struct MatchSettings {
     /// are possible. Two cases that are one child registered twice
     /// ([`registered_twice`](Self::registered_twice)) are no rivals: both are likely (on the
     /// tuning seeds, 60–80 true pairs per 20,000 cases were held back by the child's own other
-    /// registration).
+    /// registration). Nor is a record whose child's name differs from the query's (a sibling:
+    /// same parents, separation and place, another given name): the name tells them apart, and
+    /// it is never likely itself (on the tuning seeds, 50–80 true pairs per run were held back
+    /// by a sibling, for at most one likely pair more of a child never registered).
     pub likely_margin: f32,
     /// Total weight (bits) from which a likely match needs no margin: evidence this strong on
     /// two records is one child registered twice, and both are likely.
@@ -139,8 +142,8 @@ impl MatchSettings {
     /// [`likely_margin`](Self::likely_margin) clear of the query's best other match becomes
     /// possible (the last element: demoted so). The evaluation ([`ProfileIndex::find`]) and the
     /// kit's warm index both rank through [`rank_with`](Self::rank_with) (with
-    /// [`registered_twice`](Self::registered_twice) as `same`), so a kit proposes *likely*
-    /// exactly where `trace eval` counts it.
+    /// [`registered_twice`](Self::registered_twice) and a differing name as `no_rival`), so a
+    /// kit proposes *likely* exactly where `trace eval` counts it.
     pub fn rank<K: Ord>(
         &self,
         scored: Vec<(K, f32, Likelihood)>,
@@ -148,13 +151,15 @@ impl MatchSettings {
         self.rank_with(scored, |_, _| false)
     }
 
-    /// [`rank`](Self::rank), where two matched records that `same` says are one child
-    /// registered twice are no rivals under the margin rule: a trace matching both
-    /// registrations of its child alike has found it twice, not a namesake.
+    /// [`rank`](Self::rank), where a matched record that `no_rival` says is none of another's
+    /// (`no_rival(record, other)`) does not hold it back under the margin rule: one child
+    /// registered twice (a trace matching both registrations alike has found it twice, not a
+    /// namesake), or another whose name differs from the query's (a sibling, told apart by
+    /// the name). [`ProfileIndex::find`] and the kit's index pass both.
     pub fn rank_with<K: Ord>(
         &self,
         mut scored: Vec<(K, f32, Likelihood)>,
-        same: impl Fn(&K, &K) -> bool,
+        no_rival: impl Fn(&K, &K) -> bool,
     ) -> Vec<(K, f32, Likelihood, bool)> {
         scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         let unclear: Vec<bool> = (0..scored.len().min(self.top))
@@ -166,7 +171,7 @@ impl MatchSettings {
                         .iter()
                         .enumerate()
                         .take_while(|(_, o)| *weight - o.1 < self.likely_margin)
-                        .any(|(j, o)| j != k && !same(key, &o.0))
+                        .any(|(j, o)| j != k && !no_rival(key, &o.0))
             })
             .collect();
         scored
@@ -358,6 +363,8 @@ impl ProfileIndex {
             scratch,
             settings.candidates + usize::from(skip.is_some()),
         );
+        // Candidates whose name differs from the query's: told apart by their names.
+        let mut named_apart: Vec<usize> = Vec::new();
         let scored: Vec<(usize, f32, Likelihood)> = candidates
             .into_iter()
             .map(|i| i as usize)
@@ -374,17 +381,23 @@ impl ProfileIndex {
                     }
                 };
                 let likelihood = settings.classify(&c)?;
+                if c.names_differ {
+                    named_apart.push(i);
+                }
                 Some((i, c.weight, likelihood))
             })
             .collect();
-        let same = |a: &usize, b: &usize| {
+        let no_rival = |a: &usize, b: &usize| {
+            if named_apart.contains(b) {
+                return true;
+            }
             let (Some(x), Some(y)) = (self.profiles.get(*a), self.profiles.get(*b)) else {
                 return false;
             };
             settings.registered_twice(&compare(x, y, &self.frequencies, &settings.weights, false))
         };
         settings
-            .rank_with(scored, same)
+            .rank_with(scored, no_rival)
             .into_iter()
             .map(|(i, weight, likelihood, unclear)| {
                 let mut fields = if explain {

@@ -221,3 +221,46 @@ fn a_likely_match_stands_clear_of_the_next() {
         "{found:?}"
     );
 }
+
+/// A mother listed on both records under another name counts against the match even when two
+/// of the request's other children, compared with a sibling the case lists, take the two
+/// strongest places of the family (each of them no evidence either way).
+#[test]
+fn a_mother_of_another_name_counts_whatever_the_siblings_give() {
+    let r = request(json!({"relation_name": "Hiba Bilal", "relation": "mother",
+        "tracing_request_subform_section": [
+            {"unique_id": "t1", "name": "Said Karim Ibrahim", "sex": "male", "age": 11},
+            {"unique_id": "t2", "name": "Dina Karim Ibrahim", "sex": "female", "age": 8},
+            {"unique_id": "t3", "name": "Ghassan Karim Ibrahim", "sex": "male", "age": 5}]}));
+    let c = case(
+        json!({"name": "Said Karim Ibrahim", "sex": "male", "age": 11,
+        "family_details_section": [
+            {"unique_id": "m", "relation": "mother", "relation_name": "Mona Munir Omar"},
+            {"unique_id": "s", "relation": "sister", "relation_name": "Nada Karim Ibrahim"}]}),
+    );
+    let w = weight_of(&r, &c, "family_details_section").unwrap();
+    assert!(w <= Weights::default().parent_name_disagree, "{w}");
+}
+
+/// A brother or sister of the child sought named like the case's mother or father is two
+/// people of two generations, not one relative listed under another relation.
+#[test]
+fn a_sibling_named_like_the_other_s_parent_is_no_evidence() {
+    // No inquirer named: the other child sought is the only relative to compare.
+    let r = request(json!({"tracing_request_subform_section": [
+            {"unique_id": "t1", "name": "Marzia", "sex": "female", "age": 13},
+            {"unique_id": "t2", "name": "Najiba", "sex": "female", "age": 10}]}));
+    let listing = |relation: &str| {
+        case(json!({"name": "Marzia Haidari", "sex": "female", "age": 14,
+            "family_details_section": [
+                {"unique_id": "m", "relation": relation, "relation_name": "Najiba Haidari"}]}))
+    };
+    assert_eq!(
+        weight_of(&r, &listing("mother"), "family_details_section"),
+        Some(0.0)
+    );
+    // Listed as her cousin instead (another relation, one generation), the name still counts
+    // for something.
+    let w = weight_of(&r, &listing("cousin"), "family_details_section").unwrap();
+    assert!(w > 0.0, "{w}");
+}
