@@ -287,3 +287,54 @@ fn a_sibling_near_the_child_is_no_rival() {
         "{found:?}"
     );
 }
+
+/// The one-child-one-request rule: a likely case that another trace matches as well or better
+/// is possible. A trace whose child's name differs from the case's (the sister the same
+/// request seeks, written down with her separation and origins where the child's own trace
+/// has none) seeks another child and claims nothing, however well the rest agrees.
+#[test]
+fn a_sister_s_trace_does_not_claim_the_child() {
+    let loc = Locations::CodePrefixes;
+    let request: TracingRequest = serde_json::from_value(json!({
+        "tracing_request_subform_section": [
+            {"unique_id": "t1", "name": "Amina Yusuf", "sex": "female", "age": 11},
+            {"unique_id": "t2", "name": "Khadija Yusuf", "sex": "female", "age": 10,
+             "date_of_separation": "2025-06-10", "location_separation": "JO-MA-ZAATARI-D3",
+             "location_last": "SY-DR-DARAA-C1",
+             "nationality": ["syrian"], "language": ["arabic"], "ethnicity": ["arab"]}]}))
+    .unwrap();
+    let amina = case(json!({"name": "Amina Yusuf", "sex": "female", "age": 10,
+        "date_of_separation": "2025-06-10", "location_separation": "JO-MA-ZAATARI-D3",
+        "location_last": "SY-DR-DARAA-C1",
+        "nationality": ["syrian"], "language": ["arabic"], "ethnicity": ["arab"]}));
+    let mut cases = vec![amina];
+    cases.extend(distractors().into_iter().skip(1));
+    let index = ProfileIndex::new(
+        cases
+            .iter()
+            .map(|c| ChildProfile::from_case(c, &loc, today()))
+            .collect(),
+    );
+    let traces = ProfileIndex::new(
+        request
+            .traces()
+            .iter()
+            .map(|t| ChildProfile::from_trace(&request, t, &loc, today()))
+            .collect(),
+    );
+    let settings = MatchSettings::default();
+    let found = index.find_traces(&traces, &settings, true);
+    let amina_hit = found[0].iter().find(|m| m.index == 0).unwrap();
+    let khadija_hit = found[1].iter().find(|m| m.index == 0);
+    // The sister's trace does score Amina's case as well, and Amina's own below the weight that
+    // needs no rule (the rule is what is tested here).
+    assert!(
+        khadija_hit.is_some_and(|k| k.weight >= amina_hit.weight),
+        "{found:?}"
+    );
+    assert!(
+        amina_hit.weight < settings.likely_without_margin,
+        "{found:?}"
+    );
+    assert_eq!(amina_hit.likelihood, Likelihood::Likely, "{found:?}");
+}
