@@ -649,7 +649,9 @@ impl MatchIndex {
             .filter(|t| t != own)
             .filter_map(|t| {
                 let tp = self.traces.profile(&t, &self.tokens)?;
-                Some(compare(&tp, &cp, &self.cases.frequencies, &settings.weights, false).weight)
+                let c = compare(&tp, &cp, &self.cases.frequencies, &settings.weights, false);
+                // A trace whose child's name differs from the case's seeks another child.
+                (!c.names_differ).then_some(c.weight)
             })
             .max_by(f32::total_cmp)
     }

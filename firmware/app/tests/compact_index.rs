@@ -257,9 +257,12 @@ fn check(pop: &Population) -> (usize, usize) {
 
 #[test]
 fn compact_index_proposes_what_full_profiles_propose_and_classes_likely_as_the_evaluation() {
+    // Seeds whose populations hold a pair the one-child-one-request rule demotes (hard seed 12
+    // had one until a sibling's trace stopped claiming the child and the likely bar rose to
+    // 12.75; hard seed 11 has one).
     let (a, b) = (
         check(&generate(PopulationSpec::with_cases(11, 3000))),
-        check(&generate(PopulationSpec::hard(12, 3000))),
+        check(&generate(PopulationSpec::hard(11, 3000))),
     );
     assert!(a.0 + b.0 >= 1, "no pair demoted as claimed");
     assert!(

@@ -5,9 +5,9 @@
 //! the margin leaves room only for deliberate small trade-offs, which must then update the
 //! figures below.
 //!
-//! Standard population, observed: likely precision 1.000, likely recall 0.788 (0.775 before
-//! a sibling stopped counting as a rival under the margin rule), recall within the top 5
-//! 0.987, no likely pair for a child never registered (issue 7 asks for
+//! Standard population, observed: likely precision 1.000, likely recall 0.783 (0.775 before
+//! a sibling stopped holding the child back and the likely bar rose from 12.5 to 12.75 bits),
+//! recall within the top 5 0.987, no likely pair for a child never registered (issue 7 asks for
 //! none; on 20,000 cases there are still some: see `examples/eval_seeds.rs`); duplicates (their own settings, tuned on
 //! seed 1 only) likely precision 0.991, likely recall 0.447, recall at `possible` 0.953.
 //!
@@ -31,7 +31,7 @@ fn targets_hold_on_a_small_population() {
         "precision {}",
         o.precision_likely
     );
-    assert!(o.recall_likely >= 0.785, "recall {}", o.recall_likely);
+    assert!(o.recall_likely >= 0.78, "recall {}", o.recall_likely);
     // Issue 7 asks for no *likely* for a child who was never registered: none here (on
     // 20,000 cases there are still some), so one fails.
     assert!(o.likely_unregistered == 0, "{o:?}");
@@ -48,9 +48,9 @@ fn targets_hold_on_a_small_population() {
 }
 
 /// The harder population a field test found (issue 7). Observed on seed 7 at this size:
-/// likely precision 0.998, likely recall 0.625 (0.613 before a sibling stopped counting as a
-/// rival), recall within the top 5 0.949, 1 likely pair for a child never registered (with
-/// the likely bar at 12.5 bits; at 11.75 it was 0.994, 0.620 and 2); duplicates likely precision 0.922, likely recall
+/// likely precision 0.998, likely recall 0.618, recall within the top 5 0.949, 1 likely pair
+/// for a child never registered (with the likely bar at 12.75 bits; at 12.5 before a sibling
+/// stopped holding the child back it was 0.997, 0.613 and 1; at 11.75, 0.994, 0.620 and 2); duplicates likely precision 0.922, likely recall
 /// 0.397, recall at `possible` 0.925. Issue 7's targets: likely recall at least 0.6 at a
 /// likely precision of at least 0.95 (asserted), and no likely pair for a child never
 /// registered (not reached: this holds today's count).
@@ -65,7 +65,7 @@ fn hard_population_targets() {
         o.precision_likely
     );
     // Issue 7's target (0.6), with the margin the figures above leave.
-    assert!(o.recall_likely >= 0.62, "recall {}", o.recall_likely);
+    assert!(o.recall_likely >= 0.615, "recall {}", o.recall_likely);
     assert!(o.recall_at_5 >= 0.945, "recall@5 {}", o.recall_at_5);
     assert!(o.likely_unregistered <= 1, "{o:?}");
     assert!(o.f1_likely > r.baseline.f1_likely);

@@ -176,10 +176,11 @@ pub struct Weights {
     /// Separation dates within 3, 14, 45, 120 days, and further. One event remembered
     /// twice: dates weeks apart are remembered so, months apart are another separation. The
     /// two last were −2 and −4, and a namesake separated 290 days apart still reached
-    /// *likely* on its names, sex and age; they are now the duplicates' (−4, −6): two
-    /// separations months apart are about 70 % of unrelated pairs and, in the field's
-    /// reading, a few in a hundred of one child's (on the evaluation's tuning seeds, no likely
-    /// pair of one child was more than 45 days apart).
+    /// *likely* on its names, sex and age; they are now −4 and −8 (the duplicates' −4 and −6,
+    /// the furthest stronger): separations more than four months apart are about 70 % of
+    /// unrelated pairs and rare between one child's records, a date misremembered or
+    /// mistyped (on the evaluation's tuning seeds, no likely pair of one child was more than
+    /// 45 days apart). Such a pair is shown, as possible, for a caseworker to check.
     pub separation_by_days: [f32; 5],
     /// Separation places agreeing down to the block, camp, region, country (as deep as the
     /// shallower of the two describes).
@@ -194,8 +195,9 @@ pub struct Weights {
     /// (`examples/likely_features.rs`): with the dates below, likely pairs for children never
     /// registered fell from 91 to 55 there at no loss of recall. The camp, region and country
     /// were then −2, −3 and −3; namesakes separated in another region still reached *likely*
-    /// on their names (`examples/unregistered_likely.rs`), so they are now the duplicates'
-    /// values (−5, −6, −6): another camp is another separation, unless a record is wrong.
+    /// on their names (`examples/unregistered_likely.rs`), so they are now −5, −8 and −8 (the
+    /// duplicates' −5, −6, −6, another region stronger): another camp is another separation
+    /// unless a record is wrong, another region more surely so.
     pub place_conflict: [f32; 4],
     /// The family's last home (a case without one: the child's current place) agreeing down
     /// to the block, camp, region, country.
@@ -274,9 +276,9 @@ impl Weights {
             dob_same: 6.0,
             dob_close: 2.5,
             dob_far: -1.5,
-            separation_by_days: [3.0, 2.0, 1.0, -4.0, -6.0],
+            separation_by_days: [3.0, 2.0, 1.0, -4.0, -8.0],
             place_agree: [3.5, 2.5, 1.0, 0.2],
-            place_conflict: [0.5, -5.0, -6.0, -6.0],
+            place_conflict: [0.5, -5.0, -8.0, -8.0],
             last_place_agree: [1.75, 1.25, 0.5, 0.1],
             last_place_conflict: [1.25, 0.5, 0.1, -0.5],
             family_name_share: 0.8,

@@ -106,8 +106,12 @@ impl Default for MatchSettings {
             // what 11.75 gave before (`examples/likely_sweep.rs`); a likely pair for a child
             // never registered is most often a namesake agreeing on name, sex and age alone,
             // and each quarter bit trades them straight for recall (see the sweep in issue 7's
-            // notes: 15 bits leaves 6 of them in 8 runs at a recall of 0.66 / 0.49).
-            likely: 12.5,
+            // notes: 15 bits leaves 6 of them in 8 runs at a recall of 0.66 / 0.49). Raised
+            // again from 12.5 when a sibling stopped holding the child back (margin rule and
+            // one-child-one-request rule) and gave about 1.5 points of recall: the highest
+            // quarter bit at which the hard population's likely recall stays at 0.6 or more on
+            // both tuning seeds (seed 7: 0.605 at 12.75, about 0.597 at 13).
+            likely: 12.75,
             likely_margin: 1.5,
             // Above what names, sex, age and the family's origins can give alone (18.6), so
             // two namesakes never both reach it.
@@ -213,7 +217,8 @@ impl MatchSettings {
     /// The one-child-one-request rule: a likely match (below
     /// [`likely_without_margin`](Self::likely_without_margin)) whose case another trace
     /// matches with at least its weight (`best_other`: the best weight of the case's other
-    /// traces) is possible. A child is sought by one family's request; when two traces point at
+    /// traces whose child's name does not differ from the case's; a sibling's trace seeks
+    /// another child) is possible. A child is sought by one family's request; when two traces point at
     /// one registered child, the one that fits it less is most often a namesake: a child of
     /// another family, or one never registered at all, whose only candidate is that namesake.
     /// (Two requests for one child do happen: the better one stays likely, the other is shown
@@ -462,7 +467,9 @@ impl ProfileIndex {
             .filter(|&i| i != own && traces.is_live(i))
             .filter_map(|i| {
                 let tp = traces.profiles.get(i)?;
-                Some(compare(tp, cp, &self.frequencies, &settings.weights, false).weight)
+                let c = compare(tp, cp, &self.frequencies, &settings.weights, false);
+                // A trace whose child's name differs from the case's seeks another child.
+                (!c.names_differ).then_some(c.weight)
             })
             .max_by(f32::total_cmp)
     }

@@ -287,3 +287,86 @@ fn a_sibling_near_the_child_is_no_rival() {
         "{found:?}"
     );
 }
+
+/// The one-child-one-request rule: a likely case that another trace matches as well or better
+/// is possible. A trace whose child's name differs from the case's (the sister the same
+/// request seeks, written down with her separation and origins where the child's own trace
+/// has none) seeks another child and claims nothing, however well the rest agrees.
+#[test]
+fn a_sister_s_trace_does_not_claim_the_child() {
+    let loc = Locations::CodePrefixes;
+    let request: TracingRequest = serde_json::from_value(json!({
+        "tracing_request_subform_section": [
+            {"unique_id": "t1", "name": "Amina Yusuf", "sex": "female", "age": 11},
+            {"unique_id": "t2", "name": "Khadija Yusuf", "sex": "female", "age": 10,
+             "date_of_separation": "2025-06-10", "location_separation": "JO-MA-ZAATARI-D3",
+             "location_last": "SY-DR-DARAA-C1",
+             "nationality": ["syrian"], "language": ["arabic"], "ethnicity": ["arab"]}]}))
+    .unwrap();
+    let amina = case(json!({"name": "Amina Yusuf", "sex": "female", "age": 10,
+        "date_of_separation": "2025-06-10", "location_separation": "JO-MA-ZAATARI-D3",
+        "location_last": "SY-DR-DARAA-C1",
+        "nationality": ["syrian"], "language": ["arabic"], "ethnicity": ["arab"]}));
+    let mut cases = vec![amina];
+    cases.extend(distractors().into_iter().skip(1));
+    let index = ProfileIndex::new(
+        cases
+            .iter()
+            .map(|c| ChildProfile::from_case(c, &loc, today()))
+            .collect(),
+    );
+    let traces = ProfileIndex::new(
+        request
+            .traces()
+            .iter()
+            .map(|t| ChildProfile::from_trace(&request, t, &loc, today()))
+            .collect(),
+    );
+    let settings = MatchSettings::default();
+    let found = index.find_traces(&traces, &settings, true);
+    let amina_hit = found[0].iter().find(|m| m.index == 0).unwrap();
+    let khadija_hit = found[1].iter().find(|m| m.index == 0);
+    // The sister's trace does score Amina's case as well, and Amina's own below the weight that
+    // needs no rule (the rule is what is tested here).
+    assert!(
+        khadija_hit.is_some_and(|k| k.weight >= amina_hit.weight),
+        "{found:?}"
+    );
+    assert!(
+        amina_hit.weight < settings.likely_without_margin,
+        "{found:?}"
+    );
+    assert_eq!(amina_hit.likelihood, Likelihood::Likely, "{found:?}");
+}
+
+/// One separation is remembered once: a child of the same name, sex, age and nationality
+/// separated months apart, or in another region, is another separation (a namesake, or a
+/// record to check), shown as possible, never likely.
+#[test]
+fn a_namesake_separated_months_apart_or_elsewhere_is_not_likely() {
+    let loc = Locations::CodePrefixes;
+    let trace: Trace = serde_json::from_value(json!({"name": "Amina Yusuf Ali", "sex": "female",
+        "age": 10, "nationality": ["syrian"], "date_of_separation": "2025-06-10",
+        "location_separation": "JO-MA-ZAATARI-D3"}))
+    .unwrap();
+    let q = ChildProfile::from_trace(&TracingRequest::default(), &trace, &loc, today());
+    let settings = MatchSettings::default();
+    for (what, date, place) in [
+        ("290 days apart", "2024-08-24", None),
+        ("another region", "2025-06-12", Some("JO-IR-AZRAQ-V2")),
+    ] {
+        let mut c = json!({"name": "Amina Yusuf Ali", "sex": "female", "age": 10,
+            "nationality": ["syrian"], "date_of_separation": date});
+        if let Some(p) = place {
+            c["location_separation"] = json!(p);
+        }
+        let index = ProfileIndex::new(vec![ChildProfile::from_case(&case(c), &loc, today())]);
+        let found = index.find(&q, Side::Sought, &settings, true);
+        assert_eq!(found.len(), 1, "{what}: {found:?}");
+        assert_eq!(
+            found[0].likelihood,
+            Likelihood::Possible,
+            "{what}: {found:?}"
+        );
+    }
+}
