@@ -23,7 +23,7 @@ use fieldkit_domain::{Document, Op, PotentialMatch, Record, RecordId, RecordKind
 use fieldkit_sync::codes::CodeDigest;
 use fieldkit_sync::counter::{CounterError, Reservation};
 use fieldkit_sync::hub::{EnrollError, Hub, HubEvent, KitState};
-use fieldkit_sync::message::{Body, Priority, ReviewDecision};
+use fieldkit_sync::message::{Body, OpsForm, Priority, ReviewDecision};
 use fieldkit_sync::seal::{KitId, SealError, StaticKey};
 use fieldkit_sync::transfer::Outbox;
 use fieldkit_vault::{Session, SyncWrite, Vault, VaultError};
@@ -176,6 +176,8 @@ pub struct HubService {
     poisoned: bool,
     /// The code lists each kit was last told of (`crate::codes`).
     told: crate::codes::Told,
+    /// How long a fragment sent to a kit waits for its acknowledgement before it goes again.
+    retry_ms: u64,
 }
 
 impl std::fmt::Debug for HubService {
@@ -333,6 +335,16 @@ impl HubService {
         );
         hub.set_code_books(crate::codes::held_books(&mut session, current)?);
         let told = crate::codes::read_told(&session, kits.keys().copied())?;
+        for k in kits.keys().copied() {
+            // The newest form of operations each kit showed it reads, as recorded.
+            if let Some(bytes) = session.sync_value(&store::form_name(k))? {
+                let form: OpsForm =
+                    store::decode(&bytes).map_err(|_| OpenError::Corrupt(store::form_name(k)))?;
+                if let Some(e) = hub.endpoint_mut(k) {
+                    e.set_ops_form(form);
+                }
+            }
+        }
         for (k, digest) in crate::codes::read_reads(&session, kits.keys().copied())? {
             let book = hub.code_books().get(&digest);
             if let Some(e) = hub.endpoint_mut(k) {
@@ -349,6 +361,7 @@ impl HubService {
             alerts,
             poisoned: false,
             told,
+            retry_ms: RETRY_MS,
         };
         service.announce_codes()?;
         Ok(service)
@@ -400,6 +413,33 @@ impl HubService {
         }
         tracing::info!(%kit, "messages for the kit are coded with the code list it codes with");
         Ok(())
+    }
+
+    /// `kit` sent a message in `form` (the hub's endpoint now writes that form to it): it is
+    /// recorded, once, so a restarted hub keeps writing it.
+    fn form_read_by(&mut self, kit: KitId, form: OpsForm) -> Result<(), VaultError> {
+        let name = store::form_name(kit);
+        let value = store::encode(&form);
+        if self
+            .kit
+            .session()
+            .sync_value(&name)?
+            .is_some_and(|v| v.as_slice() == value.as_slice())
+        {
+            return Ok(());
+        }
+        self.kit.session_mut().sync_write(&SyncWrite {
+            put: vec![(name.as_str(), value.as_slice())],
+            ..SyncWrite::default()
+        })?;
+        tracing::info!(%kit, ?form, "the kit reads a newer form of operations");
+        Ok(())
+    }
+
+    /// Sends a fragment a kit has not acknowledged again after `ms` (default [`RETRY_MS`]):
+    /// a hub on a fast network with lossy last hops (trials, tests) retries sooner.
+    pub fn set_retry_ms(&mut self, ms: u64) {
+        self.retry_ms = ms.max(1);
     }
 
     /// Signs out: the keys are zeroized and the locked vault is returned.
@@ -566,6 +606,9 @@ impl HubService {
                         dirty.insert(kit);
                         if let Some(digest) = message.code_list {
                             self.codes_read_by(kit, &digest)?;
+                        }
+                        if let Some(form) = message.form {
+                            self.form_read_by(kit, form)?;
                         }
                         match message.body {
                             Ok(body) => self.apply(
@@ -1118,6 +1161,7 @@ impl HubService {
         }
         let mut out = Vec::new();
         let name = store::counter_name(kit);
+        let retry_ms = self.retry_ms;
         while out.len() < max {
             let session = self.kit.session_mut();
             let Some(endpoint) = self.hub.endpoint_mut(kit) else {
@@ -1126,7 +1170,7 @@ impl HubService {
             let sent = endpoint.poll_transmit(
                 now_ms,
                 mtu,
-                RETRY_MS,
+                retry_ms,
                 priority_all(),
                 |Reservation(limit)| {
                     session.sync_write(&SyncWrite {

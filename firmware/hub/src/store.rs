@@ -61,6 +61,12 @@ pub fn is_kit_name(name: &str) -> bool {
         .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
 }
 
+/// A kit's entry of the newest form of operations it showed it reads
+/// (`fieldkit_sync::message::OpsForm`).
+pub fn form_name(kit: KitId) -> String {
+    format!("{KIT_PREFIX}{kit}/form")
+}
+
 /// Decodes a waiting message.
 pub fn decode_outgoing(bytes: &[u8]) -> Result<Outgoing, postcard::Error> {
     postcard::from_bytes(bytes)

@@ -12,7 +12,7 @@ use common::*;
 use fieldkit_domain::explain::Detail;
 use fieldkit_domain::{Document, PotentialMatch, Record, RecordId, RecordKind};
 use fieldkit_hub::{HubService, init};
-use fieldkit_sync::message::{Body, ReviewDecision, Status};
+use fieldkit_sync::message::{Body, OpsForm, ReviewDecision, Status};
 
 const MTU: usize = 1200;
 
@@ -679,4 +679,61 @@ fn a_confirmation_that_releases_a_claim_re_classes_the_other_request_s_match_on_
         v
     };
     assert_eq!(classes(&on_kit), classes(&on_hub));
+}
+
+/// The forms of operations in which a kit received its match notices (tag 9 shows
+/// `OpsForm::Explained`, tag 7 none).
+fn notice_forms(k: &KitEnd) -> Vec<Option<OpsForm>> {
+    k.received
+        .iter()
+        .zip(&k.forms)
+        .filter(|(b, _)| {
+            matches!(b, Body::Ops(ops) if ops.iter().any(|o| o.kind == RecordKind::PotentialMatch))
+        })
+        .map(|(_, f)| *f)
+        .collect()
+}
+
+/// Protocol version 5 (the match explanations' primer, tag 9) goes only to a kit that wrote
+/// it: kit A (this version) gets its notices in it, kit B (an older version, writing tag 7)
+/// in the form every kit reads; a restarted hub remembers which kit reads what.
+#[test]
+fn the_hub_writes_the_explanations_primer_only_to_kits_that_wrote_it_and_remembers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut hub, mut a, mut b) = hub_with_two_kits(dir.path());
+    b.endpoint.set_ops_form(OpsForm::Typed);
+    a.endpoint.queue(&Body::Ops(child(
+        RecordId::from_bytes([0xA1; 16]),
+        "Amina Yusuf",
+        0xA,
+    )));
+    b.endpoint.queue(&Body::Ops(request(
+        RecordId::from_bytes([0xB2; 16]),
+        "Aminah Yousef",
+        0xB,
+    )));
+    let now = settle(&mut hub, &mut [&mut a, &mut b], NOW);
+    assert_eq!(notice_forms(&a), [Some(OpsForm::Explained)]);
+    assert_eq!(notice_forms(&b), [None]);
+
+    // Restarted, the hub still writes each kit its own form: a second child registered on A
+    // matches B's request too.
+    drop(hub.lock());
+    let mut hub = HubService::open(reopen(dir.path()), now).unwrap();
+    a.endpoint.queue(&Body::Ops(child(
+        RecordId::from_bytes([0xA3; 16]),
+        "Amina Yusuf",
+        0xA,
+    )));
+    settle(&mut hub, &mut [&mut a, &mut b], now);
+    let (on_a, on_b) = (notice_forms(&a), notice_forms(&b));
+    assert!(on_a.len() > 1 && on_b.len() > 1, "{on_a:?} {on_b:?}");
+    assert!(
+        on_a.iter().all(|f| *f == Some(OpsForm::Explained)),
+        "{on_a:?}"
+    );
+    assert!(on_b.iter().all(Option::is_none), "{on_b:?}");
+    // Both read what they got: the same notices, whatever the primer.
+    assert_eq!(notices(&a).len(), 2);
+    assert_eq!(notices(&b).len(), 2);
 }

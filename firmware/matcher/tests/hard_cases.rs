@@ -338,3 +338,35 @@ fn a_sister_s_trace_does_not_claim_the_child() {
     );
     assert_eq!(amina_hit.likelihood, Likelihood::Likely, "{found:?}");
 }
+
+/// One separation is remembered once: a child of the same name, sex, age and nationality
+/// separated months apart, or in another region, is another separation (a namesake, or a
+/// record to check), shown as possible, never likely.
+#[test]
+fn a_namesake_separated_months_apart_or_elsewhere_is_not_likely() {
+    let loc = Locations::CodePrefixes;
+    let trace: Trace = serde_json::from_value(json!({"name": "Amina Yusuf Ali", "sex": "female",
+        "age": 10, "nationality": ["syrian"], "date_of_separation": "2025-06-10",
+        "location_separation": "JO-MA-ZAATARI-D3"}))
+    .unwrap();
+    let q = ChildProfile::from_trace(&TracingRequest::default(), &trace, &loc, today());
+    let settings = MatchSettings::default();
+    for (what, date, place) in [
+        ("290 days apart", "2024-08-24", None),
+        ("another region", "2025-06-12", Some("JO-IR-AZRAQ-V2")),
+    ] {
+        let mut c = json!({"name": "Amina Yusuf Ali", "sex": "female", "age": 10,
+            "nationality": ["syrian"], "date_of_separation": date});
+        if let Some(p) = place {
+            c["location_separation"] = json!(p);
+        }
+        let index = ProfileIndex::new(vec![ChildProfile::from_case(&case(c), &loc, today())]);
+        let found = index.find(&q, Side::Sought, &settings, true);
+        assert_eq!(found.len(), 1, "{what}: {found:?}");
+        assert_eq!(
+            found[0].likelihood,
+            Likelihood::Possible,
+            "{what}: {found:?}"
+        );
+    }
+}

@@ -15,7 +15,7 @@ use fieldkit_drivers::lora::Modulation;
 use fieldkit_sync::codes::CodeBook;
 use fieldkit_sync::counter::{ReplayWindow, Reservation, SendCounter};
 use fieldkit_sync::endpoint::Endpoint;
-use fieldkit_sync::message::{Alert, Body, Priority};
+use fieldkit_sync::message::{Alert, Body, OpsForm, Priority};
 use fieldkit_sync::seal::{Channel, LinkKeys, StaticKey};
 use fieldkit_sync::transfer::Envelope;
 
@@ -457,7 +457,7 @@ fn composition(n: u64, book: &CodeBook) {
 
 /// Sealed bytes of `body` sent by the hub to a kit, coded with `coding`, over frames of
 /// `mtu` bytes.
-fn downlink_bytes(body: &Body, coding: Option<Arc<CodeBook>>, mtu: usize) -> usize {
+fn downlink_bytes(body: &Body, coding: Option<Arc<CodeBook>>, mtu: usize, form: OpsForm) -> usize {
     let (_, h) = keys();
     let mut hub = Endpoint::new(
         Channel::new(h, SendCounter::resume(10_000, 64), ReplayWindow::default()),
@@ -465,6 +465,7 @@ fn downlink_bytes(body: &Body, coding: Option<Arc<CodeBook>>, mtu: usize) -> usi
         Default::default(),
     );
     hub.set_coding(coding);
+    hub.set_ops_form(form);
     hub.queue(body);
     let mut total = 0;
     while let Some(f) = hub
@@ -537,6 +538,10 @@ fn hub_to_kit(book: &Arc<CodeBook>) {
 
     println!();
     println!("hub -> kit, sealed bytes (IP frames of 1200 B / LoRa frames of 239 B):");
+    println!(
+        "(\"v4\": to a kit that has not shown it reads protocol version 5, tag 7 against \
+         primer-v3; \"v5\": tag 9 against primer-v4, with the explanations' words)"
+    );
     println!("{:<48} {:>14} {:>14}", "", "text", "coded");
     for (what, ops, list) in [
         (
@@ -557,13 +562,20 @@ fn hub_to_kit(book: &Arc<CodeBook>) {
     ] {
         // As the hub sends a record: save by save (`codec::by_save`).
         let body = Body::Ops(fieldkit_sync::codec::by_save(ops));
-        let cell = |coding: Option<Arc<CodeBook>>| {
-            format!(
-                "{:>4} / {:>4} B",
-                downlink_bytes(&body, coding.clone(), 1200),
-                downlink_bytes(&body, coding, 239)
-            )
-        };
-        println!("  {what:<46} {:>14} {:>14}", cell(None), cell(Some(list)));
+        for (version, form) in [("v4", OpsForm::Typed), ("v5", OpsForm::Explained)] {
+            let cell = |coding: Option<Arc<CodeBook>>| {
+                format!(
+                    "{:>4} / {:>4} B",
+                    downlink_bytes(&body, coding.clone(), 1200, form),
+                    downlink_bytes(&body, coding, 239, form)
+                )
+            };
+            let what = format!("{what}, {version}");
+            println!(
+                "  {what:<46} {:>14} {:>14}",
+                cell(None),
+                cell(Some(list.clone()))
+            );
+        }
     }
 }

@@ -1,7 +1,9 @@
 //! Writes `src/primer-v1.bin` (`make_primer v1`: templates in the operation form),
-//! `src/primer-v2.bin` (`make_primer v2`: the same templates in the record form) or
-//! `src/primer-v3.bin` (`make_primer v3`: in the typed record form, no code book), the DEFLATE
-//! preset dictionaries of the sync protocol (see `fieldkit_sync::primer`). Run once when a
+//! `src/primer-v2.bin` (`make_primer v2`: the same templates in the record form),
+//! `src/primer-v3.bin` (`make_primer v3`: in the typed record form, no code book) or
+//! `src/primer-v4.bin` (`make_primer v4`: version 3's bytes, then a potential match with an
+//! explanation of every kind, in the typed record form), the DEFLATE preset dictionaries of
+//! the sync protocol (see `fieldkit_sync::primer`). Run once when a
 //! new primer version is made; a version, once released, never changes (`primer::tests` pins
 //! each digest). `primer-v1.bin` was written before the field dictionary gained codes 67–72
 //! (the `cfm_5_17_…` fields): `v1` now writes other bytes, which must never replace it.
@@ -13,7 +15,11 @@
 //! names and no place codes (those belong to a camp, not to the protocol).
 #![allow(clippy::expect_used, missing_docs)]
 
-use fieldkit_domain::{DeviceId, Document, Hlc, Record, RecordId, RecordKind};
+use fieldkit_domain::Detail;
+use fieldkit_domain::explain::{NameAgreement, NamesCompared, RelativeCompared, WordPair};
+use fieldkit_domain::{
+    DeviceId, Document, Hlc, MatchEvidence, PotentialMatch, Record, RecordId, RecordKind,
+};
 use fieldkit_sync::codec::{encode_ops, encode_records, encode_typed};
 use serde_json::json;
 
@@ -47,7 +53,7 @@ fn ops(kind: RecordKind, v: serde_json::Value, seq: u8) -> Vec<u8> {
         .expect("flat");
     match version().as_str() {
         "v2" => encode_records(&ops).expect("a template is one record"),
-        "v3" => encode_typed(&ops, None).expect("a template is one record"),
+        "v3" | "v4" => encode_typed(&ops, None).expect("a template is one record"),
         _ => encode_ops(&ops),
     }
 }
@@ -61,7 +67,186 @@ fn member(uid: &str, relation: &str, sex: &str, age: i64, alive: &str) -> serde_
     })
 }
 
+/// A pair of words of two names, without the words (the primer holds no names).
+fn pair(agreement: NameAgreement) -> WordPair {
+    WordPair {
+        a: String::new(),
+        b: String::new(),
+        agreement,
+    }
+}
+
+/// Two names compared, without the names.
+fn names(pairs: Vec<WordPair>, differ: u32) -> NamesCompared {
+    NamesCompared {
+        pairs,
+        differ,
+        ..NamesCompared::default()
+    }
+}
+
+/// A potential match as the hub sends it (its record form), with an explanation of every
+/// kind the matcher writes, in the order it writes them, with no names and no places: what
+/// recurs in every match notice is the explanation's keys and words (the stored detail is
+/// JSON, `fieldkit_domain::explain`), the field names and the record's shape.
+fn explained_match() -> Vec<u8> {
+    let evidence = |i: usize, field: &str, weight: f64, detail: Detail| MatchEvidence {
+        unique_id: format!("{i:03}"),
+        field: field.into(),
+        weight,
+        detail,
+    };
+    let details = vec![
+        (
+            "name",
+            12.5,
+            Detail::Names {
+                names: names(
+                    vec![
+                        pair(NameAgreement::Same),
+                        pair(NameAgreement::SoundsAlike),
+                        pair(NameAgreement::SameConsonants),
+                        pair(NameAgreement::CloseSpelling),
+                        pair(NameAgreement::Nickname),
+                    ],
+                    1,
+                ),
+                lineage: false,
+            },
+        ),
+        (
+            "sex",
+            1.25,
+            Detail::Sexes {
+                a: "female".into(),
+                b: "female".into(),
+            },
+        ),
+        (
+            "age",
+            2.5,
+            Detail::Ages {
+                a: Some(9),
+                b: Some(10),
+                b_estimated: true,
+                born_a: 2017,
+                born_b: 2016,
+                years_apart: 1,
+            },
+        ),
+        (
+            "date_of_birth",
+            3.0,
+            Detail::BirthDates {
+                a: "2017-01-01".into(),
+                b: "2017-01-01".into(),
+            },
+        ),
+        (
+            "date_of_separation",
+            1.5,
+            Detail::SeparationDays { days: 3 },
+        ),
+        (
+            "date_of_separation",
+            -2.0,
+            Detail::SeparatedAfterRegistration { days: 60 },
+        ),
+        (
+            "date_of_separation",
+            -2.0,
+            Detail::SeparatedAfterRequest { days: 60 },
+        ),
+        (
+            "location_separation",
+            2.75,
+            Detail::Places {
+                agreed: true,
+                shared: 3,
+            },
+        ),
+        (
+            "location_last",
+            -1.0,
+            Detail::Places {
+                agreed: false,
+                shared: 2,
+            },
+        ),
+        (
+            "family_details_section",
+            4.5,
+            Detail::Family(vec![
+                RelativeCompared {
+                    relation: "mother".into(),
+                    name: String::new(),
+                    listed: "mother".into(),
+                    names: names(
+                        vec![pair(NameAgreement::Same), pair(NameAgreement::Same)],
+                        0,
+                    ),
+                    weight: 4.5,
+                },
+                RelativeCompared {
+                    relation: "father".into(),
+                    name: String::new(),
+                    listed: "unknown".into(),
+                    names: names(vec![pair(NameAgreement::Different)], 1),
+                    weight: -0.5,
+                },
+            ]),
+        ),
+        ("nationality", 0.75, Detail::Shared(true)),
+        ("language", 0.5, Detail::Shared(true)),
+        ("religion", 0.25, Detail::Shared(false)),
+        ("ethnicity", 0.25, Detail::Shared(true)),
+        ("likelihood", 0.0, Detail::Unclear { margin_bits: 2.0 }),
+        ("likelihood", 0.0, Detail::Claimed),
+        ("likelihood", 0.0, Detail::NameDiffers),
+    ];
+    let comparison = details
+        .into_iter()
+        .enumerate()
+        .map(|(i, (f, w, d))| evidence(i, f, w, d))
+        .collect();
+    let uuid = |seq: u8| RecordId::from_bytes([seq; 16]);
+    let m = PotentialMatch {
+        id: uuid(10),
+        case_id: uuid(7),
+        tracing_request_id: uuid(9),
+        trace_id: uuid(11).to_string(),
+        case_name: Some(String::new()),
+        trace_name: Some(String::new()),
+        score: 24.75,
+        likelihood: Some("likely".into()),
+        comparison,
+        status: Some("pending".into()),
+        proposed_at: Some("2026-01-01T00:00:00Z".into()),
+        ..PotentialMatch::default()
+    };
+    let json = Record::PotentialMatch(Box::new(m)).to_json();
+    let stamp = Hlc {
+        wall_ms: 1_780_000_000_000,
+        counter: 0,
+        device: DeviceId(0),
+    };
+    let ops = Document::new(RecordKind::PotentialMatch, uuid(10))
+        .diff(&json, || stamp)
+        .expect("flat");
+    encode_typed(&ops, None).expect("a template is one record")
+}
+
 fn main() {
+    if version() == "v4" {
+        // Version 3's bytes unchanged (records prime as before), the match notice's after
+        // them, nearest the message (shorter back-references).
+        let mut primer = fieldkit_sync::primer::PRIMER_V3.to_vec();
+        primer.extend(explained_match());
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/primer-v4.bin");
+        std::fs::write(path, &primer).expect("writing the primer");
+        println!("{path}: {} bytes", primer.len());
+        return;
+    }
     let case = |seq: u8, members: Vec<serde_json::Value>| {
         ops(
             RecordKind::Case,

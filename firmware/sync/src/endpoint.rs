@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crate::codes::{CodeBook, CodeBooks};
 use crate::counter::Reservation;
-use crate::message::{Body, Priority};
+use crate::message::{Body, OpsForm, Priority};
 use crate::seal::{Channel, Rejected, Rejections, SealError};
 use crate::transfer::{Ack, Delivered, Envelope, Inbox, Outbox};
 
@@ -41,6 +41,8 @@ pub struct Endpoint {
     books: CodeBooks,
     /// The book this end codes its messages with (one the peer announced it reads).
     coding: Option<Arc<CodeBook>>,
+    /// The newest form of operations the peer reads.
+    form: OpsForm,
 }
 
 impl Endpoint {
@@ -54,7 +56,19 @@ impl Endpoint {
             traffic: Traffic::default(),
             books: CodeBooks::new(),
             coding: None,
+            form: OpsForm::default(),
         }
+    }
+
+    /// The newest form of operations the peer reads ([`OpsForm`]; the newest by default):
+    /// the messages queued from now on are written in no newer one.
+    pub fn set_ops_form(&mut self, form: OpsForm) {
+        self.form = form;
+    }
+
+    /// The newest form of operations this end writes to its peer.
+    pub fn ops_form(&self) -> OpsForm {
+        self.form
     }
 
     /// The deployment code books this end reads the peer's messages with (a hub: every
@@ -82,7 +96,7 @@ impl Endpoint {
     /// Queues a message at the given priority; returns its id. Persist the outbox afterwards.
     pub fn queue_at(&mut self, body: &Body, priority: Priority) -> u64 {
         self.outbox
-            .push_coded(body, priority, self.coding.as_deref())
+            .push_in(body, priority, self.coding.as_deref(), self.form)
     }
 
     /// The outbox, to persist.

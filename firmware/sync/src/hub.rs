@@ -13,7 +13,7 @@ use x25519_dalek::PublicKey;
 use crate::codes::CodeBooks;
 use crate::counter::{ReplayWindow, SendCounter};
 use crate::endpoint::Endpoint;
-use crate::message::{Body, Status};
+use crate::message::{Body, OpsForm, Status};
 use crate::seal::{BadPeerKey, Channel, KitId, LinkKeys, Rejected, StaticKey, peek};
 use crate::transfer::{Delivered, Inbox, Outbox};
 
@@ -126,6 +126,9 @@ impl Hub {
         );
         let mut endpoint = Endpoint::new(channel, state.outbox, state.inbox);
         endpoint.set_code_books(self.books.clone());
+        // What every kit reads, until the kit shows it reads a newer form (below; the caller
+        // restores what it recorded, `Endpoint::set_ops_form`).
+        endpoint.set_ops_form(OpsForm::Typed);
         self.kits.insert(
             id,
             HubKit {
@@ -168,6 +171,12 @@ impl Hub {
         let Some(message) = k.endpoint.handle(frame)? else {
             return Ok(Vec::new());
         };
+        if let Some(form) = message.form
+            && form != k.endpoint.ops_form()
+        {
+            // The kit wrote it, so it reads it: what is queued for it from now on uses it.
+            k.endpoint.set_ops_form(form);
+        }
         let mut events = Vec::new();
         if let Ok(Body::Status(now)) = &message.body {
             if let Some(before) = &k.status {

@@ -146,6 +146,34 @@ const T_TYPED: u8 = 7;
 /// [`Body::CodeLists`]. An older kit refuses the tag and ignores the message, as it should:
 /// it does not code values.
 const T_CODE_LISTS: u8 = 8;
+/// Operations in the typed record form compressed against `primer-v4.bin` (protocol version
+/// 5: the words of match explanations primed). The bytes inflate to exactly what tag 7
+/// carries, so a receiver tells the two apart only to choose the primer. Who may send it:
+/// see [`OpsForm`].
+const T_TYPED_EXPLAINED: u8 = 9;
+
+/// The newest form of operations a receiver reads, which the sender writes.
+///
+/// Kits write [`OpsForm::Explained`] (a hub is upgraded before its kits: an older hub
+/// would refuse tag 9 as malformed). The hub writes it to a kit only once that kit sent a
+/// message in it (it reads what it writes); until then, and to kits of an older version,
+/// it writes [`OpsForm::Typed`], which every kit since protocol version 3 reads. Messages
+/// already queued keep the bytes they were queued with, and both forms always decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum OpsForm {
+    /// The typed record form against `primer-v3.bin` (tag 7).
+    Typed,
+    /// The typed record form against `primer-v4.bin` (tag 9).
+    #[default]
+    Explained,
+}
+
+impl OpsForm {
+    /// The form a message with body tag `tag` shows its sender reads, if any.
+    pub fn shown_by(tag: u8) -> Option<OpsForm> {
+        (tag == T_TYPED_EXPLAINED).then_some(OpsForm::Explained)
+    }
+}
 /// Most code lists one announcement names.
 pub const MAX_CODE_LISTS: usize = 64;
 
@@ -154,6 +182,7 @@ fn primer_of(tag: u8) -> &'static [u8] {
     match tag {
         T_RECORDS => crate::primer::PRIMER_V2,
         T_TYPED => crate::primer::PRIMER_V3,
+        T_TYPED_EXPLAINED => crate::primer::PRIMER_V4,
         _ => crate::primer::PRIMER,
     }
 }
@@ -268,14 +297,21 @@ impl Body {
         self.encode_with(None)
     }
 
-    /// As [`Body::encode`], with operations coded with `book` (one the receiver announced).
+    /// As [`Body::encode`], with operations coded with `book` (one the receiver announced),
+    /// in the newest form ([`OpsForm::Explained`]).
     pub fn encode_with(&self, book: Option<&CodeBook>) -> (u8, bool, Vec<u8>) {
-        let plain = self.encode_packed(None);
+        self.encode_in(book, OpsForm::Explained)
+    }
+
+    /// As [`Body::encode_with`], writing operations in no newer form than `form` (the
+    /// newest the receiver reads).
+    pub fn encode_in(&self, book: Option<&CodeBook>, form: OpsForm) -> (u8, bool, Vec<u8>) {
+        let plain = self.encode_packed(None, form);
         match book {
             // Coded only when that is shorter: a record with nothing of the list (a match
             // notice's explanation) would pay the list's name for nothing.
             Some(b) if matches!(self, Body::Ops(_)) => {
-                let coded = self.encode_packed(Some(b));
+                let coded = self.encode_packed(Some(b), form);
                 if coded.2.len() < plain.2.len() {
                     coded
                 } else {
@@ -286,14 +322,29 @@ impl Body {
         }
     }
 
-    fn encode_packed(&self, book: Option<&CodeBook>) -> (u8, bool, Vec<u8>) {
+    fn encode_packed(&self, book: Option<&CodeBook>, form: OpsForm) -> (u8, bool, Vec<u8>) {
         let (tag, raw) = self.encode_raw_with(book);
+        // The typed form against the primer that knows match explanations whenever the
+        // receiver reads it, not only when that is shorter: a compressed tag 9 is how a kit
+        // shows the hub it reads it (a registration costs a byte or two more or less).
+        let tag = if tag == T_TYPED && form == OpsForm::Explained {
+            T_TYPED_EXPLAINED
+        } else {
+            tag
+        };
         if raw.len() > 24
             && let Some(packed) = crate::primer::deflate_with(primer_of(tag), &raw)
             && packed.len() < raw.len()
         {
             return (tag, true, packed);
         }
+        // Uncompressed, the typed form's bytes are the same whatever the primer: tag 7,
+        // which every receiver reads.
+        let tag = if tag == T_TYPED_EXPLAINED {
+            T_TYPED
+        } else {
+            tag
+        };
         (tag, false, raw)
     }
 
@@ -406,7 +457,7 @@ impl Body {
             }
             T_OPS => return codec::decode_ops(r.rest()).map(|ops| (Body::Ops(ops), None)),
             T_RECORDS => return codec::decode_records(r.rest()).map(|ops| (Body::Ops(ops), None)),
-            T_TYPED => {
+            T_TYPED | T_TYPED_EXPLAINED => {
                 let (ops, listed) = codec::decode_typed_listed(r.rest(), books)?;
                 return Ok((Body::Ops(ops), listed));
             }

@@ -9,13 +9,16 @@
 //! into the primer resolve against the same bytes. `miniz_oxide` (pure Rust) does both
 //! sides; nothing here depends on its version, only on the primer's bytes.
 //!
-//! **The primer is part of the wire format:** `primer-v1.bin`, `primer-v2.bin` and
-//! `primer-v3.bin` never change (their digests are pinned by a test); a new one is a new
-//! protocol version. Version 1 primes every body but the record forms; version 2 (the same
-//! template records and words, with the templates in the record form,
-//! [`crate::codec::encode_records`]) primes the record form (body tag 6), version 3 (the
-//! templates in the typed record form, without a code book) the typed form (tag 7), so each
-//! form finds its own byte patterns.
+//! **The primer is part of the wire format:** `primer-v1.bin` … `primer-v4.bin` never change
+//! (their digests are pinned by a test); a new one is a new protocol version. Version 1
+//! primes every body but the record forms; version 2 (the same template records and words,
+//! with the templates in the record form, [`crate::codec::encode_records`]) primes the record
+//! form (body tag 6), version 3 (the templates in the typed record form, without a code
+//! book) the typed form (tag 7), so each form finds its own byte patterns. Version 4 is
+//! version 3's bytes followed by a potential match whose explanation holds every kind of
+//! detail the matcher writes (the stored details are JSON, `fieldkit_domain::explain`, whose
+//! keys and words version 3 lacks), no names and no places; it primes the typed form as
+//! tag 9 ([`crate::message`] says who may send it).
 
 use miniz_oxide::deflate::core::{
     CompressorOxide, TDEFLFlush, TDEFLStatus, compress, create_comp_flags_from_zip_params,
@@ -29,6 +32,10 @@ pub const PRIMER_V2: &[u8] = include_bytes!("primer-v2.bin");
 
 /// The primer of the typed record form (written by `examples/make_primer.rs v3`).
 pub const PRIMER_V3: &[u8] = include_bytes!("primer-v3.bin");
+
+/// The primer of the typed record form with match explanations (written by
+/// `examples/make_primer.rs v4`).
+pub const PRIMER_V4: &[u8] = include_bytes!("primer-v4.bin");
 
 /// Compresses `raw` against the version 1 primer; `None` if the compressor failed (the
 /// caller sends the bytes uncompressed).
@@ -115,6 +122,11 @@ mod tests {
             PRIMER_V3,
             "fb0ed023da25bdb5b73125c6d8700dc2bbf709ca4207659133ac651bb51e9629",
         );
+        pinned(
+            PRIMER_V4,
+            "c2b96ba821590bc12b3870ee4fb473c48c1a8f88b8e9a67cd406aac56d942dd2",
+        );
+        assert!(PRIMER_V4.starts_with(PRIMER_V3));
     }
 
     #[test]

@@ -17,6 +17,8 @@
 //!   [`SchedulePolicy::urgent_retry_ms`] by it, and a new one (queued after the last
 //!   failed round) is tried at once.
 
+use serde::{Deserialize, Serialize};
+
 use crate::message::Priority;
 
 /// One link as the caller sees it now.
@@ -41,8 +43,9 @@ pub struct LinkState {
 /// A link's back-off after rounds the hub did not answer (a hub that is down, a gateway out
 /// of reach): without it a kit would try every time the scheduler is asked, about once a
 /// minute, each try over cellular costing the modem's boot and registration (~1 min at
-/// ~2 W) and over LoRa a shared channel's airtime. The caller keeps one per link (not across
-/// restarts: a restarted kit tries once more) and tells it each round's end; no clock here.
+/// ~2 W) and over LoRa a shared channel's airtime. The caller keeps one per link, tells it
+/// each round's end (no clock here) and persists it when it changes: a kit rebooting in a
+/// brown-out loop would otherwise try at every start ([`Backoff::restored`] takes it back).
 ///
 /// After `n` failed rounds in a row the link rests `backoff_base_ms · 2^(n−1)`, at most
 /// `backoff_max_ms`. **Urgent work** (an urgent alert, a match notice or a review decision)
@@ -54,7 +57,7 @@ pub struct LinkState {
 /// hour for a hub that is down. Ten minutes is the delay the design already accepts in the
 /// other direction (an idle kit listens for the hub every ten minutes), and a link resting
 /// never blocks the other one (a kit with LoRa sends its alert there meanwhile).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Backoff {
     /// Failed rounds in a row.
     failures: u32,
@@ -81,6 +84,15 @@ impl Backoff {
     /// Failed rounds in a row.
     pub fn failures(&self) -> u32 {
         self.failures
+    }
+
+    /// A back-off persisted before a restart, taken back at `now_ms`: a last failure later
+    /// than now (a board without a real-time clock that started with an older time) counts
+    /// from now, so the rest is never longer than the one it had left.
+    #[must_use]
+    pub fn restored(mut self, now_ms: u64) -> Self {
+        self.last_failure_ms = self.last_failure_ms.min(now_ms);
+        self
     }
 
     /// When the link may be tried again (`None`: now, it is not resting), given the newest
@@ -157,6 +169,34 @@ pub struct SchedulePolicy {
     pub backoff_max_ms: u64,
     /// Longest rest while urgent work waits, ms ([`Backoff`] says why).
     pub urgent_retry_ms: u64,
+    /// A cellular modem that did not come up usable (no network registration, or a signal
+    /// below `min_cellular_dbm`) is left off this long before the next try, ms: each try
+    /// costs its boot and search (~1 min at ~2 W)…
+    pub modem_rest_ms: u64,
+    /// …or this long while urgent work waits, ms ([`SchedulePolicy::modem_rest`] says why).
+    pub urgent_modem_rest_ms: u64,
+}
+
+impl SchedulePolicy {
+    /// How long a modem that did not come up usable rests, ms, with urgent work (an urgent
+    /// alert, a match notice or a review decision) waiting or not.
+    ///
+    /// Whether the modem may be tried at all is the power mode's (the link's `allowed`:
+    /// Normal, or Saver while solar energy goes spare; never Critical, where LoRa carries
+    /// urgent work), so the rest only says how often within that. Routine work waits half an
+    /// hour: a failed registration is mostly a kit out of coverage, and records can wait
+    /// for the noon batch. Urgent work is tried again after five minutes: a search is often
+    /// cut short on a weak or crowded cell and succeeds at the next try, and a child at risk
+    /// should not wait half an hour for it; twelve tries an hour cost about 0.5 Wh, which
+    /// the modes that allow the modem afford (Saver allows it only on energy that would
+    /// otherwise go to waste).
+    pub fn modem_rest(&self, urgent_waiting: bool) -> u64 {
+        if urgent_waiting {
+            self.urgent_modem_rest_ms.min(self.modem_rest_ms)
+        } else {
+            self.modem_rest_ms
+        }
+    }
 }
 
 impl Default for SchedulePolicy {
@@ -172,6 +212,8 @@ impl Default for SchedulePolicy {
             backoff_base_ms: 60_000,
             backoff_max_ms: 2 * 3_600_000,
             urgent_retry_ms: 10 * 60_000,
+            modem_rest_ms: 30 * 60_000,
+            urgent_modem_rest_ms: 5 * 60_000,
         }
     }
 }
@@ -480,6 +522,42 @@ mod tests {
         let mut once = Backoff::default();
         once.failed(0, Some(3));
         assert_eq!(once.retry_at_ms(&p, Some(3)), Some(p.backoff_base_ms));
+    }
+
+    /// A back-off taken back after a restart keeps its rest; one whose last failure is
+    /// later than the restarted kit's clock (no real-time clock, an older time at boot)
+    /// rests from now, never longer than it had left.
+    #[test]
+    fn a_restored_back_off_rests_no_longer_than_it_had_left() {
+        let p = SchedulePolicy::default();
+        let mut b = Backoff::default();
+        b.failed(1_000_000, None);
+        b.failed(1_000_000, None);
+        assert_eq!(b.restored(1_060_000), b, "the clock went on: unchanged");
+        assert_eq!(
+            b.restored(1_060_000).retry_at_ms(&p, None),
+            Some(1_000_000 + 2 * p.backoff_base_ms)
+        );
+        let behind = b.restored(5_000);
+        assert_eq!(behind.failures(), 2);
+        assert_eq!(
+            behind.retry_at_ms(&p, None),
+            Some(5_000 + 2 * p.backoff_base_ms)
+        );
+    }
+
+    /// A modem that did not come up rests half an hour, five minutes while urgent work
+    /// waits; never longer than the routine rest if that is set shorter.
+    #[test]
+    fn a_modem_rests_less_while_urgent_work_waits() {
+        let p = SchedulePolicy::default();
+        assert_eq!(p.modem_rest(false), 30 * 60_000);
+        assert_eq!(p.modem_rest(true), 5 * 60_000);
+        let short = SchedulePolicy {
+            modem_rest_ms: 60_000,
+            ..p
+        };
+        assert_eq!(short.modem_rest(true), 60_000);
     }
 
     /// The scheduler does not plan a resting link: urgent work goes by the other one, records

@@ -28,7 +28,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::codes::CodeDigest;
-use crate::message::{Body, MAX_TAG, Priority};
+use crate::message::{Body, MAX_TAG, OpsForm, Priority};
 use crate::wire::{DecodeError, Reader, Writer, varint_len};
 
 /// Most fragments one message may have.
@@ -218,6 +218,11 @@ impl Outgoing {
         self.bytes.len()
     }
 
+    /// The body's tag ([`crate::message`]).
+    pub fn tag(&self) -> u8 {
+        self.tag
+    }
+
     /// True for an empty body.
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()
@@ -349,7 +354,19 @@ impl Outbox {
         priority: Priority,
         book: Option<&crate::codes::CodeBook>,
     ) -> u64 {
-        let (tag, compressed, bytes) = body.encode_with(book);
+        self.push_in(body, priority, book, OpsForm::Explained)
+    }
+
+    /// As [`Outbox::push_coded`], writing operations in no newer form than `form` (the
+    /// newest the receiver reads). Returns the message's id.
+    pub fn push_in(
+        &mut self,
+        body: &Body,
+        priority: Priority,
+        book: Option<&crate::codes::CodeBook>,
+        form: OpsForm,
+    ) -> u64 {
+        let (tag, compressed, bytes) = body.encode_in(book, form);
         let id = self.next_id;
         self.next_id += 1;
         self.messages.push(Outgoing {
@@ -475,6 +492,9 @@ pub struct Delivered {
     /// The code list the sender coded it with, when the sender also reads messages coded
     /// with that list ([`Body::decode_listed`]): what the hub codes that kit's messages with.
     pub code_list: Option<CodeDigest>,
+    /// The form of operations the message shows its sender reads ([`OpsForm::shown_by`]),
+    /// if it shows one: what the hub may write to that kit.
+    pub form: Option<OpsForm>,
 }
 
 /// What a received envelope did.
@@ -593,6 +613,7 @@ impl Inbox {
             return Received {
                 delivered: Some(Delivered {
                     id,
+                    form: body.is_ok().then(|| OpsForm::shown_by(tag)).flatten(),
                     body,
                     code_list,
                 }),

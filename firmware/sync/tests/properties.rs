@@ -8,7 +8,7 @@ use fieldkit_domain::{DeviceId, FieldValue, Hlc, Op, RecordId, RecordKind};
 use fieldkit_sync::codec::{decode_ops, decode_records, encode_ops, encode_records};
 use fieldkit_sync::counter::{ReplayWindow, Reservation, SendCounter};
 use fieldkit_sync::message::{
-    Alert, Body, EPOCH_MIN, Evidence, MatchNotice, ReviewDecision, Status,
+    Alert, Body, EPOCH_MIN, Evidence, MatchNotice, OpsForm, ReviewDecision, Status,
 };
 use fieldkit_sync::seal::{Channel, LinkKeys, Rejected, StaticKey, peek};
 use fieldkit_sync::transfer::Envelope;
@@ -310,6 +310,17 @@ proptest! {
     }
 
     #[test]
+    fn record_saves_decode_alike_in_both_typed_forms(ops in arb_record_save()) {
+        let body = Body::Ops(ops);
+        for form in [OpsForm::Typed, OpsForm::Explained] {
+            let (tag, compressed, bytes) = body.encode_in(None, form);
+            prop_assert_eq!(Body::decode(tag, compressed, &bytes), Ok(body.clone()));
+            // Protocol version 4 readers never get tag 9.
+            prop_assert!(form == OpsForm::Explained || tag != 9);
+        }
+    }
+
+    #[test]
     fn record_saves_round_trip_in_the_record_form(ops in arb_record_save()) {
         if let Some(bytes) = encode_records(&ops) {
             prop_assert_eq!(decode_records(&bytes), Ok(ops.clone()));
@@ -475,7 +486,9 @@ fn registrations_travel_in_the_record_form_and_edits_in_the_operation_form() {
             .unwrap();
         let body = Body::Ops(ops.clone());
         let (tag, compressed, bytes) = body.encode();
-        assert_eq!(tag, 7, "case {i}");
+        // The typed record form: compressed against the primer with the match
+        // explanations (tag 9, protocol version 5), or tag 7 when it does not compress.
+        assert!(tag == 9 || (tag == 7 && !compressed), "case {i}: {tag}");
         assert_eq!(Body::decode(tag, compressed, &bytes), Ok(body));
         let edit = Body::Ops(ops[..1].to_vec());
         let (tag, compressed, bytes) = edit.encode();
@@ -488,4 +501,133 @@ fn registrations_travel_in_the_record_form_and_edits_in_the_operation_form() {
         );
         assert_eq!(decode_ops(&encode_ops(&ops)), Ok(ops));
     }
+}
+
+/// A potential match as the hub sends it (its record's operations, the explanation's details
+/// stored as JSON): shorter against the primer that knows the explanations' words (tag 9)
+/// than against version 3's (tag 7), and both decode to the same operations.
+#[test]
+fn a_match_notice_is_shorter_with_the_explanations_primer() {
+    use fieldkit_domain::explain::{NameAgreement, NamesCompared, RelativeCompared, WordPair};
+    use fieldkit_domain::{Detail, Document, MatchEvidence, PotentialMatch, Record};
+
+    let word = |a: &str, b: &str, agreement| WordPair {
+        a: a.into(),
+        b: b.into(),
+        agreement,
+    };
+    let names = |a: &str, b: &str, pairs| NamesCompared {
+        a: a.into(),
+        b: b.into(),
+        pairs,
+        ..NamesCompared::default()
+    };
+    let details = [
+        (
+            "name",
+            13.1,
+            Detail::Names {
+                names: names(
+                    "Mohamed Yousef",
+                    "Mohammed Yusuf",
+                    vec![
+                        word("mohamed", "mohammed", NameAgreement::Same),
+                        word("yousef", "yusuf", NameAgreement::SoundsAlike),
+                    ],
+                ),
+                lineage: false,
+            },
+        ),
+        (
+            "sex",
+            1.2,
+            Detail::Sexes {
+                a: "male".into(),
+                b: "male".into(),
+            },
+        ),
+        (
+            "age",
+            2.9,
+            Detail::Ages {
+                a: Some(9),
+                b: Some(9),
+                b_estimated: false,
+                born_a: 2017,
+                born_b: 2017,
+                years_apart: 0,
+            },
+        ),
+        (
+            "location_separation",
+            3.4,
+            Detail::Places {
+                agreed: true,
+                shared: 3,
+            },
+        ),
+        (
+            "family_details_section",
+            4.1,
+            Detail::Family(vec![RelativeCompared {
+                relation: "mother".into(),
+                name: "Halima Yusuf".into(),
+                listed: "mother".into(),
+                names: names(
+                    "Halima Yusuf",
+                    "Halima Yusuf",
+                    vec![
+                        word("halima", "halima", NameAgreement::Same),
+                        word("yusuf", "yusuf", NameAgreement::Same),
+                    ],
+                ),
+                weight: 4.1,
+            }]),
+        ),
+    ];
+    let comparison = details
+        .into_iter()
+        .enumerate()
+        .map(|(i, (field, weight, detail))| MatchEvidence {
+            unique_id: format!("{i:03}"),
+            field: field.into(),
+            weight,
+            detail,
+        })
+        .collect();
+    let id = RecordId::from_bytes([0x5A; 16]);
+    let m = PotentialMatch {
+        id,
+        case_id: RecordId::from_bytes([0xA1; 16]),
+        tracing_request_id: RecordId::from_bytes([0xB2; 16]),
+        trace_id: "4be0643f-1d98-573b-97cd-ca98a65347dd".into(),
+        case_name: Some("Mohammed Yusuf".into()),
+        trace_name: Some("Mohamed Yousef".into()),
+        score: 24.7,
+        likelihood: Some("likely".into()),
+        comparison,
+        status: Some("pending".into()),
+        proposed_at: Some("2026-12-04T10:15:00Z".into()),
+        ..PotentialMatch::default()
+    };
+    let stamp = Hlc {
+        wall_ms: 1_780_000_000_000,
+        counter: 0,
+        device: DeviceId(0x4B),
+    };
+    let ops = Document::new(RecordKind::PotentialMatch, id)
+        .diff(&Record::PotentialMatch(Box::new(m)).to_json(), || stamp)
+        .unwrap();
+    let body = Body::Ops(ops);
+    let (tag3, c3, v3) = body.encode_in(None, OpsForm::Typed);
+    let (tag4, c4, v4) = body.encode_in(None, OpsForm::Explained);
+    assert_eq!((tag3, tag4), (7, 9));
+    assert_eq!(Body::decode(tag3, c3, &v3), Ok(body.clone()));
+    assert_eq!(Body::decode(tag4, c4, &v4), Ok(body));
+    eprintln!(
+        "match notice body: {} B (tag 7), {} B (tag 9)",
+        v3.len(),
+        v4.len()
+    );
+    assert!(v4.len() + 40 < v3.len(), "{} vs {}", v4.len(), v3.len());
 }

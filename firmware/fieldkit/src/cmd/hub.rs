@@ -70,6 +70,9 @@ pub struct RunArgs {
     /// Stop after this many seconds (tests, trials); runs until killed otherwise.
     #[arg(long, value_name = "SECONDS")]
     pub for_seconds: Option<u64>,
+    /// Seconds before a fragment a kit has not acknowledged is sent again (default 20).
+    #[arg(long, value_name = "SECONDS")]
+    pub retry_s: Option<u64>,
 }
 
 /// `--json`.
@@ -155,6 +158,9 @@ fn serve(ctx: &Ctx, args: &RunArgs) -> anyhow::Result<()> {
         bail!("nothing to serve: give --listen ADDR and/or --lora DEVICE");
     }
     let mut hub = open(ctx)?;
+    if let Some(s) = args.retry_s {
+        hub.set_retry_ms(s.saturating_mul(1000));
+    }
     let server = match &args.listen {
         Some(addr) => Some(fieldkit_http::HubServer::bind(addr)?),
         None => None,

@@ -44,6 +44,11 @@ pub struct RunArgs {
     /// Seconds to wait for the hub's answer.
     #[arg(long, default_value_t = 30)]
     pub timeout_s: u64,
+    /// Stop after this many failed exchanges in a row (a request or its answer lost, the
+    /// hub unreachable); each failed one waits the retry delay first. When none reached the
+    /// hub, the command fails.
+    #[arg(long, default_value_t = 3)]
+    pub give_up_after: u32,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -133,12 +138,38 @@ fn run_now(ctx: &Ctx, a: &RunArgs) -> anyhow::Result<()> {
     engine.queue_status(session, status)?;
     let mut total = Exchange::default();
     let mut rounds = 0;
+    let mut failed = 0u32;
+    let mut failed_in_a_row = 0u32;
+    let mut last_failure = None;
     let mut done = false;
     while rounds < a.rounds {
         engine.collect(kit.session_mut(), now_ms())?;
-        let ex = engine
-            .exchange(&mut kit, &mut link, now_ms(), Priority::Bulk)
-            .with_context(|| format!("syncing with {}", engine.hub_address()))?;
+        let ex = match engine.exchange(&mut kit, &mut link, now_ms(), Priority::Bulk) {
+            Ok(ex) => {
+                failed_in_a_row = 0;
+                ex
+            }
+            // The request or its answer was lost (a network that drops, a hub restarting):
+            // what the hub did not acknowledge goes again after the retry delay, and what
+            // it sent again too. Nothing was applied or acknowledged from this exchange.
+            Err(fieldkit_kitsync::SyncError::Link(e)) => {
+                rounds += 1;
+                failed += 1;
+                failed_in_a_row += 1;
+                tracing::warn!(round = rounds, error = %e, "sync exchange failed");
+                last_failure = Some(e);
+                if failed_in_a_row >= a.give_up_after.max(1) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(
+                    a.retry_s.saturating_mul(1000).max(100),
+                ));
+                continue;
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("syncing with {}", engine.hub_address()));
+            }
+        };
         rounds += 1;
         total.frames_sent += ex.frames_sent;
         total.bytes_sent += ex.bytes_sent;
@@ -166,6 +197,12 @@ fn run_now(ctx: &Ctx, a: &RunArgs) -> anyhow::Result<()> {
             ));
         }
     }
+    if let Some(e) = last_failure
+        && failed == rounds
+    {
+        // Not one exchange reached the hub: say why, as an error.
+        return Err(e).with_context(|| format!("syncing with {}", engine.hub_address()));
+    }
     let (waiting, waiting_bytes) = engine.pending();
     if a.json {
         print_json(&json!({
@@ -177,6 +214,7 @@ fn run_now(ctx: &Ctx, a: &RunArgs) -> anyhow::Result<()> {
             "bytes_sent": total.bytes_sent,
             "frames_received": total.frames_received,
             "frames_refused": total.frames_refused,
+            "exchanges_failed": failed,
             "messages_applied": total.messages_applied,
             "records_changed": total.records_changed,
             "messages_waiting": waiting,
@@ -185,7 +223,7 @@ fn run_now(ctx: &Ctx, a: &RunArgs) -> anyhow::Result<()> {
         }))?;
     } else {
         println!(
-            "sync with {} (kit {}): {} after {rounds} exchanges; sent {} frames ({} bytes), received {} ({} refused), {} records changed here; {waiting} messages waiting",
+            "sync with {} (kit {}): {} after {rounds} exchanges ({failed} failed); sent {} frames ({} bytes), received {} ({} refused), {} records changed here; {waiting} messages waiting",
             engine.hub_address(),
             engine.kit_id(),
             if done { "done" } else { "not finished" },

@@ -61,8 +61,15 @@ fn with_pin(command: &mut Command, stderr: Stdio) -> Child {
 /// Starts `hub run --listen 127.0.0.1:0` on the hub vault in `dir` (as `coord`) and returns
 /// it with the URL it prints first. Its log goes to the test's standard error.
 pub fn start_hub(dir: &Path) -> (Child, String) {
+    start_hub_with(dir, &[])
+}
+
+/// [`start_hub`] with more arguments of `hub run` (`--retry-s 1`).
+pub fn start_hub_with(dir: &Path, extra: &[&str]) -> (Child, String) {
     let mut child = with_pin(
-        on_vault(dir, "coord").args(["hub", "run", "--listen", "127.0.0.1:0"]),
+        on_vault(dir, "coord")
+            .args(["hub", "run", "--listen", "127.0.0.1:0"])
+            .args(extra),
         Stdio::inherit(),
     );
     let mut line = String::new();

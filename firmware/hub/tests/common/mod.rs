@@ -98,6 +98,8 @@ pub struct KitEnd {
     pub received: Vec<Body>,
     /// For each message received, the code list it was coded with, if any.
     pub lists: Vec<Option<fieldkit_sync::codes::CodeDigest>>,
+    /// For each message received, the form of operations it shows its sender reads, if any.
+    pub forms: Vec<Option<fieldkit_sync::message::OpsForm>>,
 }
 
 impl KitEnd {
@@ -120,6 +122,7 @@ impl KitEnd {
             counter_limit: 0,
             received: Vec::new(),
             lists: Vec::new(),
+            forms: Vec::new(),
         }
     }
 
@@ -151,6 +154,7 @@ impl KitEnd {
             {
                 self.received.push(b);
                 self.lists.push(d.code_list);
+                self.forms.push(d.form);
             }
         }
     }

@@ -488,6 +488,21 @@ impl KitSync {
         Ok(())
     }
 
+    /// The links' rests persisted by [`KitSync::save_rests`] (none resting if none).
+    pub fn rests(session: &Session) -> Result<state::Rests, SyncError> {
+        Ok(state::read(session, state::RESTS)?.unwrap_or_default())
+    }
+
+    /// Persists the links' rests (committed before it returns).
+    pub fn save_rests(session: &mut Session, rests: &state::Rests) -> Result<(), SyncError> {
+        let bytes = state::encode(rests)?;
+        session.sync_write(&SyncWrite {
+            put: vec![(state::RESTS, &bytes)],
+            ..SyncWrite::default()
+        })?;
+        Ok(())
+    }
+
     /// Queues a report of the vault's state (commit counter, audit head, records), so the
     /// hub notices a vault rolled back.
     pub fn queue_status(&mut self, session: &mut Session, status: Status) -> Result<(), SyncError> {

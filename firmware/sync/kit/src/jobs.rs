@@ -12,8 +12,9 @@
 //! on for a round and off after it, only when the power mode allows cellular. Without a
 //! modem the IP row is the camp's network (HTTP to the hub's address, nothing to power).
 //! A modem that does not register, or registers below the scheduler's weakest usable
-//! signal, is switched off again and left alone for [`CELLULAR_RETRY_MS`]; what was due
-//! goes by LoRa when the scheduler allows it.
+//! signal, is switched off again and left alone for half an hour, five minutes while urgent
+//! work waits (`SchedulePolicy::modem_rest`; whether it may run at all is the power mode's);
+//! what was due goes by LoRa when the scheduler allows it.
 //!
 //! **A hub that does not answer** (down, or out of reach: an HTTP exchange that fails, a
 //! LoRa round whose frames nobody acknowledged) makes its link rest, longer after each
@@ -21,7 +22,9 @@
 //! kit does not boot its modem or spend the channel's airtime every minute for nothing; the
 //! other link is used meanwhile, urgent work waiting is tried again at least every ten
 //! minutes and urgent work queued after the failure at once, and a round that reaches the
-//! hub ends the rest. Kept in memory only: a restarted kiosk tries once more.
+//! hub ends the rest. The rests (and the modem's) are written to the vault when they change
+//! (`kit/rests`) and taken back at the first sign-in after a start, so a kit rebooting in a
+//! brown-out loop does not try again at every start.
 //!
 //! **A round can run on a thread of its own** (the kiosk runs them on its "sync" worker, so
 //! the power daemon keeps sampling while the modem boots and frames travel): the daemon
@@ -54,14 +57,11 @@ use fieldkit_vault::Session;
 use crate::engine::{KitSync, SyncError};
 use crate::link::{HttpLink, Link, LinkError};
 use crate::radio::{Cellular, LoraRound};
+use crate::state::Rests;
 
 /// Access to a kit shared with the touch screen: runs the closure it is given with the
 /// unlocked kit (under the screen's lock), or does not run it while the kit is locked.
 pub type WithKit<'a> = dyn FnMut(&mut dyn FnMut(&mut Kit)) + 'a;
-
-/// After a modem failed to register (or had too weak a signal), how long the scheduler
-/// leaves it off before trying again, ms (each try costs the modem's boot and search).
-pub const CELLULAR_RETRY_MS: u64 = 30 * 60_000;
 
 /// What a running sync round may still do, shared between the thread that runs it and the
 /// kiosk's daemon loop (which tells it each decision's links, and halts it at shutdown); and
@@ -214,6 +214,8 @@ pub struct Jobs {
     retry_ms: Option<u64>,
     /// What a round under way may still do (shared with the kiosk's daemon loop).
     control: Arc<RoundControl>,
+    /// The rests persisted before this start were taken back (at the first sign-in).
+    rests_restored: bool,
 }
 
 /// What the status page can show about sync, read without the kit (no case data: counts,
@@ -456,6 +458,38 @@ impl Jobs {
             }
             Some(p) => p?,
         };
+        let before = self.rests();
+        let r = self.round(planned, decision, now_ms, with_kit);
+        let after = self.rests();
+        if after != before && self.engine.is_some() {
+            // Written when they change, so a restart does not try again at once. A kit
+            // locked meanwhile keeps them in memory until the next change.
+            let mut saved = None;
+            with_kit(&mut |kit| saved = Some(KitSync::save_rests(kit.session_mut(), &after)));
+            if let Some(Err(e)) = saved {
+                tracing::warn!("keeping the links' rests: {e}");
+            }
+        }
+        r
+    }
+
+    /// The links' rests as they are now.
+    fn rests(&self) -> Rests {
+        Rests {
+            ip: self.ip.backoff,
+            lora: self.lora.backoff,
+            modem_failed_ms: self.cellular_failed_ms,
+        }
+    }
+
+    /// The round the scheduler planned, over its link.
+    fn round(
+        &mut self,
+        planned: Planned,
+        decision: &Decision,
+        now_ms: u64,
+        with_kit: &mut WithKit<'_>,
+    ) -> Result<Outcome, SyncError> {
         let control = self.control.clone();
         match planned {
             Planned::Skip(outcome) => Ok(outcome),
@@ -496,8 +530,8 @@ impl Jobs {
     }
 
     /// The modem on, a round over its data path, the modem off (whatever happened). A modem
-    /// that does not come up usable is left alone for [`CELLULAR_RETRY_MS`], and what is
-    /// due goes by LoRa if the scheduler allows it.
+    /// that does not come up usable rests (`SchedulePolicy::modem_rest`), and what is due
+    /// goes by LoRa if the scheduler allows it.
     fn cellular_round(
         &mut self,
         decision: &Decision,
@@ -775,6 +809,14 @@ impl Jobs {
                     // The hour's airtime spent before a restart still counts.
                     lora.restore_airtime(now_ms, &KitSync::airtime(kit.session())?);
                 }
+                if !self.rests_restored {
+                    // So do the rests: a kit restarted in a brown-out loop waits them out.
+                    let rests = KitSync::rests(kit.session())?.restored(now_ms);
+                    self.ip.backoff = rests.ip;
+                    self.lora.backoff = rests.lora;
+                    self.cellular_failed_ms = rests.modem_failed_ms;
+                    self.rests_restored = true;
+                }
             }
         }
         let Some(engine) = self.engine.as_mut() else {
@@ -786,12 +828,14 @@ impl Jobs {
         let (_, pending_bytes) = engine.pending();
         let hub = !engine.hub_address().is_empty();
         let modem = self.radios.cellular.is_some();
+        let urgent = newest_urgent(engine);
         let cellular = if modem {
             // The modem is off between rounds: its last signal stands for it, and one that
-            // failed is left alone for a while.
+            // failed is left alone for a while, less while urgent work waits.
+            let rest = self.schedule.modem_rest(urgent.is_some());
             let resting = self
                 .cellular_failed_ms
-                .is_some_and(|t| now_ms.saturating_sub(t) < CELLULAR_RETRY_MS);
+                .is_some_and(|t| now_ms.saturating_sub(t) < rest);
             LinkState {
                 allowed: decision.links.cellular,
                 fitted: hub,
@@ -839,7 +883,7 @@ impl Jobs {
             pending_bytes,
             last_cellular_ms: self.ip.last_ok_ms,
             last_listen_ms: self.last_listen_ms,
-            newest_urgent: newest_urgent(engine),
+            newest_urgent: urgent,
         };
         Ok(match schedule::plan(&situation, &self.schedule) {
             Plan::Idle { recheck_ms } => {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use fieldkit_sync::codes::CodeBook;
 use fieldkit_sync::counter::ReplayWindow;
+use fieldkit_sync::schedule::Backoff;
 use fieldkit_sync::transfer::{Inbox, Outbox};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,36 @@ pub const AIRTIME: &str = "kit/lora/airtime";
 /// Every code list the kit ever coded with ([`HeldCodes`]), so it reads what the hub codes
 /// for it with any of them.
 pub const HELD_CODES: &str = "kit/codes/held";
+/// The links' rests ([`Rests`]), written when they change.
+pub const RESTS: &str = "kit/rests";
+
+/// What keeps the kit from trying a link again at once, kept across restarts: each link's
+/// back-off after rounds the hub did not answer, and when the modem last failed to come up
+/// usable. Without it a kit rebooting in a brown-out loop would boot its modem, or spend the
+/// channel's airtime, at every start for a hub that is down or a network out of reach.
+/// Times are the jobs' clock (wall time, ms).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rests {
+    /// The IP row's (the camp's network, or the modem's data path).
+    pub ip: Backoff,
+    /// LoRa's.
+    pub lora: Backoff,
+    /// When the modem last did not come up usable (no registration, too weak a signal).
+    pub modem_failed_ms: Option<u64>,
+}
+
+impl Rests {
+    /// The rests persisted before a restart, taken back at `now_ms`: a time later than now
+    /// (a board without a real-time clock that started with an older time) counts from now.
+    #[must_use]
+    pub fn restored(self, now_ms: u64) -> Self {
+        Self {
+            ip: self.ip.restored(now_ms),
+            lora: self.lora.restored(now_ms),
+            modem_failed_ms: self.modem_failed_ms.map(|t| t.min(now_ms)),
+        }
+    }
+}
 
 /// The tables of every code list the kit coded with, oldest first. The hub codes what it
 /// sends a kit with the list the kit last coded with (from protocol version 4 on), which may

@@ -378,3 +378,34 @@ fn an_unreachable_hub_is_tried_less_and_less_often_but_urgent_work_soon() {
         "the alert still waits: 1, 2, 4 minutes again"
     );
 }
+
+/// A kit rebooting in a brown-out loop with its hub out of reach: the rest after the rounds
+/// that failed is written to the vault and taken back at the next start, so the restarted
+/// jobs wait it out instead of trying at once (each try over cellular boots the modem).
+#[test]
+fn the_rest_after_failed_rounds_survives_a_restart() {
+    let d = tempfile::tempdir().unwrap();
+    let mut kit = kit(d.path());
+    provisioned_for_nowhere(&mut kit);
+    assert!(fieldkit_kitsync::attach(&mut kit).unwrap());
+    kit.register(
+        RecordKind::Case,
+        fields(json!({"name": "Amina Yusuf", "sex": "female", "age": 7})),
+        NOW,
+    )
+    .unwrap();
+    let mut jobs = Jobs::new();
+    // Failed at minutes 0, 1 and 3: the link rests four minutes, until minute 7.
+    assert_eq!(tries(&mut jobs, &mut kit, 0..4), [0, 1, 3]);
+
+    // The kiosk restarts: new jobs, the vault signed in again at minute 4.
+    drop(jobs);
+    let vault = kit.lock();
+    let session = vault.unlock("amina", b"482915", NOW + 4 * 60_000).unwrap();
+    let mut kit = Kit::open(session, KitConfig::default(), NOW + 4 * 60_000).unwrap();
+    assert!(fieldkit_kitsync::attach(&mut kit).unwrap());
+    let mut jobs = Jobs::new();
+    // Still resting until minute 7 (a restart without the rest would try at 4, 5 and 7),
+    // then eight minutes after the fourth failure.
+    assert_eq!(tries(&mut jobs, &mut kit, 4..16), [7, 15]);
+}

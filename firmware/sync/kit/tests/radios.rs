@@ -55,6 +55,16 @@ fn kit_on_links(
     register: Duration,
     loss_percent: u8,
 ) -> (KioskLinks, Kit, Jobs) {
+    kit_on_links_waiting(dir, register, loss_percent, Duration::from_secs(10))
+}
+
+/// [`kit_on_links`] with the kit's modem driver waiting `wait` for the registration.
+fn kit_on_links_waiting(
+    dir: &std::path::Path,
+    register: Duration,
+    loss_percent: u8,
+    wait: Duration,
+) -> (KioskLinks, Kit, Jobs) {
     let mut links = KioskLinks::start(
         &dir.join("hub"),
         LinksConfig {
@@ -110,7 +120,7 @@ fn kit_on_links(
         ModemTiming {
             press: Duration::from_millis(100),
             boot: Duration::from_secs(5),
-            register: Duration::from_secs(10),
+            register: wait,
         },
     );
     let mut jobs = Jobs::with_radios(Radios {
@@ -379,4 +389,63 @@ fn the_hour_s_lora_airtime_survives_a_restart() {
         left,
         "the hour's airtime still counted"
     );
+}
+
+/// A modem that does not register (a kit out of coverage) is switched off and rests: half
+/// an hour while only records wait, five minutes once an urgent alert waits (a kit without
+/// LoRa has no other way to send it). The power mode still decides whether it may run: in
+/// Critical, or in Saver without spare solar energy, it is not tried however urgent the work.
+#[test]
+fn a_modem_that_did_not_register_is_tried_again_sooner_for_urgent_work() {
+    let dir = tempfile::tempdir().unwrap();
+    // The network never registers it; the driver gives up after half a second.
+    let (links, mut kit, jobs) = kit_on_links_waiting(
+        dir.path(),
+        Duration::from_secs(3_600),
+        0,
+        Duration::from_millis(500),
+    );
+    let radios = jobs.into_radios();
+    let mut jobs = Jobs::with_radios(Radios {
+        lora: None,
+        ..radios
+    });
+    jobs.set_hub_address(links.hub_address());
+    let normal = Decision::for_mode(PowerMode::Normal, false);
+    let minute = 60_000;
+    let t0 = now_ms();
+    let tried = |r: &Result<Outcome, SyncError>| matches!(r, Ok(Outcome::Skipped(why)) if why.starts_with("cellular:"));
+    let rested = |r: &Result<Outcome, SyncError>| matches!(r, Ok(Outcome::Skipped(why)) if why.contains("nothing due"));
+
+    // Records only (never sent, so due at once): tried, not registered, off.
+    register(
+        &mut kit,
+        json!({"name": "Amina Yusuf", "sex": "female", "age": 7, "consent_for_tracing": true}),
+    );
+    let r = jobs.run(JobKind::BulkSync, &mut kit, &normal, t0);
+    assert!(tried(&r), "{r:?}");
+    assert!(!links.modem_on());
+    // Six minutes later, records only: still resting.
+    let r = jobs.run(JobKind::BulkSync, &mut kit, &normal, t0 + 6 * minute);
+    assert!(rested(&r), "{r:?}");
+
+    // A child at risk: the modem's rest is five minutes now, so it is tried at once (six
+    // minutes have passed), then rests five minutes again.
+    register_child_at_risk(&mut kit);
+    let r = jobs.run(JobKind::UrgentAlert, &mut kit, &normal, t0 + 6 * minute);
+    assert!(tried(&r), "{r:?}");
+    let r = jobs.run(JobKind::UrgentAlert, &mut kit, &normal, t0 + 10 * minute);
+    assert!(rested(&r), "{r:?}");
+    // Where the power mode allows no cellular, not even for urgent work.
+    for d in [
+        Decision::for_mode(PowerMode::Critical, false),
+        Decision::for_mode(PowerMode::Saver, false),
+    ] {
+        let r = jobs.run(JobKind::UrgentAlert, &mut kit, &d, t0 + 12 * minute);
+        assert!(rested(&r), "{:?}: {r:?}", d.mode);
+    }
+    let r = jobs.run(JobKind::UrgentAlert, &mut kit, &normal, t0 + 12 * minute);
+    assert!(tried(&r), "{r:?}");
+    assert!(!links.modem_on());
+    assert_eq!(links.hub_alerts(), 0);
 }
