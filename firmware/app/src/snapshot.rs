@@ -103,10 +103,10 @@ impl<'s> Out<'s> {
     }
 
     fn hand_over(&mut self) {
-        if self.failed.is_none() {
-            if let Err(e) = (self.sink)(&self.cur) {
-                self.failed = Some(e);
-            }
+        if self.failed.is_none()
+            && let Err(e) = (self.sink)(&self.cur)
+        {
+            self.failed = Some(e);
         }
         self.cur.clear();
     }
