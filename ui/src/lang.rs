@@ -103,6 +103,12 @@ pub const LANGUAGES: &[Language] = &[
 /// the kiosk can show runs left to right.
 pub fn starts_right_to_left(text: &str) -> bool {
     for c in text.chars() {
+        // The invisible marks a sentence of the page starts with (`Messages.sentence`).
+        match c {
+            '\u{200F}' => return true,
+            '\u{200E}' => return false,
+            _ => {}
+        }
         let rtl = matches!(u32::from(c),
             0x0590..=0x08FF | 0xFB1D..=0xFDFF | 0xFE70..=0xFEFF | 0x10800..=0x10FFF | 0x1E800..=0x1EFFF);
         // Arabic-Indic digits and the Arabic comma are weak or neutral, not letters.
@@ -185,5 +191,8 @@ mod tests {
         assert!(!starts_right_to_left("١٢٣"));
         assert!(!starts_right_to_left(""));
         assert!(!starts_right_to_left("মোহাম্মদ"));
+        // A sentence of the page says its direction with a mark, whatever its first word.
+        assert!(starts_right_to_left("\u{200F}Halima Yusuf (الأم)"));
+        assert!(!starts_right_to_left("⚠ \u{200E}حليمة (Mother)"));
     }
 }

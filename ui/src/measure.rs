@@ -37,6 +37,41 @@ pub fn first_line_width(text: &str, family: &str, size: f32, weight: i32, width:
     if text.is_empty() || width <= 0.0 || size <= 0.0 {
         return 0.0;
     }
+    wrapped(text, family, size, weight, width, |layout| {
+        layout.lines().next().map_or(0.0, |line| {
+            let m = line.metrics();
+            (m.advance - m.trailing_whitespace).clamp(0.0, width)
+        })
+    })
+}
+
+/// The height, in logical pixels, of `text` word-wrapped into `width` (as [`first_line_width`]
+/// lays it out): what a wrapping `Text` of that width needs to show every line. The screen's
+/// tests hold a row's height against it.
+pub fn wrapped_height(text: &str, family: &str, size: f32, weight: i32, width: f32) -> f32 {
+    if text.is_empty() || width <= 0.0 || size <= 0.0 {
+        return 0.0;
+    }
+    wrapped(text, family, size, weight, width, |layout| layout.height())
+}
+
+/// How many lines `text` takes word-wrapped into `width`.
+pub fn wrapped_lines(text: &str, family: &str, size: f32, weight: i32, width: f32) -> usize {
+    if text.is_empty() || width <= 0.0 || size <= 0.0 {
+        return 0;
+    }
+    wrapped(text, family, size, weight, width, |layout| layout.len())
+}
+
+/// Lays `text` out word-wrapped into `width` with Slint's settings and hands the layout to `f`.
+fn wrapped<R>(
+    text: &str,
+    family: &str,
+    size: f32,
+    weight: i32,
+    width: f32,
+    f: impl FnOnce(&parley::Layout<()>) -> R,
+) -> R {
     let family = if family.is_empty() {
         DEFAULT_FAMILY
     } else {
@@ -61,10 +96,7 @@ pub fn first_line_width(text: &str, family: &str, size: f32, weight: i32, width:
         builder.push_default(StyleProperty::OverflowWrap(OverflowWrap::Anywhere));
         let mut layout = builder.build(text);
         layout.break_all_lines(Some(width));
-        layout.lines().next().map_or(0.0, |line| {
-            let m = line.metrics();
-            (m.advance - m.trailing_whitespace).clamp(0.0, width)
-        })
+        f(&layout)
     })
 }
 

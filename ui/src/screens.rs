@@ -1,6 +1,6 @@
 //! Every screen as a picture: `fieldkit kiosk --simulate --screenshots DIR` draws each page of
-//! an unlocked kit, in every bundled language and at both panel sizes, with the software
-//! renderer, into PNG files for reviewers and translators.
+//! an unlocked kit, in every bundled language, at both panel sizes and upright, with the
+//! software renderer, into PNG files for reviewers and translators.
 
 use std::path::Path;
 
@@ -48,8 +48,12 @@ pub const PAGES: [Screen; 9] = [
     screen(Page::Settings, "settings"),
 ];
 
-/// The two panels a kit ships with.
+/// The two panels a kit ships with (the screenshot tests' sizes).
 pub const SIZES: [(u32, u32); 2] = [(800, 480), (1280, 800)];
+
+/// What `--screenshots` draws: both panels, and the small one turned upright (a kit mounted
+/// in portrait), which every page must stand too.
+pub const SHOT_SIZES: [(u32, u32); 3] = [(800, 480), (1280, 800), (480, 800)];
 
 /// Puts `screen` on a signed-in kit's screen with something in it: the newest case on the
 /// case form (the newest with a photo for its photo section), the best potential match on the
@@ -101,7 +105,7 @@ pub fn write_all(
             tracing::warn!("{e}");
             continue;
         }
-        for (w, h) in SIZES {
+        for (w, h) in SHOT_SIZES {
             for screen in PAGES {
                 show(window, screen);
                 let frame = render(surface, PhysicalSize::new(w, h));

@@ -295,7 +295,7 @@ fn a_child_registered_on_the_keyboard_is_found_under_another_spelling_on_screen(
     let words = k
         .window
         .global::<fieldkit_ui::Messages>()
-        .invoke_text(sex_error);
+        .invoke_sentence(sex_error);
     assert!(
         ElementHandle::find_by_accessible_label(&k.window, &format!("⚠ {words}")).count() > 0,
         "the message {words:?} stands on screen"
@@ -1012,7 +1012,7 @@ fn the_kits_messages_are_shown_in_arabic_with_no_english_prose_on_screen() {
         }
     }
     k.window.global::<AppState>().set_page(Page::Status);
-    let reason = k.window.global::<fieldkit_ui::Messages>().invoke_text(
+    let reason = k.window.global::<fieldkit_ui::Messages>().invoke_sentence(
         fieldkit_ui::messages::power_reason(fieldkit_power::ModeReason::SpellReserve),
     );
     assert!(

@@ -74,8 +74,9 @@ pub struct KioskArgs {
     /// Run the power daemon without the touch screen (also the case with --hours).
     #[arg(long)]
     pub no_screen: bool,
-    /// With --simulate: draw every screen in every bundled language at 800x480 and 1280x800
-    /// into PNG files in DIR (a demo vault's records), then exit.
+    /// With --simulate: draw every screen in every bundled language at 800x480, 1280x800 and
+    /// 480x800 (portrait) into PNG files in DIR (a demo vault's records, after one sync round
+    /// over the simulated links), then exit.
     #[arg(long, value_name = "DIR", requires = "simulate")]
     pub screenshots: Option<PathBuf>,
 }
@@ -313,7 +314,7 @@ fn demo_vault(ctx: &Ctx, hub: Option<x25519_dalek::PublicKey>) -> anyhow::Result
 pub fn run(ctx: &Ctx, args: KioskArgs) -> anyhow::Result<()> {
     check_args(&args)?;
     if let Some(dir) = &args.screenshots {
-        return screenshots(ctx, dir);
+        return screenshots(ctx, &args, dir);
     }
     if !args.simulate && !cfg!(feature = "kiosk") {
         anyhow::bail!(
@@ -573,12 +574,21 @@ fn power_view(d: &Decision, obs: &fieldkit_power::Observation) -> PowerView {
     }
 }
 
-/// `--screenshots DIR`: every screen of an unlocked demo kit, headless.
-fn screenshots(ctx: &Ctx, dir: &Path) -> anyhow::Result<()> {
+/// `--screenshots DIR`: every screen of an unlocked demo kit, headless. The status page's sync
+/// rows are the simulated links' own: the kit is provisioned for the simulated hub (a new demo
+/// vault) and one sync round runs over the links the kiosk uses, so the rows, the queue and
+/// the top bar's last sync show what that round left, worded as the live kiosk words them.
+fn screenshots(ctx: &Ctx, args: &KioskArgs, dir: &Path) -> anyhow::Result<()> {
     let surface = fieldkit_ui::headless::install().context("the headless renderer")?;
+    #[cfg(feature = "simulation")]
+    let mut links = simulated::start(ctx, args)?;
+    #[cfg(feature = "simulation")]
+    let hub_public = Some(links.hub_public());
+    #[cfg(not(feature = "simulation"))]
+    let hub_public = None;
     let vault = match Vault::open(&ctx.vault_path(), ctx.open_options()) {
         Ok(v) => v,
-        Err(fieldkit_vault::OpenError::Missing(_)) => demo_vault(ctx, None)?,
+        Err(fieldkit_vault::OpenError::Missing(_)) => demo_vault(ctx, hub_public)?,
         Err(e) => return Err(e).context("opening the vault"),
     };
     let now = super::now_ms();
@@ -586,7 +596,16 @@ fn screenshots(ctx: &Ctx, dir: &Path) -> anyhow::Result<()> {
     let session = vault
         .unlock(&user, demo::PIN.as_bytes(), now)
         .with_context(|| format!("signing in as {user} with the demo PIN"))?;
-    let kit = fieldkit_app::Kit::open(session, kit_config(ctx)?, now)?;
+    // Changed by the sync round (the simulated links; a build without them has none).
+    #[cfg_attr(not(feature = "simulation"), allow(unused_mut))]
+    let mut kit = fieldkit_app::Kit::open(session, kit_config(ctx)?, now)?;
+    #[cfg(feature = "simulation")]
+    let sync = Some(simulated::one_round(ctx, args, &mut kit, &mut links)?);
+    #[cfg(not(feature = "simulation"))]
+    let sync: Option<SyncView> = {
+        let _ = args;
+        None
+    };
     let window = MainWindow::new().context("the screen")?;
     let shared: SharedKit = Arc::new(Mutex::new(KitSlot::Open(Box::new(kit))));
     let app = App::install(
@@ -619,6 +638,9 @@ fn screenshots(ctx: &Ctx, dir: &Path) -> anyhow::Result<()> {
         screen_timeout_s: None,
     }
     .show(&window);
+    if let Some(sync) = sync {
+        sync.show(&window);
+    }
     let n = fieldkit_ui::screens::write_all(&surface, &window, dir)
         .with_context(|| format!("writing screenshots to {}", dir.display()))?;
     println!("{n} screenshots written to {}", dir.display());
@@ -881,6 +903,36 @@ mod simulated {
             idle_ms: 5_000,
             ..d
         }
+    }
+
+    /// One sync round before the screenshots, as the kiosk runs a daily `BulkSync` with the
+    /// kit a caseworker unlocked: the jobs over the simulated links, the kit given its outbox
+    /// as the screen's sign-in gives it, the power mode a sunny day's (the status page's
+    /// figures). Returns what the status page shows after it. A round that fails is shown
+    /// failed, as on a kit; a kit not provisioned for sync is shown working offline.
+    pub(super) fn one_round(
+        ctx: &Ctx,
+        args: &KioskArgs,
+        kit: &mut fieldkit_app::Kit,
+        links: &mut KioskLinks,
+    ) -> anyhow::Result<super::SyncView> {
+        let mut jobs = jobs(ctx, args, links)?;
+        fieldkit_kitsync::attach(kit).context("the kit's sync state")?;
+        let decision = super::Decision::for_mode(fieldkit_power::PowerMode::Normal, false);
+        match jobs.run(
+            super::JobKind::BulkSync,
+            kit,
+            &decision,
+            super::super::now_ms(),
+        ) {
+            Ok(outcome) => tracing::info!(?outcome, "sync round before the screenshots"),
+            Err(e) => tracing::warn!("sync round before the screenshots failed: {e}"),
+        }
+        Ok(super::sync_view(
+            &jobs.status(),
+            super::super::now_ms(),
+            ctx.config.kiosk.utc_offset_minutes,
+        ))
     }
 
     /// The jobs with the kit's ends of the simulated links, driven by the same code as a
@@ -2121,6 +2173,46 @@ mod tests {
                 .count(fieldkit_domain::RecordKind::Case)
                 .unwrap()
                 > 0
+        );
+    }
+
+    /// The screenshots' status page shows what one round over the simulated links left: the
+    /// demo kit provisioned for their hub, its records at the hub, the cellular row ready with
+    /// the time of that round, nothing left to send, LoRa fitted and not yet used.
+    #[test]
+    fn the_screenshots_show_the_sync_state_one_simulated_round_left() {
+        use fieldkit_domain::RecordKind;
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = ctx(dir.path());
+        let mut links = test_links(&ctx, dir.path(), Duration::from_millis(50));
+        let vault = demo_vault(&ctx, Some(links.hub_public())).unwrap();
+        let now = super::super::now_ms();
+        let session = vault.unlock(demo::USER, demo::PIN.as_bytes(), now).unwrap();
+        let mut kit = fieldkit_app::Kit::open(session, kit_config(&ctx).unwrap(), now).unwrap();
+        let cases = kit.session().count(RecordKind::Case).unwrap();
+        assert!(cases > 0);
+
+        let args = KioskArgs {
+            no_screen: false,
+            screenshots: Some(dir.path().join("shots")),
+            ..sim_args(600, 8.0, 70.0, None)
+        };
+        let view = simulated::one_round(&ctx, &args, &mut kit, &mut links).unwrap();
+        assert_eq!(view.provisioned, Some(true));
+        assert_eq!(links.hub_holds(RecordKind::Case), cases);
+        assert_eq!(view.queued, Some(0), "{view:?}");
+        let cellular = &view.links[0];
+        assert_eq!(
+            (cellular.link, cellular.state),
+            ("cellular", LinkState::Ready),
+            "{view:?}"
+        );
+        let at = cellular.last_sync.as_deref().expect("the round's time");
+        assert_eq!(view.last_sync.as_deref(), Some(at));
+        let lora = &view.links[1];
+        assert_eq!(
+            (lora.link, lora.state, lora.last_sync.as_deref()),
+            ("lora", LinkState::Ready, None)
         );
     }
 }
