@@ -398,7 +398,7 @@ impl Compact {
 /// A compact profile in the index's snapshot (`crate::snapshot`): its fixed fields, then the
 /// byte string as it is (token numbers refer to the snapshot's tokens, kept in number order).
 impl Compact {
-    pub(crate) fn write_snapshot(&self, o: &mut crate::snapshot::Out) {
+    pub(crate) fn write_snapshot(&self, o: &mut crate::snapshot::Out<'_>) {
         o.sex(self.sex);
         o.opt_signed(self.age.map(i64::from));
         o.u8(u8::from(self.estimated) | (u8::from(self.consent) << 1));

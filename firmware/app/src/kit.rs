@@ -278,10 +278,11 @@ impl Kit {
         let cases = self.session.versions(RecordKind::Case)?;
         let requests = self.session.versions(RecordKind::TracingRequest)?;
         let digest = crate::snapshot::locations_digest(self.state.config.locations.as_ref());
-        let chunks = crate::snapshot::write(&self.state.index, &digest, &cases, &requests);
-        drop((cases, requests));
+        let index = &self.state.index;
         self.session
-            .write_cache(crate::snapshot::NAME, &chunks)
+            .write_cache_with(crate::snapshot::NAME, |w| {
+                crate::snapshot::write(index, &digest, &cases, &requests, &mut |c| w.chunk(c))
+            })
             .map_err(VaultError::from)?;
         self.state.changes_since_snapshot = 0;
         Ok(())

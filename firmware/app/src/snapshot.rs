@@ -34,6 +34,7 @@ use std::collections::HashMap;
 use fieldkit_domain::{Date, LocationTree, RecordId, Sex};
 use fieldkit_match::names::{InlineAscii, NameToken};
 use fieldkit_match::profile::Place;
+use fieldkit_vault::WriteError;
 use sha2::{Digest, Sha256};
 
 use crate::compact::{Compact, Tokens};
@@ -82,33 +83,46 @@ pub(crate) fn locations_digest(tree: Option<&LocationTree>) -> [u8; 32] {
     h.finalize().into()
 }
 
-/// Writes items into chunks.
-pub(crate) struct Out {
-    chunks: Vec<Vec<u8>>,
+/// Writes items into chunks, handing each full chunk to its sink (the vault seals and stores
+/// it at once), so the snapshot is never whole in memory: it is saved at sign-out, when the
+/// screen, the index and the vault's page cache are all resident.
+pub(crate) struct Out<'s> {
     cur: Vec<u8>,
+    sink: &'s mut dyn FnMut(&[u8]) -> Result<(), WriteError>,
+    /// The first error the sink gave; nothing more is handed to it after one.
+    failed: Option<WriteError>,
 }
 
-impl Out {
-    fn new() -> Out {
+impl<'s> Out<'s> {
+    fn new(sink: &'s mut dyn FnMut(&[u8]) -> Result<(), WriteError>) -> Out<'s> {
         Out {
-            chunks: Vec::new(),
             cur: Vec::with_capacity(CHUNK_BYTES + 4096),
+            sink,
+            failed: None,
         }
     }
 
-    /// Ends an item: a full chunk is closed (items never span chunks).
+    fn hand_over(&mut self) {
+        if self.failed.is_none()
+            && let Err(e) = (self.sink)(&self.cur)
+        {
+            self.failed = Some(e);
+        }
+        self.cur.clear();
+    }
+
+    /// Ends an item: a full chunk is handed over (items never span chunks).
     fn end_item(&mut self) {
         if self.cur.len() >= CHUNK_BYTES {
-            let full = std::mem::replace(&mut self.cur, Vec::with_capacity(CHUNK_BYTES + 4096));
-            self.chunks.push(full);
+            self.hand_over();
         }
     }
 
-    fn finish(mut self) -> Vec<Vec<u8>> {
+    fn finish(mut self) -> Result<(), WriteError> {
         if !self.cur.is_empty() {
-            self.chunks.push(self.cur);
+            self.hand_over();
         }
-        self.chunks
+        self.failed.map_or(Ok(()), Err)
     }
 
     pub(crate) fn u8(&mut self, v: u8) {
@@ -305,15 +319,17 @@ fn read_token(i: &mut In<'_>) -> Option<NameToken> {
     (t.latin.len() == latin.len() && t.skeleton.len() == skeleton.len()).then_some(t)
 }
 
-/// The snapshot of an index as chunks, with the record versions it is current at.
+/// Writes the snapshot of an index, with the record versions it is current at, chunk by chunk
+/// into `sink`; stops handing chunks over at the sink's first error and returns it.
 pub(crate) fn write(
     index: &MatchIndex,
     locations: &[u8; 32],
     case_versions: &[(RecordId, u64)],
     request_versions: &[(RecordId, u64)],
-) -> Vec<Vec<u8>> {
+    sink: &mut dyn FnMut(&[u8]) -> Result<(), WriteError>,
+) -> Result<(), WriteError> {
     let parts = index.parts();
-    let mut o = Out::new();
+    let mut o = Out::new(sink);
     o.raw(MAGIC);
     o.bytes(BUILD.as_bytes());
     o.raw(locations);

@@ -1,8 +1,8 @@
 //! Writes `src/primer-v1.bin` (`make_primer v1`: templates in the operation form),
 //! `src/primer-v2.bin` (`make_primer v2`: the same templates in the record form),
 //! `src/primer-v3.bin` (`make_primer v3`: in the typed record form, no code book) or
-//! `src/primer-v4.bin` (`make_primer v4`: version 3's bytes, then a potential match with an
-//! explanation of every kind, in the typed record form), the DEFLATE preset dictionaries of
+//! `src/primer-v4.bin` (`make_primer v4`: a potential match with an explanation of every
+//! kind, in the typed record form, then version 3's bytes), the DEFLATE preset dictionaries of
 //! the sync protocol (see `fieldkit_sync::primer`). Run once when a
 //! new primer version is made; a version, once released, never changes (`primer::tests` pins
 //! each digest). `primer-v1.bin` was written before the field dictionary gained codes 67–72
@@ -238,10 +238,11 @@ fn explained_match() -> Vec<u8> {
 
 fn main() {
     if version() == "v4" {
-        // Version 3's bytes unchanged (records prime as before), the match notice's after
-        // them, nearest the message (shorter back-references).
-        let mut primer = fieldkit_sync::primer::PRIMER_V3.to_vec();
-        primer.extend(explained_match());
+        // The match notice's bytes first, then version 3's unchanged and last, nearest the
+        // message: a record's back-references into them keep the distances (and so the
+        // bytes) they had with version 3; a notice's reach a little further.
+        let mut primer = explained_match();
+        primer.extend(fieldkit_sync::primer::PRIMER_V3);
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/primer-v4.bin");
         std::fs::write(path, &primer).expect("writing the primer");
         println!("{path}: {} bytes", primer.len());

@@ -9,11 +9,15 @@
 //! keeps each record's version in its value and compares them with [`Session::versions`]).
 //!
 //! Rows (`cache` table): `name` → the head (sealed: a random generation and the chunk count),
-//! `name/NNNNNN` → one sealed chunk, bound to the name, the generation, its number and the
-//! count, so chunks of two values never mix and none can be dropped or reordered unnoticed.
-//! Sealed under a subkey of the data key (`fieldkit cache v1`); a key rotation deletes every
-//! cached value. Chunks keep each value's pieces small (redb pages and the reader's memory:
-//! one chunk is open at a time).
+//! `name/NNNNNN` → one sealed chunk, bound to the name, the generation and its number, so
+//! chunks of two values never mix and none can be reordered unnoticed; the sealed head's count
+//! tells a value cut short (a missing chunk is an absent value). The head is written last, in
+//! the same commit, so chunks are sealed and stored as their writer makes them and a value is
+//! never whole in memory on either side (the reader and the writer hold one chunk at a time:
+//! a kit's index snapshot at 50,000 cases is several MiB, and it is saved at sign-out, on top
+//! of everything the screen holds). Sealed under a subkey of the data key (`fieldkit cache
+//! v1`); a key rotation deletes every cached value. Values written by the first format (whose
+//! chunks also bound the count) no longer open: they are absent once, and made again.
 
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use zeroize::Zeroizing;
@@ -32,18 +36,17 @@ pub(crate) const CACHE: TableDefinition<&str, &[u8]> = TableDefinition::new("cac
 pub const MAX_CACHE_NAME: usize = 64;
 
 fn head_aad(name: &str) -> Vec<u8> {
-    let mut aad = b"fieldkit/cache-head/v1|".to_vec();
+    let mut aad = b"fieldkit/cache-head/v2|".to_vec();
     aad.extend_from_slice(name.as_bytes());
     aad
 }
 
-fn chunk_aad(name: &str, generation: &[u8; 16], at: u32, count: u32) -> Vec<u8> {
-    let mut aad = b"fieldkit/cache/v1|".to_vec();
+fn chunk_aad(name: &str, generation: &[u8; 16], at: u32) -> Vec<u8> {
+    let mut aad = b"fieldkit/cache/v2|".to_vec();
     aad.extend_from_slice(name.as_bytes());
     aad.push(b'|');
     aad.extend_from_slice(generation);
     aad.extend_from_slice(&at.to_le_bytes());
-    aad.extend_from_slice(&count.to_le_bytes());
     aad
 }
 
@@ -141,7 +144,7 @@ impl Session {
             let Some(row) = table.get(chunk_key(name, at).as_str())? else {
                 return Ok(false);
             };
-            let aad = chunk_aad(name, &generation, at, count);
+            let aad = chunk_aad(name, &generation, at);
             let Some(plain) = open_bytes(&key, &aad, row.value()) else {
                 return Ok(false);
             };
@@ -158,24 +161,42 @@ impl Session {
         name: &str,
         chunks: &[Vec<u8>],
     ) -> std::result::Result<(), WriteError> {
+        self.write_cache_with(name, |w| chunks.iter().try_for_each(|c| w.chunk(c)))
+    }
+
+    /// Replaces a cached value with the chunks `produce` hands to the writer, in one commit.
+    /// Each chunk is sealed and stored when it is handed over, so the caller can make the value
+    /// piece by piece without holding it whole. An error from `produce` (or from storing a
+    /// chunk) leaves the old value as it was.
+    pub fn write_cache_with(
+        &mut self,
+        name: &str,
+        produce: impl FnOnce(&mut CacheWriter<'_>) -> std::result::Result<(), WriteError>,
+    ) -> std::result::Result<(), WriteError> {
         check_name(name)?;
         let key = self.cache_key();
-        let count = u32::try_from(chunks.len())
-            .map_err(|_| VaultError::BadChange("too many cache chunks".into()))?;
         let mut generation = [0u8; 16];
         crypto::fill_random(&mut generation)?;
         let txn = begin(&self.vault.db)?;
         remove_in(&txn, Some(name))?;
         {
-            let mut table = txn.open_table(CACHE)?;
+            let mut writer = CacheWriter {
+                table: txn.open_table(CACHE).map_err(VaultError::from)?,
+                key: &key,
+                name,
+                generation,
+                count: 0,
+            };
+            produce(&mut writer)?;
+            let CacheWriter {
+                mut table, count, ..
+            } = writer;
             let mut head = generation.to_vec();
             head.extend_from_slice(&count.to_le_bytes());
             let sealed = crypto::seal(&key, &head_aad(name), &head)?;
-            table.insert(name, to_bytes(&sealed).as_slice())?;
-            for (at, chunk) in (0..count).zip(chunks) {
-                let sealed = crypto::seal(&key, &chunk_aad(name, &generation, at, count), chunk)?;
-                table.insert(chunk_key(name, at).as_str(), to_bytes(&sealed).as_slice())?;
-            }
+            table
+                .insert(name, to_bytes(&sealed).as_slice())
+                .map_err(VaultError::from)?;
         }
         Ok(self.commit(txn)?)
     }
@@ -211,5 +232,43 @@ impl Session {
             out.push((id, v.value()));
         }
         Ok(out)
+    }
+}
+
+/// Stores the chunks of one cached value as they are made ([`Session::write_cache_with`]).
+pub struct CacheWriter<'t> {
+    table: redb::Table<'t, &'static str, &'static [u8]>,
+    key: &'t Key,
+    name: &'t str,
+    generation: [u8; 16],
+    count: u32,
+}
+
+impl std::fmt::Debug for CacheWriter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The key stays out of it.
+        f.debug_struct("CacheWriter")
+            .field("name", &self.name)
+            .field("chunks", &self.count)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CacheWriter<'_> {
+    /// Seals and stores the next chunk.
+    pub fn chunk(&mut self, bytes: &[u8]) -> std::result::Result<(), WriteError> {
+        let at = self.count;
+        let next = at
+            .checked_add(1)
+            .ok_or_else(|| VaultError::BadChange("too many cache chunks".into()))?;
+        let sealed = crypto::seal(self.key, &chunk_aad(self.name, &self.generation, at), bytes)?;
+        self.table
+            .insert(
+                chunk_key(self.name, at).as_str(),
+                to_bytes(&sealed).as_slice(),
+            )
+            .map_err(VaultError::from)?;
+        self.count = next;
+        Ok(())
     }
 }

@@ -63,7 +63,7 @@ mod vault;
 
 pub use audit::{AuditAction, AuditEntry, AuditHead, AuditReport};
 pub use bundle::{BundleExport, BundleImport};
-pub use cache::MAX_CACHE_NAME;
+pub use cache::{CacheWriter, MAX_CACHE_NAME};
 pub use crypto::{KdfParams, Key};
 pub use error::{
     CaseworkerError, CheckError, CryptoError, ExchangeError, OpenError, ReadError, Result,
