@@ -44,6 +44,14 @@ pub fn spawn_on(dir: &Path, user: &str, args: &[&str]) -> Child {
     with_pin(on_vault(dir, user).args(args), Stdio::piped())
 }
 
+/// Like [`spawn_on`], with its log (standard error) written to `log` instead of a pipe: a
+/// process the test does not read while it runs (one it will kill) must never block on a
+/// full pipe.
+pub fn spawn_logged(dir: &Path, user: &str, args: &[&str], log: &Path) -> Child {
+    let file = std::fs::File::create(log).unwrap();
+    with_pin(on_vault(dir, user).args(args), Stdio::from(file))
+}
+
 /// Spawns `command` with standard output piped and the PIN written to its standard input.
 fn with_pin(command: &mut Command, stderr: Stdio) -> Child {
     let mut child = command
