@@ -25,11 +25,7 @@ fn family_names(p: &ChildProfile) -> String {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let seed: u64 = args.get(1).map_or(1, |s| s.parse().unwrap());
-    let hard = args.get(2).is_some_and(|s| s == "hard");
-    let n: usize = args.get(3).map_or(20_000, |s| s.parse().unwrap());
-    let d = Drawn::from_args(seed, hard, n);
+    let d = Drawn::from_command_line();
     let (p, index, queries, truth) = (&d.population, &d.index, &d.queries, &d.truth);
     let (request_of, registered, true_pairs) = (&d.request_of, &d.registered, d.true_pairs);
     let settings = MatchSettings::default();

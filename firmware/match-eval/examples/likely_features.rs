@@ -33,11 +33,7 @@ fn parents(p: &ChildProfile) -> u8 {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let seed: u64 = args.get(1).map_or(1, |s| s.parse().unwrap());
-    let hard = args.get(2).is_some_and(|s| s == "hard");
-    let n: usize = args.get(3).map_or(20_000, |s| s.parse().unwrap());
-    let d = Drawn::from_args(seed, hard, n);
+    let d = Drawn::from_command_line();
     let (p, index, queries, truth) = (&d.population, &d.index, &d.queries, &d.truth);
     let settings = MatchSettings::default();
     let cases = index.profiles();

@@ -240,6 +240,23 @@ impl Drawn {
             PopulationSpec::with_cases(seed, cases)
         })
     }
+
+    /// The population the tuning examples' command line names: `[SEED] [hard] [CASES]`
+    /// (seed 1, the standard population, 20,000 cases when left out).
+    ///
+    /// # Panics
+    /// On a seed or a count that is not a number: these are tools run by hand.
+    pub fn from_command_line() -> Drawn {
+        let args: Vec<String> = std::env::args().collect();
+        let seed: u64 = args
+            .get(1)
+            .map_or(1, |s| s.parse().expect("SEED: a number"));
+        let hard = args.get(2).is_some_and(|s| s == "hard");
+        let cases: usize = args
+            .get(3)
+            .map_or(20_000, |s| s.parse().expect("CASES: a number"));
+        Drawn::from_args(seed, hard, cases)
+    }
 }
 
 /// Scores ranked results per trace against the truth.
