@@ -43,6 +43,7 @@ pub mod keyboard;
 pub mod lang;
 pub mod measure;
 pub mod messages;
+pub mod panel;
 pub mod power;
 pub mod screens;
 pub mod sync;

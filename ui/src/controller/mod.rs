@@ -242,6 +242,7 @@ impl App {
             event_loop: slint::invoke_from_event_loop(|| ()).is_ok(),
         });
         crate::keyboard::install(window);
+        crate::panel::install(window);
         crate::lang::install(window);
         let state = window.global::<AppState>();
         state.set_page(Page::Lock);

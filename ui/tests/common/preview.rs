@@ -54,6 +54,7 @@ fn choice(key: &str, values: &[&str], checked: &[&str], multi: bool) -> FormFiel
 
 pub fn fill(window: &MainWindow) {
     lang::install(window);
+    fieldkit_ui::panel::install(window);
     let app = window.global::<AppState>();
     app.set_caseworker("amina".into());
     app.set_soc_known(true);
