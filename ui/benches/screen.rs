@@ -26,23 +26,12 @@ use slint::{ComponentHandle, LogicalPosition, PhysicalSize};
 
 const SIZE: PhysicalSize = PhysicalSize::new(800, 480);
 
-#[derive(Debug)]
-struct NameKeys;
-
-impl fieldkit_vault::NameIndexer for NameKeys {
-    fn id(&self) -> &str {
-        "fieldkit-match-names-1"
-    }
-    fn terms(&self, name: &str) -> Vec<String> {
-        fieldkit_match::names::index_terms(name)
-    }
-}
-
 /// The vault opened as the kiosk opens it (`fieldkit kiosk`: the kit's page cache, not the
 /// library's default 32 MiB, which would put up to 24 MiB more in the peak RSS figure).
 fn options() -> OpenOptions {
     OpenOptions {
-        indexer: Arc::new(NameKeys),
+        // The kiosk's blind-index terms: the matcher's cross-script name keys (as the binary's).
+        indexer: Arc::new(fieldkit_app::MatcherIndexer),
         verify_on_open: false,
         cache_bytes: fieldkit_app::KIT_VAULT_CACHE_BYTES,
         ..OpenOptions::default()

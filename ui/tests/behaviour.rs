@@ -25,22 +25,10 @@ use slint::{ComponentHandle, Model};
 const PIN: &str = "482915";
 const IDLE: Duration = Duration::from_secs(120);
 
-/// The kiosk's blind-index terms: the matcher's cross-script name keys (as the binary's).
-#[derive(Debug)]
-struct NameKeys;
-
-impl fieldkit_vault::NameIndexer for NameKeys {
-    fn id(&self) -> &str {
-        "fieldkit-match-names-1"
-    }
-    fn terms(&self, name: &str) -> Vec<String> {
-        fieldkit_match::names::index_terms(name)
-    }
-}
-
 fn options() -> OpenOptions {
     OpenOptions {
-        indexer: Arc::new(NameKeys),
+        // The kiosk's blind-index terms: the matcher's cross-script name keys (as the binary's).
+        indexer: Arc::new(fieldkit_app::MatcherIndexer),
         ..OpenOptions::default()
     }
 }
