@@ -48,12 +48,10 @@ pub const PAGES: [Screen; 9] = [
     screen(Page::Settings, "settings"),
 ];
 
-/// The two panels a kit ships with (the screenshot tests' sizes).
-pub const SIZES: [(u32, u32); 2] = [(800, 480), (1280, 800)];
-
-/// What `--screenshots` draws: both panels, and the small one turned upright (a kit mounted
-/// in portrait), which every page must stand too.
-pub const SHOT_SIZES: [(u32, u32); 3] = [(800, 480), (1280, 800), (480, 800)];
+/// The sizes every page is drawn at (by `--screenshots` and in the screenshot tests): the two
+/// panels a kit ships with, and the small one turned upright (a kit mounted in portrait),
+/// which every page must stand too.
+pub const SIZES: [(u32, u32); 3] = [(800, 480), (1280, 800), (480, 800)];
 
 /// Puts `screen` on a signed-in kit's screen with something in it: the newest case on the
 /// case form (the newest with a photo for its photo section), the best potential match on the
@@ -105,7 +103,7 @@ pub fn write_all(
             tracing::warn!("{e}");
             continue;
         }
-        for (w, h) in SHOT_SIZES {
+        for (w, h) in SIZES {
             for screen in PAGES {
                 show(window, screen);
                 let frame = render(surface, PhysicalSize::new(w, h));

@@ -7,6 +7,8 @@
 //!   the rows below move down instead of being drawn over it.
 //! - The case form's section tabs: one row at 800×480 in every bundled language, each tab as
 //!   wide as its label, and the section right under them.
+//! - Upright (480×800): the top bar's buttons, the match review's decision buttons and the home
+//!   page's counts lie inside the window and are as wide as their words.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -257,6 +259,129 @@ fn the_case_forms_tabs_fit_one_row_at_800x480_in_every_language() {
             (0.0..=16.5).contains(&gap),
             "{code}: {gap} px between the tabs and the photo section"
         );
+    }
+    lang::apply(&window, "en").expect("English");
+}
+
+/// A button's word (`TouchButton`): compact buttons (the top bar's) use `Theme.text-small`,
+/// others `Theme.text-body`; its icon `Theme.text-title`, 8 px from the word; its padding on
+/// each side 8 px (compact) or 14 px.
+const SMALL_PX: f32 = 15.0;
+const TITLE_PX: f32 = 24.0;
+
+/// What a `TouchButton` needs to show its icon and word whole.
+fn button_needs(label: &str, icon: &str, compact: bool, weight: i32) -> f32 {
+    let (size, pad) = if compact {
+        (SMALL_PX, 8.0)
+    } else {
+        (BODY_PX, 14.0)
+    };
+    let icon = if icon.is_empty() {
+        0.0
+    } else {
+        measure::first_line_width(icon, "", TITLE_PX, 400, 10_000.0) + 8.0
+    };
+    measure::first_line_width(label, "", size, weight, 10_000.0) + icon + 2.0 * pad
+}
+
+fn inside_upright(code: &str, what: &str, p: &Placed) {
+    assert!(
+        p.x >= -0.5 && p.x + p.width <= 480.5 && p.y >= -0.5 && p.y + p.height <= 800.5,
+        "{code}: {what} {:?} at ({}, {}) {}x{} is not wholly inside the 480x800 window",
+        p.text,
+        p.x,
+        p.y,
+        p.width,
+        p.height
+    );
+}
+
+#[test]
+fn upright_the_buttons_and_counts_keep_their_words_whole() {
+    common::init();
+    let window = MainWindow::new().expect("the main window");
+    common::preview::fill(&window);
+    window.window().set_size(slint::PhysicalSize::new(480, 800));
+    for code in ["en", "ar", "fa", "my"] {
+        lang::apply(&window, code).expect("a bundled language");
+
+        // The match review: the queue, the explanation, the note and both decisions.
+        window.global::<AppState>().set_page(Page::Review);
+        window.window().take_snapshot().expect("a frame");
+        // The top bar's buttons, left to right (no icon but Home's arrow; none is primary).
+        let mut bar: Vec<Placed> = all(&window, "TouchButton")
+            .into_iter()
+            .filter(|b| b.y < 52.0)
+            .collect();
+        bar.sort_by(|a, b| a.x.total_cmp(&b.x));
+        assert!(
+            bar.len() >= 4,
+            "{code}: {} buttons in the top bar (home, charge, settings, lock)",
+            bar.len()
+        );
+        for (i, b) in bar.iter().enumerate() {
+            inside_upright(code, "the top bar's button", b);
+            // Home, on the reading side (left in English, right in Arabic and Dari), carries
+            // the back arrow.
+            let rtl = code == "ar" || code == "fa";
+            let home = if rtl { i + 1 == bar.len() } else { i == 0 };
+            let arrow = match (home, rtl) {
+                (false, _) => "",
+                (true, false) => "←",
+                (true, true) => "→",
+            };
+            let need = button_needs(&b.text, arrow, true, 500);
+            assert!(
+                b.width + 0.5 >= need,
+                "{code}: the top bar's {:?} is {} px wide, its word needs {need} px",
+                b.text,
+                b.width
+            );
+            if let Some(next) = bar.get(i + 1) {
+                assert!(
+                    next.x + 0.5 >= b.x + b.width,
+                    "{code}: the top bar's {:?} and {:?} overlap",
+                    b.text,
+                    next.text
+                );
+            }
+        }
+        for (kind, icon, weight) in [("ConfirmButton", "✓", 700), ("RejectButton", "✗", 500)] {
+            let found = all(&window, kind);
+            let b = found
+                .first()
+                .unwrap_or_else(|| panic!("{code}: the review page shows no {kind}"));
+            inside_upright(code, kind, b);
+            let need = button_needs(&b.text, icon, false, weight);
+            assert!(
+                b.width + 0.5 >= need,
+                "{code}: {kind} {:?} is {} px wide, its word needs {need} px",
+                b.text,
+                b.width
+            );
+            assert!(b.height >= 55.5, "{code}: {kind} is {} px high", b.height);
+        }
+        let note = all(&window, "Field");
+        assert!(
+            note.iter().any(|f| f.y >= 52.0 && f.y + f.height <= 800.5),
+            "{code}: the note field is not on the screen"
+        );
+
+        // The home page's four counts, each as wide as its word (10 px padding a side).
+        window.global::<AppState>().set_page(Page::Home);
+        window.window().take_snapshot().expect("a frame");
+        let counts = all(&window, "Count");
+        assert_eq!(counts.len(), 4, "{code}: the four counts");
+        for c in &counts {
+            inside_upright(code, "the count", c);
+            let need = measure::first_line_width(&c.text, "", SMALL_PX, 400, 10_000.0) + 20.0;
+            assert!(
+                c.width + 0.5 >= need,
+                "{code}: the count {:?} is {} px wide, its word needs {need} px",
+                c.text,
+                c.width
+            );
+        }
     }
     lang::apply(&window, "en").expect("English");
 }

@@ -1,6 +1,7 @@
-//! Every screen at 800×480 and 1280×800, in English and Arabic, compared with the committed
-//! reference PNGs under `tests/reference/` within a tolerance (fonts and anti-aliasing may
-//! differ by a shade between machines; a moved widget or a missing text does not pass).
+//! Every screen at 800×480, 1280×800 and upright at 480×800, in English and Arabic, compared
+//! with the committed reference PNGs under `tests/reference/` within a tolerance (fonts and
+//! anti-aliasing may differ by a shade between machines; a moved widget or a missing text does
+//! not pass).
 //! `FIELDKIT_UPDATE_SCREENSHOTS=1` rewrites the references; look at them before committing.
 
 mod common;
