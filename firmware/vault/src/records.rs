@@ -48,6 +48,8 @@ pub(crate) struct Known<'a> {
 pub(crate) struct Batch<'t> {
     pub(crate) txn: &'t WriteTransaction,
     pub(crate) manifest: Manifest,
+    /// The list facets of the records written, for the session's tables once committed.
+    pub(crate) listed: Vec<crate::listed::Staged>,
 }
 
 impl Session {
@@ -294,6 +296,7 @@ impl Session {
             &schema::row_aad("summaries", &key, version),
             &encode(&summary)?,
         )?;
+        batch.listed.push(crate::listed::Staged::of(&summary));
         batch.txn.open_table(SUMMARIES)?.insert(
             key.as_slice(),
             Row { version, sealed }.to_bytes().as_slice(),
@@ -356,6 +359,43 @@ impl Session {
             out.push(unseal_summary(rkey, k.value(), s.value(), version.value())?);
         }
         Ok(out)
+    }
+
+    /// The positions in [`Session::list`]'s order of the records of `kind` whose status, risk
+    /// level and urgent flag pass `keep`, ascending. The first call for a kind reads and
+    /// decrypts every summary of it once (as [`Session::list`] does, authenticated against the
+    /// versions); later calls answer from the session's memory, which every commit of this
+    /// session keeps current (see the `listed` module). Unaudited: it tells positions, not
+    /// records; the rows shown are read through [`Session::list_audited`].
+    pub fn positions_where(
+        &self,
+        kind: RecordKind,
+        keep: &dyn Fn(&crate::listed::Facets<'_>) -> bool,
+    ) -> Result<Vec<u32>, ReadError> {
+        if let Some(found) = self.listed.positions(kind, keep) {
+            return Ok(found);
+        }
+        let rkey = self.keys.record_key(kind)?;
+        let txn = self.vault.db.begin_read()?;
+        let table = txn.open_table(SUMMARIES)?;
+        let versions = txn.open_table(VERSIONS)?;
+        let (lo, hi) = kind_bounds(kind);
+        self.listed.fill(kind, |push| -> Result<(), ReadError> {
+            for row in versions.range(lo.as_slice()..hi.as_slice())? {
+                let (k, version) = row?;
+                let s = table.get(k.value())?.ok_or_else(|| VaultError::Tampered {
+                    what: format!("summary of {}: deleted", hex(k.value())),
+                })?;
+                push(&unseal_summary(
+                    rkey,
+                    k.value(),
+                    s.value(),
+                    version.value(),
+                )?);
+            }
+            Ok(())
+        })?;
+        Ok(self.listed.positions(kind, keep).unwrap_or_default())
     }
 
     /// [`Session::list`], audited (how many summaries were shown, of which kind): what a
