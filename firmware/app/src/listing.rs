@@ -99,20 +99,11 @@ impl Kit {
     }
 
     /// The summaries of the cases at these positions (sorted ascending, as
-    /// [`Kit::case_positions`] gives them), read as one range of the list and audited as the
-    /// list a caseworker is shown.
+    /// [`Kit::case_positions`] gives them), audited as the list a caseworker is shown; only
+    /// these summaries are decrypted (`Session::list_at_audited`).
     pub fn case_page(&mut self, positions: &[u32], now_ms: u64) -> Result<Vec<Summary>, SaveError> {
-        let (Some(&first), Some(&last)) = (positions.first(), positions.last()) else {
-            return Ok(Vec::new());
-        };
-        let first = first as usize;
-        let span = (last as usize).saturating_sub(first) + 1;
-        let range = self
+        Ok(self
             .session_mut()
-            .list_audited(RecordKind::Case, first, span, now_ms)?;
-        Ok(positions
-            .iter()
-            .filter_map(|&p| range.get(p as usize - first).cloned())
-            .collect())
+            .list_at_audited(RecordKind::Case, positions, now_ms)?)
     }
 }

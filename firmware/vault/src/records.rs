@@ -398,6 +398,56 @@ impl Session {
         Ok(self.listed.positions(kind, keep).unwrap_or_default())
     }
 
+    /// The summaries at these positions of [`Session::list`]'s order (ascending, as
+    /// [`Session::positions_where`] gives them), audited as one list shown. Keys are walked
+    /// from the first position to the last, but only the summaries asked for are read and
+    /// decrypted: a page of a rare filter's rows spread over the whole vault costs its rows,
+    /// not the span. Positions past the end are left out.
+    pub fn list_at_audited(
+        &mut self,
+        kind: RecordKind,
+        positions: &[u32],
+        now_ms: u64,
+    ) -> Result<Vec<Summary>, ReadError> {
+        let mut out = Vec::with_capacity(positions.len());
+        if let Some(&first) = positions.first() {
+            let rkey = self.keys.record_key(kind)?;
+            let txn = self.vault.db.begin_read()?;
+            let table = txn.open_table(SUMMARIES)?;
+            let versions = txn.open_table(VERSIONS)?;
+            let (lo, hi) = kind_bounds(kind);
+            let mut wanted = positions.iter().copied().peekable();
+            let rows = versions
+                .range(lo.as_slice()..hi.as_slice())?
+                .enumerate()
+                .skip(first as usize);
+            for (at, row) in rows {
+                let Some(&next) = wanted.peek() else { break };
+                if (at as u64) < u64::from(next) {
+                    continue;
+                }
+                // Repeated positions are asked once.
+                while wanted.peek().is_some_and(|&p| u64::from(p) <= at as u64) {
+                    wanted.next();
+                }
+                let (k, version) = row?;
+                let s = table.get(k.value())?.ok_or_else(|| VaultError::Tampered {
+                    what: format!("summary of {}: deleted", hex(k.value())),
+                })?;
+                out.push(unseal_summary(rkey, k.value(), s.value(), version.value())?);
+            }
+        }
+        self.audit_now(
+            now_ms,
+            AuditAction::List {
+                kind,
+                results: u32::try_from(out.len()).unwrap_or(u32::MAX),
+            },
+            None,
+        )?;
+        Ok(out)
+    }
+
     /// [`Session::list`], audited (how many summaries were shown, of which kind): what a
     /// caseworker's screen or the command line shows goes through here.
     pub fn list_audited(

@@ -154,15 +154,20 @@ fn run(s: &mut Session, steps: &[Step]) -> Result<(), TestCaseError> {
             }
         }
         if n % 3 == 2 || n + 1 == steps.len() {
+            let all = s.list(RecordKind::Case, 0, usize::MAX).unwrap();
             for keep in &filters {
                 let got = s.positions_where(RecordKind::Case, keep.as_ref()).unwrap();
                 prop_assert_eq!(
-                    got,
-                    read_afresh(s, keep.as_ref()),
+                    &got,
+                    &read_afresh(s, keep.as_ref()),
                     "after step {}: {:?}",
                     n,
                     st
                 );
+                // The rows at those positions are the summaries a full list has there.
+                let rows = s.list_at_audited(RecordKind::Case, &got, now).unwrap();
+                let want: Vec<_> = got.iter().map(|&p| all[p as usize].clone()).collect();
+                prop_assert_eq!(rows, want);
             }
         }
     }
