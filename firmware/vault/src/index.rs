@@ -207,6 +207,7 @@ impl Session {
             let batch = Batch {
                 txn: &txn,
                 manifest: self.manifest,
+                listed: Vec::new(),
             };
             store_terms(&batch, &key, &terms, rkey, version)?;
             count += 1;

@@ -44,6 +44,7 @@ mod hardware;
 mod index;
 mod interop;
 mod keyslot;
+mod listed;
 mod manifest;
 mod migrate;
 mod photos;
@@ -74,6 +75,7 @@ pub use hardware::{
 };
 pub use index::{BasicIndexer, NameIndexer};
 pub use keyslot::{Caseworker, Role};
+pub use listed::Facets;
 pub use photos::{
     MAX_PHOTO_BYTES, MAX_PHOTOS_PER_CASE, MAX_THUMBNAIL_BYTES, NewPhoto, Photo, PhotoError,
     PhotoInfo, Thumbnail,

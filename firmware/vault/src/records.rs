@@ -48,6 +48,8 @@ pub(crate) struct Known<'a> {
 pub(crate) struct Batch<'t> {
     pub(crate) txn: &'t WriteTransaction,
     pub(crate) manifest: Manifest,
+    /// The list facets of the records written, for the session's tables once committed.
+    pub(crate) listed: Vec<crate::listed::Staged>,
 }
 
 impl Session {
@@ -294,6 +296,7 @@ impl Session {
             &schema::row_aad("summaries", &key, version),
             &encode(&summary)?,
         )?;
+        batch.listed.push(crate::listed::Staged::of(&summary));
         batch.txn.open_table(SUMMARIES)?.insert(
             key.as_slice(),
             Row { version, sealed }.to_bytes().as_slice(),
@@ -355,6 +358,93 @@ impl Session {
             })?;
             out.push(unseal_summary(rkey, k.value(), s.value(), version.value())?);
         }
+        Ok(out)
+    }
+
+    /// The positions in [`Session::list`]'s order of the records of `kind` whose status, risk
+    /// level and urgent flag pass `keep`, ascending. The first call for a kind reads and
+    /// decrypts every summary of it once (as [`Session::list`] does, authenticated against the
+    /// versions); later calls answer from the session's memory, which every commit of this
+    /// session keeps current (see the `listed` module). Unaudited: it tells positions, not
+    /// records; the rows shown are read through [`Session::list_audited`].
+    pub fn positions_where(
+        &self,
+        kind: RecordKind,
+        keep: &dyn Fn(&crate::listed::Facets<'_>) -> bool,
+    ) -> Result<Vec<u32>, ReadError> {
+        if let Some(found) = self.listed.positions(kind, keep) {
+            return Ok(found);
+        }
+        let rkey = self.keys.record_key(kind)?;
+        let txn = self.vault.db.begin_read()?;
+        let table = txn.open_table(SUMMARIES)?;
+        let versions = txn.open_table(VERSIONS)?;
+        let (lo, hi) = kind_bounds(kind);
+        self.listed.fill(kind, |push| -> Result<(), ReadError> {
+            for row in versions.range(lo.as_slice()..hi.as_slice())? {
+                let (k, version) = row?;
+                let s = table.get(k.value())?.ok_or_else(|| VaultError::Tampered {
+                    what: format!("summary of {}: deleted", hex(k.value())),
+                })?;
+                push(&unseal_summary(
+                    rkey,
+                    k.value(),
+                    s.value(),
+                    version.value(),
+                )?);
+            }
+            Ok(())
+        })?;
+        Ok(self.listed.positions(kind, keep).unwrap_or_default())
+    }
+
+    /// The summaries at these positions of [`Session::list`]'s order (ascending, as
+    /// [`Session::positions_where`] gives them), audited as one list shown. Keys are walked
+    /// from the first position to the last, but only the summaries asked for are read and
+    /// decrypted: a page of a rare filter's rows spread over the whole vault costs its rows,
+    /// not the span. Positions past the end are left out.
+    pub fn list_at_audited(
+        &mut self,
+        kind: RecordKind,
+        positions: &[u32],
+        now_ms: u64,
+    ) -> Result<Vec<Summary>, ReadError> {
+        let mut out = Vec::with_capacity(positions.len());
+        if let Some(&first) = positions.first() {
+            let rkey = self.keys.record_key(kind)?;
+            let txn = self.vault.db.begin_read()?;
+            let table = txn.open_table(SUMMARIES)?;
+            let versions = txn.open_table(VERSIONS)?;
+            let (lo, hi) = kind_bounds(kind);
+            let mut wanted = positions.iter().copied().peekable();
+            let rows = versions
+                .range(lo.as_slice()..hi.as_slice())?
+                .enumerate()
+                .skip(first as usize);
+            for (at, row) in rows {
+                let Some(&next) = wanted.peek() else { break };
+                if (at as u64) < u64::from(next) {
+                    continue;
+                }
+                // Repeated positions are asked once.
+                while wanted.peek().is_some_and(|&p| u64::from(p) <= at as u64) {
+                    wanted.next();
+                }
+                let (k, version) = row?;
+                let s = table.get(k.value())?.ok_or_else(|| VaultError::Tampered {
+                    what: format!("summary of {}: deleted", hex(k.value())),
+                })?;
+                out.push(unseal_summary(rkey, k.value(), s.value(), version.value())?);
+            }
+        }
+        self.audit_now(
+            now_ms,
+            AuditAction::List {
+                kind,
+                results: u32::try_from(out.len()).unwrap_or(u32::MAX),
+            },
+            None,
+        )?;
         Ok(out)
     }
 

@@ -108,6 +108,7 @@ impl Session {
             let mut batch = Batch {
                 txn: &txn,
                 manifest: Manifest::default(),
+                listed: Vec::new(),
             };
             let stored: Result<()> = docs.iter().try_for_each(|(doc, version)| {
                 self.store(&mut batch, doc, Some(*version), None)

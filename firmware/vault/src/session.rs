@@ -22,6 +22,8 @@ pub struct Session {
     pub(crate) manifest: Manifest,
     /// The term sets searches opened this session (see `index::TermCache`).
     pub(crate) terms_seen: crate::index::TermCache,
+    /// What record lists filter by, read once per kind (see the `listed` module).
+    pub(crate) listed: crate::listed::Lists,
 }
 
 impl fmt::Debug for Session {

@@ -734,6 +734,7 @@ impl Vault {
             vault: self,
             manifest,
             terms_seen: crate::index::TermCache::default(),
+            listed: crate::listed::Lists::default(),
         };
         session.commit(txn)?;
         if schema < SCHEMA_VERSION {

@@ -44,6 +44,8 @@ pub struct Tx<'s> {
     pub(crate) txn: WriteTransaction,
     manifest: Manifest,
     audit: Vec<Pending>,
+    /// The list facets of the records written, taken into the session's tables at commit.
+    listed: Vec<crate::listed::Staged>,
 }
 
 impl std::fmt::Debug for Tx<'_> {
@@ -66,6 +68,7 @@ impl Session {
             txn,
             manifest,
             audit: Vec::new(),
+            listed: Vec::new(),
         })
     }
 
@@ -114,6 +117,7 @@ impl Tx<'_> {
         let mut batch = Batch {
             txn: &self.txn,
             manifest: self.manifest,
+            listed: Vec::new(),
         };
         let mut out = Vec::with_capacity(records.len());
         for r in records {
@@ -144,6 +148,7 @@ impl Tx<'_> {
             });
         }
         self.manifest = batch.manifest;
+        self.listed.extend(batch.listed);
         Ok(out)
     }
 
@@ -176,6 +181,7 @@ impl Tx<'_> {
         let mut batch = Batch {
             txn: &self.txn,
             manifest: self.manifest,
+            listed: Vec::new(),
         };
         let mut changed = Vec::new();
         for incoming in docs {
@@ -204,6 +210,7 @@ impl Tx<'_> {
             changed.push(Changed { kind, id, version });
         }
         self.manifest = batch.manifest;
+        self.listed.extend(batch.listed);
         Ok(changed)
     }
 
@@ -280,9 +287,11 @@ impl Tx<'_> {
         let mut batch = Batch {
             txn: &self.txn,
             manifest: self.manifest,
+            listed: Vec::new(),
         };
         let version = self.session.store(&mut batch, &doc, Some(version), None)?;
         self.manifest = batch.manifest;
+        self.listed.extend(batch.listed);
         self.audit
             .push((now_ms, AuditAction::Write, Some((kind, id))));
         Ok(Saved {
@@ -395,6 +404,7 @@ impl Tx<'_> {
             txn,
             manifest,
             audit,
+            listed,
         } = self;
         let actor = session.user.username.clone();
         let items = audit
@@ -404,6 +414,8 @@ impl Tx<'_> {
         append_audit_many(&txn, Some(&session.keys.audit), items)?;
         write_meta(&txn, meta::CLOCK, &session.clock.last())?;
         session.manifest = manifest;
-        Ok(session.commit(txn)?)
+        session.commit(txn)?;
+        session.listed.apply(listed);
+        Ok(())
     }
 }

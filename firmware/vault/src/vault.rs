@@ -247,6 +247,7 @@ impl Vault {
             },
             manifest: Manifest::default(),
             terms_seen: crate::index::TermCache::default(),
+            listed: crate::listed::Lists::default(),
         };
         let txn = begin(&session.vault.db)?;
         write_meta(&txn, meta::SCHEMA, &SCHEMA_VERSION)?;

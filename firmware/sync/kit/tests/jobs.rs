@@ -100,6 +100,21 @@ fn provisioned_for_nowhere(kit: &mut Kit) -> x25519_dalek::PublicKey {
     .unwrap()
 }
 
+/// A kit provisioned for a hub that never answers, sync attached, one case (no alert)
+/// registered at `NOW`: records only, so its first batch is due at once.
+fn nowhere_kit_with_a_case(dir: &std::path::Path) -> Kit {
+    let mut kit = kit(dir);
+    provisioned_for_nowhere(&mut kit);
+    assert!(fieldkit_kitsync::attach(&mut kit).unwrap());
+    kit.register(
+        RecordKind::Case,
+        fields(json!({"name": "Amina Yusuf", "sex": "female", "age": 7})),
+        NOW,
+    )
+    .unwrap();
+    kit
+}
+
 #[test]
 fn a_provisioned_kit_queues_what_it_held_and_every_save() {
     let d = tempfile::tempdir().unwrap();
@@ -314,15 +329,7 @@ fn an_unreachable_hub_is_tried_less_and_less_often_but_urgent_work_soon() {
     use std::time::Duration;
 
     let d = tempfile::tempdir().unwrap();
-    let mut kit = kit(d.path());
-    provisioned_for_nowhere(&mut kit);
-    assert!(fieldkit_kitsync::attach(&mut kit).unwrap());
-    kit.register(
-        RecordKind::Case,
-        fields(json!({"name": "Amina Yusuf", "sex": "female", "age": 7})),
-        NOW,
-    )
-    .unwrap();
+    let mut kit = nowhere_kit_with_a_case(d.path());
     let mut jobs = Jobs::new();
     // Records only (never sent: a batch is due at once), four hours of checks.
     assert_eq!(
@@ -385,15 +392,7 @@ fn an_unreachable_hub_is_tried_less_and_less_often_but_urgent_work_soon() {
 #[test]
 fn the_rest_after_failed_rounds_survives_a_restart() {
     let d = tempfile::tempdir().unwrap();
-    let mut kit = kit(d.path());
-    provisioned_for_nowhere(&mut kit);
-    assert!(fieldkit_kitsync::attach(&mut kit).unwrap());
-    kit.register(
-        RecordKind::Case,
-        fields(json!({"name": "Amina Yusuf", "sex": "female", "age": 7})),
-        NOW,
-    )
-    .unwrap();
+    let mut kit = nowhere_kit_with_a_case(d.path());
     let mut jobs = Jobs::new();
     // Failed at minutes 0, 1 and 3: the link rests four minutes, until minute 7.
     assert_eq!(tries(&mut jobs, &mut kit, 0..4), [0, 1, 3]);
