@@ -64,13 +64,15 @@ pub const KIT_VAULT_CACHE_BYTES: usize = 8 << 20;
 
 /// The vault's name indexer that blinds the matcher's own name keys (transliterated, phonetic),
 /// so a search finds a child under the spellings the matcher would match. A kit opens its vault
-/// with it (`OpenOptions::indexer`).
+/// with it (`OpenOptions::indexer`). Its id is the terms' version
+/// ([`fieldkit_match::names::TERMS_VERSION`]): a vault indexed by an older normaliser is
+/// re-indexed at its next sign-in.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MatcherIndexer;
 
 impl fieldkit_vault::NameIndexer for MatcherIndexer {
     fn id(&self) -> &str {
-        "fieldkit-match-names-1"
+        fieldkit_match::names::TERMS_VERSION
     }
 
     fn terms(&self, name: &str) -> Vec<String> {

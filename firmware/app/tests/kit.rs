@@ -659,3 +659,85 @@ fn a_namesake_makes_a_likely_match_possible_until_it_leaves() {
         Some("likely")
     );
 }
+
+/// The blind-index terms version 1 of the matcher's normaliser gave (before Somali
+/// orthography was folded) for the one name stored below, taken from that version's
+/// `index_terms`; any other name (none is stored) gets today's terms.
+struct NamesV1;
+
+const SOMALI_NAME: &str = "Cilmi Sucaad Xirsi";
+
+impl fieldkit_vault::NameIndexer for NamesV1 {
+    fn id(&self) -> &str {
+        "fieldkit-match-names-1"
+    }
+    fn terms(&self, name: &str) -> Vec<String> {
+        if name == SOMALI_NAME {
+            [
+                "n:cilmi", "n:sucad", "n:xirsi", "p:SKT", "p:SLM", "p:SRS", "s:hrs", "s:klm",
+                "s:skd",
+            ]
+            .map(String::from)
+            .to_vec()
+        } else {
+            fieldkit_match::names::index_terms(name)
+        }
+    }
+}
+
+/// Today's terms under version 1's id: a vault that was not re-indexed.
+struct TodayUnderOldId;
+
+impl fieldkit_vault::NameIndexer for TodayUnderOldId {
+    fn id(&self) -> &str {
+        "fieldkit-match-names-1"
+    }
+    fn terms(&self, name: &str) -> Vec<String> {
+        fieldkit_match::names::index_terms(name)
+    }
+}
+
+#[test]
+fn a_vault_indexed_by_the_previous_normaliser_is_reindexed_and_finds_its_records() {
+    use fieldkit_vault::{OpenOptions, Vault};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vault.redb");
+    let with = |indexer: Arc<dyn fieldkit_vault::NameIndexer>| OpenOptions {
+        indexer,
+        ..OpenOptions::default()
+    };
+    let mut form = child(Some(true));
+    form.insert("name".into(), Value::String(SOMALI_NAME.into()));
+    let session = common::new_vault(&path, NOW, with(Arc::new(NamesV1)));
+    let mut kit = Kit::open(session, KitConfig::default(), NOW).unwrap();
+    let id = kit.register(RecordKind::Case, form, NOW).unwrap().id;
+    drop(kit.lock());
+    let found = |session: &fieldkit_vault::Session, query: &str| -> bool {
+        session
+            .search_unaudited(RecordKind::Case, query, 10)
+            .unwrap()
+            .iter()
+            .any(|s| s.id == id)
+    };
+
+    // Without a rebuild, today's query terms miss the record: "Ilmi" shares no term with
+    // what version 1 stored for "Cilmi".
+    let vault = Vault::open(&path, with(Arc::new(TodayUnderOldId))).unwrap();
+    let session = vault.unlock(common::USER, PIN, NOW + 1_000).unwrap();
+    assert!(
+        !found(&session, "Ilmi"),
+        "version 1's terms cannot answer it"
+    );
+    assert!(found(&session, "Cilmi"), "the old spelling still finds it");
+    drop(session);
+
+    // The kit's indexer carries the new version: sign-in rebuilds the index, and the record
+    // is found under its other spellings, and still under its own.
+    let vault = Vault::open(&path, with(Arc::new(fieldkit_app::MatcherIndexer))).unwrap();
+    let session = vault.unlock(common::USER, PIN, NOW + 2_000).unwrap();
+    for query in ["Ilmi", "Suad Hirsi", "Cilmi Sucaad", "Xirsi"] {
+        assert!(found(&session, query), "{query}");
+    }
+    assert!(!found(&session, "Ahmed"), "an unrelated name");
+}

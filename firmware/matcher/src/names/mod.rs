@@ -36,8 +36,8 @@ pub use similarity::{
     NameAgreement, PAIR_FLOOR, TokenAgreement, TokenPair, UNSURE_FLOOR, compare_names,
     jaro_winkler, token_similarity,
 };
-pub use spelling::{name_key, skeleton, spelling_normalise};
-pub use terms::{index_terms, query_terms};
+pub use spelling::{name_key, skeleton, somali_fold, spelling_normalise};
+pub use terms::{TERMS_VERSION, index_terms, query_terms};
 
 use std::collections::HashMap;
 

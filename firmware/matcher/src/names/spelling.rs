@@ -27,7 +27,7 @@ static TABLES: LazyLock<Tables> = LazyLock::new(|| {
                 spellings.entry(folded).or_insert(id);
             } else {
                 let latin = latin_letters(&folded);
-                let latin = normalise_abd(&latin);
+                let latin = normalise_abd(&somali_fold(&latin));
                 spellings.entry(spelling_normalise(&latin)).or_insert(id);
                 spellings.entry(latin).or_insert(id);
             }
@@ -36,8 +36,9 @@ static TABLES: LazyLock<Tables> = LazyLock::new(|| {
     let mut nicknames = HashMap::new();
     for (short, full) in variants::NICKNAMES {
         if let Some(&id) = spellings.get(*full) {
-            nicknames.insert(spelling_normalise(short), id);
-            nicknames.insert((*short).to_string(), id);
+            let short = somali_fold(short);
+            nicknames.insert(spelling_normalise(&short), id);
+            nicknames.insert(short, id);
         }
     }
     Tables {
@@ -55,14 +56,54 @@ pub(super) fn canonical(group: u16) -> &'static str {
         .unwrap_or("")
 }
 
+/// Somali Latin orthography read as the letters other spellings of the same names use:
+/// `x` writes ḥ (ح), so it is `h` (Xasan, Hassan); `c` writes ʿayn (ع), which other Latin
+/// spellings leave out, so it goes where it can only be ʿayn: at the start of a word
+/// before a vowel (Cali, Ali; Cabdi, Abdi; Cilmi, Ilmi; Cismaan, Ismaan) and between two
+/// vowels of which one is long, written doubled (Sucaad, Suad; Saciid, Said; Ismaaciil,
+/// Ismail). Takes lowercase ASCII letters.
+///
+/// Where it does not fold, and why: a `c` between two short vowels is a European `c` far
+/// more often than an ʿayn (Alicia, Monica, Lucas would become Alia, Monia, Luas, the
+/// first two other people's names); a final `c` likewise (Jaamac is Jama, but Isaac is
+/// not Isa). `ch` is a digraph everywhere (Chol, Machar). What the start-of-word rule
+/// costs: a European name written with `C` for /k/ or /s/ (Carlos, Cedric) loses its first
+/// letter, so it meets its `K` spelling (Karlos) by spelling closeness rather than by
+/// the same consonants; its Double Metaphone codes are taken from the letters as
+/// written, so they still sound alike (see [`name_key`]).
+pub fn somali_fold(latin: &str) -> String {
+    if !latin.is_ascii() {
+        return latin.to_string();
+    }
+    let b = latin.as_bytes();
+    let long = |i: usize, j: usize| -> bool {
+        // the vowel at `i` is doubled, reading towards `j` (the neighbour beyond it)
+        b.get(i).is_some_and(|&v| is_vowel(v)) && b.get(j) == b.get(i)
+    };
+    let mut out = String::with_capacity(b.len());
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'x' => out.push('h'),
+            b'c' if b.get(i + 1).is_some_and(|&n| is_vowel(n)) => {
+                let initial = i == 0;
+                let between_long = i > 0
+                    && is_vowel(b[i - 1])
+                    && (long(i + 1, i + 2) || (i >= 2 && long(i - 1, i - 2)));
+                if !(initial || between_long) {
+                    out.push('c');
+                }
+            }
+            _ => out.push(char::from(c)),
+        }
+    }
+    out
+}
+
 /// Joins the Abd- prefix the way every spelling means it: Abdul/Abdel/Abdur/Abdi +
-/// name, with or without the assimilated article, all become `abdal` + name.
+/// name, with or without the assimilated article, all become `abdal` + name. (Somali
+/// Cabdi- reaches here as abdi-: [`somali_fold`] runs first.)
 fn normalise_abd(latin: &str) -> String {
-    let rest = if let Some(r) = latin.strip_prefix("abd") {
-        r
-    } else if let Some(r) = latin.strip_prefix("cabd") {
-        r
-    } else {
+    let Some(rest) = latin.strip_prefix("abd") else {
         return latin.to_string();
     };
     let b = rest.as_bytes();
@@ -188,14 +229,20 @@ fn phonetic_codes(latin: &str) -> [u32; 2] {
     [pack_code(&result.primary()), pack_code(&result.alternate())]
 }
 
-fn make_token(latin: &str, known: u16, nickname_of: u16) -> NameToken {
+/// A token of `latin` (its phonetic codes taken from `sounded`).
+fn make_token(latin: &str, sounded: &str, known: u16, nickname_of: u16) -> NameToken {
     NameToken {
         latin: InlineAscii::from_bytes(latin.as_bytes()),
         skeleton: InlineAscii::from_bytes(skeleton(latin).as_bytes()),
-        phonetic: phonetic_codes(latin),
+        phonetic: phonetic_codes(sounded),
         known,
         nickname_of,
     }
+}
+
+fn known_token(group: u16) -> NameToken {
+    let latin = canonical(group);
+    make_token(latin, latin, group + 1, 0)
 }
 
 /// Normalises one word (already folded and split) to a token.
@@ -203,7 +250,7 @@ fn word_token(word: &str) -> Option<NameToken> {
     let tables = &*TABLES;
     if is_arabic_word(word) {
         if let Some(&g) = tables.spellings.get(word) {
-            return Some(make_token(canonical(g), g + 1, 0));
+            return Some(known_token(g));
         }
         let latin = transliterate_arabic(word);
         return latin_token(&latin);
@@ -211,18 +258,23 @@ fn word_token(word: &str) -> Option<NameToken> {
     latin_token(&latin_letters(word))
 }
 
-fn latin_token(latin: &str) -> Option<NameToken> {
-    if latin.is_empty() {
+/// A token of a word's Latin letters. Spelling, skeleton and the tables read the letters
+/// after [`somali_fold`]; the Double Metaphone codes read them as written (spelling evened
+/// out, not folded), because its rules are English and European ones: folded, Maxim (a
+/// European x) would no longer sound like Maksym, while a Somali name's c and x mean
+/// nothing to it either way.
+fn latin_token(letters: &str) -> Option<NameToken> {
+    if letters.is_empty() {
         return None;
     }
     let tables = &*TABLES;
-    let latin = normalise_abd(latin);
+    let latin = normalise_abd(&somali_fold(letters));
     if let Some(&g) = tables.spellings.get(&latin) {
-        return Some(make_token(canonical(g), g + 1, 0));
+        return Some(known_token(g));
     }
     let spelled = spelling_normalise(&latin);
     if let Some(&g) = tables.spellings.get(&spelled) {
-        return Some(make_token(canonical(g), g + 1, 0));
+        return Some(known_token(g));
     }
     let nickname_of = tables
         .nicknames
@@ -232,7 +284,8 @@ fn latin_token(latin: &str) -> Option<NameToken> {
     if spelled.is_empty() {
         return None;
     }
-    Some(make_token(&spelled, 0, nickname_of))
+    let sounded = spelling_normalise(&normalise_abd(letters));
+    Some(make_token(&spelled, &sounded, 0, nickname_of))
 }
 
 fn is_particle(word: &str) -> bool {

@@ -3,6 +3,15 @@
 use super::NameToken;
 use super::spelling::{canonical, name_key};
 
+/// The version of the terms [`index_terms`] and [`query_terms`] give, as a blind index's
+/// indexer id: raised by every change of the normaliser that changes a term, so a vault
+/// indexed with the terms before rebuilds its index at the next sign-in (the vault does so
+/// when its indexer's id changes) and still finds every record.
+///
+/// 2: Somali orthography folded ([`super::somali_fold`]: `x` is `h`, a `c` that writes
+/// ʿayn is dropped), so "Cilmi" is indexed as "ilmi".
+pub const TERMS_VERSION: &str = "fieldkit-match-names-2";
+
 fn code_text(code: u32) -> String {
     code.to_le_bytes()
         .iter()

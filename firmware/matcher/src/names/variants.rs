@@ -116,6 +116,7 @@ pub(crate) const NAME_GROUPS: &[&[&str]] = &[
         "usman",
         "othmane",
         "cusmaan",
+        "cismaan",
         "عثمان",
     ],
     &["khalid", "khaled", "xaalid", "khaalid", "خالد"],
