@@ -7,8 +7,9 @@
 //!   the rows below move down instead of being drawn over it.
 //! - The case form's section tabs: one row at 800×480 in every bundled language, each tab as
 //!   wide as its label, and the section right under them.
-//! - Upright (480×800): the top bar's buttons, the match review's decision buttons and the home
-//!   page's counts lie inside the window and are as wide as their words.
+//! - Upright (480×800): the top bar's buttons, the match review's decision buttons, the forms',
+//!   the case list's and the settings' buttons and the home page's counts lie inside the window
+//!   and are as wide as their words.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -365,6 +366,53 @@ fn upright_the_buttons_and_counts_keep_their_words_whole() {
         assert!(
             note.iter().any(|f| f.y >= 52.0 && f.y + f.height <= 800.5),
             "{code}: the note field is not on the screen"
+        );
+
+        // The forms' and the case list's buttons: whole and on the screen.
+        for (page, kinds) in [
+            (Page::CaseForm, &["DoneButton"][..]),
+            (Page::TracingForm, &["SaveAndSearch"][..]),
+            (
+                Page::Cases,
+                &["SearchButton", "FiltersButton", "NewCaseButton"][..],
+            ),
+        ] {
+            window.global::<AppState>().set_page(page);
+            window.window().take_snapshot().expect("a frame");
+            for kind in kinds {
+                let found = all(&window, kind);
+                let b = found
+                    .first()
+                    .unwrap_or_else(|| panic!("{code}: no {kind} on {page:?}"));
+                inside_upright(code, kind, b);
+                let (icon, weight) = match *kind {
+                    "DoneButton" => ("✓", 700),
+                    "SaveAndSearch" => ("⌕", 700),
+                    "SearchButton" => ("⌕", 500),
+                    "FiltersButton" => ("▾", 500),
+                    _ => ("+", 700),
+                };
+                let need = button_needs(&b.text, icon, true, weight);
+                assert!(
+                    b.width + 0.5 >= need,
+                    "{code}: {kind} {:?} is {} px wide, its word needs {need} px",
+                    b.text,
+                    b.width
+                );
+            }
+        }
+        // Settings: the last button (Add caseworker) whole and on the screen.
+        window.global::<AppState>().set_page(Page::Settings);
+        window.window().take_snapshot().expect("a frame");
+        let buttons = all(&window, "TouchButton");
+        let add = buttons.last().expect("the settings page's buttons");
+        inside_upright(code, "the add button", add);
+        let need = button_needs(&add.text, "+", false, 500);
+        assert!(
+            add.width + 0.5 >= need,
+            "{code}: {:?} is {} px wide, its word needs {need} px",
+            add.text,
+            add.width
         );
 
         // The home page's four counts, each as wide as its word (10 px padding a side).
