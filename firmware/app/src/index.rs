@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 
 use fieldkit_domain::{Case, Date, RecordId, Trace, TracingRequest};
-use fieldkit_match::compare::{FieldEvidence, NameFrequencies, compare};
+use fieldkit_match::compare::{FieldEvidence, NameFrequencies, compare, holds_any_key};
 use fieldkit_match::index::{BlockingIndex, Scratch, query_keys};
 use fieldkit_match::matcher::{Demoted, Likelihood, MatchSettings};
 use fieldkit_match::names::NameToken;
@@ -739,6 +739,42 @@ impl MatchIndex {
     /// before and after the case changes.
     pub fn traces_near_case(&self, id: RecordId, settings: &MatchSettings) -> Vec<TraceRef> {
         near(&self.case_pairs(id, settings), settings)
+    }
+
+    /// The requests whose traces share a rare name with a held case (one fewer than `below`
+    /// cases hold: [`NameFrequencies::rare_keys`]). Saving the case moves the frequencies of
+    /// its names, and with them the weights of these traces' pairs with other cases (whether
+    /// a rival is the same child registered twice, whether it is within the margin), so their
+    /// pending matches are classed again with the save. Names more common than that move
+    /// weights by less than `log₂((below + 2) / (below + 1))` bits a save; the daily match run
+    /// ([`Kit::rematch_all`](crate::Kit::rematch_all)) takes in that drift.
+    pub fn requests_sharing_rare_names(
+        &self,
+        id: RecordId,
+        below: u32,
+        settings: &MatchSettings,
+    ) -> Vec<RecordId> {
+        let Some(cp) = self.cases.profile(&id, &self.tokens) else {
+            return Vec::new();
+        };
+        let rare = self.cases.frequencies.rare_keys(&cp, below);
+        if rare.is_empty() {
+            return Vec::new();
+        }
+        let mut out: Vec<RecordId> = self
+            .traces
+            .candidates(&cp, settings)
+            .into_iter()
+            .filter(|t| {
+                self.traces
+                    .profile(t, &self.tokens)
+                    .is_some_and(|tp| holds_any_key(&tp, &rare))
+            })
+            .map(|t| t.tracing_request_id)
+            .collect();
+        out.sort();
+        out.dedup();
+        out
     }
 
     /// The cases whose other potential matches a request's traces can move between *likely*

@@ -960,12 +960,26 @@ impl Work<'_, '_> {
                 // it scores near unclear (a namesake registered), or clear again (it left or
                 // changed), so the pending matches of those traces are rescored too.
                 let before = self.st.index.traces_near_case(c.id, settings);
+                let mut sharing =
+                    self.st
+                        .index
+                        .requests_sharing_rare_names(c.id, RARE_NAME_BELOW, settings);
                 self.st.index.update_case(c, &locs);
                 let (found, after) = self.st.index.matches_and_traces_near_case(c.id, settings);
                 let mut affected = self.st.book.of_case(c.id);
                 for t in before.iter().chain(&after) {
                     affected.extend(self.st.book.of_request(t.tracing_request_id));
                 }
+                // The case's names changed count: the pending matches of the traces that share
+                // a rare one may have moved class though neither of their records changed.
+                sharing.extend(self.st.index.requests_sharing_rare_names(
+                    c.id,
+                    RARE_NAME_BELOW,
+                    settings,
+                ));
+                sharing.sort();
+                sharing.dedup();
+                affected.extend(self.st.book.of_requests(&sharing));
                 affected.sort();
                 affected.dedup();
                 (found, affected)
@@ -991,6 +1005,11 @@ impl Work<'_, '_> {
         self.persist(found, affected, now_ms, alerts)
     }
 }
+
+/// A saved case's name held by fewer cases than this has the pending matches of the traces
+/// that share it classed again (see [`MatchIndex::requests_sharing_rare_names`]): one more or
+/// one fewer holder moves a pair's weight by more than 0.02 bits only below it.
+const RARE_NAME_BELOW: u32 = 64;
 
 /// How soon a saved record must leave the kit: at once when it raised an urgent alert.
 fn priority(alerts: &[Alert]) -> Priority {

@@ -136,6 +136,14 @@ impl MatchBook {
         self.pending_where(|m| m.tracing_request_id == id)
     }
 
+    /// Pending matches of any of these requests (`ids` sorted), in one pass over the book.
+    pub(crate) fn of_requests(&self, ids: &[RecordId]) -> Vec<RecordId> {
+        if ids.is_empty() {
+            return Vec::new();
+        }
+        self.pending_where(|m| ids.binary_search(&m.tracing_request_id).is_ok())
+    }
+
     fn all(&self) -> impl Iterator<Item = &PotentialMatch> {
         self.matches.values()
     }

@@ -104,6 +104,27 @@ impl NameFrequencies {
     pub fn population(&self) -> u32 {
         self.population
     }
+
+    /// The frequency keys of `p`'s child and family names that fewer than `below` profiles
+    /// hold, sorted. Adding or taking out a profile moves a token's agreement weight by
+    /// `frequency_share · log₂((n + 2) / (n + 1))` bits for a token held `n` times: a kit
+    /// classes again the pairs that share the rare ones (more than 0.02 bits at `below` 64)
+    /// and leaves the drift the common ones bring (and the population's, about 1.4/population
+    /// bits) to its daily match run.
+    pub fn rare_keys(&self, p: &ChildProfile, below: u32) -> Vec<u64> {
+        distinct_keys(p)
+            .into_iter()
+            .filter(|k| self.counts.get(k).copied().unwrap_or(0) < below)
+            .collect()
+    }
+}
+
+/// Whether a profile's child or family names hold any of these frequency keys (sorted, as
+/// [`NameFrequencies::rare_keys`] gives them).
+pub fn holds_any_key(p: &ChildProfile, keys: &[u64]) -> bool {
+    p.name_tokens()
+        .chain(p.family_tokens())
+        .any(|t| keys.binary_search(&frequency_key(t)).is_ok())
 }
 
 /// How written names weigh, in bits: one token's agreement by its rarity and its kind, the
