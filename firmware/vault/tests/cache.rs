@@ -3,25 +3,11 @@
 //! finishes, and a writer that fails leaves the old value whole.
 #![allow(clippy::unwrap_used)]
 
-use fieldkit_vault::{CredentialPolicy, InitOptions, OpenOptions, Session, Vault, WriteError};
+use fieldkit_vault::{Session, WriteError};
 
-const NOW: u64 = 1_764_500_000_000;
+mod common;
 
-fn init(dir: &std::path::Path) -> Session {
-    Vault::create(
-        &Vault::file_in(dir),
-        InitOptions {
-            username: "amina",
-            display_name: "Amina K.",
-            credential: b"482915",
-            policy: CredentialPolicy::default(),
-            now_ms: NOW,
-        },
-        OpenOptions::default(),
-    )
-    .unwrap()
-    .0
-}
+use common::init;
 
 fn read(s: &Session, name: &str) -> Option<Vec<Vec<u8>>> {
     let mut got = Vec::new();

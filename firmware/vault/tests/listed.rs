@@ -7,26 +7,12 @@
 use std::cell::RefCell;
 
 use fieldkit_domain::{Case, DeviceId, Document, Hlc, Record, RecordId, RecordKind, Sex};
-use fieldkit_vault::{CredentialPolicy, Facets, InitOptions, OpenOptions, Session, Vault};
+use fieldkit_vault::{Facets, Session};
 use proptest::prelude::*;
 
-const NOW: u64 = 1_764_500_000_000;
+mod common;
 
-fn init(dir: &std::path::Path) -> Session {
-    Vault::create(
-        &Vault::file_in(dir),
-        InitOptions {
-            username: "amina",
-            display_name: "Amina K.",
-            credential: b"482915",
-            policy: CredentialPolicy::default(),
-            now_ms: NOW,
-        },
-        OpenOptions::default(),
-    )
-    .unwrap()
-    .0
-}
+use common::{NOW, init};
 
 const STATUSES: [Option<&str>; 3] = [Some("open"), Some("closed"), None];
 const RISKS: [Option<&str>; 4] = [Some("high"), Some("medium"), Some("low"), None];
