@@ -353,10 +353,7 @@ impl Session {
             .take(limit)
         {
             let (k, version) = row?;
-            let s = table.get(k.value())?.ok_or_else(|| VaultError::Tampered {
-                what: format!("summary of {}: deleted", hex(k.value())),
-            })?;
-            out.push(unseal_summary(rkey, k.value(), s.value(), version.value())?);
+            out.push(read_summary(rkey, &table, k.value(), version.value())?);
         }
         Ok(out)
     }
@@ -383,15 +380,7 @@ impl Session {
         self.listed.fill(kind, |push| -> Result<(), ReadError> {
             for row in versions.range(lo.as_slice()..hi.as_slice())? {
                 let (k, version) = row?;
-                let s = table.get(k.value())?.ok_or_else(|| VaultError::Tampered {
-                    what: format!("summary of {}: deleted", hex(k.value())),
-                })?;
-                push(&unseal_summary(
-                    rkey,
-                    k.value(),
-                    s.value(),
-                    version.value(),
-                )?);
+                push(&read_summary(rkey, &table, k.value(), version.value())?);
             }
             Ok(())
         })?;
@@ -431,10 +420,7 @@ impl Session {
                     wanted.next();
                 }
                 let (k, version) = row?;
-                let s = table.get(k.value())?.ok_or_else(|| VaultError::Tampered {
-                    what: format!("summary of {}: deleted", hex(k.value())),
-                })?;
-                out.push(unseal_summary(rkey, k.value(), s.value(), version.value())?);
+                out.push(read_summary(rkey, &table, k.value(), version.value())?);
             }
         }
         self.audit_now(
@@ -626,6 +612,20 @@ pub(crate) fn fallback_summary(doc: &Document, json: &serde_json::Value) -> Summ
         urgent: false,
         conflicts: doc.conflicts().len(),
     }
+}
+
+/// The summary stored under `key` at `version`, decrypted and checked; a summary missing
+/// beside its version row is tampering (lists walk the authenticated versions).
+fn read_summary(
+    rkey: &Key,
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    key: &[u8],
+    version: u64,
+) -> Result<Summary> {
+    let s = table.get(key)?.ok_or_else(|| VaultError::Tampered {
+        what: format!("summary of {}: deleted", hex(key)),
+    })?;
+    unseal_summary(rkey, key, s.value(), version)
 }
 
 /// Opens a summary row, which must be at `expected`, its record's authenticated version.
