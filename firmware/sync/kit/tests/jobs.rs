@@ -100,18 +100,23 @@ fn provisioned_for_nowhere(kit: &mut Kit) -> x25519_dalek::PublicKey {
     .unwrap()
 }
 
-/// A kit provisioned for a hub that never answers, sync attached, one case (no alert)
-/// registered at `NOW`: records only, so its first batch is due at once.
-fn nowhere_kit_with_a_case(dir: &std::path::Path) -> Kit {
-    let mut kit = kit(dir);
-    provisioned_for_nowhere(&mut kit);
-    assert!(fieldkit_kitsync::attach(&mut kit).unwrap());
+/// Attaches sync to a provisioned kit and registers one case (no alert) at `NOW`: records
+/// only, so its first batch is due at once.
+fn attach_with_a_case(kit: &mut Kit) {
+    assert!(fieldkit_kitsync::attach(kit).unwrap());
     kit.register(
         RecordKind::Case,
         fields(json!({"name": "Amina Yusuf", "sex": "female", "age": 7})),
         NOW,
     )
     .unwrap();
+}
+
+/// A kit provisioned for a hub that never answers, with [`attach_with_a_case`].
+fn nowhere_kit_with_a_case(dir: &std::path::Path) -> Kit {
+    let mut kit = kit(dir);
+    provisioned_for_nowhere(&mut kit);
+    attach_with_a_case(&mut kit);
     kit
 }
 
@@ -228,13 +233,7 @@ fn a_shared_kit_is_free_while_the_frames_travel() {
         },
     )
     .unwrap();
-    assert!(fieldkit_kitsync::attach(&mut kit).unwrap());
-    kit.register(
-        RecordKind::Case,
-        fields(json!({"name": "Amina Yusuf", "sex": "female", "age": 7})),
-        NOW,
-    )
-    .unwrap();
+    attach_with_a_case(&mut kit);
 
     // `None` is the locked kiosk.
     let shared: Mutex<Option<Kit>> = Mutex::new(None);
