@@ -417,3 +417,41 @@ fn records_without_ids_get_the_same_ids_from_the_same_file() {
         ID
     );
 }
+
+/// Primero's `RecordMergeDataHashService` merges two hashes key by key at every depth (its spec:
+/// "keeps the key/values in the old hash if they are not present in the new hash"): a tally
+/// field sent with one of its keys keeps the others.
+#[test]
+fn an_object_carried_in_part_changes_only_its_keys() {
+    let mut clock = HlcClock::new(DeviceId(1));
+    let full = json!({"data": {"id": ID, "name": "Amina", "sex": "female",
+        "siblings_tally": {"boys": 2, "girls": 1, "total": 3, "by_camp": {"a": 1, "b": 2}},
+        "signature": {"file_name": "s.png", "date": null},
+        "family_details_section": [{"unique_id": "f1", "relation": "mother",
+            "relation_contact": {"phone": "+249 1", "email": "h@example.org"}}]}});
+    let full = read(&full.to_string(), RecordKind::Case).unwrap();
+    let doc = import(None, &full[0], &mut clock, 1000);
+    let part = json!({"data": {"id": ID,
+        "siblings_tally": {"boys": 3, "by_camp": {"b": 3}},
+        "signature": null,
+        "family_details_section": [{"unique_id": "f1", "relation_contact": {"phone": "+249 2"}}]}});
+    let part = read(&part.to_string(), RecordKind::Case).unwrap();
+    let doc = import(Some(doc), &part[0], &mut clock, 2000);
+    let out = doc.to_json();
+    assert_eq!(
+        out["siblings_tally"],
+        json!({"boys": 3, "girls": 1, "total": 3, "by_camp": {"a": 1, "b": 3}})
+    );
+    // A null replaces an object, as in Primero.
+    assert_eq!(out["signature"], Value::Null);
+    assert_eq!(
+        out["family_details_section"][0]["relation_contact"],
+        json!({"phone": "+249 2", "email": "h@example.org"})
+    );
+    // Sent again, the merged object changes nothing.
+    assert!(
+        doc.patch(&part[0].data, || clock.tick(3000))
+            .unwrap()
+            .is_empty()
+    );
+}
