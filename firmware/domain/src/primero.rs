@@ -637,6 +637,7 @@ pub fn read_all(text: &str, kind: RecordKind) -> Result<ReadFile, PrimeroError> 
     let mut bad = Vec::new();
     let mut out = Vec::with_capacity(items.len());
     let mut seen = Occurrences::default();
+    let mut given = std::collections::HashMap::new();
     for (i, (outer, mut data)) in items.into_iter().enumerate() {
         let position = i + 1;
         let bad_before = bad.len();
@@ -663,6 +664,16 @@ pub fn read_all(text: &str, kind: RecordKind) -> Result<ReadFile, PrimeroError> 
             }
             (Ok(a), Ok(b)) => a.or(b),
         };
+        // Two records of one id would each be applied to what the vault holds and one of them
+        // lost: which is meant is the file's author's to say.
+        if let Some(id) = id
+            && let Some(first) = given.insert(id, position)
+        {
+            fail(
+                "id".into(),
+                format!("{id} is the id of record {first} too: a file gives each record once"),
+            );
+        }
         data.remove("id");
         for key in data.keys().filter(|k| k.starts_with(KIT_PREFIX)) {
             fail(

@@ -638,3 +638,24 @@ fn entries_are_counted_from_one_as_records_are() {
     let named: Vec<(usize, &str)> = bad.iter().map(|b| (b.position, b.field.as_str())).collect();
     assert_eq!(named, [(2, "family_details_section[2].relation_age")]);
 }
+
+/// Two records of one id in a file were each applied to what the vault held and one was lost
+/// ("2 case records read, 1 new or changed", the second's name gone).
+#[test]
+fn a_file_gives_each_id_once() {
+    let text = format!(
+        r#"[{{"id": "{ID}", "data": {{"name": "Amina", "sex": "female"}}}},
+            {{"data": {{"name": "Sara", "sex": "female"}}}},
+            {{"data": {{"id": "{ID}", "name": "Halima", "sex": "female"}}}}]"#
+    );
+    let Err(PrimeroError::Invalid(bad)) = read(&text, RecordKind::Case) else {
+        panic!()
+    };
+    assert_eq!(bad.0.len(), 1, "{bad}");
+    assert_eq!((bad.0[0].position, bad.0[0].field.as_str()), (3, "id"));
+    assert!(bad.0[0].message.contains("id of record 1 too"), "{bad}");
+    // Records without ids are never taken for one another, even when their content is the same.
+    let same =
+        r#"[{"data": {"name": "Omar", "sex": "male"}}, {"data": {"name": "Omar", "sex": "male"}}]"#;
+    assert_eq!(read(same, RecordKind::Case).unwrap().len(), 2);
+}
