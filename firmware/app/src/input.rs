@@ -3,9 +3,10 @@
 //! value suggested. What arrives by sync is never refused (another kit recorded it, and may
 //! have other lists); its unknown values are logged.
 
-use fieldkit_domain::Record;
 use fieldkit_domain::lookups::Lookups;
 use fieldkit_domain::primero::{BadField, Incoming};
+use fieldkit_domain::{Record, RecordKind, ValidationErrors};
+use serde_json::{Map, Value};
 
 /// Tidies the lookup values of each record of a Primero import: the records tidied, and each
 /// unknown value by the record's position in the file.
@@ -25,6 +26,28 @@ pub(crate) fn tidy_records(
         }
     }
     (out, bad)
+}
+
+/// Tidies the lookup values of the fields an edit changed (`after` against `before`, top-level
+/// fields; a subform changed is checked whole): a value typed now is held to the lists, and a
+/// value the record already had (another kit's, an older list's) does not stop the edit.
+pub(crate) fn tidy_changed(
+    lookups: &Lookups,
+    kind: RecordKind,
+    before: &Map<String, Value>,
+    after: &mut Map<String, Value>,
+) -> Result<(), ValidationErrors> {
+    let mut changed: Map<String, Value> = after
+        .iter()
+        .filter(|(k, v)| before.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    lookups.tidy(kind, &mut changed)?;
+    after.extend(changed);
+    Ok(())
 }
 
 /// Logs the unknown lookup values of a record received by sync.

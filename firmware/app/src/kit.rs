@@ -476,7 +476,10 @@ impl Kit {
 
     /// Edits a record by changing some of its fields: `change` gets the stored record as a
     /// flat JSON object (its document's, with the values as they were given) and changes it.
-    /// Read and save are one transaction.
+    /// The select fields it changed are checked against the lookup lists, as a registration's
+    /// are (saved as the list's id, or refused with the closest value suggested); fields it left
+    /// alone are saved as they are, whatever list their values came from. Read and save are
+    /// one transaction.
     pub fn change(
         &mut self,
         kind: RecordKind,
@@ -484,7 +487,7 @@ impl Kit {
         now_ms: u64,
         change: impl FnOnce(&mut Map<String, Value>) -> Result<(), SaveError>,
     ) -> Result<Saved, SaveError> {
-        self.write(now_ms, |w| w.change(kind, id, now_ms, change))
+        self.write(now_ms, |w| w.change_checked(kind, id, now_ms, true, change))
     }
 
     /// Merges documents received from another kit or the hub: what other kits recorded is
@@ -848,12 +851,25 @@ impl Work<'_, '_> {
         })
     }
 
-    /// [`Kit::change`] inside this transaction.
+    /// [`Kit::change`] inside this transaction, without the lookup check: for the kit's own
+    /// changes (a review's links), which set no select field.
     pub(crate) fn change(
         &mut self,
         kind: RecordKind,
         id: RecordId,
         now_ms: u64,
+        change: impl FnOnce(&mut Map<String, Value>) -> Result<(), SaveError>,
+    ) -> Result<Saved, SaveError> {
+        self.change_checked(kind, id, now_ms, false, change)
+    }
+
+    /// [`Kit::change`] inside this transaction; `lookups`: check the select fields changed.
+    fn change_checked(
+        &mut self,
+        kind: RecordKind,
+        id: RecordId,
+        now_ms: u64,
+        lookups: bool,
         change: impl FnOnce(&mut Map<String, Value>) -> Result<(), SaveError>,
     ) -> Result<Saved, SaveError> {
         let (doc, _) = self.tx.get_document(kind, id, now_ms).map_err(not_found)?;
@@ -862,7 +878,11 @@ impl Work<'_, '_> {
                 "the stored record is not an object".into(),
             ));
         };
+        let before = lookups.then(|| o.clone());
         change(&mut o)?;
+        if let Some(before) = before {
+            crate::input::tidy_changed(&self.st.config.lookups, kind, &before, &mut o)?;
+        }
         self.edit(kind, id, o, now_ms)
     }
 

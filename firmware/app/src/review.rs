@@ -427,10 +427,160 @@ impl Work<'_, '_> {
         Ok(())
     }
 
+    /// Takes back the Primero links a confirmation of `m` set, on the sides this kit holds: the
+    /// trace's `matched_case_id` when it names `m`'s case, the case's
+    /// `matched_tracing_request_id` when it names `m`'s request (a link to another record is
+    /// someone else's decision and stays). The trace is sought again (it comes back into the
+    /// index) and both records are matched again, as after any edit. The case gets only that
+    /// field cleared, not an edit, for the reason [`Work::set_matched`] gives.
+    fn unset_matched(
+        &mut self,
+        m: &PotentialMatch,
+        request_here: bool,
+        case_here: bool,
+        now_ms: u64,
+        alerts: &mut Vec<Alert>,
+    ) -> Result<(), SaveError> {
+        let case_id = m.case_id.to_string();
+        let request_id = m.tracing_request_id.to_string();
+        if request_here {
+            let (doc, _) = self
+                .tx
+                .get_document(RecordKind::TracingRequest, m.tracing_request_id, now_ms)
+                .map_err(crate::kit::not_found)?;
+            let linked = |t: &serde_json::Map<String, Value>| {
+                t.get("unique_id").and_then(Value::as_str) == Some(m.trace_id.as_str())
+                    && t.get("matched_case_id").and_then(Value::as_str) == Some(&case_id)
+            };
+            let json = doc.to_json();
+            let is_linked = json
+                .get("tracing_request_subform_section")
+                .and_then(Value::as_array)
+                .is_some_and(|items| items.iter().filter_map(Value::as_object).any(linked));
+            if is_linked {
+                let saved = self.change(
+                    RecordKind::TracingRequest,
+                    m.tracing_request_id,
+                    now_ms,
+                    |o| {
+                        if let Some(items) = o
+                            .get_mut("tracing_request_subform_section")
+                            .and_then(Value::as_array_mut)
+                        {
+                            for t in items.iter_mut().filter_map(Value::as_object_mut) {
+                                if linked(t) {
+                                    t.remove("matched_case_id");
+                                }
+                            }
+                        }
+                        Ok(())
+                    },
+                )?;
+                alerts.extend(saved.alerts);
+            }
+        }
+        if case_here {
+            let (doc, _) = self
+                .tx
+                .get_document(RecordKind::Case, m.case_id, now_ms)
+                .map_err(crate::kit::not_found)?;
+            let Value::Object(mut o) = doc.to_json() else {
+                return Err(SaveError::Fields(
+                    "the stored record is not an object".into(),
+                ));
+            };
+            if o.get("matched_tracing_request_id").and_then(Value::as_str)
+                == Some(request_id.as_str())
+            {
+                o.remove("matched_tracing_request_id");
+                let saved = self
+                    .tx
+                    .update(RecordKind::Case, m.case_id, &Value::Object(o), now_ms)
+                    .map_err(crate::kit::not_found)?;
+                if saved.ops > 0 {
+                    self.notify(
+                        RecordKind::Case,
+                        m.case_id,
+                        saved.version,
+                        Priority::Routine,
+                        Origin::Local,
+                    );
+                    let record = self.tx.get(RecordKind::Case, m.case_id, now_ms)?.record;
+                    self.rematch(&record, now_ms, alerts)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses to confirm `m` when a side this kit holds may not be matched: a case closed or
+    /// without consent to tracing (Primero matches only cases with `consent_for_tracing`
+    /// true), a closed tracing request, a trace that is gone or already matched to another
+    /// child. Confirming sets Primero's links, so each of these would link a child the kit
+    /// must not propose, or overwrite the link a caseworker confirmed before.
+    fn check_confirmable(
+        &mut self,
+        m: &PotentialMatch,
+        request_here: bool,
+        case_here: bool,
+        now_ms: u64,
+    ) -> Result<(), ReviewError> {
+        let refuse = |why: String| Err(ReviewError::NotApplicable(why));
+        if case_here
+            && let Record::Case(c) = self.tx.get(RecordKind::Case, m.case_id, now_ms)?.record
+        {
+            if c.is_closed() {
+                return refuse(format!(
+                    "case {} is closed: a closed case is not matched (reopen it first)",
+                    m.case_id
+                ));
+            }
+            if c.consent_for_tracing != Some(true) {
+                return refuse(format!(
+                    "case {} has no consent to tracing recorded: a child is matched only with consent_for_tracing true",
+                    m.case_id
+                ));
+            }
+        }
+        if request_here
+            && let Record::TracingRequest(r) = self
+                .tx
+                .get(RecordKind::TracingRequest, m.tracing_request_id, now_ms)?
+                .record
+        {
+            if r.is_closed() {
+                return refuse(format!(
+                    "tracing request {} is closed (reopen it first)",
+                    m.tracing_request_id
+                ));
+            }
+            let Some(t) = r.traces().iter().find(|t| t.unique_id == m.trace_id) else {
+                return refuse(format!(
+                    "tracing request {} has no trace {} any more",
+                    m.tracing_request_id, m.trace_id
+                ));
+            };
+            if let Some(other) = t
+                .matched_case_id
+                .as_deref()
+                .map(str::trim)
+                .filter(|c| !c.is_empty() && *c != m.case_id.to_string())
+            {
+                return refuse(format!(
+                    "trace {} of tracing request {} is already matched to case {other}: reject that match first",
+                    m.trace_id, m.tracing_request_id
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// A confirmed match received from another kit or the hub, when only one of its sides is on
     /// this kit: that side gets its Primero link, as the deciding kit set the side it held
-    /// ([`Kit::confirm_match`]). A kit holding both sides (the one that decided, or the hub)
-    /// changes nothing: the deciding kit's own edits carry the links. A side that cannot be
+    /// ([`Kit::confirm_match`]); a rejected one takes back the link of that side when it names
+    /// this pair (a confirmation taken back on the deciding kit, [`Kit::reject_match`]). A kit
+    /// holding both sides (the one that decided, or the hub) changes nothing: the deciding
+    /// kit's own edits carry the links. A side that cannot be
     /// edited (a received record this kit's validation refuses) is logged and left; the merge
     /// goes on. Pending matches the links move between likely and possible are told in
     /// `alerts`.
@@ -440,7 +590,9 @@ impl Work<'_, '_> {
         now_ms: u64,
         alerts: &mut Vec<Alert>,
     ) -> Result<(), SaveError> {
-        if m.review_status() != review::CONFIRMED || self.st.book.is_conflicted(m.id) {
+        let confirmed = m.review_status() == review::CONFIRMED;
+        if !(confirmed || m.review_status() == review::REJECTED) || self.st.book.is_conflicted(m.id)
+        {
             return Ok(());
         }
         // As the transaction sees the vault: a side that came in the same batch counts.
@@ -452,10 +604,15 @@ impl Work<'_, '_> {
             return Ok(());
         }
         let mut moved = Vec::new();
-        match self.set_matched(m, request_here, case_here, now_ms, &mut moved) {
+        let linked = if confirmed {
+            self.set_matched(m, request_here, case_here, now_ms, &mut moved)
+        } else {
+            self.unset_matched(m, request_here, case_here, now_ms, &mut moved)
+        };
+        match linked {
             Err(SaveError::Vault(e)) => Err(SaveError::Vault(e)),
             Err(e) => {
-                tracing::warn!(match_id = %m.id, error = %e, "a confirmed match received was not linked on this kit's side");
+                tracing::warn!(match_id = %m.id, error = %e, "a review decision received was not linked (or unlinked) on this kit's side");
                 Ok(())
             }
             Ok(()) => {
@@ -713,7 +870,10 @@ impl Kit {
 
     /// Confirms a potential match: the trace gets `matched_case_id` and the case
     /// `matched_tracing_request_id` (each saved as an edit of its record), then the decision
-    /// with who, when and the note: all in one transaction. When one side is on another kit
+    /// with who, when and the note: all in one transaction. Refused
+    /// ([`ReviewError::NotApplicable`]) when a side here may not be matched: the case closed or
+    /// without consent to tracing, the request closed, the trace gone or already matched to
+    /// another case. When one side is on another kit
     /// (a match the hub proposed across kits), only the side here is set; the other kit sets
     /// its own when the decision reaches it ([`Kit::merge`] / [`Kit::apply_ops`]).
     pub fn confirm_match(
@@ -739,13 +899,6 @@ impl Kit {
         note: Option<&str>,
         now_ms: u64,
     ) -> Result<Reviewed, ReviewError> {
-        if !confirm {
-            let m = self.write(now_ms, |w| w.decide(id, review::REJECTED, note, now_ms))?;
-            return Ok(Reviewed {
-                potential_match: m,
-                alerts: Vec::new(),
-            });
-        }
         let m = self
             .book()
             .get(id)
@@ -755,6 +908,24 @@ impl Kit {
             .session()
             .holds(RecordKind::TracingRequest, m.tracing_request_id)?;
         let case_here = self.session().holds(RecordKind::Case, m.case_id)?;
+        if !confirm {
+            // A confirmation taken back: its links go first (the trace is sought again), so
+            // the decision keeps the records' fingerprints as they are now and the pair stays
+            // rejected until one of them changes.
+            let linked = m.review_status() == review::CONFIRMED || self.book().is_conflicted(id);
+            return self.write(now_ms, |w| {
+                let mut alerts = Vec::new();
+                if linked {
+                    w.unset_matched(&m, request_here, case_here, now_ms, &mut alerts)?;
+                }
+                let potential_match = w.decide(id, review::REJECTED, note, now_ms)?;
+                alerts.retain(|a| alert_match(a) != Some(id));
+                Ok(Reviewed {
+                    potential_match,
+                    alerts,
+                })
+            });
+        }
         if !request_here && !case_here {
             return Err(ReviewError::NotApplicable(format!(
                 "neither case {} nor tracing request {} is on this kit",
@@ -763,6 +934,9 @@ impl Kit {
         }
         self.write(now_ms, |w| {
             let mut alerts = Vec::new();
+            if m.review_status() != review::CONFIRMED {
+                w.check_confirmable(&m, request_here, case_here, now_ms)?;
+            }
             w.set_matched(&m, request_here, case_here, now_ms, &mut alerts)?;
             let potential_match = w.decide(id, review::CONFIRMED, note, now_ms)?;
             // The decided pair itself is not news of a class.
@@ -775,7 +949,9 @@ impl Kit {
     }
 
     /// Rejects a potential match: it is not proposed again unless the case or the trace
-    /// changes.
+    /// changes. Rejecting a confirmed match takes its links back (the trace's
+    /// `matched_case_id`, the case's `matched_tracing_request_id`, where they name this pair):
+    /// the trace is sought again.
     pub fn reject_match(
         &mut self,
         id: RecordId,

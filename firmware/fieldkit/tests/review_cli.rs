@@ -189,3 +189,35 @@ fn a_closed_case_is_never_proposed() {
         "ICRC"
     );
 }
+
+/// `trace run` prints what the kit proposes: a rejected pair is not printed as a match (it
+/// printed it, from a matcher of its own over every decrypted record, review ignored).
+#[test]
+fn trace_run_prints_what_is_proposed_not_what_was_rejected() {
+    let k = Kit::new();
+    let request = add_request(&k);
+    let case = add_case(&k, Some("true"));
+    let printed = |k: &Kit| -> Vec<String> {
+        let v = k.json(&["trace", "run", "--json"]);
+        let traces = v.as_array().unwrap();
+        assert_eq!(traces.len(), 1, "{v}");
+        assert_eq!(traces[0]["tracing_request_id"], request["id"]);
+        traces[0]["potential_matches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["match_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let id = pending(&k)[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(printed(&k), vec![id.clone()]);
+    let text = k.ok(&["trace", "run", "--explain"]);
+    assert!(text.contains(case["id"].as_str().unwrap()), "{text}");
+    assert!(text.contains("family_details_section"), "{text}");
+
+    k.ok(&["trace", "review", "reject", &id, "--note", "other family"]);
+    assert!(printed(&k).is_empty());
+    let text = k.ok(&["trace", "run"]);
+    assert!(!text.contains(case["id"].as_str().unwrap()), "{text}");
+    assert!(text.contains("no potential match"), "{text}");
+}

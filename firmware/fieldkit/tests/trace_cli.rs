@@ -273,10 +273,17 @@ fn trace_run_matches_the_vaults_records() {
         "--kind",
         "tracing-request",
     ]);
-    let v = k.json(&["trace", "run", "--today", "2026-03-01", "--json"]);
+    // The kit's own matching (today's date, its configured locations): what review offers.
+    let v = k.json(&["trace", "run", "--json"]);
     let traces = v.as_array().unwrap();
     assert_eq!(traces.len(), 3);
     let t1 = traces.iter().find(|t| t["trace_id"] == "t1").unwrap();
     assert_eq!(t1["potential_matches"][0]["case_id"], "JO-0001");
     assert_eq!(t1["potential_matches"][0]["likelihood"], "likely");
+    let offered = k.json(&["trace", "review", "list", "--json"]);
+    let id = &t1["potential_matches"][0]["match_id"];
+    assert!(
+        offered.as_array().unwrap().iter().any(|m| m["id"] == *id),
+        "{offered}"
+    );
 }

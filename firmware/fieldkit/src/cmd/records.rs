@@ -361,9 +361,8 @@ fn edit(
     let base = common.base()?;
     // The stored document's values as they were given (a Primero radio string stays a string,
     // a datetime keeps its time), not the typed record's: only the fields typed here change.
-    // Read and save are one transaction.
-    // Select values are checked against the lookup lists, as `Kit::edit` does.
-    let lookups = kit.config().lookups.clone();
+    // Read and save are one transaction; the kit checks the changed select values against the
+    // lookup lists.
     let mut refused = None;
     let saved = kit.change(kind, id, now, |o| {
         for (k, v) in base {
@@ -373,9 +372,7 @@ fn edit(
             let why = SaveError::Fields(format!("{e:#}"));
             refused = Some(e);
             why
-        })?;
-        lookups.tidy(kind, o)?;
-        Ok(())
+        })
     });
     let saved = match (saved, refused) {
         (Err(_), Some(e)) => return Err(e),

@@ -8,15 +8,17 @@
 //!   reasons by the rules file (the shipped default when none is given).
 //! - `trace eval [--seed N] [--cases N] [--json]` runs the evaluation: fieldkit's matcher and a
 //!   Primero-style baseline side by side on a synthetic population.
-//! - `trace run [--json]` matches every tracing request in the vault against every case
-//!   (needs the signed-in session: see [`run_with`]).
+//! - `trace run [--explain] [--json]` has the kit match every tracing request in the vault
+//!   against every case, saves what is new for review, and prints what review offers: the
+//!   pending matches of each trace sought (needs the signed-in session: see [`run_with`]).
 //!
 //! Reads files and the clock here, never in the matcher.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use fieldkit_domain::{Case, Date, Record, RecordKind, TracingRequest};
+use fieldkit_domain::explain::Detail;
+use fieldkit_domain::{Case, Date, MatchEvidence, Record, RecordKind, TracingRequest};
 use fieldkit_match::compare::FieldEvidence;
 use fieldkit_match::duplicates::find_duplicates;
 use fieldkit_match::matcher::{MatchSettings, ProfileIndex, Side};
@@ -136,11 +138,16 @@ pub struct MatchArgs {
     pub options: MatchOptions,
 }
 
-/// `trace run`.
+/// `trace run`: the kit's own matching (its configured locations, today's date), so what it
+/// prints is what review lists.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    #[command(flatten)]
-    pub options: MatchOptions,
+    /// Print each potential match's evidence, field by field (JSON always has them).
+    #[arg(long)]
+    pub explain: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `trace duplicates`.
@@ -268,14 +275,47 @@ fn read_requests(path: &Path) -> anyhow::Result<Vec<TracingRequest>> {
         .collect())
 }
 
+/// One field's evidence, as printed (from the matcher, or as a saved potential match keeps it).
+#[derive(Debug, Serialize)]
+struct EvidenceOut {
+    field: String,
+    weight: f32,
+    #[serde(serialize_with = "fieldkit_domain::explain::serialize_english")]
+    detail: Detail,
+}
+
+impl From<FieldEvidence> for EvidenceOut {
+    fn from(e: FieldEvidence) -> Self {
+        EvidenceOut {
+            field: e.field.to_string(),
+            weight: e.weight,
+            detail: e.detail,
+        }
+    }
+}
+
+impl From<&MatchEvidence> for EvidenceOut {
+    fn from(e: &MatchEvidence) -> Self {
+        EvidenceOut {
+            field: e.field.clone(),
+            #[allow(clippy::cast_possible_truncation)]
+            weight: e.weight as f32,
+            detail: e.detail.clone(),
+        }
+    }
+}
+
 /// One potential match, as printed.
 #[derive(Debug, Serialize)]
 struct MatchOut {
-    likelihood: &'static str,
+    /// The saved potential match (`trace run`: review it with `trace review show`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    match_id: Option<String>,
+    likelihood: String,
     score: f32,
     case_id: String,
     case_name: String,
-    comparison: Vec<FieldEvidence>,
+    comparison: Vec<EvidenceOut>,
 }
 
 /// One trace and its potential matches, as printed.
@@ -334,11 +374,12 @@ fn match_all(
                 .map(|m| {
                     let c = &cases[m.index];
                     MatchOut {
-                        likelihood: m.likelihood.as_str(),
+                        match_id: None,
+                        likelihood: m.likelihood.as_str().to_string(),
                         score: (m.weight * 10.0).round() / 10.0,
                         case_id: case_label(c),
                         case_name: c.names().next().unwrap_or("").to_string(),
-                        comparison: m.fields,
+                        comparison: m.fields.into_iter().map(EvidenceOut::from).collect(),
                     }
                 })
                 .collect(),
@@ -362,8 +403,15 @@ fn print_matches(out: &[TraceOut], explain: bool) {
         }
         for m in &t.potential_matches {
             println!(
-                "  {:<8} {:>5.1}  case {}  {}",
-                m.likelihood, m.score, m.case_id, m.case_name
+                "  {:<8} {:>5.1}  case {}  {}{}",
+                m.likelihood,
+                m.score,
+                m.case_id,
+                m.case_name,
+                m.match_id
+                    .as_deref()
+                    .map(|id| format!("  (match {})", &id[id.len().saturating_sub(8)..]))
+                    .unwrap_or_default()
             );
             if explain {
                 for f in &m.comparison {
@@ -409,30 +457,69 @@ fn run_vault(ctx: &Ctx, a: RunArgs) -> anyhow::Result<()> {
         "{} potential matches new or re-proposed, saved for review (`fieldkit trace review list`)",
         saved.matches.len()
     );
-    // Only what the kit matches: open cases with consent to tracing, open requests' traces
-    // not yet matched.
-    let cases: Vec<Case> = super::all_cases(kit.session_mut(), now)?
+    // What is printed is what review offers: the pending matches the kit proposes now (a
+    // rejected pair, a closed case, a case without consent are not), for each trace the kit
+    // seeks (open requests' traces not yet matched).
+    let offered = kit.potential_matches(&fieldkit_app::MatchFilter {
+        status: Some("pending".into()),
+        ..fieldkit_app::MatchFilter::default()
+    });
+    let requests = super::all_requests(kit.session_mut(), now)?;
+    // The cases' Primero display ids, read for the cases offered only.
+    let mut wanted: Vec<(RecordKind, fieldkit_domain::RecordId)> = Vec::new();
+    for m in &offered {
+        if kit.session().holds(RecordKind::Case, m.case_id)? {
+            wanted.push((RecordKind::Case, m.case_id));
+        }
+    }
+    wanted.sort();
+    wanted.dedup();
+    let labels: std::collections::HashMap<fieldkit_domain::RecordId, String> = kit
+        .session_mut()
+        .get_many(&wanted, now)?
         .into_iter()
-        .filter(fieldkit_app::index::indexes_case)
-        .collect();
-    let requests: Vec<TracingRequest> = super::all_requests(kit.session_mut(), now)?
-        .into_iter()
-        .map(|mut r| {
-            let open: Vec<_> = r
-                .traces()
-                .iter()
-                .filter(|t| fieldkit_app::index::indexes_trace(&r, t))
-                .cloned()
-                .collect();
-            r.tracing_request_subform_section = open;
-            r
+        .filter_map(|o| match o.record {
+            Record::Case(c) => Some((c.id, case_label(&c))),
+            _ => None,
         })
         .collect();
-    let out = match_all(&cases, &requests, &a.options)?;
-    if a.options.json {
+    let mut out = Vec::new();
+    for r in &requests {
+        for t in r
+            .traces()
+            .iter()
+            .filter(|t| fieldkit_app::index::indexes_trace(r, t))
+        {
+            out.push(TraceOut {
+                tracing_request_id: r
+                    .tracing_request_id_display
+                    .clone()
+                    .unwrap_or_else(|| r.id.to_string()),
+                trace_id: t.unique_id.clone(),
+                name: t.names().next().unwrap_or("").to_string(),
+                potential_matches: offered
+                    .iter()
+                    .filter(|m| m.tracing_request_id == r.id && m.trace_id == t.unique_id)
+                    .map(|m| MatchOut {
+                        match_id: Some(m.id.to_string()),
+                        likelihood: m.likelihood.clone().unwrap_or_default(),
+                        #[allow(clippy::cast_possible_truncation)]
+                        score: ((m.score * 10.0).round() / 10.0) as f32,
+                        case_id: labels
+                            .get(&m.case_id)
+                            .cloned()
+                            .unwrap_or_else(|| m.case_id.to_string()),
+                        case_name: m.case_name.clone().unwrap_or_default(),
+                        comparison: m.comparison.iter().map(EvidenceOut::from).collect(),
+                    })
+                    .collect(),
+            });
+        }
+    }
+    if a.json {
         print_json(&out)
     } else {
-        print_matches(&out, a.options.explain);
+        print_matches(&out, a.explain);
         Ok(())
     }
 }

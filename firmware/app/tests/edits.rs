@@ -1,0 +1,110 @@
+//! An edit through [`Kit::change`] (what the command line's `case edit`, `tracing edit` and the
+//! lifecycle commands call) checks the select fields it changes against the lookup lists, as a
+//! registration does: the front ends hold no such rule of their own.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use fieldkit_app::SaveError;
+use fieldkit_domain::RecordKind;
+use serde_json::{Value, json};
+
+const NOW: u64 = 1_772_000_000_000; // 2026-02-25
+
+#[test]
+fn a_change_saves_lookup_values_as_the_lists_ids_or_refuses_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut kit = common::new_kit(dir.path(), NOW);
+    let fields = json!({"name": "Amina Yusuf", "sex": "female", "age": 9})
+        .as_object()
+        .cloned()
+        .unwrap();
+    let c = kit.register(RecordKind::Case, fields, NOW).unwrap();
+
+    // A display text and a letter become the lists' ids.
+    kit.change(RecordKind::Case, c.id, NOW + 1, |o| {
+        o.insert("protection_concerns".into(), json!(["Unaccompanied"]));
+        o.insert("sex".into(), json!("F"));
+        o.insert(
+            "family_details_section".into(),
+            json!([{"relation": "Mother", "relation_name": "Halima Yusuf"}]),
+        );
+        Ok(())
+    })
+    .unwrap();
+    let shown = kit
+        .open_record(RecordKind::Case, c.id, NOW + 2)
+        .unwrap()
+        .record
+        .to_json();
+    assert_eq!(shown["protection_concerns"], json!(["unaccompanied"]));
+    assert_eq!(shown["sex"], "female");
+    assert_eq!(shown["family_details_section"][0]["relation"], "mother");
+
+    // A value no list holds is refused, the closest one suggested, and nothing is saved.
+    let refused = kit.change(RecordKind::Case, c.id, NOW + 3, |o| {
+        o.insert("protection_concerns".into(), json!(["unacompanied"]));
+        Ok(())
+    });
+    match refused {
+        Err(SaveError::Invalid(e)) => {
+            let text = e.to_string();
+            assert!(text.contains("protection_concerns"), "{text}");
+            assert!(text.contains("did you mean `unaccompanied`"), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let again = kit.open_record(RecordKind::Case, c.id, NOW + 4).unwrap();
+    assert_eq!(
+        again.record.to_json()["protection_concerns"],
+        json!(["unaccompanied"])
+    );
+    assert_eq!(again.version, 2);
+
+    // A closure (the lifecycle commands go through the same change) keeps what it does not touch.
+    kit.close_case(c.id, "reunified", None, NOW + 5).unwrap();
+    let closed = kit
+        .open_record(RecordKind::Case, c.id, NOW + 6)
+        .unwrap()
+        .record
+        .to_json();
+    assert_eq!(closed["status"], Value::String("closed".into()));
+}
+
+#[test]
+fn a_value_from_another_kits_lists_does_not_stop_an_edit_of_other_fields() {
+    use fieldkit_domain::{DeviceId, Document, Hlc, RecordId};
+    let dir = tempfile::tempdir().unwrap();
+    let mut kit = common::new_kit(dir.path(), NOW);
+    // Received by sync from a kit whose agency added a protection concern this kit's lists lack.
+    let id = RecordId(uuid::Uuid::from_u128(
+        0x0190_f5a2_0000_7000_8000_0000_0000_0042,
+    ));
+    let stamp = Hlc {
+        wall_ms: NOW,
+        counter: 0,
+        device: DeviceId(7),
+    };
+    let (doc, _) = Document::create(
+        RecordKind::Case,
+        id,
+        &json!({"name": "Amina Yusuf", "sex": "female", "age": 9, "status": "open",
+                "protection_concerns": ["agency_specific_concern"]}),
+        stamp,
+    )
+    .unwrap();
+    kit.merge(&[doc], NOW + 1).unwrap();
+    kit.assign_case(id, &["omar".to_string()], NOW + 2).unwrap();
+    kit.close_case(id, "transferred", None, NOW + 3).unwrap();
+    let shown = kit
+        .open_record(RecordKind::Case, id, NOW + 4)
+        .unwrap()
+        .record
+        .to_json();
+    assert_eq!(
+        shown["protection_concerns"],
+        json!(["agency_specific_concern"])
+    );
+    assert_eq!(shown["assigned_user_names"], json!(["omar"]));
+    assert_eq!(shown["status"], "closed");
+}
