@@ -19,7 +19,7 @@ use fieldkit_domain::{
     RecordKind, Trace, TracingRequest, potential_match::review,
 };
 use fieldkit_match::matcher::Likelihood;
-use fieldkit_vault::{ReadError, Session, Tx, VaultError};
+use fieldkit_vault::{AuditAction, ReadError, Session, Tx, VaultError};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -658,6 +658,15 @@ impl Work<'_, '_> {
             m.trace_fingerprint = Some(f);
         }
         let version = save(&mut self.tx, &m, now_ms)?;
+        // The decision has its own audit entry beside the match's save, so the chain says who
+        // confirmed or rejected which match, not only that the record was written.
+        self.tx.audit(
+            now_ms,
+            AuditAction::MatchReviewed {
+                confirmed: decision == review::CONFIRMED,
+            },
+            Some((RecordKind::PotentialMatch, id)),
+        );
         self.st.stale = true;
         self.st.book.insert(m.clone());
         self.st.book.conflicted.remove(&id);

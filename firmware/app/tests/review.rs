@@ -247,3 +247,35 @@ fn a_confirmation_taken_back_on_one_kit_unlinks_the_side_another_kit_holds() {
     assert_eq!(shown[0].status.as_deref(), Some("rejected"));
     assert!(pending(&b).is_empty());
 }
+
+#[test]
+fn each_decision_has_its_own_audit_entry() {
+    use fieldkit_vault::AuditAction;
+    let dir = tempfile::tempdir().unwrap();
+    let mut kit = common::new_kit(dir.path(), NOW);
+    kit.register(RecordKind::Case, child(9), NOW).unwrap();
+    let r = kit
+        .register(RecordKind::TracingRequest, request(), NOW + 1)
+        .unwrap();
+    let id = r.matches[0].id;
+    kit.confirm_match(id, None, NOW + 2).unwrap();
+    kit.reject_match(id, Some("not her"), NOW + 3).unwrap();
+    let decisions: Vec<(u64, bool)> = kit
+        .session()
+        .audit_entries()
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.record == Some((RecordKind::PotentialMatch, id)))
+        .filter_map(|e| match e.action {
+            AuditAction::MatchReviewed { confirmed } => Some((e.at_ms, confirmed)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(decisions, vec![(NOW + 2, true), (NOW + 3, false)]);
+    let entries = kit.session().audit_entries().unwrap();
+    let by = entries
+        .iter()
+        .find(|e| matches!(e.action, AuditAction::MatchReviewed { .. }))
+        .unwrap();
+    assert_eq!(by.actor, common::USER);
+}

@@ -106,6 +106,12 @@ fn matches_are_saved_and_reviewed_from_the_command_line() {
     // The decision is audited.
     let audit = k.ok(&["audit", "list"]);
     assert!(audit.contains("potential_match"), "{audit}");
+    assert!(
+        audit.contains(&format!(
+            "potential match confirmed (same child): potential_match {id}"
+        )),
+        "{audit}"
+    );
 }
 
 #[test]

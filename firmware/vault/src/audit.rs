@@ -121,6 +121,12 @@ pub enum AuditAction {
         /// Its slot in the case.
         slot: u32,
     },
+    /// A caseworker decided a potential match (the record); who, when and the note are kept
+    /// in the match itself.
+    MatchReviewed {
+        /// True: confirmed as the same child; false: rejected.
+        confirmed: bool,
+    },
 }
 
 /// One link of the chain.

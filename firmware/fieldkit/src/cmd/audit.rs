@@ -104,6 +104,10 @@ fn describe(a: &AuditAction) -> String {
         AuditAction::Read => "record opened".into(),
         AuditAction::Write => "record saved".into(),
         AuditAction::Merge => "record merged from outside".into(),
+        AuditAction::MatchReviewed { confirmed: true } => {
+            "potential match confirmed (same child)".into()
+        }
+        AuditAction::MatchReviewed { confirmed: false } => "potential match rejected".into(),
         AuditAction::Search { results } => {
             format!("search, {} shown", plural(*results, "result", "results"))
         }
