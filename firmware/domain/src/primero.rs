@@ -683,6 +683,32 @@ pub fn read_all(text: &str, kind: RecordKind) -> Result<ReadFile, PrimeroError> 
                 ),
             );
         }
+        // The kit names a subform entry's field `form[unique_id].field`: brackets in a name
+        // or an entry's id would make another path.
+        for key in data
+            .keys()
+            .filter(|k| k.is_empty() || k.contains(['[', ']']))
+        {
+            fail(
+                format!("`{key}`"),
+                "is not a field name: a name is not empty and holds no `[` or `]`".into(),
+            );
+        }
+        for form in SUBFORMS {
+            let Some(Value::Array(entries)) = data.get(*form) else {
+                continue;
+            };
+            for (i, entry) in entries.iter().enumerate() {
+                if let Some(uid) = entry.get("unique_id").and_then(Value::as_str)
+                    && uid.contains(']')
+                {
+                    fail(
+                        format!("{form}[{}].unique_id", i + 1),
+                        format!("`{uid}` cannot be an entry's id: it holds `]`"),
+                    );
+                }
+            }
+        }
         for (field, message) in field_errors(kind, &data) {
             fail(field, message);
         }

@@ -659,3 +659,34 @@ fn a_file_gives_each_id_once() {
         r#"[{"data": {"name": "Omar", "sex": "male"}}, {"data": {"name": "Omar", "sex": "male"}}]"#;
     assert_eq!(read(same, RecordKind::Case).unwrap().len(), 2);
 }
+
+/// A name the kit cannot make a field path of was refused by the vault as "invalid change" at
+/// the first such record (an entry's id holding `]` as having no unique_id at all).
+#[test]
+fn names_and_entry_ids_the_kit_cannot_path_are_bad_fields() {
+    let text = r#"[{"data": {"name": "A", "sex": "male", "x[1]": "y", "": 2}},
+        {"data": {"name": "B", "sex": "male",
+            "family_details_section": [{"unique_id": "m", "relation": "mother"},
+                                       {"unique_id": "a]b", "relation": "father"}]}}]"#;
+    let Err(PrimeroError::Invalid(bad)) = read(text, RecordKind::Case) else {
+        panic!()
+    };
+    let named: Vec<(usize, &str)> = bad
+        .0
+        .iter()
+        .map(|b| (b.position, b.field.as_str()))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            (1, "``"),
+            (1, "`x[1]`"),
+            (2, "family_details_section[2].unique_id")
+        ],
+        "{bad}"
+    );
+    assert!(
+        bad.to_string().contains("`a]b` cannot be an entry's id"),
+        "{bad}"
+    );
+}
