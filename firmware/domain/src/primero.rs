@@ -40,7 +40,7 @@ pub enum PrimeroError {
     },
     /// The file holds Primero's traces, not tracing requests.
     #[error(
-        "the file holds Primero traces (one child sought each, as /api/v2/traces gives them), not {expected} records: record {position} has inquirer_id; import the tracing requests they belong to instead (each holds its traces in tracing_request_subform_section)"
+        "the file holds Primero traces (one child sought each, as /api/v2/traces gives them), not {expected} records: record {position} has inquirer_id; give the tracing requests they belong to instead (each holds its traces in tracing_request_subform_section)"
     )]
     Traces {
         /// The kind asked for.
