@@ -690,3 +690,33 @@ fn names_and_entry_ids_the_kit_cannot_path_are_bad_fields() {
         "{bad}"
     );
 }
+
+/// Primero links an incident made from a case by `incident_case_id`: such an incident has its
+/// linked case, needs no survivor code, and comes back with Primero's name.
+#[test]
+fn a_primero_incident_made_from_a_case_has_its_linked_case() {
+    let text = r#"[{"id": "5e8f7a10-0000-4000-8000-000000000001", "data": {
+        "incident_id": "5e8f7a10-0000-4000-8000-000000000001", "incident_code": "0000001",
+        "incident_date": "2019-03-01", "date_of_first_report": "2019-03-02",
+        "incident_case_id": "b3222e84-a5d7-4692-a643-1ab3d41f17d6", "case_id_display": "f15a1a9",
+        "description": "Test 1", "module_id": "primeromodule-gbv", "status": "open"}}]"#;
+    let recs = read(text, RecordKind::Incident).unwrap();
+    let mut clock = HlcClock::new(DeviceId(1));
+    let doc = import(None, &recs[0], &mut clock, 1000);
+    let record = doc.to_record().unwrap();
+    let Record::Incident(i) = &record else {
+        panic!()
+    };
+    assert_eq!(
+        i.case_id.as_deref(),
+        Some("b3222e84-a5d7-4692-a643-1ab3d41f17d6")
+    );
+    assert_eq!(
+        validate(1, &record, Date::from_unix_ms(1_700_000_000_000)),
+        []
+    );
+    // As given, with the id inside `data` too, as Primero's API writes it.
+    let mut given: Value = serde_json::from_str(text).unwrap();
+    given[0]["data"]["id"] = given[0]["id"].clone();
+    assert_eq!(export(doc.to_json()), given[0]);
+}
