@@ -138,6 +138,18 @@ fn subform_entries_are_removed_only_when_destroyed() {
     let gone = read(&gone.to_string(), RecordKind::Case).unwrap();
     let doc = import(Some(doc), &gone[0], &mut clock, 3000);
     assert_eq!(doc.entries("family_details_section"), ["f1"]);
+    // The last one destroyed, the record holds an empty list (Primero's merge rejects the
+    // destroyed entries and keeps the array), not no list at all.
+    let last = json!({"data": {"id": ID,
+        "family_details_section": [{"unique_id": "f1", "_destroy": true}]}});
+    let last = read(&last.to_string(), RecordKind::Case).unwrap();
+    let doc = import(Some(doc), &last[0], &mut clock, 4000);
+    assert!(doc.entries("family_details_section").is_empty());
+    assert_eq!(doc.to_json()["family_details_section"], json!([]));
+    // Entries given again take the empty list's place.
+    let doc = import(Some(doc), &full[0], &mut clock, 5000);
+    assert_eq!(doc.entries("family_details_section"), ["f2", "f1"]);
+    assert_eq!(doc.to_json(), primero_case()["data"]);
 }
 
 #[test]
