@@ -247,11 +247,10 @@ fn read_records(path: &Path, kind: RecordKind) -> anyhow::Result<Vec<Record>> {
     fieldkit_domain::primero::parse_records(&text, kind).map_err(|e| {
         // Swapped only when the file holds what the other option takes (not incidents).
         let hint = match &e {
-            fieldkit_domain::primero::PrimeroError::WrongKind { found, .. }
-                if matches!(found, RecordKind::Case | RecordKind::TracingRequest) =>
-            {
-                " (are --cases and --requests swapped?)"
-            }
+            fieldkit_domain::primero::PrimeroError::WrongKind {
+                found: RecordKind::Case | RecordKind::TracingRequest,
+                ..
+            } => " (are --cases and --requests swapped?)",
             _ => "",
         };
         anyhow::anyhow!("{}: {e}{hint}", path.display())
