@@ -4,35 +4,28 @@
 //! have other lists); its unknown values are logged.
 
 use fieldkit_domain::lookups::Lookups;
-use fieldkit_domain::primero::{BadField, BadRecords, Incoming};
+use fieldkit_domain::primero::{BadField, Incoming};
 use fieldkit_domain::{Record, RecordKind, ValidationErrors};
-use fieldkit_vault::VaultError;
 use serde_json::{Map, Value};
 
-use crate::error::SaveError;
-
-/// Tidies the lookup values of each record of a Primero import; refuses the whole import,
-/// naming each bad value by the record's position in the file, when any is unknown.
-pub(crate) fn tidy_import(
+/// Tidies the lookup values of each record of a Primero import: the records tidied, and each
+/// unknown value by the record's position in the file.
+pub(crate) fn tidy_records(
     lookups: &Lookups,
     records: &[Incoming],
-) -> Result<Vec<Incoming>, SaveError> {
+) -> (Vec<Incoming>, Vec<BadField>) {
     let mut out = records.to_vec();
     let mut bad = Vec::new();
     for r in &mut out {
         if let Err(e) = lookups.tidy(r.kind, &mut r.data) {
             bad.extend(e.0.into_iter().map(|f| BadField {
                 position: r.position,
-                field: f.field,
+                field: fieldkit_domain::primero::counted_from_one(&f.field),
                 message: f.message.to_string(),
             }));
         }
     }
-    if bad.is_empty() {
-        Ok(out)
-    } else {
-        Err(SaveError::Vault(VaultError::BadImport(BadRecords(bad))))
-    }
+    (out, bad)
 }
 
 /// Tidies the lookup values of the fields an edit changed (`after` against `before`, top-level

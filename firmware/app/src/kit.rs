@@ -542,12 +542,38 @@ impl Kit {
         now_ms: u64,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<Merged, SaveError> {
-        let records = &crate::input::tidy_import(&self.state.config.lookups, records)?;
+        self.import_checked(records, Vec::new(), now_ms, progress)
+    }
+
+    /// Imports a Primero file as [`fieldkit_domain::primero::read_all`] read it: when some of
+    /// its records have fields of the wrong type (`file.bad`), the others are still checked
+    /// (lookup values, and each record as it would be saved) so that the refusal names every
+    /// bad record of the file at once; nothing is imported then. See
+    /// [`Kit::import_primero_with_progress`].
+    pub fn import_primero_file(
+        &mut self,
+        file: &fieldkit_domain::primero::ReadFile,
+        now_ms: u64,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Merged, SaveError> {
+        self.import_checked(&file.records, file.bad.clone(), now_ms, progress)
+    }
+
+    fn import_checked(
+        &mut self,
+        records: &[fieldkit_domain::primero::Incoming],
+        mut bad: Vec<fieldkit_domain::primero::BadField>,
+        now_ms: u64,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Merged, SaveError> {
+        let (records, unknown) = crate::input::tidy_records(&self.state.config.lookups, records);
+        bad.extend(unknown);
+        let records = &records;
         let n = records.len();
         let total = 2 * n;
         self.write(now_ms, |w| {
             let changed =
-                w.tx.import_primero(records, now_ms, &mut |done| progress(done, total))?;
+                w.tx.import_primero(records, bad, now_ms, &mut |done| progress(done, total))?;
             let m = changed.len().max(1);
             let merged = w.after_merge(&changed, now_ms, &mut |done| {
                 progress(n + done * n / m, total);

@@ -463,7 +463,9 @@ impl Document {
     /// Primero applies an update: only the fields it carries change, a `null` it carries is
     /// kept as a null; a subform's entries are matched by `unique_id` and changed field by
     /// field, new entries are appended in the file's order, entries it does not list stay, and
-    /// an entry with `"_destroy": true` is removed. Any other value, arrays that are not
+    /// an entry with `"_destroy": true` is removed. An object (a tally such as
+    /// `{"boys": 2, "girls": 1}`) given where the record holds one changes only the keys it
+    /// carries, at every depth, as Primero merges them. Any other value, arrays that are not
     /// subforms included, replaces the field's value whole.
     pub fn patch(
         &self,
@@ -486,7 +488,7 @@ impl Document {
             }
             check_key(key)?;
             let Some(items) = subform_items(key, value, !self.entries(key).is_empty())? else {
-                set(key.clone(), FieldValue::imported(value), &mut ops);
+                set(key.clone(), self.imported_at(key, value), &mut ops);
                 continue;
             };
             if items.is_empty() {
@@ -519,11 +521,9 @@ impl Document {
                         continue;
                     }
                     carried = true;
-                    set(
-                        format!("{prefix}{field}"),
-                        FieldValue::imported(v),
-                        &mut ops,
-                    );
+                    let path = format!("{prefix}{field}");
+                    let value = self.imported_at(&path, v);
+                    set(path, value, &mut ops);
                 }
                 if !order.iter().any(|u| u == uid) {
                     if !carried {
@@ -544,6 +544,19 @@ impl Document {
             }
         }
         Ok(ops)
+    }
+
+    /// The value an import gives the field at `path`: what the file carries
+    /// ([`FieldValue::imported`]), except that an object given where the field holds an object
+    /// is merged into it ([`merge_objects`]).
+    fn imported_at(&self, path: &str, incoming: &Value) -> FieldValue {
+        if let (Value::Object(new), Some(FieldValue::Json(held))) = (incoming, self.value(path))
+            && let Ok(Value::Object(mut old)) = serde_json::from_str::<Value>(held)
+        {
+            merge_objects(&mut old, new);
+            return FieldValue::Json(Value::Object(old).to_string());
+        }
+        FieldValue::imported(incoming)
     }
 
     /// The operation that sets `field` to `value`, superseding all its current values (this is
@@ -725,6 +738,20 @@ fn ordered<'a>(uids: impl Iterator<Item = &'a str>, order: Option<&FieldValue>) 
 
 fn is_true(v: &Value) -> bool {
     matches!(v, Value::Bool(true)) || v.as_str() == Some("true")
+}
+
+/// Merges `new` into `old` as Primero's `RecordMergeDataHashService` merges two hashes: every
+/// key of `new` is set, an object under a key both hold is merged the same way, and keys only
+/// `old` holds stay. Any other value (arrays included) replaces the old one.
+fn merge_objects(old: &mut Map<String, Value>, new: &Map<String, Value>) {
+    for (k, v) in new {
+        match (old.get_mut(k), v) {
+            (Some(Value::Object(held)), Value::Object(given)) => merge_objects(held, given),
+            _ => {
+                old.insert(k.clone(), v.clone());
+            }
+        }
+    }
 }
 
 fn check_key(key: &str) -> Result<(), DocError> {

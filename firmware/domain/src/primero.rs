@@ -25,6 +25,29 @@ pub enum PrimeroError {
     /// Not JSON at all.
     #[error("not valid JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// An object gives one key twice: which value is meant cannot be told.
+    #[error("{0}")]
+    RepeatedKey(serde_json::Error),
+    /// A whole number too large to keep exactly (it would come back rounded).
+    #[error(
+        "the number {number} at line {line} is too large to keep exactly (whole numbers are kept up to 64 bits; give it as text)"
+    )]
+    TooLarge {
+        /// The number as written (its first 40 characters).
+        number: String,
+        /// Its line in the file, from 1.
+        line: usize,
+    },
+    /// The file holds Primero's traces, not tracing requests.
+    #[error(
+        "the file holds Primero traces (one child sought each, as /api/v2/traces gives them), not {expected} records: record {position} has inquirer_id; import the tracing requests they belong to instead (each holds its traces in tracing_request_subform_section)"
+    )]
+    Traces {
+        /// The kind asked for.
+        expected: RecordKind,
+        /// The first record (from 1) that is a trace.
+        position: usize,
+    },
     /// JSON, but not `{"data": ...}` records.
     #[error(
         "{0}: expected a {{\"data\": {{...}}}} record, an array of them, or {{\"data\": [...]}}"
@@ -159,9 +182,151 @@ pub fn to_primero(record: &Record) -> Value {
 /// A record in a file: the id given beside its `data` (Primero's bulk export), and the `data`.
 type Item = (Option<Value>, Map<String, Value>);
 
+/// A JSON value read with every object's keys checked: a key given twice is an error, where
+/// `serde_json::Value` would keep the last value and drop the other unseen.
+struct Strict(Value);
+
+impl<'de> serde::Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
+        serde_json::Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("a number that is not finite"))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        serde::Deserialize::deserialize(d).map(|Strict(v)| v)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(Strict(v)) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        use serde::de::Error;
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(A::Error::custom(format!(
+                    "`{key}` is given twice in one object (which value is meant cannot be told)"
+                )));
+            }
+            let Strict(v) = map.next_value()?;
+            out.insert(key, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// The first whole number in a JSON text (strings skipped) that fits neither `i64` nor `u64`,
+/// with its line: `serde_json` would read it as a float and so round it.
+fn oversized_number(text: &str) -> Option<(String, usize)> {
+    let bytes = text.as_bytes();
+    let (mut i, mut line, mut in_string) = (0, 1, false);
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_string {
+            match b {
+                b'\\' => i += 1,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'\n' => line += 1,
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i < bytes.len()
+                    && matches!(bytes[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
+                    i += 1;
+                }
+                let n = &text[start..i];
+                let whole = !n.contains(['.', 'e', 'E']);
+                if whole && n.parse::<i64>().is_err() && n.parse::<u64>().is_err() {
+                    return Some((n.chars().take(40).collect(), line));
+                }
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Parses a file's JSON: a leading byte order mark is skipped, a key given twice in one
+/// object and a whole number too large to keep exactly are refused.
+fn parse(text: &str) -> Result<Value, PrimeroError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = match serde::Deserialize::deserialize(&mut de).and_then(|Strict(v)| {
+        de.end()?;
+        Ok(v)
+    }) {
+        Ok(v) => v,
+        Err(e) if e.classify() == serde_json::error::Category::Data => {
+            return Err(PrimeroError::RepeatedKey(e));
+        }
+        Err(e) => return Err(PrimeroError::Json(e)),
+    };
+    if let Some((number, line)) = oversized_number(text) {
+        return Err(PrimeroError::TooLarge { number, line });
+    }
+    Ok(value)
+}
+
 /// The records in a Primero-shaped JSON text.
 fn items(text: &str) -> Result<Vec<Item>, PrimeroError> {
-    let v: Value = serde_json::from_str(text)?;
+    let v = parse(text)?;
     let list = match v {
         Value::Array(items) => items,
         Value::Object(mut o) => match o.remove("data") {
@@ -202,7 +367,10 @@ fn items(text: &str) -> Result<Vec<Item>, PrimeroError> {
         .collect()
 }
 
-/// Fields only one kind of record has, by which a file shows what it holds.
+/// Fields only one kind of record has, by which a file shows what it holds. Fields two kinds
+/// store are left out (`survivor_code` and `monitor_number` are a tracing request's as much as
+/// an incident's in Primero's models), and so are a record's links to another kind
+/// ([`LINKS`]).
 const MARKERS: [(RecordKind, &[&str]); 3] = [
     (
         RecordKind::Case,
@@ -233,23 +401,56 @@ const MARKERS: [(RecordKind, &[&str]); 3] = [
             "incident_date",
             "date_of_first_report",
             "gbv_sexual_violence_type",
-            "survivor_code",
         ],
     ),
 ];
 
+/// Fields by which a record of a kind names a record of another kind: they show that other
+/// kind only when the record shows no kind of its own. Primero gives an incident made from a
+/// case the case's `case_id_display`; fieldkit's incidents name the case `case_id`.
+const LINKS: [(RecordKind, &[&str]); 1] = [(RecordKind::Incident, &["case_id", "case_id_display"])];
+
+/// The field only Primero's trace records carry (the tracing request's inquirer, copied beside
+/// the one child the trace seeks).
+const TRACE_MARKER: &str = "inquirer_id";
+
 /// The kind a record's fields show, when they show one kind only, with the fields that show it.
 pub fn kind_shown(data: &Map<String, Value>) -> Option<(RecordKind, Vec<&'static str>)> {
-    let mut shown = MARKERS.iter().filter_map(|(kind, fields)| {
-        let present: Vec<&'static str> = fields
-            .iter()
-            .copied()
-            .filter(|f| data.get(*f).is_some_and(|v| !v.is_null()))
+    let shown: Vec<(RecordKind, Vec<&'static str>)> = MARKERS
+        .iter()
+        .filter_map(|(kind, fields)| {
+            let present: Vec<&'static str> = fields
+                .iter()
+                .copied()
+                .filter(|f| data.get(*f).is_some_and(|v| !v.is_null()))
+                .collect();
+            (!present.is_empty()).then_some((*kind, present))
+        })
+        .collect();
+    // A record's links to another kind do not show that kind.
+    let linked: Vec<&str> = LINKS
+        .iter()
+        .filter(|(kind, _)| {
+            shown
+                .iter()
+                .any(|(k, present)| k == kind && present.iter().any(|f| !is_link(f)))
+        })
+        .flat_map(|(_, fields)| fields.iter().copied())
+        .collect();
+    let mut shown = shown.into_iter().filter_map(|(kind, present)| {
+        let own: Vec<&'static str> = present
+            .into_iter()
+            .filter(|f| !linked.contains(f))
             .collect();
-        (!present.is_empty()).then_some((*kind, present))
+        (!own.is_empty()).then_some((kind, own))
     });
     let first = shown.next()?;
     shown.next().is_none().then_some(first)
+}
+
+/// True for a field some kind uses to link to another.
+fn is_link(field: &str) -> bool {
+    LINKS.iter().any(|(_, fields)| fields.contains(&field))
 }
 
 fn check_id(value: Option<&Value>) -> Result<Option<RecordId>, String> {
@@ -386,7 +587,39 @@ impl Occurrences {
 /// them). A record edited in Primero and exported again without ids is a new record for the
 /// kit: without an id nothing tells it is the same child.
 pub fn read(text: &str, kind: RecordKind) -> Result<Vec<Incoming>, PrimeroError> {
+    let file = read_all(text, kind)?;
+    if file.bad.is_empty() {
+        Ok(file.records)
+    } else {
+        Err(PrimeroError::Invalid(BadRecords(file.bad)))
+    }
+}
+
+/// A Primero file read: its records whose fields have the right types, and every bad field of
+/// the others.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadFile {
+    /// The records whose fields all have the right types, in the file's order.
+    pub records: Vec<Incoming>,
+    /// Every bad field of the other records, by position.
+    pub bad: Vec<BadField>,
+}
+
+/// [`read`], keeping the records whose fields have the right types beside the bad fields of
+/// the others, so an import can check those records as they will be saved too and name every
+/// bad record of a file at once. Errs only for what concerns the whole file: not JSON, not
+/// Primero's shape, or records of another kind.
+pub fn read_all(text: &str, kind: RecordKind) -> Result<ReadFile, PrimeroError> {
     let items = items(text)?;
+    if let Some(i) = items
+        .iter()
+        .position(|(_, data)| data.get(TRACE_MARKER).is_some_and(|v| !v.is_null()))
+    {
+        return Err(PrimeroError::Traces {
+            expected: kind,
+            position: i + 1,
+        });
+    }
     // What the file holds comes first: a tracing-request file read as cases would otherwise be a
     // list of field errors.
     for (i, (_, data)) in items.iter().enumerate() {
@@ -404,8 +637,10 @@ pub fn read(text: &str, kind: RecordKind) -> Result<Vec<Incoming>, PrimeroError>
     let mut bad = Vec::new();
     let mut out = Vec::with_capacity(items.len());
     let mut seen = Occurrences::default();
+    let mut given = std::collections::HashMap::new();
     for (i, (outer, mut data)) in items.into_iter().enumerate() {
         let position = i + 1;
+        let bad_before = bad.len();
         let mut fail = |field: String, message: String| {
             bad.push(BadField {
                 position,
@@ -429,6 +664,16 @@ pub fn read(text: &str, kind: RecordKind) -> Result<Vec<Incoming>, PrimeroError>
             }
             (Ok(a), Ok(b)) => a.or(b),
         };
+        // Two records of one id would each be applied to what the vault holds and one of them
+        // lost: which is meant is the file's author's to say.
+        if let Some(id) = id
+            && let Some(first) = given.insert(id, position)
+        {
+            fail(
+                "id".into(),
+                format!("{id} is the id of record {first} too: a file gives each record once"),
+            );
+        }
         data.remove("id");
         for key in data.keys().filter(|k| k.starts_with(KIT_PREFIX)) {
             fail(
@@ -476,18 +721,16 @@ pub fn read(text: &str, kind: RecordKind) -> Result<Vec<Incoming>, PrimeroError>
                 }
             }
         }
-        out.push(Incoming {
-            position,
-            kind,
-            id,
-            data,
-        });
+        if bad.len() == bad_before {
+            out.push(Incoming {
+                position,
+                kind,
+                id,
+                data,
+            });
+        }
     }
-    if bad.is_empty() {
-        Ok(out)
-    } else {
-        Err(PrimeroError::Invalid(BadRecords(bad)))
-    }
+    Ok(ReadFile { records: out, bad })
 }
 
 /// Reads the records of `kind` as typed records (for matching files without a vault).
@@ -522,10 +765,26 @@ pub fn validate(position: usize, record: &Record, today: Date) -> Vec<BadField> 
             .into_iter()
             .map(|e| BadField {
                 position,
-                field: e.field,
+                field: counted_from_one(&e.field),
                 message: e.message.to_string(),
             })
             .collect(),
+    }
+}
+
+/// A field path as validation and the lookup lists name it (`family_details_section[0].relation`,
+/// entries counted from 0) with its entry counted from 1, as a file's records are
+/// (`family_details_section[1].relation`).
+pub fn counted_from_one(field: &str) -> String {
+    let Some((form, rest)) = field.split_once('[') else {
+        return field.to_string();
+    };
+    match rest.split_once(']') {
+        Some((n, tail)) => match n.parse::<usize>() {
+            Ok(i) => format!("{form}[{}]{tail}", i.saturating_add(1)),
+            Err(_) => field.to_string(),
+        },
+        None => field.to_string(),
     }
 }
 

@@ -170,3 +170,117 @@ fn an_edit_on_the_kit_changes_only_the_fields_typed() {
     want["data"]["age"] = json!(10);
     assert_eq!(got, json!([want]));
 }
+
+#[test]
+fn every_bad_record_of_a_file_is_named_at_once() {
+    let k = Kit::new();
+    // A wrong type (1), an unknown lookup value (2), values out of range (3), required
+    // fields missing (4): each is found by another check, and all are named in one refusal,
+    // subform entries counted from 1 as records are.
+    let bad = json!([
+        {"data": {"name": "A", "sex": "F"}},
+        {"data": {"name": "B", "sex": "male", "age": 9,
+            "family_details_section": [{"unique_id": "m", "relation": "Relation 1"}]}},
+        {"data": {"name": "C", "sex": "male", "age": 40, "family_details_section": [
+            {"unique_id": "a", "relation": "mother"},
+            {"unique_id": "b", "relation": "father", "relation_age": 300}]}},
+        {"data": {"age": 5}},
+        {"data": {"name": "E", "sex": "female", "age": 7}}
+    ]);
+    let file = k.file("bad.json", &bad.to_string());
+    let err = k.fails(&["import", file.to_str().unwrap(), "--kind", "case"]);
+    assert!(err.contains("4 bad records, nothing imported"), "{err}");
+    let named: Vec<&str> = err
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("record "))
+        .collect();
+    let heads: Vec<String> = named
+        .iter()
+        .map(|l| l.splitn(3, ": ").take(2).collect::<Vec<_>>().join(": "))
+        .collect();
+    assert_eq!(
+        heads,
+        [
+            "1: sex",
+            "2: family_details_section[1].relation",
+            "3: age",
+            "3: family_details_section[2].relation_age",
+            "4: name",
+            "4: sex"
+        ],
+        "{err}"
+    );
+    assert_eq!(k.export("case"), json!([]));
+}
+
+/// Primero's own examples: a case as `GET /api/v2/cases/:id` gives it comes back the same; a
+/// trace (`GET /api/v2/traces/:id`) is not a tracing request; a tracing request carrying
+/// `survivor_code` (a field Primero's tracing requests store too) is still seen as one.
+#[test]
+fn primero_documentation_examples() {
+    let k = Kit::new();
+    let case = json!({"data": {
+        "id": "b3222e84-a5d7-4692-a643-1ab3d41f17d6", "age": 16, "sex": "female",
+        "name": "Edwine Edgemont", "owned_by": "primero", "created_at": "2019-05-10T05:34:59.514Z",
+        "case_id_display": "f15a1a9", "registration_date": "2019-05-10",
+        "photos": ["/rails/active_storage/blobs/eyJfcmFpbHMiOnsibWVzc2FnZSI6IkJBaHBJdz09IiwiZXhwIjpudWxsLCJwdXIiOiJibG9iX2lkIn19--fd11045a88ede3b0b1e92ce60b75bb21f219c33c/photo.jpg"]
+    }});
+    // Written by a Windows editor: a byte order mark first.
+    let file = k.file("case.json", &format!("\u{feff}{case}"));
+    k.ok(&["import", file.to_str().unwrap(), "--kind", "case"]);
+    let out = k.export("case");
+    assert_eq!(out[0]["id"], case["data"]["id"]);
+    assert_eq!(out[0]["data"], case["data"]);
+
+    let trace = json!({"data": {"id": "f7884b5f-848c-4f98-b60c-bd8ffeceb175",
+        "matched_case_id": null, "tracing_request_id": "71eadfe8-b8ac-463f-bf32-7d31f16a36eb",
+        "inquirer_id": "0159061f-6183-410c-a107-fcc5de8bb2fc", "relation": "father",
+        "relation_name": "Arun Lee", "inquiry_date": "2019-03-01", "name": "Olga Lee", "age": 9,
+        "sex": "female"}});
+    let file = k.file("trace.json", &trace.to_string());
+    let err = k.fails(&[
+        "import",
+        file.to_str().unwrap(),
+        "--kind",
+        "tracing-request",
+    ]);
+    assert!(
+        err.contains("the file holds Primero traces") && err.contains("record 1 has inquirer_id"),
+        "{err}"
+    );
+
+    let request = json!([{"data": {"relation_name": "Arun Lee", "relation": "father",
+        "inquiry_date": "2019-03-01", "survivor_code": "S-77",
+        "tracing_request_subform_section": [{"unique_id": "t1", "name": "Olga Lee", "sex": "female"}]}}]);
+    let file = k.file("request.json", &request.to_string());
+    let err = k.fails(&["import", file.to_str().unwrap(), "--kind", "case"]);
+    assert!(
+        err.contains("holds tracing_request records, not case records")
+            && err.contains("give --kind tracing-request"),
+        "{err}"
+    );
+    let err = k.fails(&["import", file.to_str().unwrap(), "--kind", "incident"]);
+    assert!(err.contains("holds tracing_request records"), "{err}");
+
+    // One key twice in a record: refused, naming it, nothing imported.
+    let file = k.file(
+        "twice.json",
+        r#"[{"data": {"name": "Amina", "sex": "female", "name": "Halima"}}]"#,
+    );
+    let err = k.fails(&["import", file.to_str().unwrap(), "--kind", "case"]);
+    assert!(err.contains("`name` is given twice in one object"), "{err}");
+    assert_eq!(k.export("case").as_array().unwrap().len(), 1);
+}
+
+/// A tally sent with one of its keys keeps the others, as Primero's PATCH does.
+#[test]
+fn a_partial_object_changes_only_its_keys() {
+    let k = Kit::new();
+    let mut case = primero_case();
+    case["data"]["siblings_tally"] = json!({"boys": 2, "girls": 1, "total": 3});
+    k.import("in.json", &json!([case]), "case");
+    let partial = json!([{"id": ID, "data": {"siblings_tally": {"boys": 3, "total": 4}}}]);
+    k.import("partial.json", &partial, "case");
+    case["data"]["siblings_tally"] = json!({"boys": 3, "girls": 1, "total": 4});
+    assert_eq!(k.export("case"), json!([case]));
+}

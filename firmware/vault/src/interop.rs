@@ -26,7 +26,9 @@ impl Session {
         now_ms: u64,
     ) -> Result<usize, WriteError> {
         let mut tx = self.begin()?;
-        let changed = tx.import_primero(records, now_ms, &mut |_| {})?.len();
+        let changed = tx
+            .import_primero(records, Vec::new(), now_ms, &mut |_| {})?
+            .len();
         tx.commit()?;
         Ok(changed)
     }
@@ -50,17 +52,19 @@ impl Session {
 impl Tx<'_> {
     /// [`Session::import_primero`] inside a transaction: returns the records new or changed
     /// (a record the file carries as the vault holds it writes nothing, so importing a file
-    /// twice changes nothing the second time). `progress` hears how many records of the file
-    /// were read and checked so far.
+    /// twice changes nothing the second time). `bad` holds what earlier checks found wrong in
+    /// the file (records left out of `records` for it): the records are checked all the same,
+    /// and every problem is reported together, in the file's order, once each.
+    /// `progress` hears how many records of the file were read and checked so far.
     pub fn import_primero(
         &mut self,
         records: &[Incoming],
+        mut bad: Vec<BadField>,
         now_ms: u64,
         progress: &mut dyn FnMut(usize),
     ) -> Result<Vec<Changed>, WriteError> {
         let today = Date::from_unix_ms(now_ms);
         let mut docs = Vec::with_capacity(records.len());
-        let mut bad = Vec::new();
         let stamp = self.session.clock.tick(now_ms);
         for (done, r) in records.iter().enumerate() {
             let (kind, id) = (r.kind, r.id);
@@ -85,6 +89,10 @@ impl Tx<'_> {
             progress(done + 1);
         }
         if !bad.is_empty() {
+            // In the file's order; a field two checks found wrong is named once.
+            bad.sort_by_key(|b| b.position);
+            let mut named = std::collections::HashSet::new();
+            bad.retain(|b| named.insert((b.position, b.field.clone())));
             return Err(VaultError::BadImport(BadRecords(bad)).into());
         }
         let changed = self.merge(&docs, now_ms)?;

@@ -417,3 +417,245 @@ fn records_without_ids_get_the_same_ids_from_the_same_file() {
         ID
     );
 }
+
+/// Primero's `RecordMergeDataHashService` merges two hashes key by key at every depth (its spec:
+/// "keeps the key/values in the old hash if they are not present in the new hash"): a tally
+/// field sent with one of its keys keeps the others.
+#[test]
+fn an_object_carried_in_part_changes_only_its_keys() {
+    let mut clock = HlcClock::new(DeviceId(1));
+    let full = json!({"data": {"id": ID, "name": "Amina", "sex": "female",
+        "siblings_tally": {"boys": 2, "girls": 1, "total": 3, "by_camp": {"a": 1, "b": 2}},
+        "signature": {"file_name": "s.png", "date": null},
+        "family_details_section": [{"unique_id": "f1", "relation": "mother",
+            "relation_contact": {"phone": "+249 1", "email": "h@example.org"}}]}});
+    let full = read(&full.to_string(), RecordKind::Case).unwrap();
+    let doc = import(None, &full[0], &mut clock, 1000);
+    let part = json!({"data": {"id": ID,
+        "siblings_tally": {"boys": 3, "by_camp": {"b": 3}},
+        "signature": null,
+        "family_details_section": [{"unique_id": "f1", "relation_contact": {"phone": "+249 2"}}]}});
+    let part = read(&part.to_string(), RecordKind::Case).unwrap();
+    let doc = import(Some(doc), &part[0], &mut clock, 2000);
+    let out = doc.to_json();
+    assert_eq!(
+        out["siblings_tally"],
+        json!({"boys": 3, "girls": 1, "total": 3, "by_camp": {"a": 1, "b": 3}})
+    );
+    // A null replaces an object, as in Primero.
+    assert_eq!(out["signature"], Value::Null);
+    assert_eq!(
+        out["family_details_section"][0]["relation_contact"],
+        json!({"phone": "+249 2", "email": "h@example.org"})
+    );
+    // Sent again, the merged object changes nothing.
+    assert!(
+        doc.patch(&part[0].data, || clock.tick(3000))
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Fields Primero's records share or carry as links do not say what a file holds:
+/// `survivor_code` is a tracing request's field as much as an incident's
+/// (`TracingRequest` and `Incident` both store it), and Primero gives an incident made from a
+/// case the case's `case_id_display` (fieldkit's own incidents name theirs `case_id`).
+#[test]
+fn shared_and_linking_fields_do_not_hide_what_a_file_holds() {
+    let request = r#"[{"data": {"relation_name": "Arun Lee", "inquiry_date": "2019-03-01",
+        "survivor_code": "S-77", "tracing_request_id": "71eadfe8-b8ac-463f-bf32-7d31f16a36eb",
+        "tracing_request_subform_section": [{"unique_id": "t1", "name": "Olga Lee"}]}}]"#;
+    for kind in [RecordKind::Case, RecordKind::Incident] {
+        let err = read(request, kind).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                PrimeroError::WrongKind {
+                    found: RecordKind::TracingRequest,
+                    position: 1,
+                    ..
+                }
+            ),
+            "{kind}: {err}"
+        );
+    }
+    assert_eq!(read(request, RecordKind::TracingRequest).unwrap().len(), 1);
+    let incident = r#"[{"data": {"incident_id": "5e8f7a10-0000-4000-8000-000000000001",
+        "incident_date": "2019-03-01", "date_of_first_report": "2019-03-02",
+        "incident_case_id": "b3222e84-a5d7-4692-a643-1ab3d41f17d6", "case_id_display": "f15a1a9",
+        "case_id": "b3222e84-a5d7-4692-a643-1ab3d41f17d6", "survivor_code": "S-77"}}]"#;
+    for kind in [RecordKind::Case, RecordKind::TracingRequest] {
+        let err = read(incident, kind).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                PrimeroError::WrongKind {
+                    found: RecordKind::Incident,
+                    ..
+                }
+            ),
+            "{kind}: {err}"
+        );
+        assert!(
+            err.to_string().contains("record 1 has incident_id"),
+            "{err}"
+        );
+    }
+    assert_eq!(read(incident, RecordKind::Incident).unwrap().len(), 1);
+}
+
+/// Primero's traces (`/api/v2/traces/:id`, `/api/v2/cases/:id/traces`: one child sought,
+/// with its tracing request's inquirer copied beside it) are not tracing requests.
+#[test]
+fn primero_traces_are_refused_saying_what_they_are() {
+    let trace = r#"{"data": {"id": "f7884b5f-848c-4f98-b60c-bd8ffeceb175", "matched_case_id": null,
+        "tracing_request_id": "71eadfe8-b8ac-463f-bf32-7d31f16a36eb",
+        "inquirer_id": "0159061f-6183-410c-a107-fcc5de8bb2fc", "relation": "father",
+        "relation_name": "Arun Lee", "inquiry_date": "2019-03-01", "name": "Olga Lee",
+        "age": 9, "sex": "female"}}"#;
+    for kind in [RecordKind::TracingRequest, RecordKind::Case] {
+        let err = read(trace, kind).unwrap_err();
+        assert!(
+            matches!(err, PrimeroError::Traces { position: 1, .. }),
+            "{kind}: {err}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains("Primero traces")
+                && text.contains("record 1 has inquirer_id")
+                && text.contains("tracing_request_subform_section"),
+            "{text}"
+        );
+    }
+}
+
+/// A key given twice in one object leaves which value is meant unknown; reading one of them
+/// silently would drop the other.
+#[test]
+fn a_key_given_twice_is_refused() {
+    let text = r#"[{"data": {"name": "Amina", "sex": "female", "name": "Halima"}}]"#;
+    let err = read(text, RecordKind::Case).unwrap_err();
+    assert!(matches!(err, PrimeroError::RepeatedKey(_)), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("`name` is given twice in one object"),
+        "{err}"
+    );
+    let nested = r#"[{"data": {"name": "A", "family_details_section":
+        [{"unique_id": "f1", "relation": "mother", "relation": "aunt"}]}}]"#;
+    assert!(
+        read(nested, RecordKind::Case)
+            .unwrap_err()
+            .to_string()
+            .contains("`relation` is given twice")
+    );
+    // The same key in two objects is no repeat.
+    let fine =
+        r#"[{"data": {"name": "A", "sex": "male"}}, {"data": {"name": "B", "sex": "male"}}]"#;
+    assert_eq!(read(fine, RecordKind::Case).unwrap().len(), 2);
+}
+
+/// Whole numbers past 64 bits would come back rounded (`1.2345678901234568e+29`): refused, not
+/// changed. Numbers that fit come back as they were.
+#[test]
+fn a_whole_number_too_large_to_keep_is_refused() {
+    let text = r#"[{"data": {"name": "A", "note": "123456789012345678901234567890 in text",
+        "big": 123456789012345678901234567890}}]"#;
+    let err = read(text, RecordKind::Case).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("123456789012345678901234567890") && msg.contains("line 2"),
+        "{msg}"
+    );
+    let fits = r#"[{"data": {"name": "A", "u": 18446744073709551615, "i": -9223372036854775808,
+        "f": 0.1, "e": 1e20, "z": -0.0}}]"#;
+    let recs = read(fits, RecordKind::Case).unwrap();
+    let mut clock = HlcClock::new(DeviceId(1));
+    let doc = import(None, &recs[0], &mut clock, 1000);
+    let out = export(doc.to_json());
+    let given: Value = serde_json::from_str(fits).unwrap();
+    for k in ["u", "i", "f", "e", "z"] {
+        assert_eq!(out["data"][k], given[0]["data"][k], "{k}: {out}");
+    }
+    let text = out.to_string();
+    assert!(
+        text.contains("18446744073709551615") && text.contains("-9223372036854775808"),
+        "{text}"
+    );
+}
+
+/// A UTF-8 byte order mark (Windows editors write one) is not part of the JSON.
+#[test]
+fn a_byte_order_mark_is_skipped() {
+    let text = "\u{feff}[{\"data\": {\"name\": \"A\", \"sex\": \"male\"}}]";
+    assert_eq!(read(text, RecordKind::Case).unwrap().len(), 1);
+}
+
+/// [`read_all`] gives the records whose fields have the right types and every bad field, so
+/// an import can check the others as they will be saved and name every bad record at once.
+#[test]
+fn read_all_keeps_the_good_records_beside_the_bad_fields() {
+    let text = r#"[
+        {"data": {"name": "A", "sex": "F"}},
+        {"data": {"name": "B", "sex": "male", "age": 40}},
+        {"data": {"age": 3}}
+    ]"#;
+    let file = read_all(text, RecordKind::Case).unwrap();
+    let positions: Vec<usize> = file.records.iter().map(|r| r.position).collect();
+    assert_eq!(positions, [2, 3]);
+    assert_eq!(file.bad.len(), 1);
+    assert_eq!(
+        (file.bad[0].position, file.bad[0].field.as_str()),
+        (1, "sex")
+    );
+    assert!(matches!(
+        read(text, RecordKind::Case),
+        Err(PrimeroError::Invalid(_))
+    ));
+}
+
+#[test]
+fn entries_are_counted_from_one_as_records_are() {
+    assert_eq!(
+        counted_from_one("family_details_section[0].relation_age"),
+        "family_details_section[1].relation_age"
+    );
+    assert_eq!(counted_from_one("age"), "age");
+    assert_eq!(
+        counted_from_one("family_details_section[]"),
+        "family_details_section[]"
+    );
+    let Record::Case(mut c) = Record::from_json(
+        RecordKind::Case,
+        json!({"name": "A", "sex": "male",
+            "family_details_section": [{"unique_id": "m"}, {"unique_id": "f", "relation_age": 300}]}),
+    )
+    .unwrap() else {
+        panic!()
+    };
+    c.age = Some(9);
+    let bad = validate(2, &Record::Case(c), Date::from_unix_ms(1_700_000_000_000));
+    let named: Vec<(usize, &str)> = bad.iter().map(|b| (b.position, b.field.as_str())).collect();
+    assert_eq!(named, [(2, "family_details_section[2].relation_age")]);
+}
+
+/// Two records of one id in a file were each applied to what the vault held and one was lost
+/// ("2 case records read, 1 new or changed", the second's name gone).
+#[test]
+fn a_file_gives_each_id_once() {
+    let text = format!(
+        r#"[{{"id": "{ID}", "data": {{"name": "Amina", "sex": "female"}}}},
+            {{"data": {{"name": "Sara", "sex": "female"}}}},
+            {{"data": {{"id": "{ID}", "name": "Halima", "sex": "female"}}}}]"#
+    );
+    let Err(PrimeroError::Invalid(bad)) = read(&text, RecordKind::Case) else {
+        panic!()
+    };
+    assert_eq!(bad.0.len(), 1, "{bad}");
+    assert_eq!((bad.0[0].position, bad.0[0].field.as_str()), (3, "id"));
+    assert!(bad.0[0].message.contains("id of record 1 too"), "{bad}");
+    // Records without ids are never taken for one another, even when their content is the same.
+    let same =
+        r#"[{"data": {"name": "Omar", "sex": "male"}}, {"data": {"name": "Omar", "sex": "male"}}]"#;
+    assert_eq!(read(same, RecordKind::Case).unwrap().len(), 2);
+}

@@ -223,7 +223,9 @@ pub fn import(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<()> {
             let text = std::str::from_utf8(&bytes)
                 .with_context(|| format!("{}: not UTF-8 text", a.file.display()))?;
             let kind = RecordKind::from(a.kind);
-            let records = match primero::read(text, kind) {
+            // Records with fields of the wrong type are named with every other problem the
+            // import finds, once the vault can check the rest as they will be saved.
+            let file = match primero::read_all(text, kind) {
                 Ok(r) => r,
                 Err(e) => {
                     let hint = match &e {
@@ -238,18 +240,18 @@ pub fn import(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<()> {
             };
             progress.say(&format!(
                 "saving, triaging and matching {} records",
-                records.len()
+                file.records.len()
             ));
             // Each record is counted twice, once checked and once triaged and matched.
             let merged = kit
-                .import_primero_with_progress(&records, now, &mut |done, total| {
+                .import_primero_file(&file, now, &mut |done, total| {
                     progress.set(done as u64, total as u64);
                 })
                 .with_context(|| format!("importing {}", a.file.display()))?;
             progress.finish();
             println!(
                 "{} {kind} records read, {} new or changed",
-                records.len(),
+                file.records.len(),
                 merged.changed
             );
             print_merged(&merged);
