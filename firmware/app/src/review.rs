@@ -234,7 +234,7 @@ impl Work<'_, '_> {
         for s in found {
             let id = match_id(s.case_id, &s.trace);
             seen.insert(id);
-            let (m, version, proposed) = match self.st.book.get(id).cloned() {
+            let (m, version, proposed, alert) = match self.st.book.get(id).cloned() {
                 None => {
                     let identity = json!({
                         "case_id": s.case_id.to_string(),
@@ -259,7 +259,8 @@ impl Work<'_, '_> {
                     let v = save(&mut self.tx, &m, now_ms)?;
                     self.st.stale = true;
                     self.st.book.insert(m.clone());
-                    (m, Some(v), true)
+                    let alert = is_likely(&m);
+                    (m, Some(v), true, alert)
                 }
                 Some(old) => {
                     let state = old.review_status().to_string();
@@ -290,10 +291,16 @@ impl Work<'_, '_> {
                     if pending {
                         no_longer_likely(&old, &m, alerts);
                     }
-                    (m, version, pending)
+                    // Listed again as the record's proposal, but told as news only when it is
+                    // likely and was not (or comes back from a rejection): a save that leaves a
+                    // likely match as it was is no news, and the hub re-sends the notice of
+                    // every match an alert names.
+                    let alert =
+                        pending && is_likely(&m) && (state == review::REJECTED || !is_likely(&old));
+                    (m, version, pending, alert)
                 }
             };
-            self.announce(m, version, proposed, alerts, &mut out);
+            self.announce(m, version, proposed, alert, alerts, &mut out);
         }
         for id in affected {
             if seen.contains(&id) {
@@ -321,18 +328,21 @@ impl Work<'_, '_> {
                 // proposed as a new likely match is.
                 let newly_likely = is_likely(&m) && !is_likely(&old);
                 no_longer_likely(&old, &m, alerts);
-                self.announce(m, Some(v), newly_likely, alerts, &mut out);
+                self.announce(m, Some(v), newly_likely, newly_likely, alerts, &mut out);
             }
         }
         Ok(out)
     }
 
-    /// Hands a match written to the outbox, and lists a proposal (a likely one raises an alert).
+    /// Hands a match written to the outbox, lists a proposal, and raises
+    /// [`Alert::LikelyMatch`] when `alert` (a likely match that is news: new, newly likely, or
+    /// proposed again after a rejection).
     fn announce(
         &mut self,
         m: PotentialMatch,
         version: Option<u64>,
         proposed: bool,
+        alert: bool,
         alerts: &mut Vec<Alert>,
         out: &mut Vec<PotentialMatch>,
     ) {
@@ -346,7 +356,7 @@ impl Work<'_, '_> {
             );
         }
         if proposed {
-            if m.likelihood.as_deref() == Some("likely") {
+            if alert && is_likely(&m) {
                 alerts.push(Alert::LikelyMatch {
                     match_id: m.id,
                     case_id: m.case_id,

@@ -279,3 +279,50 @@ fn each_decision_has_its_own_audit_entry() {
         .unwrap();
     assert_eq!(by.actor, common::USER);
 }
+
+/// A save that leaves a pending likely match as it was (a case assigned, a follow-up written)
+/// lists the match among the record's proposals but raises no new `LikelyMatch` alert: the hub
+/// takes that alert for a match whose class moved and sends the notice to every kit holding a
+/// side again, so every edit of such a case cost a notice per kit.
+#[test]
+fn a_save_that_leaves_a_likely_match_as_it_was_raises_no_new_alert() {
+    use fieldkit_app::Alert;
+    let likely_alert = |alerts: &[Alert], id: RecordId| {
+        alerts
+            .iter()
+            .any(|a| matches!(a, Alert::LikelyMatch { match_id, .. } if *match_id == id))
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut kit = common::new_kit(dir.path(), NOW);
+    let c = kit.register(RecordKind::Case, child(9), NOW).unwrap();
+    let r = kit
+        .register(RecordKind::TracingRequest, request(), NOW + 1)
+        .unwrap();
+    let id = r.matches[0].id;
+    assert_eq!(r.matches[0].likelihood.as_deref(), Some("likely"));
+    assert!(likely_alert(&r.alerts, id), "{:?}", r.alerts);
+
+    let assigned = kit
+        .assign_case(c.id, &["omar".to_string()], NOW + 2)
+        .unwrap();
+    assert_eq!(assigned.matches.len(), 1, "still the case's proposal");
+    assert!(!likely_alert(&assigned.alerts, id), "{:?}", assigned.alerts);
+    let noted = kit
+        .change(RecordKind::TracingRequest, r.id, NOW + 3, |o| {
+            o.insert("relation_telephone".into(), json!("0790000000"));
+            Ok(())
+        })
+        .unwrap();
+    assert!(!likely_alert(&noted.alerts, id), "{:?}", noted.alerts);
+
+    // Rejected, then proposed again by a real change: an alert again.
+    kit.reject_match(id, Some("not her"), NOW + 4).unwrap();
+    let changed = kit
+        .change(RecordKind::Case, c.id, NOW + 5, |o| {
+            o.insert("date_of_birth".into(), json!("2016-06-01"));
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(changed.matches.len(), 1);
+    assert!(likely_alert(&changed.alerts, id), "{:?}", changed.alerts);
+}

@@ -737,3 +737,45 @@ fn the_hub_writes_the_explanations_primer_only_to_kits_that_wrote_it_and_remembe
     assert_eq!(notices(&a).len(), 2);
     assert_eq!(notices(&b).len(), 2);
 }
+
+/// A kit's edit that leaves a routed likely match as it was (a note on the case) sends the
+/// kits no notice again: before, the hub's kit core raised a "likely match" alert on every
+/// save of a record with a pending likely match, and the hub took it for a class change and
+/// queued the notice to every kit holding a side once more (each case edit cost a notice per
+/// kit, over LoRa too).
+#[test]
+fn an_edit_that_leaves_a_likely_match_as_it_was_sends_no_notice_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut session = hub_vault(dir.path());
+    let hub_public = init(&mut session).unwrap();
+    let mut hub = HubService::open(session, NOW).unwrap();
+    let mut a = KitEnd::new(0x0A, hub_public);
+    let mut b = KitEnd::new(0x0B, hub_public);
+    hub.enroll(a.public(), "unicef", "Kalma camp", NOW).unwrap();
+    hub.enroll(b.public(), "unicef", "Nyala town", NOW).unwrap();
+    let case_id = RecordId::from_bytes([0xA1; 16]);
+    let request_id = RecordId::from_bytes([0xB2; 16]);
+    a.endpoint
+        .queue(&Body::Ops(child(case_id, "Amina Yusuf", 0xA)));
+    b.endpoint
+        .queue(&Body::Ops(request(request_id, "Amina Yusuf", 0xB)));
+    let now = settle(&mut hub, &mut [&mut a, &mut b], NOW);
+    for k in [&a, &b] {
+        let n = notices(k);
+        assert_eq!(n.len(), 1);
+        assert_eq!(n[0].likelihood.as_deref(), Some("likely"), "{:?}", n[0]);
+        assert_eq!(match_messages(k), 1);
+    }
+    // A notes a home visit on the case (a field matching does not read).
+    a.endpoint.queue(&Body::Ops(vec![set_field(
+        RecordKind::Case,
+        case_id,
+        "notes",
+        "home visit done",
+        0xA,
+    )]));
+    let _ = settle(&mut hub, &mut [&mut a, &mut b], now);
+    for k in [&a, &b] {
+        assert_eq!(match_messages(k), 1, "told once, not again for a note");
+    }
+}
