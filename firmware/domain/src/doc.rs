@@ -538,7 +538,10 @@ impl Document {
                 }
             }
             set(order_path(key), order_value(&order), &mut ops);
-            if self.value(key).is_some_and(|v| !v.is_null()) {
+            if order.is_empty() {
+                // Every entry destroyed: the record holds an empty list, as in Primero.
+                set(key.clone(), FieldValue::List(Vec::new()), &mut ops);
+            } else if self.value(key).is_some_and(|v| !v.is_null()) {
                 // The empty list the record held gives way to its entries.
                 set(key.clone(), FieldValue::Null, &mut ops);
             }

@@ -40,7 +40,7 @@ pub enum PrimeroError {
     },
     /// The file holds Primero's traces, not tracing requests.
     #[error(
-        "the file holds Primero traces (one child sought each, as /api/v2/traces gives them), not {expected} records: record {position} has inquirer_id; import the tracing requests they belong to instead (each holds its traces in tracing_request_subform_section)"
+        "the file holds Primero traces (one child sought each, as /api/v2/traces gives them), not {expected} records: record {position} has inquirer_id; give the tracing requests they belong to instead (each holds its traces in tracing_request_subform_section)"
     )]
     Traces {
         /// The kind asked for.
@@ -682,6 +682,32 @@ pub fn read_all(text: &str, kind: RecordKind) -> Result<ReadFile, PrimeroError> 
                     "names starting `{KIT_PREFIX}` are the kit's own; a Primero file cannot set them"
                 ),
             );
+        }
+        // The kit names a subform entry's field `form[unique_id].field`: brackets in a name
+        // or an entry's id would make another path.
+        for key in data
+            .keys()
+            .filter(|k| k.is_empty() || k.contains(['[', ']']))
+        {
+            fail(
+                format!("`{key}`"),
+                "is not a field name: a name is not empty and holds no `[` or `]`".into(),
+            );
+        }
+        for form in SUBFORMS {
+            let Some(Value::Array(entries)) = data.get(*form) else {
+                continue;
+            };
+            for (i, entry) in entries.iter().enumerate() {
+                if let Some(uid) = entry.get("unique_id").and_then(Value::as_str)
+                    && uid.contains(']')
+                {
+                    fail(
+                        format!("{form}[{}].unique_id", i + 1),
+                        format!("`{uid}` cannot be an entry's id: it holds `]`"),
+                    );
+                }
+            }
         }
         for (field, message) in field_errors(kind, &data) {
             fail(field, message);

@@ -778,8 +778,9 @@ pub struct Incident {
     /// The GBVIMS type of violence.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gbv_sexual_violence_type: Option<String>,
-    /// The survivor's case, when there is one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The survivor's case, when there is one. Primero names it `incident_case_id` (an
+    /// incident made from a case); a record keeps the name it came with.
+    #[serde(skip_serializing_if = "Option::is_none", alias = "incident_case_id")]
     pub case_id: Option<String>,
     /// Survivor code used instead of a name.
     #[serde(skip_serializing_if = "Option::is_none")]

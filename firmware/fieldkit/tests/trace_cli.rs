@@ -159,6 +159,27 @@ fn bad_input_is_a_clear_error() {
         err.contains("holds tracing_request records, not case records") && err.contains("swapped"),
         "{err}"
     );
+    // Incidents are no tracing requests swapped in: they are just not cases.
+    let dir = tempfile::tempdir().unwrap();
+    let incidents = dir.path().join("incidents.json");
+    std::fs::write(
+        &incidents,
+        r#"[{"data": {"incident_id": "5e8f7a10-0000-4000-8000-000000000001", "incident_date": "2019-03-01"}}]"#,
+    )
+    .unwrap();
+    let (ok, _, err) = fieldkit(&[
+        "trace",
+        "match",
+        "--cases",
+        incidents.to_str().unwrap(),
+        "--requests",
+        &data("requests.json"),
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("holds incident records, not case records") && !err.contains("swapped"),
+        "{err}"
+    );
 }
 
 #[test]

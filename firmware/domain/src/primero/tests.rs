@@ -138,6 +138,18 @@ fn subform_entries_are_removed_only_when_destroyed() {
     let gone = read(&gone.to_string(), RecordKind::Case).unwrap();
     let doc = import(Some(doc), &gone[0], &mut clock, 3000);
     assert_eq!(doc.entries("family_details_section"), ["f1"]);
+    // The last one destroyed, the record holds an empty list (Primero's merge rejects the
+    // destroyed entries and keeps the array), not no list at all.
+    let last = json!({"data": {"id": ID,
+        "family_details_section": [{"unique_id": "f1", "_destroy": true}]}});
+    let last = read(&last.to_string(), RecordKind::Case).unwrap();
+    let doc = import(Some(doc), &last[0], &mut clock, 4000);
+    assert!(doc.entries("family_details_section").is_empty());
+    assert_eq!(doc.to_json()["family_details_section"], json!([]));
+    // Entries given again take the empty list's place.
+    let doc = import(Some(doc), &full[0], &mut clock, 5000);
+    assert_eq!(doc.entries("family_details_section"), ["f2", "f1"]);
+    assert_eq!(doc.to_json(), primero_case()["data"]);
 }
 
 #[test]
@@ -658,4 +670,65 @@ fn a_file_gives_each_id_once() {
     let same =
         r#"[{"data": {"name": "Omar", "sex": "male"}}, {"data": {"name": "Omar", "sex": "male"}}]"#;
     assert_eq!(read(same, RecordKind::Case).unwrap().len(), 2);
+}
+
+/// A name the kit cannot make a field path of was refused by the vault as "invalid change" at
+/// the first such record (an entry's id holding `]` as having no unique_id at all).
+#[test]
+fn names_and_entry_ids_the_kit_cannot_path_are_bad_fields() {
+    let text = r#"[{"data": {"name": "A", "sex": "male", "x[1]": "y", "": 2}},
+        {"data": {"name": "B", "sex": "male",
+            "family_details_section": [{"unique_id": "m", "relation": "mother"},
+                                       {"unique_id": "a]b", "relation": "father"}]}}]"#;
+    let Err(PrimeroError::Invalid(bad)) = read(text, RecordKind::Case) else {
+        panic!()
+    };
+    let named: Vec<(usize, &str)> = bad
+        .0
+        .iter()
+        .map(|b| (b.position, b.field.as_str()))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            (1, "``"),
+            (1, "`x[1]`"),
+            (2, "family_details_section[2].unique_id")
+        ],
+        "{bad}"
+    );
+    assert!(
+        bad.to_string().contains("`a]b` cannot be an entry's id"),
+        "{bad}"
+    );
+}
+
+/// Primero links an incident made from a case by `incident_case_id`: such an incident has its
+/// linked case, needs no survivor code, and comes back with Primero's name.
+#[test]
+fn a_primero_incident_made_from_a_case_has_its_linked_case() {
+    let text = r#"[{"id": "5e8f7a10-0000-4000-8000-000000000001", "data": {
+        "incident_id": "5e8f7a10-0000-4000-8000-000000000001", "incident_code": "0000001",
+        "incident_date": "2019-03-01", "date_of_first_report": "2019-03-02",
+        "incident_case_id": "b3222e84-a5d7-4692-a643-1ab3d41f17d6", "case_id_display": "f15a1a9",
+        "description": "Test 1", "module_id": "primeromodule-gbv", "status": "open"}}]"#;
+    let recs = read(text, RecordKind::Incident).unwrap();
+    let mut clock = HlcClock::new(DeviceId(1));
+    let doc = import(None, &recs[0], &mut clock, 1000);
+    let record = doc.to_record().unwrap();
+    let Record::Incident(i) = &record else {
+        panic!()
+    };
+    assert_eq!(
+        i.case_id.as_deref(),
+        Some("b3222e84-a5d7-4692-a643-1ab3d41f17d6")
+    );
+    assert_eq!(
+        validate(1, &record, Date::from_unix_ms(1_700_000_000_000)),
+        []
+    );
+    // As given, with the id inside `data` too, as Primero's API writes it.
+    let mut given: Value = serde_json::from_str(text).unwrap();
+    given[0]["data"]["id"] = given[0]["id"].clone();
+    assert_eq!(export(doc.to_json()), given[0]);
 }

@@ -245,10 +245,12 @@ fn read_records(path: &Path, kind: RecordKind) -> anyhow::Result<Vec<Record>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     fieldkit_domain::primero::parse_records(&text, kind).map_err(|e| {
+        // Swapped only when the file holds what the other option takes (not incidents).
         let hint = match &e {
-            fieldkit_domain::primero::PrimeroError::WrongKind { .. } => {
-                " (are --cases and --requests swapped?)"
-            }
+            fieldkit_domain::primero::PrimeroError::WrongKind {
+                found: RecordKind::Case | RecordKind::TracingRequest,
+                ..
+            } => " (are --cases and --requests swapped?)",
             _ => "",
         };
         anyhow::anyhow!("{}: {e}{hint}", path.display())
