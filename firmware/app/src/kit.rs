@@ -716,6 +716,41 @@ impl Kit {
     }
 }
 
+/// A case's status changed by an edit keeps the closure fields as [`Kit::close_case`] and
+/// [`Kit::reopen_case`] do: closing needs a `closure_reason` and dates `date_closure` today
+/// when the edit gives no day; reopening clears both.
+fn closure(
+    before: &Map<String, Value>,
+    after: &mut Map<String, Value>,
+    today: Date,
+) -> Result<(), SaveError> {
+    let closed =
+        |o: &Map<String, Value>| o.get("status").and_then(Value::as_str) == Some(status::CLOSED);
+    match (closed(before), closed(after)) {
+        (false, true) => {
+            let reason = after
+                .get("closure_reason")
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .unwrap_or_default();
+            if reason.is_empty() {
+                return Err(SaveError::NotApplicable(
+                    "a case is closed with its reason: give closure_reason (reunified, transferred, ...)".into(),
+                ));
+            }
+            after
+                .entry("date_closure")
+                .or_insert_with(|| Value::String(today.to_string()));
+        }
+        (true, false) => {
+            after.remove("closure_reason");
+            after.remove("date_closure");
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 /// Gives every subform entry without a `unique_id` a fresh one. Only Primero's subforms
 /// ([`SUBFORMS`]): another array of objects (Primero's attachment objects, a follow-up
 /// history) is one value, kept as it came, with no id invented in its entries.
@@ -882,6 +917,9 @@ impl Work<'_, '_> {
         change(&mut o)?;
         if let Some(before) = before {
             crate::input::tidy_changed(&self.st.config.lookups, kind, &before, &mut o)?;
+            if kind == RecordKind::Case {
+                closure(&before, &mut o, Date::from_unix_ms(now_ms))?;
+            }
         }
         self.edit(kind, id, o, now_ms)
     }

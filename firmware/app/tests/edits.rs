@@ -108,3 +108,54 @@ fn a_value_from_another_kits_lists_does_not_stop_an_edit_of_other_fields() {
     assert_eq!(shown["assigned_user_names"], json!(["omar"]));
     assert_eq!(shown["status"], "closed");
 }
+
+/// Closing or reopening a case by editing its status (`case edit --set status=closed`) keeps
+/// the closure fields as `close_case`/`reopen_case` do: a reason is required, the day defaults
+/// to today, and reopening clears both (a case was left "open" with a closure date, or closed
+/// with neither).
+#[test]
+fn a_status_changed_by_an_edit_keeps_the_closure_fields_right() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut kit = common::new_kit(dir.path(), NOW);
+    let fields = json!({"name": "Amina Yusuf", "sex": "female", "age": 9})
+        .as_object()
+        .cloned()
+        .unwrap();
+    let c = kit.register(RecordKind::Case, fields, NOW).unwrap();
+    let show = |kit: &mut fieldkit_app::Kit, now| {
+        kit.open_record(RecordKind::Case, c.id, now)
+            .unwrap()
+            .record
+            .to_json()
+    };
+
+    let refused = kit.change(RecordKind::Case, c.id, NOW + 1, |o| {
+        o.insert("status".into(), json!("closed"));
+        Ok(())
+    });
+    match refused {
+        Err(SaveError::NotApplicable(why)) => assert!(why.contains("closure_reason"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(show(&mut kit, NOW + 2)["status"], "open");
+
+    kit.change(RecordKind::Case, c.id, NOW + 3, |o| {
+        o.insert("status".into(), json!("closed"));
+        o.insert("closure_reason".into(), json!("reunified"));
+        Ok(())
+    })
+    .unwrap();
+    let closed = show(&mut kit, NOW + 4);
+    assert_eq!(closed["status"], "closed");
+    assert_eq!(closed["date_closure"], "2026-02-25");
+
+    kit.change(RecordKind::Case, c.id, NOW + 5, |o| {
+        o.insert("status".into(), json!("open"));
+        Ok(())
+    })
+    .unwrap();
+    let reopened = show(&mut kit, NOW + 6);
+    assert_eq!(reopened["status"], "open");
+    assert!(reopened.get("closure_reason").is_none(), "{reopened}");
+    assert!(reopened.get("date_closure").is_none(), "{reopened}");
+}

@@ -227,3 +227,82 @@ fn trace_run_prints_what_is_proposed_not_what_was_rejected() {
     assert!(!text.contains(case["id"].as_str().unwrap()), "{text}");
     assert!(text.contains("no potential match"), "{text}");
 }
+
+/// Review from the command line as a reviewer would try it: wrong ids, a decision taken twice,
+/// a confirmation taken back (both records unlinked, the trace sought again), a second child
+/// for a trace already matched.
+#[test]
+fn review_mistakes_are_named_and_a_confirmation_can_be_taken_back() {
+    let k = Kit::new();
+    let request = add_request(&k);
+    let case = add_case(&k, Some("true"));
+    let id = pending(&k)[0]["id"].as_str().unwrap().to_string();
+    for wrong in ["zzzz", "12", "00000000-0000-0000-0000-000000000000"] {
+        let err = k.fails(&["trace", "review", "confirm", wrong]);
+        assert!(err.contains("no potential match"), "{wrong}: {err}");
+        assert!(err.contains("trace review list"), "{wrong}: {err}");
+    }
+    k.ok(&[
+        "trace",
+        "review",
+        "confirm",
+        &id,
+        "--note",
+        "his mother knew him",
+    ]);
+    let err = k.fails(&["trace", "review", "confirm", &id]);
+    assert!(err.contains("already confirmed"), "{err}");
+
+    // A second child for the same trace is refused while the first is confirmed.
+    let other = k.json(&[
+        "case",
+        "add",
+        "--name",
+        "Mohamed Yousef",
+        "--sex",
+        "male",
+        "--age",
+        "9",
+        "--consent",
+        "true",
+        "--json",
+    ]);
+    assert!(
+        other["potential_matches"].as_array().unwrap().is_empty(),
+        "the trace is matched: not sought any more"
+    );
+
+    // Taken back: both records unlinked, and the trace is sought again.
+    k.ok(&[
+        "trace",
+        "review",
+        "reject",
+        &id,
+        "--note",
+        "not him after all",
+    ]);
+    let req = k.json(&["tracing", "show", request["id"].as_str().unwrap(), "--json"]);
+    assert!(
+        req["data"]["tracing_request_subform_section"][0]
+            .get("matched_case_id")
+            .is_none(),
+        "{req}"
+    );
+    let shown = k.json(&["case", "show", case["id"].as_str().unwrap(), "--json"]);
+    assert!(
+        shown["data"].get("matched_tracing_request_id").is_none(),
+        "{shown}"
+    );
+    let offered = pending(&k);
+    assert_eq!(offered.len(), 1, "{offered:?}");
+    assert_eq!(offered[0]["case_id"], other["id"]);
+    // The first child is not proposed again (rejected, nothing changed).
+    let audit = k.ok(&["audit", "list"]);
+    assert!(audit.contains("potential match rejected"), "{audit}");
+
+    // The other child confirmed; the first cannot be confirmed for the same trace now.
+    let second = offered[0]["id"].as_str().unwrap().to_string();
+    k.ok(&["trace", "review", "confirm", &second]);
+    let err = k.fails(&["trace", "review", "confirm", &id]);
+    assert!(err.contains("already matched to case"), "{err}");
+}

@@ -345,7 +345,7 @@ pub fn read_locations(
 }
 
 /// Every case in the vault (one audited bulk read; the kiosk's tests read what it saved).
-#[cfg(test)]
+#[cfg(all(test, feature = "simulation"))]
 pub fn all_cases(s: &mut Session, now_ms: u64) -> anyhow::Result<Vec<fieldkit_domain::Case>> {
     let opened = s
         .all(fieldkit_domain::RecordKind::Case, now_ms)

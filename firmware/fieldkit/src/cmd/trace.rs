@@ -641,6 +641,16 @@ fn run_eval(a: EvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The potential match a reviewer named, or an error that says where the ids are listed.
+fn resolve_match(kit: &fieldkit_app::Kit, part: &str) -> anyhow::Result<fieldkit_domain::RecordId> {
+    kit.resolve_match(part).map_err(|e| match e {
+        fieldkit_app::ReviewError::NotFound(_) => anyhow::anyhow!(
+            "{e}: give a match id or at least 4 of its hex digits, as `fieldkit trace review list --status all` prints them"
+        ),
+        other => other.into(),
+    })
+}
+
 fn review(ctx: &Ctx, cmd: ReviewCommand) -> anyhow::Result<()> {
     use fieldkit_app::MatchFilter;
     let mut kit = ctx.kit()?;
@@ -680,7 +690,7 @@ fn review(ctx: &Ctx, cmd: ReviewCommand) -> anyhow::Result<()> {
             Ok(())
         }
         ReviewCommand::Show { id, json } => {
-            let id = kit.resolve_match(&id)?;
+            let id = resolve_match(&kit, &id)?;
             let d = kit.match_detail(id, now)?;
             if json {
                 return print_json(&serde_json::json!({
@@ -769,7 +779,7 @@ fn review(ctx: &Ctx, cmd: ReviewCommand) -> anyhow::Result<()> {
             Ok(())
         }
         ReviewCommand::Confirm { id, note, json } => {
-            let id = kit.resolve_match(&id)?;
+            let id = resolve_match(&kit, &id)?;
             let m = kit.confirm_match(id, note.as_deref(), now)?;
             decided(
                 &m,
@@ -778,7 +788,7 @@ fn review(ctx: &Ctx, cmd: ReviewCommand) -> anyhow::Result<()> {
             )
         }
         ReviewCommand::Reject { id, note, json } => {
-            let id = kit.resolve_match(&id)?;
+            let id = resolve_match(&kit, &id)?;
             let m = kit.reject_match(id, note.as_deref(), now)?;
             decided(
                 &m,
