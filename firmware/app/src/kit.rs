@@ -667,7 +667,8 @@ impl Kit {
         })
     }
 
-    /// Assigns a case to caseworkers (`assigned_user_names`, replacing the list).
+    /// Assigns a case to caseworkers (`assigned_user_names`, replacing the list; names are
+    /// trimmed, and a list with no name is refused).
     pub fn assign_case(
         &mut self,
         id: RecordId,
@@ -680,6 +681,11 @@ impl Kit {
             .filter(|u| !u.is_empty())
             .map(|u| Value::String(u.to_string()))
             .collect();
+        if users.is_empty() {
+            return Err(SaveError::NotApplicable(
+                "give at least one caseworker's user name to assign the case to".into(),
+            ));
+        }
         self.change(RecordKind::Case, id, now_ms, |o| {
             o.insert("assigned_user_names".into(), Value::Array(users));
             Ok(())

@@ -159,3 +159,28 @@ fn a_status_changed_by_an_edit_keeps_the_closure_fields_right() {
     assert!(reopened.get("closure_reason").is_none(), "{reopened}");
     assert!(reopened.get("date_closure").is_none(), "{reopened}");
 }
+
+/// Assigning a case to no one (every name blank) is refused, not saved as an empty list that
+/// silently unassigns it (`case assign X --user " "` did).
+#[test]
+fn assigning_a_case_to_blank_names_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut kit = common::new_kit(dir.path(), NOW);
+    let fields = json!({"name": "Amina Yusuf", "sex": "female", "age": 9})
+        .as_object()
+        .cloned()
+        .unwrap();
+    let c = kit.register(RecordKind::Case, fields, NOW).unwrap();
+    kit.assign_case(c.id, &[" omar ".to_string()], NOW + 1)
+        .unwrap();
+    match kit.assign_case(c.id, &[" ".to_string(), String::new()], NOW + 2) {
+        Err(SaveError::NotApplicable(why)) => assert!(why.contains("user name"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    let shown = kit
+        .open_record(RecordKind::Case, c.id, NOW + 3)
+        .unwrap()
+        .record
+        .to_json();
+    assert_eq!(shown["assigned_user_names"], json!(["omar"]));
+}
