@@ -284,3 +284,33 @@ fn a_partial_object_changes_only_its_keys() {
     case["data"]["siblings_tally"] = json!({"boys": 3, "girls": 1, "total": 4});
     assert_eq!(k.export("case"), json!([case]));
 }
+
+/// An array whose entries all had a `unique_id` is a subform for the kit (Primero's own spec
+/// uses `family_details`); a later entry there without one cannot be matched. It was an
+/// "invalid change" that stopped the import at that record; it is a bad field, named with the
+/// rest of the file.
+#[test]
+fn an_entry_without_its_id_in_a_subform_is_named_with_the_rest() {
+    let k = Kit::new();
+    let case = json!([{"id": ID, "data": {"name": "Test3", "age": 6, "sex": "male",
+        "family_details": [
+            {"unique_id": "1", "relation_type": "mother", "age": 33},
+            {"unique_id": "2", "relation_type": "father", "age": 32}]}}]);
+    k.import("in.json", &case, "case");
+    let later = json!([
+        {"id": ID, "data": {"family_details": [{"relation_type": "uncle", "age": 50}]}},
+        {"data": {"name": "C", "sex": "male", "age": 40}}
+    ]);
+    let file = k.file("later.json", &later.to_string());
+    let err = k.fails(&["import", file.to_str().unwrap(), "--kind", "case"]);
+    assert!(err.contains("2 bad records, nothing imported"), "{err}");
+    assert!(
+        err.contains("record 1: family_details: an entry has no unique_id"),
+        "{err}"
+    );
+    assert!(err.contains("record 2: age: 40"), "{err}");
+    assert_eq!(
+        k.export("case")[0]["data"]["family_details"],
+        case[0]["data"]["family_details"]
+    );
+}

@@ -5,7 +5,7 @@
 use crate::error::{ReadError, WriteError};
 
 use fieldkit_domain::primero::{self, BadField, BadRecords, Incoming};
-use fieldkit_domain::{Date, Document, RecordKind};
+use fieldkit_domain::{Date, DocError, Document, RecordKind};
 
 use crate::audit::AuditAction;
 use crate::error::{Result, VaultError};
@@ -73,9 +73,28 @@ impl Tx<'_> {
                 Some((doc, _)) => doc,
                 None => Document::new(kind, id),
             };
-            let ops = doc
-                .patch(&r.data, || stamp)
-                .map_err(|e| VaultError::BadChange(format!("record {}: {e}", r.position)))?;
+            let ops = match doc.patch(&r.data, || stamp) {
+                Ok(ops) => ops,
+                Err(e) => {
+                    // Named with every other problem of the file, like a bad field.
+                    let (field, message) = match e {
+                        DocError::MissingUniqueId(form) => (
+                            form,
+                            "an entry has no unique_id, and this record's entries here are \
+                             matched by it: give the entry its unique_id"
+                                .to_string(),
+                        ),
+                        other => ("data".to_string(), other.to_string()),
+                    };
+                    bad.push(BadField {
+                        position: r.position,
+                        field,
+                        message,
+                    });
+                    progress(done + 1);
+                    continue;
+                }
+            };
             apply_all(&mut doc, &ops)?;
             match doc.to_record() {
                 Ok(record) => bad.extend(primero::validate(r.position, &record, today)),
