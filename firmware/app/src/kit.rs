@@ -667,7 +667,8 @@ impl Kit {
         })
     }
 
-    /// Assigns a case to caseworkers (`assigned_user_names`, replacing the list).
+    /// Assigns a case to caseworkers (`assigned_user_names`, replacing the list; names are
+    /// trimmed, and a list with no name is refused).
     pub fn assign_case(
         &mut self,
         id: RecordId,
@@ -680,6 +681,11 @@ impl Kit {
             .filter(|u| !u.is_empty())
             .map(|u| Value::String(u.to_string()))
             .collect();
+        if users.is_empty() {
+            return Err(SaveError::NotApplicable(
+                "give at least one caseworker's user name to assign the case to".into(),
+            ));
+        }
         self.change(RecordKind::Case, id, now_ms, |o| {
             o.insert("assigned_user_names".into(), Value::Array(users));
             Ok(())
@@ -714,6 +720,14 @@ impl Kit {
             Ok(())
         })
     }
+}
+
+/// True when a stored case (its document's JSON) is urgent: marked by a caseworker or by
+/// triage, Primero's flag or the kit's ([`Case::is_urgent`]).
+fn is_urgent(stored: &Value) -> bool {
+    Record::from_json(RecordKind::Case, stored.clone())
+        .ok()
+        .is_some_and(|r| matches!(r, Record::Case(c) if c.is_urgent()))
 }
 
 /// A case's status changed by an edit keeps the closure fields as [`Kit::close_case`] and
@@ -838,6 +852,27 @@ impl Work<'_, '_> {
         edited: Map<String, Value>,
         now_ms: u64,
     ) -> Result<Saved, SaveError> {
+        let was_urgent = match kind {
+            RecordKind::Case => {
+                let (doc, _) = self.tx.get_document(kind, id, now_ms).map_err(not_found)?;
+                Some(doc.to_json())
+            }
+            _ => None,
+        };
+        self.edit_from(kind, id, edited, was_urgent.as_ref().map(is_urgent), now_ms)
+    }
+
+    /// [`Work::edit`] of a record whose stored form is known: `was_urgent` says whether the
+    /// case was urgent before this edit (an urgent alert, and the urgent priority for sync, is
+    /// news only when the edit makes it urgent).
+    fn edit_from(
+        &mut self,
+        kind: RecordKind,
+        id: RecordId,
+        edited: Map<String, Value>,
+        was_urgent: Option<bool>,
+        now_ms: u64,
+    ) -> Result<Saved, SaveError> {
         let mut o = edited;
         assign_unique_ids(self.tx.session(), &mut o, now_ms)?;
         o.insert("id".into(), Value::String(id.to_string()));
@@ -867,7 +902,10 @@ impl Work<'_, '_> {
             .update(kind, id, &Value::Object(o), now_ms)
             .map_err(not_found)?;
         let mut alerts = Vec::new();
-        if let Some(a) = triage.as_ref().and_then(|t| t.urgent_alert(id)) {
+        if was_urgent != Some(true)
+            && saved.ops > 0
+            && let Some(a) = triage.as_ref().and_then(|t| t.urgent_alert(id))
+        {
             alerts.push(Alert::Urgent(a));
         }
         let mut matches = Vec::new();
@@ -913,15 +951,16 @@ impl Work<'_, '_> {
                 "the stored record is not an object".into(),
             ));
         };
-        let before = lookups.then(|| o.clone());
+        let before = o.clone();
         change(&mut o)?;
-        if let Some(before) = before {
+        if lookups {
             crate::input::tidy_changed(&self.st.config.lookups, kind, &before, &mut o)?;
             if kind == RecordKind::Case {
                 closure(&before, &mut o, Date::from_unix_ms(now_ms))?;
             }
         }
-        self.edit(kind, id, o, now_ms)
+        let was_urgent = (kind == RecordKind::Case).then(|| is_urgent(&Value::Object(before)));
+        self.edit_from(kind, id, o, was_urgent, now_ms)
     }
 
     /// What follows a merge, an import or a sync delivery, for the records it wrote: each is

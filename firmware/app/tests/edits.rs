@@ -159,3 +159,104 @@ fn a_status_changed_by_an_edit_keeps_the_closure_fields_right() {
     assert!(reopened.get("closure_reason").is_none(), "{reopened}");
     assert!(reopened.get("date_closure").is_none(), "{reopened}");
 }
+
+/// Assigning a case to no one (every name blank) is refused, not saved as an empty list that
+/// silently unassigns it (`case assign X --user " "` did).
+#[test]
+fn assigning_a_case_to_blank_names_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut kit = common::new_kit(dir.path(), NOW);
+    let fields = json!({"name": "Amina Yusuf", "sex": "female", "age": 9})
+        .as_object()
+        .cloned()
+        .unwrap();
+    let c = kit.register(RecordKind::Case, fields, NOW).unwrap();
+    kit.assign_case(c.id, &[" omar ".to_string()], NOW + 1)
+        .unwrap();
+    match kit.assign_case(c.id, &[" ".to_string(), String::new()], NOW + 2) {
+        Err(SaveError::NotApplicable(why)) => assert!(why.contains("user name"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    let shown = kit
+        .open_record(RecordKind::Case, c.id, NOW + 3)
+        .unwrap()
+        .record
+        .to_json();
+    assert_eq!(shown["assigned_user_names"], json!(["omar"]));
+}
+
+/// Records what the outbox is told: each record's priority.
+struct Priorities(std::sync::Arc<std::sync::Mutex<Vec<fieldkit_app::Priority>>>);
+
+impl fieldkit_app::Outbox for Priorities {
+    fn changed(
+        &mut self,
+        _tx: &mut fieldkit_vault::Tx<'_>,
+        change: &fieldkit_app::Change,
+    ) -> Result<(), fieldkit_app::OutboxError> {
+        self.0.lock().unwrap().push(change.priority);
+        Ok(())
+    }
+}
+
+/// An edit of a case that is urgent already (a note, an assignment) raises no urgent alert
+/// again and goes to sync as routine: before, every save of an urgent case said "URGENT ALERT
+/// raised" and was sent first, over LoRa at night too. A case made urgent by the edit alerts.
+#[test]
+fn only_an_edit_that_makes_a_case_urgent_raises_the_urgent_alert() {
+    use fieldkit_app::{Alert, Priority};
+    let dir = tempfile::tempdir().unwrap();
+    let mut kit = common::new_kit(dir.path(), NOW);
+    let told = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    kit.set_outbox(Box::new(Priorities(told.clone())));
+    let urgent = |alerts: &[Alert]| alerts.iter().any(|a| matches!(a, Alert::Urgent(_)));
+    let child = json!({"name": "Amina Yusuf", "sex": "female", "age": 5,
+                       "protection_concerns": ["unaccompanied"]})
+    .as_object()
+    .cloned()
+    .unwrap();
+    let c = kit.register(RecordKind::Case, child, NOW).unwrap();
+    assert!(urgent(&c.alerts), "{:?}", c.alerts);
+    assert_eq!(told.lock().unwrap().pop(), Some(Priority::Urgent));
+
+    let assigned = kit
+        .assign_case(c.id, &["omar".to_string()], NOW + 1)
+        .unwrap();
+    assert!(!urgent(&assigned.alerts), "{:?}", assigned.alerts);
+    assert_eq!(told.lock().unwrap().pop(), Some(Priority::Routine));
+    let noted = kit
+        .change(RecordKind::Case, c.id, NOW + 2, |o| {
+            o.insert("notes".into(), json!("home visit done"));
+            Ok(())
+        })
+        .unwrap();
+    assert!(!urgent(&noted.alerts), "{:?}", noted.alerts);
+    assert_eq!(told.lock().unwrap().pop(), Some(Priority::Routine));
+
+    // A caseworker marks another case urgent: the alert, sent first.
+    let other = json!({"name": "Omar Khalid", "sex": "male", "age": 12})
+        .as_object()
+        .cloned()
+        .unwrap();
+    let o = kit.register(RecordKind::Case, other, NOW + 3).unwrap();
+    assert!(!urgent(&o.alerts));
+    let marked = kit
+        .change(RecordKind::Case, o.id, NOW + 4, |f| {
+            f.insert("urgent_protection_concern".into(), json!(true));
+            Ok(())
+        })
+        .unwrap();
+    assert!(urgent(&marked.alerts), "{:?}", marked.alerts);
+    assert_eq!(told.lock().unwrap().pop(), Some(Priority::Urgent));
+    // The whole-record edit (the screen's) alike.
+    let whole = kit
+        .open_record(RecordKind::Case, o.id, NOW + 5)
+        .unwrap()
+        .record
+        .to_json();
+    let mut whole = whole.as_object().cloned().unwrap();
+    whole.insert("notes".into(), json!("seen at the clinic"));
+    let edited = kit.edit(RecordKind::Case, o.id, whole, NOW + 6).unwrap();
+    assert!(!urgent(&edited.alerts), "{:?}", edited.alerts);
+    assert_eq!(told.lock().unwrap().pop(), Some(Priority::Routine));
+}
