@@ -202,6 +202,14 @@ impl VaultError {
             {
                 VaultError::Corrupt(format!("the file's structure is damaged ({source})"))
             }
+            // Every table the vault reads without allowing for its absence is made when the
+            // vault is created; the few made later (photos, sync state, caches) are opened
+            // with their absence handled before this point. So a missing one means the file's
+            // table directory is damaged (a flipped byte in a table's name, with redb's own
+            // check off), not an engine failure.
+            redb::Error::TableDoesNotExist(table) => VaultError::Corrupt(format!(
+                "the file's table directory is damaged (table {table} is missing)"
+            )),
             other => VaultError::Storage(other),
         }
     }

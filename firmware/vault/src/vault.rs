@@ -316,7 +316,13 @@ impl Vault {
 
     pub(crate) fn from_db(db: Database, path: &Path, opts: OpenOptions) -> Result<Vault> {
         let txn = db.begin_read()?;
-        let schema: u32 = read_meta(&txn, meta::SCHEMA)?
+        // A redb file without the vault's meta table is some other database, not damage.
+        let schema: Option<u32> = match txn.open_table(META) {
+            Err(redb::TableError::TableDoesNotExist(_)) => None,
+            Err(e) => return Err(e.into()),
+            Ok(_) => read_meta(&txn, meta::SCHEMA)?,
+        };
+        let schema: u32 = schema
             .ok_or_else(|| VaultError::Corrupt("no schema version: not a fieldkit vault".into()))?;
         if schema > SCHEMA_VERSION {
             return Err(VaultError::NewerSchema {

@@ -686,3 +686,41 @@ mod never_panics {
         assert_eq!(s.verify().unwrap(), 1);
     }
 }
+
+#[test]
+fn a_redb_file_that_is_not_a_vault_is_named_so() {
+    let (_t, dir) = tmp();
+    let db = redb::Database::create(Vault::file_in(&dir)).unwrap();
+    let txn = db.begin_write().unwrap();
+    {
+        let def: redb::TableDefinition<&str, &str> = redb::TableDefinition::new("other");
+        txn.open_table(def).unwrap().insert("k", "v").unwrap();
+    }
+    txn.commit().unwrap();
+    drop(db);
+    let err = Vault::open(&Vault::file_in(&dir), OpenOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("not a fieldkit vault"), "{err}");
+}
+
+/// A table the vault makes at creation that is gone (a flipped byte in its name in redb's
+/// table directory, when redb's own check on open is off) is damage to the file, said as such:
+/// before, "storage engine: Table 'name_index' does not exist", as if the engine had failed.
+#[test]
+fn a_missing_table_is_reported_as_damage() {
+    let (_t, dir) = tmp();
+    let (mut s, _) = init(&dir, CredentialPolicy::default());
+    s.create(&case(&s, "Amina Yusuf", 9), NOW).unwrap();
+    drop(s);
+    let db = redb::Database::open(Vault::file_in(&dir)).unwrap();
+    let txn = db.begin_write().unwrap();
+    let def: redb::MultimapTableDefinition<&[u8], &[u8]> =
+        redb::MultimapTableDefinition::new("name_index");
+    assert!(txn.delete_multimap_table(def).unwrap());
+    txn.commit().unwrap();
+    drop(db);
+    let mut s = reopen(&dir).unlock("amina", PIN, NOW).unwrap();
+    let err = s.search(RecordKind::Case, "Amina", 10, NOW).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("name_index is missing"), "{msg}");
+    assert!(!msg.contains("storage engine"), "{msg}");
+}
