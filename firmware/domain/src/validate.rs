@@ -227,8 +227,14 @@ impl Check {
         });
     }
 
+    /// A date is a calendar day where it was written, and `today` is the UTC day: east of
+    /// Greenwich (Jordan +3, Bangladesh +6, Myanmar +6:30, up to +14) the next day begins hours
+    /// before UTC's does. So a date is in the future only after the day after `today`; a record
+    /// written just after local midnight (`2026-12-05T01:00:00+03:00` at 22:00 UTC on the 4th)
+    /// is not refused.
     fn not_future(&mut self, field: &str, date: Option<Date>, today: Date) {
-        if let Some(date) = date.filter(|d| *d > today) {
+        let latest = Date::from_days_since_epoch(today.days_since_epoch() + 1);
+        if let Some(date) = date.filter(|d| *d > latest) {
             self.fail(field, Problem::InFuture { date, today });
         }
     }
@@ -491,6 +497,29 @@ mod tests {
             ..Case::default()
         };
         assert_eq!(nick.validate(today()), Ok(()));
+    }
+
+    #[test]
+    fn a_date_already_begun_east_of_utc_is_not_in_the_future() {
+        let tomorrow = Date::from_days_since_epoch(today().days_since_epoch() + 1);
+        let after = Date::from_days_since_epoch(today().days_since_epoch() + 2);
+        let c = Case {
+            registration_date: Some(tomorrow),
+            ..child()
+        };
+        assert_eq!(c.validate(today()), Ok(()));
+        let c = Case {
+            registration_date: Some(after),
+            ..child()
+        };
+        let err = c.validate(today()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "registration_date: {after} is in the future (today is {})",
+                today()
+            )
+        );
     }
 
     #[test]

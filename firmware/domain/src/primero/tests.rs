@@ -732,3 +732,14 @@ fn a_primero_incident_made_from_a_case_has_its_linked_case() {
     given[0]["data"]["id"] = given[0]["id"].clone();
     assert_eq!(export(doc.to_json()), given[0]);
 }
+
+/// Registered in Jordan at 01:00 on the 5th, which is 22:00 UTC on the 4th: imported on the
+/// 4th (UTC) it was refused as "in the future".
+#[test]
+fn a_record_written_after_local_midnight_east_of_utc_is_not_in_the_future() {
+    let text = r#"[{"data": {"name": "Tz", "sex": "male", "age": 5,
+        "registration_date": "2026-12-05T01:00:00.000+03:00"}}]"#;
+    let recs = read(text, RecordKind::Case).unwrap();
+    let today: Date = "2026-12-04".parse().unwrap();
+    assert_eq!(validate(1, &recs[0].to_record().unwrap(), today), []);
+}
