@@ -185,11 +185,12 @@ fn every_bad_record_of_a_file_is_named_at_once() {
             {"unique_id": "a", "relation": "mother"},
             {"unique_id": "b", "relation": "father", "relation_age": 300}]}},
         {"data": {"age": 5}},
-        {"data": {"name": "E", "sex": "female", "age": 7}}
+        {"data": {"name": "E", "sex": "female", "age": 7}},
+        {"data": {"name": "F", "sex": "female", "age": 7, "other_names": ["a\u{1}", "b\u{2}"]}}
     ]);
     let file = k.file("bad.json", &bad.to_string());
     let err = k.fails(&["import", file.to_str().unwrap(), "--kind", "case"]);
-    assert!(err.contains("4 bad records, nothing imported"), "{err}");
+    assert!(err.contains("5 bad records, nothing imported"), "{err}");
     let named: Vec<&str> = err
         .lines()
         .filter_map(|l| l.trim().strip_prefix("record "))
@@ -206,7 +207,10 @@ fn every_bad_record_of_a_file_is_named_at_once() {
             "3: age",
             "3: family_details_section[2].relation_age",
             "4: name",
-            "4: sex"
+            "4: sex",
+            // Two problems of one field, both named.
+            "6: other_names",
+            "6: other_names"
         ],
         "{err}"
     );

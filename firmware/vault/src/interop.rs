@@ -64,6 +64,9 @@ impl Tx<'_> {
         progress: &mut dyn FnMut(usize),
     ) -> Result<Vec<Changed>, WriteError> {
         let today = Date::from_unix_ms(now_ms);
+        // A field an earlier check named is not named again for the same record.
+        let named: std::collections::HashSet<(usize, String)> =
+            bad.iter().map(|b| (b.position, b.field.clone())).collect();
         let mut docs = Vec::with_capacity(records.len());
         let stamp = self.session.clock.tick(now_ms);
         for (done, r) in records.iter().enumerate() {
@@ -97,7 +100,11 @@ impl Tx<'_> {
             };
             apply_all(&mut doc, &ops)?;
             match doc.to_record() {
-                Ok(record) => bad.extend(primero::validate(r.position, &record, today)),
+                Ok(record) => bad.extend(
+                    primero::validate(r.position, &record, today)
+                        .into_iter()
+                        .filter(|b| !named.contains(&(b.position, b.field.clone()))),
+                ),
                 Err(e) => bad.push(BadField {
                     position: r.position,
                     field: "data".into(),
@@ -108,10 +115,8 @@ impl Tx<'_> {
             progress(done + 1);
         }
         if !bad.is_empty() {
-            // In the file's order; a field two checks found wrong is named once.
+            // In the file's order (each record's problems in the order found).
             bad.sort_by_key(|b| b.position);
-            let mut named = std::collections::HashSet::new();
-            bad.retain(|b| named.insert((b.position, b.field.clone())));
             return Err(VaultError::BadImport(BadRecords(bad)).into());
         }
         let changed = self.merge(&docs, now_ms)?;
