@@ -83,8 +83,10 @@ pub struct Saved {
     pub version: u64,
     /// Field operations written (0: nothing changed).
     pub fields_changed: usize,
-    /// The triage of a case (registration, edit, merge).
+    /// The triage of a case (registration, edit, merge): what the rules found.
     pub triage: Option<Triage>,
+    /// A case's risk level as saved: the rules' level, or a higher one the caseworker gave.
+    pub risk_level: Option<String>,
     /// Alerts raised by this save.
     pub alerts: Vec<Alert>,
     /// Potential matches proposed or re-proposed by this save (pending review), best first.
@@ -387,7 +389,8 @@ impl Kit {
     /// Registers a new record from its fields (a flat JSON object with Primero's names):
     /// mints the id, gives subform entries their `unique_id`, fills the registration date,
     /// `status: open` and the owner, validates, triages a case (risk level and urgent flag are
-    /// saved with it: the kit is the record's author), saves, matches it against the kit's
+    /// saved with it: the kit is the record's author; a higher level the caseworker gave is
+    /// kept), saves, matches it against the kit's
     /// records, saves the potential matches, and hands each record written to the outbox, all
     /// in one transaction.
     pub fn register(
@@ -417,15 +420,14 @@ impl Kit {
         let mut record = Record::from_json(kind, Value::Object(o))
             .map_err(|e| SaveError::Fields(e.to_string()))?;
         record.validate(today)?;
+        // The rules' level, or the caseworker's when it is higher (triage raises, never
+        // lowers, as on an edit).
         let triage = match &mut record {
-            Record::Case(c) => {
-                let t = self.state.config.triage.assess(c, today);
-                c.risk_level = Some(t.level.as_str().to_string());
-                if t.urgent_alert(c.id).is_some() {
-                    c.urgent_protection_concern = true;
-                }
-                Some(t)
-            }
+            Record::Case(c) => Some(retriage(&self.state.config.triage, c, today)),
+            _ => None,
+        };
+        let risk_level = match &record {
+            Record::Case(c) => c.risk_level.clone(),
             _ => None,
         };
         self.write(now_ms, |w| {
@@ -442,6 +444,7 @@ impl Kit {
                 version: saved.version,
                 fields_changed: saved.ops,
                 triage,
+                risk_level,
                 alerts,
                 matches,
             })
@@ -913,12 +916,17 @@ impl Work<'_, '_> {
             self.notify(kind, id, saved.version, priority(&alerts), Origin::Local);
             matches = self.rematch(&record, now_ms, &mut alerts)?;
         }
+        let risk_level = match &record {
+            Record::Case(c) => c.risk_level.clone(),
+            _ => None,
+        };
         Ok(Saved {
             kind,
             id,
             version: saved.version,
             fields_changed: saved.ops,
             triage,
+            risk_level,
             alerts,
             matches,
         })

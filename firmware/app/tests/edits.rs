@@ -260,3 +260,47 @@ fn only_an_edit_that_makes_a_case_urgent_raises_the_urgent_alert() {
     assert!(!urgent(&edited.alerts), "{:?}", edited.alerts);
     assert_eq!(told.lock().unwrap().pop(), Some(Priority::Routine));
 }
+
+/// A risk level the caseworker gives at registration is kept when the rules find less (the
+/// triage raises a level, never lowers one), as an edit does: `case add --set risk_level=high`
+/// was saved as `low`.
+#[test]
+fn registration_keeps_a_higher_risk_level_the_caseworker_gave() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut kit = common::new_kit(dir.path(), NOW);
+    let given = json!({"name": "Omar Khalid", "sex": "male", "age": 14, "risk_level": "high"})
+        .as_object()
+        .cloned()
+        .unwrap();
+    let c = kit.register(RecordKind::Case, given, NOW).unwrap();
+    let shown = kit
+        .open_record(RecordKind::Case, c.id, NOW + 1)
+        .unwrap()
+        .record
+        .to_json();
+    assert_eq!(shown["risk_level"], "high");
+    // Without one, the rules' level; with a lower one, the rules' higher level.
+    let none = json!({"name": "Amina Yusuf", "sex": "female", "age": 5,
+                      "protection_concerns": ["unaccompanied"], "risk_level": "low"})
+    .as_object()
+    .cloned()
+    .unwrap();
+    let raised = kit.register(RecordKind::Case, none, NOW + 2).unwrap();
+    let shown = kit
+        .open_record(RecordKind::Case, raised.id, NOW + 3)
+        .unwrap()
+        .record
+        .to_json();
+    assert_eq!(shown["risk_level"], "high");
+    let plain = json!({"name": "Ali Hassan", "sex": "male", "age": 14})
+        .as_object()
+        .cloned()
+        .unwrap();
+    let p = kit.register(RecordKind::Case, plain, NOW + 4).unwrap();
+    let shown = kit
+        .open_record(RecordKind::Case, p.id, NOW + 5)
+        .unwrap()
+        .record
+        .to_json();
+    assert_eq!(shown["risk_level"], "low");
+}

@@ -514,3 +514,38 @@ fn trace_eval_shows_progress_on_a_terminal_only() {
         .unwrap();
     assert!(!text(&json.stdout).contains("generating"));
 }
+
+/// A risk level given at registration is kept when the rules find less, and what is printed is
+/// what was saved (`case add --set risk_level=high` printed and saved `low`).
+#[test]
+fn a_risk_level_given_at_registration_is_kept_and_printed() {
+    let kit = Kit::new();
+    let out = kit.ok(&[
+        "case",
+        "add",
+        "--name",
+        "Omar Khalid",
+        "--sex",
+        "male",
+        "--age",
+        "14",
+        "--set",
+        "risk_level=high",
+    ]);
+    assert!(out.contains("risk: high"), "{out}");
+    let saved = kit.json(&[
+        "case",
+        "add",
+        "--name",
+        "Ali Hassan",
+        "--sex",
+        "male",
+        "--age",
+        "14",
+        "--set",
+        "risk_level=high",
+        "--json",
+    ]);
+    assert_eq!(saved["risk"]["level"], "high", "{saved}");
+    assert_eq!(saved["data"]["risk_level"], "high", "{saved}");
+}

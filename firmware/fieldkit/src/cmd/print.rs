@@ -27,7 +27,7 @@ pub fn saved(
             "id": saved.id,
             "version": saved.version,
             "fields_changed": saved.fields_changed,
-            "risk": saved.triage.as_ref().map(|t| json!({"level": t.level.as_str(), "reasons": t.reasons})),
+            "risk": saved.triage.as_ref().map(|t| json!({"level": saved.risk_level.as_deref().unwrap_or(t.level.as_str()), "reasons": t.reasons})),
             "urgent_alert": urgent,
             "alerts": saved.alerts,
             "potential_matches": saved.matches.iter().map(match_json).collect::<Vec<_>>(),
@@ -48,7 +48,10 @@ pub fn saved(
     if let Some(t) = &saved.triage
         && new
     {
-        println!("risk: {}", t.level.as_str());
+        println!(
+            "risk: {}",
+            saved.risk_level.as_deref().unwrap_or(t.level.as_str())
+        );
         for r in &t.reasons {
             println!("  {} ({})", r.text, r.level.as_str());
         }
