@@ -423,15 +423,7 @@ impl Work<'_, '_> {
                 .patch(RecordKind::Case, m.case_id, &link, now_ms)
                 .map_err(crate::kit::not_found)?;
             if saved.ops > 0 {
-                self.notify(
-                    RecordKind::Case,
-                    m.case_id,
-                    saved.version,
-                    Priority::Routine,
-                    Origin::Local,
-                );
-                let record = self.tx.get(RecordKind::Case, m.case_id, now_ms)?.record;
-                self.rematch(&record, now_ms, alerts)?;
+                self.case_link_saved(m.case_id, saved.version, now_ms, alerts)?;
             }
         }
         Ok(())
@@ -508,18 +500,31 @@ impl Work<'_, '_> {
                     .update(RecordKind::Case, m.case_id, &Value::Object(o), now_ms)
                     .map_err(crate::kit::not_found)?;
                 if saved.ops > 0 {
-                    self.notify(
-                        RecordKind::Case,
-                        m.case_id,
-                        saved.version,
-                        Priority::Routine,
-                        Origin::Local,
-                    );
-                    let record = self.tx.get(RecordKind::Case, m.case_id, now_ms)?.record;
-                    self.rematch(&record, now_ms, alerts)?;
+                    self.case_link_saved(m.case_id, saved.version, now_ms, alerts)?;
                 }
             }
         }
+        Ok(())
+    }
+
+    /// After a case's link field was set or cleared: the change goes to sync and the case is
+    /// matched again, as after any edit.
+    fn case_link_saved(
+        &mut self,
+        case_id: RecordId,
+        version: u64,
+        now_ms: u64,
+        alerts: &mut Vec<Alert>,
+    ) -> Result<(), SaveError> {
+        self.notify(
+            RecordKind::Case,
+            case_id,
+            version,
+            Priority::Routine,
+            Origin::Local,
+        );
+        let record = self.tx.get(RecordKind::Case, case_id, now_ms)?.record;
+        self.rematch(&record, now_ms, alerts)?;
         Ok(())
     }
 
