@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use fieldkit_domain::explain::Detail;
-use fieldkit_domain::{Case, Date, MatchEvidence, Record, RecordKind, TracingRequest};
+use fieldkit_domain::{Case, Date, MatchEvidence, Record, RecordKind, Trace, TracingRequest};
 use fieldkit_match::compare::FieldEvidence;
 use fieldkit_match::duplicates::find_duplicates;
 use fieldkit_match::matcher::{MatchSettings, ProfileIndex, Side};
@@ -329,6 +329,20 @@ struct TraceOut {
     potential_matches: Vec<MatchOut>,
 }
 
+impl TraceOut {
+    fn new(r: &TracingRequest, t: &Trace, potential_matches: Vec<MatchOut>) -> TraceOut {
+        TraceOut {
+            tracing_request_id: r
+                .tracing_request_id_display
+                .clone()
+                .unwrap_or_else(|| r.id.to_string()),
+            trace_id: t.unique_id.clone(),
+            name: t.names().next().unwrap_or("").to_string(),
+            potential_matches,
+        }
+    }
+}
+
 fn case_label(c: &Case) -> String {
     c.case_id_display
         .clone()
@@ -364,27 +378,19 @@ fn match_all(
     Ok(owners
         .into_iter()
         .zip(found)
-        .map(|((r, t), hits)| TraceOut {
-            tracing_request_id: r
-                .tracing_request_id_display
-                .clone()
-                .unwrap_or_else(|| r.id.to_string()),
-            trace_id: t.unique_id.clone(),
-            name: t.names().next().unwrap_or("").to_string(),
-            potential_matches: hits
-                .into_iter()
-                .map(|m| {
-                    let c = &cases[m.index];
-                    MatchOut {
-                        match_id: None,
-                        likelihood: m.likelihood.as_str().to_string(),
-                        score: (m.weight * 10.0).round() / 10.0,
-                        case_id: case_label(c),
-                        case_name: c.names().next().unwrap_or("").to_string(),
-                        comparison: m.fields.into_iter().map(EvidenceOut::from).collect(),
-                    }
-                })
-                .collect(),
+        .map(|((r, t), hits)| {
+            let matches = hits.into_iter().map(|m| {
+                let c = &cases[m.index];
+                MatchOut {
+                    match_id: None,
+                    likelihood: m.likelihood.as_str().to_string(),
+                    score: (m.weight * 10.0).round() / 10.0,
+                    case_id: case_label(c),
+                    case_name: c.names().next().unwrap_or("").to_string(),
+                    comparison: m.fields.into_iter().map(EvidenceOut::from).collect(),
+                }
+            });
+            TraceOut::new(r, t, matches.collect())
         })
         .collect())
 }
@@ -492,30 +498,23 @@ fn run_vault(ctx: &Ctx, a: RunArgs) -> anyhow::Result<()> {
             .iter()
             .filter(|t| fieldkit_app::index::indexes_trace(r, t))
         {
-            out.push(TraceOut {
-                tracing_request_id: r
-                    .tracing_request_id_display
-                    .clone()
-                    .unwrap_or_else(|| r.id.to_string()),
-                trace_id: t.unique_id.clone(),
-                name: t.names().next().unwrap_or("").to_string(),
-                potential_matches: offered
-                    .iter()
-                    .filter(|m| m.tracing_request_id == r.id && m.trace_id == t.unique_id)
-                    .map(|m| MatchOut {
-                        match_id: Some(m.id.to_string()),
-                        likelihood: m.likelihood.clone().unwrap_or_default(),
-                        #[allow(clippy::cast_possible_truncation)]
-                        score: ((m.score * 10.0).round() / 10.0) as f32,
-                        case_id: labels
-                            .get(&m.case_id)
-                            .cloned()
-                            .unwrap_or_else(|| m.case_id.to_string()),
-                        case_name: m.case_name.clone().unwrap_or_default(),
-                        comparison: m.comparison.iter().map(EvidenceOut::from).collect(),
-                    })
-                    .collect(),
-            });
+            let matches = offered
+                .iter()
+                .filter(|m| m.tracing_request_id == r.id && m.trace_id == t.unique_id)
+                .map(|m| MatchOut {
+                    match_id: Some(m.id.to_string()),
+                    likelihood: m.likelihood.clone().unwrap_or_default(),
+                    #[allow(clippy::cast_possible_truncation)]
+                    score: ((m.score * 10.0).round() / 10.0) as f32,
+                    case_id: labels
+                        .get(&m.case_id)
+                        .cloned()
+                        .unwrap_or_else(|| m.case_id.to_string()),
+                    case_name: m.case_name.clone().unwrap_or_default(),
+                    comparison: m.comparison.iter().map(EvidenceOut::from).collect(),
+                })
+                .collect();
+            out.push(TraceOut::new(r, t, matches));
         }
     }
     if a.json {
