@@ -14,11 +14,14 @@
 //!
 //! Reads files and the clock here, never in the matcher.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use fieldkit_domain::explain::Detail;
-use fieldkit_domain::{Case, Date, MatchEvidence, Record, RecordKind, Trace, TracingRequest};
+use fieldkit_domain::{
+    Case, Date, MatchEvidence, Record, RecordId, RecordKind, Trace, TracingRequest,
+};
 use fieldkit_match::compare::FieldEvidence;
 use fieldkit_match::duplicates::find_duplicates;
 use fieldkit_match::matcher::{MatchSettings, ProfileIndex, Side};
@@ -312,7 +315,7 @@ impl From<&MatchEvidence> for EvidenceOut {
 struct MatchOut {
     /// The saved potential match (`trace run`: review it with `trace review show`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    match_id: Option<String>,
+    match_id: Option<RecordId>,
     likelihood: String,
     score: f32,
     case_id: String,
@@ -417,8 +420,7 @@ fn print_matches(out: &[TraceOut], explain: bool) {
                 m.case_id,
                 m.case_name,
                 m.match_id
-                    .as_deref()
-                    .map(|id| format!("  (match {})", &id[id.len().saturating_sub(8)..]))
+                    .map(|id| format!("  (match {})", id.short()))
                     .unwrap_or_default()
             );
             if explain {
@@ -474,7 +476,7 @@ fn run_vault(ctx: &Ctx, a: RunArgs) -> anyhow::Result<()> {
     });
     let requests = super::all_requests(kit.session_mut(), now)?;
     // The cases' Primero display ids, read for the cases offered only.
-    let mut wanted: Vec<(RecordKind, fieldkit_domain::RecordId)> = Vec::new();
+    let mut wanted: Vec<(RecordKind, RecordId)> = Vec::new();
     for m in &offered {
         if kit.session().holds(RecordKind::Case, m.case_id)? {
             wanted.push((RecordKind::Case, m.case_id));
@@ -482,7 +484,7 @@ fn run_vault(ctx: &Ctx, a: RunArgs) -> anyhow::Result<()> {
     }
     wanted.sort();
     wanted.dedup();
-    let labels: std::collections::HashMap<fieldkit_domain::RecordId, String> = kit
+    let labels: HashMap<RecordId, String> = kit
         .session_mut()
         .get_many(&wanted, now)?
         .into_iter()
@@ -491,6 +493,26 @@ fn run_vault(ctx: &Ctx, a: RunArgs) -> anyhow::Result<()> {
             _ => None,
         })
         .collect();
+    // The offered matches by the trace they are for, in review's order within each (one pass,
+    // not one per trace).
+    let mut by_trace: HashMap<(RecordId, &str), Vec<MatchOut>> = HashMap::new();
+    for m in &offered {
+        by_trace
+            .entry((m.tracing_request_id, m.trace_id.as_str()))
+            .or_default()
+            .push(MatchOut {
+                match_id: Some(m.id),
+                likelihood: m.likelihood.clone().unwrap_or_default(),
+                #[allow(clippy::cast_possible_truncation)]
+                score: ((m.score * 10.0).round() / 10.0) as f32,
+                case_id: labels
+                    .get(&m.case_id)
+                    .cloned()
+                    .unwrap_or_else(|| m.case_id.to_string()),
+                case_name: m.case_name.clone().unwrap_or_default(),
+                comparison: m.comparison.iter().map(EvidenceOut::from).collect(),
+            });
+    }
     let mut out = Vec::new();
     for r in &requests {
         for t in r
@@ -498,22 +520,9 @@ fn run_vault(ctx: &Ctx, a: RunArgs) -> anyhow::Result<()> {
             .iter()
             .filter(|t| fieldkit_app::index::indexes_trace(r, t))
         {
-            let matches = offered
-                .iter()
-                .filter(|m| m.tracing_request_id == r.id && m.trace_id == t.unique_id)
-                .map(|m| MatchOut {
-                    match_id: Some(m.id.to_string()),
-                    likelihood: m.likelihood.clone().unwrap_or_default(),
-                    #[allow(clippy::cast_possible_truncation)]
-                    score: ((m.score * 10.0).round() / 10.0) as f32,
-                    case_id: labels
-                        .get(&m.case_id)
-                        .cloned()
-                        .unwrap_or_else(|| m.case_id.to_string()),
-                    case_name: m.case_name.clone().unwrap_or_default(),
-                    comparison: m.comparison.iter().map(EvidenceOut::from).collect(),
-                })
-                .collect();
+            let matches = by_trace
+                .remove(&(r.id, t.unique_id.as_str()))
+                .unwrap_or_default();
             out.push(TraceOut::new(r, t, matches));
         }
     }
@@ -641,7 +650,7 @@ fn run_eval(a: EvalArgs) -> anyhow::Result<()> {
 }
 
 /// The potential match a reviewer named, or an error that says where the ids are listed.
-fn resolve_match(kit: &fieldkit_app::Kit, part: &str) -> anyhow::Result<fieldkit_domain::RecordId> {
+fn resolve_match(kit: &fieldkit_app::Kit, part: &str) -> anyhow::Result<RecordId> {
     kit.resolve_match(part).map_err(|e| match e {
         fieldkit_app::ReviewError::NotFound(_) => anyhow::anyhow!(
             "{e}: give a match id or at least 4 of its hex digits, as `fieldkit trace review list --status all` prints them"
