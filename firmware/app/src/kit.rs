@@ -727,8 +727,8 @@ impl Kit {
 
 /// True when a stored case (its document's JSON) is urgent: marked by a caseworker or by
 /// triage, Primero's flag or the kit's ([`Case::is_urgent`]).
-fn is_urgent(stored: &Value) -> bool {
-    Record::from_json(RecordKind::Case, stored.clone())
+fn is_urgent(stored: Value) -> bool {
+    Record::from_json(RecordKind::Case, stored)
         .ok()
         .is_some_and(|r| matches!(r, Record::Case(c) if c.is_urgent()))
 }
@@ -858,11 +858,11 @@ impl Work<'_, '_> {
         let was_urgent = match kind {
             RecordKind::Case => {
                 let (doc, _) = self.tx.get_document(kind, id, now_ms).map_err(not_found)?;
-                Some(doc.to_json())
+                Some(is_urgent(doc.to_json()))
             }
             _ => None,
         };
-        self.edit_from(kind, id, edited, was_urgent.as_ref().map(is_urgent), now_ms)
+        self.edit_from(kind, id, edited, was_urgent, now_ms)
     }
 
     /// [`Work::edit`] of a record whose stored form is known: `was_urgent` says whether the
@@ -967,7 +967,7 @@ impl Work<'_, '_> {
                 closure(&before, &mut o, Date::from_unix_ms(now_ms))?;
             }
         }
-        let was_urgent = (kind == RecordKind::Case).then(|| is_urgent(&Value::Object(before)));
+        let was_urgent = (kind == RecordKind::Case).then(|| is_urgent(Value::Object(before)));
         self.edit_from(kind, id, o, was_urgent, now_ms)
     }
 
