@@ -15,10 +15,7 @@ const NOW: u64 = 1_772_000_000_000; // 2026-02-25
 fn a_change_saves_lookup_values_as_the_lists_ids_or_refuses_them() {
     let dir = tempfile::tempdir().unwrap();
     let mut kit = common::new_kit(dir.path(), NOW);
-    let fields = json!({"name": "Amina Yusuf", "sex": "female", "age": 9})
-        .as_object()
-        .cloned()
-        .unwrap();
+    let fields = common::fields(json!({"name": "Amina Yusuf", "sex": "female", "age": 9}));
     let c = kit.register(RecordKind::Case, fields, NOW).unwrap();
 
     // A display text and a letter become the lists' ids.
@@ -32,11 +29,7 @@ fn a_change_saves_lookup_values_as_the_lists_ids_or_refuses_them() {
         Ok(())
     })
     .unwrap();
-    let shown = kit
-        .open_record(RecordKind::Case, c.id, NOW + 2)
-        .unwrap()
-        .record
-        .to_json();
+    let shown = common::stored(&mut kit, RecordKind::Case, c.id, NOW + 2);
     assert_eq!(shown["protection_concerns"], json!(["unaccompanied"]));
     assert_eq!(shown["sex"], "female");
     assert_eq!(shown["family_details_section"][0]["relation"], "mother");
@@ -63,11 +56,7 @@ fn a_change_saves_lookup_values_as_the_lists_ids_or_refuses_them() {
 
     // A closure (the lifecycle commands go through the same change) keeps what it does not touch.
     kit.close_case(c.id, "reunified", None, NOW + 5).unwrap();
-    let closed = kit
-        .open_record(RecordKind::Case, c.id, NOW + 6)
-        .unwrap()
-        .record
-        .to_json();
+    let closed = common::stored(&mut kit, RecordKind::Case, c.id, NOW + 6);
     assert_eq!(closed["status"], Value::String("closed".into()));
 }
 
@@ -96,11 +85,7 @@ fn a_value_from_another_kits_lists_does_not_stop_an_edit_of_other_fields() {
     kit.merge(&[doc], NOW + 1).unwrap();
     kit.assign_case(id, &["omar".to_string()], NOW + 2).unwrap();
     kit.close_case(id, "transferred", None, NOW + 3).unwrap();
-    let shown = kit
-        .open_record(RecordKind::Case, id, NOW + 4)
-        .unwrap()
-        .record
-        .to_json();
+    let shown = common::stored(&mut kit, RecordKind::Case, id, NOW + 4);
     assert_eq!(
         shown["protection_concerns"],
         json!(["agency_specific_concern"])
@@ -117,17 +102,9 @@ fn a_value_from_another_kits_lists_does_not_stop_an_edit_of_other_fields() {
 fn a_status_changed_by_an_edit_keeps_the_closure_fields_right() {
     let dir = tempfile::tempdir().unwrap();
     let mut kit = common::new_kit(dir.path(), NOW);
-    let fields = json!({"name": "Amina Yusuf", "sex": "female", "age": 9})
-        .as_object()
-        .cloned()
-        .unwrap();
+    let fields = common::fields(json!({"name": "Amina Yusuf", "sex": "female", "age": 9}));
     let c = kit.register(RecordKind::Case, fields, NOW).unwrap();
-    let show = |kit: &mut fieldkit_app::Kit, now| {
-        kit.open_record(RecordKind::Case, c.id, now)
-            .unwrap()
-            .record
-            .to_json()
-    };
+    let show = |kit: &mut fieldkit_app::Kit, now| common::stored(kit, RecordKind::Case, c.id, now);
 
     let refused = kit.change(RecordKind::Case, c.id, NOW + 1, |o| {
         o.insert("status".into(), json!("closed"));
@@ -166,10 +143,7 @@ fn a_status_changed_by_an_edit_keeps_the_closure_fields_right() {
 fn assigning_a_case_to_blank_names_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let mut kit = common::new_kit(dir.path(), NOW);
-    let fields = json!({"name": "Amina Yusuf", "sex": "female", "age": 9})
-        .as_object()
-        .cloned()
-        .unwrap();
+    let fields = common::fields(json!({"name": "Amina Yusuf", "sex": "female", "age": 9}));
     let c = kit.register(RecordKind::Case, fields, NOW).unwrap();
     kit.assign_case(c.id, &[" omar ".to_string()], NOW + 1)
         .unwrap();
@@ -177,11 +151,7 @@ fn assigning_a_case_to_blank_names_is_refused() {
         Err(SaveError::NotApplicable(why)) => assert!(why.contains("user name"), "{why}"),
         other => panic!("{other:?}"),
     }
-    let shown = kit
-        .open_record(RecordKind::Case, c.id, NOW + 3)
-        .unwrap()
-        .record
-        .to_json();
+    let shown = common::stored(&mut kit, RecordKind::Case, c.id, NOW + 3);
     assert_eq!(shown["assigned_user_names"], json!(["omar"]));
 }
 
@@ -210,11 +180,8 @@ fn only_an_edit_that_makes_a_case_urgent_raises_the_urgent_alert() {
     let told = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     kit.set_outbox(Box::new(Priorities(told.clone())));
     let urgent = |alerts: &[Alert]| alerts.iter().any(|a| matches!(a, Alert::Urgent(_)));
-    let child = json!({"name": "Amina Yusuf", "sex": "female", "age": 5,
-                       "protection_concerns": ["unaccompanied"]})
-    .as_object()
-    .cloned()
-    .unwrap();
+    let child = common::fields(json!({"name": "Amina Yusuf", "sex": "female", "age": 5,
+                       "protection_concerns": ["unaccompanied"]}));
     let c = kit.register(RecordKind::Case, child, NOW).unwrap();
     assert!(urgent(&c.alerts), "{:?}", c.alerts);
     assert_eq!(told.lock().unwrap().pop(), Some(Priority::Urgent));
@@ -234,10 +201,7 @@ fn only_an_edit_that_makes_a_case_urgent_raises_the_urgent_alert() {
     assert_eq!(told.lock().unwrap().pop(), Some(Priority::Routine));
 
     // A caseworker marks another case urgent: the alert, sent first.
-    let other = json!({"name": "Omar Khalid", "sex": "male", "age": 12})
-        .as_object()
-        .cloned()
-        .unwrap();
+    let other = common::fields(json!({"name": "Omar Khalid", "sex": "male", "age": 12}));
     let o = kit.register(RecordKind::Case, other, NOW + 3).unwrap();
     assert!(!urgent(&o.alerts));
     let marked = kit
@@ -249,12 +213,7 @@ fn only_an_edit_that_makes_a_case_urgent_raises_the_urgent_alert() {
     assert!(urgent(&marked.alerts), "{:?}", marked.alerts);
     assert_eq!(told.lock().unwrap().pop(), Some(Priority::Urgent));
     // The whole-record edit (the screen's) alike.
-    let whole = kit
-        .open_record(RecordKind::Case, o.id, NOW + 5)
-        .unwrap()
-        .record
-        .to_json();
-    let mut whole = whole.as_object().cloned().unwrap();
+    let mut whole = common::fields(common::stored(&mut kit, RecordKind::Case, o.id, NOW + 5));
     whole.insert("notes".into(), json!("seen at the clinic"));
     let edited = kit.edit(RecordKind::Case, o.id, whole, NOW + 6).unwrap();
     assert!(!urgent(&edited.alerts), "{:?}", edited.alerts);
@@ -268,39 +227,20 @@ fn only_an_edit_that_makes_a_case_urgent_raises_the_urgent_alert() {
 fn registration_keeps_a_higher_risk_level_the_caseworker_gave() {
     let dir = tempfile::tempdir().unwrap();
     let mut kit = common::new_kit(dir.path(), NOW);
-    let given = json!({"name": "Omar Khalid", "sex": "male", "age": 14, "risk_level": "high"})
-        .as_object()
-        .cloned()
-        .unwrap();
+    let given = common::fields(
+        json!({"name": "Omar Khalid", "sex": "male", "age": 14, "risk_level": "high"}),
+    );
     let c = kit.register(RecordKind::Case, given, NOW).unwrap();
-    let shown = kit
-        .open_record(RecordKind::Case, c.id, NOW + 1)
-        .unwrap()
-        .record
-        .to_json();
+    let shown = common::stored(&mut kit, RecordKind::Case, c.id, NOW + 1);
     assert_eq!(shown["risk_level"], "high");
     // Without one, the rules' level; with a lower one, the rules' higher level.
-    let none = json!({"name": "Amina Yusuf", "sex": "female", "age": 5,
-                      "protection_concerns": ["unaccompanied"], "risk_level": "low"})
-    .as_object()
-    .cloned()
-    .unwrap();
+    let none = common::fields(json!({"name": "Amina Yusuf", "sex": "female", "age": 5,
+                      "protection_concerns": ["unaccompanied"], "risk_level": "low"}));
     let raised = kit.register(RecordKind::Case, none, NOW + 2).unwrap();
-    let shown = kit
-        .open_record(RecordKind::Case, raised.id, NOW + 3)
-        .unwrap()
-        .record
-        .to_json();
+    let shown = common::stored(&mut kit, RecordKind::Case, raised.id, NOW + 3);
     assert_eq!(shown["risk_level"], "high");
-    let plain = json!({"name": "Ali Hassan", "sex": "male", "age": 14})
-        .as_object()
-        .cloned()
-        .unwrap();
+    let plain = common::fields(json!({"name": "Ali Hassan", "sex": "male", "age": 14}));
     let p = kit.register(RecordKind::Case, plain, NOW + 4).unwrap();
-    let shown = kit
-        .open_record(RecordKind::Case, p.id, NOW + 5)
-        .unwrap()
-        .record
-        .to_json();
+    let shown = common::stored(&mut kit, RecordKind::Case, p.id, NOW + 5);
     assert_eq!(shown["risk_level"], "low");
 }

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::{fields, pending, request};
+
 use fieldkit_app::{Alert, Kit, KitConfig, MatchFilter};
 use fieldkit_domain::{DeviceId, Document, Hlc, Record, RecordId, RecordKind};
 use serde_json::{Map, Value, json};
@@ -25,10 +27,6 @@ fn reopen(kit: Kit, now: u64) -> Kit {
     .unwrap()
 }
 
-fn fields(v: Value) -> Map<String, Value> {
-    v.as_object().cloned().unwrap()
-}
-
 fn child(consent: Option<bool>) -> Map<String, Value> {
     let mut f = fields(json!({
         "name": "Amina Yusuf Hassan", "sex": "female", "age": 9,
@@ -39,23 +37,6 @@ fn child(consent: Option<bool>) -> Map<String, Value> {
         f.insert("consent_for_tracing".into(), Value::Bool(c));
     }
     f
-}
-
-fn request() -> Map<String, Value> {
-    fields(json!({
-        "relation_name": "Halima Yusuf", "relation": "mother",
-        "tracing_request_subform_section": [{
-            "unique_id": "t1", "name": "Amina Yusuf Hassan", "sex": "female", "age": 9,
-            "location_separation": "JO-MA-ZAATARI-D3", "date_of_separation": "2025-03-01",
-        }],
-    }))
-}
-
-fn pending(kit: &Kit) -> Vec<fieldkit_domain::PotentialMatch> {
-    kit.potential_matches(&MatchFilter {
-        status: Some("pending".into()),
-        ..MatchFilter::default()
-    })
 }
 
 #[test]

@@ -5,15 +5,13 @@
 
 mod common;
 
+use common::{fields, pending, request};
+
 use fieldkit_app::{Kit, KitConfig, MatchFilter, ReviewError};
 use fieldkit_domain::{Case, Record, RecordId, RecordKind, TracingRequest};
 use serde_json::{Map, Value, json};
 
 const NOW: u64 = 1_772_000_000_000; // 2026-02-25
-
-fn fields(v: Value) -> Map<String, Value> {
-    v.as_object().cloned().unwrap()
-}
 
 /// Amina, 9, separated at Zaatari; `age` lets a second registration be a namesake.
 fn child(age: u32) -> Map<String, Value> {
@@ -23,23 +21,6 @@ fn child(age: u32) -> Map<String, Value> {
         "family_details_section": [{"relation": "mother", "relation_name": "Halima Yusuf"}],
         "consent_for_tracing": true,
     }))
-}
-
-fn request() -> Map<String, Value> {
-    fields(json!({
-        "relation_name": "Halima Yusuf", "relation": "mother",
-        "tracing_request_subform_section": [{
-            "unique_id": "t1", "name": "Amina Yusuf Hassan", "sex": "female", "age": 9,
-            "location_separation": "JO-MA-ZAATARI-D3", "date_of_separation": "2025-03-01",
-        }],
-    }))
-}
-
-fn pending(kit: &Kit) -> Vec<fieldkit_domain::PotentialMatch> {
-    kit.potential_matches(&MatchFilter {
-        status: Some("pending".into()),
-        ..MatchFilter::default()
-    })
 }
 
 fn case(kit: &mut Kit, id: RecordId, now: u64) -> Case {

@@ -11,7 +11,7 @@ use fieldkit_domain::{Date, Record};
 use fieldkit_match::matcher::MatchSettings;
 use fieldkit_match_eval::population::Population;
 use fieldkit_vault::{CredentialPolicy, InitOptions, OpenOptions, Session, Vault};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 /// The caseworker every test vault has.
 pub const USER: &str = "amina";
@@ -101,4 +101,39 @@ pub fn unlike_a_rebuild(kit: &Kit, fresh: &MatchIndex) -> Vec<String> {
         }
     }
     out
+}
+
+/// A JSON object literal as a record's fields.
+pub fn fields(v: Value) -> Map<String, Value> {
+    v.as_object().cloned().unwrap()
+}
+
+/// Halima Yusuf's tracing request for her daughter Amina Yusuf Hassan, 9, separated at Zaatari
+/// (trace `t1`).
+pub fn request() -> Map<String, Value> {
+    fields(json!({
+        "relation_name": "Halima Yusuf", "relation": "mother",
+        "tracing_request_subform_section": [{
+            "unique_id": "t1", "name": "Amina Yusuf Hassan", "sex": "female", "age": 9,
+            "location_separation": "JO-MA-ZAATARI-D3", "date_of_separation": "2025-03-01",
+        }],
+    }))
+}
+
+/// The kit's pending potential matches.
+pub fn pending(kit: &Kit) -> Vec<fieldkit_domain::PotentialMatch> {
+    kit.potential_matches(&MatchFilter {
+        status: Some("pending".into()),
+        ..MatchFilter::default()
+    })
+}
+
+/// A record as the kit stores it now (its flat JSON), read by `open_record`.
+pub fn stored(
+    kit: &mut Kit,
+    kind: fieldkit_domain::RecordKind,
+    id: fieldkit_domain::RecordId,
+    now_ms: u64,
+) -> Value {
+    kit.open_record(kind, id, now_ms).unwrap().record.to_json()
 }
