@@ -463,9 +463,14 @@ fn run_vault(ctx: &Ctx, a: RunArgs) -> anyhow::Result<()> {
     let now = now_ms();
     // Every pair the kit would propose now is saved for review, as a registration does.
     let saved = kit.rematch_all(now)?;
+    // The run lists every pending match it found, those already pending before it included.
     eprintln!(
-        "{} potential matches new or re-proposed, saved for review (`fieldkit trace review list`)",
-        saved.matches.len()
+        "{} pending review (`fieldkit trace review list`)",
+        crate::out::plural(
+            saved.matches.len() as u64,
+            "potential match",
+            "potential matches"
+        )
     );
     // What is printed is what review offers: the pending matches the kit proposes now (a
     // rejected pair, a closed case, a case without consent are not), for each trace the kit
